@@ -1,0 +1,84 @@
+/**
+ * When a task is started again after an attempt ends (OTP's temporary, transient, permanent).
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+import type * as Duration from "effect/Duration"
+
+/**
+ * Never restart (OTP `temporary`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Never extends Data.TaggedClass("Never")<{}> {}
+
+/**
+ * Restart after a failure, with backoff; a success completes the task (OTP `transient`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class OnFailure extends Data.TaggedClass("OnFailure")<{}> {}
+
+/**
+ * Restart after a failure (with backoff) and after a success (after `interval`) (OTP `permanent`).
+ * Consecutive starts are at least 1 ms apart even without an interval, so a task that returns at
+ * once cannot spin the event loop.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Always extends Data.TaggedClass("Always")<{
+  readonly interval: Duration.DurationInput | undefined
+}> {}
+
+/**
+ * A restart policy.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RestartPolicy = Never | OnFailure | Always
+
+/**
+ * Never restart: the first attempt's end is the task's end.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const never: RestartPolicy = new Never()
+
+/**
+ * Restart on failure only (the default).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const onFailure: RestartPolicy = new OnFailure()
+
+/**
+ * Restart always; after a success wait `interval` (default: none, but at least 1 ms between starts).
+ *
+ * @example
+ * ```ts
+ * import { RestartPolicy } from "@fibervisor/core"
+ *
+ * const everyMinute = RestartPolicy.always({ interval: "1 minute" })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const always = (options?: { readonly interval?: Duration.DurationInput | undefined }): RestartPolicy =>
+  new Always({ interval: options?.interval })
+
+/**
+ * Is `u` a restart policy?
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isRestartPolicy = (u: unknown): u is RestartPolicy =>
+  u instanceof Never || u instanceof OnFailure || u instanceof Always

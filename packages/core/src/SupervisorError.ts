@@ -1,0 +1,115 @@
+/**
+ * The errors the supervisor's own operations fail with.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/**
+ * A task spec that cannot run: names the task, the field and why.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidTaskSpec extends Schema.TaggedError<InvalidTaskSpec>("@fibervisor/core/InvalidTaskSpec")(
+  "InvalidTaskSpec",
+  { task: Schema.String, field: Schema.String, reason: Schema.String }
+) {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `invalid task spec${this.task === "" ? "" : ` "${this.task}"`}: ${this.field} ${this.reason}`
+  }
+}
+
+/**
+ * Supervisor options that cannot be used: names the field and why.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidSupervisorOptions extends Schema.TaggedError<InvalidSupervisorOptions>(
+  "@fibervisor/core/InvalidSupervisorOptions"
+)("InvalidSupervisorOptions", { field: Schema.String, reason: Schema.String }) {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `invalid supervisor options: ${this.field} ${this.reason}`
+  }
+}
+
+/**
+ * A live task already holds this name (names become free once the previous holder's fiber has exited).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TaskAlreadyExists extends Schema.TaggedError<TaskAlreadyExists>("@fibervisor/core/TaskAlreadyExists")(
+  "TaskAlreadyExists",
+  { name: Schema.String }
+) {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `a task named "${this.name}" already exists`
+  }
+}
+
+/**
+ * The supervisor is shutting down and admits no new task.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class SupervisorShuttingDown extends Schema.TaggedError<SupervisorShuttingDown>(
+  "@fibervisor/core/SupervisorShuttingDown"
+)("SupervisorShuttingDown", {}) {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return "the supervisor is shutting down"
+  }
+}
+
+/**
+ * Shutdown ended with tasks still running after the grace period; they were abandoned.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class GraceExceeded extends Schema.TaggedError<GraceExceeded>("@fibervisor/core/GraceExceeded")(
+  "GraceExceeded",
+  { graceMs: Schema.Number, stuck: Schema.Array(Schema.String) }
+) {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `shutdown exceeded its grace of ${this.graceMs} ms; abandoned: ${this.stuck.join(", ")}`
+  }
+}
+
+/**
+ * `cancel` gave up waiting for the task's cleanup. The stop itself continues.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class TaskTerminationTimeout extends Schema.TaggedError<TaskTerminationTimeout>(
+  "@fibervisor/core/TaskTerminationTimeout"
+)("TaskTerminationTimeout", { task: Schema.String, id: Schema.Number, timeoutMs: Schema.Number }) {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `task "${this.task}" did not finish within ${this.timeoutMs} ms of the cancel`
+  }
+}
+
+/**
+ * An argument of a supervisor operation (not a task spec or supervisor option) is unusable.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidArgument extends Schema.TaggedError<InvalidArgument>("@fibervisor/core/InvalidArgument")(
+  "InvalidArgument",
+  { operation: Schema.String, field: Schema.String, reason: Schema.String }
+) {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `invalid argument to ${this.operation}: ${this.field} ${this.reason}`
+  }
+}

@@ -1,0 +1,259 @@
+/**
+ * A task: a name, one attempt as an `Effect`, and how to restart it.
+ *
+ * `effect` is **one attempt**. The supervisor runs it again for each restart; because an `Effect` is
+ * a description, every attempt is fresh.
+ *
+ * @since 0.1.0
+ */
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import { dual } from "effect/Function"
+import { type Pipeable, pipeArguments } from "effect/Pipeable"
+import { hasProperty } from "effect/Predicate"
+import type * as Schedule from "effect/Schedule"
+import type { TaskFailure } from "./Backoff.js"
+import { resolveTask } from "./internal/task.js"
+import * as RestartPolicy from "./RestartPolicy.js"
+import type { InvalidTaskSpec } from "./SupervisorError.js"
+import type { TaskContext } from "./TaskContext.js"
+
+export {
+  /**
+   * @since 0.1.0
+   * @category errors
+   */
+  InvalidTaskSpec
+} from "./SupervisorError.js"
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export const TypeId: unique symbol = Symbol.for("@fibervisor/core/Task")
+
+/**
+ * @since 0.1.0
+ * @category symbols
+ */
+export type TypeId = typeof TypeId
+
+/**
+ * Per-task settings. A setting that is absent inherits the supervisor's `defaults`; a setting that is
+ * present — even as `undefined` — is explicit (`timeout: undefined` means "no timeout", even when the
+ * supervisor's default has one).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TaskOptions<E = unknown> {
+  /** When to restart (default `RestartPolicy.onFailure`). */
+  readonly restart?: RestartPolicy.RestartPolicy
+  /** The delay before each retry; any `Schedule` (default exponential 200 ms ×2 up to 30 s, equal jitter). */
+  readonly backoff?: Schedule.Schedule<unknown, TaskFailure>
+  /** Per-attempt timeout; zero or `undefined` means none (default none). */
+  readonly timeout?: Duration.DurationInput | undefined
+  /** Retries after consecutive failures; `N` allows `N + 1` failed attempts; `undefined` = unlimited (default). */
+  readonly maxRetries?: number | undefined
+  /** An attempt that ran at least this long resets the failure streak and the backoff (default: never). */
+  readonly resetAfter?: Duration.DurationInput | undefined
+  /** How long `remove`/`cancel` wait for this task to stop before abandoning it (default: the supervisor's grace). */
+  readonly grace?: Duration.DurationInput | undefined
+  /** Errors this accepts end the task as `Fatal` (never restarted). */
+  isFatal?(error: E): boolean
+}
+
+/**
+ * A supervised task.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Task<out E = unknown, out R = never> extends Pipeable {
+  readonly [TypeId]: TypeId
+  readonly name: string
+  /** One attempt. */
+  readonly effect: Effect.Effect<unknown, E, R | TaskContext>
+  /** The explicit settings of this task (absent keys inherit the supervisor's defaults). */
+  readonly options: TaskOptions<E>
+}
+
+const TaskProto = {
+  [TypeId]: TypeId,
+  pipe() {
+    return pipeArguments(this, arguments)
+  }
+}
+
+const makeTask = <E, R>(
+  name: string,
+  effect: Effect.Effect<unknown, E, R | TaskContext>,
+  options: TaskOptions<E>
+): Task<E, R> => {
+  const task = Object.create(TaskProto)
+  task.name = name
+  task.effect = effect
+  task.options = options
+  return task
+}
+
+/**
+ * Is `u` a `Task`?
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isTask = (u: unknown): u is Task<unknown, unknown> => hasProperty(u, TypeId)
+
+/**
+ * Makes a task. Nothing is checked here: `Supervisor.add` (or `Task.validate`) checks the spec and
+ * fails with `InvalidTaskSpec` naming the field, before anything runs.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Backoff, RestartPolicy, Task } from "@fibervisor/core"
+ *
+ * const worker = Task.make("worker", Effect.log("one attempt"), {
+ *   restart: RestartPolicy.onFailure,
+ *   backoff: Backoff.exponential({ first: "100 millis", max: "30 seconds", jitter: "equal" }),
+ *   timeout: "10 seconds",
+ *   maxRetries: 10
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <A, E, R>(
+  name: string,
+  effect: Effect.Effect<A, E, R>,
+  options?: TaskOptions<E>
+): Task<E, Exclude<R, TaskContext>> =>
+  makeTask(name, effect as Effect.Effect<unknown, E, Exclude<R, TaskContext> | TaskContext>, { ...options })
+
+/**
+ * A task that runs once and is never restarted (taskvisor's `once`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const once = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Task<E, Exclude<R, TaskContext>> =>
+  make(name, effect, { restart: RestartPolicy.never })
+
+/**
+ * A task restarted after failures, with backoff (taskvisor's `restartable`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const restartable = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Task<E, Exclude<R, TaskContext>> =>
+  make(name, effect, { restart: RestartPolicy.onFailure })
+
+/**
+ * A task that runs again `every` after each success (and after each failure's backoff).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const periodic = <A, E, R>(
+  name: string,
+  effect: Effect.Effect<A, E, R>,
+  every: Duration.DurationInput
+): Task<E, Exclude<R, TaskContext>> => make(name, effect, { restart: RestartPolicy.always({ interval: every }) })
+
+const withOption = <K extends keyof TaskOptions>(key: K) =>
+  dual(2, <E, R>(self: Task<E, R>, value: TaskOptions<E>[K]): Task<E, R> =>
+    makeTask(self.name, self.effect, { ...self.options, [key]: value })
+  )
+
+/**
+ * Sets the restart policy.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withRestart: {
+  (policy: RestartPolicy.RestartPolicy): <E, R>(self: Task<E, R>) => Task<E, R>
+  <E, R>(self: Task<E, R>, policy: RestartPolicy.RestartPolicy): Task<E, R>
+} = withOption("restart")
+
+/**
+ * Sets the backoff schedule.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withBackoff: {
+  (backoff: Schedule.Schedule<unknown, TaskFailure>): <E, R>(self: Task<E, R>) => Task<E, R>
+  <E, R>(self: Task<E, R>, backoff: Schedule.Schedule<unknown, TaskFailure>): Task<E, R>
+} = withOption("backoff")
+
+/**
+ * Sets the per-attempt timeout; zero or `undefined` disables it (also an inherited one).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withTimeout: {
+  (timeout: Duration.DurationInput | undefined): <E, R>(self: Task<E, R>) => Task<E, R>
+  <E, R>(self: Task<E, R>, timeout: Duration.DurationInput | undefined): Task<E, R>
+} = withOption("timeout")
+
+/**
+ * Sets the retry budget: `N` allows `N + 1` consecutive failed attempts; `undefined` is unlimited.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withMaxRetries: {
+  (maxRetries: number | undefined): <E, R>(self: Task<E, R>) => Task<E, R>
+  <E, R>(self: Task<E, R>, maxRetries: number | undefined): Task<E, R>
+} = withOption("maxRetries")
+
+/**
+ * Sets the grace period `remove` and `cancel` give this task; `undefined` uses the supervisor's.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withGrace: {
+  (grace: Duration.DurationInput | undefined): <E, R>(self: Task<E, R>) => Task<E, R>
+  <E, R>(self: Task<E, R>, grace: Duration.DurationInput | undefined): Task<E, R>
+} = withOption("grace")
+
+/**
+ * Sets how long an attempt must run to reset the failure streak and the backoff.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withResetAfter: {
+  (resetAfter: Duration.DurationInput | undefined): <E, R>(self: Task<E, R>) => Task<E, R>
+  <E, R>(self: Task<E, R>, resetAfter: Duration.DurationInput | undefined): Task<E, R>
+} = withOption("resetAfter")
+
+/**
+ * Sets the predicate that marks errors as fatal (never restarted).
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const withIsFatal: {
+  <E>(isFatal: (error: E) => boolean): <R>(self: Task<E, R>) => Task<E, R>
+  <E, R>(self: Task<E, R>, isFatal: (error: E) => boolean): Task<E, R>
+} = withOption("isFatal")
+
+/**
+ * Checks a task's own settings (name, durations, retry budget, backoff options) and fails with
+ * `InvalidTaskSpec` naming the first bad field.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
+export const validate = <E, R>(task: Task<E, R>): Effect.Effect<Task<E, R>, InvalidTaskSpec> =>
+  Either.match(resolveTask(task, undefined), {
+    onLeft: Effect.fail,
+    onRight: () => Effect.succeed(task)
+  })

@@ -1,0 +1,30 @@
+import * as Cause from "effect/Cause"
+import * as Option from "effect/Option"
+import { hasProperty } from "effect/Predicate"
+
+/** A one-line description of an error value for events and outcomes. */
+export const describeError = (error: unknown): string => {
+  if (hasProperty(error, "reason") && typeof error.reason === "string" && hasProperty(error, "_tag")) {
+    return error.reason
+  }
+  if (error instanceof Error) {
+    const tag = hasProperty(error, "_tag") && typeof error._tag === "string" ? error._tag : error.name
+    return error.message === "" ? tag : `${tag}: ${error.message}`
+  }
+  if (typeof error === "string") return error
+  if (hasProperty(error, "_tag") && typeof error._tag === "string") return error._tag
+  try {
+    return JSON.stringify(error) ?? String(error)
+  } catch {
+    return String(error)
+  }
+}
+
+/** A one-line description of a cause: its first typed failure, else its first defect. */
+export const describeCause = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.failureOption(cause)
+  if (Option.isSome(failure)) return describeError(failure.value)
+  const defect = Cause.dieOption(cause)
+  if (Option.isSome(defect)) return `defect: ${describeError(defect.value)}`
+  return Cause.isInterruptedOnly(cause) ? "interrupted" : Cause.pretty(cause)
+}

@@ -1,0 +1,599 @@
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import type * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import * as PubSub from "effect/PubSub"
+import type * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import type { TaskFailure } from "../Backoff.js"
+import type { AddError, Supervisor, SupervisorOptions, TaskHandle, TaskInfo, TaskRef } from "../Supervisor.js"
+import {
+  GraceExceeded,
+  InvalidArgument,
+  InvalidSupervisorOptions,
+  SupervisorShuttingDown,
+  TaskAlreadyExists,
+  TaskTerminationTimeout
+} from "../SupervisorError.js"
+import type * as SupervisorEvent from "../SupervisorEvent.js"
+import type { Task } from "../Task.js"
+import { TaskContext } from "../TaskContext.js"
+import * as TaskId from "../TaskId.js"
+import * as TaskOutcome from "../TaskOutcome.js"
+import { classify, TIMED_OUT } from "./attempt.js"
+import { initialState, runtime as currentRuntime, stepSchedule, unsafeForkRoot, unsafeInterruptFork } from "./compat.js"
+import { describeCause } from "./describe.js"
+import { decodeDuration, describe } from "./duration.js"
+import { Entry, type StopReason } from "./entry.js"
+import { type ResolvedDefaults, resolveDefaults, resolveTask, type ResolvedTask } from "./task.js"
+
+/** Supervisor options after decoding. */
+interface Config {
+  readonly graceMs: number
+  readonly maxConcurrent: number | undefined
+  readonly eventBuffer: number
+  readonly defaults: ResolvedDefaults
+}
+
+const positiveInt = (field: string, input: unknown): Either.Either<number, InvalidSupervisorOptions> =>
+  typeof input === "number" && Number.isInteger(input) && input >= 1
+    ? Either.right(input)
+    : Either.left(new InvalidSupervisorOptions({ field, reason: `must be a positive integer, got ${describe(input)}` }))
+
+/** Decodes and checks `SupervisorOptions`. */
+export const resolveOptions = (
+  options: SupervisorOptions | undefined
+): Either.Either<Config, InvalidSupervisorOptions> =>
+  Either.gen(function* () {
+    if (options !== undefined && (typeof options !== "object" || options === null)) {
+      return yield* Either.left(
+        new InvalidSupervisorOptions({ field: "options", reason: `must be an object, got ${describe(options)}` })
+      )
+    }
+    const o = options ?? {}
+    const graceMs =
+      o.grace === undefined
+        ? 10_000
+        : Duration.toMillis(
+            yield* Either.mapLeft(
+              decodeDuration(o.grace),
+              (reason) => new InvalidSupervisorOptions({ field: "grace", reason })
+            )
+          )
+    const maxConcurrent =
+      o.maxConcurrent === undefined ? undefined : yield* positiveInt("maxConcurrent", o.maxConcurrent)
+    const eventBuffer = o.eventBuffer === undefined ? 1024 : yield* positiveInt("eventBuffer", o.eventBuffer)
+    const defaults = yield* Either.mapLeft(resolveDefaults(o.defaults), (p) => new InvalidSupervisorOptions(p))
+    return { graceMs, maxConcurrent, eventBuffer, defaults }
+  })
+
+type EventInput = SupervisorEvent.SupervisorEvent extends infer E
+  ? E extends SupervisorEvent.SupervisorEvent
+    ? Omit<E, "seq" | "at">
+    : never
+  : never
+
+/** The per-attempt bookkeeping of a task's fiber. */
+interface Progress {
+  schedule: unknown
+  streak: number
+}
+
+/** One attempt of `entry`, as the exit the table reads (or `TIMED_OUT`). */
+const runAttempt = (
+  sup: SupervisorImpl,
+  entry: Entry
+): Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT | undefined> =>
+  Effect.suspend(() => {
+    // A task waiting for a permit never starts once its stop was requested.
+    if (entry.stopReason !== undefined) return Effect.succeed(undefined)
+    const spec = entry.spec
+    entry.attempt += 1
+    entry.nextAttemptAt = undefined
+    entry.setState("running")
+    entry.attemptStartedAt = sup.now()
+    entry.attemptRunning = true
+    sup.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, attempt: entry.attempt })
+    const context: TaskContext = {
+      name: entry.name,
+      id: entry.id,
+      attempt: entry.attempt,
+      cancelled: Deferred.await(entry.cancelled),
+      isCancelled: Deferred.isDone(entry.cancelled)
+    }
+    const attempt = Effect.exit(Effect.provideService(spec.effect, TaskContext, context)) as Effect.Effect<
+      Exit.Exit<unknown, unknown>
+    >
+    return spec.timeoutMs > 0
+      ? Effect.timeoutTo(attempt, {
+          duration: Duration.millis(spec.timeoutMs),
+          onSuccess: (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
+          onTimeout: () => TIMED_OUT
+        })
+      : attempt
+  })
+
+/** The whole life of one task: attempts, decisions, backoff. Returns the outcome. */
+const taskLoop = (sup: SupervisorImpl, entry: Entry): Effect.Effect<TaskOutcome.TaskOutcome> =>
+  Effect.gen(function* () {
+    const spec = entry.spec
+    const progress: Progress = { schedule: initialState(spec.backoff), streak: 0 }
+    while (true) {
+      const exit = yield* sup.withPermit(runAttempt(sup, entry))
+      entry.attemptRunning = false
+      if (exit === undefined) return stopped(entry)
+      const durationMs = sup.now() - entry.attemptStartedAt
+      const result = classify(exit, spec.timeoutMs, spec.isFatal)
+      const common = { id: entry.id, task: entry.name, attempt: entry.attempt, durationMs }
+      let delayMs: number
+      switch (result._tag) {
+        case "Succeeded": {
+          sup.emit({ _tag: "AttemptSucceeded", ...common })
+          progress.streak = 0
+          progress.schedule = initialState(spec.backoff)
+          if (entry.stopReason !== undefined) return stopped(entry)
+          if (spec.restart._tag !== "Always") return TaskOutcome.completed
+          const interval = spec.restart.intervalMs
+          delayMs = Math.max(interval ?? 0, 1 - durationMs, 0)
+          if (interval !== undefined) {
+            sup.emit({ _tag: "BackoffScheduled", ...common, delayMs, source: "success" })
+          }
+          break
+        }
+        case "Canceled": {
+          sup.emit({ _tag: "AttemptCanceled", ...common, reason: result.reason })
+          return new TaskOutcome.Canceled(withExitCode({ reason: result.reason }, result.exitCode))
+        }
+        case "TimedOut":
+        case "Failed": {
+          if (result._tag === "TimedOut") {
+            sup.emit({ _tag: "AttemptTimedOut", ...common, timeoutMs: spec.timeoutMs })
+          } else {
+            sup.emit(
+              withExitCode(
+                { _tag: "AttemptFailed", ...common, reason: result.reason, fatal: result.fatal },
+                result.exitCode
+              )
+            )
+          }
+          entry.lastFailure = result.reason
+          const exitCode = result._tag === "Failed" ? result.exitCode : undefined
+          const give = (reason: string) =>
+            new TaskOutcome.Failed(withExitCode({ reason, cause: result.cause }, exitCode))
+          if (result._tag === "Failed" && result.fatal) {
+            return new TaskOutcome.Fatal(withExitCode({ reason: result.reason, cause: result.cause }, exitCode))
+          }
+          if (spec.restart._tag === "Never") return give(result.reason)
+          if (spec.resetAfterMs > 0 && durationMs >= spec.resetAfterMs) {
+            progress.streak = 0
+            progress.schedule = initialState(spec.backoff)
+          }
+          progress.streak += 1
+          const retries = progress.streak - 1
+          if (progress.streak > spec.maxRetries) {
+            return give(`retry limit reached after ${retries} of ${spec.maxRetries} retries: ${result.reason}`)
+          }
+          const failure: TaskFailure = {
+            task: entry.name,
+            id: entry.id,
+            attempt: entry.attempt,
+            streak: progress.streak,
+            reason: result.reason,
+            timedOut: result._tag === "TimedOut",
+            cause: result.cause
+          }
+          const now = yield* Clock.currentTimeMillis
+          const step = yield* stepSchedule(spec.backoff, now, failure, progress.schedule)
+          if (step === undefined) {
+            return give(`retry budget exhausted: the backoff schedule ended after ${retries} retries: ${result.reason}`)
+          }
+          progress.schedule = step.state
+          delayMs = step.delayMs
+          sup.emit({ _tag: "BackoffScheduled", ...common, delayMs, source: "failure", reason: result.reason })
+          break
+        }
+      }
+      entry.restarts += 1
+      if (delayMs > 0) {
+        entry.setState("backing-off")
+        entry.nextAttemptAt = sup.now() + delayMs
+        yield* Effect.sleep(Duration.millis(delayMs))
+      }
+      entry.setState("waiting")
+    }
+  })
+
+/** Failures nobody may be watching are logged, so they never pass silently. */
+const logOutcome = (entry: Entry) => (outcome: TaskOutcome.TaskOutcome) =>
+  outcome._tag === "Failed" || outcome._tag === "Fatal"
+    ? Effect.logWarning(`task "${entry.name}" ended ${outcome._tag}: ${outcome.reason}`).pipe(
+        Effect.annotateLogs({ fibervisor: "task", task: entry.name, taskId: entry.id })
+      )
+    : Effect.void
+
+const stopped = (entry: Entry): TaskOutcome.TaskOutcome =>
+  new TaskOutcome.Canceled({ reason: `stopped by ${entry.stopReason ?? "request"}` })
+
+const withExitCode = <A extends object>(fields: A, exitCode: number | undefined): A & { exitCode?: number } =>
+  exitCode === undefined ? fields : { ...fields, exitCode }
+
+/** A latch that completes every waiter when a counter reaches zero. */
+class ZeroSignal {
+  count = 0
+  private waiter: Deferred.Deferred<void> | undefined = undefined
+
+  constructor(private readonly fiberId: FiberId.FiberId) {}
+
+  increment(): void {
+    this.count += 1
+  }
+
+  decrement(): void {
+    this.count -= 1
+    if (this.count === 0 && this.waiter !== undefined) {
+      Deferred.unsafeDone(this.waiter, Exit.void)
+      this.waiter = undefined
+    }
+  }
+
+  readonly await: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.count === 0) return Effect.void
+    this.waiter ??= Deferred.unsafeMake<void>(this.fiberId)
+    return Deferred.await(this.waiter)
+  })
+}
+
+/** The supervisor: a registry of entries, each run by its own root fiber. */
+export class SupervisorImpl implements Supervisor {
+  private seq = 0
+  private readonly byId = new Map<TaskId.TaskId, Entry>()
+  private readonly byName = new Map<string, Entry>()
+  /** Tasks whose outcome is not decided yet. */
+  private readonly pending: ZeroSignal
+  /** Tasks whose fiber has not exited yet. */
+  private readonly alive: ZeroSignal
+  private shutdownResult: Deferred.Deferred<void, GraceExceeded> | undefined = undefined
+  readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+  constructor(
+    readonly config: Config,
+    private readonly runtime: Runtime.Runtime<never>,
+    private readonly clock: Clock.Clock,
+    private readonly pubsub: PubSub.PubSub<SupervisorEvent.SupervisorEvent>,
+    semaphore: Effect.Semaphore | undefined,
+    private readonly fiberId: FiberId.FiberId
+  ) {
+    this.pending = new ZeroSignal(fiberId)
+    this.alive = new ZeroSignal(fiberId)
+    this.withPermit = semaphore === undefined ? (effect) => effect : semaphore.withPermits(1)
+  }
+
+  now(): number {
+    return this.clock.unsafeCurrentTimeMillis()
+  }
+
+  emit(event: EventInput): void {
+    this.pubsub.unsafeOffer({ ...event, seq: ++this.seq, at: this.now() } as SupervisorEvent.SupervisorEvent)
+  }
+
+  // ---- admission ----
+
+  private admit(
+    task: Task<any, any>,
+    pendingNames: ReadonlySet<string> | undefined
+  ): Either.Either<ResolvedTask, AddError> {
+    const resolved = resolveTask(task, this.config.defaults)
+    if (Either.isLeft(resolved)) {
+      this.emit({
+        _tag: "TaskAddFailed",
+        task: resolved.left.task,
+        rejection: "InvalidSpec",
+        reason: resolved.left.message
+      })
+      return resolved
+    }
+    const name = resolved.right.name
+    if (this.shutdownResult !== undefined) {
+      this.emit({
+        _tag: "TaskAddFailed",
+        task: name,
+        rejection: "ShuttingDown",
+        reason: "the supervisor is shutting down"
+      })
+      return Either.left(new SupervisorShuttingDown())
+    }
+    if (this.byName.has(name) || pendingNames?.has(name)) {
+      this.emit({ _tag: "TaskAddFailed", task: name, rejection: "AlreadyExists", reason: "the name is taken" })
+      return Either.left(new TaskAlreadyExists({ name }))
+    }
+    return resolved
+  }
+
+  private spawn<R>(spec: ResolvedTask, runtime: Runtime.Runtime<R>): TaskHandle {
+    const entry = new Entry(
+      TaskId.unsafeNext(),
+      spec,
+      Deferred.unsafeMake<void>(this.fiberId),
+      Deferred.unsafeMake<TaskOutcome.TaskOutcome>(this.fiberId)
+    )
+    this.byId.set(entry.id, entry)
+    this.byName.set(entry.name, entry)
+    this.pending.increment()
+    this.alive.increment()
+    this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name })
+    entry.fiber = unsafeForkRoot(
+      runtime as Runtime.Runtime<never>,
+      Effect.onExit(Effect.interruptible(Effect.tap(taskLoop(this, entry), logOutcome(entry))), (exit) =>
+        Effect.sync(() => this.exited(entry, exit))
+      )
+    )
+    return handleOf(entry)
+  }
+
+  add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {
+    return Effect.flatMap(currentRuntime<R>(), (runtime) =>
+      Either.match(this.admit(task, undefined), {
+        onLeft: Effect.fail,
+        onRight: (spec) => Effect.succeed(this.spawn(spec, runtime))
+      })
+    )
+  }
+
+  addAll<R>(tasks: Iterable<Task<any, R>>): Effect.Effect<ReadonlyArray<TaskHandle>, AddError, R> {
+    return Effect.flatMap(currentRuntime<R>(), (runtime) => {
+      const names = new Set<string>()
+      const specs: Array<ResolvedTask> = []
+      for (const task of tasks) {
+        const admitted = this.admit(task, names)
+        if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
+        names.add(admitted.right.name)
+        specs.push(admitted.right)
+      }
+      return Effect.succeed(specs.map((spec) => this.spawn(spec, runtime)))
+    })
+  }
+
+  run<R>(tasks: Iterable<Task<any, R>>): Effect.Effect<ReadonlyArray<TaskOutcome.TaskOutcome>, AddError, R> {
+    return Effect.flatMap(this.addAll(tasks), (handles) =>
+      Effect.zipRight(
+        this.awaitEmpty,
+        Effect.forEach(handles, (handle) => handle.await)
+      )
+    )
+  }
+
+  // ---- stopping ----
+
+  private lookup(ref: TaskRef): Entry | undefined {
+    return typeof ref === "string" ? this.byName.get(ref) : this.byId.get(ref)
+  }
+
+  /** Claims the stop of `entry`: completes `cancelled`, then interrupts its fiber. `true` for the one claimant. */
+  private requestStop(entry: Entry, reason: StopReason): boolean {
+    if (entry.stopReason !== undefined || entry.outcome !== undefined) return false
+    entry.stopReason = reason
+    entry.state = "stopping"
+    entry.nextAttemptAt = undefined
+    this.emit({ _tag: "TaskRemoveRequested", id: entry.id, task: entry.name, reason })
+    Deferred.unsafeDone(entry.cancelled, Exit.void)
+    unsafeInterruptFork(entry.fiber, this.fiberId)
+    return true
+  }
+
+  /** Starts the per-task grace clock of a `remove` or `cancel`. */
+  private startGrace(entry: Entry): void {
+    const graceMs = entry.spec.graceMs ?? this.config.graceMs
+    const abandon = () =>
+      this.settle(entry, new TaskOutcome.ForceAborted({ reason: `did not stop within its grace of ${graceMs} ms` }))
+    if (graceMs === 0) return abandon()
+    entry.graceTimer = unsafeForkRoot(
+      this.runtime,
+      Effect.zipRight(
+        Effect.sleep(Duration.millis(graceMs)),
+        Effect.sync(() => {
+          if (!entry.exited) abandon()
+        })
+      )
+    )
+  }
+
+  remove(ref: TaskRef): Effect.Effect<boolean> {
+    return Effect.sync(() => {
+      const entry = this.lookup(ref)
+      if (entry === undefined || !this.requestStop(entry, "remove")) return false
+      this.startGrace(entry)
+      return true
+    })
+  }
+
+  cancel(
+    ref: TaskRef,
+    options?: { readonly timeout?: Duration.DurationInput | undefined }
+  ): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument> {
+    return Effect.suspend((): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument> => {
+      let timeoutMs = 0
+      if (options?.timeout !== undefined) {
+        const decoded = decodeDuration(options.timeout)
+        if (Either.isLeft(decoded)) {
+          return Effect.fail(new InvalidArgument({ operation: "cancel", field: "timeout", reason: decoded.left }))
+        }
+        timeoutMs = Duration.toMillis(decoded.right)
+      }
+      const entry = this.lookup(ref)
+      if (entry === undefined) return Effect.succeed(false)
+      const claimed = this.requestStop(entry, "cancel")
+      if (claimed) this.startGrace(entry)
+      const cleanup = Effect.as(Deferred.await(entry.settled), claimed)
+      if (options?.timeout === undefined) return cleanup
+      return Effect.timeoutFail(cleanup, {
+        duration: Duration.millis(timeoutMs),
+        onTimeout: () => new TaskTerminationTimeout({ task: entry.name, id: entry.id, timeoutMs })
+      })
+    })
+  }
+
+  /** Decides `entry`'s outcome once; later calls are ignored. */
+  private settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
+    if (entry.outcome !== undefined) return
+    entry.outcome = outcome
+    Deferred.unsafeDone(entry.settled, Exit.succeed(outcome))
+    const reason = TaskOutcome.reason(outcome)
+    const exitCode = TaskOutcome.exitCode(outcome)
+    this.emit(
+      withExitCode(
+        reason === undefined
+          ? { _tag: "TaskFinished", id: entry.id, task: entry.name, outcome: outcome._tag }
+          : { _tag: "TaskFinished", id: entry.id, task: entry.name, outcome: outcome._tag, reason },
+        exitCode
+      )
+    )
+    this.pending.decrement()
+  }
+
+  /** The task's fiber has physically exited: decide its outcome (unless abandoned) and free its name. */
+  private exited(entry: Entry, exit: Exit.Exit<TaskOutcome.TaskOutcome>): void {
+    entry.exited = true
+    if (entry.graceTimer !== undefined) unsafeInterruptFork(entry.graceTimer, this.fiberId)
+    if (Exit.isSuccess(exit)) {
+      this.settle(entry, exit.value)
+    } else {
+      if (entry.attemptRunning) {
+        this.emit({
+          _tag: "AttemptCanceled",
+          id: entry.id,
+          task: entry.name,
+          attempt: entry.attempt,
+          durationMs: this.now() - entry.attemptStartedAt,
+          reason: `stopped by ${entry.stopReason ?? "interruption"}`
+        })
+      }
+      this.settle(
+        entry,
+        entry.stopReason !== undefined
+          ? stopped(entry)
+          : new TaskOutcome.Failed({
+              reason: `the supervisor's task fiber failed: ${describeCause(exit.cause)}`,
+              cause: exit.cause
+            })
+      )
+    }
+    this.byId.delete(entry.id)
+    if (this.byName.get(entry.name) === entry) this.byName.delete(entry.name)
+    this.emit({ _tag: "TaskRemoved", id: entry.id, task: entry.name })
+    this.alive.decrement()
+  }
+
+  // ---- inspection ----
+
+  get list(): Effect.Effect<ReadonlyArray<TaskInfo>> {
+    return Effect.sync(() => Array.from(this.byId.values(), infoOf))
+  }
+
+  get(ref: TaskRef): Effect.Effect<Option.Option<TaskInfo>> {
+    return Effect.sync(() => {
+      const entry = this.lookup(ref)
+      return entry === undefined ? Option.none() : Option.some(infoOf(entry))
+    })
+  }
+
+  get events(): Stream.Stream<SupervisorEvent.SupervisorEvent> {
+    return Stream.fromPubSub(this.pubsub)
+  }
+
+  get subscribe(): Effect.Effect<Stream.Stream<SupervisorEvent.SupervisorEvent>, never, Scope.Scope> {
+    return Effect.map(PubSub.subscribe(this.pubsub), (dequeue) => Stream.fromQueue(dequeue))
+  }
+
+  get awaitEmpty(): Effect.Effect<void> {
+    return this.pending.await
+  }
+
+  get isShuttingDown(): Effect.Effect<boolean> {
+    return Effect.sync(() => this.shutdownResult !== undefined)
+  }
+
+  get size(): Effect.Effect<number> {
+    return Effect.sync(() => this.byId.size)
+  }
+
+  // ---- shutdown ----
+
+  get shutdown(): Effect.Effect<void, GraceExceeded> {
+    return Effect.suspend(() => Deferred.await(this.startShutdown()))
+  }
+
+  private startShutdown(): Deferred.Deferred<void, GraceExceeded> {
+    if (this.shutdownResult !== undefined) return this.shutdownResult
+    const result = Deferred.unsafeMake<void, GraceExceeded>(this.fiberId)
+    this.shutdownResult = result
+    this.emit({ _tag: "ShutdownRequested" })
+    for (const entry of this.byId.values()) this.requestStop(entry, "shutdown")
+    const graceMs = this.config.graceMs
+    const wait =
+      graceMs === 0
+        ? Effect.void
+        : Effect.timeoutOption(Effect.interruptible(this.alive.await), Duration.millis(graceMs))
+    const finish = Effect.suspend(() => {
+      const stuck = Array.from(this.byId.values()).filter((entry) => !entry.exited)
+      if (stuck.length === 0) {
+        this.emit({ _tag: "AllStoppedWithinGrace" })
+        Deferred.unsafeDone(result, Exit.void)
+        return Effect.void
+      }
+      for (const entry of stuck) {
+        this.settle(
+          entry,
+          new TaskOutcome.ForceAborted({ reason: `did not stop within the shutdown grace of ${graceMs} ms` })
+        )
+      }
+      const names = stuck.map((entry) => entry.name)
+      this.emit({ _tag: "GraceExceeded", graceMs, stuck: names })
+      const error = new GraceExceeded({ graceMs, stuck: names })
+      Deferred.unsafeDone(result, Exit.fail(error))
+      return Effect.logWarning(error.message).pipe(Effect.annotateLogs("fibervisor", "shutdown"))
+    })
+    unsafeForkRoot(this.runtime, Effect.zipRight(wait, finish))
+    return result
+  }
+}
+
+const infoOf = (entry: Entry): TaskInfo => ({
+  id: entry.id,
+  name: entry.name,
+  state: entry.state,
+  attempt: entry.attempt,
+  restarts: entry.restarts,
+  lastFailure: Option.fromNullable(entry.lastFailure),
+  nextAttemptAt: Option.fromNullable(entry.nextAttemptAt)
+})
+
+const handleOf = (entry: Entry): TaskHandle => ({
+  id: entry.id,
+  name: entry.name,
+  await: Deferred.await(entry.settled),
+  poll: Effect.sync(() => Option.fromNullable(entry.outcome))
+})
+
+/** Builds a supervisor whose graceful shutdown runs when the scope closes. */
+export const make = (options?: SupervisorOptions): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> =>
+  Effect.gen(function* () {
+    const config = yield* resolveOptions(options)
+    const runtime = yield* currentRuntime<never>()
+    const clock = yield* Effect.clock
+    const fiberId = yield* Effect.fiberId
+    const pubsub = yield* PubSub.sliding<SupervisorEvent.SupervisorEvent>(config.eventBuffer)
+    const semaphore = config.maxConcurrent === undefined ? undefined : yield* Effect.makeSemaphore(config.maxConcurrent)
+    const supervisor = new SupervisorImpl(config, runtime, clock, pubsub, semaphore, fiberId)
+    yield* Effect.addFinalizer(() =>
+      supervisor.shutdown.pipe(
+        Effect.catchAll(() => Effect.void),
+        Effect.zipRight(PubSub.shutdown(pubsub))
+      )
+    )
+    return supervisor
+  })

@@ -1,0 +1,145 @@
+import * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Schedule from "effect/Schedule"
+import * as Backoff from "../Backoff.js"
+import * as RestartPolicy from "../RestartPolicy.js"
+import { InvalidTaskSpec } from "../SupervisorError.js"
+import type { Task, TaskOptions } from "../Task.js"
+import type { TaskContext } from "../TaskContext.js"
+import { decodeDuration, describe } from "./duration.js"
+
+/** A restart policy with its interval decoded. */
+export type ResolvedRestart =
+  | { readonly _tag: "Never" }
+  | { readonly _tag: "OnFailure" }
+  | { readonly _tag: "Always"; readonly intervalMs: number | undefined }
+
+/** Settings a supervisor gives the tasks that do not set their own. */
+export interface ResolvedDefaults {
+  readonly restart: ResolvedRestart
+  readonly backoff: Schedule.Schedule<unknown, Backoff.TaskFailure>
+  readonly timeoutMs: number
+  readonly maxRetries: number
+  readonly resetAfterMs: number
+  readonly graceMs: number | undefined
+}
+
+/** A task ready to run: every setting decoded and checked. */
+export interface ResolvedTask extends ResolvedDefaults {
+  readonly name: string
+  readonly effect: Effect.Effect<unknown, unknown, unknown>
+  readonly isFatal: ((error: unknown) => boolean) | undefined
+}
+
+export const builtinDefaults: ResolvedDefaults = {
+  restart: { _tag: "OnFailure" },
+  backoff: Backoff.defaultBackoff,
+  timeoutMs: 0,
+  maxRetries: Number.POSITIVE_INFINITY,
+  resetAfterMs: 0,
+  graceMs: undefined
+}
+
+interface Problem {
+  readonly field: string
+  readonly reason: string
+}
+
+type Check<A> = Either.Either<A, Problem>
+
+const duration = (field: string, input: unknown): Check<number> =>
+  Either.mapBoth(decodeDuration(input), {
+    onLeft: (reason) => ({ field, reason }),
+    onRight: Duration.toMillis
+  })
+
+/** `undefined` (explicitly none) decodes to zero. */
+const optionalDuration = (field: string, input: unknown): Check<number> =>
+  input === undefined ? Either.right(0) : duration(field, input)
+
+const restart = (input: unknown): Check<ResolvedRestart> => {
+  if (!RestartPolicy.isRestartPolicy(input)) {
+    return Either.left({ field: "restart", reason: `must be a RestartPolicy, got ${describe(input)}` })
+  }
+  if (input._tag !== "Always") return Either.right(input)
+  if (input.interval === undefined) return Either.right({ _tag: "Always", intervalMs: undefined })
+  return Either.map(duration("restart.interval", input.interval), (intervalMs) => ({ _tag: "Always", intervalMs }))
+}
+
+const maxRetries = (input: unknown): Check<number> => {
+  if (input === undefined) return Either.right(Number.POSITIVE_INFINITY)
+  if (typeof input !== "number" || !Number.isInteger(input) || input < 0) {
+    return Either.left({
+      field: "maxRetries",
+      reason: `must be a non-negative integer (or undefined for unlimited), got ${describe(input)}`
+    })
+  }
+  return Either.right(input)
+}
+
+const backoff = (input: unknown): Check<Schedule.Schedule<unknown, Backoff.TaskFailure>> => Backoff.validate(input)
+
+/** Decodes the settings present in `options` over `base`. */
+const resolveSettings = (options: Partial<TaskOptions<unknown>>, base: ResolvedDefaults): Check<ResolvedDefaults> =>
+  Either.gen(function* () {
+    return {
+      restart: "restart" in options ? yield* restart(options.restart) : base.restart,
+      backoff: "backoff" in options ? yield* backoff(options.backoff) : base.backoff,
+      timeoutMs: "timeout" in options ? yield* optionalDuration("timeout", options.timeout) : base.timeoutMs,
+      maxRetries: "maxRetries" in options ? yield* maxRetries(options.maxRetries) : base.maxRetries,
+      resetAfterMs:
+        "resetAfter" in options ? yield* optionalDuration("resetAfter", options.resetAfter) : base.resetAfterMs,
+      graceMs:
+        "grace" in options
+          ? options.grace === undefined
+            ? undefined
+            : yield* duration("grace", options.grace)
+          : base.graceMs
+    }
+  })
+
+/** Checks a supervisor's `defaults`; field names are prefixed with `defaults.`. */
+export const resolveDefaults = (input: unknown): Either.Either<ResolvedDefaults, Problem> => {
+  if (input === undefined) return Either.right(builtinDefaults)
+  if (typeof input !== "object" || input === null) {
+    return Either.left({ field: "defaults", reason: `must be an object, got ${describe(input)}` })
+  }
+  return Either.mapLeft(resolveSettings(input, builtinDefaults), (p) => ({
+    field: `defaults.${p.field}`,
+    reason: p.reason
+  }))
+}
+
+/** Checks a task and fills what it leaves out from `defaults`. */
+export const resolveTask = (
+  task: Task<unknown, unknown> | Task<any, any>,
+  defaults: ResolvedDefaults | undefined
+): Either.Either<ResolvedTask, InvalidTaskSpec> => {
+  const name: unknown = task.name
+  const fail = (field: string, reason: string) =>
+    new InvalidTaskSpec({ task: typeof name === "string" ? name : "", field, reason })
+  if (typeof name !== "string" || name.trim() === "") {
+    return Either.left(fail("name", `must be a non-empty string, got ${describe(name)}`))
+  }
+  const effect: unknown = task.effect
+  if (typeof effect !== "object" || effect === null) {
+    return Either.left(fail("effect", `must be an Effect, got ${describe(effect)}`))
+  }
+  const options: TaskOptions<unknown> = task.options ?? {}
+  if (typeof options !== "object") {
+    return Either.left(fail("options", `must be an object, got ${describe(options)}`))
+  }
+  if ("isFatal" in options && options.isFatal !== undefined && typeof options.isFatal !== "function") {
+    return Either.left(fail("isFatal", `must be a function, got ${describe(options.isFatal)}`))
+  }
+  return Either.mapBoth(resolveSettings(options, defaults ?? builtinDefaults), {
+    onLeft: (p) => fail(p.field, p.reason),
+    onRight: (settings) => ({
+      ...settings,
+      name,
+      effect: task.effect as Effect.Effect<unknown, unknown, TaskContext>,
+      isFatal: options.isFatal
+    })
+  })
+}
