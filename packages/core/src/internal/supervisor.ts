@@ -129,7 +129,8 @@ const taskLoop = (sup: SupervisorImpl, entry: Entry): Effect.Effect<TaskOutcome.
       if (exit === undefined) return stopped(entry)
       const durationMs = sup.now() - entry.attemptStartedAt
       const result = classify(exit, spec.timeoutMs, spec.isFatal)
-      const common = { id: entry.id, task: entry.name, attempt: entry.attempt, durationMs }
+      const which = { id: entry.id, task: entry.name, attempt: entry.attempt }
+      const common = { ...which, durationMs }
       let delayMs: number
       switch (result._tag) {
         case "Succeeded": {
@@ -141,7 +142,7 @@ const taskLoop = (sup: SupervisorImpl, entry: Entry): Effect.Effect<TaskOutcome.
           const interval = spec.restart.intervalMs
           delayMs = Math.max(interval ?? 0, 1 - durationMs, 0)
           if (interval !== undefined) {
-            sup.emit({ _tag: "BackoffScheduled", ...common, delayMs, source: "success" })
+            sup.emit({ _tag: "BackoffScheduled", ...which, delayMs, source: "success" })
           }
           break
         }
@@ -194,7 +195,7 @@ const taskLoop = (sup: SupervisorImpl, entry: Entry): Effect.Effect<TaskOutcome.
           }
           progress.schedule = step.state
           delayMs = step.delayMs
-          sup.emit({ _tag: "BackoffScheduled", ...common, delayMs, source: "failure", reason: result.reason })
+          sup.emit({ _tag: "BackoffScheduled", ...which, delayMs, source: "failure", reason: result.reason })
           break
         }
       }
