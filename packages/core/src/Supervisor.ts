@@ -27,7 +27,7 @@ import type {
   TaskTerminationTimeout
 } from "./SupervisorError.js"
 import type { SupervisorEvent } from "./SupervisorEvent.js"
-import type { Task } from "./Task.js"
+import type { Services, Task } from "./Task.js"
 import type { TaskId } from "./TaskId.js"
 import type { TaskOutcome } from "./TaskOutcome.js"
 
@@ -168,9 +168,13 @@ export interface Supervisor {
    */
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R>
   /** Admits a batch all-or-nothing: if one task is refused, none starts. */
-  addAll<R>(tasks: Iterable<Task<any, R>>): Effect.Effect<ReadonlyArray<TaskHandle>, AddError, R>
+  addAll<const T extends Iterable<Task<any, any>>>(
+    tasks: T
+  ): Effect.Effect<ReadonlyArray<TaskHandle>, AddError, Services<T>>
   /** Admits a batch (all-or-nothing), waits until no task is left, returns the batch's outcomes in order. */
-  run<R>(tasks: Iterable<Task<any, R>>): Effect.Effect<ReadonlyArray<TaskOutcome>, AddError, R>
+  run<const T extends Iterable<Task<any, any>>>(
+    tasks: T
+  ): Effect.Effect<ReadonlyArray<TaskOutcome>, AddError, Services<T>>
   /** Claims the stop of a task and returns at once: `true` for the one caller that claimed it. */
   remove(ref: TaskRef): Effect.Effect<boolean>
   /**
@@ -248,10 +252,10 @@ export const layer = (options?: SupervisorOptions): Layer.Layer<Supervisor, Inva
  * @since 0.1.0
  * @category constructors
  */
-export const run = <R>(
-  tasks: Iterable<Task<any, R>>,
+export const run = <const T extends Iterable<Task<any, any>>>(
+  tasks: T,
   options?: SupervisorOptions
-): Effect.Effect<ReadonlyArray<TaskOutcome>, AddError | InvalidSupervisorOptions, R> =>
+): Effect.Effect<ReadonlyArray<TaskOutcome>, AddError | InvalidSupervisorOptions, Services<T>> =>
   Effect.scoped(Effect.flatMap(make(options), (supervisor) => supervisor.run(tasks)))
 
 /**

@@ -79,6 +79,15 @@ export interface Task<out E = unknown, out R = never> extends Pipeable {
   readonly options: TaskOptions<E>
 }
 
+/**
+ * The services a collection of tasks needs (the union of their `R`s).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Services<T extends Iterable<Task<any, any>>> =
+  T extends Iterable<infer X> ? (X extends Task<any, infer R> ? R : never) : never
+
 const TaskProto = {
   [TypeId]: TypeId,
   pipe() {

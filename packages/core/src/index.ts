@@ -6,6 +6,16 @@ export * as Backoff from "./Backoff.js"
 /**
  * @since 0.1.0
  */
+export * as Offload from "./Offload.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as OffloadKey from "./OffloadKey.js"
+
+/**
+ * @since 0.1.0
+ */
 export * as RestartPolicy from "./RestartPolicy.js"
 
 /**

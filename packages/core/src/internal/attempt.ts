@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
+import * as TaskError from "../TaskError.js"
 import { describeError } from "./describe.js"
 
 /** How one attempt ended, read per the attempt-exit table. */
@@ -35,7 +36,7 @@ export const classify = (
 ): AttemptResult => {
   if (exit === TIMED_OUT) {
     const reason = `attempt timed out after ${timeoutMs} ms`
-    return { _tag: "TimedOut", reason, cause: Cause.die(reason) }
+    return { _tag: "TimedOut", reason, cause: Cause.fail(TaskError.timeout(reason)) }
   }
   if (Exit.isSuccess(exit)) return succeeded
   const cause = exit.cause

@@ -21,7 +21,7 @@ import {
   TaskTerminationTimeout
 } from "../SupervisorError.js"
 import type * as SupervisorEvent from "../SupervisorEvent.js"
-import type { Task } from "../Task.js"
+import type { Services, Task } from "../Task.js"
 import { TaskContext } from "../TaskContext.js"
 import * as TaskId from "../TaskId.js"
 import * as TaskOutcome from "../TaskOutcome.js"
@@ -30,6 +30,7 @@ import { initialState, runtime as currentRuntime, stepSchedule, unsafeForkRoot, 
 import { describeCause } from "./describe.js"
 import { decodeDuration, describe } from "./duration.js"
 import { Entry, type StopReason } from "./entry.js"
+import { ZeroSignal } from "./zeroSignal.js"
 import { type ResolvedDefaults, resolveDefaults, resolveTask, type ResolvedTask } from "./task.js"
 
 /** Supervisor options after decoding. */
@@ -170,6 +171,8 @@ const taskLoop = (sup: SupervisorImpl, entry: Entry): Effect.Effect<TaskOutcome.
             return new TaskOutcome.Fatal(withExitCode({ reason: result.reason, cause: result.cause }, exitCode))
           }
           if (spec.restart._tag === "Never") return give(result.reason)
+          // A stop requested while the attempt ran (it was uninterruptible) wins over a restart.
+          if (entry.stopReason !== undefined) return stopped(entry)
           if (spec.resetAfterMs > 0 && durationMs >= spec.resetAfterMs) {
             progress.streak = 0
             progress.schedule = initialState(spec.backoff)
@@ -222,32 +225,6 @@ const stopped = (entry: Entry): TaskOutcome.TaskOutcome =>
 
 const withExitCode = <A extends object>(fields: A, exitCode: number | undefined): A & { exitCode?: number } =>
   exitCode === undefined ? fields : { ...fields, exitCode }
-
-/** A latch that completes every waiter when a counter reaches zero. */
-class ZeroSignal {
-  count = 0
-  private waiter: Deferred.Deferred<void> | undefined = undefined
-
-  constructor(private readonly fiberId: FiberId.FiberId) {}
-
-  increment(): void {
-    this.count += 1
-  }
-
-  decrement(): void {
-    this.count -= 1
-    if (this.count === 0 && this.waiter !== undefined) {
-      Deferred.unsafeDone(this.waiter, Exit.void)
-      this.waiter = undefined
-    }
-  }
-
-  readonly await: Effect.Effect<void> = Effect.suspend(() => {
-    if (this.count === 0) return Effect.void
-    this.waiter ??= Deferred.unsafeMake<void>(this.fiberId)
-    return Deferred.await(this.waiter)
-  })
-}
 
 /** The supervisor: a registry of entries, each run by its own root fiber. */
 export class SupervisorImpl implements Supervisor {
@@ -345,8 +322,10 @@ export class SupervisorImpl implements Supervisor {
     )
   }
 
-  addAll<R>(tasks: Iterable<Task<any, R>>): Effect.Effect<ReadonlyArray<TaskHandle>, AddError, R> {
-    return Effect.flatMap(currentRuntime<R>(), (runtime) => {
+  addAll<const T extends Iterable<Task<any, any>>>(
+    tasks: T
+  ): Effect.Effect<ReadonlyArray<TaskHandle>, AddError, Services<T>> {
+    return Effect.flatMap(currentRuntime<Services<T>>(), (runtime) => {
       const names = new Set<string>()
       const specs: Array<ResolvedTask> = []
       for (const task of tasks) {
@@ -359,7 +338,9 @@ export class SupervisorImpl implements Supervisor {
     })
   }
 
-  run<R>(tasks: Iterable<Task<any, R>>): Effect.Effect<ReadonlyArray<TaskOutcome.TaskOutcome>, AddError, R> {
+  run<const T extends Iterable<Task<any, any>>>(
+    tasks: T
+  ): Effect.Effect<ReadonlyArray<TaskOutcome.TaskOutcome>, AddError, Services<T>> {
     return Effect.flatMap(this.addAll(tasks), (handles) =>
       Effect.zipRight(
         this.awaitEmpty,

@@ -1,0 +1,76 @@
+/**
+ * The identity of offloaded work. `keyed(key, kind)` is deduplicated while in flight (identity is
+ * the key **and** the kind); `auto(kind)` never is.
+ *
+ * @since 0.1.0
+ */
+import * as Data from "effect/Data"
+
+/**
+ * Work identified by a key (a cache key, say) under a kind: one in flight at a time.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Keyed extends Data.TaggedClass("Keyed")<{
+  readonly key: string
+  readonly kind: string
+}> {}
+
+/**
+ * Anonymous work of a kind: never deduplicated.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export class Auto extends Data.TaggedClass("Auto")<{
+  readonly kind: string
+}> {}
+
+/**
+ * An offload key.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OffloadKey = Keyed | Auto
+
+/**
+ * A deduplicated key: while work registered under `(key, kind)` is in flight, another
+ * registration of the same pair is `"deduplicated"` and its effect never runs.
+ *
+ * @example
+ * ```ts
+ * import { OffloadKey } from "@fibervisor/core"
+ *
+ * const refresh = OffloadKey.keyed("user:42", "revalidate")
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const keyed = (key: string, kind: string): OffloadKey => new Keyed({ key, kind })
+
+/**
+ * A key that is never deduplicated.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const auto = (kind: string): OffloadKey => new Auto({ kind })
+
+/**
+ * Is `u` an offload key?
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isOffloadKey = (u: unknown): u is OffloadKey => u instanceof Keyed || u instanceof Auto
+
+/**
+ * A readable form: `revalidate:user:42`, or `revalidate:*` for auto keys.
+ *
+ * @since 0.1.0
+ * @category formatting
+ */
+export const format = (key: OffloadKey): string => (key._tag === "Keyed" ? `${key.kind}:${key.key}` : `${key.kind}:*`)

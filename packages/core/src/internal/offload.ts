@@ -1,0 +1,490 @@
+import type * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberIdModule from "effect/FiberId"
+import type * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
+import type * as Runtime from "effect/Runtime"
+import type * as Scope from "effect/Scope"
+import * as Tracer from "effect/Tracer"
+import type { Offload, OffloadOutcome } from "../Offload.js"
+import * as OffloadKey from "../OffloadKey.js"
+import { InvalidArgument } from "../SupervisorError.js"
+import { runtime as currentRuntime, unsafeForkRoot, unsafeInterruptFork } from "./compat.js"
+import { describeCause } from "./describe.js"
+import { decodeDuration } from "./duration.js"
+import type { ResolvedConfig, ResolvedKind, ResolvedTimeout } from "./offloadConfig.js"
+import * as metrics from "./offloadMetrics.js"
+import { ZeroSignal } from "./zeroSignal.js"
+
+/** What the work did, as the job's own fiber saw it (interruption never reaches this). */
+type Ending = "completed" | "failed" | "timed-out"
+
+const TIMED_OUT: unique symbol = Symbol.for("@fibervisor/core/Offload/TimedOut")
+
+/** Per-kind bookkeeping: the limits and the jobs of that kind in flight (running or queued). */
+class KindState {
+  running = 0
+  readonly jobs = new Set<Job>()
+  readonly label: ReturnType<typeof metrics.kindLabel>
+  constructor(
+    readonly kind: string,
+    readonly limits: ResolvedKind
+  ) {
+    this.label = metrics.kindLabel(kind)
+  }
+}
+
+/** One piece of admitted work. */
+class Job {
+  fiber: Fiber.RuntimeFiber<Ending, never> | undefined = undefined
+  startedAt = 0
+  done = false
+  constructor(
+    readonly key: OffloadKey.OffloadKey,
+    readonly identity: string | undefined,
+    readonly kind: KindState,
+    readonly effect: Effect.Effect<unknown, unknown, unknown>,
+    readonly runtime: Runtime.Runtime<unknown>
+  ) {}
+}
+
+const identityOf = (key: OffloadKey.OffloadKey): string | undefined =>
+  key._tag === "Keyed" ? `${key.kind}\u0000${key.key}` : undefined
+
+/** Checks a key at the boundary; `undefined` when it is usable. */
+export const keyProblem = (key: unknown): string | undefined => {
+  if (!OffloadKey.isOffloadKey(key)) return "key must be an OffloadKey (OffloadKey.keyed or OffloadKey.auto)"
+  if (typeof key.kind !== "string" || key.kind === "") return "kind must be a non-empty string"
+  if (key._tag === "Keyed" && typeof key.key !== "string") return "key must be a string"
+  return undefined
+}
+
+const logRejected = (key: unknown, reason: string) =>
+  Effect.logWarning(`offload rejected: ${reason}`).pipe(
+    Effect.annotateLogs({ fibervisor: "offload", key: OffloadKey.isOffloadKey(key) ? OffloadKey.format(key) : "?" })
+  )
+
+export const decodeTimeout = (
+  operation: string,
+  timeout: Duration.DurationInput | undefined
+): Either.Either<number | undefined, InvalidArgument> =>
+  timeout === undefined
+    ? Either.right(undefined)
+    : Either.mapBoth(decodeDuration(timeout), {
+        onLeft: (reason) => new InvalidArgument({ operation, field: "timeout", reason }),
+        onRight: Duration.toMillis
+      })
+
+/** The real offload service: bounded, deduplicated, drained on close, measured. */
+export class OffloadImpl implements Offload {
+  private accepting = true
+  private running = 0
+  private readonly queue: Array<Job> = []
+  private queueHead = 0
+  private readonly kinds = new Map<string, KindState>()
+  private readonly byIdentity = new Map<string, Set<Job>>()
+  private readonly jobs = new Set<Job>()
+  /** Jobs admitted and not finished (running or queued). */
+  private readonly idle: ZeroSignal
+  /** Fibers that have not exited yet (for the bounded wait after the drain). */
+  private readonly live: ZeroSignal
+
+  constructor(
+    private readonly config: ResolvedConfig,
+    private readonly clock: Clock.Clock,
+    private readonly fiberId: FiberId.FiberId
+  ) {
+    this.idle = new ZeroSignal(fiberId)
+    this.live = new ZeroSignal(fiberId)
+  }
+
+  private kindState(kind: string): KindState {
+    let state = this.kinds.get(kind)
+    if (state === undefined) {
+      state = new KindState(
+        kind,
+        this.config.perKind.get(kind) ?? { maxConcurrent: Number.POSITIVE_INFINITY, timeout: this.config.timeout }
+      )
+      this.kinds.set(kind, state)
+    }
+    return state
+  }
+
+  private hasRoom(kind: KindState): boolean {
+    return this.running < this.config.maxConcurrent && kind.running < kind.limits.maxConcurrent
+  }
+
+  spawn<A, E, R>(kind: string, effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> {
+    return Effect.asVoid(this.register(OffloadKey.auto(kind), effect))
+  }
+
+  register<A, E, R>(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<OffloadOutcome, never, R> {
+    return Effect.flatMap(currentRuntime<R>(), (runtime) => {
+      const problem = keyProblem(key)
+      if (problem !== undefined) {
+        metrics.rejected.unsafeUpdate(1, [])
+        return Effect.as(logRejected(key, problem), "rejected" as const)
+      }
+      return Effect.succeed(this.admit(key, effect, runtime))
+    })
+  }
+
+  /** Atomic check-and-insert: everything between the decision and the bookkeeping is synchronous. */
+  private admit(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<unknown, unknown, any>,
+    runtime: Runtime.Runtime<any>
+  ): OffloadOutcome {
+    const kind = this.kindState(key.kind)
+    if (!this.accepting) {
+      metrics.rejected.unsafeUpdate(1, kind.label)
+      return "rejected"
+    }
+    const identity = identityOf(key)
+    if (identity !== undefined && this.config.deduplicate && this.byIdentity.has(identity)) {
+      metrics.deduplicated.unsafeUpdate(1, kind.label)
+      return "deduplicated"
+    }
+    const room = this.hasRoom(kind)
+    if (!room && this.queue.length - this.queueHead >= this.config.queue) {
+      metrics.rejected.unsafeUpdate(1, kind.label)
+      return "rejected"
+    }
+    const job = new Job(key, identity, kind, effect, runtime)
+    this.track(job)
+    metrics.spawned.unsafeUpdate(1, kind.label)
+    if (room) this.start(job)
+    else this.queue.push(job)
+    return "spawned"
+  }
+
+  private track(job: Job): void {
+    this.jobs.add(job)
+    job.kind.jobs.add(job)
+    if (job.identity !== undefined) {
+      let set = this.byIdentity.get(job.identity)
+      if (set === undefined) {
+        set = new Set()
+        this.byIdentity.set(job.identity, set)
+      }
+      set.add(job)
+    }
+    this.idle.increment()
+  }
+
+  private untrack(job: Job): void {
+    job.done = true
+    this.jobs.delete(job)
+    job.kind.jobs.delete(job)
+    if (job.identity !== undefined) {
+      const set = this.byIdentity.get(job.identity)
+      if (set !== undefined) {
+        set.delete(job)
+        if (set.size === 0) this.byIdentity.delete(job.identity)
+      }
+    }
+    this.idle.decrement()
+  }
+
+  private start(job: Job): void {
+    this.running += 1
+    job.kind.running += 1
+    job.startedAt = this.clock.unsafeCurrentTimeMillis()
+    metrics.active.unsafeModify(1, job.kind.label)
+    this.live.increment()
+    job.fiber = unsafeForkRoot(
+      job.runtime as Runtime.Runtime<never>,
+      Effect.onExit(Effect.interruptible(this.body(job)), (exit) => Effect.sync(() => this.finished(job, exit)))
+    )
+  }
+
+  /** Runs the work with its timeout policy and span; failures are logged here and never escape. */
+  private body(job: Job): Effect.Effect<Ending> {
+    const timeout = job.kind.limits.timeout
+    const annotations = { fibervisor: "offload", kind: job.kind.kind, key: OffloadKey.format(job.key) }
+    const attempt = Effect.exit(job.effect) as Effect.Effect<Exit.Exit<unknown, unknown>>
+    const guarded: Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT> =
+      timeout === undefined
+        ? attempt
+        : timeout.policy === "cancel"
+          ? Effect.timeoutTo(attempt, {
+              duration: Duration.millis(timeout.afterMs),
+              onSuccess: (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
+              onTimeout: () => TIMED_OUT
+            })
+          : Effect.zipRight(Effect.fork(warnWhenCrossed(timeout)), attempt)
+    const parent = Context.getOption(job.runtime.context, Tracer.ParentSpan)
+    return guarded.pipe(
+      Effect.flatMap((result): Effect.Effect<Ending> => {
+        if (result === TIMED_OUT) {
+          return Effect.as(
+            Effect.logWarning(`offloaded work timed out after ${timeout?.afterMs} ms and was interrupted`),
+            "timed-out"
+          )
+        }
+        if (Exit.isSuccess(result)) return Effect.succeed("completed")
+        return Effect.as(
+          Effect.logWarning(`offloaded work failed: ${describeCause(result.cause)}`, result.cause),
+          "failed"
+        )
+      }),
+      Effect.annotateLogs(annotations),
+      Effect.withSpan("fibervisor.offload", {
+        root: true,
+        kind: "internal",
+        attributes: { kind: job.kind.kind, key: OffloadKey.format(job.key) },
+        links: Option.isSome(parent) ? [{ _tag: "SpanLink", span: parent.value, attributes: {} }] : []
+      })
+    )
+  }
+
+  /** The job's fiber has exited: free its key and slot, record it, and start queued work. */
+  private finished(job: Job, exit: Exit.Exit<Ending>): void {
+    this.running -= 1
+    job.kind.running -= 1
+    this.untrack(job)
+    this.live.decrement()
+    const label = job.kind.label
+    metrics.active.unsafeModify(-1, label)
+    metrics.duration.unsafeUpdate((this.clock.unsafeCurrentTimeMillis() - job.startedAt) / 1000, label)
+    const ending = Exit.isSuccess(exit) ? exit.value : "interrupted"
+    switch (ending) {
+      case "completed":
+        metrics.completed.unsafeUpdate(1, label)
+        break
+      case "failed":
+        metrics.failed.unsafeUpdate(1, label)
+        break
+      case "timed-out":
+        metrics.timedOut.unsafeUpdate(1, label)
+        break
+      case "interrupted":
+        metrics.interrupted.unsafeUpdate(1, label)
+        break
+    }
+    this.pump()
+  }
+
+  /** Starts queued jobs, oldest first, while there is room (a job whose kind is full waits its turn). */
+  private pump(): void {
+    if (this.queueHead === this.queue.length) return
+    for (let i = this.queueHead; i < this.queue.length && this.running < this.config.maxConcurrent; i++) {
+      const job = this.queue[i]!
+      if (job.done || job.fiber !== undefined) continue
+      if (!this.hasRoom(job.kind)) continue
+      this.start(job)
+    }
+    while (this.queueHead < this.queue.length) {
+      const head = this.queue[this.queueHead]!
+      if (!head.done && head.fiber === undefined) break
+      this.queueHead += 1
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead)
+      this.queueHead = 0
+    }
+  }
+
+  /** The jobs a key names: a keyed key names its own jobs, an auto key every job of its kind. */
+  private jobsOf(key: OffloadKey.OffloadKey): ReadonlyArray<Job> {
+    if (keyProblem(key) !== undefined) return []
+    if (key._tag === "Keyed") return Array.from(this.byIdentity.get(identityOf(key)!) ?? [])
+    return Array.from(this.kinds.get(key.kind)?.jobs ?? [])
+  }
+
+  /** Stops a job: a queued one is dropped at once, a running one is interrupted. */
+  private stop(job: Job): void {
+    if (job.fiber === undefined) {
+      if (!job.done) {
+        this.untrack(job)
+        metrics.interrupted.unsafeUpdate(1, job.kind.label)
+      }
+      return
+    }
+    unsafeInterruptFork(job.fiber, this.fiberId)
+  }
+
+  isInFlight(key: OffloadKey.OffloadKey): Effect.Effect<boolean> {
+    return Effect.sync(() => this.jobsOf(key).length > 0)
+  }
+
+  cancel(key: OffloadKey.OffloadKey): Effect.Effect<boolean> {
+    return Effect.suspend(() => {
+      const jobs = this.jobsOf(key)
+      if (jobs.length === 0) return Effect.succeed(false)
+      jobs.forEach((job) => this.stop(job))
+      this.pump()
+      return Effect.as(this.awaitJobs(jobs), true)
+    })
+  }
+
+  get cancelAll(): Effect.Effect<number> {
+    return Effect.suspend(() => {
+      const jobs = Array.from(this.jobs)
+      jobs.forEach((job) => this.stop(job))
+      return Effect.as(this.awaitJobs(jobs), jobs.length)
+    })
+  }
+
+  /** Waits (interruptibly) until the given jobs' fibers have exited. */
+  private awaitJobs(jobs: ReadonlyArray<Job>): Effect.Effect<void> {
+    const fibers = jobs.flatMap((job) => (job.fiber === undefined ? [] : [job.fiber]))
+    return Effect.interruptible(Effect.forEach(fibers, (fiber) => fiber.await, { discard: true }))
+  }
+
+  get activeCount(): Effect.Effect<number> {
+    return Effect.sync(() => this.running)
+  }
+
+  get queuedCount(): Effect.Effect<number> {
+    return Effect.sync(() => this.idle.count - this.running)
+  }
+
+  awaitIdle(timeout?: Duration.DurationInput): Effect.Effect<boolean, InvalidArgument> {
+    return Either.match(decodeTimeout("awaitIdle", timeout), {
+      onLeft: Effect.fail,
+      onRight: (ms) =>
+        ms === undefined
+          ? Effect.as(this.idle.await, true)
+          : Effect.timeoutTo(this.idle.await, {
+              duration: Duration.millis(ms),
+              onSuccess: () => true,
+              onTimeout: () => false
+            })
+    })
+  }
+
+  /** Scope close: stop admission, drain up to `grace`, then cut off what is left. */
+  get close(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.accepting = false
+      const graceMs = this.config.graceMs
+      const drain =
+        graceMs === 0
+          ? Effect.succeed(this.idle.count === 0)
+          : Effect.timeoutTo(Effect.interruptible(this.idle.await), {
+              duration: Duration.millis(graceMs),
+              onSuccess: () => true,
+              onTimeout: () => false
+            })
+      return Effect.flatMap(drain, (drained) => {
+        if (drained) return Effect.void
+        const cut = this.idle.count
+        for (const job of Array.from(this.jobs)) this.stop(job)
+        return Effect.timeoutTo(Effect.interruptible(this.live.await), {
+          duration: Duration.millis(Math.min(graceMs, 1000) || 1000),
+          onSuccess: () => 0,
+          onTimeout: () => this.live.count
+        }).pipe(
+          Effect.flatMap((abandoned) =>
+            Effect.logWarning(
+              `offload drain: ${cut} piece(s) of work still running after the grace of ${graceMs} ms were interrupted` +
+                (abandoned > 0 ? `; ${abandoned} did not stop and were abandoned` : "")
+            )
+          ),
+          Effect.annotateLogs({ fibervisor: "offload" })
+        )
+      })
+    })
+  }
+}
+
+const warnWhenCrossed = (timeout: ResolvedTimeout) =>
+  Effect.zipRight(
+    Effect.sleep(Duration.millis(timeout.afterMs)),
+    Effect.logWarning(`offloaded work is still running after ${timeout.afterMs} ms (timeout policy "warn")`)
+  )
+
+/** Builds the real service in the current scope. */
+export const make = (config: ResolvedConfig): Effect.Effect<Offload, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const clock = yield* Effect.clock
+    const fiberId = yield* Effect.fiberId
+    const service = new OffloadImpl(config, clock, fiberId)
+    yield* Effect.addFinalizer(() => service.close)
+    return service
+  })
+
+/**
+ * The inline service: work runs in the caller's fiber, which waits for it. Keyed work is still
+ * deduplicated against concurrent callers; failures are logged and swallowed.
+ */
+export const makeInline = (): Offload => {
+  const inFlight = new Map<string, number>()
+  let running = 0
+  const idle = new ZeroSignal(FiberIdModule.none)
+  const register = <A, E, R>(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<OffloadOutcome, never, R> =>
+    Effect.suspend(() => {
+      const problem = keyProblem(key)
+      if (problem !== undefined) {
+        metrics.rejected.unsafeUpdate(1, [])
+        return Effect.as(logRejected(key, problem), "rejected" as const)
+      }
+      const label = metrics.kindLabel(key.kind)
+      const identity = identityOf(key)
+      if (identity !== undefined && inFlight.has(identity)) {
+        metrics.deduplicated.unsafeUpdate(1, label)
+        return Effect.succeed("deduplicated" as const)
+      }
+      if (identity !== undefined) inFlight.set(identity, 1)
+      running += 1
+      idle.increment()
+      metrics.spawned.unsafeUpdate(1, label)
+      const release = Effect.sync(() => {
+        if (identity !== undefined) inFlight.delete(identity)
+        running -= 1
+        idle.decrement()
+      })
+      return Effect.exit(effect).pipe(
+        Effect.flatMap((exit) => {
+          if (Exit.isSuccess(exit)) {
+            metrics.completed.unsafeUpdate(1, label)
+            return Effect.void
+          }
+          metrics.failed.unsafeUpdate(1, label)
+          return Effect.logWarning(`offloaded work failed: ${describeCause(exit.cause)}`, exit.cause).pipe(
+            Effect.annotateLogs({ fibervisor: "offload", kind: key.kind, key: OffloadKey.format(key) })
+          )
+        }),
+        Effect.ensuring(release),
+        Effect.as("spawned" as const)
+      )
+    })
+  return {
+    spawn: (kind, effect) => Effect.asVoid(register(OffloadKey.auto(kind), effect)),
+    register,
+    isInFlight: (key) =>
+      Effect.sync(() => {
+        if (keyProblem(key) !== undefined) return false
+        const identity = identityOf(key)
+        return identity === undefined ? running > 0 : inFlight.has(identity)
+      }),
+    cancel: () => Effect.succeed(false),
+    cancelAll: Effect.succeed(0),
+    activeCount: Effect.sync(() => running),
+    queuedCount: Effect.succeed(0),
+    awaitIdle: (timeout) =>
+      Either.match(decodeTimeout("awaitIdle", timeout), {
+        onLeft: Effect.fail,
+        onRight: (ms) =>
+          ms === undefined
+            ? Effect.as(idle.await, true)
+            : Effect.timeoutTo(idle.await, {
+                duration: Duration.millis(ms),
+                onSuccess: () => true,
+                onTimeout: () => false
+              })
+      })
+  }
+}
