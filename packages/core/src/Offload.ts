@@ -19,7 +19,7 @@ import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/offload.js"
 import { resolveConfig } from "./internal/offloadConfig.js"
-import * as OffloadKey from "./OffloadKey.js"
+import type * as OffloadKey from "./OffloadKey.js"
 import type { InvalidArgument } from "./SupervisorError.js"
 
 /**
