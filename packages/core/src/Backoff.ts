@@ -13,7 +13,7 @@ import * as Either from "effect/Either"
 import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import { scheduleFromStep } from "./internal/compat.js"
-import { decodeDuration } from "./internal/duration.js"
+import { decodeDuration, describe } from "./internal/duration.js"
 import type { TaskId } from "./TaskId.js"
 
 /**
@@ -107,7 +107,7 @@ const resolveExponential = (
     if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1) {
       return yield* Either.left({
         field: "backoff.factor",
-        reason: `must be a finite number ≥ 1, got ${String(factor)}`
+        reason: `must be a finite number ≥ 1, got ${typeof factor === "number" ? String(factor) : describe(factor)}`
       })
     }
     if (firstMs > maxMs) {
@@ -129,7 +129,7 @@ const resolveExponential = (
 /**
  * The delay of retry `index` (0-based) given a uniform random number in [0, 1): the base
  * `min(first·factor^index, max)`, jittered, raised to `floor`, and — for a non-zero base — at least
- * `min(1 ms, max)`. Whole milliseconds.
+ * 1 ms. Whole milliseconds (a fractional floor rounds up).
  */
 const delayOf = (e: Exponential, index: number, random: number): number => {
   const base = Math.min(e.firstMs * Math.pow(e.factor, index), e.maxMs)
@@ -150,8 +150,8 @@ const delayOf = (e: Exponential, index: number, random: number): number => {
       break
     }
   }
-  delay = Math.max(Math.floor(delay), e.floorMs)
-  return base > 0 ? Math.max(delay, Math.min(1, e.maxMs)) : delay
+  delay = Math.max(Math.floor(delay), Math.ceil(e.floorMs))
+  return base > 0 ? Math.max(delay, 1) : delay
 }
 
 const invalid = (

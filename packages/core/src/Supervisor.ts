@@ -117,7 +117,7 @@ export interface TaskInfo {
   readonly state: TaskState
   /** The current (or last) attempt, 1-based; 0 before the first. */
   readonly attempt: number
-  /** How many times the task was started again. */
+  /** How many restarts have been scheduled (it counts up when the backoff or interval starts). */
   readonly restarts: number
   readonly lastFailure: Option.Option<string>
   /** Epoch ms (from `Clock`) of the next attempt while backing off. */

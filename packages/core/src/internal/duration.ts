@@ -39,6 +39,7 @@ export const decodeDuration = (input: unknown): Either.Either<Duration.Duration,
 
 export const describe = (input: unknown): string => {
   if (input === null) return "null"
+  if (input === undefined) return "undefined"
   if (Array.isArray(input)) return "an array"
   if (typeof input === "string") return `"${input}"`
   if (typeof input === "object") return "an object"

@@ -256,7 +256,10 @@ export class SupervisorImpl implements Supervisor {
   }
 
   emit(event: EventInput): void {
-    this.pubsub.unsafeOffer({ ...event, seq: ++this.seq, at: this.now() } as SupervisorEvent.SupervisorEvent)
+    const full = { ...event, seq: ++this.seq, at: this.now() } as SupervisorEvent.SupervisorEvent
+    // `unsafeOffer` refuses when a subscriber's buffer is full instead of sliding; only `publish`
+    // applies the sliding strategy (drop the oldest). A sliding publish never suspends.
+    if (!this.pubsub.unsafeOffer(full) && this.pubsub.isActive()) Effect.runSync(PubSub.publish(this.pubsub, full))
   }
 
   // ---- admission ----

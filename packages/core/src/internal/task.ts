@@ -1,5 +1,5 @@
 import * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import type * as Schedule from "effect/Schedule"
 import * as Backoff from "../Backoff.js"
@@ -64,7 +64,11 @@ const restart = (input: unknown): Check<ResolvedRestart> => {
   }
   if (input._tag !== "Always") return Either.right(input)
   if (input.interval === undefined) return Either.right({ _tag: "Always", intervalMs: undefined })
-  return Either.map(duration("restart.interval", input.interval), (intervalMs) => ({ _tag: "Always", intervalMs }))
+  // A zero interval means none (taskvisor's semantics): only the 1 ms hot-loop guard applies.
+  return Either.map(duration("restart.interval", input.interval), (intervalMs) => ({
+    _tag: "Always",
+    intervalMs: intervalMs === 0 ? undefined : intervalMs
+  }))
 }
 
 const maxRetries = (input: unknown): Check<number> => {
@@ -123,7 +127,7 @@ export const resolveTask = (
     return Either.left(fail("name", `must be a non-empty string, got ${describe(name)}`))
   }
   const effect: unknown = task.effect
-  if (typeof effect !== "object" || effect === null) {
+  if (!Effect.isEffect(effect)) {
     return Either.left(fail("effect", `must be an Effect, got ${describe(effect)}`))
   }
   const options: TaskOptions<unknown> = task.options ?? {}
