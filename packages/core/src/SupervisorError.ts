@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Schema from "effect/Schema"
 
 /**
@@ -75,11 +76,11 @@ export class SupervisorShuttingDown extends Schema.TaggedError<SupervisorShuttin
  */
 export class GraceExceeded extends Schema.TaggedError<GraceExceeded>("@fibervisor/core/GraceExceeded")(
   "GraceExceeded",
-  { graceMs: Schema.Number, stuck: Schema.Array(Schema.String) }
+  { grace: Schema.DurationFromSelf, stuck: Schema.Array(Schema.String) }
 ) {
   /** @since 0.1.0 */
   override get message(): string {
-    return `shutdown exceeded its grace of ${this.graceMs} ms; abandoned: ${this.stuck.join(", ")}`
+    return `shutdown exceeded its grace of ${Duration.format(this.grace)}; abandoned: ${this.stuck.join(", ")}`
   }
 }
 

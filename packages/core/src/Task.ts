@@ -13,6 +13,7 @@ import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
 import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type { TaskFailure } from "./Backoff.js"
 import { resolveTask } from "./internal/task.js"
 import * as RestartPolicy from "./RestartPolicy.js"
@@ -73,8 +74,8 @@ export interface TaskOptions<E = unknown> {
 export interface Task<out E = unknown, out R = never> extends Pipeable {
   readonly [TypeId]: TypeId
   readonly name: string
-  /** One attempt. */
-  readonly effect: Effect.Effect<unknown, E, R | TaskContext>
+  /** One attempt. The supervisor provides `TaskContext` and a `Scope` that closes when the attempt ends. */
+  readonly effect: Effect.Effect<unknown, E, R | TaskContext | Scope.Scope>
   /** The explicit settings of this task (absent keys inherit the supervisor's defaults). */
   readonly options: TaskOptions<E>
 }
@@ -97,7 +98,7 @@ const TaskProto = {
 
 const makeTask = <E, R>(
   name: string,
-  effect: Effect.Effect<unknown, E, R | TaskContext>,
+  effect: Effect.Effect<unknown, E, R | TaskContext | Scope.Scope>,
   options: TaskOptions<E>
 ): Task<E, R> => {
   const task = Object.create(TaskProto)
@@ -139,8 +140,12 @@ export const make = <A, E, R>(
   name: string,
   effect: Effect.Effect<A, E, R>,
   options?: TaskOptions<E>
-): Task<E, Exclude<R, TaskContext>> =>
-  makeTask(name, effect as Effect.Effect<unknown, E, Exclude<R, TaskContext> | TaskContext>, { ...options })
+): Task<E, Exclude<R, TaskContext | Scope.Scope>> =>
+  makeTask(
+    name,
+    effect as Effect.Effect<unknown, E, Exclude<R, TaskContext | Scope.Scope> | TaskContext | Scope.Scope>,
+    { ...options }
+  )
 
 /**
  * A task that runs once and is never restarted (taskvisor's `once`).
@@ -148,8 +153,10 @@ export const make = <A, E, R>(
  * @since 0.1.0
  * @category constructors
  */
-export const once = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Task<E, Exclude<R, TaskContext>> =>
-  make(name, effect, { restart: RestartPolicy.never })
+export const once = <A, E, R>(
+  name: string,
+  effect: Effect.Effect<A, E, R>
+): Task<E, Exclude<R, TaskContext | Scope.Scope>> => make(name, effect, { restart: RestartPolicy.never })
 
 /**
  * A task restarted after failures, with backoff (taskvisor's `restartable`).
@@ -157,8 +164,10 @@ export const once = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Tas
  * @since 0.1.0
  * @category constructors
  */
-export const restartable = <A, E, R>(name: string, effect: Effect.Effect<A, E, R>): Task<E, Exclude<R, TaskContext>> =>
-  make(name, effect, { restart: RestartPolicy.onFailure })
+export const restartable = <A, E, R>(
+  name: string,
+  effect: Effect.Effect<A, E, R>
+): Task<E, Exclude<R, TaskContext | Scope.Scope>> => make(name, effect, { restart: RestartPolicy.onFailure })
 
 /**
  * A task that runs again `every` after each success (and after each failure's backoff).
@@ -170,7 +179,8 @@ export const periodic = <A, E, R>(
   name: string,
   effect: Effect.Effect<A, E, R>,
   every: Duration.DurationInput
-): Task<E, Exclude<R, TaskContext>> => make(name, effect, { restart: RestartPolicy.always({ interval: every }) })
+): Task<E, Exclude<R, TaskContext | Scope.Scope>> =>
+  make(name, effect, { restart: RestartPolicy.always({ interval: every }) })
 
 const withOption = <K extends keyof TaskOptions>(key: K) =>
   dual(2, <E, R>(self: Task<E, R>, value: TaskOptions<E>[K]): Task<E, R> =>

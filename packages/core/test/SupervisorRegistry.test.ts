@@ -399,7 +399,7 @@ describe("Supervisor registry: remove and cancel", () => {
         const shutdown = yield* Effect.fork(sup.shutdown)
         yield* TestClock.adjust("3 seconds")
         expect(yield* Fiber.await(shutdown)).toEqual(
-          Exit.fail(new SupervisorError.GraceExceeded({ graceMs: 3000, stuck: ["stubborn"] }))
+          Exit.fail(new SupervisorError.GraceExceeded({ grace: Duration.millis(3000), stuck: ["stubborn"] }))
         )
       })
   )

@@ -107,9 +107,10 @@ const runAttempt = (
       cancelled: Deferred.await(entry.cancelled),
       isCancelled: Deferred.isDone(entry.cancelled)
     }
-    const attempt = Effect.exit(Effect.provideService(spec.effect, TaskContext, context)) as Effect.Effect<
-      Exit.Exit<unknown, unknown>
-    >
+    // Each attempt gets its own Scope: what it acquires is released when the attempt ends.
+    const attempt = Effect.exit(
+      Effect.scoped(Effect.provideService(spec.effect, TaskContext, context))
+    ) as Effect.Effect<Exit.Exit<unknown, unknown>>
     return spec.timeoutMs > 0
       ? Effect.timeoutTo(attempt, {
           duration: Duration.millis(spec.timeoutMs),
@@ -538,7 +539,7 @@ export class SupervisorImpl implements Supervisor {
       }
       const names = stuck.map((entry) => entry.name)
       this.emit({ _tag: "GraceExceeded", graceMs, stuck: names })
-      const error = new GraceExceeded({ graceMs, stuck: names })
+      const error = new GraceExceeded({ grace: Duration.millis(graceMs), stuck: names })
       Deferred.unsafeDone(result, Exit.fail(error))
       return Effect.logWarning(error.message).pipe(Effect.annotateLogs("fibervisor", "shutdown"))
     })

@@ -1,0 +1,46 @@
+/**
+ * The Markdown pages in `docs/` quote the runnable examples of `src/docs/`. A quoted example is a
+ * ```ts block right after a `<!-- example: <file> -->` marker. `pnpm docs:sync` rewrites those
+ * blocks from the files; the examples test checks that they match.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+
+export const docsDir = fileURLToPath(new URL("../../../docs/", import.meta.url))
+export const examplesDir = fileURLToPath(new URL("../src/docs/", import.meta.url))
+
+const block = /(<!-- example: ([\w.-]+) -->\n+```ts\n)([\s\S]*?)(```)/g
+
+export interface Quote {
+  readonly page: string
+  readonly file: string
+  readonly code: string
+}
+
+export const pages = (): Array<string> =>
+  fs
+    .readdirSync(docsDir)
+    .filter((name) => name.endsWith(".md"))
+    .map((name) => path.join(docsDir, name))
+
+export const quotes = (page: string): Array<Quote> =>
+  Array.from(fs.readFileSync(page, "utf8").matchAll(block), (match) => ({
+    page: path.basename(page),
+    file: match[2],
+    code: match[3]
+  }))
+
+export const exampleFiles = (): Array<string> => fs.readdirSync(examplesDir).filter((name) => name.endsWith(".ts"))
+
+export const readExample = (file: string): string => fs.readFileSync(path.join(examplesDir, file), "utf8")
+
+/** Rewrites every quoted block of `page` from its example file; returns whether anything changed. */
+export const sync = (page: string): boolean => {
+  const before = fs.readFileSync(page, "utf8")
+  const after = before.replace(block, (_all, open: string, file: string, _code: string, close: string) => {
+    return `${open}${readExample(file)}${close}`
+  })
+  if (after !== before) fs.writeFileSync(page, after)
+  return after !== before
+}

@@ -1,0 +1,299 @@
+/**
+ * Runs every documentation example (`src/docs/*.ts`) under the TestClock and checks what it
+ * returns, and checks that the Markdown pages quote the examples verbatim.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Fiber, Option, TestClock } from "effect"
+import { exampleFiles, pages, quotes, readExample } from "../scripts/docs-blocks.js"
+import * as backoffDelays from "../src/docs/backoff-delays.js"
+import * as backoffReset from "../src/docs/backoff-reset.js"
+import * as backoffSchedules from "../src/docs/backoff-schedules.js"
+import * as eventsSubscribe from "../src/docs/events-subscribe.js"
+import * as eventsTaskInfo from "../src/docs/events-task-info.js"
+import * as firstSupervisor from "../src/docs/getting-started-first-supervisor.js"
+import * as offloadBasics from "../src/docs/offload-basics.js"
+import * as offloadSwr from "../src/docs/offload-swr.js"
+import * as layer from "../src/docs/getting-started-layer.js"
+import * as runBatch from "../src/docs/getting-started-run-batch.js"
+import * as shutdownCooperative from "../src/docs/shutdown-cooperative.js"
+import * as shutdownGrace from "../src/docs/shutdown-grace.js"
+import * as removeCancel from "../src/docs/shutdown-remove-cancel.js"
+import * as tasksAttemptExits from "../src/docs/tasks-attempt-exits.js"
+import * as tasksDefaults from "../src/docs/tasks-defaults.js"
+import * as tasksInvalidSpec from "../src/docs/tasks-invalid-spec.js"
+import * as tasksPresets from "../src/docs/tasks-presets.js"
+
+/** Forks `program`, moves the TestClock far enough for it to finish, and returns its result. */
+const underTestClock = <A, E>(program: Effect.Effect<A, E>) =>
+  Effect.gen(function* () {
+    const fiber = yield* Effect.fork(program)
+    yield* TestClock.adjust("1 minute")
+    return yield* Fiber.join(fiber)
+  })
+
+describe("getting started", () => {
+  it.effect("first supervisor", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(firstSupervisor.program)).toEqual(["Completed", "Completed"])
+    })
+  )
+
+  it.effect("layer", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(layer.program)).toEqual({
+        running: ["warm-cache: running", "send-report: running"],
+        outcomes: ["Completed", "Completed"]
+      })
+    })
+  )
+
+  it.effect("run a batch", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(runBatch.program)).toEqual({
+        outcomes: [
+          ["Completed", undefined],
+          ["Failed", "orders API returned 500"],
+          ["Completed", undefined]
+        ],
+        duplicate: "TaskAlreadyExists",
+        started: 0
+      })
+    })
+  )
+})
+
+describe("tasks and restart policies", () => {
+  it.effect("presets", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(tasksPresets.program)).toEqual({
+        once: "Failed: table is locked",
+        restartable: "Completed",
+        periodic: "Canceled: three beats are enough"
+      })
+    })
+  )
+
+  it.effect("attempt exits", () =>
+    Effect.gen(function* () {
+      const rows = yield* underTestClock(tasksAttemptExits.program)
+      const retried = (reason: string) => `retry limit reached after 1 of 1 retries: ${reason}`
+      expect(rows.map((row) => [row.task, row.outcome, row.reason, row.exitCode, row.attempts])).toEqual([
+        ["succeeds", "Completed", undefined, undefined, 1],
+        ["stopped-by-supervisor", "Canceled", "stopped by remove", undefined, 1],
+        ["cancels-itself", "Canceled", "nothing left to do", undefined, 1],
+        ["fatal", "Fatal", "config file missing", 78, 1],
+        ["is-fatal", "Fatal", "AuthError", undefined, 1],
+        ["too-slow", "Failed", retried("attempt timed out after 20 ms"), undefined, 2],
+        ["fails", "Failed", retried("upstream returned 503"), undefined, 2],
+        ["own-timeout", "Failed", retried("upstream took too long"), undefined, 2],
+        ["dies", "Failed", retried("defect: Error: bug"), undefined, 2],
+        ["self-interrupts", "Failed", retried("the attempt was interrupted without a stop request"), undefined, 2]
+      ])
+    })
+  )
+
+  it.effect("defaults", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(tasksDefaults.program)).toEqual({
+        inherits: "Failed: retry limit reached after 2 of 2 retries: attempt timed out after 40 ms",
+        "no-timeout": "Completed",
+        "own-timeout": "Completed"
+      })
+    })
+  )
+
+  it.effect("invalid specs", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(tasksInvalidSpec.program)).toEqual({
+        problems: [
+          'name: must be a non-empty string, got ""',
+          "timeout: must not be negative, got -5",
+          "maxRetries: must be a non-negative integer (or undefined for unlimited), got number 1.5",
+          "backoff.first: must not exceed max (1000 ms > 100 ms)",
+          "backoff.factor: must be a finite number ≥ 1, got 0.5"
+        ],
+        validated: 'invalid task spec "forever": resetAfter must be finite, got Infinity',
+        options:
+          "invalid supervisor options: defaults.maxRetries must be a non-negative integer (or undefined for unlimited), got number -1"
+      })
+    })
+  )
+})
+
+describe("backoff", () => {
+  it.effect("delays", () =>
+    Effect.gen(function* () {
+      const { plain, run1, run2 } = yield* underTestClock(backoffDelays.program)
+      expect(plain).toEqual([10, 20, 40, 80, 80])
+      expect(run1).toEqual(run2)
+      // equal jitter: whole milliseconds in [d/2, d)
+      const bases = [10, 20, 40, 80, 80]
+      run1.forEach((delay, i) => {
+        expect(Number.isInteger(delay)).toBe(true)
+        expect(delay).toBeGreaterThanOrEqual(bases[i] / 2)
+        expect(delay).toBeLessThan(bases[i])
+      })
+    })
+  )
+
+  it.effect("reset after a long attempt and after a success", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(backoffReset.program)).toEqual({
+        afterLongAttempt: ["failure 10", "failure 20", "failure 10", "failure 20", "failure 40"],
+        afterSuccess: ["failure 10", "failure 20", "success 5", "failure 10"]
+      })
+    })
+  )
+
+  it.effect("any Schedule", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(backoffSchedules.program)).toEqual({
+        ends: {
+          delays: [10, 10],
+          outcome: "retry budget exhausted: the backoff schedule ended after 2 retries: 503"
+        },
+        cap: { delays: [10, 20, 30, 30], outcome: "retry limit reached after 4 of 4 retries: 503" },
+        readsFailure: {
+          delays: [10, 10],
+          outcome: "retry budget exhausted: the backoff schedule ended after 2 retries: 401 unauthorized"
+        }
+      })
+    })
+  )
+})
+
+describe("shutdown and grace", () => {
+  it.effect("remove and cancel", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(removeCancel.program)).toEqual({
+        removed: true,
+        stateAfterRemove: Option.some("stopping"),
+        cancels: [false, true],
+        unknown: false,
+        impatient: 'task "c" did not finish within 50 ms of the cancel',
+        outcomes: ["Canceled: stopped by remove", "Canceled: stopped by cancel", "Canceled: stopped by cancel"]
+      })
+    })
+  )
+
+  it.effect("grace exceeded", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(shutdownGrace.program)).toEqual({
+        shutdown: "shutdown exceeded its grace of 100ms; abandoned: stuck",
+        sameResult: true,
+        outcomes: ["Canceled: stopped by shutdown", "ForceAborted: did not stop within the shutdown grace of 100 ms"],
+        sizeAtShutdown: 1,
+        sizeLater: 0,
+        timeline: [
+          "TaskAdded polite",
+          "AttemptStarting polite",
+          "TaskAdded stuck",
+          "AttemptStarting stuck",
+          "ShutdownRequested",
+          "TaskRemoveRequested polite",
+          "TaskRemoveRequested stuck",
+          "AttemptCanceled polite",
+          "TaskFinished polite",
+          "TaskRemoved polite",
+          "TaskFinished stuck",
+          "GraceExceeded",
+          "AttemptCanceled stuck",
+          "TaskRemoved stuck"
+        ]
+      })
+    })
+  )
+
+  it.effect("cooperative tasks", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(shutdownCooperative.program)).toEqual({
+        shutdown: "Right",
+        committed: 6,
+        outcomes: ["Canceled: stopped by shutdown", "Canceled: stopped by shutdown"]
+      })
+    })
+  )
+})
+
+describe("events and outcomes", () => {
+  it.effect("subscribe, encode, decode", () =>
+    Effect.gen(function* () {
+      const result = yield* underTestClock(eventsSubscribe.program)
+      expect(result.timeline).toEqual([
+        "1 TaskAdded",
+        "2 AttemptStarting",
+        "3 AttemptFailed",
+        "4 BackoffScheduled",
+        "5 AttemptStarting",
+        "6 AttemptSucceeded",
+        "7 TaskFinished",
+        "8 TaskRemoved"
+      ])
+      expect(result.failure).toMatchObject({
+        _tag: "AttemptFailed",
+        task: "job",
+        attempt: 1,
+        durationMs: 0,
+        reason: "connection reset",
+        exitCode: 75,
+        fatal: false,
+        seq: 3,
+        at: 0
+      })
+      expect(result.roundTrip).toBe(true)
+    })
+  )
+
+  it.effect("list and get", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(eventsTaskInfo.program)).toEqual({
+        before: [
+          "flaky | backing-off | attempt 1 | restarts 1 | connection refused | next in 50 ms",
+          "busy | running | attempt 1 | restarts 0 | - | -",
+          "queued | waiting | attempt 0 | restarts 0 | - | -"
+        ],
+        stopping: Option.some("stopping"),
+        gone: true,
+        after: [
+          "flaky | backing-off | attempt 1 | restarts 1 | connection refused | next in 40 ms",
+          "queued | running | attempt 1 | restarts 0 | - | -"
+        ]
+      })
+    })
+  )
+})
+
+describe("offload", () => {
+  it.effect("basics: dedup by key and kind, limits with a queue, failures swallowed", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(offloadBasics.program)).toEqual({
+        outcomes: ["spawned", "deduplicated", "spawned", "spawned", "spawned", "rejected"],
+        idle: true
+      })
+    })
+  )
+
+  it.effect("stale-while-revalidate: 50 concurrent stale hits start one refresh", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(offloadSwr.program)).toEqual({
+        statuses: ["MISS", "HIT", "STALE", "HIT"],
+        staleValues: 1,
+        refreshed: "user:42@v2",
+        fetches: 2
+      })
+    })
+  )
+})
+
+describe("docs quote the examples verbatim", () => {
+  const quoted = pages().flatMap(quotes)
+
+  it("every example is quoted", () => {
+    expect(exampleFiles().filter((file) => !quoted.some((quote) => quote.file === file))).toEqual([])
+  })
+
+  it.each(quoted.map((quote) => [`${quote.page}: ${quote.file}`, quote] as const))("%s", (_name, quote) => {
+    // Out of date? Run `pnpm --filter @fibervisor/examples docs:sync`.
+    expect(quote.code).toBe(readExample(quote.file))
+  })
+})
