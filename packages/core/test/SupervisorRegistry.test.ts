@@ -1,5 +1,19 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Deferred, Duration, Effect, Either, Exit, Fiber, Option, Ref, Schema, Stream, TestClock } from "effect"
+import {
+  Chunk,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  Exit,
+  Fiber,
+  Option,
+  Ref,
+  Runtime,
+  Schema,
+  Stream,
+  TestClock
+} from "effect"
 import {
   Backoff,
   Supervisor,
@@ -33,6 +47,13 @@ const slowCleanup = (entered: Deferred.Deferred<void>, d: Duration.DurationInput
 
 const canceledBy = (who: "remove" | "cancel" | "shutdown") => new TaskOutcome.Canceled({ reason: `stopped by ${who}` })
 
+/**
+ * Runs `effect` in a new fiber that starts at once, inside the caller's turn, until it first suspends
+ * (`Effect.fork` would start it on the scheduler's next turn, after the task fibers added before it).
+ */
+const startNow = <A, E>(effect: Effect.Effect<A, E>) =>
+  Effect.map(Effect.runtime<never>(), (runtime) => Runtime.runFork(runtime)(effect))
+
 describe("Supervisor registry: names and ids", () => {
   it.scoped("a duplicate add fails with TaskAlreadyExists and its body never runs", () =>
     Effect.gen(function* () {
@@ -55,9 +76,10 @@ describe("Supervisor registry: names and ids", () => {
       expect(secondRuns).toBe(0)
       expect((yield* sup.list).map((i) => [i.id, i.name])).toEqual([[first.id, "dup"]])
       const seen = yield* Stream.runCollect(Stream.take(events, 3))
-      // `add` starts the task's fiber synchronously, so its first attempt starts before the duplicate is refused.
-      expect(Chunk.toReadonlyArray(seen).map((e) => e._tag)).toEqual(["TaskAdded", "AttemptStarting", "TaskAddFailed"])
-      const failed = Chunk.unsafeGet(seen, 2)
+      // `add` returns before the task's fiber starts (on the scheduler's next turn), so the duplicate is
+      // refused before the first attempt starts.
+      expect(Chunk.toReadonlyArray(seen).map((e) => e._tag)).toEqual(["TaskAdded", "TaskAddFailed", "AttemptStarting"])
+      const failed = Chunk.unsafeGet(seen, 1)
       expect(failed).toMatchObject({
         _tag: "TaskAddFailed",
         task: "dup",
@@ -444,6 +466,88 @@ describe("Supervisor registry: remove and cancel", () => {
       expect(yield* sup.list).toEqual([])
       const fresh = yield* sup.add(Task.make("hang", Effect.never))
       expect(fresh.id).toBeGreaterThan(h.id)
+    })
+  )
+})
+
+describe("Supervisor registry: a stop before the task's fiber has run", () => {
+  // `add` returns before the task's fiber takes its first step (it starts on the scheduler's next
+  // turn), so a stop in the same turn reaches a fiber that has never run.
+  for (const how of ["remove", "cancel"] as const) {
+    it.scoped(`${how} in the same turn as add: Canceled, the body never runs, the name is free again`, () =>
+      Effect.gen(function* () {
+        const sup = yield* Supervisor.make()
+        const events = yield* sup.subscribe
+        let runs = 0
+        const body = Effect.sync(() => runs++).pipe(Effect.zipRight(Effect.never))
+        const h = yield* sup.add(Task.make("early", body))
+        const empty = yield* startNow(sup.awaitEmpty)
+        expect(yield* Fiber.poll(empty)).toEqual(Option.none())
+        if (how === "remove") {
+          expect(yield* sup.remove("early")).toBe(true)
+          expect(runs).toBe(0)
+          expect(yield* h.await).toEqual(canceledBy("remove"))
+        } else {
+          expect(yield* sup.cancel("early")).toBe(true)
+          expect(yield* h.poll).toEqual(Option.some(canceledBy("cancel")))
+        }
+        yield* flush
+        expect(runs).toBe(0)
+        expect(yield* Fiber.poll(empty)).toEqual(Option.some(Exit.void))
+        expect(yield* sup.list).toEqual([])
+        expect(yield* sup.get("early")).toEqual(Option.none())
+
+        // The name is free again: a new task under it is admitted and runs.
+        const again = yield* sup.add(Task.make("early", body))
+        expect(again.id).toBeGreaterThan(h.id)
+        yield* flush
+        expect(runs).toBe(1)
+        const seen = Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(events, 6)))
+        // No attempt of the first task ever started, so there is no AttemptStarting or AttemptCanceled for it.
+        expect(seen.map((e) => [e._tag, "id" in e ? e.id : undefined])).toEqual([
+          ["TaskAdded", h.id],
+          ["TaskRemoveRequested", h.id],
+          ["TaskFinished", h.id],
+          ["TaskRemoved", h.id],
+          ["TaskAdded", again.id],
+          ["AttemptStarting", again.id]
+        ])
+        expect(seen[1]).toMatchObject({ reason: how })
+        expect(seen[2]).toMatchObject({ task: "early", outcome: "Canceled", reason: `stopped by ${how}` })
+      })
+    )
+  }
+
+  it.scoped("shutdown in the same turn as add: Canceled, the body never runs, the registry is empty", () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.make()
+      const events = yield* sup.subscribe
+      let runs = 0
+      const h = yield* sup.add(Task.make("early", Effect.sync(() => runs++).pipe(Effect.zipRight(Effect.never))))
+      const empty = yield* startNow(sup.awaitEmpty)
+      expect(yield* Fiber.poll(empty)).toEqual(Option.none())
+      expect(yield* Effect.exit(sup.shutdown)).toEqual(Exit.void)
+      expect(runs).toBe(0)
+      expect(yield* h.poll).toEqual(Option.some(canceledBy("shutdown")))
+      yield* flush
+      expect(runs).toBe(0)
+      expect(yield* Fiber.poll(empty)).toEqual(Option.some(Exit.void))
+      expect(yield* sup.list).toEqual([])
+      expect(yield* sup.size).toBe(0)
+      expect(yield* sup.get("early")).toEqual(Option.none())
+      const seen = Chunk.toReadonlyArray(
+        yield* Stream.runCollect(Stream.takeUntil(events, SupervisorEvent.is("AllStoppedWithinGrace")))
+      )
+      expect(seen.map((e) => e._tag)).toEqual([
+        "TaskAdded",
+        "ShutdownRequested",
+        "TaskRemoveRequested",
+        "TaskFinished",
+        "TaskRemoved",
+        "AllStoppedWithinGrace"
+      ])
+      expect(seen[2]).toMatchObject({ id: h.id, reason: "shutdown" })
+      expect(seen[3]).toMatchObject({ id: h.id, outcome: "Canceled", reason: "stopped by shutdown" })
     })
   )
 })

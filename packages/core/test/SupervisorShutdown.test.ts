@@ -346,6 +346,21 @@ describe("Supervisor shutdown: grace", () => {
       expect(yield* sup.list).toEqual([])
     })
   )
+
+  it.scoped("grace 0 abandons even a task that would stop at once: the result does not depend on scheduling", () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.make({ grace: 0 })
+      const started = yield* Deferred.make<void>()
+      const h = yield* sup.add(Task.make("polite", Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)))
+      yield* Deferred.await(started)
+      const error = yield* Effect.flip(sup.shutdown)
+      expect(error.stuck).toEqual(["polite"])
+      expect((yield* h.await)._tag).toBe("ForceAborted")
+      yield* flush
+      // It did stop right after: the name is free and the registry is empty.
+      expect(yield* sup.list).toEqual([])
+    })
+  )
 })
 
 describe("Supervisor shutdown: scopes and layers", () => {

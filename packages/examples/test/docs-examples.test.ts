@@ -184,10 +184,11 @@ describe("shutdown and grace", () => {
         outcomes: ["Canceled: stopped by shutdown", "ForceAborted: did not stop within the shutdown grace of 100 ms"],
         sizeAtShutdown: 1,
         sizeLater: 0,
+        // addAll admits both tasks in one step; their fibers (and first attempts) start on the next turn.
         timeline: [
           "TaskAdded polite",
-          "AttemptStarting polite",
           "TaskAdded stuck",
+          "AttemptStarting polite",
           "AttemptStarting stuck",
           "ShutdownRequested",
           "TaskRemoveRequested polite",

@@ -53,8 +53,9 @@ export const TestOffload: Context.Tag<TestOffload, TestOffload> = Context.Generi
   "@fibervisor/vitest/TestOffload"
 )
 
+/** The dedup identity of a keyed key (the kind's length first, so no two pairs collide). */
 const identity = (key: OffloadKey.OffloadKey): string | undefined =>
-  key._tag === "Keyed" ? `${key.kind}\u0000${key.key}` : undefined
+  key._tag === "Keyed" ? `${key.kind.length}:${key.kind}${key.key}` : undefined
 
 const make = (options: { readonly deduplicate: boolean }): Context.Context<Offload.Offload | TestOffload> => {
   let pending: Array<Entry> = []

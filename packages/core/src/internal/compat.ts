@@ -57,11 +57,14 @@ export const scheduleFromStep = <S, In, Out, R>(
     )
   )
 
-/** Forks `effect` as a root fiber of `runtime`, synchronously (no other fiber can run in between). */
+/**
+ * Forks `effect` as a root fiber of `runtime`. The fiber exists when this returns (so bookkeeping
+ * around it is atomic), but it starts on the scheduler's next turn, never inside the caller's.
+ */
 export const unsafeForkRoot = <A, E, R>(
   runtime: Runtime.Runtime<R>,
   effect: Effect.Effect<A, E, R>
-): Fiber.RuntimeFiber<A, E> => Runtime.runFork(runtime)(effect)
+): Fiber.RuntimeFiber<A, E> => Runtime.runFork(runtime)(effect, { immediate: false })
 
 /** Asks `fiber` to stop without waiting for it. */
 export const unsafeInterruptFork = (fiber: Fiber.RuntimeFiber<unknown, unknown>, by: FiberId.FiberId): void =>

@@ -53,8 +53,9 @@ class Job {
   ) {}
 }
 
-const identityOf = (key: OffloadKey.OffloadKey): string | undefined =>
-  key._tag === "Keyed" ? `${key.kind}\u0000${key.key}` : undefined
+/** The dedup identity of a keyed key: the kind's length first, so no (key, kind) pair can collide. */
+export const identityOf = (key: OffloadKey.OffloadKey): string | undefined =>
+  key._tag === "Keyed" ? `${key.kind.length}:${key.kind}${key.key}` : undefined
 
 /** Checks a key at the boundary; `undefined` when it is usable. */
 export const keyProblem = (key: unknown): string | undefined => {
@@ -84,6 +85,8 @@ export const decodeTimeout = (
 export class OffloadImpl implements Offload {
   private accepting = true
   private running = 0
+  /** Jobs in the queue that have neither started nor been dropped. */
+  private waiting = 0
   private readonly queue: Array<Job> = []
   private queueHead = 0
   private readonly kinds = new Map<string, KindState>()
@@ -154,15 +157,19 @@ export class OffloadImpl implements Offload {
       return "deduplicated"
     }
     const room = this.hasRoom(kind)
-    if (!room && this.queue.length - this.queueHead >= this.config.queue) {
+    if (!room && this.waiting >= this.config.queue) {
       metrics.rejected.unsafeUpdate(1, kind.label)
       return "rejected"
     }
     const job = new Job(key, identity, kind, effect, runtime)
     this.track(job)
     metrics.spawned.unsafeUpdate(1, kind.label)
-    if (room) this.start(job)
-    else this.queue.push(job)
+    if (room) {
+      this.start(job)
+    } else {
+      this.waiting += 1
+      this.queue.push(job)
+    }
     return "spawned"
   }
 
@@ -200,10 +207,9 @@ export class OffloadImpl implements Offload {
     job.startedAt = this.clock.unsafeCurrentTimeMillis()
     metrics.active.unsafeModify(1, job.kind.label)
     this.live.increment()
-    job.fiber = unsafeForkRoot(
-      job.runtime as Runtime.Runtime<never>,
-      Effect.onExit(Effect.interruptible(this.body(job)), (exit) => Effect.sync(() => this.finished(job, exit)))
-    )
+    job.fiber = unsafeForkRoot(job.runtime as Runtime.Runtime<never>, Effect.interruptible(this.body(job)))
+    // An observer, not `onExit`: a fiber interrupted before its first step never runs its effect.
+    job.fiber.addObserver((exit) => this.finished(job, exit))
   }
 
   /** Runs the work with its timeout policy and span; failures are logged here and never escape. */
@@ -280,6 +286,7 @@ export class OffloadImpl implements Offload {
       const job = this.queue[i]!
       if (job.done || job.fiber !== undefined) continue
       if (!this.hasRoom(job.kind)) continue
+      this.waiting -= 1
       this.start(job)
     }
     while (this.queueHead < this.queue.length) {
@@ -304,6 +311,7 @@ export class OffloadImpl implements Offload {
   private stop(job: Job): void {
     if (job.fiber === undefined) {
       if (!job.done) {
+        this.waiting -= 1
         this.untrack(job)
         metrics.interrupted.unsafeUpdate(1, job.kind.label)
       }
@@ -345,7 +353,7 @@ export class OffloadImpl implements Offload {
   }
 
   get queuedCount(): Effect.Effect<number> {
-    return Effect.sync(() => this.idle.count - this.running)
+    return Effect.sync(() => this.waiting)
   }
 
   awaitIdle(timeout?: Duration.DurationInput): Effect.Effect<boolean, InvalidArgument> {
@@ -386,7 +394,7 @@ export class OffloadImpl implements Offload {
         }).pipe(
           Effect.flatMap((abandoned) =>
             Effect.logWarning(
-              `offload drain: ${cut} piece(s) of work still running after the grace of ${graceMs} ms were interrupted` +
+              `offload drain: ${cut} piece(s) of work still in flight after the grace of ${graceMs} ms were cut off` +
                 (abandoned > 0 ? `; ${abandoned} did not stop and were abandoned` : "")
             )
           ),
@@ -419,8 +427,14 @@ export const make = (config: ResolvedConfig): Effect.Effect<Offload, never, Scop
  */
 export const makeInline = (): Offload => {
   const inFlight = new Map<string, number>()
+  const runningByKind = new Map<string, number>()
   let running = 0
   const idle = new ZeroSignal(FiberIdModule.none)
+  const count = (map: Map<string, number>, id: string, delta: number) => {
+    const next = (map.get(id) ?? 0) + delta
+    if (next === 0) map.delete(id)
+    else map.set(id, next)
+  }
   const register = <A, E, R>(
     key: OffloadKey.OffloadKey,
     effect: Effect.Effect<A, E, R>
@@ -437,12 +451,14 @@ export const makeInline = (): Offload => {
         metrics.deduplicated.unsafeUpdate(1, label)
         return Effect.succeed("deduplicated" as const)
       }
-      if (identity !== undefined) inFlight.set(identity, 1)
+      if (identity !== undefined) count(inFlight, identity, 1)
+      count(runningByKind, key.kind, 1)
       running += 1
       idle.increment()
       metrics.spawned.unsafeUpdate(1, label)
       const release = Effect.sync(() => {
-        if (identity !== undefined) inFlight.delete(identity)
+        if (identity !== undefined) count(inFlight, identity, -1)
+        count(runningByKind, key.kind, -1)
         running -= 1
         idle.decrement()
       })
@@ -468,7 +484,7 @@ export const makeInline = (): Offload => {
       Effect.sync(() => {
         if (keyProblem(key) !== undefined) return false
         const identity = identityOf(key)
-        return identity === undefined ? running > 0 : inFlight.has(identity)
+        return identity === undefined ? runningByKind.has(key.kind) : inFlight.has(identity)
       }),
     cancel: () => Effect.succeed(false),
     cancelAll: Effect.succeed(0),

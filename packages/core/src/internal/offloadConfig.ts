@@ -25,7 +25,9 @@ const PositiveInt = Schema.Number.pipe(
 
 const TimeoutPolicy = Schema.Struct({
   after: PositiveDuration,
-  policy: Schema.Literal("cancel", "warn")
+  policy: Schema.Literal("cancel", "warn").annotations({
+    message: (issue) => ({ message: `must be "cancel" or "warn", got ${JSON.stringify(issue.actual)}`, override: true })
+  })
 })
 
 const KindLimits = Schema.Struct({

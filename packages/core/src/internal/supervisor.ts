@@ -310,10 +310,10 @@ export class SupervisorImpl implements Supervisor {
     this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name })
     entry.fiber = unsafeForkRoot(
       runtime as Runtime.Runtime<never>,
-      Effect.onExit(Effect.interruptible(Effect.tap(taskLoop(this, entry), logOutcome(entry))), (exit) =>
-        Effect.sync(() => this.exited(entry, exit))
-      )
+      Effect.interruptible(Effect.tap(taskLoop(this, entry), logOutcome(entry)))
     )
+    // An observer, not `onExit`: a fiber interrupted before its first step never runs its effect.
+    entry.fiber.addObserver((exit) => this.exited(entry, exit))
     return handleOf(entry)
   }
 
@@ -520,11 +520,8 @@ export class SupervisorImpl implements Supervisor {
     this.emit({ _tag: "ShutdownRequested" })
     for (const entry of this.byId.values()) this.requestStop(entry, "shutdown")
     const graceMs = this.config.graceMs
-    const wait =
-      graceMs === 0
-        ? Effect.void
-        : Effect.timeoutOption(Effect.interruptible(this.alive.await), Duration.millis(graceMs))
-    const finish = Effect.suspend(() => {
+    /** Decides the result from which fibers have exited; returns the warning to log, if any. */
+    const decide = (): Effect.Effect<void> => {
       const stuck = Array.from(this.byId.values()).filter((entry) => !entry.exited)
       if (stuck.length === 0) {
         this.emit({ _tag: "AllStoppedWithinGrace" })
@@ -542,8 +539,14 @@ export class SupervisorImpl implements Supervisor {
       const error = new GraceExceeded({ grace: Duration.millis(graceMs), stuck: names })
       Deferred.unsafeDone(result, Exit.fail(error))
       return Effect.logWarning(error.message).pipe(Effect.annotateLogs("fibervisor", "shutdown"))
-    })
-    unsafeForkRoot(this.runtime, Effect.zipRight(wait, finish))
+    }
+    if (graceMs === 0) {
+      // No grace: decided now, before any fiber has processed its interrupt.
+      unsafeForkRoot(this.runtime, decide())
+    } else {
+      const wait = Effect.timeoutOption(Effect.interruptible(this.alive.await), Duration.millis(graceMs))
+      unsafeForkRoot(this.runtime, Effect.zipRight(wait, Effect.suspend(decide)))
+    }
     return result
   }
 }
