@@ -4,7 +4,12 @@
  * @internal
  */
 import type * as Effect from "effect/Effect"
+import type * as Context from "effect/Context"
+import * as ContextModule from "effect/Context"
+import type * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
+import * as RuntimeFlags from "effect/RuntimeFlags"
+import type * as Tracer from "effect/Tracer"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
@@ -72,3 +77,63 @@ export const unsafeInterruptFork = (fiber: Fiber.RuntimeFiber<unknown, unknown>,
 
 /** The runtime of the calling fiber (context, fiber refs, flags). */
 export const runtime = <R>(): Effect.Effect<Runtime.Runtime<R>, never, R> => core.runtime<R>()
+
+/** What a detached fiber inherits from the fiber that started it. */
+export interface Caller<R> {
+  readonly context: Context.Context<R>
+  readonly fiberRefs: FiberRefs.FiberRefs
+  readonly runtimeFlags: RuntimeFlags.RuntimeFlags
+  readonly tracer: Tracer.Tracer
+  readonly span: Tracer.AnySpan | undefined
+}
+
+/** `context` plus two services, with one copy of its map (`Context.add` twice would copy it twice). */
+export const addTwo = <R, I1, S1, I2, S2>(
+  context: Context.Context<R>,
+  tag1: Context.Tag<I1, S1>,
+  service1: S1,
+  tag2: Context.Tag<I2, S2>,
+  service2: S2
+): Context.Context<R | I1 | I2> => {
+  const map = new Map(context.unsafeMap)
+  map.set(tag1.key, service1)
+  map.set(tag2.key, service2)
+  return ContextModule.unsafeMake(map)
+}
+
+/** Effect's default tracer: it records spans nowhere. */
+const nativeTracer: Tracer.Tracer = core.runSync(core.tracer)
+
+/** Is `tracer` Effect's default (nothing exports its spans)? */
+export const isNativeTracer = (tracer: Tracer.Tracer): boolean => tracer === nativeTracer
+
+/** Runs `f` with what the calling fiber would pass on (cheaper than building a `Runtime`). */
+export const withCaller = <A, E, R, R2>(
+  f: (caller: Caller<R>) => Effect.Effect<A, E, R2>
+): Effect.Effect<A, E, R | R2> =>
+  core.withFiberRuntime<A, E, R | R2>((fiber, status) =>
+    f({
+      context: fiber.currentContext as Context.Context<R>,
+      fiberRefs: fiber.getFiberRefs(),
+      runtimeFlags: status.runtimeFlags,
+      tracer: fiber.currentTracer,
+      span: fiber.currentSpan
+    })
+  )
+
+/**
+ * Forks `effect` as a root fiber that inherits `caller`'s fiber refs and runs with `context`,
+ * interruptible whatever the caller's flags. Like `unsafeForkRoot`, it starts on the next turn.
+ */
+export const unsafeForkDetached = <A, E, R>(
+  caller: Caller<unknown>,
+  context: Context.Context<R>,
+  effect: Effect.Effect<A, E, R>
+): Fiber.RuntimeFiber<A, E> =>
+  Runtime.runFork(
+    Runtime.make({
+      context,
+      fiberRefs: caller.fiberRefs,
+      runtimeFlags: RuntimeFlags.enable(caller.runtimeFlags, RuntimeFlags.Interruption)
+    })
+  )(effect, { immediate: false })

@@ -1,7 +1,10 @@
-import type * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
+import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
+import { AttemptScope } from "./attemptScope.js"
+import { Signal } from "./signal.js"
 import type { ResolvedTask } from "./task.js"
 
 /** What a task is doing, as `list` reports it. */
@@ -30,13 +33,21 @@ export class Entry {
   exited = false
   fiber!: Fiber.RuntimeFiber<TaskOutcome.TaskOutcome, never>
   graceTimer: Fiber.RuntimeFiber<void, never> | undefined = undefined
+  /** Completed when a stop is requested, before the fiber is interrupted. */
+  readonly cancelled = new Signal<void>()
+  /** Completed with the outcome. */
+  readonly settled = new Signal<TaskOutcome.TaskOutcome>()
+  /** The `Scope` every attempt sees (a fresh real scope per attempt). */
+  readonly scope = new AttemptScope()
+  /** The `TaskContext` every attempt sees; `attempt` reads the current attempt. */
+  readonly context: TaskContext
 
   constructor(
     readonly id: TaskId,
-    readonly spec: ResolvedTask,
-    readonly cancelled: Deferred.Deferred<void>,
-    readonly settled: Deferred.Deferred<TaskOutcome.TaskOutcome>
-  ) {}
+    readonly spec: ResolvedTask
+  ) {
+    this.context = new EntryContext(this)
+  }
 
   get name(): string {
     return this.spec.name
@@ -45,5 +56,24 @@ export class Entry {
   /** Progress updates never overwrite `stopping`. */
   setState(state: TaskState): void {
     if (this.stopReason === undefined) this.state = state
+  }
+}
+
+class EntryContext implements TaskContext {
+  constructor(private readonly entry: Entry) {}
+  get name() {
+    return this.entry.name
+  }
+  get id() {
+    return this.entry.id
+  }
+  get attempt() {
+    return this.entry.attempt
+  }
+  get cancelled() {
+    return this.entry.cancelled.await
+  }
+  get isCancelled() {
+    return Effect.sync(() => this.entry.cancelled.isDone)
   }
 }

@@ -1,5 +1,4 @@
 import type * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -7,14 +6,11 @@ import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberIdModule from "effect/FiberId"
 import type * as FiberId from "effect/FiberId"
-import * as Option from "effect/Option"
-import type * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
-import * as Tracer from "effect/Tracer"
 import type { Offload, OffloadOutcome } from "../Offload.js"
 import * as OffloadKey from "../OffloadKey.js"
 import { InvalidArgument } from "../SupervisorError.js"
-import { runtime as currentRuntime, unsafeForkRoot, unsafeInterruptFork } from "./compat.js"
+import { type Caller, isNativeTracer, unsafeForkDetached, unsafeInterruptFork, withCaller } from "./compat.js"
 import { describeCause } from "./describe.js"
 import { decodeDuration } from "./duration.js"
 import type { ResolvedConfig, ResolvedKind, ResolvedTimeout } from "./offloadConfig.js"
@@ -49,7 +45,7 @@ class Job {
     readonly identity: string | undefined,
     readonly kind: KindState,
     readonly effect: Effect.Effect<unknown, unknown, unknown>,
-    readonly runtime: Runtime.Runtime<unknown>
+    readonly caller: Caller<unknown>
   ) {}
 }
 
@@ -130,13 +126,13 @@ export class OffloadImpl implements Offload {
     key: OffloadKey.OffloadKey,
     effect: Effect.Effect<A, E, R>
   ): Effect.Effect<OffloadOutcome, never, R> {
-    return Effect.flatMap(currentRuntime<R>(), (runtime) => {
+    return withCaller<OffloadOutcome, never, R, never>((caller) => {
       const problem = keyProblem(key)
       if (problem !== undefined) {
         metrics.rejected.unsafeUpdate(1, [])
         return Effect.as(logRejected(key, problem), "rejected" as const)
       }
-      return Effect.succeed(this.admit(key, effect, runtime))
+      return Effect.succeed(this.admit(key, effect, caller))
     })
   }
 
@@ -144,7 +140,7 @@ export class OffloadImpl implements Offload {
   private admit(
     key: OffloadKey.OffloadKey,
     effect: Effect.Effect<unknown, unknown, any>,
-    runtime: Runtime.Runtime<any>
+    caller: Caller<any>
   ): OffloadOutcome {
     const kind = this.kindState(key.kind)
     if (!this.accepting) {
@@ -161,7 +157,7 @@ export class OffloadImpl implements Offload {
       metrics.rejected.unsafeUpdate(1, kind.label)
       return "rejected"
     }
-    const job = new Job(key, identity, kind, effect, runtime)
+    const job = new Job(key, identity, kind, effect, caller)
     this.track(job)
     metrics.spawned.unsafeUpdate(1, kind.label)
     if (room) {
@@ -207,15 +203,17 @@ export class OffloadImpl implements Offload {
     job.startedAt = this.clock.unsafeCurrentTimeMillis()
     metrics.active.unsafeModify(1, job.kind.label)
     this.live.increment()
-    job.fiber = unsafeForkRoot(job.runtime as Runtime.Runtime<never>, Effect.interruptible(this.body(job)))
+    job.fiber = unsafeForkDetached(job.caller, job.caller.context, this.body(job))
     // An observer, not `onExit`: a fiber interrupted before its first step never runs its effect.
     job.fiber.addObserver((exit) => this.finished(job, exit))
   }
 
-  /** Runs the work with its timeout policy and span; failures are logged here and never escape. */
+  /**
+   * Runs the work with its timeout policy, in a root span linked to the caller's span when a real
+   * tracer is installed; failures are logged here and never escape.
+   */
   private body(job: Job): Effect.Effect<Ending> {
     const timeout = job.kind.limits.timeout
-    const annotations = { fibervisor: "offload", kind: job.kind.kind, key: OffloadKey.format(job.key) }
     const attempt = Effect.exit(job.effect) as Effect.Effect<Exit.Exit<unknown, unknown>>
     const guarded: Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT> =
       timeout === undefined
@@ -226,30 +224,29 @@ export class OffloadImpl implements Offload {
               onSuccess: (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
               onTimeout: () => TIMED_OUT
             })
-          : Effect.zipRight(Effect.fork(warnWhenCrossed(timeout)), attempt)
-    const parent = Context.getOption(job.runtime.context, Tracer.ParentSpan)
-    return guarded.pipe(
-      Effect.flatMap((result): Effect.Effect<Ending> => {
-        if (result === TIMED_OUT) {
-          return Effect.as(
-            Effect.logWarning(`offloaded work timed out after ${timeout?.afterMs} ms and was interrupted`),
-            "timed-out"
-          )
-        }
-        if (Exit.isSuccess(result)) return Effect.succeed("completed")
+          : Effect.zipRight(Effect.fork(warnWhenCrossed(job, timeout)), attempt)
+    const run = Effect.flatMap(guarded, (result): Effect.Effect<Ending> => {
+      if (result === TIMED_OUT) {
         return Effect.as(
-          Effect.logWarning(`offloaded work failed: ${describeCause(result.cause)}`, result.cause),
-          "failed"
+          logFor(job, Effect.logWarning(`offloaded work timed out after ${timeout?.afterMs} ms and was interrupted`)),
+          "timed-out"
         )
-      }),
-      Effect.annotateLogs(annotations),
-      Effect.withSpan("fibervisor.offload", {
-        root: true,
-        kind: "internal",
-        attributes: { kind: job.kind.kind, key: OffloadKey.format(job.key) },
-        links: Option.isSome(parent) ? [{ _tag: "SpanLink", span: parent.value, attributes: {} }] : []
-      })
-    )
+      }
+      if (Exit.isSuccess(result)) return succeededEnding
+      return Effect.as(
+        logFor(job, Effect.logWarning(`offloaded work failed: ${describeCause(result.cause)}`, result.cause)),
+        "failed"
+      )
+    })
+    // Effect's built-in tracer records nothing; skipping the span there saves most of a job's cost.
+    if (isNativeTracer(job.caller.tracer)) return run
+    const parent = job.caller.span
+    return Effect.withSpan(run, "fibervisor.offload", {
+      root: true,
+      kind: "internal",
+      attributes: { kind: job.kind.kind, key: OffloadKey.format(job.key) },
+      links: parent === undefined ? [] : [{ _tag: "SpanLink", span: parent, attributes: {} }]
+    })
   }
 
   /** The job's fiber has exited: free its key and slot, record it, and start queued work. */
@@ -405,11 +402,20 @@ export class OffloadImpl implements Offload {
   }
 }
 
-const warnWhenCrossed = (timeout: ResolvedTimeout) =>
+const warnWhenCrossed = (job: Job, timeout: ResolvedTimeout) =>
   Effect.zipRight(
     Effect.sleep(Duration.millis(timeout.afterMs)),
-    Effect.logWarning(`offloaded work is still running after ${timeout.afterMs} ms (timeout policy "warn")`)
+    logFor(
+      job,
+      Effect.logWarning(`offloaded work is still running after ${timeout.afterMs} ms (timeout policy "warn")`)
+    )
   )
+
+const succeededEnding: Effect.Effect<Ending> = Effect.succeed("completed")
+
+/** Annotates a log line with the job's kind and key (only where a line is written: annotating is not free). */
+const logFor = (job: Job, log: Effect.Effect<void>): Effect.Effect<void> =>
+  Effect.annotateLogs(log, { fibervisor: "offload", kind: job.kind.kind, key: OffloadKey.format(job.key) })
 
 /** Builds the real service in the current scope. */
 export const make = (config: ResolvedConfig): Effect.Effect<Offload, never, Scope.Scope> =>

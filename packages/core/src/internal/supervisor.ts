@@ -1,4 +1,4 @@
-import * as Clock from "effect/Clock"
+import type * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -8,9 +8,8 @@ import type * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
 import * as PubSub from "effect/PubSub"
 import type * as Runtime from "effect/Runtime"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { TaskFailure } from "../Backoff.js"
 import type { AddError, Supervisor, SupervisorOptions, TaskHandle, TaskInfo, TaskRef } from "../Supervisor.js"
 import {
   GraceExceeded,
@@ -25,11 +24,19 @@ import type { Services, Task } from "../Task.js"
 import { TaskContext } from "../TaskContext.js"
 import * as TaskId from "../TaskId.js"
 import * as TaskOutcome from "../TaskOutcome.js"
-import { classify, TIMED_OUT } from "./attempt.js"
-import { initialState, runtime as currentRuntime, stepSchedule, unsafeForkRoot, unsafeInterruptFork } from "./compat.js"
+import {
+  addTwo,
+  type Caller,
+  runtime as currentRuntime,
+  unsafeForkDetached,
+  unsafeForkRoot,
+  unsafeInterruptFork,
+  withCaller
+} from "./compat.js"
 import { describeCause } from "./describe.js"
 import { decodeDuration, describe } from "./duration.js"
 import { Entry, type StopReason } from "./entry.js"
+import { type EventInput, stopped, taskLoop, withExitCode } from "./taskLoop.js"
 import { ZeroSignal } from "./zeroSignal.js"
 import { type ResolvedDefaults, resolveDefaults, resolveTask, type ResolvedTask } from "./task.js"
 
@@ -73,160 +80,6 @@ export const resolveOptions = (
     return { graceMs, maxConcurrent, eventBuffer, defaults }
   })
 
-type EventInput = SupervisorEvent.SupervisorEvent extends infer E
-  ? E extends SupervisorEvent.SupervisorEvent
-    ? Omit<E, "seq" | "at">
-    : never
-  : never
-
-/** The per-attempt bookkeeping of a task's fiber. */
-interface Progress {
-  schedule: unknown
-  streak: number
-}
-
-/** One attempt of `entry`, as the exit the table reads (or `TIMED_OUT`). */
-const runAttempt = (
-  sup: SupervisorImpl,
-  entry: Entry
-): Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT | undefined> =>
-  Effect.suspend(() => {
-    // A task waiting for a permit never starts once its stop was requested.
-    if (entry.stopReason !== undefined) return Effect.succeed(undefined)
-    const spec = entry.spec
-    entry.attempt += 1
-    entry.nextAttemptAt = undefined
-    entry.setState("running")
-    entry.attemptStartedAt = sup.now()
-    entry.attemptRunning = true
-    sup.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, attempt: entry.attempt })
-    const context: TaskContext = {
-      name: entry.name,
-      id: entry.id,
-      attempt: entry.attempt,
-      cancelled: Deferred.await(entry.cancelled),
-      isCancelled: Deferred.isDone(entry.cancelled)
-    }
-    // Each attempt gets its own Scope: what it acquires is released when the attempt ends.
-    const attempt = Effect.exit(
-      Effect.scoped(Effect.provideService(spec.effect, TaskContext, context))
-    ) as Effect.Effect<Exit.Exit<unknown, unknown>>
-    return spec.timeoutMs > 0
-      ? Effect.timeoutTo(attempt, {
-          duration: Duration.millis(spec.timeoutMs),
-          onSuccess: (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
-          onTimeout: () => TIMED_OUT
-        })
-      : attempt
-  })
-
-/** The whole life of one task: attempts, decisions, backoff. Returns the outcome. */
-const taskLoop = (sup: SupervisorImpl, entry: Entry): Effect.Effect<TaskOutcome.TaskOutcome> =>
-  Effect.gen(function* () {
-    const spec = entry.spec
-    const progress: Progress = { schedule: initialState(spec.backoff), streak: 0 }
-    while (true) {
-      const exit = yield* sup.withPermit(runAttempt(sup, entry))
-      entry.attemptRunning = false
-      if (exit === undefined) return stopped(entry)
-      const durationMs = sup.now() - entry.attemptStartedAt
-      const result = classify(exit, spec.timeoutMs, spec.isFatal)
-      const which = { id: entry.id, task: entry.name, attempt: entry.attempt }
-      const common = { ...which, durationMs }
-      let delayMs: number
-      switch (result._tag) {
-        case "Succeeded": {
-          sup.emit({ _tag: "AttemptSucceeded", ...common })
-          progress.streak = 0
-          progress.schedule = initialState(spec.backoff)
-          if (entry.stopReason !== undefined) return stopped(entry)
-          if (spec.restart._tag !== "Always") return TaskOutcome.completed
-          const interval = spec.restart.intervalMs
-          delayMs = Math.max(interval ?? 0, 1 - durationMs, 0)
-          if (interval !== undefined) {
-            sup.emit({ _tag: "BackoffScheduled", ...which, delayMs, source: "success" })
-          }
-          break
-        }
-        case "Canceled": {
-          sup.emit({ _tag: "AttemptCanceled", ...common, reason: result.reason })
-          return new TaskOutcome.Canceled(withExitCode({ reason: result.reason }, result.exitCode))
-        }
-        case "TimedOut":
-        case "Failed": {
-          if (result._tag === "TimedOut") {
-            sup.emit({ _tag: "AttemptTimedOut", ...common, timeoutMs: spec.timeoutMs })
-          } else {
-            sup.emit(
-              withExitCode(
-                { _tag: "AttemptFailed", ...common, reason: result.reason, fatal: result.fatal },
-                result.exitCode
-              )
-            )
-          }
-          entry.lastFailure = result.reason
-          const exitCode = result._tag === "Failed" ? result.exitCode : undefined
-          const give = (reason: string) =>
-            new TaskOutcome.Failed(withExitCode({ reason, cause: result.cause }, exitCode))
-          if (result._tag === "Failed" && result.fatal) {
-            return new TaskOutcome.Fatal(withExitCode({ reason: result.reason, cause: result.cause }, exitCode))
-          }
-          if (spec.restart._tag === "Never") return give(result.reason)
-          // A stop requested while the attempt ran (it was uninterruptible) wins over a restart.
-          if (entry.stopReason !== undefined) return stopped(entry)
-          if (spec.resetAfterMs > 0 && durationMs >= spec.resetAfterMs) {
-            progress.streak = 0
-            progress.schedule = initialState(spec.backoff)
-          }
-          progress.streak += 1
-          const retries = progress.streak - 1
-          if (progress.streak > spec.maxRetries) {
-            return give(`retry limit reached after ${retries} of ${spec.maxRetries} retries: ${result.reason}`)
-          }
-          const failure: TaskFailure = {
-            task: entry.name,
-            id: entry.id,
-            attempt: entry.attempt,
-            streak: progress.streak,
-            reason: result.reason,
-            timedOut: result._tag === "TimedOut",
-            cause: result.cause
-          }
-          const now = yield* Clock.currentTimeMillis
-          const step = yield* stepSchedule(spec.backoff, now, failure, progress.schedule)
-          if (step === undefined) {
-            return give(`retry budget exhausted: the backoff schedule ended after ${retries} retries: ${result.reason}`)
-          }
-          progress.schedule = step.state
-          delayMs = step.delayMs
-          sup.emit({ _tag: "BackoffScheduled", ...which, delayMs, source: "failure", reason: result.reason })
-          break
-        }
-      }
-      entry.restarts += 1
-      if (delayMs > 0) {
-        entry.setState("backing-off")
-        entry.nextAttemptAt = sup.now() + delayMs
-        yield* Effect.sleep(Duration.millis(delayMs))
-      }
-      entry.setState("waiting")
-    }
-  })
-
-/** Failures nobody may be watching are logged, so they never pass silently. */
-const logOutcome = (entry: Entry) => (outcome: TaskOutcome.TaskOutcome) =>
-  outcome._tag === "Failed" || outcome._tag === "Fatal"
-    ? Effect.logWarning(`task "${entry.name}" ended ${outcome._tag}: ${outcome.reason}`).pipe(
-        Effect.annotateLogs({ fibervisor: "task", task: entry.name, taskId: entry.id })
-      )
-    : Effect.void
-
-const stopped = (entry: Entry): TaskOutcome.TaskOutcome =>
-  new TaskOutcome.Canceled({ reason: `stopped by ${entry.stopReason ?? "request"}` })
-
-const withExitCode = <A extends object>(fields: A, exitCode: number | undefined): A & { exitCode?: number } =>
-  exitCode === undefined ? fields : { ...fields, exitCode }
-
 /** The supervisor: a registry of entries, each run by its own root fiber. */
 export class SupervisorImpl implements Supervisor {
   private seq = 0
@@ -237,6 +90,8 @@ export class SupervisorImpl implements Supervisor {
   /** Tasks whose fiber has not exited yet. */
   private readonly alive: ZeroSignal
   private shutdownResult: Deferred.Deferred<void, GraceExceeded> | undefined = undefined
+  /** Event subscribers; with none, events are not even built. */
+  private subscribers = 0
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
   constructor(
@@ -256,7 +111,12 @@ export class SupervisorImpl implements Supervisor {
     return this.clock.unsafeCurrentTimeMillis()
   }
 
+  get listening(): boolean {
+    return this.subscribers > 0
+  }
+
   emit(event: EventInput): void {
+    if (this.subscribers === 0) return
     const full = { ...event, seq: ++this.seq, at: this.now() } as SupervisorEvent.SupervisorEvent
     // `unsafeOffer` refuses when a subscriber's buffer is full instead of sliding; only `publish`
     // applies the sliding strategy (drop the oldest). A sliding publish never suspends.
@@ -296,40 +156,31 @@ export class SupervisorImpl implements Supervisor {
     return resolved
   }
 
-  private spawn<R>(spec: ResolvedTask, runtime: Runtime.Runtime<R>): TaskHandle {
-    const entry = new Entry(
-      TaskId.unsafeNext(),
-      spec,
-      Deferred.unsafeMake<void>(this.fiberId),
-      Deferred.unsafeMake<TaskOutcome.TaskOutcome>(this.fiberId)
-    )
+  private spawn<R>(spec: ResolvedTask, caller: Caller<R>): TaskHandle {
+    const entry = new Entry(TaskId.unsafeNext(), spec)
     this.byId.set(entry.id, entry)
     this.byName.set(entry.name, entry)
     this.pending.increment()
     this.alive.increment()
     this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name })
-    entry.fiber = unsafeForkRoot(
-      runtime as Runtime.Runtime<never>,
-      Effect.interruptible(Effect.tap(taskLoop(this, entry), logOutcome(entry)))
-    )
+    const context = addTwo(caller.context, TaskContext, entry.context, Scope.Scope, entry.scope)
+    entry.fiber = unsafeForkDetached(caller as Caller<unknown>, context, taskLoop(this, entry))
     // An observer, not `onExit`: a fiber interrupted before its first step never runs its effect.
     entry.fiber.addObserver((exit) => this.exited(entry, exit))
-    return handleOf(entry)
+    return new Handle(entry)
   }
 
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {
-    return Effect.flatMap(currentRuntime<R>(), (runtime) =>
-      Either.match(this.admit(task, undefined), {
-        onLeft: Effect.fail,
-        onRight: (spec) => Effect.succeed(this.spawn(spec, runtime))
-      })
-    )
+    return withCaller<TaskHandle, AddError, R, never>((caller) => {
+      const admitted = this.admit(task, undefined)
+      return Either.isLeft(admitted) ? Effect.fail(admitted.left) : Effect.succeed(this.spawn(admitted.right, caller))
+    })
   }
 
   addAll<const T extends Iterable<Task<any, any>>>(
     tasks: T
   ): Effect.Effect<ReadonlyArray<TaskHandle>, AddError, Services<T>> {
-    return Effect.flatMap(currentRuntime<Services<T>>(), (runtime) => {
+    return withCaller<ReadonlyArray<TaskHandle>, AddError, Services<T>, never>((caller) => {
       const names = new Set<string>()
       const specs: Array<ResolvedTask> = []
       for (const task of tasks) {
@@ -338,7 +189,7 @@ export class SupervisorImpl implements Supervisor {
         names.add(admitted.right.name)
         specs.push(admitted.right)
       }
-      return Effect.succeed(specs.map((spec) => this.spawn(spec, runtime)))
+      return Effect.succeed(specs.map((spec) => this.spawn(spec, caller)))
     })
   }
 
@@ -366,7 +217,7 @@ export class SupervisorImpl implements Supervisor {
     entry.state = "stopping"
     entry.nextAttemptAt = undefined
     this.emit({ _tag: "TaskRemoveRequested", id: entry.id, task: entry.name, reason })
-    Deferred.unsafeDone(entry.cancelled, Exit.void)
+    entry.cancelled.complete(undefined)
     unsafeInterruptFork(entry.fiber, this.fiberId)
     return true
   }
@@ -414,7 +265,7 @@ export class SupervisorImpl implements Supervisor {
       if (entry === undefined) return Effect.succeed(false)
       const claimed = this.requestStop(entry, "cancel")
       if (claimed) this.startGrace(entry)
-      const cleanup = Effect.as(Deferred.await(entry.settled), claimed)
+      const cleanup = Effect.as(entry.settled.await, claimed)
       if (options?.timeout === undefined) return cleanup
       return Effect.timeoutFail(cleanup, {
         duration: Duration.millis(timeoutMs),
@@ -427,7 +278,7 @@ export class SupervisorImpl implements Supervisor {
   private settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
     if (entry.outcome !== undefined) return
     entry.outcome = outcome
-    Deferred.unsafeDone(entry.settled, Exit.succeed(outcome))
+    entry.settled.complete(outcome)
     const reason = TaskOutcome.reason(outcome)
     const exitCode = TaskOutcome.exitCode(outcome)
     this.emit(
@@ -488,11 +339,19 @@ export class SupervisorImpl implements Supervisor {
   }
 
   get events(): Stream.Stream<SupervisorEvent.SupervisorEvent> {
-    return Stream.fromPubSub(this.pubsub)
+    return Stream.unwrapScoped(this.subscribe)
   }
 
   get subscribe(): Effect.Effect<Stream.Stream<SupervisorEvent.SupervisorEvent>, never, Scope.Scope> {
-    return Effect.map(PubSub.subscribe(this.pubsub), (dequeue) => Stream.fromQueue(dequeue))
+    return Effect.acquireRelease(
+      Effect.tap(PubSub.subscribe(this.pubsub), () => {
+        this.subscribers += 1
+      }),
+      () =>
+        Effect.sync(() => {
+          this.subscribers -= 1
+        })
+    ).pipe(Effect.map((dequeue) => Stream.fromQueue(dequeue)))
   }
 
   get awaitEmpty(): Effect.Effect<void> {
@@ -561,12 +420,21 @@ const infoOf = (entry: Entry): TaskInfo => ({
   nextAttemptAt: Option.fromNullable(entry.nextAttemptAt)
 })
 
-const handleOf = (entry: Entry): TaskHandle => ({
-  id: entry.id,
-  name: entry.name,
-  await: Deferred.await(entry.settled),
-  poll: Effect.sync(() => Option.fromNullable(entry.outcome))
-})
+class Handle implements TaskHandle {
+  constructor(private readonly entry: Entry) {}
+  get id() {
+    return this.entry.id
+  }
+  get name() {
+    return this.entry.name
+  }
+  get await() {
+    return this.entry.settled.await
+  }
+  get poll() {
+    return Effect.sync(() => Option.fromNullable(this.entry.outcome))
+  }
+}
 
 /** Builds a supervisor whose graceful shutdown runs when the scope closes. */
 export const make = (options?: SupervisorOptions): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> =>

@@ -1,0 +1,227 @@
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
+import type { TaskFailure } from "../Backoff.js"
+import type * as SupervisorEvent from "../SupervisorEvent.js"
+import * as TaskOutcome from "../TaskOutcome.js"
+import { type AttemptResult, classify, TIMED_OUT } from "./attempt.js"
+import { initialState, stepSchedule } from "./compat.js"
+import type { Entry } from "./entry.js"
+
+/** An event without the `seq` and `at` the supervisor stamps on it. */
+export type EventInput = SupervisorEvent.SupervisorEvent extends infer E
+  ? E extends SupervisorEvent.SupervisorEvent
+    ? Omit<E, "seq" | "at">
+    : never
+  : never
+
+/** What a task's loop needs from its supervisor. */
+export interface LoopHost {
+  now(): number
+  emit(event: EventInput): void
+  /** Whether anyone listens; events are not built otherwise. */
+  readonly listening: boolean
+  readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+type AttemptExit = Exit.Exit<unknown, unknown> | typeof TIMED_OUT
+
+/** The failure streak and the backoff schedule's state; both reset after a success. */
+interface Progress {
+  schedule: unknown
+  streak: number
+}
+
+export const stopped = (entry: Entry): TaskOutcome.TaskOutcome =>
+  new TaskOutcome.Canceled({ reason: `stopped by ${entry.stopReason ?? "request"}` })
+
+export const withExitCode = <A extends object>(fields: A, exitCode: number | undefined): A & { exitCode?: number } =>
+  exitCode === undefined ? fields : { ...fields, exitCode }
+
+/** Failures nobody may be watching are logged, so they never pass silently. */
+const logged = (
+  entry: Entry,
+  outcome: TaskOutcome.Failed | TaskOutcome.Fatal
+): Effect.Effect<TaskOutcome.TaskOutcome> =>
+  Effect.as(
+    Effect.logWarning(`task "${entry.name}" ended ${outcome._tag}: ${outcome.reason}`).pipe(
+      Effect.annotateLogs({ fibervisor: "task", task: entry.name, taskId: entry.id })
+    ),
+    outcome
+  )
+
+/**
+ * One attempt of `entry`: `undefined` when a stop was requested before it could start (it waited
+ * for a permit), else its exit, or `TIMED_OUT`. The attempt's scope is closed before this returns.
+ */
+const attemptOf = (host: LoopHost, entry: Entry): Effect.Effect<AttemptExit | undefined> => {
+  const spec = entry.spec
+  const body = Effect.exit(
+    Effect.onExit(spec.effect as Effect.Effect<unknown, unknown>, (exit) => entry.scope.closeAttempt(exit))
+  )
+  const timed: Effect.Effect<AttemptExit> =
+    spec.timeoutMs > 0
+      ? Effect.timeoutTo(body, {
+          duration: Duration.millis(spec.timeoutMs),
+          onSuccess: (exit): AttemptExit => exit,
+          onTimeout: () => TIMED_OUT
+        })
+      : body
+  return Effect.suspend(() => {
+    // A task waiting for a permit never starts once its stop was requested.
+    if (entry.stopReason !== undefined) return Effect.succeed(undefined)
+    entry.attempt += 1
+    entry.nextAttemptAt = undefined
+    entry.setState("running")
+    entry.attemptStartedAt = host.now()
+    entry.attemptRunning = true
+    if (host.listening) host.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, attempt: entry.attempt })
+    return timed
+  })
+}
+
+/**
+ * The whole life of one task — attempts, decisions per the attempt-exit table, backoff — as a
+ * loop of `flatMap`s (no generator: this is the hot path of every supervised task).
+ */
+export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<TaskOutcome.TaskOutcome> => {
+  const spec = entry.spec
+  const progress: Progress = { schedule: initialState(spec.backoff), streak: 0 }
+  const attempt = host.withPermit(attemptOf(host, entry))
+
+  /** After a success or a scheduled failure: wait `delayMs`, then the next attempt. */
+  const again = (delayMs: number): Effect.Effect<TaskOutcome.TaskOutcome> => {
+    entry.restarts += 1
+    if (delayMs <= 0) {
+      entry.setState("waiting")
+      return loop
+    }
+    entry.setState("backing-off")
+    entry.nextAttemptAt = host.now() + delayMs
+    return Effect.zipRight(
+      Effect.sleep(Duration.millis(delayMs)),
+      Effect.suspend(() => {
+        entry.setState("waiting")
+        return loop
+      })
+    )
+  }
+
+  const onSuccess = (durationMs: number): Effect.Effect<TaskOutcome.TaskOutcome> => {
+    if (host.listening) {
+      host.emit({ _tag: "AttemptSucceeded", id: entry.id, task: entry.name, attempt: entry.attempt, durationMs })
+    }
+    progress.streak = 0
+    progress.schedule = initialState(spec.backoff)
+    if (entry.stopReason !== undefined) return Effect.succeed(stopped(entry))
+    if (spec.restart._tag !== "Always") return Effect.succeed(TaskOutcome.completed)
+    const interval = spec.restart.intervalMs
+    // At least 1 ms between consecutive starts, so a task that returns at once cannot spin.
+    const delayMs = Math.max(interval ?? 0, 1 - durationMs, 0)
+    if (interval !== undefined && host.listening) {
+      host.emit({
+        _tag: "BackoffScheduled",
+        id: entry.id,
+        task: entry.name,
+        attempt: entry.attempt,
+        delayMs,
+        source: "success"
+      })
+    }
+    return again(delayMs)
+  }
+
+  const onFailure = (
+    result: Extract<AttemptResult, { _tag: "Failed" | "TimedOut" }>,
+    durationMs: number
+  ): Effect.Effect<TaskOutcome.TaskOutcome> => {
+    const which = { id: entry.id, task: entry.name, attempt: entry.attempt }
+    if (host.listening) {
+      if (result._tag === "TimedOut") {
+        host.emit({ _tag: "AttemptTimedOut", ...which, durationMs, timeoutMs: spec.timeoutMs })
+      } else {
+        host.emit(
+          withExitCode(
+            { _tag: "AttemptFailed", ...which, durationMs, reason: result.reason, fatal: result.fatal },
+            result.exitCode
+          )
+        )
+      }
+    }
+    entry.lastFailure = result.reason
+    const exitCode = result._tag === "Failed" ? result.exitCode : undefined
+    const give = (reason: string) =>
+      logged(entry, new TaskOutcome.Failed(withExitCode({ reason, cause: result.cause }, exitCode)))
+    if (result._tag === "Failed" && result.fatal) {
+      return logged(
+        entry,
+        new TaskOutcome.Fatal(withExitCode({ reason: result.reason, cause: result.cause }, exitCode))
+      )
+    }
+    if (spec.restart._tag === "Never") return give(result.reason)
+    // A stop requested while the attempt ran (it was uninterruptible) wins over a restart.
+    if (entry.stopReason !== undefined) return Effect.succeed(stopped(entry))
+    if (spec.resetAfterMs > 0 && durationMs >= spec.resetAfterMs) {
+      progress.streak = 0
+      progress.schedule = initialState(spec.backoff)
+    }
+    progress.streak += 1
+    const retries = progress.streak - 1
+    if (progress.streak > spec.maxRetries) {
+      return give(`retry limit reached after ${retries} of ${spec.maxRetries} retries: ${result.reason}`)
+    }
+    const failure: TaskFailure = {
+      ...which,
+      streak: progress.streak,
+      reason: result.reason,
+      timedOut: result._tag === "TimedOut",
+      cause: result.cause
+    }
+    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+      Effect.flatMap(stepSchedule(spec.backoff, now, failure, progress.schedule), (step) => {
+        if (step === undefined) {
+          return give(`retry budget exhausted: the backoff schedule ended after ${retries} retries: ${result.reason}`)
+        }
+        progress.schedule = step.state
+        if (host.listening) {
+          host.emit({
+            _tag: "BackoffScheduled",
+            ...which,
+            delayMs: step.delayMs,
+            source: "failure",
+            reason: result.reason
+          })
+        }
+        return again(step.delayMs)
+      })
+    )
+  }
+
+  const loop: Effect.Effect<TaskOutcome.TaskOutcome> = Effect.flatMap(attempt, (exit) => {
+    entry.attemptRunning = false
+    if (exit === undefined) return Effect.succeed(stopped(entry))
+    const durationMs = host.now() - entry.attemptStartedAt
+    const result = classify(exit, spec.timeoutMs, spec.isFatal)
+    switch (result._tag) {
+      case "Succeeded":
+        return onSuccess(durationMs)
+      case "Canceled":
+        if (host.listening) {
+          host.emit({
+            _tag: "AttemptCanceled",
+            id: entry.id,
+            task: entry.name,
+            attempt: entry.attempt,
+            durationMs,
+            reason: result.reason
+          })
+        }
+        return Effect.succeed(new TaskOutcome.Canceled(withExitCode({ reason: result.reason }, result.exitCode)))
+      default:
+        return onFailure(result, durationMs)
+    }
+  })
+
+  return loop
+}
