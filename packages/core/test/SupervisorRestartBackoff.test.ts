@@ -4,69 +4,14 @@
  * TestClock, which starts at 0, so event instants (`at`) are exact epoch milliseconds.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Option, Queue, Random, Schedule, Stream, TestClock } from "effect"
-import {
-  Backoff,
-  RestartPolicy,
-  Supervisor,
-  SupervisorEvent,
-  Task,
-  TaskContext,
-  TaskError,
-  TaskOutcome
-} from "@fibervisor/core"
+import { Clock, Effect, Fiber, Option, Random, Schedule, TestClock } from "effect"
+import { Backoff, RestartPolicy, Task, TaskError, TaskOutcome } from "@fibervisor/core"
+import { type Ev, ofTag, script, setup, startInstants } from "./helpers/recorder.js"
 
-type Ev = SupervisorEvent.SupervisorEvent
-type Tag = SupervisorEvent.Tag
-type Of<T extends Tag> = SupervisorEvent.Of<T>
-
-/** A supervisor plus a recorder of its events (subscribed before any task is added). */
-const setup = (options?: Supervisor.SupervisorOptions) =>
-  Effect.gen(function* () {
-    const sup = yield* Supervisor.make(options)
-    const stream = yield* sup.subscribe
-    const log: Array<Ev> = []
-    const queue = yield* Queue.unbounded<Ev>()
-    yield* Effect.forkScoped(
-      Stream.runForEach(stream, (event) =>
-        Effect.zipRight(
-          Effect.sync(() => log.push(event)),
-          Queue.offer(queue, event)
-        )
-      )
-    )
-    /** Resumes with the next recorded event of kind `tag` (skipping the others). */
-    const waitFor = <T extends Tag>(tag: T, predicate: (event: Of<T>) => boolean = () => true) =>
-      Effect.gen(function* () {
-        while (true) {
-          const event = yield* Queue.take(queue)
-          if (SupervisorEvent.is(tag)(event) && predicate(event)) return event
-        }
-      })
-    /** The events recorded up to the task's `TaskRemoved`. */
-    const untilRemoved = Effect.zipRight(
-      waitFor("TaskRemoved"),
-      Effect.sync(() => log.slice())
-    )
-    return { sup, waitFor, untilRemoved }
-  })
-
-const ofTag =
-  <T extends Tag>(tag: T) =>
-  (events: ReadonlyArray<Ev>): Array<Of<T>> =>
-    events.filter(SupervisorEvent.is(tag))
-
-const startInstants = (events: ReadonlyArray<Ev>) => ofTag("AttemptStarting")(events).map((event) => event.at)
 const failureDelays = (events: ReadonlyArray<Ev>) =>
   ofTag("BackoffScheduled")(events)
     .filter((event) => event.source === "failure")
     .map((event) => event.delayMs)
-
-/** Attempt `n` runs `steps[n - 1]` (the last step repeats). */
-const script = (
-  ...steps: ReadonlyArray<Effect.Effect<unknown, unknown>>
-): Effect.Effect<unknown, unknown, TaskContext.TaskContext> =>
-  Effect.flatMap(TaskContext.TaskContext, (ctx) => steps[Math.min(ctx.attempt, steps.length) - 1])
 
 const nope = Effect.fail(TaskError.fail("nope", { exitCode: 75 }))
 
