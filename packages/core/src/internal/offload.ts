@@ -1,3 +1,4 @@
+import type * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -87,7 +88,6 @@ export class OffloadImpl implements Offload {
   private queueHead = 0
   private readonly kinds = new Map<string, KindState>()
   private readonly byIdentity = new Map<string, Set<Job>>()
-  private readonly jobs = new Set<Job>()
   /** Jobs admitted and not finished (running or queued). */
   private readonly idle: ZeroSignal
   /** Fibers that have not exited yet (for the bounded wait after the drain). */
@@ -170,7 +170,6 @@ export class OffloadImpl implements Offload {
   }
 
   private track(job: Job): void {
-    this.jobs.add(job)
     job.kind.jobs.add(job)
     if (job.identity !== undefined) {
       let set = this.byIdentity.get(job.identity)
@@ -185,7 +184,6 @@ export class OffloadImpl implements Offload {
 
   private untrack(job: Job): void {
     job.done = true
-    this.jobs.delete(job)
     job.kind.jobs.delete(job)
     if (job.identity !== undefined) {
       const set = this.byIdentity.get(job.identity)
@@ -214,30 +212,38 @@ export class OffloadImpl implements Offload {
    */
   private body(job: Job): Effect.Effect<Ending> {
     const timeout = job.kind.limits.timeout
-    const attempt = Effect.exit(job.effect) as Effect.Effect<Exit.Exit<unknown, unknown>>
-    const guarded: Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT> =
-      timeout === undefined
-        ? attempt
-        : timeout.policy === "cancel"
-          ? Effect.timeoutTo(attempt, {
-              duration: Duration.millis(timeout.afterMs),
-              onSuccess: (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
-              onTimeout: () => TIMED_OUT
-            })
-          : Effect.zipRight(Effect.fork(warnWhenCrossed(job, timeout)), attempt)
-    const run = Effect.flatMap(guarded, (result): Effect.Effect<Ending> => {
-      if (result === TIMED_OUT) {
-        return Effect.as(
-          logFor(job, Effect.logWarning(`offloaded work timed out after ${timeout?.afterMs} ms and was interrupted`)),
-          "timed-out"
-        )
-      }
-      if (Exit.isSuccess(result)) return succeededEnding
-      return Effect.as(
-        logFor(job, Effect.logWarning(`offloaded work failed: ${describeCause(result.cause)}`, result.cause)),
-        "failed"
+    const work = job.effect as Effect.Effect<unknown, unknown>
+    const failed = (cause: Cause.Cause<unknown>): Effect.Effect<Ending> =>
+      Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${describeCause(cause)}`, cause)), "failed")
+    let run: Effect.Effect<Ending>
+    if (timeout === undefined) {
+      run = Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: () => succeededEnding })
+    } else if (timeout.policy === "warn") {
+      run = Effect.zipRight(
+        Effect.fork(warnWhenCrossed(job, timeout)),
+        Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: () => succeededEnding })
       )
-    })
+    } else {
+      run = Effect.flatMap(
+        Effect.timeoutTo(Effect.exit(work), {
+          duration: Duration.millis(timeout.afterMs),
+          onSuccess: (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
+          onTimeout: () => TIMED_OUT
+        }),
+        (result: Exit.Exit<unknown, unknown> | typeof TIMED_OUT): Effect.Effect<Ending> => {
+          if (result === TIMED_OUT) {
+            return Effect.as(
+              logFor(
+                job,
+                Effect.logWarning(`offloaded work timed out after ${timeout.afterMs} ms and was interrupted`)
+              ),
+              "timed-out"
+            )
+          }
+          return Exit.isSuccess(result) ? succeededEnding : failed(result.cause)
+        }
+      )
+    }
     // Effect's built-in tracer records nothing; skipping the span there saves most of a job's cost.
     if (isNativeTracer(job.caller.tracer)) return run
     const parent = job.caller.span
@@ -297,6 +303,13 @@ export class OffloadImpl implements Offload {
     }
   }
 
+  /** Every job in flight (running or queued), across kinds. */
+  private allJobs(): Array<Job> {
+    const jobs: Array<Job> = []
+    for (const kind of this.kinds.values()) for (const job of kind.jobs) jobs.push(job)
+    return jobs
+  }
+
   /** The jobs a key names: a keyed key names its own jobs, an auto key every job of its kind. */
   private jobsOf(key: OffloadKey.OffloadKey): ReadonlyArray<Job> {
     if (keyProblem(key) !== undefined) return []
@@ -333,7 +346,7 @@ export class OffloadImpl implements Offload {
 
   get cancelAll(): Effect.Effect<number> {
     return Effect.suspend(() => {
-      const jobs = Array.from(this.jobs)
+      const jobs = this.allJobs()
       jobs.forEach((job) => this.stop(job))
       return Effect.as(this.awaitJobs(jobs), jobs.length)
     })
@@ -383,7 +396,7 @@ export class OffloadImpl implements Offload {
       return Effect.flatMap(drain, (drained) => {
         if (drained) return Effect.void
         const cut = this.idle.count
-        for (const job of Array.from(this.jobs)) this.stop(job)
+        for (const job of this.allJobs()) this.stop(job)
         return Effect.timeoutTo(Effect.interruptible(this.live.await), {
           duration: Duration.millis(Math.min(graceMs, 1000) || 1000),
           onSuccess: () => 0,
