@@ -25,21 +25,9 @@ import {
   TaskId,
   TaskOutcome
 } from "@fibervisor/core"
-
-/** Lets every runnable fiber (including the supervisor's root fibers) run; the clock does not move. */
-const flush = TestClock.adjust(0)
+import { flush, parked } from "./helpers/tasks.js"
 
 const unknownId = Schema.decodeSync(TaskId.TaskId)(999_999_999)
-
-/** An attempt that signals `started`, then runs forever; its scope finalizer runs `onStop`. */
-const parked = <E = never, R = never>(
-  started: Deferred.Deferred<void>,
-  onStop: Effect.Effect<void, E, R> = Effect.void
-) =>
-  Effect.acquireRelease(Deferred.succeed(started, undefined), () => Effect.orDie(onStop)).pipe(
-    Effect.zipRight(Effect.never),
-    Effect.scoped
-  )
 
 /** A finalizer that signals `entered`, then takes `d` of (test) time. */
 const slowCleanup = (entered: Deferred.Deferred<void>, d: Duration.DurationInput) =>

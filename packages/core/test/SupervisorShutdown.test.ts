@@ -16,19 +16,7 @@ import {
   Duration
 } from "effect"
 import { Supervisor, SupervisorError, SupervisorEvent, Task, TaskContext, TaskOutcome } from "@fibervisor/core"
-
-/** Lets every runnable fiber (including the supervisor's root fibers) run; the clock does not move. */
-const flush = TestClock.adjust(0)
-
-/** An attempt that signals `started`, then runs forever; its scope finalizer runs `onStop`. */
-const parked = <E = never, R = never>(
-  started: Deferred.Deferred<void>,
-  onStop: Effect.Effect<void, E, R> = Effect.void
-) =>
-  Effect.acquireRelease(Deferred.succeed(started, undefined), () => Effect.orDie(onStop)).pipe(
-    Effect.zipRight(Effect.never),
-    Effect.scoped
-  )
+import { flush, parked } from "./helpers/tasks.js"
 
 /** An attempt stuck in an uninterruptible region until `release` completes. */
 const stubborn = (started: Deferred.Deferred<void>, release: Deferred.Deferred<void>) =>
