@@ -162,7 +162,7 @@ export class SupervisorImpl implements Supervisor {
     this.byName.set(entry.name, entry)
     this.pending.increment()
     this.alive.increment()
-    this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name })
+    if (this.listening) this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name })
     const context = addTwo(caller.context, TaskContext, entry.context, Scope.Scope, entry.scope)
     entry.fiber = unsafeForkDetached(caller as Caller<unknown>, context, taskLoop(this, entry))
     // An observer, not `onExit`: a fiber interrupted before its first step never runs its effect.
@@ -279,6 +279,11 @@ export class SupervisorImpl implements Supervisor {
     if (entry.outcome !== undefined) return
     entry.outcome = outcome
     entry.settled.complete(outcome)
+    if (this.listening) this.emitFinished(entry, outcome)
+    this.pending.decrement()
+  }
+
+  private emitFinished(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
     const reason = TaskOutcome.reason(outcome)
     const exitCode = TaskOutcome.exitCode(outcome)
     this.emit(
@@ -289,7 +294,6 @@ export class SupervisorImpl implements Supervisor {
         exitCode
       )
     )
-    this.pending.decrement()
   }
 
   /** The task's fiber has physically exited: decide its outcome (unless abandoned) and free its name. */
@@ -321,7 +325,7 @@ export class SupervisorImpl implements Supervisor {
     }
     this.byId.delete(entry.id)
     if (this.byName.get(entry.name) === entry) this.byName.delete(entry.name)
-    this.emit({ _tag: "TaskRemoved", id: entry.id, task: entry.name })
+    if (this.listening) this.emit({ _tag: "TaskRemoved", id: entry.id, task: entry.name })
     this.alive.decrement()
   }
 
