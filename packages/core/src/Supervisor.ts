@@ -16,22 +16,30 @@ import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { TaskFailure } from "./Backoff.js"
 import * as internal from "./internal/supervisor.js"
+import * as tree from "./internal/tree.js"
 import type { RestartPolicy } from "./RestartPolicy.js"
 import type {
   GraceExceeded,
   InvalidArgument,
   InvalidSupervisorOptions,
   InvalidTaskSpec,
+  SupervisorFailure,
   SupervisorShuttingDown,
   TaskAlreadyExists,
   TaskTerminationTimeout
 } from "./SupervisorError.js"
 import type { SupervisorEvent } from "./SupervisorEvent.js"
-import type { Services, Task } from "./Task.js"
+import type { SupervisorTree } from "./SupervisorTree.js"
+import type { Services, Task, TaskOptions } from "./Task.js"
 import type { TaskId } from "./TaskId.js"
 import type { TaskOutcome } from "./TaskOutcome.js"
 
 export {
+  /**
+   * @since 0.2.0
+   * @category errors
+   */
+  Escalated,
   /**
    * @since 0.1.0
    * @category errors
@@ -47,6 +55,11 @@ export {
    * @category errors
    */
   InvalidSupervisorOptions,
+  /**
+   * @since 0.2.0
+   * @category errors
+   */
+  RestartIntensityExceeded,
   /**
    * @since 0.1.0
    * @category errors
@@ -80,6 +93,28 @@ export interface TaskDefaults {
 }
 
 /**
+ * How a child's restart-worthy failure spreads to its siblings (OTP's strategies): `one-for-one`
+ * restarts only that child; `one-for-all` stops every live sibling and restarts them all;
+ * `rest-for-one` stops and restarts the siblings started after it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Strategy = "one-for-one" | "one-for-all" | "rest-for-one"
+
+/**
+ * At most `maxRestarts` restarts within any window of `within`; one more fails the supervisor
+ * with `RestartIntensityExceeded`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Intensity {
+  readonly maxRestarts: number
+  readonly within: Duration.DurationInput
+}
+
+/**
  * Supervisor options.
  *
  * @since 0.1.0
@@ -90,10 +125,69 @@ export interface SupervisorOptions {
   readonly grace?: Duration.DurationInput | undefined
   /** At most this many attempts run at once; a permit is held only while an attempt runs (default unlimited). */
   readonly maxConcurrent?: number | undefined
-  /** Settings for tasks that leave them out. */
+  /** Settings for tasks that leave them out (a nested supervisor without its own inherits its parent's). */
   readonly defaults?: TaskDefaults | undefined
-  /** Capacity of the sliding event bus (default 1024). */
+  /** Capacity of the sliding event bus (default 1024; the root's bus serves the whole tree). */
   readonly eventBuffer?: number | undefined
+  /** The root's name, the first segment of every path in its tree (default `"root"`). */
+  readonly name?: string | undefined
+  /** How a child's failure spreads to its siblings (default `"one-for-one"`). */
+  readonly strategy?: Strategy | undefined
+  /**
+   * The restart limit. Default: none at the root, 3 in 5 seconds for a nested supervisor (OTP's);
+   * `undefined` set explicitly means none.
+   */
+  readonly intensity?: Intensity | undefined
+  /**
+   * When `significant` children ending by themselves complete the supervisor: when any of them
+   * has, or when all of them have (default `"never"`).
+   */
+  readonly autoShutdown?: "never" | "any-significant" | "all-significant" | undefined
+  /** How many submissions may wait in one controller slot (default 100). */
+  readonly maxSlotQueue?: number | undefined
+}
+
+/**
+ * Options of `Supervisor.task`: the nested supervisor's options and the task's own settings (its
+ * restart policy and backoff as a child of its parent). `grace` serves as both: how long the
+ * nested supervisor gives its children, and how long its parent waits for it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SupervisorTaskOptions
+  extends Omit<SupervisorOptions, "eventBuffer" | "name">,
+    Omit<TaskOptions<SupervisorFailure | AddError>, "grace"> {}
+
+/**
+ * How a controller submission takes its slot.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SubmitOptions {
+  /** The slot (default: the task's name). */
+  readonly slot?: string | undefined
+  /**
+   * While the slot is busy: `queue` waits in FIFO order (bounded by `maxSlotQueue`), `replace`
+   * stops the owner within its grace and runs this one next, `drop-if-running` is refused.
+   */
+  readonly admission: "queue" | "replace" | "drop-if-running"
+}
+
+/**
+ * A controller slot, as `slots` reports it.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SlotInfo {
+  readonly slot: string
+  /** `terminating`: a `replace` asked the owner to stop; the slot frees when its fiber has exited. */
+  readonly status: "idle" | "running" | "terminating"
+  readonly owner: Option.Option<{ readonly id: TaskId; readonly name: string }>
+  /** Submissions waiting behind the owner. */
+  readonly queued: number
 }
 
 /**
@@ -114,6 +208,10 @@ export type TaskState = "waiting" | "running" | "backing-off" | "stopping"
 export interface TaskInfo {
   readonly id: TaskId
   readonly name: string
+  /** Where it sits in the tree, e.g. `"root/db/pool"`. */
+  readonly path: string
+  /** `supervisor` for a `Supervisor.task`. */
+  readonly kind: "worker" | "supervisor"
   readonly state: TaskState
   /** The current (or last) attempt, 1-based; 0 before the first. */
   readonly attempt: number
@@ -171,11 +269,32 @@ export interface Supervisor {
   addAll<const T extends Iterable<Task<any, any>>>(
     tasks: T
   ): Effect.Effect<ReadonlyArray<TaskHandle>, AddError, Services<T>>
-  /** Admits a batch (all-or-nothing), waits until no task is left, returns the batch's outcomes in order. */
+  /**
+   * Admits a batch (all-or-nothing), waits until no task is left, returns the batch's outcomes in
+   * order; fails when the supervisor fails (restart intensity, escalation).
+   */
   run<const T extends Iterable<Task<any, any>>>(
     tasks: T
-  ): Effect.Effect<ReadonlyArray<TaskOutcome>, AddError, Services<T>>
-  /** Claims the stop of a task and returns at once: `true` for the one caller that claimed it. */
+  ): Effect.Effect<ReadonlyArray<TaskOutcome>, AddError | SupervisorFailure, Services<T>>
+  /**
+   * Submits a task to a controller slot (taskvisor's keyed admission). The handle resolves
+   * `Rejected` (`QueueFull`, `SlotBusy`, `SupersededByReplace`, `RemovedFromQueue`, `ShuttingDown`,
+   * `AlreadyExists`) when the submission never runs.
+   */
+  submit<E, R>(task: Task<E, R>, options: SubmitOptions): Effect.Effect<TaskHandle, AddError | InvalidArgument, R>
+  /** The controller's busy slots: status, owner, queue depth. */
+  readonly slots: Effect.Effect<ReadonlyArray<SlotInfo>>
+  /** The whole tree under this supervisor, with states, for tooling. */
+  readonly tree: Effect.Effect<SupervisorTree>
+  /**
+   * Resumes when the supervisor has stopped (after a shutdown or an auto-shutdown), and fails when
+   * it failed (`RestartIntensityExceeded`, `Escalated`). Does not start a shutdown.
+   */
+  readonly join: Effect.Effect<void, SupervisorFailure>
+  /**
+   * Claims the stop of a task and returns at once: `true` for the one caller that claimed it. A
+   * queued controller submission is taken out of its queue instead (it resolves `RemovedFromQueue`).
+   */
   remove(ref: TaskRef): Effect.Effect<boolean>
   /**
    * Stops a task and waits for its cleanup: `true` for the one caller that claimed the stop,
@@ -255,8 +374,37 @@ export const layer = (options?: SupervisorOptions): Layer.Layer<Supervisor, Inva
 export const run = <const T extends Iterable<Task<any, any>>>(
   tasks: T,
   options?: SupervisorOptions
-): Effect.Effect<ReadonlyArray<TaskOutcome>, AddError | InvalidSupervisorOptions, Services<T>> =>
+): Effect.Effect<ReadonlyArray<TaskOutcome>, AddError | InvalidSupervisorOptions | SupervisorFailure, Services<T>> =>
   Effect.scoped(Effect.flatMap(make(options), (supervisor) => supervisor.run(tasks)))
+
+/**
+ * A task whose attempt runs a nested supervisor over `children`: trees are built by nesting.
+ * Children start in list order (each once the previous one began its first attempt) and stop in
+ * reverse order, each within its grace. The nested supervisor fails with
+ * `RestartIntensityExceeded` or `Escalated`, which its parent reads as a failure of this task;
+ * it completes when `autoShutdown` says so. Options and children are checked when the parent
+ * admits the task.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { RestartPolicy, Supervisor, Task } from "@fibervisor/core"
+ *
+ * const db = Supervisor.task(
+ *   "db",
+ *   [Task.restartable("pool", Effect.never), Task.restartable("replicator", Effect.never)],
+ *   { strategy: "rest-for-one", intensity: { maxRestarts: 3, within: "5 seconds" }, restart: RestartPolicy.onFailure }
+ * )
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const task: <const Children extends ReadonlyArray<Task<any, any>>>(
+  name: string,
+  children: Children,
+  options?: SupervisorTaskOptions
+) => Task<SupervisorFailure | AddError, Services<Children>> = tree.supervisorTask
 
 /**
  * Adds a task to the `Supervisor` service.
@@ -287,3 +435,15 @@ export const cancel = (
   options?: { readonly timeout?: Duration.DurationInput | undefined }
 ): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument, Supervisor> =>
   Effect.flatMap(Supervisor, (supervisor) => supervisor.cancel(ref, options))
+
+/**
+ * Submits a task to a controller slot of the `Supervisor` service.
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const submit = <E, R>(
+  task: Task<E, R>,
+  options: SubmitOptions
+): Effect.Effect<TaskHandle, AddError | InvalidArgument, Supervisor | R> =>
+  Effect.flatMap(Supervisor, (supervisor) => supervisor.submit(task, options))

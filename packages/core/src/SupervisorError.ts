@@ -69,20 +69,70 @@ export class SupervisorShuttingDown extends Schema.TaggedError<SupervisorShuttin
 }
 
 /**
- * Shutdown ended with tasks still running after the grace period; they were abandoned.
+ * Shutdown ended with tasks still running after the grace period; they were abandoned. `stuck`
+ * names the supervisor's own tasks; `paths` gives, for each, the deepest tasks still running
+ * under it (a hung grandchild is reported as `root/db/pool`).
  *
  * @since 0.1.0
  * @category errors
  */
 export class GraceExceeded extends Schema.TaggedError<GraceExceeded>("@fibervisor/core/GraceExceeded")(
   "GraceExceeded",
-  { grace: Schema.DurationFromSelf, stuck: Schema.Array(Schema.String) }
+  { grace: Schema.DurationFromSelf, stuck: Schema.Array(Schema.String), paths: Schema.Array(Schema.String) }
 ) {
   /** @since 0.1.0 */
   override get message(): string {
-    return `shutdown exceeded its grace of ${Duration.format(this.grace)}; abandoned: ${this.stuck.join(", ")}`
+    return `shutdown exceeded its grace of ${Duration.format(this.grace)}; abandoned: ${this.paths.join(", ")}`
   }
 }
+
+/**
+ * More restarts than `intensity.maxRestarts` happened within `intensity.within`: the supervisor
+ * stopped every child and failed. Its parent sees this as a failure of the supervisor task.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class RestartIntensityExceeded extends Schema.TaggedError<RestartIntensityExceeded>(
+  "@fibervisor/core/RestartIntensityExceeded"
+)("RestartIntensityExceeded", {
+  path: Schema.String,
+  maxRestarts: Schema.Number,
+  withinMs: Schema.Number,
+  trigger: Schema.String,
+  reason: Schema.String
+}) {
+  /** @since 0.2.0 */
+  override get message(): string {
+    return `supervisor "${this.path}" exceeded its restart intensity of ${this.maxRestarts} in ${this.withinMs} ms (last: "${this.trigger}": ${this.reason})`
+  }
+}
+
+/**
+ * A child escalated (`TaskError.escalate`, or a child with `escalate: true` that gave up): the
+ * supervisor stopped every child and failed.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class Escalated extends Schema.TaggedError<Escalated>("@fibervisor/core/Escalated")("Escalated", {
+  path: Schema.String,
+  task: Schema.String,
+  reason: Schema.String
+}) {
+  /** @since 0.2.0 */
+  override get message(): string {
+    return `supervisor "${this.path}" failed: child "${this.task}" escalated: ${this.reason}`
+  }
+}
+
+/**
+ * Why a supervisor failed.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type SupervisorFailure = RestartIntensityExceeded | Escalated
 
 /**
  * `cancel` gave up waiting for the task's cleanup. The stop itself continues.

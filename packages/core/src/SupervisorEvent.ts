@@ -14,8 +14,11 @@ import * as Schema from "effect/Schema"
 import { TaskId } from "./TaskId.js"
 import * as TaskOutcome from "./TaskOutcome.js"
 
-const base = { seq: Schema.Number, at: Schema.Number }
-const task = { ...base, id: TaskId, task: Schema.String }
+const stamp = { seq: Schema.Number, at: Schema.Number }
+/** Events about a supervisor carry its path in the tree (`"root"`, `"root/db"`). */
+const base = { ...stamp, path: Schema.String }
+/** Events about a task carry its name and its path in the tree (`"root/db/pool"`). */
+const task = { ...stamp, id: TaskId, task: Schema.String, path: Schema.String }
 const optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
 
 /**
@@ -110,14 +113,15 @@ export const BackoffScheduled = Schema.TaggedStruct("BackoffScheduled", {
 })
 
 /**
- * A stop of the task was claimed (`remove`, `cancel` or shutdown).
+ * A stop of the task was claimed (`remove`, `cancel`, shutdown, a group restart that stops a
+ * `RestartPolicy.never` sibling for good, or a `replace` submission to its slot).
  *
  * @since 0.1.0
  * @category schemas
  */
 export const TaskRemoveRequested = Schema.TaggedStruct("TaskRemoveRequested", {
   ...task,
-  reason: Schema.Literal("remove", "cancel", "shutdown")
+  reason: Schema.Literal("remove", "cancel", "shutdown", "group-restart", "replace")
 })
 
 /**
@@ -154,7 +158,8 @@ export const ShutdownRequested = Schema.TaggedStruct("ShutdownRequested", base)
 export const AllStoppedWithinGrace = Schema.TaggedStruct("AllStoppedWithinGrace", base)
 
 /**
- * Shutdown abandoned the tasks named in `stuck` after `graceMs`.
+ * Shutdown abandoned the tasks named in `stuck` after `graceMs`; `paths` are the deepest tasks
+ * still running under them.
  *
  * @since 0.1.0
  * @category schemas
@@ -162,7 +167,128 @@ export const AllStoppedWithinGrace = Schema.TaggedStruct("AllStoppedWithinGrace"
 export const GraceExceeded = Schema.TaggedStruct("GraceExceeded", {
   ...base,
   graceMs: Schema.Number,
-  stuck: Schema.Array(Schema.String)
+  stuck: Schema.Array(Schema.String),
+  paths: Schema.Array(Schema.String)
+})
+
+/**
+ * The supervisor's restart strategy.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const Strategy = Schema.Literal("one-for-one", "one-for-all", "rest-for-one")
+
+/**
+ * A child's restart-worthy failure restarted a group of children (`one-for-all`: every live
+ * child; `rest-for-one`: the ones started after it). `affected` lists them in start order.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const GroupRestart = Schema.TaggedStruct("GroupRestart", {
+  ...base,
+  strategy: Strategy,
+  trigger: Schema.String,
+  affected: Schema.Array(Schema.String)
+})
+
+/**
+ * More restarts than the supervisor's intensity allows happened in its window: it stops every
+ * child and fails.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const RestartIntensityExceeded = Schema.TaggedStruct("RestartIntensityExceeded", {
+  ...base,
+  maxRestarts: Schema.Number,
+  withinMs: Schema.Number,
+  trigger: Schema.String,
+  reason: Schema.String
+})
+
+/**
+ * A child escalated: the supervisor stops every child and fails.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const Escalated = Schema.TaggedStruct("Escalated", {
+  ...base,
+  task: Schema.String,
+  reason: Schema.String
+})
+
+/**
+ * A significant child ended by itself and `autoShutdown` says the supervisor is done: it stops
+ * the other children and completes normally.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const AutoShutdown = Schema.TaggedStruct("AutoShutdown", {
+  ...base,
+  mode: Schema.Literal("any-significant", "all-significant"),
+  trigger: Schema.String
+})
+
+/**
+ * How a submission asks for its slot.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const Admission = Schema.Literal("queue", "replace", "drop-if-running")
+
+/**
+ * What a controller slot is doing.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const SlotStatus = Schema.Literal("idle", "running", "terminating")
+
+/**
+ * A submission reached the controller (before its admission is decided).
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const SlotSubmitted = Schema.TaggedStruct("SlotSubmitted", {
+  ...task,
+  slot: Schema.String,
+  admission: Admission
+})
+
+/**
+ * The controller refused or dropped a submission; its handle resolves `Rejected` with `kind`.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const SlotRejected = Schema.TaggedStruct("SlotRejected", {
+  ...task,
+  slot: Schema.String,
+  kind: Schema.Literal("QueueFull", "SlotBusy", "SupersededByReplace", "RemovedFromQueue", "ShuttingDown", "AlreadyExists"),
+  reason: Schema.String
+})
+
+/**
+ * A slot changed status (`reason` says why: `"admitted"`, `"replace"`, `"owner exited"`, …);
+ * `queued` is the depth of its queue after the change.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const SlotTransition = Schema.TaggedStruct("SlotTransition", {
+  ...base,
+  slot: Schema.String,
+  from: SlotStatus,
+  to: SlotStatus,
+  owner: optional(Schema.String),
+  queued: Schema.Number,
+  reason: Schema.String
 })
 
 /**
@@ -185,7 +311,14 @@ export const SupervisorEvent = Schema.Union(
   TaskRemoved,
   ShutdownRequested,
   AllStoppedWithinGrace,
-  GraceExceeded
+  GraceExceeded,
+  GroupRestart,
+  RestartIntensityExceeded,
+  Escalated,
+  AutoShutdown,
+  SlotSubmitted,
+  SlotRejected,
+  SlotTransition
 )
 
 /**

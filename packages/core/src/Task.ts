@@ -15,7 +15,7 @@ import { hasProperty } from "effect/Predicate"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { TaskFailure } from "./Backoff.js"
-import { resolveTask } from "./internal/task.js"
+import { NestedSpecKey, resolveTask } from "./internal/task.js"
 import * as RestartPolicy from "./RestartPolicy.js"
 import type { InvalidTaskSpec } from "./SupervisorError.js"
 import type { TaskContext } from "./TaskContext.js"
@@ -63,6 +63,13 @@ export interface TaskOptions<E = unknown> {
   readonly grace?: Duration.DurationInput | undefined
   /** Errors this accepts end the task as `Fatal` (never restarted). */
   isFatal?(error: E): boolean
+  /**
+   * Under a supervisor with `autoShutdown`, this task ending by itself can complete the supervisor
+   * (OTP's significant child). Not allowed with `RestartPolicy.always`, which never ends by itself.
+   */
+  readonly significant?: boolean | undefined
+  /** When this task gives up (ends `Failed` or `Fatal`), its supervisor fails with `Escalated` (default false). */
+  readonly escalate?: boolean | undefined
 }
 
 /**
@@ -183,9 +190,13 @@ export const periodic = <A, E, R>(
   make(name, effect, { restart: RestartPolicy.always({ interval: every }) })
 
 const withOption = <K extends keyof TaskOptions>(key: K) =>
-  dual(2, <E, R>(self: Task<E, R>, value: TaskOptions<E>[K]): Task<E, R> =>
-    makeTask(self.name, self.effect, { ...self.options, [key]: value })
-  )
+  dual(2, <E, R>(self: Task<E, R>, value: TaskOptions<E>[K]): Task<E, R> => {
+    const task = makeTask(self.name, self.effect, { ...self.options, [key]: value })
+    // A `Supervisor.task` keeps what describes its nested supervisor.
+    const nested = (self as { readonly [NestedSpecKey]?: unknown })[NestedSpecKey]
+    if (nested !== undefined) Object.defineProperty(task, NestedSpecKey, { value: nested })
+    return task
+  })
 
 /**
  * Sets the restart policy.

@@ -19,6 +19,8 @@ import type { TaskId } from "./TaskId.js"
 export interface TaskContext {
   readonly name: string
   readonly id: TaskId
+  /** Where the task sits in the supervision tree, e.g. `"root/db/pool"`. */
+  readonly path: string
   /** 1-based, increasing across restarts. */
   readonly attempt: number
   /** Resumes when a stop of this task is requested. */

@@ -1,7 +1,8 @@
 /**
  * The errors a task's attempt can return to tell its supervisor what happened.
  *
- * Only `Canceled` and `Fatal` change the supervisor's decision: they are never restarted.
+ * Only `Canceled`, `Fatal` and `Escalate` change the supervisor's decision: they are never restarted
+ * (and `Escalate` also fails the task's supervisor).
  * `Fail` and `Timeout` (and any other error, and defects) are ordinary failures, restarted per the
  * task's restart policy after its backoff.
  *
@@ -94,14 +95,33 @@ export class Canceled extends Data.TaggedError("TaskCanceled")<{
 }
 
 /**
- * Any of the four task errors.
+ * Escalation: the task is never restarted and its supervisor fails at once with `Escalated`, which
+ * the supervisor's parent sees as a failure of that supervisor (OTP's significant child, suture's
+ * `ErrTerminateSupervisorTree`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class Escalate extends Data.TaggedError("TaskEscalate")<{
+  readonly reason: string
+  readonly exitCode?: number | undefined
+  readonly cause?: unknown
+}> {
+  /** @since 0.2.0 */
+  override get message(): string {
+    return this.reason
+  }
+}
+
+/**
+ * Any of the task errors.
  *
  * @since 0.1.0
  * @category models
  */
-export type TaskError = Fail | Fatal | Timeout | Canceled
+export type TaskError = Fail | Fatal | Timeout | Canceled | Escalate
 
-const tags: ReadonlySet<unknown> = new Set(["TaskFail", "TaskFatal", "TaskTimeout", "TaskCanceled"])
+const tags: ReadonlySet<unknown> = new Set(["TaskFail", "TaskFatal", "TaskTimeout", "TaskCanceled", "TaskEscalate"])
 
 /**
  * Is `u` one of the task errors?
@@ -159,3 +179,20 @@ export const timeout = (reason = "timed out", options?: TaskErrorOptions): Timeo
  */
 export const canceled = (reason = "canceled", options?: TaskErrorOptions): Canceled =>
   new Canceled(withOptions(reason, options))
+
+/**
+ * Builds an `Escalate`: the task stops and its supervisor fails at once with `Escalated`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { TaskError } from "@fibervisor/core"
+ *
+ * const attempt = Effect.fail(TaskError.escalate("the schema is from a newer release"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const escalate = (reason: string, options?: TaskErrorOptions): Escalate =>
+  new Escalate(withOptions(reason, options))

@@ -57,3 +57,8 @@ export * as TaskId from "./TaskId.js"
  * @since 0.1.0
  */
 export * as TaskOutcome from "./TaskOutcome.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as SupervisorTree from "./SupervisorTree.js"

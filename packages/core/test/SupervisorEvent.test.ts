@@ -6,16 +6,20 @@ const id = 3 as TaskId.TaskId
 
 /** One sample of every kind; the mapped type makes TypeScript reject a missing kind. */
 const samples: { readonly [T in SupervisorEvent.Tag]: SupervisorEvent.Of<T> } = {
-  TaskAdded: { _tag: "TaskAdded", seq: 1, at: 1_700_000_000_000, id, task: "worker" },
-  TaskAddFailed: { _tag: "TaskAddFailed", seq: 2, at: 5, task: "worker", rejection: "AlreadyExists", reason: "taken" },
-  AttemptStarting: { _tag: "AttemptStarting", seq: 3, at: 5, id, task: "worker", attempt: 1 },
-  AttemptSucceeded: { _tag: "AttemptSucceeded", seq: 4, at: 6, id, task: "worker", attempt: 1, durationMs: 1 },
+  TaskAdded: { _tag: "TaskAdded", seq: 1, at: 1_700_000_000_000, id, task: "worker", path: "root/worker" },
+  TaskAddFailed: { _tag: "TaskAddFailed", seq: 2, at: 5, task: "worker",
+    path: "root/worker", rejection: "AlreadyExists", reason: "taken" },
+  AttemptStarting: { _tag: "AttemptStarting", seq: 3, at: 5, id, task: "worker",
+    path: "root/worker", attempt: 1 },
+  AttemptSucceeded: { _tag: "AttemptSucceeded", seq: 4, at: 6, id, task: "worker",
+    path: "root/worker", attempt: 1, durationMs: 1 },
   AttemptFailed: {
     _tag: "AttemptFailed",
     seq: 5,
     at: 7,
     id,
     task: "worker",
+    path: "root/worker",
     attempt: 2,
     durationMs: 0,
     reason: "boom",
@@ -28,6 +32,7 @@ const samples: { readonly [T in SupervisorEvent.Tag]: SupervisorEvent.Of<T> } = 
     at: 8,
     id,
     task: "worker",
+    path: "root/worker",
     attempt: 3,
     durationMs: 1000,
     timeoutMs: 1000
@@ -38,6 +43,7 @@ const samples: { readonly [T in SupervisorEvent.Tag]: SupervisorEvent.Of<T> } = 
     at: 9,
     id,
     task: "worker",
+    path: "root/worker",
     attempt: 4,
     durationMs: 12.5,
     reason: "stopped by remove"
@@ -48,52 +54,121 @@ const samples: { readonly [T in SupervisorEvent.Tag]: SupervisorEvent.Of<T> } = 
     at: 10,
     id,
     task: "worker",
+    path: "root/worker",
     attempt: 2,
     delayMs: 200,
     source: "failure",
     reason: "boom"
   },
-  TaskRemoveRequested: { _tag: "TaskRemoveRequested", seq: 9, at: 11, id, task: "worker", reason: "cancel" },
+  TaskRemoveRequested: { _tag: "TaskRemoveRequested", seq: 9, at: 11, id, task: "worker",
+    path: "root/worker", reason: "cancel" },
   TaskFinished: {
     _tag: "TaskFinished",
     seq: 10,
     at: 12,
     id,
     task: "worker",
+    path: "root/worker",
     outcome: "Failed",
     reason: "retry limit",
     exitCode: 1
   },
-  TaskRemoved: { _tag: "TaskRemoved", seq: 11, at: 13, id, task: "worker" },
-  ShutdownRequested: { _tag: "ShutdownRequested", seq: 12, at: 14 },
-  AllStoppedWithinGrace: { _tag: "AllStoppedWithinGrace", seq: 13, at: 15 },
-  GraceExceeded: { _tag: "GraceExceeded", seq: 14, at: 16, graceMs: 10_000, stuck: ["a", 'b "quoted" ü'] }
+  TaskRemoved: { _tag: "TaskRemoved", seq: 11, at: 13, id, task: "worker", path: "root/worker" },
+  ShutdownRequested: { _tag: "ShutdownRequested", seq: 12, at: 14, path: "root" },
+  AllStoppedWithinGrace: { _tag: "AllStoppedWithinGrace", seq: 13, at: 15, path: "root" },
+  GraceExceeded: {
+    _tag: "GraceExceeded",
+    seq: 14,
+    at: 16,
+    path: "root",
+    graceMs: 10_000,
+    stuck: ["a", 'b "quoted" ü'],
+    paths: ["root/a/pool", 'root/b "quoted" ü']
+  },
+  GroupRestart: {
+    _tag: "GroupRestart",
+    seq: 15,
+    at: 17,
+    path: "root/db",
+    strategy: "one-for-all",
+    trigger: "pool",
+    affected: ["pool", "cache"]
+  },
+  RestartIntensityExceeded: {
+    _tag: "RestartIntensityExceeded",
+    seq: 16,
+    at: 18,
+    path: "root/db",
+    maxRestarts: 3,
+    withinMs: 5000,
+    trigger: "pool",
+    reason: "boom"
+  },
+  Escalated: { _tag: "Escalated", seq: 17, at: 19, path: "root/db", task: "pool", reason: "corrupt" },
+  AutoShutdown: { _tag: "AutoShutdown", seq: 18, at: 20, path: "root/job", mode: "any-significant", trigger: "step" },
+  SlotSubmitted: {
+    _tag: "SlotSubmitted",
+    seq: 19,
+    at: 21,
+    id,
+    task: "sync",
+    path: "root/sync",
+    slot: "tenant-1",
+    admission: "replace"
+  },
+  SlotRejected: {
+    _tag: "SlotRejected",
+    seq: 20,
+    at: 22,
+    id,
+    task: "sync",
+    path: "root/sync",
+    slot: "tenant-1",
+    kind: "SupersededByReplace",
+    reason: "replaced"
+  },
+  SlotTransition: {
+    _tag: "SlotTransition",
+    seq: 21,
+    at: 23,
+    path: "root",
+    slot: "tenant-1",
+    from: "running",
+    to: "terminating",
+    owner: "sync",
+    queued: 1,
+    reason: "replace"
+  }
 }
 
 /** Variants: optional fields absent, other literals. */
 const variants: ReadonlyArray<SupervisorEvent.SupervisorEvent> = [
-  { _tag: "TaskAddFailed", seq: 1, at: 0, task: "", rejection: "InvalidSpec", reason: "name must be non-empty" },
-  { _tag: "TaskAddFailed", seq: 1, at: 0, task: "x", rejection: "ShuttingDown", reason: "shutting down" },
+  { _tag: "TaskAddFailed", seq: 1, at: 0, task: "", path: "root", rejection: "InvalidSpec", reason: "name must be non-empty" },
+  { _tag: "TaskAddFailed", seq: 1, at: 0, task: "x", path: "root", rejection: "ShuttingDown", reason: "shutting down" },
   {
     _tag: "AttemptFailed",
     seq: 1,
     at: 0,
     id,
     task: "w",
+    path: "root/w",
     attempt: 1,
     durationMs: 0,
     reason: "defect: x",
     fatal: true
   },
-  { _tag: "BackoffScheduled", seq: 1, at: 0, id, task: "w", attempt: 1, delayMs: 0, source: "success" },
-  { _tag: "TaskRemoveRequested", seq: 1, at: 0, id, task: "w", reason: "remove" },
-  { _tag: "TaskRemoveRequested", seq: 1, at: 0, id, task: "w", reason: "shutdown" },
-  { _tag: "TaskFinished", seq: 1, at: 0, id, task: "w", outcome: "Completed" },
-  { _tag: "TaskFinished", seq: 1, at: 0, id, task: "w", outcome: "Fatal", reason: "r", exitCode: 0 },
-  { _tag: "TaskFinished", seq: 1, at: 0, id, task: "w", outcome: "Canceled", reason: "stopped" },
-  { _tag: "TaskFinished", seq: 1, at: 0, id, task: "w", outcome: "ForceAborted", reason: "hung" },
-  { _tag: "TaskFinished", seq: 1, at: 0, id, task: "w", outcome: "Rejected", reason: "queue full" },
-  { _tag: "GraceExceeded", seq: 1, at: 0, graceMs: 0, stuck: [] }
+  { _tag: "BackoffScheduled", seq: 1, at: 0, id, task: "w", path: "root/w", attempt: 1, delayMs: 0, source: "success" },
+  { _tag: "TaskRemoveRequested", seq: 1, at: 0, id, task: "w", path: "root/w", reason: "remove" },
+  { _tag: "TaskRemoveRequested", seq: 1, at: 0, id, task: "w", path: "root/w", reason: "shutdown" },
+  { _tag: "TaskFinished", seq: 1, at: 0, id, task: "w", path: "root/w", outcome: "Completed" },
+  { _tag: "TaskFinished", seq: 1, at: 0, id, task: "w", path: "root/w", outcome: "Fatal", reason: "r", exitCode: 0 },
+  { _tag: "TaskFinished", seq: 1, at: 0, id, task: "w", path: "root/w", outcome: "Canceled", reason: "stopped" },
+  { _tag: "TaskFinished", seq: 1, at: 0, id, task: "w", path: "root/w", outcome: "ForceAborted", reason: "hung" },
+  { _tag: "TaskFinished", seq: 1, at: 0, id, task: "w", path: "root/w", outcome: "Rejected", reason: "queue full" },
+  { _tag: "GraceExceeded", seq: 1, at: 0, path: "root", graceMs: 0, stuck: [], paths: [] },
+  { _tag: "TaskRemoveRequested", seq: 1, at: 0, id, task: "w", path: "root/w", reason: "group-restart" },
+  { _tag: "TaskRemoveRequested", seq: 1, at: 0, id, task: "w", path: "root/w", reason: "replace" },
+  { _tag: "SlotTransition", seq: 1, at: 0, path: "root", slot: "s", from: "running", to: "idle", queued: 0, reason: "owner exited" }
 ]
 
 const roundTrip = (event: SupervisorEvent.SupervisorEvent) =>
@@ -117,7 +192,14 @@ describe("SupervisorEvent codec", () => {
         "TaskRemoved",
         "ShutdownRequested",
         "AllStoppedWithinGrace",
-        "GraceExceeded"
+        "GraceExceeded",
+        "GroupRestart",
+        "RestartIntensityExceeded",
+        "Escalated",
+        "AutoShutdown",
+        "SlotSubmitted",
+        "SlotRejected",
+        "SlotTransition"
       ].sort()
     )
   })

@@ -196,6 +196,8 @@ describe("Supervisor registry: list and get", () => {
         Option.some({
           id: t.id,
           name: "t",
+          path: "root/t",
+          kind: "worker",
           state: "running",
           attempt: 1,
           restarts: 0,
@@ -409,7 +411,7 @@ describe("Supervisor registry: remove and cancel", () => {
         const shutdown = yield* Effect.fork(sup.shutdown)
         yield* TestClock.adjust("3 seconds")
         expect(yield* Fiber.await(shutdown)).toEqual(
-          Exit.fail(new SupervisorError.GraceExceeded({ grace: Duration.millis(3000), stuck: ["stubborn"] }))
+          Exit.fail(new SupervisorError.GraceExceeded({ grace: Duration.millis(3000), stuck: ["stubborn"], paths: ["root/stubborn"] }))
         )
       })
   )

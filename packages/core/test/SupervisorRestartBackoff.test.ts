@@ -348,6 +348,8 @@ describe("SupervisorRestart: TaskInfo while backing off", () => {
       expect(first).toEqual({
         id: handle.id,
         name: "db",
+        path: "root/db",
+        kind: "worker",
         state: "backing-off",
         attempt: 1,
         restarts: 1,

@@ -14,6 +14,8 @@ export type AttemptResult =
       readonly reason: string
       readonly exitCode: number | undefined
       readonly fatal: boolean
+      /** Failed with `TaskError.Escalate`: fatal, and the supervisor fails too. */
+      readonly escalate: boolean
       readonly cause: Cause.Cause<unknown>
     }
   | { readonly _tag: "TimedOut"; readonly reason: string; readonly cause: Cause.Cause<unknown> }
@@ -47,6 +49,7 @@ export const classify = (
     const reason = describeError(error)
     const exitCode = exitCodeOf(error)
     if (tag === "TaskCanceled") return { _tag: "Canceled", reason, exitCode }
+    if (tag === "TaskEscalate") return { _tag: "Failed", reason, exitCode, fatal: true, escalate: true, cause }
     let fatal = tag === "TaskFatal"
     if (!fatal && isFatal !== undefined) {
       try {
@@ -57,11 +60,12 @@ export const classify = (
           reason: `${reason} (isFatal threw: ${describeError(thrown)})`,
           exitCode,
           fatal: false,
+          escalate: false,
           cause
         }
       }
     }
-    return { _tag: "Failed", reason, exitCode, fatal, cause }
+    return { _tag: "Failed", reason, exitCode, fatal, escalate: false, cause }
   }
   const defect = Cause.dieOption(cause)
   if (Option.isSome(defect)) {
@@ -70,6 +74,7 @@ export const classify = (
       reason: `defect: ${describeError(defect.value)}`,
       exitCode: undefined,
       fatal: false,
+      escalate: false,
       cause
     }
   }
@@ -78,6 +83,7 @@ export const classify = (
     reason: "the attempt was interrupted without a stop request",
     exitCode: undefined,
     fatal: false,
+    escalate: false,
     cause
   }
 }

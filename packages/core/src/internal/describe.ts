@@ -2,8 +2,12 @@ import * as Cause from "effect/Cause"
 import * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
 
+/** A nested supervisor's failures: their message names the supervisor, their `reason` is only the child's. */
+const supervisorFailures: ReadonlySet<unknown> = new Set(["RestartIntensityExceeded", "Escalated"])
+
 /** A one-line description of an error value for events and outcomes. */
 export const describeError = (error: unknown): string => {
+  if (error instanceof Error && hasProperty(error, "_tag") && supervisorFailures.has(error._tag)) return error.message
   if (hasProperty(error, "reason") && typeof error.reason === "string" && hasProperty(error, "_tag")) {
     return error.reason
   }

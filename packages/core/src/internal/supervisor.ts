@@ -1,29 +1,41 @@
-import type * as Clock from "effect/Clock"
-import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
-import * as PubSub from "effect/PubSub"
 import type * as Runtime from "effect/Runtime"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { AddError, Supervisor, SupervisorOptions, TaskHandle, TaskInfo, TaskRef } from "../Supervisor.js"
+import type {
+  AddError,
+  SubmitOptions,
+  Supervisor,
+  SupervisorOptions,
+  TaskHandle,
+  TaskInfo,
+  TaskRef
+} from "../Supervisor.js"
 import {
+  Escalated,
   GraceExceeded,
   InvalidArgument,
   InvalidSupervisorOptions,
+  InvalidTaskSpec,
+  RestartIntensityExceeded,
+  type SupervisorFailure,
   SupervisorShuttingDown,
   TaskAlreadyExists,
   TaskTerminationTimeout
 } from "../SupervisorError.js"
 import type * as SupervisorEvent from "../SupervisorEvent.js"
+import type * as SupervisorTree from "../SupervisorTree.js"
 import type { Services, Task } from "../Task.js"
 import { TaskContext } from "../TaskContext.js"
 import * as TaskId from "../TaskId.js"
 import * as TaskOutcome from "../TaskOutcome.js"
+import { type EventBus, type EventInput, makeBus } from "./bus.js"
 import {
   addTwo,
   type Caller,
@@ -33,175 +45,283 @@ import {
   unsafeInterruptFork,
   withCaller
 } from "./compat.js"
+import { Controller } from "./controller.js"
+import { Handle } from "./handle.js"
 import { describeCause } from "./describe.js"
-import { decodeDuration, describe } from "./duration.js"
-import { Entry, type StopReason } from "./entry.js"
-import { type EventInput, stopped, taskLoop, withExitCode } from "./taskLoop.js"
+import { decodeDuration } from "./duration.js"
+import { Entry, type LoopResult, RESTART, type StopReason } from "./entry.js"
+import { type Config, resolveConfig } from "./options.js"
+import { Signal } from "./signal.js"
+import { restartGroup } from "./strategy.js"
+import { type ResolvedTask, resolveTask } from "./task.js"
+import { type RestartVerdict, stopped, taskLoop, withExitCode } from "./taskLoop.js"
 import { ZeroSignal } from "./zeroSignal.js"
-import { type ResolvedDefaults, resolveDefaults, resolveTask, type ResolvedTask } from "./task.js"
 
-/** Supervisor options after decoding. */
-interface Config {
-  readonly graceMs: number
-  readonly maxConcurrent: number | undefined
-  readonly eventBuffer: number
-  readonly defaults: ResolvedDefaults
-}
-
-const positiveInt = (field: string, input: unknown): Either.Either<number, InvalidSupervisorOptions> =>
-  typeof input === "number" && Number.isInteger(input) && input >= 1
-    ? Either.right(input)
-    : Either.left(new InvalidSupervisorOptions({ field, reason: `must be a positive integer, got ${describe(input)}` }))
-
-/** Decodes and checks `SupervisorOptions`. */
-export const resolveOptions = (
-  options: SupervisorOptions | undefined
-): Either.Either<Config, InvalidSupervisorOptions> =>
-  Either.gen(function* () {
-    if (options !== undefined && (typeof options !== "object" || options === null)) {
-      return yield* Either.left(
-        new InvalidSupervisorOptions({ field: "options", reason: `must be an object, got ${describe(options)}` })
-      )
-    }
-    const o = options ?? {}
-    const graceMs =
-      o.grace === undefined
-        ? 10_000
-        : Duration.toMillis(
-            yield* Either.mapLeft(
-              decodeDuration(o.grace),
-              (reason) => new InvalidSupervisorOptions({ field: "grace", reason })
-            )
-          )
-    const maxConcurrent =
-      o.maxConcurrent === undefined ? undefined : yield* positiveInt("maxConcurrent", o.maxConcurrent)
-    const eventBuffer = o.eventBuffer === undefined ? 1024 : yield* positiveInt("eventBuffer", o.eventBuffer)
-    const defaults = yield* Either.mapLeft(resolveDefaults(o.defaults), (p) => new InvalidSupervisorOptions(p))
-    return { graceMs, maxConcurrent, eventBuffer, defaults }
-  })
+/** Decodes and checks the options of a root supervisor. */
+export const resolveOptions = (options: SupervisorOptions | undefined): Either.Either<Config, InvalidSupervisorOptions> =>
+  Either.mapLeft(
+    resolveConfig(options, { nested: false, defaults: undefined }, "root"),
+    (problem) => new InvalidSupervisorOptions(problem)
+  )
 
 /** The supervisor: a registry of entries, each run by its own root fiber. */
 export class SupervisorImpl implements Supervisor {
-  private seq = 0
-  private readonly byId = new Map<TaskId.TaskId, Entry>()
+  readonly byId = new Map<TaskId.TaskId, Entry>()
   private readonly byName = new Map<string, Entry>()
   /** Tasks whose outcome is not decided yet. */
   private readonly pending: ZeroSignal
-  /** Tasks whose fiber has not exited yet. */
-  private readonly alive: ZeroSignal
-  private shutdownResult: Deferred.Deferred<void, GraceExceeded> | undefined = undefined
-  /** Event subscribers; with none, events are not even built. */
-  private subscribers = 0
+  /** Dynamically added tasks whose fiber has not exited yet (static children are stopped one by one). */
+  private readonly aliveDynamic: ZeroSignal
+  private shutdownResult: Signal<Exit.Exit<void, GraceExceeded>> | undefined = undefined
+  /** Set when the supervisor failed (restart intensity, escalation); `join` fails with it. */
+  private failure: SupervisorFailure | undefined = undefined
+  /** Significant children whose outcome is not decided yet. */
+  private significantLive = 0
+  /** Restart instants inside the intensity window, oldest first. */
+  private readonly restartTimes: Array<number> = []
+  /** Tasks waiting for their group restart, and the fiber that runs them one at a time. */
+  private readonly groupQueue: Array<Entry> = []
+  private groupFiber: Fiber.RuntimeFiber<void, never> | undefined = undefined
+  readonly controller: Controller
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
   constructor(
     readonly config: Config,
-    private readonly runtime: Runtime.Runtime<never>,
-    private readonly clock: Clock.Clock,
-    private readonly pubsub: PubSub.PubSub<SupervisorEvent.SupervisorEvent>,
+    readonly runtime: Runtime.Runtime<never>,
+    readonly bus: EventBus,
     semaphore: Effect.Semaphore | undefined,
-    private readonly fiberId: FiberId.FiberId
+    readonly fiberId: FiberId.FiberId
   ) {
     this.pending = new ZeroSignal(fiberId)
-    this.alive = new ZeroSignal(fiberId)
+    this.aliveDynamic = new ZeroSignal(fiberId)
     this.withPermit = semaphore === undefined ? (effect) => effect : semaphore.withPermits(1)
+    this.controller = new Controller(this)
+  }
+
+  get path(): string {
+    return this.config.path
   }
 
   now(): number {
-    return this.clock.unsafeCurrentTimeMillis()
+    return this.bus.now()
   }
 
   get listening(): boolean {
-    return this.subscribers > 0
+    return this.bus.listening
   }
 
   emit(event: EventInput): void {
-    if (this.subscribers === 0) return
-    const full = { ...event, seq: ++this.seq, at: this.now() } as SupervisorEvent.SupervisorEvent
-    // `unsafeOffer` refuses when a subscriber's buffer is full instead of sliding; only `publish`
-    // applies the sliding strategy (drop the oldest). A sliding publish never suspends.
-    if (!this.pubsub.unsafeOffer(full) && this.pubsub.isActive()) Effect.runSync(PubSub.publish(this.pubsub, full))
+    this.bus.emit(event)
+  }
+
+  get shuttingDown(): boolean {
+    return this.shutdownResult !== undefined
+  }
+
+  childPath(name: string): string {
+    return `${this.config.path}/${name}`
   }
 
   // ---- admission ----
 
-  private admit(
-    task: Task<any, any>,
-    pendingNames: ReadonlySet<string> | undefined
-  ): Either.Either<ResolvedTask, AddError> {
+  /** Checks a task for admission; emits `TaskAddFailed` when it is refused. */
+  admit(task: Task<any, any>, pendingNames: ReadonlySet<string> | undefined): Either.Either<ResolvedTask, AddError> {
     const resolved = resolveTask(task, this.config.defaults)
     if (Either.isLeft(resolved)) {
-      this.emit({
-        _tag: "TaskAddFailed",
-        task: resolved.left.task,
-        rejection: "InvalidSpec",
-        reason: resolved.left.message
-      })
+      this.addFailed(resolved.left.task, "InvalidSpec", resolved.left.message)
       return resolved
     }
     const name = resolved.right.name
     if (this.shutdownResult !== undefined) {
-      this.emit({
-        _tag: "TaskAddFailed",
-        task: name,
-        rejection: "ShuttingDown",
-        reason: "the supervisor is shutting down"
-      })
+      this.addFailed(name, "ShuttingDown", "the supervisor is shutting down")
       return Either.left(new SupervisorShuttingDown())
     }
+    if (resolved.right.significant && this.config.autoShutdown === "never") {
+      const reason = `significant cannot be set under a supervisor whose autoShutdown is "never"`
+      this.addFailed(name, "InvalidSpec", reason)
+      return Either.left(new InvalidTaskSpec({ task: name, field: "significant", reason }))
+    }
     if (this.byName.has(name) || pendingNames?.has(name)) {
-      this.emit({ _tag: "TaskAddFailed", task: name, rejection: "AlreadyExists", reason: "the name is taken" })
+      this.addFailed(name, "AlreadyExists", "the name is taken")
       return Either.left(new TaskAlreadyExists({ name }))
     }
     return resolved
   }
 
-  private spawn<R>(spec: ResolvedTask, caller: Caller<R>): TaskHandle {
-    const entry = new Entry(TaskId.unsafeNext(), spec)
+  private addFailed(name: string, rejection: "AlreadyExists" | "ShuttingDown" | "InvalidSpec", reason: string): void {
+    if (this.listening) {
+      this.emit({ _tag: "TaskAddFailed", path: this.config.path, task: name, rejection, reason })
+    }
+  }
+
+  /** Registers an admitted task and starts its fiber (on the scheduler's next turn). */
+  spawn<R>(
+    spec: ResolvedTask,
+    caller: Caller<R>,
+    isStatic = false,
+    id = TaskId.unsafeNext(),
+    settled?: Signal<TaskOutcome.TaskOutcome>
+  ): Entry {
+    const entry = new Entry(id, spec, this.childPath(spec.name), isStatic, this)
+    if (settled !== undefined) entry.settled = settled
     this.byId.set(entry.id, entry)
     this.byName.set(entry.name, entry)
     this.pending.increment()
-    this.alive.increment()
-    if (this.listening) this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name })
+    if (spec.significant) this.significantLive += 1
+    if (this.listening) this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name, path: entry.path })
+    entry.caller = caller as Caller<unknown>
+    this.startFiber(entry)
+    return entry
+  }
+
+  private startFiber(entry: Entry): void {
+    if (!entry.isStatic) this.aliveDynamic.increment()
+    const caller = entry.caller!
     const context = addTwo(caller.context, TaskContext, entry.context, Scope.Scope, entry.scope)
-    entry.fiber = unsafeForkDetached(caller as Caller<unknown>, context, taskLoop(this, entry))
+    entry.fiber = unsafeForkDetached(caller, context, taskLoop(this, entry))
     // An observer, not `onExit`: a fiber interrupted before its first step never runs its effect.
     entry.fiber.addObserver((exit) => this.exited(entry, exit))
-    return new Handle(entry)
   }
 
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {
     return withCaller<TaskHandle, AddError, R, never>((caller) => {
       const admitted = this.admit(task, undefined)
-      return Either.isLeft(admitted) ? Effect.fail(admitted.left) : Effect.succeed(this.spawn(admitted.right, caller))
+      return Either.isLeft(admitted)
+        ? Effect.fail(admitted.left)
+        : Effect.succeed(new Handle(this.spawn(admitted.right, caller)))
     })
+  }
+
+  /** Admits a batch all-or-nothing. */
+  private admitAll(tasks: Iterable<Task<any, any>>): Either.Either<Array<ResolvedTask>, AddError> {
+    const names = new Set<string>()
+    const specs: Array<ResolvedTask> = []
+    for (const task of tasks) {
+      const admitted = this.admit(task, names)
+      if (Either.isLeft(admitted)) return Either.left(admitted.left)
+      names.add(admitted.right.name)
+      specs.push(admitted.right)
+    }
+    return Either.right(specs)
   }
 
   addAll<const T extends Iterable<Task<any, any>>>(
     tasks: T
   ): Effect.Effect<ReadonlyArray<TaskHandle>, AddError, Services<T>> {
     return withCaller<ReadonlyArray<TaskHandle>, AddError, Services<T>, never>((caller) => {
-      const names = new Set<string>()
-      const specs: Array<ResolvedTask> = []
-      for (const task of tasks) {
-        const admitted = this.admit(task, names)
-        if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
-        names.add(admitted.right.name)
-        specs.push(admitted.right)
-      }
-      return Effect.succeed(specs.map((spec) => this.spawn(spec, caller)))
+      const admitted = this.admitAll(tasks)
+      if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
+      return Effect.succeed(admitted.right.map((spec) => new Handle(this.spawn(spec, caller))))
+    })
+  }
+
+  /**
+   * Starts a nested supervisor's static children in order, each once the previous one began its
+   * first attempt (or ended before it could).
+   */
+  startStatic(tasks: ReadonlyArray<Task<any, any>>): Effect.Effect<void, AddError> {
+    return withCaller<void, AddError, never, never>((caller) => {
+      const admitted = this.admitAll(tasks)
+      if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
+      return Effect.forEach(
+        admitted.right,
+        (spec) => Effect.suspend(() => (this.shutdownResult !== undefined ? Effect.void : this.spawn(spec, caller, true).started)),
+        { discard: true }
+      )
     })
   }
 
   run<const T extends Iterable<Task<any, any>>>(
     tasks: T
-  ): Effect.Effect<ReadonlyArray<TaskOutcome.TaskOutcome>, AddError, Services<T>> {
+  ): Effect.Effect<ReadonlyArray<TaskOutcome.TaskOutcome>, AddError | SupervisorFailure, Services<T>> {
     return Effect.flatMap(this.addAll(tasks), (handles) =>
       Effect.zipRight(
         this.awaitEmpty,
-        Effect.forEach(handles, (handle) => handle.await)
+        Effect.suspend(() =>
+          this.failure !== undefined ? Effect.fail(this.failure) : Effect.forEach(handles, (handle) => handle.await)
+        )
       )
     )
+  }
+
+  submit<E, R>(task: Task<E, R>, options?: SubmitOptions): Effect.Effect<TaskHandle, AddError | InvalidArgument, R> {
+    return this.controller.submit(task, options)
+  }
+
+  get slots() {
+    return Effect.sync(() => this.controller.snapshot())
+  }
+
+  // ---- restarts ----
+
+  restartVerdict(entry: Entry, reason: string): RestartVerdict {
+    const intensity = this.config.intensity
+    if (intensity !== undefined) {
+      const now = this.now()
+      const times = this.restartTimes
+      times.push(now)
+      while (times.length > 0 && now - times[0]! >= intensity.withinMs) times.shift()
+      if (times.length > intensity.maxRestarts) {
+        entry.failsSupervisor = new RestartIntensityExceeded({
+          path: this.config.path,
+          maxRestarts: intensity.maxRestarts,
+          withinMs: intensity.withinMs,
+          trigger: entry.name,
+          reason
+        })
+        return {
+          refused: `the restart intensity of its supervisor (${intensity.maxRestarts} in ${intensity.withinMs} ms) was exceeded`
+        }
+      }
+    }
+    return this.config.strategy === "one-for-one" ? "restart" : "group"
+  }
+
+  /** Queues a group restart triggered by `entry` (whose fiber has exited); they run one at a time. */
+  private enqueueGroupRestart(entry: Entry): void {
+    this.groupQueue.push(entry)
+    if (this.groupFiber !== undefined) return
+    const drain: Effect.Effect<void> = Effect.suspend(() => {
+      const next = this.groupQueue.shift()
+      if (next === undefined || this.shutdownResult !== undefined) {
+        this.groupFiber = undefined
+        return Effect.void
+      }
+      return Effect.zipRight(restartGroup(this, next), drain)
+    })
+    this.groupFiber = unsafeForkRoot(this.runtime, drain)
+  }
+
+  /** Starts a new fiber on an entry a group restart stopped. */
+  respawn(entry: Entry): void {
+    entry.rearm()
+    entry.restarts += 1
+    this.startFiber(entry)
+  }
+
+  /** Stops `entry`'s fiber so that a group restart can start it again; `false` if it is ending anyway. */
+  park(entry: Entry): boolean {
+    if (entry.stopRequested || entry.outcome !== undefined) return false
+    entry.parking = true
+    entry.state = "waiting"
+    entry.nextAttemptAt = undefined
+    entry.cancelled.complete(undefined)
+    unsafeInterruptFork(entry.fiber, this.fiberId)
+    return true
+  }
+
+  /** Ends an entry whose fiber exited for a group restart that will not start it again. */
+  finalizeParked(entry: Entry, reason: StopReason): void {
+    if (entry.outcome !== undefined || !entry.exited || this.byId.get(entry.id) !== entry) return
+    entry.stopReason ??= reason
+    entry.parking = false
+    this.settle(entry, stopped(entry))
+    this.release(entry)
+  }
+
+  /** Parked entries: their fiber exited for a group restart that has not started them again yet. */
+  private get parked(): Array<Entry> {
+    return Array.from(this.byId.values()).filter((entry) => entry.exited && entry.outcome === undefined)
   }
 
   // ---- stopping ----
@@ -211,29 +331,50 @@ export class SupervisorImpl implements Supervisor {
   }
 
   /** Claims the stop of `entry`: completes `cancelled`, then interrupts its fiber. `true` for the one claimant. */
-  private requestStop(entry: Entry, reason: StopReason): boolean {
+  requestStop(entry: Entry, reason: StopReason): boolean {
     if (entry.stopReason !== undefined || entry.outcome !== undefined) return false
     entry.stopReason = reason
     entry.state = "stopping"
     entry.nextAttemptAt = undefined
-    this.emit({ _tag: "TaskRemoveRequested", id: entry.id, task: entry.name, reason })
+    if (this.listening) {
+      this.emit({ _tag: "TaskRemoveRequested", id: entry.id, task: entry.name, path: entry.path, reason })
+    }
     entry.cancelled.complete(undefined)
-    unsafeInterruptFork(entry.fiber, this.fiberId)
+    if (entry.exited) {
+      // Parked by a group restart: nothing runs, it ends now.
+      this.finalizeParked(entry, reason)
+    } else {
+      entry.parking = false
+      unsafeInterruptFork(entry.fiber, this.fiberId)
+    }
     return true
   }
 
-  /** Starts the per-task grace clock of a `remove` or `cancel`. */
-  private startGrace(entry: Entry): void {
-    const graceMs = entry.spec.graceMs ?? this.config.graceMs
-    const abandon = () =>
-      this.settle(entry, new TaskOutcome.ForceAborted({ reason: `did not stop within its grace of ${graceMs} ms` }))
-    if (graceMs === 0) return abandon()
+  /** Abandons a task that did not stop within `graceMs`: its outcome is `ForceAborted`, its name stays taken. */
+  abandon(entry: Entry, graceMs: number, during: string): void {
+    this.settle(entry, new TaskOutcome.ForceAborted({ reason: `did not stop within ${during} of ${graceMs} ms` }))
+  }
+
+  /** The grace `remove`, `cancel` and ordered stops give `entry`. */
+  graceOf(entry: Entry): number {
+    return entry.spec.graceMs ?? this.config.graceMs
+  }
+
+  hasName(name: string): boolean {
+    return this.byName.has(name)
+  }
+
+  /** Starts the per-task grace clock of a `remove`, `cancel` or `replace`. */
+  startGrace(entry: Entry): void {
+    const graceMs = this.graceOf(entry)
+    if (entry.exited) return
+    if (graceMs === 0) return this.abandon(entry, graceMs, "its grace")
     entry.graceTimer = unsafeForkRoot(
       this.runtime,
       Effect.zipRight(
         Effect.sleep(Duration.millis(graceMs)),
         Effect.sync(() => {
-          if (!entry.exited) abandon()
+          if (!entry.exited) this.abandon(entry, graceMs, "its grace")
         })
       )
     )
@@ -242,7 +383,8 @@ export class SupervisorImpl implements Supervisor {
   remove(ref: TaskRef): Effect.Effect<boolean> {
     return Effect.sync(() => {
       const entry = this.lookup(ref)
-      if (entry === undefined || !this.requestStop(entry, "remove")) return false
+      if (entry === undefined) return this.controller.removeQueued(ref)
+      if (!this.requestStop(entry, "remove")) return false
       this.startGrace(entry)
       return true
     })
@@ -262,7 +404,7 @@ export class SupervisorImpl implements Supervisor {
         timeoutMs = Duration.toMillis(decoded.right)
       }
       const entry = this.lookup(ref)
-      if (entry === undefined) return Effect.succeed(false)
+      if (entry === undefined) return Effect.succeed(this.controller.removeQueued(ref))
       const claimed = this.requestStop(entry, "cancel")
       if (claimed) this.startGrace(entry)
       const cleanup = Effect.as(entry.settled.await, claimed)
@@ -275,44 +417,103 @@ export class SupervisorImpl implements Supervisor {
   }
 
   /** Decides `entry`'s outcome once; later calls are ignored. */
-  private settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
+  settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
     if (entry.outcome !== undefined) return
     entry.outcome = outcome
     entry.settled.complete(outcome)
     if (this.listening) this.emitFinished(entry, outcome)
     this.pending.decrement()
+    if (entry.spec.significant) this.significantLive -= 1
+    if (entry.stopReason !== undefined) return
+    // The task ended by itself: escalation and auto-shutdown apply.
+    if (entry.failsSupervisor !== undefined) return this.fail(entry.failsSupervisor)
+    if ((entry.escalating || entry.spec.escalate) && (outcome._tag === "Failed" || outcome._tag === "Fatal")) {
+      return this.fail(new Escalated({ path: this.config.path, task: entry.name, reason: outcome.reason }))
+    }
+    if (entry.spec.significant && outcome._tag !== "ForceAborted") this.significantEnded(entry)
+  }
+
+  private significantEnded(entry: Entry): void {
+    const mode = this.config.autoShutdown
+    if (mode === "never" || (mode === "all-significant" && this.significantLive > 0)) return
+    if (this.shutdownResult !== undefined) return
+    if (this.listening) this.emit({ _tag: "AutoShutdown", path: this.config.path, mode, trigger: entry.name })
+    this.startShutdown(false)
+  }
+
+  /** Fails the supervisor: stops every child (as a shutdown does) and makes `join` fail with `error`. */
+  private fail(error: SupervisorFailure): void {
+    if (this.failure !== undefined || this.shutdownResult !== undefined) return
+    this.failure = error
+    if (this.listening) {
+      this.emit(
+        error._tag === "RestartIntensityExceeded"
+          ? {
+              _tag: "RestartIntensityExceeded",
+              path: error.path,
+              maxRestarts: error.maxRestarts,
+              withinMs: error.withinMs,
+              trigger: error.trigger,
+              reason: error.reason
+            }
+          : { _tag: "Escalated", path: error.path, task: error.task, reason: error.reason }
+      )
+    }
+    unsafeForkRoot(
+      this.runtime,
+      Effect.logWarning(error.message).pipe(Effect.annotateLogs({ fibervisor: "supervisor", path: this.config.path }))
+    )
+    this.startShutdown(false)
   }
 
   private emitFinished(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
     const reason = TaskOutcome.reason(outcome)
     const exitCode = TaskOutcome.exitCode(outcome)
+    const which = { id: entry.id, task: entry.name, path: entry.path }
     this.emit(
       withExitCode(
         reason === undefined
-          ? { _tag: "TaskFinished", id: entry.id, task: entry.name, outcome: outcome._tag }
-          : { _tag: "TaskFinished", id: entry.id, task: entry.name, outcome: outcome._tag, reason },
+          ? { _tag: "TaskFinished", ...which, outcome: outcome._tag }
+          : { _tag: "TaskFinished", ...which, outcome: outcome._tag, reason },
         exitCode
       )
     )
   }
 
   /** The task's fiber has physically exited: decide its outcome (unless abandoned) and free its name. */
-  private exited(entry: Entry, exit: Exit.Exit<TaskOutcome.TaskOutcome>): void {
-    entry.exited = true
-    if (entry.graceTimer !== undefined) unsafeInterruptFork(entry.graceTimer, this.fiberId)
-    if (Exit.isSuccess(exit)) {
-      this.settle(entry, exit.value)
-    } else {
-      if (entry.attemptRunning) {
+  private exited(entry: Entry, exit: Exit.Exit<LoopResult>): void {
+    entry.markExited()
+    if (!entry.isStatic) this.aliveDynamic.decrement()
+    if (entry.graceTimer !== undefined) {
+      unsafeInterruptFork(entry.graceTimer, this.fiberId)
+      entry.graceTimer = undefined
+    }
+    const interrupted = Exit.isFailure(exit)
+    if (interrupted && entry.attemptRunning) {
+      entry.attemptRunning = false
+      if (this.listening) {
         this.emit({
           _tag: "AttemptCanceled",
           id: entry.id,
           task: entry.name,
+          path: entry.path,
           attempt: entry.attempt,
           durationMs: this.now() - entry.attemptStartedAt,
-          reason: `stopped by ${entry.stopReason ?? "interruption"}`
+          reason: `stopped by ${entry.stopReason ?? (entry.parking ? "group-restart" : "interruption")}`
         })
       }
+    }
+    const handedOver = Exit.isSuccess(exit) && exit.value === RESTART
+    if ((entry.parking || handedOver) && entry.stopReason === undefined && entry.outcome === undefined) {
+      // Waits for its group restart, which starts a new fiber on this entry.
+      if (this.shutdownResult !== undefined) return this.finalizeParked(entry, "shutdown")
+      if (handedOver) this.enqueueGroupRestart(entry)
+      return
+    }
+    entry.parking = false
+    if (Exit.isSuccess(exit)) {
+      this.settle(entry, exit.value === RESTART ? stopped(entry) : exit.value)
+    } else {
       this.settle(
         entry,
         entry.stopReason !== undefined
@@ -323,10 +524,15 @@ export class SupervisorImpl implements Supervisor {
             })
       )
     }
+    this.release(entry)
+  }
+
+  /** Removes an ended entry from the registry (its name is free again). */
+  private release(entry: Entry): void {
     this.byId.delete(entry.id)
     if (this.byName.get(entry.name) === entry) this.byName.delete(entry.name)
-    if (this.listening) this.emit({ _tag: "TaskRemoved", id: entry.id, task: entry.name })
-    this.alive.decrement()
+    if (this.listening) this.emit({ _tag: "TaskRemoved", id: entry.id, task: entry.name, path: entry.path })
+    this.controller.released(entry)
   }
 
   // ---- inspection ----
@@ -342,20 +548,25 @@ export class SupervisorImpl implements Supervisor {
     })
   }
 
+  get tree(): Effect.Effect<SupervisorTree.SupervisorTree> {
+    return Effect.sync(() => this.snapshot())
+  }
+
+  snapshot(): SupervisorTree.SupervisorTree {
+    return {
+      path: this.config.path,
+      strategy: this.config.strategy,
+      state: this.shutdownResult === undefined ? "running" : "shutting-down",
+      tasks: Array.from(this.byId.values(), nodeOf)
+    }
+  }
+
   get events(): Stream.Stream<SupervisorEvent.SupervisorEvent> {
     return Stream.unwrapScoped(this.subscribe)
   }
 
   get subscribe(): Effect.Effect<Stream.Stream<SupervisorEvent.SupervisorEvent>, never, Scope.Scope> {
-    return Effect.acquireRelease(
-      Effect.tap(PubSub.subscribe(this.pubsub), () => {
-        this.subscribers += 1
-      }),
-      () =>
-        Effect.sync(() => {
-          this.subscribers -= 1
-        })
-    ).pipe(Effect.map((dequeue) => Stream.fromQueue(dequeue)))
+    return this.bus.subscribe
   }
 
   get awaitEmpty(): Effect.Effect<void> {
@@ -370,53 +581,116 @@ export class SupervisorImpl implements Supervisor {
     return Effect.sync(() => this.byId.size)
   }
 
+  get join(): Effect.Effect<void, SupervisorFailure> {
+    return Effect.flatMap(this.finished.await, () =>
+      this.failure === undefined ? Effect.void : Effect.fail(this.failure)
+    )
+  }
+
+  /** Completed when a shutdown has finished (`join` waits for it without starting one). */
+  private readonly finished = new Signal<void>()
+
   // ---- shutdown ----
 
   get shutdown(): Effect.Effect<void, GraceExceeded> {
-    return Effect.suspend(() => Deferred.await(this.startShutdown()))
+    return Effect.suspend(() => Effect.flatMap(this.startShutdown(true).await, (exit) => exit))
   }
 
-  private startShutdown(): Deferred.Deferred<void, GraceExceeded> {
+  /**
+   * Starts the one shutdown: dynamically added tasks are stopped together, then static children one
+   * at a time in reverse start order, each within its own grace, all within the supervisor's grace.
+   */
+  private startShutdown(requested: boolean): Signal<Exit.Exit<void, GraceExceeded>> {
     if (this.shutdownResult !== undefined) return this.shutdownResult
-    const result = Deferred.unsafeMake<void, GraceExceeded>(this.fiberId)
+    const result = new Signal<Exit.Exit<void, GraceExceeded>>()
     this.shutdownResult = result
-    this.emit({ _tag: "ShutdownRequested" })
-    for (const entry of this.byId.values()) this.requestStop(entry, "shutdown")
-    const graceMs = this.config.graceMs
-    /** Decides the result from which fibers have exited; returns the warning to log, if any. */
-    const decide = (): Effect.Effect<void> => {
-      const stuck = Array.from(this.byId.values()).filter((entry) => !entry.exited)
-      if (stuck.length === 0) {
-        this.emit({ _tag: "AllStoppedWithinGrace" })
-        Deferred.unsafeDone(result, Exit.void)
-        return Effect.void
-      }
-      for (const entry of stuck) {
-        this.settle(
-          entry,
-          new TaskOutcome.ForceAborted({ reason: `did not stop within the shutdown grace of ${graceMs} ms` })
-        )
-      }
-      const names = stuck.map((entry) => entry.name)
-      this.emit({ _tag: "GraceExceeded", graceMs, stuck: names })
-      const error = new GraceExceeded({ grace: Duration.millis(graceMs), stuck: names })
-      Deferred.unsafeDone(result, Exit.fail(error))
-      return Effect.logWarning(error.message).pipe(Effect.annotateLogs("fibervisor", "shutdown"))
+    if (requested && this.listening) this.emit({ _tag: "ShutdownRequested", path: this.config.path })
+    if (this.groupFiber !== undefined) unsafeInterruptFork(this.groupFiber, this.fiberId)
+    this.controller.shutdown()
+    for (const entry of this.parked) this.finalizeParked(entry, "shutdown")
+    const statics: Array<Entry> = []
+    for (const entry of this.byId.values()) {
+      if (entry.isStatic) statics.push(entry)
+      else this.requestStop(entry, "shutdown")
     }
+    statics.reverse()
+    const graceMs = this.config.graceMs
     if (graceMs === 0) {
       // No grace: decided now, before any fiber has processed its interrupt.
-      unsafeForkRoot(this.runtime, decide())
-    } else {
-      const wait = Effect.timeoutOption(Effect.interruptible(this.alive.await), Duration.millis(graceMs))
-      unsafeForkRoot(this.runtime, Effect.zipRight(wait, Effect.suspend(decide)))
+      for (const entry of statics) this.requestStop(entry, "shutdown")
+      unsafeForkRoot(this.runtime, this.decide(result))
+      return result
     }
+    const deadline = this.now() + graceMs
+    const stopStatics = Effect.forEach(
+      statics,
+      (entry) =>
+        Effect.suspend(() => {
+          if (entry.exited) return Effect.void
+          this.requestStop(entry, "shutdown")
+          const budget = Math.min(this.graceOf(entry), deadline - this.now())
+          if (budget <= 0) return Effect.void
+          return Effect.map(Effect.timeoutOption(Effect.interruptible(entry.gone), Duration.millis(budget)), () => {
+            // Its own grace ran out before the supervisor's: abandon it and go on with the next one.
+            if (!entry.exited && deadline - this.now() > 0) this.abandon(entry, budget, "its grace")
+          })
+        }),
+      { discard: true }
+    )
+    const waitDynamic = Effect.timeoutOption(Effect.interruptible(this.aliveDynamic.await), Duration.millis(graceMs))
+    unsafeForkRoot(
+      this.runtime,
+      Effect.zipRight(
+        Effect.zipRight(waitDynamic, stopStatics),
+        Effect.suspend(() => {
+          for (const entry of statics) this.requestStop(entry, "shutdown")
+          return this.decide(result)
+        })
+      )
+    )
     return result
   }
+
+  /** Decides the shutdown's result from which fibers have exited; returns the warning to log, if any. */
+  private decide(result: Signal<Exit.Exit<void, GraceExceeded>>): Effect.Effect<void> {
+    const stuck = Array.from(this.byId.values()).filter((entry) => !entry.exited)
+    const graceMs = this.config.graceMs
+    if (stuck.length === 0) {
+      if (this.listening) this.emit({ _tag: "AllStoppedWithinGrace", path: this.config.path })
+      result.complete(Exit.void)
+      this.finished.complete(undefined)
+      return Effect.void
+    }
+    for (const entry of stuck) this.abandon(entry, graceMs, "the shutdown grace")
+    const names = stuck.map((entry) => entry.name)
+    const paths = stuck.flatMap(stuckPaths)
+    if (this.listening) this.emit({ _tag: "GraceExceeded", path: this.config.path, graceMs, stuck: names, paths })
+    const error = new GraceExceeded({ grace: Duration.millis(graceMs), stuck: names, paths })
+    result.complete(Exit.fail(error))
+    this.finished.complete(undefined)
+    return Effect.logWarning(error.message).pipe(
+      Effect.annotateLogs({ fibervisor: "shutdown", path: this.config.path })
+    )
+  }
 }
+
+/** A task still running, or (for a nested supervisor) the deepest tasks still running under it. */
+const stuckPaths = (entry: Entry): Array<string> => {
+  const nested = entry.nested as SupervisorImpl | undefined
+  if (nested === undefined) return [entry.path]
+  const below = Array.from(nested.byId.values())
+    .filter((child) => !child.exited)
+    .flatMap(stuckPaths)
+  return below.length === 0 ? [entry.path] : below
+}
+
+const kindOf = (entry: Entry): "worker" | "supervisor" => (entry.spec.nested === undefined ? "worker" : "supervisor")
 
 const infoOf = (entry: Entry): TaskInfo => ({
   id: entry.id,
   name: entry.name,
+  path: entry.path,
+  kind: kindOf(entry),
   state: entry.state,
   attempt: entry.attempt,
   restarts: entry.restarts,
@@ -424,37 +698,45 @@ const infoOf = (entry: Entry): TaskInfo => ({
   nextAttemptAt: Option.fromNullable(entry.nextAttemptAt)
 })
 
-class Handle implements TaskHandle {
-  constructor(private readonly entry: Entry) {}
-  get id() {
-    return this.entry.id
+const nodeOf = (entry: Entry): SupervisorTree.TaskNode => {
+  const nested = entry.nested as SupervisorImpl | undefined
+  const node: {
+    -readonly [K in keyof SupervisorTree.TaskNode]: SupervisorTree.TaskNode[K]
+  } = {
+    id: entry.id,
+    name: entry.name,
+    path: entry.path,
+    kind: kindOf(entry),
+    state: entry.state,
+    attempt: entry.attempt,
+    restarts: entry.restarts
   }
-  get name() {
-    return this.entry.name
-  }
-  get await() {
-    return this.entry.settled.await
-  }
-  get poll() {
-    return Effect.sync(() => Option.fromNullable(this.entry.outcome))
-  }
+  if (entry.lastFailure !== undefined) node.lastFailure = entry.lastFailure
+  if (entry.nextAttemptAt !== undefined) node.nextAttemptAt = entry.nextAttemptAt
+  if (nested !== undefined) node.supervisor = nested.snapshot()
+  return node
 }
 
-/** Builds a supervisor whose graceful shutdown runs when the scope closes. */
+/** Builds a supervisor around `bus`; closing the scope shuts it down. */
+const build = (config: Config, bus: EventBus): Effect.Effect<SupervisorImpl, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const runtime = yield* currentRuntime<never>()
+    const fiberId = yield* Effect.fiberId
+    const semaphore = config.maxConcurrent === undefined ? undefined : yield* Effect.makeSemaphore(config.maxConcurrent)
+    const supervisor = new SupervisorImpl(config, runtime, bus, semaphore, fiberId)
+    yield* Effect.addFinalizer(() => Effect.ignore(supervisor.shutdown))
+    return supervisor
+  })
+
+/** Builds a root supervisor whose graceful shutdown runs when the scope closes. */
 export const make = (options?: SupervisorOptions): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* resolveOptions(options)
-    const runtime = yield* currentRuntime<never>()
-    const clock = yield* Effect.clock
-    const fiberId = yield* Effect.fiberId
-    const pubsub = yield* PubSub.sliding<SupervisorEvent.SupervisorEvent>(config.eventBuffer)
-    const semaphore = config.maxConcurrent === undefined ? undefined : yield* Effect.makeSemaphore(config.maxConcurrent)
-    const supervisor = new SupervisorImpl(config, runtime, clock, pubsub, semaphore, fiberId)
-    yield* Effect.addFinalizer(() =>
-      supervisor.shutdown.pipe(
-        Effect.catchAll(() => Effect.void),
-        Effect.zipRight(PubSub.shutdown(pubsub))
-      )
-    )
-    return supervisor
+    const bus = yield* makeBus(config.eventBuffer)
+    yield* Effect.addFinalizer(() => bus.close)
+    return yield* build(config, bus)
   })
+
+/** Builds a nested supervisor publishing on its parent's bus. */
+export const makeNested = (config: Config, bus: EventBus): Effect.Effect<SupervisorImpl, never, Scope.Scope> =>
+  build(config, bus)

@@ -30,7 +30,28 @@ export interface ResolvedTask extends ResolvedDefaults {
   readonly name: string
   readonly effect: Effect.Effect<unknown, unknown, unknown>
   readonly isFatal: ((error: unknown) => boolean) | undefined
+  readonly significant: boolean
+  readonly escalate: boolean
+  /** Set for `Supervisor.task`: its nested supervisor's checked settings. */
+  readonly nested: unknown
 }
+
+/** A field of a task spec and what is wrong with it. */
+export interface Problem {
+  readonly field: string
+  readonly reason: string
+}
+
+/**
+ * What `Supervisor.task` attaches to its task: a check of the nested supervisor's options and
+ * children, run at admission with the parent's defaults.
+ */
+export interface NestedSpec {
+  resolve(defaults: ResolvedDefaults): Either.Either<unknown, Problem>
+}
+
+/** The key under which `Supervisor.task` stores its `NestedSpec` on the task. */
+export const NestedSpecKey: unique symbol = Symbol.for("@fibervisor/core/NestedSpec")
 
 export const builtinDefaults: ResolvedDefaults = {
   restart: { _tag: "OnFailure" },
@@ -39,11 +60,6 @@ export const builtinDefaults: ResolvedDefaults = {
   maxRetries: Number.POSITIVE_INFINITY,
   resetAfterMs: 0,
   graceMs: undefined
-}
-
-interface Problem {
-  readonly field: string
-  readonly reason: string
 }
 
 type Check<A> = Either.Either<A, Problem>
@@ -171,19 +187,46 @@ export const resolveTask = (
   if ("isFatal" in options && options.isFatal !== undefined && typeof options.isFatal !== "function") {
     return Either.left(fail("isFatal", `must be a function, got ${describe(options.isFatal)}`))
   }
-  return Either.mapBoth(resolveSettings(options, defaults ?? builtinDefaults), {
-    onLeft: (p) => fail(p.field, p.reason),
-    // Spelled out (no spread): this runs for every `add`, and a spread here showed up in profiles.
-    onRight: (settings): ResolvedTask => ({
-      restart: settings.restart,
-      backoff: settings.backoff,
-      timeoutMs: settings.timeoutMs,
-      maxRetries: settings.maxRetries,
-      resetAfterMs: settings.resetAfterMs,
-      graceMs: settings.graceMs,
-      name,
-      effect: task.effect as Effect.Effect<unknown, unknown, TaskContext>,
-      isFatal: options.isFatal
-    })
+  const significant = flag(options.significant)
+  if (significant === undefined) {
+    return Either.left(fail("significant", `must be a boolean, got ${describe(options.significant)}`))
+  }
+  const escalate = flag(options.escalate)
+  if (escalate === undefined) {
+    return Either.left(fail("escalate", `must be a boolean, got ${describe(options.escalate)}`))
+  }
+  const resolved = resolveSettings(options, defaults ?? builtinDefaults)
+  if (Either.isLeft(resolved)) return Either.left(fail(resolved.left.field, resolved.left.reason))
+  const settings = resolved.right
+  if (significant && settings.restart._tag === "Always") {
+    return Either.left(
+      fail("significant", "cannot be set on a RestartPolicy.always task: it never ends by itself (OTP allows it only for transient and temporary children)")
+    )
+  }
+  let nested: unknown = undefined
+  const nestedSpec = (task as { readonly [NestedSpecKey]?: NestedSpec })[NestedSpecKey]
+  if (nestedSpec !== undefined) {
+    const checked = nestedSpec.resolve(defaults ?? builtinDefaults)
+    if (Either.isLeft(checked)) return Either.left(fail(checked.left.field, checked.left.reason))
+    nested = checked.right
+  }
+  // Spelled out (no spread): this runs for every `add`, and a spread here showed up in profiles.
+  return Either.right({
+    restart: settings.restart,
+    backoff: settings.backoff,
+    timeoutMs: settings.timeoutMs,
+    maxRetries: settings.maxRetries,
+    resetAfterMs: settings.resetAfterMs,
+    graceMs: settings.graceMs,
+    name,
+    effect: task.effect as Effect.Effect<unknown, unknown, TaskContext>,
+    isFatal: options.isFatal,
+    significant,
+    escalate,
+    nested
   })
 }
+
+/** `undefined` means false; anything but a boolean is refused (`undefined` returned). */
+const flag = (input: unknown): boolean | undefined =>
+  input === undefined ? false : typeof input === "boolean" ? input : undefined

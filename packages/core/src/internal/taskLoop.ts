@@ -3,18 +3,11 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type { TaskFailure } from "../Backoff.js"
-import type * as SupervisorEvent from "../SupervisorEvent.js"
 import * as TaskOutcome from "../TaskOutcome.js"
+import type { EventInput } from "./bus.js"
 import { type AttemptResult, classify, TIMED_OUT } from "./attempt.js"
 import { initialState, stepSchedule } from "./compat.js"
-import type { Entry } from "./entry.js"
-
-/** An event without the `seq` and `at` the supervisor stamps on it. */
-export type EventInput = SupervisorEvent.SupervisorEvent extends infer E
-  ? E extends SupervisorEvent.SupervisorEvent
-    ? Omit<E, "seq" | "at">
-    : never
-  : never
+import { type Entry, type LoopResult, RESTART } from "./entry.js"
 
 /** What a task's loop needs from its supervisor. */
 export interface LoopHost {
@@ -23,15 +16,20 @@ export interface LoopHost {
   /** Whether anyone listens; events are not built otherwise. */
   readonly listening: boolean
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /**
+   * A failed attempt is about to be retried: `"restart"` lets the task retry by itself, `"group"`
+   * hands the restart to the supervisor's strategy, a string refuses it (the restart intensity is
+   * exceeded) and says why.
+   */
+  restartVerdict(entry: Entry, reason: string): RestartVerdict
 }
+
+/** See `LoopHost.restartVerdict`. */
+export type RestartVerdict = "restart" | "group" | { readonly refused: string }
 
 type AttemptExit = Exit.Exit<unknown, unknown> | typeof TIMED_OUT
 
-/** The failure streak and the backoff schedule's state; both reset after a success. */
-interface Progress {
-  schedule: unknown
-  streak: number
-}
+export type { EventInput }
 
 export const stopped = (entry: Entry): TaskOutcome.TaskOutcome =>
   new TaskOutcome.Canceled({ reason: `stopped by ${entry.stopReason ?? "request"}` })
@@ -70,13 +68,16 @@ const attemptOf = (host: LoopHost, entry: Entry): Effect.Effect<AttemptExit | un
       : body
   return Effect.suspend(() => {
     // A task waiting for a permit never starts once its stop was requested.
-    if (entry.stopReason !== undefined) return Effect.succeed(undefined)
+    if (entry.stopRequested) return Effect.succeed(undefined)
     entry.attempt += 1
     entry.nextAttemptAt = undefined
     entry.setState("running")
     entry.attemptStartedAt = host.now()
     entry.attemptRunning = true
-    if (host.listening) host.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, attempt: entry.attempt })
+    entry.markStarted()
+    if (host.listening) {
+      host.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt })
+    }
     return timed
   })
 }
@@ -85,13 +86,12 @@ const attemptOf = (host: LoopHost, entry: Entry): Effect.Effect<AttemptExit | un
  * The whole life of one task — attempts, decisions per the attempt-exit table, backoff — as a
  * loop of `flatMap`s (no generator: this is the hot path of every supervised task).
  */
-export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<TaskOutcome.TaskOutcome> => {
+export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<LoopResult> => {
   const spec = entry.spec
-  const progress: Progress = { schedule: initialState(spec.backoff), streak: 0 }
   const attempt = host.withPermit(attemptOf(host, entry))
 
   /** After a success or a scheduled failure: wait `delayMs`, then the next attempt. */
-  const again = (delayMs: number): Effect.Effect<TaskOutcome.TaskOutcome> => {
+  const again = (delayMs: number): Effect.Effect<LoopResult> => {
     entry.restarts += 1
     if (delayMs <= 0) {
       entry.setState("waiting")
@@ -108,13 +108,20 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<TaskOutcom
     )
   }
 
-  const onSuccess = (durationMs: number): Effect.Effect<TaskOutcome.TaskOutcome> => {
+  const onSuccess = (durationMs: number): Effect.Effect<LoopResult> => {
     if (host.listening) {
-      host.emit({ _tag: "AttemptSucceeded", id: entry.id, task: entry.name, attempt: entry.attempt, durationMs })
+      host.emit({
+        _tag: "AttemptSucceeded",
+        id: entry.id,
+        task: entry.name,
+        path: entry.path,
+        attempt: entry.attempt,
+        durationMs
+      })
     }
-    progress.streak = 0
-    progress.schedule = initialState(spec.backoff)
-    if (entry.stopReason !== undefined) return Effect.succeed(stopped(entry))
+    entry.streak = 0
+    entry.schedule = initialState(spec.backoff)
+    if (entry.stopRequested) return Effect.succeed(stopped(entry))
     if (spec.restart._tag !== "Always") return Effect.succeed(TaskOutcome.completed)
     const interval = spec.restart.intervalMs
     // At least 1 ms between consecutive starts, so a task that returns at once cannot spin.
@@ -124,6 +131,7 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<TaskOutcom
         _tag: "BackoffScheduled",
         id: entry.id,
         task: entry.name,
+        path: entry.path,
         attempt: entry.attempt,
         delayMs,
         source: "success"
@@ -135,8 +143,8 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<TaskOutcom
   const onFailure = (
     result: Extract<AttemptResult, { _tag: "Failed" | "TimedOut" }>,
     durationMs: number
-  ): Effect.Effect<TaskOutcome.TaskOutcome> => {
-    const which = { id: entry.id, task: entry.name, attempt: entry.attempt }
+  ): Effect.Effect<LoopResult> => {
+    const which = { id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt }
     if (host.listening) {
       if (result._tag === "TimedOut") {
         host.emit({ _tag: "AttemptTimedOut", ...which, durationMs, timeoutMs: spec.timeoutMs })
@@ -154,6 +162,7 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<TaskOutcom
     const give = (reason: string) =>
       logged(entry, new TaskOutcome.Failed(withExitCode({ reason, cause: result.cause }, exitCode)))
     if (result._tag === "Failed" && result.fatal) {
+      if (result.escalate) entry.escalating = true
       return logged(
         entry,
         new TaskOutcome.Fatal(withExitCode({ reason: result.reason, cause: result.cause }, exitCode))
@@ -161,29 +170,31 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<TaskOutcom
     }
     if (spec.restart._tag === "Never") return give(result.reason)
     // A stop requested while the attempt ran (it was uninterruptible) wins over a restart.
-    if (entry.stopReason !== undefined) return Effect.succeed(stopped(entry))
+    if (entry.stopRequested) return Effect.succeed(stopped(entry))
     if (spec.resetAfterMs > 0 && durationMs >= spec.resetAfterMs) {
-      progress.streak = 0
-      progress.schedule = initialState(spec.backoff)
+      entry.streak = 0
+      entry.schedule = initialState(spec.backoff)
     }
-    progress.streak += 1
-    const retries = progress.streak - 1
-    if (progress.streak > spec.maxRetries) {
+    entry.streak += 1
+    const retries = entry.streak - 1
+    if (entry.streak > spec.maxRetries) {
       return give(`retry limit reached after ${retries} of ${spec.maxRetries} retries: ${result.reason}`)
     }
     const failure: TaskFailure = {
       ...which,
-      streak: progress.streak,
+      streak: entry.streak,
       reason: result.reason,
       timedOut: result._tag === "TimedOut",
       cause: result.cause
     }
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.flatMap(stepSchedule(spec.backoff, now, failure, progress.schedule), (step) => {
+      Effect.flatMap(stepSchedule(spec.backoff, now, failure, entry.schedule), (step) => {
         if (step === undefined) {
           return give(`retry budget exhausted: the backoff schedule ended after ${retries} retries: ${result.reason}`)
         }
-        progress.schedule = step.state
+        const verdict = host.restartVerdict(entry, result.reason)
+        if (typeof verdict === "object") return give(`${result.reason} (not restarted: ${verdict.refused})`)
+        entry.schedule = step.state
         if (host.listening) {
           host.emit({
             _tag: "BackoffScheduled",
@@ -193,12 +204,16 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<TaskOutcom
             reason: result.reason
           })
         }
-        return again(step.delayMs)
+        if (verdict === "restart") return again(step.delayMs)
+        entry.restartDelayMs = step.delayMs
+        entry.setState("backing-off")
+        entry.nextAttemptAt = step.delayMs > 0 ? host.now() + step.delayMs : undefined
+        return Effect.succeed(RESTART)
       })
     )
   }
 
-  const loop: Effect.Effect<TaskOutcome.TaskOutcome> = Effect.flatMap(attempt, (exit) => {
+  const loop: Effect.Effect<LoopResult> = Effect.flatMap(attempt, (exit) => {
     entry.attemptRunning = false
     if (exit === undefined) return Effect.succeed(stopped(entry))
     const durationMs = host.now() - entry.attemptStartedAt
@@ -212,6 +227,7 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<TaskOutcom
             _tag: "AttemptCanceled",
             id: entry.id,
             task: entry.name,
+            path: entry.path,
             attempt: entry.attempt,
             durationMs,
             reason: result.reason

@@ -1,0 +1,83 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import type { Entry } from "./entry.js"
+import type { SupervisorImpl } from "./supervisor.js"
+
+/**
+ * The children a restart of `trigger` takes down with it, in start order: every live child under
+ * `one-for-all`, the ones started after it under `rest-for-one`. Children that already ended stay
+ * ended (an `onFailure` child that completed stays completed).
+ */
+const affectedBy = (supervisor: SupervisorImpl, trigger: Entry): Array<Entry> => {
+  const affected: Array<Entry> = []
+  for (const entry of supervisor.byId.values()) {
+    if (entry === trigger) {
+      affected.push(entry)
+      continue
+    }
+    // Parked children (waiting for a group restart of their own) are taken along and started again.
+    if (entry.stopReason !== undefined || entry.parking || entry.outcome !== undefined) continue
+    if (supervisor.config.strategy === "rest-for-one" && entry.id < trigger.id) continue
+    affected.push(entry)
+  }
+  return affected
+}
+
+/**
+ * Restarts a group after `trigger`'s restart-worthy failure (its fiber has exited): stops the
+ * other affected children in reverse start order, each within its grace, waits the trigger's own
+ * backoff, then starts them again in start order, each once the previous one began its first
+ * attempt. `RestartPolicy.never` children are stopped for good.
+ */
+export const restartGroup = (supervisor: SupervisorImpl, trigger: Entry): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    // Ended meanwhile, or already started again by an earlier group restart that took it along.
+    if (trigger.outcome !== undefined || !trigger.exited) return Effect.void
+    const affected = affectedBy(supervisor, trigger)
+    if (supervisor.listening) {
+      supervisor.emit({
+        _tag: "GroupRestart",
+        path: supervisor.path,
+        strategy: supervisor.config.strategy,
+        trigger: trigger.name,
+        affected: affected.map((entry) => entry.name)
+      })
+    }
+    const others = affected.filter((entry) => entry !== trigger).reverse()
+    const stopOthers = Effect.forEach(others, (entry) => stopForRestart(supervisor, entry), { discard: true })
+    const backoff = trigger.restartDelayMs > 0 ? Effect.sleep(Duration.millis(trigger.restartDelayMs)) : Effect.void
+    const startAll = Effect.forEach(
+      affected,
+      (entry) =>
+        Effect.suspend(() => {
+          // Removed, abandoned or stopped for good meanwhile: it stays down.
+          if (!entry.exited || entry.outcome !== undefined || entry.stopReason !== undefined) return Effect.void
+          if (supervisor.shuttingDown) return Effect.void
+          supervisor.respawn(entry)
+          return entry.started
+        }),
+      { discard: true }
+    )
+    return Effect.zipRight(Effect.zipRight(stopOthers, backoff), startAll)
+  })
+
+/** Stops one sibling for a group restart and waits (within its grace) until its fiber has exited. */
+const stopForRestart = (supervisor: SupervisorImpl, entry: Entry): Effect.Effect<void> =>
+  Effect.suspend(() => {
+    if (entry.exited) return Effect.void
+    if (entry.spec.restart._tag === "Never") {
+      if (!supervisor.requestStop(entry, "group-restart")) return Effect.void
+    } else if (!supervisor.park(entry)) {
+      return Effect.void
+    }
+    const graceMs = supervisor.graceOf(entry)
+    const abandon = () => {
+      if (entry.exited) return
+      // It never restarts: a second instance must not overlap the first.
+      entry.parking = false
+      entry.stopReason ??= "group-restart"
+      supervisor.abandon(entry, graceMs, "its grace")
+    }
+    if (graceMs === 0) return Effect.sync(abandon)
+    return Effect.map(Effect.timeoutOption(Effect.interruptible(entry.gone), Duration.millis(graceMs)), abandon)
+  })
