@@ -212,6 +212,8 @@ describe("Supervisor registry: list and get", () => {
         Option.some({
           id: t.id,
           name: "t",
+          path: "root/t",
+          kind: "worker",
           state: "backing-off",
           attempt: 1,
           restarts: 1,
