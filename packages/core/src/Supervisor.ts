@@ -156,8 +156,7 @@ export interface SupervisorOptions {
  * @category models
  */
 export interface SupervisorTaskOptions
-  extends Omit<SupervisorOptions, "eventBuffer" | "name">,
-    Omit<TaskOptions<SupervisorFailure | AddError>, "grace"> {}
+  extends Omit<SupervisorOptions, "eventBuffer" | "name">, Omit<TaskOptions<SupervisorFailure | AddError>, "grace"> {}
 
 /**
  * How a controller submission takes its slot.

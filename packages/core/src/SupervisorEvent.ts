@@ -270,7 +270,14 @@ export const SlotSubmitted = Schema.TaggedStruct("SlotSubmitted", {
 export const SlotRejected = Schema.TaggedStruct("SlotRejected", {
   ...task,
   slot: Schema.String,
-  kind: Schema.Literal("QueueFull", "SlotBusy", "SupersededByReplace", "RemovedFromQueue", "ShuttingDown", "AlreadyExists"),
+  kind: Schema.Literal(
+    "QueueFull",
+    "SlotBusy",
+    "SupersededByReplace",
+    "RemovedFromQueue",
+    "ShuttingDown",
+    "AlreadyExists"
+  ),
   reason: Schema.String
 })
 

@@ -179,7 +179,7 @@ describe("shutdown and grace", () => {
   it.effect("grace exceeded", () =>
     Effect.gen(function* () {
       expect(yield* underTestClock(shutdownGrace.program)).toEqual({
-        shutdown: "shutdown exceeded its grace of 100ms; abandoned: stuck",
+        shutdown: "shutdown exceeded its grace of 100ms; abandoned: root/stuck",
         sameResult: true,
         outcomes: ["Canceled: stopped by shutdown", "ForceAborted: did not stop within the shutdown grace of 100 ms"],
         sizeAtShutdown: 1,

@@ -62,4 +62,8 @@ export class EventBus {
 
 /** Makes the bus of a new tree. */
 export const makeBus = (capacity: number): Effect.Effect<EventBus> =>
-  Effect.zipWith(Effect.clock, PubSub.sliding<SupervisorEvent.SupervisorEvent>(capacity), (clock, pubsub) => new EventBus(clock, pubsub))
+  Effect.zipWith(
+    Effect.clock,
+    PubSub.sliding<SupervisorEvent.SupervisorEvent>(capacity),
+    (clock, pubsub) => new EventBus(clock, pubsub)
+  )

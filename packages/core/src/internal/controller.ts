@@ -16,7 +16,8 @@ import { type ResolvedTask, resolveTask } from "./task.js"
 
 type Admission = "queue" | "replace" | "drop-if-running"
 type SlotStatus = "idle" | "running" | "terminating"
-type Rejection = "QueueFull" | "SlotBusy" | "SupersededByReplace" | "RemovedFromQueue" | "ShuttingDown" | "AlreadyExists"
+type Rejection =
+  "QueueFull" | "SlotBusy" | "SupersededByReplace" | "RemovedFromQueue" | "ShuttingDown" | "AlreadyExists"
 
 const admissions: ReadonlyArray<Admission> = ["queue", "replace", "drop-if-running"]
 
@@ -54,13 +55,18 @@ export class Controller {
 
   constructor(private readonly supervisor: SupervisorImpl) {}
 
-  submit<E, R>(task: Task<E, R>, options: SubmitOptions | undefined): Effect.Effect<TaskHandle, AddError | InvalidArgument, R> {
+  submit<E, R>(
+    task: Task<E, R>,
+    options: SubmitOptions | undefined
+  ): Effect.Effect<TaskHandle, AddError | InvalidArgument, R> {
     return withCaller<TaskHandle, AddError | InvalidArgument, R, never>((caller) => {
       const checked = checkOptions(options)
       if (Either.isLeft(checked)) return Effect.fail(checked.left)
       const sup = this.supervisor
       const resolved = resolveTask(task, sup.config.defaults)
       if (Either.isLeft(resolved)) return Effect.fail(resolved.left)
+      const misplaced = sup.misplaced(resolved.right)
+      if (misplaced !== undefined) return Effect.fail(misplaced)
       if (sup.shuttingDown) return Effect.fail(new SupervisorShuttingDown())
       const spec = resolved.right
       const slotName = checked.right.slot ?? spec.name
@@ -91,29 +97,43 @@ export class Controller {
           break
         case "queue":
           if (slot.queue.length >= sup.config.maxSlotQueue) {
-            this.reject(submission, "QueueFull", `slot "${slotName}" already has ${slot.queue.length} queued (maxSlotQueue)`)
+            this.reject(
+              submission,
+              "QueueFull",
+              `slot "${slotName}" already has ${slot.queue.length} queued (maxSlotQueue)`
+            )
           } else {
-            slot.queue.push(submission)
+            this.enqueue(slot, submission)
           }
           break
         case "replace": {
           const head = slot.queue[0]
           if (head !== undefined) {
             slot.queue[0] = submission
+            sup.holdPending()
             this.reject(head, "SupersededByReplace", `replaced by a newer submission to slot "${slotName}"`)
+            sup.releasePending()
           } else {
-            slot.queue.push(submission)
+            this.enqueue(slot, submission)
           }
           const owner = slot.owner
           if (owner !== undefined && slot.status === "running" && sup.requestStop(owner, "replace")) {
-            sup.startGrace(owner)
-            this.transition(slot, "terminating", "replace")
+            // An owner parked for a group restart ends at once and has already passed the slot on.
+            if (slot.owner === owner) {
+              sup.startGrace(owner)
+              this.transition(slot, "terminating", "replace")
+            }
           }
           break
         }
       }
       return Effect.succeed(handle)
     })
+  }
+
+  private enqueue(slot: Slot, submission: Submission): void {
+    slot.queue.push(submission)
+    this.supervisor.holdPending()
   }
 
   /** Starts `submission` as its slot's owner; `false` (and rejected) when its name is taken. */
@@ -153,7 +173,15 @@ export class Controller {
     const sup = this.supervisor
     if (!sup.listening) return
     const owner = slot.owner
-    const fields = { _tag: "SlotTransition", path: sup.path, slot: slot.name, from, to, queued: slot.queue.length, reason } as const
+    const fields = {
+      _tag: "SlotTransition",
+      path: sup.path,
+      slot: slot.name,
+      from,
+      to,
+      queued: slot.queue.length,
+      reason
+    } as const
     sup.emit(owner === undefined ? fields : { ...fields, owner: owner.name })
   }
 
@@ -175,6 +203,8 @@ export class Controller {
         return
       }
       this.start(next)
+      // After the start, so the count of undecided tasks never touches zero in between.
+      this.supervisor.releasePending()
     }
   }
 
@@ -185,6 +215,7 @@ export class Controller {
       if (index < 0) continue
       const [submission] = slot.queue.splice(index, 1)
       this.reject(submission!, "RemovedFromQueue", "removed before it started")
+      this.supervisor.releasePending()
       return true
     }
     return false
@@ -194,7 +225,10 @@ export class Controller {
   shutdown(): void {
     for (const slot of this.slots.values()) {
       const queued = slot.queue.splice(0)
-      for (const submission of queued) this.reject(submission, "ShuttingDown", "the supervisor is shutting down")
+      for (const submission of queued) {
+        this.reject(submission, "ShuttingDown", "the supervisor is shutting down")
+        this.supervisor.releasePending()
+      }
     }
   }
 
@@ -211,7 +245,8 @@ export class Controller {
 const checkOptions = (
   options: SubmitOptions | undefined
 ): Either.Either<{ readonly slot: string | undefined; readonly admission: Admission }, InvalidArgument> => {
-  const fail = (field: string, reason: string) => Either.left(new InvalidArgument({ operation: "submit", field, reason }))
+  const fail = (field: string, reason: string) =>
+    Either.left(new InvalidArgument({ operation: "submit", field, reason }))
   if (typeof options !== "object" || options === null) {
     return fail("options", `must be an object { slot?, admission }, got ${describe(options)}`)
   }

@@ -86,14 +86,15 @@ export const resolveConfig = (options: unknown, placement: Placement, path: stri
       }
       name = o.name
     }
-    if (placement.nested && "eventBuffer" in o) {
+    if (placement.nested && o.eventBuffer !== undefined) {
       return yield* Either.left({
         field: "eventBuffer",
         reason: "cannot be set on a nested supervisor: the whole tree publishes on its root's bus"
       })
     }
     const graceMs = o.grace === undefined ? 10_000 : yield* durationMs("grace", o.grace, true)
-    const maxConcurrent = o.maxConcurrent === undefined ? undefined : yield* integer("maxConcurrent", o.maxConcurrent, 1)
+    const maxConcurrent =
+      o.maxConcurrent === undefined ? undefined : yield* integer("maxConcurrent", o.maxConcurrent, 1)
     const eventBuffer = o.eventBuffer === undefined ? 1024 : yield* integer("eventBuffer", o.eventBuffer, 1)
     const defaults =
       o.defaults === undefined && placement.defaults !== undefined

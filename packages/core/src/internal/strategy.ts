@@ -45,7 +45,13 @@ export const restartGroup = (supervisor: SupervisorImpl, trigger: Entry): Effect
     }
     const others = affected.filter((entry) => entry !== trigger).reverse()
     const stopOthers = Effect.forEach(others, (entry) => stopForRestart(supervisor, entry), { discard: true })
-    const backoff = trigger.restartDelayMs > 0 ? Effect.sleep(Duration.millis(trigger.restartDelayMs)) : Effect.void
+    // The trigger's backoff runs once its siblings are down.
+    const backoff = Effect.suspend(() => {
+      const delayMs = trigger.restartDelayMs
+      if (delayMs <= 0 || trigger.outcome !== undefined) return Effect.void
+      trigger.nextAttemptAt = supervisor.now() + delayMs
+      return Effect.sleep(Duration.millis(delayMs))
+    })
     const startAll = Effect.forEach(
       affected,
       (entry) =>
@@ -53,7 +59,7 @@ export const restartGroup = (supervisor: SupervisorImpl, trigger: Entry): Effect
           // Removed, abandoned or stopped for good meanwhile: it stays down.
           if (!entry.exited || entry.outcome !== undefined || entry.stopReason !== undefined) return Effect.void
           if (supervisor.shuttingDown) return Effect.void
-          supervisor.respawn(entry)
+          supervisor.respawn(entry, entry !== trigger)
           return entry.started
         }),
       { discard: true }

@@ -58,7 +58,9 @@ import { type RestartVerdict, stopped, taskLoop, withExitCode } from "./taskLoop
 import { ZeroSignal } from "./zeroSignal.js"
 
 /** Decodes and checks the options of a root supervisor. */
-export const resolveOptions = (options: SupervisorOptions | undefined): Either.Either<Config, InvalidSupervisorOptions> =>
+export const resolveOptions = (
+  options: SupervisorOptions | undefined
+): Either.Either<Config, InvalidSupervisorOptions> =>
   Either.mapLeft(
     resolveConfig(options, { nested: false, defaults: undefined }, "root"),
     (problem) => new InvalidSupervisorOptions(problem)
@@ -82,6 +84,8 @@ export class SupervisorImpl implements Supervisor {
   /** Tasks waiting for their group restart, and the fiber that runs them one at a time. */
   private readonly groupQueue: Array<Entry> = []
   private groupFiber: Fiber.RuntimeFiber<void, never> | undefined = undefined
+  /** Completed when no group restart is pending (a fresh one while restarts run). */
+  private groupIdle: Signal<void> | undefined = undefined
   readonly controller: Controller
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
 
@@ -136,16 +140,35 @@ export class SupervisorImpl implements Supervisor {
       this.addFailed(name, "ShuttingDown", "the supervisor is shutting down")
       return Either.left(new SupervisorShuttingDown())
     }
-    if (resolved.right.significant && this.config.autoShutdown === "never") {
-      const reason = `significant cannot be set under a supervisor whose autoShutdown is "never"`
-      this.addFailed(name, "InvalidSpec", reason)
-      return Either.left(new InvalidTaskSpec({ task: name, field: "significant", reason }))
+    const misplaced = this.misplaced(resolved.right)
+    if (misplaced !== undefined) {
+      this.addFailed(name, "InvalidSpec", misplaced.message)
+      return Either.left(misplaced)
     }
     if (this.byName.has(name) || pendingNames?.has(name)) {
       this.addFailed(name, "AlreadyExists", "the name is taken")
       return Either.left(new TaskAlreadyExists({ name }))
     }
     return resolved
+  }
+
+  /** A spec that is valid alone but not under this supervisor. */
+  misplaced(spec: ResolvedTask): InvalidTaskSpec | undefined {
+    if (!spec.significant || this.config.autoShutdown !== "never") return undefined
+    return new InvalidTaskSpec({
+      task: spec.name,
+      field: "significant",
+      reason: `cannot be set under a supervisor whose autoShutdown is "never"`
+    })
+  }
+
+  /** Queued controller submissions count as tasks without an outcome (for `awaitEmpty`). */
+  holdPending(): void {
+    this.pending.increment()
+  }
+
+  releasePending(): void {
+    this.pending.decrement()
   }
 
   private addFailed(name: string, rejection: "AlreadyExists" | "ShuttingDown" | "InvalidSpec", reason: string): void {
@@ -223,11 +246,14 @@ export class SupervisorImpl implements Supervisor {
     return withCaller<void, AddError, never, never>((caller) => {
       const admitted = this.admitAll(tasks)
       if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
-      return Effect.forEach(
-        admitted.right,
-        (spec) => Effect.suspend(() => (this.shutdownResult !== undefined ? Effect.void : this.spawn(spec, caller, true).started)),
-        { discard: true }
-      )
+      // A group restart under way (an earlier child failed) finishes before the next child starts.
+      const next = (spec: ResolvedTask): Effect.Effect<void> =>
+        Effect.suspend(() => {
+          if (this.shutdownResult !== undefined) return Effect.void
+          if (this.groupIdle !== undefined) return Effect.zipRight(this.groupIdle.await, next(spec))
+          return this.spawn(spec, caller, true).started
+        })
+      return Effect.forEach(admitted.right, next, { discard: true })
     })
   }
 
@@ -281,21 +307,31 @@ export class SupervisorImpl implements Supervisor {
   private enqueueGroupRestart(entry: Entry): void {
     this.groupQueue.push(entry)
     if (this.groupFiber !== undefined) return
+    const idle = new Signal<void>()
+    this.groupIdle = idle
+    const done = () => {
+      this.groupFiber = undefined
+      this.groupIdle = undefined
+      idle.complete(undefined)
+    }
     const drain: Effect.Effect<void> = Effect.suspend(() => {
       const next = this.groupQueue.shift()
       if (next === undefined || this.shutdownResult !== undefined) {
-        this.groupFiber = undefined
+        done()
         return Effect.void
       }
       return Effect.zipRight(restartGroup(this, next), drain)
     })
-    this.groupFiber = unsafeForkRoot(this.runtime, drain)
+    this.groupFiber = unsafeForkRoot(
+      this.runtime,
+      Effect.onInterrupt(drain, () => Effect.sync(done))
+    )
   }
 
-  /** Starts a new fiber on an entry a group restart stopped. */
-  respawn(entry: Entry): void {
+  /** Starts a new fiber on an entry a group restart stopped (the trigger counted its restart already). */
+  respawn(entry: Entry, countRestart: boolean): void {
     entry.rearm()
-    entry.restarts += 1
+    if (countRestart) entry.restarts += 1
     this.startFiber(entry)
   }
 
@@ -352,6 +388,7 @@ export class SupervisorImpl implements Supervisor {
 
   /** Abandons a task that did not stop within `graceMs`: its outcome is `ForceAborted`, its name stays taken. */
   abandon(entry: Entry, graceMs: number, during: string): void {
+    if (entry.outcome === undefined) entry.state = "stopping"
     this.settle(entry, new TaskOutcome.ForceAborted({ reason: `did not stop within ${during} of ${graceMs} ms` }))
   }
 
@@ -607,7 +644,7 @@ export class SupervisorImpl implements Supervisor {
     if (requested && this.listening) this.emit({ _tag: "ShutdownRequested", path: this.config.path })
     if (this.groupFiber !== undefined) unsafeInterruptFork(this.groupFiber, this.fiberId)
     this.controller.shutdown()
-    for (const entry of this.parked) this.finalizeParked(entry, "shutdown")
+    for (const entry of this.parked) this.requestStop(entry, "shutdown")
     const statics: Array<Entry> = []
     for (const entry of this.byId.values()) {
       if (entry.isStatic) statics.push(entry)

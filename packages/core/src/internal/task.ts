@@ -47,7 +47,8 @@ export interface Problem {
  * children, run at admission with the parent's defaults.
  */
 export interface NestedSpec {
-  resolve(defaults: ResolvedDefaults): Either.Either<unknown, Problem>
+  /** `options` are the task's current options (combinators such as `Task.withGrace` change them). */
+  resolve(defaults: ResolvedDefaults, options: unknown): Either.Either<unknown, Problem>
 }
 
 /** The key under which `Supervisor.task` stores its `NestedSpec` on the task. */
@@ -200,13 +201,16 @@ export const resolveTask = (
   const settings = resolved.right
   if (significant && settings.restart._tag === "Always") {
     return Either.left(
-      fail("significant", "cannot be set on a RestartPolicy.always task: it never ends by itself (OTP allows it only for transient and temporary children)")
+      fail(
+        "significant",
+        "cannot be set on a RestartPolicy.always task: it never ends by itself (OTP allows it only for transient and temporary children)"
+      )
     )
   }
   let nested: unknown = undefined
   const nestedSpec = (task as { readonly [NestedSpecKey]?: NestedSpec })[NestedSpecKey]
   if (nestedSpec !== undefined) {
-    const checked = nestedSpec.resolve(defaults ?? builtinDefaults)
+    const checked = nestedSpec.resolve(defaults ?? builtinDefaults, options)
     if (Either.isLeft(checked)) return Either.left(fail(checked.left.field, checked.left.reason))
     nested = checked.right
   }

@@ -205,6 +205,7 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<LoopResult
           })
         }
         if (verdict === "restart") return again(step.delayMs)
+        entry.restarts += 1
         entry.restartDelayMs = step.delayMs
         entry.setState("backing-off")
         entry.nextAttemptAt = step.delayMs > 0 ? host.now() + step.delayMs : undefined

@@ -74,7 +74,9 @@ const attempt = (
     // Run outside a supervisor (a hand-made TaskContext): check here, publish on a bus of its own.
     const checked = checkNested(children, options, owner?.config.defaults)
     if (Either.isLeft(checked)) {
-      return Effect.fail(new InvalidTaskSpec({ task: ctx.name, field: checked.left.field, reason: checked.left.reason }))
+      return Effect.fail(
+        new InvalidTaskSpec({ task: ctx.name, field: checked.left.field, reason: checked.left.reason })
+      )
     }
     if (owner !== undefined) return run(checked.right, owner.bus)
     return Effect.flatMap(makeBus(checked.right.eventBuffer), (bus) => run(checked.right, bus))
@@ -86,7 +88,11 @@ export const supervisorTask = <const Children extends ReadonlyArray<Task<any, an
   children: Children,
   options?: SupervisorTaskOptions
 ): Task<SupervisorFailure | AddError, Services<Children>> => {
-  const nested: NestedSpec = { resolve: (defaults) => checkNested(children, options, defaults) }
+  // `Task.make` copies the options into a fresh object, so a non-object is only visible here.
+  const optionsAreObject = options === undefined || (typeof options === "object" && options !== null)
+  const nested: NestedSpec = {
+    resolve: (defaults, current) => checkNested(children, optionsAreObject ? current : options, defaults)
+  }
   // The one options object carries both the task's settings (restart, backoff, grace, …) and the
   // nested supervisor's (strategy, intensity, …); each reader takes its own keys.
   const task = makeTask(name, attempt(children, options), options as never) as unknown as Task<
