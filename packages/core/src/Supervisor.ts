@@ -156,7 +156,9 @@ export interface SupervisorOptions {
  * @category models
  */
 export interface SupervisorTaskOptions
-  extends Omit<SupervisorOptions, "eventBuffer" | "name">, Omit<TaskOptions<SupervisorFailure | AddError>, "grace"> {}
+  extends
+    Omit<SupervisorOptions, "eventBuffer" | "name" | "maxSlotQueue">,
+    Omit<TaskOptions<SupervisorFailure | AddError>, "grace"> {}
 
 /**
  * How a controller submission takes its slot.

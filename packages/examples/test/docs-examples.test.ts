@@ -22,6 +22,16 @@ import * as tasksAttemptExits from "../src/docs/tasks-attempt-exits.js"
 import * as tasksDefaults from "../src/docs/tasks-defaults.js"
 import * as tasksInvalidSpec from "../src/docs/tasks-invalid-spec.js"
 import * as tasksPresets from "../src/docs/tasks-presets.js"
+import * as treesBuild from "../src/docs/trees-build.js"
+import * as treesController from "../src/docs/trees-controller.js"
+import * as treesEscalate from "../src/docs/trees-escalate.js"
+import * as treesGroupRestart from "../src/docs/trees-group-restart.js"
+import * as treesIntensity from "../src/docs/trees-intensity.js"
+import * as treesIntensityWindow from "../src/docs/trees-intensity-window.js"
+import * as treesLatestWins from "../src/docs/trees-latest-wins.js"
+import * as treesOrdering from "../src/docs/trees-ordering.js"
+import * as treesSignificant from "../src/docs/trees-significant.js"
+import * as treesStrategies from "../src/docs/trees-strategies.js"
 
 /** Forks `program`, moves the TestClock far enough for it to finish, and returns its result. */
 const underTestClock = <A, E>(program: Effect.Effect<A, E>) =>
@@ -281,6 +291,225 @@ describe("offload", () => {
         staleValues: 1,
         refreshed: "user:42@v2",
         fetches: 2
+      })
+    })
+  )
+})
+
+describe("supervision trees", () => {
+  it.effect("build a tree: paths, one event stream, list and tree", () =>
+    Effect.gen(function* () {
+      const node = (name: string, path: string, kind: string, extra: object = {}) => ({
+        id: expect.any(Number),
+        name,
+        path,
+        kind,
+        state: "running",
+        attempt: 1,
+        restarts: 0,
+        ...extra
+      })
+      expect(yield* underTestClock(treesBuild.program)).toEqual({
+        started: ["root/db", "root/api", "root/db/pool", "root/db/replicator"],
+        list: ["root/db (supervisor)", "root/api (worker)"],
+        flat: ["root/db running", "root/db/pool running", "root/db/replicator running", "root/api running"],
+        json: {
+          path: "root",
+          strategy: "one-for-one",
+          state: "running",
+          tasks: [
+            node("db", "root/db", "supervisor", {
+              supervisor: {
+                path: "root/db",
+                strategy: "rest-for-one",
+                state: "running",
+                tasks: [node("pool", "root/db/pool", "worker"), node("replicator", "root/db/replicator", "worker")]
+              }
+            }),
+            node("api", "root/api", "worker")
+          ]
+        },
+        invalid: 'invalid task spec "cache": children[1].name "shard" is used by an earlier child'
+      })
+    })
+  )
+
+  it.effect("the three strategies", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(treesStrategies.program)).toEqual({
+        "one-for-one": { restarted: ["b"], affected: "no GroupRestart" },
+        "one-for-all": { restarted: ["a", "b", "c"], affected: ["a", "b", "c"] },
+        "rest-for-one": { restarted: ["b", "c"], affected: ["b", "c"] }
+      })
+    })
+  )
+
+  it.effect("a group restart, step by step", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(treesGroupRestart.program)).toEqual([
+        "  0 ms AttemptStarting migrate",
+        "  0 ms AttemptSucceeded migrate",
+        "  0 ms TaskFinished migrate Completed",
+        "  0 ms AttemptStarting cache",
+        "  0 ms AttemptStarting db",
+        "  0 ms AttemptStarting api",
+        "  0 ms AttemptStarting audit",
+        " 20 ms AttemptFailed db",
+        " 20 ms BackoffScheduled db (100 ms)",
+        " 20 ms GroupRestart trigger=db affected=cache,db,api,audit",
+        " 20 ms TaskRemoveRequested audit (group-restart)",
+        " 30 ms AttemptCanceled audit (stopped by group-restart)",
+        " 30 ms TaskFinished audit Canceled",
+        " 40 ms AttemptCanceled api (stopped by group-restart)",
+        " 50 ms AttemptCanceled cache (stopped by group-restart)",
+        "150 ms AttemptStarting cache",
+        "150 ms AttemptStarting db",
+        "150 ms AttemptStarting api"
+      ])
+    })
+  )
+
+  it.effect("restart intensity: a nested supervisor fails, its parent restarts it fresh", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(treesIntensity.program)).toEqual({
+        timeline: [
+          "0 TaskAdded root/ingest",
+          "0 TaskAdded root/ingest/reader",
+          "50 AttemptFailed root/ingest/reader (attempt 1)",
+          "150 AttemptFailed root/ingest/reader (attempt 2)",
+          "250 AttemptFailed root/ingest/reader (attempt 3)",
+          "250 TaskFinished root/ingest/reader Failed",
+          "250 RestartIntensityExceeded root/ingest",
+          "250 AttemptFailed root/ingest (attempt 1)",
+          "500 TaskAdded root/ingest/reader",
+          "550 AttemptFailed root/ingest/reader (attempt 1)",
+          "650 AttemptFailed root/ingest/reader (attempt 2)",
+          "750 AttemptFailed root/ingest/reader (attempt 3)",
+          "750 TaskFinished root/ingest/reader Failed",
+          "750 RestartIntensityExceeded root/ingest",
+          "750 AttemptFailed root/ingest (attempt 2)",
+          "750 TaskFinished root/ingest Failed"
+        ],
+        refused:
+          "connection refused (not restarted: the restart intensity of its supervisor (2 in 1000 ms) was exceeded)",
+        outcome:
+          'Failed: retry limit reached after 1 of 1 retries: supervisor "root/ingest" exceeded its restart intensity of 2 in 1000 ms (last: "reader": connection refused)',
+        beats: 52
+      })
+    })
+  )
+
+  it.effect("restart intensity: the window's boundary", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(treesIntensityWindow.program)).toEqual({
+        "100 millis": ["Failed: retry limit reached after 3 of 3 retries: upstream timeout"],
+        "200 millis":
+          'supervisor "root" exceeded its restart intensity of 1 in 200 ms (last: "poller": upstream timeout)'
+      })
+    })
+  )
+
+  it.effect("escalation", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(treesEscalate.program)).toEqual({
+        finished: [
+          "0 root/billing/exporter: Fatal",
+          "30 root/billing/migrations: Fatal",
+          "30 root/billing/ledger: Canceled",
+          "130 root/billing/exporter: Fatal",
+          "160 root/billing/migrations: Fatal",
+          "160 root/billing/ledger: Canceled",
+          "160 root/billing: Failed"
+        ],
+        billing:
+          'Failed: retry limit reached after 1 of 1 retries: supervisor "root/billing" failed: child "migrations" escalated: schema v9 is newer than this build',
+        run: 'Escalated: supervisor "root" failed: child "license" escalated: retry limit reached after 2 of 2 retries: license server unreachable'
+      })
+    })
+  )
+
+  it.effect("significant children and autoShutdown", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(treesSignificant.program)).toEqual({
+        autoShutdowns: [
+          "250 root/import-any: any-significant, trigger orders",
+          "400 root/import-all: all-significant, trigger invoices"
+        ],
+        at300: ["root/api", "root/import-all", "root/import-all/progress", "root/import-all/invoices"],
+        outcomes: [true, true],
+        after: ["root/api"]
+      })
+    })
+  )
+
+  it.effect("start and stop order, hung grandchildren by path", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(treesOrdering.program)).toEqual({
+        notes: [
+          "0 started metrics",
+          "0 started db",
+          "0 started cache",
+          "0 started api",
+          "110 cleaned up api",
+          "130 cleaned up metrics",
+          "190 cleaned up cache",
+          "660 cleaned up db"
+        ],
+        timeline: [
+          "100 stop requested: root/app",
+          "100 stop requested: root/metrics",
+          "100 stop requested: root/app/api",
+          "110 Canceled: root/app/api",
+          "110 stop requested: root/app/cache",
+          "130 Canceled: root/metrics",
+          "160 ForceAborted: root/app/cache (did not stop within its grace of 50 ms)",
+          "160 stop requested: root/app/db",
+          "300 ForceAborted: root/app (did not stop within the shutdown grace of 200 ms)",
+          "300 GraceExceeded at root: stuck app, paths root/app/db",
+          "660 Canceled: root/app/db"
+        ],
+        shutdown: "shutdown exceeded its grace of 200ms; abandoned: root/app/db"
+      })
+    })
+  )
+
+  it.effect("the admission controller", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(treesController.program)).toEqual({
+        busy: "reports: running, owner report-1, 2 queued",
+        removed: true,
+        next: "report-2",
+        outcomes: [
+          "Completed",
+          "Canceled: stopped by shutdown",
+          "Rejected RemovedFromQueue",
+          "Rejected QueueFull",
+          "Rejected SlotBusy",
+          "Rejected ShuttingDown"
+        ],
+        late: "SupervisorShuttingDown"
+      })
+    })
+  )
+
+  it.effect("latest wins, per tenant", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(treesLatestWins.program)).toEqual({
+        outcomes: [
+          "reindex-acme-v1: Canceled: stopped by replace",
+          "reindex-acme-v2: Rejected SupersededByReplace",
+          "reindex-acme-v3: Completed",
+          "reindex-globex-v1: Completed"
+        ],
+        slots: [
+          "0 reindex:acme: idle -> running (admitted) owner reindex-acme-v1, 0 queued",
+          "0 reindex:globex: idle -> running (admitted) owner reindex-globex-v1, 0 queued",
+          "10 reindex:acme: running -> terminating (replace) owner reindex-acme-v1, 1 queued",
+          "10 reindex:acme: rejected reindex-acme-v2 (SupersededByReplace)",
+          "30 reindex:acme: terminating -> running (admitted) owner reindex-acme-v3, 0 queued",
+          "100 reindex:globex: running -> idle (owner exited) owner -, 0 queued",
+          "130 reindex:acme: running -> idle (owner exited) owner -, 0 queued"
+        ]
       })
     })
   )

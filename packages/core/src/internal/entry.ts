@@ -1,5 +1,6 @@
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
+import type * as MetricLabel from "effect/MetricLabel"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
 import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
@@ -7,6 +8,7 @@ import type * as TaskOutcome from "../TaskOutcome.js"
 import { AttemptScope } from "./attemptScope.js"
 import { type Caller, initialState } from "./compat.js"
 import { Signal } from "./signal.js"
+import { taskLabel } from "./taskMetrics.js"
 import type { ResolvedTask } from "./task.js"
 
 /** What a task is doing, as `list` reports it. */
@@ -85,6 +87,13 @@ export class Entry {
 
   get name(): string {
     return this.spec.name
+  }
+
+  private label: ReadonlyArray<MetricLabel.MetricLabel> | undefined = undefined
+
+  /** The `task` label of this task's metrics. */
+  get metricLabel(): ReadonlyArray<MetricLabel.MetricLabel> {
+    return (this.label ??= taskLabel(this.path))
   }
 
   /** A stop (or a group restart's stop) was requested: no new attempt may start. */

@@ -30,6 +30,13 @@ export interface Placement {
   readonly defaults: ResolvedDefaults | undefined
 }
 
+/** Root-only options, refused on a nested supervisor (nothing is ignored silently). */
+const nestedOnly: ReadonlyArray<readonly [string, string]> = [
+  ["eventBuffer", "cannot be set on a nested supervisor: the whole tree publishes on its root's bus"],
+  ["name", "cannot be set on a nested supervisor: it is named by its task"],
+  ["maxSlotQueue", "cannot be set on a nested supervisor: controller submissions go to a root supervisor"]
+]
+
 const strategies: ReadonlyArray<Strategy> = ["one-for-one", "one-for-all", "rest-for-one"]
 const autoShutdowns: ReadonlyArray<AutoShutdown> = ["never", "any-significant", "all-significant"]
 
@@ -86,11 +93,9 @@ export const resolveConfig = (options: unknown, placement: Placement, path: stri
       }
       name = o.name
     }
-    if (placement.nested && o.eventBuffer !== undefined) {
-      return yield* Either.left({
-        field: "eventBuffer",
-        reason: "cannot be set on a nested supervisor: the whole tree publishes on its root's bus"
-      })
+    if (placement.nested) {
+      const refused = nestedOnly.find(([field]) => o[field] !== undefined)
+      if (refused !== undefined) return yield* Either.left({ field: refused[0], reason: refused[1] })
     }
     const graceMs = o.grace === undefined ? 10_000 : yield* durationMs("grace", o.grace, true)
     const maxConcurrent =

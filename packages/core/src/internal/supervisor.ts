@@ -54,7 +54,7 @@ import { type Config, resolveConfig } from "./options.js"
 import { Signal } from "./signal.js"
 import { restartGroup } from "./strategy.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
-import { type RestartVerdict, stopped, taskLoop, withExitCode } from "./taskLoop.js"
+import { attemptEnded, type RestartVerdict, stopped, taskLoop, withExitCode } from "./taskLoop.js"
 import { ZeroSignal } from "./zeroSignal.js"
 
 /** Decodes and checks the options of a root supervisor. */
@@ -72,6 +72,8 @@ export class SupervisorImpl implements Supervisor {
   private readonly byName = new Map<string, Entry>()
   /** Tasks whose outcome is not decided yet. */
   private readonly pending: ZeroSignal
+  /** Entries in the registry (a task leaves it when its fiber has exited). */
+  private readonly registered: ZeroSignal
   /** Dynamically added tasks whose fiber has not exited yet (static children are stopped one by one). */
   private readonly aliveDynamic: ZeroSignal
   private shutdownResult: Signal<Exit.Exit<void, GraceExceeded>> | undefined = undefined
@@ -98,6 +100,7 @@ export class SupervisorImpl implements Supervisor {
   ) {
     this.pending = new ZeroSignal(fiberId)
     this.aliveDynamic = new ZeroSignal(fiberId)
+    this.registered = new ZeroSignal(fiberId)
     this.withPermit = semaphore === undefined ? (effect) => effect : semaphore.withPermits(1)
     this.controller = new Controller(this)
   }
@@ -189,6 +192,7 @@ export class SupervisorImpl implements Supervisor {
     if (settled !== undefined) entry.settled = settled
     this.byId.set(entry.id, entry)
     this.byName.set(entry.name, entry)
+    this.registered.increment()
     this.pending.increment()
     if (spec.significant) this.significantLive += 1
     if (this.listening) this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name, path: entry.path })
@@ -528,6 +532,7 @@ export class SupervisorImpl implements Supervisor {
     const interrupted = Exit.isFailure(exit)
     if (interrupted && entry.attemptRunning) {
       entry.attemptRunning = false
+      attemptEnded(entry, this.now() - entry.attemptStartedAt)
       if (this.listening) {
         this.emit({
           _tag: "AttemptCanceled",
@@ -570,6 +575,12 @@ export class SupervisorImpl implements Supervisor {
     if (this.byName.get(entry.name) === entry) this.byName.delete(entry.name)
     if (this.listening) this.emit({ _tag: "TaskRemoved", id: entry.id, task: entry.name, path: entry.path })
     this.controller.released(entry)
+    this.registered.decrement()
+  }
+
+  /** Resumes when the registry is empty: every task's fiber has exited, abandoned ones included. */
+  get released(): Effect.Effect<void> {
+    return this.registered.await
   }
 
   // ---- inspection ----
@@ -663,7 +674,8 @@ export class SupervisorImpl implements Supervisor {
       statics,
       (entry) =>
         Effect.suspend(() => {
-          if (entry.exited) return Effect.void
+          // Gone, or already abandoned (by a group restart): nothing to wait for.
+          if (entry.exited || entry.outcome !== undefined) return Effect.void
           this.requestStop(entry, "shutdown")
           const budget = Math.min(this.graceOf(entry), deadline - this.now())
           if (budget <= 0) return Effect.void

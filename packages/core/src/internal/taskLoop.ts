@@ -1,13 +1,18 @@
+import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
+import { hasProperty } from "effect/Predicate"
+import type * as Tracer from "effect/Tracer"
 import type { TaskFailure } from "../Backoff.js"
 import * as TaskOutcome from "../TaskOutcome.js"
 import type { EventInput } from "./bus.js"
 import { type AttemptResult, classify, TIMED_OUT } from "./attempt.js"
-import { initialState, stepSchedule } from "./compat.js"
+import { initialState, isNativeTracer, stepSchedule } from "./compat.js"
 import { type Entry, type LoopResult, RESTART } from "./entry.js"
+import * as metrics from "./taskMetrics.js"
 
 /** What a task's loop needs from its supervisor. */
 export interface LoopHost {
@@ -75,11 +80,54 @@ const attemptOf = (host: LoopHost, entry: Entry): Effect.Effect<AttemptExit | un
     entry.attemptStartedAt = host.now()
     entry.attemptRunning = true
     entry.markStarted()
+    const label = entry.metricLabel
+    metrics.attempts.unsafeUpdate(1, label)
+    metrics.running.unsafeModify(1, label)
     if (host.listening) {
       host.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt })
     }
-    return timed
+    const caller = entry.caller
+    // Effect's built-in tracer records nothing: the span is only made when someone exports spans.
+    return caller === undefined || isNativeTracer(caller.tracer) ? timed : traced(entry, timed, caller.span)
   })
+}
+
+/** What the attempt span reports as `outcome`. */
+const spanOutcome = (exit: AttemptExit): string => {
+  if (exit === TIMED_OUT) return "timed-out"
+  if (Exit.isSuccess(exit)) return "succeeded"
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    return hasProperty(error, "_tag") && error._tag === "TaskCanceled" ? "canceled" : "failed"
+  }
+  return Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "failed"
+}
+
+/**
+ * The attempt in a root span `fibervisor.task.attempt`, linked to the span of the caller that
+ * added the task (an attempt outlives the request that added it, so it is not its child).
+ */
+const traced = (
+  entry: Entry,
+  timed: Effect.Effect<AttemptExit>,
+  parent: Tracer.AnySpan | undefined
+): Effect.Effect<AttemptExit> =>
+  Effect.withSpan(
+    Effect.tap(timed, (exit) => Effect.annotateCurrentSpan("outcome", spanOutcome(exit))),
+    "fibervisor.task.attempt",
+    {
+      root: true,
+      attributes: { task: entry.name, path: entry.path, attempt: entry.attempt },
+      links: parent === undefined ? [] : [{ _tag: "SpanLink", span: parent, attributes: {} }]
+    }
+  )
+
+/** Records the end of an attempt in the metrics (also called when a stop interrupts it). */
+export const attemptEnded = (entry: Entry, durationMs: number): void => {
+  const label = entry.metricLabel
+  metrics.running.unsafeModify(-1, label)
+  metrics.duration.unsafeUpdate(durationMs / 1000, label)
 }
 
 /**
@@ -145,6 +193,8 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<LoopResult
     durationMs: number
   ): Effect.Effect<LoopResult> => {
     const which = { id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt }
+    metrics.failures.unsafeUpdate(1, entry.metricLabel)
+    if (result._tag === "TimedOut") metrics.timeouts.unsafeUpdate(1, entry.metricLabel)
     if (host.listening) {
       if (result._tag === "TimedOut") {
         host.emit({ _tag: "AttemptTimedOut", ...which, durationMs, timeoutMs: spec.timeoutMs })
@@ -204,6 +254,7 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<LoopResult
             reason: result.reason
           })
         }
+        metrics.restarts.unsafeUpdate(1, entry.metricLabel)
         if (verdict === "restart") return again(step.delayMs)
         entry.restarts += 1
         entry.restartDelayMs = step.delayMs
@@ -215,9 +266,10 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<LoopResult
   }
 
   const loop: Effect.Effect<LoopResult> = Effect.flatMap(attempt, (exit) => {
-    entry.attemptRunning = false
     if (exit === undefined) return Effect.succeed(stopped(entry))
+    entry.attemptRunning = false
     const durationMs = host.now() - entry.attemptStartedAt
+    attemptEnded(entry, durationMs)
     const result = classify(exit, spec.timeoutMs, spec.isFatal)
     switch (result._tag) {
       case "Succeeded":

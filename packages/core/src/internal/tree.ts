@@ -4,7 +4,7 @@ import type { AddError, SupervisorTaskOptions } from "../Supervisor.js"
 import { InvalidTaskSpec, type SupervisorFailure } from "../SupervisorError.js"
 import { isTask, make as makeTask, type Services, type Task } from "../Task.js"
 import { TaskContext } from "../TaskContext.js"
-import { makeBus } from "./bus.js"
+import { type EventBus, makeBus } from "./bus.js"
 import { describe } from "./duration.js"
 import { entryOf } from "./entry.js"
 import { type Config, resolveConfig } from "./options.js"
@@ -55,19 +55,28 @@ const attempt = (
   Effect.flatMap(TaskContext, (ctx) => {
     const entry = entryOf(ctx)
     const owner = entry?.owner as SupervisorImpl | undefined
-    const run = (config: Config, bus: ReturnType<typeof makeBus> extends Effect.Effect<infer B> ? B : never) =>
-      Effect.scoped(
+    const run = (config: Config, bus: EventBus) => {
+      let nested: SupervisorImpl | undefined
+      return Effect.scoped(
         Effect.flatMap(makeNested({ ...config, path: ctx.path }, bus), (supervisor) => {
+          nested = supervisor
           if (entry !== undefined) entry.nested = supervisor
           return Effect.zipRight(supervisor.startStatic(children), supervisor.join)
         })
       ).pipe(
+        // The attempt ends only once every child's fiber has exited, abandoned ones included: the
+        // parent keeps this task's name (and a restart waits) until the old subtree is really gone.
         Effect.ensuring(
-          Effect.sync(() => {
-            if (entry !== undefined) entry.nested = undefined
-          })
+          Effect.suspend(() => (nested === undefined ? Effect.void : nested.released)).pipe(
+            Effect.zipRight(
+              Effect.sync(() => {
+                if (entry !== undefined) entry.nested = undefined
+              })
+            )
+          )
         )
       )
+    }
     if (entry !== undefined && owner !== undefined && entry.spec.nested !== undefined) {
       return run(entry.spec.nested as Config, owner.bus)
     }
