@@ -114,7 +114,10 @@ const traced = (
   parent: Tracer.AnySpan | undefined
 ): Effect.Effect<AttemptExit> =>
   Effect.withSpan(
-    Effect.tap(timed, (exit) => Effect.annotateCurrentSpan("outcome", spanOutcome(exit))),
+    Effect.onInterrupt(
+      Effect.tap(timed, (exit) => Effect.annotateCurrentSpan("outcome", spanOutcome(exit))),
+      () => Effect.annotateCurrentSpan("outcome", "canceled")
+    ),
     "fibervisor.task.attempt",
     {
       root: true,
