@@ -22,6 +22,8 @@ export interface TaskNode {
   readonly state: "waiting" | "running" | "backing-off" | "stopping"
   readonly attempt: number
   readonly restarts: number
+  /** Marked `ready: true`: the service is ready only while it has a running attempt. */
+  readonly ready: boolean
   readonly lastFailure?: string
   readonly nextAttemptAt?: number
   readonly supervisor?: SupervisorTree
@@ -36,7 +38,8 @@ export interface TaskNode {
 export interface SupervisorTree {
   readonly path: string
   readonly strategy: "one-for-one" | "one-for-all" | "rest-for-one"
-  readonly state: "running" | "shutting-down"
+  /** `stopped`: its shutdown has finished (abandoned tasks may still be listed until they exit). */
+  readonly state: "running" | "shutting-down" | "stopped"
   readonly tasks: ReadonlyArray<TaskNode>
 }
 
@@ -75,6 +78,7 @@ export const TaskNode: Schema.Schema<TaskNode, TaskNodeEncoded> = Schema.Struct(
   state: Schema.Literal("waiting", "running", "backing-off", "stopping"),
   attempt: Schema.Number,
   restarts: Schema.Number,
+  ready: Schema.Boolean,
   lastFailure: optional(Schema.String),
   nextAttemptAt: optional(Schema.Number),
   supervisor: optional(Schema.suspend((): Schema.Schema<SupervisorTree, SupervisorTreeEncoded> => SupervisorTree))
@@ -87,7 +91,7 @@ export const TaskNode: Schema.Schema<TaskNode, TaskNodeEncoded> = Schema.Struct(
 export const SupervisorTree: Schema.Schema<SupervisorTree, SupervisorTreeEncoded> = Schema.Struct({
   path: Schema.String,
   strategy: Schema.Literal("one-for-one", "one-for-all", "rest-for-one"),
-  state: Schema.Literal("running", "shutting-down"),
+  state: Schema.Literal("running", "shutting-down", "stopped"),
   tasks: Schema.Array(TaskNode)
 })
 
@@ -107,3 +111,25 @@ export const encode: (tree: SupervisorTree) => SupervisorTreeEncoded = Schema.en
  */
 export const flatten = (tree: SupervisorTree): ReadonlyArray<TaskNode> =>
   tree.tasks.flatMap((node) => (node.supervisor === undefined ? [node] : [node, ...flatten(node.supervisor)]))
+
+/**
+ * The tasks a readiness probe waits for: tasks marked `ready: true` without a running attempt.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const notReady = (tree: SupervisorTree): ReadonlyArray<TaskNode> =>
+  flatten(tree).filter((node) => node.ready && node.state !== "running")
+
+/**
+ * The deepest tasks of a tree (workers, and supervisor tasks with no running child): what is left
+ * running when a shutdown hangs.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const leaves = (tree: SupervisorTree): ReadonlyArray<TaskNode> =>
+  tree.tasks.flatMap((node) => {
+    const below = node.supervisor === undefined ? [] : leaves(node.supervisor)
+    return below.length === 0 ? [node] : below
+  })

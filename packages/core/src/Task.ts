@@ -70,6 +70,11 @@ export interface TaskOptions<E = unknown> {
   readonly significant?: boolean | undefined
   /** When this task gives up (ends `Failed` or `Fatal`), its supervisor fails with `Escalated` (default false). */
   readonly escalate?: boolean | undefined
+  /**
+   * A readiness task: the service is ready only while this task has a running attempt (read by
+   * `@fibervisor/platform-node`'s `/readyz`; default false).
+   */
+  readonly ready?: boolean | undefined
 }
 
 /**

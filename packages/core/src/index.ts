@@ -62,3 +62,8 @@ export * as TaskOutcome from "./TaskOutcome.js"
  * @since 0.2.0
  */
 export * as SupervisorTree from "./SupervisorTree.js"
+
+/**
+ * @since 0.2.0
+ */
+export * as SupervisorRegistry from "./SupervisorRegistry.js"

@@ -307,6 +307,7 @@ describe("supervision trees", () => {
         state: "running",
         attempt: 1,
         restarts: 0,
+        ready: false,
         ...extra
       })
       expect(yield* underTestClock(treesBuild.program)).toEqual({

@@ -30,6 +30,7 @@ import {
   TaskTerminationTimeout
 } from "../SupervisorError.js"
 import type * as SupervisorEvent from "../SupervisorEvent.js"
+import { SupervisorRegistry } from "../SupervisorRegistry.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
 import type { Services, Task } from "../Task.js"
 import { TaskContext } from "../TaskContext.js"
@@ -604,7 +605,7 @@ export class SupervisorImpl implements Supervisor {
     return {
       path: this.config.path,
       strategy: this.config.strategy,
-      state: this.shutdownResult === undefined ? "running" : "shutting-down",
+      state: this.shutdownResult === undefined ? "running" : this.finished.isDone ? "stopped" : "shutting-down",
       tasks: Array.from(this.byId.values(), nodeOf)
     }
   }
@@ -758,7 +759,8 @@ const nodeOf = (entry: Entry): SupervisorTree.TaskNode => {
     kind: kindOf(entry),
     state: entry.state,
     attempt: entry.attempt,
-    restarts: entry.restarts
+    restarts: entry.restarts,
+    ready: entry.spec.ready
   }
   if (entry.lastFailure !== undefined) node.lastFailure = entry.lastFailure
   if (entry.nextAttemptAt !== undefined) node.nextAttemptAt = entry.nextAttemptAt
@@ -783,7 +785,19 @@ export const make = (options?: SupervisorOptions): Effect.Effect<Supervisor, Inv
     const config = yield* resolveOptions(options)
     const bus = yield* makeBus(config.eventBuffer)
     yield* Effect.addFinalizer(() => bus.close)
-    return yield* build(config, bus)
+    const registry = yield* Effect.serviceOption(SupervisorRegistry)
+    const supervisor = yield* build(config, bus)
+    if (Option.isSome(registry)) {
+      registry.value.register(supervisor)
+      // Runs before the shutdown finalizer's result is dropped: scope finalizers run in reverse order.
+      yield* Effect.addFinalizer(() =>
+        Effect.matchEffect(supervisor.shutdown, {
+          onFailure: (error) => Effect.sync(() => registry.value.unregister(supervisor, error)),
+          onSuccess: () => Effect.sync(() => registry.value.unregister(supervisor, undefined))
+        })
+      )
+    }
+    return supervisor
   })
 
 /** Builds a nested supervisor publishing on its parent's bus. */

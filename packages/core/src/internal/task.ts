@@ -31,6 +31,7 @@ export interface ResolvedTask extends ResolvedDefaults {
   readonly effect: Effect.Effect<unknown, unknown, unknown>
   readonly isFatal: ((error: unknown) => boolean) | undefined
   readonly significant: boolean
+  readonly ready: boolean
   readonly escalate: boolean
   /** Set for `Supervisor.task`: its nested supervisor's checked settings. */
   readonly nested: unknown
@@ -192,6 +193,10 @@ export const resolveTask = (
   if (significant === undefined) {
     return Either.left(fail("significant", `must be a boolean, got ${describe(options.significant)}`))
   }
+  const ready = flag(options.ready)
+  if (ready === undefined) {
+    return Either.left(fail("ready", `must be a boolean, got ${describe(options.ready)}`))
+  }
   const escalate = flag(options.escalate)
   if (escalate === undefined) {
     return Either.left(fail("escalate", `must be a boolean, got ${describe(options.escalate)}`))
@@ -226,6 +231,7 @@ export const resolveTask = (
     effect: task.effect as Effect.Effect<unknown, unknown, TaskContext>,
     isFatal: options.isFatal,
     significant,
+    ready,
     escalate,
     nested
   })

@@ -194,7 +194,7 @@ describe("Intensity: at the limit and one past it", () => {
       // join keeps failing with the same error; shutdown (already done) succeeds.
       expect(yield* Effect.flip(sup.join)).toBe(error)
       expect(yield* sup.isShuttingDown).toBe(true)
-      expect((yield* sup.tree).state).toBe("shutting-down")
+      expect((yield* sup.tree).state).toBe("stopped")
       const refused = yield* Effect.flip(sup.add(Task.make("late", forever)))
       expect(refused).toBeInstanceOf(SupervisorError.SupervisorShuttingDown)
       expect(yield* Effect.exit(sup.shutdown)).toEqual(Exit.void)

@@ -463,7 +463,7 @@ describe("Ordering: snapshots", () => {
       )
       yield* TestClock.adjust("1 second")
       const tree = yield* sup.tree
-      const running = { kind: "worker", state: "running", attempt: 1, restarts: 0 } as const
+      const running = { kind: "worker", state: "running", attempt: 1, restarts: 0, ready: false } as const
       expect(strip(tree)).toEqual({
         path: "root",
         strategy: "one-for-one",
@@ -476,6 +476,7 @@ describe("Ordering: snapshots", () => {
             state: "running",
             attempt: 1,
             restarts: 0,
+            ready: false,
             supervisor: {
               path: "root/app",
               strategy: "one-for-all",
@@ -488,6 +489,7 @@ describe("Ordering: snapshots", () => {
                   state: "running",
                   attempt: 1,
                   restarts: 0,
+                  ready: false,
                   supervisor: {
                     path: "root/app/db",
                     strategy: "rest-for-one",
@@ -509,6 +511,7 @@ describe("Ordering: snapshots", () => {
             state: "backing-off",
             attempt: 1,
             restarts: 1,
+            ready: false,
             lastFailure: "boom",
             nextAttemptAt: 1500
           }
@@ -558,7 +561,7 @@ describe("Ordering: snapshots", () => {
       const shutdown = yield* Effect.fork(sup.shutdown)
       yield* TestClock.adjust("30 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
-      expect(yield* sup.tree).toEqual({ path: "root", strategy: "one-for-one", state: "shutting-down", tasks: [] })
+      expect(yield* sup.tree).toEqual({ path: "root", strategy: "one-for-one", state: "stopped", tasks: [] })
     })
   )
 })
