@@ -6,7 +6,7 @@
  * @since 0.2.0
  */
 import { NodeRuntime } from "@effect/platform-node"
-import { SupervisorRegistry } from "@fibervisor/core"
+import { type SupervisorRegistry } from "@fibervisor/core"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import { dual } from "effect/Function"
