@@ -7,12 +7,26 @@ const id = 3 as TaskId.TaskId
 /** One sample of every kind; the mapped type makes TypeScript reject a missing kind. */
 const samples: { readonly [T in SupervisorEvent.Tag]: SupervisorEvent.Of<T> } = {
   TaskAdded: { _tag: "TaskAdded", seq: 1, at: 1_700_000_000_000, id, task: "worker", path: "root/worker" },
-  TaskAddFailed: { _tag: "TaskAddFailed", seq: 2, at: 5, task: "worker",
-    path: "root/worker", rejection: "AlreadyExists", reason: "taken" },
-  AttemptStarting: { _tag: "AttemptStarting", seq: 3, at: 5, id, task: "worker",
-    path: "root/worker", attempt: 1 },
-  AttemptSucceeded: { _tag: "AttemptSucceeded", seq: 4, at: 6, id, task: "worker",
-    path: "root/worker", attempt: 1, durationMs: 1 },
+  TaskAddFailed: {
+    _tag: "TaskAddFailed",
+    seq: 2,
+    at: 5,
+    task: "worker",
+    path: "root/worker",
+    rejection: "AlreadyExists",
+    reason: "taken"
+  },
+  AttemptStarting: { _tag: "AttemptStarting", seq: 3, at: 5, id, task: "worker", path: "root/worker", attempt: 1 },
+  AttemptSucceeded: {
+    _tag: "AttemptSucceeded",
+    seq: 4,
+    at: 6,
+    id,
+    task: "worker",
+    path: "root/worker",
+    attempt: 1,
+    durationMs: 1
+  },
   AttemptFailed: {
     _tag: "AttemptFailed",
     seq: 5,
@@ -60,8 +74,15 @@ const samples: { readonly [T in SupervisorEvent.Tag]: SupervisorEvent.Of<T> } = 
     source: "failure",
     reason: "boom"
   },
-  TaskRemoveRequested: { _tag: "TaskRemoveRequested", seq: 9, at: 11, id, task: "worker",
-    path: "root/worker", reason: "cancel" },
+  TaskRemoveRequested: {
+    _tag: "TaskRemoveRequested",
+    seq: 9,
+    at: 11,
+    id,
+    task: "worker",
+    path: "root/worker",
+    reason: "cancel"
+  },
   TaskFinished: {
     _tag: "TaskFinished",
     seq: 10,
@@ -143,7 +164,15 @@ const samples: { readonly [T in SupervisorEvent.Tag]: SupervisorEvent.Of<T> } = 
 
 /** Variants: optional fields absent, other literals. */
 const variants: ReadonlyArray<SupervisorEvent.SupervisorEvent> = [
-  { _tag: "TaskAddFailed", seq: 1, at: 0, task: "", path: "root", rejection: "InvalidSpec", reason: "name must be non-empty" },
+  {
+    _tag: "TaskAddFailed",
+    seq: 1,
+    at: 0,
+    task: "",
+    path: "root",
+    rejection: "InvalidSpec",
+    reason: "name must be non-empty"
+  },
   { _tag: "TaskAddFailed", seq: 1, at: 0, task: "x", path: "root", rejection: "ShuttingDown", reason: "shutting down" },
   {
     _tag: "AttemptFailed",
@@ -168,7 +197,17 @@ const variants: ReadonlyArray<SupervisorEvent.SupervisorEvent> = [
   { _tag: "GraceExceeded", seq: 1, at: 0, path: "root", graceMs: 0, stuck: [], paths: [] },
   { _tag: "TaskRemoveRequested", seq: 1, at: 0, id, task: "w", path: "root/w", reason: "group-restart" },
   { _tag: "TaskRemoveRequested", seq: 1, at: 0, id, task: "w", path: "root/w", reason: "replace" },
-  { _tag: "SlotTransition", seq: 1, at: 0, path: "root", slot: "s", from: "running", to: "idle", queued: 0, reason: "owner exited" }
+  {
+    _tag: "SlotTransition",
+    seq: 1,
+    at: 0,
+    path: "root",
+    slot: "s",
+    from: "running",
+    to: "idle",
+    queued: 0,
+    reason: "owner exited"
+  }
 ]
 
 const roundTrip = (event: SupervisorEvent.SupervisorEvent) =>

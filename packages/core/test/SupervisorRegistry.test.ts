@@ -413,7 +413,13 @@ describe("Supervisor registry: remove and cancel", () => {
         const shutdown = yield* Effect.fork(sup.shutdown)
         yield* TestClock.adjust("3 seconds")
         expect(yield* Fiber.await(shutdown)).toEqual(
-          Exit.fail(new SupervisorError.GraceExceeded({ grace: Duration.millis(3000), stuck: ["stubborn"], paths: ["root/stubborn"] }))
+          Exit.fail(
+            new SupervisorError.GraceExceeded({
+              grace: Duration.millis(3000),
+              stuck: ["stubborn"],
+              paths: ["root/stubborn"]
+            })
+          )
         )
       })
   )

@@ -257,7 +257,9 @@ describe("Supervisor shutdown: grace", () => {
       const e1 = yield* Effect.flip(Fiber.join(first))
       const e2 = yield* Effect.flip(Fiber.join(second))
       const e3 = yield* Effect.flip(sup.shutdown)
-      expect(e1).toEqual(new SupervisorError.GraceExceeded({ grace: Duration.millis(5000), stuck: ["stuck"], paths: ["root/stuck"] }))
+      expect(e1).toEqual(
+        new SupervisorError.GraceExceeded({ grace: Duration.millis(5000), stuck: ["stuck"], paths: ["root/stuck"] })
+      )
       expect(e2).toBe(e1)
       expect(e3).toBe(e1)
       expect(yield* stuck.poll).toEqual(
@@ -304,7 +306,9 @@ describe("Supervisor shutdown: grace", () => {
       expect(yield* h.poll).toEqual(Option.none())
       yield* TestClock.adjust("1 millis")
       const errors = yield* Effect.forEach(callers, (f) => Effect.flip(Fiber.join(f)))
-      expect(errors[0]).toEqual(new SupervisorError.GraceExceeded({ grace: Duration.millis(2000), stuck: ["hangs"], paths: ["root/hangs"] }))
+      expect(errors[0]).toEqual(
+        new SupervisorError.GraceExceeded({ grace: Duration.millis(2000), stuck: ["hangs"], paths: ["root/hangs"] })
+      )
       expect(errors[1]).toBe(errors[0])
       expect(errors[2]).toBe(errors[0])
       expect((yield* h.poll).pipe(Option.map((o) => o._tag))).toEqual(Option.some("ForceAborted"))
@@ -323,7 +327,9 @@ describe("Supervisor shutdown: grace", () => {
       const h = yield* sup.add(Task.make("stuck", stubborn(started, release)))
       yield* Deferred.await(started)
       const error = yield* Effect.flip(sup.shutdown)
-      expect(error).toEqual(new SupervisorError.GraceExceeded({ grace: Duration.millis(0), stuck: ["stuck"], paths: ["root/stuck"] }))
+      expect(error).toEqual(
+        new SupervisorError.GraceExceeded({ grace: Duration.millis(0), stuck: ["stuck"], paths: ["root/stuck"] })
+      )
       expect(yield* Clock.currentTimeMillis).toBe(0)
       expect(yield* h.poll).toEqual(
         Option.some(new TaskOutcome.ForceAborted({ reason: "did not stop within the shutdown grace of 0 ms" }))
