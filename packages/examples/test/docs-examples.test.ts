@@ -32,6 +32,7 @@ import * as treesLatestWins from "../src/docs/trees-latest-wins.js"
 import * as treesOrdering from "../src/docs/trees-ordering.js"
 import * as treesSignificant from "../src/docs/trees-significant.js"
 import * as treesStrategies from "../src/docs/trees-strategies.js"
+import * as productionTracing from "../src/docs/production-tracing.js"
 
 /** Forks `program`, moves the TestClock far enough for it to finish, and returns its result. */
 const underTestClock = <A, E>(program: Effect.Effect<A, E>) =>
@@ -512,6 +513,18 @@ describe("supervision trees", () => {
           "130 reindex:acme: running -> idle (owner exited) owner -, 0 queued"
         ]
       })
+    })
+  )
+})
+
+describe("production", () => {
+  it.effect("attempt spans exported with @effect/opentelemetry", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(productionTracing.program)).toEqual([
+        "POST /invoices",
+        "fibervisor.task.attempt task=sync path=root/sync attempt=1 outcome=failed, linked to the request",
+        "fibervisor.task.attempt task=sync path=root/sync attempt=2 outcome=succeeded, linked to the request"
+      ])
     })
   )
 })
