@@ -34,6 +34,12 @@ import type { Services, Task, TaskOptions } from "./Task.js"
 import type { TaskId } from "./TaskId.js"
 import type { TaskOutcome } from "./TaskOutcome.js"
 
+/**
+ * The errors `Supervisor` operations fail with, re-exported from `SupervisorError`. TypeDoc reads
+ * the category of re-exported names from this comment; each name below carries its own `@since`.
+ *
+ * @category errors
+ */
 export {
   /**
    * @since 0.2.0

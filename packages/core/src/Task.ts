@@ -20,6 +20,12 @@ import * as RestartPolicy from "./RestartPolicy.js"
 import type { InvalidTaskSpec } from "./SupervisorError.js"
 import type { TaskContext } from "./TaskContext.js"
 
+/**
+ * The error `Task.validate` fails with, re-exported from `SupervisorError`. TypeDoc reads the
+ * category of re-exported names from this comment; each name below carries its own `@since`.
+ *
+ * @category errors
+ */
 export {
   /**
    * @since 0.1.0
