@@ -5,7 +5,7 @@
  *
  * @since 0.2.0
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { type SupervisorRegistry } from "@fibervisor/core"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"

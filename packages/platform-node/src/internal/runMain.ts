@@ -1,4 +1,5 @@
 import type { RunMain } from "@effect/platform/Runtime"
+import { writeSync } from "node:fs"
 import { SupervisorRegistry, SupervisorTree } from "@fibervisor/core"
 import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
@@ -90,6 +91,8 @@ export const stuckReport = (registry: SupervisorRegistry.SupervisorRegistry, dea
     : `${head}; still running:\n${lines.join("\n")}\n`
 }
 
+const maxTimerMs = 2 ** 31 - 1
+
 const signalCode = (signal: NodeJS.Signals): number => (signal === "SIGINT" ? 130 : 143)
 
 /** `NodeSupervisor.runMain`, with the platform's `runMain` passed in. */
@@ -108,14 +111,20 @@ export const runMain = <A, E>(
   const onSignal = (signal: NodeJS.Signals): void => {
     signals += 1
     if (signals > 1) {
-      process.stderr.write(`fibervisor: second ${signal}, exiting now\n`)
+      writeSync(2, `fibervisor: second ${signal}, exiting now\n`)
       process.exit(signalCode(signal))
     }
     // The platform's handler (also registered) interrupts the main fiber; this one bounds the wait.
-    deadline = setTimeout(() => {
-      process.stderr.write(stuckReport(registry, config.exitDeadlineMs))
+    armDeadline(config.exitDeadlineMs, () => {
+      writeSync(2, stuckReport(registry, config.exitDeadlineMs))
       process.exit(1)
-    }, config.exitDeadlineMs)
+    })
+  }
+  /** Node timers hold at most 2^31 - 1 ms (longer ones fire at once): longer deadlines are chained. */
+  const armDeadline = (remainingMs: number, fire: () => void): void => {
+    const step = Math.min(remainingMs, maxTimerMs)
+    deadline = setTimeout(() => (remainingMs > step ? armDeadline(remainingMs - step, fire) : fire()), step)
+    // A pending deadline must not keep the process alive once everything else is done.
     deadline.unref()
   }
   process.on("SIGINT", onSignal)
