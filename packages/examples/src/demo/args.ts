@@ -1,0 +1,78 @@
+/**
+ * The demo's command line: `--duration <d>`, `--port <n>`, `--seed <n>`.
+ */
+import { Data, Duration, Either } from "effect"
+
+/** What the demo runs with. */
+export interface DemoArgs {
+  /** How long it runs before shutting down by itself. */
+  readonly duration: Duration.Duration
+  /** The HTTP port on 127.0.0.1 (0: any free port). */
+  readonly port: number
+  /** The seed of Effect's `Random`: the same seed draws the same failures and latencies. */
+  readonly seed: number
+}
+
+/** A flag of the command line cannot be used: names the flag and why. */
+export class InvalidDemoArgs extends Data.TaggedError("InvalidDemoArgs")<{
+  readonly field: string
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `${this.field}: ${this.reason}`
+  }
+}
+
+const DEFAULT_DURATION = Duration.seconds(8)
+
+const known = new Set(["--duration", "--port", "--seed"])
+
+/** `20s`, `1500ms`, `2m`, or anything `Duration.decode` reads (`"20 seconds"`). */
+export const parseDuration = (raw: string): Either.Either<Duration.Duration, InvalidDemoArgs> => {
+  const short = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(raw)
+  const input = short
+    ? `${short[1]} ${{ ms: "millis", s: "seconds", m: "minutes" }[short[2] as "ms" | "s" | "m"]}`
+    : raw
+  const decoded = Duration.decodeUnknown(input)
+  return decoded._tag === "Some" && Duration.isFinite(decoded.value)
+    ? Either.right(decoded.value)
+    : Either.left(
+        new InvalidDemoArgs({
+          field: "--duration",
+          reason: `expected a duration such as 20s or "20 seconds", got "${raw}"`
+        })
+      )
+}
+
+const parseInteger = (field: string, raw: string, min: number, max: number): Either.Either<number, InvalidDemoArgs> => {
+  const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
+  return Number.isSafeInteger(value) && value >= min && value <= max
+    ? Either.right(value)
+    : Either.left(new InvalidDemoArgs({ field, reason: `expected an integer from ${min} to ${max}, got "${raw}"` }))
+}
+
+/** Reads the flags; without `--seed` the seed is drawn at random (and printed, to replay the run). */
+export const parseArgs = (
+  argv: ReadonlyArray<string>,
+  randomSeed: () => number = () => Math.floor(Math.random() * 1_000_000)
+): Either.Either<DemoArgs, InvalidDemoArgs> =>
+  Either.gen(function* () {
+    const values = new Map<string, string>()
+    for (let i = 0; i < argv.length; i += 2) {
+      const flag = argv[i]!
+      if (!known.has(flag)) {
+        return yield* Either.left(
+          new InvalidDemoArgs({ field: flag, reason: "unknown flag (expected --duration, --port or --seed)" })
+        )
+      }
+      const value = argv[i + 1]
+      if (value === undefined) return yield* Either.left(new InvalidDemoArgs({ field: flag, reason: "needs a value" }))
+      values.set(flag, value)
+    }
+    const duration = values.has("--duration") ? yield* parseDuration(values.get("--duration")!) : DEFAULT_DURATION
+    const port = values.has("--port") ? yield* parseInteger("--port", values.get("--port")!, 0, 65535) : 0
+    const seed = values.has("--seed")
+      ? yield* parseInteger("--seed", values.get("--seed")!, 0, Number.MAX_SAFE_INTEGER)
+      : randomSeed()
+    return { duration, port, seed }
+  })
