@@ -14,6 +14,7 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as core from "effect/Effect"
@@ -69,7 +70,22 @@ export const scheduleFromStep = <S, In, Out, R>(
 export const unsafeForkRoot = <A, E, R>(
   runtime: Runtime.Runtime<R>,
   effect: Effect.Effect<A, E, R>
-): Fiber.RuntimeFiber<A, E> => Runtime.runFork(runtime)(effect, { immediate: false })
+): Fiber.RuntimeFiber<A, E> => {
+  const fiber = Runtime.runFork(runtime)(effect, { immediate: false })
+  live.fibers += 1
+  fiber.addObserver(fiberExited)
+  return fiber
+}
+
+/**
+ * How many fibers fibervisor has started (task fibers, offload jobs, timers, shutdown drivers) and
+ * that have not exited yet. Read by the leak checks of the test suites.
+ */
+export const live = { fibers: 0 }
+
+const fiberExited = (): void => {
+  live.fibers -= 1
+}
 
 /** Asks `fiber` to stop without waiting for it. */
 export const unsafeInterruptFork = (fiber: Fiber.RuntimeFiber<unknown, unknown>, by: FiberId.FiberId): void =>
@@ -124,16 +140,26 @@ export const withCaller = <A, E, R, R2>(
 /**
  * Forks `effect` as a root fiber that inherits `caller`'s fiber refs and runs with `context`,
  * interruptible whatever the caller's flags. Like `unsafeForkRoot`, it starts on the next turn.
+ * `onExit` runs when the fiber has exited (also when it was interrupted before its first step).
  */
 export const unsafeForkDetached = <A, E, R>(
   caller: Caller<unknown>,
   context: Context.Context<R>,
-  effect: Effect.Effect<A, E, R>
-): Fiber.RuntimeFiber<A, E> =>
-  Runtime.runFork(
+  effect: Effect.Effect<A, E, R>,
+  onExit: (exit: Exit.Exit<A, E>) => void
+): Fiber.RuntimeFiber<A, E> => {
+  const fiber = Runtime.runFork(
     Runtime.make({
       context,
       fiberRefs: caller.fiberRefs,
       runtimeFlags: RuntimeFlags.enable(caller.runtimeFlags, RuntimeFlags.Interruption)
     })
   )(effect, { immediate: false })
+  live.fibers += 1
+  // An observer, not `onExit`: a fiber interrupted before its first step never runs its effect.
+  fiber.addObserver((exit) => {
+    live.fibers -= 1
+    onExit(exit)
+  })
+  return fiber
+}

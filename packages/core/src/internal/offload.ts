@@ -201,9 +201,7 @@ export class OffloadImpl implements Offload {
     job.startedAt = this.clock.unsafeCurrentTimeMillis()
     metrics.active.unsafeModify(1, job.kind.label)
     this.live.increment()
-    job.fiber = unsafeForkDetached(job.caller, job.caller.context, this.body(job))
-    // An observer, not `onExit`: a fiber interrupted before its first step never runs its effect.
-    job.fiber.addObserver((exit) => this.finished(job, exit))
+    job.fiber = unsafeForkDetached(job.caller, job.caller.context, this.body(job), (exit) => this.finished(job, exit))
   }
 
   /**

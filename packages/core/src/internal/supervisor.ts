@@ -206,9 +206,7 @@ export class SupervisorImpl implements Supervisor {
     if (!entry.isStatic) this.aliveDynamic.increment()
     const caller = entry.caller!
     const context = addTwo(caller.context, TaskContext, entry.context, Scope.Scope, entry.scope)
-    entry.fiber = unsafeForkDetached(caller, context, taskLoop(this, entry))
-    // An observer, not `onExit`: a fiber interrupted before its first step never runs its effect.
-    entry.fiber.addObserver((exit) => this.exited(entry, exit))
+    entry.fiber = unsafeForkDetached(caller, context, taskLoop(this, entry), (exit) => this.exited(entry, exit))
   }
 
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {
