@@ -11,6 +11,7 @@ import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
 import type * as Tracer from "effect/Tracer"
 import * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
@@ -163,3 +164,27 @@ export const unsafeForkDetached = <A, E, R>(
   })
   return fiber
 }
+
+/** The state Effect's own `Scope` implementation keeps (read directly by `Effect.forkIn`). */
+export type ScopeState =
+  | { readonly _tag: "Open"; readonly finalizers: Map<{}, Scope.Scope.Finalizer> }
+  | { readonly _tag: "Closed"; readonly exit: Exit.Exit<unknown, unknown> }
+
+/** The state of a scope made by `Scope.make`. */
+export const scopeState = (scope: Scope.CloseableScope): ScopeState => (scope as unknown as { state: ScopeState }).state
+
+interface WithChildren {
+  /** Interrupts the fiber's children and returns the wait for them, or `null` when it has none. */
+  interruptAllChildren(): Effect.Effect<void> | null
+}
+
+/**
+ * Interrupts the fibers the current fiber forked (and waits for them), then runs `next`. Effect
+ * does this when a fiber ends; an attempt is only part of its task's fiber, so its forks are
+ * interrupted here, at the end of the attempt.
+ */
+export const interruptChildren = (next: () => Effect.Effect<void>): Effect.Effect<void> =>
+  core.withFiberRuntime((fiber) => {
+    const children = (fiber as unknown as WithChildren).interruptAllChildren()
+    return children === null ? next() : core.zipRight(children, core.suspend(next))
+  })

@@ -61,7 +61,7 @@ const logged = (
 const attemptOf = (host: LoopHost, entry: Entry): Effect.Effect<AttemptExit | undefined> => {
   const spec = entry.spec
   const body = Effect.exit(
-    Effect.onExit(spec.effect as Effect.Effect<unknown, unknown>, (exit) => entry.scope.closeAttempt(exit))
+    Effect.onExit(spec.effect as Effect.Effect<unknown, unknown>, (exit) => entry.scope.endAttempt(exit))
   )
   const timed: Effect.Effect<AttemptExit> =
     spec.timeoutMs > 0
@@ -79,6 +79,7 @@ const attemptOf = (host: LoopHost, entry: Entry): Effect.Effect<AttemptExit | un
     entry.setState("running")
     entry.attemptStartedAt = host.now()
     entry.attemptRunning = true
+    entry.scope.beginAttempt()
     entry.markStarted()
     const label = entry.metricLabel
     metrics.attempts.unsafeUpdate(1, label)
