@@ -102,8 +102,8 @@ const resolveExponential = (
     const maxMs =
       options.max === undefined ? Math.max(firstMs, 30_000) : Duration.toMillis(yield* field("max", options.max))
     const floorMs = options.floor === undefined ? 0 : Duration.toMillis(yield* field("floor", options.floor))
-    const factor = options.factor ?? 2
-    const jitter = options.jitter ?? "none"
+    const factor = options.factor === undefined ? 2 : options.factor
+    const jitter = options.jitter === undefined ? "none" : options.jitter
     if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1) {
       return yield* Either.left({
         field: "backoff.factor",
@@ -119,7 +119,7 @@ const resolveExponential = (
     if (!jitters.has(jitter)) {
       return yield* Either.left({
         field: "backoff.jitter",
-        reason: `must be "none", "full", "equal" or "band", got ${JSON.stringify(jitter)}`
+        reason: `must be "none", "full", "equal" or "band", got ${describe(jitter)}`
       })
     }
     return { firstMs, factor, maxMs, floorMs, jitter }
@@ -132,7 +132,8 @@ const resolveExponential = (
  * 1 ms. Whole milliseconds (a fractional floor rounds up).
  */
 const delayOf = (e: Exponential, index: number, random: number): number => {
-  const base = Math.min(e.firstMs * Math.pow(e.factor, index), e.maxMs)
+  // A zero first delay stays zero (0 · factor^n would become 0 · Infinity = NaN once factor^n overflows).
+  const base = e.firstMs === 0 ? 0 : Math.min(e.firstMs * Math.pow(e.factor, index), e.maxMs)
   let delay: number
   switch (e.jitter) {
     case "none":

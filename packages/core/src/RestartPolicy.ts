@@ -72,7 +72,16 @@ export const onFailure: RestartPolicy = new OnFailure()
  * @category constructors
  */
 export const always = (options?: { readonly interval?: Duration.DurationInput | undefined }): RestartPolicy =>
-  new Always({ interval: options?.interval })
+  new Always({
+    interval:
+      options === undefined || (typeof options === "object" && options !== null && !Array.isArray(options))
+        ? options?.interval
+        : // Kept as is, marked, so that `Task.validate` / `add` reject it by name instead of ignoring it.
+          ({ [BadAlwaysOptions]: options } as never)
+  })
+
+/** Marks the argument of `always` when it was not an options object. @internal */
+export const BadAlwaysOptions: unique symbol = Symbol.for("@fibervisor/core/RestartPolicy/BadAlwaysOptions")
 
 /**
  * Is `u` a restart policy?

@@ -162,7 +162,12 @@ export const make = <A, E, R>(
   makeTask(
     name,
     effect as Effect.Effect<unknown, E, Exclude<R, TaskContext | Scope.Scope> | TaskContext | Scope.Scope>,
-    { ...options }
+    // A non-object is kept as is, so that `Task.validate` / `add` reject it as `options`.
+    typeof options === "object" && options !== null && !Array.isArray(options)
+      ? { ...options }
+      : options === undefined
+        ? {}
+        : (options as never)
   )
 
 /**

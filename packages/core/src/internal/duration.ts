@@ -1,5 +1,7 @@
 import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Option from "effect/Option"
 
 const pattern = /^(-?\d+(?:\.\d+)?)\s+(nanos?|micros?|millis?|seconds?|minutes?|hours?|days?|weeks?)$/
 
@@ -17,6 +19,7 @@ export const decodeDuration = (input: unknown): Either.Either<Duration.Duration,
       if (Number.isNaN(input)) return Either.left("must be a number of milliseconds, got NaN")
       if (input < 0) return Either.left(`must not be negative, got ${input}`)
       if (!Number.isFinite(input)) return Either.left("must be finite, got Infinity")
+      if (input > 0 && input < 1e-6) return Either.left(`must be 0 or at least 1 nanosecond, got ${input} ms`)
       return Either.right(Duration.millis(input))
     case "bigint":
       return input < 0n ? Either.left(`must not be negative, got ${input}n`) : Either.right(Duration.nanos(input))
@@ -43,7 +46,30 @@ export const describe = (input: unknown): string => {
   if (Array.isArray(input)) return "an array"
   if (typeof input === "string") return `"${input}"`
   if (typeof input === "object") return "an object"
+  if (typeof input === "function") return "a function"
+  if (typeof input === "bigint") return `bigint ${input}n`
   return `${typeof input} ${String(input)}`
 }
 
+/**
+ * Node timers hold at most 2^31 - 1 ms; Effect's clock treats a longer sleep as infinite and arms
+ * no timer at all. Longer waits are chained from steps of at most this length.
+ */
+export const maxTimerMs = 2 ** 31 - 1
+
 export const toMillis = (d: Duration.Duration): number => Duration.toMillis(d)
+
+/** `Effect.sleep` that also works past Node's timer limit (a chain of steps of at most `maxTimerMs`). */
+export const sleepMillis = (ms: number): Effect.Effect<void> =>
+  ms <= maxTimerMs
+    ? Effect.sleep(Duration.millis(ms))
+    : Effect.zipRight(
+        Effect.sleep(Duration.millis(maxTimerMs)),
+        Effect.suspend(() => sleepMillis(ms - maxTimerMs))
+      )
+
+/** `Effect.timeoutOption` that also works past Node's timer limit. */
+export const timeoutOptionMillis = <A>(effect: Effect.Effect<A>, ms: number): Effect.Effect<Option.Option<A>> =>
+  ms <= maxTimerMs
+    ? Effect.timeoutOption(effect, Duration.millis(ms))
+    : Effect.raceFirst(Effect.asSome(effect), Effect.as(sleepMillis(ms), Option.none<A>()))

@@ -37,6 +37,21 @@ const nestedOnly: ReadonlyArray<readonly [string, string]> = [
   ["maxSlotQueue", "cannot be set on a nested supervisor: controller submissions go to a root supervisor"]
 ]
 
+const rootKeys: ReadonlySet<string> = new Set([
+  "grace",
+  "maxConcurrent",
+  "defaults",
+  "eventBuffer",
+  "name",
+  "strategy",
+  "intensity",
+  "autoShutdown",
+  "maxSlotQueue"
+])
+
+/** The largest event buffer: the bus allocates it up front. */
+const maxEventBuffer = 1_000_000
+
 const strategies: ReadonlyArray<Strategy> = ["one-for-one", "one-for-all", "rest-for-one"]
 const autoShutdowns: ReadonlyArray<AutoShutdown> = ["never", "any-significant", "all-significant"]
 
@@ -79,10 +94,16 @@ const intensity = (input: unknown): Either.Either<Config["intensity"], Problem> 
 /** Decodes and checks supervisor options; `field` names the bad option. */
 export const resolveConfig = (options: unknown, placement: Placement, path: string): Either.Either<Config, Problem> =>
   Either.gen(function* () {
-    if (options !== undefined && (typeof options !== "object" || options === null)) {
+    if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
       return yield* Either.left({ field: "options", reason: `must be an object, got ${describe(options)}` })
     }
     const o = (options ?? {}) as Record<string, unknown>
+    // A nested supervisor's options share one object with its task's: `resolveTask` checks the keys.
+    if (!placement.nested) {
+      for (const key in o) {
+        if (!rootKeys.has(key)) return yield* Either.left({ field: key, reason: "is not a known option (misspelt?)" })
+      }
+    }
     let name = path
     if (!placement.nested && o.name !== undefined) {
       if (typeof o.name !== "string" || o.name.trim() === "" || o.name.includes("/")) {
@@ -101,6 +122,12 @@ export const resolveConfig = (options: unknown, placement: Placement, path: stri
     const maxConcurrent =
       o.maxConcurrent === undefined ? undefined : yield* integer("maxConcurrent", o.maxConcurrent, 1)
     const eventBuffer = o.eventBuffer === undefined ? 1024 : yield* integer("eventBuffer", o.eventBuffer, 1)
+    if (eventBuffer > maxEventBuffer) {
+      return yield* Either.left({
+        field: "eventBuffer",
+        reason: `must be at most ${maxEventBuffer} (the bus allocates it up front), got ${eventBuffer}`
+      })
+    }
     const defaults =
       o.defaults === undefined && placement.defaults !== undefined
         ? placement.defaults

@@ -1,5 +1,5 @@
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import { sleepMillis, timeoutOptionMillis } from "./duration.js"
 import type { Entry } from "./entry.js"
 import type { SupervisorImpl } from "./supervisor.js"
 
@@ -50,7 +50,7 @@ export const restartGroup = (supervisor: SupervisorImpl, trigger: Entry): Effect
       const delayMs = trigger.restartDelayMs
       if (delayMs <= 0 || trigger.outcome !== undefined) return Effect.void
       trigger.nextAttemptAt = supervisor.now() + delayMs
-      return Effect.sleep(Duration.millis(delayMs))
+      return sleepMillis(delayMs)
     })
     const startAll = Effect.forEach(
       affected,
@@ -85,5 +85,5 @@ const stopForRestart = (supervisor: SupervisorImpl, entry: Entry): Effect.Effect
       supervisor.abandon(entry, graceMs, "its grace")
     }
     if (graceMs === 0) return Effect.sync(abandon)
-    return Effect.map(Effect.timeoutOption(Effect.interruptible(entry.gone), Duration.millis(graceMs)), abandon)
+    return Effect.map(timeoutOptionMillis(Effect.interruptible(entry.gone), graceMs), abandon)
   })

@@ -49,7 +49,7 @@ import {
 import { Controller } from "./controller.js"
 import { Handle } from "./handle.js"
 import { describeCause } from "./describe.js"
-import { decodeDuration } from "./duration.js"
+import { decodeDuration, describe, sleepMillis, timeoutOptionMillis } from "./duration.js"
 import { Entry, type LoopResult, RESTART, type StopReason } from "./entry.js"
 import { type Config, resolveConfig } from "./options.js"
 import { Signal } from "./signal.js"
@@ -220,6 +220,15 @@ export class SupervisorImpl implements Supervisor {
 
   /** Admits a batch all-or-nothing. */
   private admitAll(tasks: Iterable<Task<any, any>>): Either.Either<Array<ResolvedTask>, AddError> {
+    if (typeof tasks !== "object" || tasks === null || typeof tasks[Symbol.iterator] !== "function") {
+      return Either.left(
+        new InvalidTaskSpec({
+          task: "",
+          field: "tasks",
+          reason: `must be an iterable of tasks, got ${describe(tasks)}`
+        })
+      )
+    }
     const names = new Set<string>()
     const specs: Array<ResolvedTask> = []
     for (const task of tasks) {
@@ -412,7 +421,7 @@ export class SupervisorImpl implements Supervisor {
     entry.graceTimer = unsafeForkRoot(
       this.runtime,
       Effect.zipRight(
-        Effect.sleep(Duration.millis(graceMs)),
+        sleepMillis(graceMs),
         Effect.sync(() => {
           if (!entry.exited) this.abandon(entry, graceMs, "its grace")
         })
@@ -435,6 +444,15 @@ export class SupervisorImpl implements Supervisor {
     options?: { readonly timeout?: Duration.DurationInput | undefined }
   ): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument> {
     return Effect.suspend((): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument> => {
+      if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
+        return Effect.fail(
+          new InvalidArgument({
+            operation: "cancel",
+            field: "options",
+            reason: `must be an object { timeout? }, got ${describe(options)}`
+          })
+        )
+      }
       let timeoutMs = 0
       if (options?.timeout !== undefined) {
         const decoded = decodeDuration(options.timeout)
@@ -585,7 +603,19 @@ export class SupervisorImpl implements Supervisor {
   // ---- inspection ----
 
   get list(): Effect.Effect<ReadonlyArray<TaskInfo>> {
-    return Effect.sync(() => Array.from(this.byId.values(), infoOf))
+    return Effect.sync(() => this.entries().map(infoOf))
+  }
+
+  /**
+   * The registry in id order. Insertion order is id order except for controller submissions, whose
+   * id is reserved when they are queued: sort only when one of those broke the order.
+   */
+  private entries(): Array<Entry> {
+    const entries = Array.from(this.byId.values())
+    for (let i = 1; i < entries.length; i++) {
+      if (entries[i - 1]!.id > entries[i]!.id) return entries.sort((a, b) => a.id - b.id)
+    }
+    return entries
   }
 
   get(ref: TaskRef): Effect.Effect<Option.Option<TaskInfo>> {
@@ -604,7 +634,7 @@ export class SupervisorImpl implements Supervisor {
       path: this.config.path,
       strategy: this.config.strategy,
       state: this.shutdownResult === undefined ? "running" : this.finished.isDone ? "stopped" : "shutting-down",
-      tasks: Array.from(this.byId.values(), nodeOf)
+      tasks: this.entries().map(nodeOf)
     }
   }
 
@@ -678,14 +708,14 @@ export class SupervisorImpl implements Supervisor {
           this.requestStop(entry, "shutdown")
           const budget = Math.min(this.graceOf(entry), deadline - this.now())
           if (budget <= 0) return Effect.void
-          return Effect.map(Effect.timeoutOption(Effect.interruptible(entry.gone), Duration.millis(budget)), () => {
+          return Effect.map(timeoutOptionMillis(Effect.interruptible(entry.gone), budget), () => {
             // Its own grace ran out before the supervisor's: abandon it and go on with the next one.
             if (!entry.exited && deadline - this.now() > 0) this.abandon(entry, budget, "its grace")
           })
         }),
       { discard: true }
     )
-    const waitDynamic = Effect.timeoutOption(Effect.interruptible(this.aliveDynamic.await), Duration.millis(graceMs))
+    const waitDynamic = timeoutOptionMillis(Effect.interruptible(this.aliveDynamic.await), graceMs)
     unsafeForkRoot(
       this.runtime,
       Effect.zipRight(

@@ -81,6 +81,13 @@ const restart = (input: unknown): Check<ResolvedRestart> => {
     return Either.left({ field: "restart", reason: `must be a RestartPolicy, got ${describe(input)}` })
   }
   if (input._tag !== "Always") return Either.right(input)
+  const interval: unknown = input.interval
+  if (typeof interval === "object" && interval !== null && RestartPolicy.BadAlwaysOptions in interval) {
+    return Either.left({
+      field: "restart",
+      reason: `RestartPolicy.always takes an options object { interval? }, got ${describe((interval as Record<symbol, unknown>)[RestartPolicy.BadAlwaysOptions])}`
+    })
+  }
   if (input.interval === undefined) return Either.right({ _tag: "Always", intervalMs: undefined })
   // A zero interval means none (taskvisor's semantics): only the 1 ms hot-loop guard applies.
   return Either.map(duration("restart.interval", input.interval), (intervalMs) => ({
@@ -106,7 +113,11 @@ const backoff = (input: unknown): Check<Schedule.Schedule<unknown, Backoff.TaskF
  * Decodes the settings present in `options` over `base`. Imperative on purpose: it runs for every
  * `add`, and most tasks set one or two settings.
  */
-const resolveSettings = (options: Partial<TaskOptions<unknown>>, base: ResolvedDefaults): Check<ResolvedDefaults> => {
+const resolveSettings = (
+  options: Partial<TaskOptions<unknown>>,
+  base: ResolvedDefaults,
+  otherKeys: ReadonlySet<string>
+): Check<ResolvedDefaults> => {
   let restartPolicy = base.restart
   let backoffSchedule = base.backoff
   let timeoutMs = base.timeoutMs
@@ -141,7 +152,8 @@ const resolveSettings = (options: Partial<TaskOptions<unknown>>, base: ResolvedD
         if (Either.isRight(checked)) graceMs = checked.right as number | undefined
         break
       default:
-        continue
+        if (otherKeys.has(key)) continue
+        return Either.left({ field: key, reason: "is not a known option (misspelt?)" })
     }
     if (Either.isLeft(checked)) return Either.left(checked.left)
   }
@@ -158,10 +170,10 @@ const resolveSettings = (options: Partial<TaskOptions<unknown>>, base: ResolvedD
 /** Checks a supervisor's `defaults`; field names are prefixed with `defaults.`. */
 export const resolveDefaults = (input: unknown): Either.Either<ResolvedDefaults, Problem> => {
   if (input === undefined) return Either.right(builtinDefaults)
-  if (typeof input !== "object" || input === null) {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
     return Either.left({ field: "defaults", reason: `must be an object, got ${describe(input)}` })
   }
-  return Either.mapLeft(resolveSettings(input, builtinDefaults), (p) => ({
+  return Either.mapLeft(resolveSettings(input, builtinDefaults, noOtherKeys), (p) => ({
     field: `defaults.${p.field}`,
     reason: p.reason
   }))
@@ -172,6 +184,11 @@ export const resolveTask = (
   task: Task<unknown, unknown> | Task<any, any>,
   defaults: ResolvedDefaults | undefined
 ): Either.Either<ResolvedTask, InvalidTaskSpec> => {
+  if (typeof task !== "object" || task === null) {
+    return Either.left(
+      new InvalidTaskSpec({ task: "", field: "task", reason: `must be a Task, got ${describe(task)}` })
+    )
+  }
   const name: unknown = task.name
   const fail = (field: string, reason: string) =>
     new InvalidTaskSpec({ task: typeof name === "string" ? name : "", field, reason })
@@ -183,7 +200,7 @@ export const resolveTask = (
     return Either.left(fail("effect", `must be an Effect, got ${describe(effect)}`))
   }
   const options: TaskOptions<unknown> = task.options ?? {}
-  if (typeof options !== "object") {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
     return Either.left(fail("options", `must be an object, got ${describe(options)}`))
   }
   if ("isFatal" in options && options.isFatal !== undefined && typeof options.isFatal !== "function") {
@@ -201,7 +218,12 @@ export const resolveTask = (
   if (escalate === undefined) {
     return Either.left(fail("escalate", `must be a boolean, got ${describe(options.escalate)}`))
   }
-  const resolved = resolveSettings(options, defaults ?? builtinDefaults)
+  const nestedSpec = (task as { readonly [NestedSpecKey]?: NestedSpec })[NestedSpecKey]
+  const resolved = resolveSettings(
+    options,
+    defaults ?? builtinDefaults,
+    nestedSpec === undefined ? taskKeys : nestedTaskKeys
+  )
   if (Either.isLeft(resolved)) return Either.left(fail(resolved.left.field, resolved.left.reason))
   const settings = resolved.right
   if (significant && settings.restart._tag === "Always") {
@@ -213,7 +235,6 @@ export const resolveTask = (
     )
   }
   let nested: unknown = undefined
-  const nestedSpec = (task as { readonly [NestedSpecKey]?: NestedSpec })[NestedSpecKey]
   if (nestedSpec !== undefined) {
     const checked = nestedSpec.resolve(defaults ?? builtinDefaults, options)
     if (Either.isLeft(checked)) return Either.left(fail(checked.left.field, checked.left.reason))
@@ -236,6 +257,22 @@ export const resolveTask = (
     nested
   })
 }
+
+/** Task options besides the settings a supervisor's `defaults` can also hold. */
+const taskKeys: ReadonlySet<string> = new Set(["isFatal", "significant", "escalate", "ready"])
+const noOtherKeys: ReadonlySet<string> = new Set()
+/** A `Supervisor.task`'s one options object also holds its nested supervisor's options. */
+const nestedTaskKeys: ReadonlySet<string> = new Set([
+  ...taskKeys,
+  "strategy",
+  "intensity",
+  "autoShutdown",
+  "maxConcurrent",
+  "defaults",
+  "eventBuffer",
+  "name",
+  "maxSlotQueue"
+])
 
 /** `undefined` means false; anything but a boolean is refused (`undefined` returned). */
 const flag = (input: unknown): boolean | undefined =>

@@ -11,6 +11,8 @@ import * as TaskOutcome from "../TaskOutcome.js"
 import type { EventInput } from "./bus.js"
 import { type AttemptResult, classify, TIMED_OUT } from "./attempt.js"
 import { initialState, isNativeTracer, stepSchedule } from "./compat.js"
+import { describeCause } from "./describe.js"
+import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, type LoopResult, RESTART } from "./entry.js"
 import * as metrics from "./taskMetrics.js"
 
@@ -64,13 +66,19 @@ const attemptOf = (host: LoopHost, entry: Entry): Effect.Effect<AttemptExit | un
     Effect.onExit(spec.effect as Effect.Effect<unknown, unknown>, (exit) => entry.scope.endAttempt(exit))
   )
   const timed: Effect.Effect<AttemptExit> =
-    spec.timeoutMs > 0
-      ? Effect.timeoutTo(body, {
-          duration: Duration.millis(spec.timeoutMs),
-          onSuccess: (exit): AttemptExit => exit,
-          onTimeout: () => TIMED_OUT
-        })
-      : body
+    spec.timeoutMs <= 0
+      ? body
+      : spec.timeoutMs <= maxTimerMs
+        ? Effect.timeoutTo(body, {
+            duration: Duration.millis(spec.timeoutMs),
+            onSuccess: (exit): AttemptExit => exit,
+            onTimeout: () => TIMED_OUT
+          })
+        : // Past Node's timer limit Effect's clock never fires: race a chained sleep instead.
+          Effect.raceFirst(
+            body as Effect.Effect<AttemptExit>,
+            Effect.as(sleepMillis(spec.timeoutMs), TIMED_OUT as AttemptExit)
+          )
   return Effect.suspend(() => {
     // A task waiting for a permit never starts once its stop was requested.
     if (entry.stopRequested) return Effect.succeed(undefined)
@@ -152,8 +160,9 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<LoopResult
     entry.setState("backing-off")
     entry.nextAttemptAt = host.now() + delayMs
     return Effect.zipRight(
-      Effect.sleep(Duration.millis(delayMs)),
+      sleepMillis(delayMs),
       Effect.suspend(() => {
+        entry.nextAttemptAt = undefined
         entry.setState("waiting")
         return loop
       })
@@ -241,30 +250,38 @@ export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<LoopResult
       timedOut: result._tag === "TimedOut",
       cause: result.cause
     }
+    // A schedule that fails or dies when stepped ends the task (logged, like every Failed outcome).
+    const broken = (cause: Cause.Cause<unknown>) =>
+      give(`the backoff schedule failed: ${describeCause(cause)} (after: ${result.reason})`)
     return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.flatMap(stepSchedule(spec.backoff, now, failure, entry.schedule), (step) => {
-        if (step === undefined) {
-          return give(`retry budget exhausted: the backoff schedule ended after ${retries} retries: ${result.reason}`)
+      Effect.matchCauseEffect(stepSchedule(spec.backoff, now, failure, entry.schedule), {
+        onFailure: broken,
+        onSuccess: (step) => {
+          if (step === undefined) {
+            return give(`retry budget exhausted: the backoff schedule ended after ${retries} retries: ${result.reason}`)
+          }
+          const verdict = host.restartVerdict(entry, result.reason)
+          if (typeof verdict === "object") return give(`${result.reason} (not restarted: ${verdict.refused})`)
+          entry.schedule = step.state
+          if (host.listening) {
+            host.emit({
+              _tag: "BackoffScheduled",
+              ...which,
+              delayMs: step.delayMs,
+              source: "failure",
+              reason: result.reason
+            })
+          }
+          metrics.restarts.unsafeUpdate(1, entry.metricLabel)
+          // Zero backoff with no retry limit must not starve the process: every 1024th restart in a
+          // row waits 1 ms, so timers and I/O get a turn (an attempt that fails at once never yields).
+          if (verdict === "restart") return again(step.delayMs <= 0 && entry.streak % 1024 === 0 ? 1 : step.delayMs)
+          entry.restarts += 1
+          entry.restartDelayMs = step.delayMs
+          entry.setState("backing-off")
+          entry.nextAttemptAt = step.delayMs > 0 ? host.now() + step.delayMs : undefined
+          return Effect.succeed(RESTART)
         }
-        const verdict = host.restartVerdict(entry, result.reason)
-        if (typeof verdict === "object") return give(`${result.reason} (not restarted: ${verdict.refused})`)
-        entry.schedule = step.state
-        if (host.listening) {
-          host.emit({
-            _tag: "BackoffScheduled",
-            ...which,
-            delayMs: step.delayMs,
-            source: "failure",
-            reason: result.reason
-          })
-        }
-        metrics.restarts.unsafeUpdate(1, entry.metricLabel)
-        if (verdict === "restart") return again(step.delayMs)
-        entry.restarts += 1
-        entry.restartDelayMs = step.delayMs
-        entry.setState("backing-off")
-        entry.nextAttemptAt = step.delayMs > 0 ? host.now() + step.delayMs : undefined
-        return Effect.succeed(RESTART)
       })
     )
   }

@@ -976,7 +976,8 @@ describe("Controller: name collisions", () => {
       yield* waitFor("AttemptStarting", (e) => e.task === "c")
       expect(log).toEqual(["a@0", "c@0"])
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", c, 0)])
-      expect((yield* sup.list).map((i) => i.id)).toEqual([added.id, c.id])
+      // `list` is in id order: c's id was reserved when it was submitted, before x was added.
+      expect((yield* sup.list).map((i) => i.id)).toEqual([c.id, added.id])
       const all = yield* events
       expect(slotTrace(all)).toEqual([
         "0 submitted a s queue",

@@ -16,6 +16,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Scope from "effect/Scope"
+import { describe } from "./describe.js"
 import * as metrics from "./healthMetrics.js"
 import * as routes from "./healthRoutes.js"
 
@@ -38,8 +39,6 @@ export const defaultHost = "0.0.0.0"
 
 export const defaultServiceName = "fibervisor"
 
-const show = (value: unknown): string => (typeof value === "string" ? JSON.stringify(value) : String(value))
-
 const nonEmpty = (value: unknown): value is string => typeof value === "string" && value.trim().length > 0
 
 /** Checks the options (as received at run time, so a plain-JS caller is checked too). */
@@ -50,20 +49,20 @@ export const resolve = (options: {
   readonly shutdownSupervisorFirst?: boolean | undefined
 }): Config | Invalid => {
   if (typeof options !== "object" || options === null) {
-    return { field: "options", reason: `must be an object, got ${show(options)}` }
+    return { field: "options", reason: `must be an object, got ${describe(options)}` }
   }
   const { host, port, serviceName, shutdownSupervisorFirst } = options as Record<string, unknown>
   if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
-    return { field: "port", reason: `must be an integer from 0 to 65535 (0: any free port), got ${show(port)}` }
+    return { field: "port", reason: `must be an integer from 0 to 65535 (0: any free port), got ${describe(port)}` }
   }
   if (host !== undefined && !nonEmpty(host)) {
-    return { field: "host", reason: `must be a non-empty string, got ${show(host)}` }
+    return { field: "host", reason: `must be a non-empty string, got ${describe(host)}` }
   }
   if (serviceName !== undefined && !nonEmpty(serviceName)) {
-    return { field: "serviceName", reason: `must be a non-empty string, got ${show(serviceName)}` }
+    return { field: "serviceName", reason: `must be a non-empty string, got ${describe(serviceName)}` }
   }
   if (shutdownSupervisorFirst !== undefined && typeof shutdownSupervisorFirst !== "boolean") {
-    return { field: "shutdownSupervisorFirst", reason: `must be a boolean, got ${show(shutdownSupervisorFirst)}` }
+    return { field: "shutdownSupervisorFirst", reason: `must be a boolean, got ${describe(shutdownSupervisorFirst)}` }
   }
   return {
     port,

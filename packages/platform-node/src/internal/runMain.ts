@@ -8,6 +8,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Schema from "effect/Schema"
 import type { RunMainOptions } from "../NodeSupervisor.js"
+import { describe } from "./describe.js"
 
 /**
  * `runMain`'s options cannot be used: names the field and why.
@@ -30,28 +31,46 @@ interface Config {
   readonly disablePrettyLogger: boolean
 }
 
-const show = (input: unknown): string => {
-  if (typeof input === "string") return JSON.stringify(input)
-  if (typeof input === "number" || typeof input === "boolean" || input === null || input === undefined) {
-    return String(input)
+/** Same as `Duration`'s own parsing of `"<number> <unit>"` strings. */
+const durationString = /^(-?\d+(?:\.\d+)?)\s+(nanos?|micros?|millis?|seconds?|minutes?|hours?|days?|weeks?)$/
+
+/**
+ * Whether a duration input is negative or NaN, which `Duration.decodeUnknown` would silently read
+ * as zero: a number (millis), a bigint (nanos), a `"<number> <unit>"` string, or a
+ * `[seconds, nanos]` tuple with a negative or NaN part.
+ */
+const isNegative = (input: unknown): boolean => {
+  const negative = (n: number) => Number.isNaN(n) || n < 0
+  if (typeof input === "number") return negative(input)
+  if (typeof input === "bigint") return input < 0n
+  if (typeof input === "string") {
+    const match = durationString.exec(input)
+    return match !== null && negative(Number(match[1]))
   }
-  return typeof input
+  if (Array.isArray(input) && input.length === 2 && input.every((part) => typeof part === "number")) {
+    return input.some(negative)
+  }
+  return false
 }
 
 const durationMs = (field: string, input: unknown, positive: boolean): Either.Either<number, InvalidRunMainOptions> => {
-  const decoded = Duration.decodeUnknown(input)
-  if (decoded._tag === "None" || !Duration.isFinite(decoded.value)) {
-    return Either.left(new InvalidRunMainOptions({ field, reason: `must be a finite duration, got ${show(input)}` }))
-  }
-  const ms = Duration.toMillis(decoded.value)
-  if (Number.isNaN(ms) || ms < 0 || (positive && ms === 0)) {
-    return Either.left(
+  const outOfRange = () =>
+    Either.left(
       new InvalidRunMainOptions({
         field,
-        reason: `must be ${positive ? "greater than zero" : "a non-negative duration"}, got ${show(input)}`
+        reason: `must be ${positive ? "greater than zero" : "a non-negative duration"}, got ${describe(input)}`
       })
     )
+  // Checked on the raw input: decoding reads a negative or NaN duration as zero.
+  if (isNegative(input)) return outOfRange()
+  const decoded = Duration.decodeUnknown(input)
+  if (decoded._tag === "None" || !Duration.isFinite(decoded.value)) {
+    return Either.left(
+      new InvalidRunMainOptions({ field, reason: `must be a finite duration, got ${describe(input)}` })
+    )
   }
+  const ms = Duration.toMillis(decoded.value)
+  if (Number.isNaN(ms) || ms < 0 || (positive && ms === 0)) return outOfRange()
   return Either.right(ms)
 }
 
@@ -60,14 +79,14 @@ const flag = (field: string, input: unknown): Either.Either<boolean, InvalidRunM
     ? Either.right(false)
     : typeof input === "boolean"
       ? Either.right(input)
-      : Either.left(new InvalidRunMainOptions({ field, reason: `must be a boolean, got ${show(input)}` }))
+      : Either.left(new InvalidRunMainOptions({ field, reason: `must be a boolean, got ${describe(input)}` }))
 
 /** Checks `runMain`'s options; the default deadline is the grace plus 5 seconds. */
 export const resolve = (options: RunMainOptions | undefined): Either.Either<Config, InvalidRunMainOptions> =>
   Either.gen(function* () {
     if (options !== undefined && (typeof options !== "object" || options === null)) {
       return yield* Either.left(
-        new InvalidRunMainOptions({ field: "options", reason: `must be an object, got ${show(options)}` })
+        new InvalidRunMainOptions({ field: "options", reason: `must be an object, got ${describe(options)}` })
       )
     }
     const o = options ?? {}
