@@ -13,6 +13,8 @@ export default defineProject({
   },
   test: {
     name: "core",
-    include: ["test/**/*.test.ts"]
+    include: ["test/**/*.test.ts"],
+    // After each test file: no fibervisor fiber alive, no timer or listener left, gauges at 0.
+    setupFiles: ["./test/leakCheck.ts"]
   }
 })

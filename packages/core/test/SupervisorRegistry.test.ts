@@ -388,10 +388,14 @@ describe("Supervisor registry: remove and cancel", () => {
       Effect.gen(function* () {
         const sup = yield* Supervisor.make({ grace: "3 seconds" })
         const started = yield* Deferred.make<void>()
+        // Stuck until the end of the test, which lets it exit so that no fiber outlives the file.
+        const endOfTest = yield* Deferred.make<void>()
         const h = yield* sup.add(
           Task.make(
             "stubborn",
-            Effect.uninterruptible(Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.never)))
+            Effect.uninterruptible(
+              Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(endOfTest)))
+            )
           )
         )
         yield* Deferred.await(started)
@@ -421,6 +425,9 @@ describe("Supervisor registry: remove and cancel", () => {
             })
           )
         )
+        // Cleanup (for the leak check): the abandoned fiber may exit now.
+        yield* Deferred.succeed(endOfTest, undefined)
+        yield* flush
       })
   )
 

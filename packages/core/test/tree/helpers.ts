@@ -2,7 +2,7 @@
  * Shared by the supervision-tree tests (Strategies, Ordering): a log of attempt starts and scope
  * finalizers with their TestClock instants, attempts built on it, and compact views of events.
  */
-import { Clock, Effect, Stream, TestClock } from "effect"
+import { Clock, Effect, Fiber, Stream, TestClock } from "effect"
 import type { Duration, Scope, Supervisor as EffectSupervisor } from "effect"
 import { Supervisor, SupervisorEvent, TaskContext } from "@fibervisor/core"
 import type { Task } from "@fibervisor/core"
@@ -18,12 +18,22 @@ export const flush = TestClock.adjust(0)
  */
 export const setupTree = (options?: Supervisor.SupervisorOptions, tracker?: EffectSupervisor.Supervisor<unknown>) =>
   Effect.gen(function* () {
+    // Runs after the supervisor's shutdown (finalizers run in reverse): stops the clock mover below,
+    // so it does not go on adjusting the TestClock (and its real-time timers) after the test.
+    let mover: Fiber.RuntimeFiber<unknown> | undefined
+    yield* Effect.addFinalizer(() => (mover === undefined ? Effect.void : Fiber.interrupt(mover)))
     const make = Supervisor.make(options)
     const sup = tracker === undefined ? yield* make : yield* Effect.supervised(make, tracker)
     // If a test fails before its tasks' slow finalizers have run, the shutdown that closing the scope
     // runs would wait on a TestClock nobody moves: move it in the background (a no-op otherwise).
+    // Interruptible: a fiber forked by a finalizer would inherit its uninterruptibility.
     yield* Effect.addFinalizer(() =>
-      Effect.asVoid(Effect.forkDaemon(Effect.repeatN(TestClock.adjust("1 minute"), 120)))
+      Effect.map(
+        Effect.forkDaemon(Effect.interruptible(Effect.repeatN(TestClock.adjust("1 minute"), 120))),
+        (fiber) => {
+          mover = fiber
+        }
+      )
     )
     const stream = yield* sup.subscribe
     const recorded: Array<Ev> = []
