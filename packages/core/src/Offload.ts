@@ -6,7 +6,9 @@
  * Work is an `Effect`, so it is lazy: nothing starts before the service decides. The caller's
  * services and fiber refs are captured (Clock, Random, logger, tracer apply to the work), but the
  * work runs detached from the caller's fiber: the request ending or being interrupted does not stop
- * it. Its failures and defects never reach the caller: they are logged, counted and the key is freed.
+ * it. Its failures and defects never reach the caller: they are logged, counted and the key is freed
+ * (a failure or defect raised while the work is being interrupted — by `cancel`, a "cancel" timeout
+ * or the drain — is logged too; the work is counted as interrupted or timed out).
  *
  * @since 0.1.0
  */
@@ -173,8 +175,9 @@ export const layerDisabled: Layer.Layer<Offload> = Layer.succeed(Offload, disabl
 
 /**
  * The inline layer: runs the work in the caller's fiber and waits for it (deterministic tests,
- * serverless hosts that freeze after the response). Failures are still logged and swallowed.
- * Keyed work is deduplicated against concurrent callers.
+ * serverless hosts that freeze after the response). The fibers the work forks are interrupted (and
+ * awaited) when it ends, as they are when real-layer work ends; daemons are left alone. Failures
+ * are still logged and swallowed. Keyed work is deduplicated against concurrent callers.
  *
  * @since 0.1.0
  * @category layers

@@ -37,7 +37,8 @@ export type OffloadKey = Keyed | Auto
 
 /**
  * A deduplicated key: while work registered under `(key, kind)` is in flight, another
- * registration of the same pair is `"deduplicated"` and its effect never runs.
+ * registration of the same pair is `"deduplicated"` and its effect never runs. An empty or blank
+ * (whitespace-only) `key` or `kind` is refused: `register` says `"rejected"` and logs why.
  *
  * @example
  * ```ts
@@ -52,7 +53,8 @@ export type OffloadKey = Keyed | Auto
 export const keyed = (key: string, kind: string): OffloadKey => new Keyed({ key, kind })
 
 /**
- * A key that is never deduplicated.
+ * A key that is never deduplicated. An empty or blank (whitespace-only) `kind` is refused:
+ * `register` says `"rejected"` and logs why.
  *
  * @since 0.1.0
  * @category constructors

@@ -1,12 +1,14 @@
-import type * as Cause from "effect/Cause"
+import * as Cause from "effect/Cause"
 import type * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as FiberIdModule from "effect/FiberId"
 import type * as FiberId from "effect/FiberId"
+import * as HashSet from "effect/HashSet"
 import type * as Scope from "effect/Scope"
 import type { Offload, OffloadOutcome } from "../Offload.js"
 import * as OffloadKey from "../OffloadKey.js"
@@ -58,7 +60,12 @@ export const identityOf = (key: OffloadKey.OffloadKey): string | undefined =>
 export const keyProblem = (key: unknown): string | undefined => {
   if (!OffloadKey.isOffloadKey(key)) return "key must be an OffloadKey (OffloadKey.keyed or OffloadKey.auto)"
   if (typeof key.kind !== "string" || key.kind === "") return "kind must be a non-empty string"
-  if (key._tag === "Keyed" && typeof key.key !== "string") return "key must be a string"
+  if (key.kind.trim() === "") return "kind must not be blank (whitespace only)"
+  if (key._tag === "Keyed") {
+    if (typeof key.key !== "string") return "key must be a string"
+    if (key.key === "") return "key must be a non-empty string"
+    if (key.key.trim() === "") return "key must not be blank (whitespace only)"
+  }
   return undefined
 }
 
@@ -210,7 +217,9 @@ export class OffloadImpl implements Offload {
    */
   private body(job: Job): Effect.Effect<Ending> {
     const timeout = job.kind.limits.timeout
-    const work = job.effect as Effect.Effect<unknown, unknown>
+    const work = reportFailureWhileInterrupted(job.effect as Effect.Effect<unknown, unknown>, (cause) =>
+      logFor(job, logFailedWhileInterrupted(cause))
+    )
     const failed = (cause: Cause.Cause<unknown>): Effect.Effect<Ending> =>
       Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${describeCause(cause)}`, cause)), "failed")
     let run: Effect.Effect<Ending>
@@ -424,6 +433,60 @@ const warnWhenCrossed = (job: Job, timeout: ResolvedTimeout) =>
 
 const succeededEnding: Effect.Effect<Ending> = Effect.succeed("completed")
 
+/** The line for a failure or defect raised while the work was being interrupted (annotated by the caller). */
+const logFailedWhileInterrupted = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+  Effect.logWarning(`offloaded work failed while being interrupted: ${describeCause(cause)}`, cause)
+
+/**
+ * Reports a failure or a defect that `work` raises while its fiber is being interrupted — a
+ * finalizer that dies during `cancel`, the "cancel" timeout or the drain's cut-off. The work's
+ * exit is then an interruption, which the service counts (`interrupted`, `timeout`) but never
+ * looks into, so without this the failure would be lost. Runs in the work's own fiber, once it
+ * has exited; a plain interruption, and work that ends by itself, are left to the caller.
+ */
+const reportFailureWhileInterrupted = <A, E, R>(
+  work: Effect.Effect<A, E, R>,
+  report: (cause: Cause.Cause<E>) => Effect.Effect<void>
+): Effect.Effect<A, E, R> =>
+  Effect.onExit(work, (exit) =>
+    Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)
+      ? Effect.void
+      : Effect.descriptorWith((fiber) => (HashSet.size(fiber.interruptors) > 0 ? report(exit.cause) : Effect.void))
+  )
+
+/** `Effect.transplant`'s grafter: runs an effect so that the fibers it forks are another fiber's children. */
+type Grafter = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+/**
+ * Runs `effect` in the current fiber, but the fibers it forks are children of a holder fiber
+ * (`Effect.transplant`), which is interrupted when `effect` ends: those fibers (and theirs) are
+ * interrupted and awaited before this returns, as a detached job's are when its fiber ends.
+ * Daemons, and fibers forked into a scope, are left alone, as Effect leaves them.
+ */
+const containingForks = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.flatMap(Deferred.make<Grafter>(), (grafter) =>
+      Effect.flatMap(
+        Effect.fork(
+          Effect.interruptible(
+            Effect.transplant((graft) =>
+              Effect.zipRight(
+                Deferred.succeed(grafter, graft),
+                // Parked until interrupted (no timer, unlike `Effect.never`).
+                Effect.async<never>(() => {})
+              )
+            )
+          )
+        ),
+        (holder) =>
+          Effect.ensuring(
+            restore(Effect.flatMap(Deferred.await(grafter), (graft) => graft(effect))),
+            Fiber.interrupt(holder)
+          )
+      )
+    )
+  )
+
 /** Annotates a log line with the job's kind and key (only where a line is written: annotating is not free). */
 const logFor = (job: Job, log: Effect.Effect<void>): Effect.Effect<void> =>
   Effect.annotateLogs(log, { fibervisor: "offload", kind: job.kind.kind, key: OffloadKey.format(job.key) })
@@ -439,8 +502,9 @@ export const make = (config: ResolvedConfig): Effect.Effect<Offload, never, Scop
   })
 
 /**
- * The inline service: work runs in the caller's fiber, which waits for it. Keyed work is still
- * deduplicated against concurrent callers; failures are logged and swallowed.
+ * The inline service: work runs in the caller's fiber, which waits for it. The fibers it forks
+ * are interrupted when it ends (they do not outlive it as children of the caller). Keyed work is
+ * still deduplicated against concurrent callers; failures are logged and swallowed.
  */
 export const makeInline = (): Offload => {
   const inFlight = new Map<string, number>()
@@ -479,7 +543,12 @@ export const makeInline = (): Offload => {
         running -= 1
         idle.decrement()
       })
-      return Effect.exit(effect).pipe(
+      const work = reportFailureWhileInterrupted(effect, (cause) =>
+        logFailedWhileInterrupted(cause).pipe(
+          Effect.annotateLogs({ fibervisor: "offload", kind: key.kind, key: OffloadKey.format(key) })
+        )
+      )
+      return Effect.exit(containingForks(work)).pipe(
         Effect.flatMap((exit) => {
           if (Exit.isSuccess(exit)) {
             metrics.completed.unsafeUpdate(1, label)

@@ -23,28 +23,50 @@ const PositiveInt = Schema.Number.pipe(
   Schema.filter((n) => (Number.isInteger(n) && n >= 1) || `must be a positive integer, got ${n}`)
 )
 
+const isPlainObject = (u: unknown): u is Readonly<Record<string, unknown>> =>
+  typeof u === "object" && u !== null && !Array.isArray(u)
+
+/**
+ * The reason for a value that is not an object where one is expected. Only for the struct's own
+ * type issue: a problem inside the object keeps its own message and path (no `override`).
+ */
+const mustBeAnObject = (shape: string) => (issue: ParseResult.ParseIssue) =>
+  `must be an object ${shape}, got ${describe(issue.actual)}`
+
 const TimeoutPolicy = Schema.Struct({
   after: PositiveDuration,
   policy: Schema.Literal("cancel", "warn").annotations({
-    message: (issue) => ({ message: `must be "cancel" or "warn", got ${JSON.stringify(issue.actual)}`, override: true })
+    message: (issue) => ({ message: `must be "cancel" or "warn", got ${describe(issue.actual)}`, override: true })
   })
-})
+}).annotations({ message: mustBeAnObject("{ after, policy }") })
 
 const KindLimits = Schema.Struct({
   maxConcurrent: Schema.optional(PositiveInt),
   timeout: Schema.optional(TimeoutPolicy)
-})
+}).annotations({ message: mustBeAnObject("{ maxConcurrent?, timeout? }") })
+
+/** What `onFull` was, when it is neither `"reject"` nor `{ queue: n }`: the queue is named when there is one. */
+const describeOnFull = (actual: unknown): string => {
+  if (!isPlainObject(actual)) return describe(actual)
+  const unexpected = Object.keys(actual).find((key) => key !== "queue")
+  if (unexpected !== undefined) return `an object with the unexpected field ${describe(unexpected)}`
+  return "queue" in actual ? `{ queue: ${describe(actual.queue)} }` : "an object without queue"
+}
 
 const OnFull = Schema.Union(Schema.Literal("reject"), Schema.Struct({ queue: PositiveInt })).annotations({
   message: (issue) => ({
-    message: `must be "reject" or { queue: n } with n a positive integer, got ${JSON.stringify(issue.actual)}`,
+    message: `must be "reject" or { queue: n } with n a positive integer, got ${describeOnFull(issue.actual)}`,
     override: true
   })
 })
 
+const PerKind = Schema.Record({ key: Schema.String, value: KindLimits }).annotations({
+  message: mustBeAnObject("{ [kind]: { maxConcurrent?, timeout? } }")
+})
+
 export const OffloadConfigSchema = Schema.Struct({
   maxConcurrent: Schema.optional(PositiveInt),
-  perKind: Schema.optional(Schema.Record({ key: Schema.String, value: KindLimits })),
+  perKind: Schema.optional(PerKind),
   onFull: Schema.optional(OnFull),
   timeout: Schema.optional(TimeoutPolicy),
   deduplicate: Schema.optional(Schema.Boolean),
