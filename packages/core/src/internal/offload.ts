@@ -23,6 +23,9 @@ import { ZeroSignal } from "./zeroSignal.js"
 /** What the work did, as the job's own fiber saw it (interruption never reaches this). */
 type Ending = "completed" | "failed" | "timed-out"
 
+/** Past this many kinds, idle ones are forgotten (see `forget`). */
+const maxTrackedKinds = 1_000
+
 const TIMED_OUT: unique symbol = Symbol.for("@fibervisor/core/Offload/TimedOut")
 
 /** Per-kind bookkeeping: the limits and the jobs of that kind in flight (running or queued). */
@@ -119,6 +122,17 @@ export class OffloadImpl implements Offload {
       this.kinds.set(kind, state)
     }
     return state
+  }
+
+  /**
+   * Drops the bookkeeping of a kind with nothing in flight once there are many kinds, so ad-hoc
+   * kinds (one per tenant, per URL …) do not grow the map without bound. Kinds with their own
+   * limits (`perKind`) are kept; a dropped kind is rebuilt on its next registration.
+   */
+  private forget(kind: KindState): void {
+    if (this.kinds.size > maxTrackedKinds && kind.jobs.size === 0 && !this.config.perKind.has(kind.kind)) {
+      this.kinds.delete(kind.kind)
+    }
   }
 
   private hasRoom(kind: KindState): boolean {
@@ -268,6 +282,7 @@ export class OffloadImpl implements Offload {
     job.kind.running -= 1
     this.untrack(job)
     this.live.decrement()
+    this.forget(job.kind)
     const label = job.kind.label
     metrics.active.unsafeModify(-1, label)
     metrics.duration.unsafeUpdate((this.clock.unsafeCurrentTimeMillis() - job.startedAt) / 1000, label)

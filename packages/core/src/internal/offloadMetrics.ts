@@ -37,14 +37,22 @@ export const duration = Metric.histogram(
   "Run time of offloaded work"
 )
 
-/** The `kind` label, built once per kind. */
-const labels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+/**
+ * At most this many distinct `kind` labels; later kinds share `"_other"`. Effect's metric registry
+ * never forgets a label set, so one label per ad-hoc kind would grow without bound.
+ */
+export const maxKindLabels = 1_000
 
+const labels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+const other: ReadonlyArray<MetricLabel.MetricLabel> = [MetricLabel.make("kind", "_other")]
+
+/** The `kind` label, built once per kind (the same array keeps Effect's hook cache warm). */
 export const kindLabel = (kind: string): ReadonlyArray<MetricLabel.MetricLabel> => {
   let label = labels.get(kind)
   if (label === undefined) {
+    if (labels.size >= maxKindLabels) return other
     label = [MetricLabel.make("kind", kind)]
-    if (labels.size < 10_000) labels.set(kind, label)
+    labels.set(kind, label)
   }
   return label
 }
