@@ -460,6 +460,7 @@ const settle = (states: ReadonlyArray<ModelState>): Array<ModelState> => {
   const seen = new Set<string>()
   const stack = [...states]
   while (stack.length > 0) {
+    if (seen.size > 10_000) throw new Error("model: more than 10000 orders at one instant")
     const s = stack.pop()!
     const events = due(s)
     if (events.length === 0) {
@@ -486,6 +487,7 @@ const advance = (s: ModelState, ms: number): Array<ModelState> => {
   const out: Array<ModelState> = []
   const stack = [s]
   while (stack.length > 0) {
+    if (stack.length + out.length > 1000) throw new Error(`model: more than 1000 states within one advance`)
     const st = stack.pop()!
     const next = nextTimer(st)
     if (next === undefined || next > target) {
@@ -671,3 +673,24 @@ export const quiet = (s: ModelState): boolean =>
   s.outcomes.every((o) => o !== null) &&
   s.cancels.every((c) => c.value !== null) &&
   (s.shutdown === null || s.shutdown.result !== null)
+
+/**
+ * One legal run of the model through `commands`: the first state wherever an order is open, and
+ * advances taken timer instant by timer instant (as the runner does).
+ */
+export const sampleRun = (scenario: Scenario, commands: ReadonlyArray<Command>): ModelState => {
+  let state = initial(scenario)
+  for (const cmd of commands) {
+    if (cmd.op !== "advance") {
+      state = step([state], cmd)[0]!
+      continue
+    }
+    const target = state.now + cmd.ms
+    do {
+      const next = nextTimer(state)
+      const to = next === undefined || next > target ? target : next
+      state = step([state], { op: "advance", ms: to - state.now })[0]!
+    } while (state.now < target)
+  }
+  return state
+}
