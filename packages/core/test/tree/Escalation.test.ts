@@ -5,10 +5,9 @@
  * `autoShutdown`. Every timing runs on the TestClock (it starts at 0: `at` is exact epoch ms).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, TestClock } from "effect"
-import { Backoff, RestartPolicy, Supervisor, SupervisorError, Task, TaskError, TaskOutcome } from "@fibervisor/core"
+import { Effect, Exit, Fiber, Option } from "effect"
+import { RestartPolicy, Supervisor, SupervisorError, Task, TaskError, TaskOutcome } from "@fibervisor/core"
 import { ofTag, setup } from "../helpers/recorder.js"
-import { flush } from "../helpers/tasks.js"
 import {
   boom,
   escalatedMessage,
@@ -19,13 +18,10 @@ import {
   notRestarted,
   recordsStop,
   trace,
-  under
+  under,
+  advance,
+  every
 } from "./intensityHelpers.js"
-
-const every = (ms: number) => Backoff.constant(`${ms} millis`)
-
-/** Moves the test clock, then lets every fiber (and the event recorder) catch up. */
-const advance = (ms: number) => Effect.zipRight(TestClock.adjust(`${ms} millis`), flush)
 
 /** An attempt that sleeps `ms`, then fails with `error`. */
 const after = <E>(ms: number, error: E) => Effect.zipRight(Effect.sleep(`${ms} millis`), Effect.fail(error))

@@ -5,7 +5,7 @@
  * order. Every timing runs on the TestClock (it starts at 0, so `at` is exact epoch ms).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Effect, Exit, Fiber, Option } from "effect"
 import { Backoff, RestartPolicy, Supervisor, SupervisorError, Task, TaskOutcome } from "@fibervisor/core"
 import { ofTag, script, setup } from "../helpers/recorder.js"
 import { flush } from "../helpers/tasks.js"
@@ -18,13 +18,10 @@ import {
   intensityMessage,
   notRestarted,
   recordsStop,
-  trace
+  trace,
+  advance,
+  every
 } from "./intensityHelpers.js"
-
-const every = (ms: number) => Backoff.constant(`${ms} millis`)
-
-/** Moves the test clock, then lets every fiber (and the event recorder) catch up. */
-const advance = (ms: number) => Effect.zipRight(TestClock.adjust(`${ms} millis`), flush)
 
 describe("Intensity: at the limit and one past it", () => {
   it.scoped("maxRestarts 2 in 1 s: 2 restarts inside the window are allowed, the supervisor keeps running", () =>

@@ -2,9 +2,10 @@
  * Shared by the intensity, escalation and tree-options tests (test/tree): attempts that fail or
  * park, compact one-line views of recorded events, and readers of outcomes and errors.
  */
-import { Cause, Effect, Option } from "effect"
-import { TaskError, TaskOutcome } from "@fibervisor/core"
+import { Cause, Effect, Option, TestClock } from "effect"
+import { Backoff, TaskError, TaskOutcome } from "@fibervisor/core"
 import type { Ev } from "../helpers/recorder.js"
+import { flush } from "../helpers/tasks.js"
 
 /** An attempt that fails at once with a retryable `TaskError.fail(reason)`. */
 export const boom = (reason = "boom") => Effect.fail(TaskError.fail(reason))
@@ -59,3 +60,9 @@ export const intensityMessage = (
 /** `Escalated`'s message, also the reason a parent reads for the failed supervisor task. */
 export const escalatedMessage = (path: string, task: string, reason: string) =>
   `supervisor "${path}" failed: child "${task}" escalated: ${reason}`
+
+/** A constant backoff of `ms`. */
+export const every = (ms: number) => Backoff.constant(`${ms} millis`)
+
+/** Moves the test clock, then lets every fiber (and the event recorder) catch up. */
+export const advance = (ms: number) => Effect.zipRight(TestClock.adjust(`${ms} millis`), flush)
