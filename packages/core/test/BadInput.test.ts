@@ -20,7 +20,7 @@
  * lists every (API, option) × value.
  */
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, TestClock } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Scope, TestClock } from "effect"
 import {
   Backoff,
   Offload,
@@ -216,12 +216,17 @@ const optionRow = (option: string, field: string, bad: Bad, options: Record<stri
 
 const taskRows: ReadonlyArray<TaskRow> = [
   // name
-  ...[...badNames, { label: "undefined", value: undefined, reason: "must be a non-empty string, got undefined" }].map(
+  ...[
+    ...badNames,
+    { label: "undefined", value: undefined, reason: "" },
+    { label: '"tenant/42"', value: "tenant/42", reason: "" },
+    { label: '"/"', value: "/", reason: "" }
+  ].map(
     (bad): TaskRow => ({
       option: "name",
       label: bad.label,
       field: "name",
-      reason: bad.reason,
+      reason: `must be a non-empty string without "/", got ${d(bad.value)}`,
       build: (effect) => Task.make(bad.value as string, effect)
     })
   ),
@@ -1313,6 +1318,107 @@ describe("BadInput: durations past a Node timer's limit (TestClock: exact instan
   )
 })
 
+describe("BadInput: Offload and cancel durations past a Node timer's limit (TestClock: exact instants)", () => {
+  it.scoped('Offload timeout "30 days" (policy cancel): the work is interrupted exactly 30 days after it started', () =>
+    withLogs((logs) =>
+      Effect.gen(function* () {
+        const offload = yield* Offload.make({ timeout: { after: "30 days", policy: "cancel" } })
+        const g = yield* gate()
+        yield* offload.register(OffloadKey.keyed("a", "k"), g.work)
+        yield* Deferred.await(g.started)
+        yield* TestClock.adjust(30 * DAY - 1)
+        expect(g.interruptedAt()).toBe(undefined)
+        expect(yield* offload.isInFlight(OffloadKey.keyed("a", "k"))).toBe(true)
+        yield* TestClock.adjust(1)
+        expect(yield* offload.awaitIdle()).toBe(true)
+        expect(g.interruptedAt()).toBe(30 * DAY)
+        expect(logs).toContain(`offloaded work timed out after ${30 * DAY} ms and was interrupted`)
+      })
+    )
+  )
+
+  it.scoped('Offload timeout "30 days" (policy warn): the warning is logged exactly at 30 days, the work goes on', () =>
+    withLogs((logs) =>
+      Effect.gen(function* () {
+        const offload = yield* Offload.make({ timeout: { after: "30 days", policy: "warn" } })
+        const g = yield* gate()
+        yield* offload.register(OffloadKey.keyed("a", "k"), g.work)
+        yield* Deferred.await(g.started)
+        const warning = `offloaded work is still running after ${30 * DAY} ms (timeout policy "warn")`
+        yield* TestClock.adjust(30 * DAY - 1)
+        expect(logs).not.toContain(warning)
+        yield* TestClock.adjust(1)
+        yield* flush
+        expect(logs).toContain(warning)
+        expect(g.interruptedAt()).toBe(undefined)
+        yield* g.release
+        expect(yield* offload.awaitIdle()).toBe(true)
+      })
+    )
+  )
+
+  it.scoped('Offload awaitIdle("30 days"): false exactly at 30 days while the work is still running', () =>
+    Effect.gen(function* () {
+      const offload = yield* Offload.make()
+      const g = yield* gate()
+      yield* offload.register(OffloadKey.keyed("a", "k"), g.work)
+      yield* Deferred.await(g.started)
+      const idle = yield* Effect.fork(offload.awaitIdle("30 days"))
+      yield* flush
+      yield* TestClock.adjust(30 * DAY - 1)
+      expect(idle.unsafePoll()).toBe(null)
+      yield* TestClock.adjust(1)
+      expect(yield* Fiber.join(idle)).toBe(false)
+      yield* g.release
+    })
+  )
+
+  it.effect('Offload grace "30 days": the drain cuts the work off exactly 30 days after the scope began to close', () =>
+    withLogs((logs) =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const offload = yield* Scope.extend(Offload.make({ grace: "30 days" }), scope)
+        const g = yield* gate()
+        yield* offload.register(OffloadKey.keyed("a", "k"), g.work)
+        yield* Deferred.await(g.started)
+        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        yield* flush
+        yield* TestClock.adjust(30 * DAY - 1)
+        expect(g.interruptedAt()).toBe(undefined)
+        yield* TestClock.adjust(1)
+        yield* Fiber.join(closing)
+        expect(g.interruptedAt()).toBe(30 * DAY)
+        expect(logs).toContain(
+          `offload drain: 1 piece(s) of work still in flight after the grace of ${30 * DAY} ms were cut off`
+        )
+      })
+    )
+  )
+
+  it.scoped('sup.cancel(timeout "30 days"): fails with TaskTerminationTimeout exactly at 30 days', () =>
+    Effect.gen(function* () {
+      const { sup } = yield* setup({ grace: "60 days" })
+      const started = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      yield* sup.add(Task.make("stuck", parked(started, Deferred.await(release))))
+      yield* Deferred.await(started)
+      const cancel = yield* Effect.fork(Effect.either(sup.cancel("stuck", { timeout: "30 days" })))
+      yield* flush
+      yield* TestClock.adjust(30 * DAY - 1)
+      expect(cancel.unsafePoll()).toBe(null)
+      yield* TestClock.adjust(1)
+      const result = yield* Fiber.join(cancel)
+      expect(result._tag).toBe("Left")
+      expect(result._tag === "Left" && result.left).toMatchObject({
+        _tag: "TaskTerminationTimeout",
+        task: "stuck",
+        timeoutMs: 30 * DAY
+      })
+      yield* Deferred.succeed(release, undefined)
+    })
+  )
+})
+
 describe("BadInput: durations past a Node timer's limit (real clock: nothing fires at once)", () => {
   /** A real-time pause (it.live runs on the real clock). */
   const realPause = Effect.sleep("100 millis")
@@ -1655,6 +1761,81 @@ describe("BadInput: bugs found", () => {
         expect(yield* longTimers(NODE_TIMER_MAX)).toEqual([NODE_TIMER_MAX])
         // 30 days should arm a timer too (e.g. a chain of ≤ 2^31 - 1 ms steps, as runMain's deadline does).
         expect((yield* longTimers("30 days")).length).toBeGreaterThan(0)
+      })
+  )
+
+  it.live(
+    "BUG: Offload's timeout, awaitIdle timeout and drain grace and cancel's timeout past 2^31 - 1 ms armed no timer",
+    () =>
+      Effect.gen(function* () {
+        // Same cause as above, in the waits that used Effect's timeout directly. Each scenario runs
+        // on the real clock for a few milliseconds; what matters is the timer it arms.
+        const armed = (scenario: (after: Duration.DurationInput) => Effect.Effect<unknown, unknown, Scope.Scope>) =>
+          Effect.scoped(
+            Effect.gen(function* () {
+              const delays: Array<number> = []
+              const original = globalThis.setTimeout
+              yield* Effect.acquireRelease(
+                Effect.sync(() => {
+                  globalThis.setTimeout = ((handler: () => void, ms?: number, ...rest: Array<unknown>) => {
+                    delays.push(Number(ms ?? 0))
+                    return (original as (...args: Array<unknown>) => ReturnType<typeof setTimeout>)(
+                      handler,
+                      ms,
+                      ...rest
+                    )
+                  }) as typeof setTimeout
+                }),
+                () =>
+                  Effect.sync(() => {
+                    globalThis.setTimeout = original
+                  })
+              )
+              yield* withLogs(() => Effect.scoped(scenario("30 days")))
+              return delays.filter((ms) => ms > 1e9)
+            })
+          )
+        const running = (offload: Offload.Offload) =>
+          Effect.gen(function* () {
+            const g = yield* gate()
+            yield* offload.register(OffloadKey.keyed("a", "k"), g.work)
+            yield* Deferred.await(g.started)
+            return g
+          })
+        const scenarios: Record<
+          string,
+          (after: Duration.DurationInput) => Effect.Effect<unknown, unknown, Scope.Scope>
+        > = {
+          "timeout (cancel)": (after) =>
+            Effect.flatMap(Offload.make({ timeout: { after, policy: "cancel" }, grace: 0 }), running),
+          "timeout (warn)": (after) =>
+            Effect.flatMap(Offload.make({ timeout: { after, policy: "warn" }, grace: 0 }), running),
+          awaitIdle: (after) =>
+            Effect.gen(function* () {
+              const offload = yield* Offload.make({ grace: 0 })
+              yield* running(offload)
+              yield* Effect.fork(offload.awaitIdle(after))
+              yield* Effect.sleep("5 millis")
+            }),
+          "drain grace": (after) =>
+            Effect.gen(function* () {
+              const offload = yield* Offload.make({ grace: after })
+              const g = yield* running(offload)
+              // The drain starts when the scope closes; release the work a little later.
+              yield* Effect.addFinalizer(() => Effect.asVoid(Effect.forkDaemon(Effect.delay(g.release, "5 millis"))))
+            }),
+          "cancel timeout": (after) =>
+            Effect.gen(function* () {
+              const sup = yield* Supervisor.make({ grace: 0 })
+              const started = yield* Deferred.make<void>()
+              yield* sup.add(Task.make("t", parked(started)))
+              yield* Deferred.await(started)
+              yield* sup.cancel("t", { timeout: after })
+            })
+        }
+        for (const [name, scenario] of Object.entries(scenarios)) {
+          expect([name, yield* armed(scenario)]).toEqual([name, [NODE_TIMER_MAX]])
+        }
       })
   )
 

@@ -72,4 +72,16 @@ export const sleepMillis = (ms: number): Effect.Effect<void> =>
 export const timeoutOptionMillis = <A>(effect: Effect.Effect<A>, ms: number): Effect.Effect<Option.Option<A>> =>
   ms <= maxTimerMs
     ? Effect.timeoutOption(effect, Duration.millis(ms))
-    : Effect.raceFirst(Effect.asSome(effect), Effect.as(sleepMillis(ms), Option.none<A>()))
+    : // The timer is interruptible like Effect.timeout's own, so a race in a finalizer can end.
+      Effect.raceFirst(Effect.asSome(effect), Effect.as(Effect.interruptible(sleepMillis(ms)), Option.none<A>()))
+
+/** `Effect.timeoutTo` that also works past Node's timer limit. */
+export const timeoutToMillis = <A, B>(
+  effect: Effect.Effect<A>,
+  ms: number,
+  onSuccess: (a: A) => B,
+  onTimeout: () => B
+): Effect.Effect<B> =>
+  ms <= maxTimerMs
+    ? Effect.timeoutTo(effect, { duration: Duration.millis(ms), onSuccess, onTimeout })
+    : Effect.map(timeoutOptionMillis(effect, ms), Option.match({ onNone: onTimeout, onSome: onSuccess }))

@@ -15,7 +15,7 @@ import * as OffloadKey from "../OffloadKey.js"
 import { InvalidArgument } from "../SupervisorError.js"
 import { type Caller, isNativeTracer, unsafeForkDetached, unsafeInterruptFork, withCaller } from "./compat.js"
 import { describeCause } from "./describe.js"
-import { decodeDuration } from "./duration.js"
+import { decodeDuration, sleepMillis, timeoutToMillis } from "./duration.js"
 import type { ResolvedConfig, ResolvedKind, ResolvedTimeout } from "./offloadConfig.js"
 import * as metrics from "./offloadMetrics.js"
 import { ZeroSignal } from "./zeroSignal.js"
@@ -246,11 +246,12 @@ export class OffloadImpl implements Offload {
       )
     } else {
       run = Effect.flatMap(
-        Effect.timeoutTo(Effect.exit(work), {
-          duration: Duration.millis(timeout.afterMs),
-          onSuccess: (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
-          onTimeout: () => TIMED_OUT
-        }),
+        timeoutToMillis<Exit.Exit<unknown, unknown>, Exit.Exit<unknown, unknown> | typeof TIMED_OUT>(
+          Effect.exit(work),
+          timeout.afterMs,
+          (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
+          () => TIMED_OUT
+        ),
         (result: Exit.Exit<unknown, unknown> | typeof TIMED_OUT): Effect.Effect<Ending> => {
           if (result === TIMED_OUT) {
             return Effect.as(
@@ -394,11 +395,12 @@ export class OffloadImpl implements Offload {
       onRight: (ms) =>
         ms === undefined
           ? Effect.as(this.idle.await, true)
-          : Effect.timeoutTo(this.idle.await, {
-              duration: Duration.millis(ms),
-              onSuccess: () => true,
-              onTimeout: () => false
-            })
+          : timeoutToMillis(
+              this.idle.await,
+              ms,
+              () => true,
+              () => false
+            )
     })
   }
 
@@ -410,11 +412,12 @@ export class OffloadImpl implements Offload {
       const drain =
         graceMs === 0
           ? Effect.succeed(this.idle.count === 0)
-          : Effect.timeoutTo(Effect.interruptible(this.idle.await), {
-              duration: Duration.millis(graceMs),
-              onSuccess: () => true,
-              onTimeout: () => false
-            })
+          : timeoutToMillis(
+              Effect.interruptible(this.idle.await),
+              graceMs,
+              () => true,
+              () => false
+            )
       return Effect.flatMap(drain, (drained) => {
         if (drained) return Effect.void
         const cut = this.idle.count
@@ -439,7 +442,7 @@ export class OffloadImpl implements Offload {
 
 const warnWhenCrossed = (job: Job, timeout: ResolvedTimeout) =>
   Effect.zipRight(
-    Effect.sleep(Duration.millis(timeout.afterMs)),
+    sleepMillis(timeout.afterMs),
     logFor(
       job,
       Effect.logWarning(`offloaded work is still running after ${timeout.afterMs} ms (timeout policy "warn")`)
@@ -597,11 +600,12 @@ export const makeInline = (): Offload => {
         onRight: (ms) =>
           ms === undefined
             ? Effect.as(idle.await, true)
-            : Effect.timeoutTo(idle.await, {
-                duration: Duration.millis(ms),
-                onSuccess: () => true,
-                onTimeout: () => false
-              })
+            : timeoutToMillis(
+                idle.await,
+                ms,
+                () => true,
+                () => false
+              )
       })
   }
 }

@@ -467,10 +467,11 @@ export class SupervisorImpl implements Supervisor {
       if (claimed) this.startGrace(entry)
       const cleanup = Effect.as(entry.settled.await, claimed)
       if (options?.timeout === undefined) return cleanup
-      return Effect.timeoutFail(cleanup, {
-        duration: Duration.millis(timeoutMs),
-        onTimeout: () => new TaskTerminationTimeout({ task: entry.name, id: entry.id, timeoutMs })
-      })
+      return Effect.flatMap(timeoutOptionMillis(cleanup, timeoutMs), (done) =>
+        Option.isSome(done)
+          ? Effect.succeed(done.value)
+          : Effect.fail(new TaskTerminationTimeout({ task: entry.name, id: entry.id, timeoutMs }))
+      )
     })
   }
 
