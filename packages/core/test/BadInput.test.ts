@@ -221,15 +221,13 @@ const taskRows: ReadonlyArray<TaskRow> = [
     { label: "undefined", value: undefined, reason: "" },
     { label: '"tenant/42"', value: "tenant/42", reason: "" },
     { label: '"/"', value: "/", reason: "" }
-  ].map(
-    (bad): TaskRow => ({
-      option: "name",
-      label: bad.label,
-      field: "name",
-      reason: `must be a non-empty string without "/", got ${d(bad.value)}`,
-      build: (effect) => Task.make(bad.value as string, effect)
-    })
-  ),
+  ].map((bad): TaskRow => ({
+    option: "name",
+    label: bad.label,
+    field: "name",
+    reason: `must be a non-empty string without "/", got ${d(bad.value)}`,
+    build: (effect) => Task.make(bad.value as string, effect)
+  })),
   // effect
   ...(
     [

@@ -117,7 +117,7 @@ describe("tasks and restart policies", () => {
     Effect.gen(function* () {
       expect(yield* underTestClock(tasksInvalidSpec.program)).toEqual({
         problems: [
-          'name: must be a non-empty string, got ""',
+          'name: must be a non-empty string without "/", got ""',
           "timeout: must not be negative, got -5",
           "maxRetries: must be a non-negative integer (or undefined for unlimited), got number 1.5",
           "backoff.first: must not exceed max (1000 ms > 100 ms)",

@@ -192,8 +192,9 @@ export const resolveTask = (
   const name: unknown = task.name
   const fail = (field: string, reason: string) =>
     new InvalidTaskSpec({ task: typeof name === "string" ? name : "", field, reason })
-  if (typeof name !== "string" || name.trim() === "") {
-    return Either.left(fail("name", `must be a non-empty string, got ${describe(name)}`))
+  // "/" separates the segments of a task's path (root/db/pool): a name containing it would be ambiguous.
+  if (typeof name !== "string" || name.trim() === "" || name.includes("/")) {
+    return Either.left(fail("name", `must be a non-empty string without "/", got ${describe(name)}`))
   }
   const effect: unknown = task.effect
   if (!Effect.isEffect(effect)) {

@@ -1248,7 +1248,7 @@ describe("Controller: bad input", () => {
             new SupervisorError.InvalidTaskSpec({
               task: " ",
               field: "name",
-              reason: `must be a non-empty string, got " "`
+              reason: `must be a non-empty string without "/", got " "`
             })
           )
         }

@@ -294,13 +294,19 @@ const childRows: ReadonlyArray<
     "children[2].name",
     '"a" is used by an earlier child'
   ],
-  ['children[0].name ""', [Task.make("", forever)], {}, "children[0].name", 'must be a non-empty string, got ""'],
+  [
+    'children[0].name ""',
+    [Task.make("", forever)],
+    {},
+    "children[0].name",
+    'must be a non-empty string without "/", got ""'
+  ],
   [
     'children[1].name "  "',
     [a, Task.make("  ", forever)],
     {},
     "children[1].name",
-    'must be a non-empty string, got "  "'
+    'must be a non-empty string without "/", got "  "'
   ],
   [
     'children[1].significant "yes"',
