@@ -231,9 +231,7 @@ export class OffloadImpl implements Offload {
    */
   private body(job: Job): Effect.Effect<Ending> {
     const timeout = job.kind.limits.timeout
-    const work = reportFailureWhileInterrupted(job.effect as Effect.Effect<unknown, unknown>, (cause) =>
-      logFor(job, logFailedWhileInterrupted(cause))
-    )
+    const work = job.effect as Effect.Effect<unknown, unknown>
     const failed = (cause: Cause.Cause<unknown>): Effect.Effect<Ending> =>
       Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${describeCause(cause)}`, cause)), "failed")
     let run: Effect.Effect<Ending>
@@ -247,7 +245,8 @@ export class OffloadImpl implements Offload {
     } else {
       run = Effect.flatMap(
         timeoutToMillis<Exit.Exit<unknown, unknown>, Exit.Exit<unknown, unknown> | typeof TIMED_OUT>(
-          Effect.exit(work),
+          // The timeout interrupts the work in a fiber of its own, whose exit `finished` never sees.
+          Effect.exit(reportFailureWhileInterrupted(work, (cause) => logFor(job, logFailedWhileInterrupted(cause)))),
           timeout.afterMs,
           (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
           () => TIMED_OUT
@@ -288,6 +287,13 @@ export class OffloadImpl implements Offload {
     metrics.active.unsafeModify(-1, label)
     metrics.duration.unsafeUpdate((this.clock.unsafeCurrentTimeMillis() - job.startedAt) / 1000, label)
     const ending = Exit.isSuccess(exit) ? exit.value : "interrupted"
+    if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) && job.kind.limits.timeout?.policy !== "cancel") {
+      // The body handles every failure of work that ends by itself: this one was raised while the
+      // fiber was being interrupted (a finalizer that died during `cancel` or the drain's cut-off).
+      // Under a "cancel" timeout the work runs in a fiber of its own, which reports it (see `body`).
+      const cause = exit.cause
+      unsafeForkDetached(job.caller, job.caller.context, logFor(job, logFailedWhileInterrupted(cause)), () => {})
+    }
     switch (ending) {
       case "completed":
         metrics.completed.unsafeUpdate(1, label)

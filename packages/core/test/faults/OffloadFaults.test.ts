@@ -445,6 +445,31 @@ describe("OffloadFaults: a finalizer that dies while the work is being interrupt
     }).pipe(Effect.provide(logs.layer))
   })
 
+  it.effect("cancel of work under a cancel-policy timeout: the finalizer's defect is logged once", () => {
+    const logs = captureLogs()
+    return Effect.gen(function* () {
+      const kind = uniqueKind("dying-finalizer-timed-cancel")
+      const before = yield* counts(kind)
+      const { service, provide, release } = yield* realLayer({
+        perKind: { [kind]: { timeout: { after: "1 minute", policy: "cancel" } } }
+      })
+      const key = keyed("k", kind)
+      yield* provide(Offload.register(key, Effect.never.pipe(Effect.ensuring(Effect.die("finalizer boom")))))
+      yield* flush
+      expect(yield* service.cancel(key)).toBe(true)
+      yield* flush
+      expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, interrupted: 1 })
+      expect(logs.lines.map(lineOf)).toEqual([
+        [
+          "WARN",
+          "offloaded work failed while being interrupted: defect: finalizer boom",
+          { fibervisor: "offload", kind, key: `${kind}:k` }
+        ]
+      ])
+      yield* release
+    }).pipe(Effect.provide(logs.layer))
+  })
+
   it.effect("a defect raised by the work's finalizer while it is cancelled is logged", () => {
     const logs = captureLogs()
     return Effect.gen(function* () {
