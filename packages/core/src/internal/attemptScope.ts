@@ -1,9 +1,10 @@
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as ExecutionStrategy from "effect/ExecutionStrategy"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import { pipeArguments } from "effect/Pipeable"
 import * as Scope from "effect/Scope"
-import { interruptChildren, type ScopeState, scopeState } from "./compat.js"
+import { interruptChildren, type ScopeState, scopeState, unsafeInterruptChildrenNow } from "./compat.js"
 
 /**
  * The `Scope` a task's attempts see. It stands for the scope of the current attempt: the real
@@ -59,6 +60,24 @@ export class AttemptScope implements Scope.CloseableScope {
    */
   endAttempt(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
     return interruptChildren(() => this.closeCurrent(exit))
+  }
+
+  /**
+   * `endAttempt`, run from inside the attempt's fiber, resuming with the attempt's exit — or with
+   * a failure adding what the finalizers raised (as `Effect.onExit` reports it). Allocates nothing
+   * but the result when the attempt neither forked nor used its scope (most attempts).
+   */
+  endAttemptWith(exit: Exit.Exit<unknown, unknown>): Effect.Effect<Exit.Exit<unknown, unknown>> {
+    const children = unsafeInterruptChildrenNow()
+    if (children === null && this.current === undefined) {
+      this.closed = { _tag: "Closed", exit }
+      return Effect.succeed(exit)
+    }
+    const close = Effect.suspend(() => this.closeCurrent(exit))
+    return Effect.matchCause(children === null ? close : Effect.zipRight(children, close), {
+      onFailure: (cause) => Exit.failCause(Exit.isSuccess(exit) ? cause : Cause.sequential(exit.cause, cause)),
+      onSuccess: () => exit
+    })
   }
 
   private closeCurrent(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {

@@ -17,6 +17,7 @@ import * as ScheduleInterval from "effect/ScheduleInterval"
 import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
+import * as FiberModule from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as core from "effect/Effect"
 
@@ -124,6 +125,14 @@ const nativeTracer: Tracer.Tracer = core.runSync(core.tracer)
 /** Is `tracer` Effect's default (nothing exports its spans)? */
 export const isNativeTracer = (tracer: Tracer.Tracer): boolean => tracer === nativeTracer
 
+/**
+ * The fiber's refs as they are. `getFiberRefs()` first records the fiber's runtime flags in them,
+ * which copies the whole map on every call; a detached fiber gets its flags passed explicitly and
+ * is never joined back (the only reader of that record), so the copy buys nothing here.
+ */
+const currentFiberRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
+  (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
+
 /** Runs `f` with what the calling fiber would pass on (cheaper than building a `Runtime`). */
 export const withCaller = <A, E, R, R2>(
   f: (caller: Caller<R>) => Effect.Effect<A, E, R2>
@@ -131,7 +140,7 @@ export const withCaller = <A, E, R, R2>(
   core.withFiberRuntime<A, E, R | R2>((fiber, status) =>
     f({
       context: fiber.currentContext as Context.Context<R>,
-      fiberRefs: fiber.getFiberRefs(),
+      fiberRefs: currentFiberRefs(fiber),
       runtimeFlags: status.runtimeFlags,
       tracer: fiber.currentTracer,
       span: fiber.currentSpan
@@ -176,6 +185,15 @@ export const scopeState = (scope: Scope.CloseableScope): ScopeState => (scope as
 interface WithChildren {
   /** Interrupts the fiber's children and returns the wait for them, or `null` when it has none. */
   interruptAllChildren(): Effect.Effect<void> | null
+}
+
+/**
+ * Interrupts the fibers the running fiber forked and returns the wait for them, or `null` when it
+ * has none. Must be called from inside an effect of that fiber (a handler, a `suspend`).
+ */
+export const unsafeInterruptChildrenNow = (): Effect.Effect<void> | null => {
+  const fiber = FiberModule.getCurrentFiber()
+  return fiber._tag === "None" ? null : (fiber.value as unknown as WithChildren).interruptAllChildren()
 }
 
 /**

@@ -67,6 +67,8 @@ export class Entry {
   readonly context: TaskContext
   /** The supervisor a `Supervisor.task` attempt is running, for tree snapshots. */
   nested: unknown = undefined
+  /** The task's loop (`taskLoop`), built on its first start and reused by group restarts. */
+  loop: Effect.Effect<LoopResult> | undefined = undefined
   /** The current fiber has begun an attempt. */
   begun = false
   private startedSignal: Signal<void> | undefined = undefined

@@ -59,11 +59,17 @@ const logged = (
 /**
  * One attempt of `entry`: `undefined` when a stop was requested before it could start (it waited
  * for a permit), else its exit, or `TIMED_OUT`. The attempt's scope is closed before this returns.
+ * Built once per task.
  */
 const attemptOf = (host: LoopHost, entry: Entry): Effect.Effect<AttemptExit | undefined> => {
   const spec = entry.spec
-  const body = Effect.exit(
-    Effect.onExit(spec.effect as Effect.Effect<unknown, unknown>, (exit) => entry.scope.endAttempt(exit))
+  // `Effect.exit(Effect.onExit(effect, end))` in one step: the task's fiber is always interruptible
+  // here, so the fixed uninterruptible/interruptible pair is what `uninterruptibleMask` would build.
+  const body: Effect.Effect<AttemptExit> = Effect.uninterruptible(
+    Effect.matchCauseEffect(Effect.interruptible(spec.effect as Effect.Effect<unknown, unknown>), {
+      onFailure: (cause) => entry.scope.endAttemptWith(Exit.failCause(cause)),
+      onSuccess: (value) => entry.scope.endAttemptWith(Exit.succeed(value))
+    })
   )
   const timed: Effect.Effect<AttemptExit> =
     spec.timeoutMs <= 0
@@ -75,31 +81,36 @@ const attemptOf = (host: LoopHost, entry: Entry): Effect.Effect<AttemptExit | un
             onTimeout: () => TIMED_OUT
           })
         : // Past Node's timer limit Effect's clock never fires: race a chained sleep instead.
-          Effect.raceFirst(
-            body as Effect.Effect<AttemptExit>,
-            Effect.as(sleepMillis(spec.timeoutMs), TIMED_OUT as AttemptExit)
-          )
-  return Effect.suspend(() => {
-    // A task waiting for a permit never starts once its stop was requested.
-    if (entry.stopRequested) return Effect.succeed(undefined)
-    entry.attempt += 1
-    entry.nextAttemptAt = undefined
-    entry.setState("running")
-    entry.attemptStartedAt = host.now()
-    entry.attemptRunning = true
-    entry.scope.beginAttempt()
-    entry.markStarted()
-    const label = entry.metricLabel
-    metrics.attempts.unsafeUpdate(1, label)
-    metrics.running.unsafeModify(1, label)
-    if (host.listening) {
-      host.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt })
-    }
-    const caller = entry.caller
-    // Effect's built-in tracer records nothing: the span is only made when someone exports spans.
-    return caller === undefined || isNativeTracer(caller.tracer) ? timed : traced(entry, timed, caller.span)
-  })
+          Effect.raceFirst(body, Effect.as(sleepMillis(spec.timeoutMs), TIMED_OUT as AttemptExit))
+  return Effect.suspend(() => beginAttempt(host, entry, timed))
 }
+
+const beginAttempt = (
+  host: LoopHost,
+  entry: Entry,
+  timed: Effect.Effect<AttemptExit>
+): Effect.Effect<AttemptExit | undefined> => {
+  // A task waiting for a permit never starts once its stop was requested.
+  if (entry.stopRequested) return noAttempt
+  entry.attempt += 1
+  entry.nextAttemptAt = undefined
+  entry.setState("running")
+  entry.attemptStartedAt = host.now()
+  entry.attemptRunning = true
+  entry.scope.beginAttempt()
+  entry.markStarted()
+  const label = entry.metricLabel
+  metrics.attempts.unsafeUpdate(1, label)
+  metrics.running.unsafeModify(1, label)
+  if (host.listening) {
+    host.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt })
+  }
+  const caller = entry.caller
+  // Effect's built-in tracer records nothing: the span is only made when someone exports spans.
+  return caller === undefined || isNativeTracer(caller.tracer) ? timed : traced(entry, timed, caller.span)
+}
+
+const noAttempt: Effect.Effect<undefined> = Effect.succeed(undefined)
 
 /** What the attempt span reports as `outcome`. */
 const spanOutcome = (exit: AttemptExit): string => {
@@ -144,174 +155,178 @@ export const attemptEnded = (entry: Entry, durationMs: number): void => {
 
 /**
  * The whole life of one task — attempts, decisions per the attempt-exit table, backoff — as a
- * loop of `flatMap`s (no generator: this is the hot path of every supervised task).
+ * loop of `flatMap`s (no generator: this is the hot path of every supervised task). Built once per
+ * task; the steps are plain functions, so a task costs one closure here.
  */
-export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<LoopResult> => {
-  const spec = entry.spec
-  const attempt = host.withPermit(attemptOf(host, entry))
+export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<LoopResult> =>
+  (entry.loop ??= Effect.flatMap(host.withPermit(attemptOf(host, entry)), (exit) => afterAttempt(host, entry, exit)))
 
-  /** After a success or a scheduled failure: wait `delayMs`, then the next attempt. */
-  const again = (delayMs: number): Effect.Effect<LoopResult> => {
-    entry.restarts += 1
-    if (delayMs <= 0) {
+const loopOf = (entry: Entry): Effect.Effect<LoopResult> => entry.loop!
+
+/** After a success or a scheduled failure: wait `delayMs`, then the next attempt. */
+const again = (host: LoopHost, entry: Entry, delayMs: number): Effect.Effect<LoopResult> => {
+  entry.restarts += 1
+  if (delayMs <= 0) {
+    entry.setState("waiting")
+    return loopOf(entry)
+  }
+  entry.setState("backing-off")
+  entry.nextAttemptAt = host.now() + delayMs
+  return Effect.zipRight(
+    sleepMillis(delayMs),
+    Effect.suspend(() => {
+      entry.nextAttemptAt = undefined
       entry.setState("waiting")
-      return loop
-    }
-    entry.setState("backing-off")
-    entry.nextAttemptAt = host.now() + delayMs
-    return Effect.zipRight(
-      sleepMillis(delayMs),
-      Effect.suspend(() => {
-        entry.nextAttemptAt = undefined
-        entry.setState("waiting")
-        return loop
-      })
-    )
-  }
+      return loopOf(entry)
+    })
+  )
+}
 
-  const onSuccess = (durationMs: number): Effect.Effect<LoopResult> => {
-    if (host.listening) {
-      host.emit({
-        _tag: "AttemptSucceeded",
-        id: entry.id,
-        task: entry.name,
-        path: entry.path,
-        attempt: entry.attempt,
-        durationMs
-      })
-    }
-    entry.streak = 0
-    entry.schedule = initialState(spec.backoff)
-    if (entry.stopRequested) return Effect.succeed(stopped(entry))
-    if (spec.restart._tag !== "Always") return Effect.succeed(TaskOutcome.completed)
-    const interval = spec.restart.intervalMs
-    // At least 1 ms between consecutive starts, so a task that returns at once cannot spin.
-    const delayMs = Math.max(interval ?? 0, 1 - durationMs, 0)
-    if (interval !== undefined && host.listening) {
-      host.emit({
-        _tag: "BackoffScheduled",
-        id: entry.id,
-        task: entry.name,
-        path: entry.path,
-        attempt: entry.attempt,
-        delayMs,
-        source: "success"
-      })
-    }
-    return again(delayMs)
-  }
-
-  const onFailure = (
-    result: Extract<AttemptResult, { _tag: "Failed" | "TimedOut" }>,
-    durationMs: number
-  ): Effect.Effect<LoopResult> => {
-    const which = { id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt }
-    metrics.failures.unsafeUpdate(1, entry.metricLabel)
-    if (result._tag === "TimedOut") metrics.timeouts.unsafeUpdate(1, entry.metricLabel)
-    if (host.listening) {
-      if (result._tag === "TimedOut") {
-        host.emit({ _tag: "AttemptTimedOut", ...which, durationMs, timeoutMs: spec.timeoutMs })
-      } else {
-        host.emit(
-          withExitCode(
-            { _tag: "AttemptFailed", ...which, durationMs, reason: result.reason, fatal: result.fatal },
-            result.exitCode
-          )
-        )
+const afterAttempt = (host: LoopHost, entry: Entry, exit: AttemptExit | undefined): Effect.Effect<LoopResult> => {
+  if (exit === undefined) return Effect.succeed(stopped(entry))
+  entry.attemptRunning = false
+  const spec = entry.spec
+  const durationMs = host.now() - entry.attemptStartedAt
+  attemptEnded(entry, durationMs)
+  const result = classify(exit, spec.timeoutMs, spec.isFatal)
+  switch (result._tag) {
+    case "Succeeded":
+      return onSuccess(host, entry, durationMs)
+    case "Canceled":
+      if (host.listening) {
+        host.emit({
+          _tag: "AttemptCanceled",
+          id: entry.id,
+          task: entry.name,
+          path: entry.path,
+          attempt: entry.attempt,
+          durationMs,
+          reason: result.reason
+        })
       }
-    }
-    entry.lastFailure = result.reason
-    const exitCode = result._tag === "Failed" ? result.exitCode : undefined
-    const give = (reason: string) =>
-      logged(entry, new TaskOutcome.Failed(withExitCode({ reason, cause: result.cause }, exitCode)))
-    if (result._tag === "Failed" && result.fatal) {
-      if (result.escalate) entry.escalating = true
-      return logged(
-        entry,
-        new TaskOutcome.Fatal(withExitCode({ reason: result.reason, cause: result.cause }, exitCode))
+      return Effect.succeed(new TaskOutcome.Canceled(withExitCode({ reason: result.reason }, result.exitCode)))
+    default:
+      return onFailure(host, entry, result, durationMs)
+  }
+}
+
+const completed: Effect.Effect<LoopResult> = Effect.succeed(TaskOutcome.completed)
+
+const onSuccess = (host: LoopHost, entry: Entry, durationMs: number): Effect.Effect<LoopResult> => {
+  const spec = entry.spec
+  if (host.listening) {
+    host.emit({
+      _tag: "AttemptSucceeded",
+      id: entry.id,
+      task: entry.name,
+      path: entry.path,
+      attempt: entry.attempt,
+      durationMs
+    })
+  }
+  entry.streak = 0
+  entry.schedule = initialState(spec.backoff)
+  if (entry.stopRequested) return Effect.succeed(stopped(entry))
+  if (spec.restart._tag !== "Always") return completed
+  const interval = spec.restart.intervalMs
+  // At least 1 ms between consecutive starts, so a task that returns at once cannot spin.
+  const delayMs = Math.max(interval ?? 0, 1 - durationMs, 0)
+  if (interval !== undefined && host.listening) {
+    host.emit({
+      _tag: "BackoffScheduled",
+      id: entry.id,
+      task: entry.name,
+      path: entry.path,
+      attempt: entry.attempt,
+      delayMs,
+      source: "success"
+    })
+  }
+  return again(host, entry, delayMs)
+}
+
+const onFailure = (
+  host: LoopHost,
+  entry: Entry,
+  result: Extract<AttemptResult, { _tag: "Failed" | "TimedOut" }>,
+  durationMs: number
+): Effect.Effect<LoopResult> => {
+  const spec = entry.spec
+  const which = { id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt }
+  metrics.failures.unsafeUpdate(1, entry.metricLabel)
+  if (result._tag === "TimedOut") metrics.timeouts.unsafeUpdate(1, entry.metricLabel)
+  if (host.listening) {
+    if (result._tag === "TimedOut") {
+      host.emit({ _tag: "AttemptTimedOut", ...which, durationMs, timeoutMs: spec.timeoutMs })
+    } else {
+      host.emit(
+        withExitCode(
+          { _tag: "AttemptFailed", ...which, durationMs, reason: result.reason, fatal: result.fatal },
+          result.exitCode
+        )
       )
     }
-    if (spec.restart._tag === "Never") return give(result.reason)
-    // A stop requested while the attempt ran (it was uninterruptible) wins over a restart.
-    if (entry.stopRequested) return Effect.succeed(stopped(entry))
-    if (spec.resetAfterMs > 0 && durationMs >= spec.resetAfterMs) {
-      entry.streak = 0
-      entry.schedule = initialState(spec.backoff)
-    }
-    entry.streak += 1
-    const retries = entry.streak - 1
-    if (entry.streak > spec.maxRetries) {
-      return give(`retry limit reached after ${retries} of ${spec.maxRetries} retries: ${result.reason}`)
-    }
-    const failure: TaskFailure = {
-      ...which,
-      streak: entry.streak,
-      reason: result.reason,
-      timedOut: result._tag === "TimedOut",
-      cause: result.cause
-    }
-    // A schedule that fails or dies when stepped ends the task (logged, like every Failed outcome).
-    const broken = (cause: Cause.Cause<unknown>) =>
-      give(`the backoff schedule failed: ${describeCause(cause)} (after: ${result.reason})`)
-    return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-      Effect.matchCauseEffect(stepSchedule(spec.backoff, now, failure, entry.schedule), {
-        onFailure: broken,
-        onSuccess: (step) => {
-          if (step === undefined) {
-            return give(`retry budget exhausted: the backoff schedule ended after ${retries} retries: ${result.reason}`)
-          }
-          const verdict = host.restartVerdict(entry, result.reason)
-          if (typeof verdict === "object") return give(`${result.reason} (not restarted: ${verdict.refused})`)
-          entry.schedule = step.state
-          if (host.listening) {
-            host.emit({
-              _tag: "BackoffScheduled",
-              ...which,
-              delayMs: step.delayMs,
-              source: "failure",
-              reason: result.reason
-            })
-          }
-          metrics.restarts.unsafeUpdate(1, entry.metricLabel)
-          // Zero backoff with no retry limit must not starve the process: every 1024th restart in a
-          // row waits 1 ms, so timers and I/O get a turn (an attempt that fails at once never yields).
-          if (verdict === "restart") return again(step.delayMs <= 0 && entry.streak % 1024 === 0 ? 1 : step.delayMs)
-          entry.restarts += 1
-          entry.restartDelayMs = step.delayMs
-          entry.setState("backing-off")
-          entry.nextAttemptAt = step.delayMs > 0 ? host.now() + step.delayMs : undefined
-          return Effect.succeed(RESTART)
-        }
-      })
-    )
   }
-
-  const loop: Effect.Effect<LoopResult> = Effect.flatMap(attempt, (exit) => {
-    if (exit === undefined) return Effect.succeed(stopped(entry))
-    entry.attemptRunning = false
-    const durationMs = host.now() - entry.attemptStartedAt
-    attemptEnded(entry, durationMs)
-    const result = classify(exit, spec.timeoutMs, spec.isFatal)
-    switch (result._tag) {
-      case "Succeeded":
-        return onSuccess(durationMs)
-      case "Canceled":
+  entry.lastFailure = result.reason
+  const exitCode = result._tag === "Failed" ? result.exitCode : undefined
+  const give = (reason: string) =>
+    logged(entry, new TaskOutcome.Failed(withExitCode({ reason, cause: result.cause }, exitCode)))
+  if (result._tag === "Failed" && result.fatal) {
+    if (result.escalate) entry.escalating = true
+    return logged(entry, new TaskOutcome.Fatal(withExitCode({ reason: result.reason, cause: result.cause }, exitCode)))
+  }
+  if (spec.restart._tag === "Never") return give(result.reason)
+  // A stop requested while the attempt ran (it was uninterruptible) wins over a restart.
+  if (entry.stopRequested) return Effect.succeed(stopped(entry))
+  if (spec.resetAfterMs > 0 && durationMs >= spec.resetAfterMs) {
+    entry.streak = 0
+    entry.schedule = initialState(spec.backoff)
+  }
+  entry.streak += 1
+  const retries = entry.streak - 1
+  if (entry.streak > spec.maxRetries) {
+    return give(`retry limit reached after ${retries} of ${spec.maxRetries} retries: ${result.reason}`)
+  }
+  const failure: TaskFailure = {
+    ...which,
+    streak: entry.streak,
+    reason: result.reason,
+    timedOut: result._tag === "TimedOut",
+    cause: result.cause
+  }
+  // A schedule that fails or dies when stepped ends the task (logged, like every Failed outcome).
+  const broken = (cause: Cause.Cause<unknown>) =>
+    give(`the backoff schedule failed: ${describeCause(cause)} (after: ${result.reason})`)
+  return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.matchCauseEffect(stepSchedule(spec.backoff, now, failure, entry.schedule), {
+      onFailure: broken,
+      onSuccess: (step) => {
+        if (step === undefined) {
+          return give(`retry budget exhausted: the backoff schedule ended after ${retries} retries: ${result.reason}`)
+        }
+        const verdict = host.restartVerdict(entry, result.reason)
+        if (typeof verdict === "object") return give(`${result.reason} (not restarted: ${verdict.refused})`)
+        entry.schedule = step.state
         if (host.listening) {
           host.emit({
-            _tag: "AttemptCanceled",
-            id: entry.id,
-            task: entry.name,
-            path: entry.path,
-            attempt: entry.attempt,
-            durationMs,
+            _tag: "BackoffScheduled",
+            ...which,
+            delayMs: step.delayMs,
+            source: "failure",
             reason: result.reason
           })
         }
-        return Effect.succeed(new TaskOutcome.Canceled(withExitCode({ reason: result.reason }, result.exitCode)))
-      default:
-        return onFailure(result, durationMs)
-    }
-  })
-
-  return loop
+        metrics.restarts.unsafeUpdate(1, entry.metricLabel)
+        // Zero backoff with no retry limit must not starve the process: every 1024th restart in a
+        // row waits 1 ms, so timers and I/O get a turn (an attempt that fails at once never yields).
+        if (verdict === "restart")
+          return again(host, entry, step.delayMs <= 0 && entry.streak % 1024 === 0 ? 1 : step.delayMs)
+        entry.restarts += 1
+        entry.restartDelayMs = step.delayMs
+        entry.setState("backing-off")
+        entry.nextAttemptAt = step.delayMs > 0 ? host.now() + step.delayMs : undefined
+        return Effect.succeed(RESTART)
+      }
+    })
+  )
 }
