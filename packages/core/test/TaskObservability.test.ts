@@ -673,7 +673,7 @@ describe("Task metric labels are capped", () => {
       const root = uniqueRoot("capped")
       const early = `${root}/early`
       // A path labelled before the cap (this file has used far fewer than 1,000 paths so far).
-      const earlyLabel = taskLabel(early)
+      const earlyLabel = taskLabel(root, "early")
       expect(earlyLabel.map((l) => [l.key, l.value])).toEqual([["task", early]])
       // Labels handed out so far (each task's label is made when its first attempt starts, and counted then).
       const pairs = yield* Metric.snapshot
@@ -686,14 +686,14 @@ describe("Task metric labels are capped", () => {
       labelled.add(early)
       // 1,000 fresh paths: enough to reach the cap whatever other tests labelled before.
       const fresh = Array.from({ length: maxTaskLabels }, (_, i) => `${root}/fill-${i}`)
-      const values = fresh.map((path) => taskLabel(path)[0]!.value)
+      const values = fresh.map((_, i) => taskLabel(root, `fill-${i}`)[0]!.value)
       const own = values.filter((value, i) => value === fresh[i]).length
       // Own labels first, then only "_other".
       expect(values).toEqual(fresh.map((path, i) => (i < own ? path : "_other")))
       expect(own).toBe(maxTaskLabels - labelled.size)
-      expect(taskLabel(`${root}/late`).map((l) => [l.key, l.value])).toEqual([["task", "_other"]])
-      expect(taskLabel(early)).toBe(earlyLabel)
-      if (own > 0) expect(taskLabel(fresh[0]!)[0]!.value).toBe(fresh[0])
+      expect(taskLabel(root, "late").map((l) => [l.key, l.value])).toEqual([["task", "_other"]])
+      expect(taskLabel(root, "early")).toBe(earlyLabel)
+      if (own > 0) expect(taskLabel(root, "fill-0")[0]!.value).toBe(fresh[0])
 
       // A task on a new path is counted under "_other"; one on a labelled path under its own.
       const other = yield* read("_other")

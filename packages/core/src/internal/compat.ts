@@ -147,6 +147,8 @@ export const withCaller = <A, E, R, R2>(
     })
   )
 
+const nextTurn: Runtime.RunForkOptions = { immediate: false }
+
 /**
  * Forks `effect` as a root fiber that inherits `caller`'s fiber refs and runs with `context`,
  * interruptible whatever the caller's flags. Like `unsafeForkRoot`, it starts on the next turn.
@@ -163,8 +165,10 @@ export const unsafeForkDetached = <A, E, R>(
       context,
       fiberRefs: caller.fiberRefs,
       runtimeFlags: RuntimeFlags.enable(caller.runtimeFlags, RuntimeFlags.Interruption)
-    })
-  )(effect, { immediate: false })
+    }),
+    effect,
+    nextTurn
+  )
   live.fibers += 1
   // An observer, not `onExit`: a fiber interrupted before its first step never runs its effect.
   fiber.addObserver((exit) => {
@@ -185,6 +189,15 @@ export const scopeState = (scope: Scope.CloseableScope): ScopeState => (scope as
 interface WithChildren {
   /** Interrupts the fiber's children and returns the wait for them, or `null` when it has none. */
   interruptAllChildren(): Effect.Effect<void> | null
+}
+
+/**
+ * A service from the context of the running fiber, or `undefined`. Must be called from inside an
+ * effect (a handler, a `suspend`): it lets effects built once be shared by every fiber.
+ */
+export const unsafeCurrentService = <I, S>(tag: Context.Tag<I, S>): S | undefined => {
+  const fiber = FiberModule.getCurrentFiber()
+  return fiber._tag === "None" ? undefined : (fiber.value.currentContext.unsafeMap.get(tag.key) as S | undefined)
 }
 
 /**

@@ -1,10 +1,12 @@
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as MetricLabel from "effect/MetricLabel"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
 import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
+import type { TIMED_OUT } from "./attempt.js"
 import { AttemptScope } from "./attemptScope.js"
 import { type Caller, initialState } from "./compat.js"
 import { Signal } from "./signal.js"
@@ -57,18 +59,19 @@ export class Entry {
   exited = false
   fiber!: Fiber.RuntimeFiber<LoopResult, never>
   graceTimer: Fiber.RuntimeFiber<void, never> | undefined = undefined
-  /** Completed when a stop is requested, before the fiber is interrupted (a fresh one per fiber). */
-  cancelled = new Signal<void>()
-  /** Completed with the outcome (a controller submission brings the one its handle already waits on). */
-  settled = new Signal<TaskOutcome.TaskOutcome>()
+  // Both signals are made when someone first waits on them: most tasks are never awaited.
+  private cancelledSignal: Signal<void> | undefined = undefined
+  /** A stop was requested for the current fiber. */
+  cancelSent = false
+  private settledSignal: Signal<TaskOutcome.TaskOutcome> | undefined = undefined
   /** The `Scope` every attempt sees (a fresh real scope per attempt). */
   readonly scope = new AttemptScope()
   /** The `TaskContext` every attempt sees; `attempt` reads the current attempt. */
   readonly context: TaskContext
   /** The supervisor a `Supervisor.task` attempt is running, for tree snapshots. */
   nested: unknown = undefined
-  /** The task's loop (`taskLoop`), built on its first start and reused by group restarts. */
-  loop: Effect.Effect<LoopResult> | undefined = undefined
+  /** One attempt of the task's effect (with its timeout), built on its first attempt. */
+  body: Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT> | undefined = undefined
   /** The current fiber has begun an attempt. */
   begun = false
   private startedSignal: Signal<void> | undefined = undefined
@@ -77,7 +80,8 @@ export class Entry {
   constructor(
     readonly id: TaskId,
     readonly spec: ResolvedTask,
-    readonly path: string,
+    /** The path of the supervisor that runs it (the task's own path is built when first read). */
+    readonly parentPath: string,
     /** A static child of `Supervisor.task`: started in order, stopped in reverse order. */
     readonly isStatic: boolean,
     /** The supervisor that runs it (typed loosely to keep this module free of it). */
@@ -92,10 +96,16 @@ export class Entry {
   }
 
   private label: ReadonlyArray<MetricLabel.MetricLabel> | undefined = undefined
+  private fullPath: string | undefined = undefined
+
+  /** `root/db/pool`. */
+  get path(): string {
+    return (this.fullPath ??= `${this.parentPath}/${this.spec.name}`)
+  }
 
   /** The `task` label of this task's metrics. */
   get metricLabel(): ReadonlyArray<MetricLabel.MetricLabel> {
-    return (this.label ??= taskLabel(this.path))
+    return (this.label ??= taskLabel(this.parentPath, this.spec.name))
   }
 
   /** A stop (or a group restart's stop) was requested: no new attempt may start. */
@@ -106,6 +116,43 @@ export class Entry {
   /** Progress updates never overwrite `stopping`. */
   setState(state: TaskState): void {
     if (!this.stopRequested) this.state = state
+  }
+
+  /** Completed when a stop is requested, before the fiber is interrupted (a fresh one per fiber). */
+  get cancelled(): Signal<void> {
+    let signal = this.cancelledSignal
+    if (signal === undefined) {
+      signal = this.cancelledSignal = new Signal()
+      if (this.cancelSent) signal.complete(undefined)
+    }
+    return signal
+  }
+
+  /** Tells the current fiber's attempt that a stop was requested (`TaskContext.cancelled`). */
+  signalCancelled(): void {
+    this.cancelSent = true
+    if (this.cancelledSignal !== undefined) this.cancelledSignal.complete(undefined)
+  }
+
+  /** Completed with the outcome. */
+  get settled(): Signal<TaskOutcome.TaskOutcome> {
+    let signal = this.settledSignal
+    if (signal === undefined) {
+      signal = this.settledSignal = new Signal()
+      if (this.outcome !== undefined) signal.complete(this.outcome)
+    }
+    return signal
+  }
+
+  /** A controller submission brings the signal its handle already waits on. */
+  set settled(signal: Signal<TaskOutcome.TaskOutcome>) {
+    this.settledSignal = signal
+  }
+
+  /** Records the outcome and wakes whoever waits for it. */
+  decide(outcome: TaskOutcome.TaskOutcome): void {
+    this.outcome = outcome
+    if (this.settledSignal !== undefined) this.settledSignal.complete(outcome)
   }
 
   /** Resumes when the current fiber began its first attempt, or exited before. */
@@ -135,7 +182,8 @@ export class Entry {
   rearm(): void {
     this.exited = false
     this.parking = false
-    this.cancelled = new Signal()
+    this.cancelledSignal = undefined
+    this.cancelSent = false
     this.begun = false
     this.startedSignal = undefined
     this.goneSignal = undefined
@@ -166,6 +214,6 @@ class EntryContext implements TaskContext {
     return this.entry.cancelled.await
   }
   get isCancelled() {
-    return Effect.sync(() => this.entry.cancelled.isDone)
+    return Effect.sync(() => this.entry.cancelSent)
   }
 }

@@ -55,7 +55,7 @@ import { type Config, resolveConfig } from "./options.js"
 import { Signal } from "./signal.js"
 import { restartGroup } from "./strategy.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
-import { attemptEnded, type RestartVerdict, stopped, taskLoop, withExitCode } from "./taskLoop.js"
+import { attemptEnded, type RestartVerdict, stopped, supervisorLoop, taskLoop, withExitCode } from "./taskLoop.js"
 import { ZeroSignal } from "./zeroSignal.js"
 
 /** Decodes and checks the options of a root supervisor. */
@@ -91,6 +91,7 @@ export class SupervisorImpl implements Supervisor {
   private groupIdle: Signal<void> | undefined = undefined
   readonly controller: Controller
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  readonly loop: Effect.Effect<LoopResult>
 
   constructor(
     readonly config: Config,
@@ -103,6 +104,7 @@ export class SupervisorImpl implements Supervisor {
     this.aliveDynamic = new ZeroSignal(fiberId)
     this.registered = new ZeroSignal(fiberId)
     this.withPermit = semaphore === undefined ? (effect) => effect : semaphore.withPermits(1)
+    this.loop = supervisorLoop(this.withPermit)
     this.controller = new Controller(this)
   }
 
@@ -189,7 +191,7 @@ export class SupervisorImpl implements Supervisor {
     id = TaskId.unsafeNext(),
     settled?: Signal<TaskOutcome.TaskOutcome>
   ): Entry {
-    const entry = new Entry(id, spec, this.childPath(spec.name), isStatic, this)
+    const entry = new Entry(id, spec, this.config.path, isStatic, this)
     if (settled !== undefined) entry.settled = settled
     this.byId.set(entry.id, entry)
     this.byName.set(entry.name, entry)
@@ -206,7 +208,7 @@ export class SupervisorImpl implements Supervisor {
     if (!entry.isStatic) this.aliveDynamic.increment()
     const caller = entry.caller!
     const context = addTwo(caller.context, TaskContext, entry.context, Scope.Scope, entry.scope)
-    entry.fiber = unsafeForkDetached(caller, context, taskLoop(this, entry), (exit) => this.exited(entry, exit))
+    entry.fiber = unsafeForkDetached(caller, context, taskLoop(this), (exit) => this.exited(entry, exit))
   }
 
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {
@@ -353,7 +355,7 @@ export class SupervisorImpl implements Supervisor {
     entry.parking = true
     entry.state = "waiting"
     entry.nextAttemptAt = undefined
-    entry.cancelled.complete(undefined)
+    entry.signalCancelled()
     unsafeInterruptFork(entry.fiber, this.fiberId)
     return true
   }
@@ -387,7 +389,7 @@ export class SupervisorImpl implements Supervisor {
     if (this.listening) {
       this.emit({ _tag: "TaskRemoveRequested", id: entry.id, task: entry.name, path: entry.path, reason })
     }
-    entry.cancelled.complete(undefined)
+    entry.signalCancelled()
     if (entry.exited) {
       // Parked by a group restart: nothing runs, it ends now.
       this.finalizeParked(entry, reason)
@@ -478,8 +480,7 @@ export class SupervisorImpl implements Supervisor {
   /** Decides `entry`'s outcome once; later calls are ignored. */
   settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
     if (entry.outcome !== undefined) return
-    entry.outcome = outcome
-    entry.settled.complete(outcome)
+    entry.decide(outcome)
     if (this.listening) this.emitFinished(entry, outcome)
     this.pending.decrement()
     if (entry.spec.significant) this.significantLive -= 1

@@ -7,13 +7,14 @@ import * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
 import type * as Tracer from "effect/Tracer"
 import type { TaskFailure } from "../Backoff.js"
+import { TaskContext } from "../TaskContext.js"
 import * as TaskOutcome from "../TaskOutcome.js"
 import type { EventInput } from "./bus.js"
 import { type AttemptResult, classify, TIMED_OUT } from "./attempt.js"
-import { initialState, isNativeTracer, stepSchedule } from "./compat.js"
+import { initialState, isNativeTracer, stepSchedule, unsafeCurrentService } from "./compat.js"
 import { describeCause } from "./describe.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
-import { type Entry, type LoopResult, RESTART } from "./entry.js"
+import { type Entry, entryOf, type LoopResult, RESTART } from "./entry.js"
 import * as metrics from "./taskMetrics.js"
 
 /** What a task's loop needs from its supervisor. */
@@ -23,6 +24,8 @@ export interface LoopHost {
   /** Whether anyone listens; events are not built otherwise. */
   readonly listening: boolean
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** `supervisorLoop(withPermit)`, built once per supervisor. */
+  readonly loop: Effect.Effect<LoopResult>
   /**
    * A failed attempt is about to be retried: `"restart"` lets the task retry by itself, `"group"`
    * hands the restart to the supervisor's strategy, a string refuses it (the restart intensity is
@@ -57,41 +60,53 @@ const logged = (
   )
 
 /**
- * One attempt of `entry`: `undefined` when a stop was requested before it could start (it waited
- * for a permit), else its exit, or `TIMED_OUT`. The attempt's scope is closed before this returns.
- * Built once per task.
+ * The task whose fiber is running (or whose attempt's timeout fiber is: it inherits the context).
+ * The loop's steps find their task here, so they are built once for all tasks instead of closing
+ * over each task's entry (closures that every idle task would keep alive).
  */
-const attemptOf = (host: LoopHost, entry: Entry): Effect.Effect<AttemptExit | undefined> => {
+const currentEntry = (): Entry => entryOf(unsafeCurrentService(TaskContext)!)!
+
+const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
+  currentEntry().scope.endAttemptWith(Exit.failCause(cause))
+
+const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> =>
+  currentEntry().scope.endAttemptWith(Exit.succeed(value))
+
+/**
+ * One attempt of `entry`'s effect, resuming with its exit (or `TIMED_OUT`) once its scope is closed:
+ * `Effect.exit(Effect.onExit(effect, end))` in one step. The task's fiber is always interruptible
+ * here, so the fixed uninterruptible/interruptible pair is what `uninterruptibleMask` would build.
+ */
+const attemptBody = (entry: Entry): Effect.Effect<AttemptExit> => {
   const spec = entry.spec
-  // `Effect.exit(Effect.onExit(effect, end))` in one step: the task's fiber is always interruptible
-  // here, so the fixed uninterruptible/interruptible pair is what `uninterruptibleMask` would build.
   const body: Effect.Effect<AttemptExit> = Effect.uninterruptible(
     Effect.matchCauseEffect(Effect.interruptible(spec.effect as Effect.Effect<unknown, unknown>), {
-      onFailure: (cause) => entry.scope.endAttemptWith(Exit.failCause(cause)),
-      onSuccess: (value) => entry.scope.endAttemptWith(Exit.succeed(value))
+      onFailure: endFailed,
+      onSuccess: endSucceeded
     })
   )
-  const timed: Effect.Effect<AttemptExit> =
-    spec.timeoutMs <= 0
-      ? body
-      : spec.timeoutMs <= maxTimerMs
-        ? Effect.timeoutTo(body, {
-            duration: Duration.millis(spec.timeoutMs),
-            onSuccess: (exit): AttemptExit => exit,
-            onTimeout: () => TIMED_OUT
-          })
-        : // Past Node's timer limit Effect's clock never fires: race a chained sleep instead.
-          Effect.raceFirst(body, Effect.as(sleepMillis(spec.timeoutMs), TIMED_OUT as AttemptExit))
-  return Effect.suspend(() => beginAttempt(host, entry, timed))
+  if (spec.timeoutMs <= 0) return body
+  if (spec.timeoutMs <= maxTimerMs) {
+    return Effect.timeoutTo(body, {
+      duration: Duration.millis(spec.timeoutMs),
+      onSuccess: (exit): AttemptExit => exit,
+      onTimeout: () => TIMED_OUT
+    })
+  }
+  // Past Node's timer limit Effect's clock never fires: race a chained sleep instead.
+  return Effect.raceFirst(body, Effect.as(sleepMillis(spec.timeoutMs), TIMED_OUT as AttemptExit))
 }
 
-const beginAttempt = (
-  host: LoopHost,
-  entry: Entry,
-  timed: Effect.Effect<AttemptExit>
-): Effect.Effect<AttemptExit | undefined> => {
+/**
+ * One attempt of the running task: `undefined` when a stop was requested before it could start (it
+ * waited for a permit), else its exit, or `TIMED_OUT`. The attempt's scope is closed before this returns.
+ */
+const attempt: Effect.Effect<AttemptExit | undefined> = Effect.suspend(() => beginAttempt(currentEntry()))
+
+const beginAttempt = (entry: Entry): Effect.Effect<AttemptExit | undefined> => {
   // A task waiting for a permit never starts once its stop was requested.
   if (entry.stopRequested) return noAttempt
+  const host = entry.owner as LoopHost
   entry.attempt += 1
   entry.nextAttemptAt = undefined
   entry.setState("running")
@@ -105,9 +120,10 @@ const beginAttempt = (
   if (host.listening) {
     host.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt })
   }
+  const body = (entry.body ??= attemptBody(entry))
   const caller = entry.caller
   // Effect's built-in tracer records nothing: the span is only made when someone exports spans.
-  return caller === undefined || isNativeTracer(caller.tracer) ? timed : traced(entry, timed, caller.span)
+  return caller === undefined || isNativeTracer(caller.tracer) ? body : traced(entry, body, caller.span)
 }
 
 const noAttempt: Effect.Effect<undefined> = Effect.succeed(undefined)
@@ -155,13 +171,21 @@ export const attemptEnded = (entry: Entry, durationMs: number): void => {
 
 /**
  * The whole life of one task — attempts, decisions per the attempt-exit table, backoff — as a
- * loop of `flatMap`s (no generator: this is the hot path of every supervised task). Built once per
- * task; the steps are plain functions, so a task costs one closure here.
+ * loop of `flatMap`s (no generator: this is the hot path of every supervised task). One effect per
+ * supervisor: its steps find their task in the fiber's context, so a task costs no closure here.
  */
-export const taskLoop = (host: LoopHost, entry: Entry): Effect.Effect<LoopResult> =>
-  (entry.loop ??= Effect.flatMap(host.withPermit(attemptOf(host, entry)), (exit) => afterAttempt(host, entry, exit)))
+export const taskLoop = (host: LoopHost): Effect.Effect<LoopResult> => host.loop
 
-const loopOf = (entry: Entry): Effect.Effect<LoopResult> => entry.loop!
+/** Builds a supervisor's `taskLoop`. */
+export const supervisorLoop = (withPermit: LoopHost["withPermit"]): Effect.Effect<LoopResult> =>
+  Effect.flatMap(withPermit(attempt), afterCurrentAttempt)
+
+const afterCurrentAttempt = (exit: AttemptExit | undefined): Effect.Effect<LoopResult> => {
+  const entry = currentEntry()
+  return afterAttempt(entry.owner as LoopHost, entry, exit)
+}
+
+const loopOf = (entry: Entry): Effect.Effect<LoopResult> => (entry.owner as LoopHost).loop
 
 /** After a success or a scheduled failure: wait `delayMs`, then the next attempt. */
 const again = (host: LoopHost, entry: Entry, delayMs: number): Effect.Effect<LoopResult> => {

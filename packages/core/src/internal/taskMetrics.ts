@@ -31,16 +31,26 @@ export const duration = Metric.histogram(
  */
 export const maxTaskLabels = 1_000
 
-const labels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
+/** Labels by the path of the supervisor, then by task name: both strings are already flat. */
+const labels = new Map<string, Map<string, ReadonlyArray<MetricLabel.MetricLabel>>>()
+let labelCount = 0
 const other: ReadonlyArray<MetricLabel.MetricLabel> = [MetricLabel.make("task", "_other")]
 
-/** The `task` label of a task path, built once per path (the same array keeps Effect's hook cache warm). */
-export const taskLabel = (path: string): ReadonlyArray<MetricLabel.MetricLabel> => {
-  let label = labels.get(path)
-  if (label === undefined) {
-    if (labels.size >= maxTaskLabels) return other
-    label = [MetricLabel.make("task", path)]
-    labels.set(path, label)
+/**
+ * The `task` label of the task `name` under the supervisor at `parent` (value `parent/name`, its
+ * path), built once per path (the same array keeps Effect's hook cache warm).
+ */
+export const taskLabel = (parent: string, name: string): ReadonlyArray<MetricLabel.MetricLabel> => {
+  let byName = labels.get(parent)
+  const label = byName?.get(name)
+  if (label !== undefined) return label
+  if (labelCount >= maxTaskLabels) return other
+  if (byName === undefined) {
+    byName = new Map()
+    labels.set(parent, byName)
   }
-  return label
+  const made = [MetricLabel.make("task", `${parent}/${name}`)]
+  byName.set(name, made)
+  labelCount += 1
+  return made
 }
