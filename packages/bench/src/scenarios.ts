@@ -36,7 +36,7 @@ export const fullProfile: Profile = {
   quick: false,
   sizes: [1_000, 10_000, 100_000],
   plan: (n) =>
-    n <= 1_000 ? { warmup: 5, rounds: 15 } : n <= 10_000 ? { warmup: 3, rounds: 9 } : { warmup: 1, rounds: 5 },
+    n <= 1_000 ? { warmup: 5, rounds: 15 } : n <= 10_000 ? { warmup: 3, rounds: 9 } : { warmup: 2, rounds: 9 },
   memoryN: 100_000,
   memoryPlan: { warmup: 0, rounds: 3 },
   churnOps: 2_000

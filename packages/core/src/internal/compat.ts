@@ -133,19 +133,35 @@ export const isNativeTracer = (tracer: Tracer.Tracer): boolean => tracer === nat
 const currentFiberRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
   (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
 
+/**
+ * The last caller seen. A fiber adding tasks in a loop passes on the same things every time, and
+ * every detached fiber keeps its caller: sharing the record saves one object per task.
+ */
+let lastCaller: Caller<unknown> | undefined = undefined
+
 /** Runs `f` with what the calling fiber would pass on (cheaper than building a `Runtime`). */
 export const withCaller = <A, E, R, R2>(
   f: (caller: Caller<R>) => Effect.Effect<A, E, R2>
 ): Effect.Effect<A, E, R | R2> =>
-  core.withFiberRuntime<A, E, R | R2>((fiber, status) =>
-    f({
-      context: fiber.currentContext as Context.Context<R>,
-      fiberRefs: currentFiberRefs(fiber),
-      runtimeFlags: status.runtimeFlags,
-      tracer: fiber.currentTracer,
-      span: fiber.currentSpan
-    })
-  )
+  core.withFiberRuntime<A, E, R | R2>((fiber, status) => {
+    const context = fiber.currentContext as Context.Context<unknown>
+    const fiberRefs = currentFiberRefs(fiber)
+    const runtimeFlags = status.runtimeFlags
+    const tracer = fiber.currentTracer
+    const span = fiber.currentSpan
+    let caller = lastCaller
+    if (
+      caller === undefined ||
+      caller.fiberRefs !== fiberRefs ||
+      caller.context !== context ||
+      caller.runtimeFlags !== runtimeFlags ||
+      caller.tracer !== tracer ||
+      caller.span !== span
+    ) {
+      caller = lastCaller = { context, fiberRefs, runtimeFlags, tracer, span }
+    }
+    return f(caller as Caller<R>)
+  })
 
 const nextTurn: Runtime.RunForkOptions = { immediate: false }
 
@@ -170,11 +186,9 @@ export const unsafeForkDetached = <A, E, R>(
     nextTurn
   )
   live.fibers += 1
-  // An observer, not `onExit`: a fiber interrupted before its first step never runs its effect.
-  fiber.addObserver((exit) => {
-    live.fibers -= 1
-    onExit(exit)
-  })
+  // Observers, not `onExit`: a fiber interrupted before its first step never runs its effect.
+  fiber.addObserver(fiberExited)
+  fiber.addObserver(onExit)
   return fiber
 }
 

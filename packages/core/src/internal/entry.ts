@@ -30,52 +30,34 @@ export type LoopResult = TaskOutcome.TaskOutcome | typeof RESTART
  * supervisor's synchronous operations (stop claims, settling), so it needs no locks. A group
  * restart stops the task's fiber and starts a new one on the same entry (same id, name, counters).
  */
-export class Entry {
+export class Entry implements TaskContext {
   state: TaskState = "waiting"
   attempt = 0
   restarts = 0
   lastFailure: string | undefined = undefined
   nextAttemptAt: number | undefined = undefined
   attemptStartedAt = 0
-  /** An attempt is in flight (for `AttemptCanceled` when a stop interrupts it). */
-  attemptRunning = false
   /** The failure streak and the backoff schedule's state; both reset after a success. */
   streak = 0
   schedule: unknown
   stopReason: StopReason | undefined = undefined
-  /** The fiber is being stopped by a group restart (it will be started again, unless a real stop comes). */
-  parking = false
-  /** The delay the task's own backoff asks for before its group restarts it. */
-  restartDelayMs = 0
-  /** The attempt failed with `TaskError.Escalate`. */
-  escalating = false
-  /** Set when this task's refused restart exceeded the intensity: its supervisor fails once it has ended. */
-  failsSupervisor: RestartIntensityExceeded | undefined = undefined
   /** What the fiber inherits from the caller that added the task (kept for group restarts). */
   caller: Caller<unknown> | undefined = undefined
   /** The outcome once decided (by the fiber's exit, or by abandonment after grace). */
   outcome: TaskOutcome.TaskOutcome | undefined = undefined
-  /** The fiber has physically exited: the name (and permit) are free. */
-  exited = false
   fiber!: Fiber.RuntimeFiber<LoopResult, never>
-  graceTimer: Fiber.RuntimeFiber<void, never> | undefined = undefined
   // Both signals are made when someone first waits on them: most tasks are never awaited.
   private cancelledSignal: Signal<void> | undefined = undefined
-  /** A stop was requested for the current fiber. */
-  cancelSent = false
   private settledSignal: Signal<TaskOutcome.TaskOutcome> | undefined = undefined
   /** The `Scope` every attempt sees (a fresh real scope per attempt). */
   readonly scope = new AttemptScope()
-  /** The `TaskContext` every attempt sees; `attempt` reads the current attempt. */
-  readonly context: TaskContext
-  /** The supervisor a `Supervisor.task` attempt is running, for tree snapshots. */
-  nested: unknown = undefined
   /** One attempt of the task's effect (with its timeout), built on its first attempt. */
   body: Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT> | undefined = undefined
-  /** The current fiber has begun an attempt. */
-  begun = false
-  private startedSignal: Signal<void> | undefined = undefined
-  private goneSignal: Signal<void> | undefined = undefined
+
+  /** The boolean fields below, one bit each (an entry is kept for every task: every field counts). */
+  private flags = 0
+  /** State only trees, group restarts, graces and waits use, made on first write. */
+  private rare: Rare | undefined = undefined
 
   constructor(
     readonly id: TaskId,
@@ -83,12 +65,115 @@ export class Entry {
     /** The path of the supervisor that runs it (the task's own path is built when first read). */
     readonly parentPath: string,
     /** A static child of `Supervisor.task`: started in order, stopped in reverse order. */
-    readonly isStatic: boolean,
+    isStatic: boolean,
     /** The supervisor that runs it (typed loosely to keep this module free of it). */
     readonly owner: unknown
   ) {
     this.schedule = initialState(spec.backoff)
-    this.context = new EntryContext(this)
+    if (isStatic) this.flags = STATIC
+  }
+
+  private flag(bit: number): boolean {
+    return (this.flags & bit) !== 0
+  }
+
+  private setFlag(bit: number, on: boolean): void {
+    this.flags = on ? this.flags | bit : this.flags & ~bit
+  }
+
+  private get rareState(): Rare {
+    return (this.rare ??= new Rare())
+  }
+
+  /** A static child of `Supervisor.task`: started in order, stopped in reverse order. */
+  get isStatic(): boolean {
+    return this.flag(STATIC)
+  }
+
+  /** An attempt is in flight (for `AttemptCanceled` when a stop interrupts it). */
+  get attemptRunning(): boolean {
+    return this.flag(ATTEMPT_RUNNING)
+  }
+  set attemptRunning(on: boolean) {
+    this.setFlag(ATTEMPT_RUNNING, on)
+  }
+
+  /** The fiber is being stopped by a group restart (it will be started again, unless a real stop comes). */
+  get parking(): boolean {
+    return this.flag(PARKING)
+  }
+  set parking(on: boolean) {
+    this.setFlag(PARKING, on)
+  }
+
+  /** The attempt failed with `TaskError.Escalate`. */
+  get escalating(): boolean {
+    return this.flag(ESCALATING)
+  }
+  set escalating(on: boolean) {
+    this.setFlag(ESCALATING, on)
+  }
+
+  /** The fiber has physically exited: the name (and permit) are free. */
+  get exited(): boolean {
+    return this.flag(EXITED)
+  }
+  set exited(on: boolean) {
+    this.setFlag(EXITED, on)
+  }
+
+  /** A stop was requested for the current fiber. */
+  get cancelSent(): boolean {
+    return this.flag(CANCEL_SENT)
+  }
+
+  /** The current fiber has begun an attempt. */
+  get begun(): boolean {
+    return this.flag(BEGUN)
+  }
+
+  /** The delay the task's own backoff asks for before its group restarts it. */
+  get restartDelayMs(): number {
+    return this.rare?.restartDelayMs ?? 0
+  }
+  set restartDelayMs(ms: number) {
+    this.rareState.restartDelayMs = ms
+  }
+
+  /** Set when this task's refused restart exceeded the intensity: its supervisor fails once it has ended. */
+  get failsSupervisor(): RestartIntensityExceeded | undefined {
+    return this.rare?.failsSupervisor
+  }
+  set failsSupervisor(error: RestartIntensityExceeded | undefined) {
+    this.rareState.failsSupervisor = error
+  }
+
+  /** The supervisor a `Supervisor.task` attempt is running, for tree snapshots. */
+  get nested(): unknown {
+    return this.rare?.nested
+  }
+  set nested(supervisor: unknown) {
+    this.rareState.nested = supervisor
+  }
+
+  get graceTimer(): Fiber.RuntimeFiber<void, never> | undefined {
+    return this.rare?.graceTimer
+  }
+  set graceTimer(timer: Fiber.RuntimeFiber<void, never> | undefined) {
+    if (timer !== undefined || this.rare !== undefined) this.rareState.graceTimer = timer
+  }
+
+  /** The `TaskContext` every attempt sees: the entry itself (`attempt` is the current attempt). */
+  get context(): TaskContext {
+    return this
+  }
+
+  get cancelled(): Effect.Effect<void> {
+    return this.cancelSignal.await
+  }
+
+  get isCancelled(): Effect.Effect<boolean> {
+    return Effect.sync(() => this.cancelSent)
   }
 
   get name(): string {
@@ -119,7 +204,7 @@ export class Entry {
   }
 
   /** Completed when a stop is requested, before the fiber is interrupted (a fresh one per fiber). */
-  get cancelled(): Signal<void> {
+  private get cancelSignal(): Signal<void> {
     let signal = this.cancelledSignal
     if (signal === undefined) {
       signal = this.cancelledSignal = new Signal()
@@ -130,7 +215,7 @@ export class Entry {
 
   /** Tells the current fiber's attempt that a stop was requested (`TaskContext.cancelled`). */
   signalCancelled(): void {
-    this.cancelSent = true
+    this.setFlag(CANCEL_SENT, true)
     if (this.cancelledSignal !== undefined) this.cancelledSignal.complete(undefined)
   }
 
@@ -158,62 +243,57 @@ export class Entry {
   /** Resumes when the current fiber began its first attempt, or exited before. */
   get started(): Effect.Effect<void> {
     if (this.exited || this.begun) return Effect.void
-    return (this.startedSignal ??= new Signal()).await
+    return (this.rareState.startedSignal ??= new Signal()).await
   }
 
   /** Resumes when the current fiber has exited. */
   get gone(): Effect.Effect<void> {
     if (this.exited) return Effect.void
-    return (this.goneSignal ??= new Signal()).await
+    return (this.rareState.goneSignal ??= new Signal()).await
   }
 
   markStarted(): void {
-    this.begun = true
-    if (this.startedSignal !== undefined) this.startedSignal.complete(undefined)
+    if (this.begun) return
+    this.setFlag(BEGUN, true)
+    this.rare?.startedSignal?.complete(undefined)
   }
 
   markExited(): void {
     this.exited = true
     this.markStarted()
-    if (this.goneSignal !== undefined) this.goneSignal.complete(undefined)
+    this.rare?.goneSignal?.complete(undefined)
   }
 
   /** Prepares the entry for a new fiber after a group restart stopped the previous one. */
   rearm(): void {
-    this.exited = false
-    this.parking = false
+    this.flags &= STATIC | ATTEMPT_RUNNING | ESCALATING
     this.cancelledSignal = undefined
-    this.cancelSent = false
-    this.begun = false
-    this.startedSignal = undefined
-    this.goneSignal = undefined
+    if (this.rare !== undefined) {
+      this.rare.startedSignal = undefined
+      this.rare.goneSignal = undefined
+    }
     this.state = "waiting"
     this.nextAttemptAt = undefined
   }
 }
 
-/** The entry behind a `TaskContext` the supervisor made, if it is one. */
-export const entryOf = (context: TaskContext): Entry | undefined =>
-  context instanceof EntryContext ? context.entry : undefined
+const STATIC = 1
+const ATTEMPT_RUNNING = 2
+const PARKING = 4
+const ESCALATING = 8
+const EXITED = 16
+const CANCEL_SENT = 32
+const BEGUN = 64
 
-class EntryContext implements TaskContext {
-  constructor(readonly entry: Entry) {}
-  get name() {
-    return this.entry.name
-  }
-  get id() {
-    return this.entry.id
-  }
-  get path() {
-    return this.entry.path
-  }
-  get attempt() {
-    return this.entry.attempt
-  }
-  get cancelled() {
-    return this.entry.cancelled.await
-  }
-  get isCancelled() {
-    return Effect.sync(() => this.entry.cancelSent)
-  }
+/** The entry's rarely used state. */
+class Rare {
+  restartDelayMs = 0
+  failsSupervisor: RestartIntensityExceeded | undefined = undefined
+  nested: unknown = undefined
+  graceTimer: Fiber.RuntimeFiber<void, never> | undefined = undefined
+  startedSignal: Signal<void> | undefined = undefined
+  goneSignal: Signal<void> | undefined = undefined
 }
+
+/** The entry behind a `TaskContext` the supervisor made, if it is one. */
+export const entryOf = (context: TaskContext): Entry | undefined => (context instanceof Entry ? context : undefined)

@@ -140,7 +140,10 @@ export class OffloadImpl implements Offload {
   }
 
   spawn<A, E, R>(kind: string, effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> {
-    return Effect.asVoid(this.register(OffloadKey.auto(kind), effect))
+    return withCaller<void, never, R, never>((caller) => {
+      const outcome = this.offer(OffloadKey.auto(kind), effect, caller)
+      return typeof outcome === "string" ? Effect.void : outcome
+    })
   }
 
   register<A, E, R>(
@@ -148,13 +151,21 @@ export class OffloadImpl implements Offload {
     effect: Effect.Effect<A, E, R>
   ): Effect.Effect<OffloadOutcome, never, R> {
     return withCaller<OffloadOutcome, never, R, never>((caller) => {
-      const problem = keyProblem(key)
-      if (problem !== undefined) {
-        metrics.rejected.unsafeUpdate(1, [])
-        return Effect.as(logRejected(key, problem), "rejected" as const)
-      }
-      return Effect.succeed(this.admit(key, effect, caller))
+      const outcome = this.offer(key, effect, caller)
+      return typeof outcome === "string" ? Effect.succeed(outcome) : Effect.as(outcome, "rejected" as const)
     })
+  }
+
+  /** Admits the work, or returns the log line that rejects a malformed key. */
+  private offer(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<unknown, unknown, any>,
+    caller: Caller<any>
+  ): OffloadOutcome | Effect.Effect<void> {
+    const problem = keyProblem(key)
+    if (problem === undefined) return this.admit(key, effect, caller)
+    metrics.rejected.unsafeUpdate(1, [])
+    return logRejected(key, problem)
   }
 
   /** Atomic check-and-insert: everything between the decision and the bookkeeping is synchronous. */
@@ -236,11 +247,11 @@ export class OffloadImpl implements Offload {
       Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${describeCause(cause)}`, cause)), "failed")
     let run: Effect.Effect<Ending>
     if (timeout === undefined) {
-      run = Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: () => succeededEnding })
+      run = Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
     } else if (timeout.policy === "warn") {
       run = Effect.zipRight(
         Effect.fork(warnWhenCrossed(job, timeout)),
-        Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: () => succeededEnding })
+        Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
       )
     } else {
       run = Effect.flatMap(
@@ -456,6 +467,7 @@ const warnWhenCrossed = (job: Job, timeout: ResolvedTimeout) =>
   )
 
 const succeededEnding: Effect.Effect<Ending> = Effect.succeed("completed")
+const succeeded = (): Effect.Effect<Ending> => succeededEnding
 
 /** The line for a failure or defect raised while the work was being interrupted (annotated by the caller). */
 const logFailedWhileInterrupted = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>
