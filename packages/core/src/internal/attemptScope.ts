@@ -4,12 +4,12 @@ import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Exit from "effect/Exit"
 import { pipeArguments } from "effect/Pipeable"
 import * as Scope from "effect/Scope"
-import { interruptChildren, type ScopeState, scopeState, unsafeInterruptChildrenNow } from "./compat.js"
+import { type ScopeState, scopeState, unsafeInterruptChildrenNow } from "./compat.js"
 
 /**
  * The `Scope` a task's attempts see. It stands for the scope of the current attempt: the real
  * scope is made when an attempt first uses it (most attempts never do, and making and providing a
- * scope per attempt is a large share of an attempt's cost), and `endAttempt` closes it when the
+ * scope per attempt is a large share of an attempt's cost), and `endAttemptWith` closes it when the
  * attempt ends.
  */
 export class AttemptScope implements Scope.CloseableScope {
@@ -56,14 +56,8 @@ export class AttemptScope implements Scope.CloseableScope {
 
   /**
    * The attempt has ended: the fibers it forked (children of the task's fiber) are interrupted and
-   * awaited, then its scope is closed. The next attempt starts with a fresh one.
-   */
-  endAttempt(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
-    return interruptChildren(() => this.closeCurrent(exit))
-  }
-
-  /**
-   * `endAttempt`, run from inside the attempt's fiber, resuming with the attempt's exit — or with
+   * awaited, then its scope is closed; the next attempt starts with a fresh one. Runs from inside
+   * the attempt's fiber and resumes with the attempt's exit — or with
    * a failure adding what the finalizers raised (as `Effect.onExit` reports it). Allocates nothing
    * but the result when the attempt neither forked nor used its scope (most attempts).
    */

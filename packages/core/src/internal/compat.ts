@@ -222,14 +222,3 @@ export const unsafeInterruptChildrenNow = (): Effect.Effect<void> | null => {
   const fiber = FiberModule.getCurrentFiber()
   return fiber._tag === "None" ? null : (fiber.value as unknown as WithChildren).interruptAllChildren()
 }
-
-/**
- * Interrupts the fibers the current fiber forked (and waits for them), then runs `next`. Effect
- * does this when a fiber ends; an attempt is only part of its task's fiber, so its forks are
- * interrupted here, at the end of the attempt.
- */
-export const interruptChildren = (next: () => Effect.Effect<void>): Effect.Effect<void> =>
-  core.withFiberRuntime((fiber) => {
-    const children = (fiber as unknown as WithChildren).interruptAllChildren()
-    return children === null ? next() : core.zipRight(children, core.suspend(next))
-  })
