@@ -18,7 +18,7 @@ export class AttemptScope implements Scope.CloseableScope {
   readonly strategy: ExecutionStrategy.ExecutionStrategy = ExecutionStrategy.sequential
   private current: Scope.CloseableScope | undefined = undefined
   /** Set between the end of an attempt and the start of the next one. */
-  private closed: ScopeState | undefined = undefined
+  private closedWith: Exit.Exit<unknown, unknown> | undefined = undefined
 
   /** The current attempt's real scope, made on first use. */
   private get real(): Effect.Effect<Scope.CloseableScope> {
@@ -34,7 +34,7 @@ export class AttemptScope implements Scope.CloseableScope {
    * finalizers of the scope in the context directly.
    */
   get state(): ScopeState {
-    return this.closed ?? scopeState(this.realNow())
+    return this.closedWith !== undefined ? { _tag: "Closed", exit: this.closedWith } : scopeState(this.realNow())
   }
 
   fork(strategy: ExecutionStrategy.ExecutionStrategy): Effect.Effect<Scope.CloseableScope> {
@@ -51,7 +51,7 @@ export class AttemptScope implements Scope.CloseableScope {
 
   /** A new attempt begins: the scope is open again. */
   beginAttempt(): void {
-    this.closed = undefined
+    this.closedWith = undefined
   }
 
   /**
@@ -64,7 +64,7 @@ export class AttemptScope implements Scope.CloseableScope {
   endAttemptWith(exit: Exit.Exit<unknown, unknown>): Effect.Effect<Exit.Exit<unknown, unknown>> {
     const children = unsafeInterruptChildrenNow()
     if (children === null && this.current === undefined) {
-      this.closed = { _tag: "Closed", exit }
+      this.closedWith = exit
       return Effect.succeed(exit)
     }
     const close = Effect.suspend(() => this.closeCurrent(exit))
@@ -75,7 +75,7 @@ export class AttemptScope implements Scope.CloseableScope {
   }
 
   private closeCurrent(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
-    this.closed = { _tag: "Closed", exit }
+    this.closedWith = exit
     const scope = this.current
     if (scope === undefined) return Effect.void
     this.current = undefined

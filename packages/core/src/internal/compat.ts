@@ -18,6 +18,7 @@ import * as ScheduleIntervals from "effect/ScheduleIntervals"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import * as FiberModule from "effect/Fiber"
+import * as Option from "effect/Option"
 import type * as FiberId from "effect/FiberId"
 import * as core from "effect/Effect"
 
@@ -209,16 +210,24 @@ interface WithChildren {
  * A service from the context of the running fiber, or `undefined`. Must be called from inside an
  * effect (a handler, a `suspend`): it lets effects built once be shared by every fiber.
  */
-export const unsafeCurrentService = <I, S>(tag: Context.Tag<I, S>): S | undefined => {
-  const fiber = FiberModule.getCurrentFiber()
-  return fiber._tag === "None" ? undefined : (fiber.value.currentContext.unsafeMap.get(tag.key) as S | undefined)
-}
+export const unsafeCurrentService = <I, S>(tag: Context.Tag<I, S>): S | undefined =>
+  currentFiber()?.currentContext.unsafeMap.get(tag.key) as S | undefined
+
+/**
+ * The fiber whose run loop is running, where Effect keeps it (`Fiber.getCurrentFiber` reads the
+ * same slot but wraps it in an `Option`, an allocation on every step of every task).
+ */
+const currentFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
+  ((globalThis as Record<string, unknown>)[currentFiberSlot] as Fiber.RuntimeFiber<unknown, unknown> | undefined) ??
+  Option.getOrUndefined(FiberModule.getCurrentFiber())
+
+const currentFiberSlot = "effect/FiberCurrent"
 
 /**
  * Interrupts the fibers the running fiber forked and returns the wait for them, or `null` when it
  * has none. Must be called from inside an effect of that fiber (a handler, a `suspend`).
  */
 export const unsafeInterruptChildrenNow = (): Effect.Effect<void> | null => {
-  const fiber = FiberModule.getCurrentFiber()
-  return fiber._tag === "None" ? null : (fiber.value as unknown as WithChildren).interruptAllChildren()
+  const fiber = currentFiber()
+  return fiber === undefined ? null : (fiber as unknown as WithChildren).interruptAllChildren()
 }

@@ -117,7 +117,7 @@ const resolveSettings = (
   options: Partial<TaskOptions<unknown>>,
   base: ResolvedDefaults,
   otherKeys: ReadonlySet<string>
-): Check<ResolvedDefaults> => {
+): ResolvedDefaults | Problem => {
   let restartPolicy = base.restart
   let backoffSchedule = base.backoff
   let timeoutMs = base.timeoutMs
@@ -153,19 +153,21 @@ const resolveSettings = (
         break
       default:
         if (otherKeys.has(key)) continue
-        return Either.left({ field: key, reason: "is not a known option (misspelt?)" })
+        return { field: key, reason: "is not a known option (misspelt?)" }
     }
-    if (Either.isLeft(checked)) return Either.left(checked.left)
+    if (Either.isLeft(checked)) return checked.left
   }
-  return Either.right({
+  return {
     restart: restartPolicy,
     backoff: backoffSchedule,
     timeoutMs,
     maxRetries: retries,
     resetAfterMs,
     graceMs
-  })
+  }
 }
+
+const isProblem = (checked: ResolvedDefaults | Problem): checked is Problem => "reason" in checked
 
 /** Checks a supervisor's `defaults`; field names are prefixed with `defaults.`. */
 export const resolveDefaults = (input: unknown): Either.Either<ResolvedDefaults, Problem> => {
@@ -173,11 +175,14 @@ export const resolveDefaults = (input: unknown): Either.Either<ResolvedDefaults,
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     return Either.left({ field: "defaults", reason: `must be an object, got ${describe(input)}` })
   }
-  return Either.mapLeft(resolveSettings(input, builtinDefaults, noOtherKeys), (p) => ({
-    field: `defaults.${p.field}`,
-    reason: p.reason
-  }))
+  const resolved = resolveSettings(input, builtinDefaults, noOtherKeys)
+  return isProblem(resolved)
+    ? Either.left({ field: `defaults.${resolved.field}`, reason: resolved.reason })
+    : Either.right(resolved)
 }
+
+const invalidSpec = (name: unknown, field: string, reason: string): InvalidTaskSpec =>
+  new InvalidTaskSpec({ task: typeof name === "string" ? name : "", field, reason })
 
 /** Checks a task and fills what it leaves out from `defaults`. */
 export const resolveTask = (
@@ -190,34 +195,32 @@ export const resolveTask = (
     )
   }
   const name: unknown = task.name
-  const fail = (field: string, reason: string) =>
-    new InvalidTaskSpec({ task: typeof name === "string" ? name : "", field, reason })
   // "/" separates the segments of a task's path (root/db/pool): a name containing it would be ambiguous.
   if (typeof name !== "string" || name.trim() === "" || name.includes("/")) {
-    return Either.left(fail("name", `must be a non-empty string without "/", got ${describe(name)}`))
+    return Either.left(invalidSpec(name, "name", `must be a non-empty string without "/", got ${describe(name)}`))
   }
   const effect: unknown = task.effect
   if (!Effect.isEffect(effect)) {
-    return Either.left(fail("effect", `must be an Effect, got ${describe(effect)}`))
+    return Either.left(invalidSpec(name, "effect", `must be an Effect, got ${describe(effect)}`))
   }
   const options: TaskOptions<unknown> = task.options ?? {}
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    return Either.left(fail("options", `must be an object, got ${describe(options)}`))
+    return Either.left(invalidSpec(name, "options", `must be an object, got ${describe(options)}`))
   }
   if ("isFatal" in options && options.isFatal !== undefined && typeof options.isFatal !== "function") {
-    return Either.left(fail("isFatal", `must be a function, got ${describe(options.isFatal)}`))
+    return Either.left(invalidSpec(name, "isFatal", `must be a function, got ${describe(options.isFatal)}`))
   }
   const significant = flag(options.significant)
   if (significant === undefined) {
-    return Either.left(fail("significant", `must be a boolean, got ${describe(options.significant)}`))
+    return Either.left(invalidSpec(name, "significant", `must be a boolean, got ${describe(options.significant)}`))
   }
   const ready = flag(options.ready)
   if (ready === undefined) {
-    return Either.left(fail("ready", `must be a boolean, got ${describe(options.ready)}`))
+    return Either.left(invalidSpec(name, "ready", `must be a boolean, got ${describe(options.ready)}`))
   }
   const escalate = flag(options.escalate)
   if (escalate === undefined) {
-    return Either.left(fail("escalate", `must be a boolean, got ${describe(options.escalate)}`))
+    return Either.left(invalidSpec(name, "escalate", `must be a boolean, got ${describe(options.escalate)}`))
   }
   const nestedSpec = (task as { readonly [NestedSpecKey]?: NestedSpec })[NestedSpecKey]
   const resolved = resolveSettings(
@@ -225,11 +228,12 @@ export const resolveTask = (
     defaults ?? builtinDefaults,
     nestedSpec === undefined ? taskKeys : nestedTaskKeys
   )
-  if (Either.isLeft(resolved)) return Either.left(fail(resolved.left.field, resolved.left.reason))
-  const settings = resolved.right
+  if (isProblem(resolved)) return Either.left(invalidSpec(name, resolved.field, resolved.reason))
+  const settings = resolved
   if (significant && settings.restart._tag === "Always") {
     return Either.left(
-      fail(
+      invalidSpec(
+        name,
         "significant",
         "cannot be set on a RestartPolicy.always task: it never ends by itself (OTP allows it only for transient and temporary children)"
       )
@@ -238,7 +242,7 @@ export const resolveTask = (
   let nested: unknown = undefined
   if (nestedSpec !== undefined) {
     const checked = nestedSpec.resolve(defaults ?? builtinDefaults, options)
-    if (Either.isLeft(checked)) return Either.left(fail(checked.left.field, checked.left.reason))
+    if (Either.isLeft(checked)) return Either.left(invalidSpec(name, checked.left.field, checked.left.reason))
     nested = checked.right
   }
   // Spelled out (no spread): this runs for every `add`, and a spread here showed up in profiles.

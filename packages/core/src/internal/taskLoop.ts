@@ -72,6 +72,16 @@ const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
 const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> =>
   currentEntry().scope.endAttemptWith(Exit.succeed(value))
 
+const bodyOf = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<AttemptExit> =>
+  Effect.uninterruptible(
+    Effect.matchCauseEffect(Effect.interruptible(effect), { onFailure: endFailed, onSuccess: endSucceeded })
+  )
+
+/** The body of every task without a timeout: the task's effect is looked up when the attempt runs. */
+const sharedBody: Effect.Effect<AttemptExit> = bodyOf(
+  Effect.suspend(() => currentEntry().spec.effect as Effect.Effect<unknown, unknown>)
+)
+
 /**
  * One attempt of `entry`'s effect, resuming with its exit (or `TIMED_OUT`) once its scope is closed:
  * `Effect.exit(Effect.onExit(effect, end))` in one step. The task's fiber is always interruptible
@@ -79,13 +89,8 @@ const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> =>
  */
 const attemptBody = (entry: Entry): Effect.Effect<AttemptExit> => {
   const spec = entry.spec
-  const body: Effect.Effect<AttemptExit> = Effect.uninterruptible(
-    Effect.matchCauseEffect(Effect.interruptible(spec.effect as Effect.Effect<unknown, unknown>), {
-      onFailure: endFailed,
-      onSuccess: endSucceeded
-    })
-  )
-  if (spec.timeoutMs <= 0) return body
+  if (spec.timeoutMs <= 0) return sharedBody
+  const body = bodyOf(spec.effect as Effect.Effect<unknown, unknown>)
   if (spec.timeoutMs <= maxTimerMs) {
     return Effect.timeoutTo(body, {
       duration: Duration.millis(spec.timeoutMs),
