@@ -1535,6 +1535,32 @@ describe("BadInput: durations past a Node timer's limit (real clock: nothing fir
 // Bugs found (one focused failing test each; see the report)
 // =============================================================================================
 
+/**
+ * Runs `effect` on the real clock while recording every `setTimeout` delay, and returns the long
+ * ones (over 10^9 ms): which long timers it armed.
+ */
+const longTimersArmedBy = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const delays: Array<number> = []
+      const original = globalThis.setTimeout
+      yield* Effect.acquireRelease(
+        Effect.sync(() => {
+          globalThis.setTimeout = ((handler: () => void, ms?: number, ...rest: Array<unknown>) => {
+            delays.push(Number(ms ?? 0))
+            return (original as (...args: Array<unknown>) => ReturnType<typeof setTimeout>)(handler, ms, ...rest)
+          }) as typeof setTimeout
+        }),
+        () =>
+          Effect.sync(() => {
+            globalThis.setTimeout = original
+          })
+      )
+      yield* effect
+      return delays.filter((ms) => ms > 1e9)
+    })
+  )
+
 describe("BadInput: bugs found", () => {
   it.scoped(
     "BUG: eventBuffer MAX_SAFE_INTEGER + 1 / 1e308 / 2^32 dies with RangeError instead of InvalidSupervisorOptions",
@@ -1728,31 +1754,12 @@ describe("BadInput: bugs found", () => {
         // grace of 30 days never abandons, a timeout of 30 days never times out. (The TestClock fires
         // them at the exact instant, so the suite cannot see it.) Here: which long timers are armed.
         const longTimers = (interval: Duration.DurationInput) =>
-          Effect.scoped(
+          longTimersArmedBy(
             Effect.gen(function* () {
-              const delays: Array<number> = []
-              const original = globalThis.setTimeout
-              yield* Effect.acquireRelease(
-                Effect.sync(() => {
-                  globalThis.setTimeout = ((handler: () => void, ms?: number, ...rest: Array<unknown>) => {
-                    delays.push(Number(ms ?? 0))
-                    return (original as (...args: Array<unknown>) => ReturnType<typeof setTimeout>)(
-                      handler,
-                      ms,
-                      ...rest
-                    )
-                  }) as typeof setTimeout
-                }),
-                () =>
-                  Effect.sync(() => {
-                    globalThis.setTimeout = original
-                  })
-              )
               const { sup, waitFor } = yield* setup()
               yield* sup.add(Task.periodic("monthly", Effect.void, interval))
               yield* waitFor("BackoffScheduled")
               yield* Effect.sleep("20 millis")
-              return delays.filter((ms) => ms > 1e9)
             })
           )
         // The control: one below the limit arms its timer.
@@ -1769,30 +1776,7 @@ describe("BadInput: bugs found", () => {
         // Same cause as above, in the waits that used Effect's timeout directly. Each scenario runs
         // on the real clock for a few milliseconds; what matters is the timer it arms.
         const armed = (scenario: (after: Duration.DurationInput) => Effect.Effect<unknown, unknown, Scope.Scope>) =>
-          Effect.scoped(
-            Effect.gen(function* () {
-              const delays: Array<number> = []
-              const original = globalThis.setTimeout
-              yield* Effect.acquireRelease(
-                Effect.sync(() => {
-                  globalThis.setTimeout = ((handler: () => void, ms?: number, ...rest: Array<unknown>) => {
-                    delays.push(Number(ms ?? 0))
-                    return (original as (...args: Array<unknown>) => ReturnType<typeof setTimeout>)(
-                      handler,
-                      ms,
-                      ...rest
-                    )
-                  }) as typeof setTimeout
-                }),
-                () =>
-                  Effect.sync(() => {
-                    globalThis.setTimeout = original
-                  })
-              )
-              yield* withLogs(() => Effect.scoped(scenario("30 days")))
-              return delays.filter((ms) => ms > 1e9)
-            })
-          )
+          longTimersArmedBy(withLogs(() => Effect.scoped(scenario("30 days"))))
         const running = (offload: Offload.Offload) =>
           Effect.gen(function* () {
             const g = yield* gate()
