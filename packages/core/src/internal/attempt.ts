@@ -25,10 +25,23 @@ export const TIMED_OUT: unique symbol = Symbol.for("@fibervisor/core/TimedOut")
 
 const succeeded: AttemptResult = { _tag: "Succeeded" }
 
-const exitCodeOf = (error: unknown): number | undefined =>
-  hasProperty(error, "exitCode") && typeof error.exitCode === "number" ? error.exitCode : undefined
+// Both read a value the task chose: a throwing getter or Proxy trap reads as absent, so the
+// failure still goes through the restart policy.
+const exitCodeOf = (error: unknown): number | undefined => {
+  try {
+    return hasProperty(error, "exitCode") && typeof error.exitCode === "number" ? error.exitCode : undefined
+  } catch {
+    return undefined
+  }
+}
 
-const tagOf = (error: unknown): unknown => (hasProperty(error, "_tag") ? error._tag : undefined)
+const tagOf = (error: unknown): unknown => {
+  try {
+    return hasProperty(error, "_tag") ? error._tag : undefined
+  } catch {
+    return undefined
+  }
+}
 
 /** Reads an attempt's exit. `isFatal` is the task's predicate; a predicate that throws is a failure. */
 export const classify = (
