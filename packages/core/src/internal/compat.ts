@@ -214,6 +214,16 @@ export const unsafeCurrentService = <I, S>(tag: Context.Tag<I, S>): S | undefine
   currentFiber()?.currentContext.unsafeMap.get(tag.key) as S | undefined
 
 /**
+ * Replaces `from` by `to` in the running fiber's context, in place (the context a task's fiber was
+ * started with is its own). Nothing happens when the fiber's context does not hold `from` under
+ * `tag`. Must be called from inside an effect of that fiber.
+ */
+export const unsafeReplaceCurrentService = <I, S>(tag: Context.Tag<I, S>, from: S, to: S): void => {
+  const map = currentFiber()?.currentContext.unsafeMap as Map<string, unknown> | undefined
+  if (map !== undefined && map.get(tag.key) === from) map.set(tag.key, to)
+}
+
+/**
  * The fiber whose run loop is running, where Effect keeps it (`Fiber.getCurrentFiber` reads the
  * same slot but wraps it in an `Option`, an allocation on every step of every task).
  */

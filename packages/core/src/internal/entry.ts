@@ -2,13 +2,14 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as MetricLabel from "effect/MetricLabel"
+import * as Scope from "effect/Scope"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
 import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
 import type { TIMED_OUT } from "./attempt.js"
 import { AttemptScope } from "./attemptScope.js"
-import { type Caller, initialState } from "./compat.js"
+import { type Caller, initialState, unsafeReplaceCurrentService } from "./compat.js"
 import { Signal } from "./signal.js"
 import { taskLabel } from "./taskMetrics.js"
 import type { ResolvedTask } from "./task.js"
@@ -49,8 +50,8 @@ export class Entry implements TaskContext {
   // Both signals are made when someone first waits on them: most tasks are never awaited.
   private cancelledSignal: Signal<void> | undefined = undefined
   private settledSignal: Signal<TaskOutcome.TaskOutcome> | undefined = undefined
-  /** The `Scope` every attempt sees (a fresh real scope per attempt). */
-  readonly scope = new AttemptScope()
+  /** The `Scope` the current (or next) attempt sees; an attempt that ended leaves a closed one. */
+  scope = new AttemptScope()
   /** One attempt of the task's effect (with its timeout), built on its first attempt. */
   body: Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT> | undefined = undefined
 
@@ -83,6 +84,17 @@ export class Entry implements TaskContext {
 
   private get rareState(): Rare {
     return (this.rare ??= new Rare())
+  }
+
+  /**
+   * An attempt begins: after the first, it gets a new scope, so a reference an earlier attempt
+   * leaked stays closed. Called from inside the task's fiber, whose context holds the scope.
+   */
+  beginAttemptScope(): void {
+    const ended = this.scope
+    if (!ended.ended) return
+    this.scope = new AttemptScope()
+    unsafeReplaceCurrentService(Scope.Scope, ended, this.scope)
   }
 
   /** A static child of `Supervisor.task`: started in order, stopped in reverse order. */

@@ -117,7 +117,7 @@ const beginAttempt = (entry: Entry): Effect.Effect<AttemptExit | undefined> => {
   entry.setState("running")
   entry.attemptStartedAt = host.now()
   entry.attemptRunning = true
-  entry.scope.beginAttempt()
+  entry.beginAttemptScope()
   entry.markStarted()
   const label = entry.metricLabel
   metrics.attempts.unsafeUpdate(1, label)

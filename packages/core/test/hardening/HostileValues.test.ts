@@ -4,8 +4,8 @@
  * cannot carry, and task names that would corrupt log lines and metric labels.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Logger } from "effect"
-import { Backoff, Offload, RestartPolicy, Task } from "@fibervisor/core"
+import { Cause, Deferred, Effect, ExecutionStrategy, Exit, Fiber, Logger, Scope, TestClock } from "effect"
+import { Backoff, Offload, RestartPolicy, Task, TaskContext, TaskOutcome } from "@fibervisor/core"
 import { describeCause, describeError } from "../../src/internal/describe.js"
 import { ofTag, setup } from "../helpers/recorder.js"
 import { counts, delta, uniqueKind, zero } from "../OffloadHelpers.js"
@@ -169,4 +169,100 @@ describe("HostileValues: offloaded work failing with an error value that cannot 
       )
     }
   }
+})
+
+describe("HostileValues: an attempt's Scope used after its attempt ended", () => {
+  for (const [label, timeout] of [
+    ["", undefined],
+    [" (a task with a timeout)", "1 hour"]
+  ] as const)
+    it.scoped(`behaves as a closed scope during the next attempt and after the task ended${label}`, () =>
+      Effect.gen(function* () {
+        const { sup } = yield* setup()
+        const scopes: Array<Scope.Scope> = []
+        const ran: Array<string> = []
+        const secondRunning = yield* Deferred.make<void>()
+        const finishSecond = yield* Deferred.make<void>()
+        const handle = yield* sup.add(
+          Task.make(
+            "leaky",
+            Effect.gen(function* () {
+              const ctx = yield* TaskContext.TaskContext
+              const scope = yield* Scope.Scope
+              scopes.push(scope)
+              yield* Scope.addFinalizer(
+                scope,
+                Effect.sync(() => ran.push(`own finalizer of attempt ${ctx.attempt}`))
+              )
+              if (ctx.attempt === 1) return yield* Effect.fail("first attempt fails")
+              // Attempt 2 itself uses the scope attempt 1 leaked: it is closed, not attempt 2's.
+              yield* Scope.addFinalizer(
+                scopes[0]!,
+                Effect.sync(() => ran.push("late from attempt 2"))
+              )
+              yield* Deferred.succeed(secondRunning, undefined)
+              yield* Deferred.await(finishSecond)
+            }),
+            { backoff: Backoff.constant("1 second"), timeout }
+          )
+        )
+        yield* TestClock.adjust("1 second")
+        yield* Deferred.await(secondRunning)
+        expect(scopes).toHaveLength(2)
+        const [first, second] = scopes as [Scope.Scope, Scope.Scope]
+        expect(first).not.toBe(second)
+        expect(ran).toEqual(["own finalizer of attempt 1", "late from attempt 2"])
+        ran.length = 0
+
+        // During attempt 2, from outside: a finalizer runs at once with attempt 1's exit.
+        let exitSeen: Exit.Exit<unknown, unknown> | undefined
+        yield* Scope.addFinalizerExit(first, (exit) =>
+          Effect.sync(() => {
+            exitSeen = exit
+            ran.push("late finalizer")
+          })
+        )
+        expect(ran).toEqual(["late finalizer"])
+        expect(exitSeen !== undefined && Exit.isFailure(exitSeen)).toBe(true)
+        // Scope.extend releases at once.
+        const extended = yield* Scope.extend(
+          Effect.acquireRelease(Effect.succeed("resource"), () => Effect.sync(() => ran.push("released"))),
+          first
+        )
+        expect(extended).toBe("resource")
+        expect(ran).toEqual(["late finalizer", "released"])
+        // A fiber forked into it is interrupted at once.
+        const forked = yield* Effect.forkIn(Effect.never, first)
+        expect(Exit.isInterrupted(yield* Fiber.await(forked))).toBe(true)
+        // A scope forked from it is closed already.
+        const child = yield* Scope.fork(first, ExecutionStrategy.sequential)
+        yield* Scope.addFinalizer(
+          child,
+          Effect.sync(() => ran.push("child finalizer"))
+        )
+        expect(ran).toEqual(["late finalizer", "released", "child finalizer"])
+        ran.length = 0
+
+        // Attempt 2's own scope is still open and runs only its own finalizer when it ends.
+        yield* Deferred.succeed(finishSecond, undefined)
+        expect(yield* handle.await).toEqual(TaskOutcome.completed)
+        expect(ran).toEqual(["own finalizer of attempt 2"])
+        ran.length = 0
+
+        // After the task ended, both scopes are closed.
+        for (const scope of scopes) {
+          yield* Scope.addFinalizer(
+            scope,
+            Effect.sync(() => ran.push("after the end"))
+          )
+          const fiber = yield* Effect.forkIn(Effect.never, scope)
+          expect(Exit.isInterrupted(yield* Fiber.await(fiber))).toBe(true)
+          yield* Scope.extend(
+            Effect.addFinalizer(() => Effect.sync(() => ran.push("extended after the end"))),
+            scope
+          )
+        }
+        expect(ran).toEqual(["after the end", "extended after the end", "after the end", "extended after the end"])
+      })
+    )
 })
