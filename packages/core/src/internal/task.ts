@@ -203,7 +203,7 @@ export const resolveTask = (
   if (!Effect.isEffect(effect)) {
     return Either.left(invalidSpec(name, "effect", `must be an Effect, got ${describe(effect)}`))
   }
-  const options: TaskOptions<unknown> = task.options ?? {}
+  const options: TaskOptions<unknown> = task.options ?? noOptions
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     return Either.left(invalidSpec(name, "options", `must be an object, got ${describe(options)}`))
   }
@@ -262,6 +262,9 @@ export const resolveTask = (
     nested
   })
 }
+
+/** The options of a task that has none (one object, so that checks kept per options object hold). */
+export const noOptions: TaskOptions<unknown> = Object.freeze({})
 
 /** Task options besides the settings a supervisor's `defaults` can also hold. */
 const taskKeys: ReadonlySet<string> = new Set(["isFatal", "significant", "escalate", "ready"])

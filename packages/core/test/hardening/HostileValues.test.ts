@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, ExecutionStrategy, Exit, Fiber, Logger, Scope, TestClock } from "effect"
-import { Backoff, Offload, RestartPolicy, Task, TaskContext, TaskOutcome } from "@fibervisor/core"
+import { Backoff, Offload, RestartPolicy, Supervisor, Task, TaskContext, TaskOutcome } from "@fibervisor/core"
 import { describeCause, describeError } from "../../src/internal/describe.js"
 import { ofTag, setup } from "../helpers/recorder.js"
 import { counts, delta, uniqueKind, zero } from "../OffloadHelpers.js"
@@ -265,4 +265,53 @@ describe("HostileValues: an attempt's Scope used after its attempt ended", () =>
         expect(ran).toEqual(["after the end", "extended after the end", "after the end", "extended after the end"])
       })
     )
+})
+
+describe("HostileValues: very deep trees", () => {
+  const depth = 3_000
+  /** `depth` levels of `Supervisor.task`, the innermost running `leaf`. */
+  const deep = (leaf: Task.Task<never, never>) => {
+    let task: Task.Task<any, any> = leaf
+    for (let i = depth; i >= 1; i--) task = Supervisor.task(`level-${i}`, [task])
+    return task
+  }
+
+  it.effect(`Task.validate checks ${depth} levels of Supervisor.task without a stack overflow`, () =>
+    Effect.gen(function* () {
+      const task = deep(Task.make("leaf", Effect.void))
+      expect(yield* Task.validate(task)).toBe(task)
+      // A bad leaf is found and named by its full path of fields.
+      const bad = yield* Effect.flip(Task.validate(deep(Task.make("leaf", Effect.void, { timeout: -1 }))))
+      expect(bad.field).toBe(`${"children[0].".repeat(depth)}timeout`)
+      expect(bad.reason).toBe("must not be negative, got -1")
+    })
+  )
+
+  it.scoped(
+    `${depth} levels are added, run and shut down`,
+    () =>
+      Effect.gen(function* () {
+        const started = yield* Deferred.make<string>()
+        let stopped = false
+        const leaf = Task.make(
+          "leaf",
+          Effect.flatMap(TaskContext.TaskContext, (ctx) =>
+            Effect.zipRight(
+              Deferred.succeed(started, ctx.path),
+              Effect.onInterrupt(Effect.never, () => Effect.sync(() => (stopped = true)))
+            )
+          )
+        )
+        const scope = yield* Scope.make()
+        const sup = yield* Scope.extend(Supervisor.make(), scope)
+        const handle = yield* sup.add(deep(leaf))
+        const path = yield* Deferred.await(started)
+        expect(path.split("/")).toHaveLength(depth + 2)
+        expect(path.endsWith("/level-3000/leaf")).toBe(true)
+        yield* Scope.close(scope, Exit.void)
+        expect(stopped).toBe(true)
+        expect((yield* handle.await)._tag).toBe("Canceled")
+      }),
+    120_000
+  )
 })
