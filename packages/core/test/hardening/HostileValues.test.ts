@@ -4,9 +4,22 @@
  * cannot carry, and task names that would corrupt log lines and metric labels.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, ExecutionStrategy, Exit, Fiber, Logger, Scope, TestClock } from "effect"
+import {
+  Cause,
+  Deferred,
+  Duration,
+  Effect,
+  Either,
+  ExecutionStrategy,
+  Exit,
+  Fiber,
+  Logger,
+  Scope,
+  TestClock
+} from "effect"
 import { Backoff, Offload, RestartPolicy, Supervisor, Task, TaskContext, TaskOutcome } from "@fibervisor/core"
 import { describeCause, describeError } from "../../src/internal/describe.js"
+import { decodeDuration } from "../../src/internal/duration.js"
 import { ofTag, setup } from "../helpers/recorder.js"
 import { counts, delta, uniqueKind, zero } from "../OffloadHelpers.js"
 
@@ -314,4 +327,81 @@ describe("HostileValues: very deep trees", () => {
       }),
     120_000
   )
+})
+
+describe("HostileValues: durations at the edges of the number line", () => {
+  /** Inputs every duration-taking field refuses, and the start of the reason. */
+  const refused: ReadonlyArray<readonly [string, unknown, RegExp]> = [
+    ["[1e300, 0]", [1e300, 0], /^must be finite, got \[1e\+300, 0\] \(too many nanoseconds to count\)$/],
+    ['"1e400 millis"', "1e400 millis", /^must be finite, got "1e400 millis"$/],
+    ["a 401-digit number of millis", `1${"0".repeat(400)} millis`, /^must be finite, got "10+ millis"$/],
+    ['"1e300 weeks"', "1e300 weeks", /^must be finite, got "1e300 weeks"$/],
+    ["10n ** 400n nanoseconds", 10n ** 400n, /^must be finite, got a duration whose milliseconds overflow/],
+    ["Duration.nanos(10n ** 400n)", Duration.nanos(10n ** 400n), /^must be finite, got a duration whose milliseconds/],
+    ['"0.4 nanos"', "0.4 nanos", /^must be 0 or at least 1 nanosecond, got "0.4 nanos"$/],
+    ['"0.6 nanos"', "0.6 nanos", /^must be 0 or at least 1 nanosecond, got "0.6 nanos"$/],
+    ['"0.0004 micros"', "0.0004 micros", /^must be 0 or at least 1 nanosecond, got "0.0004 micros"$/],
+    ['"0.0000004 millis"', "0.0000004 millis", /^must be 0 or at least 1 nanosecond, got "0.0000004 millis"$/],
+    ['"4e-10 seconds"', "4e-10 seconds", /^must be 0 or at least 1 nanosecond, got "4e-10 seconds"$/],
+    ["[0, 0.4]", [0, 0.4], /^must be 0 or at least 1 nanosecond, got \[0, 0.4\]$/],
+    ["[4e-10, 0]", [4e-10, 0], /^must be 0 or at least 1 nanosecond, got \[4e-10, 0\]$/],
+    ["4e-7 (the number form)", 4e-7, /^must be 0 or at least 1 nanosecond, got 4e-7 ms$/]
+  ]
+
+  type Refusal = { readonly field: string; readonly reason: string }
+  const task = (options: Task.TaskOptions<unknown>) => Task.validate(Task.make("t", Effect.void, options))
+  const flipped = <E extends Refusal>(effect: Effect.Effect<unknown, E, Scope.Scope>) =>
+    Effect.map(Effect.flip(Effect.scoped(effect)), (e): Refusal => ({ field: e.field, reason: e.reason }))
+
+  /**
+   * Every field that takes a duration. `build` runs outside any effect: a synchronous constructor
+   * that throws fails the test.
+   */
+  const fields: ReadonlyArray<readonly [string, (input: any) => Effect.Effect<Refusal>]> = [
+    ["timeout", (d) => flipped(task({ timeout: d }))],
+    ["resetAfter", (d) => flipped(task({ resetAfter: d }))],
+    ["grace", (d) => flipped(task({ grace: d }))],
+    ["restart.interval", (d) => flipped(task({ restart: RestartPolicy.always({ interval: d }) }))],
+    ["restart.interval", (d) => flipped(Task.validate(Task.periodic("t", Effect.void, d)))],
+    ["backoff.delay", (d) => flipped(task({ backoff: Backoff.constant(d) }))],
+    ["backoff.first", (d) => flipped(task({ backoff: Backoff.exponential({ first: d }) }))],
+    ["backoff.max", (d) => flipped(task({ backoff: Backoff.exponential({ first: "1 millis", max: d }) }))],
+    ["backoff.floor", (d) => flipped(task({ backoff: Backoff.exponential({ first: "1 millis", floor: d }) }))],
+    ["grace", (d) => flipped(Supervisor.make({ grace: d }))],
+    ["defaults.timeout", (d) => flipped(Supervisor.make({ defaults: { timeout: d } }))],
+    ["defaults.resetAfter", (d) => flipped(Supervisor.make({ defaults: { resetAfter: d } }))],
+    ["defaults.grace", (d) => flipped(Supervisor.make({ defaults: { grace: d } }))],
+    ["timeout", (d) => flipped(Effect.flatMap(Supervisor.make(), (sup) => sup.cancel("t", { timeout: d })))],
+    ["grace", (d) => flipped(Offload.make({ grace: d }))],
+    [
+      "perKind.k.timeout.after",
+      (d) => flipped(Offload.make({ perKind: { k: { timeout: { after: d, policy: "cancel" } } } }))
+    ],
+    ["timeout", (d) => flipped(Effect.flatMap(Offload.make(), (offload) => offload.awaitIdle(d)))]
+  ]
+
+  for (const [label, input, reason] of refused) {
+    it.effect(`every duration field refuses ${label} by name, and no constructor throws`, () =>
+      Effect.gen(function* () {
+        for (const [field, build] of fields) {
+          const refusal = yield* build(input)
+          expect(refusal.field).toBe(field)
+          expect(refusal.reason).toMatch(reason)
+        }
+      })
+    )
+  }
+
+  it("strings and pairs below one millisecond read exactly as the number form does", () => {
+    const millis = (input: unknown) => Either.map(decodeDuration(input), Duration.toMillis)
+    expect(millis("1 nanos")).toEqual(millis(1e-6))
+    expect(millis("1.4 nanos")).toEqual(millis(1.4e-6))
+    expect(millis("1.5 nanos")).toEqual(millis(1.5e-6))
+    expect(millis([0, 1.5])).toEqual(millis(1.5e-6))
+    expect(millis("0.001 micros")).toEqual(millis(1e-6))
+    expect(millis("1e3 millis")).toEqual(Either.right(1000))
+    expect(millis("0 nanos")).toEqual(Either.right(0))
+    expect(millis([0, 0])).toEqual(Either.right(0))
+    expect(Either.getOrThrow(millis([1e200, 0])) / 1e203).toBeCloseTo(1, 10)
+  })
 })
