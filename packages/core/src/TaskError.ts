@@ -18,7 +18,11 @@ import { hasProperty } from "effect/Predicate"
  * @category models
  */
 export interface TaskErrorOptions {
-  /** A process-style exit code, reported in events and outcomes. */
+  /**
+   * A process-style exit code, reported in events and outcomes. It must be a finite number: `NaN`
+   * and `±Infinity` (which JSON cannot carry) are left out of events and outcomes, and the reason
+   * says so.
+   */
   readonly exitCode?: number | undefined
   /** The underlying error or cause, kept for diagnostics. */
   readonly cause?: unknown

@@ -59,8 +59,13 @@ export const classify = (
   if (Option.isSome(failure)) {
     const error = failure.value
     const tag = tagOf(error)
-    const reason = describeError(error)
-    const exitCode = exitCodeOf(error)
+    const code = exitCodeOf(error)
+    // NaN and ±Infinity have no JSON form: an event carrying one could not be decoded again.
+    const exitCode = code === undefined || Number.isFinite(code) ? code : undefined
+    const reason =
+      code === exitCode
+        ? describeError(error)
+        : `${describeError(error)} (exitCode ${code} ignored: not a finite number)`
     if (tag === "TaskCanceled") return { _tag: "Canceled", reason, exitCode }
     if (tag === "TaskEscalate") return { _tag: "Failed", reason, exitCode, fatal: true, escalate: true, cause }
     let fatal = tag === "TaskFatal"

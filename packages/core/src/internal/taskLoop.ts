@@ -333,6 +333,10 @@ const onFailure = (
         if (step === undefined) {
           return give(`retry budget exhausted: the backoff schedule ended after ${retries} retries: ${result.reason}`)
         }
+        // An infinite delay is a retry that never comes (and has no JSON form for the events).
+        if (!Number.isFinite(step.delayMs)) {
+          return give(`the backoff schedule asked for an infinite delay after ${retries} retries: ${result.reason}`)
+        }
         const verdict = host.restartVerdict(entry, result.reason)
         if (typeof verdict === "object") return give(`${result.reason} (not restarted: ${verdict.refused})`)
         entry.schedule = step.state

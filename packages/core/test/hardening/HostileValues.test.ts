@@ -14,10 +14,22 @@ import {
   Exit,
   Fiber,
   Logger,
+  Option,
+  Schedule,
   Scope,
   TestClock
 } from "effect"
-import { Backoff, Offload, RestartPolicy, Supervisor, Task, TaskContext, TaskOutcome } from "@fibervisor/core"
+import {
+  Backoff,
+  Offload,
+  RestartPolicy,
+  Supervisor,
+  SupervisorEvent,
+  Task,
+  TaskContext,
+  TaskError,
+  TaskOutcome
+} from "@fibervisor/core"
 import { describeCause, describeError } from "../../src/internal/describe.js"
 import { decodeDuration } from "../../src/internal/duration.js"
 import { ofTag, setup } from "../helpers/recorder.js"
@@ -404,4 +416,67 @@ describe("HostileValues: durations at the edges of the number line", () => {
     expect(millis([0, 0])).toEqual(Either.right(0))
     expect(Either.getOrThrow(millis([1e200, 0])) / 1e203).toBeCloseTo(1, 10)
   })
+})
+
+describe("HostileValues: numbers JSON cannot carry never reach an event", () => {
+  /** Every event survives the wire: encoded, through JSON, decoded, equal to the original. */
+  const roundTrips = (events: ReadonlyArray<SupervisorEvent.SupervisorEvent>) =>
+    Effect.forEach(events, (event) =>
+      Effect.map(SupervisorEvent.decode(JSON.parse(JSON.stringify(SupervisorEvent.encode(event)))), (decoded) =>
+        expect(decoded).toEqual(event)
+      )
+    )
+
+  const errors: ReadonlyArray<readonly [string, (exitCode: number) => unknown, "Failed" | "Fatal" | "Canceled"]> = [
+    ["TaskError.fail", (exitCode) => TaskError.fail("broke", { exitCode }), "Failed"],
+    ["TaskError.fatal", (exitCode) => TaskError.fatal("broke", { exitCode }), "Fatal"],
+    ["TaskError.canceled", (exitCode) => TaskError.canceled("broke", { exitCode }), "Canceled"],
+    ["a tagged error of the task's own", (exitCode) => ({ _tag: "Mine", reason: "broke", exitCode }), "Failed"]
+  ]
+
+  for (const exitCode of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+    for (const [label, make, outcome] of errors) {
+      it.scoped(`${label} with exitCode ${exitCode}: the exit code is not carried, the reason says so`, () =>
+        Effect.gen(function* () {
+          const { sup, untilRemoved } = yield* setup()
+          const handle = yield* sup.add(
+            Task.make("coded", Effect.failCause(Cause.fail(make(exitCode))), { restart: RestartPolicy.never })
+          )
+          const result = yield* handle.await
+          expect(result._tag).toBe(outcome)
+          const reason = `broke (exitCode ${exitCode} ignored: not a finite number)`
+          expect(result).toMatchObject({ reason })
+          expect((result as { exitCode?: number }).exitCode).toBeUndefined()
+          const events = yield* untilRemoved
+          const attempt = events.find((e) => e._tag === "AttemptFailed" || e._tag === "AttemptCanceled")
+          expect(attempt).toMatchObject({ reason })
+          expect(ofTag("TaskFinished")(events)[0]).toMatchObject({ outcome, reason })
+          for (const event of events) expect("exitCode" in event && event.exitCode !== undefined).toBe(false)
+          yield* roundTrips(events)
+        })
+      )
+    }
+  }
+
+  it.scoped("a backoff schedule that asks for an infinite delay ends the task with a clear reason", () =>
+    Effect.gen(function* () {
+      const { sup, events } = yield* setup()
+      const handle = yield* sup.add(
+        Task.make("forever-later", Effect.fail(TaskError.fail("down")), {
+          backoff: Schedule.spaced(Duration.infinity)
+        })
+      )
+      yield* TestClock.adjust("1 second")
+      const recorded = yield* events
+      expect(ofTag("BackoffScheduled")(recorded)).toEqual([])
+      const outcome = yield* handle.await
+      expect(outcome).toMatchObject({
+        _tag: "Failed",
+        reason: "the backoff schedule asked for an infinite delay after 0 retries: down"
+      })
+      expect(ofTag("TaskFinished")(yield* events)[0]).toMatchObject({ outcome: "Failed" })
+      yield* roundTrips(yield* events)
+      expect(Option.isNone(yield* sup.get("forever-later"))).toBe(true)
+    })
+  )
 })
