@@ -517,7 +517,6 @@ describe("Task.validate", () => {
     { title: "isFatal function", task: () => Task.make("t", body, { isFatal: () => true }) },
     { title: "any Schedule as backoff", task: () => Task.make("t", body, { backoff: Schedule.spaced("1 second") }) },
     { title: "Backoff.none", task: () => Task.make("t", body, { backoff: Backoff.none }) },
-    { title: "a name with spaces around it", task: () => Task.make(" padded ", body) },
     { title: "a unicode name", task: () => Task.make("задача-🚀", body) }
   ]
 

@@ -480,3 +480,56 @@ describe("HostileValues: numbers JSON cannot carry never reach an event", () => 
     })
   )
 })
+
+describe("HostileValues: task names that would corrupt log lines and metric labels", () => {
+  const hasControl = (text: string) =>
+    Array.from(text).some((c) => c.charCodeAt(0) < 0x20 || (c.charCodeAt(0) >= 0x7f && c.charCodeAt(0) <= 0x9f))
+  const refused: ReadonlyArray<readonly [string, string, string]> = [
+    ['"a\\nb"', "a\nb", 'must not contain control characters, got "a\\nb"'],
+    ['"\\tindented"', "\tindented", 'must not contain control characters, got "\\tindented"'],
+    ['"cr\\r"', "cr\r", 'must not contain control characters, got "cr\\r"'],
+    ['"nul\\u0000"', "nul\u0000", 'must not contain control characters, got "nul\\u0000"'],
+    ['"esc\\u001b[31m"', "esc\u001b[31m", 'must not contain control characters, got "esc\\u001b[31m"'],
+    ['"del\\u007f"', "del\u007f", 'must not contain control characters, got "del\\u007f"'],
+    ['"nel\\u0085" (C1)', "nel\u0085", 'must not contain control characters, got "nel\\u0085"'],
+    ['"csi\\u009b" (C1)', "csi\u009b", 'must not contain control characters, got "csi\\u009b"'],
+    ['" padded "', " padded ", 'must not start or end with whitespace, got " padded "'],
+    ['" leading"', " leading", 'must not start or end with whitespace, got " leading"'],
+    ['"trailing "', "trailing ", 'must not start or end with whitespace, got "trailing "'],
+    ['"nbsp\\u00a0"', "nbsp\u00a0", 'must not start or end with whitespace, got "nbsp\u00a0"']
+  ]
+
+  for (const [label, name, reason] of refused) {
+    it.scoped(`${label} is refused as name, by Task.validate, add and as a Supervisor.task child`, () =>
+      Effect.gen(function* () {
+        const validated = yield* Effect.flip(Task.validate(Task.make(name, Effect.void)))
+        expect({ tag: validated._tag, task: validated.task, field: validated.field, reason: validated.reason }).toEqual(
+          { tag: "InvalidTaskSpec", task: "", field: "name", reason }
+        )
+        const { events, sup } = yield* setup()
+        const added = yield* Effect.flip(sup.add(Task.make(name, Effect.void)))
+        expect(added).toMatchObject({ _tag: "InvalidTaskSpec", field: "name", reason })
+        const nested = yield* Effect.flip(
+          Task.validate(Supervisor.task("group", [Task.make("ok", Effect.void), Task.make(name, Effect.void)]))
+        )
+        expect(nested).toMatchObject({ field: "children[1].name", reason })
+        const nestedSelf = yield* Effect.flip(sup.add(Supervisor.task(name, [])))
+        expect(nestedSelf).toMatchObject({ field: "name", reason })
+        expect(yield* sup.list).toEqual([])
+        yield* TestClock.adjust(0)
+        // Nothing written about the refusal carries the control character.
+        for (const event of yield* events) expect(hasControl(JSON.stringify(event))).toBe(false)
+        expect(hasControl(added.message)).toBe(false)
+      })
+    )
+  }
+
+  it.effect("names with inner spaces, unicode and punctuation are still accepted", () =>
+    Effect.gen(function* () {
+      for (const name of ["two words", "задача-🚀", "a.b:c-d_e", "x"]) {
+        const task = Task.make(name, Effect.void)
+        expect(yield* Task.validate(task)).toBe(task)
+      }
+    })
+  )
+})
