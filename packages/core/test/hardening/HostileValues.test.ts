@@ -362,8 +362,13 @@ describe("HostileValues: durations at the edges of the number line", () => {
 
   type Refusal = { readonly field: string; readonly reason: string }
   const task = (options: Task.TaskOptions<unknown>) => Task.validate(Task.make("t", Effect.void, options))
-  const flipped = <E extends Refusal>(effect: Effect.Effect<unknown, E, Scope.Scope>) =>
-    Effect.map(Effect.flip(Effect.scoped(effect)), (e): Refusal => ({ field: e.field, reason: e.reason }))
+  /** The refusal `effect` fails with; an effect that succeeds instead dies (and fails the test). */
+  const flipped = (effect: Effect.Effect<unknown, unknown, Scope.Scope>): Effect.Effect<Refusal> =>
+    Effect.scoped(effect).pipe(
+      Effect.flip,
+      Effect.orDie,
+      Effect.map((e) => ({ field: (e as Refusal).field, reason: (e as Refusal).reason }))
+    )
 
   /**
    * Every field that takes a duration. `build` runs outside any effect: a synchronous constructor
