@@ -26,6 +26,11 @@ export class AttemptScope implements Scope.CloseableScope {
     return this.closedWith !== undefined
   }
 
+  /** Only when a new scope cannot be put in the attempt's context: the next attempt uses this one. */
+  reopen(): void {
+    this.closedWith = undefined
+  }
+
   private realNow(): Scope.CloseableScope {
     return (this.current ??= Effect.runSync(Scope.make()))
   }

@@ -215,12 +215,14 @@ export const unsafeCurrentService = <I, S>(tag: Context.Tag<I, S>): S | undefine
 
 /**
  * Replaces `from` by `to` in the running fiber's context, in place (the context a task's fiber was
- * started with is its own). Nothing happens when the fiber's context does not hold `from` under
- * `tag`. Must be called from inside an effect of that fiber.
+ * started with is its own), and says whether it did: nothing happens when the fiber's context does
+ * not hold `from` under `tag`. Must be called from inside an effect of that fiber.
  */
-export const unsafeReplaceCurrentService = <I, S>(tag: Context.Tag<I, S>, from: S, to: S): void => {
+export const unsafeReplaceCurrentService = <I, S>(tag: Context.Tag<I, S>, from: S, to: S): boolean => {
   const map = currentFiber()?.currentContext.unsafeMap as Map<string, unknown> | undefined
-  if (map !== undefined && map.get(tag.key) === from) map.set(tag.key, to)
+  if (map === undefined || map.get(tag.key) !== from) return false
+  map.set(tag.key, to)
+  return true
 }
 
 /**

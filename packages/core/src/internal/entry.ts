@@ -93,8 +93,11 @@ export class Entry implements TaskContext {
   beginAttemptScope(): void {
     const ended = this.scope
     if (!ended.ended) return
-    this.scope = new AttemptScope()
-    unsafeReplaceCurrentService(Scope.Scope, ended, this.scope)
+    const scope = new AttemptScope()
+    if (unsafeReplaceCurrentService(Scope.Scope, ended, scope)) this.scope = scope
+    // Not the context the fiber was started with: the attempt would see the closed scope, so it is
+    // opened again instead (a leaked reference then reaches this attempt, never a closed scope).
+    else ended.reopen()
   }
 
   /** A static child of `Supervisor.task`: started in order, stopped in reverse order. */

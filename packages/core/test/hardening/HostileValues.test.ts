@@ -33,7 +33,7 @@ import {
 import { describeCause, describeError } from "../../src/internal/describe.js"
 import { decodeDuration } from "../../src/internal/duration.js"
 import { ofTag, setup } from "../helpers/recorder.js"
-import { counts, delta, uniqueKind, zero } from "../OffloadHelpers.js"
+import { counts, delta, recordingTracer, uniqueKind, zero } from "../OffloadHelpers.js"
 
 /** Error values whose description throws: every path of `describeError` is a trap for one of them. */
 const hostile = (): ReadonlyArray<readonly [string, () => unknown]> => [
@@ -197,40 +197,44 @@ describe("HostileValues: offloaded work failing with an error value that cannot 
 })
 
 describe("HostileValues: an attempt's Scope used after its attempt ended", () => {
-  for (const [label, timeout] of [
-    ["", undefined],
-    [" (a task with a timeout)", "1 hour"]
+  for (const [label, timeout, traced] of [
+    ["", undefined, false],
+    [" (a task with a timeout)", "1 hour", false],
+    [" (a traced task: the attempt runs in a span)", undefined, true]
   ] as const)
     it.scoped(`behaves as a closed scope during the next attempt and after the task ended${label}`, () =>
       Effect.gen(function* () {
         const { sup } = yield* setup()
+        const tracing = yield* recordingTracer
         const scopes: Array<Scope.Scope> = []
         const ran: Array<string> = []
         const secondRunning = yield* Deferred.make<void>()
         const finishSecond = yield* Deferred.make<void>()
-        const handle = yield* sup.add(
-          Task.make(
-            "leaky",
-            Effect.gen(function* () {
-              const ctx = yield* TaskContext.TaskContext
-              const scope = yield* Scope.Scope
-              scopes.push(scope)
-              yield* Scope.addFinalizer(
-                scope,
-                Effect.sync(() => ran.push(`own finalizer of attempt ${ctx.attempt}`))
-              )
-              if (ctx.attempt === 1) return yield* Effect.fail("first attempt fails")
-              // Attempt 2 itself uses the scope attempt 1 leaked: it is closed, not attempt 2's.
-              yield* Scope.addFinalizer(
-                scopes[0]!,
-                Effect.sync(() => ran.push("late from attempt 2"))
-              )
-              yield* Deferred.succeed(secondRunning, undefined)
-              yield* Deferred.await(finishSecond)
-            }),
-            { backoff: Backoff.constant("1 second"), timeout }
+        const handle = yield* sup
+          .add(
+            Task.make(
+              "leaky",
+              Effect.gen(function* () {
+                const ctx = yield* TaskContext.TaskContext
+                const scope = yield* Scope.Scope
+                scopes.push(scope)
+                yield* Scope.addFinalizer(
+                  scope,
+                  Effect.sync(() => ran.push(`own finalizer of attempt ${ctx.attempt}`))
+                )
+                if (ctx.attempt === 1) return yield* Effect.fail("first attempt fails")
+                // Attempt 2 itself uses the scope attempt 1 leaked: it is closed, not attempt 2's.
+                yield* Scope.addFinalizer(
+                  scopes[0]!,
+                  Effect.sync(() => ran.push("late from attempt 2"))
+                )
+                yield* Deferred.succeed(secondRunning, undefined)
+                yield* Deferred.await(finishSecond)
+              }),
+              { backoff: Backoff.constant("1 second"), timeout }
+            )
           )
-        )
+          .pipe(traced ? Effect.withTracer(tracing.tracer) : (self) => self)
         yield* TestClock.adjust("1 second")
         yield* Deferred.await(secondRunning)
         expect(scopes).toHaveLength(2)
@@ -272,6 +276,7 @@ describe("HostileValues: an attempt's Scope used after its attempt ended", () =>
         yield* Deferred.succeed(finishSecond, undefined)
         expect(yield* handle.await).toEqual(TaskOutcome.completed)
         expect(ran).toEqual(["own finalizer of attempt 2"])
+        expect(tracing.spans.filter((span) => span.name === "fibervisor.task.attempt")).toHaveLength(traced ? 2 : 0)
         ran.length = 0
 
         // After the task ended, both scopes are closed.
