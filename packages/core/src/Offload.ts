@@ -100,7 +100,11 @@ export interface OffloadConfig {
   readonly timeout?: OffloadTimeout
   /** Deduplicate keyed work while in flight (default `true`). */
   readonly deduplicate?: boolean
-  /** How long closing the layer waits for work in flight before interrupting it (default 10 seconds). */
+  /**
+   * How long closing the layer waits for work in flight before interrupting it (default 10
+   * seconds). With `0` it waits for nothing: work in flight is interrupted at once, and what has
+   * not stopped by the scheduler's next turn is reported abandoned.
+   */
   readonly grace?: Duration.DurationInput
 }
 

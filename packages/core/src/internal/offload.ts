@@ -439,11 +439,20 @@ export class OffloadImpl implements Offload {
         if (drained) return Effect.void
         const cut = this.idle.count
         for (const job of this.allJobs()) this.stop(job)
-        return Effect.timeoutTo(Effect.interruptible(this.live.await), {
-          duration: Duration.millis(Math.min(graceMs, 1000) || 1000),
-          onSuccess: () => 0,
-          onTimeout: () => this.live.count
-        }).pipe(
+        // `grace: 0` waits for nothing: the interrupted fibers get one scheduler turn to exit (work
+        // that stops at once, or never started, is not reported abandoned); the rest is left behind.
+        const settled: Effect.Effect<number> =
+          graceMs === 0
+            ? Effect.zipRight(
+                Effect.yieldNow(),
+                Effect.sync(() => this.live.count)
+              )
+            : Effect.timeoutTo(Effect.interruptible(this.live.await), {
+                duration: Duration.millis(Math.min(graceMs, 1000)),
+                onSuccess: () => 0,
+                onTimeout: () => this.live.count
+              })
+        return settled.pipe(
           Effect.flatMap((abandoned) =>
             Effect.logWarning(
               `offload drain: ${cut} piece(s) of work still in flight after the grace of ${graceMs} ms were cut off` +
