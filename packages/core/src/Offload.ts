@@ -186,9 +186,15 @@ export class InvalidOffloadConfig extends Schema.TaggedError<InvalidOffloadConfi
  * @category constructors
  */
 export const make = (config?: OffloadConfig): Effect.Effect<Offload, InvalidOffloadConfig, Scope.Scope> =>
+  build(config, false)
+
+const build = (
+  config: OffloadConfig | undefined,
+  inline: boolean
+): Effect.Effect<Offload, InvalidOffloadConfig, Scope.Scope> =>
   Either.match(resolveConfig(config), {
     onLeft: (problem) => Effect.fail(new InvalidOffloadConfig(problem)),
-    onRight: internal.make
+    onRight: (resolved) => internal.make(resolved, inline)
   })
 
 /**
@@ -261,13 +267,27 @@ export const layerDisabled: Layer.Layer<Offload> = Layer.succeed(Offload, disabl
  */
 export const layerInline: Layer.Layer<Offload> = Layer.scoped(
   Offload,
-  Effect.suspend(() =>
-    Either.match(resolveConfig(undefined), {
-      onLeft: (problem) => Effect.die(new InvalidOffloadConfig(problem)),
-      onRight: (config) => internal.make(config, true)
-    })
-  )
+  Effect.orDie(Effect.suspend(() => build(undefined, true)))
 )
+
+/**
+ * `layerInline` with the real layer's config: limits (a caller then waits in the queue, or is
+ * `"rejected"`), timeouts, `deduplicate`, `grace`, `logFailures`. A bad config fails the layer's
+ * construction with `InvalidOffloadConfig`.
+ *
+ * @example
+ * ```ts
+ * import { Offload } from "@fibervisor/core"
+ *
+ * // The hooks report their own failures: Offload does not log them a second time.
+ * const offload = Offload.layerInlineWith({ perKind: { "upload-complete": { logFailures: false } } })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerInlineWith = (config?: OffloadConfig): Layer.Layer<Offload, InvalidOffloadConfig> =>
+  Layer.scoped(Offload, build(config, true))
 
 /**
  * Hands work to the `Offload` service, fire and forget.

@@ -362,6 +362,39 @@ describe("logFailures", () => {
   )
 })
 
+describe("Offload.layerInlineWith", () => {
+  it.effect("takes the real layer's config: logFailures, limits", () =>
+    Effect.gen(function* () {
+      const logs = captureLogs()
+      const [quiet, one] = [uniqueKind("inline-quiet"), uniqueKind("inline-one")]
+      const before = yield* counts(quiet)
+      const offload = yield* Offload.Offload
+      // The caller waits, and the failure is counted but not logged.
+      expect(yield* offload.register(auto(quiet), Effect.fail("boom")).pipe(Effect.provide(logs.layer))).toBe("spawned")
+      expect(delta(before, yield* counts(quiet))).toEqual({ ...zero, spawned: 1, failed: 1 })
+      expect(logs.lines).toEqual([])
+      // One at a time: a concurrent caller is rejected.
+      const a = yield* gate()
+      const first = yield* Effect.fork(offload.register(auto(one), a.work))
+      yield* Deferred.await(a.started)
+      expect(yield* offload.register(auto(one), Effect.void)).toBe("rejected")
+      yield* a.release
+      expect(yield* Fiber.join(first)).toBe("spawned")
+    }).pipe(Effect.provide(Offload.layerInlineWith({ logFailures: false, maxConcurrent: 1 })))
+  )
+
+  it.effect("a bad config fails the layer with InvalidOffloadConfig naming the field", () =>
+    Effect.gen(function* () {
+      const error = yield* Effect.flip(Layer.build(Offload.layerInlineWith({ logFailures: "no" } as never)))
+      expect([error._tag, error.field, error.reason]).toEqual([
+        "InvalidOffloadConfig",
+        "logFailures",
+        'must be true or false, got "no"'
+      ])
+    }).pipe(Effect.scoped)
+  )
+})
+
 /** The `Offload` service a layer builds, in the current scope. */
 const build = (layer: Layer.Layer<Offload.Offload, unknown>) =>
   Effect.map(Layer.build(layer), Context.get(Offload.Offload))
