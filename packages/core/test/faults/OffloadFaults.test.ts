@@ -517,36 +517,33 @@ describe("OffloadFaults: a finalizer that dies while the work is being interrupt
     }).pipe(Effect.provide(logs.layer))
   })
 
-  it.effect(
-    "inline layer: cancel (interrupting the caller does not stop it); a defect of the work's finalizer is logged",
-    () => {
-      const logs = captureLogs()
-      return Effect.gen(function* () {
-        const kind = uniqueKind("dying-finalizer-inline")
-        const before = yield* counts(kind)
-        const started = yield* Deferred.make<void>()
-        const work = Deferred.succeed(started, undefined).pipe(
-          Effect.zipRight(Effect.never),
-          Effect.ensuring(Effect.die("finalizer boom"))
-        )
-        const request = yield* Effect.fork(Offload.register(keyed("k", kind), work))
-        yield* Deferred.await(started)
-        expect(Exit.isInterrupted(yield* Fiber.interrupt(request))).toBe(true)
-        expect(logs.lines).toEqual([])
-        expect(yield* Effect.flatMap(Offload.Offload, (offload) => offload.cancel(keyed("k", kind)))).toBe(true)
-        yield* flush
-        expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, interrupted: 1 })
-        expect(logs.lines.map(lineOf)).toEqual([
-          [
-            "WARN",
-            "offloaded work failed while being interrupted: defect: finalizer boom",
-            { fibervisor: "offload", kind, key: `${kind}:k` }
-          ]
-        ])
-        expect(yield* Offload.register(keyed("k", kind), Effect.void)).toBe("spawned")
-      }).pipe(Effect.provide(logs.layer), Effect.provide(Offload.layerInline))
-    }
-  )
+  it.effect("inline layer: cancel (not the caller's interruption); a defect of the work's finalizer is logged", () => {
+    const logs = captureLogs()
+    return Effect.gen(function* () {
+      const kind = uniqueKind("dying-finalizer-inline")
+      const before = yield* counts(kind)
+      const started = yield* Deferred.make<void>()
+      const work = Deferred.succeed(started, undefined).pipe(
+        Effect.zipRight(Effect.never),
+        Effect.ensuring(Effect.die("finalizer boom"))
+      )
+      const request = yield* Effect.fork(Offload.register(keyed("k", kind), work))
+      yield* Deferred.await(started)
+      expect(Exit.isInterrupted(yield* Fiber.interrupt(request))).toBe(true)
+      expect(logs.lines).toEqual([])
+      expect(yield* Effect.flatMap(Offload.Offload, (offload) => offload.cancel(keyed("k", kind)))).toBe(true)
+      yield* flush
+      expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, interrupted: 1 })
+      expect(logs.lines.map(lineOf)).toEqual([
+        [
+          "WARN",
+          "offloaded work failed while being interrupted: defect: finalizer boom",
+          { fibervisor: "offload", kind, key: `${kind}:k` }
+        ]
+      ])
+      expect(yield* Offload.register(keyed("k", kind), Effect.void)).toBe("spawned")
+    }).pipe(Effect.provide(logs.layer), Effect.provide(Offload.layerInline))
+  })
 })
 
 /**
