@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import * as Either from "effect/Either"
 
 /**
  * Work identified by a key (a cache key, say) under a kind: one in flight at a time.
@@ -76,3 +77,42 @@ export const isOffloadKey = (u: unknown): u is OffloadKey => u instanceof Keyed 
  * @category formatting
  */
 export const format = (key: OffloadKey): string => (key._tag === "Keyed" ? `${key.kind}:${key.key}` : `${key.kind}:*`)
+
+/**
+ * Why `u` is not a usable key, or `undefined` when it is (no allocation: this runs on every
+ * registration).
+ *
+ * @internal
+ */
+export const problemOf = (u: unknown): string | undefined => {
+  if (!isOffloadKey(u)) return "key must be an OffloadKey (OffloadKey.keyed or OffloadKey.auto)"
+  if (typeof u.kind !== "string" || u.kind === "") return "kind must be a non-empty string"
+  if (u.kind.trim() === "") return "kind must not be blank (whitespace only)"
+  if (u._tag === "Keyed") {
+    if (typeof u.key !== "string") return "key must be a string"
+    if (u.key === "") return "key must be a non-empty string"
+    if (u.key.trim() === "") return "key must not be blank (whitespace only)"
+  }
+  return undefined
+}
+
+/**
+ * Checks a key the way every `Offload` layer does before admitting work: `Right` with the key, or
+ * `Left` with the reason a registration under it is `"rejected"` (not an `OffloadKey`, an empty or
+ * blank kind or key). A custom or test implementation of `Offload` uses it to refuse exactly what
+ * the real layer refuses.
+ *
+ * @example
+ * ```ts
+ * import { OffloadKey } from "@fibervisor/core"
+ *
+ * OffloadKey.validate(OffloadKey.auto(" ")) // Either.left("kind must not be blank (whitespace only)")
+ * ```
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const validate = (u: unknown): Either.Either<OffloadKey, string> => {
+  const problem = problemOf(u)
+  return problem === undefined ? Either.right(u as OffloadKey) : Either.left(problem)
+}

@@ -792,7 +792,7 @@ const offloadRows: ReadonlyArray<OffloadRow> = [
     label: `perKind ${label}`,
     config: { perKind: value },
     field: "perKind",
-    reason: `must be an object { [kind]: { maxConcurrent?, timeout? } }, got ${d(value)}`
+    reason: `must be an object { [kind]: { maxConcurrent?, timeout?, logFailures? } }, got ${d(value)}`
   })),
   ...(
     [
@@ -806,7 +806,7 @@ const offloadRows: ReadonlyArray<OffloadRow> = [
     label: `perKind.revalidate ${label}`,
     config: { perKind: { revalidate: value } },
     field: "perKind.revalidate",
-    reason: `must be an object { maxConcurrent?, timeout? }, got ${d(value)}`
+    reason: `must be an object { maxConcurrent?, timeout?, logFailures? }, got ${d(value)}`
   })),
   {
     label: "perKind.revalidate with an unknown field",

@@ -3,15 +3,21 @@
  * was offloaded and then run it by hand under the test's clock.
  *
  * Recorded keyed work counts as in flight until it is run or cleared, so deduplication behaves as
- * with the real layer: a second registration of the same key is `"deduplicated"`.
+ * with the real layer: a second registration of the same key is `"deduplicated"`. Keys are checked
+ * as the real layer checks them (`OffloadKey.validate`): an invalid one is `"rejected"` and logged.
+ * A handle from `submit` resumes when its entry is run (with its exit) or dropped (interrupted).
  *
  * @since 0.1.0
  */
 import { Offload, OffloadKey } from "@fibervisor/core"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 
 /**
  * One registration the recording layer accepted.
@@ -61,6 +67,22 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
   let pending: Array<Entry> = []
   const history: Array<Entry> = []
   const inFlight = new Map<string, number>()
+  /** Resumed with the entry's exit when it is run, or an interruption when it is dropped; made on demand. */
+  const ended = new Map<Entry, Deferred.Deferred<Exit.Exit<unknown, unknown>>>()
+  const endOf = (entry: Entry) => {
+    let deferred = ended.get(entry)
+    if (deferred === undefined) {
+      deferred = Deferred.unsafeMake<Exit.Exit<unknown, unknown>>(FiberId.none)
+      ended.set(entry, deferred)
+    }
+    return deferred
+  }
+  const settle = (entry: Entry, exit: Exit.Exit<unknown, unknown>) => {
+    const deferred = ended.get(entry)
+    if (deferred === undefined) return
+    ended.delete(entry)
+    Deferred.unsafeDone(deferred, Exit.succeed(exit))
+  }
   const release = (entry: Entry) => {
     const id = identity(entry.key)
     if (id === undefined) return
@@ -68,20 +90,62 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
     if (count === 0) inFlight.delete(id)
     else inFlight.set(id, count)
   }
-  const register = <A, E, R>(
+  /** Records the work, or says why not: the entry, or the outcome and the line that rejects a bad key. */
+  const record = <A, E, R>(
     key: OffloadKey.OffloadKey,
-    effect: Effect.Effect<A, E, R>
-  ): Effect.Effect<Offload.OffloadOutcome, never, R> =>
-    Effect.flatMap(Effect.context<R>(), (context) =>
-      Effect.sync(() => {
-        if (!OffloadKey.isOffloadKey(key) || typeof key.kind !== "string" || key.kind === "") return "rejected"
+    effect: Effect.Effect<A, E, R>,
+    context: Context.Context<R>
+  ): Entry | "deduplicated" | Effect.Effect<void> =>
+    Either.match(OffloadKey.validate(key), {
+      // The same check, and the same line, as the real layer's.
+      onLeft: (reason) =>
+        Effect.logWarning(`offload rejected: ${reason}`).pipe(
+          Effect.annotateLogs({
+            fibervisor: "offload",
+            key: OffloadKey.isOffloadKey(key) ? OffloadKey.format(key) : "?"
+          })
+        ),
+      onRight: (key) => {
         const id = identity(key)
         if (id !== undefined && options.deduplicate && inFlight.has(id)) return "deduplicated"
         if (id !== undefined) inFlight.set(id, (inFlight.get(id) ?? 0) + 1)
         const entry: Entry = { key, kind: key.kind, effect: Effect.provide(effect, context) }
         pending.push(entry)
         history.push(entry)
-        return "spawned"
+        return entry
+      }
+    })
+  const register = <A, E, R>(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<Offload.OffloadOutcome, never, R> =>
+    Effect.flatMap(Effect.context<R>(), (context) =>
+      Effect.suspend(() => {
+        const recorded = record(key, effect, context)
+        if (recorded === "deduplicated") return Effect.succeed(recorded)
+        return Effect.isEffect(recorded) ? Effect.as(recorded, "rejected" as const) : Effect.succeed("spawned" as const)
+      })
+    )
+  const submit = <A, E, R>(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<Offload.OffloadHandle<A, E>, never, R> =>
+    Effect.flatMap(Effect.context<R>(), (context) =>
+      Effect.suspend((): Effect.Effect<Offload.OffloadHandle<A, E>> => {
+        const recorded = record(key, effect, context)
+        if (recorded === "deduplicated") {
+          // The pending entry under the same key does the work: wait for it to be run or dropped.
+          const id = identity(key)
+          const entry = pending.find((e) => identity(e.key) === id)!
+          const deferred = endOf(entry)
+          return Effect.succeed({ outcome: "deduplicated", await: Effect.as(Deferred.await(deferred), Option.none()) })
+        }
+        if (Effect.isEffect(recorded)) return Effect.as(recorded, rejectedHandle)
+        const deferred = endOf(recorded)
+        return Effect.succeed({
+          outcome: "spawned",
+          await: Effect.map(Deferred.await(deferred), (exit) => Option.some(exit as Exit.Exit<A, E>))
+        })
       })
     )
   const matching = (key: OffloadKey.OffloadKey) => (entry: Entry) =>
@@ -92,12 +156,19 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
     taken.forEach(release)
     return taken
   }
+  /** Drops entries without running them: their handles resume with an interruption. */
+  const drop = (predicate: (entry: Entry) => boolean): number => {
+    const dropped = take(predicate)
+    for (const entry of dropped) settle(entry, Exit.interrupt(FiberId.none))
+    return dropped.length
+  }
   const offload: Offload.Offload = {
     spawn: (kind, effect) => Effect.asVoid(register(OffloadKey.auto(kind), effect)),
     register,
-    isInFlight: (key) => Effect.sync(() => pending.some(matching(key))),
-    cancel: (key) => Effect.sync(() => take(matching(key)).length > 0),
-    cancelAll: Effect.sync(() => take(() => true).length),
+    submit,
+    isInFlight: (key) => Effect.sync(() => OffloadKey.validate(key)._tag === "Right" && pending.some(matching(key))),
+    cancel: (key) => Effect.sync(() => OffloadKey.validate(key)._tag === "Right" && drop(matching(key)) > 0),
+    cancelAll: Effect.sync(() => drop(() => true)),
     activeCount: Effect.succeed(0),
     queuedCount: Effect.sync(() => pending.length),
     awaitIdle: () => Effect.succeed(pending.length === 0)
@@ -105,18 +176,29 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
   const control: TestOffload = {
     entries: Effect.sync(() => pending.slice()),
     history: Effect.sync(() => history.slice()),
-    runAll: Effect.suspend(() =>
-      Effect.forEach(
-        take(() => true),
-        (entry) => Effect.exit(entry.effect)
+    runAll: Effect.suspend(() => {
+      const taken = take(() => true)
+      return Effect.forEach(taken, (entry) =>
+        Effect.tap(Effect.exit(entry.effect), (exit) => {
+          settle(entry, exit)
+        })
+      ).pipe(
+        // `runAll` interrupted: what it took and did not run is dropped, and its handles say so.
+        Effect.ensuring(
+          Effect.sync(() => {
+            for (const entry of taken) settle(entry, Exit.interrupt(FiberId.none))
+          })
+        )
       )
-    ),
+    }),
     clear: Effect.sync(() => {
-      take(() => true)
+      drop(() => true)
     })
   }
   return Context.make(Offload.Offload, offload).pipe(Context.add(TestOffload, control))
 }
+
+const rejectedHandle: Offload.OffloadHandle<never, never> = { outcome: "rejected", await: Effect.succeedNone }
 
 /**
  * Provides `Offload` (recording) and `TestOffload` (its control). Deduplicates keyed work like the

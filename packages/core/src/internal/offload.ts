@@ -5,12 +5,12 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
-import * as FiberIdModule from "effect/FiberId"
+import type * as Fiber from "effect/Fiber"
 import type * as FiberId from "effect/FiberId"
 import * as HashSet from "effect/HashSet"
+import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
-import type { Offload, OffloadOutcome } from "../Offload.js"
+import type { Offload, OffloadHandle, OffloadOutcome } from "../Offload.js"
 import * as OffloadKey from "../OffloadKey.js"
 import { InvalidArgument } from "../SupervisorError.js"
 import { type Caller, isNativeTracer, unsafeForkDetached, unsafeInterruptFork, withCaller } from "./compat.js"
@@ -46,6 +46,8 @@ class Job {
   fiber: Fiber.RuntimeFiber<Ending, never> | undefined = undefined
   startedAt = 0
   done = false
+  /** Resumed when the job ends; made only when someone waits for it (a handle, an inline caller). */
+  ended: Deferred.Deferred<void> | undefined = undefined
   constructor(
     readonly key: OffloadKey.OffloadKey,
     readonly identity: string | undefined,
@@ -60,17 +62,7 @@ export const identityOf = (key: OffloadKey.OffloadKey): string | undefined =>
   key._tag === "Keyed" ? `${key.kind.length}:${key.kind}${key.key}` : undefined
 
 /** Checks a key at the boundary; `undefined` when it is usable. */
-export const keyProblem = (key: unknown): string | undefined => {
-  if (!OffloadKey.isOffloadKey(key)) return "key must be an OffloadKey (OffloadKey.keyed or OffloadKey.auto)"
-  if (typeof key.kind !== "string" || key.kind === "") return "kind must be a non-empty string"
-  if (key.kind.trim() === "") return "kind must not be blank (whitespace only)"
-  if (key._tag === "Keyed") {
-    if (typeof key.key !== "string") return "key must be a string"
-    if (key.key === "") return "key must be a non-empty string"
-    if (key.key.trim() === "") return "key must not be blank (whitespace only)"
-  }
-  return undefined
-}
+export const keyProblem = OffloadKey.problemOf
 
 const logRejected = (key: unknown, reason: string) =>
   Effect.logWarning(`offload rejected: ${reason}`).pipe(
@@ -106,7 +98,9 @@ export class OffloadImpl implements Offload {
   constructor(
     private readonly config: ResolvedConfig,
     private readonly clock: Clock.Clock,
-    private readonly fiberId: FiberId.FiberId
+    private readonly fiberId: FiberId.FiberId,
+    /** The inline layer: a caller waits for the work it admitted (which still runs in a fiber of its own). */
+    private readonly inline: boolean
   ) {
     this.idle = new ZeroSignal(fiberId)
     this.live = new ZeroSignal(fiberId)
@@ -115,10 +109,7 @@ export class OffloadImpl implements Offload {
   private kindState(kind: string): KindState {
     let state = this.kinds.get(kind)
     if (state === undefined) {
-      state = new KindState(
-        kind,
-        this.config.perKind.get(kind) ?? { maxConcurrent: Number.POSITIVE_INFINITY, timeout: this.config.timeout }
-      )
+      state = new KindState(kind, this.config.perKind.get(kind) ?? this.config.defaultKind)
       this.kinds.set(kind, state)
     }
     return state
@@ -141,8 +132,9 @@ export class OffloadImpl implements Offload {
 
   spawn<A, E, R>(kind: string, effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> {
     return withCaller<void, never, R, never>((caller) => {
-      const outcome = this.offer(OffloadKey.auto(kind), effect, caller)
-      return typeof outcome === "string" ? Effect.void : outcome
+      const admitted = this.offer(OffloadKey.auto(kind), effect, caller)
+      if (admitted instanceof Job) return this.inline ? this.awaitEnd(admitted) : Effect.void
+      return typeof admitted === "string" ? Effect.void : admitted
     })
   }
 
@@ -151,17 +143,60 @@ export class OffloadImpl implements Offload {
     effect: Effect.Effect<A, E, R>
   ): Effect.Effect<OffloadOutcome, never, R> {
     return withCaller<OffloadOutcome, never, R, never>((caller) => {
-      const outcome = this.offer(key, effect, caller)
-      return typeof outcome === "string" ? Effect.succeed(outcome) : Effect.as(outcome, "rejected" as const)
+      const admitted = this.offer(key, effect, caller)
+      if (admitted instanceof Job) return this.inline ? Effect.as(this.awaitEnd(admitted), "spawned" as const) : spawned
+      return typeof admitted === "string" ? Effect.succeed(admitted) : Effect.as(admitted, "rejected" as const)
     })
   }
 
-  /** Admits the work, or returns the log line that rejects a malformed key. */
+  submit<A, E, R>(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<OffloadHandle<A, E>, never, R> {
+    return withCaller<OffloadHandle<A, E>, never, R, never>((caller) => {
+      // Only a handle pays for recording the work's exit; `register` and `spawn` never do.
+      let exit: Exit.Exit<A, E> | undefined = undefined
+      const work = Effect.onExit(effect, (e) =>
+        Effect.sync(() => {
+          exit = e
+        })
+      )
+      const admitted = this.offer(key, work, caller)
+      if (admitted instanceof Job) {
+        const handle: OffloadHandle<A, E> = {
+          outcome: "spawned",
+          // No exit recorded: the work was stopped before its first step (dropped from the queue,
+          // cancelled or cut off before it started).
+          await: Effect.map(this.awaitEnd(admitted), () => Option.some(exit ?? Exit.interrupt(this.fiberId)))
+        }
+        return this.inline ? Effect.as(this.awaitEnd(admitted), handle) : Effect.succeed(handle)
+      }
+      if (typeof admitted !== "string") return Effect.as(admitted, rejectedHandle)
+      if (admitted === "rejected") return Effect.succeed(rejectedHandle)
+      // Deduplicated: the piece in flight under the same key does the work; wait for that one.
+      const inFlight = this.byIdentity.get(identityOf(key)!)!.values().next().value!
+      return Effect.succeed<OffloadHandle<A, E>>({
+        outcome: "deduplicated",
+        await: Effect.as(this.awaitEnd(inFlight), Option.none())
+      })
+    })
+  }
+
+  /** Resumes when `job` has ended (its fiber has exited, or it was dropped from the queue). */
+  private awaitEnd(job: Job): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (job.done) return Effect.void
+      job.ended ??= Deferred.unsafeMake<void>(this.fiberId)
+      return Deferred.await(job.ended)
+    })
+  }
+
+  /** Admits the work (the job when it was started or queued), or returns the log line that rejects a malformed key. */
   private offer(
     key: OffloadKey.OffloadKey,
     effect: Effect.Effect<unknown, unknown, any>,
     caller: Caller<any>
-  ): OffloadOutcome | Effect.Effect<void> {
+  ): Job | "deduplicated" | "rejected" | Effect.Effect<void> {
     const problem = keyProblem(key)
     if (problem === undefined) return this.admit(key, effect, caller)
     metrics.rejected.unsafeUpdate(1, [])
@@ -173,7 +208,7 @@ export class OffloadImpl implements Offload {
     key: OffloadKey.OffloadKey,
     effect: Effect.Effect<unknown, unknown, any>,
     caller: Caller<any>
-  ): OffloadOutcome {
+  ): Job | "deduplicated" | "rejected" {
     const kind = this.kindState(key.kind)
     if (!this.accepting) {
       metrics.rejected.unsafeUpdate(1, kind.label)
@@ -198,7 +233,7 @@ export class OffloadImpl implements Offload {
       this.waiting += 1
       this.queue.push(job)
     }
-    return "spawned"
+    return job
   }
 
   private track(job: Job): void {
@@ -216,6 +251,7 @@ export class OffloadImpl implements Offload {
 
   private untrack(job: Job): void {
     job.done = true
+    if (job.ended !== undefined) Deferred.unsafeDone(job.ended, Exit.void)
     job.kind.jobs.delete(job)
     if (job.identity !== undefined) {
       const set = this.byIdentity.get(job.identity)
@@ -243,8 +279,11 @@ export class OffloadImpl implements Offload {
   private body(job: Job): Effect.Effect<Ending> {
     const timeout = job.kind.limits.timeout
     const work = job.effect as Effect.Effect<unknown, unknown>
+    const logFailures = job.kind.limits.logFailures
     const failed = (cause: Cause.Cause<unknown>): Effect.Effect<Ending> =>
-      Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${describeCause(cause)}`, cause)), "failed")
+      logFailures
+        ? Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${describeCause(cause)}`, cause)), "failed")
+        : failedEnding
     let run: Effect.Effect<Ending>
     if (timeout === undefined) {
       run = Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
@@ -257,7 +296,11 @@ export class OffloadImpl implements Offload {
       run = Effect.flatMap(
         timeoutToMillis<Exit.Exit<unknown, unknown>, Exit.Exit<unknown, unknown> | typeof TIMED_OUT>(
           // The timeout interrupts the work in a fiber of its own, whose exit `finished` never sees.
-          Effect.exit(reportFailureWhileInterrupted(work, (cause) => logFor(job, logFailedWhileInterrupted(cause)))),
+          Effect.exit(
+            logFailures
+              ? reportFailureWhileInterrupted(work, (cause) => logFor(job, logFailedWhileInterrupted(cause)))
+              : work
+          ),
           timeout.afterMs,
           (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
           () => TIMED_OUT
@@ -298,7 +341,12 @@ export class OffloadImpl implements Offload {
     metrics.active.unsafeModify(-1, label)
     metrics.duration.unsafeUpdate((this.clock.unsafeCurrentTimeMillis() - job.startedAt) / 1000, label)
     const ending = Exit.isSuccess(exit) ? exit.value : "interrupted"
-    if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause) && job.kind.limits.timeout?.policy !== "cancel") {
+    if (
+      Exit.isFailure(exit) &&
+      !Cause.isInterruptedOnly(exit.cause) &&
+      job.kind.limits.timeout?.policy !== "cancel" &&
+      job.kind.limits.logFailures
+    ) {
       // The body handles every failure of work that ends by itself: this one was raised while the
       // fiber was being interrupted (a finalizer that died during `cancel` or the drain's cut-off).
       // Under a "cancel" timeout the work runs in a fiber of its own, which reports it (see `body`).
@@ -439,11 +487,20 @@ export class OffloadImpl implements Offload {
         if (drained) return Effect.void
         const cut = this.idle.count
         for (const job of this.allJobs()) this.stop(job)
-        return Effect.timeoutTo(Effect.interruptible(this.live.await), {
-          duration: Duration.millis(Math.min(graceMs, 1000) || 1000),
-          onSuccess: () => 0,
-          onTimeout: () => this.live.count
-        }).pipe(
+        // `grace: 0` waits for nothing: the interrupted fibers get one scheduler turn to exit (work
+        // that stops at once, or never started, is not reported abandoned); the rest is left behind.
+        const settled: Effect.Effect<number> =
+          graceMs === 0
+            ? Effect.zipRight(
+                Effect.yieldNow(),
+                Effect.sync(() => this.live.count)
+              )
+            : Effect.timeoutTo(Effect.interruptible(this.live.await), {
+                duration: Duration.millis(Math.min(graceMs, 1000)),
+                onSuccess: () => 0,
+                onTimeout: () => this.live.count
+              })
+        return settled.pipe(
           Effect.flatMap((abandoned) =>
             Effect.logWarning(
               `offload drain: ${cut} piece(s) of work still in flight after the grace of ${graceMs} ms were cut off` +
@@ -467,6 +524,9 @@ const warnWhenCrossed = (job: Job, timeout: ResolvedTimeout) =>
   )
 
 const succeededEnding: Effect.Effect<Ending> = Effect.succeed("completed")
+const failedEnding: Effect.Effect<Ending> = Effect.succeed("failed")
+const spawned: Effect.Effect<OffloadOutcome> = Effect.succeed("spawned")
+const rejectedHandle: OffloadHandle<never, never> = { outcome: "rejected", await: Effect.succeedNone }
 const succeeded = (): Effect.Effect<Ending> => succeededEnding
 
 /** The line for a failure or defect raised while the work was being interrupted (annotated by the caller). */
@@ -490,140 +550,20 @@ const reportFailureWhileInterrupted = <A, E, R>(
       : Effect.descriptorWith((fiber) => (HashSet.size(fiber.interruptors) > 0 ? report(exit.cause) : Effect.void))
   )
 
-/** `Effect.transplant`'s grafter: runs an effect so that the fibers it forks are another fiber's children. */
-type Grafter = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-
-/**
- * Runs `effect` in the current fiber, but the fibers it forks are children of a holder fiber
- * (`Effect.transplant`), which is interrupted when `effect` ends: those fibers (and theirs) are
- * interrupted and awaited before this returns, as a detached job's are when its fiber ends.
- * Daemons, and fibers forked into a scope, are left alone, as Effect leaves them.
- */
-const containingForks = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.uninterruptibleMask((restore) =>
-    Effect.flatMap(Deferred.make<Grafter>(), (grafter) =>
-      Effect.flatMap(
-        Effect.fork(
-          Effect.interruptible(
-            Effect.transplant((graft) =>
-              Effect.zipRight(
-                Deferred.succeed(grafter, graft),
-                // Parked until interrupted (no timer, unlike `Effect.never`).
-                Effect.async<never>(() => {})
-              )
-            )
-          )
-        ),
-        (holder) =>
-          Effect.ensuring(
-            restore(Effect.flatMap(Deferred.await(grafter), (graft) => graft(effect))),
-            Fiber.interrupt(holder)
-          )
-      )
-    )
-  )
-
 /** Annotates a log line with the job's kind and key (only where a line is written: annotating is not free). */
 const logFor = (job: Job, log: Effect.Effect<void>): Effect.Effect<void> =>
   Effect.annotateLogs(log, { fibervisor: "offload", kind: job.kind.kind, key: OffloadKey.format(job.key) })
 
-/** Builds the real service in the current scope. */
-export const make = (config: ResolvedConfig): Effect.Effect<Offload, never, Scope.Scope> =>
+/**
+ * Builds the service in the current scope. `inline`: a caller of `register` / `spawn` / `submit`
+ * waits for the work it admitted; the work still runs in a fiber of its own, as with the real
+ * layer, so `cancel` can stop it and interrupting the caller does not.
+ */
+export const make = (config: ResolvedConfig, inline = false): Effect.Effect<Offload, never, Scope.Scope> =>
   Effect.gen(function* () {
     const clock = yield* Effect.clock
     const fiberId = yield* Effect.fiberId
-    const service = new OffloadImpl(config, clock, fiberId)
+    const service = new OffloadImpl(config, clock, fiberId, inline)
     yield* Effect.addFinalizer(() => service.close)
     return service
   })
-
-/**
- * The inline service: work runs in the caller's fiber, which waits for it. The fibers it forks
- * are interrupted when it ends (they do not outlive it as children of the caller). Keyed work is
- * still deduplicated against concurrent callers; failures are logged and swallowed.
- */
-export const makeInline = (): Offload => {
-  const inFlight = new Map<string, number>()
-  const runningByKind = new Map<string, number>()
-  let running = 0
-  const idle = new ZeroSignal(FiberIdModule.none)
-  const count = (map: Map<string, number>, id: string, delta: number) => {
-    const next = (map.get(id) ?? 0) + delta
-    if (next === 0) map.delete(id)
-    else map.set(id, next)
-  }
-  const register = <A, E, R>(
-    key: OffloadKey.OffloadKey,
-    effect: Effect.Effect<A, E, R>
-  ): Effect.Effect<OffloadOutcome, never, R> =>
-    Effect.suspend(() => {
-      const problem = keyProblem(key)
-      if (problem !== undefined) {
-        metrics.rejected.unsafeUpdate(1, [])
-        return Effect.as(logRejected(key, problem), "rejected" as const)
-      }
-      const label = metrics.kindLabel(key.kind)
-      const identity = identityOf(key)
-      if (identity !== undefined && inFlight.has(identity)) {
-        metrics.deduplicated.unsafeUpdate(1, label)
-        return Effect.succeed("deduplicated" as const)
-      }
-      if (identity !== undefined) count(inFlight, identity, 1)
-      count(runningByKind, key.kind, 1)
-      running += 1
-      idle.increment()
-      metrics.spawned.unsafeUpdate(1, label)
-      const release = Effect.sync(() => {
-        if (identity !== undefined) count(inFlight, identity, -1)
-        count(runningByKind, key.kind, -1)
-        running -= 1
-        idle.decrement()
-      })
-      const work = reportFailureWhileInterrupted(effect, (cause) =>
-        logFailedWhileInterrupted(cause).pipe(
-          Effect.annotateLogs({ fibervisor: "offload", kind: key.kind, key: OffloadKey.format(key) })
-        )
-      )
-      return Effect.exit(containingForks(work)).pipe(
-        Effect.flatMap((exit) => {
-          if (Exit.isSuccess(exit)) {
-            metrics.completed.unsafeUpdate(1, label)
-            return Effect.void
-          }
-          metrics.failed.unsafeUpdate(1, label)
-          return Effect.logWarning(`offloaded work failed: ${describeCause(exit.cause)}`, exit.cause).pipe(
-            Effect.annotateLogs({ fibervisor: "offload", kind: key.kind, key: OffloadKey.format(key) })
-          )
-        }),
-        Effect.ensuring(release),
-        Effect.as("spawned" as const)
-      )
-    })
-  return {
-    spawn: (kind, effect) => Effect.asVoid(register(OffloadKey.auto(kind), effect)),
-    register,
-    isInFlight: (key) =>
-      Effect.sync(() => {
-        if (keyProblem(key) !== undefined) return false
-        const identity = identityOf(key)
-        return identity === undefined ? runningByKind.has(key.kind) : inFlight.has(identity)
-      }),
-    cancel: () => Effect.succeed(false),
-    cancelAll: Effect.succeed(0),
-    activeCount: Effect.sync(() => running),
-    queuedCount: Effect.succeed(0),
-    awaitIdle: (timeout) =>
-      Either.match(decodeTimeout("awaitIdle", timeout), {
-        onLeft: Effect.fail,
-        onRight: (ms) =>
-          ms === undefined
-            ? Effect.as(idle.await, true)
-            : timeoutToMillis(
-                idle.await,
-                ms,
-                () => true,
-                () => false
-              )
-      })
-  }
-}

@@ -40,10 +40,15 @@ const TimeoutPolicy = Schema.Struct({
   })
 }).annotations({ message: mustBeAnObject("{ after, policy }") })
 
+const Flag = Schema.Boolean.annotations({
+  message: (issue) => ({ message: `must be true or false, got ${describe(issue.actual)}`, override: true })
+})
+
 const KindLimits = Schema.Struct({
   maxConcurrent: Schema.optional(PositiveInt),
-  timeout: Schema.optional(TimeoutPolicy)
-}).annotations({ message: mustBeAnObject("{ maxConcurrent?, timeout? }") })
+  timeout: Schema.optional(TimeoutPolicy),
+  logFailures: Schema.optional(Flag)
+}).annotations({ message: mustBeAnObject("{ maxConcurrent?, timeout?, logFailures? }") })
 
 /** What `onFull` was, when it is neither `"reject"` nor `{ queue: n }`: the queue is named when there is one. */
 const describeOnFull = (actual: unknown): string => {
@@ -61,7 +66,7 @@ const OnFull = Schema.Union(Schema.Literal("reject"), Schema.Struct({ queue: Pos
 })
 
 const PerKind = Schema.Record({ key: Schema.String, value: KindLimits }).annotations({
-  message: mustBeAnObject("{ [kind]: { maxConcurrent?, timeout? } }")
+  message: mustBeAnObject("{ [kind]: { maxConcurrent?, timeout?, logFailures? } }")
 })
 
 export const OffloadConfigSchema = Schema.Struct({
@@ -70,7 +75,8 @@ export const OffloadConfigSchema = Schema.Struct({
   onFull: Schema.optional(OnFull),
   timeout: Schema.optional(TimeoutPolicy),
   deduplicate: Schema.optional(Schema.Boolean),
-  grace: Schema.optional(DurationInput)
+  grace: Schema.optional(DurationInput),
+  logFailures: Schema.optional(Flag)
 })
 
 export interface ResolvedTimeout {
@@ -81,6 +87,8 @@ export interface ResolvedTimeout {
 export interface ResolvedKind {
   readonly maxConcurrent: number
   readonly timeout: ResolvedTimeout | undefined
+  /** Does the service log this kind's failures (they are counted either way)? */
+  readonly logFailures: boolean
 }
 
 export interface ResolvedConfig {
@@ -91,6 +99,8 @@ export interface ResolvedConfig {
   readonly timeout: ResolvedTimeout | undefined
   readonly deduplicate: boolean
   readonly graceMs: number
+  /** The limits of a kind without its own `perKind` entry. */
+  readonly defaultKind: ResolvedKind
 }
 
 const timeoutOf = (t: typeof TimeoutPolicy.Type | undefined): ResolvedTimeout | undefined =>
@@ -115,11 +125,13 @@ export const resolveConfig = (
       },
       onRight: (config) => {
         const timeout = timeoutOf(config.timeout)
+        const logFailures = config.logFailures ?? true
         const perKind = new Map<string, ResolvedKind>()
         for (const [kind, limits] of Object.entries(config.perKind ?? {})) {
           perKind.set(kind, {
             maxConcurrent: limits.maxConcurrent ?? Number.POSITIVE_INFINITY,
-            timeout: limits.timeout === undefined ? timeout : timeoutOf(limits.timeout)
+            timeout: limits.timeout === undefined ? timeout : timeoutOf(limits.timeout),
+            logFailures: limits.logFailures ?? logFailures
           })
         }
         return {
@@ -128,7 +140,8 @@ export const resolveConfig = (
           queue: config.onFull === undefined || config.onFull === "reject" ? 0 : config.onFull.queue,
           timeout,
           deduplicate: config.deduplicate ?? true,
-          graceMs: config.grace === undefined ? 10_000 : Duration.toMillis(config.grace)
+          graceMs: config.grace === undefined ? 10_000 : Duration.toMillis(config.grace),
+          defaultKind: { maxConcurrent: Number.POSITIVE_INFINITY, timeout, logFailures }
         }
       }
     }
