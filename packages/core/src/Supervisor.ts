@@ -227,6 +227,19 @@ export interface TaskInfo {
   readonly lastFailure: Option.Option<string>
   /** Epoch ms (from `Clock`) of the next attempt while backing off. */
   readonly nextAttemptAt: Option.Option<number>
+  /**
+   * Present on readiness tasks only: `true` (ready while an attempt runs; also a `Supervisor.task`
+   * with a readiness task below it) or `"reported"` (see `TaskOptions.ready`).
+   *
+   * @since 0.2.0
+   */
+  readonly ready?: true | "reported"
+  /**
+   * Present on `ready: "reported"` tasks only: whether the running attempt reported itself ready.
+   *
+   * @since 0.2.0
+   */
+  readonly reportedReady?: boolean
 }
 
 /**

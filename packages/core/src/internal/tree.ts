@@ -58,7 +58,7 @@ const attempt = (
     const run = (config: Config, bus: EventBus) => {
       let nested: SupervisorImpl | undefined
       return Effect.scoped(
-        Effect.flatMap(makeNested({ ...config, path: ctx.path }, bus), (supervisor) => {
+        Effect.flatMap(makeNested({ ...config, path: ctx.path }, bus, owner?.readiness), (supervisor) => {
           nested = supervisor
           if (entry !== undefined) entry.nested = supervisor
           return Effect.zipRight(supervisor.startStatic(children), supervisor.join)
@@ -91,6 +91,14 @@ const attempt = (
     return Effect.flatMap(makeBus(checked.right.eventBuffer), (bus) => run(checked.right, bus))
   })
 
+/** Marked `ready` (an invalid value is refused at admission), or a supervisor task with one below it. */
+const isReadinessTask = (child: unknown): boolean => {
+  if (!isTask(child)) return false
+  const ready: unknown = typeof child.options === "object" && child.options !== null ? child.options.ready : undefined
+  if (ready !== undefined) return ready === true || ready === "reported"
+  return (child as { readonly [NestedSpecKey]?: NestedSpec })[NestedSpecKey]?.readyInside === true
+}
+
 /** `Supervisor.task`: a task whose attempt runs a nested supervisor over `children`. */
 export const supervisorTask = <const Children extends ReadonlyArray<Task<any, any>>>(
   name: string,
@@ -100,7 +108,8 @@ export const supervisorTask = <const Children extends ReadonlyArray<Task<any, an
   // `Task.make` copies the options into a fresh object, so a non-object is only visible here.
   const optionsAreObject = options === undefined || (typeof options === "object" && options !== null)
   const nested: NestedSpec = {
-    resolve: (defaults, current) => checkNested(children, optionsAreObject ? current : options, defaults)
+    resolve: (defaults, current) => checkNested(children, optionsAreObject ? current : options, defaults),
+    readyInside: Array.isArray(children) && children.some(isReadinessTask)
   }
   // The one options object carries both the task's settings (restart, backoff, grace, …) and the
   // nested supervisor's (strategy, intensity, …); each reader takes its own keys.
