@@ -395,7 +395,7 @@ export const run = <const T extends Iterable<Task<any, any>>>(
   tasks: T,
   options?: SupervisorOptions
 ): Effect.Effect<ReadonlyArray<TaskOutcome>, AddError | InvalidSupervisorOptions | SupervisorFailure, Services<T>> =>
-  Effect.scoped(Effect.flatMap(make(options), (supervisor) => supervisor.run(tasks)))
+  Effect.scoped(Effect.flatMap(internal.makeForRun(options), (supervisor) => supervisor.run(tasks)))
 
 /**
  * A task whose attempt runs a nested supervisor over `children`: trees are built by nesting.

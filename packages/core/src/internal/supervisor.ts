@@ -858,6 +858,17 @@ const build = (
 
 /** Builds a root supervisor whose graceful shutdown runs when the scope closes. */
 export const make = (options?: SupervisorOptions): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> =>
+  makeRoot(options, true)
+
+/** `Supervisor.run`'s root: its failure goes to `run`'s caller, so it is not reported to the registry. */
+export const makeForRun = (
+  options?: SupervisorOptions
+): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> => makeRoot(options, false)
+
+const makeRoot = (
+  options: SupervisorOptions | undefined,
+  reportFailure: boolean
+): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* resolveOptions(options)
     const bus = yield* makeBus(config.eventBuffer)
@@ -865,7 +876,8 @@ export const make = (options?: SupervisorOptions): Effect.Effect<Supervisor, Inv
     const registry = yield* Effect.serviceOption(SupervisorRegistry)
     const supervisor = yield* build(config, bus)
     if (Option.isSome(registry)) {
-      registry.value.register(supervisor)
+      registry.value.register(supervisor, config.graceMs)
+      if (reportFailure) supervisor.onFailed = (error) => registry.value.reportFailure(supervisor, error)
       // Runs before the shutdown finalizer's result is dropped: scope finalizers run in reverse order.
       yield* Effect.addFinalizer(() =>
         Effect.matchEffect(supervisor.shutdown, {
