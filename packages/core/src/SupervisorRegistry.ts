@@ -1,7 +1,7 @@
 /**
  * A registry of the root supervisors a program makes, for process-level tooling: a hard shutdown
- * deadline that reports what is still stuck, an exit code that tells whether a shutdown exceeded
- * its grace, health endpoints. Provide one around a program (`@fibervisor/platform-node`'s
+ * deadline that reports what is still stuck (and is derived from the roots' grace), an exit code
+ * that tells whether a shutdown exceeded its grace or a root supervisor failed, health endpoints. Provide one around a program (`@fibervisor/platform-node`'s
  * `runMain` does) and every `Supervisor.make` / `Supervisor.layer` / `Supervisor.run` under it
  * registers its supervisor.
  *
