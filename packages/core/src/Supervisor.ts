@@ -227,6 +227,19 @@ export interface TaskInfo {
   readonly lastFailure: Option.Option<string>
   /** Epoch ms (from `Clock`) of the next attempt while backing off. */
   readonly nextAttemptAt: Option.Option<number>
+  /**
+   * Present on readiness tasks only: `true` (ready while an attempt runs; also a `Supervisor.task`
+   * with a readiness task below it) or `"reported"` (see `TaskOptions.ready`).
+   *
+   * @since 0.2.0
+   */
+  readonly ready?: true | "reported"
+  /**
+   * Present on `ready: "reported"` tasks only: whether the running attempt reported itself ready.
+   *
+   * @since 0.2.0
+   */
+  readonly reportedReady?: boolean
 }
 
 /**
@@ -382,7 +395,7 @@ export const run = <const T extends Iterable<Task<any, any>>>(
   tasks: T,
   options?: SupervisorOptions
 ): Effect.Effect<ReadonlyArray<TaskOutcome>, AddError | InvalidSupervisorOptions | SupervisorFailure, Services<T>> =>
-  Effect.scoped(Effect.flatMap(make(options), (supervisor) => supervisor.run(tasks)))
+  Effect.scoped(Effect.flatMap(internal.makeForRun(options), (supervisor) => supervisor.run(tasks)))
 
 /**
  * A task whose attempt runs a nested supervisor over `children`: trees are built by nesting.

@@ -22,11 +22,39 @@ export interface TaskNode {
   readonly state: "waiting" | "running" | "backing-off" | "stopping"
   readonly attempt: number
   readonly restarts: number
-  /** Marked `ready: true`: the service is ready only while it has a running attempt. */
+  /**
+   * A readiness task: marked `ready: true` (ready while it has a running attempt) or `ready:
+   * "reported"` (ready once its running attempt called `TaskContext.markReady`), or a
+   * `Supervisor.task` with a readiness task among its children at any depth.
+   */
   readonly ready: boolean
+  /**
+   * Only for `ready: "reported"` tasks: whether the running attempt reported itself ready
+   * (`TaskContext.markReady`). A new attempt starts not ready.
+   *
+   * @since 0.2.0
+   */
+  readonly reportedReady?: boolean
   readonly lastFailure?: string
   readonly nextAttemptAt?: number
   readonly supervisor?: SupervisorTree
+}
+
+/**
+ * A readiness task that ended for good: it ended by itself (`Completed`, `Failed`, `Fatal`, or
+ * `Canceled` by `TaskError.canceled`) or a group restart stopped it for good, rather than a `remove`,
+ * `cancel`, controller `replace` or shutdown stopping it. Readiness fails while it is recorded.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface LostTask {
+  readonly path: string
+  readonly outcome: "Completed" | "Failed" | "Fatal" | "Canceled" | "ForceAborted"
+  /** The outcome's reason (`"it completed"` for `Completed`). */
+  readonly reason: string
+  /** When it ended, epoch ms (from `Clock`). */
+  readonly at: number
 }
 
 /**
@@ -41,6 +69,22 @@ export interface SupervisorTree {
   /** `stopped`: its shutdown has finished (abandoned tasks may still be listed until they exit). */
   readonly state: "running" | "shutting-down" | "stopped"
   readonly tasks: ReadonlyArray<TaskNode>
+  /**
+   * On the root of a tree only, present when not empty: the readiness tasks of the whole tree that
+   * ended for good, by path, in the order they ended (at most 100; see `lostUnlisted`). An entry is
+   * cleared when a task is added at its path again (for a nested task: when its `Supervisor.task`
+   * starts a new attempt), or when a task at or above its path is removed or cancelled.
+   *
+   * @since 0.2.0
+   */
+  readonly lost?: ReadonlyArray<LostTask>
+  /**
+   * On the root of a tree only, present when not zero: losses beyond the 100 listed in `lost`.
+   * They keep readiness failing for the rest of the tree's life.
+   *
+   * @since 0.2.0
+   */
+  readonly lostUnlisted?: number
 }
 
 /**
@@ -79,9 +123,21 @@ export const TaskNode: Schema.Schema<TaskNode, TaskNodeEncoded> = Schema.Struct(
   attempt: Schema.Number,
   restarts: Schema.Number,
   ready: Schema.Boolean,
+  reportedReady: optional(Schema.Boolean),
   lastFailure: optional(Schema.String),
   nextAttemptAt: optional(Schema.Number),
   supervisor: optional(Schema.suspend((): Schema.Schema<SupervisorTree, SupervisorTreeEncoded> => SupervisorTree))
+})
+
+/**
+ * @since 0.2.0
+ * @category schemas
+ */
+export const LostTask: Schema.Schema<LostTask> = Schema.Struct({
+  path: Schema.String,
+  outcome: Schema.Literal("Completed", "Failed", "Fatal", "Canceled", "ForceAborted"),
+  reason: Schema.String,
+  at: Schema.Number
 })
 
 /**
@@ -92,7 +148,9 @@ export const SupervisorTree: Schema.Schema<SupervisorTree, SupervisorTreeEncoded
   path: Schema.String,
   strategy: Schema.Literal("one-for-one", "one-for-all", "rest-for-one"),
   state: Schema.Literal("running", "shutting-down", "stopped"),
-  tasks: Schema.Array(TaskNode)
+  tasks: Schema.Array(TaskNode),
+  lost: optional(Schema.Array(LostTask)),
+  lostUnlisted: optional(Schema.Number)
 })
 
 /**
@@ -113,13 +171,29 @@ export const flatten = (tree: SupervisorTree): ReadonlyArray<TaskNode> =>
   tree.tasks.flatMap((node) => (node.supervisor === undefined ? [node] : [node, ...flatten(node.supervisor)]))
 
 /**
- * The tasks a readiness probe waits for: tasks marked `ready: true` without a running attempt.
+ * The live tasks a readiness probe waits for: readiness tasks without a running attempt, and
+ * `ready: "reported"` tasks whose running attempt has not reported itself ready. The readiness
+ * tasks that ended for good are in `tree.lost`; `isReady` reads both.
  *
  * @since 0.2.0
  * @category getters
  */
 export const notReady = (tree: SupervisorTree): ReadonlyArray<TaskNode> =>
-  flatten(tree).filter((node) => node.ready && node.state !== "running")
+  flatten(tree).filter((node) => node.ready && (node.state !== "running" || node.reportedReady === false))
+
+/**
+ * Whether the tree is ready: it is running (not shutting down), no readiness task of it ended for
+ * good (`lost`), and every live readiness task is ready (`notReady` is empty). What
+ * `@fibervisor/platform-node`'s `/readyz` answers.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const isReady = (tree: SupervisorTree): boolean =>
+  tree.state === "running" &&
+  (tree.lost === undefined || tree.lost.length === 0) &&
+  (tree.lostUnlisted === undefined || tree.lostUnlisted === 0) &&
+  notReady(tree).length === 0
 
 /**
  * The deepest tasks of a tree (workers, and supervisor tasks with no running child): what is left

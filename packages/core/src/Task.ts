@@ -77,10 +77,19 @@ export interface TaskOptions<E = unknown> {
   /** When this task gives up (ends `Failed` or `Fatal`), its supervisor fails with `Escalated` (default false). */
   readonly escalate?: boolean | undefined
   /**
-   * A readiness task: the service is ready only while this task has a running attempt (read by
-   * `@fibervisor/platform-node`'s `/readyz`; default false).
+   * A readiness task, read by `SupervisorTree.isReady` and `@fibervisor/platform-node`'s `/readyz`
+   * (default false):
+   *
+   * - `true`: ready while it has a running attempt;
+   * - `"reported"`: ready once its running attempt calls `TaskContext.markReady` (a connector that
+   *   never connects is never ready; every attempt starts not ready);
+   * - either way, a readiness task that ends for good (by itself, not by `remove`, `cancel` or a
+   *   shutdown) makes readiness fail until a task is added at its path again.
+   *
+   * A `Supervisor.task` with a readiness task among its children (at any depth) is one itself
+   * unless it sets `ready: false`; it cannot be `"reported"`.
    */
-  readonly ready?: boolean | undefined
+  readonly ready?: boolean | "reported" | undefined
 }
 
 /**
@@ -290,6 +299,34 @@ export const withIsFatal: {
   <E>(isFatal: (error: E) => boolean): <R>(self: Task<E, R>) => Task<E, R>
   <E, R>(self: Task<E, R>, isFatal: (error: E) => boolean): Task<E, R>
 } = withOption("isFatal")
+
+/**
+ * Makes the task a readiness task (`true`: ready while an attempt runs; `"reported"`: ready once its
+ * attempt calls `TaskContext.markReady`) or not (`false`). See `TaskOptions.ready`.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Task, TaskContext } from "@fibervisor/core"
+ *
+ * const connector = Task.restartable(
+ *   "connector",
+ *   Effect.gen(function* () {
+ *     const ctx = yield* TaskContext.TaskContext
+ *     yield* Effect.log("connected")
+ *     yield* ctx.markReady
+ *     return yield* Effect.never
+ *   })
+ * ).pipe(Task.withReady("reported"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const withReady: {
+  (ready: boolean | "reported" | undefined): <E, R>(self: Task<E, R>) => Task<E, R>
+  <E, R>(self: Task<E, R>, ready: boolean | "reported" | undefined): Task<E, R>
+} = withOption("ready")
 
 /**
  * Checks a task's own settings (name, durations, retry budget, backoff options) and fails with

@@ -27,6 +27,23 @@ export interface TaskContext {
   readonly cancelled: Effect.Effect<void>
   /** Has a stop of this task been requested? */
   readonly isCancelled: Effect.Effect<boolean>
+  /**
+   * For a task with `ready: "reported"`: reports that this attempt is ready (connected, warmed up,
+   * …); readiness probes count the task as ready from now until the attempt ends or calls
+   * `markNotReady`. Every attempt starts not ready. It applies to the attempt that was current when
+   * this property was read, so a fiber left over from an earlier attempt cannot mark a later one.
+   * Has no effect on other tasks.
+   *
+   * @since 0.2.0
+   */
+  readonly markReady: Effect.Effect<void>
+  /**
+   * For a task with `ready: "reported"`: reports that this attempt is no longer ready (the
+   * connection dropped, and it is reconnecting in the same attempt). Has no effect on other tasks.
+   *
+   * @since 0.2.0
+   */
+  readonly markNotReady: Effect.Effect<void>
 }
 
 /**
@@ -40,6 +57,8 @@ export interface TaskContext {
  * const attempt = Effect.gen(function* () {
  *   const ctx = yield* TaskContext.TaskContext
  *   yield* Effect.log(`${ctx.name} attempt ${ctx.attempt}`)
+ *   // With `ready: "reported"`: ready only once connected.
+ *   yield* ctx.markReady
  * })
  * ```
  *

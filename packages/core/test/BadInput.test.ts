@@ -437,8 +437,16 @@ const taskRows: ReadonlyArray<TaskRow> = [
     optionRow("isFatal", "isFatal", { label, value, reason: `must be a function, got ${d(value)}` }, { isFatal: value })
   ),
   // flags
-  ...["significant", "escalate", "ready"].flatMap((option) =>
+  ...["significant", "escalate"].flatMap((option) =>
     badBooleans.map((bad) => optionRow(option, option, bad, { [option]: bad.value }))
+  ),
+  ...badBooleans.map((bad) =>
+    optionRow(
+      "ready",
+      "ready",
+      { ...bad, reason: `must be a boolean or "reported", got ${d(bad.value)}` },
+      { ready: bad.value }
+    )
   ),
   optionRow(
     "significant",

@@ -4,8 +4,12 @@
  *
  * - `/healthz` (liveness): 200 `{"status":"ok"}` while the supervisor is not shutting down, else
  *   503 `{"status":"shutting-down"}`.
- * - `/readyz` (readiness): 200 `{"status":"ready"}` when every task marked `ready: true` has a
- *   running attempt; else 503 `{"status":"not-ready","notReady":[{"path":"root/db","state":"backing-off"}]}`;
+ * - `/readyz` (readiness): 200 `{"status":"ready"}` when `SupervisorTree.isReady`: every readiness
+ *   task (`ready: true`: has a running attempt; `ready: "reported"`: its running attempt called
+ *   `markReady`) is ready and none ended for good; else 503
+ *   `{"status":"not-ready","notReady":[{"path":"root/db","state":"backing-off"}]}`, where a task that
+ *   ended for good reads `{"path":"root/db","state":"ended","outcome":"Failed","reason":"…"}` and a
+ *   reported one not ready yet `{"path":"root/conn","state":"running","reason":"has not reported ready"}`;
  *   503 `{"status":"shutting-down","notReady":[…]}` while the supervisor shuts down.
  * - `/tasks`: the tree snapshot, `SupervisorTree.encode`d.
  * - `/events`: server-sent events, one per `SupervisorEvent` (`event: <_tag>`, `id: <seq>`,
@@ -116,7 +120,8 @@ export class HealthServerError extends Schema.TaggedError<HealthServerError>(
 
 /**
  * Starts a health server in the current scope, reporting on the `Supervisor` in the context. The
- * options are checked first (`InvalidHealthServerOptions` names the field). On release it shuts
+ * options are checked first (`InvalidHealthServerOptions` names the field; an unknown key, e.g.
+ * `hostname` for `host`, is refused by name). On release it shuts
  * the supervisor down first (see `shutdownSupervisorFirst`), ends open `/events` streams, then
  * closes the server.
  *

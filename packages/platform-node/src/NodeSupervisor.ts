@@ -28,13 +28,16 @@ export {
  */
 export interface RunMainOptions {
   /**
-   * The grace your supervisors use (default 10 seconds, the supervisor's default). Only used to
-   * compute the default `exitDeadline`.
+   * The grace your supervisors use. Only used to compute the default `exitDeadline` and for the
+   * shutdown log line. Default: read from the `SupervisorRegistry` when the shutdown starts — the
+   * longest `grace` among the root supervisors still running (10 seconds if there is none).
    */
   readonly grace?: Duration.DurationInput | undefined
   /**
-   * How long the graceful shutdown may take after the first SIGINT / SIGTERM; then the process
-   * prints the tasks still running (by path) and exits with code 1 (default `grace` + 5 seconds).
+   * How long the graceful shutdown may take after the first SIGINT / SIGTERM (or after a root
+   * supervisor failed); then the process prints the tasks still running (by path) and exits with
+   * code 1. Default: the grace (above) + 5 seconds. Refused when shorter than an explicit `grace`;
+   * when shorter than a grace read from the supervisors, the shutdown log line warns.
    */
   readonly exitDeadline?: Duration.DurationInput | undefined
   /** Do not log the main effect's failure (default false). */
@@ -48,7 +51,12 @@ export interface RunMainOptions {
  * `NodeRuntime.runMain`:
  *
  * - SIGINT / SIGTERM interrupt the program: scopes close, supervisors and offload layers shut down
- *   gracefully, each within its grace.
+ *   gracefully, each within its grace. The first signal is logged with the grace and the deadline
+ *   (`received SIGTERM, shutting down (grace 20s, exit deadline 25s)`).
+ * - A root supervisor made by `Supervisor.make` / `Supervisor.layer` that fails (escalation,
+ *   restart intensity) ends the program with its failure: it is interrupted, shuts down as on a
+ *   signal (within the same deadline), and the process exits with code 1. So a program that only
+ *   holds its layers open (`Layer.launch`) does not outlive a failed supervisor.
  * - The first signal also starts a hard deadline (`exitDeadline`; the timer does not keep the
  *   process alive). When it passes, the process prints the tasks still running, by path, and exits
  *   with code 1.
@@ -57,7 +65,8 @@ export interface RunMainOptions {
  *   when it failed or when a supervisor's shutdown exceeded its grace.
  *
  * The program runs with a `SupervisorRegistry`, so every root supervisor it makes is known to the
- * deadline report. Invalid options fail the program with `InvalidRunMainOptions` (exit code 1).
+ * deadline report and is watched. Invalid options (unknown keys included) fail the program with
+ * `InvalidRunMainOptions` (exit code 1).
  *
  * @example
  * ```ts
@@ -71,7 +80,8 @@ export interface RunMainOptions {
  *   )
  * )
  *
- * NodeSupervisor.runMain(main, { grace: "20 seconds", exitDeadline: "25 seconds" })
+ * // The grace is read from the supervisor (20 s); the exit deadline defaults to it + 5 s.
+ * NodeSupervisor.runMain(main)
  * ```
  *
  * @since 0.2.0

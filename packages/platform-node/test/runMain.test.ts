@@ -225,6 +225,9 @@ describe("NodeSupervisor.runMain: the first signal shuts down gracefully", () =>
         expect(run.stdout.indexOf("main finalizer")).toBeGreaterThan(run.stdout.indexOf("finalizer a"))
         expect(run.stdout.indexOf("main finalizer")).toBeGreaterThan(run.stdout.indexOf("finalizer b"))
         expect(run.stderr, show(run)).toBe("")
+        // The first signal is logged with the grace and the deadline, before the shutdown.
+        expect(run.stdout, show(run)).toContain("received SIGTERM, shutting down (grace 10s, exit deadline 30s)")
+        expect(run.stdout.indexOf("received SIGTERM")).toBeLessThan(run.stdout.indexOf("finalizer a"))
       })
   )
 
@@ -299,6 +302,10 @@ describe("NodeSupervisor.runMain: a shutdown that does not finish in time", () =
         )
         expect(run.stderr, show(run)).not.toContain("root/ok")
         expect(run.stderr, show(run)).not.toContain("root/db (")
+        // The first signal's log line warns that the deadline is shorter than the supervisor's grace.
+        expect(run.stdout, show(run)).toContain(
+          "received SIGTERM, shutting down (grace 10s from the supervisors, exit deadline 2s; the exit deadline is shorter than the grace"
+        )
       })
   )
 

@@ -191,6 +191,28 @@ export class Entry implements TaskContext {
     return Effect.sync(() => this.cancelSent)
   }
 
+  // Built when read (rarely): the attempt current at that moment is the one they mark.
+  get markReady(): Effect.Effect<void> {
+    const attempt = this.attempt
+    return Effect.sync(() => {
+      if (this.spec.ready === "reported" && this.attempt === attempt && this.attemptRunning) {
+        this.rareState.reportedAttempt = attempt
+      }
+    })
+  }
+
+  get markNotReady(): Effect.Effect<void> {
+    const attempt = this.attempt
+    return Effect.sync(() => {
+      if (this.rare !== undefined && this.rare.reportedAttempt === attempt) this.rare.reportedAttempt = 0
+    })
+  }
+
+  /** A `ready: "reported"` task whose running attempt has called `markReady` (a new attempt starts not ready). */
+  get reportedReady(): boolean {
+    return this.rare !== undefined && this.rare.reportedAttempt === this.attempt && this.attemptRunning
+  }
+
   get name(): string {
     return this.spec.name
   }
@@ -308,6 +330,8 @@ class Rare {
   graceTimer: Fiber.RuntimeFiber<void, never> | undefined = undefined
   startedSignal: Signal<void> | undefined = undefined
   goneSignal: Signal<void> | undefined = undefined
+  /** The attempt that reported itself ready (`TaskContext.markReady`); 0 for none. */
+  reportedAttempt = 0
 }
 
 /** The entry behind a `TaskContext` the supervisor made, if it is one. */

@@ -52,6 +52,7 @@ import { describeCause } from "./describe.js"
 import { decodeDuration, describe, sleepMillis, timeoutOptionMillis } from "./duration.js"
 import { Entry, type LoopResult, RESTART, type StopReason } from "./entry.js"
 import { type Config, resolveConfig } from "./options.js"
+import { ReadinessRecord } from "./readiness.js"
 import { Signal } from "./signal.js"
 import { restartGroup } from "./strategy.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
@@ -92,14 +93,24 @@ export class SupervisorImpl implements Supervisor {
   readonly controller: Controller
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly loop: Effect.Effect<LoopResult>
+  /** The readiness tasks of the whole tree that ended for good (the root's record, shared by nested supervisors). */
+  readonly readiness: ReadinessRecord
+  /** A root shows its tree's record in its snapshot. */
+  private readonly ownsReadiness: boolean
+  /** Called when this supervisor fails (set for a root under a `SupervisorRegistry`). */
+  onFailed: ((error: SupervisorFailure) => void) | undefined = undefined
 
   constructor(
     readonly config: Config,
     readonly runtime: Runtime.Runtime<never>,
     readonly bus: EventBus,
     semaphore: Effect.Semaphore | undefined,
-    readonly fiberId: FiberId.FiberId
+    readonly fiberId: FiberId.FiberId,
+    /** The record of the tree this supervisor is nested in; a root makes its own. */
+    treeReadiness?: ReadinessRecord
   ) {
+    this.readiness = treeReadiness ?? new ReadinessRecord()
+    this.ownsReadiness = treeReadiness === undefined
     this.pending = new ZeroSignal(fiberId)
     this.aliveDynamic = new ZeroSignal(fiberId)
     this.registered = new ZeroSignal(fiberId)
@@ -193,6 +204,8 @@ export class SupervisorImpl implements Supervisor {
   ): Entry {
     const entry = new Entry(id, spec, this.config.path, isStatic, this)
     if (settled !== undefined) entry.settled = settled
+    // A task added at the path of one that ended for good takes its place.
+    if (!this.readiness.empty) this.readiness.clear(entry.path)
     this.byId.set(entry.id, entry)
     this.byName.set(entry.name, entry)
     this.registered.increment()
@@ -386,6 +399,8 @@ export class SupervisorImpl implements Supervisor {
     entry.stopReason = reason
     entry.state = "stopping"
     entry.nextAttemptAt = undefined
+    // Stopping a subtree deliberately withdraws the readiness tasks that ended for good in it.
+    if (!this.readiness.empty && reason !== "shutdown" && reason !== "group-restart") this.readiness.clear(entry.path)
     if (this.listening) {
       this.emit({ _tag: "TaskRemoveRequested", id: entry.id, task: entry.name, path: entry.path, reason })
     }
@@ -484,6 +499,7 @@ export class SupervisorImpl implements Supervisor {
     if (this.listening) this.emitFinished(entry, outcome)
     this.pending.decrement()
     if (entry.spec.significant) this.significantLive -= 1
+    if (entry.spec.ready !== false) this.readinessSettled(entry, outcome)
     if (entry.stopReason !== undefined) return
     // The task ended by itself: escalation and auto-shutdown apply.
     if (entry.failsSupervisor !== undefined) return this.fail(entry.failsSupervisor)
@@ -491,6 +507,18 @@ export class SupervisorImpl implements Supervisor {
       return this.fail(new Escalated({ path: this.config.path, task: entry.name, reason: outcome.reason }))
     }
     if (entry.spec.significant && outcome._tag !== "ForceAborted") this.significantEnded(entry)
+  }
+
+  /**
+   * A readiness task ended for good unless it was stopped deliberately (`remove`, `cancel`,
+   * `replace`) or as part of its supervisor's shutdown: a supervisor that fails or shuts down by
+   * itself ends its own `Supervisor.task`, which is a readiness task too and answers for its subtree.
+   */
+  private readinessSettled(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
+    const reason = entry.stopReason
+    if (reason !== undefined && reason !== "group-restart") return
+    if (this.shutdownResult !== undefined) return
+    this.readiness.lose(entry.path, outcome, this.now())
   }
 
   private significantEnded(entry: Entry): void {
@@ -524,6 +552,7 @@ export class SupervisorImpl implements Supervisor {
       Effect.logWarning(error.message).pipe(Effect.annotateLogs({ fibervisor: "supervisor", path: this.config.path }))
     )
     this.startShutdown(false)
+    if (this.onFailed !== undefined) this.onFailed(error)
   }
 
   private emitFinished(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
@@ -632,12 +661,19 @@ export class SupervisorImpl implements Supervisor {
   }
 
   snapshot(): SupervisorTree.SupervisorTree {
-    return {
+    const tree: { -readonly [K in keyof SupervisorTree.SupervisorTree]: SupervisorTree.SupervisorTree[K] } = {
       path: this.config.path,
       strategy: this.config.strategy,
       state: this.shutdownResult === undefined ? "running" : this.finished.isDone ? "stopped" : "shutting-down",
       tasks: this.entries().map(nodeOf)
     }
+    // The tree's record is shown on its root only (its paths are full paths).
+    if (this.ownsReadiness && !this.readiness.empty) {
+      const lost = this.readiness.list()
+      if (lost.length > 0) tree.lost = lost
+      if (this.readiness.unlisted > 0) tree.lostUnlisted = this.readiness.unlisted
+    }
+    return tree
   }
 
   get events(): Stream.Stream<SupervisorEvent.SupervisorEvent> {
@@ -775,7 +811,13 @@ const infoOf = (entry: Entry): TaskInfo => ({
   attempt: entry.attempt,
   restarts: entry.restarts,
   lastFailure: Option.fromNullable(entry.lastFailure),
-  nextAttemptAt: Option.fromNullable(entry.nextAttemptAt)
+  nextAttemptAt: Option.fromNullable(entry.nextAttemptAt),
+  // Only on readiness tasks, so that the common record stays as it was.
+  ...(entry.spec.ready === false
+    ? undefined
+    : entry.spec.ready === true
+      ? { ready: true }
+      : { ready: "reported", reportedReady: entry.reportedReady })
 })
 
 const nodeOf = (entry: Entry): SupervisorTree.TaskNode => {
@@ -790,8 +832,9 @@ const nodeOf = (entry: Entry): SupervisorTree.TaskNode => {
     state: entry.state,
     attempt: entry.attempt,
     restarts: entry.restarts,
-    ready: entry.spec.ready
+    ready: entry.spec.ready !== false
   }
+  if (entry.spec.ready === "reported") node.reportedReady = entry.reportedReady
   if (entry.lastFailure !== undefined) node.lastFailure = entry.lastFailure
   if (entry.nextAttemptAt !== undefined) node.nextAttemptAt = entry.nextAttemptAt
   if (nested !== undefined) node.supervisor = nested.snapshot()
@@ -799,18 +842,33 @@ const nodeOf = (entry: Entry): SupervisorTree.TaskNode => {
 }
 
 /** Builds a supervisor around `bus`; closing the scope shuts it down. */
-const build = (config: Config, bus: EventBus): Effect.Effect<SupervisorImpl, never, Scope.Scope> =>
+const build = (
+  config: Config,
+  bus: EventBus,
+  readiness?: ReadinessRecord
+): Effect.Effect<SupervisorImpl, never, Scope.Scope> =>
   Effect.gen(function* () {
     const runtime = yield* currentRuntime<never>()
     const fiberId = yield* Effect.fiberId
     const semaphore = config.maxConcurrent === undefined ? undefined : yield* Effect.makeSemaphore(config.maxConcurrent)
-    const supervisor = new SupervisorImpl(config, runtime, bus, semaphore, fiberId)
+    const supervisor = new SupervisorImpl(config, runtime, bus, semaphore, fiberId, readiness)
     yield* Effect.addFinalizer(() => Effect.ignore(supervisor.shutdown))
     return supervisor
   })
 
 /** Builds a root supervisor whose graceful shutdown runs when the scope closes. */
 export const make = (options?: SupervisorOptions): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> =>
+  makeRoot(options, true)
+
+/** `Supervisor.run`'s root: its failure goes to `run`'s caller, so it is not reported to the registry. */
+export const makeForRun = (
+  options?: SupervisorOptions
+): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> => makeRoot(options, false)
+
+const makeRoot = (
+  options: SupervisorOptions | undefined,
+  reportFailure: boolean
+): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> =>
   Effect.gen(function* () {
     const config = yield* resolveOptions(options)
     const bus = yield* makeBus(config.eventBuffer)
@@ -818,7 +876,8 @@ export const make = (options?: SupervisorOptions): Effect.Effect<Supervisor, Inv
     const registry = yield* Effect.serviceOption(SupervisorRegistry)
     const supervisor = yield* build(config, bus)
     if (Option.isSome(registry)) {
-      registry.value.register(supervisor)
+      registry.value.register(supervisor, config.graceMs)
+      if (reportFailure) supervisor.onFailed = (error) => registry.value.reportFailure(supervisor, error)
       // Runs before the shutdown finalizer's result is dropped: scope finalizers run in reverse order.
       yield* Effect.addFinalizer(() =>
         Effect.matchEffect(supervisor.shutdown, {
@@ -830,6 +889,9 @@ export const make = (options?: SupervisorOptions): Effect.Effect<Supervisor, Inv
     return supervisor
   })
 
-/** Builds a nested supervisor publishing on its parent's bus. */
-export const makeNested = (config: Config, bus: EventBus): Effect.Effect<SupervisorImpl, never, Scope.Scope> =>
-  build(config, bus)
+/** Builds a nested supervisor publishing on its parent's bus and recording readiness in its tree's record. */
+export const makeNested = (
+  config: Config,
+  bus: EventBus,
+  readiness: ReadinessRecord | undefined
+): Effect.Effect<SupervisorImpl, never, Scope.Scope> => build(config, bus, readiness)

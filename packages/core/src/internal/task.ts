@@ -31,7 +31,11 @@ export interface ResolvedTask extends ResolvedDefaults {
   readonly effect: Effect.Effect<unknown, unknown, unknown>
   readonly isFatal: ((error: unknown) => boolean) | undefined
   readonly significant: boolean
-  readonly ready: boolean
+  /**
+   * A readiness task: `true` (ready while an attempt runs; also a `Supervisor.task` with a
+   * readiness task below it), `"reported"` (ready once its attempt calls `markReady`), or `false`.
+   */
+  readonly ready: boolean | "reported"
   readonly escalate: boolean
   /** Set for `Supervisor.task`: its nested supervisor's checked settings. */
   readonly nested: unknown
@@ -50,6 +54,8 @@ export interface Problem {
 export interface NestedSpec {
   /** `options` are the task's current options (combinators such as `Task.withGrace` change them). */
   resolve(defaults: ResolvedDefaults, options: unknown): Either.Either<unknown, Problem>
+  /** A child at any depth is a readiness task: the supervisor task is one too. */
+  readonly readyInside: boolean
 }
 
 /** The key under which `Supervisor.task` stores its `NestedSpec` on the task. */
@@ -224,15 +230,25 @@ export const resolveTask = (
   if (significant === undefined) {
     return Either.left(invalidSpec(name, "significant", `must be a boolean, got ${describe(options.significant)}`))
   }
-  const ready = flag(options.ready)
-  if (ready === undefined) {
-    return Either.left(invalidSpec(name, "ready", `must be a boolean, got ${describe(options.ready)}`))
+  const readyOption: unknown = options.ready
+  if (readyOption !== undefined && typeof readyOption !== "boolean" && readyOption !== "reported") {
+    return Either.left(invalidSpec(name, "ready", `must be a boolean or "reported", got ${describe(readyOption)}`))
   }
   const escalate = flag(options.escalate)
   if (escalate === undefined) {
     return Either.left(invalidSpec(name, "escalate", `must be a boolean, got ${describe(options.escalate)}`))
   }
   const nestedSpec = (task as { readonly [NestedSpecKey]?: NestedSpec })[NestedSpecKey]
+  if (nestedSpec !== undefined && readyOption === "reported") {
+    return Either.left(
+      invalidSpec(
+        name,
+        "ready",
+        `cannot be "reported" on a Supervisor.task: nothing runs in its attempt to report it (mark its children)`
+      )
+    )
+  }
+  const ready: boolean | "reported" = readyOption === undefined ? nestedSpec?.readyInside === true : readyOption
   const resolved = resolveSettings(
     options,
     defaults ?? builtinDefaults,

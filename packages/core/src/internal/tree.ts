@@ -63,7 +63,7 @@ const attempt = (
     const run = (config: Config, bus: EventBus) => {
       let nested: SupervisorImpl | undefined
       return Effect.scoped(
-        Effect.flatMap(makeNested({ ...config, path: ctx.path }, bus), (supervisor) => {
+        Effect.flatMap(makeNested({ ...config, path: ctx.path }, bus, owner?.readiness), (supervisor) => {
           nested = supervisor
           if (entry !== undefined) entry.nested = supervisor
           return Effect.zipRight(supervisor.startStatic(children), supervisor.join)
@@ -106,12 +106,15 @@ class NestedTaskSpec implements NestedSpec {
   private lastDefaults: ResolvedDefaults | undefined = undefined
   private lastOptions: unknown = undefined
   private lastResult: Either.Either<Config, Problem> | undefined = undefined
+  readonly readyInside: boolean
 
   constructor(
     readonly children: unknown,
     /** `Task.make` copies the options into a fresh object, so a non-object is only visible here. */
     private readonly rawOptions: unknown
-  ) {}
+  ) {
+    this.readyInside = Array.isArray(children) && children.some(isReadinessTask)
+  }
 
   /** The options the nested supervisor is checked with, given the task's current options. */
   optionsOf(current: unknown): unknown {
@@ -184,6 +187,14 @@ const checkDeepestFirst = (
     )
   }
   return top.cached(defaults, current)!
+}
+
+/** Marked `ready` (an invalid value is refused at admission), or a supervisor task with one below it. */
+const isReadinessTask = (child: unknown): boolean => {
+  if (!isTask(child)) return false
+  const ready: unknown = typeof child.options === "object" && child.options !== null ? child.options.ready : undefined
+  if (ready !== undefined) return ready === true || ready === "reported"
+  return (child as { readonly [NestedSpecKey]?: NestedSpec })[NestedSpecKey]?.readyInside === true
 }
 
 /** `Supervisor.task`: a task whose attempt runs a nested supervisor over `children`. */

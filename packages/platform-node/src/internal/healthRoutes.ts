@@ -27,17 +27,32 @@ const healthz = (supervisor: Supervisor.Supervisor) =>
     shuttingDown ? json({ status: "shutting-down" }, 503) : json({ status: "ok" }, 200)
   )
 
+/** A live readiness task that is not ready: its state, and why when it runs. */
+const waiting = (node: SupervisorTree.TaskNode) =>
+  node.state === "running" && node.reportedReady === false
+    ? { path: node.path, state: node.state, reason: "has not reported ready" }
+    : { path: node.path, state: node.state }
+
+/** A readiness task that ended for good. */
+const ended = (lost: SupervisorTree.LostTask) => ({
+  path: lost.path,
+  state: "ended",
+  outcome: lost.outcome,
+  reason: lost.reason
+})
+
 /**
- * 200 when every task marked `ready: true` has a running attempt and the supervisor is not shutting
- * down; else 503 naming the tasks that are not ready.
+ * 200 when the supervisor is not shutting down, no readiness task ended for good, and every live
+ * readiness task is ready (`SupervisorTree.isReady`); else 503 naming what is not ready.
  */
 const readyz = (supervisor: Supervisor.Supervisor) =>
   Effect.gen(function* () {
     const shuttingDown = yield* supervisor.isShuttingDown
     const tree = yield* supervisor.tree
-    const notReady = SupervisorTree.notReady(tree).map(({ path, state }) => ({ path, state }))
-    if (shuttingDown) return json({ status: "shutting-down", notReady }, 503)
-    if (notReady.length > 0) return json({ status: "not-ready", notReady }, 503)
+    const notReady = [...(tree.lost ?? []).map(ended), ...SupervisorTree.notReady(tree).map(waiting)]
+    const more = tree.lostUnlisted === undefined ? {} : { unlisted: tree.lostUnlisted }
+    if (shuttingDown) return json({ status: "shutting-down", notReady, ...more }, 503)
+    if (!SupervisorTree.isReady(tree)) return json({ status: "not-ready", notReady, ...more }, 503)
     return json({ status: "ready" }, 200)
   })
 

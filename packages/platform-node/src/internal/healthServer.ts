@@ -41,6 +41,18 @@ export const defaultServiceName = "fibervisor"
 
 const nonEmpty = (value: unknown): value is string => typeof value === "string" && value.trim().length > 0
 
+const knownKeys: ReadonlySet<string> = new Set(["port", "host", "serviceName", "shutdownSupervisorFirst"])
+
+/** Names other servers use for these options. */
+const aliases: Readonly<Record<string, string>> = { hostname: "host", address: "host", name: "serviceName" }
+
+const unknownKeyReason = (key: string): string => {
+  const alias = Object.hasOwn(aliases, key) ? aliases[key] : undefined
+  return alias === undefined
+    ? "is not a known option (misspelt?)"
+    : `is not a known option (misspelt?); did you mean "${alias}"?`
+}
+
 /** Checks the options (as received at run time, so a plain-JS caller is checked too). */
 export const resolve = (options: {
   readonly port: number
@@ -50,6 +62,10 @@ export const resolve = (options: {
 }): Config | Invalid => {
   if (typeof options !== "object" || options === null) {
     return { field: "options", reason: `must be an object, got ${describe(options)}` }
+  }
+  if (Array.isArray(options)) return { field: "options", reason: `must be an object, got ${describe(options)}` }
+  for (const key in options) {
+    if (!knownKeys.has(key)) return { field: key, reason: unknownKeyReason(key) }
   }
   const { host, port, serviceName, shutdownSupervisorFirst } = options as Record<string, unknown>
   if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {

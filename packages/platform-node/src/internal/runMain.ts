@@ -1,11 +1,14 @@
 import type { RunMain } from "@effect/platform/Runtime"
 import { writeSync } from "node:fs"
-import { SupervisorRegistry, SupervisorTree } from "@fibervisor/core"
+import { type SupervisorError, SupervisorRegistry, SupervisorTree } from "@fibervisor/core"
 import * as Cause from "effect/Cause"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
+import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type { RunMainOptions } from "../NodeSupervisor.js"
 import { describe } from "./describe.js"
@@ -26,10 +29,26 @@ export class InvalidRunMainOptions extends Schema.TaggedError<InvalidRunMainOpti
 }
 
 interface Config {
-  readonly exitDeadlineMs: number
+  /** The `grace` option; `undefined`: the roots' longest grace, read when the shutdown starts. */
+  readonly graceMs?: number
+  /** The `exitDeadline` option, or the `grace` option + 5 s; `undefined`: derived when the shutdown starts. */
+  readonly exitDeadlineMs?: number
   readonly disableErrorReporting: boolean
   readonly disablePrettyLogger: boolean
 }
+
+const knownKeys: ReadonlySet<string> = new Set([
+  "grace",
+  "exitDeadline",
+  "disableErrorReporting",
+  "disablePrettyLogger"
+])
+
+/** A supervisor's default grace, assumed when no root is registered. */
+const defaultGraceMs = 10_000
+
+/** Room for what runs after the supervisors (offload drain, other finalizers) in a derived deadline. */
+const deadlineMarginMs = 5_000
 
 /** Same as `Duration`'s own parsing of `"<number> <unit>"` strings. */
 const durationString = /^(-?\d+(?:\.\d+)?)\s+(nanos?|micros?|millis?|seconds?|minutes?|hours?|days?|weeks?)$/
@@ -81,22 +100,82 @@ const flag = (field: string, input: unknown): Either.Either<boolean, InvalidRunM
       ? Either.right(input)
       : Either.left(new InvalidRunMainOptions({ field, reason: `must be a boolean, got ${describe(input)}` }))
 
-/** Checks `runMain`'s options; the default deadline is the grace plus 5 seconds. */
+/**
+ * Checks `runMain`'s options. The deadline is `exitDeadline`, else `grace` + 5 seconds; without
+ * either it is derived when the shutdown starts (`deadlineOf`). An `exitDeadline` shorter than an
+ * explicit `grace` is refused: it would cut the graceful shutdown short.
+ */
 export const resolve = (options: RunMainOptions | undefined): Either.Either<Config, InvalidRunMainOptions> =>
   Either.gen(function* () {
-    if (options !== undefined && (typeof options !== "object" || options === null)) {
+    if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
       return yield* Either.left(
         new InvalidRunMainOptions({ field: "options", reason: `must be an object, got ${describe(options)}` })
       )
     }
     const o = options ?? {}
-    const graceMs = o.grace === undefined ? 10_000 : yield* durationMs("grace", o.grace, false)
-    const exitDeadlineMs =
-      o.exitDeadline === undefined ? graceMs + 5_000 : yield* durationMs("exitDeadline", o.exitDeadline, true)
+    for (const key in o) {
+      if (!knownKeys.has(key)) {
+        return yield* Either.left(
+          new InvalidRunMainOptions({ field: key, reason: "is not a known option (misspelt?)" })
+        )
+      }
+    }
+    const graceMs = o.grace === undefined ? undefined : yield* durationMs("grace", o.grace, false)
+    let exitDeadlineMs = graceMs === undefined ? undefined : graceMs + deadlineMarginMs
+    if (o.exitDeadline !== undefined) {
+      exitDeadlineMs = yield* durationMs("exitDeadline", o.exitDeadline, true)
+      if (graceMs !== undefined && exitDeadlineMs < graceMs) {
+        return yield* Either.left(
+          new InvalidRunMainOptions({
+            field: "exitDeadline",
+            reason: `must not be shorter than grace (${graceMs} ms): it would cut the graceful shutdown short, got ${describe(o.exitDeadline)}`
+          })
+        )
+      }
+    }
     const disableErrorReporting = yield* flag("disableErrorReporting", o.disableErrorReporting)
     const disablePrettyLogger = yield* flag("disablePrettyLogger", o.disablePrettyLogger)
-    return { exitDeadlineMs, disableErrorReporting, disablePrettyLogger }
+    const config: { -readonly [K in keyof Config]: Config[K] } = { disableErrorReporting, disablePrettyLogger }
+    if (graceMs !== undefined) config.graceMs = graceMs
+    if (exitDeadlineMs !== undefined) config.exitDeadlineMs = exitDeadlineMs
+    return config
   })
+
+/** The grace and deadline of a shutdown starting now, and whether the deadline cuts the grace short. */
+export interface Deadline {
+  readonly graceMs: number
+  readonly exitDeadlineMs: number
+  /** Where the grace comes from. */
+  readonly graceFrom: "option" | "supervisors" | "default"
+}
+
+/**
+ * The grace is the `grace` option, else the longest grace of the root supervisors still running,
+ * else 10 seconds; the deadline is `exitDeadline`, else that grace + 5 seconds.
+ */
+export const deadlineOf = (config: Config, registry: SupervisorRegistry.SupervisorRegistry): Deadline => {
+  const rootsGraceMs = registry.graceMs
+  const graceMs = config.graceMs ?? rootsGraceMs ?? defaultGraceMs
+  const graceFrom = config.graceMs !== undefined ? "option" : rootsGraceMs !== undefined ? "supervisors" : "default"
+  return { graceMs, exitDeadlineMs: config.exitDeadlineMs ?? graceMs + deadlineMarginMs, graceFrom }
+}
+
+const format = (ms: number): string => Duration.format(Duration.millis(ms))
+
+/** `(grace 6s, exit deadline 10s)`, with a warning when the deadline cuts the grace short. */
+export const describeDeadline = (deadline: Deadline): string => {
+  const from =
+    deadline.graceFrom === "option"
+      ? ""
+      : deadline.graceFrom === "supervisors"
+        ? " from the supervisors"
+        : " by default"
+  const short =
+    deadline.exitDeadlineMs < deadline.graceMs
+      ? "; the exit deadline is shorter than the grace: tasks may be cut off before their grace runs out"
+      : ""
+  return `(grace ${format(deadline.graceMs)}${from}, exit deadline ${format(deadline.exitDeadlineMs)}${short})`
+}
 
 /** What the deadline prints: every task still running in the registered supervisors, by path. */
 export const stuckReport = (registry: SupervisorRegistry.SupervisorRegistry, deadlineMs: number): string => {
@@ -123,10 +202,28 @@ export const runMain = <A, E>(
   const resolved = resolve(options)
   const config: Config = Either.isRight(resolved)
     ? resolved.right
-    : { exitDeadlineMs: 15_000, disableErrorReporting: false, disablePrettyLogger: false }
+    : { disableErrorReporting: false, disablePrettyLogger: false }
   const registry = SupervisorRegistry.make()
   let deadline: ReturnType<typeof setTimeout> | undefined
   let signals = 0
+  /** The main fiber's runtime (its logger), for what is logged outside any fiber. */
+  let runtime: Runtime.Runtime<never> | undefined
+  const log = (effect: Effect.Effect<void>): void => {
+    const annotated = Effect.annotateLogs(effect, { fibervisor: "runMain" })
+    if (runtime === undefined) Effect.runFork(annotated)
+    else Runtime.runFork(runtime)(annotated)
+  }
+  /** Bounds the shutdown that starts now (once: the first signal or root failure arms it). */
+  const startDeadline = (): Deadline => {
+    const current = deadlineOf(config, registry)
+    if (deadline === undefined) {
+      armDeadline(current.exitDeadlineMs, () => {
+        writeSync(2, stuckReport(registry, current.exitDeadlineMs))
+        process.exit(1)
+      })
+    }
+    return current
+  }
   const onSignal = (signal: NodeJS.Signals): void => {
     signals += 1
     if (signals > 1) {
@@ -134,11 +231,26 @@ export const runMain = <A, E>(
       process.exit(signalCode(signal))
     }
     // The platform's handler (also registered) interrupts the main fiber; this one bounds the wait.
-    armDeadline(config.exitDeadlineMs, () => {
-      writeSync(2, stuckReport(registry, config.exitDeadlineMs))
-      process.exit(1)
-    })
+    const current = startDeadline()
+    log(Effect.logInfo(`received ${signal}, shutting down ${describeDeadline(current)}`))
   }
+  // A root supervisor that fails (escalation, restart intensity) ends the program with its failure,
+  // so that a program that only holds its layers open (`Layer.launch`) exits non-zero.
+  const rootFailed = Deferred.unsafeMake<never, SupervisorError.SupervisorFailure>(FiberId.none)
+  let rootFailures = 0
+  registry.onFailure((failure) => {
+    rootFailures += 1
+    if (rootFailures > 1) return
+    // Logged and bounded as it happens: its own shutdown has just started.
+    const current = startDeadline()
+    log(
+      Effect.logError(
+        `root supervisor "${failure.path}" failed (${failure._tag}), shutting down ${describeDeadline(current)}`
+      )
+    )
+    Deferred.unsafeDone(rootFailed, Exit.fail(failure))
+  })
+  const watchRoots = Deferred.await(rootFailed)
   /** Node timers hold at most 2^31 - 1 ms (longer ones fire at once): longer deadlines are chained. */
   const armDeadline = (remainingMs: number, fire: () => void): void => {
     const step = Math.min(remainingMs, maxTimerMs)
@@ -149,9 +261,15 @@ export const runMain = <A, E>(
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
   const main = Either.isRight(resolved)
-    ? Effect.provideService(program, SupervisorRegistry.SupervisorRegistry, registry)
+    ? Effect.flatMap(Effect.runtime<never>(), (current) => {
+        runtime = current
+        return Effect.raceFirst(
+          Effect.provideService(program, SupervisorRegistry.SupervisorRegistry, registry),
+          watchRoots
+        )
+      })
     : Effect.fail(resolved.left)
-  platformRunMain(main as Effect.Effect<A, E | InvalidRunMainOptions>, {
+  platformRunMain(main as Effect.Effect<A, E | InvalidRunMainOptions | SupervisorError.SupervisorFailure>, {
     disableErrorReporting: config.disableErrorReporting,
     disablePrettyLogger: config.disablePrettyLogger,
     teardown: (exit, onExit) => {
