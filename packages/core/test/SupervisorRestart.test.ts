@@ -343,7 +343,7 @@ describe("SupervisorRestart: per-attempt timeout", () => {
         expect(yield* Ref.get(finalizedAt)).toEqual(Option.some(1000))
         expect(timedOut).toMatchObject({ at: 1000, attempt: 1, timeoutMs: 1000, durationMs: 1000 })
         const info = Option.getOrThrow(yield* sup.get("slow"))
-        expect(info).toMatchObject({ state: "scheduled", attempt: 1, restarts: 0 })
+        expect(info).toMatchObject({ state: "backing-off", attempt: 1, restarts: 1 })
         expect(info.lastFailure).toEqual(Option.some("attempt timed out after 1000 ms"))
         expect(info.nextAttemptAt).toEqual(Option.some(1100))
         yield* TestClock.adjust("99 millis")
