@@ -36,7 +36,7 @@ describe("TaskRepeat: runs after a success are not restarts", () => {
     "Task.periodic: `restarts`, the metric and the snapshot agree; waiting for the next run is `scheduled`",
     () =>
       Effect.gen(function* () {
-        const { sup } = yield* setup({ name: "rep-periodic" })
+        const { sup, events } = yield* setup({ name: "rep-periodic" })
         // Runs 1, 2 succeed, run 3 fails (a restart after 100 ms), runs 4, 5 succeed.
         yield* sup.add(
           Task.periodic("beat", script(ok(10), ok(10), boom(10), ok(10)), "1 second").pipe(
@@ -63,6 +63,9 @@ describe("TaskRepeat: runs after a success are not restarts", () => {
         const info = Option.getOrThrow(yield* sup.get("beat"))
         expect(info).toMatchObject({ state: "running", attempt: 5, restarts: 1 })
         expect(yield* restartsMetric("rep-periodic/beat")).toBe(1)
+        // What the demo's summary counts: the starts after a retried failure.
+        const retries = ofTag("BackoffScheduled")(yield* events).filter((event) => event.source === "failure")
+        expect(retries.map((event) => [event.at, event.attempt])).toEqual([[2030, 3]])
         yield* sup.remove("beat")
       })
   )
