@@ -135,6 +135,36 @@ describe("RestartNow", () => {
       })
   )
 
+  it.scoped("a remove while the restart waits for the attempt to stop wins: the task ends, never restarted", () =>
+    Effect.gen(function* () {
+      const { sup, waitFor, events } = yield* setup()
+      const handle = yield* sup.add(
+        Task.make(
+          "svc",
+          Effect.zipRight(
+            Effect.addFinalizer(() => Effect.sleep("500 millis")),
+            Effect.never
+          ),
+          {
+            grace: "1 second"
+          }
+        )
+      )
+      yield* TestClock.adjust("1 millis")
+      expect(yield* sup.restartNow("svc")).toBe(true)
+      yield* TestClock.adjust("100 millis")
+      expect(yield* sup.remove("svc")).toBe(true)
+      yield* TestClock.adjust("400 millis")
+      expect(yield* handle.await).toMatchObject({ _tag: "Canceled", reason: "stopped by remove" })
+      yield* waitFor("TaskRemoved")
+      const recorded = yield* events
+      expect(startInstants(recorded)).toEqual([0])
+      expect(ofTag("TaskFinished")(recorded).map((e) => e.at)).toEqual([501])
+      // The restart's grace timer is not left behind (the file's leak check: the clock stops here).
+      expect(yield* sup.size).toBe(0)
+    })
+  )
+
   it.scoped("grace 0: a running attempt is abandoned at once", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
