@@ -5,6 +5,7 @@
  */
 import * as Data from "effect/Data"
 import type * as Duration from "effect/Duration"
+import type * as Schedule from "effect/Schedule"
 
 /**
  * Never restart (OTP `temporary`).
@@ -35,12 +36,24 @@ export class Always extends Data.TaggedClass("Always")<{
 }> {}
 
 /**
+ * Run again on `schedule` after each success; restart after a failure (with backoff). The schedule
+ * is stepped after each successful attempt with the value the attempt succeeded with; when it ends,
+ * the task ends `Completed`. Consecutive starts are at least 1 ms apart.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export class Repeat extends Data.TaggedClass("Repeat")<{
+  readonly schedule: Schedule.Schedule<unknown, never>
+}> {}
+
+/**
  * A restart policy.
  *
  * @since 0.1.0
  * @category models
  */
-export type RestartPolicy = Never | OnFailure | Always
+export type RestartPolicy = Never | OnFailure | Always | Repeat
 
 /**
  * Never restart: the first attempt's end is the task's end.
@@ -80,6 +93,28 @@ export const always = (options?: { readonly interval?: Duration.DurationInput | 
           ({ [BadAlwaysOptions]: options } as never)
   })
 
+/**
+ * Run again on `schedule` after each success (what `Task.repeat` sets): any `Schedule`, e.g.
+ * `Schedule.fixed` (a fixed rate), `Schedule.spaced`, `Schedule.cron`, or one that ends
+ * (`Schedule.recurs`), which completes the task. Its input is the value each attempt succeeded
+ * with. A failure is retried after the backoff, as with `always`, and does not step the schedule.
+ *
+ * @example
+ * ```ts
+ * import { Schedule } from "effect"
+ * import { RestartPolicy } from "@fibervisor/core"
+ *
+ * const everyMinuteOnTheMinute = RestartPolicy.repeat(Schedule.cron("* * * * *"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const repeat = <Out>(schedule: Schedule.Schedule<Out, unknown>): RestartPolicy => new Repeat({ schedule })
+
+/** Marks a `Task.repeat` whose options also set `restart`. @internal */
+export const RepeatRestartConflict: unique symbol = Symbol.for("@fibervisor/core/RestartPolicy/RepeatRestartConflict")
+
 /** Marks the argument of `always` when it was not an options object. @internal */
 export const BadAlwaysOptions: unique symbol = Symbol.for("@fibervisor/core/RestartPolicy/BadAlwaysOptions")
 
@@ -90,4 +125,4 @@ export const BadAlwaysOptions: unique symbol = Symbol.for("@fibervisor/core/Rest
  * @category guards
  */
 export const isRestartPolicy = (u: unknown): u is RestartPolicy =>
-  u instanceof Never || u instanceof OnFailure || u instanceof Always
+  u instanceof Never || u instanceof OnFailure || u instanceof Always || u instanceof Repeat

@@ -199,12 +199,14 @@ export interface SlotInfo {
 
 /**
  * What a task is doing: waiting for its first attempt or a permit, running an attempt, sleeping
- * before the next one, or stopping (also: abandoned after its grace, until its fiber exits).
+ * before a retry after a failure (`backing-off`), waiting for its next run after a success
+ * (`scheduled`: `Task.repeat`, `Task.periodic`, `RestartPolicy.always`), or stopping (also:
+ * abandoned after its grace, until its fiber exits).
  *
  * @since 0.1.0
  * @category models
  */
-export type TaskState = "waiting" | "running" | "backing-off" | "stopping"
+export type TaskState = "waiting" | "running" | "backing-off" | "scheduled" | "stopping"
 
 /**
  * A snapshot of one task, taken from the registry (never derived from events).
@@ -222,10 +224,13 @@ export interface TaskInfo {
   readonly state: TaskState
   /** The current (or last) attempt, 1-based; 0 before the first. */
   readonly attempt: number
-  /** How many restarts have been scheduled (it counts up when the backoff or interval starts). */
+  /**
+   * How many restarts after a failed (or timed-out) attempt have been scheduled (it counts up when
+   * the backoff starts). Runs after a success (`Task.repeat`, `always`) and `restartNow` are not restarts.
+   */
   readonly restarts: number
   readonly lastFailure: Option.Option<string>
-  /** Epoch ms (from `Clock`) of the next attempt while backing off. */
+  /** Epoch ms (from `Clock`) of the next attempt while backing off or scheduled. */
   readonly nextAttemptAt: Option.Option<number>
   /**
    * Present on readiness tasks only: `true` (ready while an attempt runs; also a `Supervisor.task`
@@ -255,6 +260,15 @@ export interface TaskHandle {
   readonly await: Effect.Effect<TaskOutcome>
   /** The outcome, if decided. */
   readonly poll: Effect.Effect<Option.Option<TaskOutcome>>
+  /**
+   * `sup.cancel(handle.id, options)`: stops the task and waits for its cleanup; `true` for the one
+   * caller that claimed the stop.
+   *
+   * @since 0.2.0
+   */
+  cancel(options?: {
+    readonly timeout?: Duration.DurationInput | undefined
+  }): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument>
 }
 
 /**
@@ -325,6 +339,20 @@ export interface Supervisor {
     ref: TaskRef,
     options?: { readonly timeout?: Duration.DurationInput | undefined }
   ): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument>
+  /**
+   * Restarts a task now, by name, id, or path relative to this supervisor (`"app/connector"` for
+   * the task `connector` of the running `Supervisor.task` `app`). A running attempt is stopped as
+   * a stop does (`cancelled` completes, then its fiber is interrupted) and, once it has ended, a
+   * new attempt starts at once; a task that is waiting, backing off or scheduled starts its next
+   * attempt at once. It is not a failure: it does not count against the restart intensity, the
+   * retry budget or `restarts`. An attempt that does not stop within the task's grace is abandoned
+   * (`ForceAborted`, not restarted; its name stays taken until its fiber exits).
+   * Returns `false` for an unknown task, a task that is stopping, ended or being restarted (by its
+   * group or an earlier `restartNow`), and while the supervisor shuts down.
+   *
+   * @since 0.2.0
+   */
+  restartNow(ref: TaskRef): Effect.Effect<boolean>
   /** Every task, sorted by id. */
   readonly list: Effect.Effect<ReadonlyArray<TaskInfo>>
   /** One task. */
@@ -455,6 +483,15 @@ export const cancel = (
   options?: { readonly timeout?: Duration.DurationInput | undefined }
 ): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument, Supervisor> =>
   Effect.flatMap(Supervisor, (supervisor) => supervisor.cancel(ref, options))
+
+/**
+ * Restarts a task of the `Supervisor` service now (see `Supervisor.restartNow`).
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const restartNow = (ref: TaskRef): Effect.Effect<boolean, never, Supervisor> =>
+  Effect.flatMap(Supervisor, (supervisor) => supervisor.restartNow(ref))
 
 /**
  * Submits a task to a controller slot of the `Supervisor` service.

@@ -99,7 +99,8 @@ export const AttemptCanceled = Schema.TaggedStruct("AttemptCanceled", {
 })
 
 /**
- * The next attempt is scheduled after `delayMs`, after a failure or (for `always`) a success.
+ * The next attempt is scheduled after `delayMs`, after a failure (a restart) or, for `Task.repeat`,
+ * `Task.periodic` and `always`, after a success (the next run: not a restart).
  *
  * @since 0.1.0
  * @category schemas
@@ -122,6 +123,18 @@ export const BackoffScheduled = Schema.TaggedStruct("BackoffScheduled", {
 export const TaskRemoveRequested = Schema.TaggedStruct("TaskRemoveRequested", {
   ...task,
   reason: Schema.Literal("remove", "cancel", "shutdown", "group-restart", "replace")
+})
+
+/**
+ * `restartNow` restarts the task: its attempt (if one runs) is being stopped, and a new one starts
+ * once it has ended. `state` is what the task was doing when asked.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const TaskRestartRequested = Schema.TaggedStruct("TaskRestartRequested", {
+  ...task,
+  state: Schema.Literal("waiting", "running", "backing-off", "scheduled", "stopping")
 })
 
 /**
@@ -314,6 +327,7 @@ export const SupervisorEvent = Schema.Union(
   AttemptCanceled,
   BackoffScheduled,
   TaskRemoveRequested,
+  TaskRestartRequested,
   TaskFinished,
   TaskRemoved,
   ShutdownRequested,

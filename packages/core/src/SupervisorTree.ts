@@ -19,7 +19,7 @@ export interface TaskNode {
   readonly name: string
   readonly path: string
   readonly kind: "worker" | "supervisor"
-  readonly state: "waiting" | "running" | "backing-off" | "stopping"
+  readonly state: "waiting" | "running" | "backing-off" | "scheduled" | "stopping"
   readonly attempt: number
   readonly restarts: number
   /**
@@ -119,7 +119,7 @@ export const TaskNode: Schema.Schema<TaskNode, TaskNodeEncoded> = Schema.Struct(
   name: Schema.String,
   path: Schema.String,
   kind: Schema.Literal("worker", "supervisor"),
-  state: Schema.Literal("waiting", "running", "backing-off", "stopping"),
+  state: Schema.Literal("waiting", "running", "backing-off", "scheduled", "stopping"),
   attempt: Schema.Number,
   restarts: Schema.Number,
   ready: Schema.Boolean,

@@ -214,6 +214,53 @@ export const periodic = <A, E, R>(
 ): Task<E, Exclude<R, TaskContext | Scope.Scope>> =>
   make(name, effect, { restart: RestartPolicy.always({ interval: every }) })
 
+/**
+ * A task that runs `effect` on `schedule`: the first run starts at once, and after each success the
+ * schedule is stepped with the value the run succeeded with and the next run waits for its delay,
+ * as `Effect.repeat` does. Any `Schedule` works: `Schedule.fixed` (a fixed rate), `Schedule.spaced`
+ * (a pause after each run), `Schedule.cron`, `Schedule.windowed`, combinations. When the schedule
+ * ends, the task ends `Completed`. While it waits for its next run its state is `"scheduled"`, and
+ * runs after a success are not restarts.
+ *
+ * A failed run goes through the backoff, `maxRetries` and the restart intensity as with
+ * `RestartPolicy.always`, and does not step the schedule; the run after a successful retry steps it
+ * again. `options` are `Task.make`'s except `restart` (the schedule is the restart policy:
+ * `RestartPolicy.repeat(schedule)`); `timeout` applies to each run.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schedule } from "effect"
+ * import { Task } from "@fibervisor/core"
+ *
+ * // Every 10 seconds on the clock, whatever each run takes (runs that overrun start at once).
+ * const sampler = Task.repeat("sampler", Effect.log("sample"), Schedule.fixed("10 seconds"), {
+ *   timeout: "5 seconds"
+ * })
+ * // At 03:00 every night.
+ * const nightly = Task.repeat("nightly", Effect.log("compact"), Schedule.cron("0 3 * * *"))
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const repeat = <A, E, R, Out>(
+  name: string,
+  effect: Effect.Effect<A, E, R>,
+  schedule: Schedule.Schedule<Out, A>,
+  options?: Omit<TaskOptions<E>, "restart">
+): Task<E, Exclude<R, TaskContext | Scope.Scope>> => {
+  const restart = RestartPolicy.repeat(schedule as Schedule.Schedule<Out, unknown>)
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    // A non-object is kept as is, so that `Task.validate` / `add` reject it as `options`.
+    return make(name, effect, options === undefined ? { restart } : (options as never))
+  }
+  if ("restart" in options) {
+    // Refused by name when the task is checked, never silently replaced.
+    Object.defineProperty(restart, RestartPolicy.RepeatRestartConflict, { value: true })
+  }
+  return make(name, effect, { ...options, restart })
+}
+
 const withOption = <K extends keyof TaskOptions>(key: K) =>
   dual(2, <E, R>(self: Task<E, R>, value: TaskOptions<E>[K]): Task<E, R> => {
     const task = makeTask(self.name, self.effect, { ...self.options, [key]: value })

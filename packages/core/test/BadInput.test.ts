@@ -1306,7 +1306,7 @@ describe("BadInput: durations past a Node timer's limit (TestClock: exact instan
         ).toEqual([
           ["constant", 1, "backing-off", 30 * DAY],
           ["exponential", 1, "backing-off", 30 * DAY],
-          ["periodic", 1, "backing-off", 30 * DAY]
+          ["periodic", 1, "scheduled", 30 * DAY]
         ])
         yield* TestClock.adjust(1)
         yield* flush
@@ -1494,7 +1494,7 @@ describe("BadInput: durations past a Node timer's limit (real clock: nothing fir
           expect((yield* sup.list).map((i) => [i.name, i.attempt, i.state])).toEqual([
             ["constant", 1, "backing-off"],
             ["exponential", 1, "backing-off"],
-            ["periodic", 1, "backing-off"]
+            ["periodic", 1, "scheduled"]
           ])
         })
       )

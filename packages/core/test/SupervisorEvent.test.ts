@@ -83,6 +83,15 @@ const samples: { readonly [T in SupervisorEvent.Tag]: SupervisorEvent.Of<T> } = 
     path: "root/worker",
     reason: "cancel"
   },
+  TaskRestartRequested: {
+    _tag: "TaskRestartRequested",
+    seq: 9,
+    at: 11,
+    id,
+    task: "worker",
+    path: "root/worker",
+    state: "scheduled"
+  },
   TaskFinished: {
     _tag: "TaskFinished",
     seq: 10,
@@ -227,6 +236,7 @@ describe("SupervisorEvent codec", () => {
         "AttemptCanceled",
         "BackoffScheduled",
         "TaskRemoveRequested",
+        "TaskRestartRequested",
         "TaskFinished",
         "TaskRemoved",
         "ShutdownRequested",

@@ -22,6 +22,7 @@ import * as tasksAttemptExits from "../src/docs/tasks-attempt-exits.js"
 import * as tasksDefaults from "../src/docs/tasks-defaults.js"
 import * as tasksInvalidSpec from "../src/docs/tasks-invalid-spec.js"
 import * as tasksPresets from "../src/docs/tasks-presets.js"
+import * as tasksRepeat from "../src/docs/tasks-repeat.js"
 import * as treesBuild from "../src/docs/trees-build.js"
 import * as treesController from "../src/docs/trees-controller.js"
 import * as treesEscalate from "../src/docs/trees-escalate.js"
@@ -80,6 +81,19 @@ describe("tasks and restart policies", () => {
         once: "Failed: table is locked",
         restartable: "Completed",
         periodic: "Canceled: three beats are enough"
+      })
+    })
+  )
+
+  it.effect("repeat, restart now, handle.cancel", () =>
+    Effect.gen(function* () {
+      expect(yield* underTestClock(tasksRepeat.program)).toEqual({
+        starts: { sampler: [0, 1300, 2300, 3300], flaky: [0, 600, 900, 1400, 2000, 2600, 3200] },
+        flakyAt1400: { state: "scheduled", attempt: 3, restarts: 1 },
+        restarted: true,
+        afterRestart: { state: "running", attempt: 4, restarts: 1 },
+        samplerOutcome: "Completed",
+        cancelled: true
       })
     })
   )

@@ -76,7 +76,7 @@ export class Controller {
         this.slots.set(slotName, slot)
       }
       const submission = new Submission(TaskId.unsafeNext(), spec, caller as Caller<unknown>, slot)
-      const handle = new Handle(submission)
+      const handle = new Handle(submission, sup)
       if (sup.listening) {
         sup.emit({
           _tag: "SlotSubmitted",

@@ -3,6 +3,7 @@ import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as MetricLabel from "effect/MetricLabel"
 import * as Scope from "effect/Scope"
+import type * as Schedule from "effect/Schedule"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
 import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
@@ -15,10 +16,10 @@ import { taskLabel } from "./taskMetrics.js"
 import type { ResolvedTask } from "./task.js"
 
 /** What a task is doing, as `list` reports it. */
-export type TaskState = "waiting" | "running" | "backing-off" | "stopping"
+export type TaskState = "waiting" | "running" | "backing-off" | "scheduled" | "stopping"
 
 /** Why a stop was requested. */
-export type StopReason = "remove" | "cancel" | "shutdown" | "group-restart" | "replace"
+export type StopReason = "remove" | "cancel" | "shutdown" | "group-restart" | "replace" | "restart-now"
 
 /** What a task's fiber ends with: its outcome, or `RESTART` when it hands its restart to a group restart. */
 export const RESTART: unique symbol = Symbol.for("@fibervisor/core/GroupRestart")
@@ -121,6 +122,14 @@ export class Entry implements TaskContext {
     this.setFlag(PARKING, on)
   }
 
+  /** The fiber is being stopped by `restartNow`: a new fiber starts on this entry once it has exited. */
+  get restartingNow(): boolean {
+    return this.flag(RESTARTING_NOW)
+  }
+  set restartingNow(on: boolean) {
+    this.setFlag(RESTARTING_NOW, on)
+  }
+
   /** The attempt failed with `TaskError.Escalate`. */
   get escalating(): boolean {
     return this.flag(ESCALATING)
@@ -176,6 +185,17 @@ export class Entry implements TaskContext {
   }
   set graceTimer(timer: Fiber.RuntimeFiber<void, never> | undefined) {
     if (timer !== undefined || this.rare !== undefined) this.rareState.graceTimer = timer
+  }
+
+  /** The state of a `Task.repeat`'s schedule (kept across failures and group restarts). */
+  repeatState(schedule: Schedule.Schedule<unknown, unknown>): unknown {
+    const rare = this.rareState
+    return rare.repeatStepped ? rare.repeatState : initialState(schedule)
+  }
+  setRepeatState(state: unknown): void {
+    const rare = this.rareState
+    rare.repeatState = state
+    rare.repeatStepped = true
   }
 
   /** The `TaskContext` every attempt sees: the entry itself (`attempt` is the current attempt). */
@@ -321,6 +341,7 @@ const ESCALATING = 8
 const EXITED = 16
 const CANCEL_SENT = 32
 const BEGUN = 64
+const RESTARTING_NOW = 128
 
 /** The entry's rarely used state. */
 class Rare {
@@ -332,6 +353,8 @@ class Rare {
   goneSignal: Signal<void> | undefined = undefined
   /** The attempt that reported itself ready (`TaskContext.markReady`); 0 for none. */
   reportedAttempt = 0
+  repeatState: unknown = undefined
+  repeatStepped = false
 }
 
 /** The entry behind a `TaskContext` the supervisor made, if it is one. */

@@ -1,6 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { TaskHandle } from "../Supervisor.js"
+import type * as Duration from "effect/Duration"
+import type { Supervisor, TaskHandle } from "../Supervisor.js"
 import type { TaskId } from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
 import type { Signal } from "./signal.js"
@@ -13,7 +14,11 @@ export interface Handled {
 }
 
 export class Handle implements TaskHandle {
-  constructor(private readonly of: Handled) {}
+  constructor(
+    private readonly of: Handled,
+    /** The supervisor `cancel` goes to. */
+    private readonly owner: Pick<Supervisor, "cancel">
+  ) {}
   get id() {
     return this.of.id
   }
@@ -25,5 +30,8 @@ export class Handle implements TaskHandle {
   }
   get poll() {
     return Effect.sync(() => Option.fromNullable(this.of.settled.unsafeValue))
+  }
+  cancel(options?: { readonly timeout?: Duration.DurationInput | undefined }) {
+    return this.owner.cancel(this.of.id, options)
   }
 }

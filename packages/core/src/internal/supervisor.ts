@@ -229,7 +229,7 @@ export class SupervisorImpl implements Supervisor {
       const admitted = this.admit(task, undefined)
       return Either.isLeft(admitted)
         ? Effect.fail(admitted.left)
-        : Effect.succeed(new Handle(this.spawn(admitted.right, caller)))
+        : Effect.succeed(new Handle(this.spawn(admitted.right, caller), this))
     })
   }
 
@@ -261,7 +261,7 @@ export class SupervisorImpl implements Supervisor {
     return withCaller<ReadonlyArray<TaskHandle>, AddError, Services<T>, never>((caller) => {
       const admitted = this.admitAll(tasks)
       if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
-      return Effect.succeed(admitted.right.map((spec) => new Handle(this.spawn(spec, caller))))
+      return Effect.succeed(admitted.right.map((spec) => new Handle(this.spawn(spec, caller), this)))
     })
   }
 
@@ -394,7 +394,7 @@ export class SupervisorImpl implements Supervisor {
   }
 
   /** Claims the stop of `entry`: completes `cancelled`, then interrupts its fiber. `true` for the one claimant. */
-  requestStop(entry: Entry, reason: StopReason): boolean {
+  requestStop(entry: Entry, reason: Exclude<StopReason, "restart-now">): boolean {
     if (entry.stopReason !== undefined || entry.outcome !== undefined) return false
     entry.stopReason = reason
     entry.state = "stopping"
@@ -412,6 +412,50 @@ export class SupervisorImpl implements Supervisor {
       entry.parking = false
       unsafeInterruptFork(entry.fiber, this.fiberId)
     }
+    return true
+  }
+
+  restartNow(ref: TaskRef): Effect.Effect<boolean> {
+    return Effect.sync(() => this.restartByRef(ref))
+  }
+
+  /** `ref` by id or name, or a path through the running nested supervisors of `Supervisor.task`s. */
+  private restartByRef(ref: TaskRef): boolean {
+    if (typeof ref !== "string" || !ref.includes("/")) {
+      const entry = this.lookup(ref)
+      return entry !== undefined && this.restartEntry(entry)
+    }
+    const slash = ref.indexOf("/")
+    const entry = this.byName.get(ref.slice(0, slash))
+    const nested = entry?.nested as SupervisorImpl | undefined
+    if (nested === undefined || this.shutdownResult !== undefined || entry!.stopRequested) return false
+    return nested.restartByRef(ref.slice(slash + 1))
+  }
+
+  /** Stops `entry`'s fiber and starts a new one once it has exited (see `exited`). */
+  private restartEntry(entry: Entry): boolean {
+    // Exited without an outcome: parked, its group restart starts it again.
+    if (this.shutdownResult !== undefined || entry.exited) return false
+    const state = entry.state
+    const attemptRunning = entry.attemptRunning
+    if (!this.park(entry)) return false
+    entry.restartingNow = true
+    if (this.listening) {
+      this.emit({ _tag: "TaskRestartRequested", id: entry.id, task: entry.name, path: entry.path, state })
+    }
+    // Only an attempt has finalizers to wait for: a task backing off or scheduled is only sleeping.
+    if (!attemptRunning) return true
+    const graceMs = this.graceOf(entry)
+    const abandon = () => {
+      if (entry.exited || !entry.restartingNow || entry.stopReason !== undefined) return
+      // Never restarted: a second attempt must not overlap the one that did not stop.
+      entry.restartingNow = false
+      entry.parking = false
+      entry.stopReason = "restart-now"
+      this.abandon(entry, graceMs, "its grace")
+    }
+    if (graceMs === 0) abandon()
+    else entry.graceTimer = unsafeForkRoot(this.runtime, Effect.zipRight(sleepMillis(graceMs), Effect.sync(abandon)))
     return true
   }
 
@@ -435,6 +479,8 @@ export class SupervisorImpl implements Supervisor {
     const graceMs = this.graceOf(entry)
     if (entry.exited) return
     if (graceMs === 0) return this.abandon(entry, graceMs, "its grace")
+    // A `restartNow` under way had its own timer.
+    if (entry.graceTimer !== undefined) unsafeInterruptFork(entry.graceTimer, this.fiberId)
     entry.graceTimer = unsafeForkRoot(
       this.runtime,
       Effect.zipRight(
@@ -589,7 +635,7 @@ export class SupervisorImpl implements Supervisor {
           path: entry.path,
           attempt: entry.attempt,
           durationMs: this.now() - entry.attemptStartedAt,
-          reason: `stopped by ${entry.stopReason ?? (entry.parking ? "group-restart" : "interruption")}`
+          reason: `stopped by ${entry.stopReason ?? (entry.restartingNow ? "restart-now" : entry.parking ? "group-restart" : "interruption")}`
         })
       }
     }
@@ -598,6 +644,7 @@ export class SupervisorImpl implements Supervisor {
       // Waits for its group restart, which starts a new fiber on this entry.
       if (this.shutdownResult !== undefined) return this.finalizeParked(entry, "shutdown")
       if (handedOver) this.enqueueGroupRestart(entry)
+      else if (entry.restartingNow) this.respawn(entry, false)
       return
     }
     entry.parking = false

@@ -1,7 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type * as Schedule from "effect/Schedule"
+import * as Schedule from "effect/Schedule"
 import * as Backoff from "../Backoff.js"
 import * as RestartPolicy from "../RestartPolicy.js"
 import { InvalidTaskSpec } from "../SupervisorError.js"
@@ -14,6 +14,7 @@ export type ResolvedRestart =
   | { readonly _tag: "Never" }
   | { readonly _tag: "OnFailure" }
   | { readonly _tag: "Always"; readonly intervalMs: number | undefined }
+  | { readonly _tag: "Repeat"; readonly schedule: Schedule.Schedule<unknown, unknown> }
 
 /** Settings a supervisor gives the tasks that do not set their own. */
 export interface ResolvedDefaults {
@@ -85,6 +86,20 @@ const optionalDuration = (field: string, input: unknown): Check<number> =>
 const restart = (input: unknown): Check<ResolvedRestart> => {
   if (!RestartPolicy.isRestartPolicy(input)) {
     return Either.left({ field: "restart", reason: `must be a RestartPolicy, got ${describe(input)}` })
+  }
+  if (input._tag === "Repeat") {
+    if (RestartPolicy.RepeatRestartConflict in input) {
+      return Either.left({
+        field: "restart",
+        reason: "cannot be set on a Task.repeat task: its schedule is its restart policy"
+      })
+    }
+    return Schedule.isSchedule(input.schedule)
+      ? Either.right(input as ResolvedRestart)
+      : Either.left({
+          field: "restart.schedule",
+          reason: `must be a Schedule, got ${describe(input.schedule)}`
+        })
   }
   if (input._tag !== "Always") return Either.right(input)
   const interval: unknown = input.interval

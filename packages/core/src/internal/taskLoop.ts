@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
+import type * as Schedule from "effect/Schedule"
 import type * as Tracer from "effect/Tracer"
 import type { TaskFailure } from "../Backoff.js"
 import { TaskContext } from "../TaskContext.js"
@@ -192,14 +193,21 @@ const afterCurrentAttempt = (exit: AttemptExit | undefined): Effect.Effect<LoopR
 
 const loopOf = (entry: Entry): Effect.Effect<LoopResult> => (entry.owner as LoopHost).loop
 
-/** After a success or a scheduled failure: wait `delayMs`, then the next attempt. */
-const again = (host: LoopHost, entry: Entry, delayMs: number): Effect.Effect<LoopResult> => {
-  entry.restarts += 1
+/**
+ * After a success (`scheduled`: the next run, not a restart) or a retried failure (`backing-off`):
+ * wait `delayMs`, then the next attempt.
+ */
+const again = (
+  host: LoopHost,
+  entry: Entry,
+  delayMs: number,
+  waiting: "backing-off" | "scheduled"
+): Effect.Effect<LoopResult> => {
   if (delayMs <= 0) {
     entry.setState("waiting")
     return loopOf(entry)
   }
-  entry.setState("backing-off")
+  entry.setState(waiting)
   entry.nextAttemptAt = host.now() + delayMs
   return Effect.zipRight(
     sleepMillis(delayMs),
@@ -220,7 +228,7 @@ const afterAttempt = (host: LoopHost, entry: Entry, exit: AttemptExit | undefine
   const result = classify(exit, spec.timeoutMs, spec.isFatal)
   switch (result._tag) {
     case "Succeeded":
-      return onSuccess(host, entry, durationMs)
+      return onSuccess(host, entry, durationMs, (exit as Exit.Success<unknown, unknown>).value)
     case "Canceled":
       if (host.listening) {
         host.emit({
@@ -241,7 +249,7 @@ const afterAttempt = (host: LoopHost, entry: Entry, exit: AttemptExit | undefine
 
 const completed: Effect.Effect<LoopResult> = Effect.succeed(TaskOutcome.completed)
 
-const onSuccess = (host: LoopHost, entry: Entry, durationMs: number): Effect.Effect<LoopResult> => {
+const onSuccess = (host: LoopHost, entry: Entry, durationMs: number, value: unknown): Effect.Effect<LoopResult> => {
   const spec = entry.spec
   if (host.listening) {
     host.emit({
@@ -256,23 +264,50 @@ const onSuccess = (host: LoopHost, entry: Entry, durationMs: number): Effect.Eff
   entry.streak = 0
   entry.schedule = initialState(spec.backoff)
   if (entry.stopRequested) return Effect.succeed(stopped(entry))
-  if (spec.restart._tag !== "Always") return completed
-  const interval = spec.restart.intervalMs
+  const restart = spec.restart
+  if (restart._tag === "Repeat") return repeatAfter(host, entry, restart.schedule, durationMs, value)
+  if (restart._tag !== "Always") return completed
+  const interval = restart.intervalMs
   // At least 1 ms between consecutive starts, so a task that returns at once cannot spin.
   const delayMs = Math.max(interval ?? 0, 1 - durationMs, 0)
-  if (interval !== undefined && host.listening) {
-    host.emit({
-      _tag: "BackoffScheduled",
-      id: entry.id,
-      task: entry.name,
-      path: entry.path,
-      attempt: entry.attempt,
-      delayMs,
-      source: "success"
-    })
-  }
-  return again(host, entry, delayMs)
+  if (interval !== undefined && host.listening) nextRunScheduled(host, entry, delayMs)
+  return again(host, entry, delayMs, "scheduled")
 }
+
+const nextRunScheduled = (host: LoopHost, entry: Entry, delayMs: number): void =>
+  host.emit({
+    _tag: "BackoffScheduled",
+    id: entry.id,
+    task: entry.name,
+    path: entry.path,
+    attempt: entry.attempt,
+    delayMs,
+    source: "success"
+  })
+
+/** `Task.repeat`: steps its schedule with the run's value; the task completes when the schedule ends. */
+const repeatAfter = (
+  host: LoopHost,
+  entry: Entry,
+  schedule: Schedule.Schedule<unknown, unknown>,
+  durationMs: number,
+  value: unknown
+): Effect.Effect<LoopResult> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.matchCauseEffect(stepSchedule(schedule, now, value, entry.repeatState(schedule)), {
+      // A schedule that fails or dies when stepped ends the task (logged, like every Failed outcome).
+      onFailure: (cause) =>
+        logged(entry, new TaskOutcome.Failed({ reason: `the repeat schedule failed: ${describeCause(cause)}`, cause })),
+      onSuccess: (step) => {
+        if (step === undefined) return completed
+        entry.setRepeatState(step.state)
+        // At least 1 ms between consecutive starts, as with `always`.
+        const delayMs = Math.max(step.delayMs, 1 - durationMs, 0)
+        if (host.listening) nextRunScheduled(host, entry, delayMs)
+        return again(host, entry, delayMs, "scheduled")
+      }
+    })
+  )
 
 const onFailure = (
   host: LoopHost,
@@ -350,11 +385,12 @@ const onFailure = (
           })
         }
         metrics.restarts.unsafeUpdate(1, entry.metricLabel)
+        entry.restarts += 1
         // Zero backoff with no retry limit must not starve the process: every 1024th restart in a
         // row waits 1 ms, so timers and I/O get a turn (an attempt that fails at once never yields).
-        if (verdict === "restart")
-          return again(host, entry, step.delayMs <= 0 && entry.streak % 1024 === 0 ? 1 : step.delayMs)
-        entry.restarts += 1
+        if (verdict === "restart") {
+          return again(host, entry, step.delayMs <= 0 && entry.streak % 1024 === 0 ? 1 : step.delayMs, "backing-off")
+        }
         entry.restartDelayMs = step.delayMs
         entry.setState("backing-off")
         entry.nextAttemptAt = step.delayMs > 0 ? host.now() + step.delayMs : undefined

@@ -80,7 +80,7 @@ export interface Scenario {
 
 export const EXP = { first: 50, factor: 2, max: 400 } as const
 
-export type TaskState = "waiting" | "running" | "backing-off" | "stopping"
+export type TaskState = "waiting" | "running" | "backing-off" | "scheduled" | "stopping"
 
 /** What is compared after every step. Outcomes are rendered `Tag` or `Tag: reason` (`Rejected Kind: reason`). */
 export interface Observation {
@@ -250,12 +250,15 @@ const startAttempt = (s: ModelState, t: TaskM): void => {
   if (t.end === s.now) attemptEnded(s, t)
 }
 
-/** Waits `delay` (backing off) or starts the next attempt at once; a restart either way. */
-const again = (s: ModelState, t: TaskM, delay: number): void => {
-  t.restarts += 1
+/**
+ * Waits `delay` (backing off after a failure: a restart; scheduled after a success: not one) or
+ * starts the next attempt at once.
+ */
+const again = (s: ModelState, t: TaskM, delay: number, waiting: "backing-off" | "scheduled"): void => {
+  if (waiting === "backing-off") t.restarts += 1
   t.end = null
   if (delay <= 0) return requestAttempt(s, t)
-  t.state = "backing-off"
+  t.state = waiting
   t.nextAttemptAt = s.now + delay
   t.wake = s.now + delay
 }
@@ -268,7 +271,7 @@ const attemptEnded = (s: ModelState, t: TaskM): void => {
   if (t.endKind === "ok") {
     t.streak = 0
     if (!spec.restart.startsWith("always")) return finish(s, t, "Completed")
-    return again(s, t, Math.max(intervalOf(spec.restart) ?? 0, 1 - duration, 0))
+    return again(s, t, Math.max(intervalOf(spec.restart) ?? 0, 1 - duration, 0), "scheduled")
   }
   const reason = t.endKind === "fail" ? "boom" : `attempt timed out after ${spec.timeout} ms`
   t.lastFailure = reason
@@ -278,7 +281,7 @@ const attemptEnded = (s: ModelState, t: TaskM): void => {
   if (t.streak > maxRetriesOf(spec)) {
     return finish(s, t, `Failed: retry limit reached after ${retries} of ${spec.maxRetries} retries: ${reason}`)
   }
-  again(s, t, backoffDelay(spec.backoff, retries))
+  again(s, t, backoffDelay(spec.backoff, retries), "backing-off")
 }
 
 /** The task's fiber exits by itself with `outcome`. */

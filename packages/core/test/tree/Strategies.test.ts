@@ -332,7 +332,7 @@ describe("Strategies: periodic children", () => {
       const nested = nestedOf(yield* sup.tree)
       expect(nested.tasks.map(({ attempt, name, restarts, state }) => [name, state, attempt, restarts])).toEqual([
         ["a", "running", 1, 0],
-        ["p", "backing-off", 10, 10],
+        ["p", "scheduled", 10, 0],
         ["b", "running", 1, 0]
       ])
       // Only p's own scope closed, after each run; a and b were never stopped.
