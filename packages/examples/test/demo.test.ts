@@ -164,7 +164,7 @@ describe("demo: pieces", () => {
         seed: 1,
         status: "running",
         now: 100,
-        columns: 120
+        columns: 160
       })
       const row = (path: string) => text.split("\n").find((line) => line.includes(`│ ${path} `)) ?? ""
       expect(text).toContain("│ task ")
