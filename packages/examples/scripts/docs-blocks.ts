@@ -23,11 +23,14 @@ export interface Quote {
   readonly code: string
 }
 
-export const pages = (): Array<string> =>
-  fs
+/** The pages that quote examples: `docs/*.md` and the repository's README. */
+export const pages = (): Array<string> => [
+  ...fs
     .readdirSync(docsDir)
     .filter((name) => name.endsWith(".md"))
-    .map((name) => path.join(docsDir, name))
+    .map((name) => path.join(docsDir, name)),
+  path.join(docsDir, "..", "README.md")
+]
 
 export const quotes = (page: string): Array<Quote> =>
   Array.from(fs.readFileSync(page, "utf8").matchAll(block), (match) => ({
