@@ -93,7 +93,7 @@ export const report = (results: Results): string => {
       ])
     }
     lines.push(
-      "## targets (DESIGN.md §5, at the largest N; reported, never asserted; growth = per op at the largest N ÷ at the smallest)"
+      "## targets (docs/benchmarks.md, at the largest N; reported, never asserted; growth = per op at the largest N ÷ at the smallest)"
     )
     lines.push(...pad(rows, new Set([1, 3])).map((line) => `   ${line}`))
   }

@@ -1,5 +1,5 @@
 /**
- * The targets of DESIGN.md §5, checked at the largest size each scenario ran. They are reported,
+ * The performance targets (listed in docs/benchmarks.md), checked at the largest size each scenario ran. They are reported,
  * never asserted: the bench is an instrument, CI never fails on a timing.
  */
 import type { ScenarioResult, Target } from "./results.js"
@@ -39,7 +39,7 @@ export const targetsOf = (scenarios: ReadonlyArray<ScenarioResult>): Array<Targe
       meetsAim: spec.aim === null ? null : ratio.ratio <= spec.aim
     })
   }
-  // "Per-operation cost from 1k to 100k tasks: flat" has no number in §5; the ratios are reported as they
+  // "Per-operation cost from 1k to 100k tasks: flat" has no number; the ratios are reported as they
   // are, beside the baselines' growth over the same sizes (a larger heap makes every GC slower, for all).
   for (const scenario of scenarios) {
     for (const flat of scenario.flatness) {

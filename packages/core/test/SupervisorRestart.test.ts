@@ -1,5 +1,5 @@
 /**
- * The attempt-exit table and the restart policies (DESIGN §4 "How an attempt's exit is read",
+ * The attempt-exit table and the restart policies (the design's "How an attempt's exit is read",
  * "RestartPolicy, Backoff", "TaskContext"). Every timing runs on the TestClock, which starts at 0,
  * so event instants (`at`) are exact epoch milliseconds.
  */

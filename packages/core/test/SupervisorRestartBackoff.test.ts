@@ -1,6 +1,6 @@
 /**
  * Retry budget, backoff schedules, `resetAfter`, seeded jitter and the `TaskInfo` a task shows while
- * it backs off (DESIGN §4 "RestartPolicy, Backoff", "Supervisor"). Every timing runs on the
+ * it backs off (the design's "RestartPolicy, Backoff", "Supervisor"). Every timing runs on the
  * TestClock, which starts at 0, so event instants (`at`) are exact epoch milliseconds.
  */
 import { describe, expect, it } from "@effect/vitest"

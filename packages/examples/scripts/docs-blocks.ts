@@ -1,7 +1,9 @@
 /**
  * The Markdown pages in `docs/` quote the runnable examples of `src/docs/`. A quoted example is a
  * ```ts block right after a `<!-- example: <file> -->` marker. `pnpm docs:sync` rewrites those
- * blocks from the files; the examples test checks that they match.
+ * blocks from the files; the examples test checks that they match. A `<file>` with a `/` is a path
+ * from `packages/examples/` (e.g. `test/docs/testing-event-log.test.ts`: an example that is itself a
+ * test file, run by vitest).
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -9,8 +11,11 @@ import { fileURLToPath } from "node:url"
 
 export const docsDir = fileURLToPath(new URL("../../../docs/", import.meta.url))
 export const examplesDir = fileURLToPath(new URL("../src/docs/", import.meta.url))
+/** Examples that are test files (the Testing page): run by vitest, quoted like the others. */
+export const testExamplesDir = fileURLToPath(new URL("../test/docs/", import.meta.url))
+const examplesPackage = fileURLToPath(new URL("../", import.meta.url))
 
-const block = /(<!-- example: ([\w.-]+) -->\n+```ts\n)([\s\S]*?)(```)/g
+const block = /(<!-- example: ([\w./-]+) -->\n+```ts\n)([\s\S]*?)(```)/g
 
 export interface Quote {
   readonly page: string
@@ -18,11 +23,14 @@ export interface Quote {
   readonly code: string
 }
 
-export const pages = (): Array<string> =>
-  fs
+/** The pages that quote examples: `docs/*.md` and the repository's README. */
+export const pages = (): Array<string> => [
+  ...fs
     .readdirSync(docsDir)
     .filter((name) => name.endsWith(".md"))
-    .map((name) => path.join(docsDir, name))
+    .map((name) => path.join(docsDir, name)),
+  path.join(docsDir, "..", "README.md")
+]
 
 export const quotes = (page: string): Array<Quote> =>
   Array.from(fs.readFileSync(page, "utf8").matchAll(block), (match) => ({
@@ -31,9 +39,15 @@ export const quotes = (page: string): Array<Quote> =>
     code: match[3]
   }))
 
-export const exampleFiles = (): Array<string> => fs.readdirSync(examplesDir).filter((name) => name.endsWith(".ts"))
+export const exampleFiles = (): Array<string> => [
+  ...fs.readdirSync(examplesDir).filter((name) => name.endsWith(".ts")),
+  ...(fs.existsSync(testExamplesDir) ? fs.readdirSync(testExamplesDir) : [])
+    .filter((name) => name.endsWith(".ts"))
+    .map((name) => `test/docs/${name}`)
+]
 
-export const readExample = (file: string): string => fs.readFileSync(path.join(examplesDir, file), "utf8")
+export const readExample = (file: string): string =>
+  fs.readFileSync(file.includes("/") ? path.join(examplesPackage, file) : path.join(examplesDir, file), "utf8")
 
 /** Rewrites every quoted block of `page` from its example file; returns whether anything changed. */
 export const sync = (page: string): boolean => {

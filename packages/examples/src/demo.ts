@@ -14,6 +14,10 @@
  *   pnpm demo --duration 20s           # any Effect duration: "20 seconds", 20s, 1500ms
  *   pnpm demo --port 8080 --seed 42    # a fixed port (default: any free one), a fixed Random seed
  *
+ * A seed fixes the random draws, not the run: the demo runs on the real clock, whose timing decides
+ * which task draws next, so two runs with one seed can differ. (Under the TestClock, as in the
+ * tests, a seed does replay a run.)
+ *
  * Ctrl-C (or SIGTERM) shuts down gracefully; a second one exits at once (`NodeSupervisor.runMain`).
  */
 import { NodeSupervisor } from "@fibervisor/platform-node"

@@ -164,7 +164,7 @@ describe("demo: pieces", () => {
         seed: 1,
         status: "running",
         now: 100,
-        columns: 120
+        columns: 160
       })
       const row = (path: string) => text.split("\n").find((line) => line.includes(`│ ${path} `)) ?? ""
       expect(text).toContain("│ task ")
@@ -209,7 +209,7 @@ describe("demo: the real process", () => {
         expect(run.ms).toBeLessThan(10_000)
 
         // Not a TTY: no table, no escape sequences; one line per event.
-        expect(run.stdout).toMatch(/^fibervisor demo for 2s \(seed \d+\) · Ctrl-C shuts down gracefully/)
+        expect(run.stdout).toMatch(/^fibervisor demo for 2s \(seed \d+\)\n {2}Ctrl-C shuts down gracefully/)
         expect(run.stdout).toMatch(/^ {2}rate: {3}http:\/\/127\.0\.0\.1:\d+\/rate$/m)
         expect(run.stdout).toMatch(/^ {2}health: http:\/\/127\.0\.0\.1:\d+\/\{healthz,readyz,tasks,events,metrics\}$/m)
         expect(run.stdout).not.toContain("\u001b[")

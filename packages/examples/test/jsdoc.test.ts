@@ -1,5 +1,5 @@
 /**
- * DESIGN.md's style rule, checked: every export of a public module (`src/*.ts` of the published
+ * The project's style rule, checked: every export of a public module (`src/*.ts` of the published
  * packages, not `src/internal/`) has a JSDoc comment with `@since` and `@category`. A module-level
  * re-export (`export * as X from` / `export * from`, as in the `index.ts` files) needs only
  * `@since`. Exports marked `@internal` are skipped (TypeDoc leaves them out: `excludeInternal`).

@@ -14,7 +14,7 @@ const testClock: Driver = { flush: TestClock.adjust(0), advance: (ms) => TestClo
 const hangs: Spec = { restart: "never", backoff: "const:100", program: ["hang"] }
 
 describe("Regressions", () => {
-  // `list` is "sorted by id" (Supervisor.ts, DESIGN §4). A queued submission keeps the id it got at
+  // `list` is "sorted by id" (Supervisor.ts). A queued submission keeps the id it got at
   // `submit`; it used to be listed in spawn order, after a task added later (here: c before b after
   // step 4). Found with seed 42, shrunk; fixed in a166ac4 ("list in id order").
   it.effect("list is sorted by id when a queued submission starts after a later add", () =>

@@ -1,5 +1,5 @@
 /**
- * The reference model of the property tests: DESIGN.md §4 and the docs (tasks-and-restart-policies,
+ * The reference model of the property tests: the design contract and the docs (tasks-and-restart-policies,
  * backoff, shutdown-and-grace, the controller section of trees) written as a small discrete-event
  * simulation over plain data. It knows nothing of Effect or of the library's code.
  *

@@ -9,7 +9,11 @@ export interface DemoArgs {
   readonly duration: Duration.Duration
   /** The HTTP port on 127.0.0.1 (0: any free port). */
   readonly port: number
-  /** The seed of Effect's `Random`: the same seed draws the same failures and latencies. */
+  /**
+   * The seed of Effect's `Random`: the same seed gives the same sequence of draws (failures,
+   * latencies, jitter). The demo runs on the real clock, which decides the order in which tasks
+   * draw, so two runs with one seed start alike but can drift apart.
+   */
   readonly seed: number
 }
 
@@ -51,7 +55,7 @@ const parseInteger = (field: string, raw: string, min: number, max: number): Eit
     : Either.left(new InvalidDemoArgs({ field, reason: `expected an integer from ${min} to ${max}, got "${raw}"` }))
 }
 
-/** Reads the flags; without `--seed` the seed is drawn at random (and printed, to replay the run). */
+/** Reads the flags; without `--seed` the seed is drawn at random (and printed). */
 export const parseArgs = (
   argv: ReadonlyArray<string>,
   randomSeed: () => number = () => Math.floor(Math.random() * 1_000_000)

@@ -63,8 +63,8 @@ export const main = (options: MainOptions) =>
           )
           console.log(
             [
-              `fibervisor demo for ${Duration.format(options.duration)} (seed ${options.seed}) · ` +
-                `Ctrl-C shuts down gracefully, a second Ctrl-C exits at once`,
+              `fibervisor demo for ${Duration.format(options.duration)} (seed ${options.seed})`,
+              `  Ctrl-C shuts down gracefully, a second Ctrl-C exits at once`,
               `  rate:   ${url}`,
               `  health: http://127.0.0.1:${health.port}/{healthz,readyz,tasks,events,metrics}`
             ].join("\n")

@@ -59,27 +59,80 @@ const WIDTHS = [32, 13, 9, 10, 17]
 const failureWidth = (columns: number | undefined): number =>
   Math.min(40, Math.max(14, (columns ?? 120) - WIDTHS.reduce((a, b) => a + b, 0) - HEAD.length - 1))
 
+/**
+ * Below this width the full table (about 128 columns) would wrap: a wrapped line is two lines on
+ * screen, and log-update cannot erase lines that scrolled off, so the screen fills with fragments.
+ */
+export const COMPACT_BELOW = 130
+
+const COMPACT_HEAD = ["task", "state", "att", "rst", "next", "failure"]
+const COMPACT_WIDTHS = [27, 13, 5, 5, 10]
+/** In the compact layout, what is left of the terminal (never wider, so no line wraps). */
+const compactFailureWidth = (columns: number): number =>
+  Math.max(8, columns - 1 - COMPACT_WIDTHS.reduce((a, b) => a + b, 0) - COMPACT_HEAD.length - 1)
+
 const label = (node: SupervisorTree.TaskNode): string =>
   node.path + (node.supervisor !== undefined ? ` (${node.supervisor.strategy})` : "") + (node.ready ? " (ready)" : "")
 
-/** One frame: a status line, the tree as a table, readiness, HTTP and worker counters. */
+/** The compact label: the name indented by depth (`root/app/workers/worker-1` → `    worker-1`). */
+const compactLabel = (node: SupervisorTree.TaskNode): string =>
+  "  ".repeat(node.path.split("/").length - 1) +
+  node.name +
+  (node.supervisor !== undefined ? ` (${node.supervisor.strategy})` : "") +
+  (node.ready ? " (ready)" : "")
+
+/**
+ * Fits a status line into `columns - 1`: parts joined by " · " go on lines of their own when the
+ * whole does not fit, and a part that still does not fit is clipped.
+ */
+const fit = (line: string, columns: number): Array<string> => {
+  const max = columns - 1
+  if (line.length <= max) return [line]
+  const lines: Array<string> = []
+  let current = ""
+  for (const part of line.split(" · ")) {
+    const joined = current === "" ? part : `${current} · ${part}`
+    if (joined.length <= max) current = joined
+    else {
+      if (current !== "") lines.push(current)
+      current = part
+    }
+  }
+  lines.push(current)
+  return lines.map((text) => clip(text, max))
+}
+
+/**
+ * One frame: a status line, the tree as a table, readiness, HTTP and worker counters. Below
+ * `COMPACT_BELOW` columns it uses the compact layout: shorter headers, names indented by depth, and
+ * every line within the terminal's width.
+ */
 export const frame = (tree: SupervisorTree.SupervisorTree, stats: Stats, info: FrameInfo): string => {
-  const lastWidth = failureWidth(info.columns)
+  const compact = info.columns !== undefined && info.columns < COMPACT_BELOW
+  const lastWidth = compact ? compactFailureWidth(info.columns ?? 80) : failureWidth(info.columns)
   const table = new Table({
-    head: HEAD,
-    colWidths: [...WIDTHS, lastWidth],
+    head: compact ? COMPACT_HEAD : HEAD,
+    colWidths: [...(compact ? COMPACT_WIDTHS : WIDTHS), lastWidth],
     colAligns: ["left", "left", "right", "right", "right", "left"],
     style: { head: [], border: [], compact: true }
   })
+  const taskWidth = (compact ? COMPACT_WIDTHS : WIDTHS)[0]! - 2
   const outcomes = info.outcomes
-  table.push([`${tree.path} (${tree.strategy})`, outcomes === undefined ? tree.state : "stopped", "", "", "", ""])
+  table.push([
+    clip(`${tree.path} (${tree.strategy})`, taskWidth),
+    outcomes === undefined ? tree.state : "stopped",
+    "",
+    "",
+    "",
+    ""
+  ])
   for (const node of SupervisorTree.flatten(tree)) {
     const next =
       node.nextAttemptAt === undefined || outcomes !== undefined
         ? ""
         : `${Math.max(0, node.nextAttemptAt - info.now)} ms`
     table.push([
-      label(node),
+      clip(compact ? compactLabel(node) : label(node), taskWidth),
       outcomes === undefined ? node.state : (outcomes.get(node.path) ?? node.state),
       node.attempt,
       node.restarts,
@@ -94,14 +147,17 @@ export const frame = (tree: SupervisorTree.SupervisorTree, stats: Stats, info: F
       : waiting.length === 0
         ? "ready: yes"
         : `ready: no (waiting for ${waiting.map((node) => `${node.path}: ${node.state}`).join(", ")})`
-  return [
+  const lines = [
     `fibervisor demo · ${info.status} · ${seconds(info.elapsedMs)} of ${seconds(info.durationMs)} · seed ${info.seed} · ${info.url}`,
     table.toString(),
     ready,
     httpLine(stats),
     `feed: ${PAIR} ${stats.quote.toFixed(5)} (${stats.connected ? "connected" : "disconnected"}) · ` +
       `jobs: ${stats.jobs} · heartbeats: ${stats.beats} · heap ${(stats.heapUsed / 1024 / 1024).toFixed(1)} MB`
-  ].join("\n")
+  ]
+  if (!compact) return lines.join("\n")
+  const columns = info.columns ?? 80
+  return lines.flatMap((line) => (line.includes("\n") ? [line] : fit(line, columns))).join("\n")
 }
 
 // ---- the summary: what happened to each path ----

@@ -1,0 +1,129 @@
+/**
+ * What a user installs: packs every publishable package with `pnpm pack` (after building it) and
+ * checks the tarball: README and LICENSE, the build, peer ranges as the docs state them, no
+ * development-only export condition, internals sealed, `@since` tags not ahead of the version.
+ */
+import { execFileSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { fileURLToPath } from "node:url"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+
+const root = fileURLToPath(new URL("../../../", import.meta.url))
+const publishable = ["core", "platform-node", "vitest"] as const
+
+// Under `pnpm test`, npm_execpath is the running pnpm (also when CI runs it through corepack).
+const pnpm = (args: ReadonlyArray<string>, cwd: string): string => {
+  const execPath = process.env.npm_execpath
+  return execPath !== undefined && /pnpm/.test(path.basename(execPath)) && /\.c?js$/.test(execPath)
+    ? execFileSync(process.execPath, [execPath, ...args], { cwd, encoding: "utf8" })
+    : execFileSync("pnpm", args, { cwd, encoding: "utf8" })
+}
+
+interface Packed {
+  readonly files: ReadonlyArray<string>
+  readonly manifest: Record<string, any>
+  readonly manifestText: string
+}
+
+const destination = fs.mkdtempSync(path.join(os.tmpdir(), "fibervisor-pack-"))
+const packed = new Map<string, Packed>()
+
+beforeAll(() => {
+  // `files` ships dist/: build it first (incremental, quick when up to date).
+  execFileSync(
+    process.execPath,
+    [
+      path.join(root, "node_modules/typescript/bin/tsc"),
+      "-b",
+      ...publishable.map((pkg) => path.join(root, `packages/${pkg}/tsconfig.build.json`))
+    ],
+    { cwd: root }
+  )
+  for (const pkg of publishable) {
+    const dir = path.join(root, "packages", pkg)
+    const { name, version } = JSON.parse(fs.readFileSync(path.join(dir, "package.json"), "utf8"))
+    pnpm(["pack", "--pack-destination", destination], dir)
+    const tarball = path.join(destination, `${name.replace("@", "").replace("/", "-")}-${version}.tgz`)
+    const files = execFileSync("tar", ["-tzf", tarball], { encoding: "utf8" }).trim().split("\n")
+    const manifestText = execFileSync("tar", ["-xzOf", tarball, "package/package.json"], { encoding: "utf8" })
+    packed.set(pkg, { files, manifest: JSON.parse(manifestText), manifestText })
+  }
+}, 180_000)
+
+afterAll(() => fs.rmSync(destination, { recursive: true, force: true }))
+
+const get = (pkg: string): Packed => packed.get(pkg)!
+
+/** Every `@since x.y.z` tag in a package's sources. */
+const sinceTags = (dir: string): Array<string> =>
+  fs
+    .readdirSync(dir, { recursive: true, encoding: "utf8" })
+    .filter((file) => file.endsWith(".ts"))
+    .flatMap((file) =>
+      Array.from(fs.readFileSync(path.join(dir, file), "utf8").matchAll(/@since (\S+)/g), (m) => m[1]!)
+    )
+
+const compare = (a: string, b: string): number => {
+  const [x, y] = [a.split(".").map(Number), b.split(".").map(Number)]
+  for (let i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i]! - y[i]!
+  return 0
+}
+
+describe.each(publishable)("the %s tarball", (pkg) => {
+  it("carries README.md, LICENSE and the build", () => {
+    const { files } = get(pkg)
+    expect(files).toContain("package/README.md")
+    expect(files).toContain("package/LICENSE")
+    expect(files).toContain("package/dist/index.js")
+    expect(files).toContain("package/dist/index.d.ts")
+  })
+
+  it("publishes no development-only condition and seals the internals", () => {
+    const { manifest, manifestText } = get(pkg)
+    expect(manifestText).not.toContain("@fibervisor/source")
+    expect(manifestText).not.toContain("@fibervisor/internal")
+    expect(manifestText).not.toContain("workspace:")
+    expect(manifest.exports["./internal/*"]).toBeNull()
+    expect(manifest.exports["."]).toEqual({ types: "./dist/index.d.ts", default: "./dist/index.js" })
+    expect(manifest.main).toBe("./dist/index.js")
+    expect(manifest.types).toBe("./dist/index.d.ts")
+    expect(manifest.license).toBe("MIT")
+  })
+
+  it("takes effect 3.22 or later in the 3.x line as a peer", () => {
+    expect(get(pkg).manifest.peerDependencies.effect).toBe("^3.22.0")
+  })
+
+  it("has no @since tag ahead of its version", () => {
+    const { version } = get(pkg).manifest
+    const ahead = sinceTags(path.join(root, "packages", pkg, "src")).filter((since) => compare(since, version) > 0)
+    expect(ahead).toEqual([])
+  })
+})
+
+describe("peer and plain dependencies", () => {
+  it("@fibervisor/platform-node takes the @effect packages as peers with ranges", () => {
+    const { manifest } = get("platform-node")
+    expect(manifest.peerDependencies).toMatchObject({
+      "@effect/platform": "^0.97.0",
+      "@effect/platform-node": "^0.108.0",
+      "@effect/opentelemetry": "^0.64.0",
+      "@fibervisor/core": `^${manifest.version}`
+    })
+    expect(Object.keys(manifest.dependencies ?? {}).filter((dep) => dep.startsWith("@effect/"))).toEqual([])
+    for (const range of Object.values<string>(manifest.dependencies ?? {})) expect(range).toMatch(/^\^/)
+  })
+
+  it("@fibervisor/vitest needs neither @effect/vitest nor vitest", () => {
+    const { manifest, files } = get("vitest")
+    expect(Object.keys(manifest.peerDependencies)).toEqual(["effect", "@fibervisor/core"])
+    const sources = files.filter((file) => file.startsWith("package/src/"))
+    expect(sources.length).toBeGreaterThan(0)
+    for (const file of sources) {
+      const text = fs.readFileSync(path.join(root, "packages/vitest", file.slice("package/".length)), "utf8")
+      expect(text).not.toMatch(/from "(@effect\/)?vitest"/)
+    }
+  })
+})
