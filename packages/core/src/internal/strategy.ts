@@ -27,45 +27,53 @@ const affectedBy = (supervisor: SupervisorImpl, trigger: Entry): Array<Entry> =>
  * Restarts a group after `trigger`'s restart-worthy failure (its fiber has exited): stops the
  * other affected children in reverse start order, each within its grace, waits the trigger's own
  * backoff, then starts them again in start order, each once the previous one began its first
- * attempt. `RestartPolicy.never` children are stopped for good.
+ * attempt. `RestartPolicy.never` children are stopped for good. Called when the restart begins:
+ * the affected children are known from then on (a failure of theirs joins this restart).
  */
-export const restartGroup = (supervisor: SupervisorImpl, trigger: Entry): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    // Ended meanwhile, or already started again by an earlier group restart that took it along.
-    if (trigger.outcome !== undefined || !trigger.exited) return Effect.void
-    const affected = affectedBy(supervisor, trigger)
-    if (supervisor.listening) {
-      supervisor.emit({
-        _tag: "GroupRestart",
-        path: supervisor.path,
-        strategy: supervisor.config.strategy,
-        trigger: trigger.name,
-        affected: affected.map((entry) => entry.name)
-      })
+export const restartGroup = (supervisor: SupervisorImpl, trigger: Entry): Effect.Effect<void> => {
+  // Ended meanwhile, or already started again by an earlier group restart that took it along.
+  if (trigger.outcome !== undefined || !trigger.exited) return Effect.void
+  const affected = affectedBy(supervisor, trigger)
+  for (const entry of affected) {
+    entry.heldByGroup = true
+    // Failed in the same instant (it joined this restart, or its own queued one was taken along).
+    if (entry !== trigger && entry.exited) {
+      entry.state = "waiting"
+      entry.nextAttemptAt = undefined
     }
-    const others = affected.filter((entry) => entry !== trigger).reverse()
-    const stopOthers = Effect.forEach(others, (entry) => stopForRestart(supervisor, entry), { discard: true })
-    // The trigger's backoff runs once its siblings are down.
-    const backoff = Effect.suspend(() => {
-      const delayMs = trigger.restartDelayMs
-      if (delayMs <= 0 || trigger.outcome !== undefined) return Effect.void
-      trigger.nextAttemptAt = supervisor.now() + delayMs
-      return sleepMillis(delayMs)
+  }
+  if (supervisor.listening) {
+    supervisor.emit({
+      _tag: "GroupRestart",
+      path: supervisor.path,
+      strategy: supervisor.config.strategy,
+      trigger: trigger.name,
+      affected: affected.map((entry) => entry.name)
     })
-    const startAll = Effect.forEach(
-      affected,
-      (entry) =>
-        Effect.suspend(() => {
-          // Removed, abandoned or stopped for good meanwhile: it stays down.
-          if (!entry.exited || entry.outcome !== undefined || entry.stopReason !== undefined) return Effect.void
-          if (supervisor.shuttingDown) return Effect.void
-          supervisor.respawn(entry, entry !== trigger)
-          return entry.started
-        }),
-      { discard: true }
-    )
-    return Effect.zipRight(Effect.zipRight(stopOthers, backoff), startAll)
+  }
+  const others = affected.filter((entry) => entry !== trigger).reverse()
+  const stopOthers = Effect.forEach(others, (entry) => stopForRestart(supervisor, entry), { discard: true })
+  // The trigger's backoff runs once its siblings are down.
+  const backoff = Effect.suspend(() => {
+    const delayMs = trigger.restartDelayMs
+    if (delayMs <= 0 || trigger.outcome !== undefined) return Effect.void
+    trigger.nextAttemptAt = supervisor.now() + delayMs
+    return sleepMillis(delayMs)
   })
+  const startAll = Effect.forEach(
+    affected,
+    (entry) =>
+      Effect.suspend(() => {
+        // Removed, abandoned or stopped for good meanwhile: it stays down.
+        if (!entry.exited || entry.outcome !== undefined || entry.stopReason !== undefined) return Effect.void
+        if (supervisor.shuttingDown) return Effect.void
+        supervisor.respawn(entry)
+        return entry.started
+      }),
+    { discard: true }
+  )
+  return Effect.zipRight(Effect.zipRight(stopOthers, backoff), startAll)
+}
 
 /** Stops one sibling for a group restart and waits (within its grace) until its fiber has exited. */
 const stopForRestart = (supervisor: SupervisorImpl, entry: Entry): Effect.Effect<void> =>

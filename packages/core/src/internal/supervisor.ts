@@ -295,8 +295,16 @@ export class SupervisorImpl implements Supervisor {
   // ---- restarts ----
 
   restartVerdict(entry: Entry, reason: string): RestartVerdict {
+    const strategy = this.config.strategy
+    let takesOver = false
+    if (strategy !== "one-for-one") {
+      const pending = this.pendingGroupFor(entry)
+      if (pending === "join") return "join"
+      takesOver = pending === "take-over"
+    }
     const intensity = this.config.intensity
-    if (intensity !== undefined) {
+    // A restart that takes a queued one along replaces it: the queued one is counted already.
+    if (intensity !== undefined && !takesOver) {
       const now = this.now()
       const times = this.restartTimes
       times.push(now)
@@ -314,7 +322,38 @@ export class SupervisorImpl implements Supervisor {
         }
       }
     }
-    return this.config.strategy === "one-for-one" ? "restart" : "group"
+    return strategy === "one-for-one" ? "restart" : "group"
+  }
+
+  /**
+   * How a group restart that has not started its children again yet relates to `entry`'s failure,
+   * so that siblings failing in the same instant make one group restart, counted once: `"join"`
+   * when it starts `entry` again anyway (the restart under way took it along, or a queued one
+   * will), `"take-over"` when `entry`'s own restart will take a queued one along (under
+   * `rest-for-one`, a queued trigger started after `entry`).
+   */
+  private pendingGroupFor(entry: Entry): "join" | "take-over" | undefined {
+    if (entry.heldByGroup) return "join"
+    let pending: "take-over" | undefined = undefined
+    for (const trigger of this.groupQueue) {
+      // Ended, started again, or taken along by the restart under way: that restart will not run.
+      if (trigger === entry || !trigger.exited || trigger.outcome !== undefined || trigger.heldByGroup) continue
+      if (this.config.strategy === "one-for-all" || trigger.id < entry.id) return "join"
+      pending = "take-over"
+    }
+    return pending
+  }
+
+  /**
+   * The next queued group restart: the oldest, except under `rest-for-one`, where the one of the
+   * earliest started child goes first (it takes the later ones along).
+   */
+  private nextGroupTrigger(): Entry | undefined {
+    const queue = this.groupQueue
+    if (queue.length <= 1 || this.config.strategy !== "rest-for-one") return queue.shift()
+    let first = 0
+    for (let i = 1; i < queue.length; i++) if (queue[i]!.id < queue[first]!.id) first = i
+    return queue.splice(first, 1)[0]
   }
 
   /** Queues a group restart triggered by `entry` (whose fiber has exited); they run one at a time. */
@@ -329,7 +368,7 @@ export class SupervisorImpl implements Supervisor {
       idle.complete(undefined)
     }
     const drain: Effect.Effect<void> = Effect.suspend(() => {
-      const next = this.groupQueue.shift()
+      const next = this.nextGroupTrigger()
       if (next === undefined || this.shutdownResult !== undefined) {
         done()
         return Effect.void
@@ -342,10 +381,10 @@ export class SupervisorImpl implements Supervisor {
     )
   }
 
-  /** Starts a new fiber on an entry a group restart stopped (the trigger counted its restart already). */
-  respawn(entry: Entry, countRestart: boolean): void {
+  /** Starts a new fiber on an entry a group restart stopped (a child whose failure led here counted its restart already). */
+  respawn(entry: Entry): void {
+    if (!entry.restartCounted) entry.restarts += 1
     entry.rearm()
-    if (countRestart) entry.restarts += 1
     this.startFiber(entry)
   }
 
