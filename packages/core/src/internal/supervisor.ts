@@ -1,3 +1,4 @@
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -708,6 +709,23 @@ export class SupervisorImpl implements Supervisor {
   /** Completed when a shutdown has finished (`join` waits for it without starting one). */
   private readonly finished = new Signal<void>()
 
+  /** Calls `f` once the shutdown has finished, whoever started it, with its `GraceExceeded` if any. */
+  onFinished(f: (exceeded: GraceExceeded | undefined) => void): void {
+    this.finished.listen(() => {
+      const exit = this.shutdownResult?.unsafeValue
+      try {
+        f(
+          exit === undefined || Exit.isSuccess(exit)
+            ? undefined
+            : Option.getOrUndefined(Cause.failureOption(exit.cause))
+        )
+      } catch (defect) {
+        // Runs inside the shutdown's bookkeeping (a custom registry may throw): reported, never thrown there.
+        unsafeForkRoot(this.runtime, Effect.logError("a shutdown listener failed", Cause.die(defect)))
+      }
+    })
+  }
+
   // ---- shutdown ----
 
   get shutdown(): Effect.Effect<void, GraceExceeded> {
@@ -858,13 +876,8 @@ export const make = (options?: SupervisorOptions): Effect.Effect<Supervisor, Inv
     const supervisor = yield* build(config, bus)
     if (Option.isSome(registry)) {
       registry.value.register(supervisor)
-      // Runs before the shutdown finalizer's result is dropped: scope finalizers run in reverse order.
-      yield* Effect.addFinalizer(() =>
-        Effect.matchEffect(supervisor.shutdown, {
-          onFailure: (error) => Effect.sync(() => registry.value.unregister(supervisor, error)),
-          onSuccess: () => Effect.sync(() => registry.value.unregister(supervisor, undefined))
-        })
-      )
+      // Listed until its shutdown has finished, whether its scope, `shutdown` or a failure started it.
+      supervisor.onFinished((exceeded) => registry.value.unregister(supervisor, exceeded))
     }
     return supervisor
   })
