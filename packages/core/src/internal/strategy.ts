@@ -1,7 +1,20 @@
 import * as Effect from "effect/Effect"
 import { sleepMillis, timeoutOptionMillis } from "./duration.js"
 import type { Entry } from "./entry.js"
+import { Signal } from "./signal.js"
 import type { SupervisorImpl } from "./supervisor.js"
+
+/** The group restart under way (one at a time per supervisor). */
+export class GroupRun {
+  /** Set once it starts its children again: from then on a failure is a restart of its own. */
+  starting = false
+  /**
+   * Completed when a `rest-for-one` restart of an earlier child takes this one over (it covers
+   * every child this one restarts): this one then starts nobody and that one runs next.
+   */
+  readonly superseded = new Signal<void>()
+  constructor(readonly trigger: Entry) {}
+}
 
 /**
  * The children a restart of `trigger` takes down with it, in start order: every live child under
@@ -15,8 +28,9 @@ const affectedBy = (supervisor: SupervisorImpl, trigger: Entry): Array<Entry> =>
       affected.push(entry)
       continue
     }
-    // Parked children (waiting for a group restart of their own) are taken along and started again.
-    if (entry.stopReason !== undefined || entry.parking || entry.outcome !== undefined) continue
+    // Parked children (waiting for a group restart of their own, or stopped by a restart this one
+    // took over) are taken along and started again; one still being stopped is not.
+    if (entry.stopReason !== undefined || (entry.parking && !entry.exited) || entry.outcome !== undefined) continue
     if (supervisor.config.strategy === "rest-for-one" && entry.id < trigger.id) continue
     affected.push(entry)
   }
@@ -34,6 +48,8 @@ export const restartGroup = (supervisor: SupervisorImpl, trigger: Entry): Effect
   // Ended meanwhile, or already started again by an earlier group restart that took it along.
   if (trigger.outcome !== undefined || !trigger.exited) return Effect.void
   const affected = affectedBy(supervisor, trigger)
+  const run = new GroupRun(trigger)
+  supervisor.groupRun = run
   for (const entry of affected) {
     entry.heldByGroup = true
     // Failed in the same instant (it joined this restart, or its own queued one was taken along).
@@ -56,23 +72,33 @@ export const restartGroup = (supervisor: SupervisorImpl, trigger: Entry): Effect
   // The trigger's backoff runs once its siblings are down.
   const backoff = Effect.suspend(() => {
     const delayMs = trigger.restartDelayMs
-    if (delayMs <= 0 || trigger.outcome !== undefined) return Effect.void
+    if (delayMs <= 0 || trigger.outcome !== undefined || run.superseded.isDone) return Effect.void
     trigger.nextAttemptAt = supervisor.now() + delayMs
-    return sleepMillis(delayMs)
+    return Effect.raceFirst(sleepMillis(delayMs), run.superseded.await)
   })
-  const startAll = Effect.forEach(
-    affected,
-    (entry) =>
-      Effect.suspend(() => {
-        // Removed, abandoned or stopped for good meanwhile: it stays down.
-        if (!entry.exited || entry.outcome !== undefined || entry.stopReason !== undefined) return Effect.void
-        if (supervisor.shuttingDown) return Effect.void
-        supervisor.respawn(entry)
-        return entry.started
-      }),
-    { discard: true }
+  const startAll = Effect.suspend(() => {
+    // Taken over: the restart that took it over starts these children.
+    if (run.superseded.isDone) return Effect.void
+    run.starting = true
+    return Effect.forEach(
+      affected,
+      (entry) =>
+        Effect.suspend(() => {
+          // Removed, abandoned or stopped for good meanwhile: it stays down.
+          if (!entry.exited || entry.outcome !== undefined || entry.stopReason !== undefined) return Effect.void
+          if (supervisor.shuttingDown) return Effect.void
+          supervisor.respawn(entry)
+          return entry.started
+        }),
+      { discard: true }
+    )
+  })
+  return Effect.ensuring(
+    Effect.zipRight(Effect.zipRight(stopOthers, backoff), startAll),
+    Effect.sync(() => {
+      if (supervisor.groupRun === run) supervisor.groupRun = undefined
+    })
   )
-  return Effect.zipRight(Effect.zipRight(stopOthers, backoff), startAll)
 }
 
 /** Stops one sibling for a group restart and waits (within its grace) until its fiber has exited. */

@@ -54,7 +54,7 @@ import { decodeDuration, describe, sleepMillis, timeoutOptionMillis } from "./du
 import { Entry, type LoopResult, RESTART, type StopReason } from "./entry.js"
 import { type Config, resolveConfig } from "./options.js"
 import { Signal } from "./signal.js"
-import { restartGroup } from "./strategy.js"
+import { type GroupRun, restartGroup } from "./strategy.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
 import { attemptEnded, type RestartVerdict, stopped, supervisorLoop, taskLoop, withExitCode } from "./taskLoop.js"
 import { ZeroSignal } from "./zeroSignal.js"
@@ -88,6 +88,8 @@ export class SupervisorImpl implements Supervisor {
   /** Tasks waiting for their group restart, and the fiber that runs them one at a time. */
   private readonly groupQueue: Array<Entry> = []
   private groupFiber: Fiber.RuntimeFiber<void, never> | undefined = undefined
+  /** The group restart under way, if any. */
+  groupRun: GroupRun | undefined = undefined
   /** Completed when no group restart is pending (a fresh one while restarts run). */
   private groupIdle: Signal<void> | undefined = undefined
   readonly controller: Controller
@@ -336,6 +338,12 @@ export class SupervisorImpl implements Supervisor {
   private pendingGroupFor(entry: Entry): "join" | "take-over" | undefined {
     if (entry.heldByGroup) return "join"
     let pending: "take-over" | undefined = undefined
+    const run = this.groupRun
+    if (run !== undefined && !run.starting && this.config.strategy === "rest-for-one" && run.trigger.id > entry.id) {
+      // The restart under way (of a later child) has started nobody yet: this one covers it.
+      run.superseded.complete(undefined)
+      pending = "take-over"
+    }
     for (const trigger of this.groupQueue) {
       // Ended, started again, or taken along by the restart under way: that restart will not run.
       if (trigger === entry || !trigger.exited || trigger.outcome !== undefined || trigger.heldByGroup) continue

@@ -268,35 +268,118 @@ describe("GroupRestartCount: rest-for-one", () => {
     })
   )
 
-  it.scoped("an earlier child failing once a later child's restart has begun is a restart of its own", () =>
+  it.scoped("two children failing after the same sleep: the later one's restart is taken over, counted once", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "rest-for-one",
-        intensity: { maxRestarts: 2, within: "1 second" }
+        intensity: { maxRestarts: 1, within: "1 second" }
+      })
+      const log = makeLog()
+      yield* sup.add(child(log, "a", failsAfter(10)))
+      yield* sup.add(child(log, "b", failsAfter(10)))
+      yield* TestClock.adjust("110 millis")
+      // The TestClock wakes b first: b's restart begins, then a's failure takes it over.
+      expect(timeline(yield* events, shown).slice(2)).toEqual([
+        "10 AttemptFailed root/b #1 boom",
+        "10 BackoffScheduled root/b failure 100",
+        "10 GroupRestart root rest-for-one trigger=b affected=b",
+        "10 AttemptFailed root/a #1 boom",
+        "10 BackoffScheduled root/a failure 100",
+        "10 GroupRestart root rest-for-one trigger=a affected=a,b",
+        "110 AttemptStarting root/a #2",
+        "110 AttemptStarting root/b #2"
+      ])
+      expect(yield* counters(sup)).toEqual(running(["a", "b"]))
+      expect(yield* sup.isShuttingDown).toBe(false)
+    })
+  )
+
+  it.scoped("an earlier child failing while a later child's restart waits takes it over: one restart of all", () =>
+    Effect.gen(function* () {
+      const { events, sup } = yield* setupTree({
+        strategy: "rest-for-one",
+        intensity: { maxRestarts: 1, within: "1 second" }
       })
       const log = makeLog()
       yield* sup.add(child(log, "a", failsAfter(50)))
       yield* sup.add(child(log, "b", forever))
       yield* sup.add(child(log, "c", failsAfter(10)))
       yield* TestClock.adjust("250 millis")
-      expect(timeline(yield* events, ["GroupRestart", "AttemptStarting", "RestartIntensityExceeded"]).slice(3)).toEqual(
-        [
-          "10 GroupRestart root rest-for-one trigger=c affected=c",
-          "110 AttemptStarting root/c #2",
-          "110 GroupRestart root rest-for-one trigger=a affected=a,b,c",
-          "210 AttemptStarting root/a #2",
-          "210 AttemptStarting root/b #2",
-          "210 AttemptStarting root/c #3"
-        ]
-      )
-      // Two restarts (as OTP counts them): a's runs once c's has finished, and takes c along again.
-      expect(yield* counters(sup)).toEqual([
-        ["a", "running", 2, 1],
-        ["b", "running", 2, 1],
-        ["c", "running", 3, 2]
+      expect(timeline(yield* events, shown).slice(3)).toEqual([
+        "10 AttemptFailed root/c #1 boom",
+        "10 BackoffScheduled root/c failure 100",
+        "10 GroupRestart root rest-for-one trigger=c affected=c",
+        // c's restart is still in its backoff: a's restart takes it over (c is not started twice).
+        "50 AttemptFailed root/a #1 boom",
+        "50 BackoffScheduled root/a failure 100",
+        "50 GroupRestart root rest-for-one trigger=a affected=a,b,c",
+        "50 AttemptCanceled root/b #1 stopped by group-restart",
+        "150 AttemptStarting root/a #2",
+        "150 AttemptStarting root/b #2",
+        "150 AttemptStarting root/c #2"
       ])
+      expect(yield* counters(sup)).toEqual(running(["a", "b", "c"]))
       expect(yield* sup.isShuttingDown).toBe(false)
     })
+  )
+
+  it.scoped("taken over while it stops a sibling: that stop finishes, then one restart starts all of them", () =>
+    Effect.gen(function* () {
+      const { events, sup } = yield* setupTree({
+        strategy: "rest-for-one",
+        intensity: { maxRestarts: 1, within: "1 second" }
+      })
+      const log = makeLog()
+      yield* sup.add(child(log, "a", failsAfter(30)))
+      yield* sup.add(child(log, "b", failsAfter(10)))
+      yield* sup.add(
+        Task.make("c", recorded(log, forever, { stopTakes: "50 millis" }), { backoff: Backoff.constant("100 millis") })
+      )
+      yield* TestClock.adjust("160 millis")
+      expect(timeline(yield* events, shown).slice(3)).toEqual([
+        "10 AttemptFailed root/b #1 boom",
+        "10 BackoffScheduled root/b failure 100",
+        "10 GroupRestart root rest-for-one trigger=b affected=b,c",
+        "30 AttemptFailed root/a #1 boom",
+        "30 BackoffScheduled root/a failure 100",
+        "60 AttemptCanceled root/c #1 stopped by group-restart",
+        "60 GroupRestart root rest-for-one trigger=a affected=a,b,c",
+        "160 AttemptStarting root/a #2",
+        "160 AttemptStarting root/b #2",
+        "160 AttemptStarting root/c #2"
+      ])
+      expect(log.lines("stop")).toEqual([
+        "10 stop root/b#1",
+        "10 stop root/c#1",
+        "30 stop root/a#1",
+        "60 stopped root/c#1"
+      ])
+      expect(yield* counters(sup)).toEqual(running(["a", "b", "c"]))
+      expect(yield* sup.isShuttingDown).toBe(false)
+    })
+  )
+
+  it.scoped(
+    "once a later child's restart has started it again, an earlier child's failure is a restart of its own",
+    () =>
+      Effect.gen(function* () {
+        const { events, sup } = yield* setupTree({
+          strategy: "rest-for-one",
+          intensity: { maxRestarts: 1, within: "1 second" }
+        })
+        const log = makeLog()
+        yield* sup.add(child(log, "a", failsAfter(120)))
+        yield* sup.add(child(log, "b", failsAfter(10)))
+        yield* TestClock.adjust("120 millis")
+        expect(
+          timeline(yield* events, ["GroupRestart", "AttemptStarting", "RestartIntensityExceeded"]).slice(2)
+        ).toEqual([
+          "10 GroupRestart root rest-for-one trigger=b affected=b",
+          "110 AttemptStarting root/b #2",
+          "120 RestartIntensityExceeded root"
+        ])
+        expect(yield* Effect.flip(sup.join)).toMatchObject({ trigger: "a" })
+      })
   )
 })
 
