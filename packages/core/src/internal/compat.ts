@@ -136,9 +136,17 @@ const currentFiberRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRef
 
 /**
  * The last caller seen. A fiber adding tasks in a loop passes on the same things every time, and
- * every detached fiber keeps its caller: sharing the record saves one object per task.
+ * every detached fiber keeps its caller: sharing the record saves one object per task. It is
+ * forgotten when the current turn of the event loop ends (the fibers that use it keep their own
+ * reference), so it never keeps a caller's services alive after its tasks and supervisors are gone.
  */
 let lastCaller: Caller<unknown> | undefined = undefined
+let forgetting = false
+
+const forgetLastCaller = (): void => {
+  lastCaller = undefined
+  forgetting = false
+}
 
 /** Runs `f` with what the calling fiber would pass on (cheaper than building a `Runtime`). */
 export const withCaller = <A, E, R, R2>(
@@ -160,6 +168,10 @@ export const withCaller = <A, E, R, R2>(
       caller.span !== span
     ) {
       caller = lastCaller = { context, fiberRefs, runtimeFlags, tracer, span }
+      if (!forgetting) {
+        forgetting = true
+        queueMicrotask(forgetLastCaller)
+      }
     }
     return f(caller as Caller<R>)
   })

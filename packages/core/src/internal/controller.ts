@@ -35,11 +35,76 @@ class Submission {
   }
 }
 
+/**
+ * A slot's FIFO of submissions. The hand-over takes the head in O(1) (`Array.shift` moves every
+ * element behind it: O(n²) to drain a long queue): a head index, and the array is compacted once
+ * its spent front is at least half of it, so each submission is moved at most a few times.
+ */
+class SubmissionQueue {
+  private items: Array<Submission | undefined> = []
+  private head = 0
+
+  get length(): number {
+    return this.items.length - this.head
+  }
+
+  /** The next submission to start, if any. */
+  get first(): Submission | undefined {
+    return this.items[this.head]
+  }
+
+  /** Puts `submission` in the head's place (the queue must not be empty). */
+  replaceFirst(submission: Submission): void {
+    this.items[this.head] = submission
+  }
+
+  push(submission: Submission): void {
+    this.items.push(submission)
+  }
+
+  shift(): Submission | undefined {
+    const items = this.items
+    if (this.head >= items.length) return undefined
+    const submission = items[this.head]
+    items[this.head] = undefined
+    this.head += 1
+    if (this.head === items.length) {
+      this.items = []
+      this.head = 0
+    } else if (this.head >= 1024 && this.head * 2 >= items.length) {
+      this.items = items.slice(this.head)
+      this.head = 0
+    }
+    return submission
+  }
+
+  /** Takes out the first submission `matches` accepts. */
+  remove(matches: (submission: Submission) => boolean): Submission | undefined {
+    const items = this.items
+    for (let i = this.head; i < items.length; i++) {
+      const submission = items[i]!
+      if (matches(submission)) {
+        items.splice(i, 1)
+        return submission
+      }
+    }
+    return undefined
+  }
+
+  /** Takes out every submission, in order. */
+  takeAll(): Array<Submission> {
+    const all = this.items.slice(this.head) as Array<Submission>
+    this.items = []
+    this.head = 0
+    return all
+  }
+}
+
 /** One key of the controller: at most one owner running, a FIFO of submissions behind it. */
 class Slot {
   owner: Entry | undefined = undefined
   status: SlotStatus = "idle"
-  readonly queue: Array<Submission> = []
+  readonly queue = new SubmissionQueue()
   constructor(readonly name: string) {}
 }
 
@@ -107,9 +172,9 @@ export class Controller {
           }
           break
         case "replace": {
-          const head = slot.queue[0]
+          const head = slot.queue.first
           if (head !== undefined) {
-            slot.queue[0] = submission
+            slot.queue.replaceFirst(submission)
             sup.holdPending()
             this.reject(head, "SupersededByReplace", `replaced by a newer submission to slot "${slotName}"`)
             sup.releasePending()
@@ -211,10 +276,9 @@ export class Controller {
   /** Takes a queued submission out of its queue: it resolves `Rejected { kind: "RemovedFromQueue" }`. */
   removeQueued(ref: TaskRef): boolean {
     for (const slot of this.slots.values()) {
-      const index = slot.queue.findIndex((s) => (typeof ref === "string" ? s.name === ref : s.id === ref))
-      if (index < 0) continue
-      const [submission] = slot.queue.splice(index, 1)
-      this.reject(submission!, "RemovedFromQueue", "removed before it started")
+      const submission = slot.queue.remove((s) => (typeof ref === "string" ? s.name === ref : s.id === ref))
+      if (submission === undefined) continue
+      this.reject(submission, "RemovedFromQueue", "removed before it started")
       this.supervisor.releasePending()
       return true
     }
@@ -224,7 +288,7 @@ export class Controller {
   /** Shutdown: queued work never starts. */
   shutdown(): void {
     for (const slot of this.slots.values()) {
-      const queued = slot.queue.splice(0)
+      const queued = slot.queue.takeAll()
       for (const submission of queued) {
         this.reject(submission, "ShuttingDown", "the supervisor is shutting down")
         this.supervisor.releasePending()

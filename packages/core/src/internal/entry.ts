@@ -156,6 +156,22 @@ export class Entry implements TaskContext {
     return this.flag(BEGUN)
   }
 
+  /** Its failure already added one to `restarts` for the group restart that will start it again. */
+  get restartCounted(): boolean {
+    return this.flag(RESTART_COUNTED)
+  }
+  set restartCounted(on: boolean) {
+    this.setFlag(RESTART_COUNTED, on)
+  }
+
+  /** Taken along by the group restart under way: a failure of its current attempt joins that restart. */
+  get heldByGroup(): boolean {
+    return this.flag(HELD_BY_GROUP)
+  }
+  set heldByGroup(on: boolean) {
+    this.setFlag(HELD_BY_GROUP, on)
+  }
+
   /** The delay the task's own backoff asks for before its group restarts it. */
   get restartDelayMs(): number {
     return this.rare?.restartDelayMs ?? 0
@@ -341,7 +357,9 @@ const ESCALATING = 8
 const EXITED = 16
 const CANCEL_SENT = 32
 const BEGUN = 64
-const RESTARTING_NOW = 128
+const RESTART_COUNTED = 128
+const HELD_BY_GROUP = 256
+const RESTARTING_NOW = 512
 
 /** The entry's rarely used state. */
 class Rare {

@@ -29,6 +29,12 @@ export class Signal<A> {
     return true
   }
 
+  /** Calls `f` with the value once the signal completes (at once if it has). */
+  listen(f: (value: A) => void): void {
+    if (this.done) return f(this.value as A)
+    ;(this.waiters ??= []).push(f)
+  }
+
   /** Resumes with the value once the signal completes (interruptible). */
   get await(): Effect.Effect<A> {
     return Effect.suspend(() => {

@@ -1,7 +1,20 @@
 import * as Effect from "effect/Effect"
 import { sleepMillis, timeoutOptionMillis } from "./duration.js"
 import type { Entry } from "./entry.js"
+import { Signal } from "./signal.js"
 import type { SupervisorImpl } from "./supervisor.js"
+
+/** The group restart under way (one at a time per supervisor). */
+export class GroupRun {
+  /** Set once it starts its children again: from then on a failure is a restart of its own. */
+  starting = false
+  /**
+   * Completed when a `rest-for-one` restart of an earlier child takes this one over (it covers
+   * every child this one restarts): this one then starts nobody and that one runs next.
+   */
+  readonly superseded = new Signal<void>()
+  constructor(readonly trigger: Entry) {}
+}
 
 /**
  * The children a restart of `trigger` takes down with it, in start order: every live child under
@@ -15,8 +28,9 @@ const affectedBy = (supervisor: SupervisorImpl, trigger: Entry): Array<Entry> =>
       affected.push(entry)
       continue
     }
-    // Parked children (waiting for a group restart of their own) are taken along and started again.
-    if (entry.stopReason !== undefined || entry.parking || entry.outcome !== undefined) continue
+    // Parked children (waiting for a group restart of their own, or stopped by a restart this one
+    // took over) are taken along and started again; one still being stopped is not.
+    if (entry.stopReason !== undefined || (entry.parking && !entry.exited) || entry.outcome !== undefined) continue
     if (supervisor.config.strategy === "rest-for-one" && entry.id < trigger.id) continue
     affected.push(entry)
   }
@@ -27,45 +41,65 @@ const affectedBy = (supervisor: SupervisorImpl, trigger: Entry): Array<Entry> =>
  * Restarts a group after `trigger`'s restart-worthy failure (its fiber has exited): stops the
  * other affected children in reverse start order, each within its grace, waits the trigger's own
  * backoff, then starts them again in start order, each once the previous one began its first
- * attempt. `RestartPolicy.never` children are stopped for good.
+ * attempt. `RestartPolicy.never` children are stopped for good. Called when the restart begins:
+ * the affected children are known from then on (a failure of theirs joins this restart).
  */
-export const restartGroup = (supervisor: SupervisorImpl, trigger: Entry): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    // Ended meanwhile, or already started again by an earlier group restart that took it along.
-    if (trigger.outcome !== undefined || !trigger.exited) return Effect.void
-    const affected = affectedBy(supervisor, trigger)
-    if (supervisor.listening) {
-      supervisor.emit({
-        _tag: "GroupRestart",
-        path: supervisor.path,
-        strategy: supervisor.config.strategy,
-        trigger: trigger.name,
-        affected: affected.map((entry) => entry.name)
-      })
+export const restartGroup = (supervisor: SupervisorImpl, trigger: Entry): Effect.Effect<void> => {
+  // Ended meanwhile, or already started again by an earlier group restart that took it along.
+  if (trigger.outcome !== undefined || !trigger.exited) return Effect.void
+  const affected = affectedBy(supervisor, trigger)
+  const run = new GroupRun(trigger)
+  supervisor.groupRun = run
+  for (const entry of affected) {
+    entry.heldByGroup = true
+    // Failed in the same instant (it joined this restart, or its own queued one was taken along).
+    if (entry !== trigger && entry.exited) {
+      entry.state = "waiting"
+      entry.nextAttemptAt = undefined
     }
-    const others = affected.filter((entry) => entry !== trigger).reverse()
-    const stopOthers = Effect.forEach(others, (entry) => stopForRestart(supervisor, entry), { discard: true })
-    // The trigger's backoff runs once its siblings are down.
-    const backoff = Effect.suspend(() => {
-      const delayMs = trigger.restartDelayMs
-      if (delayMs <= 0 || trigger.outcome !== undefined) return Effect.void
-      trigger.nextAttemptAt = supervisor.now() + delayMs
-      return sleepMillis(delayMs)
+  }
+  if (supervisor.listening) {
+    supervisor.emit({
+      _tag: "GroupRestart",
+      path: supervisor.path,
+      strategy: supervisor.config.strategy,
+      trigger: trigger.name,
+      affected: affected.map((entry) => entry.name)
     })
-    const startAll = Effect.forEach(
+  }
+  const others = affected.filter((entry) => entry !== trigger).reverse()
+  const stopOthers = Effect.forEach(others, (entry) => stopForRestart(supervisor, entry), { discard: true })
+  // The trigger's backoff runs once its siblings are down.
+  const backoff = Effect.suspend(() => {
+    const delayMs = trigger.restartDelayMs
+    if (delayMs <= 0 || trigger.outcome !== undefined || run.superseded.isDone) return Effect.void
+    trigger.nextAttemptAt = supervisor.now() + delayMs
+    return Effect.raceFirst(sleepMillis(delayMs), run.superseded.await)
+  })
+  const startAll = Effect.suspend(() => {
+    // Taken over: the restart that took it over starts these children.
+    if (run.superseded.isDone) return Effect.void
+    run.starting = true
+    return Effect.forEach(
       affected,
       (entry) =>
         Effect.suspend(() => {
           // Removed, abandoned or stopped for good meanwhile: it stays down.
           if (!entry.exited || entry.outcome !== undefined || entry.stopReason !== undefined) return Effect.void
           if (supervisor.shuttingDown) return Effect.void
-          supervisor.respawn(entry, entry !== trigger)
+          supervisor.respawn(entry)
           return entry.started
         }),
       { discard: true }
     )
-    return Effect.zipRight(Effect.zipRight(stopOthers, backoff), startAll)
   })
+  return Effect.ensuring(
+    Effect.zipRight(Effect.zipRight(stopOthers, backoff), startAll),
+    Effect.sync(() => {
+      if (supervisor.groupRun === run) supervisor.groupRun = undefined
+    })
+  )
+}
 
 /** Stops one sibling for a group restart and waits (within its grace) until its fiber has exited. */
 const stopForRestart = (supervisor: SupervisorImpl, entry: Entry): Effect.Effect<void> =>

@@ -1,3 +1,4 @@
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -54,7 +55,7 @@ import { Entry, type LoopResult, RESTART, type StopReason } from "./entry.js"
 import { type Config, resolveConfig } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
 import { Signal } from "./signal.js"
-import { restartGroup } from "./strategy.js"
+import { type GroupRun, restartGroup } from "./strategy.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
 import { attemptEnded, type RestartVerdict, stopped, supervisorLoop, taskLoop, withExitCode } from "./taskLoop.js"
 import { ZeroSignal } from "./zeroSignal.js"
@@ -88,6 +89,8 @@ export class SupervisorImpl implements Supervisor {
   /** Tasks waiting for their group restart, and the fiber that runs them one at a time. */
   private readonly groupQueue: Array<Entry> = []
   private groupFiber: Fiber.RuntimeFiber<void, never> | undefined = undefined
+  /** The group restart under way, if any. */
+  groupRun: GroupRun | undefined = undefined
   /** Completed when no group restart is pending (a fresh one while restarts run). */
   private groupIdle: Signal<void> | undefined = undefined
   readonly controller: Controller
@@ -308,8 +311,16 @@ export class SupervisorImpl implements Supervisor {
   // ---- restarts ----
 
   restartVerdict(entry: Entry, reason: string): RestartVerdict {
+    const strategy = this.config.strategy
+    let takesOver = false
+    if (strategy !== "one-for-one") {
+      const pending = this.pendingGroupFor(entry)
+      if (pending === "join") return "join"
+      takesOver = pending === "take-over"
+    }
     const intensity = this.config.intensity
-    if (intensity !== undefined) {
+    // A restart that takes a queued one along replaces it: the queued one is counted already.
+    if (intensity !== undefined && !takesOver) {
       const now = this.now()
       const times = this.restartTimes
       times.push(now)
@@ -327,7 +338,44 @@ export class SupervisorImpl implements Supervisor {
         }
       }
     }
-    return this.config.strategy === "one-for-one" ? "restart" : "group"
+    return strategy === "one-for-one" ? "restart" : "group"
+  }
+
+  /**
+   * How a group restart that has not started its children again yet relates to `entry`'s failure,
+   * so that siblings failing in the same instant make one group restart, counted once: `"join"`
+   * when it starts `entry` again anyway (the restart under way took it along, or a queued one
+   * will), `"take-over"` when `entry`'s own restart will take a queued one along (under
+   * `rest-for-one`, a queued trigger started after `entry`).
+   */
+  private pendingGroupFor(entry: Entry): "join" | "take-over" | undefined {
+    if (entry.heldByGroup) return "join"
+    let pending: "take-over" | undefined = undefined
+    const run = this.groupRun
+    if (run !== undefined && !run.starting && this.config.strategy === "rest-for-one" && run.trigger.id > entry.id) {
+      // The restart under way (of a later child) has started nobody yet: this one covers it.
+      run.superseded.complete(undefined)
+      pending = "take-over"
+    }
+    for (const trigger of this.groupQueue) {
+      // Ended, started again, or taken along by the restart under way: that restart will not run.
+      if (trigger === entry || !trigger.exited || trigger.outcome !== undefined || trigger.heldByGroup) continue
+      if (this.config.strategy === "one-for-all" || trigger.id < entry.id) return "join"
+      pending = "take-over"
+    }
+    return pending
+  }
+
+  /**
+   * The next queued group restart: the oldest, except under `rest-for-one`, where the one of the
+   * earliest started child goes first (it takes the later ones along).
+   */
+  private nextGroupTrigger(): Entry | undefined {
+    const queue = this.groupQueue
+    if (queue.length <= 1 || this.config.strategy !== "rest-for-one") return queue.shift()
+    let first = 0
+    for (let i = 1; i < queue.length; i++) if (queue[i]!.id < queue[first]!.id) first = i
+    return queue.splice(first, 1)[0]
   }
 
   /** Queues a group restart triggered by `entry` (whose fiber has exited); they run one at a time. */
@@ -342,7 +390,7 @@ export class SupervisorImpl implements Supervisor {
       idle.complete(undefined)
     }
     const drain: Effect.Effect<void> = Effect.suspend(() => {
-      const next = this.groupQueue.shift()
+      const next = this.nextGroupTrigger()
       if (next === undefined || this.shutdownResult !== undefined) {
         done()
         return Effect.void
@@ -355,10 +403,10 @@ export class SupervisorImpl implements Supervisor {
     )
   }
 
-  /** Starts a new fiber on an entry a group restart stopped (the trigger counted its restart already). */
-  respawn(entry: Entry, countRestart: boolean): void {
+  /** Starts a new fiber on an entry a group restart stopped (a child whose failure led here counted its restart already). */
+  respawn(entry: Entry): void {
+    if (!entry.restartCounted) entry.restarts += 1
     entry.rearm()
-    if (countRestart) entry.restarts += 1
     this.startFiber(entry)
   }
 
@@ -752,6 +800,23 @@ export class SupervisorImpl implements Supervisor {
   /** Completed when a shutdown has finished (`join` waits for it without starting one). */
   private readonly finished = new Signal<void>()
 
+  /** Calls `f` once the shutdown has finished, whoever started it, with its `GraceExceeded` if any. */
+  onFinished(f: (exceeded: GraceExceeded | undefined) => void): void {
+    this.finished.listen(() => {
+      const exit = this.shutdownResult?.unsafeValue
+      try {
+        f(
+          exit === undefined || Exit.isSuccess(exit)
+            ? undefined
+            : Option.getOrUndefined(Cause.failureOption(exit.cause))
+        )
+      } catch (defect) {
+        // Runs inside the shutdown's bookkeeping (a custom registry may throw): reported, never thrown there.
+        unsafeForkRoot(this.runtime, Effect.logError("a shutdown listener failed", Cause.die(defect)))
+      }
+    })
+  }
+
   // ---- shutdown ----
 
   get shutdown(): Effect.Effect<void, GraceExceeded> {
@@ -925,13 +990,8 @@ const makeRoot = (
     if (Option.isSome(registry)) {
       registry.value.register(supervisor, config.graceMs)
       if (reportFailure) supervisor.onFailed = (error) => registry.value.reportFailure(supervisor, error)
-      // Runs before the shutdown finalizer's result is dropped: scope finalizers run in reverse order.
-      yield* Effect.addFinalizer(() =>
-        Effect.matchEffect(supervisor.shutdown, {
-          onFailure: (error) => Effect.sync(() => registry.value.unregister(supervisor, error)),
-          onSuccess: () => Effect.sync(() => registry.value.unregister(supervisor, undefined))
-        })
-      )
+      // Listed until its shutdown has finished, whether its scope, `shutdown` or a failure started it.
+      supervisor.onFinished((exceeded) => registry.value.unregister(supervisor, exceeded))
     }
     return supervisor
   })

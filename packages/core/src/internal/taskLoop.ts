@@ -29,14 +29,15 @@ export interface LoopHost {
   readonly loop: Effect.Effect<LoopResult>
   /**
    * A failed attempt is about to be retried: `"restart"` lets the task retry by itself, `"group"`
-   * hands the restart to the supervisor's strategy, a string refuses it (the restart intensity is
-   * exceeded) and says why.
+   * hands the restart to the supervisor's strategy, `"join"` hands it to a group restart already
+   * pending that starts this task again anyway (not counted again), a string refuses it (the
+   * restart intensity is exceeded) and says why.
    */
   restartVerdict(entry: Entry, reason: string): RestartVerdict
 }
 
 /** See `LoopHost.restartVerdict`. */
-export type RestartVerdict = "restart" | "group" | { readonly refused: string }
+export type RestartVerdict = "restart" | "group" | "join" | { readonly refused: string }
 
 type AttemptExit = Exit.Exit<unknown, unknown> | typeof TIMED_OUT
 
@@ -375,6 +376,16 @@ const onFailure = (
         const verdict = host.restartVerdict(entry, result.reason)
         if (typeof verdict === "object") return give(`${result.reason} (not restarted: ${verdict.refused})`)
         entry.schedule = step.state
+        if (verdict === "join") {
+          // Restarted with the pending group restart, after its trigger's backoff: its own delay is not used.
+          metrics.restarts.unsafeUpdate(1, entry.metricLabel)
+          entry.restarts += 1
+          entry.restartCounted = true
+          entry.restartDelayMs = step.delayMs
+          entry.setState("waiting")
+          entry.nextAttemptAt = undefined
+          return Effect.succeed(RESTART)
+        }
         if (host.listening) {
           host.emit({
             _tag: "BackoffScheduled",
@@ -391,6 +402,7 @@ const onFailure = (
         if (verdict === "restart") {
           return again(host, entry, step.delayMs <= 0 && entry.streak % 1024 === 0 ? 1 : step.delayMs, "backing-off")
         }
+        entry.restartCounted = true
         entry.restartDelayMs = step.delayMs
         entry.setState("backing-off")
         entry.nextAttemptAt = step.delayMs > 0 ? host.now() + step.delayMs : undefined
