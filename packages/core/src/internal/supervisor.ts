@@ -404,8 +404,9 @@ export class SupervisorImpl implements Supervisor {
   }
 
   /** Starts a new fiber on an entry a group restart stopped (a child whose failure led here counted its restart already). */
-  respawn(entry: Entry): void {
-    if (!entry.restartCounted) entry.restarts += 1
+  respawn(entry: Entry, countRestart = true): void {
+    // A restart-now is not a restart; a failure that joined the group restart counted itself already.
+    if (countRestart && !entry.restartCounted) entry.restarts += 1
     entry.rearm()
     this.startFiber(entry)
   }

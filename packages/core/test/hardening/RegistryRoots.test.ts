@@ -103,7 +103,15 @@ describe("SupervisorRegistry: a custom registry that throws", () => {
         get exceeded() {
           return inner.exceeded
         },
-        register: (supervisor) => inner.register(supervisor),
+        get failed() {
+          return inner.failed
+        },
+        get graceMs() {
+          return inner.graceMs
+        },
+        onFailure: (f) => inner.onFailure(f),
+        reportFailure: (supervisor, error) => inner.reportFailure(supervisor, error),
+        register: (supervisor, graceMs) => inner.register(supervisor, graceMs),
         unregister: () => {
           throw new Error("registry bug")
         }
