@@ -132,6 +132,22 @@ export class Entry implements TaskContext {
     return this.flag(BEGUN)
   }
 
+  /** A dynamic supervisor task whose subtree a shutdown found decided: it no longer waits for its fiber. */
+  get countedOut(): boolean {
+    return this.flag(COUNTED_OUT)
+  }
+  set countedOut(on: boolean) {
+    this.setFlag(COUNTED_OUT, on)
+  }
+
+  /** When it was abandoned without any time to stop (`grace: 0`), if it was. */
+  get abandonedAtOnce(): number | undefined {
+    return this.rare?.abandonedAtOnce
+  }
+  set abandonedAtOnce(at: number | undefined) {
+    this.rareState.abandonedAtOnce = at
+  }
+
   /** The delay the task's own backoff asks for before its group restarts it. */
   get restartDelayMs(): number {
     return this.rare?.restartDelayMs ?? 0
@@ -284,6 +300,7 @@ const ESCALATING = 8
 const EXITED = 16
 const CANCEL_SENT = 32
 const BEGUN = 64
+const COUNTED_OUT = 128
 
 /** The entry's rarely used state. */
 class Rare {
@@ -293,6 +310,7 @@ class Rare {
   graceTimer: Fiber.RuntimeFiber<void, never> | undefined = undefined
   startedSignal: Signal<void> | undefined = undefined
   goneSignal: Signal<void> | undefined = undefined
+  abandonedAtOnce: number | undefined = undefined
 }
 
 /** The entry behind a `TaskContext` the supervisor made, if it is one. */
