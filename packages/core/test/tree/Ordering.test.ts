@@ -271,8 +271,8 @@ describe("Ordering: shutdown", () => {
         "2500 TaskRemoveRequested root/g/a shutdown",
         "2500 TaskFinished root/g/a ForceAborted did not stop within the shutdown grace of 1500 ms",
         "2500 TaskFinished root/g/h1 ForceAborted did not stop within the shutdown grace of 1500 ms",
-        "2500 TaskFinished root/g ForceAborted did not stop: tasks under it were abandoned (root/g/a, root/g/h1, root/g/h2)",
         "2500 GraceExceeded root/g stuck=a,h1,h2 paths=root/g/a,root/g/h1,root/g/h2",
+        "2500 TaskFinished root/g ForceAborted did not stop: tasks under it were abandoned (root/g/a, root/g/h1, root/g/h2)",
         "2500 GraceExceeded root stuck=g paths=root/g/h1,root/g/h2"
       ])
       yield* TestClock.adjust("1 minute")
