@@ -6,9 +6,8 @@
  * grace. Every timing runs on the TestClock (which starts at 0), so instants are exact.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { type Duration, Effect, Exit, Fiber, Option, TestClock } from "effect"
-import { Duration as D } from "effect"
-import { Supervisor, SupervisorError, Task } from "@fibervisor/core"
+import { Duration, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Supervisor, SupervisorError, SupervisorEvent, Task } from "@fibervisor/core"
 import { type Log, makeLog, recorded, setupTree, timeline } from "../tree/helpers.js"
 
 /** A service whose attempt's scope finalizer (its flush) takes `stopTakes`. */
@@ -69,10 +68,10 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
         "3270 stopped root/app/connector#1"
       ])
       const error = new SupervisorError.GraceExceeded({
-        grace: D.seconds(6),
+        grace: Duration.seconds(6),
         stuck: ["app"],
         paths: ["root/app/wedged"],
-        elapsed: D.millis(2270)
+        elapsed: Duration.millis(2270)
       })
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.fail(error))
       expect(error.message).toBe(
@@ -122,15 +121,20 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
       expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
       yield* TestClock.adjust("1 millis")
       const error = new SupervisorError.GraceExceeded({
-        grace: D.seconds(6),
+        grace: Duration.seconds(6),
         stuck: ["app"],
         paths: ["root/app/wedged"],
-        elapsed: D.millis(1520)
+        elapsed: Duration.millis(1520)
       })
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.fail(error))
       expect(error.message).toBe(
         "shutdown abandoned tasks that outlasted their own grace, after 1s 520ms of its grace of 6s: root/app/wedged"
       )
+      // The event says so too, and survives a JSON round trip.
+      const reported = (yield* events).filter(SupervisorEvent.is("GraceExceeded"))
+      expect(reported.map((event) => [event.path, event.graceMs, event.elapsedMs])).toEqual([["root", 6000, 1520]])
+      const json: unknown = JSON.parse(JSON.stringify(SupervisorEvent.encode(reported[0]!)))
+      expect(yield* SupervisorEvent.decode(json)).toEqual(reported[0])
       expect(log.lines("stopped")).toEqual([
         "2500 stopped root/app/importer#1",
         "2510 stopped root/app/heartbeat#1",
@@ -177,10 +181,10 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
       expect(yield* Fiber.await(shutdown)).toEqual(
         Exit.fail(
           new SupervisorError.GraceExceeded({
-            grace: D.seconds(20),
+            grace: Duration.seconds(20),
             stuck: ["top"],
             paths: ["root/top/mid/h"],
-            elapsed: D.millis(400)
+            elapsed: Duration.millis(400)
           })
         )
       )
@@ -301,10 +305,10 @@ describe("Grace: a static child with grace 0 (brutal kill)", () => {
       expect(yield* Fiber.await(shutdown)).toEqual(
         Exit.fail(
           new SupervisorError.GraceExceeded({
-            grace: D.seconds(30),
+            grace: Duration.seconds(30),
             stuck: ["g"],
             paths: ["root/g/z"],
-            elapsed: D.millis(10)
+            elapsed: Duration.millis(10)
           })
         )
       )
