@@ -798,9 +798,9 @@ export class SupervisorImpl implements Supervisor {
     const now = this.now()
     const alive = this.stillRunning()
     if (alive.length === 0 || now >= deadline) return this.decide(result, start)
-    // A task abandoned without any time to stop (`grace: 0`) is given until the next millisecond
-    // to exit, so that one which stops at once does not count as abandoned here.
-    const fresh = alive.some((entry) => entry.abandonedAtOnce === now)
+    // A task abandoned without any time to stop (`grace: 0`) is given a millisecond to exit, so
+    // that one which stops at once does not count as abandoned here (a real clock may have ticked).
+    const fresh = alive.some((entry) => entry.abandonedAtOnce !== undefined && now - entry.abandonedAtOnce <= 1)
     const settle = fresh ? timeoutOptionMillis(Effect.interruptible(this.registered.await), 1) : Effect.void
     return Effect.zipRight(
       settle,

@@ -294,6 +294,32 @@ describe("Grace: a static child with grace 0 (brutal kill)", () => {
     })
   )
 
+  it.scoped("stopped last, a cooperative one that exits at once does not fail its ancestors' shutdown", () =>
+    Effect.gen(function* () {
+      const { events, sup } = yield* setupTree()
+      const log = makeLog()
+      yield* sup.add(
+        Supervisor.task("g", [Task.make("z", recorded(log)).pipe(Task.withGrace(0)), service(log, "a", "10 millis")])
+      )
+      yield* TestClock.adjust("1 second")
+      const shutdown = yield* Effect.fork(sup.shutdown)
+      yield* TestClock.adjust("10 millis")
+      expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
+      expect(
+        timeline(
+          (yield* events).filter((event) => event.at >= 1000),
+          ["TaskFinished", "GraceExceeded", "AllStoppedWithinGrace"]
+        )
+      ).toEqual([
+        "1010 TaskFinished root/g/a Canceled stopped by shutdown",
+        "1010 TaskFinished root/g/z ForceAborted did not stop within its grace of 0 ms",
+        "1010 AllStoppedWithinGrace root/g",
+        "1010 TaskFinished root/g Canceled stopped by shutdown",
+        "1010 AllStoppedWithinGrace root"
+      ])
+    })
+  )
+
   it.scoped("a wedged one is abandoned at once; its supervisor reports GraceExceeded only at its deadline", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({ grace: "30 seconds" })
