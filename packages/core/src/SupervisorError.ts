@@ -69,20 +69,32 @@ export class SupervisorShuttingDown extends Schema.TaggedError<SupervisorShuttin
 }
 
 /**
- * Shutdown ended with tasks still running after the grace period; they were abandoned. `stuck`
- * names the supervisor's own tasks; `paths` gives, for each, the deepest tasks still running
- * under it (a hung grandchild is reported as `root/db/pool`).
+ * Shutdown ended with tasks still running; they were abandoned. `stuck` names the supervisor's own
+ * tasks; `paths` gives, for each, the deepest tasks still running under it (a hung grandchild is
+ * reported as `root/db/pool`).
+ *
+ * Without `elapsed`, the shutdown's `grace` ran out. With `elapsed` (since 0.2.0), the shutdown was
+ * decided before that: every task still running had been abandoned after its own grace (or its
+ * share of the shutdown's), so the shutdown did not wait for its deadline.
  *
  * @since 0.1.0
  * @category errors
  */
 export class GraceExceeded extends Schema.TaggedError<GraceExceeded>("@fibervisor/core/GraceExceeded")(
   "GraceExceeded",
-  { grace: Schema.DurationFromSelf, stuck: Schema.Array(Schema.String), paths: Schema.Array(Schema.String) }
+  {
+    grace: Schema.DurationFromSelf,
+    stuck: Schema.Array(Schema.String),
+    paths: Schema.Array(Schema.String),
+    elapsed: Schema.optional(Schema.DurationFromSelf)
+  }
 ) {
   /** @since 0.1.0 */
   override get message(): string {
-    return `shutdown exceeded its grace of ${Duration.format(this.grace)}; abandoned: ${this.paths.join(", ")}`
+    const paths = this.paths.join(", ")
+    return this.elapsed === undefined
+      ? `shutdown exceeded its grace of ${Duration.format(this.grace)}; abandoned: ${paths}`
+      : `shutdown abandoned tasks that outlasted their own grace, after ${Duration.format(this.elapsed)} of its grace of ${Duration.format(this.grace)}: ${paths}`
   }
 }
 

@@ -172,7 +172,8 @@ export const AllStoppedWithinGrace = Schema.TaggedStruct("AllStoppedWithinGrace"
 
 /**
  * Shutdown abandoned the tasks named in `stuck` after `graceMs`; `paths` are the deepest tasks
- * still running under them.
+ * still running under them. `elapsedMs` (since 0.2.0) is set when the shutdown was decided before
+ * its grace ran out, because every task still running had been abandoned after its own grace.
  *
  * @since 0.1.0
  * @category schemas
@@ -181,7 +182,8 @@ export const GraceExceeded = Schema.TaggedStruct("GraceExceeded", {
   ...base,
   graceMs: Schema.Number,
   stuck: Schema.Array(Schema.String),
-  paths: Schema.Array(Schema.String)
+  paths: Schema.Array(Schema.String),
+  elapsedMs: Schema.optional(Schema.Number)
 })
 
 /**

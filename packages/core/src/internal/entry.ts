@@ -172,6 +172,22 @@ export class Entry implements TaskContext {
     this.setFlag(HELD_BY_GROUP, on)
   }
 
+  /** A dynamic supervisor task whose subtree a shutdown found decided: it no longer waits for its fiber. */
+  get countedOut(): boolean {
+    return this.flag(COUNTED_OUT)
+  }
+  set countedOut(on: boolean) {
+    this.setFlag(COUNTED_OUT, on)
+  }
+
+  /** When it was abandoned without any time to stop (`grace: 0`), if it was. */
+  get abandonedAtOnce(): number | undefined {
+    return this.rare?.abandonedAtOnce
+  }
+  set abandonedAtOnce(at: number | undefined) {
+    this.rareState.abandonedAtOnce = at
+  }
+
   /** The delay the task's own backoff asks for before its group restarts it. */
   get restartDelayMs(): number {
     return this.rare?.restartDelayMs ?? 0
@@ -360,6 +376,7 @@ const BEGUN = 64
 const RESTART_COUNTED = 128
 const HELD_BY_GROUP = 256
 const RESTARTING_NOW = 512
+const COUNTED_OUT = 1024
 
 /** The entry's rarely used state. */
 class Rare {
@@ -373,6 +390,7 @@ class Rare {
   reportedAttempt = 0
   repeatState: unknown = undefined
   repeatStepped = false
+  abandonedAtOnce: number | undefined = undefined
 }
 
 /** The entry behind a `TaskContext` the supervisor made, if it is one. */

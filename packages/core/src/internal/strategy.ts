@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import { sleepMillis, timeoutOptionMillis } from "./duration.js"
+import { sleepMillis } from "./duration.js"
 import type { Entry } from "./entry.js"
 import { Signal } from "./signal.js"
 import type { SupervisorImpl } from "./supervisor.js"
@@ -110,14 +110,13 @@ const stopForRestart = (supervisor: SupervisorImpl, entry: Entry): Effect.Effect
     } else if (!supervisor.park(entry)) {
       return Effect.void
     }
-    const graceMs = supervisor.graceOf(entry)
-    const abandon = () => {
-      if (entry.exited) return
+    // The grace clock runs outside this fiber: a shutdown that interrupts the group restart keeps
+    // the sibling's deadline.
+    supervisor.startGrace(entry, supervisor.graceOf(entry), "its grace", () => {
       // It never restarts: a second instance must not overlap the first.
       entry.parking = false
       entry.stopReason ??= "group-restart"
-      supervisor.abandon(entry, graceMs, "its grace")
-    }
-    if (graceMs === 0) return Effect.sync(abandon)
-    return Effect.map(timeoutOptionMillis(Effect.interruptible(entry.gone), graceMs), abandon)
+    })
+    if (entry.outcome !== undefined) return Effect.void
+    return Effect.interruptible(Effect.raceFirst(entry.gone, Effect.asVoid(entry.settled.await)))
   })

@@ -60,6 +60,9 @@ import { type ResolvedTask, resolveTask } from "./task.js"
 import { attemptEnded, type RestartVerdict, stopped, supervisorLoop, taskLoop, withExitCode } from "./taskLoop.js"
 import { ZeroSignal } from "./zeroSignal.js"
 
+/** What an ordered stop gives a static child without a grace of its own. */
+const SHARE = "its share"
+
 /** Decodes and checks the options of a root supervisor. */
 export const resolveOptions = (
   options: SupervisorOptions | undefined
@@ -93,6 +96,10 @@ export class SupervisorImpl implements Supervisor {
   groupRun: GroupRun | undefined = undefined
   /** Completed when no group restart is pending (a fresh one while restarts run). */
   private groupIdle: Signal<void> | undefined = undefined
+  /** A nested supervisor: its shutdown is decided by its deadline, its parent's may be decided earlier. */
+  isNested = false
+  /** The supervisor task whose attempt runs this nested supervisor (told when its subtree is decided). */
+  parentEntry: Entry | undefined = undefined
   readonly controller: Controller
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   readonly loop: Effect.Effect<LoopResult>
@@ -510,8 +517,33 @@ export class SupervisorImpl implements Supervisor {
 
   /** Abandons a task that did not stop within `graceMs`: its outcome is `ForceAborted`, its name stays taken. */
   abandon(entry: Entry, graceMs: number, during: string): void {
-    if (entry.outcome === undefined) entry.state = "stopping"
-    this.settle(entry, new TaskOutcome.ForceAborted({ reason: `did not stop within ${during} of ${graceMs} ms` }))
+    if (graceMs === 0 && entry.outcome === undefined && !entry.exited) entry.abandonedAtOnce = this.now()
+    this.abandonWith(
+      entry,
+      during === SHARE
+        ? `did not stop within ${SHARE} (${graceMs} ms) of the shutdown grace`
+        : `did not stop within ${during} of ${graceMs} ms`
+    )
+  }
+
+  private abandonWith(entry: Entry, reason: string): void {
+    if (entry.outcome !== undefined) return
+    entry.state = "stopping"
+    this.settle(entry, new TaskOutcome.ForceAborted({ reason }))
+  }
+
+  /**
+   * Every task under `entry`'s nested supervisor has stopped or been abandoned: the stop of `entry`
+   * is decided (it is abandoned), though its fiber lives until the abandoned ones really exit.
+   */
+  subtreeAbandoned(entry: Entry): void {
+    if (entry.outcome !== undefined || entry.exited || entry.stopReason === undefined) return
+    this.abandonWith(entry, `did not stop: tasks under it were abandoned (${stuckPaths(entry).join(", ")})`)
+    // A shutdown stops waiting for it (it still holds its name until its fiber exits).
+    if (this.shutdownResult !== undefined && !entry.isStatic && !entry.countedOut) {
+      entry.countedOut = true
+      this.aliveDynamic.decrement()
+    }
   }
 
   /** The grace `remove`, `cancel` and ordered stops give `entry`. */
@@ -523,11 +555,18 @@ export class SupervisorImpl implements Supervisor {
     return this.byName.has(name)
   }
 
-  /** Starts the per-task grace clock of a `remove`, `cancel` or `replace`. */
-  startGrace(entry: Entry): void {
-    const graceMs = this.graceOf(entry)
+  /**
+   * Starts the grace clock of a stop (`remove`, `cancel`, `replace`, a group restart, an ordered
+   * stop): when it runs out, `expire` runs and the task is abandoned. The clock is a fiber of its
+   * own, so it keeps its deadline whatever happens to the one that asked.
+   */
+  startGrace(entry: Entry, graceMs = this.graceOf(entry), during = "its grace", expire?: () => void): void {
     if (entry.exited) return
-    if (graceMs === 0) return this.abandon(entry, graceMs, "its grace")
+    const abandon = () => {
+      expire?.()
+      this.abandon(entry, graceMs, during)
+    }
+    if (graceMs === 0) return abandon()
     // A `restartNow` under way had its own timer.
     if (entry.graceTimer !== undefined) unsafeInterruptFork(entry.graceTimer, this.fiberId)
     entry.graceTimer = unsafeForkRoot(
@@ -535,7 +574,7 @@ export class SupervisorImpl implements Supervisor {
       Effect.zipRight(
         sleepMillis(graceMs),
         Effect.sync(() => {
-          if (!entry.exited) this.abandon(entry, graceMs, "its grace")
+          if (!entry.exited) abandon()
         })
       )
     )
@@ -667,7 +706,7 @@ export class SupervisorImpl implements Supervisor {
   /** The task's fiber has physically exited: decide its outcome (unless abandoned) and free its name. */
   private exited(entry: Entry, exit: Exit.Exit<LoopResult>): void {
     entry.markExited()
-    if (!entry.isStatic) this.aliveDynamic.decrement()
+    if (!entry.isStatic && !entry.countedOut) this.aliveDynamic.decrement()
     if (entry.graceTimer !== undefined) {
       unsafeInterruptFork(entry.graceTimer, this.fiberId)
       entry.graceTimer = undefined
@@ -826,7 +865,8 @@ export class SupervisorImpl implements Supervisor {
 
   /**
    * Starts the one shutdown: dynamically added tasks are stopped together, then static children one
-   * at a time in reverse start order, each within its own grace, all within the supervisor's grace.
+   * at a time in reverse start order, each within its own grace (or an equal share of what is left),
+   * all within the supervisor's grace. It is decided once every task has exited or been abandoned.
    */
   private startShutdown(requested: boolean): Signal<Exit.Exit<void, GraceExceeded>> {
     if (this.shutdownResult !== undefined) return this.shutdownResult
@@ -843,27 +883,17 @@ export class SupervisorImpl implements Supervisor {
     }
     statics.reverse()
     const graceMs = this.config.graceMs
+    const start = this.now()
     if (graceMs === 0) {
       // No grace: decided now, before any fiber has processed its interrupt.
       for (const entry of statics) this.requestStop(entry, "shutdown")
-      unsafeForkRoot(this.runtime, this.decide(result))
+      unsafeForkRoot(this.runtime, this.decide(result, start))
       return result
     }
-    const deadline = this.now() + graceMs
+    const deadline = start + graceMs
     const stopStatics = Effect.forEach(
       statics,
-      (entry) =>
-        Effect.suspend(() => {
-          // Gone, or already abandoned (by a group restart): nothing to wait for.
-          if (entry.exited || entry.outcome !== undefined) return Effect.void
-          this.requestStop(entry, "shutdown")
-          const budget = Math.min(this.graceOf(entry), deadline - this.now())
-          if (budget <= 0) return Effect.void
-          return Effect.map(timeoutOptionMillis(Effect.interruptible(entry.gone), budget), () => {
-            // Its own grace ran out before the supervisor's: abandon it and go on with the next one.
-            if (!entry.exited && deadline - this.now() > 0) this.abandon(entry, budget, "its grace")
-          })
-        }),
+      (entry, index) => Effect.suspend(() => this.stopInTurn(entry, statics.length - index, deadline)),
       { discard: true }
     )
     const waitDynamic = timeoutOptionMillis(Effect.interruptible(this.aliveDynamic.await), graceMs)
@@ -873,16 +903,82 @@ export class SupervisorImpl implements Supervisor {
         Effect.zipRight(waitDynamic, stopStatics),
         Effect.suspend(() => {
           for (const entry of statics) this.requestStop(entry, "shutdown")
-          return this.decide(result)
+          return this.settleAbandoned(result, start, deadline)
         })
       )
     )
     return result
   }
 
+  /**
+   * Stops one static child in its turn and waits until its outcome is decided. `left` children,
+   * this one included, are still to be stopped: a child without a grace of its own gets an equal
+   * share of the time left, so that one that never stops cannot take its siblings' time.
+   */
+  private stopInTurn(entry: Entry, left: number, deadline: number): Effect.Effect<void> {
+    // Gone, or already abandoned (by a group restart, `remove`, `cancel`): nothing to wait for.
+    if (entry.exited || entry.outcome !== undefined) return Effect.void
+    this.requestStop(entry, "shutdown")
+    const remaining = deadline - this.now()
+    if (remaining <= 0 || entry.outcome !== undefined) return Effect.void
+    // A stop claimed earlier keeps the grace clock it started with (and so its deadline).
+    if (entry.graceTimer === undefined) {
+      const own = entry.spec.graceMs
+      const budget = own ?? Math.floor(remaining / left)
+      // A budget that reaches the deadline is the deadline's to enforce (`the shutdown grace`).
+      if (budget < remaining) {
+        this.startGrace(entry, budget, own === undefined ? SHARE : "its grace")
+      }
+    }
+    if (entry.outcome !== undefined) return Effect.void
+    return timeoutOptionMillis(Effect.interruptible(entry.settled.await), remaining)
+  }
+
+  /**
+   * Every task has exited or been abandoned, or the deadline has come. A root decides now; a nested
+   * supervisor tells its parent that its subtree is decided, then waits for the abandoned fibers
+   * until its deadline, so that its own `GraceExceeded` never comes before the deadline.
+   */
+  private settleAbandoned(
+    result: Signal<Exit.Exit<void, GraceExceeded>>,
+    start: number,
+    deadline: number
+  ): Effect.Effect<void> {
+    const now = this.now()
+    const alive = this.stillRunning()
+    if (alive.length === 0 || now >= deadline) return this.decide(result, start)
+    // A task abandoned without any time to stop (`grace: 0`) is given a millisecond to exit, so
+    // that one which stops at once does not count as abandoned here (a real clock may have ticked).
+    const fresh = alive.some((entry) => entry.abandonedAtOnce !== undefined && now - entry.abandonedAtOnce <= 1)
+    const settle = fresh ? timeoutOptionMillis(Effect.interruptible(this.registered.await), 1) : Effect.void
+    return Effect.zipRight(
+      settle,
+      Effect.suspend(() => {
+        if (!this.isNested || this.stillRunning().length === 0 || this.now() >= deadline) {
+          return this.decide(result, start)
+        }
+        this.tellParent()
+        return Effect.zipRight(
+          timeoutOptionMillis(Effect.interruptible(this.registered.await), deadline - this.now()),
+          Effect.suspend(() => this.decide(result, start))
+        )
+      })
+    )
+  }
+
+  /** Tells the parent that every task of this subtree has stopped or been abandoned. */
+  private tellParent(): void {
+    const parent = this.parentEntry
+    if (parent !== undefined) (parent.owner as SupervisorImpl).subtreeAbandoned(parent)
+  }
+
+  private stillRunning(): Array<Entry> {
+    return Array.from(this.byId.values()).filter((entry) => !entry.exited)
+  }
+
   /** Decides the shutdown's result from which fibers have exited; returns the warning to log, if any. */
-  private decide(result: Signal<Exit.Exit<void, GraceExceeded>>): Effect.Effect<void> {
-    const stuck = Array.from(this.byId.values()).filter((entry) => !entry.exited)
+  private decide(result: Signal<Exit.Exit<void, GraceExceeded>>, start: number): Effect.Effect<void> {
+    const stuck = this.stillRunning()
     const graceMs = this.config.graceMs
     if (stuck.length === 0) {
       if (this.listening) this.emit({ _tag: "AllStoppedWithinGrace", path: this.config.path })
@@ -893,8 +989,20 @@ export class SupervisorImpl implements Supervisor {
     for (const entry of stuck) this.abandon(entry, graceMs, "the shutdown grace")
     const names = stuck.map((entry) => entry.name)
     const paths = stuck.flatMap(stuckPaths)
-    if (this.listening) this.emit({ _tag: "GraceExceeded", path: this.config.path, graceMs, stuck: names, paths })
-    const error = new GraceExceeded({ grace: Duration.millis(graceMs), stuck: names, paths })
+    // Decided before the deadline: every task still running was abandoned after its own grace.
+    const elapsedMs = this.now() - start
+    const early = elapsedMs < graceMs
+    if (this.listening) {
+      this.emit(
+        early
+          ? { _tag: "GraceExceeded", path: this.config.path, graceMs, stuck: names, paths, elapsedMs }
+          : { _tag: "GraceExceeded", path: this.config.path, graceMs, stuck: names, paths }
+      )
+    }
+    // Every task under it has now stopped or been abandoned: its parent need not wait for it.
+    if (graceMs > 0) this.tellParent()
+    const fields = { grace: Duration.millis(graceMs), stuck: names, paths }
+    const error = new GraceExceeded(early ? { ...fields, elapsed: Duration.millis(elapsedMs) } : fields)
     result.complete(Exit.fail(error))
     this.finished.complete(undefined)
     return Effect.logWarning(error.message).pipe(
@@ -1002,4 +1110,8 @@ export const makeNested = (
   config: Config,
   bus: EventBus,
   readiness: ReadinessRecord | undefined
-): Effect.Effect<SupervisorImpl, never, Scope.Scope> => build(config, bus, readiness)
+): Effect.Effect<SupervisorImpl, never, Scope.Scope> =>
+  Effect.map(build(config, bus, readiness), (supervisor) => {
+    supervisor.isNested = true
+    return supervisor
+  })

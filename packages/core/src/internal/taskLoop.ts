@@ -34,6 +34,8 @@ export interface LoopHost {
    * restart intensity is exceeded) and says why.
    */
   restartVerdict(entry: Entry, reason: string): RestartVerdict
+  /** Once set, no attempt starts again: a task waits for its stop (OTP's `sup_stop_race`). */
+  readonly shuttingDown: boolean
 }
 
 /** See `LoopHost.restartVerdict`. */
@@ -114,6 +116,7 @@ const beginAttempt = (entry: Entry): Effect.Effect<AttemptExit | undefined> => {
   // A task waiting for a permit never starts once its stop was requested.
   if (entry.stopRequested) return noAttempt
   const host = entry.owner as LoopHost
+  if (host.shuttingDown) return Effect.as(untilStopped(entry), undefined)
   entry.attempt += 1
   entry.nextAttemptAt = undefined
   entry.setState("running")
@@ -134,6 +137,16 @@ const beginAttempt = (entry: Entry): Effect.Effect<AttemptExit | undefined> => {
 }
 
 const noAttempt: Effect.Effect<undefined> = Effect.succeed(undefined)
+
+/**
+ * Its supervisor is shutting down but has not asked this task to stop yet (static children are
+ * stopped one by one): no new attempt starts, the task waits for its turn.
+ */
+const untilStopped = (entry: Entry): Effect.Effect<LoopResult> => {
+  entry.setState("waiting")
+  entry.nextAttemptAt = undefined
+  return Effect.map(entry.cancelled, () => stopped(entry))
+}
 
 /** What the attempt span reports as `outcome`. */
 const spanOutcome = (exit: AttemptExit): string => {
@@ -266,8 +279,12 @@ const onSuccess = (host: LoopHost, entry: Entry, durationMs: number, value: unkn
   entry.schedule = initialState(spec.backoff)
   if (entry.stopRequested) return Effect.succeed(stopped(entry))
   const restart = spec.restart
-  if (restart._tag === "Repeat") return repeatAfter(host, entry, restart.schedule, durationMs, value)
+  if (restart._tag === "Repeat") {
+    if (host.shuttingDown) return untilStopped(entry)
+    return repeatAfter(host, entry, restart.schedule, durationMs, value)
+  }
   if (restart._tag !== "Always") return completed
+  if (host.shuttingDown) return untilStopped(entry)
   const interval = restart.intervalMs
   // At least 1 ms between consecutive starts, so a task that returns at once cannot spin.
   const delayMs = Math.max(interval ?? 0, 1 - durationMs, 0)
@@ -343,6 +360,7 @@ const onFailure = (
   if (spec.restart._tag === "Never") return give(result.reason)
   // A stop requested while the attempt ran (it was uninterruptible) wins over a restart.
   if (entry.stopRequested) return Effect.succeed(stopped(entry))
+  if (host.shuttingDown) return untilStopped(entry)
   if (spec.resetAfterMs > 0 && durationMs >= spec.resetAfterMs) {
     entry.streak = 0
     entry.schedule = initialState(spec.backoff)

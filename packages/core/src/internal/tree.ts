@@ -65,6 +65,7 @@ const attempt = (
       return Effect.scoped(
         Effect.flatMap(makeNested({ ...config, path: ctx.path }, bus, owner?.readiness), (supervisor) => {
           nested = supervisor
+          supervisor.parentEntry = entry
           if (entry !== undefined) entry.nested = supervisor
           return Effect.zipRight(supervisor.startStatic(children), supervisor.join)
         })
