@@ -21,7 +21,7 @@ import * as metrics from "./taskMetrics.js"
 export interface LoopHost {
   now(): number
   emit(event: EventInput): void
-  /** Whether anyone listens; events are not built otherwise. */
+  /** Whether anyone listens; read once per event, right before building it (see `EventBus.listening`). */
   readonly listening: boolean
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** `supervisorLoop(withPermit)`, built once per supervisor. */
