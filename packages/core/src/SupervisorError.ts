@@ -71,7 +71,8 @@ export class SupervisorShuttingDown extends Schema.TaggedError<SupervisorShuttin
 /**
  * Shutdown ended with tasks still running after the grace period; they were abandoned. `stuck`
  * names the supervisor's own tasks; `paths` gives, for each, the deepest tasks still running
- * under it (a hung grandchild is reported as `root/db/pool`).
+ * under it (a hung grandchild is reported as `root/db/pool`). Its `message` (the shutdown's warning)
+ * names the first 10 paths and counts the rest; `paths` holds them all.
  *
  * @since 0.1.0
  * @category errors
@@ -82,9 +83,17 @@ export class GraceExceeded extends Schema.TaggedError<GraceExceeded>("@fiberviso
 ) {
   /** @since 0.1.0 */
   override get message(): string {
-    return `shutdown exceeded its grace of ${Duration.format(this.grace)}; abandoned: ${this.paths.join(", ")}`
+    return `shutdown exceeded its grace of ${Duration.format(this.grace)}; abandoned: ${listed(this.paths)}`
   }
 }
+
+/** How many paths a message names; a shutdown that abandons 100,000 tasks still logs one short line. */
+const listedPaths = 10
+
+const listed = (paths: ReadonlyArray<string>): string =>
+  paths.length <= listedPaths
+    ? paths.join(", ")
+    : `${paths.slice(0, listedPaths).join(", ")} … and ${(paths.length - listedPaths).toLocaleString("en-US")} more`
 
 /**
  * More restarts than `intensity.maxRestarts` happened within `intensity.within`: the supervisor
