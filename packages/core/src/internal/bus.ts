@@ -1,6 +1,7 @@
 import type * as Chunk from "effect/Chunk"
 import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as PubSub from "effect/PubSub"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
@@ -103,7 +104,9 @@ export class EventBus {
     return Effect.suspend(() => {
       this.closed = true
       for (const subscription of this.subscriptions) {
-        subscription.rest = Effect.runSync(Queue.takeAll(subscription.dequeue))
+        // A queue already shut down has nothing to hand over (`takeAll` would be interrupted).
+        const taken = Effect.runSync(Effect.exit(Queue.takeAll(subscription.dequeue)))
+        if (Exit.isSuccess(taken)) subscription.rest = taken.value
       }
       return PubSub.shutdown(this.pubsub)
     })
