@@ -30,7 +30,7 @@ import type {
 } from "./SupervisorError.js"
 import type { SupervisorEvent } from "./SupervisorEvent.js"
 import type { SupervisorTree } from "./SupervisorTree.js"
-import type { Services, Task, TaskOptions } from "./Task.js"
+import type { LogFailures, Services, Task, TaskOptions } from "./Task.js"
 import type { TaskId } from "./TaskId.js"
 import type { TaskOutcome } from "./TaskOutcome.js"
 
@@ -96,6 +96,8 @@ export interface TaskDefaults {
   readonly maxRetries?: number | undefined
   readonly resetAfter?: Duration.DurationInput | undefined
   readonly grace?: Duration.DurationInput | undefined
+  /** How failed attempts are logged (default `"warning"`; see `Task.LogFailures`). */
+  readonly logFailures?: LogFailures | undefined
 }
 
 /**

@@ -77,6 +77,9 @@ export class SupervisorShuttingDown extends Schema.TaggedError<SupervisorShuttin
  * decided before that: every task still running had been abandoned after its own grace (or its
  * share of the shutdown's), so the shutdown did not wait for its deadline.
  *
+ * Its `message` (the shutdown's warning) names the first 10 paths and counts the rest; `paths`
+ * holds them all.
+ *
  * @since 0.1.0
  * @category errors
  */
@@ -91,12 +94,20 @@ export class GraceExceeded extends Schema.TaggedError<GraceExceeded>("@fiberviso
 ) {
   /** @since 0.1.0 */
   override get message(): string {
-    const paths = this.paths.join(", ")
+    const paths = listed(this.paths)
     return this.elapsed === undefined
       ? `shutdown exceeded its grace of ${Duration.format(this.grace)}; abandoned: ${paths}`
       : `shutdown abandoned tasks that outlasted their own grace, after ${Duration.format(this.elapsed)} of its grace of ${Duration.format(this.grace)}: ${paths}`
   }
 }
+
+/** How many paths a message names; a shutdown that abandons 100,000 tasks still logs one short line. */
+const listedPaths = 10
+
+const listed = (paths: ReadonlyArray<string>): string =>
+  paths.length <= listedPaths
+    ? paths.join(", ")
+    : `${paths.slice(0, listedPaths).join(", ")} … and ${(paths.length - listedPaths).toLocaleString("en-US")} more`
 
 /**
  * More restarts than `intensity.maxRestarts` happened within `intensity.within`: the supervisor

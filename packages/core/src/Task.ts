@@ -67,6 +67,12 @@ export interface TaskOptions<E = unknown> {
   readonly resetAfter?: Duration.DurationInput | undefined
   /** How long `remove`/`cancel` wait for this task to stop before abandoning it (default: the supervisor's grace). */
   readonly grace?: Duration.DurationInput | undefined
+  /**
+   * The level of the line logged for each failed attempt that is retried (default `"warning"`). The
+   * line when the task gives up (`task "x" ended Failed: …`) is a warning whatever the level;
+   * `"none"` turns off both. See `LogFailures`.
+   */
+  readonly logFailures?: LogFailures | undefined
   /** Errors this accepts end the task as `Fatal` (never restarted). */
   isFatal?(error: E): boolean
   /**
@@ -91,6 +97,20 @@ export interface TaskOptions<E = unknown> {
    */
   readonly ready?: boolean | "reported" | undefined
 }
+
+/**
+ * How a task's failed attempts are logged: `"warning"` (the default), `"info"` or `"debug"` is the
+ * level of the line written for each failed attempt, e.g.
+ * `task "root/db" attempt 2 failed: connection refused; next attempt in 400 ms` (under
+ * `one-for-all` / `rest-for-one`: `…; its group restarts, next attempt after 400 ms`), annotated
+ * with the attempt's `task`, `path` and `attempt`. The line written when the task gives up
+ * (`task "db" ended Failed: …`, also `ended Fatal`) is always a warning. `"none"` writes neither:
+ * the failures are still in the events, the metrics and the outcome.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type LogFailures = "warning" | "info" | "debug" | "none"
 
 /**
  * A supervised task.

@@ -6,6 +6,7 @@
 import type * as Effect from "effect/Effect"
 import type * as Context from "effect/Context"
 import * as ContextModule from "effect/Context"
+import type * as FiberRef from "effect/FiberRef"
 import type * as FiberRefs from "effect/FiberRefs"
 import * as Runtime from "effect/Runtime"
 import * as RuntimeFlags from "effect/RuntimeFlags"
@@ -255,3 +256,13 @@ export const unsafeInterruptChildrenNow = (): Effect.Effect<void> | null => {
   const fiber = currentFiber()
   return fiber === undefined ? null : (fiber as unknown as WithChildren).interruptAllChildren()
 }
+
+/**
+ * Sets a fiber ref of `fiber`, the fiber that is running (as `Effect.withFiberRuntime` gives it), in
+ * place: no scope to restore the old value, for a fiber that owns what it sets (a task's fiber).
+ */
+export const unsafeSetFiberRef = <A>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  ref: FiberRef.FiberRef<A>,
+  value: A
+): void => (fiber as unknown as { setFiberRef(ref: FiberRef.FiberRef<A>, value: A): void }).setFiberRef(ref, value)

@@ -137,6 +137,7 @@ export class SupervisorImpl implements Supervisor {
     return this.bus.now()
   }
 
+  /** Read once per event, right before building it: see `EventBus.listening` (it numbers the event). */
   get listening(): boolean {
     return this.bus.listening
   }

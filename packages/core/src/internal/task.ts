@@ -1,6 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as LogLevel from "effect/LogLevel"
 import * as Schedule from "effect/Schedule"
 import * as Backoff from "../Backoff.js"
 import * as RestartPolicy from "../RestartPolicy.js"
@@ -24,6 +25,8 @@ export interface ResolvedDefaults {
   readonly maxRetries: number
   readonly resetAfterMs: number
   readonly graceMs: number | undefined
+  /** The level of the line logged for each failed attempt; `undefined`: no failure lines (`"none"`). */
+  readonly logFailures: LogLevel.LogLevel | undefined
 }
 
 /** A task ready to run: every setting decoded and checked. */
@@ -68,7 +71,8 @@ export const builtinDefaults: ResolvedDefaults = {
   timeoutMs: 0,
   maxRetries: Number.POSITIVE_INFINITY,
   resetAfterMs: 0,
-  graceMs: undefined
+  graceMs: undefined,
+  logFailures: LogLevel.Warning
 }
 
 type Check<A> = Either.Either<A, Problem>
@@ -128,6 +132,25 @@ const maxRetries = (input: unknown): Check<number> => {
   return Either.right(input)
 }
 
+const logLevels: ReadonlyArray<readonly [string, LogLevel.LogLevel | undefined]> = [
+  ["warning", LogLevel.Warning],
+  ["info", LogLevel.Info],
+  ["debug", LogLevel.Debug],
+  ["none", undefined]
+]
+
+/** `undefined` (explicitly the default) is a warning. */
+const logFailures = (input: unknown): Check<LogLevel.LogLevel | undefined> => {
+  if (input === undefined) return Either.right(LogLevel.Warning)
+  const found = logLevels.find(([name]) => name === input)
+  return found !== undefined
+    ? Either.right(found[1])
+    : Either.left({
+        field: "logFailures",
+        reason: `must be one of ${logLevels.map(([name]) => `"${name}"`).join(", ")}, got ${describe(input)}`
+      })
+}
+
 const backoff = (input: unknown): Check<Schedule.Schedule<unknown, Backoff.TaskFailure>> => Backoff.validate(input)
 
 /**
@@ -145,6 +168,7 @@ const resolveSettings = (
   let retries = base.maxRetries
   let resetAfterMs = base.resetAfterMs
   let graceMs = base.graceMs
+  let failureLevel = base.logFailures
   for (const key in options) {
     let checked: Check<unknown>
     switch (key) {
@@ -172,6 +196,10 @@ const resolveSettings = (
         checked = options.grace === undefined ? Either.right(undefined) : duration("grace", options.grace)
         if (Either.isRight(checked)) graceMs = checked.right as number | undefined
         break
+      case "logFailures":
+        checked = logFailures(options.logFailures)
+        if (Either.isRight(checked)) failureLevel = checked.right as LogLevel.LogLevel | undefined
+        break
       default:
         if (otherKeys.has(key)) continue
         return { field: key, reason: "is not a known option (misspelt?)" }
@@ -184,7 +212,8 @@ const resolveSettings = (
     timeoutMs,
     maxRetries: retries,
     resetAfterMs,
-    graceMs
+    graceMs,
+    logFailures: failureLevel
   }
 }
 
@@ -294,6 +323,7 @@ export const resolveTask = (
     maxRetries: settings.maxRetries,
     resetAfterMs: settings.resetAfterMs,
     graceMs: settings.graceMs,
+    logFailures: settings.logFailures,
     name,
     effect: task.effect as Effect.Effect<unknown, unknown, TaskContext>,
     isFatal: options.isFatal,

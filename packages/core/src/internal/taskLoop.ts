@@ -3,6 +3,9 @@ import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
 import type * as Schedule from "effect/Schedule"
@@ -12,7 +15,7 @@ import { TaskContext } from "../TaskContext.js"
 import * as TaskOutcome from "../TaskOutcome.js"
 import type { EventInput } from "./bus.js"
 import { type AttemptResult, classify, TIMED_OUT } from "./attempt.js"
-import { initialState, isNativeTracer, stepSchedule, unsafeCurrentService } from "./compat.js"
+import { initialState, isNativeTracer, stepSchedule, unsafeCurrentService, unsafeSetFiberRef } from "./compat.js"
 import { describeCause } from "./describe.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, entryOf, type LoopResult, RESTART } from "./entry.js"
@@ -22,7 +25,7 @@ import * as metrics from "./taskMetrics.js"
 export interface LoopHost {
   now(): number
   emit(event: EventInput): void
-  /** Whether anyone listens; events are not built otherwise. */
+  /** Whether anyone listens; read once per event, right before building it (see `EventBus.listening`). */
   readonly listening: boolean
   readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
   /** `supervisorLoop(withPermit)`, built once per supervisor. */
@@ -51,17 +54,50 @@ export const stopped = (entry: Entry): TaskOutcome.TaskOutcome =>
 export const withExitCode = <A extends object>(fields: A, exitCode: number | undefined): A & { exitCode?: number } =>
   exitCode === undefined ? fields : { ...fields, exitCode }
 
-/** Failures nobody may be watching are logged, so they never pass silently. */
+/** Failures nobody may be watching are logged, so they never pass silently (unless `logFailures: "none"`). */
 const logged = (
   entry: Entry,
   outcome: TaskOutcome.Failed | TaskOutcome.Fatal
 ): Effect.Effect<TaskOutcome.TaskOutcome> =>
-  Effect.as(
-    Effect.logWarning(`task "${entry.name}" ended ${outcome._tag}: ${outcome.reason}`).pipe(
-      Effect.annotateLogs({ fibervisor: "task", task: entry.name, taskId: entry.id })
-    ),
-    outcome
+  entry.spec.logFailures === undefined
+    ? Effect.succeed(outcome)
+    : Effect.as(
+        Effect.logWarning(`task "${entry.name}" ended ${outcome._tag}: ${outcome.reason}`).pipe(
+          Effect.annotateLogs({ fibervisor: "task", task: entry.name, taskId: entry.id })
+        ),
+        outcome
+      )
+
+/**
+ * The line of a failed attempt, at the task's `logFailures` level, then `next`. Written by the task's
+ * fiber after the attempt, so it carries the attempt's `task`, `path` and `attempt` annotations (no
+ * more: each `annotateLogs` costs two copies of the fiber's refs, on the path of every restart).
+ */
+const loggedFailure = <A>(entry: Entry, reason: string, then: string, next: Effect.Effect<A>): Effect.Effect<A> => {
+  const level = entry.spec.logFailures
+  return level === undefined
+    ? next
+    : Effect.zipRight(
+        Effect.logWithLevel(level, `task "${entry.path}" attempt ${entry.attempt} failed: ${reason}; ${then}`),
+        next
+      )
+}
+
+/**
+ * Every log line of the attempt — its effect, its finalizers, fibers it forks, and the loop's own
+ * lines after it — carries the task, its path and the attempt. Set on the task's fiber (its own: a
+ * detached fiber per task) rather than with `Effect.annotateLogs`, which would restore the old
+ * annotations after each attempt for nothing.
+ */
+const annotate = (fiber: Fiber.RuntimeFiber<unknown, unknown>, entry: Entry): void => {
+  // Three plain `set`s: a map built by `HashMap.mutate` keeps ~20% more memory, for every idle task.
+  const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
+  unsafeSetFiberRef(
+    fiber,
+    FiberRef.currentLogAnnotations,
+    HashMap.set(HashMap.set(HashMap.set(annotations, "task", entry.name), "path", entry.path), "attempt", entry.attempt)
   )
+}
 
 /**
  * The task whose fiber is running (or whose attempt's timeout fiber is: it inherits the context).
@@ -110,9 +146,14 @@ const attemptBody = (entry: Entry): Effect.Effect<AttemptExit> => {
  * One attempt of the running task: `undefined` when a stop was requested before it could start (it
  * waited for a permit), else its exit, or `TIMED_OUT`. The attempt's scope is closed before this returns.
  */
-const attempt: Effect.Effect<AttemptExit | undefined> = Effect.suspend(() => beginAttempt(currentEntry()))
+const attempt: Effect.Effect<AttemptExit | undefined> = Effect.withFiberRuntime((fiber) =>
+  beginAttempt(currentEntry(), fiber)
+)
 
-const beginAttempt = (entry: Entry): Effect.Effect<AttemptExit | undefined> => {
+const beginAttempt = (
+  entry: Entry,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>
+): Effect.Effect<AttemptExit | undefined> => {
   // A task waiting for a permit never starts once its stop was requested.
   if (entry.stopRequested) return noAttempt
   const host = entry.owner as LoopHost
@@ -124,6 +165,7 @@ const beginAttempt = (entry: Entry): Effect.Effect<AttemptExit | undefined> => {
   entry.attemptRunning = true
   entry.beginAttemptScope()
   entry.markStarted()
+  annotate(fiber, entry)
   const label = entry.metricLabel
   metrics.attempts.unsafeUpdate(1, label)
   metrics.running.unsafeModify(1, label)
@@ -262,6 +304,7 @@ const afterAttempt = (host: LoopHost, entry: Entry, exit: AttemptExit | undefine
 }
 
 const completed: Effect.Effect<LoopResult> = Effect.succeed(TaskOutcome.completed)
+const restartResult: Effect.Effect<LoopResult> = Effect.succeed(RESTART)
 
 const onSuccess = (host: LoopHost, entry: Entry, durationMs: number, value: unknown): Effect.Effect<LoopResult> => {
   const spec = entry.spec
@@ -402,7 +445,7 @@ const onFailure = (
           entry.restartDelayMs = step.delayMs
           entry.setState("waiting")
           entry.nextAttemptAt = undefined
-          return Effect.succeed(RESTART)
+          return loggedFailure(entry, result.reason, "it restarts with its group's restart under way", restartResult)
         }
         if (host.listening) {
           host.emit({
@@ -418,13 +461,24 @@ const onFailure = (
         // Zero backoff with no retry limit must not starve the process: every 1024th restart in a
         // row waits 1 ms, so timers and I/O get a turn (an attempt that fails at once never yields).
         if (verdict === "restart") {
-          return again(host, entry, step.delayMs <= 0 && entry.streak % 1024 === 0 ? 1 : step.delayMs, "backing-off")
+          const next = again(
+            host,
+            entry,
+            step.delayMs <= 0 && entry.streak % 1024 === 0 ? 1 : step.delayMs,
+            "backing-off"
+          )
+          return loggedFailure(entry, result.reason, `next attempt in ${step.delayMs} ms`, next)
         }
         entry.restartCounted = true
         entry.restartDelayMs = step.delayMs
         entry.setState("backing-off")
         entry.nextAttemptAt = step.delayMs > 0 ? host.now() + step.delayMs : undefined
-        return Effect.succeed(RESTART)
+        return loggedFailure(
+          entry,
+          result.reason,
+          `its group restarts, next attempt after ${step.delayMs} ms`,
+          restartResult
+        )
       }
     })
   )

@@ -55,7 +55,8 @@ export const main = (options: MainOptions) =>
 
       yield* Effect.scoped(
         Effect.gen(function* () {
-          const sup = yield* Supervisor.make({ grace: GRACE, eventBuffer: 4096 })
+          // The view shows every failed attempt (its events): their log lines stay at debug level.
+          const sup = yield* Supervisor.make({ grace: GRACE, eventBuffer: 4096, defaults: { logFailures: "debug" } })
           // Probes, the tree and its events for tooling. Released before `sup`: it shuts `sup` down
           // first, so /healthz and /readyz answer 503 during the drain.
           const health = yield* HealthServer.make({ port: 0, host: "127.0.0.1" }).pipe(
