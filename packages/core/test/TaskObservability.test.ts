@@ -325,45 +325,54 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("a one-for-all group restart counts one restart, on the trigger; its siblings' attempts end", () =>
-    Effect.gen(function* () {
-      const root = uniqueRoot("one-for-all")
-      const { sup } = yield* setup({ name: root, strategy: "one-for-all" })
-      const backoff = Backoff.constant("500 millis")
-      const trigger = script(
-        Effect.zipRight(Effect.sleep("1 second"), Effect.fail(TaskError.fail("boom"))),
-        Effect.never
-      )
-      yield* sup.addAll([
-        Task.make("a", trigger, { backoff }),
-        Task.make("b", Effect.never, { backoff }),
-        Task.make("c", Effect.never, { backoff })
-      ])
-      yield* flush
-      for (const name of ["a", "b", "c"]) {
-        expect(yield* read(`${root}/${name}`)).toEqual(reading({ attempts: 1, running: 1 }))
-      }
-      yield* TestClock.adjust("1 second")
-      expect(yield* read(`${root}/a`)).toEqual(
-        reading({ attempts: 1, failures: 1, restarts: 1, durations: 1, seconds: 1 })
-      )
-      for (const name of ["b", "c"]) {
-        expect(yield* read(`${root}/${name}`)).toEqual(reading({ attempts: 1, durations: 1, seconds: 1 }))
-      }
-      yield* TestClock.adjust("500 millis")
-      expect(yield* read(`${root}/a`)).toEqual(
-        reading({ attempts: 2, failures: 1, restarts: 1, running: 1, durations: 1, seconds: 1 })
-      )
-      for (const name of ["b", "c"]) {
-        expect(yield* read(`${root}/${name}`)).toEqual(reading({ attempts: 2, running: 1, durations: 1, seconds: 1 }))
-      }
-      // Every live task is in the registry: the group restart did start them all again.
-      expect((yield* sup.list).map((info) => [info.name, info.attempt])).toEqual([
-        ["a", 2],
-        ["b", 2],
-        ["c", 2]
-      ])
-    })
+  it.scoped(
+    "a one-for-all group restart counts one restart per task it starts again (as TaskInfo.restarts); its siblings' attempts end",
+    () =>
+      Effect.gen(function* () {
+        const root = uniqueRoot("one-for-all")
+        const { sup } = yield* setup({ name: root, strategy: "one-for-all" })
+        const backoff = Backoff.constant("500 millis")
+        const trigger = script(
+          Effect.zipRight(Effect.sleep("1 second"), Effect.fail(TaskError.fail("boom"))),
+          Effect.never
+        )
+        yield* sup.addAll([
+          Task.make("a", trigger, { backoff }),
+          Task.make("b", Effect.never, { backoff }),
+          Task.make("c", Effect.never, { backoff })
+        ])
+        yield* flush
+        for (const name of ["a", "b", "c"]) {
+          expect(yield* read(`${root}/${name}`)).toEqual(reading({ attempts: 1, running: 1 }))
+        }
+        yield* TestClock.adjust("1 second")
+        expect(yield* read(`${root}/a`)).toEqual(
+          reading({ attempts: 1, failures: 1, restarts: 1, durations: 1, seconds: 1 })
+        )
+        for (const name of ["b", "c"]) {
+          expect(yield* read(`${root}/${name}`)).toEqual(reading({ attempts: 1, durations: 1, seconds: 1 }))
+        }
+        yield* TestClock.adjust("500 millis")
+        expect(yield* read(`${root}/a`)).toEqual(
+          reading({ attempts: 2, failures: 1, restarts: 1, running: 1, durations: 1, seconds: 1 })
+        )
+        for (const name of ["b", "c"]) {
+          expect(yield* read(`${root}/${name}`)).toEqual(
+            reading({ attempts: 2, restarts: 1, running: 1, durations: 1, seconds: 1 })
+          )
+        }
+        expect((yield* sup.list).map((info) => [info.name, info.restarts])).toEqual([
+          ["a", 1],
+          ["b", 1],
+          ["c", 1]
+        ])
+        // Every live task is in the registry: the group restart did start them all again.
+        expect((yield* sup.list).map((info) => [info.name, info.attempt])).toEqual([
+          ["a", 2],
+          ["b", 2],
+          ["c", 2]
+        ])
+      })
   )
 
   it.scoped("a restart refused by the restart intensity is not counted", () =>

@@ -58,6 +58,7 @@ import { Signal } from "./signal.js"
 import { type GroupRun, restartGroup } from "./strategy.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
 import { attemptEnded, type RestartVerdict, stopped, supervisorLoop, taskLoop, withExitCode } from "./taskLoop.js"
+import * as taskMetrics from "./taskMetrics.js"
 import { ZeroSignal } from "./zeroSignal.js"
 
 /** What an ordered stop gives a static child without a grace of its own. */
@@ -414,7 +415,11 @@ export class SupervisorImpl implements Supervisor {
   /** Starts a new fiber on an entry a group restart stopped (a child whose failure led here counted its restart already). */
   respawn(entry: Entry, countRestart = true): void {
     // A restart-now is not a restart; a failure that joined the group restart counted itself already.
-    if (countRestart && !entry.restartCounted) entry.restarts += 1
+    if (countRestart && !entry.restartCounted) {
+      // Every task a group restart starts again counts one restart, in TaskInfo and the metric alike.
+      entry.restarts += 1
+      taskMetrics.restarts.unsafeUpdate(1, entry.metricLabel)
+    }
     entry.rearm()
     this.startFiber(entry)
   }
