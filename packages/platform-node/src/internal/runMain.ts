@@ -177,16 +177,23 @@ export const describeDeadline = (deadline: Deadline): string => {
   return `(grace ${format(deadline.graceMs)}${from}, exit deadline ${format(deadline.exitDeadlineMs)}${short})`
 }
 
-/** What the deadline prints: every task still running in the registered supervisors, by path. */
+/** How many stuck tasks the deadline's report names; the rest are counted (the output stays bounded). */
+const reportedPaths = 10
+
+/**
+ * What the deadline prints: the tasks still running in the registered supervisors, by path — the
+ * first ten, then how many more (a shutdown that abandons 100,000 tasks must not print 100,000 lines).
+ */
 export const stuckReport = (registry: SupervisorRegistry.SupervisorRegistry, deadlineMs: number): string => {
-  const lines = registry.roots.flatMap((root) => {
-    const tree = Effect.runSync(root.tree)
-    return SupervisorTree.leaves(tree).map((node) => `  ${node.path} (${node.state}, attempt ${node.attempt})`)
-  })
+  const nodes = registry.roots.flatMap((root) => SupervisorTree.leaves(Effect.runSync(root.tree)))
   const head = `fibervisor: the shutdown did not finish within the exit deadline of ${deadlineMs} ms`
-  return lines.length === 0
-    ? `${head}; no supervised task is left running (something else is holding the shutdown)\n`
-    : `${head}; still running:\n${lines.join("\n")}\n`
+  if (nodes.length === 0)
+    return `${head}; no supervised task is left running (something else is holding the shutdown)\n`
+  const lines = nodes.slice(0, reportedPaths).map((node) => `  ${node.path} (${node.state}, attempt ${node.attempt})`)
+  if (nodes.length > reportedPaths) {
+    lines.push(`  … and ${(nodes.length - reportedPaths).toLocaleString("en-US")} more`)
+  }
+  return `${head}; still running:\n${lines.join("\n")}\n`
 }
 
 const maxTimerMs = 2 ** 31 - 1
