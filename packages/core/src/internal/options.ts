@@ -1,6 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import { decodeDuration, describe } from "./duration.js"
+import { printableNameProblem } from "./name.js"
 import { type Problem, type ResolvedDefaults, resolveDefaults } from "./task.js"
 
 /** The restart strategies (OTP's). */
@@ -112,6 +113,8 @@ export const resolveConfig = (options: unknown, placement: Placement, path: stri
           reason: `must be a non-empty string without "/", got ${describe(o.name)}`
         })
       }
+      const unprintable = printableNameProblem(o.name)
+      if (unprintable !== undefined) return yield* Either.left({ field: "name", reason: unprintable })
       name = o.name
     }
     if (placement.nested) {

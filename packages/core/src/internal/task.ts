@@ -4,6 +4,7 @@ import * as Either from "effect/Either"
 import * as LogLevel from "effect/LogLevel"
 import * as Schedule from "effect/Schedule"
 import * as Backoff from "../Backoff.js"
+import { printableNameProblem } from "./name.js"
 import * as RestartPolicy from "../RestartPolicy.js"
 import { InvalidTaskSpec } from "../SupervisorError.js"
 import type { Task, TaskOptions } from "../Task.js"
@@ -249,16 +250,10 @@ export const resolveTask = (
   if (typeof name !== "string" || name.trim() === "" || name.includes("/")) {
     return Either.left(invalidSpec(name, "name", `must be a non-empty string without "/", got ${describe(name)}`))
   }
-  // A name reaches log lines and metric labels as is.
-  // The name itself is bad: the error's `task` is "" (and never carries a control character).
-  if (hasControlCharacter(name)) {
-    return Either.left(
-      invalidSpec("", "name", `must not contain control characters, got "${escapeControlCharacters(name)}"`)
-    )
-  }
-  if (name.trim() !== name) {
-    return Either.left(invalidSpec("", "name", `must not start or end with whitespace, got ${describe(name)}`))
-  }
+  // A name reaches log lines and metric labels as is. The name itself is bad: the error's `task`
+  // is "" (and never carries a control character).
+  const unprintable = printableNameProblem(name)
+  if (unprintable !== undefined) return Either.left(invalidSpec("", "name", unprintable))
   const effect: unknown = task.effect
   if (!Effect.isEffect(effect)) {
     return Either.left(invalidSpec(name, "effect", `must be an Effect, got ${describe(effect)}`))
@@ -332,26 +327,6 @@ export const resolveTask = (
     escalate,
     nested
   })
-}
-
-/** A C0 or C1 control character, or DEL. */
-const isControl = (code: number): boolean => code < 0x20 || (code >= 0x7f && code <= 0x9f)
-
-const hasControlCharacter = (name: string): boolean => {
-  for (let i = 0; i < name.length; i++) if (isControl(name.charCodeAt(i))) return true
-  return false
-}
-
-const shortEscapes: Readonly<Record<number, string>> = { 9: "\\t", 10: "\\n", 13: "\\r" }
-
-/** `name` with its control characters written as escapes (`\n`, `\u0085`), for a one-line reason. */
-const escapeControlCharacters = (name: string): string => {
-  let escaped = ""
-  for (let i = 0; i < name.length; i++) {
-    const code = name.charCodeAt(i)
-    escaped += !isControl(code) ? name[i] : (shortEscapes[code] ?? `\\u${code.toString(16).padStart(4, "0")}`)
-  }
-  return escaped
 }
 
 /** The options of a task that has none (one object, so that checks kept per options object hold). */

@@ -534,6 +534,16 @@ describe("HostileValues: task names that would corrupt log lines and metric labe
     )
   }
 
+  for (const [label, name, reason] of refused) {
+    it.scoped(`${label} is refused as a root supervisor's name (it starts every path)`, () =>
+      Effect.gen(function* () {
+        const made = yield* Effect.flip(Supervisor.make({ name }))
+        expect(made).toMatchObject({ _tag: "InvalidSupervisorOptions", field: "name", reason })
+        expect(hasControl(made.message)).toBe(false)
+      })
+    )
+  }
+
   it.effect("names with inner spaces, unicode and punctuation are still accepted", () =>
     Effect.gen(function* () {
       for (const name of ["two words", "задача-🚀", "a.b:c-d_e", "x"]) {
