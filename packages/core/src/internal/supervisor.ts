@@ -927,8 +927,9 @@ export class SupervisorImpl implements Supervisor {
     this.requestStop(entry, "shutdown")
     const remaining = deadline - this.now()
     if (remaining <= 0 || entry.outcome !== undefined) return Effect.void
-    // A stop claimed earlier keeps the grace clock it started with (and so its deadline).
-    if (entry.graceTimer === undefined) {
+    // A stop claimed earlier keeps the grace clock it started with (and so its deadline); a
+    // restart-now's clock is not a stop's (it ignores a stop) and is replaced by the share.
+    if (entry.graceTimer === undefined || entry.restartingNow) {
       const own = entry.spec.graceMs
       const budget = own ?? Math.floor(remaining / left)
       // A budget that reaches the deadline is the deadline's to enforce (`the shutdown grace`).

@@ -110,6 +110,29 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
     })
   )
 
+  it.scoped("a child whose restartNow is under way still gets only its share when the shutdown comes", () =>
+    Effect.gen(function* () {
+      const { events, sup } = yield* setupTree({ grace: "6 seconds" })
+      const log = makeLog()
+      yield* sup.add(app(log, wedged(log)))
+      yield* TestClock.adjust("1 second")
+      // The restart waits up to wedged's grace (app's 5 s) for the attempt to stop; the shutdown
+      // must not inherit that clock, or wedged would eat the importer's flush.
+      expect(yield* sup.restartNow("app/wedged")).toBe(true)
+      const shutdown = yield* Effect.fork(sup.shutdown)
+      yield* TestClock.adjust("1250 millis")
+      expect(log.lines("stop")).toEqual(["2250 stop root/app/importer#1"])
+      yield* TestClock.adjust("1020 millis")
+      expect(log.lines("stop")).toContain("3250 stopped root/app/importer#1")
+      expect((yield* Fiber.await(shutdown))._tag).toBe("Failure")
+      expect(timeline(yield* events, ["TaskFinished"]).filter((line) => line.includes("root/app/wedged "))).toEqual([
+        "2250 TaskFinished root/app/wedged ForceAborted did not stop within its share (1250 ms) of the shutdown grace"
+      ])
+      yield* TestClock.adjust("1 hour")
+      expect(yield* sup.size).toBe(0)
+    })
+  )
+
   it.scoped("a child with its own 500 ms grace costs 500 ms, not the root's 6 s; the report tells the truth", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({ grace: "6 seconds" })
