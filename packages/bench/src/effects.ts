@@ -15,7 +15,7 @@ export const timed = <E, R>(self: Effect.Effect<unknown, E, R>): Effect.Effect<n
   })
 
 /** Polls `condition` every millisecond; dies with `what` after `timeout`. */
-export const waitUntil = (condition: () => boolean, what: string, timeout: Duration.DurationInput = "2 minutes") =>
+export const waitUntil = (condition: () => boolean, what: string, timeout: Duration.Input = "2 minutes") =>
   Effect.suspend(() => (condition() ? Effect.void : Effect.sleep(Duration.millis(1)))).pipe(
     Effect.repeat({ until: () => condition() }),
     Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`timed out waiting for ${what}`) }),

@@ -187,7 +187,7 @@ const restarts = (profile: Profile): Scenario => ({
         run(
           Effect.gen(function* () {
             const { counter, effect } = countingFailure()
-            const ms = yield* timed(Effect.either(Effect.retry(effect, Schedule.recurs(n - 1))))
+            const ms = yield* timed(Effect.result(Effect.retry(effect, Schedule.recurs(n - 1))))
             yield* check(counter.attempts === n, `expected ${n} attempts, saw ${counter.attempts}`)
             return { value: ms, ops: n }
           })
@@ -203,7 +203,7 @@ const memory = (profile: Profile): Scenario => ({
   id: "idle-memory",
   title: "idle memory",
   description:
-    "heapUsed after - before (full GC each side) / N for N idle supervised tasks (Effect.never) — vs N idle fibers (Effect.forkDaemon(Effect.never))",
+    "heapUsed after - before (full GC each side) / N for N idle supervised tasks (Effect.never) — vs N idle fibers (Effect.forkDetach(Effect.never))",
   metric: "heap",
   nMeans: "idle tasks",
   op: "idle task",
@@ -217,7 +217,7 @@ const memory = (profile: Profile): Scenario => ({
         run(
           Effect.gen(function* () {
             const scope = yield* Scope.make()
-            const sup = yield* Supervisor.make().pipe(Scope.extend(scope))
+            const sup = yield* Supervisor.make().pipe(Scope.provide(scope))
             const { counter, body } = idleCounting()
             fullGc(2)
             const before = heapUsed()
@@ -240,10 +240,10 @@ const memory = (profile: Profile): Scenario => ({
           Effect.gen(function* () {
             const { counter, body } = idleCounting()
             // Allocated before the first reading: the slots holding the fibers are not part of their cost.
-            const fibers: Array<Fiber.RuntimeFiber<never>> = new Array(n).fill(undefined)
+            const fibers: Array<Fiber.Fiber<never>> = new Array(n).fill(undefined)
             fullGc(2)
             const before = heapUsed()
-            yield* times(n, (i) => Effect.map(Effect.forkDaemon(body), (fiber) => void (fibers[i] = fiber)))
+            yield* times(n, (i) => Effect.map(Effect.forkDetach(body), (fiber) => void (fibers[i] = fiber)))
             yield* waitUntil(() => counter.started >= n, "idle fibers to start")
             fullGc(2)
             const after = heapUsed()
@@ -319,7 +319,7 @@ const shutdown = (profile: Profile): Scenario => ({
         run(
           Effect.gen(function* () {
             const scope = yield* Scope.make()
-            const sup = yield* Supervisor.make().pipe(Scope.extend(scope))
+            const sup = yield* Supervisor.make().pipe(Scope.provide(scope))
             const { counter, body } = idleCounting()
             yield* times(n, (i) => sup.add(Task.once(`idle-${i}`, body)))
             yield* waitUntil(() => counter.started >= n, "idle tasks to start")
@@ -337,7 +337,7 @@ const shutdown = (profile: Profile): Scenario => ({
         run(
           Effect.gen(function* () {
             const scope = yield* Scope.make()
-            const set = yield* FiberSet.make().pipe(Scope.extend(scope))
+            const set = yield* FiberSet.make().pipe(Scope.provide(scope))
             const { counter, body } = idleCounting()
             yield* times(n, () => FiberSet.run(set, body))
             yield* waitUntil(() => counter.started >= n, "idle fibers to start")
@@ -380,7 +380,7 @@ const events = (profile: Profile): Scenario => ({
               let finished = false
               const stream = yield* sup.subscribe
               yield* Effect.forkScoped(
-                Stream.runForEachChunk(stream, (chunk) => {
+                Stream.runForEachArray(stream, (chunk) => {
                   if (finished) return Effect.void
                   for (const event of chunk) {
                     if ("task" in event && event.task === SENTINEL) {
@@ -424,7 +424,7 @@ const events = (profile: Profile): Scenario => ({
               let delivered = 0
               const dequeue = yield* PubSub.subscribe(pubsub)
               yield* Effect.forkScoped(
-                Stream.runForEachChunk(Stream.fromQueue(dequeue), (chunk) => {
+                Stream.runForEachArray(Stream.fromQueue(dequeue), (chunk) => {
                   delivered += chunk.length
                   return delivered >= n ? Deferred.succeed(done, undefined) : Effect.void
                 })
@@ -459,7 +459,7 @@ const churn = (profile: Profile): Scenario => ({
       run(
         Effect.gen(function* () {
           const scope = yield* Scope.make()
-          const sup = yield* Supervisor.make().pipe(Scope.extend(scope))
+          const sup = yield* Supervisor.make().pipe(Scope.provide(scope))
           const { counter, body } = idleCounting()
           yield* times(n, (i) => sup.add(Task.once(`idle-${i}`, body)))
           yield* waitUntil(() => counter.started >= n, "idle tasks to start")
@@ -489,7 +489,7 @@ const churn = (profile: Profile): Scenario => ({
       run(
         Effect.gen(function* () {
           const scope = yield* Scope.make()
-          const set = yield* FiberSet.make().pipe(Scope.extend(scope))
+          const set = yield* FiberSet.make().pipe(Scope.provide(scope))
           const { counter, body } = idleCounting()
           yield* times(n, () => FiberSet.run(set, body))
           yield* waitUntil(() => counter.started >= n, "idle fibers to start")

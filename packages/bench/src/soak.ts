@@ -540,12 +540,12 @@ interface SoakRun {
 const soak = (sizes: Sizes, warmup: Sizes, subscribe: boolean, progress: (line: string) => void) =>
   Effect.gen(function* () {
     const scope = yield* Scope.make()
-    const sup = yield* Effect.orDie(Supervisor.make({ name: "soak" }).pipe(Scope.extend(scope)))
+    const sup = yield* Effect.orDie(Supervisor.make({ name: "soak" }).pipe(Scope.provide(scope)))
     const offloadContext = yield* Effect.orDie(Layer.buildWithScope(Offload.layer(), scope))
     const offload = Context.get(offloadContext, Offload.Offload)
     let events = 0
     if (subscribe) {
-      const stream = yield* sup.subscribe.pipe(Scope.extend(scope))
+      const stream = yield* sup.subscribe.pipe(Scope.provide(scope))
       yield* Effect.forkIn(
         Stream.runForEach(stream, () =>
           Effect.sync(() => {

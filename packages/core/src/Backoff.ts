@@ -60,15 +60,15 @@ export type Jitter = "none" | "full" | "equal" | "band"
  */
 export interface ExponentialOptions {
   /** The base delay of the first retry. */
-  readonly first: Duration.DurationInput
+  readonly first: Duration.Input
   /** Growth per retry, at least 1 (default 2). */
   readonly factor?: number | undefined
   /** The cap of the base delay (default: the larger of `first` and 30 seconds). */
-  readonly max?: Duration.DurationInput | undefined
+  readonly max?: Duration.Input | undefined
   /** Default `"none"`. */
   readonly jitter?: Jitter | undefined
   /** A lower bound applied after jitter (default 0). */
-  readonly floor?: Duration.DurationInput | undefined
+  readonly floor?: Duration.Input | undefined
 }
 
 /** @internal */
@@ -204,7 +204,7 @@ export const exponential = (options: ExponentialOptions): Schedule.Schedule<Dura
  * @since 0.1.0
  * @category constructors
  */
-export const constant = (delay: Duration.DurationInput): Schedule.Schedule<Duration.Duration, TaskFailure> =>
+export const constant = (delay: Duration.Input): Schedule.Schedule<Duration.Duration, TaskFailure> =>
   Either.match(decodeDuration(delay), {
     onLeft: (reason) => invalid({ field: "backoff.delay", reason }),
     onRight: (d) => {

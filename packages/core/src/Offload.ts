@@ -98,7 +98,7 @@ export interface Offload {
   /**
    * Resumes when no work is running or queued: `true`; with `timeout`, `false` if that takes longer.
    */
-  awaitIdle(timeout?: Duration.DurationInput): Effect.Effect<boolean, InvalidArgument>
+  awaitIdle(timeout?: Duration.Input): Effect.Effect<boolean, InvalidArgument>
 }
 
 /**
@@ -117,7 +117,7 @@ export const Offload: Context.Tag<Offload, Offload> = Context.GenericTag<Offload
  * @category models
  */
 export interface OffloadTimeout {
-  readonly after: Duration.DurationInput
+  readonly after: Duration.Input
   readonly policy: "cancel" | "warn"
 }
 
@@ -153,7 +153,7 @@ export interface OffloadConfig {
    * seconds). With `0` it waits for nothing: work in flight is interrupted at once, and what has
    * not stopped by the scheduler's next turn is reported abandoned.
    */
-  readonly grace?: Duration.DurationInput
+  readonly grace?: Duration.Input
   /**
    * Log a warning when a piece of work fails or dies (default `true`). Turn it off — for every kind
    * here, or for one kind in `perKind` — when the work logs its own failures, so that none is
@@ -223,7 +223,7 @@ const build = (
  * @category layers
  */
 export const layer = (config?: OffloadConfig): Layer.Layer<Offload, InvalidOffloadConfig> =>
-  Layer.scoped(Offload, make(config))
+  Layer.effect(Offload, make(config))
 
 const disabledHandle: OffloadHandle<never, never> = { outcome: "disabled", await: Effect.succeedNone }
 
@@ -265,7 +265,7 @@ export const layerDisabled: Layer.Layer<Offload> = Layer.succeed(Offload, disabl
  * @since 0.1.0
  * @category layers
  */
-export const layerInline: Layer.Layer<Offload> = Layer.scoped(
+export const layerInline: Layer.Layer<Offload> = Layer.effect(
   Offload,
   Effect.orDie(Effect.suspend(() => build(undefined, true)))
 )
@@ -287,7 +287,7 @@ export const layerInline: Layer.Layer<Offload> = Layer.scoped(
  * @category layers
  */
 export const layerInlineWith = (config?: OffloadConfig): Layer.Layer<Offload, InvalidOffloadConfig> =>
-  Layer.scoped(Offload, build(config, true))
+  Layer.effect(Offload, build(config, true))
 
 /**
  * Hands work to the `Offload` service, fire and forget.
@@ -344,5 +344,5 @@ export const submit = <A, E, R>(
  * @since 0.1.0
  * @category accessors
  */
-export const awaitIdle = (timeout?: Duration.DurationInput): Effect.Effect<boolean, InvalidArgument, Offload> =>
+export const awaitIdle = (timeout?: Duration.Input): Effect.Effect<boolean, InvalidArgument, Offload> =>
   Effect.flatMap(Offload, (offload) => offload.awaitIdle(timeout))

@@ -32,7 +32,7 @@ export class OnFailure extends Data.TaggedClass("OnFailure")<{}> {}
  * @category models
  */
 export class Always extends Data.TaggedClass("Always")<{
-  readonly interval: Duration.DurationInput | undefined
+  readonly interval: Duration.Input | undefined
 }> {}
 
 /**
@@ -84,7 +84,7 @@ export const onFailure: RestartPolicy = new OnFailure()
  * @since 0.1.0
  * @category constructors
  */
-export const always = (options?: { readonly interval?: Duration.DurationInput | undefined }): RestartPolicy =>
+export const always = (options?: { readonly interval?: Duration.Input | undefined }): RestartPolicy =>
   new Always({
     interval:
       options === undefined || (typeof options === "object" && options !== null && !Array.isArray(options))

@@ -92,10 +92,10 @@ export {
 export interface TaskDefaults {
   readonly restart?: RestartPolicy
   readonly backoff?: Schedule.Schedule<unknown, TaskFailure>
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: Duration.Input | undefined
   readonly maxRetries?: number | undefined
-  readonly resetAfter?: Duration.DurationInput | undefined
-  readonly grace?: Duration.DurationInput | undefined
+  readonly resetAfter?: Duration.Input | undefined
+  readonly grace?: Duration.Input | undefined
   /** How failed attempts are logged (default `"warning"`; see `Task.LogFailures`). */
   readonly logFailures?: LogFailures | undefined
 }
@@ -119,7 +119,7 @@ export type Strategy = "one-for-one" | "one-for-all" | "rest-for-one"
  */
 export interface Intensity {
   readonly maxRestarts: number
-  readonly within: Duration.DurationInput
+  readonly within: Duration.Input
 }
 
 /**
@@ -130,7 +130,7 @@ export interface Intensity {
  */
 export interface SupervisorOptions {
   /** How long shutdown waits for all tasks, and `remove`/`cancel` for one (default 10 seconds). */
-  readonly grace?: Duration.DurationInput | undefined
+  readonly grace?: Duration.Input | undefined
   /** At most this many attempts run at once; a permit is held only while an attempt runs (default unlimited). */
   readonly maxConcurrent?: number | undefined
   /** Settings for tasks that leave them out (a nested supervisor without its own inherits its parent's). */
@@ -269,7 +269,7 @@ export interface TaskHandle {
    * @since 0.2.0
    */
   cancel(options?: {
-    readonly timeout?: Duration.DurationInput | undefined
+    readonly timeout?: Duration.Input | undefined
   }): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument>
 }
 
@@ -339,7 +339,7 @@ export interface Supervisor {
    */
   cancel(
     ref: TaskRef,
-    options?: { readonly timeout?: Duration.DurationInput | undefined }
+    options?: { readonly timeout?: Duration.Input | undefined }
   ): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument>
   /**
    * Restarts a task now, by name, id, or path relative to this supervisor (`"app/connector"` for
@@ -482,7 +482,7 @@ export const remove = (ref: TaskRef): Effect.Effect<boolean, never, Supervisor> 
  */
 export const cancel = (
   ref: TaskRef,
-  options?: { readonly timeout?: Duration.DurationInput | undefined }
+  options?: { readonly timeout?: Duration.Input | undefined }
 ): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument, Supervisor> =>
   Effect.flatMap(Supervisor, (supervisor) => supervisor.cancel(ref, options))
 

@@ -60,13 +60,13 @@ export interface TaskOptions<E = unknown> {
   /** The delay before each retry; any `Schedule` (default exponential 200 ms ×2 up to 30 s, equal jitter). */
   readonly backoff?: Schedule.Schedule<unknown, TaskFailure>
   /** Per-attempt timeout; zero or `undefined` means none (default none). */
-  readonly timeout?: Duration.DurationInput | undefined
+  readonly timeout?: Duration.Input | undefined
   /** Retries after consecutive failures; `N` allows `N + 1` failed attempts; `undefined` = unlimited (default). */
   readonly maxRetries?: number | undefined
   /** An attempt that ran at least this long resets the failure streak and the backoff (default: never). */
-  readonly resetAfter?: Duration.DurationInput | undefined
+  readonly resetAfter?: Duration.Input | undefined
   /** How long `remove`/`cancel` wait for this task to stop before abandoning it (default: the supervisor's grace). */
-  readonly grace?: Duration.DurationInput | undefined
+  readonly grace?: Duration.Input | undefined
   /**
    * The level of the line logged for each failed attempt that is retried (default `"warning"`). The
    * line when the task gives up (`task "x" ended Failed: …`) is a warning whatever the level;
@@ -230,7 +230,7 @@ export const restartable = <A, E, R>(
 export const periodic = <A, E, R>(
   name: string,
   effect: Effect.Effect<A, E, R>,
-  every: Duration.DurationInput
+  every: Duration.Input
 ): Task<E, Exclude<R, TaskContext | Scope.Scope>> =>
   make(name, effect, { restart: RestartPolicy.always({ interval: every }) })
 
@@ -319,8 +319,8 @@ export const withBackoff: {
  * @category combinators
  */
 export const withTimeout: {
-  (timeout: Duration.DurationInput | undefined): <E, R>(self: Task<E, R>) => Task<E, R>
-  <E, R>(self: Task<E, R>, timeout: Duration.DurationInput | undefined): Task<E, R>
+  (timeout: Duration.Input | undefined): <E, R>(self: Task<E, R>) => Task<E, R>
+  <E, R>(self: Task<E, R>, timeout: Duration.Input | undefined): Task<E, R>
 } = withOption("timeout")
 
 /**
@@ -341,8 +341,8 @@ export const withMaxRetries: {
  * @category combinators
  */
 export const withGrace: {
-  (grace: Duration.DurationInput | undefined): <E, R>(self: Task<E, R>) => Task<E, R>
-  <E, R>(self: Task<E, R>, grace: Duration.DurationInput | undefined): Task<E, R>
+  (grace: Duration.Input | undefined): <E, R>(self: Task<E, R>) => Task<E, R>
+  <E, R>(self: Task<E, R>, grace: Duration.Input | undefined): Task<E, R>
 } = withOption("grace")
 
 /**
@@ -352,8 +352,8 @@ export const withGrace: {
  * @category combinators
  */
 export const withResetAfter: {
-  (resetAfter: Duration.DurationInput | undefined): <E, R>(self: Task<E, R>) => Task<E, R>
-  <E, R>(self: Task<E, R>, resetAfter: Duration.DurationInput | undefined): Task<E, R>
+  (resetAfter: Duration.Input | undefined): <E, R>(self: Task<E, R>) => Task<E, R>
+  <E, R>(self: Task<E, R>, resetAfter: Duration.Input | undefined): Task<E, R>
 } = withOption("resetAfter")
 
 /**

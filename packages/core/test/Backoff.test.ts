@@ -309,7 +309,7 @@ describe("Backoff.exponential", () => {
 
   it.effect("accepts every DurationInput form", () =>
     Effect.gen(function* () {
-      const forms: ReadonlyArray<Duration.DurationInput> = [
+      const forms: ReadonlyArray<Duration.Input> = [
         100,
         "100 millis",
         Duration.millis(100),
@@ -372,7 +372,7 @@ describe("Backoff reproducibility", () => {
     })
   )
 
-  it.scoped("the supervisor's BackoffScheduled delays follow the caller's seeded Random", () =>
+  it.effect("the supervisor's BackoffScheduled delays follow the caller's seeded Random", () =>
     Effect.gen(function* () {
       const s: Spec = { first: 100, factor: 2, max: 1000, floor: 0, jitter: "full" }
       const sup = yield* Supervisor.make()
@@ -381,7 +381,7 @@ describe("Backoff reproducibility", () => {
         Stream.filter(SupervisorEvent.is("BackoffScheduled")),
         Stream.take(5),
         Stream.runCollect,
-        Effect.fork
+        Effect.forkChild
       )
       const handle = yield* sup
         .add(
@@ -391,7 +391,7 @@ describe("Backoff reproducibility", () => {
           })
         )
         .pipe(Effect.withRandom(Random.make(77)))
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("1 minute")
       expect((yield* Fiber.join(outcome))._tag).toBe("Failed")
       const delays = Chunk.toReadonlyArray(yield* Fiber.join(collect)).map((e) => e.delayMs)
@@ -669,7 +669,7 @@ describe("Backoff.validate", () => {
       const exit = yield* Effect.exit(delaysOf(bad, 1))
       expect(exit._tag).toBe("Failure")
       if (exit._tag === "Failure") {
-        expect(Cause.isDie(exit.cause)).toBe(true)
+        expect(Cause.hasDies(exit.cause)).toBe(true)
         expect(Cause.pretty(exit.cause)).toContain("backoff.factor")
       }
     })

@@ -182,7 +182,7 @@ const notObjects: ReadonlyArray<readonly [string, unknown]> = [
 ]
 
 /** Huge durations that are legal (finite): they must work, and must not overflow a Node timer. */
-const hugeDurations: ReadonlyArray<readonly [string, Duration.DurationInput, number]> = [
+const hugeDurations: ReadonlyArray<readonly [string, Duration.Input, number]> = [
   ["2^31 ms (one past a Node timer's limit)", NODE_TIMER_MAX + 1, NODE_TIMER_MAX + 1],
   ['"30 days"', "30 days", 30 * DAY],
   ['"1000000 days"', "1000000 days", 1_000_000 * DAY],
@@ -294,12 +294,12 @@ const taskRows: ReadonlyArray<TaskRow> = [
   // RestartPolicy.always({ interval })
   ...badDurations.map((bad) =>
     optionRow("RestartPolicy.always({ interval })", "restart.interval", bad, {
-      restart: RestartPolicy.always({ interval: bad.value as Duration.DurationInput })
+      restart: RestartPolicy.always({ interval: bad.value as Duration.Input })
     })
   ),
   ...badDurations.map((bad) =>
     optionRow("Task.periodic(every)", "restart.interval", bad, {
-      restart: Task.periodic("p", Effect.void, bad.value as Duration.DurationInput).options.restart
+      restart: Task.periodic("p", Effect.void, bad.value as Duration.Input).options.restart
     })
   ),
   // backoff
@@ -344,17 +344,17 @@ const taskRows: ReadonlyArray<TaskRow> = [
   ),
   ...[...badDurations, { label: "missing", value: undefined, reason: "must be a duration, got undefined" }].map((bad) =>
     optionRow("Backoff.exponential({ first })", "backoff.first", bad, {
-      backoff: Backoff.exponential({ first: bad.value as Duration.DurationInput })
+      backoff: Backoff.exponential({ first: bad.value as Duration.Input })
     })
   ),
   ...badDurations.map((bad) =>
     optionRow("Backoff.exponential({ max })", "backoff.max", bad, {
-      backoff: Backoff.exponential({ first: 1, max: bad.value as Duration.DurationInput })
+      backoff: Backoff.exponential({ first: 1, max: bad.value as Duration.Input })
     })
   ),
   ...badDurations.map((bad) =>
     optionRow("Backoff.exponential({ floor })", "backoff.floor", bad, {
-      backoff: Backoff.exponential({ first: 1, floor: bad.value as Duration.DurationInput })
+      backoff: Backoff.exponential({ first: 1, floor: bad.value as Duration.Input })
     })
   ),
   ...(
@@ -418,7 +418,7 @@ const taskRows: ReadonlyArray<TaskRow> = [
   ...[...badDurations, { label: "undefined", value: undefined, reason: "must be a duration, got undefined" }].map(
     (bad) =>
       optionRow("Backoff.constant(delay)", "backoff.delay", bad, {
-        backoff: Backoff.constant(bad.value as Duration.DurationInput)
+        backoff: Backoff.constant(bad.value as Duration.Input)
       })
   ),
   // isFatal
@@ -961,8 +961,8 @@ const typedFailure = <E>(
   exit: Exit.Exit<unknown, E>
 ): E & { readonly field: string; readonly reason: string; readonly task: string; readonly operation: string } => {
   if (Exit.isSuccess(exit)) return expect.fail(`expected a typed failure, got a success: ${String(exit.value)}`)
-  expect(Cause.isDie(exit.cause), `a defect instead of a typed failure:\n${Cause.pretty(exit.cause)}`).toBe(false)
-  expect(Cause.isInterruptedOnly(exit.cause)).toBe(false)
+  expect(Cause.hasDies(exit.cause), `a defect instead of a typed failure:\n${Cause.pretty(exit.cause)}`).toBe(false)
+  expect(Cause.hasInterruptsOnly(exit.cause)).toBe(false)
   return Option.getOrThrow(Cause.failureOption(exit.cause)) as any
 }
 
@@ -994,7 +994,7 @@ const expectFieldError = (
  * every API that accepts the row).
  */
 const via = <A, E, R>(api: string, check: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.catchAllDefect(check, (defect) => {
+  Effect.catchDefect(check, (defect) => {
     if (defect instanceof Error) defect.message = `[${api}] ${defect.message}`
     return Effect.die(defect)
   })
@@ -1084,7 +1084,7 @@ const withLogs = <A, E, R>(effect: (logs: Array<string>) => Effect.Effect<A, E, 
 // =============================================================================================
 
 describe("BadInput: a refusal schedules nothing for later", () => {
-  it.scoped("every API refuses one bad row; a minute later nothing has started, no fiber is left", () =>
+  it.effect("every API refuses one bad row; a minute later nothing has started, no fiber is left", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const work = counting()
@@ -1133,7 +1133,7 @@ describe("BadInput: a refusal schedules nothing for later", () => {
 
 describe("BadInput: huge values that are legal are accepted and work", () => {
   for (const [label, input] of hugeDurations) {
-    it.scoped(
+    it.effect(
       `task timeout / grace / resetAfter / restart interval / backoff = ${label}: accepted, the task runs`,
       () =>
         Effect.gen(function* () {
@@ -1163,7 +1163,7 @@ describe("BadInput: huge values that are legal are accepted and work", () => {
     ["MAX_SAFE_INTEGER + 1", Number.MAX_SAFE_INTEGER + 1],
     ["1e308", 1e308]
   ] as const) {
-    it.scoped(`maxRetries = ${label}: accepted; a failing task keeps retrying`, () =>
+    it.effect(`maxRetries = ${label}: accepted; a failing task keeps retrying`, () =>
       Effect.gen(function* () {
         const { sup } = yield* setup()
         yield* sup.add(
@@ -1180,7 +1180,7 @@ describe("BadInput: huge values that are legal are accepted and work", () => {
       })
     )
 
-    it.scoped(`maxConcurrent / maxSlotQueue / intensity.maxRestarts = ${label}: accepted; tasks run`, () =>
+    it.effect(`maxConcurrent / maxSlotQueue / intensity.maxRestarts = ${label}: accepted; tasks run`, () =>
       Effect.gen(function* () {
         const sup = yield* Supervisor.make({
           maxConcurrent: value,
@@ -1194,7 +1194,7 @@ describe("BadInput: huge values that are legal are accepted and work", () => {
       })
     )
 
-    it.scoped(`Backoff.exponential factor = ${label}: accepted; the delays are exact and capped at max`, () =>
+    it.effect(`Backoff.exponential factor = ${label}: accepted; the delays are exact and capped at max`, () =>
       Effect.gen(function* () {
         const { sup, waitFor, events } = yield* setup()
         yield* sup.add(
@@ -1214,7 +1214,7 @@ describe("BadInput: huge values that are legal are accepted and work", () => {
       })
     )
 
-    it.scoped(`Offload maxConcurrent / perKind maxConcurrent / onFull.queue = ${label}: accepted; work runs`, () =>
+    it.effect(`Offload maxConcurrent / perKind maxConcurrent / onFull.queue = ${label}: accepted; work runs`, () =>
       Effect.gen(function* () {
         const offload = yield* Offload.make({
           maxConcurrent: value,
@@ -1230,7 +1230,7 @@ describe("BadInput: huge values that are legal are accepted and work", () => {
   }
 
   for (const [label, input, ms] of hugeDurations) {
-    it.scoped(`Offload timeout.after / grace = ${label}, awaitIdle(${label}), cancel timeout ${label}: accepted`, () =>
+    it.effect(`Offload timeout.after / grace = ${label}, awaitIdle(${label}), cancel timeout ${label}: accepted`, () =>
       Effect.gen(function* () {
         const offload = yield* Offload.make({ timeout: { after: input, policy: "cancel" }, grace: input })
         const work = counting()
@@ -1254,7 +1254,7 @@ describe("BadInput: huge values that are legal are accepted and work", () => {
 // =============================================================================================
 
 describe("BadInput: durations past a Node timer's limit (TestClock: exact instants)", () => {
-  it.scoped('Supervisor grace "30 days": a stuck task is abandoned exactly 30 days after its remove', () =>
+  it.effect('Supervisor grace "30 days": a stuck task is abandoned exactly 30 days after its remove', () =>
     Effect.gen(function* () {
       const { sup } = yield* setup({ grace: "30 days" })
       const started = yield* Deferred.make<void>()
@@ -1274,7 +1274,7 @@ describe("BadInput: durations past a Node timer's limit (TestClock: exact instan
     })
   )
 
-  it.scoped('task timeout "30 days": the attempt times out exactly at 30 days', () =>
+  it.effect('task timeout "30 days": the attempt times out exactly at 30 days', () =>
     Effect.gen(function* () {
       const { sup, waitFor } = yield* setup()
       yield* sup.add(Task.make("slow", Effect.never, { timeout: "30 days", restart: RestartPolicy.never }))
@@ -1287,7 +1287,7 @@ describe("BadInput: durations past a Node timer's limit (TestClock: exact instan
     })
   )
 
-  it.scoped(
+  it.effect(
     'backoff "30 days" (constant and exponential) and interval "30 days": the next attempt starts exactly then',
     () =>
       Effect.gen(function* () {
@@ -1325,7 +1325,7 @@ describe("BadInput: durations past a Node timer's limit (TestClock: exact instan
 })
 
 describe("BadInput: Offload and cancel durations past a Node timer's limit (TestClock: exact instants)", () => {
-  it.scoped('Offload timeout "30 days" (policy cancel): the work is interrupted exactly 30 days after it started', () =>
+  it.effect('Offload timeout "30 days" (policy cancel): the work is interrupted exactly 30 days after it started', () =>
     withLogs((logs) =>
       Effect.gen(function* () {
         const offload = yield* Offload.make({ timeout: { after: "30 days", policy: "cancel" } })
@@ -1343,7 +1343,7 @@ describe("BadInput: Offload and cancel durations past a Node timer's limit (Test
     )
   )
 
-  it.scoped('Offload timeout "30 days" (policy warn): the warning is logged exactly at 30 days, the work goes on', () =>
+  it.effect('Offload timeout "30 days" (policy warn): the warning is logged exactly at 30 days, the work goes on', () =>
     withLogs((logs) =>
       Effect.gen(function* () {
         const offload = yield* Offload.make({ timeout: { after: "30 days", policy: "warn" } })
@@ -1363,13 +1363,13 @@ describe("BadInput: Offload and cancel durations past a Node timer's limit (Test
     )
   )
 
-  it.scoped('Offload awaitIdle("30 days"): false exactly at 30 days while the work is still running', () =>
+  it.effect('Offload awaitIdle("30 days"): false exactly at 30 days while the work is still running', () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make()
       const g = yield* gate()
       yield* offload.register(OffloadKey.keyed("a", "k"), g.work)
       yield* Deferred.await(g.started)
-      const idle = yield* Effect.fork(offload.awaitIdle("30 days"))
+      const idle = yield* Effect.forkChild(offload.awaitIdle("30 days"))
       yield* flush
       yield* TestClock.adjust(30 * DAY - 1)
       expect(idle.unsafePoll()).toBe(null)
@@ -1383,11 +1383,11 @@ describe("BadInput: Offload and cancel durations past a Node timer's limit (Test
     withLogs((logs) =>
       Effect.gen(function* () {
         const scope = yield* Scope.make()
-        const offload = yield* Scope.extend(Offload.make({ grace: "30 days" }), scope)
+        const offload = yield* Scope.provide(Offload.make({ grace: "30 days" }), scope)
         const g = yield* gate()
         yield* offload.register(OffloadKey.keyed("a", "k"), g.work)
         yield* Deferred.await(g.started)
-        const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+        const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
         yield* flush
         yield* TestClock.adjust(30 * DAY - 1)
         expect(g.interruptedAt()).toBe(undefined)
@@ -1401,14 +1401,14 @@ describe("BadInput: Offload and cancel durations past a Node timer's limit (Test
     )
   )
 
-  it.scoped('sup.cancel(timeout "30 days"): fails with TaskTerminationTimeout exactly at 30 days', () =>
+  it.effect('sup.cancel(timeout "30 days"): fails with TaskTerminationTimeout exactly at 30 days', () =>
     Effect.gen(function* () {
       const { sup } = yield* setup({ grace: "60 days" })
       const started = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       yield* sup.add(Task.make("stuck", parked(started, Deferred.await(release))))
       yield* Deferred.await(started)
-      const cancel = yield* Effect.fork(Effect.either(sup.cancel("stuck", { timeout: "30 days" })))
+      const cancel = yield* Effect.forkChild(Effect.result(sup.cancel("stuck", { timeout: "30 days" })))
       yield* flush
       yield* TestClock.adjust(30 * DAY - 1)
       expect(cancel.unsafePoll()).toBe(null)
@@ -1428,7 +1428,7 @@ describe("BadInput: Offload and cancel durations past a Node timer's limit (Test
 describe("BadInput: durations past a Node timer's limit (real clock: nothing fires at once)", () => {
   /** A real-time pause (it.live runs on the real clock). */
   const realPause = Effect.sleep("100 millis")
-  const longs: ReadonlyArray<readonly [string, Duration.DurationInput]> = [
+  const longs: ReadonlyArray<readonly [string, Duration.Input]> = [
     ["2^31 ms", NODE_TIMER_MAX + 1],
     ['"30 days"', "30 days"],
     ["1e308 ms", 1e308]
@@ -1450,7 +1450,7 @@ describe("BadInput: durations past a Node timer's limit (real clock: nothing fir
             yield* Deferred.await(started)
             expect(yield* sup.remove(name)).toBe(true)
           }
-          const shutdown = yield* Effect.fork(sup.shutdown)
+          const shutdown = yield* Effect.forkChild(sup.shutdown)
           yield* realPause
           for (const handle of handles) expect(yield* handle.poll).toEqual(Option.none())
           expect((yield* sup.list).map((i) => i.state)).toEqual(["stopping", "stopping"])
@@ -1508,7 +1508,7 @@ describe("BadInput: durations past a Node timer's limit (real clock: nothing fir
           const release = yield* Deferred.make<void>()
           yield* sup.add(Task.make("stuck", parked(started, Deferred.await(release))))
           yield* Deferred.await(started)
-          const cancel = yield* Effect.fork(sup.cancel("stuck", { timeout: grace }))
+          const cancel = yield* Effect.forkChild(sup.cancel("stuck", { timeout: grace }))
           yield* realPause
           expect(cancel.unsafePoll()).toBe(null)
           yield* Deferred.succeed(release, undefined)
@@ -1526,7 +1526,7 @@ describe("BadInput: durations past a Node timer's limit (real clock: nothing fir
             const g = yield* gate()
             expect(yield* offload.register(OffloadKey.keyed("a", "k"), g.work)).toBe("spawned")
             yield* Deferred.await(g.started)
-            const idle = yield* Effect.fork(offload.awaitIdle(grace))
+            const idle = yield* Effect.forkChild(offload.awaitIdle(grace))
             yield* realPause
             expect(idle.unsafePoll()).toBe(null)
             expect(g.interruptedAt()).toBe(undefined)
@@ -1570,7 +1570,7 @@ const longTimersArmedBy = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   )
 
 describe("BadInput: bugs found", () => {
-  it.scoped(
+  it.effect(
     "BUG: eventBuffer MAX_SAFE_INTEGER + 1 / 1e308 / 2^32 dies with RangeError instead of InvalidSupervisorOptions",
     () =>
       Effect.gen(function* () {
@@ -1584,7 +1584,7 @@ describe("BadInput: bugs found", () => {
       })
   )
 
-  it.scoped("BUG: a non-task where a task is expected throws (Task.validate) or dies (add, addAll, submit, run)", () =>
+  it.effect("BUG: a non-task where a task is expected throws (Task.validate) or dies (add, addAll, submit, run)", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       for (const build of [
@@ -1671,7 +1671,7 @@ describe("BadInput: bugs found", () => {
     })
   )
 
-  it.scoped('BUG: sup.cancel(ref, null / "x" / 5) ignores the bad options and cancels the task', () =>
+  it.effect('BUG: sup.cancel(ref, null / "x" / 5) ignores the bad options and cancels the task', () =>
     Effect.gen(function* () {
       for (const options of [null, "x", 5]) {
         const { sup, untouched } = yield* withRunningTask
@@ -1683,7 +1683,7 @@ describe("BadInput: bugs found", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "BUG: an array where an options object is expected is accepted as {} (Supervisor.make([]), defaults: [])",
     () =>
       Effect.gen(function* () {
@@ -1694,7 +1694,7 @@ describe("BadInput: bugs found", () => {
       })
   )
 
-  it.scoped("BUG: misspelt options are ignored silently (Supervisor.make, Task.make), unlike Offload.layer", () =>
+  it.effect("BUG: misspelt options are ignored silently (Supervisor.make, Task.make), unlike Offload.layer", () =>
     Effect.gen(function* () {
       const sup = typedFailure(yield* exitOf(() => Supervisor.make({ grase: "1 second" } as never)))
       expect(sup.field).toBe("grase")
@@ -1703,7 +1703,7 @@ describe("BadInput: bugs found", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "BUG: Backoff.exponential({ first: 0 }) gives NaN delays once factor^n overflows (BackoffScheduled delayMs NaN)",
     () =>
       Effect.gen(function* () {
@@ -1722,7 +1722,7 @@ describe("BadInput: bugs found", () => {
       })
   )
 
-  it.scoped("BUG: a timeout below 1 ns (1e-7 ms) silently becomes 0, i.e. no timeout at all", () =>
+  it.effect("BUG: a timeout below 1 ns (1e-7 ms) silently becomes 0, i.e. no timeout at all", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const exit = yield* exitOf(() =>
@@ -1739,7 +1739,7 @@ describe("BadInput: bugs found", () => {
   )
 
   for (const service of ["Offload.layer()", "Offload.layerInline"] as const) {
-    it.scoped(`BUG (${service}): an empty or blank key and a blank kind are accepted ("spawned")`, () =>
+    it.effect(`BUG (${service}): an empty or blank key and a blank kind are accepted ("spawned")`, () =>
       Effect.gen(function* () {
         const offload = yield* Offload.Offload
         const outcomes: Array<string> = []
@@ -1761,7 +1761,7 @@ describe("BadInput: bugs found", () => {
         // ever fires either — `Task.periodic("monthly", job, "30 days")` runs once and never again, a
         // grace of 30 days never abandons, a timeout of 30 days never times out. (The TestClock fires
         // them at the exact instant, so the suite cannot see it.) Here: which long timers are armed.
-        const longTimers = (interval: Duration.DurationInput) =>
+        const longTimers = (interval: Duration.Input) =>
           longTimersArmedBy(
             Effect.gen(function* () {
               const { sup, waitFor } = yield* setup()
@@ -1783,7 +1783,7 @@ describe("BadInput: bugs found", () => {
       Effect.gen(function* () {
         // Same cause as above, in the waits that used Effect's timeout directly. Each scenario runs
         // on the real clock for a few milliseconds; what matters is the timer it arms.
-        const armed = (scenario: (after: Duration.DurationInput) => Effect.Effect<unknown, unknown, Scope.Scope>) =>
+        const armed = (scenario: (after: Duration.Input) => Effect.Effect<unknown, unknown, Scope.Scope>) =>
           longTimersArmedBy(withLogs(() => Effect.scoped(scenario("30 days"))))
         const running = (offload: Offload.Offload) =>
           Effect.gen(function* () {
@@ -1794,7 +1794,7 @@ describe("BadInput: bugs found", () => {
           })
         const scenarios: Record<
           string,
-          (after: Duration.DurationInput) => Effect.Effect<unknown, unknown, Scope.Scope>
+          (after: Duration.Input) => Effect.Effect<unknown, unknown, Scope.Scope>
         > = {
           "timeout (cancel)": (after) =>
             Effect.flatMap(Offload.make({ timeout: { after, policy: "cancel" }, grace: 0 }), running),
@@ -1804,7 +1804,7 @@ describe("BadInput: bugs found", () => {
             Effect.gen(function* () {
               const offload = yield* Offload.make({ grace: 0 })
               yield* running(offload)
-              yield* Effect.fork(offload.awaitIdle(after))
+              yield* Effect.forkChild(offload.awaitIdle(after))
               yield* Effect.sleep("5 millis")
             }),
           "drain grace": (after) =>
@@ -1812,7 +1812,7 @@ describe("BadInput: bugs found", () => {
               const offload = yield* Offload.make({ grace: after })
               const g = yield* running(offload)
               // The drain starts when the scope closes; release the work a little later.
-              yield* Effect.addFinalizer(() => Effect.asVoid(Effect.forkDaemon(Effect.delay(g.release, "5 millis"))))
+              yield* Effect.addFinalizer(() => Effect.asVoid(Effect.forkDetach(Effect.delay(g.release, "5 millis"))))
             }),
           "cancel timeout": (after) =>
             Effect.gen(function* () {
@@ -1855,7 +1855,7 @@ layer(Layer.empty)("BadInput: task specs (Task.make name / effect / options, Bac
   for (const row of taskRows) {
     const apis = ["Task.validate", "add", "addAll", "submit", "Supervisor.run", "a Supervisor.task child"]
     if (row.options !== undefined) apis.push("Supervisor.task options")
-    it.scoped(`${row.option} = ${row.label} → InvalidTaskSpec(${row.field}) via ${apis.join(", ")}`, () =>
+    it.effect(`${row.option} = ${row.label} → InvalidTaskSpec(${row.field}) via ${apis.join(", ")}`, () =>
       Effect.gen(function* () {
         const { sup, events } = yield* setup()
         const work = counting()
@@ -1955,7 +1955,7 @@ layer(Layer.empty)("BadInput: supervisor options", (it) => {
     const rootOnlyRow = nestedRows.includes(row)
     const apis = rootOnlyRow ? [] : ["Supervisor.make", "Supervisor.layer", "Supervisor.run"]
     if (row.nested) apis.push("Supervisor.task (InvalidTaskSpec)")
-    it.scoped(
+    it.effect(
       `${row.option} = ${row.label} → ${rootOnlyRow ? "InvalidTaskSpec" : "InvalidSupervisorOptions"}(${row.field}) via ${apis.join(", ")}`,
       () =>
         Effect.gen(function* () {
@@ -2029,7 +2029,7 @@ layer(Layer.empty)("BadInput: supervisor options", (it) => {
   }
 
   for (const row of childrenRows) {
-    it.scoped(`Supervisor.task ${row.label} → InvalidTaskSpec(${row.field}), admitted by a parent`, () =>
+    it.effect(`Supervisor.task ${row.label} → InvalidTaskSpec(${row.field}), admitted by a parent`, () =>
       Effect.gen(function* () {
         const { sup, events } = yield* setup()
         const work = counting()
@@ -2051,18 +2051,18 @@ layer(Layer.empty)("BadInput: supervisor options", (it) => {
 
 layer(Layer.empty)("BadInput: supervisor operations", (it) => {
   for (const bad of badDurations) {
-    it.scoped(
+    it.effect(
       `cancel(ref, { timeout: ${bad.label} }) → InvalidArgument(cancel, timeout); the task is not stopped`,
       () =>
         Effect.gen(function* () {
           const { sup, untouched } = yield* withRunningTask
           for (const ref of ["t", "unknown"]) {
             for (const [api, cancel] of [
-              ["sup.cancel", () => sup.cancel(ref, { timeout: bad.value as Duration.DurationInput })],
+              ["sup.cancel", () => sup.cancel(ref, { timeout: bad.value as Duration.Input })],
               [
                 "Supervisor.cancel",
                 () =>
-                  Supervisor.cancel(ref, { timeout: bad.value as Duration.DurationInput }).pipe(
+                  Supervisor.cancel(ref, { timeout: bad.value as Duration.Input }).pipe(
                     Effect.provideService(Supervisor.Supervisor, sup)
                   )
               ]
@@ -2083,7 +2083,7 @@ layer(Layer.empty)("BadInput: supervisor operations", (it) => {
   }
 
   for (const row of submitRows) {
-    it.scoped(`submit(task, ${row.label}) → InvalidArgument(submit, ${row.field}); nothing is queued`, () =>
+    it.effect(`submit(task, ${row.label}) → InvalidArgument(submit, ${row.field}); nothing is queued`, () =>
       Effect.gen(function* () {
         const { sup, events } = yield* setup()
         const work = counting()
@@ -2113,7 +2113,7 @@ layer(Layer.empty)("BadInput: supervisor operations", (it) => {
   }
 
   for (const [label, ref] of weirdRefs) {
-    it.scoped(
+    it.effect(
       `ref ${label}: remove → false, cancel → false, get → None, nothing thrown; the running task is untouched`,
       () =>
         Effect.gen(function* () {
@@ -2233,9 +2233,9 @@ layer(Layer.empty)("BadInput: Offload", (it) => {
               Effect.gen(function* () {
                 const offload = yield* Offload.Offload
                 for (const awaitIdle of [
-                  () => offload.awaitIdle(bad.value as Duration.DurationInput),
+                  () => offload.awaitIdle(bad.value as Duration.Input),
                   () =>
-                    Offload.awaitIdle(bad.value as Duration.DurationInput).pipe(
+                    Offload.awaitIdle(bad.value as Duration.Input).pipe(
                       Effect.provideService(Offload.Offload, offload)
                     )
                 ]) {
@@ -2250,7 +2250,7 @@ layer(Layer.empty)("BadInput: Offload", (it) => {
     )
   }
 
-  it.scoped("awaitIdle with a bad timeout does not touch the work in flight", () =>
+  it.effect("awaitIdle with a bad timeout does not touch the work in flight", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make()
       const g = yield* gate()

@@ -31,7 +31,7 @@ describe("leak check", () => {
     expect(liveFibers()).toBe(live.fibers)
   })
 
-  it.scoped("a task fiber still alive, and its running gauge, are reported; once it exits, nothing is", () =>
+  it.effect("a task fiber still alive, and its running gauge, are reported; once it exits, nothing is", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const before = snapshot()
@@ -62,7 +62,7 @@ describe("leak check", () => {
     })
   )
 
-  it.scoped("a fiber that is exiting is waited for, not reported", () =>
+  it.effect("a fiber that is exiting is waited for, not reported", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const before = snapshot()
@@ -77,7 +77,7 @@ describe("leak check", () => {
     })
   )
 
-  it.scoped("an offloaded job still running, and its active gauge, are reported", () =>
+  it.effect("an offloaded job still running, and its active gauge, are reported", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make({ grace: 0 })
       const before = snapshot()
@@ -126,7 +126,7 @@ describe("leak check", () => {
 
     // A fiber parked on Effect.never holds a timer (not a fibervisor fiber: live.fibers stays).
     const fiber = Effect.runFork(Effect.never)
-    await Effect.runPromise(Effect.yieldNow())
+    await Effect.runPromise(Effect.yieldNow)
     expect(findLeaks(before)).toEqual([`1 active Timeout handle(s) left (${was} before, ${was + 1} after)`])
     await Effect.runPromise(Fiber.interrupt(fiber))
     expect(await checkLeaks(before)).toEqual([])
@@ -149,14 +149,14 @@ describe("leak check", () => {
   })
 
   // Last in the file: it leaves a fiber alive for the file's check to expect.
-  it.scoped("expectAbandoned: a fiber left alive on purpose is declared, and the file's check expects it", () =>
+  it.effect("expectAbandoned: a fiber left alive on purpose is declared, and the file's check expects it", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ grace: "1 second" })
       const started = yield* Deferred.make<void>()
       const stuck = Deferred.succeed(started, undefined).pipe(Effect.zipRight(Effect.sleep("1 hour")))
       yield* sup.add(Task.make("abandoned", Effect.uninterruptible(stuck)))
       yield* Deferred.await(started)
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.await(shutdown)).toEqual(
         Exit.fail(

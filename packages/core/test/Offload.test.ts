@@ -26,7 +26,7 @@ const auto = OffloadKey.auto
 class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
 
 describe("Offload (hitbox scenarios)", () => {
-  it.scoped("a keyed registration is deduplicated while in flight; the duplicate never runs", () =>
+  it.effect("a keyed registration is deduplicated while in flight; the duplicate never runs", () =>
     Effect.gen(function* () {
       const offload = yield* make({ deduplicate: true })
       const a = yield* gate()
@@ -42,7 +42,7 @@ describe("Offload (hitbox scenarios)", () => {
     })
   )
 
-  it.scoped("different keys of one kind are not deduplicated: both run at the same time", () =>
+  it.effect("different keys of one kind are not deduplicated: both run at the same time", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const a = yield* gate()
@@ -58,7 +58,7 @@ describe("Offload (hitbox scenarios)", () => {
     })
   )
 
-  it.scoped("the same key under another kind is not deduplicated", () =>
+  it.effect("the same key under another kind is not deduplicated", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const a = yield* gate()
@@ -75,7 +75,7 @@ describe("Offload (hitbox scenarios)", () => {
     })
   )
 
-  it.scoped("identity is the (key, kind) pair even when the strings contain unusual characters", () =>
+  it.effect("identity is the (key, kind) pair even when the strings contain unusual characters", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const a = yield* gate()
@@ -89,7 +89,7 @@ describe("Offload (hitbox scenarios)", () => {
     })
   )
 
-  it.scoped("auto keys (and spawn) are never deduplicated: every piece runs concurrently", () =>
+  it.effect("auto keys (and spawn) are never deduplicated: every piece runs concurrently", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const gates = yield* Effect.all([gate(), gate(), gate(), gate()])
@@ -105,7 +105,7 @@ describe("Offload (hitbox scenarios)", () => {
     })
   )
 
-  it.scoped("deduplicate: false lets the same key run twice at once, and tracks both", () =>
+  it.effect("deduplicate: false lets the same key run twice at once, and tracks both", () =>
     Effect.gen(function* () {
       const offload = yield* make({ deduplicate: false })
       const a = yield* gate()
@@ -128,7 +128,7 @@ describe("Offload (hitbox scenarios)", () => {
     })
   )
 
-  it.scoped("the key is freed after completion: the same key runs again", () =>
+  it.effect("the key is freed after completion: the same key runs again", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const work = counter()
@@ -142,7 +142,7 @@ describe("Offload (hitbox scenarios)", () => {
     })
   )
 
-  it.scoped("isInFlight: false before, true while running, false after", () =>
+  it.effect("isInFlight: false before, true while running, false after", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const a = yield* gate()
@@ -162,7 +162,7 @@ describe("Offload (hitbox scenarios)", () => {
     })
   )
 
-  it.scoped("activeCount: 0, then 3 with three pieces running, then 0", () =>
+  it.effect("activeCount: 0, then 3 with three pieces running, then 0", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const gates = yield* Effect.all([gate(), gate(), gate()])
@@ -178,7 +178,7 @@ describe("Offload (hitbox scenarios)", () => {
 })
 
 describe("Offload: laziness, context, detachment", () => {
-  it.scoped("work is lazy: nothing runs before admission, and refused work never runs", () =>
+  it.effect("work is lazy: nothing runs before admission, and refused work never runs", () =>
     Effect.gen(function* () {
       const offload = yield* make({ maxConcurrent: 1 })
       const a = yield* gate()
@@ -203,7 +203,7 @@ describe("Offload: laziness, context, detachment", () => {
     })
   )
 
-  it.scoped("the caller's services and fiber refs reach the work", () =>
+  it.effect("the caller's services and fiber refs reach the work", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const ref = FiberRef.unsafeMake(0)
@@ -220,7 +220,7 @@ describe("Offload: laziness, context, detachment", () => {
     })
   )
 
-  it.scoped("the TestClock governs the work's sleeps", () =>
+  it.effect("the TestClock governs the work's sleeps", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       let wokeAt: number | undefined = undefined
@@ -241,7 +241,7 @@ describe("Offload: laziness, context, detachment", () => {
     })
   )
 
-  it.scoped("the request fiber interrupted right after spawn: the work still completes", () =>
+  it.effect("the request fiber interrupted right after spawn: the work still completes", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       let done = false
@@ -252,14 +252,14 @@ describe("Offload: laziness, context, detachment", () => {
           })
         )
       )
-      const request = yield* Effect.fork(
+      const request = yield* Effect.forkChild(
         Effect.zipRight(
           offload.register(keyed("k", "revalidate"), work),
           Effect.flatMap(Effect.fiberId, Effect.interruptWith)
         )
       )
       const exit = yield* Fiber.await(request)
-      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect(Exit.hasInterrupts(exit)).toBe(true)
       expect(yield* offload.isInFlight(keyed("k", "revalidate"))).toBe(true)
       yield* TestClock.adjust("1 second")
       expect(done).toBe(true)
@@ -267,12 +267,12 @@ describe("Offload: laziness, context, detachment", () => {
     })
   )
 
-  it.scoped("a request fiber interrupted from outside does not stop the work it handed off", () =>
+  it.effect("a request fiber interrupted from outside does not stop the work it handed off", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const a = yield* gate()
       const handedOff = yield* Deferred.make<void>()
-      const request = yield* Effect.fork(
+      const request = yield* Effect.forkChild(
         offload
           .spawn("bg", a.work)
           .pipe(Effect.zipRight(Deferred.succeed(handedOff, undefined)), Effect.zipRight(Effect.never))
@@ -287,7 +287,7 @@ describe("Offload: laziness, context, detachment", () => {
     })
   )
 
-  it.scoped("work registered from an uninterruptible region can still be cancelled and timed out", () =>
+  it.effect("work registered from an uninterruptible region can still be cancelled and timed out", () =>
     Effect.gen(function* () {
       const offload = yield* make({ perKind: { slow: { timeout: { after: "1 second", policy: "cancel" } } } })
       const a = yield* gate()
@@ -309,7 +309,7 @@ describe("Offload: laziness, context, detachment", () => {
 
 describe("Offload: the work starts after register returns", () => {
   // The job's fiber exists when `register` returns, but takes its first step on the scheduler's next turn.
-  it.scoped("register and spawn return before the work's synchronous prefix runs; it runs after a flush", () =>
+  it.effect("register and spawn return before the work's synchronous prefix runs; it runs after a flush", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const key = keyed("k", "detached")
@@ -328,7 +328,7 @@ describe("Offload: the work starts after register returns", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "cancel right after register, before the job's fiber ran: true, key freed, counted, awaitIdle woken, never run",
     () =>
       Effect.gen(function* () {
@@ -358,7 +358,7 @@ describe("Offload: the work starts after register returns", () => {
       })
   )
 
-  it.scoped("cancel right after a register from an uninterruptible region: the work still never runs", () =>
+  it.effect("cancel right after a register from an uninterruptible region: the work still never runs", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const key = keyed("k", "early-uninterruptible")
@@ -377,7 +377,7 @@ describe("Offload: the work starts after register returns", () => {
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const logs = captureLogs()
-      const offload = yield* Scope.extend(Offload.make({ grace: 0 }).pipe(Effect.provide(logs.layer)), scope)
+      const offload = yield* Scope.provide(Offload.make({ grace: 0 }).pipe(Effect.provide(logs.layer)), scope)
       const kind = uniqueKind("early-close")
       const before = yield* counts(kind)
       const a = yield* gate()
@@ -396,7 +396,7 @@ describe("Offload: the work starts after register returns", () => {
 })
 
 describe("Offload: failures", () => {
-  it.scoped("a failure never reaches the caller; it is logged at warning with kind and key; the key is freed", () =>
+  it.effect("a failure never reaches the caller; it is logged at warning with kind and key; the key is freed", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const logs = captureLogs()
@@ -420,7 +420,7 @@ describe("Offload: failures", () => {
     })
   )
 
-  it.scoped("a defect never reaches the caller; it is logged at warning with kind and key; the key is freed", () =>
+  it.effect("a defect never reaches the caller; it is logged at warning with kind and key; the key is freed", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const logs = captureLogs()
@@ -445,7 +445,7 @@ describe("Offload: failures", () => {
     })
   )
 
-  it.scoped("a thrown exception inside the work is a defect like any other", () =>
+  it.effect("a thrown exception inside the work is a defect like any other", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const logs = captureLogs()
@@ -491,14 +491,14 @@ describe("Offload: every exit frees the key and wakes awaitIdle", () => {
   for (const ending of endings) {
     for (const [policy, config] of policies) {
       if (ending === "timeout" && policy !== '"cancel" timeout') continue
-      it.scoped(`${ending} (${policy})`, () =>
+      it.effect(`${ending} (${policy})`, () =>
         Effect.gen(function* () {
           const offload = yield* make(config)
           const key = keyed("k", "exits")
           const a = yield* gate(then[ending])
           expect(yield* offload.register(key, a.work).pipe(Effect.provide(captureLogs().layer))).toBe("spawned")
           yield* Deferred.await(a.started)
-          const idle = yield* Effect.fork(offload.awaitIdle())
+          const idle = yield* Effect.forkChild(offload.awaitIdle())
           yield* flush
           expect(yield* Fiber.poll(idle)).toEqual(Option.none())
           expect(yield* offload.isInFlight(key)).toBe(true)
@@ -519,7 +519,7 @@ describe("Offload: every exit frees the key and wakes awaitIdle", () => {
 })
 
 describe("Offload: awaitIdle", () => {
-  it.scoped("is true at once when nothing is in flight", () =>
+  it.effect("is true at once when nothing is in flight", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       expect(yield* offload.awaitIdle()).toBe(true)
@@ -527,12 +527,12 @@ describe("Offload: awaitIdle", () => {
     })
   )
 
-  it.scoped("awaitIdle(timeout) is false at exactly the timeout", () =>
+  it.effect("awaitIdle(timeout) is false at exactly the timeout", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const a = yield* gate()
       yield* offload.spawn("bg", a.work)
-      const idle = yield* Effect.fork(offload.awaitIdle("1 second"))
+      const idle = yield* Effect.forkChild(offload.awaitIdle("1 second"))
       yield* flush
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(idle)).toEqual(Option.none())
@@ -543,20 +543,20 @@ describe("Offload: awaitIdle", () => {
     })
   )
 
-  it.scoped("several waiters are all woken, and awaitIdle can be used again afterwards", () =>
+  it.effect("several waiters are all woken, and awaitIdle can be used again afterwards", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const a = yield* gate()
       yield* offload.spawn("bg", a.work)
-      const w1 = yield* Effect.fork(offload.awaitIdle())
-      const w2 = yield* Effect.fork(offload.awaitIdle("1 hour"))
+      const w1 = yield* Effect.forkChild(offload.awaitIdle())
+      const w2 = yield* Effect.forkChild(offload.awaitIdle("1 hour"))
       yield* flush
       yield* a.release
       expect(yield* Fiber.join(w1)).toBe(true)
       expect(yield* Fiber.join(w2)).toBe(true)
       const b = yield* gate()
       yield* offload.spawn("bg", b.work)
-      const w3 = yield* Effect.fork(offload.awaitIdle())
+      const w3 = yield* Effect.forkChild(offload.awaitIdle())
       yield* flush
       expect(yield* Fiber.poll(w3)).toEqual(Option.none())
       yield* b.release
@@ -564,7 +564,7 @@ describe("Offload: awaitIdle", () => {
     })
   )
 
-  it.scoped("a bad timeout fails with InvalidArgument", () =>
+  it.effect("a bad timeout fails with InvalidArgument", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const error = yield* Effect.flip(offload.awaitIdle(-1))
@@ -578,7 +578,7 @@ describe("Offload: awaitIdle", () => {
 })
 
 describe("Offload: timeouts", () => {
-  it.scoped('policy "cancel" interrupts the work at exactly `after`, logs a warning, frees the key', () =>
+  it.effect('policy "cancel" interrupts the work at exactly `after`, logs a warning, frees the key', () =>
     Effect.gen(function* () {
       const offload = yield* make({ timeout: { after: "1 second", policy: "cancel" } })
       const logs = captureLogs()
@@ -602,7 +602,7 @@ describe("Offload: timeouts", () => {
     })
   )
 
-  it.scoped('policy "cancel" leaves work that finishes in time alone', () =>
+  it.effect('policy "cancel" leaves work that finishes in time alone', () =>
     Effect.gen(function* () {
       const offload = yield* make({ timeout: { after: "1 second", policy: "cancel" } })
       const logs = captureLogs()
@@ -623,7 +623,7 @@ describe("Offload: timeouts", () => {
     })
   )
 
-  it.scoped('policy "warn" logs once when the threshold is crossed, and lets the work run to its end', () =>
+  it.effect('policy "warn" logs once when the threshold is crossed, and lets the work run to its end', () =>
     Effect.gen(function* () {
       const offload = yield* make({ timeout: { after: "1 second", policy: "warn" } })
       const logs = captureLogs()
@@ -661,7 +661,7 @@ describe("Offload: timeouts", () => {
     })
   )
 
-  it.scoped('policy "warn" never fires for work that ends before the threshold', () =>
+  it.effect('policy "warn" never fires for work that ends before the threshold', () =>
     Effect.gen(function* () {
       const offload = yield* make({ timeout: { after: "1 second", policy: "warn" } })
       const logs = captureLogs()
@@ -674,7 +674,7 @@ describe("Offload: timeouts", () => {
     })
   )
 
-  it.scoped('policy "warn" with a hung piece of work still warns', () =>
+  it.effect('policy "warn" with a hung piece of work still warns', () =>
     Effect.gen(function* () {
       const offload = yield* make({ timeout: { after: "1 second", policy: "warn" } })
       const logs = captureLogs()
@@ -687,7 +687,7 @@ describe("Offload: timeouts", () => {
     })
   )
 
-  it.scoped("a kind's timeout replaces the global one; a perKind entry without a timeout keeps the global", () =>
+  it.effect("a kind's timeout replaces the global one; a perKind entry without a timeout keeps the global", () =>
     Effect.gen(function* () {
       const offload = yield* make({
         timeout: { after: "1 second", policy: "cancel" },
@@ -712,7 +712,7 @@ describe("Offload: timeouts", () => {
 })
 
 describe("Offload: cancel / cancelAll", () => {
-  it.scoped("cancel(keyed) interrupts the work, waits until it has exited, and returns true", () =>
+  it.effect("cancel(keyed) interrupts the work, waits until it has exited, and returns true", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const key = keyed("k", "revalidate")
@@ -731,7 +731,7 @@ describe("Offload: cancel / cancelAll", () => {
       )
       yield* offload.register(key, work)
       yield* Deferred.await(started)
-      const cancel = yield* Effect.fork(offload.cancel(key))
+      const cancel = yield* Effect.forkChild(offload.cancel(key))
       yield* flush
       expect(yield* Fiber.poll(cancel)).toEqual(Option.none())
       expect(yield* offload.isInFlight(key)).toBe(true)
@@ -745,7 +745,7 @@ describe("Offload: cancel / cancelAll", () => {
     })
   )
 
-  it.scoped("cancel returns false for a key that is not in flight, and for an invalid key", () =>
+  it.effect("cancel returns false for a key that is not in flight, and for an invalid key", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       expect(yield* offload.cancel(keyed("nope", "revalidate"))).toBe(false)
@@ -757,7 +757,7 @@ describe("Offload: cancel / cancelAll", () => {
     })
   )
 
-  it.scoped("cancel(auto(kind)) stops every piece of that kind and nothing else", () =>
+  it.effect("cancel(auto(kind)) stops every piece of that kind and nothing else", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const [a, b, c] = yield* Effect.all([gate(), gate(), gate()])
@@ -774,7 +774,7 @@ describe("Offload: cancel / cancelAll", () => {
     })
   )
 
-  it.scoped("cancelAll stops everything (running and queued), waits, and returns how many", () =>
+  it.effect("cancelAll stops everything (running and queued), waits, and returns how many", () =>
     Effect.gen(function* () {
       const offload = yield* make({ maxConcurrent: 2, onFull: { queue: 1 } })
       const [a, b, q] = yield* Effect.all([gate(), gate(), gate()])
@@ -796,7 +796,7 @@ describe("Offload: cancel / cancelAll", () => {
     })
   )
 
-  it.scoped("cancelling a queued piece drops it unrun; cancelling a running one lets the queue move on", () =>
+  it.effect("cancelling a queued piece drops it unrun; cancelling a running one lets the queue move on", () =>
     Effect.gen(function* () {
       const offload = yield* make({ maxConcurrent: 1, onFull: { queue: 2 } })
       const [a, b, c] = yield* Effect.all([gate(), gate(), gate()])
@@ -822,7 +822,7 @@ describe("Offload: cancel / cancelAll", () => {
 })
 
 describe("Offload: concurrency limits", () => {
-  it.scoped("global maxConcurrent with reject: registrations over the limit are rejected and never run", () =>
+  it.effect("global maxConcurrent with reject: registrations over the limit are rejected and never run", () =>
     Effect.gen(function* () {
       const offload = yield* make({ maxConcurrent: 2 })
       const [a, b] = yield* Effect.all([gate(), gate()])
@@ -844,7 +844,7 @@ describe("Offload: concurrency limits", () => {
     })
   )
 
-  it.scoped("per-kind maxConcurrent with reject limits only that kind", () =>
+  it.effect("per-kind maxConcurrent with reject limits only that kind", () =>
     Effect.gen(function* () {
       const offload = yield* make({ maxConcurrent: 10, perKind: { revalidate: { maxConcurrent: 1 } } })
       const [a, b] = yield* Effect.all([gate(), gate()])
@@ -864,7 +864,7 @@ describe("Offload: concurrency limits", () => {
     })
   )
 
-  it.scoped("onFull queue: excess work waits in FIFO order within the bound; beyond it, rejected", () =>
+  it.effect("onFull queue: excess work waits in FIFO order within the bound; beyond it, rejected", () =>
     Effect.gen(function* () {
       const offload = yield* make({ maxConcurrent: 1, onFull: { queue: 2 } })
       const [a, b, c] = yield* Effect.all([gate(), gate(), gate()])
@@ -877,7 +877,7 @@ describe("Offload: concurrency limits", () => {
       expect(yield* offload.queuedCount).toBe(2)
       yield* Deferred.await(a.started)
       expect([a.runs(), b.runs(), c.runs(), d.runs()]).toEqual([1, 0, 0, 0])
-      const idle = yield* Effect.fork(offload.awaitIdle())
+      const idle = yield* Effect.forkChild(offload.awaitIdle())
       yield* a.release
       yield* Deferred.await(b.started)
       expect([b.runs(), c.runs()]).toEqual([1, 0])
@@ -892,7 +892,7 @@ describe("Offload: concurrency limits", () => {
     })
   )
 
-  it.scoped("onFull queue with a per-kind limit: a queued piece whose kind is full lets other kinds pass", () =>
+  it.effect("onFull queue with a per-kind limit: a queued piece whose kind is full lets other kinds pass", () =>
     Effect.gen(function* () {
       const offload = yield* make({ maxConcurrent: 2, perKind: { x: { maxConcurrent: 1 } }, onFull: { queue: 5 } })
       const [x1, x2, y1, y2] = yield* Effect.all([gate(), gate(), gate(), gate()])
@@ -915,7 +915,7 @@ describe("Offload: concurrency limits", () => {
     })
   )
 
-  it.scoped("the queue bound counts waiting pieces only: a cancelled queued piece frees its place", () =>
+  it.effect("the queue bound counts waiting pieces only: a cancelled queued piece frees its place", () =>
     Effect.gen(function* () {
       const offload = yield* make({ maxConcurrent: 1, onFull: { queue: 2 } })
       const [a, b, c, d] = yield* Effect.all([gate(), gate(), gate(), gate()])
@@ -933,7 +933,7 @@ describe("Offload: concurrency limits", () => {
     })
   )
 
-  it.scoped("the queue bound counts waiting pieces only: a piece started past a blocked head frees its place", () =>
+  it.effect("the queue bound counts waiting pieces only: a piece started past a blocked head frees its place", () =>
     Effect.gen(function* () {
       const offload = yield* make({ maxConcurrent: 2, perKind: { x: { maxConcurrent: 1 } }, onFull: { queue: 2 } })
       const [x1, y1, x2, y2, y3] = yield* Effect.all([gate(), gate(), gate(), gate(), gate()])
@@ -953,7 +953,7 @@ describe("Offload: concurrency limits", () => {
     })
   )
 
-  it.scoped("queued keyed work is in flight for deduplication", () =>
+  it.effect("queued keyed work is in flight for deduplication", () =>
     Effect.gen(function* () {
       const offload = yield* make({ maxConcurrent: 1, onFull: { queue: 1 } })
       const a = yield* gate()
@@ -970,7 +970,7 @@ describe("Offload: concurrency limits", () => {
 })
 
 describe("Offload: atomic deduplication", () => {
-  it.scoped('1,000 concurrent registrations of one key: exactly one "spawned", and it runs once', () =>
+  it.effect('1,000 concurrent registrations of one key: exactly one "spawned", and it runs once', () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const a = yield* gate()
@@ -995,7 +995,7 @@ describe("Offload: drain on scope close", () => {
       const scope = yield* Scope.make()
       // The drain runs as a finalizer, with the fiber refs (so the logger) of the call that built the service.
       const logs = captureLogs()
-      const offload = yield* Scope.extend(Offload.make({ grace: "1 second" }).pipe(Effect.provide(logs.layer)), scope)
+      const offload = yield* Scope.provide(Offload.make({ grace: "1 second" }).pipe(Effect.provide(logs.layer)), scope)
       let fastDoneAt: number | undefined = undefined
       const fast = Effect.sleep("100 millis").pipe(
         Effect.zipRight(Clock.currentTimeMillis),
@@ -1007,7 +1007,7 @@ describe("Offload: drain on scope close", () => {
       yield* offload.spawn("fast", fast)
       yield* offload.spawn("slow", slow.work)
       yield* flush
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
       yield* TestClock.adjust("100 millis")
       expect(fastDoneAt).toBe(100)
@@ -1030,7 +1030,7 @@ describe("Offload: drain on scope close", () => {
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const logs = captureLogs()
-      const offload = yield* Scope.extend(Offload.make({ grace: "1 second" }).pipe(Effect.provide(logs.layer)), scope)
+      const offload = yield* Scope.provide(Offload.make({ grace: "1 second" }).pipe(Effect.provide(logs.layer)), scope)
       const started = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       yield* offload.spawn(
@@ -1038,7 +1038,7 @@ describe("Offload: drain on scope close", () => {
         Effect.uninterruptible(Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(release))))
       )
       yield* Deferred.await(started)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.poll(closing)).toEqual(Option.none())
@@ -1066,11 +1066,11 @@ describe("Offload: drain on scope close", () => {
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const logs = captureLogs()
-      const offload = yield* Scope.extend(Offload.make({ grace: "10 seconds" }).pipe(Effect.provide(logs.layer)), scope)
+      const offload = yield* Scope.provide(Offload.make({ grace: "10 seconds" }).pipe(Effect.provide(logs.layer)), scope)
       yield* offload.spawn("a", Effect.sleep("100 millis"))
       yield* offload.spawn("b", Effect.sleep("300 millis"))
       yield* flush
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
       yield* TestClock.adjust("299 millis")
       expect(yield* Fiber.poll(closing)).toEqual(Option.none())
@@ -1084,7 +1084,7 @@ describe("Offload: drain on scope close", () => {
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const logs = captureLogs()
-      yield* Scope.extend(Offload.make({ grace: "10 seconds" }).pipe(Effect.provide(logs.layer)), scope)
+      yield* Scope.provide(Offload.make({ grace: "10 seconds" }).pipe(Effect.provide(logs.layer)), scope)
       yield* Scope.close(scope, Exit.void)
       expect(logs.lines).toEqual([])
     })
@@ -1093,7 +1093,7 @@ describe("Offload: drain on scope close", () => {
   it.effect("queued work still runs during the drain", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const offload = yield* Scope.extend(
+      const offload = yield* Scope.provide(
         Offload.make({ grace: "1 second", maxConcurrent: 1, onFull: { queue: 1 } }),
         scope
       )
@@ -1109,7 +1109,7 @@ describe("Offload: drain on scope close", () => {
       yield* offload.spawn("x", piece("a"))
       expect(yield* offload.register(auto("x"), piece("b"))).toBe("spawned")
       yield* flush
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
       yield* TestClock.adjust("100 millis")
       expect(ended).toEqual(["a"])
@@ -1123,13 +1123,13 @@ describe("Offload: drain on scope close", () => {
   it.effect('register during the drain and after close is "rejected" and never runs', () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const offload = yield* Scope.extend(Offload.make({ grace: "1 second" }), scope)
+      const offload = yield* Scope.provide(Offload.make({ grace: "1 second" }), scope)
       const kind = uniqueKind("closed")
       const before = yield* counts(kind)
       const a = yield* gate()
       const late = counter()
       yield* offload.spawn(kind, a.work)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
       expect(yield* offload.register(auto(kind), late.work)).toBe("rejected")
       expect(yield* offload.register(keyed("k", kind), late.work)).toBe("rejected")
@@ -1146,7 +1146,7 @@ describe("Offload: drain on scope close", () => {
   it.effect("grace: 0 interrupts everything in flight at once", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const offload = yield* Scope.extend(Offload.make({ grace: 0 }), scope)
+      const offload = yield* Scope.provide(Offload.make({ grace: 0 }), scope)
       const [a, b] = yield* Effect.all([gate(), gate()])
       yield* offload.spawn("x", a.work)
       yield* offload.spawn("y", b.work)
@@ -1168,7 +1168,7 @@ describe("Offload: drain on scope close", () => {
         })
       )
       const program = Offload.spawn("x", work).pipe(Effect.provide(Offload.layer({ grace: "5 seconds" })))
-      const fiber = yield* Effect.fork(program)
+      const fiber = yield* Effect.forkChild(program)
       yield* flush
       yield* TestClock.adjust("1999 millis")
       expect(yield* Fiber.poll(fiber)).toEqual(Option.none())

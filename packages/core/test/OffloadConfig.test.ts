@@ -66,7 +66,7 @@ const invalid: ReadonlyArray<readonly [string, unknown, string, string | undefin
 const failureOf = <E>(exit: Exit.Exit<unknown, E>): E => {
   expect(Exit.isFailure(exit)).toBe(true)
   if (Exit.isSuccess(exit)) throw new Error("expected a failure")
-  expect(Cause.isDie(exit.cause)).toBe(false)
+  expect(Cause.hasDies(exit.cause)).toBe(false)
   const failure = Cause.failureOption(exit.cause)
   expect(Option.isSome(failure)).toBe(true)
   return Option.getOrThrow(failure)
@@ -109,7 +109,7 @@ describe("Offload config validation", () => {
     })
   )
 
-  it.scoped("valid configs are accepted: none, empty, every field, and every duration form", () =>
+  it.effect("valid configs are accepted: none, empty, every field, and every duration form", () =>
     Effect.gen(function* () {
       const configs: ReadonlyArray<Offload.OffloadConfig | undefined> = [
         undefined,
@@ -148,7 +148,7 @@ describe("Offload config defaults", () => {
     ["an empty config", {}],
     ["a config without deduplicate", { maxConcurrent: 4 }]
   ] as const) {
-    it.scoped(`deduplicate defaults to true (${name})`, () =>
+    it.effect(`deduplicate defaults to true (${name})`, () =>
       Effect.gen(function* () {
         const offload = yield* Offload.make(config)
         const a = yield* gate()
@@ -164,7 +164,7 @@ describe("Offload config defaults", () => {
     )
   }
 
-  it.scoped("no limit by default: many pieces run at once", () =>
+  it.effect("no limit by default: many pieces run at once", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make()
       const gates = yield* Effect.all(Array.from({ length: 100 }, () => gate()))

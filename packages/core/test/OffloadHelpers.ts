@@ -21,7 +21,7 @@ export const flush = TestClock.adjust(0)
 
 /**
  * Runs `effect` in a new fiber that starts at once, inside the caller's turn, until it first suspends
- * (`Effect.fork` would start it on the scheduler's next turn, after the offloaded fibers forked before it).
+ * (`Effect.forkChild` would start it on the scheduler's next turn, after the offloaded fibers forked before it).
  */
 export const startNow = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.map(Effect.runtime<never>(), (runtime) => Runtime.runFork(runtime)(effect))

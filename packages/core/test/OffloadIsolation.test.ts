@@ -10,7 +10,7 @@ import { Offload } from "@fibervisor/core"
 class Caller extends Context.Tag("test/Caller")<Caller, string>() {}
 
 describe("Offload isolation", () => {
-  it.scoped("each job runs with its own caller's context and fiber refs, also one after another", () =>
+  it.effect("each job runs with its own caller's context and fiber refs, also one after another", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make()
       const ref = yield* FiberRef.make("default")
@@ -31,7 +31,7 @@ describe("Offload isolation", () => {
     })
   )
 
-  it.scoped("fibers a job forks are interrupted when the job ends, before it counts as finished", () =>
+  it.effect("fibers a job forks are interrupted when the job ends, before it counts as finished", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make()
       const childStarted = yield* Deferred.make<void>()
@@ -40,7 +40,7 @@ describe("Offload isolation", () => {
         Effect.zipRight(Deferred.succeed(childStarted, undefined), Effect.never),
         Ref.set(childStopped, true)
       )
-      yield* offload.spawn("forks", Effect.zipRight(Effect.fork(child), Deferred.await(childStarted)))
+      yield* offload.spawn("forks", Effect.zipRight(Effect.forkChild(child), Deferred.await(childStarted)))
       expect(yield* offload.awaitIdle()).toBe(true)
       expect(yield* Ref.get(childStopped)).toBe(true)
     })

@@ -13,7 +13,7 @@ const kindLabels = (prefix: string): number => {
 }
 
 describe("Offload: bookkeeping per kind stays bounded", () => {
-  it.scoped(
+  it.effect(
     "2,500 distinct kinds, all finished: at most 1,000 kind label sets in the metric registry (like task labels)",
     () =>
       Effect.gen(function* () {
@@ -25,7 +25,7 @@ describe("Offload: bookkeeping per kind stays bounded", () => {
       })
   )
 
-  it.scoped("2,500 distinct kinds, all finished: the service keeps at most 1,000 idle kinds' state", () =>
+  it.effect("2,500 distinct kinds, all finished: the service keeps at most 1,000 idle kinds' state", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make({ grace: 0 })
       for (let i = 0; i < 2_500; i++) yield* offload.spawn(`idle-kind-${i}`, Effect.void)

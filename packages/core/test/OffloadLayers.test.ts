@@ -64,7 +64,7 @@ describe("Offload.layerInline", () => {
           inside = id
         })
       )
-      const request = yield* Effect.fork(Effect.zip(Effect.fiberId, offload.register(keyed("k", "revalidate"), work)))
+      const request = yield* Effect.forkChild(Effect.zip(Effect.fiberId, offload.register(keyed("k", "revalidate"), work)))
       yield* flush
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(request)).toEqual(Option.none())
@@ -121,7 +121,7 @@ describe("Offload.layerInline", () => {
       const key = keyed("k", "revalidate")
       const a = yield* gate()
       const b = counter()
-      const first = yield* Effect.fork(offload.register(key, a.work))
+      const first = yield* Effect.forkChild(offload.register(key, a.work))
       yield* Deferred.await(a.started)
       expect(yield* offload.register(key, b.work)).toBe("deduplicated")
       expect(b.runs()).toBe(0)
@@ -144,7 +144,7 @@ describe("Offload.layerInline", () => {
       const offload = yield* Offload.Offload
       const a = yield* gate()
       const b = counter()
-      const first = yield* Effect.fork(offload.spawn("race_loser", a.work))
+      const first = yield* Effect.forkChild(offload.spawn("race_loser", a.work))
       yield* Deferred.await(a.started)
       expect(yield* offload.register(auto("race_loser"), b.work)).toBe("spawned")
       expect(b.runs()).toBe(1)
@@ -159,10 +159,10 @@ describe("Offload.layerInline", () => {
   it.effect("awaitIdle waits for inline work running in other fibers; with a timeout, false at exactly it", () =>
     Effect.gen(function* () {
       const a = yield* gate()
-      const request = yield* Effect.fork(Offload.spawn("x", a.work))
+      const request = yield* Effect.forkChild(Offload.spawn("x", a.work))
       yield* Deferred.await(a.started)
-      const bounded = yield* Effect.fork(Offload.awaitIdle("1 second"))
-      const unbounded = yield* Effect.fork(Offload.awaitIdle())
+      const bounded = yield* Effect.forkChild(Offload.awaitIdle("1 second"))
+      const unbounded = yield* Effect.forkChild(Offload.awaitIdle())
       yield* flush
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(bounded)).toEqual(Option.none())
@@ -180,9 +180,9 @@ describe("Offload.layerInline", () => {
       const offload = yield* Offload.Offload
       const key = keyed("k", "revalidate")
       const a = yield* gate()
-      const request = yield* Effect.fork(offload.register(key, a.work))
+      const request = yield* Effect.forkChild(offload.register(key, a.work))
       yield* Deferred.await(a.started)
-      expect(Exit.isInterrupted(yield* Fiber.interrupt(request))).toBe(true)
+      expect(Exit.hasInterrupts(yield* Fiber.interrupt(request))).toBe(true)
       expect(a.interruptedAt()).toBe(undefined)
       expect(yield* offload.isInFlight(key)).toBe(true)
       expect(yield* offload.activeCount).toBe(1)
@@ -236,7 +236,7 @@ describe("Offload.layer: accessors", () => {
       yield* Offload.spawn("warmup", c.work)
       yield* Deferred.await(c.started)
       expect(yield* first.activeCount).toBe(2)
-      const idle = yield* Effect.fork(Offload.awaitIdle("1 second"))
+      const idle = yield* Effect.forkChild(Offload.awaitIdle("1 second"))
       yield* flush
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.join(idle)).toBe(false)

@@ -25,7 +25,7 @@ const auto = OffloadKey.auto
 const quiet = <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.provide(self, captureLogs().layer)
 
 describe("Offload metrics (deltas, tag kind)", () => {
-  it.scoped("successful work: spawned, active while running, completed, and its duration", () =>
+  it.effect("successful work: spawned, active while running, completed, and its duration", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const kind = uniqueKind("ok")
@@ -49,7 +49,7 @@ describe("Offload metrics (deltas, tag kind)", () => {
     })
   )
 
-  it.scoped("failures and defects count as failed, not completed", () =>
+  it.effect("failures and defects count as failed, not completed", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const kind = uniqueKind("failing")
@@ -64,7 +64,7 @@ describe("Offload metrics (deltas, tag kind)", () => {
     })
   )
 
-  it.scoped('a "cancel" timeout counts as timeout; a "warn" overrun still counts as completed', () =>
+  it.effect('a "cancel" timeout counts as timeout; a "warn" overrun still counts as completed', () =>
     Effect.gen(function* () {
       const cancelKind = uniqueKind("cancel-timeout")
       const warnKind = uniqueKind("warn-timeout")
@@ -89,7 +89,7 @@ describe("Offload metrics (deltas, tag kind)", () => {
     })
   )
 
-  it.scoped("deduplicated and rejected registrations are counted and never spawned", () =>
+  it.effect("deduplicated and rejected registrations are counted and never spawned", () =>
     Effect.gen(function* () {
       const kind = uniqueKind("busy")
       const offload = yield* make({ perKind: { [kind]: { maxConcurrent: 1 } } })
@@ -112,7 +112,7 @@ describe("Offload metrics (deltas, tag kind)", () => {
     })
   )
 
-  it.scoped("an invalid key counts as rejected, without a kind", () =>
+  it.effect("an invalid key counts as rejected, without a kind", () =>
     Effect.gen(function* () {
       const offload = yield* make()
       const before = yield* count("fibervisor_offload_rejected_total", undefined)
@@ -122,7 +122,7 @@ describe("Offload metrics (deltas, tag kind)", () => {
     })
   )
 
-  it.scoped("queued work is spawned but not active until it starts; cancel counts as interrupted", () =>
+  it.effect("queued work is spawned but not active until it starts; cancel counts as interrupted", () =>
     Effect.gen(function* () {
       const kind = uniqueKind("queued")
       const offload = yield* make({ maxConcurrent: 1, onFull: { queue: 1 } })
@@ -147,11 +147,11 @@ describe("Offload metrics (deltas, tag kind)", () => {
     Effect.gen(function* () {
       const kind = uniqueKind("drained")
       const scope = yield* Scope.make()
-      const offload = yield* Scope.extend(quiet(Offload.make({ grace: "1 second" })), scope)
+      const offload = yield* Scope.provide(quiet(Offload.make({ grace: "1 second" })), scope)
       const before = yield* counts(kind)
       const a = yield* gate()
       yield* offload.spawn(kind, a.work)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
       yield* TestClock.adjust("1 second")
       yield* closing.await
@@ -165,7 +165,7 @@ describe("Offload metrics (deltas, tag kind)", () => {
       const kind = uniqueKind("inline")
       const before = yield* counts(kind)
       const a = yield* gate()
-      const first = yield* Effect.fork(Offload.register(keyed("k", kind), a.work))
+      const first = yield* Effect.forkChild(Offload.register(keyed("k", kind), a.work))
       yield* Deferred.await(a.started)
       expect(yield* Offload.register(keyed("k", kind), Effect.void)).toBe("deduplicated")
       yield* a.release
@@ -193,7 +193,7 @@ describe("Offload metrics (deltas, tag kind)", () => {
 })
 
 describe("Offload tracing", () => {
-  it.scoped(
+  it.effect(
     'an offloaded run is a root span "fibervisor.offload" with kind and key, linked to the caller\'s span',
     () =>
       Effect.gen(function* () {
@@ -229,7 +229,7 @@ describe("Offload tracing", () => {
       })
   )
 
-  it.scoped("without a caller span, the offload span has no links; an auto key is formatted kind:*", () =>
+  it.effect("without a caller span, the offload span has no links; an auto key is formatted kind:*", () =>
     Effect.gen(function* () {
       const recorder = yield* recordingTracer
       const offload = yield* make()
@@ -243,7 +243,7 @@ describe("Offload tracing", () => {
     })
   )
 
-  it.scoped("a failing or timed-out run ends its span too", () =>
+  it.effect("a failing or timed-out run ends its span too", () =>
     Effect.gen(function* () {
       const recorder = yield* recordingTracer
       const offload = yield* make({ perKind: { slow: { timeout: { after: "1 second", policy: "cancel" } } } })

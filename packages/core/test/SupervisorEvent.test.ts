@@ -337,7 +337,7 @@ describe("SupervisorEvent codec", () => {
   for (const m of malformed) {
     it.effect(`decode rejects ${m.title} with a ParseError`, () =>
       Effect.gen(function* () {
-        const result = yield* Effect.either(SupervisorEvent.decode(m.input))
+        const result = yield* Effect.result(SupervisorEvent.decode(m.input))
         expect(Either.isLeft(result)).toBe(true)
         if (Either.isLeft(result)) {
           expect(ParseResult.isParseError(result.left)).toBe(true)
@@ -366,10 +366,10 @@ const record = (sup: Supervisor.Supervisor) =>
   })
 
 /** Lets forked fibers (the recorder, the tasks) catch up without moving the clock. */
-const settle = Effect.repeatN(Effect.yieldNow(), 20)
+const settle = Effect.repeatN(Effect.yieldNow, 20)
 
 describe("SupervisorEvent from a real supervisor", () => {
-  it.scoped("events round-trip, have strictly increasing seq, and `at` equals the TestClock time", () =>
+  it.effect("events round-trip, have strictly increasing seq, and `at` equals the TestClock time", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ grace: "1 second" })
       const seen = yield* record(sup)
@@ -410,7 +410,7 @@ describe("SupervisorEvent from a real supervisor", () => {
       yield* step(50)
       yield* step(50) // t = 400
 
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* observe
       yield* Effect.flip(sup.add(Task.once("late", Effect.void)))
       yield* observe
@@ -484,12 +484,12 @@ describe("SupervisorEvent from a real supervisor", () => {
     })
   )
 
-  it.scoped("subscribe + Stream.take(n) collects the first n events of a run", () =>
+  it.effect("subscribe + Stream.take(n) collects the first n events of a run", () =>
     Effect.gen(function* () {
       yield* TestClock.adjust("5 seconds") // a non-zero epoch
       const sup = yield* Supervisor.make()
       const stream = yield* sup.subscribe
-      const collected = yield* stream.pipe(Stream.take(5), Stream.runCollect, Effect.fork)
+      const collected = yield* stream.pipe(Stream.take(5), Stream.runCollect, Effect.forkChild)
       yield* sup.add(Task.once("sleeper", Effect.sleep("1 second")))
       yield* TestClock.adjust("1 second")
       const events = Chunk.toReadonlyArray(yield* Fiber.join(collected))
@@ -506,7 +506,7 @@ describe("SupervisorEvent from a real supervisor", () => {
     })
   )
 
-  it.scoped("a shutdown that exceeds its grace emits GraceExceeded with the stuck names", () =>
+  it.effect("a shutdown that exceeds its grace emits GraceExceeded with the stuck names", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ grace: "1 second" })
       const stream = yield* sup.subscribe
@@ -514,12 +514,12 @@ describe("SupervisorEvent from a real supervisor", () => {
       const collected = yield* stream.pipe(
         Stream.takeUntil((e) => e._tag === "TaskRemoved" && e.task === "stuck"),
         Stream.runCollect,
-        Effect.fork
+        Effect.forkChild
       )
       const handle = yield* sup.add(Task.once("stuck", Effect.uninterruptible(Deferred.await(release))))
       yield* sup.add(Task.once("polite", Effect.never))
       yield* settle
-      const shutdown = yield* Effect.fork(Effect.flip(sup.shutdown))
+      const shutdown = yield* Effect.forkChild(Effect.flip(sup.shutdown))
       yield* TestClock.adjust("1 second")
       const error = yield* Fiber.join(shutdown)
       expect(error._tag).toBe("GraceExceeded")

@@ -30,20 +30,20 @@ import { flush, parked } from "./helpers/tasks.js"
 const unknownId = Schema.decodeSync(TaskId.TaskId)(999_999_999)
 
 /** A finalizer that signals `entered`, then takes `d` of (test) time. */
-const slowCleanup = (entered: Deferred.Deferred<void>, d: Duration.DurationInput) =>
+const slowCleanup = (entered: Deferred.Deferred<void>, d: Duration.Input) =>
   Deferred.succeed(entered, undefined).pipe(Effect.zipRight(Effect.sleep(d)))
 
 const canceledBy = (who: "remove" | "cancel" | "shutdown") => new TaskOutcome.Canceled({ reason: `stopped by ${who}` })
 
 /**
  * Runs `effect` in a new fiber that starts at once, inside the caller's turn, until it first suspends
- * (`Effect.fork` would start it on the scheduler's next turn, after the task fibers added before it).
+ * (`Effect.forkChild` would start it on the scheduler's next turn, after the task fibers added before it).
  */
 const startNow = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.map(Effect.runtime<never>(), (runtime) => Runtime.runFork(runtime)(effect))
 
 describe("Supervisor registry: names and ids", () => {
-  it.scoped("a duplicate add fails with TaskAlreadyExists and its body never runs", () =>
+  it.effect("a duplicate add fails with TaskAlreadyExists and its body never runs", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const events = yield* sup.subscribe
@@ -67,7 +67,7 @@ describe("Supervisor registry: names and ids", () => {
       // `add` returns before the task's fiber starts (on the scheduler's next turn), so the duplicate is
       // refused before the first attempt starts.
       expect(Chunk.toReadonlyArray(seen).map((e) => e._tag)).toEqual(["TaskAdded", "TaskAddFailed", "AttemptStarting"])
-      const failed = Chunk.unsafeGet(seen, 1)
+      const failed = Chunk.getUnsafe(seen, 1)
       expect(failed).toMatchObject({
         _tag: "TaskAddFailed",
         task: "dup",
@@ -77,13 +77,13 @@ describe("Supervisor registry: names and ids", () => {
     })
   )
 
-  it.scoped("64 concurrent adds of one name: exactly one wins", () =>
+  it.effect("64 concurrent adds of one name: exactly one wins", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       let runs = 0
       const task = Task.make("same", Effect.sync(() => runs++).pipe(Effect.zipRight(Effect.never)))
       const results = yield* Effect.all(
-        Array.from({ length: 64 }, () => Effect.either(sup.add(task))),
+        Array.from({ length: 64 }, () => Effect.result(sup.add(task))),
         { concurrency: "unbounded" }
       )
       const wins = results.filter(Either.isRight)
@@ -98,7 +98,7 @@ describe("Supervisor registry: names and ids", () => {
     })
   )
 
-  it.scoped("ids increase and are never reused, also across supervisors", () =>
+  it.effect("ids increase and are never reused, also across supervisors", () =>
     Effect.gen(function* () {
       const s1 = yield* Supervisor.make()
       const s2 = yield* Supervisor.make()
@@ -121,7 +121,7 @@ describe("Supervisor registry: names and ids", () => {
     })
   )
 
-  it.scoped("a name is reusable only after the previous holder's fiber has exited", () =>
+  it.effect("a name is reusable only after the previous holder's fiber has exited", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const started = yield* Deferred.make<void>()
@@ -152,7 +152,7 @@ describe("Supervisor registry: names and ids", () => {
 })
 
 describe("Supervisor registry: list and get", () => {
-  it.scoped("list is sorted by id and reports waiting, running, backing-off, stopping from the registry", () =>
+  it.effect("list is sorted by id and reports waiting, running, backing-off, stopping from the registry", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ maxConcurrent: 1 })
       const blockerStarted = yield* Deferred.make<void>()
@@ -240,7 +240,7 @@ describe("Supervisor registry: list and get", () => {
     })
   )
 
-  it.scoped("get finds a task by name and by id; unknown is none", () =>
+  it.effect("get finds a task by name and by id; unknown is none", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const a = yield* sup.add(Task.make("a", Effect.never))
@@ -257,7 +257,7 @@ describe("Supervisor registry: list and get", () => {
 })
 
 describe("Supervisor registry: remove and cancel", () => {
-  it.scoped("remove claims the stop and returns at once; the task ends Canceled after its cleanup", () =>
+  it.effect("remove claims the stop and returns at once; the task ends Canceled after its cleanup", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const started = yield* Deferred.make<void>()
@@ -275,14 +275,14 @@ describe("Supervisor registry: remove and cancel", () => {
     })
   )
 
-  it.scoped("cancel waits for the cleanup: still waiting at 2.999 s, resumes at 3 s", () =>
+  it.effect("cancel waits for the cleanup: still waiting at 2.999 s, resumes at 3 s", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const started = yield* Deferred.make<void>()
       const entered = yield* Deferred.make<void>()
       const h = yield* sup.add(Task.make("w", parked(started, slowCleanup(entered, "3 seconds"))))
       yield* Deferred.await(started)
-      const canceling = yield* Effect.fork(sup.cancel(h.id))
+      const canceling = yield* Effect.forkChild(sup.cancel(h.id))
       yield* Deferred.await(entered)
       yield* TestClock.adjust("2999 millis")
       expect(yield* Fiber.poll(canceling)).toEqual(Option.none())
@@ -293,14 +293,14 @@ describe("Supervisor registry: remove and cancel", () => {
     })
   )
 
-  it.scoped("cancel with a timeout fails with TaskTerminationTimeout at exactly the timeout; the stop continues", () =>
+  it.effect("cancel with a timeout fails with TaskTerminationTimeout at exactly the timeout; the stop continues", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const started = yield* Deferred.make<void>()
       const entered = yield* Deferred.make<void>()
       const h = yield* sup.add(Task.make("w", parked(started, slowCleanup(entered, "3 seconds"))))
       yield* Deferred.await(started)
-      const canceling = yield* Effect.fork(sup.cancel("w", { timeout: "1 second" }))
+      const canceling = yield* Effect.forkChild(sup.cancel("w", { timeout: "1 second" }))
       yield* Deferred.await(entered)
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(canceling)).toEqual(Option.none())
@@ -319,7 +319,7 @@ describe("Supervisor registry: remove and cancel", () => {
     })
   )
 
-  it.scoped("32 concurrent removes: exactly one true", () =>
+  it.effect("32 concurrent removes: exactly one true", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const started = yield* Deferred.make<void>()
@@ -335,7 +335,7 @@ describe("Supervisor registry: remove and cancel", () => {
     })
   )
 
-  it.scoped("concurrent cancels: exactly one true, the others false, all after the same cleanup", () =>
+  it.effect("concurrent cancels: exactly one true, the others false, all after the same cleanup", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const started = yield* Deferred.make<void>()
@@ -344,7 +344,7 @@ describe("Supervisor registry: remove and cancel", () => {
       yield* Deferred.await(started)
       const fibers = yield* Effect.forEach(
         Array.from({ length: 8 }, (_, i) => i),
-        (i) => Effect.fork(sup.cancel(i % 2 === 0 ? "w" : h.id))
+        (i) => Effect.forkChild(sup.cancel(i % 2 === 0 ? "w" : h.id))
       )
       yield* Deferred.await(entered)
       yield* TestClock.adjust("2999 millis")
@@ -357,7 +357,7 @@ describe("Supervisor registry: remove and cancel", () => {
     })
   )
 
-  it.scoped("remove and cancel of an unknown name or id return false", () =>
+  it.effect("remove and cancel of an unknown name or id return false", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const events = yield* sup.subscribe
@@ -382,7 +382,7 @@ describe("Supervisor registry: remove and cancel", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "remove of a task that ignores interruption: ForceAborted at exactly the supervisor grace; the name stays taken",
     () =>
       Effect.gen(function* () {
@@ -414,7 +414,7 @@ describe("Supervisor registry: remove and cancel", () => {
         expect(yield* sup.remove("stubborn")).toBe(false)
         expect(yield* sup.cancel("stubborn")).toBe(false)
         // The fiber can never exit, so shut down explicitly (the scope's shutdown would wait on the TestClock).
-        const shutdown = yield* Effect.fork(sup.shutdown)
+        const shutdown = yield* Effect.forkChild(sup.shutdown)
         yield* TestClock.adjust("3 seconds")
         expect(yield* Fiber.await(shutdown)).toEqual(
           Exit.fail(
@@ -431,7 +431,7 @@ describe("Supervisor registry: remove and cancel", () => {
       })
   )
 
-  it.scoped("cancel of a task whose finalizer hangs: ForceAborted at exactly the task's grace (Task.withGrace)", () =>
+  it.effect("cancel of a task whose finalizer hangs: ForceAborted at exactly the task's grace (Task.withGrace)", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ grace: "10 seconds" })
       const events = yield* sup.subscribe
@@ -441,7 +441,7 @@ describe("Supervisor registry: remove and cancel", () => {
         Task.make("hang", parked(started, Deferred.await(release))).pipe(Task.withGrace("2 seconds"))
       )
       yield* Deferred.await(started)
-      const canceling = yield* Effect.fork(sup.cancel("hang"))
+      const canceling = yield* Effect.forkChild(sup.cancel("hang"))
       yield* TestClock.adjust("1999 millis")
       expect(yield* Fiber.poll(canceling)).toEqual(Option.none())
       expect(yield* h.poll).toEqual(Option.none())
@@ -479,7 +479,7 @@ describe("Supervisor registry: a stop before the task's fiber has run", () => {
   // `add` returns before the task's fiber takes its first step (it starts on the scheduler's next
   // turn), so a stop in the same turn reaches a fiber that has never run.
   for (const how of ["remove", "cancel"] as const) {
-    it.scoped(`${how} in the same turn as add: Canceled, the body never runs, the name is free again`, () =>
+    it.effect(`${how} in the same turn as add: Canceled, the body never runs, the name is free again`, () =>
       Effect.gen(function* () {
         const sup = yield* Supervisor.make()
         const events = yield* sup.subscribe
@@ -523,7 +523,7 @@ describe("Supervisor registry: a stop before the task's fiber has run", () => {
     )
   }
 
-  it.scoped("shutdown in the same turn as add: Canceled, the body never runs, the registry is empty", () =>
+  it.effect("shutdown in the same turn as add: Canceled, the body never runs, the registry is empty", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const events = yield* sup.subscribe
@@ -558,7 +558,7 @@ describe("Supervisor registry: a stop before the task's fiber has run", () => {
 })
 
 describe("Supervisor registry: batches", () => {
-  it.scoped("addAll with a duplicate inside the batch starts nothing and fails; the supervisor stays usable", () =>
+  it.effect("addAll with a duplicate inside the batch starts nothing and fails; the supervisor stays usable", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       let runs = 0
@@ -577,7 +577,7 @@ describe("Supervisor registry: batches", () => {
     })
   )
 
-  it.scoped("addAll and run with a name taken by an existing task start nothing", () =>
+  it.effect("addAll and run with a name taken by an existing task start nothing", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       let runs = 0
@@ -611,10 +611,10 @@ describe("Supervisor registry: batches", () => {
     })
   )
 
-  it.scoped("run returns when the registry is empty, with the outcomes in order", () =>
+  it.effect("run returns when the registry is empty, with the outcomes in order", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
-      const running = yield* Effect.fork(
+      const running = yield* Effect.forkChild(
         sup.run([
           Task.once("slow", Effect.sleep("3 seconds")),
           Task.once("fast", Effect.sleep("1 second")),
@@ -637,7 +637,7 @@ describe("Supervisor registry: batches", () => {
 
   it.effect("Supervisor.run runs a batch to completion and returns the outcomes in order", () =>
     Effect.gen(function* () {
-      const running = yield* Effect.fork(
+      const running = yield* Effect.forkChild(
         Supervisor.run([
           Task.once("two", Effect.sleep("2 seconds")),
           Task.make("canceled", Effect.fail(TaskError.canceled("no longer needed"))),
@@ -662,7 +662,7 @@ describe("Supervisor registry: batches", () => {
       const started = yield* Deferred.make<void>()
       const entered = yield* Deferred.make<void>()
       const finalized = yield* Ref.make(false)
-      const running = yield* Effect.fork(
+      const running = yield* Effect.forkChild(
         Supervisor.run([
           Task.make(
             "w",
@@ -671,21 +671,21 @@ describe("Supervisor registry: batches", () => {
         ])
       )
       yield* Deferred.await(started)
-      const interrupting = yield* Effect.fork(Fiber.interrupt(running))
+      const interrupting = yield* Effect.forkChild(Fiber.interrupt(running))
       yield* Deferred.await(entered)
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(interrupting)).toEqual(Option.none())
       expect(yield* Ref.get(finalized)).toBe(false)
       yield* TestClock.adjust("1 millis")
       const exit = yield* Fiber.join(interrupting)
-      expect(Exit.isInterrupted(exit)).toBe(true)
+      expect(Exit.hasInterrupts(exit)).toBe(true)
       expect(yield* Ref.get(finalized)).toBe(true)
     })
   )
 })
 
 describe("Supervisor registry: maxConcurrent", () => {
-  it.scoped("100 one-second tasks under maxConcurrent 4: never more than 4 at once, all done after exactly 25 s", () =>
+  it.effect("100 one-second tasks under maxConcurrent 4: never more than 4 at once, all done after exactly 25 s", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ maxConcurrent: 4 })
       const running = yield* Ref.make(0)
@@ -721,7 +721,7 @@ describe("Supervisor registry: maxConcurrent", () => {
     })
   )
 
-  it.scoped("a permit is not held during backoff", () =>
+  it.effect("a permit is not held during backoff", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ maxConcurrent: 1 })
       let n = 0
@@ -748,7 +748,7 @@ describe("Supervisor registry: maxConcurrent", () => {
 })
 
 describe("Supervisor registry: events", () => {
-  it.scoped("TaskFinished precedes TaskRemoved for each task", () =>
+  it.effect("TaskFinished precedes TaskRemoved for each task", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const events = yield* sup.subscribe
@@ -794,7 +794,7 @@ describe("Supervisor registry: events", () => {
     })
   )
 
-  it.scoped("outcomes arrive through TaskHandle.await when the bus drops events", () =>
+  it.effect("outcomes arrive through TaskHandle.await when the bus drops events", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ eventBuffer: 2 })
       const neverRead = yield* sup.subscribe
@@ -807,7 +807,7 @@ describe("Supervisor registry: events", () => {
     })
   )
 
-  it.scoped("the bus is sliding: a subscriber that never reads keeps the newest eventBuffer events", () =>
+  it.effect("the bus is sliding: a subscriber that never reads keeps the newest eventBuffer events", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ eventBuffer: 2 })
       const neverRead = yield* sup.subscribe
@@ -819,12 +819,12 @@ describe("Supervisor registry: events", () => {
     })
   )
 
-  it.scoped("a slow subscriber never blocks the supervisor", () =>
+  it.effect("a slow subscriber never blocks the supervisor", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ eventBuffer: 2 })
       const stream = yield* sup.subscribe
       const consumed = yield* Ref.make(0)
-      yield* Effect.fork(
+      yield* Effect.forkChild(
         Stream.runForEach(stream, () => Ref.update(consumed, (n) => n + 1).pipe(Effect.zipRight(Effect.never)))
       )
       // Park the subscriber on its empty queue first.
@@ -838,7 +838,7 @@ describe("Supervisor registry: events", () => {
           })
         )
       )
-      const running = yield* Effect.fork(sup.run(tasks))
+      const running = yield* Effect.forkChild(sup.run(tasks))
       yield* TestClock.adjust("1 second")
       const outcomes = yield* Fiber.join(running)
       expect(outcomes).toEqual(Array.from({ length: 50 }, () => TaskOutcome.completed))

@@ -19,7 +19,7 @@ class Transient extends Data.TaggedError("Transient")<{ readonly reason: string 
 
 describe("SupervisorRestart: success", () => {
   for (const [label, restart] of [policies[0], policies[1]]) {
-    it.scoped(`a success under ${label} completes after one attempt`, () =>
+    it.effect(`a success under ${label} completes after one attempt`, () =>
       Effect.gen(function* () {
         const { sup, untilRemoved } = yield* setup()
         let attempts = 0
@@ -48,7 +48,7 @@ describe("SupervisorRestart: success", () => {
     )
   }
 
-  it.scoped("always() without interval restarts instantly successful attempts every 1 ms (11 starts in 10 ms)", () =>
+  it.effect("always() without interval restarts instantly successful attempts every 1 ms (11 starts in 10 ms)", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       let attempts = 0
@@ -78,7 +78,7 @@ describe("SupervisorRestart: success", () => {
     })
   )
 
-  it.scoped("always() without interval adds no wait after an attempt that already took ≥ 1 ms", () =>
+  it.effect("always() without interval adds no wait after an attempt that already took ≥ 1 ms", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       let attempts = 0
@@ -102,7 +102,7 @@ describe("SupervisorRestart: success", () => {
     })
   )
 
-  it.scoped("always({ interval: 5 s }) restarts exactly 5 s after each success, with BackoffScheduled(success)", () =>
+  it.effect("always({ interval: 5 s }) restarts exactly 5 s after each success, with BackoffScheduled(success)", () =>
     Effect.gen(function* () {
       const { sup, waitFor, untilRemoved } = yield* setup()
       let attempts = 0
@@ -147,7 +147,7 @@ describe("SupervisorRestart: success", () => {
     })
   )
 
-  it.scoped("always({ interval }) waits the interval after the attempt ends (fixed delay, not fixed rate)", () =>
+  it.effect("always({ interval }) waits the interval after the attempt ends (fixed delay, not fixed rate)", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       yield* sup.add(
@@ -164,7 +164,7 @@ describe("SupervisorRestart: success", () => {
     })
   )
 
-  it.scoped("Task.periodic runs `every` after each success, and after a failure's backoff", () =>
+  it.effect("Task.periodic runs `every` after each success, and after a failure's backoff", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const beat = script(Effect.void, Effect.fail(TaskError.fail("flaky")), Effect.void)
@@ -187,7 +187,7 @@ describe("SupervisorRestart: success", () => {
 
 describe("SupervisorRestart: TaskError.canceled and fatal are never restarted", () => {
   for (const [label, restart] of policies) {
-    it.scoped(`TaskError.canceled returned without a stop request ends Canceled under ${label}`, () =>
+    it.effect(`TaskError.canceled returned without a stop request ends Canceled under ${label}`, () =>
       Effect.gen(function* () {
         const { sup, untilRemoved } = yield* setup()
         let attempts = 0
@@ -217,7 +217,7 @@ describe("SupervisorRestart: TaskError.canceled and fatal are never restarted", 
       })
     )
 
-    it.scoped(`TaskError.fatal ends Fatal under ${label}, with reason and exit code`, () =>
+    it.effect(`TaskError.fatal ends Fatal under ${label}, with reason and exit code`, () =>
       Effect.gen(function* () {
         const { sup, untilRemoved } = yield* setup()
         let attempts = 0
@@ -255,7 +255,7 @@ describe("SupervisorRestart: TaskError.canceled and fatal are never restarted", 
       })
     )
 
-    it.scoped(`an error isFatal accepts ends Fatal under ${label}, with reason and exit code`, () =>
+    it.effect(`an error isFatal accepts ends Fatal under ${label}, with reason and exit code`, () =>
       Effect.gen(function* () {
         const { sup, untilRemoved } = yield* setup()
         let attempts = 0
@@ -289,7 +289,7 @@ describe("SupervisorRestart: TaskError.canceled and fatal are never restarted", 
     )
   }
 
-  it.scoped("errors isFatal rejects are retried; the first one it accepts stops the task", () =>
+  it.effect("errors isFatal rejects are retried; the first one it accepts stops the task", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const attempt = script(
@@ -304,7 +304,7 @@ describe("SupervisorRestart: TaskError.canceled and fatal are never restarted", 
           isFatal: (e) => e._tag === "ConfigMissing"
         })
       )
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("20 millis")
       expect(yield* Fiber.join(outcome)).toMatchObject({ _tag: "Fatal", reason: "bad config", exitCode: 78 })
       const events = yield* untilRemoved
@@ -319,7 +319,7 @@ describe("SupervisorRestart: TaskError.canceled and fatal are never restarted", 
 })
 
 describe("SupervisorRestart: per-attempt timeout", () => {
-  it.scoped(
+  it.effect(
     "interrupts the attempt at exactly the timeout (finalizer runs), then a retry that succeeds completes",
     () =>
       Effect.gen(function* () {
@@ -373,7 +373,7 @@ describe("SupervisorRestart: per-attempt timeout", () => {
       })
   )
 
-  it.scoped("a timed-out attempt's scoped resource is released, and timeouts count against maxRetries", () =>
+  it.effect("a timed-out attempt's scoped resource is released, and timeouts count against maxRetries", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const released: Array<number> = []
@@ -388,7 +388,7 @@ describe("SupervisorRestart: per-attempt timeout", () => {
       const handle = yield* sup.add(
         Task.make("stuck", attempt, { timeout: "50 millis", maxRetries: 1, backoff: Backoff.constant("10 millis") })
       )
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("109 millis")
       expect(released).toEqual([50])
       expect(yield* handle.poll).toEqual(Option.none())
@@ -407,11 +407,11 @@ describe("SupervisorRestart: per-attempt timeout", () => {
     })
   )
 
-  it.scoped("a timed-out attempt under never ends Failed after one attempt", () =>
+  it.effect("a timed-out attempt under never ends Failed after one attempt", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const handle = yield* sup.add(Task.make("once", Effect.never, { restart: RestartPolicy.never, timeout: 50 }))
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("50 millis")
       expect(yield* Fiber.join(outcome)).toMatchObject({ _tag: "Failed", reason: "attempt timed out after 50 ms" })
       const events = yield* untilRemoved
@@ -419,7 +419,7 @@ describe("SupervisorRestart: per-attempt timeout", () => {
     })
   )
 
-  it.scoped("a TaskError.timeout the task returns itself is AttemptFailed, not AttemptTimedOut", () =>
+  it.effect("a TaskError.timeout the task returns itself is AttemptFailed, not AttemptTimedOut", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const attempt = script(
@@ -432,7 +432,7 @@ describe("SupervisorRestart: per-attempt timeout", () => {
       const handle = yield* sup.add(
         Task.make("self-timeout", attempt, { timeout: "1 second", backoff: Backoff.constant("100 millis") })
       )
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("110 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       const events = yield* untilRemoved
@@ -452,7 +452,7 @@ describe("SupervisorRestart: per-attempt timeout", () => {
 })
 
 describe("SupervisorRestart: typed failures and defects", () => {
-  it.scoped("a typed failure under never ends Failed after one attempt, with reason and exit code", () =>
+  it.effect("a typed failure under never ends Failed after one attempt, with reason and exit code", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       let attempts = 0
@@ -480,13 +480,13 @@ describe("SupervisorRestart: typed failures and defects", () => {
     })
   )
 
-  it.scoped("a plain (non-TaskError) failure is retried per policy", () =>
+  it.effect("a plain (non-TaskError) failure is retried per policy", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const handle = yield* sup.add(
         Task.make("plain", script(Effect.fail("oops"), Effect.void), { backoff: Backoff.constant("10 millis") })
       )
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("10 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       const events = yield* untilRemoved
@@ -495,7 +495,7 @@ describe("SupervisorRestart: typed failures and defects", () => {
     })
   )
 
-  it.scoped("Effect.die is retried; its message is in AttemptFailed, TaskInfo.lastFailure and the Failed outcome", () =>
+  it.effect("Effect.die is retried; its message is in AttemptFailed, TaskInfo.lastFailure and the Failed outcome", () =>
     Effect.gen(function* () {
       const { sup, waitFor, untilRemoved } = yield* setup()
       let attempts = 0
@@ -515,7 +515,7 @@ describe("SupervisorRestart: typed failures and defects", () => {
       const info = Option.getOrThrow(yield* sup.get("dies"))
       expect(info.lastFailure).toEqual(Option.some("defect: Error: kaboom"))
       expect(info.state).toBe("backing-off")
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("100 millis")
       const final = yield* Fiber.join(outcome)
       if (final._tag !== "Failed") return expect.fail(`expected Failed, got ${final._tag}`)
@@ -531,7 +531,7 @@ describe("SupervisorRestart: typed failures and defects", () => {
     })
   )
 
-  it.scoped("a throw inside Effect.sync is a defect, retried per policy", () =>
+  it.effect("a throw inside Effect.sync is a defect, retried per policy", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const attempt = script(
@@ -541,7 +541,7 @@ describe("SupervisorRestart: typed failures and defects", () => {
         Effect.void
       )
       const handle = yield* sup.add(Task.make("throws", attempt, { backoff: Backoff.constant("10 millis") }))
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("10 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       const events = yield* untilRemoved
@@ -554,7 +554,7 @@ describe("SupervisorRestart: typed failures and defects", () => {
     })
   )
 
-  it.scoped("a defect under never ends Failed after one attempt, the reason naming the defect", () =>
+  it.effect("a defect under never ends Failed after one attempt, the reason naming the defect", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const handle = yield* sup.add(Task.once("dies-once", Effect.die(new Error("kaboom"))))
@@ -562,7 +562,7 @@ describe("SupervisorRestart: typed failures and defects", () => {
     })
   )
 
-  it.scoped("a failure under always is retried with backoff (not after the success interval)", () =>
+  it.effect("a failure under always is retried with backoff (not after the success interval)", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       yield* sup.add(
@@ -580,13 +580,13 @@ describe("SupervisorRestart: typed failures and defects", () => {
 })
 
 describe("SupervisorRestart: self-interruption", () => {
-  it.scoped("Effect.interrupt inside an attempt (no stop requested) is a retryable failure", () =>
+  it.effect("Effect.interrupt inside an attempt (no stop requested) is a retryable failure", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const handle = yield* sup.add(
         Task.make("self-interrupt", script(Effect.interrupt, Effect.void), { backoff: Backoff.constant("10 millis") })
       )
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("10 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       const events = yield* untilRemoved
@@ -609,7 +609,7 @@ describe("SupervisorRestart: self-interruption", () => {
     })
   )
 
-  it.scoped("Effect.interrupt inside an attempt under never ends Failed, not Canceled", () =>
+  it.effect("Effect.interrupt inside an attempt under never ends Failed, not Canceled", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const handle = yield* sup.add(Task.once("self-interrupt-once", Effect.interrupt))
@@ -622,7 +622,7 @@ describe("SupervisorRestart: self-interruption", () => {
 })
 
 describe("SupervisorRestart: TaskContext", () => {
-  it.scoped("attempt is 1-based and increasing; name and id are the task's; isCancelled is false", () =>
+  it.effect("attempt is 1-based and increasing; name and id are the task's; isCancelled is false", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const seen: Array<{ name: string; id: number; attempt: number; isCancelled: boolean }> = []
@@ -632,14 +632,14 @@ describe("SupervisorRestart: TaskContext", () => {
         if (ctx.attempt < 3) return yield* Effect.fail(TaskError.fail("again"))
       })
       const handle = yield* sup.add(Task.make("ctx", attempt, { backoff: Backoff.constant("10 millis") }))
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("20 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       expect(seen).toEqual([1, 2, 3].map((n) => ({ name: "ctx", id: handle.id, attempt: n, isCancelled: false })))
     })
   )
 
-  it.scoped(
+  it.effect(
     "cancelled resumes on remove before the interruption: an uninterruptible attempt can finish as Canceled",
     () =>
       Effect.gen(function* () {

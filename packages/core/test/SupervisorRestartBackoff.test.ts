@@ -17,7 +17,7 @@ const nope = Effect.fail(TaskError.fail("nope", { exitCode: 75 }))
 
 describe("SupervisorRestart: maxRetries", () => {
   for (const n of [0, 1, 3]) {
-    it.scoped(`maxRetries = ${n} allows exactly ${n + 1} consecutive failed attempts`, () =>
+    it.effect(`maxRetries = ${n} allows exactly ${n + 1} consecutive failed attempts`, () =>
       Effect.gen(function* () {
         const { sup, untilRemoved } = yield* setup()
         let attempts = 0
@@ -31,7 +31,7 @@ describe("SupervisorRestart: maxRetries", () => {
             { maxRetries: n, backoff: Backoff.constant("10 millis") }
           )
         )
-        const outcome = yield* Effect.fork(handle.await)
+        const outcome = yield* Effect.forkChild(handle.await)
         if (n > 0) {
           yield* TestClock.adjust(`${n * 10 - 1} millis`)
           expect(attempts).toBe(n)
@@ -53,7 +53,7 @@ describe("SupervisorRestart: maxRetries", () => {
     )
   }
 
-  it.scoped("a success under always resets the failure streak and the backoff schedule", () =>
+  it.effect("a success under always resets the failure streak and the backoff schedule", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       // fail, fail, succeed, fail, fail, fail: with maxRetries 2 only the third failure in a row gives up.
@@ -65,7 +65,7 @@ describe("SupervisorRestart: maxRetries", () => {
           backoff: Backoff.exponential({ first: "10 millis", jitter: "none" })
         })
       )
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("60 millis")
       expect(yield* handle.poll).toEqual(Option.none())
       yield* TestClock.adjust("1 millis")
@@ -81,7 +81,7 @@ describe("SupervisorRestart: maxRetries", () => {
     })
   )
 
-  it.scoped("success-driven restarts under always never consume the retry budget", () =>
+  it.effect("success-driven restarts under always never consume the retry budget", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       let attempts = 0
@@ -105,7 +105,7 @@ describe("SupervisorRestart: maxRetries", () => {
 describe("SupervisorRestart: resetAfter", () => {
   const longFailure = Effect.zipRight(Effect.sleep("1 second"), nope)
 
-  it.scoped("an attempt that ran resetAfter before failing restarts the backoff at `first`", () =>
+  it.effect("an attempt that ran resetAfter before failing restarts the backoff at `first`", () =>
     Effect.gen(function* () {
       const { sup, waitFor, untilRemoved } = yield* setup()
       const attempt = script(nope, nope, nope, longFailure, nope)
@@ -134,7 +134,7 @@ describe("SupervisorRestart: resetAfter", () => {
     })
   )
 
-  it.scoped("an attempt shorter than resetAfter keeps the backoff growing", () =>
+  it.effect("an attempt shorter than resetAfter keeps the backoff growing", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const attempt = script(nope, nope, nope, Effect.zipRight(Effect.sleep("999 millis"), nope), nope)
@@ -152,7 +152,7 @@ describe("SupervisorRestart: resetAfter", () => {
     })
   )
 
-  it.scoped("resetAfter also resets the retry streak counted by maxRetries", () =>
+  it.effect("resetAfter also resets the retry streak counted by maxRetries", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const attempt = script(nope, longFailure, nope, nope)
@@ -163,7 +163,7 @@ describe("SupervisorRestart: resetAfter", () => {
           resetAfter: "1 second"
         })
       )
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("1019 millis")
       expect(yield* handle.poll).toEqual(Option.none())
       yield* TestClock.adjust("1 millis")
@@ -179,7 +179,7 @@ describe("SupervisorRestart: resetAfter", () => {
 })
 
 describe("SupervisorRestart: backoff schedules", () => {
-  it.scoped("a backoff Schedule that ends gives up with Failed: retry budget exhausted (Schedule.recurs)", () =>
+  it.effect("a backoff Schedule that ends gives up with Failed: retry budget exhausted (Schedule.recurs)", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       let attempts = 0
@@ -206,7 +206,7 @@ describe("SupervisorRestart: backoff schedules", () => {
     })
   )
 
-  it.scoped("Backoff.constant intersected with Schedule.recurs(2) retries twice, 50 ms apart, then gives up", () =>
+  it.effect("Backoff.constant intersected with Schedule.recurs(2) retries twice, 50 ms apart, then gives up", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const handle = yield* sup.add(
@@ -214,7 +214,7 @@ describe("SupervisorRestart: backoff schedules", () => {
           backoff: Backoff.constant("50 millis").pipe(Schedule.intersect(Schedule.recurs(2)))
         })
       )
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("99 millis")
       expect(yield* handle.poll).toEqual(Option.none())
       yield* TestClock.adjust("1 millis")
@@ -237,11 +237,11 @@ describe("SupervisorRestart: backoff schedules", () => {
   ] as const
 
   for (const [label, backoff, delays, starts] of anySchedule) {
-    it.scoped(`${label} works as a backoff`, () =>
+    it.effect(`${label} works as a backoff`, () =>
       Effect.gen(function* () {
         const { sup, untilRemoved } = yield* setup()
         const handle = yield* sup.add(Task.make("any", script(nope, nope, nope, Effect.void), { backoff }))
-        const outcome = yield* Effect.fork(handle.await)
+        const outcome = yield* Effect.forkChild(handle.await)
         yield* TestClock.adjust(`${starts[3]} millis`)
         expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
         const events = yield* untilRemoved
@@ -251,7 +251,7 @@ describe("SupervisorRestart: backoff schedules", () => {
     )
   }
 
-  it.scoped("the backoff schedule is stepped once per failure with the TaskFailure", () =>
+  it.effect("the backoff schedule is stepped once per failure with the TaskFailure", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const inputs: Array<Backoff.TaskFailure> = []
@@ -260,7 +260,7 @@ describe("SupervisorRestart: backoff schedules", () => {
       )
       const attempt = script(Effect.fail(TaskError.fail("first")), Effect.never, Effect.void)
       const handle = yield* sup.add(Task.make("inputs", attempt, { backoff, timeout: "50 millis" }))
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("70 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       expect(
@@ -296,7 +296,7 @@ describe("SupervisorRestart: seeded jitter", () => {
           const t0 = yield* Clock.currentTimeMillis
           // The default backoff: exponential 200 ms ×2, equal jitter.
           const handle = yield* sup.add(Task.make("jittered", nope, { maxRetries: 5 }))
-          const outcome = yield* Effect.fork(handle.await)
+          const outcome = yield* Effect.forkChild(handle.await)
           yield* TestClock.adjust("1 minute")
           expect(yield* Fiber.join(outcome)).toMatchObject({ _tag: "Failed" })
           const events = yield* untilRemoved
@@ -331,7 +331,7 @@ describe("SupervisorRestart: seeded jitter", () => {
 })
 
 describe("SupervisorRestart: TaskInfo while backing off", () => {
-  it.scoped("get and list show backing-off with attempt, restarts, lastFailure and nextAttemptAt", () =>
+  it.effect("get and list show backing-off with attempt, restarts, lastFailure and nextAttemptAt", () =>
     Effect.gen(function* () {
       const { sup, waitFor } = yield* setup()
       yield* TestClock.adjust("1 second")

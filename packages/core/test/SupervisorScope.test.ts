@@ -3,7 +3,7 @@ import { Deferred, Effect, Ref, TestClock } from "effect"
 import { Backoff, Supervisor, Task, TaskError } from "@fibervisor/core"
 
 describe("Supervisor: every attempt has its own Scope", () => {
-  it.scoped("resources acquired by an attempt are released when that attempt ends", () =>
+  it.effect("resources acquired by an attempt are released when that attempt ends", () =>
     Effect.gen(function* () {
       const log = yield* Ref.make<ReadonlyArray<string>>([])
       const note = (line: string) => Ref.update(log, (lines) => [...lines, line])
@@ -34,7 +34,7 @@ describe("Supervisor: every attempt has its own Scope", () => {
     })
   )
 
-  it.scoped("a stop releases the attempt's resources before the outcome is delivered", () =>
+  it.effect("a stop releases the attempt's resources before the outcome is delivered", () =>
     Effect.gen(function* () {
       const released = yield* Ref.make(false)
       const acquired = yield* Deferred.make<void>()

@@ -33,15 +33,15 @@ const collectUntil = (stream: Stream.Stream<Ev>, last: (e: Ev) => boolean) =>
   Effect.map(Stream.runCollect(Stream.takeUntil(stream, last)), Chunk.toReadonlyArray)
 
 describe("Supervisor shutdown: the operation", () => {
-  it.scoped("shutdown is one shared, cached operation: concurrent and later callers get the same result", () =>
+  it.effect("shutdown is one shared, cached operation: concurrent and later callers get the same result", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const events = yield* sup.subscribe
       const started = yield* Deferred.make<void>()
       const h = yield* sup.add(Task.make("w", parked(started, Effect.sleep("1 second"))))
       yield* Deferred.await(started)
-      const first = yield* Effect.fork(sup.shutdown)
-      const second = yield* Effect.fork(sup.shutdown)
+      const first = yield* Effect.forkChild(sup.shutdown)
+      const second = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(first)).toEqual(Option.none())
       expect(yield* Fiber.poll(second)).toEqual(Option.none())
@@ -69,7 +69,7 @@ describe("Supervisor shutdown: the operation", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "shutdown completes every task's cancelled before interrupting, waits for cleanup, then AllStoppedWithinGrace",
     () =>
       Effect.gen(function* () {
@@ -114,7 +114,7 @@ describe("Supervisor shutdown: the operation", () => {
         yield* Deferred.await(watcherStarted)
         yield* Deferred.await(plainStarted)
         const events = yield* sup.subscribe
-        const shutdown = yield* Effect.fork(sup.shutdown)
+        const shutdown = yield* Effect.forkChild(sup.shutdown)
         yield* flush
         expect(watcherLog).toEqual(["cancelled"])
         expect(cancelledWhenInterrupted).toEqual([true])
@@ -147,13 +147,13 @@ describe("Supervisor shutdown: the operation", () => {
       })
   )
 
-  it.scoped("add after shutdown began fails with SupervisorShuttingDown and emits TaskAddFailed", () =>
+  it.effect("add after shutdown began fails with SupervisorShuttingDown and emits TaskAddFailed", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const started = yield* Deferred.make<void>()
       yield* sup.add(Task.make("w", parked(started, Effect.sleep("1 second"))))
       yield* Deferred.await(started)
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* flush
       const events = yield* sup.subscribe
       let runs = 0
@@ -181,7 +181,7 @@ describe("Supervisor shutdown: the operation", () => {
     })
   )
 
-  it.scoped("tasks waiting for a permit never start once shutdown began", () =>
+  it.effect("tasks waiting for a permit never start once shutdown began", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ maxConcurrent: 1 })
       const events = yield* sup.subscribe
@@ -213,7 +213,7 @@ describe("Supervisor shutdown: the operation", () => {
         ["b", "waiting"],
         ["c", "waiting"]
       ])
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* Deferred.await(entered)
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
@@ -228,7 +228,7 @@ describe("Supervisor shutdown: the operation", () => {
 })
 
 describe("Supervisor shutdown: grace", () => {
-  it.scoped("a task in an uninterruptible region is force-aborted at exactly grace; the others stop normally", () =>
+  it.effect("a task in an uninterruptible region is force-aborted at exactly grace; the others stop normally", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ grace: "5 seconds" })
       const events = yield* sup.subscribe
@@ -243,8 +243,8 @@ describe("Supervisor shutdown: grace", () => {
       yield* Deferred.await(stuckStarted)
       yield* Deferred.await(ok2Started)
 
-      const first = yield* Effect.fork(sup.shutdown)
-      const second = yield* Effect.fork(sup.shutdown)
+      const first = yield* Effect.forkChild(sup.shutdown)
+      const second = yield* Effect.forkChild(sup.shutdown)
       yield* flush
       expect(yield* ok1.poll).toEqual(Option.some(byShutdown))
       yield* TestClock.adjust("1 second")
@@ -293,14 +293,14 @@ describe("Supervisor shutdown: grace", () => {
     })
   )
 
-  it.scoped("an acquireRelease whose release hangs is force-aborted at exactly grace, not 1 ms before", () =>
+  it.effect("an acquireRelease whose release hangs is force-aborted at exactly grace, not 1 ms before", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ grace: "2 seconds" })
       const started = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       const h = yield* sup.add(Task.make("hangs", parked(started, Deferred.await(release))))
       yield* Deferred.await(started)
-      const callers = yield* Effect.forEach([1, 2, 3], () => Effect.fork(sup.shutdown))
+      const callers = yield* Effect.forEach([1, 2, 3], () => Effect.forkChild(sup.shutdown))
       yield* TestClock.adjust("1999 millis")
       for (const f of callers) expect(yield* Fiber.poll(f)).toEqual(Option.none())
       expect(yield* h.poll).toEqual(Option.none())
@@ -319,7 +319,7 @@ describe("Supervisor shutdown: grace", () => {
     })
   )
 
-  it.scoped("grace 0 abandons at once", () =>
+  it.effect("grace 0 abandons at once", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ grace: 0 })
       const started = yield* Deferred.make<void>()
@@ -341,7 +341,7 @@ describe("Supervisor shutdown: grace", () => {
     })
   )
 
-  it.scoped("grace 0 abandons even a task that would stop at once: the result does not depend on scheduling", () =>
+  it.effect("grace 0 abandons even a task that would stop at once: the result does not depend on scheduling", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ grace: 0 })
       const started = yield* Deferred.make<void>()
@@ -361,14 +361,14 @@ describe("Supervisor shutdown: scopes and layers", () => {
   it.effect("closing the scope of Supervisor.make runs the shutdown and waits for task finalizers", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const sup = yield* Scope.extend(Supervisor.make(), scope)
+      const sup = yield* Scope.provide(Supervisor.make(), scope)
       const started = yield* Deferred.make<void>()
       const finalized = yield* Ref.make(false)
       const h = yield* sup.add(
         Task.make("w", parked(started, Effect.sleep("1 second").pipe(Effect.zipRight(Ref.set(finalized, true)))))
       )
       yield* Deferred.await(started)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(closing)).toEqual(Option.none())
       expect(yield* sup.isShuttingDown).toBe(true)
@@ -385,12 +385,12 @@ describe("Supervisor shutdown: scopes and layers", () => {
   it.effect("closing the scope with a stubborn task returns at exactly grace", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const sup = yield* Scope.extend(Supervisor.make({ grace: "3 seconds" }), scope)
+      const sup = yield* Scope.provide(Supervisor.make({ grace: "3 seconds" }), scope)
       const started = yield* Deferred.make<void>()
       const release = yield* Deferred.make<void>()
       const h = yield* sup.add(Task.make("stuck", stubborn(started, release)))
       yield* Deferred.await(started)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* TestClock.adjust("2999 millis")
       expect(yield* Fiber.poll(closing)).toEqual(Option.none())
       yield* TestClock.adjust("1 millis")
@@ -423,7 +423,7 @@ describe("Supervisor shutdown: scopes and layers", () => {
       const context = yield* Layer.buildWithScope(Supervisor.layer({ grace: "1 second" }), scope)
       const h = yield* Supervisor.add(Task.make("stuck", stubborn(started, release))).pipe(Effect.provide(context))
       yield* Deferred.await(started)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(closing)).toEqual(Option.none())
       yield* TestClock.adjust("1 millis")
@@ -436,17 +436,17 @@ describe("Supervisor shutdown: scopes and layers", () => {
   it.effect("the events stream ends after the scope closes", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const sup = yield* Scope.extend(Supervisor.make(), scope)
+      const sup = yield* Scope.provide(Supervisor.make(), scope)
       const first = yield* Deferred.make<Ev>()
-      const viaEvents = yield* Effect.fork(
+      const viaEvents = yield* Effect.forkChild(
         sup.events.pipe(
           Stream.tap((e) => Deferred.succeed(first, e)),
           Stream.runCollect
         )
       )
       const outer = yield* Scope.make()
-      const subscribed = yield* Scope.extend(sup.subscribe, outer)
-      const viaSubscribe = yield* Effect.fork(Stream.runCollect(subscribed))
+      const subscribed = yield* Scope.provide(sup.subscribe, outer)
+      const viaSubscribe = yield* Effect.forkChild(Stream.runCollect(subscribed))
       yield* flush
       const h = yield* sup.add(Task.once("ping", Effect.void))
       expect(yield* h.await).toEqual(TaskOutcome.completed)
@@ -472,7 +472,7 @@ describe("Supervisor shutdown: scopes and layers", () => {
 })
 
 describe("Supervisor shutdown: no fiber left behind", () => {
-  it.scoped("after shutdown no fiber started by the supervisor is still running (Effect's fiber tracking)", () =>
+  it.effect("after shutdown no fiber started by the supervisor is still running (Effect's fiber tracking)", () =>
     Effect.gen(function* () {
       const tracker = yield* EffectSupervisor.track
       const started = yield* Deferred.make<void>()
@@ -486,7 +486,7 @@ describe("Supervisor shutdown: no fiber left behind", () => {
           yield* sup.add(
             Task.make(
               "with-child",
-              Effect.fork(Deferred.succeed(childStarted, undefined).pipe(Effect.zipRight(Effect.never))).pipe(
+              Effect.forkChild(Deferred.succeed(childStarted, undefined).pipe(Effect.zipRight(Effect.never))).pipe(
                 Effect.zipRight(Effect.never)
               )
             )
@@ -507,7 +507,7 @@ describe("Supervisor shutdown: no fiber left behind", () => {
       expect(yield* sup.remove("removed")).toBe(true)
       yield* flush
       expect((yield* tracker.value).length).toBe(6)
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* flush
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)

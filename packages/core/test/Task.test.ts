@@ -544,7 +544,7 @@ describe("Task.validate", () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("Task specs through the supervisor", () => {
-  it.scoped("add of an invalid task fails with InvalidTaskSpec and never runs the body", () =>
+  it.effect("add of an invalid task fails with InvalidTaskSpec and never runs the body", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       let runs = 0
@@ -576,7 +576,7 @@ describe("Task specs through the supervisor", () => {
     })
   )
 
-  it.scoped("addAll with one invalid task starts none of them", () =>
+  it.effect("addAll with one invalid task starts none of them", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       let runs = 0
@@ -665,7 +665,7 @@ describe("Task specs through the supervisor", () => {
   ]
 
   for (const c of badOptions) {
-    it.scoped(`Supervisor.make: ${c.title} → InvalidSupervisorOptions at "${c.field}"`, () =>
+    it.effect(`Supervisor.make: ${c.title} → InvalidSupervisorOptions at "${c.field}"`, () =>
       Effect.gen(function* () {
         const made = noThrow(() => Supervisor.make(c.options))
         const error = yield* Effect.flip(made)
@@ -692,7 +692,7 @@ describe("Task specs through the supervisor", () => {
     })
   )
 
-  it.scoped("valid edge-case supervisor options are accepted", () =>
+  it.effect("valid edge-case supervisor options are accepted", () =>
     Effect.gen(function* () {
       for (const options of [
         {},
@@ -710,7 +710,7 @@ describe("Task specs through the supervisor", () => {
     })
   )
 
-  it.scoped("a task without timeout inherits defaults.timeout; withTimeout(undefined) and 0 override it", () =>
+  it.effect("a task without timeout inherits defaults.timeout; withTimeout(undefined) and 0 override it", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ defaults: { timeout: "1 second" } })
       const inherits = yield* sup.add(Task.once("inherits", Effect.never))
@@ -748,7 +748,7 @@ describe("Task specs through the supervisor", () => {
     })
   )
 
-  it.scoped("an inherited timeout is retried per policy like an own one", () =>
+  it.effect("an inherited timeout is retried per policy like an own one", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({
         defaults: { timeout: "100 millis", backoff: Backoff.constant("50 millis") }
@@ -764,7 +764,7 @@ describe("Task specs through the supervisor", () => {
           { maxRetries: 2 }
         )
       )
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("100 millis") // attempt 1 times out
       expect(attempts).toBe(1)
       yield* TestClock.adjust("50 millis") // backoff
@@ -778,7 +778,7 @@ describe("Task specs through the supervisor", () => {
     })
   )
 
-  it.scoped("defaults.restart and defaults.maxRetries apply to tasks that leave them out", () =>
+  it.effect("defaults.restart and defaults.maxRetries apply to tasks that leave them out", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ defaults: { restart: RestartPolicy.never, maxRetries: 0 } })
       let runs = 0
@@ -794,7 +794,7 @@ describe("Task specs through the supervisor", () => {
       const own = yield* sup.add(
         Task.make("own", failing, { restart: RestartPolicy.onFailure, maxRetries: 2, backoff: Backoff.none })
       )
-      const fiber = yield* Effect.fork(own.await)
+      const fiber = yield* Effect.forkChild(own.await)
       yield* TestClock.adjust("1 second")
       expect((yield* Fiber.join(fiber))._tag).toBe("Failed")
       expect(runs).toBe(3)

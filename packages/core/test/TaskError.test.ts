@@ -82,7 +82,7 @@ describe("TaskError.isTaskError", () => {
       null,
       undefined,
       42,
-      new Cause.TimeoutException(),
+      new Cause.TimeoutError(),
       Effect.void
     ]) {
       expect(TaskError.isTaskError(u)).toBe(false)
@@ -99,7 +99,7 @@ describe("TaskError in effects", () => {
           yield* error
           return "unreachable"
         })
-        const result = yield* Effect.either(program)
+        const result = yield* Effect.result(program)
         expect(result).toEqual(Either.left(error))
         expect(Either.getLeft(result).pipe(Option.getOrThrow)).toBe(error)
       }
@@ -132,7 +132,7 @@ describe("TaskError in effects", () => {
           TaskFail: () => Effect.succeed("fail"),
           TaskFatal: (e) => Effect.succeed(`fatal ${e.reason}`)
         }),
-        Effect.catchAll(() => Effect.succeed("other"))
+        Effect.catch(() => Effect.succeed("other"))
       )
       expect(handled).toBe("fatal boom")
     })
@@ -206,7 +206,7 @@ describe("TaskOutcome helpers", () => {
 // ---------------------------------------------------------------------------------------------
 
 describe("TaskError through the supervisor", () => {
-  it.scoped("Fail: reason, exitCode and cause reach the Failed outcome (policy never)", () =>
+  it.effect("Fail: reason, exitCode and cause reach the Failed outcome (policy never)", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const error = TaskError.fail("upstream 503", { exitCode: 75, cause: "http" })
@@ -222,7 +222,7 @@ describe("TaskError through the supervisor", () => {
     })
   )
 
-  it.scoped("Fatal is never restarted, even under always", () =>
+  it.effect("Fatal is never restarted, even under always", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       let runs = 0
@@ -237,7 +237,7 @@ describe("TaskError through the supervisor", () => {
           { restart: RestartPolicy.always(), backoff: Backoff.none }
         )
       )
-      const fiber = yield* Effect.fork(handle.await)
+      const fiber = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("1 minute")
       const outcome = yield* Fiber.join(fiber)
       expect(outcome._tag).toBe("Fatal")
@@ -248,7 +248,7 @@ describe("TaskError through the supervisor", () => {
     })
   )
 
-  it.scoped("Canceled is never restarted and keeps its exitCode", () =>
+  it.effect("Canceled is never restarted and keeps its exitCode", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       let runs = 0
@@ -262,7 +262,7 @@ describe("TaskError through the supervisor", () => {
           { restart: RestartPolicy.always(), backoff: Backoff.none }
         )
       )
-      const fiber = yield* Effect.fork(handle.await)
+      const fiber = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("1 minute")
       const outcome = yield* Fiber.join(fiber)
       expect(outcome._tag).toBe("Canceled")
@@ -272,7 +272,7 @@ describe("TaskError through the supervisor", () => {
     })
   )
 
-  it.scoped("Fail and a self-reported Timeout are retried per policy", () =>
+  it.effect("Fail and a self-reported Timeout are retried per policy", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       for (const error of [TaskError.fail("again"), TaskError.timeout("upstream slow", { exitCode: 124 })]) {
@@ -287,7 +287,7 @@ describe("TaskError through the supervisor", () => {
             { maxRetries: 2, backoff: Backoff.constant("10 millis") }
           )
         )
-        const fiber = yield* Effect.fork(handle.await)
+        const fiber = yield* Effect.forkChild(handle.await)
         yield* TestClock.adjust("1 second")
         const outcome = yield* Fiber.join(fiber)
         expect(outcome._tag).toBe("Failed")
@@ -297,7 +297,7 @@ describe("TaskError through the supervisor", () => {
     })
   )
 
-  it.scoped("isFatal turns a chosen error into Fatal", () =>
+  it.effect("isFatal turns a chosen error into Fatal", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const handle = yield* sup.add(
@@ -312,7 +312,7 @@ describe("TaskError through the supervisor", () => {
     })
   )
 
-  it.scoped("a successful task is Completed (isSuccess, no reason, no exit code)", () =>
+  it.effect("a successful task is Completed (isSuccess, no reason, no exit code)", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const outcome = yield* (yield* sup.add(Task.once("ok", Effect.void))).await

@@ -80,7 +80,7 @@ const delta = (before: Reading, after: Reading): Reading =>
 const failsAfter250 = Effect.zipRight(Effect.sleep("250 millis"), Effect.fail(TaskError.fail("boom")))
 
 describe("Task metrics (tag task = the task's path)", () => {
-  it.scoped("a successful attempt: one attempt, running while it runs, its duration exact", () =>
+  it.effect("a successful attempt: one attempt, running while it runs, its duration exact", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("ok")
       const { sup } = yield* setup({ name: root })
@@ -99,7 +99,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("failed attempts: one failure each, one restart per retry, none after the last failure", () =>
+  it.effect("failed attempts: one failure each, one restart per retry, none after the last failure", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("failing")
       const { sup } = yield* setup({ name: root })
@@ -125,7 +125,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("a defect and a typed failure under RestartPolicy.never: a failure each, no restart", () =>
+  it.effect("a defect and a typed failure under RestartPolicy.never: a failure each, no restart", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("never")
       const { sup } = yield* setup({ name: root })
@@ -141,7 +141,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("a defect under onFailure is restarted like a typed failure", () =>
+  it.effect("a defect under onFailure is restarted like a typed failure", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("defect-restart")
       const { sup } = yield* setup({ name: root })
@@ -157,7 +157,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("the supervisor's per-attempt timeout: a failure and a timeout per timed-out attempt", () =>
+  it.effect("the supervisor's per-attempt timeout: a failure and a timeout per timed-out attempt", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("timeout")
       const { sup } = yield* setup({ name: root })
@@ -182,7 +182,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("a TaskError.timeout returned by the task is a failure, not a timeout", () =>
+  it.effect("a TaskError.timeout returned by the task is a failure, not a timeout", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("own-timeout")
       const { sup } = yield* setup({ name: root })
@@ -200,7 +200,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("TaskError.canceled ends the task: an attempt, but neither a failure nor a restart", () =>
+  it.effect("TaskError.canceled ends the task: an attempt, but neither a failure nor a restart", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("canceled")
       const { sup } = yield* setup({ name: root })
@@ -214,7 +214,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("RestartPolicy.always: a re-run after a success is an attempt but no restart; one after a failure is", () =>
+  it.effect("RestartPolicy.always: a re-run after a success is an attempt but no restart; one after a failure is", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("always")
       const { sup } = yield* setup({ name: root })
@@ -238,7 +238,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("an instant RestartPolicy.always task: 11 attempts in 10 ms, no restart", () =>
+  it.effect("an instant RestartPolicy.always task: 11 attempts in 10 ms, no restart", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("hot")
       const { sup } = yield* setup({ name: root })
@@ -251,7 +251,7 @@ describe("Task metrics (tag task = the task's path)", () => {
   )
 
   for (const how of ["remove", "cancel", "shutdown"] as const) {
-    it.scoped(`a ${how} that interrupts a running attempt: running back to 0, its duration recorded once`, () =>
+    it.effect(`a ${how} that interrupts a running attempt: running back to 0, its duration recorded once`, () =>
       Effect.gen(function* () {
         const root = uniqueRoot(`stop-${how}`)
         const { sup } = yield* setup({ name: root })
@@ -272,7 +272,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     )
   }
 
-  it.scoped("an attempt abandoned after its grace still runs (and is measured) until its fiber exits", () =>
+  it.effect("an attempt abandoned after its grace still runs (and is measured) until its fiber exits", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("abandoned")
       const { sup } = yield* setup({ name: root })
@@ -292,7 +292,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("a stop during the backoff leaves the gauge alone (no attempt was running)", () =>
+  it.effect("a stop during the backoff leaves the gauge alone (no attempt was running)", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("stop-backoff")
       const { sup } = yield* setup({ name: root })
@@ -306,7 +306,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("an attempt waiting for a permit is neither counted nor running; its duration excludes the wait", () =>
+  it.effect("an attempt waiting for a permit is neither counted nor running; its duration excludes the wait", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("permits")
       const { sup } = yield* setup({ name: root, maxConcurrent: 1 })
@@ -325,7 +325,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "a one-for-all group restart counts one restart per task it starts again (as TaskInfo.restarts); its siblings' attempts end",
     () =>
       Effect.gen(function* () {
@@ -375,7 +375,7 @@ describe("Task metrics (tag task = the task's path)", () => {
       })
   )
 
-  it.scoped("a restart refused by the restart intensity is not counted", () =>
+  it.effect("a restart refused by the restart intensity is not counted", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("intensity")
       const { sup } = yield* setup({ name: root, intensity: { maxRestarts: 1, within: "1 minute" } })
@@ -389,7 +389,7 @@ describe("Task metrics (tag task = the task's path)", () => {
     })
   )
 
-  it.scoped("nested tasks are tagged with their full path; stopping the parent ends their attempts", () =>
+  it.effect("nested tasks are tagged with their full path; stopping the parent ends their attempts", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("nested")
       const { sup } = yield* setup({ name: root })
@@ -418,7 +418,7 @@ const exitOf = (span: Tracer.Span): Exit.Exit<unknown, unknown> | undefined =>
   span.status._tag === "Ended" ? span.status.exit : undefined
 
 describe("Task attempt spans", () => {
-  it.scoped("with Effect's default tracer, no attempt span is made; the task runs and is measured", () =>
+  it.effect("with Effect's default tracer, no attempt span is made; the task runs and is measured", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("native")
       const { sup } = yield* setup({ name: root })
@@ -437,7 +437,7 @@ describe("Task attempt spans", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     `an attempt is a root span "${ATTEMPT}" linked to the caller's span; the task's spans are its children`,
     () =>
       Effect.gen(function* () {
@@ -475,7 +475,7 @@ describe("Task attempt spans", () => {
       })
   )
 
-  it.scoped("without a caller span, the attempt span has no links", () =>
+  it.effect("without a caller span, the attempt span has no links", () =>
     Effect.gen(function* () {
       const recorder = yield* recordingTracer
       const root = uniqueRoot("unlinked")
@@ -496,7 +496,7 @@ describe("Task attempt spans", () => {
     })
   )
 
-  it.scoped("each attempt has its own span with its number and outcome, all linked to the caller's span", () =>
+  it.effect("each attempt has its own span with its number and outcome, all linked to the caller's span", () =>
     Effect.gen(function* () {
       const recorder = yield* recordingTracer
       const root = uniqueRoot("outcomes")
@@ -556,7 +556,7 @@ describe("Task attempt spans", () => {
     })
   )
 
-  it.scoped("RestartPolicy.always: every re-run has its own span, linked to the span that added the task", () =>
+  it.effect("RestartPolicy.always: every re-run has its own span, linked to the span that added the task", () =>
     Effect.gen(function* () {
       const recorder = yield* recordingTracer
       const root = uniqueRoot("periodic")
@@ -581,7 +581,7 @@ describe("Task attempt spans", () => {
     })
   )
 
-  it.scoped("an attempt interrupted by remove ends its span, with an interrupted exit", () =>
+  it.effect("an attempt interrupted by remove ends its span, with an interrupted exit", () =>
     Effect.gen(function* () {
       const recorder = yield* recordingTracer
       const root = uniqueRoot("removed")
@@ -600,7 +600,7 @@ describe("Task attempt spans", () => {
       expect(span.status._tag).toBe("Ended")
       expect(ranFor(span)).toBe(400_000_000n)
       const exit = exitOf(span)!
-      expect(Exit.isFailure(exit) && Cause.isInterruptedOnly(exit.cause)).toBe(true)
+      expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
       expect([span.attributes.get("task"), span.attributes.get("attempt"), span.attributes.get("outcome")]).toEqual([
         "worker",
         1,
@@ -609,7 +609,7 @@ describe("Task attempt spans", () => {
     })
   )
 
-  it.scoped("a nested task's attempt span is linked to the attempt span of the supervisor task that started it", () =>
+  it.effect("a nested task's attempt span is linked to the attempt span of the supervisor task that started it", () =>
     Effect.gen(function* () {
       const recorder = yield* recordingTracer
       const root = uniqueRoot("nested-spans")
@@ -635,7 +635,7 @@ describe("Task attempt spans", () => {
     })
   )
 
-  it.scoped("a one-for-all group restart ends the siblings' attempt spans; the restarted attempts get new ones", () =>
+  it.effect("a one-for-all group restart ends the siblings' attempt spans; the restarted attempts get new ones", () =>
     Effect.gen(function* () {
       const recorder = yield* recordingTracer
       const root = uniqueRoot("group-spans")
@@ -659,7 +659,7 @@ describe("Task attempt spans", () => {
               ? "running"
               : Exit.isSuccess(exit)
                 ? "success"
-                : Cause.isInterruptedOnly(exit.cause)
+                : Cause.hasInterruptsOnly(exit.cause)
                   ? "interrupted"
                   : "failure"
           return [s.attributes.get("task"), s.attributes.get("attempt"), s.attributes.get("outcome"), ended]
@@ -676,7 +676,7 @@ describe("Task attempt spans", () => {
 
 // Last in this file: once the label cap is reached, every new path shares "_other".
 describe("Task metric labels are capped", () => {
-  it.scoped(`after ${maxTaskLabels} distinct paths, new paths share task="_other"; labelled paths keep theirs`, () =>
+  it.effect(`after ${maxTaskLabels} distinct paths, new paths share task="_other"; labelled paths keep theirs`, () =>
     Effect.gen(function* () {
       expect(maxTaskLabels).toBe(1_000)
       const root = uniqueRoot("capped")

@@ -3,7 +3,7 @@ import { Effect, Fiber, TestClock } from "effect"
 import { Backoff, Supervisor, Task, TaskError } from "@fibervisor/core"
 
 describe("smoke", () => {
-  it.scoped("runs a once task", () =>
+  it.effect("runs a once task", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const h = yield* sup.add(Task.once("a", Effect.succeed(1)))
@@ -19,7 +19,7 @@ describe("smoke", () => {
           }
         )
       )
-      const f = yield* Effect.fork(h2.await)
+      const f = yield* Effect.forkChild(h2.await)
       yield* TestClock.adjust("99 millis")
       expect(n).toBe(1)
       yield* TestClock.adjust("1 millis")
@@ -28,7 +28,7 @@ describe("smoke", () => {
       expect((yield* Fiber.join(f))._tag).toBe("Completed")
       expect(n).toBe(3)
       const h3 = yield* sup.add(Task.make("c", Effect.never))
-      yield* Effect.yieldNow()
+      yield* Effect.yieldNow
       expect((yield* sup.list).map((i) => i.state)).toEqual(["running"])
       expect(yield* sup.cancel("c")).toBe(true)
       expect((yield* h3.await)._tag).toBe("Canceled")

@@ -50,7 +50,7 @@ const draw = (columns: number) =>
   )
 
 describe("demo: the live table's layout", () => {
-  it.scoped("80 columns: the compact layout, every line shorter than the terminal", () =>
+  it.effect("80 columns: the compact layout, every line shorter than the terminal", () =>
     Effect.gen(function* () {
       expect(80).toBeLessThan(COMPACT_BELOW)
       const lines = (yield* draw(80)).split("\n")
@@ -75,7 +75,7 @@ describe("demo: the live table's layout", () => {
     })
   )
 
-  it.scoped("160 columns: the full layout, with paths and every header", () =>
+  it.effect("160 columns: the full layout, with paths and every header", () =>
     Effect.gen(function* () {
       const lines = (yield* draw(160)).split("\n")
       expect(lines.filter((line) => line.length >= 160)).toEqual([])

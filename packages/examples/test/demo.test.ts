@@ -34,7 +34,7 @@ interface Stop {
  * stops it per `stop`. Interrupting the effect kills the process.
  */
 const runDemo = (args: ReadonlyArray<string>, stop?: Stop) =>
-  Effect.async<Run>((resume) => {
+  Effect.callback<Run>((resume) => {
     let banner: number | undefined
     const child = spawn(
       process.execPath,
@@ -107,11 +107,11 @@ describe("demo: command line", () => {
 })
 
 describe("demo: pieces", () => {
-  it.scoped("the rate cache serves fresh, then stale while exactly one refresh runs", () =>
+  it.effect("the rate cache serves fresh, then stale while exactly one refresh runs", () =>
     Effect.gen(function* () {
       const stats = new Stats()
       const cache = makeRateCache(stats, { freshFor: "1 second", expireAfter: "30 seconds" })
-      const warm = yield* Effect.fork(cache.warm)
+      const warm = yield* Effect.forkChild(cache.warm)
       yield* TestClock.adjust("1 second") // the upstream answers within 400 ms
       yield* Fiber.join(warm)
 
@@ -135,7 +135,7 @@ describe("demo: pieces", () => {
     }).pipe(Effect.provide(Offload.layer()))
   )
 
-  it.scoped("a frame shows each task's state, attempt, restarts, next attempt and last failure", () =>
+  it.effect("a frame shows each task's state, attempt, restarts, next attempt and last failure", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       yield* sup.add(

@@ -38,7 +38,7 @@ import * as productionTracing from "../src/docs/production-tracing.js"
 /** Forks `program`, moves the TestClock far enough for it to finish, and returns its result. */
 const underTestClock = <A, E>(program: Effect.Effect<A, E>) =>
   Effect.gen(function* () {
-    const fiber = yield* Effect.fork(program)
+    const fiber = yield* Effect.forkChild(program)
     yield* TestClock.adjust("1 minute")
     return yield* Fiber.join(fiber)
   })

@@ -18,7 +18,7 @@ describe("README: a first program", () => {
         const text = Array.isArray(message) ? message.join(" ") : String(message)
         lines.push(`level=${logLevel.label} message=${/[\s"]/.test(text) ? JSON.stringify(text) : text}`)
       })
-      const fiber = yield* Effect.fork(
+      const fiber = yield* Effect.forkChild(
         readme.program.pipe(
           Effect.zipLeft(Effect.flatMap(Clock.currentTimeMillis, (ms) => Effect.sync(() => lines.push(`at ${ms}`)))),
           Effect.provide(Logger.replace(Logger.defaultLogger, logger))

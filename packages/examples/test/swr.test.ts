@@ -16,7 +16,7 @@ const countingUpstream = Effect.gen(function* () {
 const options = { freshFor: "10 seconds", expireAfter: "1 minute" } as const
 
 describe("stale-while-revalidate on Offload", () => {
-  it.scoped("real layer: stale hits are served at once and start exactly one refresh", () =>
+  it.effect("real layer: stale hits are served at once and start exactly one refresh", () =>
     Effect.gen(function* () {
       const { fetches, layer } = yield* countingUpstream
       const cache = makeSwrCache(options)

@@ -174,4 +174,4 @@ export const make = (
 export const layer = (
   options: HealthServerOptions
 ): Layer.Layer<HealthServer, HealthServerError | InvalidHealthServerOptions, Supervisor.Supervisor> =>
-  Layer.scoped(HealthServer, make(options))
+  Layer.effect(HealthServer, make(options))

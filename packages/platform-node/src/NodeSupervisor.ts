@@ -32,14 +32,14 @@ export interface RunMainOptions {
    * shutdown log line. Default: read from the `SupervisorRegistry` when the shutdown starts — the
    * longest `grace` among the root supervisors still running (10 seconds if there is none).
    */
-  readonly grace?: Duration.DurationInput | undefined
+  readonly grace?: Duration.Input | undefined
   /**
    * How long the graceful shutdown may take after the first SIGINT / SIGTERM (or after a root
    * supervisor failed); then the process prints the tasks still running (by path) and exits with
    * code 1. Default: the grace (above) + 5 seconds. Refused when shorter than an explicit `grace`;
    * when shorter than a grace read from the supervisors, the shutdown log line warns.
    */
-  readonly exitDeadline?: Duration.DurationInput | undefined
+  readonly exitDeadline?: Duration.Input | undefined
   /** Do not log the main effect's failure (default false). */
   readonly disableErrorReporting?: boolean | undefined
   /** Keep Effect's default logger instead of the pretty one (default false). */

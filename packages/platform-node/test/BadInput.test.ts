@@ -272,8 +272,8 @@ const noThrow = <A>(f: () => A): A => {
 /** The typed failure of `exit`; fails the test on a success, a defect or an interruption. */
 const typedFailure = <E>(exit: Exit.Exit<unknown, E>): E => {
   if (Exit.isSuccess(exit)) return expect.fail(`expected a typed failure, got a success`)
-  expect(Cause.isDie(exit.cause), `a defect instead of a typed failure:\n${Cause.pretty(exit.cause)}`).toBe(false)
-  expect(Cause.isInterruptedOnly(exit.cause)).toBe(false)
+  expect(Cause.hasDies(exit.cause), `a defect instead of a typed failure:\n${Cause.pretty(exit.cause)}`).toBe(false)
+  expect(Cause.hasInterruptsOnly(exit.cause)).toBe(false)
   return Option.getOrThrow(Cause.failureOption(exit.cause))
 }
 

@@ -421,7 +421,7 @@ describe("HealthServer", () => {
     })
   )
 
-  it.scopedLive("fails with HealthServerError when the port is taken, leaving the supervisor running", () =>
+  it.live("fails with HealthServerError when the port is taken, leaving the supervisor running", () =>
     Effect.gen(function* () {
       const { sup, server } = yield* start(uniqueRoot("health-taken"))
       expect(server.host).toBe("127.0.0.1")
@@ -439,7 +439,7 @@ describe("HealthServer", () => {
     })
   )
 
-  it.scopedLive("answers /healthz and /readyz 200 with JSON; unknown routes and other methods 404", () =>
+  it.live("answers /healthz and /readyz 200 with JSON; unknown routes and other methods 404", () =>
     Effect.gen(function* () {
       const { server } = yield* start(uniqueRoot("health-ok"))
       expect(yield* getJson(server, "/healthz")).toEqual({ status: 200, body: { status: "ok" } })
@@ -450,7 +450,7 @@ describe("HealthServer", () => {
     })
   )
 
-  it.scopedLive("serves /tasks as the Schema-encoded tree", () =>
+  it.live("serves /tasks as the Schema-encoded tree", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("health-tasks")
       const { sup, server } = yield* start(root)
@@ -478,7 +478,7 @@ describe("HealthServer", () => {
 
   // The TestClock holds the task in its backoff until the test moves it, so the 503 is observed
   // deterministically; the sockets and the polling run in real time.
-  it.scoped("answers /readyz 503 naming a ready task that is backing off, and 200 once it runs", () =>
+  it.effect("answers /readyz 503 naming a ready task that is backing off, and 200 once it runs", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("health-ready")
       const { sup, server } = yield* start(root)
@@ -512,7 +512,7 @@ describe("HealthServer", () => {
     })
   )
 
-  it.scopedLive("streams /events from the request on, and releases the subscription when the client goes away", () =>
+  it.live("streams /events from the request on, and releases the subscription when the client goes away", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("health-events")
       const { sup, server } = yield* start(root)
@@ -549,7 +549,7 @@ describe("HealthServer", () => {
   )
 
   // On the TestClock: the server's fibers run with the services of the scope that built it.
-  it.scoped("sends a ping comment on an idle event stream every 15 seconds", () =>
+  it.effect("sends a ping comment on an idle event stream every 15 seconds", () =>
     Effect.gen(function* () {
       const { server } = yield* start(uniqueRoot("health-ping"))
       const stream = yield* openEvents(server)
@@ -566,7 +566,7 @@ describe("HealthServer", () => {
     })
   )
 
-  it.scopedLive("answers 503 while the supervisor shuts down, streams the shutdown, and closes once it is done", () =>
+  it.live("answers 503 while the supervisor shuts down, streams the shutdown, and closes once it is done", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("health-drain")
       const scope = yield* Scope.make()
@@ -598,7 +598,7 @@ describe("HealthServer", () => {
       const stream = yield* openEvents(server)
       expect(yield* stream.next).toEqual({ comments: ["connected"] })
 
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
 
       const health = yield* until("healthz 503", getJson(server, "/healthz"), ({ status }) => status === 503)
       expect(health).toEqual({ status: 503, body: { status: "shutting-down" } })
@@ -621,13 +621,13 @@ describe("HealthServer", () => {
     })
   )
 
-  it.scopedLive("with shutdownSupervisorFirst: false, releasing the server leaves the supervisor running", () =>
+  it.live("with shutdownSupervisorFirst: false, releasing the server leaves the supervisor running", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: uniqueRoot("health-keep") })
       const scope = yield* Scope.make()
       const server = yield* HealthServer.make({ port: 0, host: "127.0.0.1", shutdownSupervisorFirst: false }).pipe(
         Effect.provideService(Supervisor.Supervisor, sup),
-        Scope.extend(scope)
+        Scope.provide(scope)
       )
       const stream = yield* openEvents(server)
       expect(yield* stream.next).toEqual({ comments: ["connected"] })
@@ -641,16 +641,16 @@ describe("HealthServer", () => {
     })
   )
 
-  it.scopedLive("closes at once on release, ending connections that carry no request", () =>
+  it.live("closes at once on release, ending connections that carry no request", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: uniqueRoot("health-close") })
       const scope = yield* Scope.make()
       const server = yield* HealthServer.make({ port: 0, host: "127.0.0.1" }).pipe(
         Effect.provideService(Supervisor.Supervisor, sup),
-        Scope.extend(scope)
+        Scope.provide(scope)
       )
       // A connection opened ahead of any request (Node's own close would wait seconds for it)...
-      const raw = yield* Effect.async<{ readonly closed: Promise<void> }>((resume) => {
+      const raw = yield* Effect.callback<{ readonly closed: Promise<void> }>((resume) => {
         const socket = connect(server.port, "127.0.0.1", () =>
           resume(Effect.succeed({ closed: new Promise<void>((done) => socket.once("close", () => done())) }))
         )
@@ -667,7 +667,7 @@ describe("HealthServer", () => {
     })
   )
 
-  it.scopedLive("serves /metrics as Prometheus text with the task and offload series", () =>
+  it.live("serves /metrics as Prometheus text with the task and offload series", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("health-metrics")
       const kind = `${root}-mail`

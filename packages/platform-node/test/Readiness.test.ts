@@ -41,7 +41,7 @@ const start = (name: string) =>
   }).pipe(Effect.orDie)
 
 describe("/readyz: a readiness task that ended for good", () => {
-  it.scoped("answers 503 naming it with its outcome and reason, /tasks lists it; 200 again once it is re-added", () =>
+  it.effect("answers 503 naming it with its outcome and reason, /tasks lists it; 200 again once it is re-added", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("ready-dead")
       const { server, sup } = yield* start(root)
@@ -91,7 +91,7 @@ describe("/readyz: a readiness task that ended for good", () => {
 })
 
 describe('/readyz: a ready: "reported" task', () => {
-  it.scoped("answers 503 while its running attempt has not reported ready, 200 once it has", () =>
+  it.effect("answers 503 while its running attempt has not reported ready, 200 once it has", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("ready-reported")
       const { server, sup } = yield* start(root)

@@ -22,7 +22,7 @@ interface Run {
 
 /** Runs the fixture with `scenario`; sends `signal` once it printed `ready`. */
 const drive = (scenario: string, signal?: NodeJS.Signals): Effect.Effect<Run, Error> =>
-  Effect.async<Run, Error>((resume) => {
+  Effect.callback<Run, Error>((resume) => {
     const child = spawn(
       process.execPath,
       ["--conditions=@fibervisor/source", "--import", "tsx", "test/fixtures/rootFails.ts", scenario],
@@ -66,7 +66,7 @@ const scenarios = {
 
 type Name = keyof typeof scenarios
 
-const runs = new Map<Name, Fiber.RuntimeFiber<Run, Error>>()
+const runs = new Map<Name, Fiber.Fiber<Run, Error>>()
 
 beforeAll(() => {
   for (const [name, signals] of Object.entries(scenarios) as Array<[Name, ReadonlyArray<NodeJS.Signals>]>) {

@@ -13,7 +13,7 @@ import { deadlineOf, describeDeadline, resolve } from "../src/internal/runMain.j
 const servers = () => process.getActiveResourcesInfo().filter((type) => type === "TCPServerWrap").length
 
 describe("HealthServer: unknown option keys are refused by name", () => {
-  it.scoped("hostname (for host) → InvalidHealthServerOptions(hostname); nothing listens on 0.0.0.0", () =>
+  it.effect("hostname (for host) → InvalidHealthServerOptions(hostname); nothing listens on 0.0.0.0", () =>
     Effect.gen(function* () {
       const before = servers()
       const exit = yield* Effect.exit(
@@ -91,7 +91,7 @@ describe("runMain: unknown option keys, and an exit deadline below the grace", (
 })
 
 describe("runMain: the grace and the deadline of a shutdown", () => {
-  it.scoped("without grace, the longest grace of the live roots is read when the shutdown starts", () =>
+  it.effect("without grace, the longest grace of the live roots is read when the shutdown starts", () =>
     Effect.gen(function* () {
       const registry = SupervisorRegistry.make()
       const config = Either.getOrThrow(resolve(undefined))

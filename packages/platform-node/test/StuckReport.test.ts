@@ -12,12 +12,12 @@ const withRegistry = (registry: SupervisorRegistry.SupervisorRegistry) =>
   Effect.provideService(SupervisorRegistry.SupervisorRegistry, registry)
 
 describe("runMain: the exit deadline's report", () => {
-  it.scoped("names the first ten tasks still running, then how many more", () =>
+  it.effect("names the first ten tasks still running, then how many more", () =>
     Effect.gen(function* () {
       const registry = SupervisorRegistry.make()
       const sup = yield* withRegistry(registry)(Supervisor.make({ name: "root" }))
       for (let i = 0; i < 25; i++) yield* sup.add(Task.make(`t${String(i).padStart(2, "0")}`, Effect.never))
-      yield* Effect.yieldNow()
+      yield* Effect.yieldNow
       const lines = stuckReport(registry, 2000).trimEnd().split("\n")
       expect(lines).toEqual([
         "fibervisor: the shutdown did not finish within the exit deadline of 2000 ms; still running:",
@@ -27,12 +27,12 @@ describe("runMain: the exit deadline's report", () => {
     })
   )
 
-  it.scoped("ten or fewer are all named", () =>
+  it.effect("ten or fewer are all named", () =>
     Effect.gen(function* () {
       const registry = SupervisorRegistry.make()
       const sup = yield* withRegistry(registry)(Supervisor.make({ name: "root" }))
       for (let i = 0; i < 10; i++) yield* sup.add(Task.make(`t${i}`, Effect.never))
-      yield* Effect.yieldNow()
+      yield* Effect.yieldNow
       const lines = stuckReport(registry, 2000).trimEnd().split("\n")
       expect(lines).toHaveLength(11)
       expect(lines.at(-1)).toBe("  root/t9 (running, attempt 1)")

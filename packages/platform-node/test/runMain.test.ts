@@ -52,7 +52,7 @@ const lines = (text: string): ReadonlyArray<string> => text.split("\n")
  * first signal, its mark, or its exit. Interrupting the run kills the child.
  */
 const drive = (scenario: Scenario, started: Deferred.Deferred<void>): Effect.Effect<Run, Error> =>
-  Effect.async<Run, Error>((resume) => {
+  Effect.callback<Run, Error>((resume) => {
     const spawnedAt = performance.now()
     const child = spawn(
       process.execPath,
@@ -64,7 +64,7 @@ const drive = (scenario: Scenario, started: Deferred.Deferred<void>): Effect.Eff
     const sentAt: Array<number> = []
     let markedAt: number | undefined
     let exit: { code: number | null; killedBy: NodeJS.Signals | null; at: number } | undefined
-    const release = () => Deferred.unsafeDone(started, Exit.void)
+    const release = () => Deferred.doneUnsafe(started, Exit.void)
     child.stdout.setEncoding("utf8")
     child.stderr.setEncoding("utf8")
     child.stdout.on("data", (chunk: string) => {
@@ -122,14 +122,14 @@ const drive = (scenario: Scenario, started: Deferred.Deferred<void>): Effect.Eff
   )
 
 /** At most this many children starting at once (CI has 2 cores). */
-const startup = Effect.unsafeMakeSemaphore(3)
+const startup = Semaphore.makeUnsafe(3)
 
 const launch = (scenario: Scenario): Effect.Effect<Run, Error> =>
   Effect.gen(function* () {
     const started = yield* Deferred.make<void>()
     const run = yield* startup.withPermits(1)(
       Effect.gen(function* () {
-        const fiber = yield* Effect.fork(drive(scenario, started))
+        const fiber = yield* Effect.forkChild(drive(scenario, started))
         yield* Deferred.await(started)
         return fiber
       })
@@ -171,7 +171,7 @@ const scenarios = {
 
 type Name = keyof typeof scenarios
 
-const runs = new Map<Name, Fiber.RuntimeFiber<Run, Error>>()
+const runs = new Map<Name, Fiber.Fiber<Run, Error>>()
 
 beforeAll(() => {
   for (const [name, scenario] of Object.entries(scenarios) as Array<[Name, Scenario]>) {

@@ -69,7 +69,7 @@ export const collect = (supervisor: Supervisor.Supervisor): Effect.Effect<EventL
           events.push(event)
           waiters = waiters.filter((waiter) => {
             if (!waiter.predicate(event)) return true
-            Deferred.unsafeDone(waiter.deferred, Effect.succeed(event))
+            Deferred.doneUnsafe(waiter.deferred, Effect.succeed(event))
             return false
           })
         })

@@ -72,7 +72,7 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
   const endOf = (entry: Entry) => {
     let deferred = ended.get(entry)
     if (deferred === undefined) {
-      deferred = Deferred.unsafeMake<Exit.Exit<unknown, unknown>>(FiberId.none)
+      deferred = Deferred.makeUnsafe<Exit.Exit<unknown, unknown>>(FiberId.none)
       ended.set(entry, deferred)
     }
     return deferred
@@ -81,7 +81,7 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
     const deferred = ended.get(entry)
     if (deferred === undefined) return
     ended.delete(entry)
-    Deferred.unsafeDone(deferred, Exit.succeed(exit))
+    Deferred.doneUnsafe(deferred, Exit.succeed(exit))
   }
   const release = (entry: Entry) => {
     const id = identity(entry.key)

@@ -4,7 +4,7 @@ import { Supervisor, Task, TaskError } from "@fibervisor/core"
 import { EventLog } from "@fibervisor/vitest"
 
 describe("EventLog", () => {
-  it.scoped("records every event in order and filters by task", () =>
+  it.effect("records every event in order and filters by task", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const log = yield* EventLog.collect(sup)
@@ -33,11 +33,11 @@ describe("EventLog", () => {
     })
   )
 
-  it.scoped("waitFor resumes on a future event", () =>
+  it.effect("waitFor resumes on a future event", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const log = yield* EventLog.collect(sup)
-      const waiting = yield* Effect.fork(log.waitFor((e) => e._tag === "AttemptSucceeded"))
+      const waiting = yield* Effect.forkChild(log.waitFor((e) => e._tag === "AttemptSucceeded"))
       yield* sup.add(Task.once("later", Effect.sleep("1 second")))
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(waiting)).toSatisfy((o: { _tag: string }) => o._tag === "None")

@@ -48,7 +48,7 @@ describe("TestOffload", () => {
         )
       ).pipe(Effect.provideService(Greeting, "hello"))
       yield* Offload.spawn("boom", Effect.fail("nope"))
-      const running = yield* Effect.fork(TestOffload.runAll)
+      const running = yield* Effect.forkChild(TestOffload.runAll)
       yield* TestClock.adjust("1 second")
       const exits = yield* running.await.pipe(Effect.flatten)
       expect(yield* Ref.get(seen)).toEqual(["hello"])

@@ -58,10 +58,10 @@ describe("TestOffload.submit", () => {
       const ok = yield* Offload.submit(OffloadKey.keyed("u1", "revalidate"), Effect.as(Effect.sleep("1 second"), 7))
       const failing = yield* Offload.submit(OffloadKey.auto("flush"), Effect.fail("boom" as const))
       expect([ok.outcome, failing.outcome]).toEqual(["spawned", "spawned"])
-      const waiting = yield* Effect.fork(ok.await)
+      const waiting = yield* Effect.forkChild(ok.await)
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
-      const running = yield* Effect.fork(TestOffload.runAll)
+      const running = yield* Effect.forkChild(TestOffload.runAll)
       yield* TestClock.adjust("1 second")
       yield* Fiber.join(running)
       const result: Option.Option<Exit.Exit<number, never>> = yield* Fiber.join(waiting)
@@ -75,8 +75,8 @@ describe("TestOffload.submit", () => {
       const first = yield* Offload.submit(OffloadKey.keyed("u1", "revalidate"), Effect.succeed("first"))
       const second = yield* Offload.submit(OffloadKey.keyed("u1", "revalidate"), Effect.succeed("second"))
       expect([first.outcome, second.outcome]).toEqual(["spawned", "deduplicated"])
-      const waiting = yield* Effect.fork(second.await)
-      yield* Effect.yieldNow()
+      const waiting = yield* Effect.forkChild(second.await)
+      yield* Effect.yieldNow
       expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
       yield* TestOffload.runAll
       expect(yield* Fiber.join(waiting)).toEqual(Option.none())
@@ -97,7 +97,7 @@ describe("TestOffload.submit", () => {
       for (const handle of [a, b, c, d]) {
         const result = yield* handle.await
         expect(
-          Option.isSome(result) && Exit.isFailure(result.value) && Cause.isInterruptedOnly(result.value.cause)
+          Option.isSome(result) && Exit.isFailure(result.value) && Cause.hasInterruptsOnly(result.value.cause)
         ).toBe(true)
       }
     }).pipe(Effect.provide(TestOffload.layer()))
@@ -111,12 +111,12 @@ describe("TestOffload.submit", () => {
         Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
       )
       const second = yield* Offload.submit(OffloadKey.auto("x"), Effect.void)
-      const running = yield* Effect.fork(TestOffload.runAll)
+      const running = yield* Effect.forkChild(TestOffload.runAll)
       yield* Deferred.await(started)
       yield* Fiber.interrupt(running)
       for (const handle of [first, second]) {
         const result = yield* handle.await
-        expect(Option.isSome(result) && Exit.isInterrupted(result.value)).toBe(true)
+        expect(Option.isSome(result) && Exit.hasInterrupts(result.value)).toBe(true)
       }
     }).pipe(Effect.provide(TestOffload.layer()))
   )

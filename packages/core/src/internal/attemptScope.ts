@@ -13,11 +13,11 @@ import { type ScopeState, scopeState, unsafeInterruptChildrenNow } from "./compa
  * that outlives its attempt behaves as a closed Effect scope (a late finalizer runs at once, a
  * fork is closed, a fiber forked into it is interrupted), and the next attempt gets a new one.
  */
-export class AttemptScope implements Scope.CloseableScope {
+export class AttemptScope implements Scope.Closeable {
   readonly [Scope.ScopeTypeId]: Scope.ScopeTypeId = Scope.ScopeTypeId
   readonly [Scope.CloseableScopeTypeId]: Scope.CloseableScopeTypeId = Scope.CloseableScopeTypeId
   readonly strategy: ExecutionStrategy.ExecutionStrategy = ExecutionStrategy.sequential
-  private current: Scope.CloseableScope | undefined = undefined
+  private current: Scope.Closeable | undefined = undefined
   /** Set once the attempt has ended (or someone closed the scope). */
   private closedWith: Exit.Exit<unknown, unknown> | undefined = undefined
 
@@ -31,7 +31,7 @@ export class AttemptScope implements Scope.CloseableScope {
     this.closedWith = undefined
   }
 
-  private realNow(): Scope.CloseableScope {
+  private realNow(): Scope.Closeable {
     return (this.current ??= Effect.runSync(Scope.make()))
   }
 
@@ -43,7 +43,7 @@ export class AttemptScope implements Scope.CloseableScope {
     return this.closedWith !== undefined ? { _tag: "Closed", exit: this.closedWith } : scopeState(this.realNow())
   }
 
-  fork(strategy: ExecutionStrategy.ExecutionStrategy): Effect.Effect<Scope.CloseableScope> {
+  fork(strategy: ExecutionStrategy.ExecutionStrategy): Effect.Effect<Scope.Closeable> {
     return Effect.suspend(() => {
       const closedWith = this.closedWith
       if (closedWith === undefined) return Scope.fork(this.realNow(), strategy)
@@ -79,7 +79,7 @@ export class AttemptScope implements Scope.CloseableScope {
     }
     const close = Effect.suspend(() => this.closeCurrent(exit))
     return Effect.matchCause(children === null ? close : Effect.zipRight(children, close), {
-      onFailure: (cause) => Exit.failCause(Exit.isSuccess(exit) ? cause : Cause.sequential(exit.cause, cause)),
+      onFailure: (cause) => Exit.failCause(Exit.isSuccess(exit) ? cause : Cause.combine(exit.cause, cause)),
       onSuccess: () => exit
     })
   }

@@ -74,7 +74,7 @@ export const scheduleFromStep = <S, In, Out, R>(
 export const unsafeForkRoot = <A, E, R>(
   runtime: Runtime.Runtime<R>,
   effect: Effect.Effect<A, E, R>
-): Fiber.RuntimeFiber<A, E> => {
+): Fiber.Fiber<A, E> => {
   const fiber = Runtime.runFork(runtime)(effect, { immediate: false })
   live.fibers += 1
   fiber.addObserver(fiberExited)
@@ -92,7 +92,7 @@ const fiberExited = (): void => {
 }
 
 /** Asks `fiber` to stop without waiting for it. */
-export const unsafeInterruptFork = (fiber: Fiber.RuntimeFiber<unknown, unknown>, by: FiberId.FiberId): void =>
+export const unsafeInterruptFork = (fiber: Fiber.Fiber<unknown, unknown>, by: FiberId.FiberId): void =>
   fiber.unsafeInterruptAsFork(by)
 
 /** The runtime of the calling fiber (context, fiber refs, flags). */
@@ -132,7 +132,7 @@ export const isNativeTracer = (tracer: Tracer.Tracer): boolean => tracer === nat
  * which copies the whole map on every call; a detached fiber gets its flags passed explicitly and
  * is never joined back (the only reader of that record), so the copy buys nothing here.
  */
-const currentFiberRefs = (fiber: Fiber.RuntimeFiber<unknown, unknown>): FiberRefs.FiberRefs =>
+const currentFiberRefs = (fiber: Fiber.Fiber<unknown, unknown>): FiberRefs.FiberRefs =>
   (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
 
 /**
@@ -189,7 +189,7 @@ export const unsafeForkDetached = <A, E, R>(
   context: Context.Context<R>,
   effect: Effect.Effect<A, E, R>,
   onExit: (exit: Exit.Exit<A, E>) => void
-): Fiber.RuntimeFiber<A, E> => {
+): Fiber.Fiber<A, E> => {
   const fiber = Runtime.runFork(
     Runtime.make({
       context,
@@ -212,7 +212,7 @@ export type ScopeState =
   | { readonly _tag: "Closed"; readonly exit: Exit.Exit<unknown, unknown> }
 
 /** The state of a scope made by `Scope.make`. */
-export const scopeState = (scope: Scope.CloseableScope): ScopeState => (scope as unknown as { state: ScopeState }).state
+export const scopeState = (scope: Scope.Closeable): ScopeState => (scope as unknown as { state: ScopeState }).state
 
 interface WithChildren {
   /** Interrupts the fiber's children and returns the wait for them, or `null` when it has none. */
@@ -242,8 +242,8 @@ export const unsafeReplaceCurrentService = <I, S>(tag: Context.Tag<I, S>, from: 
  * The fiber whose run loop is running, where Effect keeps it (`Fiber.getCurrentFiber` reads the
  * same slot but wraps it in an `Option`, an allocation on every step of every task).
  */
-const currentFiber = (): Fiber.RuntimeFiber<unknown, unknown> | undefined =>
-  ((globalThis as Record<string, unknown>)[currentFiberSlot] as Fiber.RuntimeFiber<unknown, unknown> | undefined) ??
+const currentFiber = (): Fiber.Fiber<unknown, unknown> | undefined =>
+  ((globalThis as Record<string, unknown>)[currentFiberSlot] as Fiber.Fiber<unknown, unknown> | undefined) ??
   Option.getOrUndefined(FiberModule.getCurrentFiber())
 
 const currentFiberSlot = "effect/FiberCurrent"
@@ -262,7 +262,7 @@ export const unsafeInterruptChildrenNow = (): Effect.Effect<void> | null => {
  * place: no scope to restore the old value, for a fiber that owns what it sets (a task's fiber).
  */
 export const unsafeSetFiberRef = <A>(
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  fiber: Fiber.Fiber<unknown, unknown>,
   ref: FiberRef.FiberRef<A>,
   value: A
 ): void => (fiber as unknown as { setFiberRef(ref: FiberRef.FiberRef<A>, value: A): void }).setFiberRef(ref, value)

@@ -45,7 +45,7 @@ export const describeCause = (cause: Cause.Cause<unknown>): string => {
   if (Option.isSome(failure)) return describeError(failure.value)
   const defect = Cause.dieOption(cause)
   if (Option.isSome(defect)) return `defect: ${describeError(defect.value)}`
-  if (Cause.isInterruptedOnly(cause)) return "interrupted"
+  if (Cause.hasInterruptsOnly(cause)) return "interrupted"
   try {
     return Cause.pretty(cause)
   } catch {

@@ -77,7 +77,7 @@ export const decodeDuration = (input: unknown): Either.Either<Duration.Duration,
       if (belowOneNano(ms)) return subNanosecond(`"${input}"`)
       // Effect's parser is exact for what it accepts (nanos and micros as bigints).
       return finiteMillis(
-        effectPattern.test(trimmed) ? Duration.decode(trimmed as Duration.DurationInput) : Duration.millis(ms)
+        effectPattern.test(trimmed) ? Duration.decode(trimmed as Duration.Input) : Duration.millis(ms)
       )
     }
     case "object":

@@ -47,7 +47,7 @@ export class Entry implements TaskContext {
   caller: Caller<unknown> | undefined = undefined
   /** The outcome once decided (by the fiber's exit, or by abandonment after grace). */
   outcome: TaskOutcome.TaskOutcome | undefined = undefined
-  fiber!: Fiber.RuntimeFiber<LoopResult, never>
+  fiber!: Fiber.Fiber<LoopResult, never>
   // Both signals are made when someone first waits on them: most tasks are never awaited.
   private cancelledSignal: Signal<void> | undefined = undefined
   private settledSignal: Signal<TaskOutcome.TaskOutcome> | undefined = undefined
@@ -212,10 +212,10 @@ export class Entry implements TaskContext {
     this.rareState.nested = supervisor
   }
 
-  get graceTimer(): Fiber.RuntimeFiber<void, never> | undefined {
+  get graceTimer(): Fiber.Fiber<void, never> | undefined {
     return this.rare?.graceTimer
   }
-  set graceTimer(timer: Fiber.RuntimeFiber<void, never> | undefined) {
+  set graceTimer(timer: Fiber.Fiber<void, never> | undefined) {
     if (timer !== undefined || this.rare !== undefined) this.rareState.graceTimer = timer
   }
 
@@ -383,7 +383,7 @@ class Rare {
   restartDelayMs = 0
   failsSupervisor: RestartIntensityExceeded | undefined = undefined
   nested: unknown = undefined
-  graceTimer: Fiber.RuntimeFiber<void, never> | undefined = undefined
+  graceTimer: Fiber.Fiber<void, never> | undefined = undefined
   startedSignal: Signal<void> | undefined = undefined
   goneSignal: Signal<void> | undefined = undefined
   /** The attempt that reported itself ready (`TaskContext.markReady`); 0 for none. */

@@ -29,9 +29,9 @@ export class Handle implements TaskHandle {
     return this.of.settled.await
   }
   get poll() {
-    return Effect.sync(() => Option.fromNullable(this.of.settled.unsafeValue))
+    return Effect.sync(() => Option.fromNullishOr(this.of.settled.unsafeValue))
   }
-  cancel(options?: { readonly timeout?: Duration.DurationInput | undefined }) {
+  cancel(options?: { readonly timeout?: Duration.Input | undefined }) {
     return this.owner.cancel(this.of.id, options)
   }
 }

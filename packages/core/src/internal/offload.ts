@@ -43,7 +43,7 @@ class KindState {
 
 /** One piece of admitted work. */
 class Job {
-  fiber: Fiber.RuntimeFiber<Ending, never> | undefined = undefined
+  fiber: Fiber.Fiber<Ending, never> | undefined = undefined
   startedAt = 0
   done = false
   /** Resumed when the job ends; made only when someone waits for it (a handle, an inline caller). */
@@ -71,7 +71,7 @@ const logRejected = (key: unknown, reason: string) =>
 
 export const decodeTimeout = (
   operation: string,
-  timeout: Duration.DurationInput | undefined
+  timeout: Duration.Input | undefined
 ): Either.Either<number | undefined, InvalidArgument> =>
   timeout === undefined
     ? Either.right(undefined)
@@ -186,7 +186,7 @@ export class OffloadImpl implements Offload {
   private awaitEnd(job: Job): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (job.done) return Effect.void
-      job.ended ??= Deferred.unsafeMake<void>(this.fiberId)
+      job.ended ??= Deferred.makeUnsafe<void>(this.fiberId)
       return Deferred.await(job.ended)
     })
   }
@@ -251,7 +251,7 @@ export class OffloadImpl implements Offload {
 
   private untrack(job: Job): void {
     job.done = true
-    if (job.ended !== undefined) Deferred.unsafeDone(job.ended, Exit.void)
+    if (job.ended !== undefined) Deferred.doneUnsafe(job.ended, Exit.void)
     job.kind.jobs.delete(job)
     if (job.identity !== undefined) {
       const set = this.byIdentity.get(job.identity)
@@ -289,7 +289,7 @@ export class OffloadImpl implements Offload {
       run = Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
     } else if (timeout.policy === "warn") {
       run = Effect.zipRight(
-        Effect.fork(warnWhenCrossed(job, timeout)),
+        Effect.forkChild(warnWhenCrossed(job, timeout)),
         Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
       )
     } else {
@@ -343,7 +343,7 @@ export class OffloadImpl implements Offload {
     const ending = Exit.isSuccess(exit) ? exit.value : "interrupted"
     if (
       Exit.isFailure(exit) &&
-      !Cause.isInterruptedOnly(exit.cause) &&
+      !Cause.hasInterruptsOnly(exit.cause) &&
       job.kind.limits.timeout?.policy !== "cancel" &&
       job.kind.limits.logFailures
     ) {
@@ -454,7 +454,7 @@ export class OffloadImpl implements Offload {
     return Effect.sync(() => this.waiting)
   }
 
-  awaitIdle(timeout?: Duration.DurationInput): Effect.Effect<boolean, InvalidArgument> {
+  awaitIdle(timeout?: Duration.Input): Effect.Effect<boolean, InvalidArgument> {
     return Either.match(decodeTimeout("awaitIdle", timeout), {
       onLeft: Effect.fail,
       onRight: (ms) =>
@@ -492,7 +492,7 @@ export class OffloadImpl implements Offload {
         const settled: Effect.Effect<number> =
           graceMs === 0
             ? Effect.zipRight(
-                Effect.yieldNow(),
+                Effect.yieldNow,
                 Effect.sync(() => this.live.count)
               )
             : Effect.timeoutTo(Effect.interruptible(this.live.await), {
@@ -545,7 +545,7 @@ const reportFailureWhileInterrupted = <A, E, R>(
   report: (cause: Cause.Cause<E>) => Effect.Effect<void>
 ): Effect.Effect<A, E, R> =>
   Effect.onExit(work, (exit) =>
-    Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)
+    Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
       ? Effect.void
       : Effect.descriptorWith((fiber) => (HashSet.size(fiber.interruptors) > 0 ? report(exit.cause) : Effect.void))
   )

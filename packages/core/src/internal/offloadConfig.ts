@@ -4,7 +4,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { decodeDuration, describe } from "./duration.js"
 
-/** A finite, non-negative duration given as any `Duration.DurationInput`. */
+/** A finite, non-negative duration given as any `Duration.Input`. */
 const DurationInput = Schema.transformOrFail(Schema.Unknown, Schema.DurationFromSelf, {
   strict: true,
   decode: (input, _, ast) =>

@@ -39,7 +39,7 @@ export class Signal<A> {
   get await(): Effect.Effect<A> {
     return Effect.suspend(() => {
       if (this.done) return Effect.succeed(this.value as A)
-      return Effect.async<A>((resume) => {
+      return Effect.callback<A>((resume) => {
         if (this.done) return resume(Effect.succeed(this.value as A))
         const waiter = (value: A) => resume(Effect.succeed(value))
         ;(this.waiters ??= []).push(waiter)

@@ -92,7 +92,7 @@ export class SupervisorImpl implements Supervisor {
   private readonly restartTimes: Array<number> = []
   /** Tasks waiting for their group restart, and the fiber that runs them one at a time. */
   private readonly groupQueue: Array<Entry> = []
-  private groupFiber: Fiber.RuntimeFiber<void, never> | undefined = undefined
+  private groupFiber: Fiber.Fiber<void, never> | undefined = undefined
   /** The group restart under way, if any. */
   groupRun: GroupRun | undefined = undefined
   /** Completed when no group restart is pending (a fresh one while restarts run). */
@@ -598,7 +598,7 @@ export class SupervisorImpl implements Supervisor {
 
   cancel(
     ref: TaskRef,
-    options?: { readonly timeout?: Duration.DurationInput | undefined }
+    options?: { readonly timeout?: Duration.Input | undefined }
   ): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument> {
     return Effect.suspend((): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument> => {
       if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
@@ -818,7 +818,7 @@ export class SupervisorImpl implements Supervisor {
   }
 
   get events(): Stream.Stream<SupervisorEvent.SupervisorEvent> {
-    return Stream.unwrapScoped(this.subscribe)
+    return Stream.unwrap(this.subscribe)
   }
 
   get subscribe(): Effect.Effect<Stream.Stream<SupervisorEvent.SupervisorEvent>, never, Scope.Scope> {
@@ -1038,8 +1038,8 @@ const infoOf = (entry: Entry): TaskInfo => ({
   state: entry.state,
   attempt: entry.attempt,
   restarts: entry.restarts,
-  lastFailure: Option.fromNullable(entry.lastFailure),
-  nextAttemptAt: Option.fromNullable(entry.nextAttemptAt),
+  lastFailure: Option.fromNullishOr(entry.lastFailure),
+  nextAttemptAt: Option.fromNullishOr(entry.nextAttemptAt),
   // Only on readiness tasks, so that the common record stays as it was.
   ...(entry.spec.ready === false
     ? undefined
@@ -1078,7 +1078,7 @@ const build = (
   Effect.gen(function* () {
     const runtime = yield* currentRuntime<never>()
     const fiberId = yield* Effect.fiberId
-    const semaphore = config.maxConcurrent === undefined ? undefined : yield* Effect.makeSemaphore(config.maxConcurrent)
+    const semaphore = config.maxConcurrent === undefined ? undefined : yield* Semaphore.make(config.maxConcurrent)
     const supervisor = new SupervisorImpl(config, runtime, bus, semaphore, fiberId, readiness)
     yield* Effect.addFinalizer(() => Effect.ignore(supervisor.shutdown))
     return supervisor

@@ -89,7 +89,7 @@ const loggedFailure = <A>(entry: Entry, reason: string, then: string, next: Effe
  * detached fiber per task) rather than with `Effect.annotateLogs`, which would restore the old
  * annotations after each attempt for nothing.
  */
-const annotate = (fiber: Fiber.RuntimeFiber<unknown, unknown>, entry: Entry): void => {
+const annotate = (fiber: Fiber.Fiber<unknown, unknown>, entry: Entry): void => {
   // Three plain `set`s: a map built by `HashMap.mutate` keeps ~20% more memory, for every idle task.
   const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
   unsafeSetFiberRef(
@@ -152,7 +152,7 @@ const attempt: Effect.Effect<AttemptExit | undefined> = Effect.withFiberRuntime(
 
 const beginAttempt = (
   entry: Entry,
-  fiber: Fiber.RuntimeFiber<unknown, unknown>
+  fiber: Fiber.Fiber<unknown, unknown>
 ): Effect.Effect<AttemptExit | undefined> => {
   // A task waiting for a permit never starts once its stop was requested.
   if (entry.stopRequested) return noAttempt
@@ -199,7 +199,7 @@ const spanOutcome = (exit: AttemptExit): string => {
     const error = failure.value
     return hasProperty(error, "_tag") && error._tag === "TaskCanceled" ? "canceled" : "failed"
   }
-  return Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "failed"
+  return Cause.hasInterruptsOnly(exit.cause) ? "interrupted" : "failed"
 }
 
 /**

@@ -17,14 +17,14 @@ export class ZeroSignal {
   decrement(): void {
     this.count -= 1
     if (this.count === 0 && this.waiter !== undefined) {
-      Deferred.unsafeDone(this.waiter, Exit.void)
+      Deferred.doneUnsafe(this.waiter, Exit.void)
       this.waiter = undefined
     }
   }
 
   readonly await: Effect.Effect<void> = Effect.suspend(() => {
     if (this.count === 0) return Effect.void
-    this.waiter ??= Deferred.unsafeMake<void>(this.fiberId)
+    this.waiter ??= Deferred.makeUnsafe<void>(this.fiberId)
     return Deferred.await(this.waiter)
   })
 }

@@ -49,7 +49,7 @@ const failedLine = (kind: string, key: string, what: string) => [
 /** Forks `effect` and lets every fiber run: `Some` exit if it finished without the clock moving. */
 const settlesAtOnce = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.gen(function* () {
-    const fiber = yield* Effect.fork(effect)
+    const fiber = yield* Effect.forkChild(effect)
     yield* flush
     return yield* Fiber.poll(fiber)
   })
@@ -276,7 +276,7 @@ describe("OffloadFaults: work the drain cannot stop in time", () => {
         ).toBe("spawned")
         expect(yield* provide(Offload.spawn(kind, Effect.never))).toBeUndefined()
         yield* flush
-        const closing = yield* Effect.fork(release)
+        const closing = yield* Effect.forkChild(release)
         yield* flush
         yield* TestClock.adjust("999 millis")
         expect(yield* Fiber.poll(closing)).toEqual(Option.none())
@@ -333,7 +333,7 @@ describe("OffloadFaults: work the drain cannot stop in time", () => {
         yield* provide(Offload.register(key, Effect.never.pipe(Effect.onInterrupt(() => Deferred.await(unblock)))))
       ).toBe("spawned")
       yield* flush
-      const closing = yield* Effect.fork(release)
+      const closing = yield* Effect.forkChild(release)
       yield* flush
       yield* TestClock.adjust("2 seconds")
       expect(yield* Fiber.poll(closing)).toEqual(Option.some(Exit.void))
@@ -370,15 +370,15 @@ describe("OffloadFaults: work the drain cannot stop in time", () => {
       const hanging = Effect.never.pipe(Effect.onInterrupt(() => Deferred.await(unblock)))
       expect(yield* provide(Offload.register(key, hanging))).toBe("spawned")
       yield* flush
-      const impatient = yield* Effect.fork(service.cancel(key))
-      const patient = yield* Effect.fork(service.cancel(key))
+      const impatient = yield* Effect.forkChild(service.cancel(key))
+      const patient = yield* Effect.forkChild(service.cancel(key))
       yield* flush
       yield* TestClock.adjust("1 hour")
       expect(yield* Fiber.poll(patient)).toEqual(Option.none())
       expect(yield* provide(Offload.register(key, Effect.void))).toBe("deduplicated")
       expect(yield* active(kind)).toBe(1)
       // The caller can give up waiting: `cancel` is interruptible.
-      expect(Exit.isInterrupted(yield* Fiber.interrupt(impatient))).toBe(true)
+      expect(Exit.hasInterrupts(yield* Fiber.interrupt(impatient))).toBe(true)
       yield* Deferred.succeed(unblock, undefined)
       expect(yield* Fiber.join(patient)).toBe(true)
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, deduplicated: 1, interrupted: 1 })
@@ -495,7 +495,7 @@ describe("OffloadFaults: a finalizer that dies while the work is being interrupt
         Offload.register(keyed("k", kind), Effect.never.pipe(Effect.ensuring(Effect.die("finalizer boom"))))
       )
       yield* flush
-      const closing = yield* Effect.fork(release)
+      const closing = yield* Effect.forkChild(release)
       yield* flush
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.join(closing)).toBeUndefined()
@@ -527,9 +527,9 @@ describe("OffloadFaults: a finalizer that dies while the work is being interrupt
         Effect.zipRight(Effect.never),
         Effect.ensuring(Effect.die("finalizer boom"))
       )
-      const request = yield* Effect.fork(Offload.register(keyed("k", kind), work))
+      const request = yield* Effect.forkChild(Offload.register(keyed("k", kind), work))
       yield* Deferred.await(started)
-      expect(Exit.isInterrupted(yield* Fiber.interrupt(request))).toBe(true)
+      expect(Exit.hasInterrupts(yield* Fiber.interrupt(request))).toBe(true)
       expect(logs.lines).toEqual([])
       expect(yield* Effect.flatMap(Offload.Offload, (offload) => offload.cancel(keyed("k", kind)))).toBe(true)
       yield* flush
@@ -553,14 +553,14 @@ describe("OffloadFaults: a finalizer that dies while the work is being interrupt
 const forkingWork = (then: Effect.Effect<unknown, unknown>) =>
   Effect.gen(function* () {
     const ready = yield* Deferred.make<void>()
-    const family: Array<Fiber.RuntimeFiber<unknown, unknown>> = []
-    let daemon: Fiber.RuntimeFiber<unknown, unknown> | undefined = undefined
+    const family: Array<Fiber.Fiber<unknown, unknown>> = []
+    let daemon: Fiber.Fiber<unknown, unknown> | undefined = undefined
     const work = Effect.gen(function* () {
-      family.push(yield* Effect.fork(Effect.never))
+      family.push(yield* Effect.forkChild(Effect.never))
       const grandchildForked = yield* Deferred.make<void>()
       family.push(
-        yield* Effect.fork(
-          Effect.fork(Effect.never).pipe(
+        yield* Effect.forkChild(
+          Effect.forkChild(Effect.never).pipe(
             Effect.flatMap((grandchild) => Effect.sync(() => family.push(grandchild))),
             Effect.zipRight(Deferred.succeed(grandchildForked, undefined)),
             Effect.zipRight(Effect.never)
@@ -568,7 +568,7 @@ const forkingWork = (then: Effect.Effect<unknown, unknown>) =>
         )
       )
       yield* Deferred.await(grandchildForked)
-      daemon = yield* Effect.forkDaemon(Effect.never)
+      daemon = yield* Effect.forkDetach(Effect.never)
       yield* Deferred.succeed(ready, undefined)
       return yield* then
     })
@@ -579,7 +579,7 @@ const forkingWork = (then: Effect.Effect<unknown, unknown>) =>
       family: Effect.forEach(family, (fiber) =>
         Effect.map(
           Fiber.poll(fiber),
-          Option.map((exit) => Exit.isInterrupted(exit))
+          Option.map((exit) => Exit.hasInterrupts(exit))
         )
       ),
       daemon: () => daemon!
@@ -627,7 +627,7 @@ describe("OffloadFaults: work that forks its own children", () => {
             break
           case "is cut off by the drain": {
             expect(yield* forking.family).toEqual(runningFamily)
-            const closing = yield* Effect.fork(release)
+            const closing = yield* Effect.forkChild(release)
             yield* flush
             yield* TestClock.adjust("1 second")
             expect(yield* Fiber.join(closing)).toBeUndefined()

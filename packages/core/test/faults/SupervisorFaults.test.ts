@@ -76,10 +76,10 @@ const harness = (options?: Supervisor.SupervisorOptions) =>
   Effect.gen(function* () {
     const noLeaks = yield* leakCheck
     const scope = yield* Scope.make()
-    const sup = yield* Scope.extend(Supervisor.make(options), scope)
-    const stream = yield* Scope.extend(sup.subscribe, scope)
+    const sup = yield* Scope.provide(Supervisor.make(options), scope)
+    const stream = yield* Scope.provide(sup.subscribe, scope)
     const recorded: Array<Ev> = []
-    yield* Scope.extend(
+    yield* Scope.provide(
       Effect.forkScoped(Stream.runForEach(stream, (event) => Effect.sync(() => recorded.push(event)))),
       scope
     )
@@ -106,7 +106,7 @@ const canceledBy = (by: string) => new TaskOutcome.Canceled({ reason: `stopped b
 /** Forks `effect` and lets every fiber run: `Some` exit if it finished without the clock moving. */
 const settlesAtOnce = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.gen(function* () {
-    const fiber = yield* Effect.fork(effect)
+    const fiber = yield* Effect.forkChild(effect)
     yield* flush
     return yield* Fiber.poll(fiber)
   })
@@ -339,7 +339,7 @@ describe("SupervisorFaults: a task that stops itself", () => {
         )
       )
       yield* TestClock.adjust("10 millis")
-      const outside = yield* Effect.fork(Effect.exit(sup.shutdown))
+      const outside = yield* Effect.forkChild(Effect.exit(sup.shutdown))
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(outside)).toEqual(Option.none())
       expect(yield* self.poll).toEqual(Option.none())
@@ -562,11 +562,11 @@ describe("SupervisorFaults: event subscribers", () => {
       Effect.gen(function* () {
         const noLeaks = yield* leakCheck
         const scope = yield* Scope.make()
-        const sup = yield* Scope.extend(Supervisor.make({ name: "flood", eventBuffer: 4 }), scope)
-        const neverRead = yield* Scope.extend(sup.subscribe, scope)
+        const sup = yield* Scope.provide(Supervisor.make({ name: "flood", eventBuffer: 4 }), scope)
+        const neverRead = yield* Scope.provide(sup.subscribe, scope)
         // A second one took the first event, then got stuck in its handler for good.
         let consumed = 0
-        const stuck = yield* Effect.fork(
+        const stuck = yield* Effect.forkChild(
           Stream.runForEach(sup.events, () =>
             Effect.zipRight(
               Effect.sync(() => consumed++),
@@ -610,18 +610,18 @@ describe("SupervisorFaults: event subscribers", () => {
     Effect.gen(function* () {
       const noLeaks = yield* leakCheck
       const scope = yield* Scope.make()
-      const sup = yield* Scope.extend(Supervisor.make({ name: "subs" }), scope)
+      const sup = yield* Scope.provide(Supervisor.make({ name: "subs" }), scope)
       let dyingSeen = 0
-      const dying = yield* Effect.fork(
+      const dying = yield* Effect.forkChild(
         Stream.runForEach(sup.events, () => (++dyingSeen === 3 ? Effect.die("subscriber boom") : Effect.void))
       )
-      const failing = yield* Effect.fork(
+      const failing = yield* Effect.forkChild(
         Stream.runDrain(
           Stream.mapEffect(sup.events, (event) => (event.seq === 2 ? Effect.fail("subscriber failed") : Effect.void))
         )
       )
       const recorded: Array<Ev> = []
-      const healthy = yield* Effect.fork(
+      const healthy = yield* Effect.forkChild(
         Stream.runForEach(sup.events, (event) => Effect.sync(() => recorded.push(event)))
       )
       yield* flush
@@ -646,7 +646,7 @@ describe("SupervisorFaults: event subscribers", () => {
       expect(recorded.map((event) => event.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
       // A new subscriber joins after the deaths and sees what comes next.
       const later: Array<Ev> = []
-      const late = yield* Effect.fork(Stream.runForEach(sup.events, (event) => Effect.sync(() => later.push(event))))
+      const late = yield* Effect.forkChild(Stream.runForEach(sup.events, (event) => Effect.sync(() => later.push(event))))
       yield* flush
       yield* servesAnother(sup)
       yield* flush
@@ -672,10 +672,10 @@ describe("SupervisorFaults: event subscribers", () => {
     Effect.gen(function* () {
       const noLeaks = yield* leakCheck
       const scope = yield* Scope.make()
-      const sup = yield* Scope.extend(Supervisor.make({ name: "scoped", eventBuffer: 2 }), scope)
+      const sup = yield* Scope.provide(Supervisor.make({ name: "scoped", eventBuffer: 2 }), scope)
       const subscription = yield* Scope.make()
-      const stream = yield* Scope.extend(sup.subscribe, subscription)
-      const consumer = yield* Effect.fork(Stream.runForEach(stream, () => Effect.die("consumer boom")))
+      const stream = yield* Scope.provide(sup.subscribe, subscription)
+      const consumer = yield* Effect.forkChild(Stream.runForEach(stream, () => Effect.die("consumer boom")))
       yield* flush
       yield* servesAnother(sup)
       yield* flush
@@ -968,7 +968,7 @@ describe("SupervisorFaults: 1,000 tasks failing at once with zero backoff", () =
     }).pipe(Effect.provide(logs.layer))
   })
 
-  it.scopedLive(
+  it.live(
     "a task failing forever with zero backoff and no retry limit does not starve the event loop (was a bug)",
     () =>
       Effect.gen(function* () {

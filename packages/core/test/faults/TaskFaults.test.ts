@@ -166,9 +166,9 @@ const cell = (prefix: string, paths: ReadonlyArray<string>, body: (h: Harness) =
     yield* Effect.addFinalizer((exit) =>
       Exit.isSuccess(exit)
         ? Effect.void
-        : Effect.asVoid(Effect.forkDaemon(Effect.repeatN(TestClock.adjust("1 minute"), 120)))
+        : Effect.asVoid(Effect.forkDetach(Effect.repeatN(TestClock.adjust("1 minute"), 120)))
     )
-    const { events, sup } = yield* Scope.extend(setup({ name: root, grace: "1 second" }), scope)
+    const { events, sup } = yield* Scope.provide(setup({ name: root, grace: "1 second" }), scope)
     const probePath = `${root}/probe`
     const timeline = Effect.map(Effect.zipRight(TestClock.adjust(0), events), (all) =>
       all.filter((event) => event.path !== probePath).map(line(root))
@@ -187,7 +187,7 @@ const cell = (prefix: string, paths: ReadonlyArray<string>, body: (h: Harness) =
 
     // Shut down (a cell may have done it already: shutdown is one cached operation), let stuck
     // fibers run to their end, close the supervisor's scope.
-    const shutdown = yield* Effect.fork(Effect.either(sup.shutdown))
+    const shutdown = yield* Effect.forkChild(Effect.result(sup.shutdown))
     yield* TestClock.adjust("10 seconds")
     yield* Fiber.join(shutdown)
     yield* Scope.close(scope, Exit.void)
@@ -213,7 +213,7 @@ interface Expected {
 interface SelfEndingFault {
   readonly fault: string
   readonly attempt: Effect.Effect<unknown, unknown, Services>
-  readonly options?: { readonly timeout?: Duration.DurationInput }
+  readonly options?: { readonly timeout?: Duration.Input }
   /** When the task has ended under every policy. */
   readonly endsBy: number
   readonly expected: Record<Policy, Expected>
@@ -482,7 +482,7 @@ describe("Task faults: attempts that end by themselves", () => {
     describe(row.fault, () => {
       for (const [policy, restart] of POLICIES) {
         const expected = row.expected[policy]
-        it.scoped(`${policy}: ${expected.outcome._tag}`, () =>
+        it.effect(`${policy}: ${expected.outcome._tag}`, () =>
           cell(policy, ["t"], ({ probe, sup, timeline }) =>
             Effect.gen(function* () {
               const handle = yield* sup.add(Task.make("t", row.attempt, { restart, ...RETRY, ...row.options }))
@@ -564,7 +564,7 @@ describe("Task faults: tasks that do not stop within their grace", () => {
   for (const row of STOPPED) {
     describe(row.fault, () => {
       for (const [policy, restart] of POLICIES) {
-        it.scoped(`${policy}: ForceAborted, the name stays taken until the fiber exits`, () =>
+        it.effect(`${policy}: ForceAborted, the name stays taken until the fiber exits`, () =>
           cell(policy, ["t"], ({ probe, root, sup, timeline }) =>
             Effect.gen(function* () {
               const handle = yield* sup.add(Task.make("t", row.attempt, { restart, ...RETRY }))
@@ -574,11 +574,11 @@ describe("Task faults: tasks that do not stop within their grace", () => {
               // A stop at 100 ms; grace 1 s (the task's for remove/cancel, the supervisor's for shutdown).
               const stop: Effect.Effect<Either.Either<boolean, { readonly _tag: string }>> =
                 row.stop === "remove"
-                  ? Effect.either(sup.remove("t"))
+                  ? Effect.result(sup.remove("t"))
                   : row.stop === "cancel"
-                    ? Effect.either(sup.cancel("t"))
-                    : Effect.either(Effect.as(sup.shutdown, true))
-              const stopping = yield* Effect.fork(stop)
+                    ? Effect.result(sup.cancel("t"))
+                    : Effect.result(Effect.as(sup.shutdown, true))
+              const stopping = yield* Effect.forkChild(stop)
               yield* TestClock.adjust("999 millis")
               expect(yield* handle.poll).toEqual(Option.none())
               expect(yield* stateOf(sup, "t")).toEqual({
@@ -606,7 +606,7 @@ describe("Task faults: tasks that do not stop within their grace", () => {
               } else {
                 expect(stopped).toEqual(Either.right(true))
                 // The abandoned fiber keeps the name: a second instance never overlaps the first.
-                const again = yield* Effect.either(sup.add(Task.once("t", Effect.void)))
+                const again = yield* Effect.result(sup.add(Task.once("t", Effect.void)))
                 expect(Either.map(Either.flip(again), (error) => error._tag)).toEqual(Either.right("TaskAlreadyExists"))
                 // The supervisor goes on serving other tasks while the abandoned fiber runs.
                 yield* probe
@@ -707,18 +707,18 @@ const failsAfter50 = (failed: string, reason: string, t = "t"): Record<Policy, E
   }
 }
 
-describe("Task faults: a task that forks its own children (Effect.fork and Effect.forkDaemon)", () => {
+describe("Task faults: a task that forks its own children (Effect.forkChild and Effect.forkDetach)", () => {
   const expected = failsAfter50("parent failed", "parent failed")
   for (const [policy, restart] of POLICIES) {
     const attempts = policy === "never" ? 1 : 3
     const end = policy === "never" ? 50 : 350
-    it.scoped(`${policy}: Effect.fork children do not outlive the task; forkDaemon children escape by design`, () =>
+    it.effect(`${policy}: Effect.forkChild children do not outlive the task; forkDaemon children escape by design`, () =>
       Effect.gen(function* () {
         const { alive, child, interrupted, releaseAll } = yield* makeChildren
         const attempt = Effect.gen(function* () {
           const { attempt: n } = yield* TaskContext.TaskContext
-          yield* Effect.fork(child(`fork#${n}`))
-          yield* Effect.forkDaemon(child(`daemon#${n}`))
+          yield* Effect.forkChild(child(`fork#${n}`))
+          yield* Effect.forkDetach(child(`daemon#${n}`))
           yield* Effect.sleep("50 millis")
           return yield* TaskError.fail("parent failed")
         })
@@ -731,7 +731,7 @@ describe("Task faults: a task that forks its own children (Effect.fork and Effec
             yield* TestClock.adjust(end - 160)
             expect(Option.map(yield* handle.poll, brief)).toEqual(Option.some(expected[policy].outcome))
             expect(yield* timeline).toEqual(expected[policy].timeline)
-            // Every child forked with Effect.fork was interrupted, at the latest when the task ended.
+            // Every child forked with Effect.forkChild was interrupted, at the latest when the task ended.
             const forks = interrupted.filter((entry) => entry.includes("fork#"))
             expect(forks.map((entry) => entry.split(" ")[1]).sort()).toEqual(
               Array.from({ length: attempts }, (_, i) => `fork#${i + 1}`)
@@ -796,7 +796,7 @@ describe("Task faults: TaskHandle.await called after the task is long gone", () 
   // Attempt 1 fails, attempt 2 succeeds, attempt 3 (only under `always`) cancels itself.
   const attempt = script(Effect.fail(TaskError.fail("boom")), Effect.void, Effect.fail(TaskError.canceled("done")))
   for (const [policy, restart] of POLICIES) {
-    it.scoped(
+    it.effect(
       `${policy}: await and poll return the same outcome, also after the name was reused and the supervisor closed`,
       () =>
         Effect.gen(function* () {
@@ -897,7 +897,7 @@ describe("Task faults: a child of a nested Supervisor.task (the tree isolates th
     describe(row.fault, () => {
       for (const [policy, restart] of POLICIES) {
         const expected = row.expected[policy]
-        it.scoped(`${policy}: the child ends ${expected.outcome._tag}; its sibling and its supervisor run on`, () =>
+        it.effect(`${policy}: the child ends ${expected.outcome._tag}; its sibling and its supervisor run on`, () =>
           cell(policy, ["group", "group/bad", "group/good"], ({ probe, sup, timelineOf }) =>
             Effect.gen(function* () {
               const handle = yield* sup.add(
@@ -951,7 +951,7 @@ describe("Task faults: a child of a nested Supervisor.task (the tree isolates th
 
   describe("a finalizer that hangs longer than grace, hit by the removal of its supervisor task", () => {
     for (const [policy, restart] of POLICIES) {
-      it.scoped(`${policy}: the child and the group are abandoned after 1 s; the root serves on`, () =>
+      it.effect(`${policy}: the child and the group are abandoned after 1 s; the root serves on`, () =>
         cell(policy, ["group", "group/bad", "group/good"], ({ probe, sup, timeline }) =>
           Effect.gen(function* () {
             const handle = yield* sup.add(
@@ -975,7 +975,7 @@ describe("Task faults: a child of a nested Supervisor.task (the tree isolates th
             )
             yield* probe
             // The abandoned group keeps its name until its subtree is really gone.
-            const again = yield* Effect.either(sup.add(Task.once("group", Effect.void)))
+            const again = yield* Effect.result(sup.add(Task.once("group", Effect.void)))
             expect(Either.map(Either.flip(again), (error) => error._tag)).toEqual(Either.right("TaskAlreadyExists"))
             yield* TestClock.adjust("3989 millis")
             expect(Option.map(yield* sup.get("group"), (info) => info.state)).toEqual(Option.some("stopping"))
@@ -1017,7 +1017,7 @@ describe("Task faults: a child of a nested Supervisor.task (the tree isolates th
 // ---- bugs: focused tests that fail until the bug is fixed ----
 
 describe("Task faults: bugs", () => {
-  it.scoped(
+  it.effect(
     "BUG: Effect.forkScoped inside an attempt forks into the attempt's scope (the child ends with the attempt)",
     () =>
       Effect.gen(function* () {
@@ -1044,12 +1044,12 @@ describe("Task faults: bugs", () => {
       })
   )
 
-  it.scoped("BUG: children forked with Effect.fork end with their attempt, not only with the task", () =>
+  it.effect("BUG: children forked with Effect.forkChild end with their attempt, not only with the task", () =>
     Effect.gen(function* () {
       const { child, interrupted, releaseAll } = yield* makeChildren
       const attempt = Effect.gen(function* () {
         const { attempt: n } = yield* TaskContext.TaskContext
-        yield* Effect.fork(child(`fork#${n}`))
+        yield* Effect.forkChild(child(`fork#${n}`))
         yield* Effect.sleep("50 millis")
         return yield* TaskError.fail("parent failed")
       })
@@ -1062,12 +1062,12 @@ describe("Task faults: bugs", () => {
     })
   )
 
-  it.scoped("(contrast) with a per-attempt timeout, Effect.fork children already end with their attempt", () =>
+  it.effect("(contrast) with a per-attempt timeout, Effect.forkChild children already end with their attempt", () =>
     Effect.gen(function* () {
       const { child, interrupted, releaseAll } = yield* makeChildren
       const attempt = Effect.gen(function* () {
         const { attempt: n } = yield* TaskContext.TaskContext
-        yield* Effect.fork(child(`fork#${n}`))
+        yield* Effect.forkChild(child(`fork#${n}`))
         yield* Effect.sleep("50 millis")
         return yield* TaskError.fail("parent failed")
       })

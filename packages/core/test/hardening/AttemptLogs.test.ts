@@ -24,7 +24,7 @@ const brief = (lines: ReadonlyArray<Line>) => lines.map((line) => [line.level, l
 const refused = TaskError.fail("connection refused")
 
 describe("AttemptLogs: every failed attempt is logged", () => {
-  it.scoped("a warning per failed attempt with path, attempt, reason and the next delay; then nothing", () => {
+  it.effect("a warning per failed attempt with path, attempt, reason and the next delay; then nothing", () => {
     const logs = capture()
     return Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "logs1" })
@@ -47,7 +47,7 @@ describe("AttemptLogs: every failed attempt is logged", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 
-  it.scoped("a timed-out attempt and a defect are failed attempts too", () => {
+  it.effect("a timed-out attempt and a defect are failed attempts too", () => {
     const logs = capture()
     return Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "logs2" })
@@ -68,7 +68,7 @@ describe("AttemptLogs: every failed attempt is logged", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 
-  it.scoped("the last failure is the task's `ended Failed` warning, now annotated with its path and attempt", () => {
+  it.effect("the last failure is the task's `ended Failed` warning, now annotated with its path and attempt", () => {
     const logs = capture()
     return Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "logs3" })
@@ -89,7 +89,7 @@ describe("AttemptLogs: every failed attempt is logged", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 
-  it.scoped("a failure that is not restarted says why: the task's one warning when it gives up", () => {
+  it.effect("a failure that is not restarted says why: the task's one warning when it gives up", () => {
     const logs = capture()
     return Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "logs4", intensity: { maxRestarts: 0, within: "1 second" } })
@@ -105,7 +105,7 @@ describe("AttemptLogs: every failed attempt is logged", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 
-  it.scoped("an attempt stopped by a remove while it fails is canceled, not failed: no failure line", () => {
+  it.effect("an attempt stopped by a remove while it fails is canceled, not failed: no failure line", () => {
     const logs = capture()
     return Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "logs4b" })
@@ -123,7 +123,7 @@ describe("AttemptLogs: every failed attempt is logged", () => {
         )
       )
       yield* Deferred.await(started)
-      const removal = yield* Effect.fork(sup.remove("job"))
+      const removal = yield* Effect.forkChild(sup.remove("job"))
       yield* flush
       yield* Deferred.succeed(finish, undefined)
       yield* Fiber.join(removal)
@@ -132,7 +132,7 @@ describe("AttemptLogs: every failed attempt is logged", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 
-  it.scoped("a failure that restarts its group says so", () => {
+  it.effect("a failure that restarts its group says so", () => {
     const logs = capture()
     return Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "logs5", strategy: "one-for-all" })
@@ -166,7 +166,7 @@ describe("AttemptLogs: logFailures", () => {
     ["info", "INFO"],
     ["debug", "DEBUG"]
   ] as const) {
-    it.scoped(`logFailures: "${value}" writes each failed attempt at ${level}`, () => {
+    it.effect(`logFailures: "${value}" writes each failed attempt at ${level}`, () => {
       const logs = capture()
       return Effect.gen(function* () {
         const sup = yield* Supervisor.make({ name: `level-${value}` })
@@ -178,7 +178,7 @@ describe("AttemptLogs: logFailures", () => {
     })
   }
 
-  it.scoped('logFailures: "none" writes no failure line, not even the one when the task gives up', () => {
+  it.effect('logFailures: "none" writes no failure line, not even the one when the task gives up', () => {
     const logs = capture()
     return Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "silent" })
@@ -195,7 +195,7 @@ describe("AttemptLogs: logFailures", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 
-  it.scoped("with info or debug, the line of a task that gives up stays a warning", () => {
+  it.effect("with info or debug, the line of a task that gives up stays a warning", () => {
     const logs = capture()
     return Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "gives-up" })
@@ -210,7 +210,7 @@ describe("AttemptLogs: logFailures", () => {
     }).pipe(Effect.provide(logs.layer))
   })
 
-  it.scoped("a supervisor's defaults set it for its tasks and its nested supervisors; a task's own wins", () => {
+  it.effect("a supervisor's defaults set it for its tasks and its nested supervisors; a task's own wins", () => {
     const logs = capture()
     return Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "inherit", defaults: { logFailures: "info" } })
@@ -254,7 +254,7 @@ describe("AttemptLogs: logFailures", () => {
 })
 
 describe("AttemptLogs: the annotations of a line written inside an attempt", () => {
-  it.scoped(
+  it.effect(
     "task, path and attempt on the attempt's lines, its finalizers' and its timeout's; the caller's kept",
     () => {
       const logs = capture()
@@ -290,7 +290,7 @@ describe("AttemptLogs: the annotations of a line written inside an attempt", () 
     }
   )
 
-  it.scoped("a line the task writes after a restart of its whole group carries the new attempt", () => {
+  it.effect("a line the task writes after a restart of its whole group carries the new attempt", () => {
     const logs = capture()
     return Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "ann2", strategy: "one-for-all" })
@@ -315,7 +315,7 @@ describe("AttemptLogs: the annotations of a line written inside an attempt", () 
 })
 
 describe("AttemptLogs: the shutdown warning stays short", () => {
-  it.scoped("it names the first 10 abandoned tasks and counts the rest; the error and the event list all", () => {
+  it.effect("it names the first 10 abandoned tasks and counts the rest; the error and the event list all", () => {
     const logs = capture()
     return Effect.gen(function* () {
       const release = yield* Deferred.make<void>()
@@ -323,13 +323,13 @@ describe("AttemptLogs: the shutdown warning stays short", () => {
       yield* Effect.addFinalizer(() => Deferred.succeed(release, undefined))
       const sup = yield* Supervisor.make({ name: "many", grace: "1 second" })
       const stream = yield* sup.subscribe
-      const collector = yield* Effect.fork(
+      const collector = yield* Effect.forkChild(
         Stream.runCollect(Stream.takeUntil(stream, SupervisorEvent.is("GraceExceeded")))
       )
       const names = Array.from({ length: 25 }, (_, i) => `t${String(i).padStart(2, "0")}`)
       yield* sup.addAll(names.map((name) => Task.once(name, Effect.uninterruptible(Deferred.await(release)))))
       yield* flush
-      const shutdown = yield* Effect.fork(Effect.exit(sup.shutdown))
+      const shutdown = yield* Effect.forkChild(Effect.exit(sup.shutdown))
       yield* TestClock.adjust("1 second")
       const exit = yield* Fiber.join(shutdown)
       const paths = names.map((name) => `many/${name}`)

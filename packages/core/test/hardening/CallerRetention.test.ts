@@ -107,7 +107,7 @@ describe("CallerRetention: the last caller's services", () => {
 })
 
 describe("CallerRetention: the record is still shared", () => {
-  it.scoped("consecutive adds from one fiber in one turn share one caller record", () =>
+  it.effect("consecutive adds from one fiber in one turn share one caller record", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const handles = yield* Effect.forEach(["a", "b", "c"], (name) => sup.add(Task.make(name, Effect.never)))

@@ -55,7 +55,7 @@ const longQueue = (count: number, blockAt: number) =>
 const names = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => `q${from + i}`)
 
 describe("ControllerQueue: a long slot queue", () => {
-  it.scoped("20,000 queued submissions run one at a time, in submission order, each exactly once", () =>
+  it.effect("20,000 queued submissions run one at a time, in submission order, each exactly once", () =>
     Effect.gen(function* () {
       const { gate, handles, ran, sup } = yield* longQueue(20_001, 0)
       expect(yield* sup.slots).toMatchObject([{ slot: "s", status: "running", queued: 20_000 }])
@@ -72,7 +72,7 @@ describe("ControllerQueue: a long slot queue", () => {
     })
   )
 
-  it.scoped("a queue whose front has drained: remove, then replace the head; the rest keeps its order", () =>
+  it.effect("a queue whose front has drained: remove, then replace the head; the rest keeps its order", () =>
     Effect.gen(function* () {
       const { gate, handles, ran, sup } = yield* longQueue(3_000, 1_000)
       expect(ran).toEqual(names(0, 1_000))
@@ -98,7 +98,7 @@ describe("ControllerQueue: a long slot queue", () => {
     })
   )
 
-  it.scoped("a queue whose front has drained: a shutdown rejects every queued submission once", () =>
+  it.effect("a queue whose front has drained: a shutdown rejects every queued submission once", () =>
     Effect.gen(function* () {
       const { handles, ran, sup } = yield* longQueue(3_000, 1_000)
       yield* sup.shutdown

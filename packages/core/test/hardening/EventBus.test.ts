@@ -19,13 +19,13 @@ const slowly = (events: Stream.Stream<Ev>): Stream.Stream<Ev> => Stream.tap(even
 const line = (event: Ev): string => `${event.seq} ${event._tag} ${event.path}`
 
 describe("EventBus: a subscriber in an outer scope", () => {
-  it.scoped("that reads only after the scope closed gets every event of the shutdown, then the end", () =>
+  it.effect("that reads only after the scope closed gets every event of the shutdown, then the end", () =>
     Effect.gen(function* () {
       const outer = yield* Effect.scope
       const events = yield* Effect.scoped(
         Effect.gen(function* () {
           const sup = yield* Supervisor.make({ grace: "1 second", name: "late-reader" })
-          const events = yield* Scope.extend(sup.subscribe, outer)
+          const events = yield* Scope.provide(sup.subscribe, outer)
           const started = yield* Deferred.make<void>()
           yield* sup.add(Task.make("worker", parked(started)))
           yield* Deferred.await(started)
@@ -46,13 +46,13 @@ describe("EventBus: a subscriber in an outer scope", () => {
     })
   )
 
-  it.scoped("that is slow (one event per millisecond) still gets the events buffered when the scope closed", () =>
+  it.effect("that is slow (one event per millisecond) still gets the events buffered when the scope closed", () =>
     Effect.gen(function* () {
       const outer = yield* Effect.scope
       const consumer = yield* Effect.scoped(
         Effect.gen(function* () {
           const sup = yield* Supervisor.make({ grace: "1 second", name: "slow-reader" })
-          const events = yield* Scope.extend(sup.subscribe, outer)
+          const events = yield* Scope.provide(sup.subscribe, outer)
           const consumer = yield* Effect.forkIn(Stream.runCollect(slowly(events)), outer)
           const started = yield* Deferred.make<void>()
           yield* sup.add(Task.make("a", parked(started)))
@@ -79,7 +79,7 @@ describe("EventBus: a subscriber in an outer scope", () => {
     })
   )
 
-  it.scoped("a shutdown past its grace: the stuck task's ForceAborted and GraceExceeded arrive, then the end", () =>
+  it.effect("a shutdown past its grace: the stuck task's ForceAborted and GraceExceeded arrive, then the end", () =>
     Effect.gen(function* () {
       const outer = yield* Effect.scope
       const release = yield* Deferred.make<void>()
@@ -87,7 +87,7 @@ describe("EventBus: a subscriber in an outer scope", () => {
       const { consumer, handle } = yield* Effect.scoped(
         Effect.gen(function* () {
           const sup = yield* Supervisor.make({ grace: "1 second", name: "stuck-reader" })
-          const events = yield* Scope.extend(sup.subscribe, outer)
+          const events = yield* Scope.provide(sup.subscribe, outer)
           const consumer = yield* Effect.forkIn(Stream.runCollect(slowly(events)), outer)
           const handle = yield* sup.add(
             Task.once(
@@ -121,7 +121,7 @@ describe("EventBus: a subscriber in an outer scope", () => {
     })
   )
 
-  it.scoped("subscribing after the supervisor's scope closed gives a stream that ends at once", () =>
+  it.effect("subscribing after the supervisor's scope closed gives a stream that ends at once", () =>
     Effect.gen(function* () {
       const sup = yield* Effect.scoped(Supervisor.make({ name: "closed" }))
       expect(Chunk.toReadonlyArray(yield* Stream.runCollect(sup.events))).toEqual([])
@@ -130,13 +130,13 @@ describe("EventBus: a subscriber in an outer scope", () => {
     })
   )
 
-  it.scoped("a subscriber that fell behind keeps the newest events of its buffer, then the end", () =>
+  it.effect("a subscriber that fell behind keeps the newest events of its buffer, then the end", () =>
     Effect.gen(function* () {
       const outer = yield* Effect.scope
       const events = yield* Effect.scoped(
         Effect.gen(function* () {
           const sup = yield* Supervisor.make({ name: "behind", eventBuffer: 4 })
-          const events = yield* Scope.extend(sup.subscribe, outer)
+          const events = yield* Scope.provide(sup.subscribe, outer)
           yield* sup.add(Task.once("quick", Effect.void))
           yield* flush
           return events
@@ -163,10 +163,10 @@ const scenario = (subscribeAt: number) =>
   Effect.gen(function* () {
     const outer = yield* Effect.scope
     const recorded: Array<Ev> = []
-    let consumer: Fiber.RuntimeFiber<void> | undefined
+    let consumer: Fiber.Fiber<void> | undefined
     const subscribe = (sup: Supervisor.Supervisor) =>
       Effect.gen(function* () {
-        const events = yield* Scope.extend(sup.subscribe, outer)
+        const events = yield* Scope.provide(sup.subscribe, outer)
         consumer = yield* Effect.forkIn(
           Stream.runForEach(events, (event) => Effect.sync(() => recorded.push(event))),
           outer
@@ -211,7 +211,7 @@ const scenario = (subscribeAt: number) =>
   })
 
 describe("EventBus: seq numbers every event, listened to or not", () => {
-  it.scoped("a subscriber that comes late sees the numbers one that was there from the start sees", () =>
+  it.effect("a subscriber that comes late sees the numbers one that was there from the start sees", () =>
     Effect.gen(function* () {
       const full = yield* scenario(0)
       expect(full.map((event) => event.seq)).toEqual(full.map((_, i) => i + 1))
@@ -235,13 +235,13 @@ describe("EventBus: seq numbers every event, listened to or not", () => {
     })
   )
 
-  it.scoped("with nobody listening no event is built, but each one takes its number", () =>
+  it.effect("with nobody listening no event is built, but each one takes its number", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "unheard" })
       // 5 events nobody hears: TaskAdded, AttemptStarting, AttemptSucceeded, TaskFinished, TaskRemoved.
       yield* (yield* sup.add(Task.once("first", Effect.void))).await
       const events = yield* sup.subscribe
-      const collector = yield* Effect.fork(Stream.runCollect(Stream.take(events, 5)))
+      const collector = yield* Effect.forkChild(Stream.runCollect(Stream.take(events, 5)))
       yield* (yield* sup.add(Task.once("second", Effect.void))).await
       const heard = Chunk.toReadonlyArray(yield* Fiber.join(collector))
       expect(heard.map((event) => `${event.seq} ${event._tag}`)).toEqual([

@@ -11,7 +11,7 @@ import { Supervisor, SupervisorError, SupervisorEvent, Task } from "@fibervisor/
 import { type Log, makeLog, recorded, setupTree, timeline } from "../tree/helpers.js"
 
 /** A service whose attempt's scope finalizer (its flush) takes `stopTakes`. */
-const service = (log: Log, name: string, stopTakes: Duration.DurationInput) =>
+const service = (log: Log, name: string, stopTakes: Duration.Input) =>
   Task.make(name, recorded(log, undefined, { stopTakes }))
 
 /** A task stuck in an uninterruptible region for an hour, with no grace of its own. */
@@ -43,13 +43,13 @@ const app = (log: Log, stuck: Task.Task<never, never>) =>
   )
 
 describe("Grace fairness: a wedged static child next to flushing siblings", () => {
-  it.scoped("a child without its own grace gets an equal share of what is left; its siblings stop cleanly", () =>
+  it.effect("a child without its own grace gets an equal share of what is left; its siblings stop cleanly", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({ grace: "6 seconds" })
       const log = makeLog()
       yield* sup.add(app(log, wedged(log)))
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       // wedged (no grace of its own) gets 5000 ms / 4 children = 1250 ms; then importer flushes for 1 s.
       yield* TestClock.adjust("1249 millis")
       expect(log.lines("stop")).toEqual([])
@@ -110,7 +110,7 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
     })
   )
 
-  it.scoped("a child whose restartNow is under way still gets only its share when the shutdown comes", () =>
+  it.effect("a child whose restartNow is under way still gets only its share when the shutdown comes", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({ grace: "6 seconds" })
       const log = makeLog()
@@ -119,7 +119,7 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
       // The restart waits up to wedged's grace (app's 5 s) for the attempt to stop; the shutdown
       // must not inherit that clock, or wedged would eat the importer's flush.
       expect(yield* sup.restartNow("app/wedged")).toBe(true)
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("1250 millis")
       expect(log.lines("stop")).toEqual(["2250 stop root/app/importer#1"])
       yield* TestClock.adjust("1020 millis")
@@ -133,13 +133,13 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
     })
   )
 
-  it.scoped("a child with its own 500 ms grace costs 500 ms, not the root's 6 s; the report tells the truth", () =>
+  it.effect("a child with its own 500 ms grace costs 500 ms, not the root's 6 s; the report tells the truth", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({ grace: "6 seconds" })
       const log = makeLog()
       yield* sup.add(app(log, wedged(log).pipe(Task.withGrace("500 millis"))))
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("1519 millis")
       expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
       yield* TestClock.adjust("1 millis")
@@ -181,7 +181,7 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
     })
   )
 
-  it.scoped("an abandoned grandchild does not hold two levels of ancestors until their deadlines", () =>
+  it.effect("an abandoned grandchild does not hold two levels of ancestors until their deadlines", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({ grace: "20 seconds" })
       const log = makeLog()
@@ -196,7 +196,7 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
         )
       )
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       // mid is decided at 1300 (h abandoned), top once a has stopped (1400), the root with it.
       yield* TestClock.adjust("399 millis")
       expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
@@ -231,7 +231,7 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
 })
 
 describe("Grace: a nested ordered stop never reports GraceExceeded before its deadline", () => {
-  it.scoped("a child abandoned after its own 50 ms grace: the nested supervisor reports at its 1 s deadline", () =>
+  it.effect("a child abandoned after its own 50 ms grace: the nested supervisor reports at its 1 s deadline", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -241,7 +241,7 @@ describe("Grace: a nested ordered stop never reports GraceExceeded before its de
         })
       )
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("1 hour")
       expect(Exit.isFailure(yield* Fiber.await(shutdown))).toBe(true)
       const nested = (yield* events).filter((event) => event.path === "root/g")
@@ -263,7 +263,7 @@ describe("Grace: a nested ordered stop never reports GraceExceeded before its de
     })
   )
 
-  it.scoped("an abandoned child that exits before the deadline: the nested supervisor reports all stopped", () =>
+  it.effect("an abandoned child that exits before the deadline: the nested supervisor reports all stopped", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -274,7 +274,7 @@ describe("Grace: a nested ordered stop never reports GraceExceeded before its de
       ).pipe(Task.withGrace("50 millis"))
       yield* sup.add(Supervisor.task("g", [service(log, "a", "10 millis"), h], { grace: "1 second" }))
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("1 hour")
       expect(Exit.isFailure(yield* Fiber.await(shutdown))).toBe(true)
       expect(
@@ -288,7 +288,7 @@ describe("Grace: a nested ordered stop never reports GraceExceeded before its de
 })
 
 describe("Grace: a static child with grace 0 (brutal kill)", () => {
-  it.scoped("is abandoned at once with its own grace; a cooperative one still stops: no GraceExceeded", () =>
+  it.effect("is abandoned at once with its own grace; a cooperative one still stops: no GraceExceeded", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -296,7 +296,7 @@ describe("Grace: a static child with grace 0 (brutal kill)", () => {
         Supervisor.task("g", [service(log, "a", "10 millis"), Task.make("z", recorded(log)).pipe(Task.withGrace(0))])
       )
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("10 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       expect(
@@ -317,7 +317,7 @@ describe("Grace: a static child with grace 0 (brutal kill)", () => {
     })
   )
 
-  it.scoped("stopped last, a cooperative one that exits at once does not fail its ancestors' shutdown", () =>
+  it.effect("stopped last, a cooperative one that exits at once does not fail its ancestors' shutdown", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -325,7 +325,7 @@ describe("Grace: a static child with grace 0 (brutal kill)", () => {
         Supervisor.task("g", [Task.make("z", recorded(log)).pipe(Task.withGrace(0)), service(log, "a", "10 millis")])
       )
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("10 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       expect(
@@ -343,13 +343,13 @@ describe("Grace: a static child with grace 0 (brutal kill)", () => {
     })
   )
 
-  it.scoped("a wedged one is abandoned at once; its supervisor reports GraceExceeded only at its deadline", () =>
+  it.effect("a wedged one is abandoned at once; its supervisor reports GraceExceeded only at its deadline", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({ grace: "30 seconds" })
       const log = makeLog()
       yield* sup.add(Supervisor.task("g", [service(log, "a", "10 millis"), wedged(log, "z").pipe(Task.withGrace(0))]))
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("10 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(
         Exit.fail(

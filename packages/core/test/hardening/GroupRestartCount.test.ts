@@ -54,7 +54,7 @@ const running = (names: ReadonlyArray<string>, attempt = 2, restarts = 1) =>
   names.map((name) => [name, "running", attempt, restarts])
 
 describe("GroupRestartCount: one-for-all, siblings failing in the same instant", () => {
-  it.scoped("two children lose their dependency at 10 ms, maxRestarts 1: one group restart, not exceeded", () =>
+  it.effect("two children lose their dependency at 10 ms, maxRestarts 1: one group restart, not exceeded", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "one-for-all",
@@ -94,7 +94,7 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
     })
   )
 
-  it.scoped(
+  it.effect(
     "the two failures count once: with maxRestarts 2 the third restart in the window exceeds, not the second",
     () =>
       Effect.gen(function* () {
@@ -120,7 +120,7 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
       })
   )
 
-  it.scoped("three children fail together with maxRestarts 1: one group restart, each restarts once", () =>
+  it.effect("three children fail together with maxRestarts 1: one group restart, each restarts once", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "one-for-all",
@@ -146,7 +146,7 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
     })
   )
 
-  it.scoped("maxRestarts 0: the first failure exceeds it, once; the others do not restart", () =>
+  it.effect("maxRestarts 0: the first failure exceeds it, once; the others do not restart", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "one-for-all",
@@ -165,7 +165,7 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
     })
   )
 
-  it.scoped("two children failing after the same sleep: one group restart, each restarts once", () =>
+  it.effect("two children failing after the same sleep: one group restart, each restarts once", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "one-for-all",
@@ -188,7 +188,7 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
     })
   )
 
-  it.scoped("one-for-one restarts per child: two failures in the same instant are two restarts", () =>
+  it.effect("one-for-one restarts per child: two failures in the same instant are two restarts", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({ intensity: { maxRestarts: 1, within: "1 second" } })
       const log = makeLog()
@@ -208,7 +208,7 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
 })
 
 describe("GroupRestartCount: rest-for-one", () => {
-  it.scoped("a and c fail together: one restart of a and the children after it, counted once", () =>
+  it.effect("a and c fail together: one restart of a and the children after it, counted once", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "rest-for-one",
@@ -237,7 +237,7 @@ describe("GroupRestartCount: rest-for-one", () => {
     })
   )
 
-  it.scoped("the later child's failure is seen first: the earlier child's restart takes it over, counted once", () =>
+  it.effect("the later child's failure is seen first: the earlier child's restart takes it over, counted once", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "rest-for-one",
@@ -268,7 +268,7 @@ describe("GroupRestartCount: rest-for-one", () => {
     })
   )
 
-  it.scoped("two children failing after the same sleep: the later one's restart is taken over, counted once", () =>
+  it.effect("two children failing after the same sleep: the later one's restart is taken over, counted once", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "rest-for-one",
@@ -294,7 +294,7 @@ describe("GroupRestartCount: rest-for-one", () => {
     })
   )
 
-  it.scoped("an earlier child failing while a later child's restart waits takes it over: one restart of all", () =>
+  it.effect("an earlier child failing while a later child's restart waits takes it over: one restart of all", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "rest-for-one",
@@ -323,7 +323,7 @@ describe("GroupRestartCount: rest-for-one", () => {
     })
   )
 
-  it.scoped("taken over while it stops a sibling: that stop finishes, then one restart starts all of them", () =>
+  it.effect("taken over while it stops a sibling: that stop finishes, then one restart starts all of them", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "rest-for-one",
@@ -359,7 +359,7 @@ describe("GroupRestartCount: rest-for-one", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "once a later child's restart has started it again, an earlier child's failure is a restart of its own",
     () =>
       Effect.gen(function* () {
@@ -384,7 +384,7 @@ describe("GroupRestartCount: rest-for-one", () => {
 })
 
 describe("GroupRestartCount: a failure while a group restart is under way", () => {
-  it.scoped("a sibling that fails while the others are being stopped joins the restart under way", () =>
+  it.effect("a sibling that fails while the others are being stopped joins the restart under way", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "one-for-all",
@@ -413,7 +413,7 @@ describe("GroupRestartCount: a failure while a group restart is under way", () =
     })
   )
 
-  it.scoped("a failure after the group has started again is a new restart, counted again", () =>
+  it.effect("a failure after the group has started again is a new restart, counted again", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "one-for-all",
@@ -432,7 +432,7 @@ describe("GroupRestartCount: a failure while a group restart is under way", () =
     })
   )
 
-  it.scoped("a child failing again as soon as the restart starts it is not taken for a pending restart", () =>
+  it.effect("a child failing again as soon as the restart starts it is not taken for a pending restart", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({
         strategy: "one-for-all",
@@ -464,7 +464,7 @@ describe("GroupRestartCount: a failure while a group restart is under way", () =
     })
   )
 
-  it.scoped("nested one-for-all: two children failing together restart once, the parent sees no failure", () =>
+  it.effect("nested one-for-all: two children failing together restart once, the parent sees no failure", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -489,7 +489,7 @@ describe("GroupRestartCount: a failure while a group restart is under way", () =
         ["b", 2, 1]
       ])
       expect(yield* g.poll).toEqual(Option.none())
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* flush
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
     })

@@ -115,7 +115,7 @@ describe("HostileValues: error values that cannot be described", () => {
     })
 
     for (const kind of ["fail", "die"] as const) {
-      it.scoped(`${label} (${kind}) goes through the restart policy and AttemptFailed`, () =>
+      it.effect(`${label} (${kind}) goes through the restart policy and AttemptFailed`, () =>
         Effect.gen(function* () {
           const { sup, untilRemoved } = yield* setup()
           let attempts = 0
@@ -169,7 +169,7 @@ describe("HostileValues: offloaded work failing with an error value that cannot 
       const prefix = kind === "fail" ? "" : "defect: "
       const line = `offloaded work failed: ${prefix}an error value that cannot be described (object)`
 
-      it.scoped(`Offload.make: ${label} (${kind}) counts and logs as failed, not interrupted`, () =>
+      it.effect(`Offload.make: ${label} (${kind}) counts and logs as failed, not interrupted`, () =>
         Effect.gen(function* () {
           const offload = yield* Offload.make({ grace: 0 })
           const k = uniqueKind("hostile")
@@ -202,7 +202,7 @@ describe("HostileValues: an attempt's Scope used after its attempt ended", () =>
     [" (a task with a timeout)", "1 hour", false],
     [" (a traced task: the attempt runs in a span)", undefined, true]
   ] as const)
-    it.scoped(`behaves as a closed scope during the next attempt and after the task ended${label}`, () =>
+    it.effect(`behaves as a closed scope during the next attempt and after the task ended${label}`, () =>
       Effect.gen(function* () {
         const { sup } = yield* setup()
         const tracing = yield* recordingTracer
@@ -253,8 +253,8 @@ describe("HostileValues: an attempt's Scope used after its attempt ended", () =>
         )
         expect(ran).toEqual(["late finalizer"])
         expect(exitSeen !== undefined && Exit.isFailure(exitSeen)).toBe(true)
-        // Scope.extend releases at once.
-        const extended = yield* Scope.extend(
+        // Scope.provide releases at once.
+        const extended = yield* Scope.provide(
           Effect.acquireRelease(Effect.succeed("resource"), () => Effect.sync(() => ran.push("released"))),
           first
         )
@@ -262,7 +262,7 @@ describe("HostileValues: an attempt's Scope used after its attempt ended", () =>
         expect(ran).toEqual(["late finalizer", "released"])
         // A fiber forked into it is interrupted at once.
         const forked = yield* Effect.forkIn(Effect.never, first)
-        expect(Exit.isInterrupted(yield* Fiber.await(forked))).toBe(true)
+        expect(Exit.hasInterrupts(yield* Fiber.await(forked))).toBe(true)
         // A scope forked from it is closed already.
         const child = yield* Scope.fork(first, ExecutionStrategy.sequential)
         yield* Scope.addFinalizer(
@@ -286,8 +286,8 @@ describe("HostileValues: an attempt's Scope used after its attempt ended", () =>
             Effect.sync(() => ran.push("after the end"))
           )
           const fiber = yield* Effect.forkIn(Effect.never, scope)
-          expect(Exit.isInterrupted(yield* Fiber.await(fiber))).toBe(true)
-          yield* Scope.extend(
+          expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
+          yield* Scope.provide(
             Effect.addFinalizer(() => Effect.sync(() => ran.push("extended after the end"))),
             scope
           )
@@ -317,7 +317,7 @@ describe("HostileValues: very deep trees", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     `${depth} levels are added, run and shut down`,
     () =>
       Effect.gen(function* () {
@@ -333,7 +333,7 @@ describe("HostileValues: very deep trees", () => {
           )
         )
         const scope = yield* Scope.make()
-        const sup = yield* Scope.extend(Supervisor.make(), scope)
+        const sup = yield* Scope.provide(Supervisor.make(), scope)
         const handle = yield* sup.add(deep(leaf))
         const path = yield* Deferred.await(started)
         expect(path.split("/")).toHaveLength(depth + 2)
@@ -446,7 +446,7 @@ describe("HostileValues: numbers JSON cannot carry never reach an event", () => 
 
   for (const exitCode of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
     for (const [label, make, outcome] of errors) {
-      it.scoped(`${label} with exitCode ${exitCode}: the exit code is not carried, the reason says so`, () =>
+      it.effect(`${label} with exitCode ${exitCode}: the exit code is not carried, the reason says so`, () =>
         Effect.gen(function* () {
           const { sup, untilRemoved } = yield* setup()
           const handle = yield* sup.add(
@@ -468,7 +468,7 @@ describe("HostileValues: numbers JSON cannot carry never reach an event", () => 
     }
   }
 
-  it.scoped("a backoff schedule that asks for an infinite delay ends the task with a clear reason", () =>
+  it.effect("a backoff schedule that asks for an infinite delay ends the task with a clear reason", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const handle = yield* sup.add(
@@ -510,7 +510,7 @@ describe("HostileValues: task names that would corrupt log lines and metric labe
   ]
 
   for (const [label, name, reason] of refused) {
-    it.scoped(`${label} is refused as name, by Task.validate, add and as a Supervisor.task child`, () =>
+    it.effect(`${label} is refused as name, by Task.validate, add and as a Supervisor.task child`, () =>
       Effect.gen(function* () {
         const validated = yield* Effect.flip(Task.validate(Task.make(name, Effect.void)))
         expect({ tag: validated._tag, task: validated.task, field: validated.field, reason: validated.reason }).toEqual(
@@ -535,7 +535,7 @@ describe("HostileValues: task names that would corrupt log lines and metric labe
   }
 
   for (const [label, name, reason] of refused) {
-    it.scoped(`${label} is refused as a root supervisor's name (it starts every path)`, () =>
+    it.effect(`${label} is refused as a root supervisor's name (it starts every path)`, () =>
       Effect.gen(function* () {
         const made = yield* Effect.flip(Supervisor.make({ name }))
         expect(made).toMatchObject({ _tag: "InvalidSupervisorOptions", field: "name", reason })

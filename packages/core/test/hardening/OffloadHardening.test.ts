@@ -16,7 +16,7 @@ describe("Offload.layer({ grace: 0 })", () => {
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const logs = captureLogs()
-      const offload = yield* Scope.extend(Offload.make({ grace: 0 }).pipe(Effect.provide(logs.layer)), scope)
+      const offload = yield* Scope.provide(Offload.make({ grace: 0 }).pipe(Effect.provide(logs.layer)), scope)
       const kind = uniqueKind("stuck")
       const before = yield* counts(kind)
       const started = yield* Deferred.make<void>()
@@ -26,7 +26,7 @@ describe("Offload.layer({ grace: 0 })", () => {
         Effect.uninterruptible(Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(release))))
       )
       yield* Deferred.await(started)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
       // No clock time has passed: the close did not wait for the stuck piece.
       expect(yield* Fiber.poll(closing)).toEqual(Option.some(Exit.void))
@@ -54,8 +54,8 @@ describe("Offload.layerInline: cancel", () => {
       const kind = uniqueKind("inline-cancel")
       const before = yield* counts(kind)
       const [a, b] = yield* Effect.all([gate(), gate()])
-      const first = yield* Effect.fork(offload.register(keyed("k", kind), a.work).pipe(Effect.provide(logs.layer)))
-      const second = yield* Effect.fork(offload.spawn(kind, b.work).pipe(Effect.provide(logs.layer)))
+      const first = yield* Effect.forkChild(offload.register(keyed("k", kind), a.work).pipe(Effect.provide(logs.layer)))
+      const second = yield* Effect.forkChild(offload.spawn(kind, b.work).pipe(Effect.provide(logs.layer)))
       yield* Deferred.await(a.started)
       yield* Deferred.await(b.started)
       yield* TestClock.adjust("5 seconds")
@@ -86,7 +86,7 @@ describe("Offload.layerInline: cancel", () => {
       const before = yield* counts(kind)
       const pieces = yield* Effect.all([gate(), gate(), gate()])
       const callers = yield* Effect.forEach(pieces, (piece, i) =>
-        Effect.fork(offload.register(i === 0 ? auto(kind) : keyed(`k${i}`, kind), piece.work))
+        Effect.forkChild(offload.register(i === 0 ? auto(kind) : keyed(`k${i}`, kind), piece.work))
       )
       yield* Effect.forEach(pieces, (piece) => Deferred.await(piece.started))
       expect(yield* offload.cancelAll).toBe(3)
@@ -111,10 +111,10 @@ describe("Offload.layerInline: the caller's interruption", () => {
           doneAt = now
         })
       )
-      const request = yield* Effect.fork(offload.register(keyed("upload", kind), work))
+      const request = yield* Effect.forkChild(offload.register(keyed("upload", kind), work))
       yield* flush
       yield* TestClock.adjust("1 second")
-      expect(Exit.isInterrupted(yield* Fiber.interrupt(request))).toBe(true)
+      expect(Exit.hasInterrupts(yield* Fiber.interrupt(request))).toBe(true)
       expect(yield* offload.isInFlight(keyed("upload", kind))).toBe(true)
       yield* TestClock.adjust("1 second")
       expect(doneAt).toBe(2000)
@@ -126,12 +126,12 @@ describe("Offload.layerInline: the caller's interruption", () => {
   it.effect("releasing the inline layer drains the work its interrupted callers left running", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const offload = yield* Scope.extend(build(Offload.layerInline), scope)
+      const offload = yield* Scope.provide(build(Offload.layerInline), scope)
       const a = yield* gate()
-      const request = yield* Effect.fork(offload.spawn("x", a.work))
+      const request = yield* Effect.forkChild(offload.spawn("x", a.work))
       yield* Deferred.await(a.started)
       yield* Fiber.interrupt(request)
-      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
       expect(yield* Fiber.poll(closing)).toEqual(Option.none())
       yield* a.release
@@ -142,14 +142,14 @@ describe("Offload.layerInline: the caller's interruption", () => {
 })
 
 describe("Offload.submit: a handle on the work this call admitted", () => {
-  it.scoped("spawned: await resumes when this piece ends, with its exit, while other work runs on", () =>
+  it.effect("spawned: await resumes when this piece ends, with its exit, while other work runs on", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make({ grace: 0 })
       const other = yield* gate()
       yield* offload.spawn("x", other.work)
       const handle = yield* offload.submit(keyed("k", "x"), Effect.as(Effect.sleep("1 second"), 42))
       expect(handle.outcome).toBe("spawned")
-      const waiting = yield* Effect.fork(handle.await)
+      const waiting = yield* Effect.forkChild(handle.await)
       yield* flush
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
@@ -164,12 +164,12 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
     })
   )
 
-  it.scoped("interrupting the wait does not stop the work", () =>
+  it.effect("interrupting the wait does not stop the work", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make({ grace: 0 })
       const a = yield* gate()
       const handle = yield* offload.submit(auto("x"), a.work)
-      const waiting = yield* Effect.fork(handle.await)
+      const waiting = yield* Effect.forkChild(handle.await)
       yield* Deferred.await(a.started)
       yield* Fiber.interrupt(waiting)
       expect(a.interruptedAt()).toBe(undefined)
@@ -178,7 +178,7 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
     })
   )
 
-  it.scoped("work that fails or dies: the exit carries the cause; the service still logs and counts it", () =>
+  it.effect("work that fails or dies: the exit carries the cause; the service still logs and counts it", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
       const offload = yield* Offload.make({ grace: 0 })
@@ -197,7 +197,7 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
     })
   )
 
-  it.scoped("work that is cancelled, timed out, or dropped from the queue: an interruption", () =>
+  it.effect("work that is cancelled, timed out, or dropped from the queue: an interruption", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make({
         grace: 0,
@@ -218,7 +218,7 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
       yield* Deferred.await(a.started)
       expect(yield* offload.cancel(keyed("a", "x"))).toBe(true)
       const isInterruption = (result: Option.Option<Exit.Exit<unknown, unknown>>) =>
-        Option.isSome(result) && Exit.isFailure(result.value) && Cause.isInterruptedOnly(result.value.cause)
+        Option.isSome(result) && Exit.isFailure(result.value) && Cause.hasInterruptsOnly(result.value.cause)
       expect(isInterruption(yield* cancelled.await)).toBe(true)
       yield* TestClock.adjust("1 second")
       expect(isInterruption(yield* timedOut.await)).toBe(true)
@@ -228,7 +228,7 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
     })
   )
 
-  it.scoped("deduplicated: await resumes when the piece in flight under the key ends, with none", () =>
+  it.effect("deduplicated: await resumes when the piece in flight under the key ends, with none", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make({ grace: 0 })
       const a = yield* gate()
@@ -236,7 +236,7 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
       const first = yield* offload.submit(keyed("k", "x"), Effect.as(a.work, "first"))
       const second = yield* offload.submit(keyed("k", "x"), Effect.as(b.work, 2))
       expect([first.outcome, second.outcome]).toEqual(["spawned", "deduplicated"])
-      const waiting = yield* Effect.fork(second.await)
+      const waiting = yield* Effect.forkChild(second.await)
       yield* Deferred.await(a.started)
       yield* flush
       expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
@@ -251,7 +251,7 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
   it.effect("rejected (full, invalid key, closed) and disabled: await resumes at once with none", () =>
     Effect.gen(function* () {
       const scope = yield* Scope.make()
-      const offload = yield* Scope.extend(Offload.make({ grace: 0, maxConcurrent: 1 }), scope)
+      const offload = yield* Scope.provide(Offload.make({ grace: 0, maxConcurrent: 1 }), scope)
       const a = yield* gate()
       yield* offload.spawn("x", a.work)
       const work = counter()
@@ -274,7 +274,7 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
 
   it.effect("the inline layer: submit returns once the work has ended; its handle has the exit", () =>
     Effect.gen(function* () {
-      const request = yield* Effect.fork(Offload.submit(auto("x"), Effect.as(Effect.sleep("1 second"), "done")))
+      const request = yield* Effect.forkChild(Offload.submit(auto("x"), Effect.as(Effect.sleep("1 second"), "done")))
       yield* flush
       yield* TestClock.adjust("999 millis")
       expect(yield* Fiber.poll(request)).toEqual(Option.none())
@@ -305,7 +305,7 @@ describe("logFailures", () => {
       offload.submit(auto(kind), Effect.fail(`${kind} failed`)).pipe(Effect.flatMap((h) => h.await))
     )
 
-  it.scoped("false: Offload does not log failures (the work logs its own), and still counts them", () =>
+  it.effect("false: Offload does not log failures (the work logs its own), and still counts them", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
       const [quiet, loud] = [uniqueKind("quiet"), uniqueKind("loud")]
@@ -317,7 +317,7 @@ describe("logFailures", () => {
     })
   )
 
-  it.scoped("per kind: only that kind is silenced, also under a cancel timeout and while being interrupted", () =>
+  it.effect("per kind: only that kind is silenced, also under a cancel timeout and while being interrupted", () =>
     Effect.gen(function* () {
       const logs = captureLogs()
       const [quiet, timed, loud] = [uniqueKind("quiet"), uniqueKind("timed"), uniqueKind("loud")]
@@ -375,7 +375,7 @@ describe("Offload.layerInlineWith", () => {
       expect(logs.lines).toEqual([])
       // One at a time: a concurrent caller is rejected.
       const a = yield* gate()
-      const first = yield* Effect.fork(offload.register(auto(one), a.work))
+      const first = yield* Effect.forkChild(offload.register(auto(one), a.work))
       yield* Deferred.await(a.started)
       expect(yield* offload.register(auto(one), Effect.void)).toBe("rejected")
       yield* a.release

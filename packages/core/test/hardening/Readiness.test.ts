@@ -31,7 +31,7 @@ const lostOf = (tree: SupervisorTree.SupervisorTree) =>
   (tree.lost ?? []).map((lost) => `${lost.at} ${lost.path} ${lost.outcome}: ${lost.reason}`)
 
 describe("a readiness task that ended for good makes the tree not ready", () => {
-  it.scoped("Failed (retry limit): listed in `lost` with its reason, not ready until a task is added at its path", () =>
+  it.effect("Failed (retry limit): listed in `lost` with its reason, not ready until a task is added at its path", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       yield* TestClock.adjust(500)
@@ -59,7 +59,7 @@ describe("a readiness task that ended for good makes the tree not ready", () => 
     })
   )
 
-  it.scoped("Completed, Fatal and Canceled by TaskError.canceled count too; a non-readiness task does not", () =>
+  it.effect("Completed, Fatal and Canceled by TaskError.canceled count too; a non-readiness task does not", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       yield* sup.add(Task.make("once", Effect.void, { ready: true }))
@@ -77,7 +77,7 @@ describe("a readiness task that ended for good makes the tree not ready", () => 
     })
   )
 
-  it.scoped("remove and cancel are deliberate: no record, and they clear a lost task's subtree", () =>
+  it.effect("remove and cancel are deliberate: no record, and they clear a lost task's subtree", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const a = yield* Deferred.make<void>()
@@ -96,7 +96,7 @@ describe("a readiness task that ended for good makes the tree not ready", () => 
     })
   )
 
-  it.scoped("a shutdown is not a loss: the tree is not ready while it stops, and nothing is recorded", () =>
+  it.effect("a shutdown is not a loss: the tree is not ready while it stops, and nothing is recorded", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const a = yield* Deferred.make<void>()
@@ -110,7 +110,7 @@ describe("a readiness task that ended for good makes the tree not ready", () => 
     })
   )
 
-  it.scoped("a nested readiness task that gave up is recorded on the root, by its full path", () =>
+  it.effect("a nested readiness task that gave up is recorded on the root, by its full path", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const other = yield* Deferred.make<void>()
@@ -140,7 +140,7 @@ describe("a readiness task that ended for good makes the tree not ready", () => 
     })
   )
 
-  it.scoped(
+  it.effect(
     "a nested supervisor that exceeds its intensity: its task backs off (not ready), then a new attempt clears the record",
     () =>
       Effect.gen(function* () {
@@ -172,7 +172,7 @@ describe("a readiness task that ended for good makes the tree not ready", () => 
       })
   )
 
-  it.scoped("a nested supervisor that fails for good: its task is recorded (the trigger too)", () =>
+  it.effect("a nested supervisor that fails for good: its task is recorded (the trigger too)", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const other = yield* Deferred.make<void>()
@@ -193,7 +193,7 @@ describe("a readiness task that ended for good makes the tree not ready", () => 
     })
   )
 
-  it.scoped("a RestartPolicy.never readiness sibling stopped for good by a one-for-all restart is recorded", () =>
+  it.effect("a RestartPolicy.never readiness sibling stopped for good by a one-for-all restart is recorded", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const web = yield* Deferred.make<void>()
@@ -219,7 +219,7 @@ describe("a readiness task that ended for good makes the tree not ready", () => 
     })
   )
 
-  it.scoped("the record is bounded: 100 paths listed, the rest counted", () =>
+  it.effect("the record is bounded: 100 paths listed, the rest counted", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       yield* sup.addAll(Array.from({ length: 102 }, (_, i) => Task.make(`t${i}`, Effect.void, { ready: true })))
@@ -235,7 +235,7 @@ describe("a readiness task that ended for good makes the tree not ready", () => 
 })
 
 describe('ready: "reported": the task says when it is ready', () => {
-  it.scoped("not ready until markReady; markNotReady withdraws it; a new attempt starts not ready", () =>
+  it.effect("not ready until markReady; markNotReady withdraws it; a new attempt starts not ready", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const connect = yield* Deferred.make<void>()
@@ -273,7 +273,7 @@ describe('ready: "reported": the task says when it is ready', () => {
     })
   )
 
-  it.scoped("a connector that never connects is never ready: no flapping between attempts", () =>
+  it.effect("a connector that never connects is never ready: no flapping between attempts", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       // Each attempt spends 1.5 s "connecting", then fails; the backoff is 1 s.
@@ -292,7 +292,7 @@ describe('ready: "reported": the task says when it is ready', () => {
     })
   )
 
-  it.scoped("a fiber left over from an earlier attempt cannot mark a later one ready", () =>
+  it.effect("a fiber left over from an earlier attempt cannot mark a later one ready", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const late = yield* Deferred.make<void>()
@@ -313,7 +313,7 @@ describe('ready: "reported": the task says when it is ready', () => {
     })
   )
 
-  it.scoped("markReady has no effect on other tasks; ready: true is ready while running", () =>
+  it.effect("markReady has no effect on other tasks; ready: true is ready while running", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const started = yield* Deferred.make<void>()
@@ -333,7 +333,7 @@ describe('ready: "reported": the task says when it is ready', () => {
     })
   )
 
-  it.scoped("a reported task that ended for good is recorded like any readiness task", () =>
+  it.effect("a reported task that ended for good is recorded like any readiness task", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const attempt = Effect.flatMap(TaskContext.TaskContext, (ctx) =>
@@ -379,7 +379,7 @@ describe("the ready option", () => {
     })
   )
 
-  it.scoped('"reported" on a Supervisor.task is refused at add; false opts a supervisor task out', () =>
+  it.effect('"reported" on a Supervisor.task is refused at add; false opts a supervisor task out', () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const child = Task.make("c", Effect.never, { ready: true })

@@ -11,7 +11,7 @@ const withRegistry = (registry: SupervisorRegistry.SupervisorRegistry) =>
   Effect.provideService(SupervisorRegistry.SupervisorRegistry, registry)
 
 describe("SupervisorRegistry.roots", () => {
-  it.scoped("a root stays listed while it runs and leaves once its requested shutdown has finished", () =>
+  it.effect("a root stays listed while it runs and leaves once its requested shutdown has finished", () =>
     Effect.gen(function* () {
       const registry = SupervisorRegistry.make()
       const sup = yield* withRegistry(registry)(Supervisor.make({ grace: "1 second" }))
@@ -24,7 +24,7 @@ describe("SupervisorRegistry.roots", () => {
       )
       yield* TestClock.adjust(0)
       expect(registry.roots).toEqual([sup, other])
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("99 millis")
       // Still shutting down: still listed.
       expect(registry.roots).toEqual([sup, other])
@@ -36,7 +36,7 @@ describe("SupervisorRegistry.roots", () => {
     })
   )
 
-  it.scoped("a root that failed (restart intensity) leaves once the shutdown its failure started has finished", () =>
+  it.effect("a root that failed (restart intensity) leaves once the shutdown its failure started has finished", () =>
     Effect.gen(function* () {
       const registry = SupervisorRegistry.make()
       const sup = yield* withRegistry(registry)(Supervisor.make({ intensity: { maxRestarts: 0, within: "1 second" } }))
@@ -46,7 +46,7 @@ describe("SupervisorRegistry.roots", () => {
     })
   )
 
-  it.scoped("a root that shut down automatically (autoShutdown) leaves the list", () =>
+  it.effect("a root that shut down automatically (autoShutdown) leaves the list", () =>
     Effect.gen(function* () {
       const registry = SupervisorRegistry.make()
       const sup = yield* withRegistry(registry)(Supervisor.make({ autoShutdown: "any-significant" }))
@@ -65,7 +65,7 @@ describe("SupervisorRegistry.roots", () => {
           const sup = yield* withRegistry(registry)(Supervisor.make({ grace: "50 millis" }))
           yield* sup.add(Task.make("stuck", Effect.uninterruptible(Effect.sleep("200 millis"))))
           yield* TestClock.adjust(0)
-          const shutdown = yield* Effect.fork(Effect.flip(sup.shutdown))
+          const shutdown = yield* Effect.forkChild(Effect.flip(sup.shutdown))
           yield* TestClock.adjust("50 millis")
           const error = yield* Fiber.join(shutdown)
           expect(registry.roots).toEqual([])
@@ -93,7 +93,7 @@ describe("SupervisorRegistry.roots", () => {
 })
 
 describe("SupervisorRegistry: a custom registry that throws", () => {
-  it.scoped("an unregister that throws does not break the shutdown or join", () =>
+  it.effect("an unregister that throws does not break the shutdown or join", () =>
     Effect.gen(function* () {
       const inner = SupervisorRegistry.make()
       const registry: SupervisorRegistry.SupervisorRegistry = {

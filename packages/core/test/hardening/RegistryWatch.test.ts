@@ -11,7 +11,7 @@ const failing = Task.make("flaky", Effect.fail("crash"), { backoff: Backoff.cons
 const intensity = { maxRestarts: 0, within: "1 second" } as const
 
 describe("SupervisorRegistry: root failures", () => {
-  it.scoped("a root made by Supervisor.make that fails is reported, synchronously, to every listener", () =>
+  it.effect("a root made by Supervisor.make that fails is reported, synchronously, to every listener", () =>
     Effect.gen(function* () {
       const registry = SupervisorRegistry.make()
       const heard: Array<string> = []
@@ -26,11 +26,11 @@ describe("SupervisorRegistry: root failures", () => {
       yield* flush
       expect(heard).toEqual(["a RestartIntensityExceeded app true"])
       expect(registry.failed.map((failure) => failure._tag)).toEqual(["RestartIntensityExceeded"])
-      expect(Either.isLeft(yield* Effect.either(sup.join))).toBe(true)
+      expect(Either.isLeft(yield* Effect.result(sup.join))).toBe(true)
     })
   )
 
-  it.scoped("escalation is reported too", () =>
+  it.effect("escalation is reported too", () =>
     Effect.gen(function* () {
       const registry = SupervisorRegistry.make()
       const sup = yield* Supervisor.make().pipe(Effect.provideService(SupervisorRegistry.SupervisorRegistry, registry))
@@ -45,7 +45,7 @@ describe("SupervisorRegistry: root failures", () => {
       const registry = SupervisorRegistry.make()
       let heard = 0
       registry.onFailure(() => heard++)
-      const result = yield* Effect.either(
+      const result = yield* Effect.result(
         Supervisor.run([failing], { intensity }).pipe(
           Effect.provideService(SupervisorRegistry.SupervisorRegistry, registry)
         )
@@ -56,7 +56,7 @@ describe("SupervisorRegistry: root failures", () => {
     })
   )
 
-  it.scoped("graceMs: the longest grace of the roots whose shutdown has not finished", () =>
+  it.effect("graceMs: the longest grace of the roots whose shutdown has not finished", () =>
     Effect.gen(function* () {
       const registry = SupervisorRegistry.make()
       const provide = Effect.provideService(SupervisorRegistry.SupervisorRegistry, registry)

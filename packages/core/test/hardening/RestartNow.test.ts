@@ -11,7 +11,7 @@ import { ofTag, script, setup, startInstants, tags } from "../helpers/recorder.j
 const boom = Effect.fail(TaskError.fail("boom"))
 
 describe("RestartNow", () => {
-  it.scoped("during a backoff: the next attempt starts at once; not a restart, not against the intensity", () =>
+  it.effect("during a backoff: the next attempt starts at once; not a restart, not against the intensity", () =>
     Effect.gen(function* () {
       // An intensity of 1 restart per minute: five restarts now would exceed it if they counted.
       const { sup, waitFor, events } = yield* setup({ intensity: { maxRestarts: 1, within: "1 minute" } })
@@ -42,7 +42,7 @@ describe("RestartNow", () => {
     })
   )
 
-  it.scoped("while scheduled: a Task.repeat runs at once and its schedule goes on from there", () =>
+  it.effect("while scheduled: a Task.repeat runs at once and its schedule goes on from there", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       yield* sup.add(Task.repeat("report", Effect.void, Schedule.spaced("1 hour")))
@@ -60,7 +60,7 @@ describe("RestartNow", () => {
     })
   )
 
-  it.scoped("a running attempt sees `cancelled`, its finalizers run, and the next one starts when it has ended", () =>
+  it.effect("a running attempt sees `cancelled`, its finalizers run, and the next one starts when it has ended", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const seen: Array<[number, boolean, number]> = []
@@ -102,7 +102,7 @@ describe("RestartNow", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "a hanging finalizer: abandoned after its grace (ForceAborted, no new attempt), the name held until the fiber exits",
     () =>
       Effect.gen(function* () {
@@ -122,7 +122,7 @@ describe("RestartNow", () => {
           reason: "did not stop within its grace of 1000 ms"
         })
         // Its name stays taken while its fiber runs the finalizer.
-        const taken = yield* Effect.either(sup.add(Task.make("wedged", Effect.never)))
+        const taken = yield* Effect.result(sup.add(Task.make("wedged", Effect.never)))
         expect(Either.isLeft(taken) && taken.left._tag).toBe("TaskAlreadyExists")
         expect(yield* sup.restartNow("wedged")).toBe(false)
         yield* TestClock.adjust("4 seconds")
@@ -135,7 +135,7 @@ describe("RestartNow", () => {
       })
   )
 
-  it.scoped("a remove while the restart waits for the attempt to stop wins: the task ends, never restarted", () =>
+  it.effect("a remove while the restart waits for the attempt to stop wins: the task ends, never restarted", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const handle = yield* sup.add(
@@ -165,7 +165,7 @@ describe("RestartNow", () => {
     })
   )
 
-  it.scoped("grace 0: a running attempt is abandoned at once", () =>
+  it.effect("grace 0: a running attempt is abandoned at once", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const handle = yield* sup.add(
@@ -189,7 +189,7 @@ describe("RestartNow", () => {
     })
   )
 
-  it.scoped("refused during shutdown, for unknown tasks and for tasks being stopped", () =>
+  it.effect("refused during shutdown, for unknown tasks and for tasks being stopped", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const handle = yield* sup.add(
@@ -208,7 +208,7 @@ describe("RestartNow", () => {
       yield* TestClock.adjust("1 millis")
       expect(yield* sup.remove(other.id)).toBe(true)
       expect(yield* sup.restartNow(other.id)).toBe(false)
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("1 millis")
       expect(yield* sup.isShuttingDown).toBe(true)
       expect(yield* sup.restartNow("slow")).toBe(false)
@@ -219,7 +219,7 @@ describe("RestartNow", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "a shutdown that starts while a restart waits for the attempt to stop: the task ends, never restarted",
     () =>
       Effect.gen(function* () {
@@ -236,7 +236,7 @@ describe("RestartNow", () => {
         yield* TestClock.adjust("1 millis")
         expect(yield* sup.restartNow("svc")).toBe(true)
         yield* TestClock.adjust("100 millis")
-        const shutdown = yield* Effect.fork(sup.shutdown)
+        const shutdown = yield* Effect.forkChild(sup.shutdown)
         yield* TestClock.adjust("400 millis")
         yield* Fiber.join(shutdown)
         expect(yield* handle.await).toMatchObject({ _tag: "Canceled", reason: "stopped by shutdown" })
@@ -244,7 +244,7 @@ describe("RestartNow", () => {
       })
   )
 
-  it.scoped("a nested task by its path relative to the supervisor; its parent is not restarted", () =>
+  it.effect("a nested task by its path relative to the supervisor; its parent is not restarted", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       yield* sup.add(

@@ -9,7 +9,7 @@ import { Backoff, RestartPolicy, Supervisor, Task, TaskError } from "@fibervisor
 import { makeLog, recorded, setupTree, timeline } from "../tree/helpers.js"
 
 describe("Shutdown during a group restart", () => {
-  it.scoped("a sibling the group restart is stopping keeps its own deadline", () =>
+  it.effect("a sibling the group restart is stopping keeps its own deadline", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -27,7 +27,7 @@ describe("Shutdown during a group restart", () => {
       )
       yield* sup.add(Supervisor.task("g", [a, b], { strategy: "one-for-all", grace: "1 second" }))
       yield* TestClock.adjust("1110 millis")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("1 hour")
       expect(Exit.isFailure(yield* Fiber.await(shutdown))).toBe(true)
       expect(
@@ -50,7 +50,7 @@ describe("Shutdown during a group restart", () => {
 })
 
 describe("Nothing starts again once its supervisor is shutting down (sup_stop_race)", () => {
-  it.scoped("a failing one-for-one child and periodic children wait for their stop instead of a new attempt", () =>
+  it.effect("a failing one-for-one child and periodic children wait for their stop instead of a new attempt", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -68,7 +68,7 @@ describe("Nothing starts again once its supervisor is shutting down (sup_stop_ra
         })
       )
       yield* TestClock.adjust("1050 millis")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("2 seconds")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       const after = (yield* events).filter((event) => event.at >= 1050 && event.path.startsWith("root/g/"))

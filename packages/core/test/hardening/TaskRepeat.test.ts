@@ -32,7 +32,7 @@ const ok = (ms: number) => Effect.sleep(`${ms} millis`)
 const boom = (ms: number) => Effect.zipRight(Effect.sleep(`${ms} millis`), Effect.fail(TaskError.fail("boom")))
 
 describe("TaskRepeat: runs after a success are not restarts", () => {
-  it.scoped(
+  it.effect(
     "Task.periodic: `restarts`, the metric and the snapshot agree; waiting for the next run is `scheduled`",
     () =>
       Effect.gen(function* () {
@@ -70,7 +70,7 @@ describe("TaskRepeat: runs after a success are not restarts", () => {
       })
   )
 
-  it.scoped("RestartPolicy.always without interval: every run after a success is `scheduled`, never a restart", () =>
+  it.effect("RestartPolicy.always without interval: every run after a success is `scheduled`, never a restart", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup({ name: "rep-always" })
       yield* sup.add(Task.make("hot", Effect.void, { restart: RestartPolicy.always() }))
@@ -83,7 +83,7 @@ describe("TaskRepeat: runs after a success are not restarts", () => {
 })
 
 describe("TaskRepeat: Task.repeat on any Schedule", () => {
-  it.scoped(
+  it.effect(
     "Schedule.fixed is a fixed rate from the end of the first run (as Effect.repeat), whatever each run takes",
     () =>
       Effect.gen(function* () {
@@ -107,7 +107,7 @@ describe("TaskRepeat: Task.repeat on any Schedule", () => {
       })
   )
 
-  it.scoped("Schedule.spaced pauses after each run; Schedule.recurs ends the task as Completed", () =>
+  it.effect("Schedule.spaced pauses after each run; Schedule.recurs ends the task as Completed", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const handle = yield* sup.add(
@@ -122,7 +122,7 @@ describe("TaskRepeat: Task.repeat on any Schedule", () => {
     })
   )
 
-  it.scoped("the schedule's input is the value each run succeeded with", () =>
+  it.effect("the schedule's input is the value each run succeeded with", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const run = Effect.map(TaskContext.TaskContext, (ctx) => ctx.attempt * 10)
@@ -136,7 +136,7 @@ describe("TaskRepeat: Task.repeat on any Schedule", () => {
     })
   )
 
-  it.scoped("Schedule.cron: the next run at the next matching minute (UTC)", () =>
+  it.effect("Schedule.cron: the next run at the next matching minute (UTC)", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       yield* sup.add(Task.repeat("cron", ok(100), Schedule.cron("*/15 * * * *", "UTC")))
@@ -152,7 +152,7 @@ describe("TaskRepeat: Task.repeat on any Schedule", () => {
     })
   )
 
-  it.scoped("a failed run goes through the backoff and does not step the schedule", () =>
+  it.effect("a failed run goes through the backoff and does not step the schedule", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup({ name: "rep-fail" })
       // recurs(2): three successful runs in all; the failure in between is retried, not counted.
@@ -186,7 +186,7 @@ describe("TaskRepeat: Task.repeat on any Schedule", () => {
     })
   )
 
-  it.scoped("timeout applies to each run; maxRetries ends the task", () =>
+  it.effect("timeout applies to each run; maxRetries ends the task", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const handle = yield* sup.add(
@@ -204,7 +204,7 @@ describe("TaskRepeat: Task.repeat on any Schedule", () => {
     })
   )
 
-  it.scoped("a schedule that dies when stepped ends the task as Failed", () =>
+  it.effect("a schedule that dies when stepped ends the task as Failed", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const handle = yield* sup.add(Task.repeat("bad-cron", Effect.void, Schedule.cron("not a cron")))
@@ -214,7 +214,7 @@ describe("TaskRepeat: Task.repeat on any Schedule", () => {
     })
   )
 
-  it.scoped("a significant Task.repeat whose schedule ends completes an any-significant supervisor", () =>
+  it.effect("a significant Task.repeat whose schedule ends completes an any-significant supervisor", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ autoShutdown: "any-significant" })
       yield* sup.add(Task.repeat("batch", Effect.void, Schedule.recurs(1), { significant: true }))
@@ -245,7 +245,7 @@ describe("TaskRepeat: Task.repeat on any Schedule", () => {
       const options = yield* Effect.flip(Task.validate(Task.repeat("d", Effect.void, Schedule.forever, 5 as never)))
       expect(options.field).toBe("options")
       // The same checks through RestartPolicy.repeat.
-      const policy = yield* Effect.either(
+      const policy = yield* Effect.result(
         Task.validate(Task.make("e", Effect.void, { restart: RestartPolicy.repeat(Schedule.spaced("1 second")) }))
       )
       expect(Either.isRight(policy)).toBe(true)
@@ -254,7 +254,7 @@ describe("TaskRepeat: Task.repeat on any Schedule", () => {
 })
 
 describe("TaskRepeat: TaskHandle.cancel", () => {
-  it.scoped("stops the task, waits for its cleanup and returns what sup.cancel returns", () =>
+  it.effect("stops the task, waits for its cleanup and returns what sup.cancel returns", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       let cleaned = -1
@@ -276,7 +276,7 @@ describe("TaskRepeat: TaskHandle.cancel", () => {
         )
       )
       yield* TestClock.adjust("50 millis")
-      const fiber = yield* Effect.fork(handle.cancel())
+      const fiber = yield* Effect.forkChild(handle.cancel())
       yield* TestClock.adjust("200 millis")
       expect(yield* fiber.await).toEqual(Exit.succeed(true))
       expect(cleaned).toBe(250)
@@ -286,7 +286,7 @@ describe("TaskRepeat: TaskHandle.cancel", () => {
     })
   )
 
-  it.scoped("with a timeout, gives up waiting with TaskTerminationTimeout; a bad option is InvalidArgument", () =>
+  it.effect("with a timeout, gives up waiting with TaskTerminationTimeout; a bad option is InvalidArgument", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const handle = yield* sup.add(
@@ -301,7 +301,7 @@ describe("TaskRepeat: TaskHandle.cancel", () => {
       yield* TestClock.adjust("1 millis")
       const bad = yield* Effect.flip(handle.cancel({ timeout: -1 }))
       expect(bad._tag).toBe("InvalidArgument")
-      const fiber = yield* Effect.fork(Effect.flip(handle.cancel({ timeout: "100 millis" })))
+      const fiber = yield* Effect.forkChild(Effect.flip(handle.cancel({ timeout: "100 millis" })))
       yield* TestClock.adjust("100 millis")
       const error = yield* fiber
       expect(error).toMatchObject({ _tag: "TaskTerminationTimeout", task: "stuck", timeoutMs: 100 })
@@ -310,7 +310,7 @@ describe("TaskRepeat: TaskHandle.cancel", () => {
     })
   )
 
-  it.scoped("works for a controller submission", () =>
+  it.effect("works for a controller submission", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const handle = yield* sup.submit(Task.make("job", Effect.never), { admission: "queue" })

@@ -138,7 +138,7 @@ export const runScenario = (scenario: Scenario, driver: Driver): Effect.Effect<v
   Effect.gen(function* () {
     const fibersBefore = live.fibers
     const scope = yield* Scope.make()
-    const sup = yield* Scope.extend(
+    const sup = yield* Scope.provide(
       Supervisor.make({
         grace: Duration.millis(scenario.grace),
         maxSlotQueue: scenario.maxSlotQueue,
@@ -147,8 +147,8 @@ export const runScenario = (scenario: Scenario, driver: Driver): Effect.Effect<v
       scope
     )
     const handles: Array<Supervisor.TaskHandle> = []
-    const cancels: Array<Fiber.RuntimeFiber<boolean>> = []
-    let shutdown: Fiber.RuntimeFiber<Either.Either<void, { readonly stuck: ReadonlyArray<string> }>> | undefined
+    const cancels: Array<Fiber.Fiber<boolean>> = []
+    let shutdown: Fiber.Fiber<Either.Either<void, { readonly stuck: ReadonlyArray<string> }>> | undefined
     let models: Array<ModelState> = [initial(scenario)]
 
     const exec = (cmd: Command): Effect.Effect<number | string | boolean> =>
@@ -160,7 +160,7 @@ export const runScenario = (scenario: Scenario, driver: Driver): Effect.Effect<v
           case "add":
           case "submit": {
             const task = taskOf(cmd.name, cmd.spec)
-            const added = yield* Effect.either(
+            const added = yield* Effect.result(
               cmd.op === "add"
                 ? sup.add(task)
                 : sup.submit(task, { admission: cmd.admission, ...(cmd.slot === undefined ? {} : { slot: cmd.slot }) })
@@ -174,12 +174,12 @@ export const runScenario = (scenario: Scenario, driver: Driver): Effect.Effect<v
             if (typeof cmd.ref === "number" && index === undefined) return "skipped"
             const ref = index === undefined ? (cmd.ref as string) : handles[index]!.id
             if (cmd.op === "remove") return yield* sup.remove(ref)
-            cancels.push(yield* Effect.fork(Effect.orDie(sup.cancel(ref))))
+            cancels.push(yield* Effect.forkChild(Effect.orDie(sup.cancel(ref))))
             return "forked"
           }
           case "shutdown":
             if (shutdown !== undefined) return "skipped"
-            shutdown = yield* Effect.fork(Effect.either(sup.shutdown))
+            shutdown = yield* Effect.forkChild(Effect.result(sup.shutdown))
             return "forked"
         }
       })
@@ -215,7 +215,7 @@ export const runScenario = (scenario: Scenario, driver: Driver): Effect.Effect<v
         for (const handle of handles) {
           outcomes.push(Option.getOrNull(Option.map(yield* handle.poll, renderOutcome)))
         }
-        const polled = (fiber: Fiber.RuntimeFiber<boolean>): boolean | "died" | null => {
+        const polled = (fiber: Fiber.Fiber<boolean>): boolean | "died" | null => {
           const exit = fiber.unsafePoll()
           return exit === null ? null : Exit.isSuccess(exit) ? exit.value : "died"
         }
@@ -292,9 +292,9 @@ export const runScenario = (scenario: Scenario, driver: Driver): Effect.Effect<v
         return yield* Effect.fail(new Mismatch(`the model has not ended after the teardown:\n${trace.join("\n")}`))
       }
     })
-    const outcome = yield* Effect.either(steps)
+    const outcome = yield* Effect.result(steps)
     // Close the supervisor's scope while the clock moves on, so that a failed run stops its tasks too.
-    const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+    const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
     yield* driver.advance(5000)
     const closed = closing.unsafePoll() !== null
     if (Either.isLeft(outcome)) {

@@ -53,7 +53,7 @@ export class VirtualRuntime implements Scheduler.Scheduler {
     sleep: (duration: Duration.Duration): Effect.Effect<void> => {
       const ms = Duration.toMillis(duration)
       if (!(ms > 0)) return Effect.void
-      return Effect.async<void>((resume) => {
+      return Effect.callback<void>((resume) => {
         const timer: Timer = { at: this.now + ms, seq: this.seq++, wake: () => resume(Effect.void) }
         this.timers.add(timer)
         return Effect.sync(() => {
@@ -64,7 +64,7 @@ export class VirtualRuntime implements Scheduler.Scheduler {
   }
 
   /** Resumes once no fiber is runnable (every fiber is done or waits for a timer or another fiber). */
-  readonly flush: Effect.Effect<void> = Effect.async<void>((resume) => {
+  readonly flush: Effect.Effect<void> = Effect.callback<void>((resume) => {
     this.idle.push(() => resume(Effect.void))
   })
 

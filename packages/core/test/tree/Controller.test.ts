@@ -31,11 +31,11 @@ const admissions = ["queue", "replace", "drop-if-running"] as const
  * to the assertion, whose diff walks the whole runtime when a test fails).
  */
 const failure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<E | "succeeded", never, R> =>
-  Effect.map(Effect.either(effect), (result) => (Either.isLeft(result) ? result.left : "succeeded"))
+  Effect.map(Effect.result(effect), (result) => (Either.isLeft(result) ? result.left : "succeeded"))
 
 describe("Controller: an idle slot", () => {
   for (const admission of admissions) {
-    it.scoped(`a ${admission} submission to an idle slot starts at once; the slot defaults to the task name`, () =>
+    it.effect(`a ${admission} submission to an idle slot starts at once; the slot defaults to the task name`, () =>
       Effect.gen(function* () {
         const { sup, waitFor, events } = yield* setup()
         const log: Array<string> = []
@@ -70,7 +70,7 @@ describe("Controller: an idle slot", () => {
     )
   }
 
-  it.scoped("different task names get different slots; an explicit slot groups different names", () =>
+  it.effect("different task names get different slots; an explicit slot groups different names", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
@@ -124,7 +124,7 @@ describe("Controller: an idle slot", () => {
     })
   )
 
-  it.scoped("a task submitted to another task's default slot shares that slot; other names keep their own", () =>
+  it.effect("a task submitted to another task's default slot shares that slot; other names keep their own", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const log: Array<string> = []
@@ -142,7 +142,7 @@ describe("Controller: an idle slot", () => {
 })
 
 describe("Controller: queue", () => {
-  it.scoped("three submissions run one after another in FIFO order, each once the previous fiber exited", () =>
+  it.effect("three submissions run one after another in FIFO order, each once the previous fiber exited", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
@@ -226,7 +226,7 @@ describe("Controller: queue", () => {
     })
   )
 
-  it.scoped("maxSlotQueue 2: the third queued submission is rejected QueueFull and never runs", () =>
+  it.effect("maxSlotQueue 2: the third queued submission is rejected QueueFull and never runs", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup({ maxSlotQueue: 2 })
       const log: Array<string> = []
@@ -259,7 +259,7 @@ describe("Controller: queue", () => {
     })
   )
 
-  it.scoped("default maxSlotQueue 100: the 101st queued submission is rejected QueueFull", () =>
+  it.effect("default maxSlotQueue 100: the 101st queued submission is rejected QueueFull", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const owner = yield* sup.submit(Task.once("owner", Effect.never), { slot: "s", admission: "queue" })
@@ -274,7 +274,7 @@ describe("Controller: queue", () => {
     })
   )
 
-  it.scoped("maxSlotQueue 0: queue is refused whenever the slot is busy, admitted when it is idle", () =>
+  it.effect("maxSlotQueue 0: queue is refused whenever the slot is busy, admitted when it is idle", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup({ maxSlotQueue: 0 })
       const log: Array<string> = []
@@ -294,7 +294,7 @@ describe("Controller: queue", () => {
 })
 
 describe("Controller: replace", () => {
-  it.scoped("replace stops the owner within its grace, then runs the newest", () =>
+  it.effect("replace stops the owner within its grace, then runs the newest", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup({ grace: "5 seconds" })
       const log: Array<string> = []
@@ -360,7 +360,7 @@ describe("Controller: replace", () => {
     })
   )
 
-  it.scoped("replace displaces the queued head (SupersededByReplace); the submissions behind it stay", () =>
+  it.effect("replace displaces the queued head (SupersededByReplace); the submissions behind it stay", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
@@ -408,7 +408,7 @@ describe("Controller: replace", () => {
     })
   )
 
-  it.scoped("a replace while the slot is already terminating displaces the pending replacement only", () =>
+  it.effect("a replace while the slot is already terminating displaces the pending replacement only", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
@@ -455,7 +455,7 @@ describe("Controller: replace", () => {
 
   // Only a replace that claims the owner's stop marks the slot "terminating": an owner already
   // stopping for a remove keeps the slot "running" (and keeps its stop reason) until its fiber exits.
-  it.scoped("a replace of an owner already stopping for a remove: queued behind it, the slot stays running", () =>
+  it.effect("a replace of an owner already stopping for a remove: queued behind it, the slot stays running", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
@@ -492,7 +492,7 @@ describe("Controller: replace", () => {
     })
   )
 
-  it.scoped("a replacement never gets QueueFull: with a full queue it displaces the head", () =>
+  it.effect("a replacement never gets QueueFull: with a full queue it displaces the head", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup({ maxSlotQueue: 1 })
       const log: Array<string> = []
@@ -511,7 +511,7 @@ describe("Controller: replace", () => {
     })
   )
 
-  it.scoped("maxSlotQueue 0: a replace is still taken (it waits as the head of an otherwise refused queue)", () =>
+  it.effect("maxSlotQueue 0: a replace is still taken (it waits as the head of an otherwise refused queue)", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup({ maxSlotQueue: 0 })
       const log: Array<string> = []
@@ -527,7 +527,7 @@ describe("Controller: replace", () => {
 })
 
 describe("Controller: drop-if-running", () => {
-  it.scoped("refused with SlotBusy while the slot is running and while it is terminating; admitted once idle", () =>
+  it.effect("refused with SlotBusy while the slot is running and while it is terminating; admitted once idle", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
@@ -592,7 +592,7 @@ describe("Controller: drop-if-running", () => {
 })
 
 describe("Controller: a slot frees only when its owner's fiber has exited", () => {
-  it.scoped(
+  it.effect(
     "an owner stuck past its grace is ForceAborted at exactly its grace; the successor starts when its fiber exits",
     () =>
       Effect.gen(function* () {
@@ -657,7 +657,7 @@ describe("Controller: a slot frees only when its owner's fiber has exited", () =
       })
   )
 
-  it.scoped("grace 0: a replace abandons the owner at once, but its successor still waits for its fiber", () =>
+  it.effect("grace 0: a replace abandons the owner at once, but its successor still waits for its fiber", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup({ grace: 0 })
       const log: Array<string> = []
@@ -693,7 +693,7 @@ describe("Controller: the taskvisor race (drop-if-running right after the owner'
   // outcome is decided and the slot released in one synchronous step (the fiber's exit observer
   // settles the outcome, removes the entry, then hands the slot on), and the fiber awaiting the
   // handle resumes only on a later scheduler turn: the drop-if-running is always admitted.
-  it.scoped("after the owner's Completed is observed, an immediate drop-if-running is admitted", () =>
+  it.effect("after the owner's Completed is observed, an immediate drop-if-running is admitted", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const log: Array<string> = []
@@ -712,7 +712,7 @@ describe("Controller: the taskvisor race (drop-if-running right after the owner'
 
   // The other side: an abandoned owner's outcome (ForceAborted) is observed while its fiber still
   // runs, so a drop-if-running right after it is refused: the slot frees only on physical exit.
-  it.scoped("after an abandoned owner's ForceAborted is observed, drop-if-running is still refused", () =>
+  it.effect("after an abandoned owner's ForceAborted is observed, drop-if-running is still refused", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup({ grace: "1 second" })
       const started = yield* Deferred.make<void>()
@@ -725,7 +725,7 @@ describe("Controller: the taskvisor race (drop-if-running right after the owner'
         { admission: "queue" }
       )
       yield* Deferred.await(started)
-      const canceling = yield* Effect.fork(sup.cancel("job"))
+      const canceling = yield* Effect.forkChild(sup.cancel("job"))
       yield* TestClock.adjust("1 second")
       expect(yield* Fiber.join(canceling)).toBe(true)
       expect((yield* a.await)._tag).toBe("ForceAborted")
@@ -743,7 +743,7 @@ describe("Controller: the taskvisor race (drop-if-running right after the owner'
 })
 
 describe("Controller: remove and cancel", () => {
-  it.scoped("remove / cancel of queued submissions by id and by name: RemovedFromQueue, never started", () =>
+  it.effect("remove / cancel of queued submissions by id and by name: RemovedFromQueue, never started", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
@@ -786,7 +786,7 @@ describe("Controller: remove and cancel", () => {
     })
   )
 
-  it.scoped("remove / cancel find a queued submission in any slot", () =>
+  it.effect("remove / cancel find a queued submission in any slot", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const log: Array<string> = []
@@ -808,7 +808,7 @@ describe("Controller: remove and cancel", () => {
     })
   )
 
-  it.scoped("remove by a name a registered task has stops that task, not the queued submission", () =>
+  it.effect("remove by a name a registered task has stops that task, not the queued submission", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
@@ -835,7 +835,7 @@ describe("Controller: remove and cancel", () => {
     })
   )
 
-  it.scoped("cancel of the running owner waits for it; the next queued one then starts", () =>
+  it.effect("cancel of the running owner waits for it; the next queued one then starts", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const log: Array<string> = []
@@ -852,7 +852,7 @@ describe("Controller: remove and cancel", () => {
       )
       const b = yield* sup.submit(logged(log, "b"), { slot: "s", admission: "queue" })
       yield* flush
-      const canceling = yield* Effect.fork(sup.cancel(a.id))
+      const canceling = yield* Effect.forkChild(sup.cancel(a.id))
       yield* TestClock.adjust("699 millis")
       expect(yield* Fiber.poll(canceling)).toEqual(Option.none())
       expect(log).toEqual(["a@0"])
@@ -866,7 +866,7 @@ describe("Controller: remove and cancel", () => {
 })
 
 describe("Controller: shutdown", () => {
-  it.scoped("shutdown rejects queued work with ShuttingDown and stops the owner; a later submit fails", () =>
+  it.effect("shutdown rejects queued work with ShuttingDown and stops the owner; a later submit fails", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup({ grace: "5 seconds" })
       const log: Array<string> = []
@@ -890,7 +890,7 @@ describe("Controller: shutdown", () => {
       expect(yield* sup.slots).toEqual([slotInfo("s", "terminating", a, 1), slotInfo("other", "running", other, 0)])
       expect(yield* b.poll).toEqual(Option.some(superseded("s")))
       yield* TestClock.adjust("200 millis")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* flush
       expect(yield* c.poll).toEqual(Option.some(shuttingDown))
       expect(yield* a.poll).toEqual(Option.none())
@@ -940,7 +940,7 @@ describe("Controller: shutdown", () => {
     })
   )
 
-  it.scoped("shutdown with a plain queue: every queued handle resolves ShuttingDown, the owner Canceled", () =>
+  it.effect("shutdown with a plain queue: every queued handle resolves ShuttingDown, the owner Canceled", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const log: Array<string> = []
@@ -959,7 +959,7 @@ describe("Controller: shutdown", () => {
 })
 
 describe("Controller: name collisions", () => {
-  it.scoped("a queued submission whose name was taken meanwhile is rejected AlreadyExists; the next one starts", () =>
+  it.effect("a queued submission whose name was taken meanwhile is rejected AlreadyExists; the next one starts", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
@@ -1001,7 +1001,7 @@ describe("Controller: name collisions", () => {
     })
   )
 
-  it.scoped("a submission to an idle slot whose name is taken is rejected AlreadyExists at once", () =>
+  it.effect("a submission to an idle slot whose name is taken is rejected AlreadyExists at once", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const log: Array<string> = []
@@ -1020,7 +1020,7 @@ describe("Controller: name collisions", () => {
 })
 
 describe("Controller: an owner keeps its slot across its restarts", () => {
-  it.scoped("a failing owner keeps the slot through its backoff; a replace during the backoff stops it", () =>
+  it.effect("a failing owner keeps the slot through its backoff; a replace during the backoff stops it", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
@@ -1065,7 +1065,7 @@ describe("Controller: an owner keeps its slot across its restarts", () => {
   // already exited: a replace ends it at once (`requestStop` -> `finalizeParked` -> `release`), which
   // hands the slot to the replacement inside `submit`. The slot must then be "running" with the
   // replacement (not "terminating"), or a later replace would never stop the replacement.
-  it.scoped("a replace of an owner waiting for its group restart: the replacement runs, the slot is running", () =>
+  it.effect("a replace of an owner waiting for its group restart: the replacement runs, the slot is running", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup({ strategy: "one-for-all" })
       const log: Array<string> = []
@@ -1101,14 +1101,14 @@ describe("Controller: an owner keeps its slot across its restarts", () => {
 describe("Controller: awaitEmpty", () => {
   // `awaitEmpty` resumes when no task is left without an outcome: queued submissions count, and the
   // count must not touch zero while the slot passes from one owner to the next.
-  it.scoped("awaitEmpty waits for queued submissions too", () =>
+  it.effect("awaitEmpty waits for queued submissions too", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const log: Array<string> = []
       const gate = yield* Deferred.make<void>()
       const a = yield* sup.submit(gated(log, "a", gate), { slot: "s", admission: "queue" })
       const b = yield* sup.submit(logged(log, "b", Effect.sleep("1 second")), { slot: "s", admission: "queue" })
-      const empty = yield* Effect.fork(sup.awaitEmpty)
+      const empty = yield* Effect.forkChild(sup.awaitEmpty)
       yield* flush
       yield* Deferred.succeed(gate, undefined)
       expect(yield* a.await).toEqual(completed)
@@ -1124,7 +1124,7 @@ describe("Controller: awaitEmpty", () => {
     })
   )
 
-  it.scoped("awaitEmpty resumes once every queued submission is decided, whichever way", () =>
+  it.effect("awaitEmpty resumes once every queued submission is decided, whichever way", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup({ maxSlotQueue: 3 })
       const log: Array<string> = []
@@ -1140,7 +1140,7 @@ describe("Controller: awaitEmpty", () => {
       const holder = yield* Deferred.make<void>()
       yield* sup.add(Task.once("taken", Deferred.await(holder)))
       const last = yield* sup.submit(logged(log, "last", Effect.sleep("1 second")), { slot: "s", admission: "queue" })
-      const empty = yield* Effect.fork(sup.awaitEmpty)
+      const empty = yield* Effect.forkChild(sup.awaitEmpty)
       yield* flush
       yield* Deferred.succeed(gate, undefined)
       yield* flush
@@ -1161,13 +1161,13 @@ describe("Controller: awaitEmpty", () => {
     })
   )
 
-  it.scoped("awaitEmpty resumes after a shutdown rejected the queue", () =>
+  it.effect("awaitEmpty resumes after a shutdown rejected the queue", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const a = yield* sup.submit(Task.once("a", Effect.never), { slot: "s", admission: "queue" })
       const b = yield* sup.submit(Task.once("b", Effect.never), { slot: "s", admission: "queue" })
       const c = yield* sup.submit(Task.once("c", Effect.never), { slot: "s", admission: "queue" })
-      const empty = yield* Effect.fork(sup.awaitEmpty)
+      const empty = yield* Effect.forkChild(sup.awaitEmpty)
       yield* flush
       expect(yield* Fiber.poll(empty)).toEqual(Option.none())
       yield* sup.shutdown
@@ -1199,7 +1199,7 @@ describe("Controller: bad input", () => {
   ]
 
   for (const [label, options, field, reason] of badOptions) {
-    it.scoped(`${label} → InvalidArgument (submit, ${field}); nothing is started or queued`, () =>
+    it.effect(`${label} → InvalidArgument (submit, ${field}); nothing is started or queued`, () =>
       Effect.gen(function* () {
         const { sup, events } = yield* setup()
         const log: Array<string> = []
@@ -1224,7 +1224,7 @@ describe("Controller: bad input", () => {
     )
   }
 
-  it.scoped("a bad task spec → InvalidTaskSpec; nothing is started or queued", () =>
+  it.effect("a bad task spec → InvalidTaskSpec; nothing is started or queued", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const log: Array<string> = []
@@ -1264,7 +1264,7 @@ describe("Controller: bad input", () => {
     })
   )
 
-  it.scoped("bad options are reported before a bad task spec", () =>
+  it.effect("bad options are reported before a bad task spec", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const error = yield* failure(
@@ -1282,7 +1282,7 @@ describe("Controller: bad input", () => {
 
   // The brief: `significant` under autoShutdown "never" is rejected with InvalidTaskSpec, by submit
   // as by add (submit does not emit TaskAddFailed: its refusals are errors of the submit itself).
-  it.scoped("a significant task under autoShutdown never is refused by submit as by add", () =>
+  it.effect("a significant task under autoShutdown never is refused by submit as by add", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const log: Array<string> = []
@@ -1303,7 +1303,7 @@ describe("Controller: bad input", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "a significant task is accepted under autoShutdown any-significant; ending by itself it stops the rest",
     () =>
       Effect.gen(function* () {
@@ -1330,7 +1330,7 @@ describe("Controller: bad input", () => {
 })
 
 describe("Controller: services and handles", () => {
-  it.scoped("submitted tasks run with the submitter's services, also when they start later from the queue", () =>
+  it.effect("submitted tasks run with the submitter's services, also when they start later from the queue", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const seen: Array<string> = []
@@ -1356,7 +1356,7 @@ describe("Controller: services and handles", () => {
       // A queued submission's handle: id and name reserved, no outcome yet, await waits.
       expect(b.name).toBe("b")
       expect(yield* b.poll).toEqual(Option.none())
-      const waiting = yield* Effect.fork(b.await)
+      const waiting = yield* Effect.forkChild(b.await)
       yield* flush
       expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
       yield* Deferred.succeed(gate, undefined)
@@ -1367,7 +1367,7 @@ describe("Controller: services and handles", () => {
     })
   )
 
-  it.scoped("the id reserved at submission is the task's id once it runs (TaskContext, list)", () =>
+  it.effect("the id reserved at submission is the task's id once it runs (TaskContext, list)", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const ids: Array<number> = []
@@ -1394,7 +1394,7 @@ describe("Controller: services and handles", () => {
     })
   )
 
-  it.scoped("a rejected submission still has its own id and name", () =>
+  it.effect("a rejected submission still has its own id and name", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const a = yield* sup.submit(Task.once("a", Effect.never), { slot: "s", admission: "queue" })

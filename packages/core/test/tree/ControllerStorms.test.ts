@@ -24,7 +24,7 @@ const recordsId = <R = never>(
   )
 
 describe("Controller storms", () => {
-  it.scoped("50 concurrent replaces on one slot: the first owner is Canceled, 48 superseded, the last one runs", () =>
+  it.effect("50 concurrent replaces on one slot: the first owner is Canceled, 48 superseded, the last one runs", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const ran: Array<number> = []
@@ -75,7 +75,7 @@ describe("Controller storms", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "50 concurrent replaces while an owner already runs: the owner is Canceled, 49 superseded, the last runs",
     () =>
       Effect.gen(function* () {
@@ -123,7 +123,7 @@ describe("Controller storms", () => {
       })
   )
 
-  it.scoped("40 concurrent drop-if-running on one slot: exactly one runs, 39 SlotBusy", () =>
+  it.effect("40 concurrent drop-if-running on one slot: exactly one runs, 39 SlotBusy", () =>
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       const ran: Array<number> = []
@@ -153,7 +153,7 @@ describe("Controller storms", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "30 concurrent queue submissions with maxSlotQueue 10: 1 owner + 10 queued run in id order, 19 QueueFull",
     () =>
       Effect.gen(function* () {
@@ -185,7 +185,7 @@ describe("Controller storms", () => {
       })
   )
 
-  it.scoped("mixed storm on one slot: each replace displaces the previous one, queued ones keep their places", () =>
+  it.effect("mixed storm on one slot: each replace displaces the previous one, queued ones keep their places", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const ran: Array<string> = []

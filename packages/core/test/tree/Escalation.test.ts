@@ -58,11 +58,11 @@ describe("Escalation: restart intensity exceeded level by level", () => {
     reason: l1Message
   }
 
-  it.scoped("three levels: each level's intensity trips in turn, the root's join fails at 1240", () =>
+  it.effect("three levels: each level's intensity trips in turn, the root's join fails at 1240", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ intensity })
       yield* sup.add(tree())
-      const joined = yield* Effect.fork(sup.join)
+      const joined = yield* Effect.forkChild(sup.join)
       yield* advance(1239)
       expect(yield* Fiber.poll(joined)).toEqual(Option.none())
       yield* advance(1)
@@ -114,7 +114,7 @@ describe("Escalation: restart intensity exceeded level by level", () => {
 
   it.effect("three levels: Supervisor.run fails with the root's RestartIntensityExceeded at 1240", () =>
     Effect.gen(function* () {
-      const run = yield* Effect.fork(Supervisor.run([tree()], { intensity }))
+      const run = yield* Effect.forkChild(Supervisor.run([tree()], { intensity }))
       yield* advance(1239)
       expect(yield* Fiber.poll(run)).toEqual(Option.none())
       yield* advance(1)
@@ -126,7 +126,7 @@ describe("Escalation: restart intensity exceeded level by level", () => {
 })
 
 describe("Escalation: TaskError.escalate", () => {
-  it.scoped(
+  it.effect(
     "the child ends Fatal, its supervisor emits Escalated and fails, siblings stop in reverse order, the parent restarts it",
     () =>
       Effect.gen(function* () {
@@ -217,7 +217,7 @@ describe("Escalation: TaskError.escalate", () => {
 
   it.effect("at the root: Supervisor.run fails with Escalated", () =>
     Effect.gen(function* () {
-      const run = yield* Effect.fork(
+      const run = yield* Effect.forkChild(
         Supervisor.run([Task.make("x", forever), Task.make("y", after(100, TaskError.escalate("unrecoverable")))])
       )
       yield* advance(99)
@@ -230,13 +230,13 @@ describe("Escalation: TaskError.escalate", () => {
     })
   )
 
-  it.scoped("at the root: join fails with Escalated, the other tasks are stopped, add is refused after", () =>
+  it.effect("at the root: join fails with Escalated, the other tasks are stopped, add is refused after", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ name: "app" })
       const stops: Array<string> = []
       const x = yield* sup.add(Task.make("x", recordsStop(stops, "x")))
       const y = yield* sup.add(Task.make("y", after(100, TaskError.escalate("unrecoverable"))))
-      const joined = yield* Effect.fork(sup.join)
+      const joined = yield* Effect.forkChild(sup.join)
       yield* advance(100)
       const error = yield* Effect.flip(Fiber.join(joined))
       expect(fieldsOf(error)).toEqual({ _tag: "Escalated", path: "app", task: "y", reason: "unrecoverable" })
@@ -280,7 +280,7 @@ describe("Escalation: the escalate option", () => {
   ] as const
 
   for (const { at, label, outcome, reason, task } of cases) {
-    it.scoped(`a child with escalate: true escalates when ${label}`, () =>
+    it.effect(`a child with escalate: true escalates when ${label}`, () =>
       Effect.gen(function* () {
         const { sup, events } = yield* setup()
         const stops: Array<string> = []
@@ -314,7 +314,7 @@ describe("Escalation: the escalate option", () => {
     )
   }
 
-  it.scoped("a child with escalate: true that completes (or returns TaskError.canceled) does not escalate", () =>
+  it.effect("a child with escalate: true that completes (or returns TaskError.canceled) does not escalate", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const g = yield* sup.add(
@@ -338,7 +338,7 @@ describe("Escalation: the escalate option", () => {
     })
   )
 
-  it.scoped("a task with escalate: true that is removed or cancelled does not escalate", () =>
+  it.effect("a task with escalate: true that is removed or cancelled does not escalate", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const removed = yield* sup.add(Task.make("removed", forever, { escalate: true }))
@@ -359,7 +359,7 @@ describe("Escalation: the escalate option", () => {
 })
 
 describe("Escalation: TaskError.fatal", () => {
-  it.scoped("a Fatal child stops only itself: no escalation, its siblings and its supervisor keep running", () =>
+  it.effect("a Fatal child stops only itself: no escalation, its siblings and its supervisor keep running", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const stops: Array<string> = []
@@ -390,7 +390,7 @@ describe("Escalation: TaskError.fatal", () => {
 })
 
 describe("Escalation: significant children", () => {
-  it.scoped(
+  it.effect(
     "any-significant: a significant child completing → AutoShutdown, siblings stopped in reverse order, the supervisor task Completed",
     () =>
       Effect.gen(function* () {
@@ -443,12 +443,12 @@ describe("Escalation: significant children", () => {
       })
   )
 
-  it.scoped("any-significant at the root: join succeeds once the significant task ended, the rest stopped", () =>
+  it.effect("any-significant at the root: join succeeds once the significant task ended, the rest stopped", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ autoShutdown: "any-significant" })
       const x = yield* sup.add(Task.make("x", forever))
       yield* sup.add(Task.make("s", Effect.sleep("100 millis"), { significant: true }))
-      const joined = yield* Effect.fork(sup.join)
+      const joined = yield* Effect.forkChild(sup.join)
       yield* advance(99)
       expect(yield* Fiber.poll(joined)).toEqual(Option.none())
       yield* advance(1)
@@ -465,12 +465,12 @@ describe("Escalation: significant children", () => {
     })
   )
 
-  it.scoped("a significant child that ends Failed (retries exhausted) also triggers it; join still succeeds", () =>
+  it.effect("a significant child that ends Failed (retries exhausted) also triggers it; join still succeeds", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ autoShutdown: "any-significant" })
       const x = yield* sup.add(Task.make("x", forever))
       const s = yield* sup.add(Task.make("s", boom(), { significant: true, maxRetries: 1, backoff: every(100) }))
-      const joined = yield* Effect.fork(sup.join)
+      const joined = yield* Effect.forkChild(sup.join)
       yield* advance(100)
       expect(yield* s.await).toMatchObject({ _tag: "Failed", reason: "retry limit reached after 1 of 1 retries: boom" })
       expect(yield* Fiber.await(joined)).toEqual(Exit.void)
@@ -486,7 +486,7 @@ describe("Escalation: significant children", () => {
     ["Canceled by itself", after(100, TaskError.canceled("done")), "Canceled"]
   ]
   for (const [label, attempt, outcome] of endings) {
-    it.scoped(`a significant child that ends ${label} triggers it too`, () =>
+    it.effect(`a significant child that ends ${label} triggers it too`, () =>
       Effect.gen(function* () {
         const { sup, events } = yield* setup({ autoShutdown: "any-significant" })
         yield* sup.add(Task.make("x", forever))
@@ -499,7 +499,7 @@ describe("Escalation: significant children", () => {
     )
   }
 
-  it.scoped("all-significant: completes only after the last significant child ended by itself", () =>
+  it.effect("all-significant: completes only after the last significant child ended by itself", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const stops: Array<string> = []
@@ -528,7 +528,7 @@ describe("Escalation: significant children", () => {
     })
   )
 
-  it.scoped("all-significant: a significant child removed with remove does not trigger it", () =>
+  it.effect("all-significant: a significant child removed with remove does not trigger it", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ autoShutdown: "all-significant" })
       yield* sup.add(Task.make("s1", forever, { significant: true }))
@@ -546,7 +546,7 @@ describe("Escalation: significant children", () => {
     })
   )
 
-  it.scoped("all-significant: when the last undecided significant child is removed, nothing triggers", () =>
+  it.effect("all-significant: when the last undecided significant child is removed, nothing triggers", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ autoShutdown: "all-significant" })
       yield* sup.add(Task.make("s1", Effect.sleep("100 millis"), { significant: true }))
@@ -561,7 +561,7 @@ describe("Escalation: significant children", () => {
     })
   )
 
-  it.scoped("any-significant: removing the significant child does not trigger it", () =>
+  it.effect("any-significant: removing the significant child does not trigger it", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ autoShutdown: "any-significant" })
       const s = yield* sup.add(Task.make("s", forever, { significant: true }))
@@ -576,7 +576,7 @@ describe("Escalation: significant children", () => {
     })
   )
 
-  it.scoped("a significant supervisor task that completes auto-shuts down its parent: both AutoShutdowns", () =>
+  it.effect("a significant supervisor task that completes auto-shuts down its parent: both AutoShutdowns", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ autoShutdown: "any-significant" })
       const x = yield* sup.add(Task.make("x", forever))

@@ -24,7 +24,7 @@ import {
 } from "./intensityHelpers.js"
 
 describe("Intensity: at the limit and one past it", () => {
-  it.scoped("maxRestarts 2 in 1 s: 2 restarts inside the window are allowed, the supervisor keeps running", () =>
+  it.effect("maxRestarts 2 in 1 s: 2 restarts inside the window are allowed, the supervisor keeps running", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const g = yield* sup.add(
@@ -66,7 +66,7 @@ describe("Intensity: at the limit and one past it", () => {
     })
   )
 
-  it.scoped(
+  it.effect(
     "one past the limit: RestartIntensityExceeded, children stopped in reverse order, the trigger Failed, the supervisor task fails",
     () =>
       Effect.gen(function* () {
@@ -163,13 +163,13 @@ describe("Intensity: at the limit and one past it", () => {
       })
   )
 
-  it.scoped("at the root: join fails with RestartIntensityExceeded, tasks are stopped, add is refused after", () =>
+  it.effect("at the root: join fails with RestartIntensityExceeded, tasks are stopped, add is refused after", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ intensity: { maxRestarts: 2, within: "1 second" } })
       const stops: Array<string> = []
       const x = yield* sup.add(Task.make("x", recordsStop(stops, "x")))
       const y = yield* sup.add(Task.make("y", script(boom(), boom(), boom(), forever), { backoff: every(100) }))
-      const joined = yield* Effect.fork(sup.join)
+      const joined = yield* Effect.forkChild(sup.join)
       yield* advance(199)
       expect(yield* Fiber.poll(joined)).toEqual(Option.none())
       expect(yield* sup.isShuttingDown).toBe(false)
@@ -209,7 +209,7 @@ describe("Intensity: at the limit and one past it", () => {
 
   it.effect("Supervisor.run fails with RestartIntensityExceeded (path = the root's name) at the exact instant", () =>
     Effect.gen(function* () {
-      const run = yield* Effect.fork(
+      const run = yield* Effect.forkChild(
         Supervisor.run(
           [Task.make("x", forever), Task.make("y", boom(), { backoff: every(100) }), Task.make("z", forever)],
           { name: "app", intensity: { maxRestarts: 3, within: "1 second" } }
@@ -231,7 +231,7 @@ describe("Intensity: at the limit and one past it", () => {
     })
   )
 
-  it.scoped("maxRestarts 0: the first restart-worthy failure already exceeds it", () =>
+  it.effect("maxRestarts 0: the first restart-worthy failure already exceeds it", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ intensity: { maxRestarts: 0, within: "1 hour" } })
       const h = yield* sup.add(Task.make("y", boom(), { backoff: every(100) }))
@@ -250,7 +250,7 @@ describe("Intensity: at the limit and one past it", () => {
 describe("Intensity: restarts spread wider than the window", () => {
   const intensity = { maxRestarts: 1, within: "1 second" } as const
 
-  it.scoped("failures exactly `within` apart (backoff 1 s) never count together", () =>
+  it.effect("failures exactly `within` apart (backoff 1 s) never count together", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ intensity })
       const h = yield* sup.add(Task.make("y", boom(), { backoff: every(1000) }))
@@ -265,7 +265,7 @@ describe("Intensity: restarts spread wider than the window", () => {
     })
   )
 
-  it.scoped("failures 999 ms apart (1 ms inside the window) count together: exceeded at 999", () =>
+  it.effect("failures 999 ms apart (1 ms inside the window) count together: exceeded at 999", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ intensity })
       const h = yield* sup.add(Task.make("y", boom(), { backoff: every(999) }))
@@ -281,7 +281,7 @@ describe("Intensity: restarts spread wider than the window", () => {
     })
   )
 
-  it.scoped("an attempt that runs exactly `within` before failing (no backoff) never trips it", () =>
+  it.effect("an attempt that runs exactly `within` before failing (no backoff) never trips it", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ intensity })
       const h = yield* sup.add(Task.make("y", failsAfter(1000), { backoff: Backoff.none }))
@@ -294,7 +294,7 @@ describe("Intensity: restarts spread wider than the window", () => {
     })
   )
 
-  it.scoped("an attempt that runs 999 ms before failing (no backoff) trips it on the second failure", () =>
+  it.effect("an attempt that runs 999 ms before failing (no backoff) trips it on the second failure", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ intensity })
       const h = yield* sup.add(Task.make("y", failsAfter(999), { backoff: Backoff.none }))
@@ -310,7 +310,7 @@ describe("Intensity: restarts spread wider than the window", () => {
     })
   )
 
-  it.scoped("the window slides: restarts older than `within` fall out of it", () =>
+  it.effect("the window slides: restarts older than `within` fall out of it", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ intensity: { maxRestarts: 2, within: "1 second" } })
       // failures at 0, 100, then (after a 1 s attempt) 1200, 1300, 1400
@@ -332,7 +332,7 @@ describe("Intensity: restarts spread wider than the window", () => {
     })
   )
 
-  it.scoped("restarts after success (RestartPolicy.always) never count, even with maxRestarts 0", () =>
+  it.effect("restarts after success (RestartPolicy.always) never count, even with maxRestarts 0", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ intensity: { maxRestarts: 0, within: "1 hour" } })
       yield* sup.add(Task.periodic("tick", Effect.void, "10 millis"))
@@ -346,7 +346,7 @@ describe("Intensity: restarts spread wider than the window", () => {
 
 describe("Intensity: group restarts", () => {
   for (const strategy of ["one-for-all", "rest-for-one"] as const) {
-    it.scoped(`${strategy}: a group restart of three children counts as one restart`, () =>
+    it.effect(`${strategy}: a group restart of three children counts as one restart`, () =>
       Effect.gen(function* () {
         const { sup, events } = yield* setup()
         const g = yield* sup.add(
@@ -401,7 +401,7 @@ describe("Intensity: group restarts during the static start-up", () => {
   // starts at 0 while `a` (the trigger) and `b` are down, and is not part of the group restart.
   // Under one-for-all no child should run while a sibling is down waiting for its group restart
   // (OTP handles the EXIT only once init has started every child, so all three restart together).
-  it.scoped("one-for-all: a child started after the trigger failed does not run while the trigger is down", () =>
+  it.effect("one-for-all: a child started after the trigger failed does not run while the trigger is down", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       yield* sup.add(
@@ -437,7 +437,7 @@ describe("Intensity: group restarts during the static start-up", () => {
 })
 
 describe("Intensity: defaults", () => {
-  it.scoped("a nested supervisor allows 3 restarts in 5 s by default: the 4th failure at 3000 trips it", () =>
+  it.effect("a nested supervisor allows 3 restarts in 5 s by default: the 4th failure at 3000 trips it", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const g = yield* sup.add(
@@ -469,7 +469,7 @@ describe("Intensity: defaults", () => {
     })
   )
 
-  it.scoped("the default window is 5 s: failures 1667 ms apart never trip it, 1666 ms apart trip it at 4998", () =>
+  it.effect("the default window is 5 s: failures 1667 ms apart never trip it, 1666 ms apart trip it at 4998", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const wide = yield* sup.add(Supervisor.task("wide", [Task.make("leaf", boom(), { backoff: every(1667) })]))
@@ -487,7 +487,7 @@ describe("Intensity: defaults", () => {
     })
   )
 
-  it.scoped("`intensity: undefined` set explicitly on a nested supervisor means no limit", () =>
+  it.effect("`intensity: undefined` set explicitly on a nested supervisor means no limit", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const g = yield* sup.add(
@@ -501,7 +501,7 @@ describe("Intensity: defaults", () => {
     })
   )
 
-  it.scoped("the root has no limit unless one is set", () =>
+  it.effect("the root has no limit unless one is set", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const h = yield* sup.add(Task.make("leaf", boom(), { backoff: every(100) }))
@@ -513,7 +513,7 @@ describe("Intensity: defaults", () => {
     })
   )
 
-  it.scoped("an explicit root `intensity: undefined` is accepted and means none", () =>
+  it.effect("an explicit root `intensity: undefined` is accepted and means none", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ intensity: undefined })
       yield* sup.add(Task.make("leaf", boom(), { backoff: every(10) }))
@@ -525,7 +525,7 @@ describe("Intensity: defaults", () => {
 })
 
 describe("Intensity: a supervisor task restarted by its parent", () => {
-  it.scoped(
+  it.effect(
     "the parent restarts a failed nested supervisor after exactly its own backoff; the children start fresh (new ids)",
     () =>
       Effect.gen(function* () {

@@ -24,7 +24,7 @@ import type { SupervisorImpl } from "../../src/internal/supervisor.js"
 import { type Ev, flush, type Log, makeLog, recorded, setupTree, timeline } from "./helpers.js"
 
 /** A worker that runs forever; its scope finalizer takes `stopTakes` (logged as stop … stopped). */
-const worker = (log: Log, name: string, stopTakes: Duration.DurationInput = "10 millis") =>
+const worker = (log: Log, name: string, stopTakes: Duration.Input = "10 millis") =>
   Task.make(name, recorded(log, undefined, { stopTakes }))
 
 /** A worker stuck in an uninterruptible region for 60 s, with its own grace of 1 s. */
@@ -46,7 +46,7 @@ const strip = (tree: SupervisorTree.SupervisorTree): unknown => ({
 })
 
 describe("Ordering: start", () => {
-  it.scoped("static children start in list order, each once the previous one's first attempt began", () =>
+  it.effect("static children start in list order, each once the previous one's first attempt began", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -81,7 +81,7 @@ describe("Ordering: start", () => {
 })
 
 describe("Ordering: shutdown", () => {
-  it.scoped("stops static children one at a time in reverse start order, nested supervisors included (3 levels)", () =>
+  it.effect("stops static children one at a time in reverse start order, nested supervisors included (3 levels)", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -111,7 +111,7 @@ describe("Ordering: shutdown", () => {
         "0 start root/top/l2/w4#1",
         "0 start root/top/l2/w5#1"
       ])
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("49 millis")
       expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
       yield* TestClock.adjust("1 millis")
@@ -164,7 +164,7 @@ describe("Ordering: shutdown", () => {
     })
   )
 
-  it.scoped("a static child past its own grace is abandoned at exactly that grace, then the next one is stopped", () =>
+  it.effect("a static child past its own grace is abandoned at exactly that grace, then the next one is stopped", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -174,7 +174,7 @@ describe("Ordering: shutdown", () => {
         })
       )
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       // h2 (own grace 1 s) is abandoned at 2000; b stops at 2000; h1 is abandoned at 3000; a stops at 3000.
       yield* TestClock.adjust("999 millis")
       expect(log.lines("stop ")).toEqual([])
@@ -232,7 +232,7 @@ describe("Ordering: shutdown", () => {
     })
   )
 
-  it.scoped("the supervisor's grace bounds the whole: the child stopped when it runs out gets no time", () =>
+  it.effect("the supervisor's grace bounds the whole: the child stopped when it runs out gets no time", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -240,7 +240,7 @@ describe("Ordering: shutdown", () => {
         Supervisor.task("g", [worker(log, "a", 0), hung(log, "h1"), hung(log, "h2")], { grace: "1500 millis" })
       )
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       // h2: its own grace, 1000 ms (abandoned at 2000); h1: min(1000, 500 left) (until 2500); a: nothing left.
       yield* TestClock.adjust("1499 millis")
       expect(log.lines("stop ")).toEqual([])
@@ -279,7 +279,7 @@ describe("Ordering: shutdown", () => {
     })
   )
 
-  it.scoped("a hung grandchild is reported with its path, at the root and by its own supervisor", () =>
+  it.effect("a hung grandchild is reported with its path, at the root and by its own supervisor", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree({ grace: "2 seconds" })
       const log = makeLog()
@@ -296,7 +296,7 @@ describe("Ordering: shutdown", () => {
         )
       )
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("1 second")
       const during = yield* sup.tree
       expect([during.state, during.tasks[0]!.state]).toEqual(["shutting-down", "stopping"])
@@ -338,7 +338,7 @@ describe("Ordering: shutdown", () => {
     })
   )
 
-  it.scoped("dynamic tasks of a nested supervisor are stopped together, before its static children", () =>
+  it.effect("dynamic tasks of a nested supervisor are stopped together, before its static children", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -363,7 +363,7 @@ describe("Ordering: shutdown", () => {
           ["s2", "root/g/s2", "running"]
         ]
       )
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("499 millis")
       expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
       yield* TestClock.adjust("1 millis")
@@ -392,7 +392,7 @@ describe("Ordering: shutdown", () => {
     })
   )
 
-  it.scoped("the root's tasks (all dynamic) are stopped together", () =>
+  it.effect("the root's tasks (all dynamic) are stopped together", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -400,7 +400,7 @@ describe("Ordering: shutdown", () => {
       yield* sup.add(Supervisor.task("g", [worker(log, "w", "200 millis")]))
       yield* sup.add(worker(log, "d2", "300 millis"))
       yield* TestClock.adjust("1 second")
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("300 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       // All three stop at once (sorted: the order within one instant is not the point).
@@ -435,7 +435,7 @@ describe("Ordering: shutdown", () => {
 })
 
 describe("Ordering: snapshots", () => {
-  it.scoped("tree shows a 3-level tree (Schema-encodable); list on the root shows only its direct children", () =>
+  it.effect("tree shows a 3-level tree (Schema-encodable); list on the root shows only its direct children", () =>
     Effect.gen(function* () {
       const { sup } = yield* setupTree()
       const log = makeLog()
@@ -557,7 +557,7 @@ describe("Ordering: snapshots", () => {
           nextAttemptAt: Option.some(1500)
         }
       ])
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("30 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       expect(yield* sup.tree).toEqual({ path: "root", strategy: "one-for-one", state: "stopped", tasks: [] })
@@ -566,7 +566,7 @@ describe("Ordering: snapshots", () => {
 })
 
 describe("Ordering: no fiber left behind", () => {
-  it.scoped("shutdown of a 3-level tree of 1,000 workers (10 × 10 × 10) leaves no fiber running", () =>
+  it.effect("shutdown of a 3-level tree of 1,000 workers (10 × 10 × 10) leaves no fiber running", () =>
     Effect.gen(function* () {
       const tracker = yield* EffectSupervisor.track
       const { add, sup } = yield* setupTree(undefined, tracker)

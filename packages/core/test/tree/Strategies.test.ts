@@ -12,7 +12,7 @@ type Strategy = "one-for-one" | "one-for-all" | "rest-for-one"
 
 /** Attempt 1 fails with "boom" after `after`; later attempts run forever. */
 const failsFirst =
-  (after: Duration.DurationInput) =>
+  (after: Duration.Input) =>
   (attempt: number): Effect.Effect<never, TaskError.Fail> =>
     attempt === 1 ? Effect.zipRight(Effect.sleep(after), Effect.fail(TaskError.fail("boom"))) : Effect.never
 
@@ -78,7 +78,7 @@ const names = ["a", "b", "c"] as const
 
 describe("Strategies: a failure of the first, the middle and the last of three children", () => {
   for (const { affected, restarted, stopped, strategy, trigger } of cases) {
-    it.scoped(`${strategy}, ${trigger} fails: stops ${stopped.join(",")}, restarts ${restarted.join(",")}`, () =>
+    it.effect(`${strategy}, ${trigger} fails: stops ${stopped.join(",")}, restarts ${restarted.join(",")}`, () =>
       Effect.gen(function* () {
         const { events, sup } = yield* setupTree()
         const log = makeLog()
@@ -149,7 +149,7 @@ describe("Strategies: a failure of the first, the middle and the last of three c
     )
   }
 
-  it.scoped("the restart waits for the stops, then the trigger's whole backoff (slow finalizers)", () =>
+  it.effect("the restart waits for the stops, then the trigger's whole backoff (slow finalizers)", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -189,7 +189,7 @@ describe("Strategies: a failure of the first, the middle and the last of three c
         "1800 AttemptStarting root/g/b #2",
         "1800 AttemptStarting root/g/c #2"
       ])
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("300 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
     })
@@ -197,7 +197,7 @@ describe("Strategies: a failure of the first, the middle and the last of three c
 })
 
 describe("Strategies: siblings that are not restarted", () => {
-  it.scoped(
+  it.effect(
     "one-for-all: a RestartPolicy.never sibling is stopped for good; a completed onFailure sibling stays completed",
     () =>
       Effect.gen(function* () {
@@ -259,7 +259,7 @@ describe("Strategies: siblings that are not restarted", () => {
       })
   )
 
-  it.scoped("rest-for-one: a RestartPolicy.never sibling started before the trigger is not touched", () =>
+  it.effect("rest-for-one: a RestartPolicy.never sibling started before the trigger is not touched", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -295,7 +295,7 @@ describe("Strategies: siblings that are not restarted", () => {
 })
 
 describe("Strategies: periodic children", () => {
-  it.scoped("re-runs of RestartPolicy.always after success trigger no group restart and count for no intensity", () =>
+  it.effect("re-runs of RestartPolicy.always after success trigger no group restart and count for no intensity", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -357,7 +357,7 @@ describe("Strategies: periodic children", () => {
 })
 
 describe("Strategies: a sibling that ignores interruption", () => {
-  it.scoped("is abandoned (ForceAborted) after exactly its grace and not restarted; the others restart", () =>
+  it.effect("is abandoned (ForceAborted) after exactly its grace and not restarted; the others restart", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -417,7 +417,7 @@ describe("Strategies: a group restart meets a shutdown", () => {
     { label: "during the trigger's backoff", at: 1500 }
   ] as const
   for (const { at, label } of timings) {
-    it.scoped(`${label}: nothing is restarted, every task ends, no fiber is left`, () =>
+    it.effect(`${label}: nothing is restarted, every task ends, no fiber is left`, () =>
       Effect.gen(function* () {
         const tracker = yield* EffectSupervisor.track
         const { add, events, sup } = yield* setupTree(undefined, tracker)
@@ -435,7 +435,7 @@ describe("Strategies: a group restart meets a shutdown", () => {
         expect(timeline((yield* events).filter((event) => event._tag === "GroupRestart"))).toEqual([
           "1000 GroupRestart root/g one-for-all trigger=c affected=a,b,c"
         ])
-        const shutdown = yield* Effect.fork(sup.shutdown)
+        const shutdown = yield* Effect.forkChild(sup.shutdown)
         yield* TestClock.adjust("10 seconds")
         expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
         expect(yield* g.await).toEqual(new TaskOutcome.Canceled({ reason: "stopped by shutdown" }))
@@ -467,7 +467,7 @@ describe("Strategies: a group restart meets a shutdown", () => {
 })
 
 describe("Strategies: reported state during a group restart (bugs)", () => {
-  it.scoped("the trigger's restarts counts up when its backoff starts, as under one-for-one", () =>
+  it.effect("the trigger's restarts counts up when its backoff starts, as under one-for-one", () =>
     Effect.gen(function* () {
       const { sup } = yield* setupTree()
       const log = makeLog()
@@ -489,7 +489,7 @@ describe("Strategies: reported state during a group restart (bugs)", () => {
     })
   )
 
-  it.scoped("the trigger's nextAttemptAt is the instant its restart really begins", () =>
+  it.effect("the trigger's nextAttemptAt is the instant its restart really begins", () =>
     Effect.gen(function* () {
       const { events, sup } = yield* setupTree()
       const log = makeLog()
@@ -507,7 +507,7 @@ describe("Strategies: reported state during a group restart (bugs)", () => {
       const restart = (yield* events).find(
         (event) => event._tag === "AttemptStarting" && event.path === "root/g/c" && event.attempt === 2
       )
-      const shutdown = yield* Effect.fork(sup.shutdown)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* TestClock.adjust("300 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       expect(c.state).toBe("backing-off")
@@ -516,7 +516,7 @@ describe("Strategies: reported state during a group restart (bugs)", () => {
     })
   )
 
-  it.scoped("a sibling abandoned by a group restart is reported as stopping until its fiber exits", () =>
+  it.effect("a sibling abandoned by a group restart is reported as stopping until its fiber exits", () =>
     Effect.gen(function* () {
       const { sup } = yield* setupTree()
       const log = makeLog()
@@ -534,7 +534,7 @@ describe("Strategies: reported state during a group restart (bugs)", () => {
         )
       )
       yield* TestClock.adjust("3 seconds")
-      const a = Option.fromNullable(nestedOf(yield* sup.tree).tasks.find((node) => node.name === "a"))
+      const a = Option.fromNullishOr(nestedOf(yield* sup.tree).tasks.find((node) => node.name === "a"))
       yield* TestClock.adjust("2 seconds")
       expect(yield* sup.shutdown).toBeUndefined()
       // TaskInfo.state: "stopping (also: abandoned after its grace, until its fiber exits)".

@@ -413,7 +413,7 @@ const refusedByParent = (
 
 describe("TreeOptions: Supervisor.make refuses bad options with InvalidSupervisorOptions", () => {
   for (const [label, options, field, reason] of [...shared, ...rootOnly]) {
-    it.scoped(label, () =>
+    it.effect(label, () =>
       Effect.gen(function* () {
         const error = yield* Effect.flip(Supervisor.make(options as never))
         expect(error).toBeInstanceOf(SupervisorError.InvalidSupervisorOptions)
@@ -428,7 +428,7 @@ describe("TreeOptions: Supervisor.make refuses bad options with InvalidSuperviso
     ["5", 5],
     ["null", null]
   ] as const) {
-    it.scoped(`options ${label} itself`, () =>
+    it.effect(`options ${label} itself`, () =>
       Effect.gen(function* () {
         const error = yield* Effect.flip(Supervisor.make(options as never))
         expect(fieldsOf(error)).toEqual({
@@ -466,7 +466,7 @@ describe("TreeOptions: Supervisor.make refuses bad options with InvalidSuperviso
     })
   )
 
-  it.scoped("edge values that are allowed: maxRestarts 0, maxSlotQueue 0, grace 0, intensity undefined", () =>
+  it.effect("edge values that are allowed: maxRestarts 0, maxSlotQueue 0, grace 0, intensity undefined", () =>
     Effect.gen(function* () {
       for (const options of [
         { intensity: { maxRestarts: 0, within: 1 } },
@@ -488,7 +488,7 @@ describe("TreeOptions: Supervisor.make refuses bad options with InvalidSuperviso
 
 describe("TreeOptions: a parent refuses a bad Supervisor.task with InvalidTaskSpec, nothing half-started", () => {
   for (const [label, options, field, reason] of [...shared, ...nestedOnly]) {
-    it.scoped(label, () =>
+    it.effect(label, () =>
       refusedByParent(
         () => Supervisor.task("g", [Task.make("a", forever)], options as never),
         field,
@@ -500,20 +500,20 @@ describe("TreeOptions: a parent refuses a bad Supervisor.task with InvalidTaskSp
   }
 
   for (const [label, children, options, field, reason] of childRows) {
-    it.scoped(label, () =>
+    it.effect(label, () =>
       refusedByParent(() => Supervisor.task("g", children as never, options as never), field, reason)
     )
   }
 
-  it.scoped('options "x" itself', () =>
+  it.effect('options "x" itself', () =>
     refusedByParent(() => Supervisor.task("g", [], "x" as never), "options", 'must be an object, got "x"')
   )
 
-  it.scoped("options null itself", () =>
+  it.effect("options null itself", () =>
     refusedByParent(() => Supervisor.task("g", [], null as never), "options", "must be an object, got null")
   )
 
-  it.scoped("the nested defaults are checked before the children", () =>
+  it.effect("the nested defaults are checked before the children", () =>
     refusedByParent(
       () => Supervisor.task("g", [Task.make("", forever)], { defaults: { timeout: -1 } }),
       "defaults.timeout",
@@ -521,7 +521,7 @@ describe("TreeOptions: a parent refuses a bad Supervisor.task with InvalidTaskSp
     )
   )
 
-  it.scoped("addAll is all-or-nothing: a good task before the bad supervisor task is not started either", () =>
+  it.effect("addAll is all-or-nothing: a good task before the bad supervisor task is not started either", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       let ran = 0
@@ -586,7 +586,7 @@ describe("TreeOptions: a parent refuses a bad Supervisor.task with InvalidTaskSp
 })
 
 describe("TreeOptions: significant", () => {
-  it.scoped("significant with RestartPolicy.always is refused at the root too (field significant)", () =>
+  it.effect("significant with RestartPolicy.always is refused at the root too (field significant)", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup({ autoShutdown: "any-significant" })
       const error = yield* Effect.flip(
@@ -611,7 +611,7 @@ describe("TreeOptions: significant", () => {
     ["a worker", () => Task.make("g", forever, { significant: true })],
     ["a Supervisor.task", () => Supervisor.task("g", [a], { significant: true, autoShutdown: "any-significant" })]
   ] as const) {
-    it.scoped(`significant ${label} added to a root whose autoShutdown is "never" is refused`, () =>
+    it.effect(`significant ${label} added to a root whose autoShutdown is "never" is refused`, () =>
       Effect.gen(function* () {
         const { sup, events } = yield* setup()
         const error = yield* Effect.flip(sup.add(task()))
@@ -626,7 +626,7 @@ describe("TreeOptions: significant", () => {
     )
   }
 
-  it.scoped("a significant Supervisor.task is admitted by a root with autoShutdown", () =>
+  it.effect("a significant Supervisor.task is admitted by a root with autoShutdown", () =>
     Effect.gen(function* () {
       const { sup } = yield* setup({ autoShutdown: "all-significant" })
       yield* sup.add(Supervisor.task("g", [a], { significant: true }))
@@ -637,7 +637,7 @@ describe("TreeOptions: significant", () => {
 })
 
 describe("TreeOptions: task combinators on a Supervisor.task", () => {
-  it.scoped(
+  it.effect(
     "withRestart, withBackoff, withTimeout, withMaxRetries, withGrace, withResetAfter, withIsFatal keep it a supervisor",
     () =>
       Effect.gen(function* () {
@@ -678,7 +678,7 @@ describe("TreeOptions: task combinators on a Supervisor.task", () => {
     ["withIsFatal", Task.withIsFatal(() => true)]
   ]
   for (const [label, combinator] of combinators) {
-    it.scoped(`${label}: the nested options and children are still checked`, () =>
+    it.effect(`${label}: the nested options and children are still checked`, () =>
       Effect.gen(function* () {
         yield* refusedByParent(
           () => combinator(Supervisor.task("g", [a], { intensity: { maxRestarts: 1, within: 0 } })),
@@ -694,7 +694,7 @@ describe("TreeOptions: task combinators on a Supervisor.task", () => {
     )
   }
 
-  it.scoped("a combinator's own bad value is refused with its field (withTimeout(-1), withMaxRetries(1.5))", () =>
+  it.effect("a combinator's own bad value is refused with its field (withTimeout(-1), withMaxRetries(1.5))", () =>
     Effect.gen(function* () {
       yield* refusedByParent(
         () => Supervisor.task("g", [a]).pipe(Task.withTimeout(-1)),
@@ -709,7 +709,7 @@ describe("TreeOptions: task combinators on a Supervisor.task", () => {
     })
   )
 
-  it.scoped("withRestart(always()) on a significant Supervisor.task is refused (field significant)", () =>
+  it.effect("withRestart(always()) on a significant Supervisor.task is refused (field significant)", () =>
     refusedByParent(
       () => Supervisor.task("g", [a], { significant: true }).pipe(Task.withRestart(RestartPolicy.always())),
       "significant",
@@ -724,7 +724,7 @@ describe("TreeOptions: task combinators on a Supervisor.task", () => {
   // (src/internal/tree.ts: `NestedSpec.resolve` closes over the original `options`, and
   // Task.withOption copies only the NestedSpecKey). Here the nested supervisor keeps its default
   // 10 s grace and waits 5 s for `slow`, while the parent abandons g at 1 s.
-  it.scoped("withGrace on a Supervisor.task is also the nested supervisor's grace (like the grace option)", () =>
+  it.effect("withGrace on a Supervisor.task is also the nested supervisor's grace (like the grace option)", () =>
     Effect.gen(function* () {
       const { sup, events } = yield* setup()
       const slow = Task.make(

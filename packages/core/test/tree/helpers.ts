@@ -20,7 +20,7 @@ export const setupTree = (options?: Supervisor.SupervisorOptions, tracker?: Effe
   Effect.gen(function* () {
     // Runs after the supervisor's shutdown (finalizers run in reverse): stops the clock mover below,
     // so it does not go on adjusting the TestClock (and its real-time timers) after the test.
-    let mover: Fiber.RuntimeFiber<unknown> | undefined
+    let mover: Fiber.Fiber<unknown> | undefined
     yield* Effect.addFinalizer(() => (mover === undefined ? Effect.void : Fiber.interrupt(mover)))
     const make = Supervisor.make(options)
     const sup = tracker === undefined ? yield* make : yield* Effect.supervised(make, tracker)
@@ -29,7 +29,7 @@ export const setupTree = (options?: Supervisor.SupervisorOptions, tracker?: Effe
     // Interruptible: a fiber forked by a finalizer would inherit its uninterruptibility.
     yield* Effect.addFinalizer(() =>
       Effect.map(
-        Effect.forkDaemon(Effect.interruptible(Effect.repeatN(TestClock.adjust("1 minute"), 120))),
+        Effect.forkDetach(Effect.interruptible(Effect.repeatN(TestClock.adjust("1 minute"), 120))),
         (fiber) => {
           mover = fiber
         }
@@ -67,7 +67,7 @@ export const makeLog = (): Log => {
 
 export interface RecordedOptions {
   /** How long the attempt's scope finalizer takes (it logs `stop` when it begins, `stopped` when done). */
-  readonly stopTakes?: Duration.DurationInput
+  readonly stopTakes?: Duration.Input
 }
 
 /**

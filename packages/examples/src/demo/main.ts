@@ -72,7 +72,7 @@ export const main = (options: MainOptions) =>
           )
 
           // Every event of the tree, up to the end of the shutdown (the stream ends when `sup` closes).
-          const events = yield* Scope.extend(sup.subscribe, outer)
+          const events = yield* Scope.provide(sup.subscribe, outer)
           const consumer = yield* Effect.forkIn(
             Stream.runForEach(events, (event) =>
               Effect.sync(() => {

@@ -117,7 +117,7 @@ export interface RateCache {
 
 export const makeRateCache = (
   stats: Stats,
-  options: { readonly freshFor: Duration.DurationInput; readonly expireAfter: Duration.DurationInput }
+  options: { readonly freshFor: Duration.Input; readonly expireAfter: Duration.Input }
 ): RateCache => {
   const freshMs = Duration.toMillis(options.freshFor)
   const expireMs = Duration.toMillis(options.expireAfter)

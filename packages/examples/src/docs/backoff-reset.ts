@@ -5,7 +5,7 @@ import { Backoff, RestartPolicy, Supervisor, SupervisorEvent, Task, TaskContext,
 const scheduledDelays = (sup: Supervisor.Supervisor, task: Task.Task<unknown>) =>
   Effect.gen(function* () {
     const events = yield* sup.subscribe
-    const collected = yield* Effect.fork(
+    const collected = yield* Effect.forkChild(
       events.pipe(
         Stream.takeUntil((event) => event._tag === "TaskRemoved" && event.task === task.name),
         Stream.filter(SupervisorEvent.is("BackoffScheduled")),

@@ -6,7 +6,7 @@ const runWith = (task: Task.Task<unknown>) =>
   Effect.gen(function* () {
     const sup = yield* Supervisor.make()
     const events = yield* sup.subscribe
-    const delays = yield* Effect.fork(
+    const delays = yield* Effect.forkChild(
       events.pipe(
         Stream.takeUntil(SupervisorEvent.is("TaskRemoved")),
         Stream.filter(SupervisorEvent.is("BackoffScheduled")),

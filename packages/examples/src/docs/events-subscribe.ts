@@ -11,7 +11,7 @@ export const program = Effect.gen(function* () {
 
   // `subscribe` subscribes now: no event published after this line is missed.
   const events = yield* sup.subscribe
-  const collector = yield* Effect.fork(
+  const collector = yield* Effect.forkChild(
     events.pipe(Stream.takeUntil(SupervisorEvent.is("TaskRemoved")), Stream.runCollect)
   )
 

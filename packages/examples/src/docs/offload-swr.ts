@@ -40,8 +40,8 @@ interface Stored {
  * until `expireAfter`, then gone.
  */
 export const makeSwrCache = (options: {
-  readonly freshFor: Duration.DurationInput
-  readonly expireAfter: Duration.DurationInput
+  readonly freshFor: Duration.Input
+  readonly expireAfter: Duration.Input
 }): SwrCache => {
   const freshMs = Duration.toMillis(options.freshFor)
   const expireMs = Duration.toMillis(options.expireAfter)

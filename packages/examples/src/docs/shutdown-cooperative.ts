@@ -39,7 +39,7 @@ export const program = Effect.gen(function* () {
   const handles = yield* sup.addAll([Task.make("importer", importer), Task.make("writer", writer)])
   yield* Effect.sleep("55 millis")
 
-  const shutdown = yield* Effect.either(sup.shutdown)
+  const shutdown = yield* Effect.result(sup.shutdown)
   const outcomes = yield* Effect.forEach(handles, (handle) => handle.await)
   return {
     shutdown: shutdown._tag, // "Right": everything stopped within the grace

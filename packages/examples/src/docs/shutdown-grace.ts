@@ -17,7 +17,7 @@ const stuck = Effect.uninterruptible(Effect.sleep("300 millis"))
 export const program = Effect.gen(function* () {
   const sup = yield* Supervisor.make({ grace: "100 millis" })
   const events = yield* sup.subscribe
-  const tags = yield* Effect.fork(
+  const tags = yield* Effect.forkChild(
     events.pipe(
       Stream.takeUntil((event) => event._tag === "TaskRemoved" && event.task === "stuck"),
       Stream.map((event) => ("task" in event ? `${event._tag} ${event.task}` : event._tag)),
@@ -28,7 +28,7 @@ export const program = Effect.gen(function* () {
   yield* Effect.sleep("10 millis")
 
   // One deadline for all tasks; every caller of shutdown gets the same result.
-  const [result, again] = yield* Effect.all([Effect.either(sup.shutdown), Effect.either(sup.shutdown)], {
+  const [result, again] = yield* Effect.all([Effect.result(sup.shutdown), Effect.result(sup.shutdown)], {
     concurrency: "unbounded"
   })
   const outcomes = yield* Effect.forEach(handles, (handle) => handle.await)

@@ -2,7 +2,7 @@ import { type Duration, Effect, Option } from "effect"
 import { Supervisor, Task, TaskOutcome } from "@fibervisor/core"
 
 // Runs until stopped; its cleanup takes `cleanup`.
-const service = (cleanup: Duration.DurationInput) => Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep(cleanup)))
+const service = (cleanup: Duration.Input) => Effect.never.pipe(Effect.onInterrupt(() => Effect.sleep(cleanup)))
 
 export const program = Effect.gen(function* () {
   const sup = yield* Supervisor.make({ grace: "1 second" })
@@ -24,7 +24,7 @@ export const program = Effect.gen(function* () {
   const unknown = yield* sup.cancel("no-such-task")
 
   // With `timeout`, cancel stops waiting and fails with TaskTerminationTimeout; the stop itself continues.
-  const impatient = yield* Effect.either(sup.cancel("c", { timeout: "50 millis" }))
+  const impatient = yield* Effect.result(sup.cancel("c", { timeout: "50 millis" }))
 
   const outcomes = [yield* a.await, yield* b.await, yield* c.await].map((o) => `${o._tag}: ${TaskOutcome.reason(o)}`)
   return {

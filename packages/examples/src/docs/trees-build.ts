@@ -16,7 +16,7 @@ export const program = Effect.gen(function* () {
 
   // One bus for the whole tree: the root's subscription sees the nested supervisor's events too.
   const events = yield* sup.subscribe
-  const starts = yield* Effect.fork(
+  const starts = yield* Effect.forkChild(
     events.pipe(
       Stream.filter(SupervisorEvent.is("AttemptStarting")),
       Stream.map((event) => event.path),

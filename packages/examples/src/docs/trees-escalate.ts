@@ -7,7 +7,7 @@ export const program = Effect.gen(function* () {
   const start = yield* Clock.currentTimeMillis
   const sup = yield* Supervisor.make()
   const events = yield* sup.subscribe
-  const collector = yield* Effect.fork(
+  const collector = yield* Effect.forkChild(
     events.pipe(
       Stream.takeUntil((event) => event._tag === "TaskFinished" && event.path === "root/billing"),
       Stream.filter(SupervisorEvent.is("TaskFinished")),

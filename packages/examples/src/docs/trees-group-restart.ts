@@ -42,7 +42,7 @@ export const program = Effect.gen(function* () {
   const start = yield* Clock.currentTimeMillis
   const sup = yield* Supervisor.make()
   const events = yield* sup.subscribe
-  const timeline = yield* Effect.fork(
+  const timeline = yield* Effect.forkChild(
     events.pipe(
       // The group's supervisor publishes GroupRestart; its children publish the rest.
       Stream.filter((event) => event._tag === "GroupRestart" || event.path.startsWith("root/app/")),

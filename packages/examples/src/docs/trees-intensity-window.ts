@@ -8,7 +8,7 @@ const poller = Task.restartable(
 ).pipe(Task.withBackoff(Backoff.none), Task.withMaxRetries(3))
 
 // A root supervisor has no restart limit unless it is given one. Supervisor.run fails when it fails.
-const runWithin = (within: Duration.DurationInput) =>
+const runWithin = (within: Duration.Input) =>
   Supervisor.run([poller], { intensity: { maxRestarts: 1, within } }).pipe(
     Effect.map((outcomes) => outcomes.map((outcome) => `${outcome._tag}: ${TaskOutcome.reason(outcome)}`)),
     Effect.catchTag("RestartIntensityExceeded", (error) => Effect.succeed(error.message))

@@ -35,7 +35,7 @@ export const program = Effect.gen(function* () {
   const start = yield* Clock.currentTimeMillis
   const sup = yield* Supervisor.make()
   const events = yield* sup.subscribe
-  const collector = yield* Effect.fork(
+  const collector = yield* Effect.forkChild(
     events.pipe(
       Stream.takeUntil((event) => event._tag === "TaskFinished" && event.path === "root/ingest"),
       Stream.filter((event) => shown.has(event._tag) && !event.path.endsWith("/heartbeat")),

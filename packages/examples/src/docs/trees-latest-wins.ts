@@ -29,7 +29,7 @@ export const program = Effect.gen(function* () {
   const start = yield* Clock.currentTimeMillis
   const sup = yield* Supervisor.make()
   const events = yield* sup.subscribe
-  const collector = yield* Effect.fork(
+  const collector = yield* Effect.forkChild(
     events.pipe(
       Stream.filter((event) => event._tag === "SlotTransition" || event._tag === "SlotRejected"),
       Stream.takeUntil(

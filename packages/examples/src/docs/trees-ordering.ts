@@ -22,7 +22,7 @@ export const program = Effect.gen(function* () {
     Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => notes.push(`${now - start} ${text}`)))
 
   // A service that notes when it starts, and whose cleanup (a finalizer of its attempt's scope) takes `cleanup`.
-  const service = (name: string, cleanup: Duration.DurationInput) =>
+  const service = (name: string, cleanup: Duration.Input) =>
     Task.restartable(
       name,
       Effect.acquireRelease(note(`started ${name}`), () =>
@@ -32,7 +32,7 @@ export const program = Effect.gen(function* () {
 
   const sup = yield* Supervisor.make({ grace: "200 millis" })
   const events = yield* sup.subscribe
-  const collector = yield* Effect.fork(
+  const collector = yield* Effect.forkChild(
     events.pipe(
       Stream.takeUntil((event) => event._tag === "TaskFinished" && event.task === "db"),
       Stream.filter(

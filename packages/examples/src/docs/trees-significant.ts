@@ -18,7 +18,7 @@ export const program = Effect.gen(function* () {
   const start = yield* Clock.currentTimeMillis
   const sup = yield* Supervisor.make()
   const events = yield* sup.subscribe
-  const collector = yield* Effect.fork(
+  const collector = yield* Effect.forkChild(
     events.pipe(
       Stream.filter(SupervisorEvent.is("AutoShutdown")),
       Stream.map((event) => `${event.at - start} ${event.path}: ${event.mode}, trigger ${event.trigger}`),

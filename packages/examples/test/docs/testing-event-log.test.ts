@@ -12,7 +12,7 @@ const syncTask = Task.restartable("sync", sync).pipe(
 
 describe("the sync task", () => {
   // it.effect and it.scoped run on the TestClock: time stands still until the test moves it.
-  it.scoped("backs off 100, 200, 400 ms, then completes", () =>
+  it.effect("backs off 100, 200, 400 ms, then completes", () =>
     Effect.gen(function* () {
       calls = 0
       const sup = yield* Supervisor.make()
@@ -28,7 +28,7 @@ describe("the sync task", () => {
       expect((yield* log.forTask("sync")).filter(SupervisorEvent.is("AttemptStarting"))).toHaveLength(2)
 
       // Let the rest run: fork the wait, move the clock, join.
-      const outcome = yield* Effect.fork(handle.await)
+      const outcome = yield* Effect.forkChild(handle.await)
       yield* TestClock.adjust("1 second")
       expect(TaskOutcome.isSuccess(yield* Fiber.join(outcome))).toBe(true)
 

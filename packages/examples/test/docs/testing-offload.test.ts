@@ -25,7 +25,7 @@ describe("renaming offloads a reindex", () => {
       expect(pending.map((entry) => entry.kind)).toEqual(["reindex", "reindex"])
 
       // runAll runs the pending work one by one in this fiber, under this test's clock.
-      const run = yield* Effect.fork(TestOffload.runAll)
+      const run = yield* Effect.forkChild(TestOffload.runAll)
       yield* TestClock.adjust("4 seconds")
       expect((yield* Fiber.join(run)).every(Exit.isSuccess)).toBe(true)
       expect(yield* Ref.get(index)).toEqual(["u1", "u2"])
@@ -56,14 +56,14 @@ describe("renaming offloads a reindex", () => {
     }).pipe(Effect.provide(Offload.layerDisabled))
   )
 
-  it.scoped("the real Offload.layer under the TestClock", () =>
+  it.effect("the real Offload.layer under the TestClock", () =>
     Effect.gen(function* () {
       const index = yield* Ref.make<Array<string>>([])
       const offload = yield* Offload.Offload
       expect(yield* rename(index, "u1")).toBe("spawned")
       expect(yield* offload.isInFlight(OffloadKey.keyed("u1", "reindex"))).toBe(true)
       // awaitIdle waits on the clock too: fork it, move the clock, join.
-      const idle = yield* Effect.fork(Offload.awaitIdle("5 seconds"))
+      const idle = yield* Effect.forkChild(Offload.awaitIdle("5 seconds"))
       yield* TestClock.adjust("2 seconds") // the work's sleep ends
       expect(yield* Fiber.join(idle)).toBe(true)
       expect(yield* Ref.get(index)).toEqual(["u1"])

@@ -63,7 +63,7 @@ const tasks = (supervisor: Supervisor.Supervisor) =>
 const scrape = (prometheus: metrics.Prometheus) =>
   prometheus.scrape.pipe(
     Effect.map((text) => HttpServerResponse.text(text, { contentType: metrics.contentType })),
-    Effect.catchAll((error) =>
+    Effect.catch((error) =>
       Effect.as(
         Effect.logWarning("metrics scrape failed", error),
         HttpServerResponse.text(`# failed to collect metrics: ${error.message}\n`, {

@@ -120,7 +120,7 @@ const gracefulClose = (server: Server): Effect.Effect<void> => {
       endIfIdle(socket)
     })
   })
-  return Effect.async<void>((resume) => {
+  return Effect.callback<void>((resume) => {
     if (!server.listening) return resume(Effect.void)
     closing = true
     server.close(() => resume(Effect.void))

@@ -243,7 +243,7 @@ export const runMain = <A, E>(
   }
   // A root supervisor that fails (escalation, restart intensity) ends the program with its failure,
   // so that a program that only holds its layers open (`Layer.launch`) exits non-zero.
-  const rootFailed = Deferred.unsafeMake<never, SupervisorError.SupervisorFailure>(FiberId.none)
+  const rootFailed = Deferred.makeUnsafe<never, SupervisorError.SupervisorFailure>(FiberId.none)
   let rootFailures = 0
   registry.onFailure((failure) => {
     rootFailures += 1
@@ -255,7 +255,7 @@ export const runMain = <A, E>(
         `root supervisor "${failure.path}" failed (${failure._tag}), shutting down ${describeDeadline(current)}`
       )
     )
-    Deferred.unsafeDone(rootFailed, Exit.fail(failure))
+    Deferred.doneUnsafe(rootFailed, Exit.fail(failure))
   })
   const watchRoots = Deferred.await(rootFailed)
   /** Node timers hold at most 2^31 - 1 ms (longer ones fire at once): longer deadlines are chained. */
@@ -281,7 +281,7 @@ export const runMain = <A, E>(
     disablePrettyLogger: config.disablePrettyLogger,
     teardown: (exit, onExit) => {
       if (deadline !== undefined) clearTimeout(deadline)
-      const failed = Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)
+      const failed = Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
       const code = failed || registry.exceeded.length > 0 ? 1 : 0
       if (code === 0 && signals === 0) {
         // Nothing else will exit: let a second signal get Node's default behaviour back.
