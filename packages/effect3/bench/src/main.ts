@@ -1,0 +1,127 @@
+/**
+ * `pnpm bench [--quick] [--only id,id] [--out file] [--no-save]`
+ *
+ * Runs every scenario (fibervisor and its baselines in this one process, alternating), prints a table
+ * on stdout (progress goes to stderr) and writes the results as JSON: to `bench-results.json` at the
+ * repository root (or `--out`), and — for a full run of every scenario — to
+ * `packages/bench/results/results.json`, the copy kept for the docs (plot it with `pnpm plot`).
+ */
+import { execFileSync } from "node:child_process"
+import { readFileSync } from "node:fs"
+import { cpus, totalmem } from "node:os"
+import { relative, resolve } from "node:path"
+import { runScenario } from "./harness.js"
+import { defaultOut, packageDir, rootDir, savedResults } from "./paths.js"
+import { type Results, type ScenarioResult, writeResults } from "./results.js"
+import { fullProfile, quickProfile, scenarios } from "./scenarios.js"
+import { report } from "./table.js"
+import { targetsOf } from "./targets.js"
+
+const usage = "usage: pnpm bench [--quick] [--only id,id] [--out file] [--no-save]"
+
+interface Args {
+  readonly quick: boolean
+  readonly only: ReadonlyArray<string> | undefined
+  readonly out: string
+  readonly save: boolean
+}
+
+const parseArgs = (argv: ReadonlyArray<string>): Args => {
+  let quick = false
+  let only: Array<string> | undefined
+  let out = defaultOut
+  let save = true
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--") continue
+    else if (arg === "--quick") quick = true
+    else if (arg === "--no-save") save = false
+    else if (arg === "--only" && argv[i + 1] !== undefined) only = argv[++i]!.split(",").filter((s) => s !== "")
+    // pnpm runs the script in the package folder: a relative --out is taken from where pnpm was called.
+    else if (arg === "--out" && argv[i + 1] !== undefined) out = resolve(process.env.INIT_CWD ?? rootDir, argv[++i]!)
+    else if (arg === "--help" || arg === "-h") {
+      console.log(usage)
+      process.exit(0)
+    } else {
+      console.error(`unknown argument ${arg}\n${usage}`)
+      process.exit(2)
+    }
+  }
+  return { quick, only, out, save }
+}
+
+const versionOf = (name: string): string => {
+  const pkg = JSON.parse(readFileSync(`${packageDir}node_modules/${name}/package.json`, "utf8")) as { version: string }
+  return pkg.version
+}
+
+const git = (...args: Array<string>): string | undefined => {
+  try {
+    return execFileSync("git", args, { cwd: rootDir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
+  } catch {
+    return undefined
+  }
+}
+
+const revision = () => {
+  const commit = git("rev-parse", "--short=12", "HEAD")
+  const status = git("status", "--porcelain", "--", "packages/core")
+  return { commit: commit ?? "unknown", coreDirty: status === undefined ? null : status !== "" }
+}
+
+const main = async () => {
+  const args = parseArgs(process.argv.slice(2))
+  if (typeof globalThis.gc !== "function") {
+    console.error("note: run with node --expose-gc (pnpm bench does); exposing gc at run time instead")
+  }
+  const profile = args.quick ? quickProfile : fullProfile
+  const all = scenarios(profile)
+  const unknown = args.only?.filter((id) => !all.some((s) => s.id === id)) ?? []
+  if (unknown.length > 0) {
+    console.error(`unknown scenario ${unknown.join(", ")}; known: ${all.map((s) => s.id).join(", ")}`)
+    process.exit(2)
+  }
+  const selected = args.only === undefined ? all : all.filter((s) => args.only!.includes(s.id))
+  const date = new Date().toISOString()
+  const started = performance.now()
+  const progress = (line: string) => process.stderr.write(`${line}\n`)
+  const done: Array<ScenarioResult> = []
+  for (const scenario of selected) {
+    progress(`${scenario.id}: ${scenario.plans.map((p) => `n=${p.n} ×${p.rounds}`).join(", ")}`)
+    done.push(await runScenario(scenario, progress))
+  }
+  const core = import.meta.resolve("@fibervisor/core").endsWith(".ts") ? "source" : "dist"
+  const cpu = cpus()
+  const results: Results = {
+    schemaVersion: 1,
+    quick: args.quick,
+    core,
+    versions: { effect: versionOf("effect"), pQueue: versionOf("p-queue") },
+    revision: revision(),
+    machine: {
+      node: process.version,
+      v8: process.versions.v8,
+      platform: process.platform,
+      arch: process.arch,
+      cpuModel: cpu[0]?.model.trim() ?? "unknown",
+      cores: Math.max(1, cpu.length),
+      totalMemoryBytes: totalmem(),
+      date
+    },
+    durationSeconds: (performance.now() - started) / 1000,
+    scenarios: [done[0]!, ...done.slice(1)],
+    targets: targetsOf(done)
+  }
+  console.log(report(results))
+  writeResults(args.out, results)
+  progress(`\nwrote ${relative(process.cwd(), args.out)}`)
+  if (!args.quick && args.only === undefined && args.save) {
+    writeResults(savedResults, results)
+    progress(`wrote ${relative(process.cwd(), savedResults)} (kept for the docs; pnpm --filter @fibervisor/bench plot)`)
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error)
+  process.exit(1)
+})

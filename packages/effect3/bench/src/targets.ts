@@ -1,0 +1,67 @@
+/**
+ * The performance targets (listed in docs/benchmarks.md), checked at the largest size each scenario ran. They are reported,
+ * never asserted: the bench is an instrument, CI never fails on a timing.
+ */
+import type { ScenarioResult, Target } from "./results.js"
+
+interface TargetSpec {
+  readonly scenario: string
+  readonly versus: string
+  readonly must: number | null
+  readonly aim: number | null
+}
+
+const specs: ReadonlyArray<TargetSpec> = [
+  { scenario: "one-shot", versus: "FiberSet.run", must: 2, aim: 1.5 },
+  { scenario: "restart", versus: "Effect.retry", must: 2, aim: 1.5 },
+  { scenario: "idle-memory", versus: "raw fiber", must: 2, aim: 1.5 },
+  { scenario: "offload", versus: "FiberSet.run", must: 1.3, aim: null },
+  { scenario: "offload", versus: "p-queue", must: null, aim: 0.8 },
+  { scenario: "shutdown", versus: "FiberSet", must: 2, aim: 1.5 }
+]
+
+export const targetsOf = (scenarios: ReadonlyArray<ScenarioResult>): Array<Target> => {
+  const targets: Array<Target> = []
+  for (const spec of specs) {
+    const scenario = scenarios.find((s) => s.id === spec.scenario)
+    const size = scenario?.sizes[scenario.sizes.length - 1]
+    const ratio = size?.ratios.find((r) => r.variant === "fibervisor" && r.baseline === spec.versus)
+    if (size === undefined || ratio === undefined) continue
+    targets.push({
+      scenario: spec.scenario,
+      n: size.n,
+      variant: ratio.variant,
+      versus: spec.versus,
+      ratio: ratio.ratio,
+      must: spec.must,
+      aim: spec.aim,
+      meetsMust: spec.must === null ? null : ratio.ratio <= spec.must,
+      meetsAim: spec.aim === null ? null : ratio.ratio <= spec.aim
+    })
+  }
+  // "Per-operation cost from 1k to 100k tasks: flat" has no number; the ratios are reported as they
+  // are, beside the baselines' growth over the same sizes (a larger heap makes every GC slower, for all).
+  for (const scenario of scenarios) {
+    for (const flat of scenario.flatness) {
+      if (flat.variant !== "fibervisor") continue
+      const baselines = scenario.flatness.filter((f) => f.variant !== "fibervisor")
+      const note =
+        baselines.length === 0
+          ? undefined
+          : `baseline growth: ${baselines.map((b) => `${b.variant} ${b.ratio.toPrecision(3)}×`).join(", ")}`
+      targets.push({
+        scenario: scenario.id,
+        n: flat.toN,
+        variant: flat.variant,
+        versus: `itself at n=${flat.fromN}`,
+        ratio: flat.ratio,
+        must: null,
+        aim: null,
+        meetsMust: null,
+        meetsAim: null,
+        ...(note === undefined ? {} : { note })
+      })
+    }
+  }
+  return targets
+}

@@ -1,0 +1,348 @@
+/**
+ * Fire-and-forget background work with a `kind` label: stale-while-revalidate refreshes, cache
+ * writes, telemetry flushes. One service, four layers: real (`layer`), no-op (`layerDisabled`),
+ * inline (`layerInline`), and — in `@fibervisor/vitest` — recording.
+ *
+ * Work is an `Effect`, so it is lazy: nothing starts before the service decides. The caller's
+ * services and fiber refs are captured (Clock, Random, logger, tracer apply to the work), but the
+ * work runs detached from the caller's fiber: the request ending or being interrupted does not stop
+ * it. Its failures and defects never reach the caller: they are logged, counted and the key is freed
+ * (a failure or defect raised while the work is being interrupted — by `cancel`, a "cancel" timeout
+ * or the drain — is logged too; the work is counted as interrupted or timed out).
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import type * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import type * as Option from "effect/Option"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/offload.js"
+import { resolveConfig } from "./internal/offloadConfig.js"
+import type * as OffloadKey from "./OffloadKey.js"
+import type { InvalidArgument } from "./SupervisorError.js"
+
+/**
+ * What `register` decided: the work was started (or queued), skipped because the same key is in
+ * flight, refused (full, closed, or an invalid key), or dropped by the disabled layer.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type OffloadOutcome = "spawned" | "deduplicated" | "rejected" | "disabled"
+
+/**
+ * What `submit` gives back: the decision, and a way to wait for the piece of work this call
+ * admitted — and only that piece, unlike `awaitIdle`. For `waitUntil`-style integrations
+ * (a serverless host's `waitUntil`, Next's `after`) that must keep the process alive until the
+ * work a request started has ended.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface OffloadHandle<A, E> {
+  readonly outcome: OffloadOutcome
+  /**
+   * Resumes once the work this registration stands for has ended; never fails:
+   *
+   * - `"spawned"`: `Option.some` of the work's own exit — its value, its failure or defect (logged
+   *   and counted by the service as usual), or an interruption (`cancel`, a `"cancel"` timeout, the
+   *   drain's cut-off, or stopped before it started);
+   * - `"deduplicated"`: once the piece already in flight under the same key has ended, with
+   *   `Option.none()` (that piece's result belongs to the caller that registered it);
+   * - `"rejected"`, `"disabled"`: at once, with `Option.none()`: nothing will run.
+   *
+   * Interrupting the wait does not stop the work; it can be awaited any number of times.
+   */
+  readonly await: Effect.Effect<Option.Option<Exit.Exit<A, E>>>
+}
+
+/**
+ * The offload service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Offload {
+  /** Fire and forget: `register(OffloadKey.auto(kind), effect)`, ignoring the outcome. */
+  spawn<A, E, R>(kind: string, effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R>
+  /** Hands `effect` to the service under `key` and says what was decided. */
+  register<A, E, R>(key: OffloadKey.OffloadKey, effect: Effect.Effect<A, E, R>): Effect.Effect<OffloadOutcome, never, R>
+  /**
+   * `register`, plus a handle to wait for the piece of work this call admitted (see
+   * `OffloadHandle`). Only callers that ask for a handle pay for it.
+   *
+   * @since 0.2.0
+   */
+  submit<A, E, R>(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<OffloadHandle<A, E>, never, R>
+  /** Is work under this key in flight (running or queued)? An auto key asks about its whole kind. */
+  isInFlight(key: OffloadKey.OffloadKey): Effect.Effect<boolean>
+  /**
+   * Stops the work under this key (an auto key: every piece of its kind) and waits until it has
+   * exited; `false` when nothing was in flight.
+   */
+  cancel(key: OffloadKey.OffloadKey): Effect.Effect<boolean>
+  /** Stops all work in flight and waits until it has exited; returns how many pieces were stopped. */
+  readonly cancelAll: Effect.Effect<number>
+  /** Work running now. */
+  readonly activeCount: Effect.Effect<number>
+  /** Work admitted and waiting for room (`onFull: { queue }`). */
+  readonly queuedCount: Effect.Effect<number>
+  /**
+   * Resumes when no work is running or queued: `true`; with `timeout`, `false` if that takes longer.
+   */
+  awaitIdle(timeout?: Duration.DurationInput): Effect.Effect<boolean, InvalidArgument>
+}
+
+/**
+ * The `Offload` service tag.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
+export const Offload: Context.Tag<Offload, Offload> = Context.GenericTag<Offload>("@fibervisor/core/Offload")
+
+/**
+ * A timeout for offloaded work: `cancel` interrupts it (and counts a timeout); `warn` logs once when
+ * the threshold is crossed and lets it run on.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OffloadTimeout {
+  readonly after: Duration.DurationInput
+  readonly policy: "cancel" | "warn"
+}
+
+/**
+ * Configuration of the real layer. Every field is optional.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface OffloadConfig {
+  /** Global limit of work running at once (default unlimited). */
+  readonly maxConcurrent?: number
+  /** Per-kind limits and timeouts (a kind's `timeout` replaces the global one). */
+  readonly perKind?: Readonly<
+    Record<
+      string,
+      {
+        readonly maxConcurrent?: number
+        readonly timeout?: OffloadTimeout
+        /** This kind's `logFailures` (replaces the global one). @since 0.2.0 */
+        readonly logFailures?: boolean
+      }
+    >
+  >
+  /** When a limit is reached: `"reject"` (default) or wait in a bounded FIFO queue. */
+  readonly onFull?: "reject" | { readonly queue: number }
+  /** Default timeout of every piece of work (default none). */
+  readonly timeout?: OffloadTimeout
+  /** Deduplicate keyed work while in flight (default `true`). */
+  readonly deduplicate?: boolean
+  /**
+   * How long closing the layer waits for work in flight before interrupting it (default 10
+   * seconds). With `0` it waits for nothing: work in flight is interrupted at once, and what has
+   * not stopped by the scheduler's next turn is reported abandoned.
+   */
+  readonly grace?: Duration.DurationInput
+  /**
+   * Log a warning when a piece of work fails or dies (default `true`). Turn it off — for every kind
+   * here, or for one kind in `perKind` — when the work logs its own failures, so that none is
+   * logged twice; failures are still counted in `fibervisor_offload_failed_total`.
+   *
+   * @since 0.2.0
+   */
+  readonly logFailures?: boolean
+}
+
+/**
+ * The configuration of `layer` cannot be used: names the field and why.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export class InvalidOffloadConfig extends Schema.TaggedError<InvalidOffloadConfig>(
+  "@fibervisor/core/InvalidOffloadConfig"
+)("InvalidOffloadConfig", { field: Schema.String, reason: Schema.String }) {
+  /** @since 0.1.0 */
+  override get message(): string {
+    return `invalid offload config: ${this.field} ${this.reason}`
+  }
+}
+
+/**
+ * Builds the real service in the current scope (closing the scope drains it).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = (config?: OffloadConfig): Effect.Effect<Offload, InvalidOffloadConfig, Scope.Scope> =>
+  build(config, false)
+
+const build = (
+  config: OffloadConfig | undefined,
+  inline: boolean
+): Effect.Effect<Offload, InvalidOffloadConfig, Scope.Scope> =>
+  Either.match(resolveConfig(config), {
+    onLeft: (problem) => Effect.fail(new InvalidOffloadConfig(problem)),
+    onRight: (resolved) => internal.make(resolved, inline)
+  })
+
+/**
+ * The real layer: bounded, deduplicated, drained when released, measured. A bad config fails the
+ * layer's construction with `InvalidOffloadConfig`.
+ *
+ * Provide it **once**, around the whole program (next to the other application layers), never
+ * per request: a layer provided around one request is built and released with it, so the request
+ * waits for its work to drain, and deduplication and limits never span two requests.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Offload } from "@fibervisor/core"
+ *
+ * // A request handler needs `Offload`; it does not provide it.
+ * const handleRequest = (id: string) =>
+ *   Effect.as(Offload.spawn("telemetry", Effect.log(`flushed ${id}`)), "ok")
+ *
+ * // Provided once, around the program that serves every request.
+ * const serve = Effect.forEach(["a", "b", "c"], handleRequest)
+ * serve.pipe(Effect.provide(Offload.layer({ maxConcurrent: 64 })))
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (config?: OffloadConfig): Layer.Layer<Offload, InvalidOffloadConfig> =>
+  Layer.scoped(Offload, make(config))
+
+const disabledHandle: OffloadHandle<never, never> = { outcome: "disabled", await: Effect.succeedNone }
+
+const disabled: Offload = {
+  spawn: () => Effect.void,
+  register: () => Effect.succeed("disabled"),
+  submit: () => Effect.succeed(disabledHandle),
+  isInFlight: () => Effect.succeed(false),
+  cancel: () => Effect.succeed(false),
+  cancelAll: Effect.succeed(0),
+  activeCount: Effect.succeed(0),
+  queuedCount: Effect.succeed(0),
+  awaitIdle: (timeout) =>
+    Either.match(internal.decodeTimeout("awaitIdle", timeout), {
+      onLeft: Effect.fail,
+      onRight: () => Effect.succeed(true)
+    })
+}
+
+/**
+ * The no-op layer: work never runs, every registration is `"disabled"`.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerDisabled: Layer.Layer<Offload> = Layer.succeed(Offload, disabled)
+
+/**
+ * The inline layer: the caller waits for the work it admitted (deterministic tests, serverless
+ * hosts that freeze after the response). Everything else is the real layer's, with its default
+ * config: the work runs in a fiber of its own with the caller's services and fiber refs; the fibers
+ * it forks end with it; failures are logged, counted and swallowed; keyed work is deduplicated
+ * against concurrent callers (a `"deduplicated"` caller does not wait); `cancel` / `cancelAll`
+ * interrupt it (its caller then resumes); releasing the layer drains it.
+ *
+ * Interrupting the caller does **not** stop the work, as with the real layer: the caller stops
+ * waiting at once and the work runs on, still tracked (`isInFlight`, `awaitIdle`, `cancel`).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerInline: Layer.Layer<Offload> = Layer.scoped(
+  Offload,
+  Effect.orDie(Effect.suspend(() => build(undefined, true)))
+)
+
+/**
+ * `layerInline` with the real layer's config: limits (a caller then waits in the queue, or is
+ * `"rejected"`), timeouts, `deduplicate`, `grace`, `logFailures`. A bad config fails the layer's
+ * construction with `InvalidOffloadConfig`.
+ *
+ * @example
+ * ```ts
+ * import { Offload } from "@fibervisor/core"
+ *
+ * // The hooks report their own failures: Offload does not log them a second time.
+ * const offload = Offload.layerInlineWith({ perKind: { "upload-complete": { logFailures: false } } })
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerInlineWith = (config?: OffloadConfig): Layer.Layer<Offload, InvalidOffloadConfig> =>
+  Layer.scoped(Offload, build(config, true))
+
+/**
+ * Hands work to the `Offload` service, fire and forget.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const spawn = <A, E, R>(kind: string, effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, Offload | R> =>
+  Effect.flatMap(Offload, (offload) => offload.spawn(kind, effect))
+
+/**
+ * Registers work under a key with the `Offload` service and returns the decision.
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const register = <A, E, R>(
+  key: OffloadKey.OffloadKey,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<OffloadOutcome, never, Offload | R> =>
+  Effect.flatMap(Offload, (offload) => offload.register(key, effect))
+
+/**
+ * Registers work under a key with the `Offload` service and returns a handle on it: the decision,
+ * and an `await` for this piece of work only (see `OffloadHandle`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Offload, OffloadKey } from "@fibervisor/core"
+ *
+ * // A serverless handler: answer at once, keep the host alive until this request's work is done.
+ * declare const waitUntil: (promise: Promise<unknown>) => void
+ * const onUploadComplete = (fileKey: string) =>
+ *   Effect.gen(function* () {
+ *     const handle = yield* Offload.submit(OffloadKey.keyed(fileKey, "upload-complete"), Effect.log("hook ran"))
+ *     waitUntil(Effect.runPromise(handle.await))
+ *     return "ok"
+ *   })
+ * ```
+ *
+ * @since 0.2.0
+ * @category accessors
+ */
+export const submit = <A, E, R>(
+  key: OffloadKey.OffloadKey,
+  effect: Effect.Effect<A, E, R>
+): Effect.Effect<OffloadHandle<A, E>, never, Offload | R> =>
+  Effect.flatMap(Offload, (offload) => offload.submit(key, effect))
+
+/**
+ * Waits until the `Offload` service is idle (see `Offload.awaitIdle`).
+ *
+ * @since 0.1.0
+ * @category accessors
+ */
+export const awaitIdle = (timeout?: Duration.DurationInput): Effect.Effect<boolean, InvalidArgument, Offload> =>
+  Effect.flatMap(Offload, (offload) => offload.awaitIdle(timeout))

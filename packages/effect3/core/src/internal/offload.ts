@@ -1,0 +1,569 @@
+import * as Cause from "effect/Cause"
+import type * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import type * as FiberId from "effect/FiberId"
+import * as HashSet from "effect/HashSet"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import type { Offload, OffloadHandle, OffloadOutcome } from "../Offload.js"
+import * as OffloadKey from "../OffloadKey.js"
+import { InvalidArgument } from "../SupervisorError.js"
+import { type Caller, isNativeTracer, unsafeForkDetached, unsafeInterruptFork, withCaller } from "./compat.js"
+import { describeCause } from "./describe.js"
+import { decodeDuration, sleepMillis, timeoutToMillis } from "./duration.js"
+import type { ResolvedConfig, ResolvedKind, ResolvedTimeout } from "./offloadConfig.js"
+import * as metrics from "./offloadMetrics.js"
+import { ZeroSignal } from "./zeroSignal.js"
+
+/** What the work did, as the job's own fiber saw it (interruption never reaches this). */
+type Ending = "completed" | "failed" | "timed-out"
+
+/** Past this many kinds, idle ones are forgotten (see `forget`). */
+const maxTrackedKinds = 1_000
+
+const TIMED_OUT: unique symbol = Symbol.for("@fibervisor/core/Offload/TimedOut")
+
+/** Per-kind bookkeeping: the limits and the jobs of that kind in flight (running or queued). */
+class KindState {
+  running = 0
+  readonly jobs = new Set<Job>()
+  readonly label: ReturnType<typeof metrics.kindLabel>
+  constructor(
+    readonly kind: string,
+    readonly limits: ResolvedKind
+  ) {
+    this.label = metrics.kindLabel(kind)
+  }
+}
+
+/** One piece of admitted work. */
+class Job {
+  fiber: Fiber.RuntimeFiber<Ending, never> | undefined = undefined
+  startedAt = 0
+  done = false
+  /** Resumed when the job ends; made only when someone waits for it (a handle, an inline caller). */
+  ended: Deferred.Deferred<void> | undefined = undefined
+  constructor(
+    readonly key: OffloadKey.OffloadKey,
+    readonly identity: string | undefined,
+    readonly kind: KindState,
+    readonly effect: Effect.Effect<unknown, unknown, unknown>,
+    readonly caller: Caller<unknown>
+  ) {}
+}
+
+/** The dedup identity of a keyed key: the kind's length first, so no (key, kind) pair can collide. */
+export const identityOf = (key: OffloadKey.OffloadKey): string | undefined =>
+  key._tag === "Keyed" ? `${key.kind.length}:${key.kind}${key.key}` : undefined
+
+/** Checks a key at the boundary; `undefined` when it is usable. */
+export const keyProblem = OffloadKey.problemOf
+
+const logRejected = (key: unknown, reason: string) =>
+  Effect.logWarning(`offload rejected: ${reason}`).pipe(
+    Effect.annotateLogs({ fibervisor: "offload", key: OffloadKey.isOffloadKey(key) ? OffloadKey.format(key) : "?" })
+  )
+
+export const decodeTimeout = (
+  operation: string,
+  timeout: Duration.DurationInput | undefined
+): Either.Either<number | undefined, InvalidArgument> =>
+  timeout === undefined
+    ? Either.right(undefined)
+    : Either.mapBoth(decodeDuration(timeout), {
+        onLeft: (reason) => new InvalidArgument({ operation, field: "timeout", reason }),
+        onRight: Duration.toMillis
+      })
+
+/** The real offload service: bounded, deduplicated, drained on close, measured. */
+export class OffloadImpl implements Offload {
+  private accepting = true
+  private running = 0
+  /** Jobs in the queue that have neither started nor been dropped. */
+  private waiting = 0
+  private readonly queue: Array<Job> = []
+  private queueHead = 0
+  private readonly kinds = new Map<string, KindState>()
+  private readonly byIdentity = new Map<string, Set<Job>>()
+  /** Jobs admitted and not finished (running or queued). */
+  private readonly idle: ZeroSignal
+  /** Fibers that have not exited yet (for the bounded wait after the drain). */
+  private readonly live: ZeroSignal
+
+  constructor(
+    private readonly config: ResolvedConfig,
+    private readonly clock: Clock.Clock,
+    private readonly fiberId: FiberId.FiberId,
+    /** The inline layer: a caller waits for the work it admitted (which still runs in a fiber of its own). */
+    private readonly inline: boolean
+  ) {
+    this.idle = new ZeroSignal(fiberId)
+    this.live = new ZeroSignal(fiberId)
+  }
+
+  private kindState(kind: string): KindState {
+    let state = this.kinds.get(kind)
+    if (state === undefined) {
+      state = new KindState(kind, this.config.perKind.get(kind) ?? this.config.defaultKind)
+      this.kinds.set(kind, state)
+    }
+    return state
+  }
+
+  /**
+   * Drops the bookkeeping of a kind with nothing in flight once there are many kinds, so ad-hoc
+   * kinds (one per tenant, per URL …) do not grow the map without bound. Kinds with their own
+   * limits (`perKind`) are kept; a dropped kind is rebuilt on its next registration.
+   */
+  private forget(kind: KindState): void {
+    if (this.kinds.size > maxTrackedKinds && kind.jobs.size === 0 && !this.config.perKind.has(kind.kind)) {
+      this.kinds.delete(kind.kind)
+    }
+  }
+
+  private hasRoom(kind: KindState): boolean {
+    return this.running < this.config.maxConcurrent && kind.running < kind.limits.maxConcurrent
+  }
+
+  spawn<A, E, R>(kind: string, effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> {
+    return withCaller<void, never, R, never>((caller) => {
+      const admitted = this.offer(OffloadKey.auto(kind), effect, caller)
+      if (admitted instanceof Job) return this.inline ? this.awaitEnd(admitted) : Effect.void
+      return typeof admitted === "string" ? Effect.void : admitted
+    })
+  }
+
+  register<A, E, R>(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<OffloadOutcome, never, R> {
+    return withCaller<OffloadOutcome, never, R, never>((caller) => {
+      const admitted = this.offer(key, effect, caller)
+      if (admitted instanceof Job) return this.inline ? Effect.as(this.awaitEnd(admitted), "spawned" as const) : spawned
+      return typeof admitted === "string" ? Effect.succeed(admitted) : Effect.as(admitted, "rejected" as const)
+    })
+  }
+
+  submit<A, E, R>(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<OffloadHandle<A, E>, never, R> {
+    return withCaller<OffloadHandle<A, E>, never, R, never>((caller) => {
+      // Only a handle pays for recording the work's exit; `register` and `spawn` never do.
+      let exit: Exit.Exit<A, E> | undefined = undefined
+      const work = Effect.onExit(effect, (e) =>
+        Effect.sync(() => {
+          exit = e
+        })
+      )
+      const admitted = this.offer(key, work, caller)
+      if (admitted instanceof Job) {
+        const handle: OffloadHandle<A, E> = {
+          outcome: "spawned",
+          // No exit recorded: the work was stopped before its first step (dropped from the queue,
+          // cancelled or cut off before it started).
+          await: Effect.map(this.awaitEnd(admitted), () => Option.some(exit ?? Exit.interrupt(this.fiberId)))
+        }
+        return this.inline ? Effect.as(this.awaitEnd(admitted), handle) : Effect.succeed(handle)
+      }
+      if (typeof admitted !== "string") return Effect.as(admitted, rejectedHandle)
+      if (admitted === "rejected") return Effect.succeed(rejectedHandle)
+      // Deduplicated: the piece in flight under the same key does the work; wait for that one.
+      const inFlight = this.byIdentity.get(identityOf(key)!)!.values().next().value!
+      return Effect.succeed<OffloadHandle<A, E>>({
+        outcome: "deduplicated",
+        await: Effect.as(this.awaitEnd(inFlight), Option.none())
+      })
+    })
+  }
+
+  /** Resumes when `job` has ended (its fiber has exited, or it was dropped from the queue). */
+  private awaitEnd(job: Job): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      if (job.done) return Effect.void
+      job.ended ??= Deferred.unsafeMake<void>(this.fiberId)
+      return Deferred.await(job.ended)
+    })
+  }
+
+  /** Admits the work (the job when it was started or queued), or returns the log line that rejects a malformed key. */
+  private offer(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<unknown, unknown, any>,
+    caller: Caller<any>
+  ): Job | "deduplicated" | "rejected" | Effect.Effect<void> {
+    const problem = keyProblem(key)
+    if (problem === undefined) return this.admit(key, effect, caller)
+    metrics.rejected.unsafeUpdate(1, [])
+    return logRejected(key, problem)
+  }
+
+  /** Atomic check-and-insert: everything between the decision and the bookkeeping is synchronous. */
+  private admit(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<unknown, unknown, any>,
+    caller: Caller<any>
+  ): Job | "deduplicated" | "rejected" {
+    const kind = this.kindState(key.kind)
+    if (!this.accepting) {
+      metrics.rejected.unsafeUpdate(1, kind.label)
+      return "rejected"
+    }
+    const identity = identityOf(key)
+    if (identity !== undefined && this.config.deduplicate && this.byIdentity.has(identity)) {
+      metrics.deduplicated.unsafeUpdate(1, kind.label)
+      return "deduplicated"
+    }
+    const room = this.hasRoom(kind)
+    if (!room && this.waiting >= this.config.queue) {
+      metrics.rejected.unsafeUpdate(1, kind.label)
+      return "rejected"
+    }
+    const job = new Job(key, identity, kind, effect, caller)
+    this.track(job)
+    metrics.spawned.unsafeUpdate(1, kind.label)
+    if (room) {
+      this.start(job)
+    } else {
+      this.waiting += 1
+      this.queue.push(job)
+    }
+    return job
+  }
+
+  private track(job: Job): void {
+    job.kind.jobs.add(job)
+    if (job.identity !== undefined) {
+      let set = this.byIdentity.get(job.identity)
+      if (set === undefined) {
+        set = new Set()
+        this.byIdentity.set(job.identity, set)
+      }
+      set.add(job)
+    }
+    this.idle.increment()
+  }
+
+  private untrack(job: Job): void {
+    job.done = true
+    if (job.ended !== undefined) Deferred.unsafeDone(job.ended, Exit.void)
+    job.kind.jobs.delete(job)
+    if (job.identity !== undefined) {
+      const set = this.byIdentity.get(job.identity)
+      if (set !== undefined) {
+        set.delete(job)
+        if (set.size === 0) this.byIdentity.delete(job.identity)
+      }
+    }
+    this.idle.decrement()
+  }
+
+  private start(job: Job): void {
+    this.running += 1
+    job.kind.running += 1
+    job.startedAt = this.clock.unsafeCurrentTimeMillis()
+    metrics.active.unsafeModify(1, job.kind.label)
+    this.live.increment()
+    job.fiber = unsafeForkDetached(job.caller, job.caller.context, this.body(job), (exit) => this.finished(job, exit))
+  }
+
+  /**
+   * Runs the work with its timeout policy, in a root span linked to the caller's span when a real
+   * tracer is installed; failures are logged here and never escape.
+   */
+  private body(job: Job): Effect.Effect<Ending> {
+    const timeout = job.kind.limits.timeout
+    const work = job.effect as Effect.Effect<unknown, unknown>
+    const logFailures = job.kind.limits.logFailures
+    const failed = (cause: Cause.Cause<unknown>): Effect.Effect<Ending> =>
+      logFailures
+        ? Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${describeCause(cause)}`, cause)), "failed")
+        : failedEnding
+    let run: Effect.Effect<Ending>
+    if (timeout === undefined) {
+      run = Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
+    } else if (timeout.policy === "warn") {
+      run = Effect.zipRight(
+        Effect.fork(warnWhenCrossed(job, timeout)),
+        Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
+      )
+    } else {
+      run = Effect.flatMap(
+        timeoutToMillis<Exit.Exit<unknown, unknown>, Exit.Exit<unknown, unknown> | typeof TIMED_OUT>(
+          // The timeout interrupts the work in a fiber of its own, whose exit `finished` never sees.
+          Effect.exit(
+            logFailures
+              ? reportFailureWhileInterrupted(work, (cause) => logFor(job, logFailedWhileInterrupted(cause)))
+              : work
+          ),
+          timeout.afterMs,
+          (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
+          () => TIMED_OUT
+        ),
+        (result: Exit.Exit<unknown, unknown> | typeof TIMED_OUT): Effect.Effect<Ending> => {
+          if (result === TIMED_OUT) {
+            return Effect.as(
+              logFor(
+                job,
+                Effect.logWarning(`offloaded work timed out after ${timeout.afterMs} ms and was interrupted`)
+              ),
+              "timed-out"
+            )
+          }
+          return Exit.isSuccess(result) ? succeededEnding : failed(result.cause)
+        }
+      )
+    }
+    // Effect's built-in tracer records nothing; skipping the span there saves most of a job's cost.
+    if (isNativeTracer(job.caller.tracer)) return run
+    const parent = job.caller.span
+    return Effect.withSpan(run, "fibervisor.offload", {
+      root: true,
+      kind: "internal",
+      attributes: { kind: job.kind.kind, key: OffloadKey.format(job.key) },
+      links: parent === undefined ? [] : [{ _tag: "SpanLink", span: parent, attributes: {} }]
+    })
+  }
+
+  /** The job's fiber has exited: free its key and slot, record it, and start queued work. */
+  private finished(job: Job, exit: Exit.Exit<Ending>): void {
+    this.running -= 1
+    job.kind.running -= 1
+    this.untrack(job)
+    this.live.decrement()
+    this.forget(job.kind)
+    const label = job.kind.label
+    metrics.active.unsafeModify(-1, label)
+    metrics.duration.unsafeUpdate((this.clock.unsafeCurrentTimeMillis() - job.startedAt) / 1000, label)
+    const ending = Exit.isSuccess(exit) ? exit.value : "interrupted"
+    if (
+      Exit.isFailure(exit) &&
+      !Cause.isInterruptedOnly(exit.cause) &&
+      job.kind.limits.timeout?.policy !== "cancel" &&
+      job.kind.limits.logFailures
+    ) {
+      // The body handles every failure of work that ends by itself: this one was raised while the
+      // fiber was being interrupted (a finalizer that died during `cancel` or the drain's cut-off).
+      // Under a "cancel" timeout the work runs in a fiber of its own, which reports it (see `body`).
+      const cause = exit.cause
+      unsafeForkDetached(job.caller, job.caller.context, logFor(job, logFailedWhileInterrupted(cause)), () => {})
+    }
+    switch (ending) {
+      case "completed":
+        metrics.completed.unsafeUpdate(1, label)
+        break
+      case "failed":
+        metrics.failed.unsafeUpdate(1, label)
+        break
+      case "timed-out":
+        metrics.timedOut.unsafeUpdate(1, label)
+        break
+      case "interrupted":
+        metrics.interrupted.unsafeUpdate(1, label)
+        break
+    }
+    this.pump()
+  }
+
+  /** Starts queued jobs, oldest first, while there is room (a job whose kind is full waits its turn). */
+  private pump(): void {
+    if (this.queueHead === this.queue.length) return
+    for (let i = this.queueHead; i < this.queue.length && this.running < this.config.maxConcurrent; i++) {
+      const job = this.queue[i]!
+      if (job.done || job.fiber !== undefined) continue
+      if (!this.hasRoom(job.kind)) continue
+      this.waiting -= 1
+      this.start(job)
+    }
+    while (this.queueHead < this.queue.length) {
+      const head = this.queue[this.queueHead]!
+      if (!head.done && head.fiber === undefined) break
+      this.queueHead += 1
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead)
+      this.queueHead = 0
+    }
+  }
+
+  /** Every job in flight (running or queued), across kinds. */
+  private allJobs(): Array<Job> {
+    const jobs: Array<Job> = []
+    for (const kind of this.kinds.values()) for (const job of kind.jobs) jobs.push(job)
+    return jobs
+  }
+
+  /** The jobs a key names: a keyed key names its own jobs, an auto key every job of its kind. */
+  private jobsOf(key: OffloadKey.OffloadKey): ReadonlyArray<Job> {
+    if (keyProblem(key) !== undefined) return []
+    if (key._tag === "Keyed") return Array.from(this.byIdentity.get(identityOf(key)!) ?? [])
+    return Array.from(this.kinds.get(key.kind)?.jobs ?? [])
+  }
+
+  /** Stops a job: a queued one is dropped at once, a running one is interrupted. */
+  private stop(job: Job): void {
+    if (job.fiber === undefined) {
+      if (!job.done) {
+        this.waiting -= 1
+        this.untrack(job)
+        metrics.interrupted.unsafeUpdate(1, job.kind.label)
+      }
+      return
+    }
+    unsafeInterruptFork(job.fiber, this.fiberId)
+  }
+
+  isInFlight(key: OffloadKey.OffloadKey): Effect.Effect<boolean> {
+    return Effect.sync(() => this.jobsOf(key).length > 0)
+  }
+
+  cancel(key: OffloadKey.OffloadKey): Effect.Effect<boolean> {
+    return Effect.suspend(() => {
+      const jobs = this.jobsOf(key)
+      if (jobs.length === 0) return Effect.succeed(false)
+      jobs.forEach((job) => this.stop(job))
+      this.pump()
+      return Effect.as(this.awaitJobs(jobs), true)
+    })
+  }
+
+  get cancelAll(): Effect.Effect<number> {
+    return Effect.suspend(() => {
+      const jobs = this.allJobs()
+      jobs.forEach((job) => this.stop(job))
+      return Effect.as(this.awaitJobs(jobs), jobs.length)
+    })
+  }
+
+  /** Waits (interruptibly) until the given jobs' fibers have exited. */
+  private awaitJobs(jobs: ReadonlyArray<Job>): Effect.Effect<void> {
+    const fibers = jobs.flatMap((job) => (job.fiber === undefined ? [] : [job.fiber]))
+    return Effect.interruptible(Effect.forEach(fibers, (fiber) => fiber.await, { discard: true }))
+  }
+
+  get activeCount(): Effect.Effect<number> {
+    return Effect.sync(() => this.running)
+  }
+
+  get queuedCount(): Effect.Effect<number> {
+    return Effect.sync(() => this.waiting)
+  }
+
+  awaitIdle(timeout?: Duration.DurationInput): Effect.Effect<boolean, InvalidArgument> {
+    return Either.match(decodeTimeout("awaitIdle", timeout), {
+      onLeft: Effect.fail,
+      onRight: (ms) =>
+        ms === undefined
+          ? Effect.as(this.idle.await, true)
+          : timeoutToMillis(
+              this.idle.await,
+              ms,
+              () => true,
+              () => false
+            )
+    })
+  }
+
+  /** Scope close: stop admission, drain up to `grace`, then cut off what is left. */
+  get close(): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.accepting = false
+      const graceMs = this.config.graceMs
+      const drain =
+        graceMs === 0
+          ? Effect.succeed(this.idle.count === 0)
+          : timeoutToMillis(
+              Effect.interruptible(this.idle.await),
+              graceMs,
+              () => true,
+              () => false
+            )
+      return Effect.flatMap(drain, (drained) => {
+        if (drained) return Effect.void
+        const cut = this.idle.count
+        for (const job of this.allJobs()) this.stop(job)
+        // `grace: 0` waits for nothing: the interrupted fibers get one scheduler turn to exit (work
+        // that stops at once, or never started, is not reported abandoned); the rest is left behind.
+        const settled: Effect.Effect<number> =
+          graceMs === 0
+            ? Effect.zipRight(
+                Effect.yieldNow(),
+                Effect.sync(() => this.live.count)
+              )
+            : Effect.timeoutTo(Effect.interruptible(this.live.await), {
+                duration: Duration.millis(Math.min(graceMs, 1000)),
+                onSuccess: () => 0,
+                onTimeout: () => this.live.count
+              })
+        return settled.pipe(
+          Effect.flatMap((abandoned) =>
+            Effect.logWarning(
+              `offload drain: ${cut} piece(s) of work still in flight after the grace of ${graceMs} ms were cut off` +
+                (abandoned > 0 ? `; ${abandoned} did not stop and were abandoned` : "")
+            )
+          ),
+          Effect.annotateLogs({ fibervisor: "offload" })
+        )
+      })
+    })
+  }
+}
+
+const warnWhenCrossed = (job: Job, timeout: ResolvedTimeout) =>
+  Effect.zipRight(
+    sleepMillis(timeout.afterMs),
+    logFor(
+      job,
+      Effect.logWarning(`offloaded work is still running after ${timeout.afterMs} ms (timeout policy "warn")`)
+    )
+  )
+
+const succeededEnding: Effect.Effect<Ending> = Effect.succeed("completed")
+const failedEnding: Effect.Effect<Ending> = Effect.succeed("failed")
+const spawned: Effect.Effect<OffloadOutcome> = Effect.succeed("spawned")
+const rejectedHandle: OffloadHandle<never, never> = { outcome: "rejected", await: Effect.succeedNone }
+const succeeded = (): Effect.Effect<Ending> => succeededEnding
+
+/** The line for a failure or defect raised while the work was being interrupted (annotated by the caller). */
+const logFailedWhileInterrupted = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>
+  Effect.logWarning(`offloaded work failed while being interrupted: ${describeCause(cause)}`, cause)
+
+/**
+ * Reports a failure or a defect that `work` raises while its fiber is being interrupted — a
+ * finalizer that dies during `cancel`, the "cancel" timeout or the drain's cut-off. The work's
+ * exit is then an interruption, which the service counts (`interrupted`, `timeout`) but never
+ * looks into, so without this the failure would be lost. Runs in the work's own fiber, once it
+ * has exited; a plain interruption, and work that ends by itself, are left to the caller.
+ */
+const reportFailureWhileInterrupted = <A, E, R>(
+  work: Effect.Effect<A, E, R>,
+  report: (cause: Cause.Cause<E>) => Effect.Effect<void>
+): Effect.Effect<A, E, R> =>
+  Effect.onExit(work, (exit) =>
+    Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)
+      ? Effect.void
+      : Effect.descriptorWith((fiber) => (HashSet.size(fiber.interruptors) > 0 ? report(exit.cause) : Effect.void))
+  )
+
+/** Annotates a log line with the job's kind and key (only where a line is written: annotating is not free). */
+const logFor = (job: Job, log: Effect.Effect<void>): Effect.Effect<void> =>
+  Effect.annotateLogs(log, { fibervisor: "offload", kind: job.kind.kind, key: OffloadKey.format(job.key) })
+
+/**
+ * Builds the service in the current scope. `inline`: a caller of `register` / `spawn` / `submit`
+ * waits for the work it admitted; the work still runs in a fiber of its own, as with the real
+ * layer, so `cancel` can stop it and interrupting the caller does not.
+ */
+export const make = (config: ResolvedConfig, inline = false): Effect.Effect<Offload, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const clock = yield* Effect.clock
+    const fiberId = yield* Effect.fiberId
+    const service = new OffloadImpl(config, clock, fiberId, inline)
+    yield* Effect.addFinalizer(() => service.close)
+    return service
+  })

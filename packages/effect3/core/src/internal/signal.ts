@@ -1,0 +1,53 @@
+import * as Effect from "effect/Effect"
+
+/**
+ * A one-shot value that fibers can wait for. A lighter stand-in for `Deferred` on hot paths:
+ * creating one allocates a plain object, and waiting allocates only when the value is not there yet.
+ */
+export class Signal<A> {
+  private done = false
+  private value: A | undefined = undefined
+  private waiters: Array<(value: A) => void> | undefined = undefined
+
+  get isDone(): boolean {
+    return this.done
+  }
+
+  /** The value, once completed. */
+  get unsafeValue(): A | undefined {
+    return this.value
+  }
+
+  /** Completes the signal; `false` if it was already complete. */
+  complete(value: A): boolean {
+    if (this.done) return false
+    this.done = true
+    this.value = value
+    const waiters = this.waiters
+    this.waiters = undefined
+    if (waiters !== undefined) for (const waiter of waiters) waiter(value)
+    return true
+  }
+
+  /** Calls `f` with the value once the signal completes (at once if it has). */
+  listen(f: (value: A) => void): void {
+    if (this.done) return f(this.value as A)
+    ;(this.waiters ??= []).push(f)
+  }
+
+  /** Resumes with the value once the signal completes (interruptible). */
+  get await(): Effect.Effect<A> {
+    return Effect.suspend(() => {
+      if (this.done) return Effect.succeed(this.value as A)
+      return Effect.async<A>((resume) => {
+        if (this.done) return resume(Effect.succeed(this.value as A))
+        const waiter = (value: A) => resume(Effect.succeed(value))
+        ;(this.waiters ??= []).push(waiter)
+        return Effect.sync(() => {
+          const index = this.waiters?.indexOf(waiter) ?? -1
+          if (index >= 0) this.waiters!.splice(index, 1)
+        })
+      })
+    })
+  }
+}

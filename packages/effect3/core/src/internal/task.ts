@@ -1,0 +1,353 @@
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as LogLevel from "effect/LogLevel"
+import * as Schedule from "effect/Schedule"
+import * as Backoff from "../Backoff.js"
+import { printableNameProblem } from "./name.js"
+import * as RestartPolicy from "../RestartPolicy.js"
+import { InvalidTaskSpec } from "../SupervisorError.js"
+import type { Task, TaskOptions } from "../Task.js"
+import type { TaskContext } from "../TaskContext.js"
+import { decodeDuration, describe } from "./duration.js"
+
+/** A restart policy with its interval decoded. */
+export type ResolvedRestart =
+  | { readonly _tag: "Never" }
+  | { readonly _tag: "OnFailure" }
+  | { readonly _tag: "Always"; readonly intervalMs: number | undefined }
+  | { readonly _tag: "Repeat"; readonly schedule: Schedule.Schedule<unknown, unknown> }
+
+/** Settings a supervisor gives the tasks that do not set their own. */
+export interface ResolvedDefaults {
+  readonly restart: ResolvedRestart
+  readonly backoff: Schedule.Schedule<unknown, Backoff.TaskFailure>
+  readonly timeoutMs: number
+  readonly maxRetries: number
+  readonly resetAfterMs: number
+  readonly graceMs: number | undefined
+  /** The level of the line logged for each failed attempt; `undefined`: no failure lines (`"none"`). */
+  readonly logFailures: LogLevel.LogLevel | undefined
+}
+
+/** A task ready to run: every setting decoded and checked. */
+export interface ResolvedTask extends ResolvedDefaults {
+  readonly name: string
+  readonly effect: Effect.Effect<unknown, unknown, unknown>
+  readonly isFatal: ((error: unknown) => boolean) | undefined
+  readonly significant: boolean
+  /**
+   * A readiness task: `true` (ready while an attempt runs; also a `Supervisor.task` with a
+   * readiness task below it), `"reported"` (ready once its attempt calls `markReady`), or `false`.
+   */
+  readonly ready: boolean | "reported"
+  readonly escalate: boolean
+  /** Set for `Supervisor.task`: its nested supervisor's checked settings. */
+  readonly nested: unknown
+}
+
+/** A field of a task spec and what is wrong with it. */
+export interface Problem {
+  readonly field: string
+  readonly reason: string
+}
+
+/**
+ * What `Supervisor.task` attaches to its task: a check of the nested supervisor's options and
+ * children, run at admission with the parent's defaults.
+ */
+export interface NestedSpec {
+  /** `options` are the task's current options (combinators such as `Task.withGrace` change them). */
+  resolve(defaults: ResolvedDefaults, options: unknown): Either.Either<unknown, Problem>
+  /** A child at any depth is a readiness task: the supervisor task is one too. */
+  readonly readyInside: boolean
+}
+
+/** The key under which `Supervisor.task` stores its `NestedSpec` on the task. */
+export const NestedSpecKey: unique symbol = Symbol.for("@fibervisor/core/NestedSpec")
+
+export const builtinDefaults: ResolvedDefaults = {
+  restart: { _tag: "OnFailure" },
+  backoff: Backoff.defaultBackoff,
+  timeoutMs: 0,
+  maxRetries: Number.POSITIVE_INFINITY,
+  resetAfterMs: 0,
+  graceMs: undefined,
+  logFailures: LogLevel.Warning
+}
+
+type Check<A> = Either.Either<A, Problem>
+
+const duration = (field: string, input: unknown): Check<number> =>
+  Either.mapBoth(decodeDuration(input), {
+    onLeft: (reason) => ({ field, reason }),
+    onRight: Duration.toMillis
+  })
+
+/** `undefined` (explicitly none) decodes to zero. */
+const optionalDuration = (field: string, input: unknown): Check<number> =>
+  input === undefined ? Either.right(0) : duration(field, input)
+
+const restart = (input: unknown): Check<ResolvedRestart> => {
+  if (!RestartPolicy.isRestartPolicy(input)) {
+    return Either.left({ field: "restart", reason: `must be a RestartPolicy, got ${describe(input)}` })
+  }
+  if (input._tag === "Repeat") {
+    if (RestartPolicy.RepeatRestartConflict in input) {
+      return Either.left({
+        field: "restart",
+        reason: "cannot be set on a Task.repeat task: its schedule is its restart policy"
+      })
+    }
+    return Schedule.isSchedule(input.schedule)
+      ? Either.right(input as ResolvedRestart)
+      : Either.left({
+          field: "restart.schedule",
+          reason: `must be a Schedule, got ${describe(input.schedule)}`
+        })
+  }
+  if (input._tag !== "Always") return Either.right(input)
+  const interval: unknown = input.interval
+  if (typeof interval === "object" && interval !== null && RestartPolicy.BadAlwaysOptions in interval) {
+    return Either.left({
+      field: "restart",
+      reason: `RestartPolicy.always takes an options object { interval? }, got ${describe((interval as Record<symbol, unknown>)[RestartPolicy.BadAlwaysOptions])}`
+    })
+  }
+  if (input.interval === undefined) return Either.right({ _tag: "Always", intervalMs: undefined })
+  // A zero interval means none (taskvisor's semantics): only the 1 ms hot-loop guard applies.
+  return Either.map(duration("restart.interval", input.interval), (intervalMs) => ({
+    _tag: "Always",
+    intervalMs: intervalMs === 0 ? undefined : intervalMs
+  }))
+}
+
+const maxRetries = (input: unknown): Check<number> => {
+  if (input === undefined) return Either.right(Number.POSITIVE_INFINITY)
+  if (typeof input !== "number" || !Number.isInteger(input) || input < 0) {
+    return Either.left({
+      field: "maxRetries",
+      reason: `must be a non-negative integer (or undefined for unlimited), got ${describe(input)}`
+    })
+  }
+  return Either.right(input)
+}
+
+const logLevels: ReadonlyArray<readonly [string, LogLevel.LogLevel | undefined]> = [
+  ["warning", LogLevel.Warning],
+  ["info", LogLevel.Info],
+  ["debug", LogLevel.Debug],
+  ["none", undefined]
+]
+
+/** `undefined` (explicitly the default) is a warning. */
+const logFailures = (input: unknown): Check<LogLevel.LogLevel | undefined> => {
+  if (input === undefined) return Either.right(LogLevel.Warning)
+  const found = logLevels.find(([name]) => name === input)
+  return found !== undefined
+    ? Either.right(found[1])
+    : Either.left({
+        field: "logFailures",
+        reason: `must be one of ${logLevels.map(([name]) => `"${name}"`).join(", ")}, got ${describe(input)}`
+      })
+}
+
+const backoff = (input: unknown): Check<Schedule.Schedule<unknown, Backoff.TaskFailure>> => Backoff.validate(input)
+
+/**
+ * Decodes the settings present in `options` over `base`. Imperative on purpose: it runs for every
+ * `add`, and most tasks set one or two settings.
+ */
+const resolveSettings = (
+  options: Partial<TaskOptions<unknown>>,
+  base: ResolvedDefaults,
+  otherKeys: ReadonlySet<string>
+): ResolvedDefaults | Problem => {
+  let restartPolicy = base.restart
+  let backoffSchedule = base.backoff
+  let timeoutMs = base.timeoutMs
+  let retries = base.maxRetries
+  let resetAfterMs = base.resetAfterMs
+  let graceMs = base.graceMs
+  let failureLevel = base.logFailures
+  for (const key in options) {
+    let checked: Check<unknown>
+    switch (key) {
+      case "restart":
+        checked = restart(options.restart)
+        if (Either.isRight(checked)) restartPolicy = checked.right as ResolvedRestart
+        break
+      case "backoff":
+        checked = backoff(options.backoff)
+        if (Either.isRight(checked)) backoffSchedule = checked.right as Schedule.Schedule<unknown, Backoff.TaskFailure>
+        break
+      case "timeout":
+        checked = optionalDuration("timeout", options.timeout)
+        if (Either.isRight(checked)) timeoutMs = checked.right as number
+        break
+      case "maxRetries":
+        checked = maxRetries(options.maxRetries)
+        if (Either.isRight(checked)) retries = checked.right as number
+        break
+      case "resetAfter":
+        checked = optionalDuration("resetAfter", options.resetAfter)
+        if (Either.isRight(checked)) resetAfterMs = checked.right as number
+        break
+      case "grace":
+        checked = options.grace === undefined ? Either.right(undefined) : duration("grace", options.grace)
+        if (Either.isRight(checked)) graceMs = checked.right as number | undefined
+        break
+      case "logFailures":
+        checked = logFailures(options.logFailures)
+        if (Either.isRight(checked)) failureLevel = checked.right as LogLevel.LogLevel | undefined
+        break
+      default:
+        if (otherKeys.has(key)) continue
+        return { field: key, reason: "is not a known option (misspelt?)" }
+    }
+    if (Either.isLeft(checked)) return checked.left
+  }
+  return {
+    restart: restartPolicy,
+    backoff: backoffSchedule,
+    timeoutMs,
+    maxRetries: retries,
+    resetAfterMs,
+    graceMs,
+    logFailures: failureLevel
+  }
+}
+
+const isProblem = (checked: ResolvedDefaults | Problem): checked is Problem => "reason" in checked
+
+/** Checks a supervisor's `defaults`; field names are prefixed with `defaults.`. */
+export const resolveDefaults = (input: unknown): Either.Either<ResolvedDefaults, Problem> => {
+  if (input === undefined) return Either.right(builtinDefaults)
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    return Either.left({ field: "defaults", reason: `must be an object, got ${describe(input)}` })
+  }
+  const resolved = resolveSettings(input, builtinDefaults, noOtherKeys)
+  return isProblem(resolved)
+    ? Either.left({ field: `defaults.${resolved.field}`, reason: resolved.reason })
+    : Either.right(resolved)
+}
+
+const invalidSpec = (name: unknown, field: string, reason: string): InvalidTaskSpec =>
+  new InvalidTaskSpec({ task: typeof name === "string" ? name : "", field, reason })
+
+/** Checks a task and fills what it leaves out from `defaults`. */
+export const resolveTask = (
+  task: Task<unknown, unknown> | Task<any, any>,
+  defaults: ResolvedDefaults | undefined
+): Either.Either<ResolvedTask, InvalidTaskSpec> => {
+  if (typeof task !== "object" || task === null) {
+    return Either.left(
+      new InvalidTaskSpec({ task: "", field: "task", reason: `must be a Task, got ${describe(task)}` })
+    )
+  }
+  const name: unknown = task.name
+  // "/" separates the segments of a task's path (root/db/pool): a name containing it would be ambiguous.
+  if (typeof name !== "string" || name.trim() === "" || name.includes("/")) {
+    return Either.left(invalidSpec(name, "name", `must be a non-empty string without "/", got ${describe(name)}`))
+  }
+  // A name reaches log lines and metric labels as is. The name itself is bad: the error's `task`
+  // is "" (and never carries a control character).
+  const unprintable = printableNameProblem(name)
+  if (unprintable !== undefined) return Either.left(invalidSpec("", "name", unprintable))
+  const effect: unknown = task.effect
+  if (!Effect.isEffect(effect)) {
+    return Either.left(invalidSpec(name, "effect", `must be an Effect, got ${describe(effect)}`))
+  }
+  const options: TaskOptions<unknown> = task.options ?? noOptions
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    return Either.left(invalidSpec(name, "options", `must be an object, got ${describe(options)}`))
+  }
+  if ("isFatal" in options && options.isFatal !== undefined && typeof options.isFatal !== "function") {
+    return Either.left(invalidSpec(name, "isFatal", `must be a function, got ${describe(options.isFatal)}`))
+  }
+  const significant = flag(options.significant)
+  if (significant === undefined) {
+    return Either.left(invalidSpec(name, "significant", `must be a boolean, got ${describe(options.significant)}`))
+  }
+  const readyOption: unknown = options.ready
+  if (readyOption !== undefined && typeof readyOption !== "boolean" && readyOption !== "reported") {
+    return Either.left(invalidSpec(name, "ready", `must be a boolean or "reported", got ${describe(readyOption)}`))
+  }
+  const escalate = flag(options.escalate)
+  if (escalate === undefined) {
+    return Either.left(invalidSpec(name, "escalate", `must be a boolean, got ${describe(options.escalate)}`))
+  }
+  const nestedSpec = (task as { readonly [NestedSpecKey]?: NestedSpec })[NestedSpecKey]
+  if (nestedSpec !== undefined && readyOption === "reported") {
+    return Either.left(
+      invalidSpec(
+        name,
+        "ready",
+        `cannot be "reported" on a Supervisor.task: nothing runs in its attempt to report it (mark its children)`
+      )
+    )
+  }
+  const ready: boolean | "reported" = readyOption === undefined ? nestedSpec?.readyInside === true : readyOption
+  const resolved = resolveSettings(
+    options,
+    defaults ?? builtinDefaults,
+    nestedSpec === undefined ? taskKeys : nestedTaskKeys
+  )
+  if (isProblem(resolved)) return Either.left(invalidSpec(name, resolved.field, resolved.reason))
+  const settings = resolved
+  if (significant && settings.restart._tag === "Always") {
+    return Either.left(
+      invalidSpec(
+        name,
+        "significant",
+        "cannot be set on a RestartPolicy.always task: it never ends by itself (OTP allows it only for transient and temporary children)"
+      )
+    )
+  }
+  let nested: unknown = undefined
+  if (nestedSpec !== undefined) {
+    const checked = nestedSpec.resolve(defaults ?? builtinDefaults, options)
+    if (Either.isLeft(checked)) return Either.left(invalidSpec(name, checked.left.field, checked.left.reason))
+    nested = checked.right
+  }
+  // Spelled out (no spread): this runs for every `add`, and a spread here showed up in profiles.
+  return Either.right({
+    restart: settings.restart,
+    backoff: settings.backoff,
+    timeoutMs: settings.timeoutMs,
+    maxRetries: settings.maxRetries,
+    resetAfterMs: settings.resetAfterMs,
+    graceMs: settings.graceMs,
+    logFailures: settings.logFailures,
+    name,
+    effect: task.effect as Effect.Effect<unknown, unknown, TaskContext>,
+    isFatal: options.isFatal,
+    significant,
+    ready,
+    escalate,
+    nested
+  })
+}
+
+/** The options of a task that has none (one object, so that checks kept per options object hold). */
+export const noOptions: TaskOptions<unknown> = Object.freeze({})
+
+/** Task options besides the settings a supervisor's `defaults` can also hold. */
+const taskKeys: ReadonlySet<string> = new Set(["isFatal", "significant", "escalate", "ready"])
+const noOtherKeys: ReadonlySet<string> = new Set()
+/** A `Supervisor.task`'s one options object also holds its nested supervisor's options. */
+const nestedTaskKeys: ReadonlySet<string> = new Set([
+  ...taskKeys,
+  "strategy",
+  "intensity",
+  "autoShutdown",
+  "maxConcurrent",
+  "defaults",
+  "eventBuffer",
+  "name",
+  "maxSlotQueue"
+])
+
+/** `undefined` means false; anything but a boolean is refused (`undefined` returned). */
+const flag = (input: unknown): boolean | undefined =>
+  input === undefined ? false : typeof input === "boolean" ? input : undefined

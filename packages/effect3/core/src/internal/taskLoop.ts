@@ -1,0 +1,485 @@
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import { hasProperty } from "effect/Predicate"
+import type * as Schedule from "effect/Schedule"
+import type * as Tracer from "effect/Tracer"
+import type { TaskFailure } from "../Backoff.js"
+import { TaskContext } from "../TaskContext.js"
+import * as TaskOutcome from "../TaskOutcome.js"
+import type { EventInput } from "./bus.js"
+import { type AttemptResult, classify, TIMED_OUT } from "./attempt.js"
+import { initialState, isNativeTracer, stepSchedule, unsafeCurrentService, unsafeSetFiberRef } from "./compat.js"
+import { describeCause } from "./describe.js"
+import { maxTimerMs, sleepMillis } from "./duration.js"
+import { type Entry, entryOf, type LoopResult, RESTART } from "./entry.js"
+import * as metrics from "./taskMetrics.js"
+
+/** What a task's loop needs from its supervisor. */
+export interface LoopHost {
+  now(): number
+  emit(event: EventInput): void
+  /** Whether anyone listens; read once per event, right before building it (see `EventBus.listening`). */
+  readonly listening: boolean
+  readonly withPermit: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** `supervisorLoop(withPermit)`, built once per supervisor. */
+  readonly loop: Effect.Effect<LoopResult>
+  /**
+   * A failed attempt is about to be retried: `"restart"` lets the task retry by itself, `"group"`
+   * hands the restart to the supervisor's strategy, `"join"` hands it to a group restart already
+   * pending that starts this task again anyway (not counted again), a string refuses it (the
+   * restart intensity is exceeded) and says why.
+   */
+  restartVerdict(entry: Entry, reason: string): RestartVerdict
+  /** Once set, no attempt starts again: a task waits for its stop (OTP's `sup_stop_race`). */
+  readonly shuttingDown: boolean
+}
+
+/** See `LoopHost.restartVerdict`. */
+export type RestartVerdict = "restart" | "group" | "join" | { readonly refused: string }
+
+type AttemptExit = Exit.Exit<unknown, unknown> | typeof TIMED_OUT
+
+export type { EventInput }
+
+export const stopped = (entry: Entry): TaskOutcome.TaskOutcome =>
+  new TaskOutcome.Canceled({ reason: `stopped by ${entry.stopReason ?? "request"}` })
+
+export const withExitCode = <A extends object>(fields: A, exitCode: number | undefined): A & { exitCode?: number } =>
+  exitCode === undefined ? fields : { ...fields, exitCode }
+
+/** Failures nobody may be watching are logged, so they never pass silently (unless `logFailures: "none"`). */
+const logged = (
+  entry: Entry,
+  outcome: TaskOutcome.Failed | TaskOutcome.Fatal
+): Effect.Effect<TaskOutcome.TaskOutcome> =>
+  entry.spec.logFailures === undefined
+    ? Effect.succeed(outcome)
+    : Effect.as(
+        Effect.logWarning(`task "${entry.name}" ended ${outcome._tag}: ${outcome.reason}`).pipe(
+          Effect.annotateLogs({ fibervisor: "task", task: entry.name, taskId: entry.id })
+        ),
+        outcome
+      )
+
+/**
+ * The line of a failed attempt, at the task's `logFailures` level, then `next`. Written by the task's
+ * fiber after the attempt, so it carries the attempt's `task`, `path` and `attempt` annotations (no
+ * more: each `annotateLogs` costs two copies of the fiber's refs, on the path of every restart).
+ */
+const loggedFailure = <A>(entry: Entry, reason: string, then: string, next: Effect.Effect<A>): Effect.Effect<A> => {
+  const level = entry.spec.logFailures
+  return level === undefined
+    ? next
+    : Effect.zipRight(
+        Effect.logWithLevel(level, `task "${entry.path}" attempt ${entry.attempt} failed: ${reason}; ${then}`),
+        next
+      )
+}
+
+/**
+ * Every log line of the attempt — its effect, its finalizers, fibers it forks, and the loop's own
+ * lines after it — carries the task, its path and the attempt. Set on the task's fiber (its own: a
+ * detached fiber per task) rather than with `Effect.annotateLogs`, which would restore the old
+ * annotations after each attempt for nothing.
+ */
+const annotate = (fiber: Fiber.RuntimeFiber<unknown, unknown>, entry: Entry): void => {
+  // Three plain `set`s: a map built by `HashMap.mutate` keeps ~20% more memory, for every idle task.
+  const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
+  unsafeSetFiberRef(
+    fiber,
+    FiberRef.currentLogAnnotations,
+    HashMap.set(HashMap.set(HashMap.set(annotations, "task", entry.name), "path", entry.path), "attempt", entry.attempt)
+  )
+}
+
+/**
+ * The task whose fiber is running (or whose attempt's timeout fiber is: it inherits the context).
+ * The loop's steps find their task here, so they are built once for all tasks instead of closing
+ * over each task's entry (closures that every idle task would keep alive).
+ */
+const currentEntry = (): Entry => entryOf(unsafeCurrentService(TaskContext)!)!
+
+const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
+  currentEntry().scope.endAttemptWith(Exit.failCause(cause))
+
+const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> =>
+  currentEntry().scope.endAttemptWith(Exit.succeed(value))
+
+const bodyOf = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<AttemptExit> =>
+  Effect.uninterruptible(
+    Effect.matchCauseEffect(Effect.interruptible(effect), { onFailure: endFailed, onSuccess: endSucceeded })
+  )
+
+/** The body of every task without a timeout: the task's effect is looked up when the attempt runs. */
+const sharedBody: Effect.Effect<AttemptExit> = bodyOf(
+  Effect.suspend(() => currentEntry().spec.effect as Effect.Effect<unknown, unknown>)
+)
+
+/**
+ * One attempt of `entry`'s effect, resuming with its exit (or `TIMED_OUT`) once its scope is closed:
+ * `Effect.exit(Effect.onExit(effect, end))` in one step. The task's fiber is always interruptible
+ * here, so the fixed uninterruptible/interruptible pair is what `uninterruptibleMask` would build.
+ */
+const attemptBody = (entry: Entry): Effect.Effect<AttemptExit> => {
+  const spec = entry.spec
+  if (spec.timeoutMs <= 0) return sharedBody
+  const body = bodyOf(spec.effect as Effect.Effect<unknown, unknown>)
+  if (spec.timeoutMs <= maxTimerMs) {
+    return Effect.timeoutTo(body, {
+      duration: Duration.millis(spec.timeoutMs),
+      onSuccess: (exit): AttemptExit => exit,
+      onTimeout: () => TIMED_OUT
+    })
+  }
+  // Past Node's timer limit Effect's clock never fires: race a chained sleep instead.
+  return Effect.raceFirst(body, Effect.as(sleepMillis(spec.timeoutMs), TIMED_OUT as AttemptExit))
+}
+
+/**
+ * One attempt of the running task: `undefined` when a stop was requested before it could start (it
+ * waited for a permit), else its exit, or `TIMED_OUT`. The attempt's scope is closed before this returns.
+ */
+const attempt: Effect.Effect<AttemptExit | undefined> = Effect.withFiberRuntime((fiber) =>
+  beginAttempt(currentEntry(), fiber)
+)
+
+const beginAttempt = (
+  entry: Entry,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>
+): Effect.Effect<AttemptExit | undefined> => {
+  // A task waiting for a permit never starts once its stop was requested.
+  if (entry.stopRequested) return noAttempt
+  const host = entry.owner as LoopHost
+  if (host.shuttingDown) return Effect.as(untilStopped(entry), undefined)
+  entry.attempt += 1
+  entry.nextAttemptAt = undefined
+  entry.setState("running")
+  entry.attemptStartedAt = host.now()
+  entry.attemptRunning = true
+  entry.beginAttemptScope()
+  entry.markStarted()
+  annotate(fiber, entry)
+  const label = entry.metricLabel
+  metrics.attempts.unsafeUpdate(1, label)
+  metrics.running.unsafeModify(1, label)
+  if (host.listening) {
+    host.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt })
+  }
+  const body = (entry.body ??= attemptBody(entry))
+  const caller = entry.caller
+  // Effect's built-in tracer records nothing: the span is only made when someone exports spans.
+  return caller === undefined || isNativeTracer(caller.tracer) ? body : traced(entry, body, caller.span)
+}
+
+const noAttempt: Effect.Effect<undefined> = Effect.succeed(undefined)
+
+/**
+ * Its supervisor is shutting down but has not asked this task to stop yet (static children are
+ * stopped one by one): no new attempt starts, the task waits for its turn.
+ */
+const untilStopped = (entry: Entry): Effect.Effect<LoopResult> => {
+  entry.setState("waiting")
+  entry.nextAttemptAt = undefined
+  return Effect.map(entry.cancelled, () => stopped(entry))
+}
+
+/** What the attempt span reports as `outcome`. */
+const spanOutcome = (exit: AttemptExit): string => {
+  if (exit === TIMED_OUT) return "timed-out"
+  if (Exit.isSuccess(exit)) return "succeeded"
+  const failure = Cause.failureOption(exit.cause)
+  if (Option.isSome(failure)) {
+    const error = failure.value
+    return hasProperty(error, "_tag") && error._tag === "TaskCanceled" ? "canceled" : "failed"
+  }
+  return Cause.isInterruptedOnly(exit.cause) ? "interrupted" : "failed"
+}
+
+/**
+ * The attempt in a root span `fibervisor.task.attempt`, linked to the span of the caller that
+ * added the task (an attempt outlives the request that added it, so it is not its child).
+ */
+const traced = (
+  entry: Entry,
+  timed: Effect.Effect<AttemptExit>,
+  parent: Tracer.AnySpan | undefined
+): Effect.Effect<AttemptExit> =>
+  Effect.withSpan(
+    Effect.onInterrupt(
+      Effect.tap(timed, (exit) => Effect.annotateCurrentSpan("outcome", spanOutcome(exit))),
+      () => Effect.annotateCurrentSpan("outcome", "canceled")
+    ),
+    "fibervisor.task.attempt",
+    {
+      root: true,
+      attributes: { task: entry.name, path: entry.path, attempt: entry.attempt },
+      links: parent === undefined ? [] : [{ _tag: "SpanLink", span: parent, attributes: {} }]
+    }
+  )
+
+/** Records the end of an attempt in the metrics (also called when a stop interrupts it). */
+export const attemptEnded = (entry: Entry, durationMs: number): void => {
+  const label = entry.metricLabel
+  metrics.running.unsafeModify(-1, label)
+  metrics.duration.unsafeUpdate(durationMs / 1000, label)
+}
+
+/**
+ * The whole life of one task — attempts, decisions per the attempt-exit table, backoff — as a
+ * loop of `flatMap`s (no generator: this is the hot path of every supervised task). One effect per
+ * supervisor: its steps find their task in the fiber's context, so a task costs no closure here.
+ */
+export const taskLoop = (host: LoopHost): Effect.Effect<LoopResult> => host.loop
+
+/** Builds a supervisor's `taskLoop`. */
+export const supervisorLoop = (withPermit: LoopHost["withPermit"]): Effect.Effect<LoopResult> =>
+  Effect.flatMap(withPermit(attempt), afterCurrentAttempt)
+
+const afterCurrentAttempt = (exit: AttemptExit | undefined): Effect.Effect<LoopResult> => {
+  const entry = currentEntry()
+  return afterAttempt(entry.owner as LoopHost, entry, exit)
+}
+
+const loopOf = (entry: Entry): Effect.Effect<LoopResult> => (entry.owner as LoopHost).loop
+
+/**
+ * After a success (`scheduled`: the next run, not a restart) or a retried failure (`backing-off`):
+ * wait `delayMs`, then the next attempt.
+ */
+const again = (
+  host: LoopHost,
+  entry: Entry,
+  delayMs: number,
+  waiting: "backing-off" | "scheduled"
+): Effect.Effect<LoopResult> => {
+  if (delayMs <= 0) {
+    entry.setState("waiting")
+    return loopOf(entry)
+  }
+  entry.setState(waiting)
+  entry.nextAttemptAt = host.now() + delayMs
+  return Effect.zipRight(
+    sleepMillis(delayMs),
+    Effect.suspend(() => {
+      entry.nextAttemptAt = undefined
+      entry.setState("waiting")
+      return loopOf(entry)
+    })
+  )
+}
+
+const afterAttempt = (host: LoopHost, entry: Entry, exit: AttemptExit | undefined): Effect.Effect<LoopResult> => {
+  if (exit === undefined) return Effect.succeed(stopped(entry))
+  entry.attemptRunning = false
+  const spec = entry.spec
+  const durationMs = host.now() - entry.attemptStartedAt
+  attemptEnded(entry, durationMs)
+  const result = classify(exit, spec.timeoutMs, spec.isFatal)
+  switch (result._tag) {
+    case "Succeeded":
+      return onSuccess(host, entry, durationMs, (exit as Exit.Success<unknown, unknown>).value)
+    case "Canceled":
+      if (host.listening) {
+        host.emit({
+          _tag: "AttemptCanceled",
+          id: entry.id,
+          task: entry.name,
+          path: entry.path,
+          attempt: entry.attempt,
+          durationMs,
+          reason: result.reason
+        })
+      }
+      return Effect.succeed(new TaskOutcome.Canceled(withExitCode({ reason: result.reason }, result.exitCode)))
+    default:
+      return onFailure(host, entry, result, durationMs)
+  }
+}
+
+const completed: Effect.Effect<LoopResult> = Effect.succeed(TaskOutcome.completed)
+const restartResult: Effect.Effect<LoopResult> = Effect.succeed(RESTART)
+
+const onSuccess = (host: LoopHost, entry: Entry, durationMs: number, value: unknown): Effect.Effect<LoopResult> => {
+  const spec = entry.spec
+  if (host.listening) {
+    host.emit({
+      _tag: "AttemptSucceeded",
+      id: entry.id,
+      task: entry.name,
+      path: entry.path,
+      attempt: entry.attempt,
+      durationMs
+    })
+  }
+  entry.streak = 0
+  entry.schedule = initialState(spec.backoff)
+  if (entry.stopRequested) return Effect.succeed(stopped(entry))
+  const restart = spec.restart
+  if (restart._tag === "Repeat") {
+    if (host.shuttingDown) return untilStopped(entry)
+    return repeatAfter(host, entry, restart.schedule, durationMs, value)
+  }
+  if (restart._tag !== "Always") return completed
+  if (host.shuttingDown) return untilStopped(entry)
+  const interval = restart.intervalMs
+  // At least 1 ms between consecutive starts, so a task that returns at once cannot spin.
+  const delayMs = Math.max(interval ?? 0, 1 - durationMs, 0)
+  if (interval !== undefined && host.listening) nextRunScheduled(host, entry, delayMs)
+  return again(host, entry, delayMs, "scheduled")
+}
+
+const nextRunScheduled = (host: LoopHost, entry: Entry, delayMs: number): void =>
+  host.emit({
+    _tag: "BackoffScheduled",
+    id: entry.id,
+    task: entry.name,
+    path: entry.path,
+    attempt: entry.attempt,
+    delayMs,
+    source: "success"
+  })
+
+/** `Task.repeat`: steps its schedule with the run's value; the task completes when the schedule ends. */
+const repeatAfter = (
+  host: LoopHost,
+  entry: Entry,
+  schedule: Schedule.Schedule<unknown, unknown>,
+  durationMs: number,
+  value: unknown
+): Effect.Effect<LoopResult> =>
+  Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.matchCauseEffect(stepSchedule(schedule, now, value, entry.repeatState(schedule)), {
+      // A schedule that fails or dies when stepped ends the task (logged, like every Failed outcome).
+      onFailure: (cause) =>
+        logged(entry, new TaskOutcome.Failed({ reason: `the repeat schedule failed: ${describeCause(cause)}`, cause })),
+      onSuccess: (step) => {
+        if (step === undefined) return completed
+        entry.setRepeatState(step.state)
+        // At least 1 ms between consecutive starts, as with `always`.
+        const delayMs = Math.max(step.delayMs, 1 - durationMs, 0)
+        if (host.listening) nextRunScheduled(host, entry, delayMs)
+        return again(host, entry, delayMs, "scheduled")
+      }
+    })
+  )
+
+const onFailure = (
+  host: LoopHost,
+  entry: Entry,
+  result: Extract<AttemptResult, { _tag: "Failed" | "TimedOut" }>,
+  durationMs: number
+): Effect.Effect<LoopResult> => {
+  const spec = entry.spec
+  const which = { id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt }
+  metrics.failures.unsafeUpdate(1, entry.metricLabel)
+  if (result._tag === "TimedOut") metrics.timeouts.unsafeUpdate(1, entry.metricLabel)
+  if (host.listening) {
+    if (result._tag === "TimedOut") {
+      host.emit({ _tag: "AttemptTimedOut", ...which, durationMs, timeoutMs: spec.timeoutMs })
+    } else {
+      host.emit(
+        withExitCode(
+          { _tag: "AttemptFailed", ...which, durationMs, reason: result.reason, fatal: result.fatal },
+          result.exitCode
+        )
+      )
+    }
+  }
+  entry.lastFailure = result.reason
+  const exitCode = result._tag === "Failed" ? result.exitCode : undefined
+  const give = (reason: string) =>
+    logged(entry, new TaskOutcome.Failed(withExitCode({ reason, cause: result.cause }, exitCode)))
+  if (result._tag === "Failed" && result.fatal) {
+    if (result.escalate) entry.escalating = true
+    return logged(entry, new TaskOutcome.Fatal(withExitCode({ reason: result.reason, cause: result.cause }, exitCode)))
+  }
+  if (spec.restart._tag === "Never") return give(result.reason)
+  // A stop requested while the attempt ran (it was uninterruptible) wins over a restart.
+  if (entry.stopRequested) return Effect.succeed(stopped(entry))
+  if (host.shuttingDown) return untilStopped(entry)
+  if (spec.resetAfterMs > 0 && durationMs >= spec.resetAfterMs) {
+    entry.streak = 0
+    entry.schedule = initialState(spec.backoff)
+  }
+  entry.streak += 1
+  const retries = entry.streak - 1
+  if (entry.streak > spec.maxRetries) {
+    return give(`retry limit reached after ${retries} of ${spec.maxRetries} retries: ${result.reason}`)
+  }
+  const failure: TaskFailure = {
+    ...which,
+    streak: entry.streak,
+    reason: result.reason,
+    timedOut: result._tag === "TimedOut",
+    cause: result.cause
+  }
+  // A schedule that fails or dies when stepped ends the task (logged, like every Failed outcome).
+  const broken = (cause: Cause.Cause<unknown>) =>
+    give(`the backoff schedule failed: ${describeCause(cause)} (after: ${result.reason})`)
+  return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.matchCauseEffect(stepSchedule(spec.backoff, now, failure, entry.schedule), {
+      onFailure: broken,
+      onSuccess: (step) => {
+        if (step === undefined) {
+          return give(`retry budget exhausted: the backoff schedule ended after ${retries} retries: ${result.reason}`)
+        }
+        // An infinite delay is a retry that never comes (and has no JSON form for the events).
+        if (!Number.isFinite(step.delayMs)) {
+          return give(`the backoff schedule asked for an infinite delay after ${retries} retries: ${result.reason}`)
+        }
+        const verdict = host.restartVerdict(entry, result.reason)
+        if (typeof verdict === "object") return give(`${result.reason} (not restarted: ${verdict.refused})`)
+        entry.schedule = step.state
+        if (verdict === "join") {
+          // Restarted with the pending group restart, after its trigger's backoff: its own delay is not used.
+          metrics.restarts.unsafeUpdate(1, entry.metricLabel)
+          entry.restarts += 1
+          entry.restartCounted = true
+          entry.restartDelayMs = step.delayMs
+          entry.setState("waiting")
+          entry.nextAttemptAt = undefined
+          return loggedFailure(entry, result.reason, "it restarts with its group's restart under way", restartResult)
+        }
+        if (host.listening) {
+          host.emit({
+            _tag: "BackoffScheduled",
+            ...which,
+            delayMs: step.delayMs,
+            source: "failure",
+            reason: result.reason
+          })
+        }
+        metrics.restarts.unsafeUpdate(1, entry.metricLabel)
+        entry.restarts += 1
+        // Zero backoff with no retry limit must not starve the process: every 1024th restart in a
+        // row waits 1 ms, so timers and I/O get a turn (an attempt that fails at once never yields).
+        if (verdict === "restart") {
+          const next = again(
+            host,
+            entry,
+            step.delayMs <= 0 && entry.streak % 1024 === 0 ? 1 : step.delayMs,
+            "backing-off"
+          )
+          return loggedFailure(entry, result.reason, `next attempt in ${step.delayMs} ms`, next)
+        }
+        entry.restartCounted = true
+        entry.restartDelayMs = step.delayMs
+        entry.setState("backing-off")
+        entry.nextAttemptAt = step.delayMs > 0 ? host.now() + step.delayMs : undefined
+        return loggedFailure(
+          entry,
+          result.reason,
+          `its group restarts, next attempt after ${step.delayMs} ms`,
+          restartResult
+        )
+      }
+    })
+  )
+}

@@ -1,0 +1,177 @@
+/**
+ * An HTTP server for probes, tooling and scrapes, reporting on the `Supervisor` in its context
+ * (every route is `GET`, anything else is answered 404):
+ *
+ * - `/healthz` (liveness): 200 `{"status":"ok"}` while the supervisor is not shutting down, else
+ *   503 `{"status":"shutting-down"}`.
+ * - `/readyz` (readiness): 200 `{"status":"ready"}` when `SupervisorTree.isReady`: every readiness
+ *   task (`ready: true`: has a running attempt; `ready: "reported"`: its running attempt called
+ *   `markReady`) is ready and none ended for good; else 503
+ *   `{"status":"not-ready","notReady":[{"path":"root/db","state":"backing-off"}]}`, where a task that
+ *   ended for good reads `{"path":"root/db","state":"ended","outcome":"Failed","reason":"…"}` and a
+ *   reported one not ready yet `{"path":"root/conn","state":"running","reason":"has not reported ready"}`;
+ *   503 `{"status":"shutting-down","notReady":[…]}` while the supervisor shuts down.
+ * - `/tasks`: the tree snapshot, `SupervisorTree.encode`d.
+ * - `/events`: server-sent events, one per `SupervisorEvent` (`event: <_tag>`, `id: <seq>`,
+ *   `data: <SupervisorEvent.encode(event) as JSON>`), after a `: connected` comment; a `: ping`
+ *   comment every 15 seconds keeps idle proxies from closing the connection. Events published after
+ *   the request arrived are not missed (unless the client is so slow that the sliding bus drops them).
+ * - `/metrics`: Effect's metrics (every `fibervisor_*` metric) in the Prometheus text format, through
+ *   `@effect/opentelemetry`'s `Metrics` layer and OpenTelemetry's `PrometheusExporter`. The names are
+ *   the metrics' own (`fibervisor_task_attempts_total`, `fibervisor_task_running`,
+ *   `fibervisor_task_attempt_duration_seconds_bucket`/`_sum`/`_count`, `fibervisor_offload_*`), with the
+ *   metric's tags as labels (`task`, `kind`) plus `otel_scope_name`, and a `target_info` series. The
+ *   registry is global: Effect's runtime metrics (`effect_fiber_*`) and the application's own are there too.
+ *
+ * The server does not trace its own requests. Do not expose its port outside the cluster: `/tasks`
+ * and `/events` describe the application's internals.
+ *
+ * @since 0.2.0
+ */
+import { Supervisor } from "@fibervisor/core"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import * as internal from "./internal/healthServer.js"
+
+/**
+ * Options of the health server.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HealthServerOptions {
+  /** The port to listen on, an integer from 0 to 65535; 0 asks the OS for a free one (see `HealthServer.port`). */
+  readonly port: number
+  /**
+   * The address to listen on (default `"0.0.0.0"`, every IPv4 interface: Kubernetes probes connect
+   * to the pod's IP, so a server on `127.0.0.1` would fail them; use `"::"` for IPv6 as well).
+   */
+  readonly host?: string | undefined
+  /** The `service.name` of the OpenTelemetry resource, shown in `/metrics`' `target_info` (default `"fibervisor"`). */
+  readonly serviceName?: string | undefined
+  /**
+   * On release, shut the supervisor down before closing the server (default `true`), so that during
+   * the drain the probes answer 503 and `/events` streams the shutdown, instead of the connections
+   * being refused: a layer is released before the layers it depends on, so the server would
+   * otherwise close before the supervisor's shutdown starts. `Supervisor.shutdown` is one shared
+   * operation, so the supervisor's own release then only waits for its result. Set to `false` when
+   * the server is released while its supervisor keeps running.
+   */
+  readonly shutdownSupervisorFirst?: boolean | undefined
+}
+
+/**
+ * A running health server.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HealthServer {
+  /** The address the server listens on (`"0.0.0.0"` for every interface). */
+  readonly host: string
+  /** The port the server listens on: the one the OS chose when the options asked for 0. */
+  readonly port: number
+  /** How many `/events` streams are open (each holds one subscription to the supervisor's events). */
+  readonly openEventStreams: Effect.Effect<number>
+}
+
+/**
+ * The `HealthServer` service tag.
+ *
+ * @since 0.2.0
+ * @category tags
+ */
+export const HealthServer: Context.Tag<HealthServer, HealthServer> = Context.GenericTag<HealthServer>(
+  "@fibervisor/platform-node/HealthServer"
+)
+
+/**
+ * Health server options that cannot be used: names the field and why.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidHealthServerOptions extends Schema.TaggedError<InvalidHealthServerOptions>(
+  "@fibervisor/platform-node/InvalidHealthServerOptions"
+)("InvalidHealthServerOptions", { field: Schema.String, reason: Schema.String }) {
+  /** @since 0.2.0 */
+  override get message(): string {
+    return `invalid health server options: ${this.field} ${this.reason}`
+  }
+}
+
+/**
+ * The server could not listen (the port is taken, the address is not local, …).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class HealthServerError extends Schema.TaggedError<HealthServerError>(
+  "@fibervisor/platform-node/HealthServerError"
+)("HealthServerError", { host: Schema.String, port: Schema.Number, reason: Schema.String, cause: Schema.Defect }) {
+  /** @since 0.2.0 */
+  override get message(): string {
+    return `the health server could not listen on ${this.host}:${this.port}: ${this.reason}`
+  }
+}
+
+/**
+ * Starts a health server in the current scope, reporting on the `Supervisor` in the context. The
+ * options are checked first (`InvalidHealthServerOptions` names the field; an unknown key, e.g.
+ * `hostname` for `host`, is refused by name). On release it shuts
+ * the supervisor down first (see `shutdownSupervisorFirst`), ends open `/events` streams, then
+ * closes the server.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const make = (
+  options: HealthServerOptions
+): Effect.Effect<HealthServer, HealthServerError | InvalidHealthServerOptions, Supervisor.Supervisor | Scope.Scope> =>
+  Effect.gen(function* () {
+    const config = internal.resolve(options)
+    if (internal.isInvalid(config)) return yield* new InvalidHealthServerOptions(config)
+    const supervisor = yield* Supervisor.Supervisor
+    return yield* internal.start(config, supervisor).pipe(
+      Effect.mapError(
+        (error) =>
+          new HealthServerError({
+            host: config.host,
+            port: config.port,
+            reason: error.cause instanceof Error ? error.cause.message : String(error.cause),
+            cause: error.cause
+          })
+      )
+    )
+  })
+
+/**
+ * Provides a `HealthServer` serving the `Supervisor` in the context.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { Supervisor, Task } from "@fibervisor/core"
+ * import { HealthServer } from "@fibervisor/platform-node"
+ *
+ * // The server reports on the supervisor below it; on release it drains the supervisor first,
+ * // so probes answer 503 during the shutdown.
+ * const Live = HealthServer.layer({ port: 9090 }).pipe(Layer.provideMerge(Supervisor.layer({ grace: "20 seconds" })))
+ *
+ * const program = Effect.gen(function* () {
+ *   const sup = yield* Supervisor.Supervisor
+ *   yield* sup.add(Task.make("http", Effect.never, { ready: true }))
+ *   yield* Effect.never
+ * }).pipe(Effect.provide(Live))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layer = (
+  options: HealthServerOptions
+): Layer.Layer<HealthServer, HealthServerError | InvalidHealthServerOptions, Supervisor.Supervisor> =>
+  Layer.scoped(HealthServer, make(options))

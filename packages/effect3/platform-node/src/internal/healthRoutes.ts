@@ -1,0 +1,85 @@
+/**
+ * The routes of the health server.
+ *
+ * @internal
+ */
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import { type Supervisor, SupervisorTree } from "@fibervisor/core"
+import * as Effect from "effect/Effect"
+import * as events from "./healthEvents.js"
+import * as metrics from "./healthMetrics.js"
+
+/** What the routes read. */
+export interface Dependencies {
+  readonly supervisor: Supervisor.Supervisor
+  readonly prometheus: metrics.Prometheus
+  /** Completes when the server is being released: open event streams end. */
+  readonly closing: Effect.Effect<void>
+  readonly streams: events.StreamCounter
+}
+
+const json = (body: unknown, status: number) => HttpServerResponse.unsafeJson(body, { status })
+
+/** 200 while the supervisor is not shutting down, else 503. */
+const healthz = (supervisor: Supervisor.Supervisor) =>
+  Effect.map(supervisor.isShuttingDown, (shuttingDown) =>
+    shuttingDown ? json({ status: "shutting-down" }, 503) : json({ status: "ok" }, 200)
+  )
+
+/** A live readiness task that is not ready: its state, and why when it runs. */
+const waiting = (node: SupervisorTree.TaskNode) =>
+  node.state === "running" && node.reportedReady === false
+    ? { path: node.path, state: node.state, reason: "has not reported ready" }
+    : { path: node.path, state: node.state }
+
+/** A readiness task that ended for good. */
+const ended = (lost: SupervisorTree.LostTask) => ({
+  path: lost.path,
+  state: "ended",
+  outcome: lost.outcome,
+  reason: lost.reason
+})
+
+/**
+ * 200 when the supervisor is not shutting down, no readiness task ended for good, and every live
+ * readiness task is ready (`SupervisorTree.isReady`); else 503 naming what is not ready.
+ */
+const readyz = (supervisor: Supervisor.Supervisor) =>
+  Effect.gen(function* () {
+    const shuttingDown = yield* supervisor.isShuttingDown
+    const tree = yield* supervisor.tree
+    const notReady = [...(tree.lost ?? []).map(ended), ...SupervisorTree.notReady(tree).map(waiting)]
+    const more = tree.lostUnlisted === undefined ? {} : { unlisted: tree.lostUnlisted }
+    if (shuttingDown) return json({ status: "shutting-down", notReady, ...more }, 503)
+    if (!SupervisorTree.isReady(tree)) return json({ status: "not-ready", notReady, ...more }, 503)
+    return json({ status: "ready" }, 200)
+  })
+
+/** The tree snapshot, Schema-encoded. */
+const tasks = (supervisor: Supervisor.Supervisor) =>
+  Effect.map(supervisor.tree, (tree) => json(SupervisorTree.encode(tree), 200))
+
+const scrape = (prometheus: metrics.Prometheus) =>
+  prometheus.scrape.pipe(
+    Effect.map((text) => HttpServerResponse.text(text, { contentType: metrics.contentType })),
+    Effect.catchAll((error) =>
+      Effect.as(
+        Effect.logWarning("metrics scrape failed", error),
+        HttpServerResponse.text(`# failed to collect metrics: ${error.message}\n`, {
+          status: 500,
+          contentType: metrics.contentType
+        })
+      )
+    )
+  )
+
+/** Every route (all `GET`); anything else is answered 404 by the router. */
+export const router = (deps: Dependencies) =>
+  HttpRouter.empty.pipe(
+    HttpRouter.get("/healthz", healthz(deps.supervisor)),
+    HttpRouter.get("/readyz", readyz(deps.supervisor)),
+    HttpRouter.get("/tasks", tasks(deps.supervisor)),
+    HttpRouter.get("/events", events.respond(deps.supervisor, deps.closing, deps.streams)),
+    HttpRouter.get("/metrics", scrape(deps.prometheus))
+  )

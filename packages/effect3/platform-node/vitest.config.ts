@@ -1,0 +1,19 @@
+import { fileURLToPath } from "node:url"
+import { defineProject } from "vitest/config"
+
+const source = (pkg: string) => fileURLToPath(new URL(`../${pkg}/src/index.ts`, import.meta.url))
+
+export default defineProject({
+  resolve: {
+    // Tests run against the sources of the workspace packages, not their build.
+    alias: [
+      { find: /^@fibervisor\/core$/, replacement: source("core") },
+      { find: /^@fibervisor\/platform-node$/, replacement: source("platform-node") }
+    ]
+  },
+  test: {
+    name: "platform-node",
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000
+  }
+})

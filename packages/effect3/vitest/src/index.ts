@@ -1,0 +1,9 @@
+/**
+ * @since 0.1.0
+ */
+export * as EventLog from "./EventLog.js"
+
+/**
+ * @since 0.1.0
+ */
+export * as TestOffload from "./TestOffload.js"
