@@ -1,30 +1,24 @@
 /**
  * Shared helpers of the `Offload*.test.ts` files (not a test file itself).
  */
-import {
-  Cause,
-  Clock,
-  Deferred,
-  Effect,
-  HashMap,
-  Layer,
-  Logger,
-  Metric,
-  MetricState,
-  Runtime,
-  TestClock,
-  Tracer
-} from "effect"
+import { TestTime } from "@fibervisor/vitest"
+import { Cause, Clock, Deferred, Effect, Layer, Logger, Metric, References, Tracer } from "effect"
 
-/** Lets every runnable fiber (including the offloaded root fibers) run; the clock does not move. */
-export const flush = TestClock.adjust(0)
+export { TestTime }
 
 /**
- * Runs `effect` in a new fiber that starts at once, inside the caller's turn, until it first suspends
- * (`Effect.forkChild` would start it on the scheduler's next turn, after the offloaded fibers forked before it).
+ * Lets every runnable fiber (including the offloaded root fibers) run until it suspends again; the
+ * clock does not move. (Effect 3's `TestClock.adjust(0)` did this; Effect 4's gives fibers one turn.)
+ */
+export const flush = TestTime.settle()
+
+/**
+ * Runs `effect` in a new root fiber that starts at once, inside the caller's turn, until it first
+ * suspends (`Effect.forkChild` would start it on the scheduler's next turn, after the offloaded
+ * fibers forked before it).
  */
 export const startNow = <A, E>(effect: Effect.Effect<A, E>) =>
-  Effect.map(Effect.runtime<never>(), (runtime) => Runtime.runFork(runtime)(effect))
+  Effect.map(Effect.context<never>(), (context) => Effect.runForkWith(context)(effect))
 
 let kinds = 0
 
@@ -52,9 +46,9 @@ export const gate = (then: Effect.Effect<void, unknown> = Effect.void): Effect.E
     const work = Effect.sync(() => {
       runs += 1
     }).pipe(
-      Effect.zipRight(Deferred.succeed(started, undefined)),
-      Effect.zipRight(Deferred.await(released)),
-      Effect.zipRight(then),
+      Effect.andThen(Deferred.succeed(started, undefined)),
+      Effect.andThen(Deferred.await(released)),
+      Effect.andThen(then),
       Effect.onInterrupt(() =>
         Effect.flatMap(Clock.currentTimeMillis, (now) =>
           Effect.sync(() => {
@@ -86,7 +80,7 @@ export const counter = () => {
   }
 }
 
-/** One captured log line. */
+/** One captured log line (`level` is Effect 4's `LogLevel`: `"Warn"`, `"Info"`, …). */
 export interface Line {
   readonly level: string
   readonly message: unknown
@@ -100,17 +94,16 @@ export interface Line {
  */
 export const captureLogs = () => {
   const lines: Array<Line> = []
-  const layer = Logger.replace(
-    Logger.defaultLogger,
-    Logger.make(({ annotations, cause, logLevel, message }) => {
+  const layer = Logger.layer([
+    Logger.make(({ cause, fiber, logLevel, message }) => {
       lines.push({
-        level: logLevel.label,
+        level: logLevel,
         message: Array.isArray(message) && message.length === 1 ? message[0] : message,
-        annotations: Object.fromEntries(HashMap.toEntries(annotations)),
-        cause: Cause.isEmpty(cause) ? "" : Cause.pretty(cause)
+        annotations: { ...fiber.getRef(References.CurrentLogAnnotations) },
+        cause: cause.reasons.length === 0 ? "" : Cause.pretty(cause)
       })
     })
-  )
+  ])
   return { lines, layer }
 }
 
@@ -118,36 +111,31 @@ export const captureLogs = () => {
  * The state of an offload metric for `kind` (`undefined` = no label), read from the global registry
  * by name, so the metric's description and boundaries do not matter.
  */
-const metricState = (name: string, kind: string | undefined) =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    const pair = pairs.find(
-      (p) =>
-        p.metricKey.name === name &&
-        (kind === undefined
-          ? p.metricKey.tags.length === 0
-          : p.metricKey.tags.length === 1 && p.metricKey.tags[0]!.key === "kind" && p.metricKey.tags[0]!.value === kind)
-    )
-    return pair?.metricState
-  })
+const metricSnapshot = (name: string, kind: string | undefined) =>
+  Effect.map(Metric.snapshot, (snapshots) =>
+    snapshots.find((s) => {
+      if (s.id !== name) return false
+      const attributes = Object.entries(s.attributes ?? {})
+      return kind === undefined
+        ? attributes.length === 0
+        : attributes.length === 1 && attributes[0]![0] === "kind" && attributes[0]![1] === kind
+    })
+  )
 
 /** A counter's value (0 when it was never touched). */
 export const count = (name: string, kind: string | undefined) =>
-  Effect.map(metricState(name, kind), (state) =>
-    state !== undefined && MetricState.isCounterState(state) ? Number(state.count) : 0
-  )
+  Effect.map(metricSnapshot(name, kind), (s) => (s?.type === "Counter" ? Number(s.state.count) : 0))
 
 /** The active gauge (0 when it was never touched). */
 export const active = (kind: string) =>
-  Effect.map(metricState("fibervisor_offload_active", kind), (state) =>
-    state !== undefined && MetricState.isGaugeState(state) ? Number(state.value) : 0
+  Effect.map(metricSnapshot("fibervisor_offload_active", kind), (s) =>
+    s?.type === "Gauge" ? Number(s.state.value) : 0
   )
 
 /** The duration histogram's count and sum (seconds). */
 export const durations = (kind: string) =>
-  Effect.map(metricState("fibervisor_offload_duration_seconds", kind), (state) =>
-    state !== undefined && MetricState.isHistogramState(state)
-      ? { count: state.count, sum: state.sum }
-      : { count: 0, sum: 0 }
+  Effect.map(metricSnapshot("fibervisor_offload_duration_seconds", kind), (s) =>
+    s?.type === "Histogram" ? { count: s.state.count, sum: s.state.sum } : { count: 0, sum: 0 }
   )
 
 export const COUNTERS = [
@@ -187,12 +175,12 @@ export const zero: Counts = {
 export const recordingTracer = Effect.map(Effect.tracer, (native) => {
   const spans: Array<Tracer.Span> = []
   const tracer = Tracer.make({
-    span: (name, parent, context, links, startTime, kind, options) => {
-      const span = native.span(name, parent, context, links, startTime, kind, options)
+    span(options) {
+      const span = native.span(options)
       spans.push(span)
       return span
     },
-    context: (f, fiber) => native.context(f, fiber)
+    context: native.context
   })
-  return { spans, tracer, layer: Layer.setTracer(tracer) }
+  return { spans, tracer, layer: Layer.succeed(Tracer.Tracer, tracer) }
 })
