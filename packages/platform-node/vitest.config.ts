@@ -8,7 +8,8 @@ export default defineProject({
     // Tests run against the sources of the workspace packages, not their build.
     alias: [
       { find: /^@fibervisor\/core$/, replacement: source("core") },
-      { find: /^@fibervisor\/platform-node$/, replacement: source("platform-node") }
+      { find: /^@fibervisor\/platform-node$/, replacement: source("platform-node") },
+      { find: /^@fibervisor\/vitest$/, replacement: source("vitest") }
     ]
   },
   test: {

@@ -1,29 +1,32 @@
 /**
- * `pnpm bench [--quick] [--only id,id] [--out file] [--no-save]`
+ * `pnpm bench [--quick] [--only id,id] [--out file] [--no-save] [--no-effect3]`
  *
- * Runs every scenario (fibervisor and its baselines in this one process, alternating), prints a table
- * on stdout (progress goes to stderr) and writes the results as JSON: to `bench-results.json` at the
- * repository root (or `--out`), and — for a full run of every scenario — to
- * `packages/bench/results/results.json`, the copy kept for the docs (plot it with `pnpm plot`).
+ * Runs every scenario (fibervisor and its baselines in this one process, alternating), then the
+ * Effect 3 line's bench on the same scenarios, sizes and profile (a child process on the same Node;
+ * `--no-effect3` skips it), prints a table on stdout (progress goes to stderr) and writes the results
+ * as JSON: to `bench-results.json` at the repository root (or `--out`), and — for a full run of every
+ * scenario — to `packages/bench/results/results.json`, the copy kept for the docs (plot it with `pnpm plot`).
  */
 import { execFileSync } from "node:child_process"
 import { readFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
 import { relative, resolve } from "node:path"
+import { runEffect3Line } from "./effect3.js"
 import { runScenario } from "./harness.js"
 import { defaultOut, packageDir, rootDir, savedResults } from "./paths.js"
-import { type Results, type ScenarioResult, writeResults } from "./results.js"
+import { compare, type Effect3Line, type Results, type ScenarioResult, writeResults } from "./results.js"
 import { fullProfile, quickProfile, scenarios } from "./scenarios.js"
 import { report } from "./table.js"
 import { targetsOf } from "./targets.js"
 
-const usage = "usage: pnpm bench [--quick] [--only id,id] [--out file] [--no-save]"
+const usage = "usage: pnpm bench [--quick] [--only id,id] [--out file] [--no-save] [--no-effect3]"
 
 interface Args {
   readonly quick: boolean
   readonly only: ReadonlyArray<string> | undefined
   readonly out: string
   readonly save: boolean
+  readonly effect3: boolean
 }
 
 const parseArgs = (argv: ReadonlyArray<string>): Args => {
@@ -31,11 +34,13 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
   let only: Array<string> | undefined
   let out = defaultOut
   let save = true
+  let effect3 = true
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === "--") continue
     else if (arg === "--quick") quick = true
     else if (arg === "--no-save") save = false
+    else if (arg === "--no-effect3") effect3 = false
     else if (arg === "--only" && argv[i + 1] !== undefined) only = argv[++i]!.split(",").filter((s) => s !== "")
     // pnpm runs the script in the package folder: a relative --out is taken from where pnpm was called.
     else if (arg === "--out" && argv[i + 1] !== undefined) out = resolve(process.env.INIT_CWD ?? rootDir, argv[++i]!)
@@ -47,7 +52,7 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
       process.exit(2)
     }
   }
-  return { quick, only, out, save }
+  return { quick, only, out, save, effect3 }
 }
 
 const versionOf = (name: string): string => {
@@ -90,10 +95,17 @@ const main = async () => {
     progress(`${scenario.id}: ${scenario.plans.map((p) => `n=${p.n} ×${p.rounds}`).join(", ")}`)
     done.push(await runScenario(scenario, progress))
   }
+  const durationSeconds = (performance.now() - started) / 1000
+  let effect3: Effect3Line | null = null
+  if (args.effect3) {
+    progress(`\nthe Effect 3 line (packages/effect3/bench, node ${process.version}): same scenarios and profile`)
+    effect3 = await runEffect3Line({ quick: args.quick, only: args.only, progress })
+  }
+  const comparison = effect3 === null ? [] : compare(done, effect3.results.scenarios)
   const core = import.meta.resolve("@fibervisor/core").endsWith(".ts") ? "source" : "dist"
   const cpu = cpus()
   const results: Results = {
-    schemaVersion: 1,
+    schemaVersion: 2,
     quick: args.quick,
     core,
     versions: { effect: versionOf("effect"), pQueue: versionOf("p-queue") },
@@ -108,14 +120,16 @@ const main = async () => {
       totalMemoryBytes: totalmem(),
       date
     },
-    durationSeconds: (performance.now() - started) / 1000,
+    durationSeconds,
     scenarios: [done[0]!, ...done.slice(1)],
-    targets: targetsOf(done)
+    targets: targetsOf(done, comparison),
+    effect3,
+    comparison
   }
   console.log(report(results))
   writeResults(args.out, results)
   progress(`\nwrote ${relative(process.cwd(), args.out)}`)
-  if (!args.quick && args.only === undefined && args.save) {
+  if (!args.quick && args.only === undefined && args.save && effect3 !== null) {
     writeResults(savedResults, results)
     progress(`wrote ${relative(process.cwd(), savedResults)} (kept for the docs; pnpm --filter @fibervisor/bench plot)`)
   }

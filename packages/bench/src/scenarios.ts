@@ -63,12 +63,12 @@ const plans = (profile: Profile, sizes: ReadonlyArray<number> = profile.sizes): 
   sizes.map((n) => ({ n, ...profile.plan(n) }))
 
 const check = (ok: boolean, what: string): Effect.Effect<void> =>
-  ok ? Effect.void : Effect.dieMessage(`benchmark sanity check failed: ${what}`)
+  ok ? Effect.void : Effect.die(new Error(`benchmark sanity check failed: ${what}`))
 
 /** An idle task body that says when it has started, so a measurement never catches fibers not yet running. */
 const idleCounting = () => {
   const counter = { started: 0 }
-  const body = Effect.zipRight(
+  const body = Effect.andThen(
     Effect.sync(() => {
       counter.started++
     }),
@@ -85,7 +85,7 @@ const fiberSetRunAll = (n: number) =>
       Effect.gen(function* () {
         const set = yield* FiberSet.make()
         const ms = yield* timed(
-          Effect.zipRight(
+          Effect.andThen(
             times(n, () => FiberSet.run(set, Effect.void)),
             FiberSet.awaitEmpty(set)
           )
@@ -114,7 +114,7 @@ const oneShot = (profile: Profile): Scenario => ({
             Effect.gen(function* () {
               const sup = yield* Supervisor.make()
               const ms = yield* timed(
-                Effect.zipRight(
+                Effect.andThen(
                   times(n, (i) => sup.add(Task.once(`task-${i}`, Effect.void))),
                   sup.awaitEmpty
                 )
@@ -275,7 +275,7 @@ const offload = (profile: Profile): Scenario => ({
         run(
           Effect.gen(function* () {
             const ms = yield* timed(
-              Effect.zipRight(
+              Effect.andThen(
                 times(n, () => Offload.spawn("bench", Effect.void)),
                 Offload.awaitIdle()
               )
@@ -394,11 +394,13 @@ const events = (profile: Profile): Scenario => ({
               )
               const ms = yield* timed(
                 times(tasks, (i) => sup.add(Task.once(`task-${i}`, Effect.void))).pipe(
-                  Effect.zipRight(sup.awaitEmpty),
-                  Effect.zipRight(sup.add(Task.once(SENTINEL, Effect.void))),
-                  Effect.zipRight(Deferred.await(done)),
-                  Effect.timeoutFail({ duration: "2 minutes", onTimeout: () => new Error("events never delivered") }),
-                  Effect.orDie
+                  Effect.andThen(sup.awaitEmpty),
+                  Effect.andThen(sup.add(Task.once(SENTINEL, Effect.void))),
+                  Effect.andThen(Deferred.await(done)),
+                  Effect.timeoutOrElse({
+                    duration: "2 minutes",
+                    orElse: () => Effect.die(new Error("events never delivered"))
+                  })
                 )
               )
               yield* check(delivered >= tasks, `only ${delivered} events delivered for ${tasks} tasks`)
@@ -422,15 +424,15 @@ const events = (profile: Profile): Scenario => ({
               }>(4 * n + 1024)
               const done = yield* Deferred.make<void>()
               let delivered = 0
-              const dequeue = yield* PubSub.subscribe(pubsub)
+              const subscription = yield* PubSub.subscribe(pubsub)
               yield* Effect.forkScoped(
-                Stream.runForEachArray(Stream.fromQueue(dequeue), (chunk) => {
+                Stream.runForEachArray(Stream.fromSubscription(subscription), (chunk) => {
                   delivered += chunk.length
                   return delivered >= n ? Deferred.succeed(done, undefined) : Effect.void
                 })
               )
               const ms = yield* timed(
-                Effect.zipRight(
+                Effect.andThen(
                   times(n, (i) => PubSub.publish(pubsub, { _tag: "Item", seq: i, at: Date.now() })),
                   Deferred.await(done)
                 )
@@ -467,7 +469,7 @@ const churn = (profile: Profile): Scenario => ({
           const k = profile.churnOps
           const cycle = Effect.suspend(() =>
             Effect.flatMap(sup.add(Task.once(`churn-${next++}`, Effect.never)), (handle) =>
-              Effect.zipRight(sup.remove(handle.id), handle.await)
+              Effect.andThen(sup.remove(handle.id), handle.await)
             )
           )
           const session: Session = {

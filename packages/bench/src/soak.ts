@@ -45,7 +45,6 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Metric from "effect/Metric"
-import * as MetricState from "effect/MetricState"
 import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { run, times } from "./effects.js"
@@ -386,26 +385,26 @@ const phaseResult = (
   }
 }
 
-/** Distinct values of the `task` label across fibervisor's task metrics in Effect's global registry. */
-const taskLabelCount = (): number => {
+/** Distinct values of the `task` attribute across fibervisor's task metrics in Effect's global registry. */
+const taskLabelCount: Effect.Effect<number> = Effect.map(Metric.snapshot, (snapshot) => {
   const values = new Set<string>()
-  for (const pair of Metric.unsafeSnapshot()) {
-    if (!pair.metricKey.name.startsWith("fibervisor_task_")) continue
-    for (const tag of pair.metricKey.tags) if (tag.key === "task") values.add(tag.value)
+  for (const metric of snapshot) {
+    if (!metric.id.startsWith("fibervisor_task_")) continue
+    const task = metric.attributes?.["task"]
+    if (task !== undefined) values.add(task)
   }
   return values.size
-}
+})
 
-/** Sum of a gauge over all its label sets. */
-const gaugeSum = (name: string): number => {
-  let sum = 0
-  for (const pair of Metric.unsafeSnapshot()) {
-    if (pair.metricKey.name === name && MetricState.isGaugeState(pair.metricState)) {
-      sum += Number(pair.metricState.value)
+/** Sum of a gauge over all its attribute sets. */
+const gaugeSum = (name: string): Effect.Effect<number> =>
+  Effect.map(Metric.snapshot, (snapshot) => {
+    let sum = 0
+    for (const metric of snapshot) {
+      if (metric.id === name && metric.type === "Gauge") sum += Number(metric.state.value)
     }
-  }
-  return sum
-}
+    return sum
+  })
 
 // ---- the phases -----------------------------------------------------------------------------------
 
@@ -575,7 +574,7 @@ const soak = (sizes: Sizes, warmup: Sizes, subscribe: boolean, progress: (line: 
     yield* distinctPhase(sup, warmup, "warmup-distinct")
     const warmupSeconds = (performance.now() - warmupStarted) / 1000
     const heapAfterWarmup = yield* settledHeap
-    const taskLabelsAfterWarmup = taskLabelCount()
+    const taskLabelsAfterWarmup = yield* taskLabelCount
     progress(`heap after warm-up: ${bytes(heapAfterWarmup.heapUsedBytes)} (${num(warmupSeconds)} s)`)
 
     const phases: Array<PhaseResult> = []
@@ -596,9 +595,9 @@ const soak = (sizes: Sizes, warmup: Sizes, subscribe: boolean, progress: (line: 
     yield* sup.awaitEmpty
     yield* Effect.orDie(offload.awaitIdle())
     const registriesEnd = yield* registries
-    const taskLabelsEnd = taskLabelCount()
-    const taskRunningGauge = gaugeSum("fibervisor_task_running")
-    const offloadActiveGauge = gaugeSum("fibervisor_offload_active")
+    const taskLabelsEnd = yield* taskLabelCount
+    const taskRunningGauge = yield* gaugeSum("fibervisor_task_running")
+    const offloadActiveGauge = yield* gaugeSum("fibervisor_offload_active")
     const heapEnd = yield* settledHeap
     progress(`heap at the end: ${bytes(heapEnd.heapUsedBytes)}`)
 

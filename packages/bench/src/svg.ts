@@ -3,7 +3,7 @@
  * variant, with a bar from the fastest to the slowest round. N is on a log scale, the cost on a linear
  * scale from zero, so a flat line means a constant cost per operation.
  */
-import type { Results, ScenarioResult } from "./results.js"
+import type { AnyResults, ScenarioResult, SizeResult } from "./results.js"
 import { bytes, num } from "./table.js"
 
 const PANEL_W = 460
@@ -93,8 +93,8 @@ const panel = (scenario: ScenarioResult, x0: number, y0: number): string => {
       )
     }
     // The legend sits right of the title, above the plot.
-    const lx = x0 + PANEL_W - MARGIN.right - 110
-    const ly = y0 + 14 + i * 14
+    const lx = x0 + PANEL_W - MARGIN.right - 160
+    const ly = y0 + 14 + i * 12
     out.push(
       `<line x1="${lx}" x2="${lx + 18}" y1="${ly - 4}" y2="${ly - 4}" stroke="${color}" stroke-width="${width}"/>`,
       `<text x="${lx + 24}" y="${ly}">${escape(name)}</text>`
@@ -104,8 +104,28 @@ const panel = (scenario: ScenarioResult, x0: number, y0: number): string => {
   return out.join("\n")
 }
 
-export const renderSvg = (results: Results): string => {
-  const rows = Math.ceil(results.scenarios.length / COLUMNS)
+/** The Effect 3 line's fibervisor, drawn beside the Effect 4 edition's variants. */
+export const effect3Variant = "fibervisor (Effect 3 line)"
+
+/** Each scenario with the Effect 3 line's fibervisor variant added at the sizes both lines ran. */
+const withEffect3 = (results: AnyResults): ReadonlyArray<ScenarioResult> => {
+  if (results.schemaVersion === 1 || results.effect3 === null) return results.scenarios
+  const other = results.effect3.results.scenarios
+  return results.scenarios.map((scenario) => {
+    const v3 = other.find((s) => s.id === scenario.id)
+    const withV3 = (size: SizeResult): SizeResult => {
+      const fibervisor = v3?.sizes.find((s) => s.n === size.n)?.variants.find((v) => v.role === "fibervisor")
+      return fibervisor === undefined
+        ? size
+        : { ...size, variants: [...size.variants, { ...fibervisor, name: effect3Variant }] }
+    }
+    return { ...scenario, sizes: [withV3(scenario.sizes[0]), ...scenario.sizes.slice(1).map(withV3)] }
+  })
+}
+
+export const renderSvg = (results: AnyResults): string => {
+  const scenarios = withEffect3(results)
+  const rows = Math.ceil(scenarios.length / COLUMNS)
   const width = COLUMNS * PANEL_W
   const height = HEADER + rows * PANEL_H
   const m = results.machine
@@ -116,7 +136,7 @@ export const renderSvg = (results: Results): string => {
     `<text x="12" y="26" font-family="Helvetica, Arial, sans-serif" font-size="18" font-weight="bold" fill="#222">fibervisor: cost per operation against N</text>`,
     `<text x="12" y="46" font-family="Helvetica, Arial, sans-serif" font-size="11" fill="#666">${escape(subtitle)}</text>`
   ]
-  results.scenarios.forEach((scenario, i) => {
+  scenarios.forEach((scenario, i) => {
     parts.push(panel(scenario, (i % COLUMNS) * PANEL_W, HEADER + Math.floor(i / COLUMNS) * PANEL_H))
   })
   parts.push(`</svg>`)

@@ -1,5 +1,5 @@
 /** The plain-text report printed on stdout. */
-import type { Results, ScenarioResult, VariantResult } from "./results.js"
+import type { Comparison, LineFigures, Results, ScenarioResult, VariantResult } from "./results.js"
 
 const fixed = (value: number, digits: number): string =>
   Number.isFinite(value) ? value.toFixed(digits) : String(value)
@@ -38,7 +38,41 @@ const raw = (scenario: ScenarioResult, value: number): string =>
 const perOp = (scenario: ScenarioResult, v: VariantResult): string =>
   scenario.metric === "time" ? `${num(v.perOp.median)} µs` : bytes(v.perOp.median)
 
-export const scenarioTable = (scenario: ScenarioResult): Array<string> => {
+const cost = (c: Comparison, value: number): string => (c.unit === "us" ? `${num(value)} µs` : bytes(value))
+
+const baselinesOf = (c: Comparison, figures: LineFigures): string =>
+  figures.baselines
+    .map((b) => `${b.name} ${cost(c, b.perOp)}${b.ratio === null ? "" : ` (${num(b.ratio)}×)`}`)
+    .join(", ")
+
+/** fibervisor's per-op cost on each line; "ok" when the Effect 4 edition costs no more than the Effect 3 line. */
+const verdict = (c: Comparison): string =>
+  c.ratio === null ? "–" : c.ratio <= 1 ? "ok" : c.metric === "time" ? "SLOWER" : "HEAVIER"
+
+const comparisonRows = (rows: ReadonlyArray<Comparison>, withScenario: boolean): Array<Array<string>> => [
+  [
+    ...(withScenario ? ["scenario"] : []),
+    "N",
+    "Effect 4 edition",
+    "its Effect 4 baseline(s) (fibervisor ÷ baseline)",
+    "Effect 3 line",
+    "its Effect 3 baseline(s) (fibervisor ÷ baseline)",
+    "v4 ÷ v3",
+    ""
+  ],
+  ...rows.map((c) => [
+    ...(withScenario ? [c.scenario] : []),
+    String(c.n),
+    cost(c, c.effect4.fibervisor),
+    baselinesOf(c, c.effect4),
+    cost(c, c.effect3.fibervisor),
+    baselinesOf(c, c.effect3),
+    c.ratio === null ? "–" : `${num(c.ratio)}×`,
+    verdict(c)
+  ])
+]
+
+export const scenarioTable = (scenario: ScenarioResult, comparison: ReadonlyArray<Comparison> = []): Array<string> => {
   const rows: Array<Array<string>> = [
     ["N", "variant", "median", "min–max", "IQR", "per op", "ops/s", "fibervisor ÷ baseline"]
   ]
@@ -65,7 +99,23 @@ export const scenarioTable = (scenario: ScenarioResult): Array<string> => {
     const f = scenario.flatness[0]!
     lines.push(`   growth of the per-op cost from N=${f.fromN} to N=${f.toN}: ${flat}`)
   }
+  const versus = comparison.filter((c) => c.scenario === scenario.id)
+  if (versus.length > 0) {
+    lines.push(`   against the Effect 3 line (median per op; v4 ÷ v3: fibervisor's cost on the Effect 4 edition ÷ on the Effect 3 line):`)
+    lines.push(...pad(comparisonRows(versus, false), new Set([0, 1, 3, 5])).map((line) => `   ${line}`))
+  }
   return lines
+}
+
+const effect3Header = (results: Results): string => {
+  const line = results.effect3
+  if (line === null) return "Effect 3 line: not run (--no-effect3)"
+  const r = line.results
+  const node =
+    r.machine.node === results.machine.node
+      ? `the same node ${r.machine.node}`
+      : `node ${r.machine.node} (NOT the same node as the Effect 4 edition)`
+  return `Effect 3 line (${line.cwd}, in a child process after the Effect 4 edition): effect ${r.versions.effect} · ${node} · @fibervisor/core ${r.core === "dist" ? "from dist" : "from source"} · ${num(r.durationSeconds)} s`
 }
 
 export const report = (results: Results): string => {
@@ -73,10 +123,22 @@ export const report = (results: Results): string => {
   const lines = [
     `fibervisor bench${results.quick ? " (--quick: smoke run, small N, timings meaningless)" : ""}`,
     `node ${m.node} (V8 ${m.v8}) ${m.platform}/${m.arch} · ${m.cpuModel} · ${m.cores} cores · ${bytes(m.totalMemoryBytes)} · ${m.date}`,
-    `effect ${results.versions.effect} · p-queue ${results.versions.pQueue} · @fibervisor/core from ${results.core} at ${results.revision.commit}${results.revision.coreDirty ? " (+ uncommitted changes in packages/core)" : ""} · ${num(results.durationSeconds)} s`,
+    `Effect 4 edition: effect ${results.versions.effect} · p-queue ${results.versions.pQueue} · @fibervisor/core from ${results.core} at ${results.revision.commit}${results.revision.coreDirty ? " (+ uncommitted changes in packages/core)" : ""} · ${num(results.durationSeconds)} s`,
+    effect3Header(results),
     ""
   ]
-  for (const scenario of results.scenarios) lines.push(...scenarioTable(scenario), "")
+  for (const scenario of results.scenarios) lines.push(...scenarioTable(scenario, results.comparison), "")
+  if (results.comparison.length > 0) {
+    // One row per scenario, at the largest size both lines ran.
+    const last = results.scenarios.flatMap((s) => {
+      const rows = results.comparison.filter((c) => c.scenario === s.id)
+      return rows.length === 0 ? [] : [rows[rows.length - 1]!]
+    })
+    lines.push(
+      `## the Effect 4 edition against the Effect 3 line, at the largest N (median per op; must: v4 ÷ v3 ≤ 1×, never slower or heavier)`
+    )
+    lines.push(...pad(comparisonRows(last, true), new Set([1, 2, 4, 6])).map((line) => `   ${line}`), "")
+  }
   if (results.targets.length > 0) {
     const verdict = (meets: boolean | null, limit: number | null) =>
       meets === null || limit === null ? "–" : `${meets ? "ok" : "MISSED"} (≤ ${limit}×)`

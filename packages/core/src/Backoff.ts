@@ -9,8 +9,8 @@
 import type * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Random from "effect/Random"
+import * as Result from "effect/Result"
 import * as Schedule from "effect/Schedule"
 import { scheduleFromStep } from "./internal/compat.js"
 import { decodeDuration, describe } from "./internal/duration.js"
@@ -91,12 +91,12 @@ const jitters: ReadonlySet<unknown> = new Set(["none", "full", "equal", "band"])
 
 const resolveExponential = (
   options: ExponentialOptions
-): Either.Either<Exponential, InvalidBackoff[typeof InvalidBackoffTypeId]> => {
+): Result.Result<Exponential, InvalidBackoff[typeof InvalidBackoffTypeId]> => {
   const field = (name: string, input: unknown) =>
-    Either.mapLeft(decodeDuration(input), (reason) => ({ field: `backoff.${name}`, reason }))
-  return Either.gen(function* () {
+    Result.mapError(decodeDuration(input), (reason) => ({ field: `backoff.${name}`, reason }))
+  return Result.gen(function* () {
     if (typeof options !== "object" || options === null) {
-      return yield* Either.left({ field: "backoff", reason: "options must be an object" })
+      return yield* Result.fail({ field: "backoff", reason: "options must be an object" })
     }
     const firstMs = Duration.toMillis(yield* field("first", options.first))
     const maxMs =
@@ -105,19 +105,19 @@ const resolveExponential = (
     const factor = options.factor === undefined ? 2 : options.factor
     const jitter = options.jitter === undefined ? "none" : options.jitter
     if (typeof factor !== "number" || !Number.isFinite(factor) || factor < 1) {
-      return yield* Either.left({
+      return yield* Result.fail({
         field: "backoff.factor",
         reason: `must be a finite number ≥ 1, got ${typeof factor === "number" ? String(factor) : describe(factor)}`
       })
     }
     if (firstMs > maxMs) {
-      return yield* Either.left({ field: "backoff.first", reason: `must not exceed max (${firstMs} ms > ${maxMs} ms)` })
+      return yield* Result.fail({ field: "backoff.first", reason: `must not exceed max (${firstMs} ms > ${maxMs} ms)` })
     }
     if (floorMs > maxMs) {
-      return yield* Either.left({ field: "backoff.floor", reason: `must not exceed max (${floorMs} ms > ${maxMs} ms)` })
+      return yield* Result.fail({ field: "backoff.floor", reason: `must not exceed max (${floorMs} ms > ${maxMs} ms)` })
     }
     if (!jitters.has(jitter)) {
-      return yield* Either.left({
+      return yield* Result.fail({
         field: "backoff.jitter",
         reason: `must be "none", "full", "equal" or "band", got ${describe(jitter)}`
       })
@@ -160,7 +160,7 @@ const invalid = (
 ): Schedule.Schedule<Duration.Duration, TaskFailure> =>
   Object.assign(
     scheduleFromStep<number, TaskFailure, Duration.Duration, never>(0, () =>
-      Effect.dieMessage(`invalid backoff: ${problem.field} ${problem.reason}`)
+      Effect.die(new Error(`invalid backoff: ${problem.field} ${problem.reason}`))
     ),
     { [InvalidBackoffTypeId]: problem }
   )
@@ -185,9 +185,9 @@ const invalid = (
  * @category constructors
  */
 export const exponential = (options: ExponentialOptions): Schedule.Schedule<Duration.Duration, TaskFailure> =>
-  Either.match(resolveExponential(options), {
-    onLeft: invalid,
-    onRight: (e) => {
+  Result.match(resolveExponential(options), {
+    onFailure: invalid,
+    onSuccess: (e) => {
       const step = (index: number, random: number) => {
         const delayMs = delayOf(e, index, random)
         return [index + 1, Duration.millis(delayMs), delayMs] as const
@@ -205,9 +205,9 @@ export const exponential = (options: ExponentialOptions): Schedule.Schedule<Dura
  * @category constructors
  */
 export const constant = (delay: Duration.Input): Schedule.Schedule<Duration.Duration, TaskFailure> =>
-  Either.match(decodeDuration(delay), {
-    onLeft: (reason) => invalid({ field: "backoff.delay", reason }),
-    onRight: (d) => {
+  Result.match(decodeDuration(delay), {
+    onFailure: (reason) => invalid({ field: "backoff.delay", reason }),
+    onSuccess: (d) => {
       const delayMs = Duration.toMillis(d)
       const step = Effect.succeed([0, d, delayMs] as const)
       return scheduleFromStep<number, TaskFailure, Duration.Duration, never>(0, () => step)
@@ -241,8 +241,8 @@ export const defaultBackoff: Schedule.Schedule<Duration.Duration, TaskFailure> =
  * @since 0.1.0
  * @category validation
  */
-export const validate = (u: unknown): Either.Either<Backoff, { readonly field: string; readonly reason: string }> => {
-  if (!Schedule.isSchedule(u)) return Either.left({ field: "backoff", reason: "must be a Schedule" })
-  if (InvalidBackoffTypeId in u) return Either.left((u as unknown as InvalidBackoff)[InvalidBackoffTypeId])
-  return Either.right(u as Backoff)
+export const validate = (u: unknown): Result.Result<Backoff, { readonly field: string; readonly reason: string }> => {
+  if (!Schedule.isSchedule(u)) return Result.fail({ field: "backoff", reason: "must be a Schedule" })
+  if (InvalidBackoffTypeId in u) return Result.fail((u as unknown as InvalidBackoff)[InvalidBackoffTypeId])
+  return Result.succeed(u as Backoff)
 }

@@ -4,8 +4,8 @@
  * inline (`layerInline`), and — in `@fibervisor/vitest` — recording.
  *
  * Work is an `Effect`, so it is lazy: nothing starts before the service decides. The caller's
- * services and fiber refs are captured (Clock, Random, logger, tracer apply to the work), but the
- * work runs detached from the caller's fiber: the request ending or being interrupted does not stop
+ * context is captured — its services and references (Clock, Random, logger, log level and
+ * annotations, tracer apply to the work) — but the work runs detached from the caller's fiber: the request ending or being interrupted does not stop
  * it. Its failures and defects never reach the caller: they are logged, counted and the key is freed
  * (a failure or defect raised while the work is being interrupted — by `cancel`, a "cancel" timeout
  * or the drain — is logged too; the work is counted as interrupted or timed out).
@@ -15,10 +15,10 @@
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import type * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import type * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/offload.js"
@@ -107,7 +107,7 @@ export interface Offload {
  * @since 0.1.0
  * @category tags
  */
-export const Offload: Context.Tag<Offload, Offload> = Context.GenericTag<Offload>("@fibervisor/core/Offload")
+export const Offload: Context.Service<Offload, Offload> = Context.Service<Offload>("@fibervisor/core/Offload")
 
 /**
  * A timeout for offloaded work: `cancel` interrupts it (and counts a timeout); `warn` logs once when
@@ -192,9 +192,9 @@ const build = (
   config: OffloadConfig | undefined,
   inline: boolean
 ): Effect.Effect<Offload, InvalidOffloadConfig, Scope.Scope> =>
-  Either.match(resolveConfig(config), {
-    onLeft: (problem) => Effect.fail(new InvalidOffloadConfig(problem)),
-    onRight: (resolved) => internal.make(resolved, inline)
+  Result.match(resolveConfig(config), {
+    onFailure: (problem) => Effect.fail(new InvalidOffloadConfig(problem)),
+    onSuccess: (resolved) => internal.make(resolved, inline)
   })
 
 /**
@@ -237,9 +237,9 @@ const disabled: Offload = {
   activeCount: Effect.succeed(0),
   queuedCount: Effect.succeed(0),
   awaitIdle: (timeout) =>
-    Either.match(internal.decodeTimeout("awaitIdle", timeout), {
-      onLeft: Effect.fail,
-      onRight: () => Effect.succeed(true)
+    Result.match(internal.decodeTimeout("awaitIdle", timeout), {
+      onFailure: Effect.fail,
+      onSuccess: () => Effect.succeed(true)
     })
 }
 

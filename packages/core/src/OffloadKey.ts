@@ -5,7 +5,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 
 /**
  * Work identified by a key (a cache key, say) under a kind: one in flight at a time.
@@ -97,22 +97,22 @@ export const problemOf = (u: unknown): string | undefined => {
 }
 
 /**
- * Checks a key the way every `Offload` layer does before admitting work: `Right` with the key, or
- * `Left` with the reason a registration under it is `"rejected"` (not an `OffloadKey`, an empty or
- * blank kind or key). A custom or test implementation of `Offload` uses it to refuse exactly what
- * the real layer refuses.
+ * Checks a key the way every `Offload` layer does before admitting work: a success with the key,
+ * or a failure with the reason a registration under it is `"rejected"` (not an `OffloadKey`, an
+ * empty or blank kind or key). A custom or test implementation of `Offload` uses it to refuse
+ * exactly what the real layer refuses.
  *
  * @example
  * ```ts
  * import { OffloadKey } from "@fibervisor/core"
  *
- * OffloadKey.validate(OffloadKey.auto(" ")) // Either.left("kind must not be blank (whitespace only)")
+ * OffloadKey.validate(OffloadKey.auto(" ")) // Result.fail("kind must not be blank (whitespace only)")
  * ```
  *
  * @since 0.2.0
  * @category validation
  */
-export const validate = (u: unknown): Either.Either<OffloadKey, string> => {
+export const validate = (u: unknown): Result.Result<OffloadKey, string> => {
   const problem = problemOf(u)
-  return problem === undefined ? Either.right(u as OffloadKey) : Either.left(problem)
+  return problem === undefined ? Result.succeed(u as OffloadKey) : Result.fail(problem)
 }

@@ -44,7 +44,7 @@ export class Always extends Data.TaggedClass("Always")<{
  * @category models
  */
 export class Repeat extends Data.TaggedClass("Repeat")<{
-  readonly schedule: Schedule.Schedule<unknown, never>
+  readonly schedule: Schedule.Schedule<unknown, never, unknown, unknown>
 }> {}
 
 /**
@@ -98,6 +98,8 @@ export const always = (options?: { readonly interval?: Duration.Input | undefine
  * `Schedule.fixed` (a fixed rate), `Schedule.spaced`, `Schedule.cron`, or one that ends
  * (`Schedule.recurs`), which completes the task. Its input is the value each attempt succeeded
  * with. A failure is retried after the backoff, as with `always`, and does not step the schedule.
+ * A schedule whose step fails (Effect 4 schedules have an error channel: `Schedule.cron` with a
+ * malformed expression) or dies ends the task `Failed` ("the repeat schedule failed: …").
  *
  * @example
  * ```ts
@@ -110,7 +112,8 @@ export const always = (options?: { readonly interval?: Duration.Input | undefine
  * @since 0.2.0
  * @category constructors
  */
-export const repeat = <Out>(schedule: Schedule.Schedule<Out, unknown>): RestartPolicy => new Repeat({ schedule })
+export const repeat = <Out, Error = never>(schedule: Schedule.Schedule<Out, unknown, Error>): RestartPolicy =>
+  new Repeat({ schedule })
 
 /** Marks a `Task.repeat` whose options also set `restart`. @internal */
 export const RepeatRestartConflict: unique symbol = Symbol.for("@fibervisor/core/RestartPolicy/RepeatRestartConflict")

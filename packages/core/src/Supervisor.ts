@@ -381,8 +381,7 @@ export interface Supervisor {
  * @since 0.1.0
  * @category tags
  */
-export const Supervisor: Context.Tag<Supervisor, Supervisor> =
-  Context.GenericTag<Supervisor>("@fibervisor/core/Supervisor")
+export const Supervisor: Context.Service<Supervisor, Supervisor> = Context.Service<Supervisor>("@fibervisor/core/Supervisor")
 
 /**
  * Creates a supervisor in the current scope; closing the scope shuts it down gracefully.
@@ -412,7 +411,7 @@ export const make: (options?: SupervisorOptions) => Effect.Effect<Supervisor, In
  * @category layers
  */
 export const layer = (options?: SupervisorOptions): Layer.Layer<Supervisor, InvalidSupervisorOptions> =>
-  LayerModule.scoped(Supervisor, make(options))
+  LayerModule.effect(Supervisor, make(options))
 
 /**
  * Runs a batch of tasks under a fresh supervisor until none is left, and returns their outcomes in

@@ -86,10 +86,10 @@ export class SupervisorShuttingDown extends Schema.TaggedError<SupervisorShuttin
 export class GraceExceeded extends Schema.TaggedError<GraceExceeded>("@fibervisor/core/GraceExceeded")(
   "GraceExceeded",
   {
-    grace: Schema.DurationFromSelf,
+    grace: Schema.Duration,
     stuck: Schema.Array(Schema.String),
     paths: Schema.Array(Schema.String),
-    elapsed: Schema.optional(Schema.DurationFromSelf)
+    elapsed: Schema.optional(Schema.Duration)
   }
 ) {
   /** @since 0.1.0 */

@@ -9,7 +9,6 @@
  * @since 0.1.0
  */
 import type * as Effect from "effect/Effect"
-import type * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { TaskId } from "./TaskId.js"
 import * as TaskOutcome from "./TaskOutcome.js"
@@ -19,7 +18,8 @@ const stamp = { seq: Schema.Number, at: Schema.Number }
 const base = { ...stamp, path: Schema.String }
 /** Events about a task carry its name and its path in the tree (`"root/db/pool"`). */
 const task = { ...stamp, id: TaskId, task: Schema.String, path: Schema.String }
-const optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
+/** An optional key that, when present, holds a value (never `undefined`): the JSON form omits it. */
+const optional = Schema.optionalKey
 
 /**
  * @since 0.1.0
@@ -36,7 +36,7 @@ export const TaskAdded = Schema.TaggedStruct("TaskAdded", task)
 export const TaskAddFailed = Schema.TaggedStruct("TaskAddFailed", {
   ...base,
   task: Schema.String,
-  rejection: Schema.Literal("AlreadyExists", "ShuttingDown", "InvalidSpec"),
+  rejection: Schema.Literals(["AlreadyExists", "ShuttingDown", "InvalidSpec"]),
   reason: Schema.String
 })
 
@@ -109,7 +109,7 @@ export const BackoffScheduled = Schema.TaggedStruct("BackoffScheduled", {
   ...task,
   attempt: Schema.Number,
   delayMs: Schema.Number,
-  source: Schema.Literal("success", "failure"),
+  source: Schema.Literals(["success", "failure"]),
   reason: optional(Schema.String)
 })
 
@@ -122,7 +122,7 @@ export const BackoffScheduled = Schema.TaggedStruct("BackoffScheduled", {
  */
 export const TaskRemoveRequested = Schema.TaggedStruct("TaskRemoveRequested", {
   ...task,
-  reason: Schema.Literal("remove", "cancel", "shutdown", "group-restart", "replace")
+  reason: Schema.Literals(["remove", "cancel", "shutdown", "group-restart", "replace"])
 })
 
 /**
@@ -134,7 +134,7 @@ export const TaskRemoveRequested = Schema.TaggedStruct("TaskRemoveRequested", {
  */
 export const TaskRestartRequested = Schema.TaggedStruct("TaskRestartRequested", {
   ...task,
-  state: Schema.Literal("waiting", "running", "backing-off", "scheduled", "stopping")
+  state: Schema.Literals(["waiting", "running", "backing-off", "scheduled", "stopping"])
 })
 
 /**
@@ -192,7 +192,7 @@ export const GraceExceeded = Schema.TaggedStruct("GraceExceeded", {
  * @since 0.2.0
  * @category schemas
  */
-export const Strategy = Schema.Literal("one-for-one", "one-for-all", "rest-for-one")
+export const Strategy = Schema.Literals(["one-for-one", "one-for-all", "rest-for-one"])
 
 /**
  * A child's restart-worthy failure restarted a group of children (`one-for-all`: every live
@@ -244,7 +244,7 @@ export const Escalated = Schema.TaggedStruct("Escalated", {
  */
 export const AutoShutdown = Schema.TaggedStruct("AutoShutdown", {
   ...base,
-  mode: Schema.Literal("any-significant", "all-significant"),
+  mode: Schema.Literals(["any-significant", "all-significant"]),
   trigger: Schema.String
 })
 
@@ -254,7 +254,7 @@ export const AutoShutdown = Schema.TaggedStruct("AutoShutdown", {
  * @since 0.2.0
  * @category schemas
  */
-export const Admission = Schema.Literal("queue", "replace", "drop-if-running")
+export const Admission = Schema.Literals(["queue", "replace", "drop-if-running"])
 
 /**
  * What a controller slot is doing.
@@ -262,7 +262,7 @@ export const Admission = Schema.Literal("queue", "replace", "drop-if-running")
  * @since 0.2.0
  * @category schemas
  */
-export const SlotStatus = Schema.Literal("idle", "running", "terminating")
+export const SlotStatus = Schema.Literals(["idle", "running", "terminating"])
 
 /**
  * A submission reached the controller (before its admission is decided).
@@ -285,14 +285,14 @@ export const SlotSubmitted = Schema.TaggedStruct("SlotSubmitted", {
 export const SlotRejected = Schema.TaggedStruct("SlotRejected", {
   ...task,
   slot: Schema.String,
-  kind: Schema.Literal(
+  kind: Schema.Literals([
     "QueueFull",
     "SlotBusy",
     "SupersededByReplace",
     "RemovedFromQueue",
     "ShuttingDown",
     "AlreadyExists"
-  ),
+  ]),
   reason: Schema.String
 })
 
@@ -319,7 +319,7 @@ export const SlotTransition = Schema.TaggedStruct("SlotTransition", {
  * @since 0.1.0
  * @category schemas
  */
-export const SupervisorEvent = Schema.Union(
+export const SupervisorEvent = Schema.Union([
   TaskAdded,
   TaskAddFailed,
   AttemptStarting,
@@ -342,7 +342,7 @@ export const SupervisorEvent = Schema.Union(
   SlotSubmitted,
   SlotRejected,
   SlotTransition
-)
+])
 
 /**
  * A lifecycle event.
@@ -390,8 +390,8 @@ export const encode: (event: SupervisorEvent) => Encoded = Schema.encodeSync(Sup
  * @since 0.1.0
  * @category codecs
  */
-export const decode: (input: unknown) => Effect.Effect<SupervisorEvent, ParseResult.ParseError> =
-  Schema.decodeUnknown(SupervisorEvent)
+export const decode: (input: unknown) => Effect.Effect<SupervisorEvent, Schema.SchemaError> =
+  Schema.decodeUnknownEffect(SupervisorEvent)
 
 /**
  * Is the event of kind `tag`?

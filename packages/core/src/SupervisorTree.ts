@@ -108,34 +108,35 @@ export interface SupervisorTreeEncoded extends Omit<SupervisorTree, "tasks"> {
   readonly tasks: ReadonlyArray<TaskNodeEncoded>
 }
 
-const optional = <S extends Schema.Schema.Any>(schema: S) => Schema.optionalWith(schema, { exact: true })
+/** An optional key that, when present, holds a value (never `undefined`): the JSON form omits it. */
+const optional = Schema.optionalKey
 
 /**
  * @since 0.2.0
  * @category schemas
  */
-export const TaskNode: Schema.Schema<TaskNode, TaskNodeEncoded> = Schema.Struct({
+export const TaskNode: Schema.Codec<TaskNode, TaskNodeEncoded> = Schema.Struct({
   id: TaskId,
   name: Schema.String,
   path: Schema.String,
-  kind: Schema.Literal("worker", "supervisor"),
-  state: Schema.Literal("waiting", "running", "backing-off", "scheduled", "stopping"),
+  kind: Schema.Literals(["worker", "supervisor"]),
+  state: Schema.Literals(["waiting", "running", "backing-off", "scheduled", "stopping"]),
   attempt: Schema.Number,
   restarts: Schema.Number,
   ready: Schema.Boolean,
   reportedReady: optional(Schema.Boolean),
   lastFailure: optional(Schema.String),
   nextAttemptAt: optional(Schema.Number),
-  supervisor: optional(Schema.suspend((): Schema.Schema<SupervisorTree, SupervisorTreeEncoded> => SupervisorTree))
+  supervisor: optional(Schema.suspend((): Schema.Codec<SupervisorTree, SupervisorTreeEncoded> => SupervisorTree))
 })
 
 /**
  * @since 0.2.0
  * @category schemas
  */
-export const LostTask: Schema.Schema<LostTask> = Schema.Struct({
+export const LostTask: Schema.Codec<LostTask> = Schema.Struct({
   path: Schema.String,
-  outcome: Schema.Literal("Completed", "Failed", "Fatal", "Canceled", "ForceAborted"),
+  outcome: Schema.Literals(["Completed", "Failed", "Fatal", "Canceled", "ForceAborted"]),
   reason: Schema.String,
   at: Schema.Number
 })
@@ -144,10 +145,10 @@ export const LostTask: Schema.Schema<LostTask> = Schema.Struct({
  * @since 0.2.0
  * @category schemas
  */
-export const SupervisorTree: Schema.Schema<SupervisorTree, SupervisorTreeEncoded> = Schema.Struct({
+export const SupervisorTree: Schema.Codec<SupervisorTree, SupervisorTreeEncoded> = Schema.Struct({
   path: Schema.String,
-  strategy: Schema.Literal("one-for-one", "one-for-all", "rest-for-one"),
-  state: Schema.Literal("running", "shutting-down", "stopped"),
+  strategy: Schema.Literals(["one-for-one", "one-for-all", "rest-for-one"]),
+  state: Schema.Literals(["running", "shutting-down", "stopped"]),
   tasks: Schema.Array(TaskNode),
   lost: optional(Schema.Array(LostTask)),
   lostUnlisted: optional(Schema.Number)

@@ -8,7 +8,7 @@
  */
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import { dual } from "effect/Function"
 import { type Pipeable, pipeArguments } from "effect/Pipeable"
 import { hasProperty } from "effect/Predicate"
@@ -244,7 +244,8 @@ export const periodic = <A, E, R>(
  *
  * A failed run goes through the backoff, `maxRetries` and the restart intensity as with
  * `RestartPolicy.always`, and does not step the schedule; the run after a successful retry steps it
- * again. `options` are `Task.make`'s except `restart` (the schedule is the restart policy:
+ * again. A schedule whose step fails (`Schedule.cron` with a malformed expression) or dies ends the
+ * task `Failed`. The services the schedule needs come from the caller that adds the task. `options` are `Task.make`'s except `restart` (the schedule is the restart policy:
  * `RestartPolicy.repeat(schedule)`); `timeout` applies to each run.
  *
  * @example
@@ -263,13 +264,14 @@ export const periodic = <A, E, R>(
  * @since 0.2.0
  * @category constructors
  */
-export const repeat = <A, E, R, Out>(
+export const repeat = <A, E, R, Out, ScheduleError = never, ScheduleR = never>(
   name: string,
   effect: Effect.Effect<A, E, R>,
-  schedule: Schedule.Schedule<Out, A>,
+  schedule: Schedule.Schedule<Out, A, ScheduleError, ScheduleR>,
   options?: Omit<TaskOptions<E>, "restart">
-): Task<E, Exclude<R, TaskContext | Scope.Scope>> => {
-  const restart = RestartPolicy.repeat(schedule as Schedule.Schedule<Out, unknown>)
+): Task<E, Exclude<R | ScheduleR, TaskContext | Scope.Scope>> => {
+  // The schedule is stepped in the task's fiber: the services it needs come from the caller of `add`.
+  const restart = RestartPolicy.repeat(schedule as Schedule.Schedule<Out, unknown, ScheduleError>)
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     // A non-object is kept as is, so that `Task.validate` / `add` reject it as `options`.
     return make(name, effect, options === undefined ? { restart } : (options as never))
@@ -403,7 +405,7 @@ export const withReady: {
  * @category validation
  */
 export const validate = <E, R>(task: Task<E, R>): Effect.Effect<Task<E, R>, InvalidTaskSpec> =>
-  Either.match(resolveTask(task, undefined), {
-    onLeft: Effect.fail,
-    onRight: () => Effect.succeed(task)
+  Result.match(resolveTask(task, undefined), {
+    onFailure: Effect.fail,
+    onSuccess: () => Effect.succeed(task)
   })

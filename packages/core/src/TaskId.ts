@@ -20,9 +20,9 @@ export type TaskId = number & Brand.Brand<"@fibervisor/core/TaskId">
  * @since 0.1.0
  * @category schemas
  */
-export const TaskId: Schema.brand<typeof Schema.NonNegativeInt, "@fibervisor/core/TaskId"> = Schema.NonNegativeInt.pipe(
-  Schema.brand("@fibervisor/core/TaskId")
-)
+export const TaskId: Schema.brand<Schema.Int, "@fibervisor/core/TaskId"> = Schema.Int.check(
+  Schema.isGreaterThanOrEqualTo(0)
+).pipe(Schema.brand("@fibervisor/core/TaskId"))
 
 let next = 0
 

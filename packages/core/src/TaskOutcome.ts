@@ -110,8 +110,8 @@ export type Kind = TaskOutcome["_tag"]
  * @since 0.1.0
  * @category schemas
  */
-export const Kind: Schema.Literal<["Completed", "Failed", "Fatal", "Canceled", "ForceAborted", "Rejected"]> =
-  Schema.Literal("Completed", "Failed", "Fatal", "Canceled", "ForceAborted", "Rejected")
+export const Kind: Schema.Literals<readonly ["Completed", "Failed", "Fatal", "Canceled", "ForceAborted", "Rejected"]> =
+  Schema.Literals(["Completed", "Failed", "Fatal", "Canceled", "ForceAborted", "Rejected"])
 
 /**
  * The single `Completed` value.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Duration, Effect, Either, Fiber, Random, Schedule, Stream, TestClock } from "effect"
+import { Cause, Duration, Effect, Fiber, Pull, Random, Result, Schedule, Stream } from "effect"
 import { Backoff, Supervisor, SupervisorEvent, Task, TaskError, type TaskId } from "@fibervisor/core"
+import { TestTime } from "./helpers/tasks.js"
 
 // ---------------------------------------------------------------------------------------------
 // helpers
@@ -18,28 +19,67 @@ const failureAt = (n: number): Backoff.TaskFailure => ({
 
 const failures = (n: number): ReadonlyArray<Backoff.TaskFailure> => Array.from({ length: n }, (_, i) => failureAt(i))
 
-/** Steps `schedule` once per input (it never ends for the backoffs built here); the delays in ms. */
+/**
+ * Steps `schedule` once per input, each step at the instant the previous delay ends (as Effect 3's
+ * `Schedule.run(0, inputs)` did), and returns each step's output and delay in ms. The backoffs built
+ * here never end; a schedule that does ends the list early.
+ */
+const stepsOf = (
+  schedule: Backoff.Backoff,
+  n: number
+): Effect.Effect<ReadonlyArray<{ readonly output: unknown; readonly delayMs: number }>> =>
+  Effect.gen(function* () {
+    const step = yield* Schedule.toStep(schedule)
+    const steps: Array<{ readonly output: unknown; readonly delayMs: number }> = []
+    let now = 0
+    for (const input of failures(n)) {
+      const next = yield* step(now, input).pipe(
+        Effect.map(([output, delay]) => ({ output, delayMs: Duration.toMillis(delay) })),
+        Pull.catchDone(() => Effect.succeed(undefined))
+      )
+      if (next === undefined) break
+      steps.push(next)
+      now += next.delayMs
+    }
+    return steps
+  })
+
+/** The delays in ms of `stepsOf`. */
 const delaysOf = (schedule: Backoff.Backoff, n: number): Effect.Effect<ReadonlyArray<number>> =>
-  Schedule.delays(schedule).pipe(
-    Schedule.run(0, failures(n)),
-    Effect.map((chunk) => Chunk.toReadonlyArray(chunk).map(Duration.toMillis))
-  )
+  Effect.map(stepsOf(schedule, n), (steps) => steps.map((step) => step.delayMs))
 
 /** The same, under a `Random` seeded with `seed`. */
-const seededDelays = (schedule: Backoff.Backoff, n: number, seed: unknown) =>
-  delaysOf(schedule, n).pipe(Effect.withRandom(Random.make(seed)))
+const seededDelays = (schedule: Backoff.Backoff, n: number, seed: Seed) =>
+  delaysOf(schedule, n).pipe(Random.withSeed(seed))
 
 /** The outputs of the schedule itself (they are the delays too). */
-const outputsOf = (schedule: Backoff.Backoff, n: number, seed: unknown) =>
-  schedule.pipe(
-    Schedule.run(0, failures(n)),
-    Effect.map((chunk) => Chunk.toReadonlyArray(chunk).map((out) => Duration.toMillis(Duration.decode(out as any)))),
-    Effect.withRandom(Random.make(seed))
+const outputsOf = (schedule: Backoff.Backoff, n: number, seed: Seed) =>
+  stepsOf(schedule, n).pipe(
+    Effect.map((steps) =>
+      steps.map((step) => Duration.toMillis(Duration.fromInputUnsafe(step.output as Duration.Input)))
+    ),
+    Random.withSeed(seed)
   )
 
 /** The first `n` numbers a generator seeded with `seed` produces. */
-const draws = (seed: unknown, n: number): Effect.Effect<ReadonlyArray<number>> =>
-  Effect.replicateEffect(Random.next, n).pipe(Effect.withRandom(Random.make(seed)))
+const draws = (seed: Seed, n: number): Effect.Effect<ReadonlyArray<number>> =>
+  Effect.replicateEffect(Random.next, n).pipe(Random.withSeed(seed))
+
+/**
+ * A `Random` whose `next` returns `values` in turn, cyclically (Effect 3's `Effect.withRandomFixed`,
+ * which Effect 4 does not have).
+ */
+const withRandomFixed =
+  (values: ReadonlyArray<number>) =>
+  <A, E, R>(self: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+    Effect.suspend(() => {
+      let i = 0
+      const nextDoubleUnsafe = () => values[i++ % values.length]!
+      return Effect.provideService(self, Random.Random, {
+        nextDoubleUnsafe,
+        nextIntUnsafe: () => Math.floor(nextDoubleUnsafe() * Number.MAX_SAFE_INTEGER)
+      })
+    })
 
 interface Spec {
   readonly first: number
@@ -93,11 +133,12 @@ const rangeOf = (s: Spec, n: number): readonly [number, number] => {
 }
 
 const jitters: ReadonlyArray<Backoff.Jitter> = ["none", "full", "equal", "band"]
-const seeds: ReadonlyArray<unknown> = [1, 42, 1234567, "fibervisor", -7]
+type Seed = string | number
+const seeds: ReadonlyArray<Seed> = [1, 42, 1234567, "fibervisor", -7]
 
-const leftOf = <A, E>(either: Either.Either<A, E>): E => {
-  if (Either.isRight(either)) throw new Error("expected a Left, got a Right")
-  return either.left
+const failureOf = <A, E>(result: Result.Result<A, E>): E => {
+  if (Result.isSuccess(result)) throw new Error("expected a Failure, got a Success")
+  return result.failure
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -141,7 +182,7 @@ describe("Backoff.exponential", () => {
   it.effect('jitter "none" draws nothing from Random', () =>
     Effect.gen(function* () {
       const [, next] = yield* Effect.all([delaysOf(Backoff.exponential({ first: "100 millis" }), 5), Random.next]).pipe(
-        Effect.withRandom(Random.make(9))
+        Random.withSeed(9)
       )
       const [firstDraw] = yield* draws(9, 1)
       expect(next).toBe(firstDraw)
@@ -153,7 +194,7 @@ describe("Backoff.exponential", () => {
       const [, next] = yield* Effect.all([
         delaysOf(Backoff.exponential({ first: "100 millis", jitter: "full" }), 5),
         Random.next
-      ]).pipe(Effect.withRandom(Random.make(9)))
+      ]).pipe(Random.withSeed(9))
       const sixDraws = yield* draws(9, 6)
       expect(next).toBe(sixDraws[5])
     })
@@ -162,9 +203,7 @@ describe("Backoff.exponential", () => {
   it.effect("the range ends are reached for the extreme random numbers", () =>
     Effect.gen(function* () {
       const run = (jitter: Backoff.Jitter, r: number) =>
-        delaysOf(Backoff.exponential({ first: "100 millis", max: "1 second", jitter }), 6).pipe(
-          Effect.withRandomFixed([r])
-        )
+        delaysOf(Backoff.exponential({ first: "100 millis", max: "1 second", jitter }), 6).pipe(withRandomFixed([r]))
       // bases: 100, 200, 400, 800, 1000, 1000
       expect(yield* run("full", 0)).toEqual([1, 1, 1, 1, 1, 1])
       expect(yield* run("full", 0.999999999)).toEqual([99, 199, 399, 799, 999, 999])
@@ -240,7 +279,7 @@ describe("Backoff.exponential", () => {
         yield* delaysOf(
           Backoff.exponential({ first: "100 millis", max: "2 seconds", floor: "150 millis", jitter: "full" }),
           3
-        ).pipe(Effect.withRandomFixed([0]))
+        ).pipe(withRandomFixed([0]))
       ).toEqual([150, 150, 150])
       // floor above the base (jitter none)
       expect(yield* delaysOf(Backoff.exponential({ first: "10 millis", floor: "35 millis" }), 4)).toEqual([
@@ -258,7 +297,7 @@ describe("Backoff.exponential", () => {
       const delays = yield* delaysOf(
         Backoff.exponential({ first: "1 millis", max: "1 second", floor: "1.5 millis", jitter: "full" }),
         3
-      ).pipe(Effect.withRandomFixed([0]))
+      ).pipe(withRandomFixed([0]))
       for (const delay of delays) {
         expect(delay).toBeGreaterThanOrEqual(1.5)
         expect(Number.isInteger(delay), `delay ${delay} ms is not a whole number of milliseconds`).toBe(true)
@@ -270,15 +309,13 @@ describe("Backoff.exponential", () => {
     Effect.gen(function* () {
       expect(
         yield* delaysOf(Backoff.exponential({ first: "1 millis", factor: 1, jitter: "full" }), 3).pipe(
-          Effect.withRandomFixed([0, 0.3, 0.9])
+          withRandomFixed([0, 0.3, 0.9])
         )
       ).toEqual([1, 1, 1])
       expect(yield* delaysOf(Backoff.exponential({ first: "100 micros" }), 2)).toEqual([1, 1])
       expect(yield* delaysOf(Backoff.exponential({ first: 0 }), 3)).toEqual([0, 0, 0])
       expect(
-        yield* delaysOf(Backoff.exponential({ first: "0 millis", jitter: "band" }), 3).pipe(
-          Effect.withRandomFixed([0.7])
-        )
+        yield* delaysOf(Backoff.exponential({ first: "0 millis", jitter: "band" }), 3).pipe(withRandomFixed([0.7]))
       ).toEqual([0, 0, 0])
     })
   )
@@ -291,7 +328,7 @@ describe("Backoff.exponential", () => {
       expect(yield* delaysOf(Backoff.exponential({ first: "1 minute" }), 3)).toEqual([60_000, 60_000, 60_000])
       // band's upper bound is min(3d, max) with that default max
       const band = yield* delaysOf(Backoff.exponential({ first: "1 minute", jitter: "band" }), 3).pipe(
-        Effect.withRandomFixed([0.999999])
+        withRandomFixed([0.999999])
       )
       // first = max = 60 s, so the band is the single point 60 s
       expect(band).toEqual([60_000, 60_000, 60_000])
@@ -318,7 +355,7 @@ describe("Backoff.exponential", () => {
         "0.1 seconds"
       ]
       for (const first of forms) {
-        expect(Either.isRight(Backoff.validate(Backoff.exponential({ first })))).toBe(true)
+        expect(Result.isSuccess(Backoff.validate(Backoff.exponential({ first })))).toBe(true)
         expect(yield* delaysOf(Backoff.exponential({ first, max: "1 second" }), 3)).toEqual([100, 200, 400])
       }
     })
@@ -390,11 +427,11 @@ describe("Backoff reproducibility", () => {
             maxRetries: 5
           })
         )
-        .pipe(Effect.withRandom(Random.make(77)))
+        .pipe(Random.withSeed(77))
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
       expect((yield* Fiber.join(outcome))._tag).toBe("Failed")
-      const delays = Chunk.toReadonlyArray(yield* Fiber.join(collect)).map((e) => e.delayMs)
+      const delays = (yield* Fiber.join(collect)).map((e) => e.delayMs)
       const randoms = yield* draws(77, 5)
       expect(delays).toEqual(randoms.map((r, n) => expected(s, n, r)))
     })
@@ -428,7 +465,7 @@ describe("Backoff.constant / none / defaultBackoff", () => {
   it.effect("none: zero delay forever", () =>
     Effect.gen(function* () {
       expect(yield* delaysOf(Backoff.none, 5)).toEqual([0, 0, 0, 0, 0])
-      expect(Either.isRight(Backoff.validate(Backoff.none))).toBe(true)
+      expect(Result.isSuccess(Backoff.validate(Backoff.none))).toBe(true)
     })
   )
 
@@ -448,10 +485,10 @@ describe("Backoff.constant / none / defaultBackoff", () => {
         expect(delays.slice(8).every((d) => d >= 15_000 && d <= 30_000)).toBe(true)
       }
       // the extremes pin it down completely
-      expect(yield* delaysOf(Backoff.defaultBackoff, 9).pipe(Effect.withRandomFixed([0]))).toEqual([
+      expect(yield* delaysOf(Backoff.defaultBackoff, 9).pipe(withRandomFixed([0]))).toEqual([
         100, 200, 400, 800, 1600, 3200, 6400, 12_800, 15_000
       ])
-      expect(yield* delaysOf(Backoff.defaultBackoff, 9).pipe(Effect.withRandomFixed([0.9999999]))).toEqual([
+      expect(yield* delaysOf(Backoff.defaultBackoff, 9).pipe(withRandomFixed([0.9999999]))).toEqual([
         199, 399, 799, 1599, 3199, 6399, 12_799, 25_599, 29_999
       ])
     })
@@ -465,7 +502,7 @@ describe("Backoff.constant / none / defaultBackoff", () => {
       Backoff.exponential({ first: "1 second" })
     ]) {
       expect(Schedule.isSchedule(b)).toBe(true)
-      expect(Backoff.validate(b)).toEqual(Either.right(b))
+      expect(Backoff.validate(b)).toEqual(Result.succeed(b))
     }
   })
 })
@@ -477,9 +514,9 @@ describe("Backoff.constant / none / defaultBackoff", () => {
 describe("Backoff.validate", () => {
   it("accepts any Schedule (it is returned unchanged)", () => {
     const spaced = Schedule.spaced("1 second")
-    const composed = Schedule.exponential("10 millis").pipe(Schedule.intersect(Schedule.recurs(3)))
-    expect(Backoff.validate(spaced)).toEqual(Either.right(spaced))
-    expect(Backoff.validate(composed)).toEqual(Either.right(composed))
+    const composed = Schedule.max([Schedule.exponential("10 millis"), Schedule.recurs(3)])
+    expect(Backoff.validate(spaced)).toEqual(Result.succeed(spaced))
+    expect(Backoff.validate(composed)).toEqual(Result.succeed(composed))
   })
 
   const cases: ReadonlyArray<{
@@ -643,7 +680,7 @@ describe("Backoff.validate", () => {
   ]
 
   for (const c of cases) {
-    it(`${c.title} → Left naming "${c.field}"`, () => {
+    it(`${c.title} → Failure naming "${c.field}"`, () => {
       let built: unknown
       expect(() => {
         built = c.build()
@@ -652,7 +689,7 @@ describe("Backoff.validate", () => {
       expect(() => {
         result = Backoff.validate(built)
       }).not.toThrow()
-      const problem = leftOf(result!)
+      const problem = failureOf(result!)
       expect(problem.field).toBe(c.field)
       expect(typeof problem.reason).toBe("string")
       expect(problem.reason.length).toBeGreaterThan(5)

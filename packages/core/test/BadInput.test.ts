@@ -20,7 +20,7 @@
  * lists every (API, option) × value.
  */
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Scope, TestClock } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Layer, Logger, Option, Scope } from "effect"
 import {
   Backoff,
   Offload,
@@ -34,7 +34,7 @@ import {
 } from "@fibervisor/core"
 import { live } from "../src/internal/compat.js"
 import { type Ev, ofTag, setup, tags } from "./helpers/recorder.js"
-import { flush, parked } from "./helpers/tasks.js"
+import { flush, parked, TestTime } from "./helpers/tasks.js"
 import { gate } from "./OffloadHelpers.js"
 
 // =============================================================================================
@@ -682,8 +682,11 @@ interface OffloadRow {
   readonly reason: string | RegExp
 }
 
-/** Schema's own message for a value of the wrong type ("Expected number, actual \"3\""). */
-const schemaExpected = (type: string) => new RegExp(`^Expected ${type}, actual `)
+/** Schema's own message for a value of the wrong type (Effect 4: "Expected number, got \"3\""). */
+const schemaExpected = (type: string) => new RegExp(`^Expected ${type}, got `)
+
+/** Schema's own message for a required key that is absent (Effect 4's text; Effect 3's was "is missing"). */
+const schemaMissing = "Missing key"
 
 const offloadPositiveInt = (path: string, wrap: (v: unknown) => unknown): ReadonlyArray<OffloadRow> =>
   (
@@ -736,7 +739,7 @@ const offloadTimeoutRows = (path: string, wrap: (timeout: unknown) => unknown): 
     field: path,
     reason: `must be an object { after, policy }, got ${d(value)}`
   })),
-  { label: `${path} {}`, config: wrap({}), field: `${path}.after`, reason: "is missing" },
+  { label: `${path} {}`, config: wrap({}), field: `${path}.after`, reason: schemaMissing },
   ...[...badDurations, { label: "0", value: 0, reason: "must be greater than zero" }].map((bad) => ({
     label: `${path}.after ${bad.label}`,
     config: wrap({ after: bad.value, policy: "cancel" }),
@@ -765,7 +768,7 @@ const offloadTimeoutRows = (path: string, wrap: (timeout: unknown) => unknown): 
     label: `${path}.policy missing`,
     config: wrap({ after: "1 second" }),
     field: `${path}.policy`,
-    reason: "is missing"
+    reason: schemaMissing
   },
   {
     label: `${path} with an unknown field`,
@@ -963,7 +966,7 @@ const typedFailure = <E>(
   if (Exit.isSuccess(exit)) return expect.fail(`expected a typed failure, got a success: ${String(exit.value)}`)
   expect(Cause.hasDies(exit.cause), `a defect instead of a typed failure:\n${Cause.pretty(exit.cause)}`).toBe(false)
   expect(Cause.hasInterruptsOnly(exit.cause)).toBe(false)
-  return Option.getOrThrow(Cause.failureOption(exit.cause)) as any
+  return Option.getOrThrow(Cause.findErrorOption(exit.cause)) as any
 }
 
 /** The value of `exit`; fails the test on any failure (a defect above all). */
@@ -1076,7 +1079,7 @@ const withLogs = <A, E, R>(effect: (logs: Array<string>) => Effect.Effect<A, E, 
   const logger = Logger.make(({ message }) => {
     logs.push((Array.isArray(message) ? message : [message]).map(String).join(" "))
   })
-  return Effect.provide(effect(logs), Logger.replace(Logger.defaultLogger, logger))
+  return Effect.provide(effect(logs), Logger.layer([logger]))
 }
 
 // =============================================================================================
@@ -1116,7 +1119,7 @@ describe("BadInput: a refusal schedules nothing for later", () => {
       for (const [api, refuse] of refusals) yield* via(api, Effect.map(exitOf(refuse), typedFailure))
       const offload = yield* Offload.make()
       expect(yield* offload.register(OffloadKey.auto(""), work.effect)).toBe("rejected")
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
       expect(work.runs()).toBe(0)
       expect(yield* sup.size).toBe(0)
       expect(yield* sup.slots).toEqual([])
@@ -1173,7 +1176,7 @@ describe("BadInput: huge values that are legal are accepted and work", () => {
           })
         )
         yield* flush
-        yield* TestClock.adjust("3 seconds")
+        yield* TestTime.adjust("3 seconds")
         expect(Option.map(yield* sup.get("flaky"), (info) => [info.attempt, info.restarts, info.state])).toEqual(
           Option.some([4, 4, "backing-off"])
         )
@@ -1204,7 +1207,7 @@ describe("BadInput: huge values that are legal are accepted and work", () => {
           })
         )
         yield* flush
-        yield* TestClock.adjust(1 + 2 * 30 * DAY)
+        yield* TestTime.adjust(1 + 2 * 30 * DAY)
         expect((yield* waitFor("TaskFinished")).outcome).toBe("Failed")
         expect(ofTag("BackoffScheduled")(yield* events).map((e) => [e.at, e.delayMs])).toEqual([
           [0, 1],
@@ -1262,9 +1265,9 @@ describe("BadInput: durations past a Node timer's limit (TestClock: exact instan
       const handle = yield* sup.add(Task.make("stuck", parked(started, Deferred.await(release))))
       yield* Deferred.await(started)
       expect(yield* sup.remove("stuck")).toBe(true)
-      yield* TestClock.adjust(30 * DAY - 1)
+      yield* TestTime.adjust(30 * DAY - 1)
       expect(yield* handle.poll).toEqual(Option.none())
-      yield* TestClock.adjust(1)
+      yield* TestTime.adjust(1)
       yield* flush
       expect(Option.getOrThrow(yield* handle.poll)).toMatchObject({
         _tag: "ForceAborted",
@@ -1279,9 +1282,9 @@ describe("BadInput: durations past a Node timer's limit (TestClock: exact instan
       const { sup, waitFor } = yield* setup()
       yield* sup.add(Task.make("slow", Effect.never, { timeout: "30 days", restart: RestartPolicy.never }))
       yield* flush
-      yield* TestClock.adjust(30 * DAY - 1)
+      yield* TestTime.adjust(30 * DAY - 1)
       expect(Option.map(yield* sup.get("slow"), (i) => i.state)).toEqual(Option.some("running"))
-      yield* TestClock.adjust(1)
+      yield* TestTime.adjust(1)
       const timedOut = yield* waitFor("AttemptTimedOut")
       expect([timedOut.at, timedOut.timeoutMs]).toEqual([30 * DAY, 30 * DAY])
     })
@@ -1300,7 +1303,7 @@ describe("BadInput: durations past a Node timer's limit (TestClock: exact instan
         }
         yield* sup.add(Task.make("periodic", Effect.void, { restart: RestartPolicy.always({ interval: "30 days" }) }))
         yield* flush
-        yield* TestClock.adjust(30 * DAY - 1)
+        yield* TestTime.adjust(30 * DAY - 1)
         expect(
           (yield* sup.list).map((i) => [i.name, i.attempt, i.state, Option.getOrUndefined(i.nextAttemptAt)])
         ).toEqual([
@@ -1308,7 +1311,7 @@ describe("BadInput: durations past a Node timer's limit (TestClock: exact instan
           ["exponential", 1, "backing-off", 30 * DAY],
           ["periodic", 1, "scheduled", 30 * DAY]
         ])
-        yield* TestClock.adjust(1)
+        yield* TestTime.adjust(1)
         yield* flush
         expect(
           ofTag("AttemptStarting")(yield* events)
@@ -1332,10 +1335,10 @@ describe("BadInput: Offload and cancel durations past a Node timer's limit (Test
         const g = yield* gate()
         yield* offload.register(OffloadKey.keyed("a", "k"), g.work)
         yield* Deferred.await(g.started)
-        yield* TestClock.adjust(30 * DAY - 1)
+        yield* TestTime.adjust(30 * DAY - 1)
         expect(g.interruptedAt()).toBe(undefined)
         expect(yield* offload.isInFlight(OffloadKey.keyed("a", "k"))).toBe(true)
-        yield* TestClock.adjust(1)
+        yield* TestTime.adjust(1)
         expect(yield* offload.awaitIdle()).toBe(true)
         expect(g.interruptedAt()).toBe(30 * DAY)
         expect(logs).toContain(`offloaded work timed out after ${30 * DAY} ms and was interrupted`)
@@ -1351,9 +1354,9 @@ describe("BadInput: Offload and cancel durations past a Node timer's limit (Test
         yield* offload.register(OffloadKey.keyed("a", "k"), g.work)
         yield* Deferred.await(g.started)
         const warning = `offloaded work is still running after ${30 * DAY} ms (timeout policy "warn")`
-        yield* TestClock.adjust(30 * DAY - 1)
+        yield* TestTime.adjust(30 * DAY - 1)
         expect(logs).not.toContain(warning)
-        yield* TestClock.adjust(1)
+        yield* TestTime.adjust(1)
         yield* flush
         expect(logs).toContain(warning)
         expect(g.interruptedAt()).toBe(undefined)
@@ -1371,9 +1374,9 @@ describe("BadInput: Offload and cancel durations past a Node timer's limit (Test
       yield* Deferred.await(g.started)
       const idle = yield* Effect.forkChild(offload.awaitIdle("30 days"))
       yield* flush
-      yield* TestClock.adjust(30 * DAY - 1)
-      expect(idle.unsafePoll()).toBe(null)
-      yield* TestClock.adjust(1)
+      yield* TestTime.adjust(30 * DAY - 1)
+      expect(idle.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust(1)
       expect(yield* Fiber.join(idle)).toBe(false)
       yield* g.release
     })
@@ -1389,9 +1392,9 @@ describe("BadInput: Offload and cancel durations past a Node timer's limit (Test
         yield* Deferred.await(g.started)
         const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
         yield* flush
-        yield* TestClock.adjust(30 * DAY - 1)
+        yield* TestTime.adjust(30 * DAY - 1)
         expect(g.interruptedAt()).toBe(undefined)
-        yield* TestClock.adjust(1)
+        yield* TestTime.adjust(1)
         yield* Fiber.join(closing)
         expect(g.interruptedAt()).toBe(30 * DAY)
         expect(logs).toContain(
@@ -1410,12 +1413,12 @@ describe("BadInput: Offload and cancel durations past a Node timer's limit (Test
       yield* Deferred.await(started)
       const cancel = yield* Effect.forkChild(Effect.result(sup.cancel("stuck", { timeout: "30 days" })))
       yield* flush
-      yield* TestClock.adjust(30 * DAY - 1)
-      expect(cancel.unsafePoll()).toBe(null)
-      yield* TestClock.adjust(1)
+      yield* TestTime.adjust(30 * DAY - 1)
+      expect(cancel.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust(1)
       const result = yield* Fiber.join(cancel)
-      expect(result._tag).toBe("Left")
-      expect(result._tag === "Left" && result.left).toMatchObject({
+      expect(result._tag).toBe("Failure")
+      expect(result._tag === "Failure" && result.failure).toMatchObject({
         _tag: "TaskTerminationTimeout",
         task: "stuck",
         timeoutMs: 30 * DAY
@@ -1454,7 +1457,7 @@ describe("BadInput: durations past a Node timer's limit (real clock: nothing fir
           yield* realPause
           for (const handle of handles) expect(yield* handle.poll).toEqual(Option.none())
           expect((yield* sup.list).map((i) => i.state)).toEqual(["stopping", "stopping"])
-          expect(shutdown.unsafePoll()).toBe(null)
+          expect(shutdown.pollUnsafe()).toBeUndefined()
           yield* Deferred.succeed(release, undefined)
           for (const handle of handles) {
             expect(yield* handle.await).toMatchObject({ _tag: "Canceled", reason: "stopped by remove" })
@@ -1510,7 +1513,7 @@ describe("BadInput: durations past a Node timer's limit (real clock: nothing fir
           yield* Deferred.await(started)
           const cancel = yield* Effect.forkChild(sup.cancel("stuck", { timeout: grace }))
           yield* realPause
-          expect(cancel.unsafePoll()).toBe(null)
+          expect(cancel.pollUnsafe()).toBeUndefined()
           yield* Deferred.succeed(release, undefined)
           expect(yield* Fiber.join(cancel)).toBe(true)
         })
@@ -1528,7 +1531,7 @@ describe("BadInput: durations past a Node timer's limit (real clock: nothing fir
             yield* Deferred.await(g.started)
             const idle = yield* Effect.forkChild(offload.awaitIdle(grace))
             yield* realPause
-            expect(idle.unsafePoll()).toBe(null)
+            expect(idle.pollUnsafe()).toBeUndefined()
             expect(g.interruptedAt()).toBe(undefined)
             expect(yield* offload.isInFlight(OffloadKey.keyed("a", "k"))).toBe(true)
             yield* g.release
@@ -1716,7 +1719,7 @@ describe("BadInput: bugs found", () => {
             maxRetries: 3
           })
         )
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         yield* waitFor("TaskFinished")
         expect(ofTag("BackoffScheduled")(yield* events).map((e) => e.delayMs)).toEqual([0, 0, 0])
       })
@@ -1730,7 +1733,7 @@ describe("BadInput: bugs found", () => {
       )
       // Either refused, or a (tiny) timeout that fires; today it runs forever with no timeout.
       if (Exit.isSuccess(exit)) {
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         expect(tags(yield* events)).toContain("AttemptTimedOut")
       } else {
         expect(typedFailure(exit).field).toBe("timeout")
@@ -1792,10 +1795,7 @@ describe("BadInput: bugs found", () => {
             yield* Deferred.await(g.started)
             return g
           })
-        const scenarios: Record<
-          string,
-          (after: Duration.Input) => Effect.Effect<unknown, unknown, Scope.Scope>
-        > = {
+        const scenarios: Record<string, (after: Duration.Input) => Effect.Effect<unknown, unknown, Scope.Scope>> = {
           "timeout (cancel)": (after) =>
             Effect.flatMap(Offload.make({ timeout: { after, policy: "cancel" }, grace: 0 }), running),
           "timeout (warn)": (after) =>
@@ -1816,9 +1816,11 @@ describe("BadInput: bugs found", () => {
             }),
           "cancel timeout": (after) =>
             Effect.gen(function* () {
-              const sup = yield* Supervisor.make({ grace: 0 })
+              // The cleanup takes a few milliseconds (within the grace), so the cancel really waits:
+              // Effect 4's timeout arms its timer only when the wait has not ended within the turn.
+              const sup = yield* Supervisor.make({ grace: "1 second" })
               const started = yield* Deferred.make<void>()
-              yield* sup.add(Task.make("t", parked(started)))
+              yield* sup.add(Task.make("t", parked(started, Effect.sleep("5 millis"))))
               yield* Deferred.await(started)
               yield* sup.cancel("t", { timeout: after })
             })
@@ -2235,9 +2237,7 @@ layer(Layer.empty)("BadInput: Offload", (it) => {
                 for (const awaitIdle of [
                   () => offload.awaitIdle(bad.value as Duration.Input),
                   () =>
-                    Offload.awaitIdle(bad.value as Duration.Input).pipe(
-                      Effect.provideService(Offload.Offload, offload)
-                    )
+                    Offload.awaitIdle(bad.value as Duration.Input).pipe(Effect.provideService(Offload.Offload, offload))
                 ]) {
                   const error = typedFailure(yield* exitOf(awaitIdle))
                   expectFieldError(error, SupervisorError.InvalidArgument, "timeout", bad.reason)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Context, Deferred, Effect, Exit, Fiber, FiberRef, Option, Scope, TestClock } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, Fiber, Scope } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
 import {
   active,
@@ -10,6 +10,7 @@ import {
   flush,
   gate,
   startNow,
+  TestTime,
   uniqueKind,
   zero
 } from "./OffloadHelpers.js"
@@ -23,7 +24,10 @@ const make = (config: Offload.OffloadConfig = {}) => Offload.make({ grace: 0, ..
 const keyed = OffloadKey.keyed
 const auto = OffloadKey.auto
 
-class Greeting extends Context.Tag("test/Greeting")<Greeting, string>() {}
+class Greeting extends Context.Service<Greeting, string>()("test/Greeting") {}
+
+/** What Effect 3 called a fiber ref: a reference with a default, set for a region with `provideService`. */
+const Counter = Context.Reference<number>("test/Counter", { defaultValue: () => 0 })
 
 describe("Offload (hitbox scenarios)", () => {
   it.effect("a keyed registration is deduplicated while in flight; the duplicate never runs", () =>
@@ -206,14 +210,13 @@ describe("Offload: laziness, context, detachment", () => {
   it.effect("the caller's services and fiber refs reach the work", () =>
     Effect.gen(function* () {
       const offload = yield* make()
-      const ref = FiberRef.unsafeMake(0)
       const seen: Array<unknown> = []
       const work = Effect.gen(function* () {
-        seen.push(yield* Greeting, yield* FiberRef.get(ref))
+        seen.push(yield* Greeting, yield* Counter)
       })
       const outcome = yield* offload
         .register(auto("ctx"), work)
-        .pipe(Effect.provideService(Greeting, "hello"), Effect.locally(ref, 7))
+        .pipe(Effect.provideService(Greeting, "hello"), Effect.provideService(Counter, 7))
       expect(outcome).toBe("spawned")
       expect(yield* offload.awaitIdle()).toBe(true)
       expect(seen).toEqual(["hello", 7])
@@ -225,17 +228,17 @@ describe("Offload: laziness, context, detachment", () => {
       const offload = yield* make()
       let wokeAt: number | undefined = undefined
       const work = Effect.sleep("1 hour").pipe(
-        Effect.zipRight(Clock.currentTimeMillis),
+        Effect.andThen(Clock.currentTimeMillis),
         Effect.map((now) => {
           wokeAt = now
         })
       )
       yield* offload.spawn("sleepy", work)
       yield* flush
-      yield* TestClock.adjust("3599999 millis")
+      yield* TestTime.adjust("3599999 millis")
       expect(wokeAt).toBeUndefined()
       expect(yield* offload.activeCount).toBe(1)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(wokeAt).toBe(3_600_000)
       expect(yield* offload.awaitIdle("0 millis")).toBe(true)
     })
@@ -246,22 +249,19 @@ describe("Offload: laziness, context, detachment", () => {
       const offload = yield* make()
       let done = false
       const work = Effect.sleep("1 second").pipe(
-        Effect.zipRight(
+        Effect.andThen(
           Effect.sync(() => {
             done = true
           })
         )
       )
       const request = yield* Effect.forkChild(
-        Effect.zipRight(
-          offload.register(keyed("k", "revalidate"), work),
-          Effect.flatMap(Effect.fiberId, Effect.interruptWith)
-        )
+        Effect.andThen(offload.register(keyed("k", "revalidate"), work), Effect.interrupt)
       )
       const exit = yield* Fiber.await(request)
       expect(Exit.hasInterrupts(exit)).toBe(true)
       expect(yield* offload.isInFlight(keyed("k", "revalidate"))).toBe(true)
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(done).toBe(true)
       expect(yield* offload.isInFlight(keyed("k", "revalidate"))).toBe(false)
     })
@@ -275,7 +275,7 @@ describe("Offload: laziness, context, detachment", () => {
       const request = yield* Effect.forkChild(
         offload
           .spawn("bg", a.work)
-          .pipe(Effect.zipRight(Deferred.succeed(handedOff, undefined)), Effect.zipRight(Effect.never))
+          .pipe(Effect.andThen(Deferred.succeed(handedOff, undefined)), Effect.andThen(Effect.never))
       )
       yield* Deferred.await(handedOff)
       yield* Fiber.interrupt(request)
@@ -300,7 +300,7 @@ describe("Offload: laziness, context, detachment", () => {
       expect(yield* offload.cancel(keyed("a", "bg"))).toBe(true)
       expect(a.interruptedAt()).toBe(0)
       yield* flush
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(b.interruptedAt()).toBe(1000)
       expect(yield* offload.activeCount).toBe(0)
     })
@@ -339,12 +339,12 @@ describe("Offload: the work starts after register returns", () => {
         const a = yield* gate()
         expect(yield* offload.register(key, a.work)).toBe("spawned")
         const idle = yield* startNow(offload.awaitIdle())
-        expect(yield* Fiber.poll(idle)).toEqual(Option.none())
+        expect(idle.pollUnsafe()).toBeUndefined()
         expect(yield* offload.cancel(key)).toBe(true)
         expect(yield* offload.isInFlight(key)).toBe(false)
         expect(yield* offload.activeCount).toBe(0)
         yield* flush
-        expect(yield* Fiber.poll(idle)).toEqual(Option.some(Exit.succeed(true)))
+        expect(idle.pollUnsafe()).toEqual(Exit.succeed(true))
         expect(a.runs()).toBe(0)
         expect(a.interruptedAt()).toBeUndefined()
         expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, interrupted: 1 })
@@ -389,7 +389,7 @@ describe("Offload: the work starts after register returns", () => {
       expect(yield* offload.isInFlight(auto(kind))).toBe(false)
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, interrupted: 1 })
       expect(logs.lines.map((l) => [l.level, l.message])).toEqual([
-        ["WARN", "offload drain: 1 piece(s) of work still in flight after the grace of 0 ms were cut off"]
+        ["Warn", "offload drain: 1 piece(s) of work still in flight after the grace of 0 ms were cut off"]
       ])
     })
   )
@@ -406,7 +406,7 @@ describe("Offload: failures", () => {
       expect(yield* offload.awaitIdle()).toBe(true)
       expect(logs.lines.map(({ annotations, level, message }) => ({ level, message, annotations }))).toEqual([
         {
-          level: "WARN",
+          level: "Warn",
           message: "offloaded work failed: boom",
           annotations: { fibervisor: "offload", kind: "revalidate", key: "revalidate:user:1" }
         }
@@ -432,7 +432,7 @@ describe("Offload: failures", () => {
       expect(yield* offload.awaitIdle()).toBe(true)
       expect(logs.lines.map(({ annotations, level, message }) => ({ level, message, annotations }))).toEqual([
         {
-          level: "WARN",
+          level: "Warn",
           message: "offloaded work failed: defect: Error: kaput",
           annotations: { fibervisor: "offload", kind: "revalidate", key: "revalidate:user:2" }
         }
@@ -460,7 +460,7 @@ describe("Offload: failures", () => {
       expect(outcome).toBe("spawned")
       expect(yield* offload.awaitIdle()).toBe(true)
       expect(logs.lines.map((l) => [l.level, l.message, l.annotations.key])).toEqual([
-        ["WARN", "offloaded work failed: defect: Error: thrown", "throws:*"]
+        ["Warn", "offloaded work failed: defect: Error: thrown", "throws:*"]
       ])
       expect(yield* offload.activeCount).toBe(0)
     })
@@ -500,9 +500,9 @@ describe("Offload: every exit frees the key and wakes awaitIdle", () => {
           yield* Deferred.await(a.started)
           const idle = yield* Effect.forkChild(offload.awaitIdle())
           yield* flush
-          expect(yield* Fiber.poll(idle)).toEqual(Option.none())
+          expect(idle.pollUnsafe()).toBeUndefined()
           expect(yield* offload.isInFlight(key)).toBe(true)
-          if (ending === "timeout") yield* TestClock.adjust("1 second")
+          if (ending === "timeout") yield* TestTime.adjust("1 second")
           else if (ending === "cancel") expect(yield* offload.cancel(key)).toBe(true)
           else yield* a.release
           expect(yield* Fiber.join(idle)).toBe(true)
@@ -534,10 +534,10 @@ describe("Offload: awaitIdle", () => {
       yield* offload.spawn("bg", a.work)
       const idle = yield* Effect.forkChild(offload.awaitIdle("1 second"))
       yield* flush
-      yield* TestClock.adjust("999 millis")
-      expect(yield* Fiber.poll(idle)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
-      expect(yield* Fiber.poll(idle)).toEqual(Option.some(Exit.succeed(false)))
+      yield* TestTime.adjust("999 millis")
+      expect(idle.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
+      expect(idle.pollUnsafe()).toEqual(Exit.succeed(false))
       yield* a.release
       expect(yield* offload.awaitIdle("1 second")).toBe(true)
     })
@@ -558,7 +558,7 @@ describe("Offload: awaitIdle", () => {
       yield* offload.spawn("bg", b.work)
       const w3 = yield* Effect.forkChild(offload.awaitIdle())
       yield* flush
-      expect(yield* Fiber.poll(w3)).toEqual(Option.none())
+      expect(w3.pollUnsafe()).toBeUndefined()
       yield* b.release
       expect(yield* Fiber.join(w3)).toBe(true)
     })
@@ -586,15 +586,15 @@ describe("Offload: timeouts", () => {
       const a = yield* gate()
       yield* offload.register(key, a.work).pipe(Effect.provide(logs.layer))
       yield* flush
-      yield* TestClock.adjust("999 millis")
+      yield* TestTime.adjust("999 millis")
       expect(yield* offload.isInFlight(key)).toBe(true)
       expect(a.interruptedAt()).toBeUndefined()
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(a.interruptedAt()).toBe(1000)
       expect(yield* offload.isInFlight(key)).toBe(false)
       expect(logs.lines.map(({ annotations, level, message }) => ({ level, message, annotations }))).toEqual([
         {
-          level: "WARN",
+          level: "Warn",
           message: "offloaded work timed out after 1000 ms and was interrupted",
           annotations: { fibervisor: "offload", kind: "revalidate", key: "revalidate:user:1" }
         }
@@ -608,7 +608,7 @@ describe("Offload: timeouts", () => {
       const logs = captureLogs()
       let done = false
       const work = Effect.sleep("999 millis").pipe(
-        Effect.zipRight(
+        Effect.andThen(
           Effect.sync(() => {
             done = true
           })
@@ -616,9 +616,9 @@ describe("Offload: timeouts", () => {
       )
       yield* offload.spawn("fast", work).pipe(Effect.provide(logs.layer))
       yield* flush
-      yield* TestClock.adjust("999 millis")
+      yield* TestTime.adjust("999 millis")
       expect(done).toBe(true)
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(logs.lines).toEqual([])
     })
   )
@@ -630,7 +630,7 @@ describe("Offload: timeouts", () => {
       const key = keyed("user:1", "revalidate")
       let done = false
       const work = Effect.sleep("3 seconds").pipe(
-        Effect.zipRight(
+        Effect.andThen(
           Effect.sync(() => {
             done = true
           })
@@ -638,25 +638,25 @@ describe("Offload: timeouts", () => {
       )
       yield* offload.register(key, work).pipe(Effect.provide(logs.layer))
       yield* flush
-      yield* TestClock.adjust("999 millis")
+      yield* TestTime.adjust("999 millis")
       expect(logs.lines).toEqual([])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       // Warned while still running, not after the end.
       expect(done).toBe(false)
       expect(yield* offload.isInFlight(key)).toBe(true)
       expect(logs.lines.map(({ annotations, level, message }) => ({ level, message, annotations }))).toEqual([
         {
-          level: "WARN",
+          level: "Warn",
           message: 'offloaded work is still running after 1000 ms (timeout policy "warn")',
           annotations: { fibervisor: "offload", kind: "revalidate", key: "revalidate:user:1" }
         }
       ])
-      yield* TestClock.adjust("1999 millis")
+      yield* TestTime.adjust("1999 millis")
       expect(done).toBe(false)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(done).toBe(true)
       expect(yield* offload.isInFlight(key)).toBe(false)
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(logs.lines.length).toBe(1)
     })
   )
@@ -667,9 +667,9 @@ describe("Offload: timeouts", () => {
       const logs = captureLogs()
       yield* offload.spawn("fast", Effect.sleep("500 millis")).pipe(Effect.provide(logs.layer))
       yield* flush
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       expect(yield* offload.activeCount).toBe(0)
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(logs.lines).toEqual([])
     })
   )
@@ -681,8 +681,8 @@ describe("Offload: timeouts", () => {
       const a = yield* gate()
       yield* offload.spawn("hung", a.work).pipe(Effect.provide(logs.layer))
       yield* flush
-      yield* TestClock.adjust("1 second")
-      expect(logs.lines.map((l) => [l.level, l.annotations.kind])).toEqual([["WARN", "hung"]])
+      yield* TestTime.adjust("1 second")
+      expect(logs.lines.map((l) => [l.level, l.annotations.kind])).toEqual([["Warn", "hung"]])
       expect(yield* offload.cancel(auto("hung"))).toBe(true)
     })
   )
@@ -700,11 +700,11 @@ describe("Offload: timeouts", () => {
       yield* offload.spawn("capped", capped.work)
       yield* offload.spawn("plain", plain.work)
       yield* flush
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect([slow.interruptedAt(), capped.interruptedAt(), plain.interruptedAt()]).toEqual([undefined, 1000, 1000])
-      yield* TestClock.adjust("3999 millis")
+      yield* TestTime.adjust("3999 millis")
       expect(slow.interruptedAt()).toBeUndefined()
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(slow.interruptedAt()).toBe(5000)
       expect(yield* offload.activeCount).toBe(0)
     })
@@ -719,10 +719,10 @@ describe("Offload: cancel / cancelAll", () => {
       let cleanedAt: number | undefined = undefined
       const started = yield* Deferred.make<void>()
       const work = Deferred.succeed(started, undefined).pipe(
-        Effect.zipRight(Effect.never),
+        Effect.andThen(Effect.never),
         Effect.onInterrupt(() =>
           Effect.sleep("100 millis").pipe(
-            Effect.zipRight(Clock.currentTimeMillis),
+            Effect.andThen(Clock.currentTimeMillis),
             Effect.map((now) => {
               cleanedAt = now
             })
@@ -733,11 +733,11 @@ describe("Offload: cancel / cancelAll", () => {
       yield* Deferred.await(started)
       const cancel = yield* Effect.forkChild(offload.cancel(key))
       yield* flush
-      expect(yield* Fiber.poll(cancel)).toEqual(Option.none())
+      expect(cancel.pollUnsafe()).toBeUndefined()
       expect(yield* offload.isInFlight(key)).toBe(true)
-      yield* TestClock.adjust("99 millis")
-      expect(yield* Fiber.poll(cancel)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("99 millis")
+      expect(cancel.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.join(cancel)).toBe(true)
       expect(cleanedAt).toBe(100)
       expect(yield* offload.isInFlight(key)).toBe(false)
@@ -885,7 +885,7 @@ describe("Offload: concurrency limits", () => {
       yield* b.release
       yield* Deferred.await(c.started)
       expect(yield* offload.queuedCount).toBe(0)
-      expect(yield* Fiber.poll(idle)).toEqual(Option.none())
+      expect(idle.pollUnsafe()).toBeUndefined()
       yield* c.release
       expect(yield* Fiber.join(idle)).toBe(true)
       expect(d.runs()).toBe(0)
@@ -998,7 +998,7 @@ describe("Offload: drain on scope close", () => {
       const offload = yield* Scope.provide(Offload.make({ grace: "1 second" }).pipe(Effect.provide(logs.layer)), scope)
       let fastDoneAt: number | undefined = undefined
       const fast = Effect.sleep("100 millis").pipe(
-        Effect.zipRight(Clock.currentTimeMillis),
+        Effect.andThen(Clock.currentTimeMillis),
         Effect.map((now) => {
           fastDoneAt = now
         })
@@ -1009,19 +1009,19 @@ describe("Offload: drain on scope close", () => {
       yield* flush
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(fastDoneAt).toBe(100)
-      expect(yield* Fiber.poll(closing)).toEqual(Option.none())
-      yield* TestClock.adjust("899 millis")
-      expect(yield* Fiber.poll(closing)).toEqual(Option.none())
+      expect(closing.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("899 millis")
+      expect(closing.pollUnsafe()).toBeUndefined()
       expect(slow.interruptedAt()).toBeUndefined()
       expect(yield* offload.activeCount).toBe(1)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.await(closing)).toEqual(Exit.void)
       expect(slow.interruptedAt()).toBe(1000)
       expect(yield* offload.activeCount).toBe(0)
       expect(logs.lines.map((l) => [l.level, l.message])).toEqual([
-        ["WARN", "offload drain: 1 piece(s) of work still in flight after the grace of 1000 ms were cut off"]
+        ["Warn", "offload drain: 1 piece(s) of work still in flight after the grace of 1000 ms were cut off"]
       ])
     })
   )
@@ -1035,21 +1035,21 @@ describe("Offload: drain on scope close", () => {
       const release = yield* Deferred.make<void>()
       yield* offload.spawn(
         "stubborn",
-        Effect.uninterruptible(Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(release))))
+        Effect.uninterruptible(Deferred.succeed(started, undefined).pipe(Effect.andThen(Deferred.await(release))))
       )
       yield* Deferred.await(started)
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
-      yield* TestClock.adjust("1 second")
-      expect(yield* Fiber.poll(closing)).toEqual(Option.none())
+      yield* TestTime.adjust("1 second")
+      expect(closing.pollUnsafe()).toBeUndefined()
       // After the grace, the interrupted work gets a bounded wait (min(grace, 1 s)) before it is abandoned.
-      yield* TestClock.adjust("999 millis")
-      expect(yield* Fiber.poll(closing)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("999 millis")
+      expect(closing.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.await(closing)).toEqual(Exit.void)
       expect(logs.lines.map((l) => [l.level, l.message])).toEqual([
         [
-          "WARN",
+          "Warn",
           "offload drain: 1 piece(s) of work still in flight after the grace of 1000 ms were cut off; " +
             "1 did not stop and were abandoned"
         ]
@@ -1066,15 +1066,18 @@ describe("Offload: drain on scope close", () => {
     Effect.gen(function* () {
       const scope = yield* Scope.make()
       const logs = captureLogs()
-      const offload = yield* Scope.provide(Offload.make({ grace: "10 seconds" }).pipe(Effect.provide(logs.layer)), scope)
+      const offload = yield* Scope.provide(
+        Offload.make({ grace: "10 seconds" }).pipe(Effect.provide(logs.layer)),
+        scope
+      )
       yield* offload.spawn("a", Effect.sleep("100 millis"))
       yield* offload.spawn("b", Effect.sleep("300 millis"))
       yield* flush
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
-      yield* TestClock.adjust("299 millis")
-      expect(yield* Fiber.poll(closing)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("299 millis")
+      expect(closing.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.await(closing)).toEqual(Exit.void)
       expect(logs.lines).toEqual([])
     })
@@ -1100,7 +1103,7 @@ describe("Offload: drain on scope close", () => {
       const ended: Array<string> = []
       const piece = (name: string) =>
         Effect.sleep("100 millis").pipe(
-          Effect.zipRight(
+          Effect.andThen(
             Effect.sync(() => {
               ended.push(name)
             })
@@ -1111,10 +1114,10 @@ describe("Offload: drain on scope close", () => {
       yield* flush
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(ended).toEqual(["a"])
-      expect(yield* Fiber.poll(closing)).toEqual(Option.none())
-      yield* TestClock.adjust("100 millis")
+      expect(closing.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("100 millis")
       expect(ended).toEqual(["a", "b"])
       expect(yield* Fiber.await(closing)).toEqual(Exit.void)
     })
@@ -1162,7 +1165,7 @@ describe("Offload: drain on scope close", () => {
     Effect.gen(function* () {
       let doneAt: number | undefined = undefined
       const work = Effect.sleep("2 seconds").pipe(
-        Effect.zipRight(Clock.currentTimeMillis),
+        Effect.andThen(Clock.currentTimeMillis),
         Effect.map((now) => {
           doneAt = now
         })
@@ -1170,9 +1173,9 @@ describe("Offload: drain on scope close", () => {
       const program = Offload.spawn("x", work).pipe(Effect.provide(Offload.layer({ grace: "5 seconds" })))
       const fiber = yield* Effect.forkChild(program)
       yield* flush
-      yield* TestClock.adjust("1999 millis")
-      expect(yield* Fiber.poll(fiber)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1999 millis")
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.await(fiber)).toEqual(Exit.void)
       expect(doneAt).toBe(2000)
     })

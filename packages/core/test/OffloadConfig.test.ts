@@ -67,7 +67,7 @@ const failureOf = <E>(exit: Exit.Exit<unknown, E>): E => {
   expect(Exit.isFailure(exit)).toBe(true)
   if (Exit.isSuccess(exit)) throw new Error("expected a failure")
   expect(Cause.hasDies(exit.cause)).toBe(false)
-  const failure = Cause.failureOption(exit.cause)
+  const failure = Cause.findErrorOption(exit.cause)
   expect(Option.isSome(failure)).toBe(true)
   return Option.getOrThrow(failure)
 }

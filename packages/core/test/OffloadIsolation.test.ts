@@ -4,24 +4,28 @@
  * must keep both true).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, Effect, FiberRef, Ref } from "effect"
+import { Context, Deferred, Effect, Ref } from "effect"
 import { Offload } from "@fibervisor/core"
 
-class Caller extends Context.Tag("test/Caller")<Caller, string>() {}
+class Caller extends Context.Service<Caller, string>()("test/Caller") {}
+
+/** What Effect 3 called a fiber ref: a reference with a default, set for a region with `provideService`. */
+const CallerRef = Context.Reference<string>("test/CallerRef", { defaultValue: () => "default" })
 
 describe("Offload isolation", () => {
   it.effect("each job runs with its own caller's context and fiber refs, also one after another", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.make()
-      const ref = yield* FiberRef.make("default")
       const seen = yield* Ref.make<ReadonlyArray<string>>([])
       const record = Effect.gen(function* () {
         const who = yield* Caller
-        const value = yield* FiberRef.get(ref)
+        const value = yield* CallerRef
         yield* Ref.update(seen, (all) => [...all, `${who}:${value}`])
       })
       for (const who of ["a", "b", "c"]) {
-        yield* offload.spawn("ctx", record).pipe(Effect.provideService(Caller, who), Effect.locally(ref, `ref-${who}`))
+        yield* offload
+          .spawn("ctx", record)
+          .pipe(Effect.provideService(Caller, who), Effect.provideService(CallerRef, `ref-${who}`))
         // Sequential on purpose: each job ends before the next is registered (a pool would reuse a fiber).
         expect(yield* offload.awaitIdle()).toBe(true)
       }
@@ -37,10 +41,10 @@ describe("Offload isolation", () => {
       const childStarted = yield* Deferred.make<void>()
       const childStopped = yield* Ref.make(false)
       const child = Effect.ensuring(
-        Effect.zipRight(Deferred.succeed(childStarted, undefined), Effect.never),
+        Effect.andThen(Deferred.succeed(childStarted, undefined), Effect.never),
         Ref.set(childStopped, true)
       )
-      yield* offload.spawn("forks", Effect.zipRight(Effect.forkChild(child), Deferred.await(childStarted)))
+      yield* offload.spawn("forks", Effect.andThen(Effect.forkChild(child), Deferred.await(childStarted)))
       expect(yield* offload.awaitIdle()).toBe(true)
       expect(yield* Ref.get(childStopped)).toBe(true)
     })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Equal, Exit, Fiber, FiberId, Option, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { captureLogs, counter, flush, gate } from "./OffloadHelpers.js"
+import { captureLogs, counter, flush, gate, TestTime } from "./OffloadHelpers.js"
 
 const keyed = OffloadKey.keyed
 const auto = OffloadKey.auto
@@ -57,25 +57,27 @@ describe("Offload.layerInline", () => {
   it.effect("runs the work in a fiber of its own and the caller waits for it", () =>
     Effect.gen(function* () {
       const offload = yield* Offload.Offload
-      let inside: FiberId.FiberId | undefined = undefined
+      let inside: number | undefined = undefined
       const work = Effect.sleep("1 second").pipe(
-        Effect.zipRight(Effect.fiberId),
+        Effect.andThen(Effect.fiberId),
         Effect.map((id) => {
           inside = id
         })
       )
-      const request = yield* Effect.forkChild(Effect.zip(Effect.fiberId, offload.register(keyed("k", "revalidate"), work)))
+      const request = yield* Effect.forkChild(
+        Effect.zip(Effect.fiberId, offload.register(keyed("k", "revalidate"), work))
+      )
       yield* flush
-      yield* TestClock.adjust("999 millis")
-      expect(yield* Fiber.poll(request)).toEqual(Option.none())
+      yield* TestTime.adjust("999 millis")
+      expect(request.pollUnsafe()).toBeUndefined()
       expect(yield* offload.activeCount).toBe(1)
       expect(yield* offload.isInFlight(keyed("k", "revalidate"))).toBe(true)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       const [caller, outcome] = yield* Fiber.join(request)
       expect(outcome).toBe("spawned")
       // Its own fiber, as with the real layer: `cancel` can stop it without stopping the caller.
       expect(inside).toBeDefined()
-      expect(Equal.equals(inside, caller)).toBe(false)
+      expect(inside).not.toBe(caller)
       expect(yield* offload.activeCount).toBe(0)
       expect(yield* offload.isInFlight(keyed("k", "revalidate"))).toBe(false)
     }).pipe(Effect.provide(Offload.layerInline))
@@ -92,17 +94,17 @@ describe("Offload.layerInline", () => {
       expect(results).toEqual(["spawned", "spawned", undefined])
       expect(logs.lines.map(({ annotations, level, message }) => ({ level, message, annotations }))).toEqual([
         {
-          level: "WARN",
+          level: "Warn",
           message: "offloaded work failed: boom",
           annotations: { fibervisor: "offload", kind: "revalidate", key: "revalidate:user:1" }
         },
         {
-          level: "WARN",
+          level: "Warn",
           message: "offloaded work failed: defect: Error: kaput",
           annotations: { fibervisor: "offload", kind: "flush", key: "flush:*" }
         },
         {
-          level: "WARN",
+          level: "Warn",
           message: "offloaded work failed: again",
           annotations: { fibervisor: "offload", kind: "flush", key: "flush:*" }
         }
@@ -164,11 +166,11 @@ describe("Offload.layerInline", () => {
       const bounded = yield* Effect.forkChild(Offload.awaitIdle("1 second"))
       const unbounded = yield* Effect.forkChild(Offload.awaitIdle())
       yield* flush
-      yield* TestClock.adjust("999 millis")
-      expect(yield* Fiber.poll(bounded)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
-      expect(yield* Fiber.poll(bounded)).toEqual(Option.some(Exit.succeed(false)))
-      expect(yield* Fiber.poll(unbounded)).toEqual(Option.none())
+      yield* TestTime.adjust("999 millis")
+      expect(bounded.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
+      expect(bounded.pollUnsafe()).toEqual(Exit.succeed(false))
+      expect(unbounded.pollUnsafe()).toBeUndefined()
       yield* a.release
       yield* Fiber.join(request)
       expect(yield* Fiber.join(unbounded)).toBe(true)
@@ -182,7 +184,8 @@ describe("Offload.layerInline", () => {
       const a = yield* gate()
       const request = yield* Effect.forkChild(offload.register(key, a.work))
       yield* Deferred.await(a.started)
-      expect(Exit.hasInterrupts(yield* Fiber.interrupt(request))).toBe(true)
+      yield* Fiber.interrupt(request)
+      expect(Exit.hasInterrupts(yield* Fiber.await(request))).toBe(true)
       expect(a.interruptedAt()).toBe(undefined)
       expect(yield* offload.isInFlight(key)).toBe(true)
       expect(yield* offload.activeCount).toBe(1)
@@ -213,7 +216,7 @@ describe("Offload.layerInline", () => {
         expect(yield* Offload.register(key, work.work).pipe(Effect.provide(logs.layer))).toBe("rejected")
         expect(work.runs()).toBe(0)
         expect(logs.lines.map((l) => [l.level, l.message, l.annotations])).toEqual([
-          ["WARN", `offload rejected: ${reason}`, { fibervisor: "offload", key: formatted }]
+          ["Warn", `offload rejected: ${reason}`, { fibervisor: "offload", key: formatted }]
         ])
       }).pipe(Effect.provide(Offload.layerInline))
     )
@@ -238,7 +241,7 @@ describe("Offload.layer: accessors", () => {
       expect(yield* first.activeCount).toBe(2)
       const idle = yield* Effect.forkChild(Offload.awaitIdle("1 second"))
       yield* flush
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(yield* Fiber.join(idle)).toBe(false)
       yield* Effect.all([a.release, c.release])
       expect(yield* Offload.awaitIdle()).toBe(true)
@@ -264,7 +267,7 @@ describe("Offload.layer: accessors", () => {
         expect(work.runs()).toBe(0)
         expect(yield* Offload.awaitIdle("0 millis")).toBe(true)
         expect(logs.lines.map((l) => [l.level, l.message, l.annotations])).toEqual([
-          ["WARN", `offload rejected: ${reason}`, { fibervisor: "offload", key: formatted }]
+          ["Warn", `offload rejected: ${reason}`, { fibervisor: "offload", key: formatted }]
         ])
       }).pipe(Effect.provide(Offload.layer()))
     )

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Option, Scope, TestClock, Tracer } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Scope, Tracer } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
 import {
   active,
@@ -12,6 +12,7 @@ import {
   flush,
   gate,
   recordingTracer,
+  TestTime,
   uniqueKind,
   zero
 } from "./OffloadHelpers.js"
@@ -37,10 +38,10 @@ describe("Offload metrics (deltas, tag kind)", () => {
       yield* flush
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 2 })
       expect((yield* active(kind)) - activeBefore).toBe(2)
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 2, completed: 1 })
       expect((yield* active(kind)) - activeBefore).toBe(1)
-      yield* TestClock.adjust("1500 millis")
+      yield* TestTime.adjust("1500 millis")
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 2, completed: 2 })
       expect((yield* active(kind)) - activeBefore).toBe(0)
       const after = yield* durations(kind)
@@ -80,7 +81,7 @@ describe("Offload metrics (deltas, tag kind)", () => {
       yield* quiet(offload.spawn(cancelKind, Effect.never))
       yield* quiet(offload.spawn(warnKind, Effect.sleep("2 seconds")))
       yield* flush
-      yield* TestClock.adjust("2 seconds")
+      yield* TestTime.adjust("2 seconds")
       expect(delta(cancelBefore, yield* counts(cancelKind))).toEqual({ ...zero, spawned: 1, timeout: 1 })
       expect(delta(warnBefore, yield* counts(warnKind))).toEqual({ ...zero, spawned: 1, completed: 1 })
       const after = yield* durations(cancelKind)
@@ -153,8 +154,8 @@ describe("Offload metrics (deltas, tag kind)", () => {
       yield* offload.spawn(kind, a.work)
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
-      yield* TestClock.adjust("1 second")
-      yield* closing.await
+      yield* TestTime.adjust("1 second")
+      yield* Fiber.await(closing)
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, interrupted: 1 })
       expect(yield* active(kind)).toBe(0)
     })
@@ -169,7 +170,7 @@ describe("Offload metrics (deltas, tag kind)", () => {
       yield* Deferred.await(a.started)
       expect(yield* Offload.register(keyed("k", kind), Effect.void)).toBe("deduplicated")
       yield* a.release
-      yield* first.await
+      yield* Fiber.await(first)
       yield* quiet(Offload.spawn(kind, Effect.fail("boom")))
       expect(delta(before, yield* counts(kind))).toEqual({
         ...zero,
@@ -206,7 +207,7 @@ describe("Offload tracing", () => {
           expect(yield* offload.register(keyed("user:1", "revalidate"), work)).toBe("spawned")
         }).pipe(Effect.withSpan("request"), Effect.withTracer(recorder.tracer))
         yield* flush
-        yield* TestClock.adjust("2 seconds")
+        yield* TestTime.adjust("2 seconds")
         expect(yield* offload.awaitIdle()).toBe(true)
         expect(recorder.spans.map((s) => s.name)).toEqual(["request", "fibervisor.offload", "inner"])
         const span = recorder.spans[1]!
@@ -250,7 +251,7 @@ describe("Offload tracing", () => {
       yield* quiet(offload.spawn("failing", Effect.fail("boom"))).pipe(Effect.withTracer(recorder.tracer))
       yield* quiet(offload.spawn("slow", Effect.never)).pipe(Effect.withTracer(recorder.tracer))
       yield* flush
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(yield* offload.awaitIdle()).toBe(true)
       expect(recorder.spans.map((s) => [s.name, s.attributes.get("kind"), s.status._tag])).toEqual([
         ["fibervisor.offload", "failing", "Ended"],

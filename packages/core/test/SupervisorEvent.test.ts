@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Clock, Deferred, Effect, Either, Fiber, ParseResult, Ref, Stream, TestClock } from "effect"
+import { Clock, Deferred, Effect, Fiber, Ref, Result, Schema, Stream } from "effect"
 import { Backoff, Supervisor, SupervisorEvent, Task, TaskError, type TaskId } from "@fibervisor/core"
+import { TestTime } from "./helpers/tasks.js"
 
 const id = 3 as TaskId.TaskId
 
@@ -335,14 +336,14 @@ describe("SupervisorEvent codec", () => {
   ]
 
   for (const m of malformed) {
-    it.effect(`decode rejects ${m.title} with a ParseError`, () =>
+    it.effect(`decode rejects ${m.title} with a SchemaError`, () =>
       Effect.gen(function* () {
         const result = yield* Effect.result(SupervisorEvent.decode(m.input))
-        expect(Either.isLeft(result)).toBe(true)
-        if (Either.isLeft(result)) {
-          expect(ParseResult.isParseError(result.left)).toBe(true)
-          expect(result.left._tag).toBe("ParseError")
-          expect(result.left.message.length).toBeGreaterThan(0)
+        expect(Result.isFailure(result)).toBe(true)
+        if (Result.isFailure(result)) {
+          expect(Schema.isSchemaError(result.failure)).toBe(true)
+          expect(result.failure._tag).toBe("SchemaError")
+          expect(result.failure.message.length).toBeGreaterThan(0)
         }
       })
     )
@@ -366,7 +367,7 @@ const record = (sup: Supervisor.Supervisor) =>
   })
 
 /** Lets forked fibers (the recorder, the tasks) catch up without moving the clock. */
-const settle = Effect.repeatN(Effect.yieldNow, 20)
+const settle = TestTime.settle()
 
 describe("SupervisorEvent from a real supervisor", () => {
   it.effect("events round-trip, have strictly increasing seq, and `at` equals the TestClock time", () =>
@@ -380,7 +381,7 @@ describe("SupervisorEvent from a real supervisor", () => {
         const now = yield* Clock.currentTimeMillis
         for (const event of yield* Ref.get(seen)) if (!observedAt.has(event.seq)) observedAt.set(event.seq, now)
       })
-      const step = (ms: number) => Effect.zipRight(TestClock.adjust(`${ms} millis`), observe)
+      const step = (ms: number) => Effect.andThen(TestTime.adjust(`${ms} millis`), observe)
 
       let flakyRuns = 0
       yield* sup.add(Task.once("ok", Effect.sleep("100 millis")))
@@ -486,13 +487,13 @@ describe("SupervisorEvent from a real supervisor", () => {
 
   it.effect("subscribe + Stream.take(n) collects the first n events of a run", () =>
     Effect.gen(function* () {
-      yield* TestClock.adjust("5 seconds") // a non-zero epoch
+      yield* TestTime.adjust("5 seconds") // a non-zero epoch
       const sup = yield* Supervisor.make()
       const stream = yield* sup.subscribe
       const collected = yield* stream.pipe(Stream.take(5), Stream.runCollect, Effect.forkChild)
       yield* sup.add(Task.once("sleeper", Effect.sleep("1 second")))
-      yield* TestClock.adjust("1 second")
-      const events = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+      yield* TestTime.adjust("1 second")
+      const events = yield* Fiber.join(collected)
       expect(events.map((e) => e._tag)).toEqual([
         "TaskAdded",
         "AttemptStarting",
@@ -520,13 +521,13 @@ describe("SupervisorEvent from a real supervisor", () => {
       yield* sup.add(Task.once("polite", Effect.never))
       yield* settle
       const shutdown = yield* Effect.forkChild(Effect.flip(sup.shutdown))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const error = yield* Fiber.join(shutdown)
       expect(error._tag).toBe("GraceExceeded")
       expect(error.stuck).toEqual(["stuck"])
       expect((yield* handle.await)._tag).toBe("ForceAborted")
       yield* Deferred.succeed(release, undefined)
-      const events = Chunk.toReadonlyArray(yield* Fiber.join(collected))
+      const events = yield* Fiber.join(collected)
       const exceeded = events.filter(SupervisorEvent.is("GraceExceeded"))
       expect(exceeded).toHaveLength(1)
       expect(exceeded[0]).toMatchObject({ graceMs: 1000, stuck: ["stuck"], at: 1000 })

@@ -4,8 +4,9 @@
  * so event instants (`at`) are exact epoch milliseconds.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Clock, Data, Deferred, Effect, Fiber, Option, Ref, TestClock } from "effect"
+import { Cause, Clock, Data, Deferred, Effect, Fiber, Option, Ref, Result } from "effect"
 import { Backoff, RestartPolicy, Task, TaskContext, TaskError, TaskOutcome } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 import { ofTag, script, setup, startInstants, tags } from "./helpers/recorder.js"
 
 const policies = [
@@ -41,7 +42,7 @@ describe("SupervisorRestart: success", () => {
           "TaskRemoved"
         ])
         expect(ofTag("TaskFinished")(events)[0]).toMatchObject({ outcome: "Completed" })
-        yield* TestClock.adjust("1 hour")
+        yield* TestTime.adjust("1 hour")
         expect(attempts).toBe(1)
         expect(yield* sup.list).toEqual([])
       })
@@ -59,7 +60,7 @@ describe("SupervisorRestart: success", () => {
           { restart: RestartPolicy.always() }
         )
       )
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       // starts at 0, 1, …, 10
       expect(attempts).toBe(11)
       const info = Option.getOrThrow(yield* sup.get("hot"))
@@ -85,14 +86,14 @@ describe("SupervisorRestart: success", () => {
       yield* sup.add(
         Task.make(
           "slow",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.sync(() => ++attempts),
             Effect.sleep("3 millis")
           ),
           { restart: RestartPolicy.always() }
         )
       )
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(attempts).toBe(4)
       yield* sup.remove("slow")
       const events = yield* untilRemoved
@@ -119,13 +120,13 @@ describe("SupervisorRestart: success", () => {
       expect(info).toMatchObject({ state: "scheduled", attempt: 1, restarts: 0 })
       expect(info.nextAttemptAt).toEqual(Option.some(5000))
       expect(info.lastFailure).toEqual(Option.none())
-      yield* TestClock.adjust("4999 millis")
+      yield* TestTime.adjust("4999 millis")
       expect(attempts).toBe(1)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(attempts).toBe(2)
-      yield* TestClock.adjust("4999 millis")
+      yield* TestTime.adjust("4999 millis")
       expect(attempts).toBe(2)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(attempts).toBe(3)
       yield* sup.remove("tick")
       const events = yield* untilRemoved
@@ -153,7 +154,7 @@ describe("SupervisorRestart: success", () => {
       yield* sup.add(
         Task.make("work", Effect.sleep("2 seconds"), { restart: RestartPolicy.always({ interval: "5 seconds" }) })
       )
-      yield* TestClock.adjust("14 seconds")
+      yield* TestTime.adjust("14 seconds")
       yield* sup.remove("work")
       const events = yield* untilRemoved
       expect(startInstants(events)).toEqual([0, 7000, 14000])
@@ -170,7 +171,7 @@ describe("SupervisorRestart: success", () => {
       const beat = script(Effect.void, Effect.fail(TaskError.fail("flaky")), Effect.void)
       const task = Task.periodic("heartbeat", beat, "5 seconds").pipe(Task.withBackoff(Backoff.constant("1 second")))
       yield* sup.add(task)
-      yield* TestClock.adjust("11 seconds")
+      yield* TestTime.adjust("11 seconds")
       yield* sup.remove("heartbeat")
       const events = yield* untilRemoved
       // 0 ok → +5 s; 5000 fails → +1 s backoff; 6000 ok → +5 s; 11000
@@ -212,7 +213,7 @@ describe("SupervisorRestart: TaskError.canceled and fatal are never restarted", 
           reason: "nothing left to do",
           exitCode: 3
         })
-        yield* TestClock.adjust("1 hour")
+        yield* TestTime.adjust("1 hour")
         expect(attempts).toBe(1)
       })
     )
@@ -236,7 +237,7 @@ describe("SupervisorRestart: TaskError.canceled and fatal are never restarted", 
         if (outcome._tag !== "Fatal") return expect.fail(`expected Fatal, got ${outcome._tag}`)
         expect(outcome.reason).toBe("disk is gone")
         expect(outcome.exitCode).toBe(70)
-        expect(Cause.failureOption(outcome.cause!)).toEqual(Option.some(error))
+        expect(Cause.findErrorOption(outcome.cause!)).toEqual(Option.some(error))
         const events = yield* untilRemoved
         expect(tags(events)).toEqual(["TaskAdded", "AttemptStarting", "AttemptFailed", "TaskFinished", "TaskRemoved"])
         expect(ofTag("AttemptFailed")(events)[0]).toMatchObject({
@@ -250,7 +251,7 @@ describe("SupervisorRestart: TaskError.canceled and fatal are never restarted", 
           reason: "disk is gone",
           exitCode: 70
         })
-        yield* TestClock.adjust("1 hour")
+        yield* TestTime.adjust("1 hour")
         expect(attempts).toBe(1)
       })
     )
@@ -278,12 +279,12 @@ describe("SupervisorRestart: TaskError.canceled and fatal are never restarted", 
         if (outcome._tag !== "Fatal") return expect.fail(`expected Fatal, got ${outcome._tag}`)
         expect(outcome.reason).toBe("DATABASE_URL is not set")
         expect(outcome.exitCode).toBe(78)
-        expect(Cause.failureOption(outcome.cause!)).toEqual(Option.some(error))
+        expect(Cause.findErrorOption(outcome.cause!)).toEqual(Option.some(error))
         const events = yield* untilRemoved
         expect(ofTag("AttemptFailed")(events)).toHaveLength(1)
         expect(ofTag("AttemptFailed")(events)[0]).toMatchObject({ fatal: true, exitCode: 78 })
         expect(ofTag("BackoffScheduled")(events)).toEqual([])
-        yield* TestClock.adjust("1 hour")
+        yield* TestTime.adjust("1 hour")
         expect(attempts).toBe(1)
       })
     )
@@ -305,7 +306,7 @@ describe("SupervisorRestart: TaskError.canceled and fatal are never restarted", 
         })
       )
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("20 millis")
+      yield* TestTime.adjust("20 millis")
       expect(yield* Fiber.join(outcome)).toMatchObject({ _tag: "Fatal", reason: "bad config", exitCode: 78 })
       const events = yield* untilRemoved
       expect(startInstants(events)).toEqual([0, 10, 20])
@@ -335,10 +336,10 @@ describe("SupervisorRestart: per-attempt timeout", () => {
           })
         )
         yield* waitFor("AttemptStarting")
-        yield* TestClock.adjust("999 millis")
+        yield* TestTime.adjust("999 millis")
         expect(yield* Ref.get(finalizedAt)).toEqual(Option.none())
         expect(ofTag("AttemptTimedOut")(yield* events)).toEqual([])
-        yield* TestClock.adjust("1 millis")
+        yield* TestTime.adjust("1 millis")
         const timedOut = yield* waitFor("AttemptTimedOut")
         expect(yield* Ref.get(finalizedAt)).toEqual(Option.some(1000))
         expect(timedOut).toMatchObject({ at: 1000, attempt: 1, timeoutMs: 1000, durationMs: 1000 })
@@ -346,9 +347,9 @@ describe("SupervisorRestart: per-attempt timeout", () => {
         expect(info).toMatchObject({ state: "backing-off", attempt: 1, restarts: 1 })
         expect(info.lastFailure).toEqual(Option.some("attempt timed out after 1000 ms"))
         expect(info.nextAttemptAt).toEqual(Option.some(1100))
-        yield* TestClock.adjust("99 millis")
+        yield* TestTime.adjust("99 millis")
         expect(yield* handle.poll).toEqual(Option.none())
-        yield* TestClock.adjust("1 millis")
+        yield* TestTime.adjust("1 millis")
         expect(yield* handle.await).toEqual(TaskOutcome.completed)
         const all = yield* untilRemoved
         expect(tags(all)).toEqual([
@@ -378,7 +379,7 @@ describe("SupervisorRestart: per-attempt timeout", () => {
       const { sup, untilRemoved } = yield* setup()
       const released: Array<number> = []
       const attempt = Effect.scoped(
-        Effect.zipRight(
+        Effect.andThen(
           Effect.acquireRelease(Effect.void, () =>
             Effect.flatMap(Clock.currentTimeMillis, (t) => Effect.sync(() => released.push(t)))
           ),
@@ -389,10 +390,10 @@ describe("SupervisorRestart: per-attempt timeout", () => {
         Task.make("stuck", attempt, { timeout: "50 millis", maxRetries: 1, backoff: Backoff.constant("10 millis") })
       )
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("109 millis")
+      yield* TestTime.adjust("109 millis")
       expect(released).toEqual([50])
       expect(yield* handle.poll).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.join(outcome)).toMatchObject({
         _tag: "Failed",
         reason: "retry limit reached after 1 of 1 retries: attempt timed out after 50 ms"
@@ -412,7 +413,7 @@ describe("SupervisorRestart: per-attempt timeout", () => {
       const { sup, untilRemoved } = yield* setup()
       const handle = yield* sup.add(Task.make("once", Effect.never, { restart: RestartPolicy.never, timeout: 50 }))
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("50 millis")
+      yield* TestTime.adjust("50 millis")
       expect(yield* Fiber.join(outcome)).toMatchObject({ _tag: "Failed", reason: "attempt timed out after 50 ms" })
       const events = yield* untilRemoved
       expect(tags(events)).toEqual(["TaskAdded", "AttemptStarting", "AttemptTimedOut", "TaskFinished", "TaskRemoved"])
@@ -423,17 +424,14 @@ describe("SupervisorRestart: per-attempt timeout", () => {
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const attempt = script(
-        Effect.zipRight(
-          Effect.sleep("10 millis"),
-          Effect.fail(TaskError.timeout("upstream too slow", { exitCode: 4 }))
-        ),
+        Effect.andThen(Effect.sleep("10 millis"), Effect.fail(TaskError.timeout("upstream too slow", { exitCode: 4 }))),
         Effect.void
       )
       const handle = yield* sup.add(
         Task.make("self-timeout", attempt, { timeout: "1 second", backoff: Backoff.constant("100 millis") })
       )
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("110 millis")
+      yield* TestTime.adjust("110 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       const events = yield* untilRemoved
       expect(ofTag("AttemptTimedOut")(events)).toEqual([])
@@ -475,7 +473,7 @@ describe("SupervisorRestart: typed failures and defects", () => {
         reason: "upstream returned 503",
         exitCode: 75
       })
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(attempts).toBe(1)
     })
   )
@@ -487,7 +485,7 @@ describe("SupervisorRestart: typed failures and defects", () => {
         Task.make("plain", script(Effect.fail("oops"), Effect.void), { backoff: Backoff.constant("10 millis") })
       )
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       const events = yield* untilRemoved
       expect(ofTag("AttemptFailed")(events).map((e) => [e.reason, e.fatal])).toEqual([["oops", false]])
@@ -516,12 +514,12 @@ describe("SupervisorRestart: typed failures and defects", () => {
       expect(info.lastFailure).toEqual(Option.some("defect: Error: kaboom"))
       expect(info.state).toBe("backing-off")
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       const final = yield* Fiber.join(outcome)
       if (final._tag !== "Failed") return expect.fail(`expected Failed, got ${final._tag}`)
       expect(final.reason).toBe("retry limit reached after 1 of 1 retries: defect: Error: kaboom")
       expect(final.exitCode).toBeUndefined()
-      expect(Cause.dieOption(final.cause!)).toEqual(Option.some(new Error("kaboom")))
+      expect(Result.getSuccess(Cause.findDefect(final.cause!))).toEqual(Option.some(new Error("kaboom")))
       expect(attempts).toBe(2)
       const events = yield* untilRemoved
       expect(ofTag("AttemptFailed")(events).map((e) => e.reason)).toEqual([
@@ -542,7 +540,7 @@ describe("SupervisorRestart: typed failures and defects", () => {
       )
       const handle = yield* sup.add(Task.make("throws", attempt, { backoff: Backoff.constant("10 millis") }))
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       const events = yield* untilRemoved
       expect(ofTag("AttemptFailed")(events).map((e) => [e.reason, e.fatal])).toEqual([
@@ -571,7 +569,7 @@ describe("SupervisorRestart: typed failures and defects", () => {
           backoff: Backoff.constant("30 millis")
         })
       )
-      yield* TestClock.adjust("1030 millis")
+      yield* TestTime.adjust("1030 millis")
       yield* sup.remove("a")
       const events = yield* untilRemoved
       expect(startInstants(events)).toEqual([0, 30, 1030])
@@ -587,7 +585,7 @@ describe("SupervisorRestart: self-interruption", () => {
         Task.make("self-interrupt", script(Effect.interrupt, Effect.void), { backoff: Backoff.constant("10 millis") })
       )
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       const events = yield* untilRemoved
       expect(tags(events)).toEqual([
@@ -633,7 +631,7 @@ describe("SupervisorRestart: TaskContext", () => {
       })
       const handle = yield* sup.add(Task.make("ctx", attempt, { backoff: Backoff.constant("10 millis") }))
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("20 millis")
+      yield* TestTime.adjust("20 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       expect(seen).toEqual([1, 2, 3].map((n) => ({ name: "ctx", id: handle.id, attempt: n, isCancelled: false })))
     })
@@ -676,7 +674,7 @@ describe("SupervisorRestart: TaskContext", () => {
         ])
         expect(ofTag("TaskRemoveRequested")(events)[0]).toMatchObject({ reason: "remove" })
         expect(ofTag("AttemptCanceled")(events)[0]).toMatchObject({ attempt: 1, reason: "stopped by remove" })
-        yield* TestClock.adjust("1 hour")
+        yield* TestTime.adjust("1 hour")
         expect(attempts).toBe(1)
       })
   )

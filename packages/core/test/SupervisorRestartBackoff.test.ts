@@ -4,8 +4,9 @@
  * TestClock, which starts at 0, so event instants (`at`) are exact epoch milliseconds.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Option, Random, Schedule, TestClock } from "effect"
+import { Clock, Effect, Fiber, Option, Random, Schedule } from "effect"
 import { Backoff, RestartPolicy, Task, TaskError, TaskOutcome } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 import { type Ev, ofTag, script, setup, startInstants } from "./helpers/recorder.js"
 
 const failureDelays = (events: ReadonlyArray<Ev>) =>
@@ -33,10 +34,10 @@ describe("SupervisorRestart: maxRetries", () => {
         )
         const outcome = yield* Effect.forkChild(handle.await)
         if (n > 0) {
-          yield* TestClock.adjust(`${n * 10 - 1} millis`)
+          yield* TestTime.adjust(`${n * 10 - 1} millis`)
           expect(attempts).toBe(n)
           expect(yield* handle.poll).toEqual(Option.none())
-          yield* TestClock.adjust("1 millis")
+          yield* TestTime.adjust("1 millis")
         }
         const reason = `retry limit reached after ${n} of ${n} retries: nope`
         const final = yield* Fiber.join(outcome)
@@ -47,7 +48,7 @@ describe("SupervisorRestart: maxRetries", () => {
         expect(ofTag("AttemptFailed")(events)).toHaveLength(n + 1)
         expect(failureDelays(events)).toEqual(Array.from({ length: n }, () => 10))
         expect(ofTag("TaskFinished")(events)[0]).toMatchObject({ outcome: "Failed", reason, exitCode: 75 })
-        yield* TestClock.adjust("1 hour")
+        yield* TestTime.adjust("1 hour")
         expect(attempts).toBe(n + 1)
       })
     )
@@ -66,9 +67,9 @@ describe("SupervisorRestart: maxRetries", () => {
         })
       )
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("60 millis")
+      yield* TestTime.adjust("60 millis")
       expect(yield* handle.poll).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.join(outcome)).toMatchObject({
         _tag: "Failed",
         reason: "retry limit reached after 2 of 2 retries: nope"
@@ -92,7 +93,7 @@ describe("SupervisorRestart: maxRetries", () => {
           { restart: RestartPolicy.always({ interval: "1 second" }), maxRetries: 0 }
         )
       )
-      yield* TestClock.adjust("5 seconds")
+      yield* TestTime.adjust("5 seconds")
       expect(attempts).toBe(6)
       expect(yield* sup.remove("ok")).toBe(true)
       const events = yield* untilRemoved
@@ -103,7 +104,7 @@ describe("SupervisorRestart: maxRetries", () => {
 })
 
 describe("SupervisorRestart: resetAfter", () => {
-  const longFailure = Effect.zipRight(Effect.sleep("1 second"), nope)
+  const longFailure = Effect.andThen(Effect.sleep("1 second"), nope)
 
   it.effect("an attempt that ran resetAfter before failing restarts the backoff at `first`", () =>
     Effect.gen(function* () {
@@ -121,9 +122,9 @@ describe("SupervisorRestart: resetAfter", () => {
       yield* waitFor("AttemptStarting")
       expect(yield* attemptNow).toBe(1)
       for (let i = 1; i < expectedStarts.length; i++) {
-        yield* TestClock.adjust(`${expectedStarts[i] - expectedStarts[i - 1] - 1} millis`)
+        yield* TestTime.adjust(`${expectedStarts[i] - expectedStarts[i - 1] - 1} millis`)
         expect(yield* attemptNow).toBe(i)
-        yield* TestClock.adjust("1 millis")
+        yield* TestTime.adjust("1 millis")
         expect(yield* attemptNow).toBe(i + 1)
       }
       yield* sup.remove("healthy-then-flaky")
@@ -137,14 +138,14 @@ describe("SupervisorRestart: resetAfter", () => {
   it.effect("an attempt shorter than resetAfter keeps the backoff growing", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
-      const attempt = script(nope, nope, nope, Effect.zipRight(Effect.sleep("999 millis"), nope), nope)
+      const attempt = script(nope, nope, nope, Effect.andThen(Effect.sleep("999 millis"), nope), nope)
       yield* sup.add(
         Task.make("not-long-enough", attempt, {
           backoff: Backoff.exponential({ first: "100 millis", jitter: "none" }),
           resetAfter: "1 second"
         })
       )
-      yield* TestClock.adjust("2499 millis")
+      yield* TestTime.adjust("2499 millis")
       yield* sup.remove("not-long-enough")
       const events = yield* untilRemoved
       expect(startInstants(events)).toEqual([0, 100, 300, 700, 2499])
@@ -164,9 +165,9 @@ describe("SupervisorRestart: resetAfter", () => {
         })
       )
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("1019 millis")
+      yield* TestTime.adjust("1019 millis")
       expect(yield* handle.poll).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.join(outcome)).toMatchObject({
         _tag: "Failed",
         reason: "retry limit reached after 1 of 1 retries: nope"
@@ -206,18 +207,18 @@ describe("SupervisorRestart: backoff schedules", () => {
     })
   )
 
-  it.effect("Backoff.constant intersected with Schedule.recurs(2) retries twice, 50 ms apart, then gives up", () =>
+  it.effect("Backoff.constant intersected with Schedule.recurs(2) (Schedule.max) retries twice, 50 ms apart, then gives up", () =>
     Effect.gen(function* () {
       const { sup, untilRemoved } = yield* setup()
       const handle = yield* sup.add(
         Task.make("bounded", nope, {
-          backoff: Backoff.constant("50 millis").pipe(Schedule.intersect(Schedule.recurs(2)))
+          backoff: Schedule.max([Backoff.constant("50 millis"), Schedule.recurs(2)])
         })
       )
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("99 millis")
+      yield* TestTime.adjust("99 millis")
       expect(yield* handle.poll).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       const final = yield* Fiber.join(outcome)
       expect(final).toMatchObject({
         _tag: "Failed",
@@ -242,7 +243,7 @@ describe("SupervisorRestart: backoff schedules", () => {
         const { sup, untilRemoved } = yield* setup()
         const handle = yield* sup.add(Task.make("any", script(nope, nope, nope, Effect.void), { backoff }))
         const outcome = yield* Effect.forkChild(handle.await)
-        yield* TestClock.adjust(`${starts[3]} millis`)
+        yield* TestTime.adjust(`${starts[3]} millis`)
         expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
         const events = yield* untilRemoved
         expect(failureDelays(events)).toEqual(delays)
@@ -255,13 +256,11 @@ describe("SupervisorRestart: backoff schedules", () => {
     Effect.gen(function* () {
       const { sup } = yield* setup()
       const inputs: Array<Backoff.TaskFailure> = []
-      const backoff = Schedule.tapInput(Backoff.constant("10 millis"), (failure: Backoff.TaskFailure) =>
-        Effect.sync(() => inputs.push(failure))
-      )
+      const backoff = Schedule.tap(Backoff.constant("10 millis"), ({ input }) => Effect.sync(() => inputs.push(input)))
       const attempt = script(Effect.fail(TaskError.fail("first")), Effect.never, Effect.void)
       const handle = yield* sup.add(Task.make("inputs", attempt, { backoff, timeout: "50 millis" }))
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("70 millis")
+      yield* TestTime.adjust("70 millis")
       expect(yield* Fiber.join(outcome)).toEqual(TaskOutcome.completed)
       expect(
         inputs.map(({ attempt, id, reason, streak, task, timedOut }) => ({
@@ -297,12 +296,12 @@ describe("SupervisorRestart: seeded jitter", () => {
           // The default backoff: exponential 200 ms ×2, equal jitter.
           const handle = yield* sup.add(Task.make("jittered", nope, { maxRetries: 5 }))
           const outcome = yield* Effect.forkChild(handle.await)
-          yield* TestClock.adjust("1 minute")
+          yield* TestTime.adjust("1 minute")
           expect(yield* Fiber.join(outcome)).toMatchObject({ _tag: "Failed" })
           const events = yield* untilRemoved
           return { delays: failureDelays(events), starts: startInstants(events).map((at) => at - t0) }
         })
-      ).pipe(Effect.withRandom(Random.make(seed)))
+      ).pipe(Random.withSeed(seed))
     )
 
   it.effect("the default backoff's jitter is reproducible with a seeded Random", () =>
@@ -311,7 +310,7 @@ describe("SupervisorRestart: seeded jitter", () => {
       const second = yield* run(42)
       expect(second).toEqual(first)
       // The exact delays: equal jitter draws d/2 + r·d/2 (whole ms) from the seeded generator.
-      const draws = yield* Effect.withRandom(Effect.replicateEffect(Random.next, 5), Random.make(42))
+      const draws = yield* Random.withSeed(Effect.replicateEffect(Random.next, 5), 42)
       const expected = draws.map((r, i) => {
         const base = 200 * 2 ** i
         return Math.floor(base / 2 + (r * base) / 2)
@@ -334,10 +333,10 @@ describe("SupervisorRestart: TaskInfo while backing off", () => {
   it.effect("get and list show backing-off with attempt, restarts, lastFailure and nextAttemptAt", () =>
     Effect.gen(function* () {
       const { sup, waitFor } = yield* setup()
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const attempt = script(
         Effect.fail(TaskError.fail("db down")),
-        Effect.zipRight(Effect.sleep("30 millis"), Effect.fail(TaskError.fail("db still down"))),
+        Effect.andThen(Effect.sleep("30 millis"), Effect.fail(TaskError.fail("db still down"))),
         Effect.never
       )
       const handle = yield* sup.add(
@@ -359,9 +358,9 @@ describe("SupervisorRestart: TaskInfo while backing off", () => {
       expect(yield* sup.list).toEqual([first])
       expect(yield* sup.get(handle.id)).toEqual(Option.some(first))
 
-      yield* TestClock.adjust("249 millis")
+      yield* TestTime.adjust("249 millis")
       expect(Option.getOrThrow(yield* sup.get("db"))).toEqual(first)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       yield* waitFor("AttemptStarting", (e) => e.attempt === 2)
       expect(Option.getOrThrow(yield* sup.get("db"))).toEqual({
         ...first,
@@ -370,7 +369,7 @@ describe("SupervisorRestart: TaskInfo while backing off", () => {
         nextAttemptAt: Option.none()
       })
 
-      yield* TestClock.adjust("30 millis")
+      yield* TestTime.adjust("30 millis")
       yield* waitFor("BackoffScheduled", (e) => e.attempt === 2)
       // failed at 1280; second retry waits 500 ms
       const second = Option.getOrThrow(yield* sup.get("db"))
@@ -383,7 +382,7 @@ describe("SupervisorRestart: TaskInfo while backing off", () => {
       })
       expect(yield* sup.list).toEqual([second])
 
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       yield* waitFor("AttemptStarting", (e) => e.attempt === 3)
       expect(Option.getOrThrow(yield* sup.get("db"))).toEqual({
         ...second,

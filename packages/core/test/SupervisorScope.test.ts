@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Ref, TestClock } from "effect"
+import { Deferred, Effect, Ref } from "effect"
 import { Backoff, Supervisor, Task, TaskError } from "@fibervisor/core"
+import { TestTime } from "./helpers/tasks.js"
 
 describe("Supervisor: every attempt has its own Scope", () => {
   it.effect("resources acquired by an attempt are released when that attempt ends", () =>
@@ -18,7 +19,7 @@ describe("Supervisor: every attempt has its own Scope", () => {
       const task: Task.Task<TaskError.Fail> = Task.make("scoped", body, { backoff: Backoff.constant("10 millis") })
       const sup = yield* Supervisor.make()
       const handle = yield* sup.add(task)
-      yield* TestClock.adjust("20 millis")
+      yield* TestTime.adjust("20 millis")
       expect((yield* handle.await)._tag).toBe("Completed")
       expect(yield* Ref.get(log)).toEqual([
         "acquire 1",
@@ -43,7 +44,7 @@ describe("Supervisor: every attempt has its own Scope", () => {
         Task.make(
           "holder",
           Effect.acquireRelease(Deferred.succeed(acquired, undefined), () => Ref.set(released, true)).pipe(
-            Effect.zipRight(Effect.never)
+            Effect.andThen(Effect.never)
           )
         )
       )

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Either, Equal, Fiber, Option, Schema, TestClock } from "effect"
+import { Cause, Effect, Equal, Fiber, Option, Result, Schema } from "effect"
 import { Backoff, RestartPolicy, Supervisor, Task, TaskError, TaskOutcome } from "@fibervisor/core"
+import { TestTime } from "./helpers/tasks.js"
 
 const builders = [
   { name: "fail", build: TaskError.fail, tag: "TaskFail", klass: TaskError.Fail },
@@ -100,8 +101,8 @@ describe("TaskError in effects", () => {
           return "unreachable"
         })
         const result = yield* Effect.result(program)
-        expect(result).toEqual(Either.left(error))
-        expect(Either.getLeft(result).pipe(Option.getOrThrow)).toBe(error)
+        expect(result).toEqual(Result.fail(error))
+        expect(Result.getFailure(result).pipe(Option.getOrThrow)).toBe(error)
       }
     })
   )
@@ -143,7 +144,7 @@ describe("TaskError in effects", () => {
       const error = TaskError.fail("in cause", { exitCode: 1 })
       const exit = yield* Effect.exit(Effect.fail(error))
       expect(exit._tag).toBe("Failure")
-      if (exit._tag === "Failure") expect(Cause.failureOption(exit.cause)).toEqual(Option.some(error))
+      if (exit._tag === "Failure") expect(Cause.findErrorOption(exit.cause)).toEqual(Option.some(error))
     })
   )
 })
@@ -218,7 +219,7 @@ describe("TaskError through the supervisor", () => {
       expect(TaskOutcome.exitCode(outcome)).toBe(75)
       const failed = outcome as TaskOutcome.Failed
       expect(failed.cause).toBeDefined()
-      expect(Cause.failureOption(failed.cause!)).toEqual(Option.some(error))
+      expect(Cause.findErrorOption(failed.cause!)).toEqual(Option.some(error))
     })
   )
 
@@ -238,12 +239,12 @@ describe("TaskError through the supervisor", () => {
         )
       )
       const fiber = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
       const outcome = yield* Fiber.join(fiber)
       expect(outcome._tag).toBe("Fatal")
       expect(TaskOutcome.reason(outcome)).toBe("bad config")
       expect(TaskOutcome.exitCode(outcome)).toBe(78)
-      expect(Cause.failureOption((outcome as TaskOutcome.Fatal).cause!)).toEqual(Option.some(error))
+      expect(Cause.findErrorOption((outcome as TaskOutcome.Fatal).cause!)).toEqual(Option.some(error))
       expect(runs).toBe(1)
     })
   )
@@ -263,7 +264,7 @@ describe("TaskError through the supervisor", () => {
         )
       )
       const fiber = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
       const outcome = yield* Fiber.join(fiber)
       expect(outcome._tag).toBe("Canceled")
       expect(TaskOutcome.reason(outcome)).toBe("nothing to do")
@@ -288,7 +289,7 @@ describe("TaskError through the supervisor", () => {
           )
         )
         const fiber = yield* Effect.forkChild(handle.await)
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         const outcome = yield* Fiber.join(fiber)
         expect(outcome._tag).toBe("Failed")
         expect(TaskOutcome.reason(outcome)).toContain(error.reason)

@@ -5,13 +5,13 @@
  * used by one test only and metric values are absolute.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Metric, MetricState, Option, TestClock } from "effect"
-import type { MetricPair, Tracer } from "effect"
+import { Cause, Deferred, Effect, Exit, Metric, Option } from "effect"
+import type { Tracer } from "effect"
 import { Backoff, RestartPolicy, Supervisor, Task, TaskContext, TaskError, TaskOutcome } from "@fibervisor/core"
 import { maxTaskLabels, taskLabel } from "../src/internal/taskMetrics.js"
 import { recordingTracer } from "./OffloadHelpers.js"
 import { script, setup } from "./helpers/recorder.js"
-import { flush, parked } from "./helpers/tasks.js"
+import { flush, parked, TestTime } from "./helpers/tasks.js"
 
 let roots = 0
 
@@ -27,10 +27,10 @@ const NAMES = {
   duration: "fibervisor_task_attempt_duration_seconds"
 } as const
 
-/** The value of a pair's only tag, `task` (`undefined` when its tags are anything else). */
-const taskTagOf = (pair: MetricPair.MetricPair.Untyped): string | undefined => {
-  const tags = pair.metricKey.tags
-  return tags.length === 1 && tags[0]!.key === "task" ? tags[0]!.value : undefined
+/** The value of a series' only attribute, `task` (`undefined` when its attributes are anything else). */
+const taskTagOf = (metric: Metric.Metric.Snapshot): string | undefined => {
+  const attributes = Object.entries(metric.attributes ?? {})
+  return attributes.length === 1 && attributes[0]![0] === "task" ? attributes[0]![1] : undefined
 }
 
 /** Every task metric of one `task` label. */
@@ -51,22 +51,21 @@ const reading = (fields: Partial<Reading>): Reading => ({ ...none, ...fields })
 
 /** The task metrics of `task` (0 for a metric never touched), read from the global registry by name. */
 const read = (task: string): Effect.Effect<Reading> =>
-  Effect.map(Metric.snapshot, (pairs) => {
-    const state = (name: string) =>
-      pairs.find((pair) => pair.metricKey.name === name && taskTagOf(pair) === task)?.metricState
+  Effect.map(Metric.snapshot, (snapshots) => {
+    const series = (name: string) => snapshots.find((metric) => metric.id === name && taskTagOf(metric) === task)
     const count = (name: string) => {
-      const s = state(name)
-      return s !== undefined && MetricState.isCounterState(s) ? Number(s.count) : 0
+      const s = series(name)
+      return s !== undefined && s.type === "Counter" ? Number(s.state.count) : 0
     }
-    const gauge = state(NAMES.running)
-    const histogram = state(NAMES.duration)
-    const h = histogram !== undefined && MetricState.isHistogramState(histogram) ? histogram : undefined
+    const gauge = series(NAMES.running)
+    const histogram = series(NAMES.duration)
+    const h = histogram !== undefined && histogram.type === "Histogram" ? histogram.state : undefined
     return {
       attempts: count(NAMES.attempts),
       failures: count(NAMES.failures),
       timeouts: count(NAMES.timeouts),
       restarts: count(NAMES.restarts),
-      running: gauge !== undefined && MetricState.isGaugeState(gauge) ? Number(gauge.value) : 0,
+      running: gauge !== undefined && gauge.type === "Gauge" ? Number(gauge.state.value) : 0,
       durations: h?.count ?? 0,
       seconds: h?.sum ?? 0
     }
@@ -77,7 +76,7 @@ const delta = (before: Reading, after: Reading): Reading =>
   Object.fromEntries(Object.keys(none).map((k) => [k, after[k as keyof Reading] - before[k as keyof Reading]])) as never
 
 /** Attempt `n` sleeps 250 ms, then fails with "boom". */
-const failsAfter250 = Effect.zipRight(Effect.sleep("250 millis"), Effect.fail(TaskError.fail("boom")))
+const failsAfter250 = Effect.andThen(Effect.sleep("250 millis"), Effect.fail(TaskError.fail("boom")))
 
 describe("Task metrics (tag task = the task's path)", () => {
   it.effect("a successful attempt: one attempt, running while it runs, its duration exact", () =>
@@ -89,9 +88,9 @@ describe("Task metrics (tag task = the task's path)", () => {
       expect(yield* read(path)).toEqual(none)
       yield* flush
       expect(yield* read(path)).toEqual(reading({ attempts: 1, running: 1 }))
-      yield* TestClock.adjust("249 millis")
+      yield* TestTime.adjust("249 millis")
       expect(yield* read(path)).toEqual(reading({ attempts: 1, running: 1 }))
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* handle.await).toEqual(TaskOutcome.completed)
       expect(yield* read(path)).toEqual(reading({ attempts: 1, durations: 1, seconds: 0.25 }))
       // Nothing is tagged with the bare task name.
@@ -110,17 +109,17 @@ describe("Task metrics (tag task = the task's path)", () => {
       )
       yield* flush
       expect(yield* read(path)).toEqual(reading({ attempts: 1, running: 1 }))
-      yield* TestClock.adjust("250 millis")
+      yield* TestTime.adjust("250 millis")
       expect(yield* read(path)).toEqual(reading({ attempts: 1, failures: 1, restarts: 1, durations: 1, seconds: 0.25 }))
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(yield* read(path)).toEqual(
         reading({ attempts: 2, failures: 1, restarts: 1, running: 1, durations: 1, seconds: 0.25 })
       )
-      yield* TestClock.adjust("600 millis")
+      yield* TestTime.adjust("600 millis")
       const outcome = yield* handle.await
       expect(outcome._tag).toBe("Failed")
       expect(yield* read(path)).toEqual(reading({ attempts: 3, failures: 3, restarts: 2, durations: 3, seconds: 0.75 }))
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect((yield* read(path)).attempts).toBe(3)
     })
   )
@@ -130,10 +129,10 @@ describe("Task metrics (tag task = the task's path)", () => {
       const root = uniqueRoot("never")
       const { sup } = yield* setup({ name: root })
       const defect = yield* sup.add(
-        Task.once("defect", Effect.zipRight(Effect.sleep("500 millis"), Effect.die("kaput")))
+        Task.once("defect", Effect.andThen(Effect.sleep("500 millis"), Effect.die("kaput")))
       )
       const failure = yield* sup.add(Task.once("failure", Effect.fail(TaskError.fail("boom"))))
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       expect((yield* defect.await)._tag).toBe("Failed")
       expect((yield* failure.await)._tag).toBe("Failed")
       expect(yield* read(`${root}/defect`)).toEqual(reading({ attempts: 1, failures: 1, durations: 1, seconds: 0.5 }))
@@ -151,7 +150,7 @@ describe("Task metrics (tag task = the task's path)", () => {
           backoff: Backoff.constant("100 millis")
         })
       )
-      yield* TestClock.adjust("200 millis")
+      yield* TestTime.adjust("200 millis")
       expect(yield* handle.await).toEqual(TaskOutcome.completed)
       expect(yield* read(path)).toEqual(reading({ attempts: 3, failures: 2, restarts: 2, durations: 3, seconds: 0 }))
     })
@@ -166,15 +165,15 @@ describe("Task metrics (tag task = the task's path)", () => {
       const handle = yield* sup.add(
         Task.make("slow", Effect.never, { timeout: "1 second", backoff: Backoff.constant("500 millis"), maxRetries: 1 })
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(yield* read(path)).toEqual(
         reading({ attempts: 1, failures: 1, timeouts: 1, restarts: 1, durations: 1, seconds: 1 })
       )
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       expect(yield* read(path)).toEqual(
         reading({ attempts: 2, failures: 1, timeouts: 1, restarts: 1, running: 1, durations: 1, seconds: 1 })
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect((yield* handle.await)._tag).toBe("Failed")
       expect(yield* read(path)).toEqual(
         reading({ attempts: 2, failures: 2, timeouts: 2, restarts: 1, durations: 2, seconds: 2 })
@@ -188,13 +187,13 @@ describe("Task metrics (tag task = the task's path)", () => {
       const { sup } = yield* setup({ name: root })
       const path = `${root}/worker`
       const handle = yield* sup.add(
-        Task.make("worker", Effect.zipRight(Effect.sleep("500 millis"), Effect.fail(TaskError.timeout("upstream"))), {
+        Task.make("worker", Effect.andThen(Effect.sleep("500 millis"), Effect.fail(TaskError.timeout("upstream"))), {
           restart: RestartPolicy.never,
           // The supervisor's own timeout is set but never reached.
           timeout: "1 second"
         })
       )
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       expect((yield* handle.await)._tag).toBe("Failed")
       expect(yield* read(path)).toEqual(reading({ attempts: 1, failures: 1, durations: 1, seconds: 0.5 }))
     })
@@ -206,9 +205,9 @@ describe("Task metrics (tag task = the task's path)", () => {
       const { sup } = yield* setup({ name: root })
       const path = `${root}/worker`
       const handle = yield* sup.add(
-        Task.restartable("worker", Effect.zipRight(Effect.sleep("250 millis"), Effect.fail(TaskError.canceled("done"))))
+        Task.restartable("worker", Effect.andThen(Effect.sleep("250 millis"), Effect.fail(TaskError.canceled("done"))))
       )
-      yield* TestClock.adjust("250 millis")
+      yield* TestTime.adjust("250 millis")
       expect((yield* handle.await)._tag).toBe("Canceled")
       expect(yield* read(path)).toEqual(reading({ attempts: 1, durations: 1, seconds: 0.25 }))
     })
@@ -227,9 +226,9 @@ describe("Task metrics (tag task = the task's path)", () => {
           backoff: Backoff.constant("500 millis")
         })
       )
-      yield* TestClock.adjust("1250 millis")
+      yield* TestTime.adjust("1250 millis")
       expect(yield* read(path)).toEqual(reading({ attempts: 2, running: 1, durations: 1, seconds: 0.25 }))
-      yield* TestClock.adjust("1750 millis")
+      yield* TestTime.adjust("1750 millis")
       expect(yield* read(path)).toEqual(reading({ attempts: 3, failures: 1, restarts: 1, durations: 3, seconds: 0.75 }))
       // A stop while it waits for its next run: no attempt is running, the gauge stays at 0.
       expect(yield* sup.remove("tick")).toBe(true)
@@ -244,7 +243,7 @@ describe("Task metrics (tag task = the task's path)", () => {
       const { sup } = yield* setup({ name: root })
       const path = `${root}/hot`
       yield* sup.add(Task.make("hot", Effect.void, { restart: RestartPolicy.always() }))
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(yield* read(path)).toEqual(reading({ attempts: 11, durations: 11, seconds: 0 }))
       expect(yield* sup.remove("hot")).toBe(true)
     })
@@ -259,14 +258,14 @@ describe("Task metrics (tag task = the task's path)", () => {
         const started = yield* Deferred.make<void>()
         const handle = yield* sup.add(Task.restartable("worker", parked(started)))
         yield* Deferred.await(started)
-        yield* TestClock.adjust("750 millis")
+        yield* TestTime.adjust("750 millis")
         expect(yield* read(path)).toEqual(reading({ attempts: 1, running: 1 }))
         if (how === "remove") expect(yield* sup.remove("worker")).toBe(true)
         if (how === "cancel") expect(yield* sup.cancel("worker")).toBe(true)
         if (how === "shutdown") yield* sup.shutdown
         expect((yield* handle.await)._tag).toBe("Canceled")
         expect(yield* read(path)).toEqual(reading({ attempts: 1, durations: 1, seconds: 0.75 }))
-        yield* TestClock.adjust("1 hour")
+        yield* TestTime.adjust("1 hour")
         expect(yield* read(path)).toEqual(reading({ attempts: 1, durations: 1, seconds: 0.75 }))
       })
     )
@@ -282,12 +281,12 @@ describe("Task metrics (tag task = the task's path)", () => {
       )
       yield* flush
       expect(yield* sup.remove("stubborn")).toBe(true)
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect((yield* handle.await)._tag).toBe("ForceAborted")
       expect(yield* read(path)).toEqual(reading({ attempts: 1, running: 1 }))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(yield* read(path)).toEqual(reading({ attempts: 1, durations: 1, seconds: 2 }))
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(yield* read(path)).toEqual(reading({ attempts: 1, durations: 1, seconds: 2 }))
     })
   )
@@ -298,7 +297,7 @@ describe("Task metrics (tag task = the task's path)", () => {
       const { sup } = yield* setup({ name: root })
       const path = `${root}/worker`
       const handle = yield* sup.add(Task.make("worker", failsAfter250, { backoff: Backoff.constant("1 second") }))
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       expect(yield* read(path)).toEqual(reading({ attempts: 1, failures: 1, restarts: 1, durations: 1, seconds: 0.25 }))
       expect(yield* sup.remove("worker")).toBe(true)
       expect((yield* handle.await)._tag).toBe("Canceled")
@@ -315,11 +314,11 @@ describe("Task metrics (tag task = the task's path)", () => {
       yield* flush
       expect(yield* read(`${root}/a`)).toEqual(reading({ attempts: 1, running: 1 }))
       expect(yield* read(`${root}/b`)).toEqual(none)
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       expect(yield* a.await).toEqual(TaskOutcome.completed)
       expect(yield* read(`${root}/a`)).toEqual(reading({ attempts: 1, durations: 1, seconds: 0.5 }))
       expect(yield* read(`${root}/b`)).toEqual(reading({ attempts: 1, running: 1 }))
-      yield* TestClock.adjust("250 millis")
+      yield* TestTime.adjust("250 millis")
       expect(yield* b.await).toEqual(TaskOutcome.completed)
       expect(yield* read(`${root}/b`)).toEqual(reading({ attempts: 1, durations: 1, seconds: 0.25 }))
     })
@@ -333,7 +332,7 @@ describe("Task metrics (tag task = the task's path)", () => {
         const { sup } = yield* setup({ name: root, strategy: "one-for-all" })
         const backoff = Backoff.constant("500 millis")
         const trigger = script(
-          Effect.zipRight(Effect.sleep("1 second"), Effect.fail(TaskError.fail("boom"))),
+          Effect.andThen(Effect.sleep("1 second"), Effect.fail(TaskError.fail("boom"))),
           Effect.never
         )
         yield* sup.addAll([
@@ -345,14 +344,14 @@ describe("Task metrics (tag task = the task's path)", () => {
         for (const name of ["a", "b", "c"]) {
           expect(yield* read(`${root}/${name}`)).toEqual(reading({ attempts: 1, running: 1 }))
         }
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         expect(yield* read(`${root}/a`)).toEqual(
           reading({ attempts: 1, failures: 1, restarts: 1, durations: 1, seconds: 1 })
         )
         for (const name of ["b", "c"]) {
           expect(yield* read(`${root}/${name}`)).toEqual(reading({ attempts: 1, durations: 1, seconds: 1 }))
         }
-        yield* TestClock.adjust("500 millis")
+        yield* TestTime.adjust("500 millis")
         expect(yield* read(`${root}/a`)).toEqual(
           reading({ attempts: 2, failures: 1, restarts: 1, running: 1, durations: 1, seconds: 1 })
         )
@@ -382,7 +381,7 @@ describe("Task metrics (tag task = the task's path)", () => {
       const path = `${root}/worker`
       // Attempt 1 fails at 250 and is restarted; attempt 2 fails at 600 and its restart is refused.
       const handle = yield* sup.add(Task.make("worker", failsAfter250, { backoff: Backoff.constant("100 millis") }))
-      yield* TestClock.adjust("600 millis")
+      yield* TestTime.adjust("600 millis")
       expect((yield* handle.await)._tag).toBe("Failed")
       expect(yield* read(path)).toEqual(reading({ attempts: 2, failures: 2, restarts: 1, durations: 2, seconds: 0.5 }))
       expect((yield* Effect.exit(sup.join))._tag).toBe("Failure")
@@ -396,7 +395,7 @@ describe("Task metrics (tag task = the task's path)", () => {
       const started = yield* Deferred.make<void>()
       const handle = yield* sup.add(Supervisor.task("db", [Task.restartable("pool", parked(started))]))
       yield* Deferred.await(started)
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       expect(yield* read(`${root}/db`)).toEqual(reading({ attempts: 1, running: 1 }))
       expect(yield* read(`${root}/db/pool`)).toEqual(reading({ attempts: 1, running: 1 }))
       expect(yield* read("db/pool")).toEqual(none)
@@ -451,7 +450,7 @@ describe("Task attempt spans", () => {
           return yield* sup.add(Task.once("worker", work))
         }).pipe(Effect.withSpan("request"), Effect.withTracer(recorder.tracer))
         yield* flush
-        yield* TestClock.adjust("250 millis")
+        yield* TestTime.adjust("250 millis")
         expect(yield* handle.await).toEqual(TaskOutcome.completed)
         expect(recorder.spans.map((s) => s.name)).toEqual(["request", ATTEMPT, "inner"])
         const span = recorder.spans[1]!
@@ -520,7 +519,7 @@ describe("Task attempt spans", () => {
         )
       }).pipe(Effect.withSpan("request"), Effect.withTracer(recorder.tracer))
       yield* flush
-      yield* TestClock.adjust("1400 millis")
+      yield* TestTime.adjust("1400 millis")
       expect((yield* handle.await)._tag).toBe("Canceled")
       const spans = recorder.spans.filter((s) => s.name === ATTEMPT)
       expect(recorder.spans.map((s) => s.name)).toEqual(["request", ATTEMPT, ATTEMPT, ATTEMPT, ATTEMPT, ATTEMPT])
@@ -567,7 +566,7 @@ describe("Task attempt spans", () => {
         yield* sup.add(Task.periodic("tick", TaskContext.TaskContext, "1 second"))
       }).pipe(Effect.withSpan("request"), Effect.withTracer(recorder.tracer))
       yield* flush
-      yield* TestClock.adjust("2 seconds")
+      yield* TestTime.adjust("2 seconds")
       const spans = recorder.spans.filter((s) => s.name === ATTEMPT)
       expect(spans.map((s) => [s.attributes.get("attempt"), s.attributes.get("outcome"), s.status._tag])).toEqual([
         [1, "succeeded", "Ended"],
@@ -591,7 +590,7 @@ describe("Task attempt spans", () => {
         .add(Task.restartable("worker", parked(started)))
         .pipe(Effect.withSpan("request"), Effect.withTracer(recorder.tracer))
       yield* Deferred.await(started)
-      yield* TestClock.adjust("400 millis")
+      yield* TestTime.adjust("400 millis")
       const span = recorder.spans.find((s) => s.name === ATTEMPT)!
       expect(span.status._tag).toBe("Started")
       expect(yield* sup.remove("worker")).toBe(true)
@@ -642,14 +641,14 @@ describe("Task attempt spans", () => {
       const { sup } = yield* setup({ name: root, strategy: "one-for-all" })
       const backoff = Backoff.constant("500 millis")
       const trigger = script(
-        Effect.zipRight(Effect.sleep("1 second"), Effect.fail(TaskError.fail("boom"))),
+        Effect.andThen(Effect.sleep("1 second"), Effect.fail(TaskError.fail("boom"))),
         Effect.never
       )
       yield* sup
         .addAll([Task.make("a", trigger, { backoff }), Task.make("b", Effect.never, { backoff })])
         .pipe(Effect.withTracer(recorder.tracer))
       yield* flush
-      yield* TestClock.adjust("1500 millis")
+      yield* TestTime.adjust("1500 millis")
       const view = recorder.spans
         .filter((s) => s.name === ATTEMPT)
         .map((s) => {
@@ -683,33 +682,39 @@ describe("Task metric labels are capped", () => {
       const early = `${root}/early`
       // A path labelled before the cap (this file has used far fewer than 1,000 paths so far).
       const earlyLabel = taskLabel(root, "early")
-      expect(earlyLabel.map((l) => [l.key, l.value])).toEqual([["task", early]])
+      expect(earlyLabel.path).toBe(early)
+      // Every task metric of the path carries the attribute task = the path.
+      for (const [key, name] of Object.entries(NAMES)) {
+        const metric = earlyLabel[key as keyof typeof NAMES]
+        expect([metric.id, metric.attributes]).toEqual([name, { task: early }])
+      }
       // Labels handed out so far (each task's label is made when its first attempt starts, and counted then).
-      const pairs = yield* Metric.snapshot
+      const snapshots = yield* Metric.snapshot
       const labelled = new Set(
-        pairs
-          .filter((pair) => pair.metricKey.name === NAMES.attempts)
+        snapshots
+          .filter((metric) => metric.id === NAMES.attempts)
           .map(taskTagOf)
           .filter((tag) => tag !== undefined && tag !== "_other")
       )
       labelled.add(early)
       // 1,000 fresh paths: enough to reach the cap whatever other tests labelled before.
       const fresh = Array.from({ length: maxTaskLabels }, (_, i) => `${root}/fill-${i}`)
-      const values = fresh.map((_, i) => taskLabel(root, `fill-${i}`)[0]!.value)
+      const values = fresh.map((_, i) => taskLabel(root, `fill-${i}`).path)
       const own = values.filter((value, i) => value === fresh[i]).length
       // Own labels first, then only "_other".
       expect(values).toEqual(fresh.map((path, i) => (i < own ? path : "_other")))
       expect(own).toBe(maxTaskLabels - labelled.size)
-      expect(taskLabel(root, "late").map((l) => [l.key, l.value])).toEqual([["task", "_other"]])
+      const lateLabel = taskLabel(root, "late")
+      expect([lateLabel.path, lateLabel.attempts.attributes]).toEqual(["_other", { task: "_other" }])
       expect(taskLabel(root, "early")).toBe(earlyLabel)
-      if (own > 0) expect(taskLabel(root, "fill-0")[0]!.value).toBe(fresh[0])
+      if (own > 0) expect(taskLabel(root, "fill-0").path).toBe(fresh[0])
 
       // A task on a new path is counted under "_other"; one on a labelled path under its own.
       const other = yield* read("_other")
       const { sup } = yield* setup({ name: root })
       const late = yield* sup.add(Task.once("late", Effect.sleep("250 millis")))
       const known = yield* sup.add(Task.once("early", Effect.sleep("500 millis")))
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       expect(yield* late.await).toEqual(TaskOutcome.completed)
       expect(yield* known.await).toEqual(TaskOutcome.completed)
       expect(delta(other, yield* read("_other"))).toEqual(reading({ attempts: 1, durations: 1, seconds: 0.25 }))

@@ -8,7 +8,7 @@
  *   when the file started (0), plus what the file declared with `expectAbandoned`;
  * - no timer, socket, server, child process, signal watcher or other handle that keeps the event
  *   loop alive was left behind (`process.getActiveResourcesInfo()`, counted by type, may not grow;
- *   `Effect.never` and live-clock sleeps hold one "Timeout" each);
+ *   live-clock sleeps hold one "Timeout" each; Effect 4's `Effect.never` holds none);
  * - no `process` listener was left behind (`SIGINT`, `SIGTERM`, `exit`, `beforeExit`,
  *   `uncaughtException`, `unhandledRejection`);
  * - every `fibervisor_task_running` and `fibervisor_offload_active` gauge (every label set) is 0.
@@ -28,7 +28,7 @@
  * to find the test of a leaking file; it never fails a test).
  */
 import { createHook } from "node:async_hooks"
-import { Metric, MetricState } from "effect"
+import { Context, Metric } from "effect"
 import { afterAll, afterEach, type RunnerTestFile as File, type RunnerTestSuite as Suite } from "vitest"
 import { live } from "../src/internal/compat.js"
 
@@ -66,14 +66,17 @@ export interface Snapshot {
 
 const gaugeStates = (): Record<string, number> => {
   const gauges: Record<string, number> = {}
-  for (const pair of Metric.unsafeSnapshot()) {
-    const key = pair.metricKey
-    const state = pair.metricState
-    if (!zeroGauges.includes(key.name) || !MetricState.isGaugeState(state)) continue
-    const value = Number(state.value)
+  // The process-wide registry: `MetricRegistry` is a reference whose default (one `Map`) is shared
+  // by every context that does not provide its own, so an empty context reads the one fibervisor
+  // updates.
+  for (const metric of Metric.snapshotUnsafe(Context.empty())) {
+    if (!zeroGauges.includes(metric.id) || metric.type !== "Gauge") continue
+    const value = Number(metric.state.value)
     if (value === 0) continue
-    const labels = key.tags.map((tag) => `${tag.key}=${JSON.stringify(tag.value)}`).join(",")
-    gauges[`${key.name}{${labels}}`] = value
+    const labels = Object.entries(metric.attributes ?? {})
+      .map(([key, label]) => `${key}=${JSON.stringify(label)}`)
+      .join(",")
+    gauges[`${metric.id}{${labels}}`] = value
   }
   return gauges
 }
@@ -225,7 +228,10 @@ const register = (): void => {
       last = snapshot()
     })
   }
-  afterAll(async (file) => {
+  // vitest 5 passes the hook's context first, then the suite (here: the file); its fixture parser
+  // requires the context to be a destructuring pattern.
+  // eslint-disable-next-line no-empty-pattern
+  afterAll(async ({}, file) => {
     const leaks = await checkLeaks(before, { abandoned })
     if (leaks.length > 0) {
       const start = before.fibers === 0 ? "" : ` (${before.fibers} fibervisor fiber(s) were alive when it started)`

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, TestClock } from "effect"
+import { Effect, Fiber } from "effect"
 import { Backoff, Supervisor, Task, TaskError } from "@fibervisor/core"
+import { TestTime } from "./helpers/tasks.js"
 
 describe("smoke", () => {
   it.effect("runs a once task", () =>
@@ -20,11 +21,11 @@ describe("smoke", () => {
         )
       )
       const f = yield* Effect.forkChild(h2.await)
-      yield* TestClock.adjust("99 millis")
+      yield* TestTime.adjust("99 millis")
       expect(n).toBe(1)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(n).toBe(2)
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect((yield* Fiber.join(f))._tag).toBe("Completed")
       expect(n).toBe(3)
       const h3 = yield* sup.add(Task.make("c", Effect.never))

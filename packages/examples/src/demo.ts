@@ -21,14 +21,14 @@
  * Ctrl-C (or SIGTERM) shuts down gracefully; a second one exits at once (`NodeSupervisor.runMain`).
  */
 import { NodeSupervisor } from "@fibervisor/platform-node"
-import { Either } from "effect"
+import { Result } from "effect"
 import { parseArgs } from "./demo/args.js"
 import { GRACE, main } from "./demo/main.js"
 
 const args = parseArgs(process.argv.slice(2))
-if (Either.isLeft(args)) {
-  console.error(`demo: ${args.left.message}`)
+if (Result.isFailure(args)) {
+  console.error(`demo: ${args.failure.message}`)
   process.exitCode = 2
 } else {
-  NodeSupervisor.runMain(main({ ...args.right, tty: process.stdout.isTTY === true }), { grace: GRACE })
+  NodeSupervisor.runMain(main({ ...args.success, tty: process.stdout.isTTY === true }), { grace: GRACE })
 }

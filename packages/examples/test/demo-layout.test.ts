@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Backoff, Supervisor, Task, TaskError } from "@fibervisor/core"
-import { Effect, TestClock } from "effect"
+import { TestTime } from "@fibervisor/vitest"
+import { Effect } from "effect"
 import { Stats } from "../src/demo/service.js"
 import { COMPACT_BELOW, frame } from "../src/demo/table.js"
 
@@ -16,7 +17,7 @@ const demoTree = Effect.gen(function* () {
     Supervisor.task("app", [
       Task.make(
         "connector",
-        Effect.zipRight(Effect.sleep("50 millis"), TaskError.fail("connection reset by peer while reading the feed")),
+        Effect.andThen(Effect.sleep("50 millis"), TaskError.fail("connection reset by peer while reading the feed")),
         { ready: true, backoff: Backoff.constant("500 millis") }
       ),
       Task.periodic("heartbeat", Effect.void, "1 second"),
@@ -26,7 +27,7 @@ const demoTree = Effect.gen(function* () {
     ])
   )
   yield* sup.add(Task.restartable("traffic", Effect.never))
-  yield* TestClock.adjust("100 millis")
+  yield* TestTime.adjust("100 millis")
   return yield* sup.tree
 })
 

@@ -7,7 +7,8 @@ import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "@effect/vitest"
 import { Backoff, Offload, Supervisor, Task, TaskError } from "@fibervisor/core"
-import { Duration, Effect, Either, Fiber, TestClock } from "effect"
+import { TestTime } from "@fibervisor/vitest"
+import { Duration, Effect, Fiber, Result } from "effect"
 import { parseArgs } from "../src/demo/args.js"
 import { makeRateCache, Stats } from "../src/demo/service.js"
 import { frame, Ledger, summary } from "../src/demo/table.js"
@@ -85,7 +86,7 @@ const paths = [
 describe("demo: command line", () => {
   it("reads durations, the port and the seed", () => {
     const read = (argv: ReadonlyArray<string>) => parseArgs(argv, () => 99)
-    const ok = (argv: ReadonlyArray<string>) => Either.getOrThrow(read(argv))
+    const ok = (argv: ReadonlyArray<string>) => Result.getOrThrow(read(argv))
     expect(Duration.toMillis(ok(["--duration", "20s"]).duration)).toBe(20_000)
     expect(Duration.toMillis(ok(["--duration", "1500ms"]).duration)).toBe(1500)
     expect(Duration.toMillis(ok(["--duration", "20 seconds"]).duration)).toBe(20_000)
@@ -95,7 +96,7 @@ describe("demo: command line", () => {
 
   it("names the flag it cannot use", () => {
     const field = (argv: ReadonlyArray<string>) =>
-      Either.match(parseArgs(argv), { onLeft: (error) => error.field, onRight: () => "accepted" })
+      Result.match(parseArgs(argv), { onFailure: (error) => error.field, onSuccess: () => "accepted" })
     expect(field(["--duration", "soon"])).toBe("--duration")
     expect(field(["--duration", "Infinity"])).toBe("--duration")
     expect(field(["--port", "70000"])).toBe("--port")
@@ -112,13 +113,13 @@ describe("demo: pieces", () => {
       const stats = new Stats()
       const cache = makeRateCache(stats, { freshFor: "1 second", expireAfter: "30 seconds" })
       const warm = yield* Effect.forkChild(cache.warm)
-      yield* TestClock.adjust("1 second") // the upstream answers within 400 ms
+      yield* TestTime.adjust("1 second") // the upstream answers within 400 ms
       yield* Fiber.join(warm)
 
       const first = yield* cache.get
       expect(first).toMatchObject({ pair: "EUR/USD", version: 1, cache: "fresh" })
 
-      yield* TestClock.adjust("1 second") // now stale
+      yield* TestTime.adjust("1 second") // now stale
       const stale = yield* Effect.all(
         Array.from({ length: 5 }, () => cache.get),
         { concurrency: "unbounded" }
@@ -127,7 +128,7 @@ describe("demo: pieces", () => {
       expect(stale.every((view) => view.version === 1)).toBe(true)
       expect(stats).toMatchObject({ refreshesSpawned: 1, refreshesDeduplicated: 4, refreshesRun: 0 })
 
-      yield* TestClock.adjust("1 second") // the refresh has run
+      yield* TestTime.adjust("1 second") // the refresh has run
       yield* Offload.awaitIdle()
       expect(stats.refreshesRun).toBe(1)
       expect(yield* cache.get).toMatchObject({ version: 2, cache: "fresh" })
@@ -144,7 +145,7 @@ describe("demo: pieces", () => {
           [
             Task.make(
               "connector",
-              Effect.zipRight(Effect.sleep("50 millis"), TaskError.fail("connection reset by peer")),
+              Effect.andThen(Effect.sleep("50 millis"), TaskError.fail("connection reset by peer")),
               {
                 ready: true,
                 backoff: Backoff.constant("500 millis")
@@ -155,7 +156,7 @@ describe("demo: pieces", () => {
           { strategy: "one-for-all" }
         )
       )
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       const tree = yield* sup.tree
       const text = frame(tree, new Stats(), {
         url: "http://127.0.0.1:1/rate",

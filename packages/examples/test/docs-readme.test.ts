@@ -4,7 +4,8 @@
  * shows these lines.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Fiber, Logger, TestClock } from "effect"
+import { TestTime } from "@fibervisor/vitest"
+import { Clock, Effect, Fiber, Logger } from "effect"
 import * as fs from "node:fs"
 import { fileURLToPath } from "node:url"
 import * as readme from "../src/docs/readme-first-program.js"
@@ -13,31 +14,31 @@ describe("README: a first program", () => {
   it.effect("restarts the worker twice, shows progress and ends after 1.35 s", () =>
     Effect.gen(function* () {
       const lines: Array<string> = []
-      // logfmt, as Effect's default logger writes it (timestamp, fiber and annotations left out).
+      // As Effect's default logger writes a line, without its timestamp, fiber id and annotations.
       const logger = Logger.make(({ logLevel, message }) => {
         const text = Array.isArray(message) ? message.join(" ") : String(message)
-        lines.push(`level=${logLevel.label} message=${/[\s"]/.test(text) ? JSON.stringify(text) : text}`)
+        lines.push(`${logLevel.toUpperCase()}: ${text}`)
       })
       const fiber = yield* Effect.forkChild(
         readme.program.pipe(
-          Effect.zipLeft(Effect.flatMap(Clock.currentTimeMillis, (ms) => Effect.sync(() => lines.push(`at ${ms}`)))),
-          Effect.provide(Logger.replace(Logger.defaultLogger, logger))
+          Effect.tap(Effect.flatMap(Clock.currentTimeMillis, (ms) => Effect.sync(() => lines.push(`at ${ms}`)))),
+          Effect.provide(Logger.layer([logger]))
         )
       )
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
       expect(yield* Fiber.join(fiber)).toBe("Completed")
       expect(lines).toEqual([
-        "level=INFO message=alive",
-        'level=INFO message="connecting (attempt 1)"',
-        'level=WARN message="task \\"root/worker\\" attempt 1 failed: broker connection lost; next attempt in 100 ms"',
-        'level=INFO message="connecting (attempt 2)"',
-        'level=WARN message="task \\"root/worker\\" attempt 2 failed: broker connection lost; next attempt in 200 ms"',
-        'level=INFO message="connecting (attempt 3)"',
-        'level=INFO message="batch 1 of 3 consumed"',
-        "level=INFO message=alive",
-        'level=INFO message="batch 2 of 3 consumed"',
-        'level=INFO message="batch 3 of 3 consumed"',
-        'level=INFO message="worker: Completed"',
+        "INFO: alive",
+        "INFO: connecting (attempt 1)",
+        'WARN: task "root/worker" attempt 1 failed: broker connection lost; next attempt in 100 ms',
+        "INFO: connecting (attempt 2)",
+        'WARN: task "root/worker" attempt 2 failed: broker connection lost; next attempt in 200 ms',
+        "INFO: connecting (attempt 3)",
+        "INFO: batch 1 of 3 consumed",
+        "INFO: alive",
+        "INFO: batch 2 of 3 consumed",
+        "INFO: batch 3 of 3 consumed",
+        "INFO: worker: Completed",
         "at 1350"
       ])
       // The README shows the same lines.

@@ -1,7 +1,8 @@
 /**
  * What a user installs: packs every publishable package with `pnpm pack` (after building it) and
- * checks the tarball: README and LICENSE, the build, peer ranges as the docs state them, no
- * development-only export condition, internals sealed, `@since` tags not ahead of the version.
+ * checks the tarball: README and LICENSE, the build, peer ranges and engines of the Effect 4 line
+ * (1.x) as the docs state them, no development-only export condition, internals sealed, `@since`
+ * tags not ahead of the version.
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -92,8 +93,14 @@ describe.each(publishable)("the %s tarball", (pkg) => {
     expect(manifest.license).toBe("MIT")
   })
 
-  it("takes effect 3.22 or later in the 3.x line as a peer", () => {
-    expect(get(pkg).manifest.peerDependencies.effect).toBe("^3.22.0")
+  it("takes effect 4.1.5 or later in the 4.x line as a peer", () => {
+    expect(get(pkg).manifest.peerDependencies.effect).toBe("^4.1.5")
+  })
+
+  it("is on the Effect 4 line: version 1.x, Node 22.19 or later", () => {
+    const { manifest } = get(pkg)
+    expect(manifest.version).toMatch(/^1\.\d+\.\d+$/)
+    expect(manifest.engines).toEqual({ node: ">=22.19" })
   })
 
   it("has no @since tag ahead of its version", () => {
@@ -106,19 +113,33 @@ describe.each(publishable)("the %s tarball", (pkg) => {
 describe("peer and plain dependencies", () => {
   it("@fibervisor/platform-node takes the @effect packages as peers with ranges", () => {
     const { manifest } = get("platform-node")
-    expect(manifest.peerDependencies).toMatchObject({
-      "@effect/platform": "^0.97.0",
-      "@effect/platform-node": "^0.108.0",
-      "@effect/opentelemetry": "^0.64.0",
+    expect(manifest.peerDependencies).toEqual({
+      effect: "^4.1.5",
+      "@effect/platform-node": "^4.1.5",
       "@fibervisor/core": `^${manifest.version}`
     })
     expect(Object.keys(manifest.dependencies ?? {}).filter((dep) => dep.startsWith("@effect/"))).toEqual([])
     for (const range of Object.values<string>(manifest.dependencies ?? {})) expect(range).toMatch(/^\^/)
   })
 
-  it("@fibervisor/vitest needs neither @effect/vitest nor vitest", () => {
+  it("@fibervisor/platform-node needs no @effect/platform (gone in Effect 4) and no OpenTelemetry", () => {
+    const { manifest } = get("platform-node")
+    const deps = [
+      ...Object.keys(manifest.peerDependencies ?? {}),
+      ...Object.keys(manifest.dependencies ?? {}),
+      ...Object.keys(manifest.optionalDependencies ?? {})
+    ]
+    expect(deps.filter((dep) => dep === "@effect/platform" || /opentelemetry/.test(dep))).toEqual([])
+  })
+
+  it("@fibervisor/vitest takes @effect/vitest 4 and vitest 5 as peers, and its sources import neither", () => {
     const { manifest, files } = get("vitest")
-    expect(Object.keys(manifest.peerDependencies)).toEqual(["effect", "@fibervisor/core"])
+    expect(manifest.peerDependencies).toEqual({
+      effect: "^4.1.5",
+      "@effect/vitest": "^4.1.5",
+      vitest: ">=5.0.0 <6.0.0",
+      "@fibervisor/core": `^${manifest.version}`
+    })
     const sources = files.filter((file) => file.startsWith("package/src/"))
     expect(sources.length).toBeGreaterThan(0)
     for (const file of sources) {

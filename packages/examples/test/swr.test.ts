@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Layer, Ref, TestClock } from "effect"
+import { Deferred, Effect, Layer, Ref } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { TestOffload } from "@fibervisor/vitest"
+import { TestOffload, TestTime } from "@fibervisor/vitest"
 import { makeSwrCache, Upstream } from "../src/docs/offload-swr.js"
 
 /** An upstream that counts fetches and answers `<key>@v<n>`. */
@@ -24,7 +24,7 @@ describe("stale-while-revalidate on Offload", () => {
       const slowLayer = Layer.succeed(Upstream, {
         fetch: (key) =>
           Deferred.await(gate).pipe(
-            Effect.zipRight(Ref.updateAndGet(fetches, (n) => n + 1)),
+            Effect.andThen(Ref.updateAndGet(fetches, (n) => n + 1)),
             Effect.map((n) => `${key}@v${n}`)
           )
       })
@@ -33,9 +33,9 @@ describe("stale-while-revalidate on Offload", () => {
         effect.pipe(Effect.provide(upstream), Effect.provide(offload))
 
       expect(yield* run(cache.get("user:1"), layer)).toEqual({ value: "user:1@v1", status: "MISS" })
-      yield* TestClock.adjust("5 seconds")
+      yield* TestTime.adjust("5 seconds")
       expect(yield* run(cache.get("user:1"), layer)).toEqual({ value: "user:1@v1", status: "HIT" })
-      yield* TestClock.adjust("6 seconds")
+      yield* TestTime.adjust("6 seconds")
       // 100 concurrent stale hits while the refresh is parked on the gate
       const results = yield* Effect.all(
         Array.from({ length: 100 }, () => run(cache.get("user:1"), slowLayer)),
@@ -57,11 +57,11 @@ describe("stale-while-revalidate on Offload", () => {
       const cache = makeSwrCache(options)
       const get = (key: string) => cache.get(key).pipe(Effect.provide(layer), Effect.provide(Offload.layerDisabled))
       expect((yield* get("k")).status).toBe("MISS")
-      yield* TestClock.adjust("11 seconds")
+      yield* TestTime.adjust("11 seconds")
       expect(yield* get("k")).toEqual({ value: "k@v1", status: "STALE" })
       expect(yield* get("k")).toEqual({ value: "k@v1", status: "STALE" })
       expect(yield* Ref.get(fetches)).toBe(1)
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
       expect(yield* get("k")).toEqual({ value: "k@v2", status: "MISS" })
     })
   )
@@ -72,7 +72,7 @@ describe("stale-while-revalidate on Offload", () => {
       const cache = makeSwrCache(options)
       const get = (key: string) => cache.get(key).pipe(Effect.provide(layer))
       yield* get("k")
-      yield* TestClock.adjust("11 seconds")
+      yield* TestTime.adjust("11 seconds")
       yield* get("k")
       yield* get("k")
       const entries = yield* TestOffload.entries

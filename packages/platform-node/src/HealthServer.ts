@@ -16,12 +16,13 @@
  *   `data: <SupervisorEvent.encode(event) as JSON>`), after a `: connected` comment; a `: ping`
  *   comment every 15 seconds keeps idle proxies from closing the connection. Events published after
  *   the request arrived are not missed (unless the client is so slow that the sliding bus drops them).
- * - `/metrics`: Effect's metrics (every `fibervisor_*` metric) in the Prometheus text format, through
- *   `@effect/opentelemetry`'s `Metrics` layer and OpenTelemetry's `PrometheusExporter`. The names are
- *   the metrics' own (`fibervisor_task_attempts_total`, `fibervisor_task_running`,
+ * - `/metrics`: Effect's metrics (every `fibervisor_*` metric) in the Prometheus text format, rendered
+ *   by `effect/observability/PrometheusMetrics`. The names are the metrics' own
+ *   (`fibervisor_task_attempts_total`, `fibervisor_task_running`,
  *   `fibervisor_task_attempt_duration_seconds_bucket`/`_sum`/`_count`, `fibervisor_offload_*`), with the
- *   metric's tags as labels (`task`, `kind`) plus `otel_scope_name`, and a `target_info` series. The
- *   registry is global: Effect's runtime metrics (`effect_fiber_*`) and the application's own are there too.
+ *   metric's attributes as labels (`task`, `kind`), and a `target_info` series naming the service. The
+ *   registry is Effect's global one: the application's own metrics are there too (and Effect's runtime
+ *   metrics, `effect_fiber_*`, when the application enables them).
  *
  * The server does not trace its own requests. Do not expose its port outside the cluster: `/tasks`
  * and `/events` describe the application's internals.
@@ -50,7 +51,7 @@ export interface HealthServerOptions {
    * to the pod's IP, so a server on `127.0.0.1` would fail them; use `"::"` for IPv6 as well).
    */
   readonly host?: string | undefined
-  /** The `service.name` of the OpenTelemetry resource, shown in `/metrics`' `target_info` (default `"fibervisor"`). */
+  /** The service's name, shown in `/metrics`' `target_info` series as `service_name` (default `"fibervisor"`). */
   readonly serviceName?: string | undefined
   /**
    * On release, shut the supervisor down before closing the server (default `true`), so that during
@@ -84,7 +85,7 @@ export interface HealthServer {
  * @since 0.2.0
  * @category tags
  */
-export const HealthServer: Context.Tag<HealthServer, HealthServer> = Context.GenericTag<HealthServer>(
+export const HealthServer: Context.Service<HealthServer, HealthServer> = Context.Service<HealthServer>(
   "@fibervisor/platform-node/HealthServer"
 )
 
@@ -111,7 +112,7 @@ export class InvalidHealthServerOptions extends Schema.TaggedError<InvalidHealth
  */
 export class HealthServerError extends Schema.TaggedError<HealthServerError>(
   "@fibervisor/platform-node/HealthServerError"
-)("HealthServerError", { host: Schema.String, port: Schema.Number, reason: Schema.String, cause: Schema.Defect }) {
+)("HealthServerError", { host: Schema.String, port: Schema.Number, reason: Schema.String, cause: Schema.Defect() }) {
   /** @since 0.2.0 */
   override get message(): string {
     return `the health server could not listen on ${this.host}:${this.port}: ${this.reason}`

@@ -12,7 +12,7 @@
  * bug this table found (each failed before its fix and is kept as a regression test).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Either, Exit, Layer, Option } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, Option, Result } from "effect"
 import { Supervisor } from "@fibervisor/core"
 import { HealthServer, NodeSupervisor } from "@fibervisor/platform-node"
 import { describe as describeValue } from "../src/internal/describe.js"
@@ -43,15 +43,21 @@ interface Row {
   readonly reason: string
 }
 
-/** Durations `Duration.decodeUnknown` cannot read, or infinite ones. */
+/**
+ * Durations `Duration.fromInput` cannot read, or infinite ones, or objects Effect 4 would read as a
+ * `{ seconds, … }` duration of zero (`{}`, a misspelt unit).
+ */
 const unreadableDurations: ReadonlyArray<readonly [string, unknown]> = [
   ['"x"', "x"],
   ['""', ""],
   ['"   "', "   "],
   ['"Infinity seconds"', "Infinity seconds"],
   ["Infinity", Number.POSITIVE_INFINITY],
+  ['"Infinity"', "Infinity"],
   ["Duration.infinity", Duration.infinity],
   ["{}", {}],
+  ["{ second: 5 }", { second: 5 }],
+  ['{ seconds: "5" }', { seconds: "5" }],
   ["null", null],
   ["true", true],
   ["a function", fn],
@@ -96,7 +102,9 @@ const runMainRows: ReadonlyArray<Row> = [
       ["[0, -1]", [0, -1]],
       ["[NaN, 0]", [Number.NaN, 0]],
       ["[-Infinity, 0]", [Number.NEGATIVE_INFINITY, 0]],
-      ["-10n", -10n]
+      ["-10n", -10n],
+      ["{ seconds: -5 }", { seconds: -5 }],
+      ["{ seconds: 1, milliseconds: NaN }", { seconds: 1, milliseconds: Number.NaN }]
     ] as const
   ).map(([label, value]) => ({
     option: "grace",
@@ -117,7 +125,9 @@ const runMainRows: ReadonlyArray<Row> = [
       ["[-1, 0]", [-1, 0]],
       ["[0, -1]", [0, -1]],
       ["[NaN, 0]", [Number.NaN, 0]],
-      ["-10n", -10n]
+      ["-10n", -10n],
+      ["{ seconds: 0 }", { seconds: 0 }],
+      ["{ seconds: -5 }", { seconds: -5 }]
     ] as const
   ).map(([label, value]) => ({
     option: "exitDeadline",
@@ -157,6 +167,7 @@ const hugeRunMain: ReadonlyArray<readonly [string, NodeSupervisor.RunMainOptions
   ["exitDeadline MAX_SAFE_INTEGER + 1", { exitDeadline: Number.MAX_SAFE_INTEGER + 1 }, Number.MAX_SAFE_INTEGER + 1],
   ["exitDeadline 1e308", { exitDeadline: 1e308 }, 1e308],
   ['grace "30 days" (deadline: grace + 5 s)', { grace: "30 days" }, 30 * DAY + 5_000],
+  ["grace { days: 30 } (an Effect 4 duration object)", { grace: { days: 30 } }, 30 * DAY + 5_000],
   ["grace 1e308", { grace: 1e308 }, 1e308]
 ]
 
@@ -274,7 +285,7 @@ const typedFailure = <E>(exit: Exit.Exit<unknown, E>): E => {
   if (Exit.isSuccess(exit)) return expect.fail(`expected a typed failure, got a success`)
   expect(Cause.hasDies(exit.cause), `a defect instead of a typed failure:\n${Cause.pretty(exit.cause)}`).toBe(false)
   expect(Cause.hasInterruptsOnly(exit.cause)).toBe(false)
-  return Option.getOrThrow(Cause.failureOption(exit.cause))
+  return Option.getOrThrow(Cause.findErrorOption(exit.cause))
 }
 
 const expectFieldError = (error: unknown, tag: string, prefix: string, field: string, reason: string): void => {
@@ -298,17 +309,17 @@ describe("BadInput: NodeSupervisor.runMain options (resolve)", () => {
   for (const row of runMainRows) {
     it(`${row.option} = ${row.label} → InvalidRunMainOptions(${row.field})`, () => {
       const resolved = noThrow(() => resolve(row.options as never))
-      if (Either.isRight(resolved)) return expect.fail(`accepted: ${JSON.stringify(resolved.right)}`)
-      expect(resolved.left).toBeInstanceOf(NodeSupervisor.InvalidRunMainOptions)
-      expectFieldError(resolved.left, "InvalidRunMainOptions", "invalid runMain options", row.field, row.reason)
+      if (Result.isSuccess(resolved)) return expect.fail(`accepted: ${JSON.stringify(resolved.success)}`)
+      expect(resolved.failure).toBeInstanceOf(NodeSupervisor.InvalidRunMainOptions)
+      expectFieldError(resolved.failure, "InvalidRunMainOptions", "invalid runMain options", row.field, row.reason)
     })
   }
 
   for (const [label, options, deadlineMs] of hugeRunMain) {
     it(`${label}: accepted, the exit deadline is ${deadlineMs} ms (no clamp)`, () => {
       const resolved = noThrow(() => resolve(options))
-      expect(Either.map(resolved, ({ graceMs: _, ...rest }) => rest)).toEqual(
-        Either.right({ exitDeadlineMs: deadlineMs, disableErrorReporting: false, disablePrettyLogger: false })
+      expect(Result.map(resolved, ({ graceMs: _, ...rest }) => rest)).toEqual(
+        Result.succeed({ exitDeadlineMs: deadlineMs, disableErrorReporting: false, disablePrettyLogger: false })
       )
     })
   }
@@ -402,8 +413,8 @@ describe("BadInput: bugs found", () => {
     // checking the raw input before decoding.
     for (const grace of [-1, Number.NaN, Number.NEGATIVE_INFINITY, "-5 seconds", [-1, 0], [Number.NaN, 0], -10n]) {
       const resolved = noThrow(() => resolve({ grace: grace as never }))
-      expect(Either.isLeft(resolved), `grace ${String(grace)} was accepted`).toBe(true)
-      if (Either.isLeft(resolved)) expect(resolved.left.field).toBe("grace")
+      expect(Result.isFailure(resolved), `grace ${String(grace)} was accepted`).toBe(true)
+      if (Result.isFailure(resolved)) expect(resolved.failure.field).toBe("grace")
     }
   })
 

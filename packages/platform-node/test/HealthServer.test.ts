@@ -6,9 +6,10 @@
  */
 import { connect } from "node:net"
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Context, Deferred, Effect, Exit, Fiber, Layer, Ref, Schema, Scope, TestClock } from "effect"
+import { Clock, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Ref, Schema, Scope, Tracer } from "effect"
 import { Backoff, Offload, Supervisor, SupervisorEvent, SupervisorTree, Task } from "@fibervisor/core"
 import { HealthServer } from "@fibervisor/platform-node"
+import { TestTime } from "@fibervisor/vitest"
 
 let roots = 0
 
@@ -34,6 +35,23 @@ const until = <A, E, R>(
     }
     return yield* Effect.fail(new Error(`gave up waiting for ${what}; last: ${JSON.stringify(last)}`))
   })
+
+/**
+ * `clock`, recording the instant each sleep started on it is due (Effect 4's `TestClock` does not
+ * list its pending sleeps).
+ */
+const recordSleeps = (clock: Clock.Clock) => {
+  const wakes: Array<number> = []
+  const recording: Clock.Clock = {
+    ...clock,
+    sleep: (duration) =>
+      Effect.suspend(() => {
+        wakes.push(clock.currentTimeMillisUnsafe() + Duration.toMillis(duration))
+        return clock.sleep(duration)
+      })
+  }
+  return { wakes, clock: recording }
+}
 
 const urlOf = (server: HealthServer.HealthServer, path: string) => `http://127.0.0.1:${server.port}${path}`
 
@@ -142,7 +160,10 @@ const openEvents = (server: HealthServer.HealthServer): Effect.Effect<EventStrea
           try: nextMessage,
           catch: (cause) => (cause instanceof Error ? cause : new Error(String(cause)))
         }).pipe(
-          Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => new Error("no SSE message within 2 seconds") })
+          Effect.timeoutOrElse({
+            duration: "2 seconds",
+            orElse: () => Effect.fail(new Error("no SSE message within 2 seconds"))
+          })
         ),
         abort: Effect.sync(() => controller.abort())
       }
@@ -450,6 +471,25 @@ describe("HealthServer", () => {
     })
   )
 
+  it.live("does not trace its own requests", () =>
+    Effect.gen(function* () {
+      const names: Array<string> = []
+      const tracer = Tracer.make({
+        span(options) {
+          names.push(options.name)
+          return Tracer.nativeTracer.span(options)
+        }
+      })
+      const { server } = yield* start(uniqueRoot("health-untraced")).pipe(Effect.withTracer(tracer))
+      for (const path of ["/healthz", "/readyz", "/tasks", "/metrics", "/nope"]) yield* request(server, path)
+      // No span at all (traced, each request would be a span named after its method: "GET").
+      expect(names).toEqual([])
+      // The tracer records spans: the server's requests would have been seen.
+      yield* Effect.withTracer(Effect.withSpan(Effect.void, "control"), tracer)
+      expect(names).toContain("control")
+    })
+  )
+
   it.live("serves /tasks as the Schema-encoded tree", () =>
     Effect.gen(function* () {
       const root = uniqueRoot("health-tasks")
@@ -463,7 +503,7 @@ describe("HealthServer", () => {
       )
       const { status, body } = yield* getJson(server, "/tasks")
       expect(status).toBe(200)
-      const tree = yield* Schema.decodeUnknown(SupervisorTree.SupervisorTree)(body)
+      const tree = yield* Schema.decodeUnknownEffect(SupervisorTree.SupervisorTree)(body)
       expect(tree.path).toBe(root)
       expect(tree.state).toBe("running")
       expect(SupervisorTree.flatten(tree).map(({ path, ready, kind }) => ({ path, ready, kind }))).toEqual([
@@ -505,7 +545,7 @@ describe("HealthServer", () => {
       })
       expect(yield* getJson(server, "/healthz")).toEqual({ status: 200, body: { status: "ok" } })
 
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const ready = yield* until("ready", getJson(server, "/readyz"), ({ status }) => status === 200)
       expect(ready).toEqual({ status: 200, body: { status: "ready" } })
       expect(yield* Ref.get(attempts)).toBe(2)
@@ -551,15 +591,18 @@ describe("HealthServer", () => {
   // On the TestClock: the server's fibers run with the services of the scope that built it.
   it.effect("sends a ping comment on an idle event stream every 15 seconds", () =>
     Effect.gen(function* () {
-      const { server } = yield* start(uniqueRoot("health-ping"))
+      const sleeps = recordSleeps(yield* Clock.Clock)
+      const { server } = yield* start(uniqueRoot("health-ping")).pipe(Effect.provideService(Clock.Clock, sleeps.clock))
       const stream = yield* openEvents(server)
       expect(yield* stream.next).toEqual({ comments: ["connected"] })
       for (let ping = 1; ping <= 2; ping++) {
         // The stream's timer is set (it is the only one).
-        yield* until("the ping timer", TestClock.sleeps(), (sleeps) =>
-          Chunk.toReadonlyArray(sleeps).includes(ping * 15_000)
+        yield* until(
+          "the ping timer",
+          Effect.sync(() => sleeps.wakes.slice()),
+          (wakes) => wakes.includes(ping * 15_000)
         )
-        yield* TestClock.adjust("15 seconds")
+        yield* TestTime.adjust("15 seconds")
         expect(yield* stream.next).toEqual({ comments: ["ping"] })
       }
       yield* stream.abort
@@ -588,7 +631,7 @@ describe("HealthServer", () => {
         Task.make(
           "stuck",
           Effect.acquireRelease(Deferred.succeed(started, undefined), () => Deferred.await(release)).pipe(
-            Effect.zipRight(Effect.never)
+            Effect.andThen(Effect.never)
           ),
           { ready: true }
         )
@@ -607,14 +650,16 @@ describe("HealthServer", () => {
         body: { status: "shutting-down", notReady: [{ path: `${root}/stuck`, state: "stopping" }] }
       })
       yield* readUntil(stream, (event) => event._tag === "ShutdownRequested" && event.path === root)
-      expect(closing.unsafePoll()).toBeNull()
+      expect(closing.pollUnsafe()).toBeUndefined()
 
       yield* Deferred.succeed(release, undefined)
       const rest = yield* readUntil(stream, (event) => event._tag === "AllStoppedWithinGrace")
       expect(rest.map((event) => event._tag)).toContain("TaskRemoved")
       // Then the server ends the stream, and closes.
       expect(yield* stream.next).toBeUndefined()
-      yield* Fiber.join(closing).pipe(Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => "closing hung" }))
+      yield* Fiber.join(closing).pipe(
+        Effect.timeoutOrElse({ duration: "2 seconds", orElse: () => Effect.fail("closing hung") })
+      )
       expect(yield* sup.isShuttingDown).toBe(true)
       const refused = yield* Effect.flip(request(server, "/healthz"))
       expect(refused.message).toBe("fetch failed")
@@ -633,7 +678,7 @@ describe("HealthServer", () => {
       expect(yield* stream.next).toEqual({ comments: ["connected"] })
       // An open event stream does not keep the server from closing.
       yield* Scope.close(scope, Exit.void).pipe(
-        Effect.timeoutFail({ duration: "2 seconds", onTimeout: () => "closing hung" })
+        Effect.timeoutOrElse({ duration: "2 seconds", orElse: () => Effect.fail("closing hung") })
       )
       expect(yield* stream.next).toBeUndefined()
       expect(yield* sup.isShuttingDown).toBe(false)
@@ -662,7 +707,7 @@ describe("HealthServer", () => {
       yield* Scope.close(scope, Exit.void)
       expect(Date.now() - started).toBeLessThan(1_000)
       yield* Effect.promise(() => raw.closed).pipe(
-        Effect.timeoutFail({ duration: "1 second", onTimeout: () => "the raw connection stayed open" })
+        Effect.timeoutOrElse({ duration: "1 second", orElse: () => Effect.fail("the raw connection stayed open") })
       )
     })
   )
@@ -707,11 +752,14 @@ describe("HealthServer", () => {
       expect(valueOf(families, "fibervisor_offload_completed_total", offloaded)).toBe(1)
       expect(valueOf(families, "fibervisor_offload_active", offloaded)).toBe(0)
       expect(valueOf(families, "fibervisor_offload_duration_seconds_count", offloaded)).toBe(1)
-      // The tags are the labels, next to the OpenTelemetry scope; the resource is in target_info.
+      // The attributes are the labels, and nothing else; the service is named in target_info.
       expect(
         families.get("fibervisor_task_attempts_total")?.samples.find((s) => s.labels.task === task.task)?.labels
-      ).toEqual({ task: `${root}/job`, otel_scope_name: "@effect/opentelemetry/Metrics" })
-      expect(families.get("target_info")?.samples[0]?.labels).toMatchObject({ service_name: "fibervisor" })
+      ).toEqual({ task: `${root}/job` })
+      expect(families.get("target_info")?.type).toBe("gauge")
+      expect(families.get("target_info")?.samples).toEqual([
+        { name: "target_info", labels: { service_name: "fibervisor" }, value: 1 }
+      ])
     })
   )
 })

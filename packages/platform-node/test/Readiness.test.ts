@@ -4,9 +4,10 @@
  * long as the process lived), and a `ready: "reported"` task is ready only once it said so.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Layer, TestClock } from "effect"
+import { Context, Deferred, Effect, Layer } from "effect"
 import { Backoff, Supervisor, Task, TaskContext } from "@fibervisor/core"
 import { HealthServer } from "@fibervisor/platform-node"
+import { TestTime } from "@fibervisor/vitest"
 
 let roots = 0
 const uniqueRoot = (prefix: string): string => `${prefix}-${++roots}`
@@ -108,7 +109,7 @@ describe('/readyz: a ready: "reported" task', () => {
           { ready: "reported" }
         )
       )
-      yield* TestClock.adjust(0)
+      yield* TestTime.settle()
       expect(yield* getJson(server, "/readyz")).toEqual({
         status: 503,
         body: {

@@ -51,9 +51,9 @@ const drive = (scenario: string, signal?: NodeJS.Signals): Effect.Effect<Run, Er
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
     })
   }).pipe(
-    Effect.timeoutFail({
+    Effect.timeoutOrElse({
       duration: "20 seconds",
-      onTimeout: () => new Error(`rootFails ${scenario} did not exit within 20 s`)
+      orElse: () => Effect.fail(new Error(`rootFails ${scenario} did not exit within 20 s`))
     })
   )
 
@@ -69,6 +69,9 @@ type Name = keyof typeof scenarios
 const runs = new Map<Name, Fiber.Fiber<Run, Error>>()
 
 beforeAll(() => {
+  // The fixtures run on this test's Node (process.execPath): Effect 4 and @effect/platform-node need
+  // Node 22.19+, which `pnpm exec vitest` provides (the tree's node_modules/.bin/node).
+  expect(Number(process.versions.node.split(".")[0]), `Node ${process.version}`).toBeGreaterThanOrEqual(22)
   for (const [name, signals] of Object.entries(scenarios) as Array<[Name, ReadonlyArray<NodeJS.Signals>]>) {
     runs.set(name, Effect.runFork(drive(name, signals[0])))
   }

@@ -4,7 +4,7 @@
  * `runMain` reads the roots' grace from the `SupervisorRegistry` when the shutdown starts.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, Exit, Layer } from "effect"
+import { Effect, Exit, Layer, Result } from "effect"
 import { Supervisor, SupervisorRegistry } from "@fibervisor/core"
 import { HealthServer, NodeSupervisor } from "@fibervisor/platform-node"
 import { deadlineOf, describeDeadline, resolve } from "../src/internal/runMain.js"
@@ -58,13 +58,13 @@ describe("runMain: unknown option keys, and an exit deadline below the grace", (
   it("a typo (exitDeadLine) is refused by name, as are other keys", () => {
     // Before the fix: accepted silently (exit code 0).
     expect(resolve({ exitDeadLine: "5 seconds" } as never)).toEqual(
-      Either.left(
+      Result.fail(
         new NodeSupervisor.InvalidRunMainOptions({ field: "exitDeadLine", reason: "is not a known option (misspelt?)" })
       )
     )
-    expect(Either.isLeft(resolve({ teardown: () => {} } as never))).toBe(true)
+    expect(Result.isFailure(resolve({ teardown: () => {} } as never))).toBe(true)
     expect(resolve([] as never)).toEqual(
-      Either.left(
+      Result.fail(
         new NodeSupervisor.InvalidRunMainOptions({ field: "options", reason: "must be an object, got an array" })
       )
     )
@@ -72,7 +72,7 @@ describe("runMain: unknown option keys, and an exit deadline below the grace", (
 
   it("exitDeadline shorter than an explicit grace is refused; equal is accepted", () => {
     expect(resolve({ grace: "20 seconds", exitDeadline: "1 second" })).toEqual(
-      Either.left(
+      Result.fail(
         new NodeSupervisor.InvalidRunMainOptions({
           field: "exitDeadline",
           reason: 'must not be shorter than grace (20000 ms): it would cut the graceful shutdown short, got "1 second"'
@@ -80,7 +80,7 @@ describe("runMain: unknown option keys, and an exit deadline below the grace", (
       )
     )
     expect(resolve({ grace: "20 seconds", exitDeadline: "20 seconds" })).toEqual(
-      Either.right({
+      Result.succeed({
         graceMs: 20_000,
         exitDeadlineMs: 20_000,
         disableErrorReporting: false,
@@ -94,7 +94,7 @@ describe("runMain: the grace and the deadline of a shutdown", () => {
   it.effect("without grace, the longest grace of the live roots is read when the shutdown starts", () =>
     Effect.gen(function* () {
       const registry = SupervisorRegistry.make()
-      const config = Either.getOrThrow(resolve(undefined))
+      const config = Result.getOrThrow(resolve(undefined))
       expect(deadlineOf(config, registry)).toEqual({ graceMs: 10_000, exitDeadlineMs: 15_000, graceFrom: "default" })
       yield* Supervisor.make({ grace: "6 seconds" }).pipe(
         Effect.provideService(SupervisorRegistry.SupervisorRegistry, registry)
@@ -107,11 +107,11 @@ describe("runMain: the grace and the deadline of a shutdown", () => {
       expect(current).toEqual({ graceMs: 6_000, exitDeadlineMs: 11_000, graceFrom: "supervisors" })
       expect(describeDeadline(current)).toBe("(grace 6s from the supervisors, exit deadline 11s)")
       // An exitDeadline shorter than the supervisors' grace is only known now: it is warned about.
-      const short = deadlineOf(Either.getOrThrow(resolve({ exitDeadline: "3 seconds" })), registry)
+      const short = deadlineOf(Result.getOrThrow(resolve({ exitDeadline: "3 seconds" })), registry)
       expect(describeDeadline(short)).toBe(
         "(grace 6s from the supervisors, exit deadline 3s; the exit deadline is shorter than the grace: tasks may be cut off before their grace runs out)"
       )
-      const explicit = deadlineOf(Either.getOrThrow(resolve({ grace: "20 seconds" })), registry)
+      const explicit = deadlineOf(Result.getOrThrow(resolve({ grace: "20 seconds" })), registry)
       expect(describeDeadline(explicit)).toBe("(grace 20s, exit deadline 25s)")
     })
   )

@@ -10,7 +10,7 @@
 import { spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber } from "effect"
+import { Deferred, Effect, Exit, Fiber, Semaphore } from "effect"
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
 
@@ -115,9 +115,9 @@ const drive = (scenario: Scenario, started: Deferred.Deferred<void>): Effect.Eff
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
     })
   }).pipe(
-    Effect.timeoutFail({
+    Effect.timeoutOrElse({
       duration: "25 seconds",
-      onTimeout: () => new Error(`${scenario.fixture} ${scenario.args.join(" ")} did not exit within 25 s`)
+      orElse: () => Effect.fail(new Error(`${scenario.fixture} ${scenario.args.join(" ")} did not exit within 25 s`))
     })
   )
 
@@ -174,6 +174,9 @@ type Name = keyof typeof scenarios
 const runs = new Map<Name, Fiber.Fiber<Run, Error>>()
 
 beforeAll(() => {
+  // The fixtures run on this test's Node (process.execPath): Effect 4 and @effect/platform-node need
+  // Node 22.19+, which `pnpm exec vitest` provides (the tree's node_modules/.bin/node).
+  expect(Number(process.versions.node.split(".")[0]), `Node ${process.version}`).toBeGreaterThanOrEqual(22)
   for (const [name, scenario] of Object.entries(scenarios) as Array<[Name, Scenario]>) {
     runs.set(name, Effect.runFork(launch(scenario)))
   }

@@ -13,11 +13,10 @@ import { Offload, OffloadKey } from "@fibervisor/core"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 
 /**
  * One registration the recording layer accepted.
@@ -55,7 +54,7 @@ export interface TestOffload {
  * @since 0.1.0
  * @category tags
  */
-export const TestOffload: Context.Tag<TestOffload, TestOffload> = Context.GenericTag<TestOffload>(
+export const TestOffload: Context.Service<TestOffload, TestOffload> = Context.Service<TestOffload>(
   "@fibervisor/vitest/TestOffload"
 )
 
@@ -72,7 +71,7 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
   const endOf = (entry: Entry) => {
     let deferred = ended.get(entry)
     if (deferred === undefined) {
-      deferred = Deferred.makeUnsafe<Exit.Exit<unknown, unknown>>(FiberId.none)
+      deferred = Deferred.makeUnsafe<Exit.Exit<unknown, unknown>>()
       ended.set(entry, deferred)
     }
     return deferred
@@ -96,16 +95,16 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
     effect: Effect.Effect<A, E, R>,
     context: Context.Context<R>
   ): Entry | "deduplicated" | Effect.Effect<void> =>
-    Either.match(OffloadKey.validate(key), {
+    Result.match(OffloadKey.validate(key), {
       // The same check, and the same line, as the real layer's.
-      onLeft: (reason) =>
+      onFailure: (reason) =>
         Effect.logWarning(`offload rejected: ${reason}`).pipe(
           Effect.annotateLogs({
             fibervisor: "offload",
             key: OffloadKey.isOffloadKey(key) ? OffloadKey.format(key) : "?"
           })
         ),
-      onRight: (key) => {
+      onSuccess: (key) => {
         const id = identity(key)
         if (id !== undefined && options.deduplicate && inFlight.has(id)) return "deduplicated"
         if (id !== undefined) inFlight.set(id, (inFlight.get(id) ?? 0) + 1)
@@ -159,15 +158,15 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
   /** Drops entries without running them: their handles resume with an interruption. */
   const drop = (predicate: (entry: Entry) => boolean): number => {
     const dropped = take(predicate)
-    for (const entry of dropped) settle(entry, Exit.interrupt(FiberId.none))
+    for (const entry of dropped) settle(entry, Exit.interrupt())
     return dropped.length
   }
   const offload: Offload.Offload = {
     spawn: (kind, effect) => Effect.asVoid(register(OffloadKey.auto(kind), effect)),
     register,
     submit,
-    isInFlight: (key) => Effect.sync(() => OffloadKey.validate(key)._tag === "Right" && pending.some(matching(key))),
-    cancel: (key) => Effect.sync(() => OffloadKey.validate(key)._tag === "Right" && drop(matching(key)) > 0),
+    isInFlight: (key) => Effect.sync(() => Result.isSuccess(OffloadKey.validate(key)) && pending.some(matching(key))),
+    cancel: (key) => Effect.sync(() => Result.isSuccess(OffloadKey.validate(key)) && drop(matching(key)) > 0),
     cancelAll: Effect.sync(() => drop(() => true)),
     activeCount: Effect.succeed(0),
     queuedCount: Effect.sync(() => pending.length),
@@ -179,14 +178,16 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
     runAll: Effect.suspend(() => {
       const taken = take(() => true)
       return Effect.forEach(taken, (entry) =>
-        Effect.tap(Effect.exit(entry.effect), (exit) => {
-          settle(entry, exit)
-        })
+        Effect.tap(Effect.exit(entry.effect), (exit) =>
+          Effect.sync(() => {
+            settle(entry, exit)
+          })
+        )
       ).pipe(
         // `runAll` interrupted: what it took and did not run is dropped, and its handles say so.
         Effect.ensuring(
           Effect.sync(() => {
-            for (const entry of taken) settle(entry, Exit.interrupt(FiberId.none))
+            for (const entry of taken) settle(entry, Exit.interrupt())
           })
         )
       )

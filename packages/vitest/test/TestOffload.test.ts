@@ -1,9 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Effect, Exit, Ref, TestClock } from "effect"
+import { Context, Effect, Exit, Fiber, Ref } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { TestOffload } from "@fibervisor/vitest"
+import { TestOffload, TestTime } from "@fibervisor/vitest"
 
-class Greeting extends Context.Tag("Greeting")<Greeting, string>() {}
+class Greeting extends Context.Service<Greeting, string>()("Greeting") {}
 
 describe("TestOffload", () => {
   it.effect("records registrations without running them, deduplicating keyed work", () =>
@@ -41,7 +41,7 @@ describe("TestOffload", () => {
       yield* Offload.spawn(
         "greet",
         Effect.flatMap(Greeting, (g) =>
-          Effect.zipRight(
+          Effect.andThen(
             Effect.sleep("1 second"),
             Ref.update(seen, (s) => [...s, g])
           )
@@ -49,8 +49,8 @@ describe("TestOffload", () => {
       ).pipe(Effect.provideService(Greeting, "hello"))
       yield* Offload.spawn("boom", Effect.fail("nope"))
       const running = yield* Effect.forkChild(TestOffload.runAll)
-      yield* TestClock.adjust("1 second")
-      const exits = yield* running.await.pipe(Effect.flatten)
+      yield* TestTime.adjust("1 second")
+      const exits = yield* Fiber.join(running)
       expect(yield* Ref.get(seen)).toEqual(["hello"])
       expect(exits[1]).toEqual(Exit.fail("nope"))
     }).pipe(Effect.provide(TestOffload.layer()))

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, HashMap, Logger, Option, TestClock } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, Logger, Option, References } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { TestOffload } from "@fibervisor/vitest"
+import { TestOffload, TestTime } from "@fibervisor/vitest"
 
 /** Values the real layer refuses, as a JavaScript caller could pass them. */
 const invalidKeys: ReadonlyArray<readonly [string, OffloadKey.OffloadKey]> = [
@@ -17,12 +17,11 @@ const invalidKeys: ReadonlyArray<readonly [string, OffloadKey.OffloadKey]> = [
 
 const captureWarnings = () => {
   const lines: Array<readonly [unknown, Record<string, unknown>]> = []
-  const layer = Logger.replace(
-    Logger.defaultLogger,
-    Logger.make(({ annotations, message }) => {
-      lines.push([Array.isArray(message) ? message[0] : message, Object.fromEntries(HashMap.toEntries(annotations))])
+  const layer = Logger.layer([
+    Logger.make(({ fiber, message }) => {
+      lines.push([Array.isArray(message) ? message[0] : message, { ...fiber.getRef(References.CurrentLogAnnotations) }])
     })
-  )
+  ])
   return { lines, layer }
 }
 
@@ -59,10 +58,10 @@ describe("TestOffload.submit", () => {
       const failing = yield* Offload.submit(OffloadKey.auto("flush"), Effect.fail("boom" as const))
       expect([ok.outcome, failing.outcome]).toEqual(["spawned", "spawned"])
       const waiting = yield* Effect.forkChild(ok.await)
-      yield* TestClock.adjust("1 second")
-      expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
+      yield* TestTime.adjust("1 second")
+      expect(waiting.pollUnsafe()).toBeUndefined()
       const running = yield* Effect.forkChild(TestOffload.runAll)
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       yield* Fiber.join(running)
       const result: Option.Option<Exit.Exit<number, never>> = yield* Fiber.join(waiting)
       expect(result).toEqual(Option.some(Exit.succeed(7)))
@@ -76,8 +75,8 @@ describe("TestOffload.submit", () => {
       const second = yield* Offload.submit(OffloadKey.keyed("u1", "revalidate"), Effect.succeed("second"))
       expect([first.outcome, second.outcome]).toEqual(["spawned", "deduplicated"])
       const waiting = yield* Effect.forkChild(second.await)
-      yield* Effect.yieldNow
-      expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
+      yield* TestTime.settle()
+      expect(waiting.pollUnsafe()).toBeUndefined()
       yield* TestOffload.runAll
       expect(yield* Fiber.join(waiting)).toEqual(Option.none())
       expect(yield* first.await).toEqual(Option.some(Exit.succeed("first")))
@@ -108,7 +107,7 @@ describe("TestOffload.submit", () => {
       const started = yield* Deferred.make<void>()
       const first = yield* Offload.submit(
         OffloadKey.auto("x"),
-        Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+        Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
       )
       const second = yield* Offload.submit(OffloadKey.auto("x"), Effect.void)
       const running = yield* Effect.forkChild(TestOffload.runAll)

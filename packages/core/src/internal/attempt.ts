@@ -2,6 +2,7 @@ import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
+import * as Result from "effect/Result"
 import * as TaskError from "../TaskError.js"
 import { describeError } from "./describe.js"
 
@@ -55,7 +56,7 @@ export const classify = (
   }
   if (Exit.isSuccess(exit)) return succeeded
   const cause = exit.cause
-  const failure = Cause.failureOption(cause)
+  const failure = Cause.findErrorOption(cause)
   if (Option.isSome(failure)) {
     const error = failure.value
     const tag = tagOf(error)
@@ -85,11 +86,11 @@ export const classify = (
     }
     return { _tag: "Failed", reason, exitCode, fatal, escalate: false, cause }
   }
-  const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) {
+  const defect = Cause.findDefect(cause)
+  if (Result.isSuccess(defect)) {
     return {
       _tag: "Failed",
-      reason: `defect: ${describeError(defect.value)}`,
+      reason: `defect: ${describeError(defect.success)}`,
       exitCode: undefined,
       fatal: false,
       escalate: false,

@@ -1,12 +1,10 @@
-import type * as Chunk from "effect/Chunk"
-import type * as Clock from "effect/Clock"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as PubSub from "effect/PubSub"
-import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as SupervisorEvent from "../SupervisorEvent.js"
+import { Signal } from "./signal.js"
 
 /** An event without the `seq` and `at` the bus stamps on it. */
 export type EventInput = SupervisorEvent.SupervisorEvent extends infer E
@@ -15,16 +13,80 @@ export type EventInput = SupervisorEvent.SupervisorEvent extends infer E
     : never
   : never
 
-/** One subscriber's queue, and what it had not taken when the bus closed. */
-interface Subscription {
-  readonly dequeue: Queue.Dequeue<SupervisorEvent.SupervisorEvent>
-  rest: Chunk.Chunk<SupervisorEvent.SupervisorEvent> | undefined
+/**
+ * One subscriber's buffer of events, sliding: when it is full, the oldest event is dropped.
+ *
+ * The bus keeps its own buffers rather than an Effect `PubSub`: Effect 4's `PubSub` resumes a
+ * waiting subscriber inside `publish`, so a subscriber's code would run in the middle of the
+ * supervisor's bookkeeping (an event is emitted, say, between registering a task and starting its
+ * fiber). Here an event is in every buffer as soon as it is emitted, and a waiting subscriber is
+ * woken after the current synchronous work (`Signal`).
+ */
+class Subscription {
+  private events: Array<SupervisorEvent.SupervisorEvent> = []
+  /** The index of the oldest event not taken yet. */
+  private head = 0
+  /** Set while the subscriber waits for an event. */
+  private waiter: Signal<void> | undefined = undefined
+  /**
+   * The subscriber was waiting when the current burst began: it holds one more event, the one
+   * `PubSub` would have handed to it directly.
+   */
+  private extra = 0
+  ended = false
+
+  constructor(private readonly capacity: number) {}
+
+  get size(): number {
+    return this.events.length - this.head
+  }
+
+  offer(event: SupervisorEvent.SupervisorEvent): void {
+    if (this.ended) return
+    if (this.size >= this.capacity + this.extra) this.head += 1
+    this.events.push(event)
+    this.compact()
+    const waiter = this.waiter
+    if (waiter !== undefined) {
+      this.waiter = undefined
+      this.extra = 1
+      waiter.complete(undefined)
+    }
+  }
+
+  /** No event comes after these (the bus closed, or the subscription's scope did). */
+  end(): void {
+    this.ended = true
+    const waiter = this.waiter
+    this.waiter = undefined
+    waiter?.complete(undefined)
+  }
+
+  private compact(): void {
+    if (this.head >= 1024 && this.head * 2 >= this.events.length) {
+      this.events = this.events.slice(this.head)
+      this.head = 0
+    }
+  }
+
+  /** Everything buffered, or a wait for the next event; done once ended and drained. */
+  readonly pull: Effect.Effect<ReadonlyArray<SupervisorEvent.SupervisorEvent>, Cause.Done> = Effect.suspend(() => {
+    if (this.size > 0) {
+      const taken = this.head === 0 ? this.events : this.events.slice(this.head)
+      this.events = []
+      this.head = 0
+      this.extra = 0
+      return Effect.succeed(taken)
+    }
+    if (this.ended) return Cause.done()
+    return Effect.andThen((this.waiter ??= new Signal<void>()).await, this.pull)
+  })
 }
 
 /**
  * The event bus of a supervision tree: the root makes it, nested supervisors publish into it, so
- * one subscription sees the whole tree (each event carries its path). A sliding `PubSub`: a slow
- * subscriber loses the oldest events, publishing never blocks.
+ * one subscription sees the whole tree (each event carries its path). Sliding: a slow subscriber
+ * loses the oldest events, publishing never blocks.
  */
 export class EventBus {
   private seq = 0
@@ -34,11 +96,11 @@ export class EventBus {
 
   constructor(
     private readonly clock: Clock.Clock,
-    private readonly pubsub: PubSub.PubSub<SupervisorEvent.SupervisorEvent>
+    private readonly capacity: number
   ) {}
 
   now(): number {
-    return this.clock.unsafeCurrentTimeMillis()
+    return this.clock.currentTimeMillisUnsafe()
   }
 
   /**
@@ -60,9 +122,7 @@ export class EventBus {
     }
     if (this.closed) return
     const full = { ...event, seq: ++this.seq, at: this.now() } as SupervisorEvent.SupervisorEvent
-    // `unsafeOffer` refuses when a subscriber's buffer is full instead of sliding; only `publish`
-    // applies the sliding strategy (drop the oldest). A sliding publish never suspends.
-    if (!this.pubsub.unsafeOffer(full) && this.pubsub.isActive()) Effect.runSync(PubSub.publish(this.pubsub, full))
+    for (const subscription of this.subscriptions) subscription.offer(full)
   }
 
   /**
@@ -73,25 +133,27 @@ export class EventBus {
   get subscribe(): Effect.Effect<Stream.Stream<SupervisorEvent.SupervisorEvent>, never, Scope.Scope> {
     return Effect.map(
       Effect.acquireRelease(
-        Effect.map(PubSub.subscribe(this.pubsub), (dequeue): Subscription => {
-          const subscription: Subscription = { dequeue, rest: undefined }
-          // Subscribed to a closed bus: its queue is already shut down, the stream ends at once.
-          if (!this.closed) this.subscriptions.add(subscription)
+        Effect.sync(() => {
+          const subscription = new Subscription(this.capacity)
+          // Subscribed to a closed bus: the stream ends at once.
+          if (this.closed) subscription.end()
+          else this.subscriptions.add(subscription)
           return subscription
         }),
         (subscription) =>
           Effect.sync(() => {
             this.subscriptions.delete(subscription)
+            subscription.end()
           })
       ),
       (subscription) =>
-        Stream.concat(
-          Stream.fromQueue(subscription.dequeue),
-          Stream.suspend(() => {
-            const rest = subscription.rest
-            subscription.rest = undefined
-            return rest === undefined ? Stream.empty : Stream.fromChunk(rest)
-          })
+        Stream.fromPull(
+          Effect.succeed(
+            subscription.pull as Effect.Effect<
+              readonly [SupervisorEvent.SupervisorEvent, ...Array<SupervisorEvent.SupervisorEvent>],
+              Cause.Done
+            >
+          )
         )
     )
   }
@@ -101,22 +163,13 @@ export class EventBus {
    * ends); later events are dropped.
    */
   get close(): Effect.Effect<void> {
-    return Effect.suspend(() => {
+    return Effect.sync(() => {
       this.closed = true
-      for (const subscription of this.subscriptions) {
-        // A queue already shut down has nothing to hand over (`takeAll` would be interrupted).
-        const taken = Effect.runSync(Effect.exit(Queue.takeAll(subscription.dequeue)))
-        if (Exit.isSuccess(taken)) subscription.rest = taken.value
-      }
-      return PubSub.shutdown(this.pubsub)
+      for (const subscription of this.subscriptions) subscription.end()
     })
   }
 }
 
 /** Makes the bus of a new tree. */
 export const makeBus = (capacity: number): Effect.Effect<EventBus> =>
-  Effect.zipWith(
-    Effect.clock,
-    PubSub.sliding<SupervisorEvent.SupervisorEvent>(capacity),
-    (clock, pubsub) => new EventBus(clock, pubsub)
-  )
+  Clock.clockWith((clock) => Effect.sync(() => new EventBus(clock, capacity)))

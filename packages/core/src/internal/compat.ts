@@ -1,85 +1,82 @@
 /**
- * Every Effect 3 call that Effect 4 renames or removes lives here, so a port touches one file.
+ * Every use of Effect's internals, and every runtime trick whose shape depends on the Effect
+ * release, lives here, so that a port (or an Effect minor that changes them) touches one file.
+ * `test/compat/Compat.test.ts` checks each assumption against the installed Effect.
  *
  * @internal
  */
-import type * as Effect from "effect/Effect"
-import type * as Context from "effect/Context"
-import * as ContextModule from "effect/Context"
-import type * as FiberRef from "effect/FiberRef"
-import type * as FiberRefs from "effect/FiberRefs"
-import * as Runtime from "effect/Runtime"
-import * as RuntimeFlags from "effect/RuntimeFlags"
-import type * as Tracer from "effect/Tracer"
-import * as Schedule from "effect/Schedule"
-import type * as Scope from "effect/Scope"
-import * as ScheduleDecision from "effect/ScheduleDecision"
-import * as ScheduleInterval from "effect/ScheduleInterval"
-import * as ScheduleIntervals from "effect/ScheduleIntervals"
+import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
-import * as FiberModule from "effect/Fiber"
-import * as Option from "effect/Option"
-import type * as FiberId from "effect/FiberId"
-import * as core from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Pull from "effect/Pull"
+import * as Schedule from "effect/Schedule"
+import * as Tracer from "effect/Tracer"
 
-/** One step of a schedule: the next state and output, and the delay in ms; `undefined` when it is done. */
-export interface ScheduleStep<S, Out> {
-  readonly state: S
+// ---- schedules ----
+
+/**
+ * A running schedule: Effect 4 keeps a schedule's state in the closure `Schedule.toStep` makes, so
+ * "reset the schedule" means dropping the stepper and making a new one.
+ */
+export type Stepper<Out, In> = (
+  now: number,
+  input: In
+) => Pull.Pull<[Out, Duration.Duration], unknown, unknown, unknown>
+
+/** One step of a schedule: its output and the delay it asks for, in ms. */
+export interface ScheduleStep<Out> {
   readonly output: Out
   readonly delayMs: number
 }
 
-/** Steps `schedule` once without sleeping (what `Schedule.driver` does, minus the sleep). */
-export const stepSchedule = <Out, In, R>(
-  schedule: Schedule.Schedule<Out, In, R>,
+/** A new stepper of `schedule`, from its initial state. */
+export const makeStepper = <Out, In>(
+  schedule: Schedule.Schedule<Out, In, unknown, unknown>
+): Effect.Effect<Stepper<Out, In>, never, unknown> => Schedule.toStep(schedule) as Effect.Effect<Stepper<Out, In>>
+
+/**
+ * Steps a stepper once without sleeping; `undefined` when the schedule is done. A step function
+ * that throws is a defect of the returned effect (as a failing schedule is).
+ */
+export const stepSchedule = <Out, In>(
+  step: Stepper<Out, In>,
   now: number,
-  input: In,
-  state: unknown
-): Effect.Effect<ScheduleStep<unknown, Out> | undefined, never, R> =>
-  core.map(
-    core.suspend(() => schedule.step(now, input, state)),
-    ([next, output, decision]) =>
-      ScheduleDecision.isDone(decision)
-        ? undefined
-        : { state: next, output, delayMs: Math.max(0, ScheduleIntervals.start(decision.intervals) - now) }
-  )
-
-/** The state a schedule starts from. */
-export const initialState = <Out, In, R>(schedule: Schedule.Schedule<Out, In, R>): unknown => schedule.initial
-
-/** Builds a schedule from a pure-ish step function that returns the delay in ms, or `undefined` to stop. */
-export const scheduleFromStep = <S, In, Out, R>(
-  initial: S,
-  step: (now: number, input: In, state: S) => Effect.Effect<readonly [S, Out, number | undefined], never, R>
-): Schedule.Schedule<Out, In, R> =>
-  Schedule.makeWithState(initial, (now, input, state) =>
-    core.map(
-      step(now, input, state),
-      ([next, out, delayMs]) =>
-        [
-          next,
-          out,
-          delayMs === undefined
-            ? ScheduleDecision.done
-            : ScheduleDecision.continueWith(ScheduleInterval.after(now + delayMs))
-        ] as const
-    )
+  input: In
+): Effect.Effect<ScheduleStep<Out> | undefined, unknown, unknown> =>
+  Pull.matchEffect(
+    Effect.suspend(() => step(now, input)),
+    {
+      onSuccess: ([output, delay]) =>
+        Effect.succeed<ScheduleStep<Out> | undefined>({ output, delayMs: Math.max(0, Duration.toMillis(delay)) }),
+      onFailure: Effect.failCause,
+      onDone: () => Effect.succeed(undefined)
+    }
   )
 
 /**
- * Forks `effect` as a root fiber of `runtime`. The fiber exists when this returns (so bookkeeping
- * around it is atomic), but it starts on the scheduler's next turn, never inside the caller's.
+ * Builds a schedule from a step function with an explicit state: it returns the next state, the
+ * output and the delay in ms, or `undefined` as the delay to stop.
  */
-export const unsafeForkRoot = <A, E, R>(
-  runtime: Runtime.Runtime<R>,
-  effect: Effect.Effect<A, E, R>
-): Fiber.Fiber<A, E> => {
-  const fiber = Runtime.runFork(runtime)(effect, { immediate: false })
-  live.fibers += 1
-  fiber.addObserver(fiberExited)
-  return fiber
-}
+export const scheduleFromStep = <S, In, Out, R>(
+  initial: S,
+  step: (now: number, input: In, state: S) => Effect.Effect<readonly [S, Out, number | undefined], never, R>
+): Schedule.Schedule<Out, In, never, R> =>
+  Schedule.fromStep(
+    Effect.sync(() => {
+      let state = initial
+      return (now: number, input: In): Pull.Pull<[Out, Duration.Duration], never, Out, R> =>
+        Effect.flatMap(step(now, input, state), ([next, out, delayMs]) => {
+          if (delayMs === undefined) return Cause.done(out)
+          state = next
+          return Effect.succeed<[Out, Duration.Duration]>([out, Duration.millis(delayMs)])
+        })
+    })
+  )
+
+// ---- fibers ----
 
 /**
  * How many fibers fibervisor has started (task fibers, offload jobs, timers, shutdown drivers) and
@@ -91,178 +88,193 @@ const fiberExited = (): void => {
   live.fibers -= 1
 }
 
-/** Asks `fiber` to stop without waiting for it. */
-export const unsafeInterruptFork = (fiber: Fiber.Fiber<unknown, unknown>, by: FiberId.FiberId): void =>
-  fiber.unsafeInterruptAsFork(by)
-
-/** The runtime of the calling fiber (context, fiber refs, flags). */
-export const runtime = <R>(): Effect.Effect<Runtime.Runtime<R>, never, R> => core.runtime<R>()
-
-/** What a detached fiber inherits from the fiber that started it. */
-export interface Caller<R> {
-  readonly context: Context.Context<R>
-  readonly fiberRefs: FiberRefs.FiberRefs
-  readonly runtimeFlags: RuntimeFlags.RuntimeFlags
-  readonly tracer: Tracer.Tracer
-  readonly span: Tracer.AnySpan | undefined
-}
-
-/** `context` plus two services, with one copy of its map (`Context.add` twice would copy it twice). */
-export const addTwo = <R, I1, S1, I2, S2>(
-  context: Context.Context<R>,
-  tag1: Context.Tag<I1, S1>,
-  service1: S1,
-  tag2: Context.Tag<I2, S2>,
-  service2: S2
-): Context.Context<R | I1 | I2> => {
-  const map = new Map(context.unsafeMap)
-  map.set(tag1.key, service1)
-  map.set(tag2.key, service2)
-  return ContextModule.unsafeMake(map)
-}
-
-/** Effect's default tracer: it records spans nowhere. */
-const nativeTracer: Tracer.Tracer = core.runSync(core.tracer)
-
-/** Is `tracer` Effect's default (nothing exports its spans)? */
-export const isNativeTracer = (tracer: Tracer.Tracer): boolean => tracer === nativeTracer
+// ---- deferred resumption ----
 
 /**
- * The fiber's refs as they are. `getFiberRefs()` first records the fiber's runtime flags in them,
- * which copies the whole map on every call; a detached fiber gets its flags passed explicitly and
- * is never joined back (the only reader of that record), so the copy buys nothing here.
+ * Effect 4 resumes a waiting fiber synchronously, inside the call that wakes it: completing a
+ * `Deferred`, publishing to a `PubSub` a subscriber waits on, or interrupting a suspended fiber runs
+ * that fiber's code on the caller's stack (Effect 3 scheduled it). fibervisor wakes fibers from the
+ * middle of its bookkeeping (settling an outcome, releasing a name, claiming a stop): a woken
+ * fiber that called back into the supervisor there would see it half-updated, and a task fiber
+ * interrupted synchronously could exit (and be settled) before the code that stopped it has
+ * finished. So every such wake-up goes through `later`: a FIFO of callbacks run from one microtask,
+ * after the current synchronous work and before the scheduler's next turn.
  */
-const currentFiberRefs = (fiber: Fiber.Fiber<unknown, unknown>): FiberRefs.FiberRefs =>
-  (fiber as unknown as { readonly _fiberRefs?: FiberRefs.FiberRefs })._fiberRefs ?? fiber.getFiberRefs()
+const queue: Array<() => void> = []
+/** Interruptions: they go before everything else `later` holds (see `laterInterrupt`). */
+const urgent: Array<() => void> = []
+let flushing = false
 
-/**
- * The last caller seen. A fiber adding tasks in a loop passes on the same things every time, and
- * every detached fiber keeps its caller: sharing the record saves one object per task. It is
- * forgotten when the current turn of the event loop ends (the fibers that use it keep their own
- * reference), so it never keeps a caller's services alive after its tasks and supervisors are gone.
- */
-let lastCaller: Caller<unknown> | undefined = undefined
-let forgetting = false
-
-const forgetLastCaller = (): void => {
-  lastCaller = undefined
-  forgetting = false
+const run = (f: () => void): void => {
+  try {
+    f()
+  } catch (error) {
+    // Never lose the rest of the queue; the error surfaces as an uncaught exception.
+    queueMicrotask(() => {
+      throw error
+    })
+  }
 }
 
-/** Runs `f` with what the calling fiber would pass on (cheaper than building a `Runtime`). */
-export const withCaller = <A, E, R, R2>(
-  f: (caller: Caller<R>) => Effect.Effect<A, E, R2>
-): Effect.Effect<A, E, R | R2> =>
-  core.withFiberRuntime<A, E, R | R2>((fiber, status) => {
-    const context = fiber.currentContext as Context.Context<unknown>
-    const fiberRefs = currentFiberRefs(fiber)
-    const runtimeFlags = status.runtimeFlags
-    const tracer = fiber.currentTracer
-    const span = fiber.currentSpan
-    let caller = lastCaller
-    if (
-      caller === undefined ||
-      caller.fiberRefs !== fiberRefs ||
-      caller.context !== context ||
-      caller.runtimeFlags !== runtimeFlags ||
-      caller.tracer !== tracer ||
-      caller.span !== span
-    ) {
-      caller = lastCaller = { context, fiberRefs, runtimeFlags, tracer, span }
-      if (!forgetting) {
-        forgetting = true
-        queueMicrotask(forgetLastCaller)
-      }
-    }
-    return f(caller as Caller<R>)
-  })
+const flush = (): void => {
+  // Callbacks added while flushing run in the same flush, interruptions first, each lane in order.
+  let q = 0
+  let u = 0
+  while (true) {
+    if (u < urgent.length) run(urgent[u++]!)
+    else if (q < queue.length) run(queue[q++]!)
+    else break
+  }
+  queue.length = 0
+  urgent.length = 0
+  flushing = false
+}
 
-const nextTurn: Runtime.RunForkOptions = { immediate: false }
+const schedule = (): void => {
+  if (!flushing) {
+    flushing = true
+    queueMicrotask(flush)
+  }
+}
+
+/** Runs `f` after the current synchronous work (see above). */
+export const later = (f: () => void): void => {
+  queue.push(f)
+  schedule()
+}
 
 /**
- * Forks `effect` as a root fiber that inherits `caller`'s fiber refs and runs with `context`,
- * interruptible whatever the caller's flags. Like `unsafeForkRoot`, it starts on the next turn.
- * `onExit` runs when the fiber has exited (also when it was interrupted before its first step).
+ * Like `later`, for an interruption: it is delivered before the wake-ups already waiting. A stop
+ * completes `TaskContext.cancelled`, then interrupts the task's fiber; an attempt that waits for
+ * `cancelled` inside an uninterruptible region must find the interruption pending when it wakes (it
+ * then takes effect at the end of the region, and the stop wins over whatever the attempt returns),
+ * as Effect 3, which queued both for the fiber in that order, had it.
+ */
+const laterInterrupt = (f: () => void): void => {
+  urgent.push(f)
+  schedule()
+}
+
+/**
+ * Forks `effect` as an interruptible root fiber running with `context` (services, and what were
+ * fiber refs in Effect 3: log level, annotations, tracer, clock). The fiber exists when this
+ * returns, but it has not run: it starts after the current synchronous work, never inside the
+ * caller's. (Effect 4's `runForkWith` runs the fiber at once until it first suspends; an effect
+ * that completes synchronously would have exited, and run its observers, before the fiber is even
+ * returned, and fibervisor's bookkeeping — `entry.fiber = fork(...)`, observers that read it —
+ * needs Effect 3's default.) The fiber first suspends on a callback that `later` resumes with
+ * `effect`: unlike a leading `yieldNow`, this gives the fiber no scheduler dispatcher of its own.
+ */
+export const unsafeForkRoot = <A, E, R>(context: Context.Context<R>, effect: Effect.Effect<A, E, R>): Fiber.Fiber<A, E> => {
+  let start: ((effect: Effect.Effect<A, E, R>) => void) | undefined
+  const fiber = Effect.runForkWith(context)(
+    Effect.callback<A, E, R>((resume) => {
+      start = resume
+    })
+  )
+  live.fibers += 1
+  fiber.addObserver(fiberExited)
+  // Interrupted before it started: `resume` then does nothing.
+  later(() => start!(effect))
+  return fiber
+}
+
+/**
+ * Like `unsafeForkRoot`, and `onExit` runs when the fiber has exited (also when it was interrupted
+ * before its first step, which never runs its effect: an observer, not `Effect.onExit`).
  */
 export const unsafeForkDetached = <A, E, R>(
-  caller: Caller<unknown>,
   context: Context.Context<R>,
   effect: Effect.Effect<A, E, R>,
   onExit: (exit: Exit.Exit<A, E>) => void
 ): Fiber.Fiber<A, E> => {
-  const fiber = Runtime.runFork(
-    Runtime.make({
-      context,
-      fiberRefs: caller.fiberRefs,
-      runtimeFlags: RuntimeFlags.enable(caller.runtimeFlags, RuntimeFlags.Interruption)
-    }),
-    effect,
-    nextTurn
-  )
-  live.fibers += 1
-  // Observers, not `onExit`: a fiber interrupted before its first step never runs its effect.
-  fiber.addObserver(fiberExited)
+  const fiber = unsafeForkRoot(context, effect)
   fiber.addObserver(onExit)
   return fiber
 }
 
-/** The state Effect's own `Scope` implementation keeps (read directly by `Effect.forkIn`). */
-export type ScopeState =
-  | { readonly _tag: "Open"; readonly finalizers: Map<{}, Scope.Scope.Finalizer> }
-  | { readonly _tag: "Closed"; readonly exit: Exit.Exit<unknown, unknown> }
-
-/** The state of a scope made by `Scope.make`. */
-export const scopeState = (scope: Scope.Closeable): ScopeState => (scope as unknown as { state: ScopeState }).state
-
-interface WithChildren {
-  /** Interrupts the fiber's children and returns the wait for them, or `null` when it has none. */
-  interruptAllChildren(): Effect.Effect<void> | null
+/**
+ * What Effect 4's `FiberImpl` says about a fiber's state (private fields, checked by
+ * `test/compat/Compat.test.ts`): whether its run loop is on the stack, whether it is interruptible.
+ */
+interface FiberState {
+  readonly _running?: boolean | undefined
+  readonly interruptible?: boolean | undefined
 }
+
+/**
+ * Asks `fiber` to stop without waiting for it, as Effect 3's `unsafeInterruptAsFork` did: the
+ * interruption is recorded now, and the fiber acts on it on its own time. Effect 4's
+ * `interruptUnsafe` records it, and acts at once only on a fiber that is suspended in an
+ * interruptible region: it would unwind that fiber (run its finalizers, exit, run its observers)
+ * right here, in the middle of the caller's bookkeeping. That case is delivered after the current
+ * synchronous work (`laterInterrupt`); a fiber that is running (its loop is further down the stack)
+ * or uninterruptible only records it, so it is interrupted now: an uninterruptible attempt that is
+ * woken by the same stop (`TaskContext.cancelled`) finds the interruption pending at the end of its
+ * region.
+ */
+export const unsafeInterruptFork = (fiber: Fiber.Fiber<unknown, unknown>, by: number | undefined): void => {
+  const state = fiber as FiberState
+  if (state._running === true || state.interruptible === false) fiber.interruptUnsafe(by)
+  else laterInterrupt(() => fiber.interruptUnsafe(by))
+}
+
+/**
+ * What a detached fiber inherits from the fiber that started it. In Effect 4 a fiber's context
+ * holds its services and what were fiber refs in Effect 3 (log level and annotations, tracer and
+ * parent span, clock, random, scheduler): passing it on is passing on everything.
+ */
+export type Caller<R> = Context.Context<R>
+
+/** Runs `f` with what the calling fiber would pass on. */
+export const withCaller = <A, E, R, R2>(f: (caller: Caller<R>) => Effect.Effect<A, E, R2>): Effect.Effect<A, E, R | R2> =>
+  Effect.withFiber((fiber) => f(fiber.context as Context.Context<R>))
+
+/** The context of the calling fiber. */
+export const context = <R>(): Effect.Effect<Context.Context<R>, never, R> => Effect.context<R>()
+
+/** Is the tracer in `context` Effect's default (it records spans nowhere)? */
+export const isNativeTracer = (context: Context.Context<never>): boolean =>
+  Context.get(context, Tracer.Tracer) === Tracer.nativeTracer
+
+/** The span a fiber running with `context` would parent its spans to, if any. */
+export const parentSpan = (context: Context.Context<never>): Tracer.AnySpan | undefined =>
+  Context.getOrUndefined(context, Tracer.ParentSpan)
+
+/** The fiber whose run loop is running, if any. */
+export const currentFiber = (): Fiber.Fiber<unknown, unknown> | undefined => Fiber.getCurrent()
 
 /**
  * A service from the context of the running fiber, or `undefined`. Must be called from inside an
  * effect (a handler, a `suspend`): it lets effects built once be shared by every fiber.
  */
-export const unsafeCurrentService = <I, S>(tag: Context.Tag<I, S>): S | undefined =>
-  currentFiber()?.currentContext.unsafeMap.get(tag.key) as S | undefined
-
-/**
- * Replaces `from` by `to` in the running fiber's context, in place (the context a task's fiber was
- * started with is its own), and says whether it did: nothing happens when the fiber's context does
- * not hold `from` under `tag`. Must be called from inside an effect of that fiber.
- */
-export const unsafeReplaceCurrentService = <I, S>(tag: Context.Tag<I, S>, from: S, to: S): boolean => {
-  const map = currentFiber()?.currentContext.unsafeMap as Map<string, unknown> | undefined
-  if (map === undefined || map.get(tag.key) !== from) return false
-  map.set(tag.key, to)
-  return true
+export const unsafeCurrentService = <I, S>(key: Context.Key<I, S>): S | undefined => {
+  const fiber = Fiber.getCurrent()
+  return fiber === undefined ? undefined : Context.getOrUndefined(fiber.context, key)
 }
 
 /**
- * The fiber whose run loop is running, where Effect keeps it (`Fiber.getCurrentFiber` reads the
- * same slot but wraps it in an `Option`, an allocation on every step of every task).
+ * The private set of a fiber's children (Effect 4 keeps the fibers `Effect.forkChild` started in
+ * `FiberImpl._children`, a `Set` or `undefined`, and removes each as it exits). Effect has no public
+ * way to interrupt a running fiber's children short of its end; checked by
+ * `test/compat/Compat.test.ts` for every Effect release fibervisor supports.
  */
-const currentFiber = (): Fiber.Fiber<unknown, unknown> | undefined =>
-  ((globalThis as Record<string, unknown>)[currentFiberSlot] as Fiber.Fiber<unknown, unknown> | undefined) ??
-  Option.getOrUndefined(FiberModule.getCurrentFiber())
+interface WithChildren {
+  readonly _children?: Set<Fiber.Fiber<unknown, unknown>> | undefined
+}
 
-const currentFiberSlot = "effect/FiberCurrent"
-
-/**
- * Interrupts the fibers the running fiber forked and returns the wait for them, or `null` when it
- * has none. Must be called from inside an effect of that fiber (a handler, a `suspend`).
- */
-export const unsafeInterruptChildrenNow = (): Effect.Effect<void> | null => {
-  const fiber = currentFiber()
-  return fiber === undefined ? null : (fiber as unknown as WithChildren).interruptAllChildren()
+/** The children the running fiber has now (a copy), or `undefined` when it has none. */
+export const currentChildren = (): ReadonlyArray<Fiber.Fiber<unknown, unknown>> | undefined => {
+  const fiber = Fiber.getCurrent() as WithChildren | undefined
+  const children = fiber?._children
+  return children === undefined || children.size === 0 ? undefined : Array.from(children)
 }
 
 /**
- * Sets a fiber ref of `fiber`, the fiber that is running (as `Effect.withFiberRuntime` gives it), in
- * place: no scope to restore the old value, for a fiber that owns what it sets (a task's fiber).
+ * Interrupts the fibers the running fiber forked and returns the wait for them, or `undefined`
+ * when it has none. Must be called from inside an effect of that fiber (a handler, a `suspend`).
  */
-export const unsafeSetFiberRef = <A>(
-  fiber: Fiber.Fiber<unknown, unknown>,
-  ref: FiberRef.FiberRef<A>,
-  value: A
-): void => (fiber as unknown as { setFiberRef(ref: FiberRef.FiberRef<A>, value: A): void }).setFiberRef(ref, value)
+export const unsafeInterruptChildrenNow = (): Effect.Effect<void> | undefined => {
+  const children = currentChildren()
+  return children === undefined ? undefined : Fiber.interruptAll(children)
+}

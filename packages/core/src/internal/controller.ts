@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import * as Option from "effect/Option"
 import type { AddError, SlotInfo, SubmitOptions, TaskHandle, TaskRef } from "../Supervisor.js"
 import { InvalidArgument, SupervisorShuttingDown } from "../SupervisorError.js"
@@ -126,15 +126,15 @@ export class Controller {
   ): Effect.Effect<TaskHandle, AddError | InvalidArgument, R> {
     return withCaller<TaskHandle, AddError | InvalidArgument, R, never>((caller) => {
       const checked = checkOptions(options)
-      if (Either.isLeft(checked)) return Effect.fail(checked.left)
+      if (Result.isFailure(checked)) return Effect.fail(checked.failure)
       const sup = this.supervisor
       const resolved = resolveTask(task, sup.config.defaults)
-      if (Either.isLeft(resolved)) return Effect.fail(resolved.left)
-      const misplaced = sup.misplaced(resolved.right)
+      if (Result.isFailure(resolved)) return Effect.fail(resolved.failure)
+      const misplaced = sup.misplaced(resolved.success)
       if (misplaced !== undefined) return Effect.fail(misplaced)
       if (sup.shuttingDown) return Effect.fail(new SupervisorShuttingDown())
-      const spec = resolved.right
-      const slotName = checked.right.slot ?? spec.name
+      const spec = resolved.success
+      const slotName = checked.success.slot ?? spec.name
       let slot = this.slots.get(slotName)
       if (slot === undefined) {
         slot = new Slot(slotName)
@@ -149,14 +149,14 @@ export class Controller {
           task: spec.name,
           path: sup.childPath(spec.name),
           slot: slotName,
-          admission: checked.right.admission
+          admission: checked.success.admission
         })
       }
       if (slot.owner === undefined && slot.queue.length === 0) {
         if (!this.start(submission)) this.slots.delete(slotName)
         return Effect.succeed(handle)
       }
-      switch (checked.right.admission) {
+      switch (checked.success.admission) {
         case "drop-if-running":
           this.reject(submission, "SlotBusy", `slot "${slotName}" is busy`)
           break
@@ -308,9 +308,9 @@ export class Controller {
 
 const checkOptions = (
   options: SubmitOptions | undefined
-): Either.Either<{ readonly slot: string | undefined; readonly admission: Admission }, InvalidArgument> => {
+): Result.Result<{ readonly slot: string | undefined; readonly admission: Admission }, InvalidArgument> => {
   const fail = (field: string, reason: string) =>
-    Either.left(new InvalidArgument({ operation: "submit", field, reason }))
+    Result.fail(new InvalidArgument({ operation: "submit", field, reason }))
   if (typeof options !== "object" || options === null) {
     return fail("options", `must be an object { slot?, admission }, got ${describe(options)}`)
   }
@@ -321,5 +321,5 @@ const checkOptions = (
   if (slot !== undefined && (typeof slot !== "string" || slot.trim() === "")) {
     return fail("slot", `must be a non-empty string, got ${describe(slot)}`)
   }
-  return Either.right({ slot: slot as string | undefined, admission: options.admission })
+  return Result.succeed({ slot: slot as string | undefined, admission: options.admission })
 }

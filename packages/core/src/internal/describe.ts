@@ -1,5 +1,6 @@
 import * as Cause from "effect/Cause"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import { hasProperty } from "effect/Predicate"
 
 /** A nested supervisor's failures: their message names the supervisor, their `reason` is only the child's. */
@@ -41,11 +42,12 @@ const describeUnsafe = (error: unknown): string => {
 
 /** A one-line description of a cause: its first typed failure, else its first defect. */
 export const describeCause = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
+  const failure = Cause.findErrorOption(cause)
   if (Option.isSome(failure)) return describeError(failure.value)
-  const defect = Cause.dieOption(cause)
-  if (Option.isSome(defect)) return `defect: ${describeError(defect.value)}`
-  if (Cause.hasInterruptsOnly(cause)) return "interrupted"
+  const defect = Cause.findDefect(cause)
+  if (Result.isSuccess(defect)) return `defect: ${describeError(defect.success)}`
+  // An empty cause reads as an interruption, as Effect 3's `isInterruptedOnly` had it.
+  if (cause.reasons.length === 0 || Cause.hasInterruptsOnly(cause)) return "interrupted"
   try {
     return Cause.pretty(cause)
   } catch {

@@ -1,7 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 
 /** What Effect's own parser accepts: a number without an exponent, a space, a unit. */
 const effectPattern = /^(-?\d+(?:\.\d+)?)\s+(nanos?|micros?|millis?|seconds?|minutes?|hours?|days?|weeks?)$/
@@ -31,70 +31,115 @@ const unitToMillis = (value: number, unit: string): number => {
   }
 }
 
+/** The fields of Effect 4's `Duration.DurationObject`, and what each is worth in milliseconds. */
+const objectUnits: ReadonlyArray<readonly [keyof Duration.DurationObject, number]> = [
+  ["weeks", 604_800_000],
+  ["days", 86_400_000],
+  ["hours", 3_600_000],
+  ["minutes", 60_000],
+  ["seconds", 1_000],
+  ["milliseconds", 1],
+  ["microseconds", 1e-3],
+  ["nanoseconds", 1e-6]
+]
+const objectFields: ReadonlySet<string> = new Set(objectUnits.map(([field]) => field))
+
 /** Below one nanosecond Effect rounds a duration to zero, which would read as "none": refused. */
 const belowOneNano = (ms: number): boolean => ms > 0 && ms < 1e-6
 
-const subNanosecond = (got: string): Either.Either<never, string> =>
-  Either.left(`must be 0 or at least 1 nanosecond, got ${got}`)
+const subNanosecond = (got: string): Result.Result<never, string> =>
+  Result.fail(`must be 0 or at least 1 nanosecond, got ${got}`)
 
 /**
  * The last check of every decoded duration: a bigint (or a `Duration` of nanoseconds) too large
  * for a number has infinitely many milliseconds.
  */
-const finiteMillis = (d: Duration.Duration): Either.Either<Duration.Duration, string> =>
+const finiteMillis = (d: Duration.Duration): Result.Result<Duration.Duration, string> =>
   Number.isFinite(Duration.toMillis(d))
-    ? Either.right(d)
-    : Either.left("must be finite, got a duration whose milliseconds overflow to Infinity")
+    ? Result.succeed(d)
+    : Result.fail("must be finite, got a duration whose milliseconds overflow to Infinity")
+
+/**
+ * A `Duration.DurationObject` (`{ seconds: 5 }`, new in Effect 4's `Duration.Input`): every field a
+ * known unit holding a finite, non-negative number. `undefined` when `input` is not such an object
+ * at all (no field, or a field that is not a unit), so the caller reports it as "not a duration".
+ */
+const decodeObject = (input: object): Result.Result<Duration.Duration, string> | undefined => {
+  const fields = Object.keys(input)
+  if (fields.length === 0 || !fields.every((field) => objectFields.has(field))) return undefined
+  const o = input as Readonly<Record<string, unknown>>
+  let ms = 0
+  for (const [field, unit] of objectUnits) {
+    const value = o[field]
+    if (value === undefined) continue
+    if (typeof value !== "number") return Result.fail(`${field} must be a number, got ${describe(value)}`)
+    if (Number.isNaN(value)) return Result.fail(`${field} must be a number, got NaN`)
+    if (value < 0) return Result.fail(`must not be negative, got ${field}: ${value}`)
+    if (!Number.isFinite(value)) return Result.fail(`must be finite, got ${field}: ${value}`)
+    ms += value * unit
+  }
+  if (!Number.isFinite(ms)) return Result.fail("must be finite, got a duration whose milliseconds overflow to Infinity")
+  if (belowOneNano(ms)) return subNanosecond("a duration object")
+  return finiteMillis(Duration.fromInputUnsafe(input as Duration.DurationObject))
+}
 
 /**
  * Decodes user input into a finite, non-negative `Duration`, or says why it cannot (the reason
- * completes a sentence that starts with the field name). Effect's own decoder throws on garbage
- * (and on a `[seconds, nanos]` pair that overflows), turns negative numbers into zero, and rounds
- * a duration below one nanosecond to zero; none of that is acceptable for user input. Never throws.
+ * completes a sentence that starts with the field name). Effect's own decoder throws on garbage,
+ * accepts infinite and (since Effect 4) negative durations, and rounds a duration below one
+ * nanosecond to zero; none of that is acceptable for user input. Never throws.
  */
-export const decodeDuration = (input: unknown): Either.Either<Duration.Duration, string> => {
+export const decodeDuration = (input: unknown): Result.Result<Duration.Duration, string> => {
   if (Duration.isDuration(input)) {
-    return Duration.isFinite(input) ? finiteMillis(input) : Either.left("must be finite")
+    if (Duration.isNegative(input)) return Result.fail(`must not be negative, got ${Duration.format(input)}`)
+    return Duration.isFinite(input) ? finiteMillis(input) : Result.fail("must be finite")
   }
   switch (typeof input) {
     case "number":
-      if (Number.isNaN(input)) return Either.left("must be a number of milliseconds, got NaN")
-      if (input < 0) return Either.left(`must not be negative, got ${input}`)
-      if (!Number.isFinite(input)) return Either.left("must be finite, got Infinity")
+      if (Number.isNaN(input)) return Result.fail("must be a number of milliseconds, got NaN")
+      if (input < 0) return Result.fail(`must not be negative, got ${input}`)
+      if (!Number.isFinite(input)) return Result.fail("must be finite, got Infinity")
       if (belowOneNano(input)) return subNanosecond(`${input} ms`)
-      return Either.right(Duration.millis(input))
+      return Result.succeed(Duration.millis(input))
     case "bigint":
-      return input < 0n ? Either.left(`must not be negative, got ${input}n`) : finiteMillis(Duration.nanos(input))
+      return input < 0n ? Result.fail(`must not be negative, got ${input}n`) : finiteMillis(Duration.nanos(input))
     case "string": {
       const trimmed = input.trim()
+      // Effect 4's `Duration.Input` includes these two strings.
+      if (trimmed === "Infinity") return Result.fail(`must be finite, got "${input}"`)
+      if (trimmed === "-Infinity") return Result.fail(`must not be negative, got "${input}"`)
       const match = pattern.exec(trimmed)
-      if (match === null) return Either.left(`must be a duration such as "5 seconds", got "${input}"`)
+      if (match === null) return Result.fail(`must be a duration such as "5 seconds", got "${input}"`)
       const value = Number(match[1])
-      if (value < 0) return Either.left(`must not be negative, got "${input}"`)
+      if (value < 0) return Result.fail(`must not be negative, got "${input}"`)
       const ms = unitToMillis(value, match[2]!)
       // The number form's rules: a number that overflows is refused like `Infinity`.
-      if (!Number.isFinite(ms)) return Either.left(`must be finite, got "${input}"`)
+      if (!Number.isFinite(ms)) return Result.fail(`must be finite, got "${input}"`)
       if (belowOneNano(ms)) return subNanosecond(`"${input}"`)
-      // Effect's parser is exact for what it accepts (nanos and micros as bigints).
+      // Effect's parser is exact for what it accepts (sub-millisecond values as bigint nanoseconds).
       return finiteMillis(
-        effectPattern.test(trimmed) ? Duration.decode(trimmed as Duration.Input) : Duration.millis(ms)
+        effectPattern.test(trimmed) ? Duration.fromInputUnsafe(trimmed as Duration.Input) : Duration.millis(ms)
       )
     }
     case "object":
       if (Array.isArray(input) && input.length === 2 && input.every((n) => typeof n === "number")) {
         const [seconds, nanos] = input as [number, number]
-        if (!Number.isFinite(seconds) || !Number.isFinite(nanos)) return Either.left("must be finite")
-        if (seconds < 0 || nanos < 0) return Either.left("must not be negative")
+        if (!Number.isFinite(seconds) || !Number.isFinite(nanos)) return Result.fail("must be finite")
+        if (seconds < 0 || nanos < 0) return Result.fail("must not be negative")
         const total = seconds * 1e9 + nanos
-        // Effect counts the pair in nanoseconds and throws a RangeError past a number's range.
+        // Effect 4 turns a pair past a number's range into an infinite duration.
         if (!Number.isFinite(total)) {
-          return Either.left(`must be finite, got [${seconds}, ${nanos}] (too many nanoseconds to count)`)
+          return Result.fail(`must be finite, got [${seconds}, ${nanos}] (too many nanoseconds to count)`)
         }
         if (total > 0 && total < 1) return subNanosecond(`[${seconds}, ${nanos}]`)
-        return finiteMillis(Duration.decode([seconds, nanos]))
+        return finiteMillis(Duration.fromInputUnsafe([seconds, nanos]))
+      }
+      if (input !== null && !Array.isArray(input)) {
+        const decoded = decodeObject(input)
+        if (decoded !== undefined) return decoded
       }
   }
-  return Either.left(`must be a duration, got ${describe(input)}`)
+  return Result.fail(`must be a duration, got ${describe(input)}`)
 }
 
 export const describe = (input: unknown): string => {
@@ -109,36 +154,29 @@ export const describe = (input: unknown): string => {
 }
 
 /**
- * Node timers hold at most 2^31 - 1 ms; Effect's clock treats a longer sleep as infinite and arms
- * no timer at all. Longer waits are chained from steps of at most this length.
+ * Node timers hold at most 2^31 - 1 ms. Effect 4's clock chains longer sleeps itself (Effect 3
+ * treated them as infinite); fibervisor still uses the limit where a delay is reported.
  */
 export const maxTimerMs = 2 ** 31 - 1
 
 export const toMillis = (d: Duration.Duration): number => Duration.toMillis(d)
 
-/** `Effect.sleep` that also works past Node's timer limit (a chain of steps of at most `maxTimerMs`). */
-export const sleepMillis = (ms: number): Effect.Effect<void> =>
-  ms <= maxTimerMs
-    ? Effect.sleep(Duration.millis(ms))
-    : Effect.zipRight(
-        Effect.sleep(Duration.millis(maxTimerMs)),
-        Effect.suspend(() => sleepMillis(ms - maxTimerMs))
-      )
+/** `Effect.sleep` of a number of milliseconds (any length: Effect 4 chains timers past Node's limit). */
+export const sleepMillis = (ms: number): Effect.Effect<void> => Effect.sleep(Duration.millis(ms))
 
-/** `Effect.timeoutOption` that also works past Node's timer limit. */
+/**
+ * `Effect.timeoutOption` of a number of milliseconds. In Effect 4 the timed effect runs in an
+ * interruptible fiber of its own, even inside an uninterruptible region (a finalizer), and is
+ * interrupted at the deadline: time only waits with it, never work that must not be cut short.
+ */
 export const timeoutOptionMillis = <A>(effect: Effect.Effect<A>, ms: number): Effect.Effect<Option.Option<A>> =>
-  ms <= maxTimerMs
-    ? Effect.timeoutOption(effect, Duration.millis(ms))
-    : // The timer is interruptible like Effect.timeout's own, so a race in a finalizer can end.
-      Effect.raceFirst(Effect.asSome(effect), Effect.as(Effect.interruptible(sleepMillis(ms)), Option.none<A>()))
+  Effect.timeoutOption(effect, Duration.millis(ms))
 
-/** `Effect.timeoutTo` that also works past Node's timer limit. */
+/** `timeoutOptionMillis`, mapping the result (Effect 3's `timeoutTo`); same caveat on what it may time. */
 export const timeoutToMillis = <A, B>(
   effect: Effect.Effect<A>,
   ms: number,
   onSuccess: (a: A) => B,
   onTimeout: () => B
 ): Effect.Effect<B> =>
-  ms <= maxTimerMs
-    ? Effect.timeoutTo(effect, { duration: Duration.millis(ms), onSuccess, onTimeout })
-    : Effect.map(timeoutOptionMillis(effect, ms), Option.match({ onNone: onTimeout, onSome: onSuccess }))
+  Effect.map(timeoutOptionMillis(effect, ms), Option.match({ onNone: onTimeout, onSome: onSuccess }))

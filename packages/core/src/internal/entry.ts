@@ -1,18 +1,15 @@
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import type * as MetricLabel from "effect/MetricLabel"
-import * as Scope from "effect/Scope"
-import type * as Schedule from "effect/Schedule"
+import type * as Scope from "effect/Scope"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
 import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
 import type { TIMED_OUT } from "./attempt.js"
-import { AttemptScope } from "./attemptScope.js"
-import { type Caller, initialState, unsafeReplaceCurrentService } from "./compat.js"
+import type { Caller, Stepper } from "./compat.js"
 import { Signal } from "./signal.js"
-import { taskLabel } from "./taskMetrics.js"
+import { taskLabel, type TaskMetrics } from "./taskMetrics.js"
 import type { ResolvedTask } from "./task.js"
 
 /** What a task is doing, as `list` reports it. */
@@ -39,9 +36,12 @@ export class Entry implements TaskContext {
   lastFailure: string | undefined = undefined
   nextAttemptAt: number | undefined = undefined
   attemptStartedAt = 0
-  /** The failure streak and the backoff schedule's state; both reset after a success. */
+  /**
+   * The failure streak and the running backoff schedule (made on the first failure that steps it);
+   * both reset after a success: the stepper is dropped, the next failure makes a new one.
+   */
   streak = 0
-  schedule: unknown
+  backoff: Stepper<unknown, unknown> | undefined = undefined
   stopReason: StopReason | undefined = undefined
   /** What the fiber inherits from the caller that added the task (kept for group restarts). */
   caller: Caller<unknown> | undefined = undefined
@@ -51,8 +51,8 @@ export class Entry implements TaskContext {
   // Both signals are made when someone first waits on them: most tasks are never awaited.
   private cancelledSignal: Signal<void> | undefined = undefined
   private settledSignal: Signal<TaskOutcome.TaskOutcome> | undefined = undefined
-  /** The `Scope` the current (or next) attempt sees; an attempt that ended leaves a closed one. */
-  scope = new AttemptScope()
+  /** The `Scope` the current attempt sees; an attempt that ended leaves a closed one. */
+  scope: Scope.Closeable | undefined = undefined
   /** One attempt of the task's effect (with its timeout), built on its first attempt. */
   body: Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT> | undefined = undefined
 
@@ -71,7 +71,6 @@ export class Entry implements TaskContext {
     /** The supervisor that runs it (typed loosely to keep this module free of it). */
     readonly owner: unknown
   ) {
-    this.schedule = initialState(spec.backoff)
     if (isStatic) this.flags = STATIC
   }
 
@@ -85,20 +84,6 @@ export class Entry implements TaskContext {
 
   private get rareState(): Rare {
     return (this.rare ??= new Rare())
-  }
-
-  /**
-   * An attempt begins: after the first, it gets a new scope, so a reference an earlier attempt
-   * leaked stays closed. Called from inside the task's fiber, whose context holds the scope.
-   */
-  beginAttemptScope(): void {
-    const ended = this.scope
-    if (!ended.ended) return
-    const scope = new AttemptScope()
-    if (unsafeReplaceCurrentService(Scope.Scope, ended, scope)) this.scope = scope
-    // Not the context the fiber was started with: the attempt would see the closed scope, so it is
-    // opened again instead (a leaked reference then reaches this attempt, never a closed scope).
-    else ended.reopen()
   }
 
   /** A static child of `Supervisor.task`: started in order, stopped in reverse order. */
@@ -219,15 +204,12 @@ export class Entry implements TaskContext {
     if (timer !== undefined || this.rare !== undefined) this.rareState.graceTimer = timer
   }
 
-  /** The state of a `Task.repeat`'s schedule (kept across failures and group restarts). */
-  repeatState(schedule: Schedule.Schedule<unknown, unknown>): unknown {
-    const rare = this.rareState
-    return rare.repeatStepped ? rare.repeatState : initialState(schedule)
+  /** The running schedule of a `Task.repeat` (kept across failures and group restarts). */
+  get repeatStepper(): Stepper<unknown, unknown> | undefined {
+    return this.rare?.repeatStepper
   }
-  setRepeatState(state: unknown): void {
-    const rare = this.rareState
-    rare.repeatState = state
-    rare.repeatStepped = true
+  set repeatStepper(stepper: Stepper<unknown, unknown> | undefined) {
+    this.rareState.repeatStepper = stepper
   }
 
   /** The `TaskContext` every attempt sees: the entry itself (`attempt` is the current attempt). */
@@ -269,7 +251,7 @@ export class Entry implements TaskContext {
     return this.spec.name
   }
 
-  private label: ReadonlyArray<MetricLabel.MetricLabel> | undefined = undefined
+  private taskMetrics: TaskMetrics | undefined = undefined
   private fullPath: string | undefined = undefined
 
   /** `root/db/pool`. */
@@ -277,9 +259,9 @@ export class Entry implements TaskContext {
     return (this.fullPath ??= `${this.parentPath}/${this.spec.name}`)
   }
 
-  /** The `task` label of this task's metrics. */
-  get metricLabel(): ReadonlyArray<MetricLabel.MetricLabel> {
-    return (this.label ??= taskLabel(this.parentPath, this.spec.name))
+  /** This task's metrics (labelled `task` with its path). */
+  get metrics(): TaskMetrics {
+    return (this.taskMetrics ??= taskLabel(this.parentPath, this.spec.name))
   }
 
   /** A stop (or a group restart's stop) was requested: no new attempt may start. */
@@ -388,8 +370,7 @@ class Rare {
   goneSignal: Signal<void> | undefined = undefined
   /** The attempt that reported itself ready (`TaskContext.markReady`); 0 for none. */
   reportedAttempt = 0
-  repeatState: unknown = undefined
-  repeatStepped = false
+  repeatStepper: Stepper<unknown, unknown> | undefined = undefined
   abandonedAtOnce: number | undefined = undefined
 }
 

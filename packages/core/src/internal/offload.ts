@@ -1,19 +1,17 @@
 import * as Cause from "effect/Cause"
-import type * as Clock from "effect/Clock"
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
-import type * as FiberId from "effect/FiberId"
-import * as HashSet from "effect/HashSet"
+import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
+import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import type { Offload, OffloadHandle, OffloadOutcome } from "../Offload.js"
 import * as OffloadKey from "../OffloadKey.js"
 import { InvalidArgument } from "../SupervisorError.js"
-import { type Caller, isNativeTracer, unsafeForkDetached, unsafeInterruptFork, withCaller } from "./compat.js"
+import { type Caller, isNativeTracer, parentSpan, unsafeForkDetached, withCaller } from "./compat.js"
 import { describeCause } from "./describe.js"
 import { decodeDuration, sleepMillis, timeoutToMillis } from "./duration.js"
 import type { ResolvedConfig, ResolvedKind, ResolvedTimeout } from "./offloadConfig.js"
@@ -32,12 +30,12 @@ const TIMED_OUT: unique symbol = Symbol.for("@fibervisor/core/Offload/TimedOut")
 class KindState {
   running = 0
   readonly jobs = new Set<Job>()
-  readonly label: ReturnType<typeof metrics.kindLabel>
+  readonly metrics: metrics.KindMetrics
   constructor(
     readonly kind: string,
     readonly limits: ResolvedKind
   ) {
-    this.label = metrics.kindLabel(kind)
+    this.metrics = metrics.kindLabel(kind)
   }
 }
 
@@ -72,12 +70,12 @@ const logRejected = (key: unknown, reason: string) =>
 export const decodeTimeout = (
   operation: string,
   timeout: Duration.Input | undefined
-): Either.Either<number | undefined, InvalidArgument> =>
+): Result.Result<number | undefined, InvalidArgument> =>
   timeout === undefined
-    ? Either.right(undefined)
-    : Either.mapBoth(decodeDuration(timeout), {
-        onLeft: (reason) => new InvalidArgument({ operation, field: "timeout", reason }),
-        onRight: Duration.toMillis
+    ? Result.succeed(undefined)
+    : Result.mapBoth(decodeDuration(timeout), {
+        onFailure: (reason) => new InvalidArgument({ operation, field: "timeout", reason }),
+        onSuccess: Duration.toMillis
       })
 
 /** The real offload service: bounded, deduplicated, drained on close, measured. */
@@ -98,12 +96,13 @@ export class OffloadImpl implements Offload {
   constructor(
     private readonly config: ResolvedConfig,
     private readonly clock: Clock.Clock,
-    private readonly fiberId: FiberId.FiberId,
+    /** The fiber that built the service: stops it asks for are made in its name. */
+    private readonly fiberId: number,
     /** The inline layer: a caller waits for the work it admitted (which still runs in a fiber of its own). */
     private readonly inline: boolean
   ) {
-    this.idle = new ZeroSignal(fiberId)
-    this.live = new ZeroSignal(fiberId)
+    this.idle = new ZeroSignal()
+    this.live = new ZeroSignal()
   }
 
   private kindState(kind: string): KindState {
@@ -186,7 +185,7 @@ export class OffloadImpl implements Offload {
   private awaitEnd(job: Job): Effect.Effect<void> {
     return Effect.suspend(() => {
       if (job.done) return Effect.void
-      job.ended ??= Deferred.makeUnsafe<void>(this.fiberId)
+      job.ended ??= Deferred.makeUnsafe<void>()
       return Deferred.await(job.ended)
     })
   }
@@ -199,7 +198,7 @@ export class OffloadImpl implements Offload {
   ): Job | "deduplicated" | "rejected" | Effect.Effect<void> {
     const problem = keyProblem(key)
     if (problem === undefined) return this.admit(key, effect, caller)
-    metrics.rejected.unsafeUpdate(1, [])
+    metrics.rejectedWithoutKind.updateUnsafe(1, caller)
     return logRejected(key, problem)
   }
 
@@ -211,22 +210,22 @@ export class OffloadImpl implements Offload {
   ): Job | "deduplicated" | "rejected" {
     const kind = this.kindState(key.kind)
     if (!this.accepting) {
-      metrics.rejected.unsafeUpdate(1, kind.label)
+      kind.metrics.rejected.updateUnsafe(1, caller)
       return "rejected"
     }
     const identity = identityOf(key)
     if (identity !== undefined && this.config.deduplicate && this.byIdentity.has(identity)) {
-      metrics.deduplicated.unsafeUpdate(1, kind.label)
+      kind.metrics.deduplicated.updateUnsafe(1, caller)
       return "deduplicated"
     }
     const room = this.hasRoom(kind)
     if (!room && this.waiting >= this.config.queue) {
-      metrics.rejected.unsafeUpdate(1, kind.label)
+      kind.metrics.rejected.updateUnsafe(1, caller)
       return "rejected"
     }
     const job = new Job(key, identity, kind, effect, caller)
     this.track(job)
-    metrics.spawned.unsafeUpdate(1, kind.label)
+    kind.metrics.spawned.updateUnsafe(1, caller)
     if (room) {
       this.start(job)
     } else {
@@ -249,9 +248,9 @@ export class OffloadImpl implements Offload {
     this.idle.increment()
   }
 
+  /** Forgets a job that has ended or was dropped from the queue. Wakes nobody: see `wakeEnded`. */
   private untrack(job: Job): void {
     job.done = true
-    if (job.ended !== undefined) Deferred.doneUnsafe(job.ended, Exit.void)
     job.kind.jobs.delete(job)
     if (job.identity !== undefined) {
       const set = this.byIdentity.get(job.identity)
@@ -260,16 +259,25 @@ export class OffloadImpl implements Offload {
         if (set.size === 0) this.byIdentity.delete(job.identity)
       }
     }
+  }
+
+  /**
+   * Wakes the fibers waiting for `job` to end, then those waiting for the service to be idle.
+   * Always last, once the bookkeeping is done: Effect 4 resumes a waiting fiber inside this call
+   * (Effect 3 scheduled it), and it may register, cancel or close at once.
+   */
+  private wakeEnded(job: Job): void {
+    if (job.ended !== undefined) Deferred.doneUnsafe(job.ended, Exit.void)
     this.idle.decrement()
   }
 
   private start(job: Job): void {
     this.running += 1
     job.kind.running += 1
-    job.startedAt = this.clock.unsafeCurrentTimeMillis()
-    metrics.active.unsafeModify(1, job.kind.label)
+    job.startedAt = this.clock.currentTimeMillisUnsafe()
+    job.kind.metrics.active.modifyUnsafe(1, job.caller)
     this.live.increment()
-    job.fiber = unsafeForkDetached(job.caller, job.caller.context, this.body(job), (exit) => this.finished(job, exit))
+    job.fiber = unsafeForkDetached(job.caller, this.body(job), (exit) => this.finished(job, exit))
   }
 
   /**
@@ -288,19 +296,33 @@ export class OffloadImpl implements Offload {
     if (timeout === undefined) {
       run = Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
     } else if (timeout.policy === "warn") {
-      run = Effect.zipRight(
-        Effect.forkChild(warnWhenCrossed(job, timeout)),
+      run = Effect.andThen(
+        // Started inside this step (Effect 4 would start it on the next turn): its timer is armed
+        // when the work starts, even if the work is cut off before the scheduler's next turn.
+        Effect.forkChild(warnWhenCrossed(job, timeout), { startImmediately: true }),
         Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
       )
     } else {
-      run = Effect.flatMap(
+      // The timeout runs the work in a fiber of its own (Effect's race): when the work is
+      // interrupted — by the timeout, or because the job's fiber is (`cancel`, the drain) — its
+      // exit reaches neither the job's fiber nor `finished`. The race waits for the interrupted
+      // work to exit, so its exit, recorded here, is known once the race has returned.
+      let workExit: Exit.Exit<unknown, unknown> | undefined = undefined
+      const recorded = logFailures
+        ? Effect.onExit(work, (exit) =>
+            Effect.sync(() => {
+              workExit = exit
+            })
+          )
+        : work
+      const reportInterrupted = Effect.suspend(() =>
+        workExit !== undefined && failedWhileInterrupted(workExit)
+          ? logFor(job, logFailedWhileInterrupted(workExit.cause))
+          : Effect.void
+      )
+      const raced = Effect.flatMap(
         timeoutToMillis<Exit.Exit<unknown, unknown>, Exit.Exit<unknown, unknown> | typeof TIMED_OUT>(
-          // The timeout interrupts the work in a fiber of its own, whose exit `finished` never sees.
-          Effect.exit(
-            logFailures
-              ? reportFailureWhileInterrupted(work, (cause) => logFor(job, logFailedWhileInterrupted(cause)))
-              : work
-          ),
+          Effect.exit(recorded),
           timeout.afterMs,
           (exit): Exit.Exit<unknown, unknown> | typeof TIMED_OUT => exit,
           () => TIMED_OUT
@@ -308,9 +330,12 @@ export class OffloadImpl implements Offload {
         (result: Exit.Exit<unknown, unknown> | typeof TIMED_OUT): Effect.Effect<Ending> => {
           if (result === TIMED_OUT) {
             return Effect.as(
-              logFor(
-                job,
-                Effect.logWarning(`offloaded work timed out after ${timeout.afterMs} ms and was interrupted`)
+              Effect.andThen(
+                reportInterrupted,
+                logFor(
+                  job,
+                  Effect.logWarning(`offloaded work timed out after ${timeout.afterMs} ms and was interrupted`)
+                )
               ),
               "timed-out"
             )
@@ -318,15 +343,16 @@ export class OffloadImpl implements Offload {
           return Exit.isSuccess(result) ? succeededEnding : failed(result.cause)
         }
       )
+      run = logFailures ? Effect.onInterrupt(raced, () => reportInterrupted) : raced
     }
     // Effect's built-in tracer records nothing; skipping the span there saves most of a job's cost.
-    if (isNativeTracer(job.caller.tracer)) return run
-    const parent = job.caller.span
+    if (isNativeTracer(job.caller)) return run
+    const parent = parentSpan(job.caller)
     return Effect.withSpan(run, "fibervisor.offload", {
       root: true,
       kind: "internal",
       attributes: { kind: job.kind.kind, key: OffloadKey.format(job.key) },
-      links: parent === undefined ? [] : [{ _tag: "SpanLink", span: parent, attributes: {} }]
+      links: parent === undefined ? [] : [{ span: parent, attributes: {} }]
     })
   }
 
@@ -335,11 +361,10 @@ export class OffloadImpl implements Offload {
     this.running -= 1
     job.kind.running -= 1
     this.untrack(job)
-    this.live.decrement()
     this.forget(job.kind)
-    const label = job.kind.label
-    metrics.active.unsafeModify(-1, label)
-    metrics.duration.unsafeUpdate((this.clock.unsafeCurrentTimeMillis() - job.startedAt) / 1000, label)
+    const kindMetrics = job.kind.metrics
+    kindMetrics.active.modifyUnsafe(-1, job.caller)
+    kindMetrics.duration.updateUnsafe((this.clock.currentTimeMillisUnsafe() - job.startedAt) / 1000, job.caller)
     const ending = Exit.isSuccess(exit) ? exit.value : "interrupted"
     if (
       Exit.isFailure(exit) &&
@@ -349,25 +374,28 @@ export class OffloadImpl implements Offload {
     ) {
       // The body handles every failure of work that ends by itself: this one was raised while the
       // fiber was being interrupted (a finalizer that died during `cancel` or the drain's cut-off).
-      // Under a "cancel" timeout the work runs in a fiber of its own, which reports it (see `body`).
-      const cause = exit.cause
-      unsafeForkDetached(job.caller, job.caller.context, logFor(job, logFailedWhileInterrupted(cause)), () => {})
+      // Under a "cancel" timeout the body reports it itself (see `body`). Logged now, with the
+      // caller's loggers: Effect 4 runs a root fiber at once, and logging never suspends, so the
+      // line is written before `cancel` or the drain goes on.
+      Effect.runForkWith(job.caller)(logFor(job, logFailedWhileInterrupted(exit.cause)))
     }
     switch (ending) {
       case "completed":
-        metrics.completed.unsafeUpdate(1, label)
+        kindMetrics.completed.updateUnsafe(1, job.caller)
         break
       case "failed":
-        metrics.failed.unsafeUpdate(1, label)
+        kindMetrics.failed.updateUnsafe(1, job.caller)
         break
       case "timed-out":
-        metrics.timedOut.unsafeUpdate(1, label)
+        kindMetrics.timedOut.updateUnsafe(1, job.caller)
         break
       case "interrupted":
-        metrics.interrupted.unsafeUpdate(1, label)
+        kindMetrics.interrupted.updateUnsafe(1, job.caller)
         break
     }
     this.pump()
+    this.wakeEnded(job)
+    this.live.decrement()
   }
 
   /** Starts queued jobs, oldest first, while there is room (a job whose kind is full waits its turn). */
@@ -411,11 +439,23 @@ export class OffloadImpl implements Offload {
       if (!job.done) {
         this.waiting -= 1
         this.untrack(job)
-        metrics.interrupted.unsafeUpdate(1, job.kind.label)
+        job.kind.metrics.interrupted.updateUnsafe(1, job.caller)
+        this.wakeEnded(job)
       }
       return
     }
-    unsafeInterruptFork(job.fiber, this.fiberId)
+    // Effect 4 runs an interrupted fiber's finalizers inside this call when it is suspended, so the
+    // job may have finished (and `finished` have run) when this returns.
+    job.fiber.interruptUnsafe(this.fiberId)
+  }
+
+  /**
+   * Stops jobs: the queued ones first, so that a running one whose end starts queued work at once
+   * (see `stop`) never starts one of those it was asked to stop.
+   */
+  private stopAll(jobs: ReadonlyArray<Job>): void {
+    for (const job of jobs) if (job.fiber === undefined) this.stop(job)
+    for (const job of jobs) if (job.fiber !== undefined) this.stop(job)
   }
 
   isInFlight(key: OffloadKey.OffloadKey): Effect.Effect<boolean> {
@@ -426,7 +466,7 @@ export class OffloadImpl implements Offload {
     return Effect.suspend(() => {
       const jobs = this.jobsOf(key)
       if (jobs.length === 0) return Effect.succeed(false)
-      jobs.forEach((job) => this.stop(job))
+      this.stopAll(jobs)
       this.pump()
       return Effect.as(this.awaitJobs(jobs), true)
     })
@@ -435,7 +475,7 @@ export class OffloadImpl implements Offload {
   get cancelAll(): Effect.Effect<number> {
     return Effect.suspend(() => {
       const jobs = this.allJobs()
-      jobs.forEach((job) => this.stop(job))
+      this.stopAll(jobs)
       return Effect.as(this.awaitJobs(jobs), jobs.length)
     })
   }
@@ -443,7 +483,7 @@ export class OffloadImpl implements Offload {
   /** Waits (interruptibly) until the given jobs' fibers have exited. */
   private awaitJobs(jobs: ReadonlyArray<Job>): Effect.Effect<void> {
     const fibers = jobs.flatMap((job) => (job.fiber === undefined ? [] : [job.fiber]))
-    return Effect.interruptible(Effect.forEach(fibers, (fiber) => fiber.await, { discard: true }))
+    return Effect.interruptible(Effect.forEach(fibers, Fiber.await, { discard: true }))
   }
 
   get activeCount(): Effect.Effect<number> {
@@ -455,9 +495,9 @@ export class OffloadImpl implements Offload {
   }
 
   awaitIdle(timeout?: Duration.Input): Effect.Effect<boolean, InvalidArgument> {
-    return Either.match(decodeTimeout("awaitIdle", timeout), {
-      onLeft: Effect.fail,
-      onRight: (ms) =>
+    return Result.match(decodeTimeout("awaitIdle", timeout), {
+      onFailure: Effect.fail,
+      onSuccess: (ms) =>
         ms === undefined
           ? Effect.as(this.idle.await, true)
           : timeoutToMillis(
@@ -486,20 +526,23 @@ export class OffloadImpl implements Offload {
       return Effect.flatMap(drain, (drained) => {
         if (drained) return Effect.void
         const cut = this.idle.count
-        for (const job of this.allJobs()) this.stop(job)
+        this.stopAll(this.allJobs())
         // `grace: 0` waits for nothing: the interrupted fibers get one scheduler turn to exit (work
         // that stops at once, or never started, is not reported abandoned); the rest is left behind.
         const settled: Effect.Effect<number> =
           graceMs === 0
-            ? Effect.zipRight(
+            ? Effect.andThen(
                 Effect.yieldNow,
                 Effect.sync(() => this.live.count)
               )
-            : Effect.timeoutTo(Effect.interruptible(this.live.await), {
-                duration: Duration.millis(Math.min(graceMs, 1000)),
-                onSuccess: () => 0,
-                onTimeout: () => this.live.count
-              })
+            : // Bounds the wait for the interrupted fibers, not their finalizers: they run on in
+              // their own fibers, and those still running after it are reported abandoned.
+              timeoutToMillis(
+                Effect.interruptible(this.live.await),
+                Math.min(graceMs, 1000),
+                () => 0,
+                () => this.live.count
+              )
         return settled.pipe(
           Effect.flatMap((abandoned) =>
             Effect.logWarning(
@@ -515,7 +558,7 @@ export class OffloadImpl implements Offload {
 }
 
 const warnWhenCrossed = (job: Job, timeout: ResolvedTimeout) =>
-  Effect.zipRight(
+  Effect.andThen(
     sleepMillis(timeout.afterMs),
     logFor(
       job,
@@ -534,21 +577,13 @@ const logFailedWhileInterrupted = (cause: Cause.Cause<unknown>): Effect.Effect<v
   Effect.logWarning(`offloaded work failed while being interrupted: ${describeCause(cause)}`, cause)
 
 /**
- * Reports a failure or a defect that `work` raises while its fiber is being interrupted — a
- * finalizer that dies during `cancel`, the "cancel" timeout or the drain's cut-off. The work's
- * exit is then an interruption, which the service counts (`interrupted`, `timeout`) but never
- * looks into, so without this the failure would be lost. Runs in the work's own fiber, once it
- * has exited; a plain interruption, and work that ends by itself, are left to the caller.
+ * Did work that was interrupted also fail or die (a finalizer that died during `cancel`, the
+ * "cancel" timeout or the drain's cut-off)? Its exit is then an interruption, which the service
+ * counts (`interrupted`, `timeout`) but would otherwise never look into. Effect 4's flat cause keeps
+ * every reason, so the exit says it (Effect 3 asked the fiber for its pending interruptors).
  */
-const reportFailureWhileInterrupted = <A, E, R>(
-  work: Effect.Effect<A, E, R>,
-  report: (cause: Cause.Cause<E>) => Effect.Effect<void>
-): Effect.Effect<A, E, R> =>
-  Effect.onExit(work, (exit) =>
-    Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)
-      ? Effect.void
-      : Effect.descriptorWith((fiber) => (HashSet.size(fiber.interruptors) > 0 ? report(exit.cause) : Effect.void))
-  )
+const failedWhileInterrupted = (exit: Exit.Exit<unknown, unknown>): exit is Exit.Failure<unknown, unknown> =>
+  Exit.isFailure(exit) && Cause.hasInterrupts(exit.cause) && (Cause.hasFails(exit.cause) || Cause.hasDies(exit.cause))
 
 /** Annotates a log line with the job's kind and key (only where a line is written: annotating is not free). */
 const logFor = (job: Job, log: Effect.Effect<void>): Effect.Effect<void> =>
@@ -561,7 +596,7 @@ const logFor = (job: Job, log: Effect.Effect<void>): Effect.Effect<void> =>
  */
 export const make = (config: ResolvedConfig, inline = false): Effect.Effect<Offload, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const clock = yield* Effect.clock
+    const clock = yield* Clock.Clock
     const fiberId = yield* Effect.fiberId
     const service = new OffloadImpl(config, clock, fiberId, inline)
     yield* Effect.addFinalizer(() => service.close)

@@ -1,57 +1,86 @@
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricLabel from "effect/MetricLabel"
 
-export const spawned = Metric.counter("fibervisor_offload_spawned_total", {
-  description: "Offloaded work admitted (started or queued)",
+const spawnedName = "fibervisor_offload_spawned_total"
+const spawnedDescription = "Offloaded work admitted (started or queued)"
+const completedName = "fibervisor_offload_completed_total"
+const completedDescription = "Offloaded work that succeeded"
+const failedName = "fibervisor_offload_failed_total"
+const failedDescription = "Offloaded work that failed or died"
+const timedOutName = "fibervisor_offload_timeout_total"
+const timedOutDescription = "Offloaded work interrupted by its timeout"
+const deduplicatedName = "fibervisor_offload_deduplicated_total"
+const deduplicatedDescription = "Registrations skipped because the same key was in flight"
+const rejectedName = "fibervisor_offload_rejected_total"
+const rejectedDescription = "Registrations refused (full, closed or invalid)"
+const interruptedName = "fibervisor_offload_interrupted_total"
+const interruptedDescription = "Offloaded work cancelled or cut off at shutdown"
+const activeName = "fibervisor_offload_active"
+const activeDescription = "Offloaded work running now"
+const durationName = "fibervisor_offload_duration_seconds"
+const durationDescription = "Run time of offloaded work"
+const boundaries = Metric.exponentialBoundaries({ start: 0.001, factor: 2, count: 18 })
+
+/** Registrations refused before they have a kind (an invalid key): the series without a `kind` attribute. */
+export const rejectedWithoutKind: Metric.Counter<number> = Metric.counter(rejectedName, {
+  description: rejectedDescription,
   incremental: true
 })
-export const completed = Metric.counter("fibervisor_offload_completed_total", {
-  description: "Offloaded work that succeeded",
-  incremental: true
-})
-export const failed = Metric.counter("fibervisor_offload_failed_total", {
-  description: "Offloaded work that failed or died",
-  incremental: true
-})
-export const timedOut = Metric.counter("fibervisor_offload_timeout_total", {
-  description: "Offloaded work interrupted by its timeout",
-  incremental: true
-})
-export const deduplicated = Metric.counter("fibervisor_offload_deduplicated_total", {
-  description: "Registrations skipped because the same key was in flight",
-  incremental: true
-})
-export const rejected = Metric.counter("fibervisor_offload_rejected_total", {
-  description: "Registrations refused (full, closed or invalid)",
-  incremental: true
-})
-export const interrupted = Metric.counter("fibervisor_offload_interrupted_total", {
-  description: "Offloaded work cancelled or cut off at shutdown",
-  incremental: true
-})
-export const active = Metric.gauge("fibervisor_offload_active", { description: "Offloaded work running now" })
-export const duration = Metric.histogram(
-  "fibervisor_offload_duration_seconds",
-  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 18 }),
-  "Run time of offloaded work"
-)
 
 /**
- * At most this many distinct `kind` labels; later kinds share `"_other"`. Effect's metric registry
- * never forgets a label set, so one label per ad-hoc kind would grow without bound.
+ * The offload metrics of one `kind` attribute value, built once per kind (Effect 4 keys a series
+ * by the metric's own attributes; every update takes the updating fiber's context, which holds
+ * the metric registry).
+ */
+export interface KindMetrics {
+  /** The `kind` attribute: the kind, or `"_other"` past the label cap. */
+  readonly kind: string
+  readonly spawned: Metric.Counter<number>
+  readonly completed: Metric.Counter<number>
+  readonly failed: Metric.Counter<number>
+  readonly timedOut: Metric.Counter<number>
+  readonly deduplicated: Metric.Counter<number>
+  readonly rejected: Metric.Counter<number>
+  readonly interrupted: Metric.Counter<number>
+  readonly active: Metric.Gauge<number>
+  readonly duration: Metric.Histogram<number>
+}
+
+const counter = (name: string, description: string, attributes: Metric.Metric.Attributes) =>
+  Metric.counter(name, { description, incremental: true, attributes })
+
+/** Built with the `attributes` option rather than `Metric.withAttributes`: no context copy per update. */
+const make = (kind: string): KindMetrics => {
+  const attributes = { kind }
+  return {
+    kind,
+    spawned: counter(spawnedName, spawnedDescription, attributes),
+    completed: counter(completedName, completedDescription, attributes),
+    failed: counter(failedName, failedDescription, attributes),
+    timedOut: counter(timedOutName, timedOutDescription, attributes),
+    deduplicated: counter(deduplicatedName, deduplicatedDescription, attributes),
+    rejected: counter(rejectedName, rejectedDescription, attributes),
+    interrupted: counter(interruptedName, interruptedDescription, attributes),
+    active: Metric.gauge(activeName, { description: activeDescription, attributes }),
+    duration: Metric.histogram(durationName, { description: durationDescription, boundaries, attributes })
+  }
+}
+
+/**
+ * At most this many distinct `kind` attribute values; later kinds share `"_other"`. Effect's
+ * metric registry keeps every series until it is removed, so one series per ad-hoc kind would
+ * grow without bound.
  */
 export const maxKindLabels = 1_000
 
-const labels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
-const other: ReadonlyArray<MetricLabel.MetricLabel> = [MetricLabel.make("kind", "_other")]
+const labels = new Map<string, KindMetrics>()
+const other: KindMetrics = make("_other")
 
-/** The `kind` label, built once per kind (the same array keeps Effect's hook cache warm). */
-export const kindLabel = (kind: string): ReadonlyArray<MetricLabel.MetricLabel> => {
+/** The metrics of `kind`, built once per kind. */
+export const kindLabel = (kind: string): KindMetrics => {
   let label = labels.get(kind)
   if (label === undefined) {
     if (labels.size >= maxKindLabels) return other
-    label = [MetricLabel.make("kind", kind)]
+    label = make(kind)
     labels.set(kind, label)
   }
   return label

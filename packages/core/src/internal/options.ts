@@ -1,5 +1,5 @@
 import * as Duration from "effect/Duration"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import { decodeDuration, describe } from "./duration.js"
 import { printableNameProblem } from "./name.js"
 import { type Problem, type ResolvedDefaults, resolveDefaults } from "./task.js"
@@ -59,29 +59,32 @@ const autoShutdowns: ReadonlyArray<AutoShutdown> = ["never", "any-significant", 
 /** OTP's default for nested supervisors: 3 restarts in 5 seconds. */
 export const nestedIntensity = { maxRestarts: 3, withinMs: 5_000 } as const
 
-const integer = (field: string, input: unknown, min: number): Either.Either<number, Problem> =>
+const integer = (field: string, input: unknown, min: number): Result.Result<number, Problem> =>
   typeof input === "number" && Number.isInteger(input) && input >= min
-    ? Either.right(input)
-    : Either.left({
+    ? Result.succeed(input)
+    : Result.fail({
         field,
         reason: `must be ${min === 0 ? "a non-negative" : "a positive"} integer, got ${describe(input)}`
       })
 
-const oneOf = <A extends string>(field: string, input: unknown, values: ReadonlyArray<A>): Either.Either<A, Problem> =>
+const oneOf = <A extends string>(field: string, input: unknown, values: ReadonlyArray<A>): Result.Result<A, Problem> =>
   values.includes(input as A)
-    ? Either.right(input as A)
-    : Either.left({ field, reason: `must be one of ${values.map((v) => `"${v}"`).join(", ")}, got ${describe(input)}` })
+    ? Result.succeed(input as A)
+    : Result.fail({ field, reason: `must be one of ${values.map((v) => `"${v}"`).join(", ")}, got ${describe(input)}` })
 
-const durationMs = (field: string, input: unknown, allowZero: boolean): Either.Either<number, Problem> =>
-  Either.flatMap(
-    Either.mapBoth(decodeDuration(input), { onLeft: (reason) => ({ field, reason }), onRight: Duration.toMillis }),
-    (ms) => (ms === 0 && !allowZero ? Either.left({ field, reason: "must be greater than zero" }) : Either.right(ms))
+const durationMs = (field: string, input: unknown, allowZero: boolean): Result.Result<number, Problem> =>
+  Result.flatMap(
+    Result.mapBoth(decodeDuration(input), {
+      onFailure: (reason): Problem => ({ field, reason }),
+      onSuccess: Duration.toMillis
+    }),
+    (ms) => (ms === 0 && !allowZero ? Result.fail({ field, reason: "must be greater than zero" }) : Result.succeed(ms))
   )
 
-const intensity = (input: unknown): Either.Either<Config["intensity"], Problem> =>
-  Either.gen(function* () {
+const intensity = (input: unknown): Result.Result<Config["intensity"], Problem> =>
+  Result.gen(function* () {
     if (typeof input !== "object" || input === null) {
-      return yield* Either.left({
+      return yield* Result.fail({
         field: "intensity",
         reason: `must be an object { maxRestarts, within } (or undefined for none), got ${describe(input)}`
       })
@@ -93,40 +96,40 @@ const intensity = (input: unknown): Either.Either<Config["intensity"], Problem> 
   })
 
 /** Decodes and checks supervisor options; `field` names the bad option. */
-export const resolveConfig = (options: unknown, placement: Placement, path: string): Either.Either<Config, Problem> =>
-  Either.gen(function* () {
+export const resolveConfig = (options: unknown, placement: Placement, path: string): Result.Result<Config, Problem> =>
+  Result.gen(function* () {
     if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
-      return yield* Either.left({ field: "options", reason: `must be an object, got ${describe(options)}` })
+      return yield* Result.fail({ field: "options", reason: `must be an object, got ${describe(options)}` })
     }
     const o = (options ?? {}) as Record<string, unknown>
     // A nested supervisor's options share one object with its task's: `resolveTask` checks the keys.
     if (!placement.nested) {
       for (const key in o) {
-        if (!rootKeys.has(key)) return yield* Either.left({ field: key, reason: "is not a known option (misspelt?)" })
+        if (!rootKeys.has(key)) return yield* Result.fail({ field: key, reason: "is not a known option (misspelt?)" })
       }
     }
     let name = path
     if (!placement.nested && o.name !== undefined) {
       if (typeof o.name !== "string" || o.name.trim() === "" || o.name.includes("/")) {
-        return yield* Either.left({
+        return yield* Result.fail({
           field: "name",
           reason: `must be a non-empty string without "/", got ${describe(o.name)}`
         })
       }
       const unprintable = printableNameProblem(o.name)
-      if (unprintable !== undefined) return yield* Either.left({ field: "name", reason: unprintable })
+      if (unprintable !== undefined) return yield* Result.fail({ field: "name", reason: unprintable })
       name = o.name
     }
     if (placement.nested) {
       const refused = nestedOnly.find(([field]) => o[field] !== undefined)
-      if (refused !== undefined) return yield* Either.left({ field: refused[0], reason: refused[1] })
+      if (refused !== undefined) return yield* Result.fail({ field: refused[0], reason: refused[1] })
     }
     const graceMs = o.grace === undefined ? 10_000 : yield* durationMs("grace", o.grace, true)
     const maxConcurrent =
       o.maxConcurrent === undefined ? undefined : yield* integer("maxConcurrent", o.maxConcurrent, 1)
     const eventBuffer = o.eventBuffer === undefined ? 1024 : yield* integer("eventBuffer", o.eventBuffer, 1)
     if (eventBuffer > maxEventBuffer) {
-      return yield* Either.left({
+      return yield* Result.fail({
         field: "eventBuffer",
         reason: `must be at most ${maxEventBuffer} (the bus allocates it up front), got ${eventBuffer}`
       })

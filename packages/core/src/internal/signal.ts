@@ -1,8 +1,12 @@
 import * as Effect from "effect/Effect"
+import { later } from "./compat.js"
 
 /**
  * A one-shot value that fibers can wait for. A lighter stand-in for `Deferred` on hot paths:
  * creating one allocates a plain object, and waiting allocates only when the value is not there yet.
+ * Completing it never runs a waiting fiber on the caller's stack (Effect 4's `Deferred` would): the
+ * waiters resume after the current synchronous work (`later`), so a supervisor can complete signals
+ * from the middle of its bookkeeping.
  */
 export class Signal<A> {
   private done = false
@@ -18,7 +22,7 @@ export class Signal<A> {
     return this.value
   }
 
-  /** Completes the signal; `false` if it was already complete. */
+  /** Completes the signal; `false` if it was already complete. `listen` callbacks run now. */
   complete(value: A): boolean {
     if (this.done) return false
     this.done = true
@@ -41,7 +45,8 @@ export class Signal<A> {
       if (this.done) return Effect.succeed(this.value as A)
       return Effect.callback<A>((resume) => {
         if (this.done) return resume(Effect.succeed(this.value as A))
-        const waiter = (value: A) => resume(Effect.succeed(value))
+        // An interrupted waiter is resumed for nothing: Effect ignores a resume after an interrupt.
+        const waiter = (value: A) => later(() => resume(Effect.succeed(value)))
         ;(this.waiters ??= []).push(waiter)
         return Effect.sync(() => {
           const index = this.waiters?.indexOf(waiter) ?? -1

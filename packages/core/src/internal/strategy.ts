@@ -94,7 +94,7 @@ export const restartGroup = (supervisor: SupervisorImpl, trigger: Entry): Effect
     )
   })
   return Effect.ensuring(
-    Effect.zipRight(Effect.zipRight(stopOthers, backoff), startAll),
+    Effect.andThen(Effect.andThen(stopOthers, backoff), startAll),
     Effect.sync(() => {
       if (supervisor.groupRun === run) supervisor.groupRun = undefined
     })

@@ -1,13 +1,13 @@
 import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import type * as FiberId from "effect/FiberId"
 import * as Option from "effect/Option"
-import type * as Runtime from "effect/Runtime"
-import * as Scope from "effect/Scope"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type {
   AddError,
@@ -34,14 +34,12 @@ import type * as SupervisorEvent from "../SupervisorEvent.js"
 import { SupervisorRegistry } from "../SupervisorRegistry.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
 import type { Services, Task } from "../Task.js"
-import { TaskContext } from "../TaskContext.js"
 import * as TaskId from "../TaskId.js"
 import * as TaskOutcome from "../TaskOutcome.js"
 import { type EventBus, type EventInput, makeBus } from "./bus.js"
 import {
-  addTwo,
   type Caller,
-  runtime as currentRuntime,
+  context as currentContext,
   unsafeForkDetached,
   unsafeForkRoot,
   unsafeInterruptFork,
@@ -57,8 +55,15 @@ import { ReadinessRecord } from "./readiness.js"
 import { Signal } from "./signal.js"
 import { type GroupRun, restartGroup } from "./strategy.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
-import { attemptEnded, type RestartVerdict, stopped, supervisorLoop, taskLoop, withExitCode } from "./taskLoop.js"
-import * as taskMetrics from "./taskMetrics.js"
+import {
+  attemptEnded,
+  type RestartVerdict,
+  stopped,
+  supervisorLoop,
+  taskContext,
+  taskLoop,
+  withExitCode
+} from "./taskLoop.js"
 import { ZeroSignal } from "./zeroSignal.js"
 
 /** What an ordered stop gives a static child without a grace of its own. */
@@ -67,8 +72,8 @@ const SHARE = "its share"
 /** Decodes and checks the options of a root supervisor. */
 export const resolveOptions = (
   options: SupervisorOptions | undefined
-): Either.Either<Config, InvalidSupervisorOptions> =>
-  Either.mapLeft(
+): Result.Result<Config, InvalidSupervisorOptions> =>
+  Result.mapError(
     resolveConfig(options, { nested: false, defaults: undefined }, "root"),
     (problem) => new InvalidSupervisorOptions(problem)
   )
@@ -84,6 +89,9 @@ export class SupervisorImpl implements Supervisor {
   /** Dynamically added tasks whose fiber has not exited yet (static children are stopped one by one). */
   private readonly aliveDynamic: ZeroSignal
   private shutdownResult: Signal<Exit.Exit<void, GraceExceeded>> | undefined = undefined
+  /** When the shutdown began, and its deadline (set with `shutdownResult`, unless the grace is 0). */
+  private shutdownStart = 0
+  private shutdownDeadline: number | undefined = undefined
   /** Set when the supervisor failed (restart intensity, escalation); `join` fails with it. */
   private failure: SupervisorFailure | undefined = undefined
   /** Significant children whose outcome is not decided yet. */
@@ -113,19 +121,21 @@ export class SupervisorImpl implements Supervisor {
 
   constructor(
     readonly config: Config,
-    readonly runtime: Runtime.Runtime<never>,
+    /** The context the supervisor was made in: its own fibers (timers, drivers) run with it. */
+    readonly context: Context.Context<never>,
     readonly bus: EventBus,
-    semaphore: Effect.Semaphore | undefined,
-    readonly fiberId: FiberId.FiberId,
+    semaphore: Semaphore.Semaphore | undefined,
+    /** The fiber that made the supervisor: its stops are interruptions by this fiber. */
+    readonly fiberId: number,
     /** The record of the tree this supervisor is nested in; a root makes its own. */
     treeReadiness?: ReadinessRecord
   ) {
     this.readiness = treeReadiness ?? new ReadinessRecord()
     this.ownsReadiness = treeReadiness === undefined
-    this.pending = new ZeroSignal(fiberId)
-    this.aliveDynamic = new ZeroSignal(fiberId)
-    this.registered = new ZeroSignal(fiberId)
-    this.withPermit = semaphore === undefined ? (effect) => effect : semaphore.withPermits(1)
+    this.pending = new ZeroSignal()
+    this.aliveDynamic = new ZeroSignal()
+    this.registered = new ZeroSignal()
+    this.withPermit = semaphore === undefined ? (effect) => effect : Semaphore.withPermits(semaphore, 1)
     this.loop = supervisorLoop(this.withPermit)
     this.controller = new Controller(this)
   }
@@ -158,25 +168,25 @@ export class SupervisorImpl implements Supervisor {
   // ---- admission ----
 
   /** Checks a task for admission; emits `TaskAddFailed` when it is refused. */
-  admit(task: Task<any, any>, pendingNames: ReadonlySet<string> | undefined): Either.Either<ResolvedTask, AddError> {
+  admit(task: Task<any, any>, pendingNames: ReadonlySet<string> | undefined): Result.Result<ResolvedTask, AddError> {
     const resolved = resolveTask(task, this.config.defaults)
-    if (Either.isLeft(resolved)) {
-      this.addFailed(resolved.left.task, "InvalidSpec", resolved.left.message)
+    if (Result.isFailure(resolved)) {
+      this.addFailed(resolved.failure.task, "InvalidSpec", resolved.failure.message)
       return resolved
     }
-    const name = resolved.right.name
+    const name = resolved.success.name
     if (this.shutdownResult !== undefined) {
       this.addFailed(name, "ShuttingDown", "the supervisor is shutting down")
-      return Either.left(new SupervisorShuttingDown())
+      return Result.fail(new SupervisorShuttingDown())
     }
-    const misplaced = this.misplaced(resolved.right)
+    const misplaced = this.misplaced(resolved.success)
     if (misplaced !== undefined) {
       this.addFailed(name, "InvalidSpec", misplaced.message)
-      return Either.left(misplaced)
+      return Result.fail(misplaced)
     }
     if (this.byName.has(name) || pendingNames?.has(name)) {
       this.addFailed(name, "AlreadyExists", "the name is taken")
-      return Either.left(new TaskAlreadyExists({ name }))
+      return Result.fail(new TaskAlreadyExists({ name }))
     }
     return resolved
   }
@@ -231,24 +241,22 @@ export class SupervisorImpl implements Supervisor {
 
   private startFiber(entry: Entry): void {
     if (!entry.isStatic) this.aliveDynamic.increment()
-    const caller = entry.caller!
-    const context = addTwo(caller.context, TaskContext, entry.context, Scope.Scope, entry.scope)
-    entry.fiber = unsafeForkDetached(caller, context, taskLoop(this), (exit) => this.exited(entry, exit))
+    entry.fiber = unsafeForkDetached(taskContext(entry), taskLoop(this), (exit) => this.exited(entry, exit))
   }
 
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {
     return withCaller<TaskHandle, AddError, R, never>((caller) => {
       const admitted = this.admit(task, undefined)
-      return Either.isLeft(admitted)
-        ? Effect.fail(admitted.left)
-        : Effect.succeed(new Handle(this.spawn(admitted.right, caller), this))
+      return Result.isFailure(admitted)
+        ? Effect.fail(admitted.failure)
+        : Effect.succeed(new Handle(this.spawn(admitted.success, caller), this))
     })
   }
 
   /** Admits a batch all-or-nothing. */
-  private admitAll(tasks: Iterable<Task<any, any>>): Either.Either<Array<ResolvedTask>, AddError> {
+  private admitAll(tasks: Iterable<Task<any, any>>): Result.Result<Array<ResolvedTask>, AddError> {
     if (typeof tasks !== "object" || tasks === null || typeof tasks[Symbol.iterator] !== "function") {
-      return Either.left(
+      return Result.fail(
         new InvalidTaskSpec({
           task: "",
           field: "tasks",
@@ -260,11 +268,11 @@ export class SupervisorImpl implements Supervisor {
     const specs: Array<ResolvedTask> = []
     for (const task of tasks) {
       const admitted = this.admit(task, names)
-      if (Either.isLeft(admitted)) return Either.left(admitted.left)
-      names.add(admitted.right.name)
-      specs.push(admitted.right)
+      if (Result.isFailure(admitted)) return Result.fail(admitted.failure)
+      names.add(admitted.success.name)
+      specs.push(admitted.success)
     }
-    return Either.right(specs)
+    return Result.succeed(specs)
   }
 
   addAll<const T extends Iterable<Task<any, any>>>(
@@ -272,8 +280,8 @@ export class SupervisorImpl implements Supervisor {
   ): Effect.Effect<ReadonlyArray<TaskHandle>, AddError, Services<T>> {
     return withCaller<ReadonlyArray<TaskHandle>, AddError, Services<T>, never>((caller) => {
       const admitted = this.admitAll(tasks)
-      if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
-      return Effect.succeed(admitted.right.map((spec) => new Handle(this.spawn(spec, caller), this)))
+      if (Result.isFailure(admitted)) return Effect.fail(admitted.failure)
+      return Effect.succeed(admitted.success.map((spec) => new Handle(this.spawn(spec, caller), this)))
     })
   }
 
@@ -284,15 +292,15 @@ export class SupervisorImpl implements Supervisor {
   startStatic(tasks: ReadonlyArray<Task<any, any>>): Effect.Effect<void, AddError> {
     return withCaller<void, AddError, never, never>((caller) => {
       const admitted = this.admitAll(tasks)
-      if (Either.isLeft(admitted)) return Effect.fail(admitted.left)
+      if (Result.isFailure(admitted)) return Effect.fail(admitted.failure)
       // A group restart under way (an earlier child failed) finishes before the next child starts.
       const next = (spec: ResolvedTask): Effect.Effect<void> =>
         Effect.suspend(() => {
           if (this.shutdownResult !== undefined) return Effect.void
-          if (this.groupIdle !== undefined) return Effect.zipRight(this.groupIdle.await, next(spec))
+          if (this.groupIdle !== undefined) return Effect.andThen(this.groupIdle.await, next(spec))
           return this.spawn(spec, caller, true).started
         })
-      return Effect.forEach(admitted.right, next, { discard: true })
+      return Effect.forEach(admitted.success, next, { discard: true })
     })
   }
 
@@ -300,7 +308,7 @@ export class SupervisorImpl implements Supervisor {
     tasks: T
   ): Effect.Effect<ReadonlyArray<TaskOutcome.TaskOutcome>, AddError | SupervisorFailure, Services<T>> {
     return Effect.flatMap(this.addAll(tasks), (handles) =>
-      Effect.zipRight(
+      Effect.andThen(
         this.awaitEmpty,
         Effect.suspend(() =>
           this.failure !== undefined ? Effect.fail(this.failure) : Effect.forEach(handles, (handle) => handle.await)
@@ -404,10 +412,10 @@ export class SupervisorImpl implements Supervisor {
         done()
         return Effect.void
       }
-      return Effect.zipRight(restartGroup(this, next), drain)
+      return Effect.andThen(restartGroup(this, next), drain)
     })
     this.groupFiber = unsafeForkRoot(
-      this.runtime,
+      this.context,
       Effect.onInterrupt(drain, () => Effect.sync(done))
     )
   }
@@ -418,7 +426,7 @@ export class SupervisorImpl implements Supervisor {
     if (countRestart && !entry.restartCounted) {
       // Every task a group restart starts again counts one restart, in TaskInfo and the metric alike.
       entry.restarts += 1
-      taskMetrics.restarts.unsafeUpdate(1, entry.metricLabel)
+      entry.metrics.restarts.updateUnsafe(1, entry.caller as Context.Context<never>)
     }
     entry.rearm()
     this.startFiber(entry)
@@ -517,7 +525,7 @@ export class SupervisorImpl implements Supervisor {
       this.abandon(entry, graceMs, "its grace")
     }
     if (graceMs === 0) abandon()
-    else entry.graceTimer = unsafeForkRoot(this.runtime, Effect.zipRight(sleepMillis(graceMs), Effect.sync(abandon)))
+    else entry.graceTimer = unsafeForkRoot(this.context, Effect.andThen(sleepMillis(graceMs), Effect.sync(abandon)))
     return true
   }
 
@@ -569,6 +577,7 @@ export class SupervisorImpl implements Supervisor {
   startGrace(entry: Entry, graceMs = this.graceOf(entry), during = "its grace", expire?: () => void): void {
     if (entry.exited) return
     const abandon = () => {
+      ;(entry.nested as SupervisorImpl | undefined)?.decideIfDue()
       expire?.()
       this.abandon(entry, graceMs, during)
     }
@@ -576,8 +585,8 @@ export class SupervisorImpl implements Supervisor {
     // A `restartNow` under way had its own timer.
     if (entry.graceTimer !== undefined) unsafeInterruptFork(entry.graceTimer, this.fiberId)
     entry.graceTimer = unsafeForkRoot(
-      this.runtime,
-      Effect.zipRight(
+      this.context,
+      Effect.andThen(
         sleepMillis(graceMs),
         Effect.sync(() => {
           if (!entry.exited) abandon()
@@ -613,10 +622,10 @@ export class SupervisorImpl implements Supervisor {
       let timeoutMs = 0
       if (options?.timeout !== undefined) {
         const decoded = decodeDuration(options.timeout)
-        if (Either.isLeft(decoded)) {
-          return Effect.fail(new InvalidArgument({ operation: "cancel", field: "timeout", reason: decoded.left }))
+        if (Result.isFailure(decoded)) {
+          return Effect.fail(new InvalidArgument({ operation: "cancel", field: "timeout", reason: decoded.failure }))
         }
-        timeoutMs = Duration.toMillis(decoded.right)
+        timeoutMs = Duration.toMillis(decoded.success)
       }
       const entry = this.lookup(ref)
       if (entry === undefined) return Effect.succeed(this.controller.removeQueued(ref))
@@ -688,7 +697,7 @@ export class SupervisorImpl implements Supervisor {
       )
     }
     unsafeForkRoot(
-      this.runtime,
+      this.context,
       Effect.logWarning(error.message).pipe(Effect.annotateLogs({ fibervisor: "supervisor", path: this.config.path }))
     )
     this.startShutdown(false)
@@ -854,11 +863,11 @@ export class SupervisorImpl implements Supervisor {
         f(
           exit === undefined || Exit.isSuccess(exit)
             ? undefined
-            : Option.getOrUndefined(Cause.failureOption(exit.cause))
+            : Option.getOrUndefined(Cause.findErrorOption(exit.cause))
         )
       } catch (defect) {
         // Runs inside the shutdown's bookkeeping (a custom registry may throw): reported, never thrown there.
-        unsafeForkRoot(this.runtime, Effect.logError("a shutdown listener failed", Cause.die(defect)))
+        unsafeForkRoot(this.context, Effect.logError("a shutdown listener failed", Cause.die(defect)))
       }
     })
   }
@@ -893,10 +902,12 @@ export class SupervisorImpl implements Supervisor {
     if (graceMs === 0) {
       // No grace: decided now, before any fiber has processed its interrupt.
       for (const entry of statics) this.requestStop(entry, "shutdown")
-      unsafeForkRoot(this.runtime, this.decide(result, start))
+      unsafeForkRoot(this.context, this.decide(result, start))
       return result
     }
     const deadline = start + graceMs
+    this.shutdownStart = start
+    this.shutdownDeadline = deadline
     const stopStatics = Effect.forEach(
       statics,
       (entry, index) => Effect.suspend(() => this.stopInTurn(entry, statics.length - index, deadline)),
@@ -904,9 +915,9 @@ export class SupervisorImpl implements Supervisor {
     )
     const waitDynamic = timeoutOptionMillis(Effect.interruptible(this.aliveDynamic.await), graceMs)
     unsafeForkRoot(
-      this.runtime,
-      Effect.zipRight(
-        Effect.zipRight(waitDynamic, stopStatics),
+      this.context,
+      Effect.andThen(
+        Effect.andThen(waitDynamic, stopStatics),
         Effect.suspend(() => {
           for (const entry of statics) this.requestStop(entry, "shutdown")
           return this.settleAbandoned(result, start, deadline)
@@ -958,14 +969,14 @@ export class SupervisorImpl implements Supervisor {
     // that one which stops at once does not count as abandoned here (a real clock may have ticked).
     const fresh = alive.some((entry) => entry.abandonedAtOnce !== undefined && now - entry.abandonedAtOnce <= 1)
     const settle = fresh ? timeoutOptionMillis(Effect.interruptible(this.registered.await), 1) : Effect.void
-    return Effect.zipRight(
+    return Effect.andThen(
       settle,
       Effect.suspend(() => {
         if (!this.isNested || this.stillRunning().length === 0 || this.now() >= deadline) {
           return this.decide(result, start)
         }
         this.tellParent()
-        return Effect.zipRight(
+        return Effect.andThen(
           timeoutOptionMillis(Effect.interruptible(this.registered.await), deadline - this.now()),
           Effect.suspend(() => this.decide(result, start))
         )
@@ -983,8 +994,24 @@ export class SupervisorImpl implements Supervisor {
     return Array.from(this.byId.values()).filter((entry) => !entry.exited)
   }
 
+  /**
+   * The shutdown's deadline is now, but the fiber that decides it at its deadline has not woken yet:
+   * it is decided now. A parent whose grace for this supervisor's task ends in the same instant
+   * calls this first, so that the subtree's decision (which names the tasks abandoned under it)
+   * lands first whichever of the two timers the clock wakes first.
+   */
+  decideIfDue(): void {
+    const result = this.shutdownResult
+    const deadline = this.shutdownDeadline
+    if (result === undefined || result.isDone || deadline === undefined || this.now() < deadline) return
+    for (const entry of this.byId.values()) if (entry.isStatic) this.requestStop(entry, "shutdown")
+    unsafeForkRoot(this.context, this.decide(result, this.shutdownStart))
+  }
+
   /** Decides the shutdown's result from which fibers have exited; returns the warning to log, if any. */
   private decide(result: Signal<Exit.Exit<void, GraceExceeded>>, start: number): Effect.Effect<void> {
+    // Decided already (`decideIfDue`).
+    if (result.isDone) return Effect.void
     const stuck = this.stillRunning()
     const graceMs = this.config.graceMs
     if (stuck.length === 0) {
@@ -1076,10 +1103,10 @@ const build = (
   readiness?: ReadinessRecord
 ): Effect.Effect<SupervisorImpl, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const runtime = yield* currentRuntime<never>()
+    const context = yield* currentContext<never>()
     const fiberId = yield* Effect.fiberId
     const semaphore = config.maxConcurrent === undefined ? undefined : yield* Semaphore.make(config.maxConcurrent)
-    const supervisor = new SupervisorImpl(config, runtime, bus, semaphore, fiberId, readiness)
+    const supervisor = new SupervisorImpl(config, context, bus, semaphore, fiberId, readiness)
     yield* Effect.addFinalizer(() => Effect.ignore(supervisor.shutdown))
     return supervisor
   })
@@ -1098,7 +1125,7 @@ const makeRoot = (
   reportFailure: boolean
 ): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> =>
   Effect.gen(function* () {
-    const config = yield* resolveOptions(options)
+    const config = yield* Effect.fromResult(resolveOptions(options))
     const bus = yield* makeBus(config.eventBuffer)
     yield* Effect.addFinalizer(() => bus.close)
     const registry = yield* Effect.serviceOption(SupervisorRegistry)

@@ -1,7 +1,7 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
-import * as LogLevel from "effect/LogLevel"
+import * as Result from "effect/Result"
+import type * as LogLevel from "effect/LogLevel"
 import * as Schedule from "effect/Schedule"
 import * as Backoff from "../Backoff.js"
 import { printableNameProblem } from "./name.js"
@@ -16,18 +16,18 @@ export type ResolvedRestart =
   | { readonly _tag: "Never" }
   | { readonly _tag: "OnFailure" }
   | { readonly _tag: "Always"; readonly intervalMs: number | undefined }
-  | { readonly _tag: "Repeat"; readonly schedule: Schedule.Schedule<unknown, unknown> }
+  | { readonly _tag: "Repeat"; readonly schedule: Schedule.Schedule<unknown, unknown, unknown, unknown> }
 
 /** Settings a supervisor gives the tasks that do not set their own. */
 export interface ResolvedDefaults {
   readonly restart: ResolvedRestart
-  readonly backoff: Schedule.Schedule<unknown, Backoff.TaskFailure>
+  readonly backoff: Backoff.Backoff
   readonly timeoutMs: number
   readonly maxRetries: number
   readonly resetAfterMs: number
   readonly graceMs: number | undefined
   /** The level of the line logged for each failed attempt; `undefined`: no failure lines (`"none"`). */
-  readonly logFailures: LogLevel.LogLevel | undefined
+  readonly logFailures: LogLevel.Severity | undefined
 }
 
 /** A task ready to run: every setting decoded and checked. */
@@ -58,7 +58,7 @@ export interface Problem {
  */
 export interface NestedSpec {
   /** `options` are the task's current options (combinators such as `Task.withGrace` change them). */
-  resolve(defaults: ResolvedDefaults, options: unknown): Either.Either<unknown, Problem>
+  resolve(defaults: ResolvedDefaults, options: unknown): Result.Result<unknown, Problem>
   /** A child at any depth is a readiness task: the supervisor task is one too. */
   readonly readyInside: boolean
 }
@@ -73,86 +73,86 @@ export const builtinDefaults: ResolvedDefaults = {
   maxRetries: Number.POSITIVE_INFINITY,
   resetAfterMs: 0,
   graceMs: undefined,
-  logFailures: LogLevel.Warning
+  logFailures: "Warn"
 }
 
-type Check<A> = Either.Either<A, Problem>
+type Check<A> = Result.Result<A, Problem>
 
 const duration = (field: string, input: unknown): Check<number> =>
-  Either.mapBoth(decodeDuration(input), {
-    onLeft: (reason) => ({ field, reason }),
-    onRight: Duration.toMillis
+  Result.mapBoth(decodeDuration(input), {
+    onFailure: (reason) => ({ field, reason }),
+    onSuccess: Duration.toMillis
   })
 
 /** `undefined` (explicitly none) decodes to zero. */
 const optionalDuration = (field: string, input: unknown): Check<number> =>
-  input === undefined ? Either.right(0) : duration(field, input)
+  input === undefined ? Result.succeed(0) : duration(field, input)
 
 const restart = (input: unknown): Check<ResolvedRestart> => {
   if (!RestartPolicy.isRestartPolicy(input)) {
-    return Either.left({ field: "restart", reason: `must be a RestartPolicy, got ${describe(input)}` })
+    return Result.fail({ field: "restart", reason: `must be a RestartPolicy, got ${describe(input)}` })
   }
   if (input._tag === "Repeat") {
     if (RestartPolicy.RepeatRestartConflict in input) {
-      return Either.left({
+      return Result.fail({
         field: "restart",
         reason: "cannot be set on a Task.repeat task: its schedule is its restart policy"
       })
     }
     return Schedule.isSchedule(input.schedule)
-      ? Either.right(input as ResolvedRestart)
-      : Either.left({
+      ? Result.succeed(input as unknown as ResolvedRestart)
+      : Result.fail({
           field: "restart.schedule",
           reason: `must be a Schedule, got ${describe(input.schedule)}`
         })
   }
-  if (input._tag !== "Always") return Either.right(input)
+  if (input._tag !== "Always") return Result.succeed(input)
   const interval: unknown = input.interval
   if (typeof interval === "object" && interval !== null && RestartPolicy.BadAlwaysOptions in interval) {
-    return Either.left({
+    return Result.fail({
       field: "restart",
       reason: `RestartPolicy.always takes an options object { interval? }, got ${describe((interval as Record<symbol, unknown>)[RestartPolicy.BadAlwaysOptions])}`
     })
   }
-  if (input.interval === undefined) return Either.right({ _tag: "Always", intervalMs: undefined })
+  if (input.interval === undefined) return Result.succeed({ _tag: "Always", intervalMs: undefined })
   // A zero interval means none (taskvisor's semantics): only the 1 ms hot-loop guard applies.
-  return Either.map(duration("restart.interval", input.interval), (intervalMs) => ({
+  return Result.map(duration("restart.interval", input.interval), (intervalMs) => ({
     _tag: "Always",
     intervalMs: intervalMs === 0 ? undefined : intervalMs
   }))
 }
 
 const maxRetries = (input: unknown): Check<number> => {
-  if (input === undefined) return Either.right(Number.POSITIVE_INFINITY)
+  if (input === undefined) return Result.succeed(Number.POSITIVE_INFINITY)
   if (typeof input !== "number" || !Number.isInteger(input) || input < 0) {
-    return Either.left({
+    return Result.fail({
       field: "maxRetries",
       reason: `must be a non-negative integer (or undefined for unlimited), got ${describe(input)}`
     })
   }
-  return Either.right(input)
+  return Result.succeed(input)
 }
 
-const logLevels: ReadonlyArray<readonly [string, LogLevel.LogLevel | undefined]> = [
-  ["warning", LogLevel.Warning],
-  ["info", LogLevel.Info],
-  ["debug", LogLevel.Debug],
+const logLevels: ReadonlyArray<readonly [string, LogLevel.Severity | undefined]> = [
+  ["warning", "Warn"],
+  ["info", "Info"],
+  ["debug", "Debug"],
   ["none", undefined]
 ]
 
 /** `undefined` (explicitly the default) is a warning. */
-const logFailures = (input: unknown): Check<LogLevel.LogLevel | undefined> => {
-  if (input === undefined) return Either.right(LogLevel.Warning)
+const logFailures = (input: unknown): Check<LogLevel.Severity | undefined> => {
+  if (input === undefined) return Result.succeed("Warn")
   const found = logLevels.find(([name]) => name === input)
   return found !== undefined
-    ? Either.right(found[1])
-    : Either.left({
+    ? Result.succeed(found[1])
+    : Result.fail({
         field: "logFailures",
         reason: `must be one of ${logLevels.map(([name]) => `"${name}"`).join(", ")}, got ${describe(input)}`
       })
 }
 
-const backoff = (input: unknown): Check<Schedule.Schedule<unknown, Backoff.TaskFailure>> => Backoff.validate(input)
+const backoff = (input: unknown): Check<Backoff.Backoff> => Backoff.validate(input)
 
 /**
  * Decodes the settings present in `options` over `base`. Imperative on purpose: it runs for every
@@ -175,37 +175,37 @@ const resolveSettings = (
     switch (key) {
       case "restart":
         checked = restart(options.restart)
-        if (Either.isRight(checked)) restartPolicy = checked.right as ResolvedRestart
+        if (Result.isSuccess(checked)) restartPolicy = checked.success as ResolvedRestart
         break
       case "backoff":
         checked = backoff(options.backoff)
-        if (Either.isRight(checked)) backoffSchedule = checked.right as Schedule.Schedule<unknown, Backoff.TaskFailure>
+        if (Result.isSuccess(checked)) backoffSchedule = checked.success as Backoff.Backoff
         break
       case "timeout":
         checked = optionalDuration("timeout", options.timeout)
-        if (Either.isRight(checked)) timeoutMs = checked.right as number
+        if (Result.isSuccess(checked)) timeoutMs = checked.success as number
         break
       case "maxRetries":
         checked = maxRetries(options.maxRetries)
-        if (Either.isRight(checked)) retries = checked.right as number
+        if (Result.isSuccess(checked)) retries = checked.success as number
         break
       case "resetAfter":
         checked = optionalDuration("resetAfter", options.resetAfter)
-        if (Either.isRight(checked)) resetAfterMs = checked.right as number
+        if (Result.isSuccess(checked)) resetAfterMs = checked.success as number
         break
       case "grace":
-        checked = options.grace === undefined ? Either.right(undefined) : duration("grace", options.grace)
-        if (Either.isRight(checked)) graceMs = checked.right as number | undefined
+        checked = options.grace === undefined ? Result.succeed(undefined) : duration("grace", options.grace)
+        if (Result.isSuccess(checked)) graceMs = checked.success as number | undefined
         break
       case "logFailures":
         checked = logFailures(options.logFailures)
-        if (Either.isRight(checked)) failureLevel = checked.right as LogLevel.LogLevel | undefined
+        if (Result.isSuccess(checked)) failureLevel = checked.success as LogLevel.Severity | undefined
         break
       default:
         if (otherKeys.has(key)) continue
         return { field: key, reason: "is not a known option (misspelt?)" }
     }
-    if (Either.isLeft(checked)) return checked.left
+    if (Result.isFailure(checked)) return checked.failure
   }
   return {
     restart: restartPolicy,
@@ -221,15 +221,15 @@ const resolveSettings = (
 const isProblem = (checked: ResolvedDefaults | Problem): checked is Problem => "reason" in checked
 
 /** Checks a supervisor's `defaults`; field names are prefixed with `defaults.`. */
-export const resolveDefaults = (input: unknown): Either.Either<ResolvedDefaults, Problem> => {
-  if (input === undefined) return Either.right(builtinDefaults)
+export const resolveDefaults = (input: unknown): Result.Result<ResolvedDefaults, Problem> => {
+  if (input === undefined) return Result.succeed(builtinDefaults)
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
-    return Either.left({ field: "defaults", reason: `must be an object, got ${describe(input)}` })
+    return Result.fail({ field: "defaults", reason: `must be an object, got ${describe(input)}` })
   }
   const resolved = resolveSettings(input, builtinDefaults, noOtherKeys)
   return isProblem(resolved)
-    ? Either.left({ field: `defaults.${resolved.field}`, reason: resolved.reason })
-    : Either.right(resolved)
+    ? Result.fail({ field: `defaults.${resolved.field}`, reason: resolved.reason })
+    : Result.succeed(resolved)
 }
 
 const invalidSpec = (name: unknown, field: string, reason: string): InvalidTaskSpec =>
@@ -239,47 +239,47 @@ const invalidSpec = (name: unknown, field: string, reason: string): InvalidTaskS
 export const resolveTask = (
   task: Task<unknown, unknown> | Task<any, any>,
   defaults: ResolvedDefaults | undefined
-): Either.Either<ResolvedTask, InvalidTaskSpec> => {
+): Result.Result<ResolvedTask, InvalidTaskSpec> => {
   if (typeof task !== "object" || task === null) {
-    return Either.left(
+    return Result.fail(
       new InvalidTaskSpec({ task: "", field: "task", reason: `must be a Task, got ${describe(task)}` })
     )
   }
   const name: unknown = task.name
   // "/" separates the segments of a task's path (root/db/pool): a name containing it would be ambiguous.
   if (typeof name !== "string" || name.trim() === "" || name.includes("/")) {
-    return Either.left(invalidSpec(name, "name", `must be a non-empty string without "/", got ${describe(name)}`))
+    return Result.fail(invalidSpec(name, "name", `must be a non-empty string without "/", got ${describe(name)}`))
   }
   // A name reaches log lines and metric labels as is. The name itself is bad: the error's `task`
   // is "" (and never carries a control character).
   const unprintable = printableNameProblem(name)
-  if (unprintable !== undefined) return Either.left(invalidSpec("", "name", unprintable))
+  if (unprintable !== undefined) return Result.fail(invalidSpec("", "name", unprintable))
   const effect: unknown = task.effect
   if (!Effect.isEffect(effect)) {
-    return Either.left(invalidSpec(name, "effect", `must be an Effect, got ${describe(effect)}`))
+    return Result.fail(invalidSpec(name, "effect", `must be an Effect, got ${describe(effect)}`))
   }
   const options: TaskOptions<unknown> = task.options ?? noOptions
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    return Either.left(invalidSpec(name, "options", `must be an object, got ${describe(options)}`))
+    return Result.fail(invalidSpec(name, "options", `must be an object, got ${describe(options)}`))
   }
   if ("isFatal" in options && options.isFatal !== undefined && typeof options.isFatal !== "function") {
-    return Either.left(invalidSpec(name, "isFatal", `must be a function, got ${describe(options.isFatal)}`))
+    return Result.fail(invalidSpec(name, "isFatal", `must be a function, got ${describe(options.isFatal)}`))
   }
   const significant = flag(options.significant)
   if (significant === undefined) {
-    return Either.left(invalidSpec(name, "significant", `must be a boolean, got ${describe(options.significant)}`))
+    return Result.fail(invalidSpec(name, "significant", `must be a boolean, got ${describe(options.significant)}`))
   }
   const readyOption: unknown = options.ready
   if (readyOption !== undefined && typeof readyOption !== "boolean" && readyOption !== "reported") {
-    return Either.left(invalidSpec(name, "ready", `must be a boolean or "reported", got ${describe(readyOption)}`))
+    return Result.fail(invalidSpec(name, "ready", `must be a boolean or "reported", got ${describe(readyOption)}`))
   }
   const escalate = flag(options.escalate)
   if (escalate === undefined) {
-    return Either.left(invalidSpec(name, "escalate", `must be a boolean, got ${describe(options.escalate)}`))
+    return Result.fail(invalidSpec(name, "escalate", `must be a boolean, got ${describe(options.escalate)}`))
   }
   const nestedSpec = (task as { readonly [NestedSpecKey]?: NestedSpec })[NestedSpecKey]
   if (nestedSpec !== undefined && readyOption === "reported") {
-    return Either.left(
+    return Result.fail(
       invalidSpec(
         name,
         "ready",
@@ -293,10 +293,10 @@ export const resolveTask = (
     defaults ?? builtinDefaults,
     nestedSpec === undefined ? taskKeys : nestedTaskKeys
   )
-  if (isProblem(resolved)) return Either.left(invalidSpec(name, resolved.field, resolved.reason))
+  if (isProblem(resolved)) return Result.fail(invalidSpec(name, resolved.field, resolved.reason))
   const settings = resolved
   if (significant && settings.restart._tag === "Always") {
-    return Either.left(
+    return Result.fail(
       invalidSpec(
         name,
         "significant",
@@ -307,11 +307,11 @@ export const resolveTask = (
   let nested: unknown = undefined
   if (nestedSpec !== undefined) {
     const checked = nestedSpec.resolve(defaults ?? builtinDefaults, options)
-    if (Either.isLeft(checked)) return Either.left(invalidSpec(name, checked.left.field, checked.left.reason))
-    nested = checked.right
+    if (Result.isFailure(checked)) return Result.fail(invalidSpec(name, checked.failure.field, checked.failure.reason))
+    nested = checked.success
   }
   // Spelled out (no spread): this runs for every `add`, and a spread here showed up in profiles.
-  return Either.right({
+  return Result.succeed({
     restart: settings.restart,
     backoff: settings.backoff,
     timeoutMs: settings.timeoutMs,

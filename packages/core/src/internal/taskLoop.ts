@@ -1,25 +1,33 @@
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import * as FiberRef from "effect/FiberRef"
-import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import { hasProperty } from "effect/Predicate"
+import * as References from "effect/References"
 import type * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import type { TaskFailure } from "../Backoff.js"
 import { TaskContext } from "../TaskContext.js"
 import * as TaskOutcome from "../TaskOutcome.js"
 import type { EventInput } from "./bus.js"
 import { type AttemptResult, classify, TIMED_OUT } from "./attempt.js"
-import { initialState, isNativeTracer, stepSchedule, unsafeCurrentService, unsafeSetFiberRef } from "./compat.js"
+import { endAttempt, makeAttemptScope } from "./attemptScope.js"
+import {
+  isNativeTracer,
+  makeStepper,
+  parentSpan,
+  type Stepper,
+  stepSchedule,
+  unsafeCurrentService
+} from "./compat.js"
 import { describeCause } from "./describe.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, entryOf, type LoopResult, RESTART } from "./entry.js"
-import * as metrics from "./taskMetrics.js"
 
 /** What a task's loop needs from its supervisor. */
 export interface LoopHost {
@@ -77,27 +85,32 @@ const loggedFailure = <A>(entry: Entry, reason: string, then: string, next: Effe
   const level = entry.spec.logFailures
   return level === undefined
     ? next
-    : Effect.zipRight(
-        Effect.logWithLevel(level, `task "${entry.path}" attempt ${entry.attempt} failed: ${reason}; ${then}`),
+    : Effect.andThen(
+        Effect.logWithLevel(level)(`task "${entry.path}" attempt ${entry.attempt} failed: ${reason}; ${then}`),
         next
       )
 }
 
 /**
- * Every log line of the attempt — its effect, its finalizers, fibers it forks, and the loop's own
- * lines after it — carries the task, its path and the attempt. Set on the task's fiber (its own: a
- * detached fiber per task) rather than with `Effect.annotateLogs`, which would restore the old
- * annotations after each attempt for nothing.
+ * The context of one attempt: the caller's, with the task's `TaskContext`, the attempt's `Scope`,
+ * and log annotations naming the task, its path and the attempt, so that every log line of the
+ * attempt — its effect, its finalizers, fibers it forks, and the loop's own lines after it —
+ * carries them. Built from the caller's context each time (not from the fiber's current one), so
+ * that a task that restarts forever does not pile up layers of context.
  */
-const annotate = (fiber: Fiber.Fiber<unknown, unknown>, entry: Entry): void => {
-  // Three plain `set`s: a map built by `HashMap.mutate` keeps ~20% more memory, for every idle task.
-  const annotations = fiber.getFiberRef(FiberRef.currentLogAnnotations)
-  unsafeSetFiberRef(
-    fiber,
-    FiberRef.currentLogAnnotations,
-    HashMap.set(HashMap.set(HashMap.set(annotations, "task", entry.name), "path", entry.path), "attempt", entry.attempt)
+const attemptContext = (entry: Entry, scope: Scope.Scope): Context.Context<never> => {
+  const caller = entry.caller as Context.Context<never>
+  const annotations = Context.get(caller, References.CurrentLogAnnotations)
+  return Context.add(
+    Context.add(Context.add(caller, TaskContext, entry), Scope.Scope, scope),
+    References.CurrentLogAnnotations,
+    { ...annotations, task: entry.name, path: entry.path, attempt: entry.attempt }
   )
 }
+
+/** The context a task's fiber starts with: the caller's, with the task's `TaskContext`. */
+export const taskContext = (entry: Entry): Context.Context<never> =>
+  Context.add(entry.caller as Context.Context<never>, TaskContext, entry)
 
 /**
  * The task whose fiber is running (or whose attempt's timeout fiber is: it inherits the context).
@@ -107,10 +120,10 @@ const annotate = (fiber: Fiber.Fiber<unknown, unknown>, entry: Entry): void => {
 const currentEntry = (): Entry => entryOf(unsafeCurrentService(TaskContext)!)!
 
 const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
-  currentEntry().scope.endAttemptWith(Exit.failCause(cause))
+  endAttempt(currentEntry().scope!, Exit.failCause(cause))
 
 const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> =>
-  currentEntry().scope.endAttemptWith(Exit.succeed(value))
+  endAttempt(currentEntry().scope!, Exit.succeed(value))
 
 const bodyOf = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<AttemptExit> =>
   Effect.uninterruptible(
@@ -122,6 +135,8 @@ const sharedBody: Effect.Effect<AttemptExit> = bodyOf(
   Effect.suspend(() => currentEntry().spec.effect as Effect.Effect<unknown, unknown>)
 )
 
+const timedOut: Effect.Effect<AttemptExit> = Effect.succeed(TIMED_OUT)
+
 /**
  * One attempt of `entry`'s effect, resuming with its exit (or `TIMED_OUT`) once its scope is closed:
  * `Effect.exit(Effect.onExit(effect, end))` in one step. The task's fiber is always interruptible
@@ -132,10 +147,9 @@ const attemptBody = (entry: Entry): Effect.Effect<AttemptExit> => {
   if (spec.timeoutMs <= 0) return sharedBody
   const body = bodyOf(spec.effect as Effect.Effect<unknown, unknown>)
   if (spec.timeoutMs <= maxTimerMs) {
-    return Effect.timeoutTo(body, {
+    return Effect.timeoutOrElse(body, {
       duration: Duration.millis(spec.timeoutMs),
-      onSuccess: (exit): AttemptExit => exit,
-      onTimeout: () => TIMED_OUT
+      orElse: () => timedOut
     })
   }
   // Past Node's timer limit Effect's clock never fires: race a chained sleep instead.
@@ -146,9 +160,7 @@ const attemptBody = (entry: Entry): Effect.Effect<AttemptExit> => {
  * One attempt of the running task: `undefined` when a stop was requested before it could start (it
  * waited for a permit), else its exit, or `TIMED_OUT`. The attempt's scope is closed before this returns.
  */
-const attempt: Effect.Effect<AttemptExit | undefined> = Effect.withFiberRuntime((fiber) =>
-  beginAttempt(currentEntry(), fiber)
-)
+const attempt: Effect.Effect<AttemptExit | undefined> = Effect.withFiber((fiber) => beginAttempt(currentEntry(), fiber))
 
 const beginAttempt = (
   entry: Entry,
@@ -163,19 +175,20 @@ const beginAttempt = (
   entry.setState("running")
   entry.attemptStartedAt = host.now()
   entry.attemptRunning = true
-  entry.beginAttemptScope()
+  const scope = makeAttemptScope()
+  entry.scope = scope
+  fiber.setContext(attemptContext(entry, scope))
   entry.markStarted()
-  annotate(fiber, entry)
-  const label = entry.metricLabel
-  metrics.attempts.unsafeUpdate(1, label)
-  metrics.running.unsafeModify(1, label)
+  const metrics = entry.metrics
+  const caller = entry.caller as Context.Context<never>
+  metrics.attempts.updateUnsafe(1, caller)
+  metrics.running.modifyUnsafe(1, caller)
   if (host.listening) {
     host.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt })
   }
   const body = (entry.body ??= attemptBody(entry))
-  const caller = entry.caller
   // Effect's built-in tracer records nothing: the span is only made when someone exports spans.
-  return caller === undefined || isNativeTracer(caller.tracer) ? body : traced(entry, body, caller.span)
+  return isNativeTracer(caller) ? body : traced(entry, body, parentSpan(caller))
 }
 
 const noAttempt: Effect.Effect<undefined> = Effect.succeed(undefined)
@@ -194,7 +207,7 @@ const untilStopped = (entry: Entry): Effect.Effect<LoopResult> => {
 const spanOutcome = (exit: AttemptExit): string => {
   if (exit === TIMED_OUT) return "timed-out"
   if (Exit.isSuccess(exit)) return "succeeded"
-  const failure = Cause.failureOption(exit.cause)
+  const failure = Cause.findErrorOption(exit.cause)
   if (Option.isSome(failure)) {
     const error = failure.value
     return hasProperty(error, "_tag") && error._tag === "TaskCanceled" ? "canceled" : "failed"
@@ -220,15 +233,16 @@ const traced = (
     {
       root: true,
       attributes: { task: entry.name, path: entry.path, attempt: entry.attempt },
-      links: parent === undefined ? [] : [{ _tag: "SpanLink", span: parent, attributes: {} }]
+      links: parent === undefined ? [] : [{ span: parent, attributes: {} }]
     }
   )
 
 /** Records the end of an attempt in the metrics (also called when a stop interrupts it). */
 export const attemptEnded = (entry: Entry, durationMs: number): void => {
-  const label = entry.metricLabel
-  metrics.running.unsafeModify(-1, label)
-  metrics.duration.unsafeUpdate(durationMs / 1000, label)
+  const metrics = entry.metrics
+  const caller = entry.caller as Context.Context<never>
+  metrics.running.modifyUnsafe(-1, caller)
+  metrics.duration.updateUnsafe(durationMs / 1000, caller)
 }
 
 /**
@@ -265,7 +279,7 @@ const again = (
   }
   entry.setState(waiting)
   entry.nextAttemptAt = host.now() + delayMs
-  return Effect.zipRight(
+  return Effect.andThen(
     sleepMillis(delayMs),
     Effect.suspend(() => {
       entry.nextAttemptAt = undefined
@@ -319,7 +333,7 @@ const onSuccess = (host: LoopHost, entry: Entry, durationMs: number, value: unkn
     })
   }
   entry.streak = 0
-  entry.schedule = initialState(spec.backoff)
+  entry.backoff = undefined
   if (entry.stopRequested) return Effect.succeed(stopped(entry))
   const restart = spec.restart
   if (restart._tag === "Repeat") {
@@ -350,25 +364,37 @@ const nextRunScheduled = (host: LoopHost, entry: Entry, delayMs: number): void =
 const repeatAfter = (
   host: LoopHost,
   entry: Entry,
-  schedule: Schedule.Schedule<unknown, unknown>,
+  schedule: Schedule.Schedule<unknown, unknown, unknown, unknown>,
   durationMs: number,
   value: unknown
 ): Effect.Effect<LoopResult> =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.matchCauseEffect(stepSchedule(schedule, now, value, entry.repeatState(schedule)), {
+  Effect.matchCauseEffect(
+    Effect.flatMap(stepperOf(entry.repeatStepper, schedule), (stepper) => {
+      entry.repeatStepper = stepper
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => stepSchedule(stepper, now, value))
+    }) as Effect.Effect<ScheduleStepOrDone>,
+    {
       // A schedule that fails or dies when stepped ends the task (logged, like every Failed outcome).
       onFailure: (cause) =>
         logged(entry, new TaskOutcome.Failed({ reason: `the repeat schedule failed: ${describeCause(cause)}`, cause })),
       onSuccess: (step) => {
         if (step === undefined) return completed
-        entry.setRepeatState(step.state)
         // At least 1 ms between consecutive starts, as with `always`.
         const delayMs = Math.max(step.delayMs, 1 - durationMs, 0)
         if (host.listening) nextRunScheduled(host, entry, delayMs)
         return again(host, entry, delayMs, "scheduled")
       }
-    })
+    }
   )
+
+type ScheduleStepOrDone = { readonly output: unknown; readonly delayMs: number } | undefined
+
+/** The running stepper, or a new one of `schedule` (the services it needs come from the task's fiber). */
+const stepperOf = (
+  stepper: Stepper<unknown, unknown> | undefined,
+  schedule: Schedule.Schedule<unknown, any, unknown, unknown>
+): Effect.Effect<Stepper<unknown, unknown>, never, unknown> =>
+  stepper === undefined ? makeStepper(schedule) : Effect.succeed(stepper)
 
 const onFailure = (
   host: LoopHost,
@@ -378,8 +404,10 @@ const onFailure = (
 ): Effect.Effect<LoopResult> => {
   const spec = entry.spec
   const which = { id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt }
-  metrics.failures.unsafeUpdate(1, entry.metricLabel)
-  if (result._tag === "TimedOut") metrics.timeouts.unsafeUpdate(1, entry.metricLabel)
+  const metrics = entry.metrics
+  const caller = entry.caller as Context.Context<never>
+  metrics.failures.updateUnsafe(1, caller)
+  if (result._tag === "TimedOut") metrics.timeouts.updateUnsafe(1, caller)
   if (host.listening) {
     if (result._tag === "TimedOut") {
       host.emit({ _tag: "AttemptTimedOut", ...which, durationMs, timeoutMs: spec.timeoutMs })
@@ -406,7 +434,7 @@ const onFailure = (
   if (host.shuttingDown) return untilStopped(entry)
   if (spec.resetAfterMs > 0 && durationMs >= spec.resetAfterMs) {
     entry.streak = 0
-    entry.schedule = initialState(spec.backoff)
+    entry.backoff = undefined
   }
   entry.streak += 1
   const retries = entry.streak - 1
@@ -423,8 +451,12 @@ const onFailure = (
   // A schedule that fails or dies when stepped ends the task (logged, like every Failed outcome).
   const broken = (cause: Cause.Cause<unknown>) =>
     give(`the backoff schedule failed: ${describeCause(cause)} (after: ${result.reason})`)
-  return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.matchCauseEffect(stepSchedule(spec.backoff, now, failure, entry.schedule), {
+  return Effect.matchCauseEffect(
+    Effect.flatMap(stepperOf(entry.backoff, spec.backoff), (stepper) => {
+      entry.backoff = stepper
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => stepSchedule(stepper, now, failure))
+    }) as Effect.Effect<ScheduleStepOrDone>,
+    {
       onFailure: broken,
       onSuccess: (step) => {
         if (step === undefined) {
@@ -436,10 +468,9 @@ const onFailure = (
         }
         const verdict = host.restartVerdict(entry, result.reason)
         if (typeof verdict === "object") return give(`${result.reason} (not restarted: ${verdict.refused})`)
-        entry.schedule = step.state
         if (verdict === "join") {
           // Restarted with the pending group restart, after its trigger's backoff: its own delay is not used.
-          metrics.restarts.unsafeUpdate(1, entry.metricLabel)
+          metrics.restarts.updateUnsafe(1, caller)
           entry.restarts += 1
           entry.restartCounted = true
           entry.restartDelayMs = step.delayMs
@@ -456,7 +487,7 @@ const onFailure = (
             reason: result.reason
           })
         }
-        metrics.restarts.unsafeUpdate(1, entry.metricLabel)
+        metrics.restarts.updateUnsafe(1, caller)
         entry.restarts += 1
         // Zero backoff with no retry limit must not starve the process: every 1024th restart in a
         // row waits 1 ms, so timers and I/O get a turn (an attempt that fails at once never yields).
@@ -480,6 +511,6 @@ const onFailure = (
           restartResult
         )
       }
-    })
+    }
   )
 }

@@ -1,46 +1,75 @@
 import * as Metric from "effect/Metric"
-import * as MetricBoundaries from "effect/MetricBoundaries"
-import * as MetricLabel from "effect/MetricLabel"
 
-export const attempts = Metric.counter("fibervisor_task_attempts_total", {
-  description: "Task attempts started",
-  incremental: true
-})
-export const failures = Metric.counter("fibervisor_task_failures_total", {
-  description: "Task attempts that failed (typed failure, defect, or the supervisor's timeout)",
-  incremental: true
-})
-export const timeouts = Metric.counter("fibervisor_task_timeouts_total", {
-  description: "Task attempts stopped by their per-attempt timeout",
-  incremental: true
-})
-export const restarts = Metric.counter("fibervisor_task_restarts_total", {
-  description: "Restarts scheduled after a failed attempt",
-  incremental: true
-})
-export const running = Metric.gauge("fibervisor_task_running", { description: "Task attempts running now" })
-export const duration = Metric.histogram(
-  "fibervisor_task_attempt_duration_seconds",
-  MetricBoundaries.exponential({ start: 0.001, factor: 2, count: 20 }),
-  "Run time of task attempts"
-)
+const names = {
+  attempts: "fibervisor_task_attempts_total",
+  failures: "fibervisor_task_failures_total",
+  timeouts: "fibervisor_task_timeouts_total",
+  restarts: "fibervisor_task_restarts_total",
+  running: "fibervisor_task_running",
+  duration: "fibervisor_task_attempt_duration_seconds"
+} as const
+
+const descriptions = {
+  attempts: "Task attempts started",
+  failures: "Task attempts that failed (typed failure, defect, or the supervisor's timeout)",
+  timeouts: "Task attempts stopped by their per-attempt timeout",
+  restarts: "Restarts scheduled after a failed attempt",
+  running: "Task attempts running now",
+  duration: "Run time of task attempts"
+} as const
+
+const boundaries = Metric.exponentialBoundaries({ start: 0.001, factor: 2, count: 20 })
 
 /**
- * At most this many distinct `task` labels; later tasks share `"_other"`. Effect's metric registry
- * never forgets a label set, so one label per short-lived task would grow without bound.
+ * The task metrics of one `task` attribute value. Effect 4 keys a series by the metric's own
+ * attributes (labels are no longer passed per update), so each path gets its own metric objects,
+ * built once; every update takes the updating fiber's context (it holds the metric registry).
+ */
+export interface TaskMetrics {
+  /** The `task` attribute: the task's path (`parent/name`), or `"_other"` past the label cap. */
+  readonly path: string
+  readonly attempts: Metric.Counter<number>
+  readonly failures: Metric.Counter<number>
+  readonly timeouts: Metric.Counter<number>
+  readonly restarts: Metric.Counter<number>
+  readonly running: Metric.Gauge<number>
+  readonly duration: Metric.Histogram<number>
+}
+
+/**
+ * The metrics of one attribute value. Built with the `attributes` option rather than
+ * `Metric.withAttributes`: the same series, without a context copy on every update.
+ */
+const make = (path: string): TaskMetrics => {
+  const attributes = { task: path }
+  return {
+    path,
+    attempts: Metric.counter(names.attempts, { description: descriptions.attempts, incremental: true, attributes }),
+    failures: Metric.counter(names.failures, { description: descriptions.failures, incremental: true, attributes }),
+    timeouts: Metric.counter(names.timeouts, { description: descriptions.timeouts, incremental: true, attributes }),
+    restarts: Metric.counter(names.restarts, { description: descriptions.restarts, incremental: true, attributes }),
+    running: Metric.gauge(names.running, { description: descriptions.running, attributes }),
+    duration: Metric.histogram(names.duration, { description: descriptions.duration, boundaries, attributes })
+  }
+}
+
+/**
+ * At most this many distinct `task` attribute values; later tasks share `"_other"`. Effect's
+ * metric registry keeps every series until it is removed (`Metric.remove`), so one series per
+ * short-lived task would grow without bound.
  */
 export const maxTaskLabels = 1_000
 
-/** Labels by the path of the supervisor, then by task name: both strings are already flat. */
-const labels = new Map<string, Map<string, ReadonlyArray<MetricLabel.MetricLabel>>>()
+/** Metrics by the path of the supervisor, then by task name: both strings are already flat. */
+const labels = new Map<string, Map<string, TaskMetrics>>()
 let labelCount = 0
-const other: ReadonlyArray<MetricLabel.MetricLabel> = [MetricLabel.make("task", "_other")]
+const other: TaskMetrics = make("_other")
 
 /**
- * The `task` label of the task `name` under the supervisor at `parent` (value `parent/name`, its
- * path), built once per path (the same array keeps Effect's hook cache warm).
+ * The metrics of the task `name` under the supervisor at `parent` (attribute `task="parent/name"`,
+ * its path), built once per path and shared by every task that ever holds it.
  */
-export const taskLabel = (parent: string, name: string): ReadonlyArray<MetricLabel.MetricLabel> => {
+export const taskLabel = (parent: string, name: string): TaskMetrics => {
   let byName = labels.get(parent)
   const label = byName?.get(name)
   if (label !== undefined) return label
@@ -49,7 +78,7 @@ export const taskLabel = (parent: string, name: string): ReadonlyArray<MetricLab
     byName = new Map()
     labels.set(parent, byName)
   }
-  const made = [MetricLabel.make("task", `${parent}/${name}`)]
+  const made = make(`${parent}/${name}`)
   byName.set(name, made)
   labelCount += 1
   return made

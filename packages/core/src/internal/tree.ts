@@ -1,5 +1,5 @@
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
+import * as Result from "effect/Result"
 import type { AddError, SupervisorTaskOptions } from "../Supervisor.js"
 import { InvalidTaskSpec, type SupervisorFailure } from "../SupervisorError.js"
 import { isTask, make as makeTask, type Services, type Task } from "../Task.js"
@@ -16,34 +16,34 @@ const checkNested = (
   children: unknown,
   options: unknown,
   parentDefaults: ResolvedDefaults | undefined
-): Either.Either<Config, Problem> =>
-  Either.flatMap(resolveConfig(options, { nested: true, defaults: parentDefaults }, ""), (config) =>
+): Result.Result<Config, Problem> =>
+  Result.flatMap(resolveConfig(options, { nested: true, defaults: parentDefaults }, ""), (config) =>
     checkChildren(children, config)
   )
 
 /** Checks a nested supervisor's children, under its checked `config`. */
-const checkChildren = (children: unknown, config: Config): Either.Either<Config, Problem> =>
-  Either.gen(function* () {
+const checkChildren = (children: unknown, config: Config): Result.Result<Config, Problem> =>
+  Result.gen(function* () {
     if (!Array.isArray(children)) {
-      return yield* Either.left({ field: "children", reason: `must be an array of tasks, got ${describe(children)}` })
+      return yield* Result.fail({ field: "children", reason: `must be an array of tasks, got ${describe(children)}` })
     }
     const names = new Set<string>()
     for (let i = 0; i < children.length; i++) {
       const child: unknown = children[i]
       if (!isTask(child)) {
-        return yield* Either.left({ field: `children[${i}]`, reason: `must be a Task, got ${describe(child)}` })
+        return yield* Result.fail({ field: `children[${i}]`, reason: `must be a Task, got ${describe(child)}` })
       }
       const resolved = resolveTask(child, config.defaults)
-      if (Either.isLeft(resolved)) {
-        return yield* Either.left({ field: `children[${i}].${resolved.left.field}`, reason: resolved.left.reason })
+      if (Result.isFailure(resolved)) {
+        return yield* Result.fail({ field: `children[${i}].${resolved.failure.field}`, reason: resolved.failure.reason })
       }
-      const name = resolved.right.name
+      const name = resolved.success.name
       if (names.has(name)) {
-        return yield* Either.left({ field: `children[${i}].name`, reason: `"${name}" is used by an earlier child` })
+        return yield* Result.fail({ field: `children[${i}].name`, reason: `"${name}" is used by an earlier child` })
       }
       names.add(name)
-      if (resolved.right.significant && config.autoShutdown === "never") {
-        return yield* Either.left({
+      if (resolved.success.significant && config.autoShutdown === "never") {
+        return yield* Result.fail({
           field: `children[${i}].significant`,
           reason: `cannot be set under a supervisor whose autoShutdown is "never"`
         })
@@ -67,14 +67,14 @@ const attempt = (
           nested = supervisor
           supervisor.parentEntry = entry
           if (entry !== undefined) entry.nested = supervisor
-          return Effect.zipRight(supervisor.startStatic(children), supervisor.join)
+          return Effect.andThen(supervisor.startStatic(children), supervisor.join)
         })
       ).pipe(
         // The attempt ends only once every child's fiber has exited, abandoned ones included: the
         // parent keeps this task's name (and a restart waits) until the old subtree is really gone.
         Effect.ensuring(
           Effect.suspend(() => (nested === undefined ? Effect.void : nested.released)).pipe(
-            Effect.zipRight(
+            Effect.andThen(
               Effect.sync(() => {
                 if (entry !== undefined) entry.nested = undefined
               })
@@ -88,13 +88,13 @@ const attempt = (
     }
     // Run outside a supervisor (a hand-made TaskContext): check here, publish on a bus of its own.
     const checked = checkNested(children, options, owner?.config.defaults)
-    if (Either.isLeft(checked)) {
+    if (Result.isFailure(checked)) {
       return Effect.fail(
-        new InvalidTaskSpec({ task: ctx.name, field: checked.left.field, reason: checked.left.reason })
+        new InvalidTaskSpec({ task: ctx.name, field: checked.failure.field, reason: checked.failure.reason })
       )
     }
-    if (owner !== undefined) return run(checked.right, owner.bus)
-    return Effect.flatMap(makeBus(checked.right.eventBuffer), (bus) => run(checked.right, bus))
+    if (owner !== undefined) return run(checked.success, owner.bus)
+    return Effect.flatMap(makeBus(checked.success.eventBuffer), (bus) => run(checked.success, bus))
   })
 
 /**
@@ -106,7 +106,7 @@ const attempt = (
 class NestedTaskSpec implements NestedSpec {
   private lastDefaults: ResolvedDefaults | undefined = undefined
   private lastOptions: unknown = undefined
-  private lastResult: Either.Either<Config, Problem> | undefined = undefined
+  private lastResult: Result.Result<Config, Problem> | undefined = undefined
   readonly readyInside: boolean
 
   constructor(
@@ -123,19 +123,19 @@ class NestedTaskSpec implements NestedSpec {
     return raw === undefined || (typeof raw === "object" && raw !== null) ? current : raw
   }
 
-  cached(defaults: ResolvedDefaults, current: unknown): Either.Either<Config, Problem> | undefined {
+  cached(defaults: ResolvedDefaults, current: unknown): Result.Result<Config, Problem> | undefined {
     return this.lastResult !== undefined && this.lastDefaults === defaults && this.lastOptions === current
       ? this.lastResult
       : undefined
   }
 
-  keep(defaults: ResolvedDefaults, current: unknown, result: Either.Either<Config, Problem>): void {
+  keep(defaults: ResolvedDefaults, current: unknown, result: Result.Result<Config, Problem>): void {
     this.lastDefaults = defaults
     this.lastOptions = current
     this.lastResult = result
   }
 
-  resolve(defaults: ResolvedDefaults, current: unknown): Either.Either<unknown, Problem> {
+  resolve(defaults: ResolvedDefaults, current: unknown): Result.Result<unknown, Problem> {
     return this.cached(defaults, current) ?? checkDeepestFirst(this, defaults, current)
   }
 }
@@ -149,7 +149,7 @@ interface Level {
   readonly spec: NestedTaskSpec
   readonly defaults: ResolvedDefaults
   readonly options: unknown
-  readonly config: Either.Either<Config, Problem>
+  readonly config: Result.Result<Config, Problem>
 }
 
 /**
@@ -161,7 +161,7 @@ const checkDeepestFirst = (
   top: NestedTaskSpec,
   defaults: ResolvedDefaults,
   current: unknown
-): Either.Either<Config, Problem> => {
+): Result.Result<Config, Problem> => {
   const levels: Array<Level> = []
   const list = (spec: NestedTaskSpec, parentDefaults: ResolvedDefaults, options: unknown): void => {
     const config = resolveConfig(spec.optionsOf(options), { nested: true, defaults: parentDefaults }, "")
@@ -170,12 +170,12 @@ const checkDeepestFirst = (
   list(top, defaults, current)
   for (let i = 0; i < levels.length; i++) {
     const { config, spec } = levels[i]!
-    if (Either.isLeft(config) || !Array.isArray(spec.children)) continue
+    if (Result.isFailure(config) || !Array.isArray(spec.children)) continue
     for (const child of spec.children as ReadonlyArray<unknown>) {
       if (!isTask(child)) continue
       const childSpec = nestedSpecOf(child)
       // `resolveTask` reads the options the same way.
-      if (childSpec !== undefined) list(childSpec, config.right.defaults, child.options ?? noOptions)
+      if (childSpec !== undefined) list(childSpec, config.success.defaults, child.options ?? noOptions)
     }
   }
   for (let i = levels.length - 1; i >= 0; i--) {
@@ -184,7 +184,7 @@ const checkDeepestFirst = (
     level.spec.keep(
       level.defaults,
       level.options,
-      Either.flatMap(level.config, (config) => checkChildren(level.spec.children, config))
+      Result.flatMap(level.config, (config) => checkChildren(level.spec.children, config))
     )
   }
   return top.cached(defaults, current)!

@@ -1,14 +1,13 @@
-import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import type * as FiberId from "effect/FiberId"
+import { Signal } from "./signal.js"
 
-/** A counter whose `await` resumes every waiter when it reaches zero (and can be re-armed). */
+/**
+ * A counter whose `await` resumes every waiter when it reaches zero (and can be re-armed). Its
+ * waiters resume after the current synchronous work, as `Signal`'s do.
+ */
 export class ZeroSignal {
   count = 0
-  private waiter: Deferred.Deferred<void> | undefined = undefined
-
-  constructor(private readonly fiberId: FiberId.FiberId) {}
+  private waiter: Signal<void> | undefined = undefined
 
   increment(): void {
     this.count += 1
@@ -17,14 +16,14 @@ export class ZeroSignal {
   decrement(): void {
     this.count -= 1
     if (this.count === 0 && this.waiter !== undefined) {
-      Deferred.doneUnsafe(this.waiter, Exit.void)
+      const waiter = this.waiter
       this.waiter = undefined
+      waiter.complete(undefined)
     }
   }
 
   readonly await: Effect.Effect<void> = Effect.suspend(() => {
     if (this.count === 0) return Effect.void
-    this.waiter ??= Deferred.makeUnsafe<void>(this.fiberId)
-    return Deferred.await(this.waiter)
+    return (this.waiter ??= new Signal<void>()).await
   })
 }

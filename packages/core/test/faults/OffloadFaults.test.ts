@@ -7,7 +7,7 @@
  * before the test once the layer is released. Every timing runs on the TestClock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
+import { Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { Offload, OffloadKey, TaskError } from "@fibervisor/core"
 import { live } from "../../src/internal/compat.js"
 import {
@@ -19,6 +19,7 @@ import {
   durations,
   flush,
   type Line,
+  TestTime,
   uniqueKind,
   zero
 } from "../OffloadHelpers.js"
@@ -41,17 +42,17 @@ const lineOf = (line: Line) => [line.level, line.message, line.annotations]
 
 /** The log line of failed work, as the service writes it. */
 const failedLine = (kind: string, key: string, what: string) => [
-  "WARN",
+  "Warn",
   `offloaded work failed: ${what}`,
   { fibervisor: "offload", kind, key: `${kind}:${key}` }
 ]
 
-/** Forks `effect` and lets every fiber run: `Some` exit if it finished without the clock moving. */
+/** Forks `effect` and lets every fiber run: its exit if it finished without the clock moving. */
 const settlesAtOnce = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.gen(function* () {
     const fiber = yield* Effect.forkChild(effect)
     yield* flush
-    return yield* Fiber.poll(fiber)
+    return fiber.pollUnsafe()
   })
 
 /** The instant (TestClock ms) at which something happened. */
@@ -154,22 +155,22 @@ describe("OffloadFaults: the offload timeout", () => {
       // Its cleanup takes 500 ms: the timeout waits for it.
       const work = Effect.never.pipe(
         Effect.onInterrupt(() =>
-          stamp(interrupted).pipe(Effect.zipRight(Effect.sleep("500 millis")), Effect.zipRight(stamp(cleaned)))
+          stamp(interrupted).pipe(Effect.andThen(Effect.sleep("500 millis")), Effect.andThen(stamp(cleaned)))
         )
       )
       const key = keyed("k", kind)
       expect(yield* Effect.exit(provide(Offload.register(key, work)))).toEqual(Exit.succeed("spawned"))
       yield* flush
-      yield* TestClock.adjust("999 millis")
+      yield* TestTime.adjust("999 millis")
       expect(yield* active(kind)).toBe(1)
       expect(yield* provide(Offload.register(key, Effect.void))).toBe("deduplicated")
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(interrupted).toEqual([1000])
       // Still cleaning up: still in flight, its key still taken.
       expect(yield* active(kind)).toBe(1)
       expect(yield* provide(Offload.register(key, Effect.void))).toBe("deduplicated")
       expect(logs.lines).toEqual([])
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       expect(cleaned).toEqual([1500])
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, deduplicated: 2, timeout: 1 })
       expect(yield* active(kind)).toBe(0)
@@ -177,7 +178,7 @@ describe("OffloadFaults: the offload timeout", () => {
       expect([after.count - durationsBefore.count, after.sum - durationsBefore.sum]).toEqual([1, 1.5])
       expect(logs.lines.map(lineOf)).toEqual([
         [
-          "WARN",
+          "Warn",
           "offloaded work timed out after 1000 ms and was interrupted",
           { fibervisor: "offload", kind, key: `${kind}:k` }
         ]
@@ -214,24 +215,24 @@ describe("OffloadFaults: the offload timeout", () => {
         expect(yield* provide(Offload.register(slow, Effect.sleep("2 seconds")))).toBe("spawned")
         expect(
           yield* provide(
-            Offload.register(quick, Effect.zipRight(Effect.sleep("500 millis"), Effect.fail("quick failed")))
+            Offload.register(quick, Effect.andThen(Effect.sleep("500 millis"), Effect.fail("quick failed")))
           )
         ).toBe("spawned")
         yield* flush
-        yield* TestClock.adjust("500 millis")
+        yield* TestTime.adjust("500 millis")
         expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 2, failed: 1 })
-        yield* TestClock.adjust("499 millis")
+        yield* TestTime.adjust("499 millis")
         expect(logs.lines.map(lineOf)).toEqual([failedLine(kind, "quick", "quick failed")])
-        yield* TestClock.adjust("1 millis")
+        yield* TestTime.adjust("1 millis")
         const warned = [
-          "WARN",
+          "Warn",
           'offloaded work is still running after 1000 ms (timeout policy "warn")',
           { fibervisor: "offload", kind, key: `${kind}:slow` }
         ]
         expect(logs.lines.map(lineOf)).toEqual([failedLine(kind, "quick", "quick failed"), warned])
         expect(yield* active(kind)).toBe(1)
         expect(yield* provide(Offload.register(slow, Effect.void))).toBe("deduplicated")
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         expect(delta(before, yield* counts(kind))).toEqual({
           ...zero,
           spawned: 2,
@@ -241,7 +242,7 @@ describe("OffloadFaults: the offload timeout", () => {
         })
         expect(yield* active(kind)).toBe(0)
         // Still exactly two lines: the quick one never warned, the slow one warned once.
-        yield* TestClock.adjust("10 seconds")
+        yield* TestTime.adjust("10 seconds")
         expect(logs.lines.length).toBe(2)
         const next = counter()
         expect(yield* provide(Offload.register(slow, next.work))).toBe("spawned")
@@ -278,29 +279,29 @@ describe("OffloadFaults: work the drain cannot stop in time", () => {
         yield* flush
         const closing = yield* Effect.forkChild(release)
         yield* flush
-        yield* TestClock.adjust("999 millis")
-        expect(yield* Fiber.poll(closing)).toEqual(Option.none())
+        yield* TestTime.adjust("999 millis")
+        expect(closing.pollUnsafe()).toBeUndefined()
         // Admission is closed during the drain.
         expect(yield* service.register(keyed("late", kind), Effect.void)).toBe("rejected")
-        yield* TestClock.adjust("1 millis")
+        yield* TestTime.adjust("1 millis")
         // The interruptible piece is cut off at the grace; the stubborn one runs on.
         expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 2, rejected: 1, interrupted: 1 })
         expect(yield* active(kind)).toBe(1)
-        yield* TestClock.adjust("999 millis")
-        expect(yield* Fiber.poll(closing)).toEqual(Option.none())
-        yield* TestClock.adjust("1 millis")
+        yield* TestTime.adjust("999 millis")
+        expect(closing.pollUnsafe()).toBeUndefined()
+        yield* TestTime.adjust("1 millis")
         // The drain waited one more second for it, then gave up on it: the release returns.
-        expect(yield* Fiber.poll(closing)).toEqual(Option.some(Exit.void))
+        expect(closing.pollUnsafe()).toEqual(Exit.void)
         expect(logs.lines.map(lineOf)).toEqual([
           [
-            "WARN",
+            "Warn",
             "offload drain: 2 piece(s) of work still in flight after the grace of 1000 ms were cut off; 1 did not stop and were abandoned",
             { fibervisor: "offload" }
           ]
         ])
         expect(live.fibers).toBe(fibers + 1)
         expect(yield* service.isInFlight(stubborn)).toBe(true)
-        yield* TestClock.adjust("3 seconds")
+        yield* TestTime.adjust("3 seconds")
         // At the end of its region it sees the interrupt: counted as interrupted, everything freed.
         expect(ended).toEqual([5000])
         expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 2, rejected: 1, interrupted: 2 })
@@ -335,16 +336,16 @@ describe("OffloadFaults: work the drain cannot stop in time", () => {
       yield* flush
       const closing = yield* Effect.forkChild(release)
       yield* flush
-      yield* TestClock.adjust("2 seconds")
-      expect(yield* Fiber.poll(closing)).toEqual(Option.some(Exit.void))
+      yield* TestTime.adjust("2 seconds")
+      expect(closing.pollUnsafe()).toEqual(Exit.void)
       expect(logs.lines.map(lineOf)).toEqual([
         [
-          "WARN",
+          "Warn",
           "offload drain: 1 piece(s) of work still in flight after the grace of 1000 ms were cut off; 1 did not stop and were abandoned",
           { fibervisor: "offload" }
         ]
       ])
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(live.fibers).toBe(fibers + 1)
       expect(yield* active(kind)).toBe(1)
       expect(yield* service.isInFlight(key)).toBe(true)
@@ -373,12 +374,13 @@ describe("OffloadFaults: work the drain cannot stop in time", () => {
       const impatient = yield* Effect.forkChild(service.cancel(key))
       const patient = yield* Effect.forkChild(service.cancel(key))
       yield* flush
-      yield* TestClock.adjust("1 hour")
-      expect(yield* Fiber.poll(patient)).toEqual(Option.none())
+      yield* TestTime.adjust("1 hour")
+      expect(patient.pollUnsafe()).toBeUndefined()
       expect(yield* provide(Offload.register(key, Effect.void))).toBe("deduplicated")
       expect(yield* active(kind)).toBe(1)
       // The caller can give up waiting: `cancel` is interruptible.
-      expect(Exit.hasInterrupts(yield* Fiber.interrupt(impatient))).toBe(true)
+      yield* Fiber.interrupt(impatient)
+      expect(Exit.hasInterrupts(yield* Fiber.await(impatient))).toBe(true)
       yield* Deferred.succeed(unblock, undefined)
       expect(yield* Fiber.join(patient)).toBe(true)
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, deduplicated: 1, interrupted: 1 })
@@ -413,24 +415,24 @@ describe("OffloadFaults: a finalizer that dies while the work is being interrupt
       expect(yield* Effect.exit(provide(Offload.register(keyed("k", timed), work)))).toEqual(Exit.succeed("spawned"))
       yield* flush
       expect(yield* service.cancel(key)).toBe(true)
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, interrupted: 1 })
       expect(delta(timedBefore, yield* counts(timed))).toEqual({ ...zero, spawned: 1, timeout: 1 })
       expect([yield* active(kind), yield* active(timed)]).toEqual([0, 0])
       // Each defect is logged (it happens while the work is stopped, before the timeout's own line).
       expect(logs.lines.map(lineOf)).toEqual([
         [
-          "WARN",
+          "Warn",
           "offloaded work failed while being interrupted: defect: finalizer boom",
           { fibervisor: "offload", kind, key: `${kind}:k` }
         ],
         [
-          "WARN",
+          "Warn",
           "offloaded work failed while being interrupted: defect: finalizer boom",
           { fibervisor: "offload", kind: timed, key: `${timed}:k` }
         ],
         [
-          "WARN",
+          "Warn",
           "offloaded work timed out after 1000 ms and was interrupted",
           { fibervisor: "offload", kind: timed, key: `${timed}:k` }
         ]
@@ -461,7 +463,7 @@ describe("OffloadFaults: a finalizer that dies while the work is being interrupt
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, interrupted: 1 })
       expect(logs.lines.map(lineOf)).toEqual([
         [
-          "WARN",
+          "Warn",
           "offloaded work failed while being interrupted: defect: finalizer boom",
           { fibervisor: "offload", kind, key: `${kind}:k` }
         ]
@@ -497,18 +499,18 @@ describe("OffloadFaults: a finalizer that dies while the work is being interrupt
       yield* flush
       const closing = yield* Effect.forkChild(release)
       yield* flush
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(yield* Fiber.join(closing)).toBeUndefined()
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, interrupted: 1 })
       expect(yield* active(kind)).toBe(0)
       expect(logs.lines.map(lineOf)).toEqual([
         [
-          "WARN",
+          "Warn",
           "offloaded work failed while being interrupted: defect: finalizer boom",
           { fibervisor: "offload", kind, key: `${kind}:k` }
         ],
         [
-          "WARN",
+          "Warn",
           "offload drain: 1 piece(s) of work still in flight after the grace of 1000 ms were cut off",
           { fibervisor: "offload" }
         ]
@@ -524,19 +526,20 @@ describe("OffloadFaults: a finalizer that dies while the work is being interrupt
       const before = yield* counts(kind)
       const started = yield* Deferred.make<void>()
       const work = Deferred.succeed(started, undefined).pipe(
-        Effect.zipRight(Effect.never),
+        Effect.andThen(Effect.never),
         Effect.ensuring(Effect.die("finalizer boom"))
       )
       const request = yield* Effect.forkChild(Offload.register(keyed("k", kind), work))
       yield* Deferred.await(started)
-      expect(Exit.hasInterrupts(yield* Fiber.interrupt(request))).toBe(true)
+      yield* Fiber.interrupt(request)
+      expect(Exit.hasInterrupts(yield* Fiber.await(request))).toBe(true)
       expect(logs.lines).toEqual([])
       expect(yield* Effect.flatMap(Offload.Offload, (offload) => offload.cancel(keyed("k", kind)))).toBe(true)
       yield* flush
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, interrupted: 1 })
       expect(logs.lines.map(lineOf)).toEqual([
         [
-          "WARN",
+          "Warn",
           "offloaded work failed while being interrupted: defect: finalizer boom",
           { fibervisor: "offload", kind, key: `${kind}:k` }
         ]
@@ -562,8 +565,8 @@ const forkingWork = (then: Effect.Effect<unknown, unknown>) =>
         yield* Effect.forkChild(
           Effect.forkChild(Effect.never).pipe(
             Effect.flatMap((grandchild) => Effect.sync(() => family.push(grandchild))),
-            Effect.zipRight(Deferred.succeed(grandchildForked, undefined)),
-            Effect.zipRight(Effect.never)
+            Effect.andThen(Deferred.succeed(grandchildForked, undefined)),
+            Effect.andThen(Effect.never)
           )
         )
       )
@@ -575,19 +578,19 @@ const forkingWork = (then: Effect.Effect<unknown, unknown>) =>
     return {
       work,
       ready,
-      /** Child, child that forked, grandchild: each `Some(interrupted)` once stopped. */
-      family: Effect.forEach(family, (fiber) =>
-        Effect.map(
-          Fiber.poll(fiber),
-          Option.map((exit) => Exit.hasInterrupts(exit))
-        )
+      /** Child, child that forked, grandchild: each `interrupted?` once stopped, `undefined` while running. */
+      family: Effect.sync(() =>
+        family.map((fiber) => {
+          const exit = fiber.pollUnsafe()
+          return exit === undefined ? undefined : Exit.hasInterrupts(exit)
+        })
       ),
       daemon: () => daemon!
     }
   })
 
-const stoppedFamily = [Option.some(true), Option.some(true), Option.some(true)]
-const runningFamily = [Option.none(), Option.none(), Option.none()]
+const stoppedFamily = [true, true, true]
+const runningFamily = [undefined, undefined, undefined]
 
 describe("OffloadFaults: work that forks its own children", () => {
   const endings = [
@@ -619,7 +622,7 @@ describe("OffloadFaults: work that forks its own children", () => {
         switch (ending) {
           case "times out (cancel)":
             expect(yield* forking.family).toEqual(runningFamily)
-            yield* TestClock.adjust("1 minute")
+            yield* TestTime.adjust("1 minute")
             break
           case "is cancelled":
             expect(yield* forking.family).toEqual(runningFamily)
@@ -629,7 +632,7 @@ describe("OffloadFaults: work that forks its own children", () => {
             expect(yield* forking.family).toEqual(runningFamily)
             const closing = yield* Effect.forkChild(release)
             yield* flush
-            yield* TestClock.adjust("1 second")
+            yield* TestTime.adjust("1 second")
             expect(yield* Fiber.join(closing)).toBeUndefined()
             break
           }
@@ -641,7 +644,7 @@ describe("OffloadFaults: work that forks its own children", () => {
         expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, ...counted })
         expect(yield* active(kind)).toBe(0)
         // A daemon is the work's explicit opt-out of its lifetime: Effect lets it run on.
-        expect(Option.isNone(yield* Fiber.poll(forking.daemon()))).toBe(true)
+        expect(forking.daemon().pollUnsafe()).toBeUndefined()
         yield* Fiber.interrupt(forking.daemon())
         if (ending !== "is cut off by the drain") {
           const next = counter()
@@ -678,14 +681,14 @@ describe("OffloadFaults: awaitIdle long after the work is gone", () => {
       yield* provide(Offload.spawn(kind, Effect.die("gone")))
       yield* provide(Offload.register(keyed("k", kind), Effect.fail("gone too")))
       expect(yield* service.awaitIdle()).toBe(true)
-      yield* TestClock.adjust("1 hour")
-      expect(yield* settlesAtOnce(service.awaitIdle())).toEqual(Option.some(Exit.succeed(true)))
-      expect(yield* settlesAtOnce(service.awaitIdle("1 second"))).toEqual(Option.some(Exit.succeed(true)))
-      expect(yield* settlesAtOnce(service.awaitIdle(0))).toEqual(Option.some(Exit.succeed(true)))
+      yield* TestTime.adjust("1 hour")
+      expect(yield* settlesAtOnce(service.awaitIdle())).toEqual(Exit.succeed(true))
+      expect(yield* settlesAtOnce(service.awaitIdle("1 second"))).toEqual(Exit.succeed(true))
+      expect(yield* settlesAtOnce(service.awaitIdle(0))).toEqual(Exit.succeed(true))
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 3, completed: 1, failed: 2 })
       yield* release
-      expect(yield* settlesAtOnce(service.awaitIdle())).toEqual(Option.some(Exit.succeed(true)))
-      expect(yield* settlesAtOnce(service.awaitIdle("1 second"))).toEqual(Option.some(Exit.succeed(true)))
+      expect(yield* settlesAtOnce(service.awaitIdle())).toEqual(Exit.succeed(true))
+      expect(yield* settlesAtOnce(service.awaitIdle("1 second"))).toEqual(Exit.succeed(true))
       expect(logs.lines.length).toBe(2)
       expect(live.fibers).toBe(fibers)
     }).pipe(Effect.provide(logs.layer))
@@ -696,10 +699,10 @@ describe("OffloadFaults: awaitIdle long after the work is gone", () => {
     return Effect.gen(function* () {
       const kind = uniqueKind("inline-idle")
       yield* Offload.spawn(kind, Effect.die("gone"))
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       const offload = yield* Offload.Offload
-      expect(yield* settlesAtOnce(offload.awaitIdle())).toEqual(Option.some(Exit.succeed(true)))
-      expect(yield* settlesAtOnce(offload.awaitIdle("1 second"))).toEqual(Option.some(Exit.succeed(true)))
+      expect(yield* settlesAtOnce(offload.awaitIdle())).toEqual(Exit.succeed(true))
+      expect(yield* settlesAtOnce(offload.awaitIdle("1 second"))).toEqual(Exit.succeed(true))
       expect(logs.lines.length).toBe(1)
     }).pipe(Effect.provide(logs.layer), Effect.provide(Offload.layerInline))
   })

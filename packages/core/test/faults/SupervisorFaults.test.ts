@@ -11,7 +11,6 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import {
-  Chunk,
   Context,
   Data,
   Deferred,
@@ -22,12 +21,10 @@ import {
   Layer,
   Logger,
   Metric,
-  MetricState,
   Option,
   Schedule,
   Scope,
-  Stream,
-  TestClock
+  Stream
 } from "effect"
 import {
   Backoff,
@@ -39,6 +36,7 @@ import {
   TaskError,
   TaskOutcome
 } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 import { live } from "../../src/internal/compat.js"
 import type { SupervisorImpl } from "../../src/internal/supervisor.js"
 import { captureLogs } from "../OffloadHelpers.js"
@@ -48,10 +46,10 @@ import { line } from "../tree/helpers.js"
 type Ev = SupervisorEvent.SupervisorEvent
 
 /** The sum of every `fibervisor_task_running` gauge (every task label). */
-const runningGauges = Effect.map(Metric.snapshot, (pairs) =>
-  pairs
-    .filter((pair) => pair.metricKey.name === "fibervisor_task_running")
-    .reduce((sum, pair) => sum + (MetricState.isGaugeState(pair.metricState) ? Number(pair.metricState.value) : 0), 0)
+const runningGauges = Effect.map(Metric.snapshot, (snapshots) =>
+  snapshots
+    .filter((snapshot) => snapshot.id === "fibervisor_task_running")
+    .reduce((sum, snapshot) => sum + (snapshot.type === "Gauge" ? Number(snapshot.state.value) : 0), 0)
 )
 
 /** Remembers `live.fibers` and the running gauges now; the returned effect checks both are back. */
@@ -84,11 +82,11 @@ const harness = (options?: Supervisor.SupervisorOptions) =>
       scope
     )
     /** Every event recorded so far (after letting the recorder catch up). */
-    const events = Effect.zipRight(
+    const events = Effect.andThen(
       flush,
       Effect.sync(() => recorded.slice())
     )
-    const release = Effect.zipRight(Scope.close(scope, Exit.void), noLeaks)
+    const release = Effect.andThen(Scope.close(scope, Exit.void), noLeaks)
     return { sup, events, timeline: Effect.map(events, (all) => all.map(line)), release }
   })
 
@@ -108,7 +106,7 @@ const settlesAtOnce = <A, E>(effect: Effect.Effect<A, E>) =>
   Effect.gen(function* () {
     const fiber = yield* Effect.forkChild(effect)
     yield* flush
-    return yield* Fiber.poll(fiber)
+    return Option.fromNullishOr(fiber.pollUnsafe())
   })
 
 describe("SupervisorFaults: a task that adds tasks to its own supervisor", () => {
@@ -129,7 +127,7 @@ describe("SupervisorFaults: a task that adds tasks to its own supervisor", () =>
         ["parent", "running"],
         ["child", "running"]
       ])
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(yield* parent.await).toEqual(TaskOutcome.completed)
       expect(yield* timeline).toEqual([
         "0 TaskAdded adds/parent",
@@ -166,8 +164,8 @@ describe("SupervisorFaults: a task that adds tasks to its own supervisor", () =>
             { restart: RestartPolicy.onFailure, backoff: Backoff.constant("400 millis") }
           )
         )
-        yield* TestClock.adjust("1200 millis")
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1200 millis")
+        yield* TestTime.adjust("1 second")
         expect(yield* parent.await).toEqual(TaskOutcome.completed)
         expect(attempt).toBe(4)
         expect(yield* timeline).toEqual([
@@ -221,7 +219,7 @@ describe("SupervisorFaults: a task that adds tasks to its own supervisor", () =>
       const handle = yield* Effect.provide(Supervisor.add(fanOut), context)
       yield* flush
       expect((yield* sup.list).map((info) => info.path)).toEqual(["svc/fan-out", "svc/a", "svc/b", "svc/c"])
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(yield* handle.await).toEqual(TaskOutcome.completed)
       expect(yield* sup.list).toEqual([])
       yield* servesAnother(sup)
@@ -240,7 +238,7 @@ describe("SupervisorFaults: a task that adds tasks to its own supervisor", () =>
         Task.make(
           "adder",
           Deferred.succeed(started, undefined).pipe(
-            Effect.zipRight(Effect.never),
+            Effect.andThen(Effect.never),
             Effect.onInterrupt(() =>
               Effect.flatMap(
                 Effect.exit(
@@ -287,10 +285,10 @@ describe("SupervisorFaults: a task that stops itself", () => {
       const self = yield* sup.add(
         Task.make(
           "self",
-          Effect.sleep("10 millis").pipe(Effect.zipRight(sup.shutdown), Effect.zipRight(Effect.sync(() => after++)))
+          Effect.sleep("10 millis").pipe(Effect.andThen(sup.shutdown), Effect.andThen(Effect.sync(() => after++)))
         )
       )
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       // Decided without the clock moving: the shutdown did not wait for its own caller.
       expect(yield* settlesAtOnce(sup.shutdown)).toEqual(Option.some(Exit.void))
       expect(yield* sup.join.pipe(Effect.exit)).toEqual(Exit.void)
@@ -330,7 +328,7 @@ describe("SupervisorFaults: a task that stops itself", () => {
       const self = yield* sup.add(
         Task.make(
           "self",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.sleep("10 millis"),
             Effect.uninterruptible(
               Effect.flatMap(Effect.exit(sup.shutdown), (exit) => Effect.sync(() => seenInside.push(exit)))
@@ -338,12 +336,12 @@ describe("SupervisorFaults: a task that stops itself", () => {
           )
         )
       )
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       const outside = yield* Effect.forkChild(Effect.exit(sup.shutdown))
-      yield* TestClock.adjust("999 millis")
-      expect(yield* Fiber.poll(outside)).toEqual(Option.none())
+      yield* TestTime.adjust("999 millis")
+      expect(outside.pollUnsafe()).toBeUndefined()
       expect(yield* self.poll).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       const expected = new SupervisorError.GraceExceeded({
         grace: Duration.millis(1000),
         stuck: ["self"],
@@ -367,7 +365,7 @@ describe("SupervisorFaults: a task that stops itself", () => {
       ])
       expect(logs.lines.map((l) => [l.level, l.message, l.annotations])).toEqual([
         [
-          "WARN",
+          "Warn",
           "shutdown exceeded its grace of 1s; abandoned: selfwait/self",
           { fibervisor: "shutdown", path: "selfwait" }
         ]
@@ -389,7 +387,7 @@ describe("SupervisorFaults: a task that shuts down its supervisor through the se
         Supervisor.add(
           Task.once(
             "stopper",
-            Effect.zipRight(
+            Effect.andThen(
               Effect.sleep("10 millis"),
               Effect.flatMap(Supervisor.Supervisor, (self) => self.shutdown)
             )
@@ -397,7 +395,7 @@ describe("SupervisorFaults: a task that shuts down its supervisor through the se
         ),
         context
       )
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(yield* stopper.await).toEqual(canceledBy("shutdown"))
       expect(yield* other.await).toEqual(canceledBy("shutdown"))
       expect(yield* sup.isShuttingDown).toBe(true)
@@ -417,13 +415,10 @@ describe("SupervisorFaults: a task that cancels or removes itself", () => {
       const self = yield* sup.add(
         Task.make(
           "self",
-          Effect.sleep("10 millis").pipe(
-            Effect.zipRight(sup.cancel("self")),
-            Effect.zipRight(Effect.sync(() => after++))
-          )
+          Effect.sleep("10 millis").pipe(Effect.andThen(sup.cancel("self")), Effect.andThen(Effect.sync(() => after++)))
         )
       )
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(yield* self.poll).toEqual(Option.some(canceledBy("cancel")))
       expect(after).toBe(0)
       expect(yield* timeline).toEqual([
@@ -453,7 +448,7 @@ describe("SupervisorFaults: a task that cancels or removes itself", () => {
       const self = yield* sup.add(
         Task.make(
           "self",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.sleep("10 millis"),
             Effect.uninterruptible(
               Effect.flatMap(sup.cancel("self"), (claimed) => Effect.sync(() => returned.push(claimed)))
@@ -462,10 +457,10 @@ describe("SupervisorFaults: a task that cancels or removes itself", () => {
           { grace: "300 millis" }
         )
       )
-      yield* TestClock.adjust("309 millis")
+      yield* TestTime.adjust("309 millis")
       expect(yield* self.poll).toEqual(Option.none())
       expect(returned).toEqual([])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       // The grace timer abandoned it, which let its own cancel return; then the interrupt applied.
       expect(returned).toEqual([true])
       expect(yield* self.await).toEqual(
@@ -494,12 +489,12 @@ describe("SupervisorFaults: a task that cancels or removes itself", () => {
           Task.make(
             "self",
             Effect.sleep("10 millis").pipe(
-              Effect.zipRight(sup.remove("self")),
-              Effect.zipRight(Effect.sync(() => steps.push("after remove")))
+              Effect.andThen(sup.remove("self")),
+              Effect.andThen(Effect.sync(() => steps.push("after remove")))
             )
           )
         )
-        yield* TestClock.adjust("10 millis")
+        yield* TestTime.adjust("10 millis")
         expect(yield* self.await).toEqual(canceledBy("remove"))
         expect(steps).toEqual([])
         expect(yield* timeline).toEqual([
@@ -522,22 +517,22 @@ describe("SupervisorFaults: a task that cancels or removes itself", () => {
       const self = yield* sup.add(
         Task.make(
           "self",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.sleep("10 millis"),
             Effect.uninterruptible(
               sup.remove("self").pipe(
                 Effect.flatMap((claimed) => Effect.sync(() => steps.push(`remove: ${claimed}`))),
-                Effect.zipRight(Effect.sleep("100 millis")),
-                Effect.zipRight(Effect.sync(() => steps.push("unit done")))
+                Effect.andThen(Effect.sleep("100 millis")),
+                Effect.andThen(Effect.sync(() => steps.push("unit done")))
               )
-            ).pipe(Effect.zipRight(Effect.sync(() => steps.push("after the region"))))
+            ).pipe(Effect.andThen(Effect.sync(() => steps.push("after the region"))))
           )
         )
       )
-      yield* TestClock.adjust("109 millis")
+      yield* TestTime.adjust("109 millis")
       expect(yield* self.poll).toEqual(Option.none())
       expect(Option.map(yield* sup.get("self"), (info) => info.state)).toEqual(Option.some("stopping"))
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* self.await).toEqual(canceledBy("remove"))
       expect(steps).toEqual(["remove: true", "unit done"])
       const events = yield* timeline
@@ -568,7 +563,7 @@ describe("SupervisorFaults: event subscribers", () => {
         let consumed = 0
         const stuck = yield* Effect.forkChild(
           Stream.runForEach(sup.events, () =>
-            Effect.zipRight(
+            Effect.andThen(
               Effect.sync(() => consumed++),
               Effect.never
             )
@@ -582,8 +577,8 @@ describe("SupervisorFaults: event subscribers", () => {
         expect(consumed).toBe(1)
         // 5 events per task: the slow subscriber kept the newest 4 of 25,000 (sliding).
         const take = (n: number) =>
-          Effect.map(Stream.runCollect(Stream.take(neverRead, n)), (chunk) =>
-            Chunk.toReadonlyArray(chunk).map((event) => `${event.seq} ${line(event)}`)
+          Effect.map(Stream.runCollect(Stream.take(neverRead, n)), (events) =>
+            events.map((event) => `${event.seq} ${line(event)}`)
           )
         expect(yield* take(4)).toEqual([
           "24997 0 AttemptStarting flood/t4999 #1",
@@ -646,7 +641,9 @@ describe("SupervisorFaults: event subscribers", () => {
       expect(recorded.map((event) => event.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
       // A new subscriber joins after the deaths and sees what comes next.
       const later: Array<Ev> = []
-      const late = yield* Effect.forkChild(Stream.runForEach(sup.events, (event) => Effect.sync(() => later.push(event))))
+      const late = yield* Effect.forkChild(
+        Stream.runForEach(sup.events, (event) => Effect.sync(() => later.push(event)))
+      )
       yield* flush
       yield* servesAnother(sup)
       yield* flush
@@ -710,7 +707,7 @@ describe("SupervisorFaults: TaskHandle.await long after the task is gone", () =>
         Task.make(
           "abandoned",
           Effect.uninterruptible(
-            Effect.zipRight(Deferred.succeed(stubbornStarted, undefined), Effect.sleep("100 millis"))
+            Effect.andThen(Deferred.succeed(stubbornStarted, undefined), Effect.sleep("100 millis"))
           ),
           { grace: "10 millis" }
         )
@@ -721,7 +718,7 @@ describe("SupervisorFaults: TaskHandle.await long after the task is gone", () =>
       yield* Deferred.await(stubbornStarted)
       expect(yield* sup.remove("removed")).toBe(true)
       expect(yield* sup.remove("abandoned")).toBe(true)
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       const expected = {
         done: ["Completed", undefined],
         failed: ["Failed", "boom"],
@@ -790,7 +787,7 @@ describe("SupervisorFaults: an isFatal predicate that throws", () => {
             }
           })
         )
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         const reason = "boom (isFatal threw: Error: predicate boom)"
         const restarted = label !== "never"
         const final = restarted ? `retry limit reached after 1 of 1 retries: ${reason}` : reason
@@ -821,10 +818,10 @@ describe("SupervisorFaults: an isFatal predicate that throws", () => {
           restarted ? [false, false] : [false]
         )
         expect(logs.lines.map((l) => [l.level, l.message])).toEqual([
-          ...(restarted ? [["WARN", `task "${name}/t" attempt 1 failed: ${reason}; next attempt in 1000 ms`]] : []),
-          ["WARN", `task "t" ended Failed: ${final}`]
+          ...(restarted ? [["Warn", `task "${name}/t" attempt 1 failed: ${reason}; next attempt in 1000 ms`]] : []),
+          ["Warn", `task "t" ended Failed: ${final}`]
         ])
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         expect(yield* bystander.await).toEqual(TaskOutcome.completed)
         yield* servesAnother(sup)
         yield* release
@@ -833,21 +830,21 @@ describe("SupervisorFaults: an isFatal predicate that throws", () => {
   }
 })
 
+/** A schedule whose every step is `step` (which may throw). */
+const brokenSchedule = (step: () => Effect.Effect<never, unknown>) =>
+  Schedule.fromStep(Effect.succeed(step)) as unknown as Schedule.Schedule<unknown, Backoff.TaskFailure>
+
 /** A backoff whose step throws, dies or fails (the `never` error channel is bypassed with a cast). */
 const brokenSchedules = [
   [
     "throws synchronously",
-    Schedule.makeWithState(0, () => {
+    brokenSchedule(() => {
       throw new Error("step threw")
     }),
     "defect: Error: step threw"
   ],
-  ["returns Effect.die", Schedule.makeWithState(0, () => Effect.die("step died")), "defect: step died"],
-  [
-    "returns a failure in its never channel",
-    Schedule.makeWithState(0, () => Effect.fail("step failed") as unknown as Effect.Effect<never>),
-    "step failed"
-  ]
+  ["returns Effect.die", brokenSchedule(() => Effect.die("step died")), "defect: step died"],
+  ["returns a failure in its never channel", brokenSchedule(() => Effect.fail("step failed")), "step failed"]
 ] as const
 
 describe("SupervisorFaults: a backoff schedule that breaks when stepped", () => {
@@ -862,7 +859,7 @@ describe("SupervisorFaults: a backoff schedule that breaks when stepped", () => 
         const handle = yield* sup.add(
           Task.make("t", Effect.fail("boom"), {
             restart: RestartPolicy.onFailure,
-            backoff: schedule as unknown as Schedule.Schedule<unknown, Backoff.TaskFailure>
+            backoff: schedule
           })
         )
         const outcome = yield* handle.await
@@ -876,7 +873,7 @@ describe("SupervisorFaults: a backoff schedule that breaks when stepped", () => 
           "0 TaskRemoved broken/t"
         ])
         // The bystander keeps its rhythm: a success every 2 seconds (1 s of work + 1 s interval).
-        yield* TestClock.adjust("4 seconds")
+        yield* TestTime.adjust("4 seconds")
         expect((yield* events).filter(SupervisorEvent.is("AttemptSucceeded")).map((e) => [e.task, e.at])).toEqual([
           ["bystander", 1000],
           ["bystander", 3000]
@@ -896,16 +893,13 @@ describe("SupervisorFaults: a backoff schedule that breaks when stepped", () => 
         const { sup, release } = yield* harness({ name: "unlogged" })
         const handle = yield* sup.add(
           Task.make("t", Effect.fail("boom"), {
-            backoff: Schedule.makeWithState(0, () => Effect.die("step died")) as unknown as Schedule.Schedule<
-              unknown,
-              Backoff.TaskFailure
-            >
+            backoff: brokenSchedule(() => Effect.die("step died"))
           })
         )
         yield* handle.await
         yield* release
         expect(logs.lines.map((l) => [l.level, l.message])).toEqual([
-          ["WARN", `task "t" ended Failed: the backoff schedule failed: defect: step died (after: boom)`]
+          ["Warn", `task "t" ended Failed: the backoff schedule failed: defect: step died (after: boom)`]
         ])
       }).pipe(Effect.provide(logs.layer))
     }
@@ -961,7 +955,7 @@ describe("SupervisorFaults: 1,000 tasks failing at once with zero backoff", () =
       // Per task: 3 failed attempts that were retried, then the one that ended it.
       expect(logs.lines.length).toBe(count * 4)
       // It keeps serving: the bystander finishes on time, a new task runs.
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(yield* bystander.await).toEqual(TaskOutcome.completed)
       yield* servesAnother(sup)
       yield* release
@@ -977,7 +971,7 @@ describe("SupervisorFaults: 1,000 tasks failing at once with zero backoff", () =
         // (about 1 ms a line under vitest) out of what this measures, the loop's own yielding.
         yield* sup
           .add(Task.make("spin", Effect.fail("boom"), { backoff: Backoff.none }))
-          .pipe(Effect.provide(Logger.replace(Logger.defaultLogger, Logger.none)))
+          .pipe(Effect.provide(Logger.layer([])))
         const start = Date.now()
         yield* Effect.sleep("10 millis")
         // Before the fix: about 3 seconds with one such task (35 s with ten); timers and I/O waited that long.

@@ -11,21 +11,7 @@
  * grace of 1 s; regions and finalizers that "hang" take 5 s.
  */
 import { describe, expect, it } from "@effect/vitest"
-import {
-  Clock,
-  Deferred,
-  Duration,
-  Effect,
-  Either,
-  Exit,
-  Fiber,
-  Metric,
-  MetricState,
-  Option,
-  Scope,
-  TestClock
-} from "effect"
-import type { MetricPair } from "effect"
+import { Clock, Deferred, Duration, Effect, Exit, Fiber, Metric, Option, Result, Scope } from "effect"
 import {
   Backoff,
   RestartPolicy,
@@ -36,6 +22,7 @@ import {
   TaskError,
   TaskOutcome
 } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 import { live } from "../../src/internal/compat.js"
 import { script, setup } from "../helpers/recorder.js"
 
@@ -115,23 +102,22 @@ const stateOf = (sup: Supervisor.Supervisor, name: string) =>
     })
   )
 
-type State = Effect.Effect.Success<ReturnType<typeof stateOf>>
+type State = Effect.Success<ReturnType<typeof stateOf>>
 
-const taskTagOf = (pair: MetricPair.MetricPair.Untyped): string | undefined => {
-  const tags = pair.metricKey.tags
-  return tags.length === 1 && tags[0]!.key === "task" ? tags[0]!.value : undefined
+const taskTagOf = (snapshot: Metric.Metric.Snapshot): string | undefined => {
+  const attributes = Object.entries(snapshot.attributes ?? {})
+  return attributes.length === 1 && attributes[0]![0] === "task" ? attributes[0]![1] : undefined
 }
 
 /** The `fibervisor_task_running` gauge of every path under `root`, by path. */
 const runningUnder = (root: string): Effect.Effect<Record<string, number>> =>
-  Effect.map(Metric.snapshot, (pairs) => {
+  Effect.map(Metric.snapshot, (snapshots) => {
     const values: Record<string, number> = {}
-    for (const pair of pairs) {
-      const path = taskTagOf(pair)
-      if (pair.metricKey.name !== "fibervisor_task_running" || path === undefined) continue
+    for (const snapshot of snapshots) {
+      const path = taskTagOf(snapshot)
+      if (snapshot.id !== "fibervisor_task_running" || path === undefined) continue
       if (!path.startsWith(`${root}/`)) continue
-      const state = pair.metricState
-      values[path] = MetricState.isGaugeState(state) ? Number(state.value) : Number.NaN
+      values[path] = snapshot.type === "Gauge" ? Number(snapshot.state.value) : Number.NaN
     }
     return values
   })
@@ -166,11 +152,11 @@ const cell = (prefix: string, paths: ReadonlyArray<string>, body: (h: Harness) =
     yield* Effect.addFinalizer((exit) =>
       Exit.isSuccess(exit)
         ? Effect.void
-        : Effect.asVoid(Effect.forkDetach(Effect.repeatN(TestClock.adjust("1 minute"), 120)))
+        : Effect.asVoid(Effect.forkDetach(Effect.repeat(TestTime.adjust("1 minute"), { times: 120 })))
     )
     const { events, sup } = yield* Scope.provide(setup({ name: root, grace: "1 second" }), scope)
     const probePath = `${root}/probe`
-    const timeline = Effect.map(Effect.zipRight(TestClock.adjust(0), events), (all) =>
+    const timeline = Effect.map(Effect.andThen(TestTime.adjust(0), events), (all) =>
       all.filter((event) => event.path !== probePath).map(line(root))
     )
     const timelineOf = (path: string) =>
@@ -178,7 +164,7 @@ const cell = (prefix: string, paths: ReadonlyArray<string>, body: (h: Harness) =
     let probes = 0
     const probe = Effect.gen(function* () {
       const handle = yield* sup.add(Task.once("probe", Effect.sleep("10 millis")))
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(yield* handle.poll).toEqual(Option.some(TaskOutcome.completed))
       probes += 1
     }).pipe(Effect.orDie)
@@ -188,10 +174,10 @@ const cell = (prefix: string, paths: ReadonlyArray<string>, body: (h: Harness) =
     // Shut down (a cell may have done it already: shutdown is one cached operation), let stuck
     // fibers run to their end, close the supervisor's scope.
     const shutdown = yield* Effect.forkChild(Effect.result(sup.shutdown))
-    yield* TestClock.adjust("10 seconds")
+    yield* TestTime.adjust("10 seconds")
     yield* Fiber.join(shutdown)
     yield* Scope.close(scope, Exit.void)
-    yield* TestClock.adjust("1 minute")
+    yield* TestTime.adjust("1 minute")
     expect(live.fibers).toBe(fibersBefore)
     expect(yield* runningUnder(root)).toEqual(
       Object.fromEntries([...paths, "probe"].map((path) => [`${root}/${path}`, 0]))
@@ -411,10 +397,11 @@ const SELF_ENDING: ReadonlyArray<SelfEndingFault> = [
     expected: instantFailure("defect: Error: died", "defect: Error: died")
   },
   {
-    fault: "Effect.dieMessage",
-    attempt: Effect.dieMessage("kaput"),
+    // Effect 3's `Effect.dieMessage(message)`; Effect 4 has no such helper.
+    fault: "Effect.die(new Error(message))",
+    attempt: Effect.die(new Error("kaput")),
     endsBy: 200,
-    expected: instantFailure("defect: RuntimeException: kaput", "defect: RuntimeException: kaput")
+    expected: instantFailure("defect: Error: kaput", "defect: Error: kaput")
   },
   {
     fault: "typed failure",
@@ -453,7 +440,7 @@ const SELF_ENDING: ReadonlyArray<SelfEndingFault> = [
   },
   {
     fault: "a scope finalizer that fails (the attempt itself succeeds)",
-    attempt: Effect.zipRight(
+    attempt: Effect.andThen(
       Effect.addFinalizer(() => Effect.die(new Error("finalizer failed"))),
       Effect.void
     ),
@@ -462,7 +449,7 @@ const SELF_ENDING: ReadonlyArray<SelfEndingFault> = [
   },
   {
     fault: "a scope finalizer that fails after a typed failure (the typed failure decides)",
-    attempt: Effect.zipRight(
+    attempt: Effect.andThen(
       Effect.addFinalizer(() => Effect.die(new Error("finalizer failed"))),
       typed503
     ),
@@ -471,7 +458,7 @@ const SELF_ENDING: ReadonlyArray<SelfEndingFault> = [
   },
   {
     fault: "a scope finalizer that takes 5 s after a typed failure",
-    attempt: Effect.zipRight(slowFinalizer, typed503),
+    attempt: Effect.andThen(slowFinalizer, typed503),
     endsBy: 15_200,
     expected: failsAfterSlowFinalizer()
   }
@@ -486,15 +473,15 @@ describe("Task faults: attempts that end by themselves", () => {
           cell(policy, ["t"], ({ probe, sup, timeline }) =>
             Effect.gen(function* () {
               const handle = yield* sup.add(Task.make("t", row.attempt, { restart, ...RETRY, ...row.options }))
-              yield* TestClock.adjust("150 millis")
+              yield* TestTime.adjust("150 millis")
               expect(yield* stateOf(sup, "t")).toEqual(expected.at150)
               // The supervisor serves other tasks while the faulty one fails (or after it ended).
               yield* probe
-              yield* TestClock.adjust(Math.max(0, row.endsBy - 160))
+              yield* TestTime.adjust(Math.max(0, row.endsBy - 160))
               expect(Option.map(yield* handle.poll, brief)).toEqual(Option.some(expected.outcome))
               expect(yield* timeline).toEqual(expected.timeline)
               // Nothing more happens to it.
-              yield* TestClock.adjust("1 minute")
+              yield* TestTime.adjust("1 minute")
               expect(yield* timeline).toEqual(expected.timeline)
               expect(yield* sup.list).toEqual([])
             })
@@ -511,7 +498,7 @@ describe("Task faults: attempts that end by themselves", () => {
 const uninterruptible5s = Effect.uninterruptible(Effect.sleep("5 seconds"))
 
 /** An attempt that runs forever; its scope finalizer takes 5 s. */
-const hangingFinalizer = Effect.zipRight(slowFinalizer, Effect.never)
+const hangingFinalizer = Effect.andThen(slowFinalizer, Effect.never)
 
 interface StopFault {
   readonly fault: string
@@ -570,16 +557,16 @@ describe("Task faults: tasks that do not stop within their grace", () => {
               const handle = yield* sup.add(Task.make("t", row.attempt, { restart, ...RETRY }))
               // The supervisor serves other tasks while this one is stuck (0 to 10 ms).
               yield* probe
-              yield* TestClock.adjust("90 millis")
+              yield* TestTime.adjust("90 millis")
               // A stop at 100 ms; grace 1 s (the task's for remove/cancel, the supervisor's for shutdown).
-              const stop: Effect.Effect<Either.Either<boolean, { readonly _tag: string }>> =
+              const stop: Effect.Effect<Result.Result<boolean, { readonly _tag: string }>> =
                 row.stop === "remove"
                   ? Effect.result(sup.remove("t"))
                   : row.stop === "cancel"
                     ? Effect.result(sup.cancel("t"))
                     : Effect.result(Effect.as(sup.shutdown, true))
               const stopping = yield* Effect.forkChild(stop)
-              yield* TestClock.adjust("999 millis")
+              yield* TestTime.adjust("999 millis")
               expect(yield* handle.poll).toEqual(Option.none())
               expect(yield* stateOf(sup, "t")).toEqual({
                 state: "stopping",
@@ -587,15 +574,15 @@ describe("Task faults: tasks that do not stop within their grace", () => {
                 restarts: 0,
                 nextAttemptAt: undefined
               })
-              yield* TestClock.adjust("1 millis")
+              yield* TestTime.adjust("1 millis")
               const during = row.stop === "shutdown" ? "the shutdown grace" : "its grace"
               expect(Option.map(yield* handle.poll, brief)).toEqual(
                 Option.some({ _tag: "ForceAborted", reason: `did not stop within ${during} of 1000 ms` })
               )
               const stopped = yield* Fiber.join(stopping)
               if (row.stop === "shutdown") {
-                expect(Either.map(stopped, () => "ok")).toEqual(
-                  Either.left(
+                expect(Result.map(stopped, () => "ok")).toEqual(
+                  Result.fail(
                     expect.objectContaining({
                       _tag: "GraceExceeded",
                       stuck: ["t"],
@@ -604,16 +591,18 @@ describe("Task faults: tasks that do not stop within their grace", () => {
                   )
                 )
               } else {
-                expect(stopped).toEqual(Either.right(true))
+                expect(stopped).toEqual(Result.succeed(true))
                 // The abandoned fiber keeps the name: a second instance never overlaps the first.
                 const again = yield* Effect.result(sup.add(Task.once("t", Effect.void)))
-                expect(Either.map(Either.flip(again), (error) => error._tag)).toEqual(Either.right("TaskAlreadyExists"))
+                expect(Result.map(Result.flip(again), (error) => error._tag)).toEqual(
+                  Result.succeed("TaskAlreadyExists")
+                )
                 // The supervisor goes on serving other tasks while the abandoned fiber runs.
                 yield* probe
               }
-              yield* TestClock.adjust(row.exitsAt - 1100 - (row.stop === "shutdown" ? 0 : 10) - 1)
+              yield* TestTime.adjust(row.exitsAt - 1100 - (row.stop === "shutdown" ? 0 : 10) - 1)
               expect(Option.isSome(yield* sup.get("t"))).toBe(true)
-              yield* TestClock.adjust("1 millis")
+              yield* TestTime.adjust("1 millis")
               expect(yield* sup.get("t")).toEqual(Option.none())
               const by = row.stop
               expect(yield* timeline).toEqual([
@@ -651,7 +640,7 @@ const makeChildren = Effect.gen(function* () {
   const alive = new Set<string>()
   const interrupted: Array<string> = []
   const child = (name: string) =>
-    Effect.zipRight(
+    Effect.andThen(
       Effect.sync(() => alive.add(name)),
       Deferred.await(release)
     ).pipe(
@@ -666,7 +655,7 @@ const makeChildren = Effect.gen(function* () {
       Effect.ensuring(Effect.sync(() => alive.delete(name)))
     )
   /** Ends every child still waiting, and lets them finish. */
-  const releaseAll = Effect.zipRight(Deferred.succeed(release, undefined), TestClock.adjust(0))
+  const releaseAll = Effect.andThen(Deferred.succeed(release, undefined), TestTime.adjust(0))
   return { alive, interrupted, child, releaseAll }
 })
 
@@ -712,40 +701,42 @@ describe("Task faults: a task that forks its own children (Effect.forkChild and 
   for (const [policy, restart] of POLICIES) {
     const attempts = policy === "never" ? 1 : 3
     const end = policy === "never" ? 50 : 350
-    it.effect(`${policy}: Effect.forkChild children do not outlive the task; forkDaemon children escape by design`, () =>
-      Effect.gen(function* () {
-        const { alive, child, interrupted, releaseAll } = yield* makeChildren
-        const attempt = Effect.gen(function* () {
-          const { attempt: n } = yield* TaskContext.TaskContext
-          yield* Effect.forkChild(child(`fork#${n}`))
-          yield* Effect.forkDetach(child(`daemon#${n}`))
-          yield* Effect.sleep("50 millis")
-          return yield* TaskError.fail("parent failed")
-        })
-        yield* cell(policy, ["t"], ({ probe, sup, timeline }) =>
-          Effect.gen(function* () {
-            const handle = yield* sup.add(Task.make("t", attempt, { restart, ...RETRY }))
-            yield* TestClock.adjust("150 millis")
-            expect(yield* stateOf(sup, "t")).toEqual(expected[policy].at150)
-            yield* probe
-            yield* TestClock.adjust(end - 160)
-            expect(Option.map(yield* handle.poll, brief)).toEqual(Option.some(expected[policy].outcome))
-            expect(yield* timeline).toEqual(expected[policy].timeline)
-            // Every child forked with Effect.forkChild was interrupted, at the latest when the task ended.
-            const forks = interrupted.filter((entry) => entry.includes("fork#"))
-            expect(forks.map((entry) => entry.split(" ")[1]).sort()).toEqual(
-              Array.from({ length: attempts }, (_, i) => `fork#${i + 1}`)
-            )
-            expect(forks.every((entry) => Number(entry.split(" ")[0]) <= end)).toBe(true)
-            // Daemons are forked in the global scope: the supervisor cannot see them, one per attempt lives on.
-            expect([...alive].sort()).toEqual(Array.from({ length: attempts }, (_, i) => `daemon#${i + 1}`))
+    it.effect(
+      `${policy}: Effect.forkChild children do not outlive the task; forkDaemon children escape by design`,
+      () =>
+        Effect.gen(function* () {
+          const { alive, child, interrupted, releaseAll } = yield* makeChildren
+          const attempt = Effect.gen(function* () {
+            const { attempt: n } = yield* TaskContext.TaskContext
+            yield* Effect.forkChild(child(`fork#${n}`))
+            yield* Effect.forkDetach(child(`daemon#${n}`))
+            yield* Effect.sleep("50 millis")
+            return yield* TaskError.fail("parent failed")
           })
-        )
-        // Shutting the supervisor down does not reach daemons either (nor does the leak check: they are not fibervisor's).
-        expect([...alive].sort()).toEqual(Array.from({ length: attempts }, (_, i) => `daemon#${i + 1}`))
-        yield* releaseAll
-        expect([...alive]).toEqual([])
-      })
+          yield* cell(policy, ["t"], ({ probe, sup, timeline }) =>
+            Effect.gen(function* () {
+              const handle = yield* sup.add(Task.make("t", attempt, { restart, ...RETRY }))
+              yield* TestTime.adjust("150 millis")
+              expect(yield* stateOf(sup, "t")).toEqual(expected[policy].at150)
+              yield* probe
+              yield* TestTime.adjust(end - 160)
+              expect(Option.map(yield* handle.poll, brief)).toEqual(Option.some(expected[policy].outcome))
+              expect(yield* timeline).toEqual(expected[policy].timeline)
+              // Every child forked with Effect.forkChild was interrupted, at the latest when the task ended.
+              const forks = interrupted.filter((entry) => entry.includes("fork#"))
+              expect(forks.map((entry) => entry.split(" ")[1]).sort()).toEqual(
+                Array.from({ length: attempts }, (_, i) => `fork#${i + 1}`)
+              )
+              expect(forks.every((entry) => Number(entry.split(" ")[0]) <= end)).toBe(true)
+              // Daemons are forked in the global scope: the supervisor cannot see them, one per attempt lives on.
+              expect([...alive].sort()).toEqual(Array.from({ length: attempts }, (_, i) => `daemon#${i + 1}`))
+            })
+          )
+          // Shutting the supervisor down does not reach daemons either (nor does the leak check: they are not fibervisor's).
+          expect([...alive].sort()).toEqual(Array.from({ length: attempts }, (_, i) => `daemon#${i + 1}`))
+          yield* releaseAll
+          expect([...alive]).toEqual([])
+        })
     )
   }
 })
@@ -805,7 +796,7 @@ describe("Task faults: TaskHandle.await called after the task is long gone", () 
           yield* cell(policy, ["t"], ({ probe, sup, timeline }) =>
             Effect.gen(function* () {
               handle = yield* sup.add(Task.make("t", attempt, { restart, ...RETRY }))
-              yield* TestClock.adjust("1 hour")
+              yield* TestTime.adjust("1 hour")
               // Long gone: out of the registry.
               expect(yield* sup.get(handle.id)).toEqual(Option.none())
               expect(yield* sup.list).toEqual([])
@@ -886,7 +877,7 @@ const NESTED: ReadonlyArray<NestedFault> = [
   },
   {
     fault: "a scope finalizer that takes 5 s after a typed failure",
-    bad: Effect.zipRight(slowFinalizer, typed503),
+    bad: Effect.andThen(slowFinalizer, typed503),
     endsBy: 15_200,
     expected: failsAfterSlowFinalizer("group/bad")
   }
@@ -906,10 +897,10 @@ describe("Task faults: a child of a nested Supervisor.task (the tree isolates th
                   Task.make("good", Effect.never)
                 ])
               )
-              yield* TestClock.adjust("150 millis")
+              yield* TestTime.adjust("150 millis")
               expect(yield* childState(sup, "bad")).toEqual(expected.at150)
               yield* probe
-              yield* TestClock.adjust(Math.max(0, row.endsBy - 160))
+              yield* TestTime.adjust(Math.max(0, row.endsBy - 160))
               expect(yield* timelineOf("group/bad")).toEqual(expected.timeline)
               expect(yield* childState(sup, "bad")).toEqual(undefined)
               // Isolated: the sibling and the supervisor task never noticed.
@@ -963,9 +954,9 @@ describe("Task faults: a child of a nested Supervisor.task (the tree isolates th
             )
             yield* probe
             const root = (yield* sup.tree).path
-            yield* TestClock.adjust("90 millis")
+            yield* TestTime.adjust("90 millis")
             expect(yield* sup.remove("group")).toBe(true)
-            yield* TestClock.adjust("1 second")
+            yield* TestTime.adjust("1 second")
             expect(Option.map(yield* handle.poll, brief)).toEqual(
               // Its grace and its nested supervisor's deadline end together: the subtree is decided.
               Option.some({
@@ -976,10 +967,10 @@ describe("Task faults: a child of a nested Supervisor.task (the tree isolates th
             yield* probe
             // The abandoned group keeps its name until its subtree is really gone.
             const again = yield* Effect.result(sup.add(Task.once("group", Effect.void)))
-            expect(Either.map(Either.flip(again), (error) => error._tag)).toEqual(Either.right("TaskAlreadyExists"))
-            yield* TestClock.adjust("3989 millis")
+            expect(Result.map(Result.flip(again), (error) => error._tag)).toEqual(Result.succeed("TaskAlreadyExists"))
+            yield* TestTime.adjust("3989 millis")
             expect(Option.map(yield* sup.get("group"), (info) => info.state)).toEqual(Option.some("stopping"))
-            yield* TestClock.adjust("1 millis")
+            yield* TestTime.adjust("1 millis")
             expect(yield* sup.list).toEqual([])
             expect(yield* timeline).toEqual([
               "0 TaskAdded group",
@@ -1030,7 +1021,7 @@ describe("Task faults: bugs", () => {
         })
         const { events, sup } = yield* setup({ name: uniqueRoot("forkScoped") })
         const handle = yield* sup.add(Task.once("t", attempt))
-        yield* TestClock.adjust("50 millis")
+        yield* TestTime.adjust("50 millis")
         const outcome = Option.map(yield* handle.poll, brief)
         const failed = (yield* events).filter(SupervisorEvent.is("AttemptFailed")).map((e) => `${e.at} ${e.reason}`)
         const leaked = [...alive]
@@ -1055,7 +1046,7 @@ describe("Task faults: bugs", () => {
       })
       const { sup } = yield* setup({ name: uniqueRoot("fork-per-attempt") })
       const handle = yield* sup.add(Task.make("t", attempt, { restart: RestartPolicy.onFailure, ...RETRY }))
-      yield* TestClock.adjust("350 millis")
+      yield* TestTime.adjust("350 millis")
       expect((yield* handle.await)._tag).toBe("Failed")
       yield* releaseAll
       expect(interrupted).toEqual(["50 fork#1", "200 fork#2", "350 fork#3"])
@@ -1075,7 +1066,7 @@ describe("Task faults: bugs", () => {
       const handle = yield* sup.add(
         Task.make("t", attempt, { restart: RestartPolicy.onFailure, ...RETRY, timeout: "1 hour" })
       )
-      yield* TestClock.adjust("350 millis")
+      yield* TestTime.adjust("350 millis")
       expect((yield* handle.await)._tag).toBe("Failed")
       yield* releaseAll
       expect(interrupted).toEqual(["50 fork#1", "200 fork#2", "350 fork#3"])

@@ -6,16 +6,16 @@
  * A captured logger checks the exact lines; every timing runs on the TestClock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Chunk, Deferred, Duration, Effect, Fiber, Layer, Logger, LogLevel, Stream, TestClock } from "effect"
+import { Deferred, Duration, Effect, Fiber, Layer, References, Stream } from "effect"
 import { Backoff, Supervisor, SupervisorError, SupervisorEvent, Task, TaskContext, TaskError } from "@fibervisor/core"
 import { captureLogs, type Line } from "../OffloadHelpers.js"
 import { script } from "../helpers/recorder.js"
-import { flush, parked } from "../helpers/tasks.js"
+import { flush, parked, TestTime } from "../helpers/tasks.js"
 
 /** A captured logger that also records debug lines. */
 const capture = () => {
   const logs = captureLogs()
-  return { lines: logs.lines, layer: Layer.merge(logs.layer, Logger.minimumLogLevel(LogLevel.All)) }
+  return { lines: logs.lines, layer: Layer.merge(logs.layer, Layer.succeed(References.MinimumLogLevel, "All")) }
 }
 
 /** `[level, message]` of each line. */
@@ -34,11 +34,11 @@ describe("AttemptLogs: every failed attempt is logged", () => {
         })
       )
       yield* flush
-      yield* TestClock.adjust("300 millis")
+      yield* TestTime.adjust("300 millis")
       expect((yield* handle.await)._tag).toBe("Completed")
       expect(brief(logs.lines)).toEqual([
-        ["WARN", 'task "logs1/db" attempt 1 failed: connection refused; next attempt in 100 ms'],
-        ["WARN", 'task "logs1/db" attempt 2 failed: connection refused; next attempt in 200 ms']
+        ["Warn", 'task "logs1/db" attempt 1 failed: connection refused; next attempt in 100 ms'],
+        ["Warn", 'task "logs1/db" attempt 2 failed: connection refused; next attempt in 200 ms']
       ])
       expect(logs.lines.map((line) => line.annotations)).toEqual([
         { task: "db", path: "logs1/db", attempt: 1 },
@@ -58,12 +58,12 @@ describe("AttemptLogs: every failed attempt is logged", () => {
         })
       )
       yield* flush
-      yield* TestClock.adjust("1 second")
-      yield* TestClock.adjust("10 millis")
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("1 second")
+      yield* TestTime.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(brief(logs.lines)).toEqual([
-        ["WARN", 'task "logs2/slow" attempt 1 failed: attempt timed out after 1000 ms; next attempt in 10 ms'],
-        ["WARN", 'task "logs2/slow" attempt 2 failed: defect: kaboom; next attempt in 10 ms']
+        ["Warn", 'task "logs2/slow" attempt 1 failed: attempt timed out after 1000 ms; next attempt in 10 ms'],
+        ["Warn", 'task "logs2/slow" attempt 2 failed: defect: kaboom; next attempt in 10 ms']
       ])
     }).pipe(Effect.provide(logs.layer))
   })
@@ -76,11 +76,11 @@ describe("AttemptLogs: every failed attempt is logged", () => {
         Task.make("db", Effect.fail(refused), { backoff: Backoff.constant("1 second"), maxRetries: 1 })
       )
       yield* flush
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect((yield* handle.await)._tag).toBe("Failed")
       expect(brief(logs.lines)).toEqual([
-        ["WARN", 'task "logs3/db" attempt 1 failed: connection refused; next attempt in 1000 ms'],
-        ["WARN", 'task "db" ended Failed: retry limit reached after 1 of 1 retries: connection refused']
+        ["Warn", 'task "logs3/db" attempt 1 failed: connection refused; next attempt in 1000 ms'],
+        ["Warn", 'task "db" ended Failed: retry limit reached after 1 of 1 retries: connection refused']
       ])
       expect(logs.lines.map((line) => line.annotations)).toEqual([
         { task: "db", path: "logs3/db", attempt: 1 },
@@ -98,7 +98,7 @@ describe("AttemptLogs: every failed attempt is logged", () => {
       // The supervisor's own warning (it failed) is another line, annotated `fibervisor: "supervisor"`.
       expect(brief(logs.lines.filter((line) => line.annotations.fibervisor !== "supervisor"))).toEqual([
         [
-          "WARN",
+          "Warn",
           'task "job" ended Failed: connection refused (not restarted: the restart intensity of its supervisor (0 in 1000 ms) was exceeded)'
         ]
       ])
@@ -115,9 +115,9 @@ describe("AttemptLogs: every failed attempt is logged", () => {
         Task.make(
           "job",
           Effect.uninterruptible(
-            Effect.zipRight(
+            Effect.andThen(
               Deferred.succeed(started, undefined),
-              Effect.zipRight(Deferred.await(finish), Effect.fail(refused))
+              Effect.andThen(Deferred.await(finish), Effect.fail(refused))
             )
           )
         )
@@ -143,10 +143,10 @@ describe("AttemptLogs: every failed attempt is logged", () => {
         Task.make("crashy", script(Effect.fail(refused), Effect.never), { backoff: Backoff.constant("50 millis") })
       )
       yield* flush
-      yield* TestClock.adjust("50 millis")
+      yield* TestTime.adjust("50 millis")
       expect(brief(logs.lines)).toEqual([
         [
-          "WARN",
+          "Warn",
           'task "logs5/crashy" attempt 1 failed: connection refused; its group restarts, next attempt after 50 ms'
         ]
       ])
@@ -162,9 +162,9 @@ describe("AttemptLogs: logFailures", () => {
     })
 
   for (const [value, level] of [
-    ["warning", "WARN"],
-    ["info", "INFO"],
-    ["debug", "DEBUG"]
+    ["warning", "Warn"],
+    ["info", "Info"],
+    ["debug", "Debug"]
   ] as const) {
     it.effect(`logFailures: "${value}" writes each failed attempt at ${level}`, () => {
       const logs = capture()
@@ -172,7 +172,7 @@ describe("AttemptLogs: logFailures", () => {
         const sup = yield* Supervisor.make({ name: `level-${value}` })
         yield* sup.add(failingTwice({ logFailures: value }))
         yield* flush
-        yield* TestClock.adjust("20 millis")
+        yield* TestTime.adjust("20 millis")
         expect(logs.lines.map((line) => line.level)).toEqual([level, level])
       }).pipe(Effect.provide(logs.layer))
     })
@@ -188,7 +188,7 @@ describe("AttemptLogs: logFailures", () => {
         Task.make("fatal", Effect.fail(TaskError.fatal("no config")), { logFailures: "none" })
       )
       yield* flush
-      yield* TestClock.adjust("20 millis")
+      yield* TestTime.adjust("20 millis")
       expect((yield* handle.await)._tag).toBe("Failed")
       expect((yield* fatal.await)._tag).toBe("Fatal")
       expect(logs.lines).toEqual([])
@@ -204,8 +204,8 @@ describe("AttemptLogs: logFailures", () => {
       )
       expect((yield* handle.await)._tag).toBe("Failed")
       expect(brief(logs.lines)).toEqual([
-        ["DEBUG", 'task "gives-up/db" attempt 1 failed: connection refused; next attempt in 0 ms'],
-        ["WARN", 'task "db" ended Failed: retry limit reached after 1 of 1 retries: connection refused']
+        ["Debug", 'task "gives-up/db" attempt 1 failed: connection refused; next attempt in 0 ms'],
+        ["Warn", 'task "db" ended Failed: retry limit reached after 1 of 1 retries: connection refused']
       ])
     }).pipe(Effect.provide(logs.layer))
   })
@@ -225,13 +225,13 @@ describe("AttemptLogs: logFailures", () => {
         ])
       )
       yield* flush
-      yield* TestClock.adjust("20 millis")
+      yield* TestTime.adjust("20 millis")
       const seen = logs.lines.map((line) => `${line.level} ${String(line.annotations.path)}`).sort()
       expect(seen).toEqual([
-        "INFO inherit/db",
-        "INFO inherit/db",
-        "INFO inherit/group/child",
-        "WARN inherit/group/loud"
+        "Info inherit/db",
+        "Info inherit/db",
+        "Info inherit/group/child",
+        "Warn inherit/group/loud"
       ])
     }).pipe(Effect.provide(logs.layer))
   })
@@ -277,7 +277,7 @@ describe("AttemptLogs: the annotations of a line written inside an attempt", () 
           .pipe(Effect.annotateLogs({ requestId: "r-1" }))
         yield* sup.add(Supervisor.task("group", [Task.once("child", Effect.logInfo("from the child"))]))
         yield* flush
-        yield* TestClock.adjust("10 millis")
+        yield* TestTime.adjust("10 millis")
         const seen = logs.lines.map((line) => [line.message, line.annotations])
         expect(seen).toEqual([
           ["hello 1", { requestId: "r-1", task: "worker", path: "ann/worker", attempt: 1 }],
@@ -295,7 +295,7 @@ describe("AttemptLogs: the annotations of a line written inside an attempt", () 
     return Effect.gen(function* () {
       const sup = yield* Supervisor.make({ name: "ann2", strategy: "one-for-all" })
       const say = Effect.flatMap(TaskContext.TaskContext, (ctx) =>
-        Effect.zipRight(Effect.logInfo(`up ${ctx.attempt}`), Effect.never)
+        Effect.andThen(Effect.logInfo(`up ${ctx.attempt}`), Effect.never)
       )
       yield* sup.add(Task.make("steady", say))
       yield* sup.add(
@@ -305,7 +305,7 @@ describe("AttemptLogs: the annotations of a line written inside an attempt", () 
         })
       )
       yield* flush
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(logs.lines.map((line) => [line.message, line.annotations.path, line.annotations.attempt])).toEqual([
         ["up 1", "ann2/steady", 1],
         ["up 2", "ann2/steady", 2]
@@ -330,14 +330,14 @@ describe("AttemptLogs: the shutdown warning stays short", () => {
       yield* sup.addAll(names.map((name) => Task.once(name, Effect.uninterruptible(Deferred.await(release)))))
       yield* flush
       const shutdown = yield* Effect.forkChild(Effect.exit(sup.shutdown))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const exit = yield* Fiber.join(shutdown)
       const paths = names.map((name) => `many/${name}`)
       const error = yield* Effect.flip(exit)
       expect(error.paths).toEqual(paths)
-      const event = Chunk.toReadonlyArray(yield* Fiber.join(collector)).filter(SupervisorEvent.is("GraceExceeded"))
+      const event = (yield* Fiber.join(collector)).filter(SupervisorEvent.is("GraceExceeded"))
       expect(event.map((e) => e.paths)).toEqual([paths])
-      const warnings = logs.lines.filter((line) => line.level === "WARN")
+      const warnings = logs.lines.filter((line) => line.level === "Warn")
       expect(warnings.map((line) => line.message)).toEqual([
         `shutdown exceeded its grace of 1s; abandoned: ${paths.slice(0, 10).join(", ")} … and 15 more`
       ])

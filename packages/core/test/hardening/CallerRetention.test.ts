@@ -14,7 +14,7 @@ import { Offload, Supervisor, Task } from "@fibervisor/core"
 v8.setFlagsFromString("--expose-gc")
 const gc = vm.runInNewContext("gc") as () => void
 
-class Big extends Context.Tag("test/CallerRetention/Big")<Big, { readonly payload: Array<number> }>() {}
+class Big extends Context.Service<Big, { readonly payload: Array<number> }>()("test/CallerRetention/Big") {}
 
 /** Lets the current job end (microtasks included), then collects garbage twice. */
 const collect = Effect.promise(

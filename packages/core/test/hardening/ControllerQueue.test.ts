@@ -5,8 +5,9 @@
  * and shutting down a queue whose front has already drained keep the order and the counts.
  */
 import { afterEach, describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, TestClock } from "effect"
+import { Deferred, Effect } from "effect"
 import { Supervisor, Task, TaskOutcome } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 
 /** Counts `Array.prototype.shift` calls on arrays longer than `minLength` until `restore`. */
 const shiftCounter = (minLength: number) => {
@@ -45,10 +46,13 @@ const longQueue = (count: number, blockAt: number) =>
     for (let i = 0; i < count; i++) {
       const name = `q${i}`
       const body = Effect.sync(() => ran.push(name))
-      const task = Task.once(name, i === blockAt ? Effect.zipRight(Deferred.await(gate), body) : body)
+      const task = Task.once(name, i === blockAt ? Effect.andThen(Deferred.await(gate), body) : body)
       handles.push(yield* sup.submit(task, { slot: "s", admission: "queue" }))
     }
-    yield* TestClock.adjust(0)
+    // The slot hands over `blockAt` times before `q<blockAt>` parks: more scheduler turns than a
+    // bounded settle gives, so wait for the one before it to be done, then let it take the slot.
+    if (blockAt > 0) yield* handles[blockAt - 1]!.await
+    yield* TestTime.settle()
     return { sup, gate, ran, handles }
   })
 

@@ -6,8 +6,9 @@
  * grace. Every timing runs on the TestClock (which starts at 0), so instants are exact.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Duration, Effect, Exit, Fiber, Option } from "effect"
 import { Supervisor, SupervisorError, SupervisorEvent, Task } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 import { type Log, makeLog, recorded, setupTree, timeline } from "../tree/helpers.js"
 
 /** A service whose attempt's scope finalizer (its flush) takes `stopTakes`. */
@@ -48,16 +49,16 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
       const { events, sup } = yield* setupTree({ grace: "6 seconds" })
       const log = makeLog()
       yield* sup.add(app(log, wedged(log)))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
       // wedged (no grace of its own) gets 5000 ms / 4 children = 1250 ms; then importer flushes for 1 s.
-      yield* TestClock.adjust("1249 millis")
+      yield* TestTime.adjust("1249 millis")
       expect(log.lines("stop")).toEqual([])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(log.lines("stop")).toEqual(["2250 stop root/app/importer#1"])
-      yield* TestClock.adjust("1019 millis")
-      expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1019 millis")
+      expect(shutdown.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       // Every sibling's finalizer completed; the subtree is decided at 3270: the root does not wait for its deadline.
       expect(log.lines("stop")).toEqual([
         "2250 stop root/app/importer#1",
@@ -79,7 +80,7 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
       )
       // The abandoned fiber keeps its name (and its parent's) until it really exits.
       expect(Option.map(yield* sup.get("app"), (info) => info.state)).toEqual(Option.some("stopping"))
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(yield* sup.size).toBe(0)
       expect(
         timeline(
@@ -115,20 +116,20 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
       const { events, sup } = yield* setupTree({ grace: "6 seconds" })
       const log = makeLog()
       yield* sup.add(app(log, wedged(log)))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       // The restart waits up to wedged's grace (app's 5 s) for the attempt to stop; the shutdown
       // must not inherit that clock, or wedged would eat the importer's flush.
       expect(yield* sup.restartNow("app/wedged")).toBe(true)
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("1250 millis")
+      yield* TestTime.adjust("1250 millis")
       expect(log.lines("stop")).toEqual(["2250 stop root/app/importer#1"])
-      yield* TestClock.adjust("1020 millis")
+      yield* TestTime.adjust("1020 millis")
       expect(log.lines("stop")).toContain("3250 stopped root/app/importer#1")
       expect((yield* Fiber.await(shutdown))._tag).toBe("Failure")
       expect(timeline(yield* events, ["TaskFinished"]).filter((line) => line.includes("root/app/wedged "))).toEqual([
         "2250 TaskFinished root/app/wedged ForceAborted did not stop within its share (1250 ms) of the shutdown grace"
       ])
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(yield* sup.size).toBe(0)
     })
   )
@@ -138,11 +139,11 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
       const { events, sup } = yield* setupTree({ grace: "6 seconds" })
       const log = makeLog()
       yield* sup.add(app(log, wedged(log).pipe(Task.withGrace("500 millis"))))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("1519 millis")
-      expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1519 millis")
+      expect(shutdown.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       const error = new SupervisorError.GraceExceeded({
         grace: Duration.seconds(6),
         stuck: ["app"],
@@ -163,7 +164,7 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
         "2510 stopped root/app/heartbeat#1",
         "2520 stopped root/app/connector#1"
       ])
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(
         timeline(
           (yield* events).filter((event) => event.at >= 1000),
@@ -195,12 +196,12 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
           { grace: "10 seconds" }
         )
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
       // mid is decided at 1300 (h abandoned), top once a has stopped (1400), the root with it.
-      yield* TestClock.adjust("399 millis")
-      expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("399 millis")
+      expect(shutdown.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(
         Exit.fail(
           new SupervisorError.GraceExceeded({
@@ -211,7 +212,7 @@ describe("Grace fairness: a wedged static child next to flushing siblings", () =
           })
         )
       )
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(
         timeline(
           (yield* events).filter((event) => event.at >= 1000),
@@ -240,9 +241,9 @@ describe("Grace: a nested ordered stop never reports GraceExceeded before its de
           grace: "1 second"
         })
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(Exit.isFailure(yield* Fiber.await(shutdown))).toBe(true)
       const nested = (yield* events).filter((event) => event.path === "root/g")
       expect(timeline(nested, ["GraceExceeded", "AllStoppedWithinGrace"])).toEqual([
@@ -273,9 +274,9 @@ describe("Grace: a nested ordered stop never reports GraceExceeded before its de
         recorded(log, () => Effect.uninterruptible(Effect.sleep("1300 millis")))
       ).pipe(Task.withGrace("50 millis"))
       yield* sup.add(Supervisor.task("g", [service(log, "a", "10 millis"), h], { grace: "1 second" }))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(Exit.isFailure(yield* Fiber.await(shutdown))).toBe(true)
       expect(
         timeline(
@@ -295,9 +296,9 @@ describe("Grace: a static child with grace 0 (brutal kill)", () => {
       yield* sup.add(
         Supervisor.task("g", [service(log, "a", "10 millis"), Task.make("z", recorded(log)).pipe(Task.withGrace(0))])
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       expect(
         timeline(
@@ -324,9 +325,9 @@ describe("Grace: a static child with grace 0 (brutal kill)", () => {
       yield* sup.add(
         Supervisor.task("g", [Task.make("z", recorded(log)).pipe(Task.withGrace(0)), service(log, "a", "10 millis")])
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       expect(
         timeline(
@@ -348,9 +349,9 @@ describe("Grace: a static child with grace 0 (brutal kill)", () => {
       const { events, sup } = yield* setupTree({ grace: "30 seconds" })
       const log = makeLog()
       yield* sup.add(Supervisor.task("g", [service(log, "a", "10 millis"), wedged(log, "z").pipe(Task.withGrace(0))]))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(
         Exit.fail(
           new SupervisorError.GraceExceeded({
@@ -361,7 +362,7 @@ describe("Grace: a static child with grace 0 (brutal kill)", () => {
           })
         )
       )
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(
         timeline(
           (yield* events).filter((event) => event.at >= 1000),

@@ -7,8 +7,9 @@
  * siblings. Every timing runs on the TestClock (it starts at 0, so instants are exact).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option } from "effect"
 import { Backoff, Supervisor, SupervisorError, Task, TaskError } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 import { type Ev, flush, type Log, makeLog, recorded, setupTree, timeline } from "../tree/helpers.js"
 
 type Body = (attempt: number) => Effect.Effect<unknown, TaskError.Fail>
@@ -19,8 +20,8 @@ const failsOn =
   (attempt) =>
     attempt === 1
       ? Effect.sleep(delayMs).pipe(
-          Effect.zipRight(Deferred.await(lost)),
-          Effect.zipRight(Effect.fail(TaskError.fail("lost")))
+          Effect.andThen(Deferred.await(lost)),
+          Effect.andThen(Effect.fail(TaskError.fail("lost")))
         )
       : Effect.never
 
@@ -28,7 +29,18 @@ const failsOn =
 const failsAfter =
   (ms: number, failing: ReadonlyArray<number> = [1]): Body =>
   (attempt) =>
-    failing.includes(attempt) ? Effect.zipRight(Effect.sleep(ms), Effect.fail(TaskError.fail("boom"))) : Effect.never
+    failing.includes(attempt) ? Effect.andThen(Effect.sleep(ms), Effect.fail(TaskError.fail("boom"))) : Effect.never
+
+/**
+ * Like `failsAfter(ms)`, but reached through two sleeps of `ms / 2`: it fails in the same instant as
+ * a sibling's `failsAfter(ms)`, and its wake-up is registered after the sibling's. Effect 4's
+ * TestClock wakes sleeps that end in the same instant in the order they were registered (Effect
+ * 3's woke the latest first), so the sibling wakes first.
+ */
+const failsAfterTwoSleeps =
+  (ms: number): Body =>
+  (attempt) =>
+    attempt === 1 ? Effect.andThen(Effect.sleep(ms / 2), failsAfter(ms / 2)(attempt)) : Effect.never
 
 const forever: Body = () => Effect.never
 
@@ -65,7 +77,7 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
       yield* sup.add(child(log, "a", failsOn(lost)))
       yield* sup.add(child(log, "b", failsOn(lost)))
       yield* sup.add(child(log, "c", forever))
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       yield* Deferred.succeed(lost, undefined)
       yield* flush
       expect(yield* counters(sup)).toEqual([
@@ -73,7 +85,7 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
         ["b", "waiting", 1, 1],
         ["c", "waiting", 1, 0]
       ])
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(timeline(yield* events, shown)).toEqual([
         "0 AttemptStarting root/a #1",
         "0 AttemptStarting root/b #1",
@@ -108,9 +120,9 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
         const a: Body = (attempt) => (attempt === 1 ? failsOn(lost)(1) : failsAfter(100, [2, 3])(attempt))
         yield* sup.add(child(log, "a", a))
         yield* sup.add(child(log, "b", failsOn(lost)))
-        yield* TestClock.adjust("10 millis")
+        yield* TestTime.adjust("10 millis")
         yield* Deferred.succeed(lost, undefined)
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         expect(timeline(yield* events, ["GroupRestart", "RestartIntensityExceeded"])).toEqual([
           "10 GroupRestart root one-for-all trigger=a affected=a,b",
           "210 GroupRestart root one-for-all trigger=a affected=a,b",
@@ -129,9 +141,9 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
       const log = makeLog()
       const lost = yield* Deferred.make<void>()
       for (const name of ["a", "b", "c"]) yield* sup.add(child(log, name, failsOn(lost)))
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       yield* Deferred.succeed(lost, undefined)
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(timeline(yield* events, shown).slice(3)).toEqual([
         "10 AttemptFailed root/a #1 lost",
         "10 BackoffScheduled root/a failure 100",
@@ -155,7 +167,7 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
       const log = makeLog()
       const lost = yield* Deferred.make<void>()
       for (const name of ["a", "b", "c"]) yield* sup.add(child(log, name, failsOn(lost)))
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       yield* Deferred.succeed(lost, undefined)
       yield* flush
       expect(timeline(yield* events, ["GroupRestart", "RestartIntensityExceeded", "AttemptStarting"]).slice(3)).toEqual(
@@ -172,10 +184,10 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
         intensity: { maxRestarts: 1, within: "1 second" }
       })
       const log = makeLog()
-      yield* sup.add(child(log, "a", failsAfter(10)))
+      yield* sup.add(child(log, "a", failsAfterTwoSleeps(10)))
       yield* sup.add(child(log, "b", failsAfter(10)))
-      yield* TestClock.adjust("110 millis")
-      // The TestClock wakes b first; b's restart stops a before a's own wake-up.
+      yield* TestTime.adjust("110 millis")
+      // The TestClock wakes b first (its wake-up was registered first); b's restart stops a before a's own wake-up.
       expect(timeline(yield* events, shown).slice(2)).toEqual([
         "10 AttemptFailed root/b #1 boom",
         "10 BackoffScheduled root/b failure 100",
@@ -195,7 +207,7 @@ describe("GroupRestartCount: one-for-all, siblings failing in the same instant",
       const lost = yield* Deferred.make<void>()
       yield* sup.add(child(log, "a", failsOn(lost)))
       yield* sup.add(child(log, "b", failsOn(lost)))
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       yield* Deferred.succeed(lost, undefined)
       yield* flush
       expect(timeline(yield* events, ["BackoffScheduled", "RestartIntensityExceeded"])).toEqual([
@@ -219,9 +231,9 @@ describe("GroupRestartCount: rest-for-one", () => {
       yield* sup.add(child(log, "a", failsOn(lost)))
       yield* sup.add(child(log, "b", forever))
       yield* sup.add(child(log, "c", failsOn(lost)))
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       yield* Deferred.succeed(lost, undefined)
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(timeline(yield* events, shown).slice(3)).toEqual([
         "10 AttemptFailed root/a #1 lost",
         "10 BackoffScheduled root/a failure 100",
@@ -249,9 +261,9 @@ describe("GroupRestartCount: rest-for-one", () => {
       yield* sup.add(child(log, "a", failsOn(lost, 5)))
       yield* sup.add(child(log, "b", forever))
       yield* sup.add(child(log, "c", failsOn(lost)))
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       yield* Deferred.succeed(lost, undefined)
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(timeline(yield* events, shown).slice(3)).toEqual([
         "10 AttemptFailed root/c #1 lost",
         "10 BackoffScheduled root/c failure 100",
@@ -275,10 +287,10 @@ describe("GroupRestartCount: rest-for-one", () => {
         intensity: { maxRestarts: 1, within: "1 second" }
       })
       const log = makeLog()
-      yield* sup.add(child(log, "a", failsAfter(10)))
+      yield* sup.add(child(log, "a", failsAfterTwoSleeps(10)))
       yield* sup.add(child(log, "b", failsAfter(10)))
-      yield* TestClock.adjust("110 millis")
-      // The TestClock wakes b first: b's restart begins, then a's failure takes it over.
+      yield* TestTime.adjust("110 millis")
+      // The TestClock wakes b first (its wake-up was registered first): b's restart begins, then a's failure takes it over.
       expect(timeline(yield* events, shown).slice(2)).toEqual([
         "10 AttemptFailed root/b #1 boom",
         "10 BackoffScheduled root/b failure 100",
@@ -304,7 +316,7 @@ describe("GroupRestartCount: rest-for-one", () => {
       yield* sup.add(child(log, "a", failsAfter(50)))
       yield* sup.add(child(log, "b", forever))
       yield* sup.add(child(log, "c", failsAfter(10)))
-      yield* TestClock.adjust("250 millis")
+      yield* TestTime.adjust("250 millis")
       expect(timeline(yield* events, shown).slice(3)).toEqual([
         "10 AttemptFailed root/c #1 boom",
         "10 BackoffScheduled root/c failure 100",
@@ -335,7 +347,7 @@ describe("GroupRestartCount: rest-for-one", () => {
       yield* sup.add(
         Task.make("c", recorded(log, forever, { stopTakes: "50 millis" }), { backoff: Backoff.constant("100 millis") })
       )
-      yield* TestClock.adjust("160 millis")
+      yield* TestTime.adjust("160 millis")
       expect(timeline(yield* events, shown).slice(3)).toEqual([
         "10 AttemptFailed root/b #1 boom",
         "10 BackoffScheduled root/b failure 100",
@@ -370,7 +382,7 @@ describe("GroupRestartCount: rest-for-one", () => {
         const log = makeLog()
         yield* sup.add(child(log, "a", failsAfter(120)))
         yield* sup.add(child(log, "b", failsAfter(10)))
-        yield* TestClock.adjust("120 millis")
+        yield* TestTime.adjust("120 millis")
         expect(
           timeline(yield* events, ["GroupRestart", "AttemptStarting", "RestartIntensityExceeded"]).slice(2)
         ).toEqual([
@@ -397,7 +409,7 @@ describe("GroupRestartCount: a failure while a group restart is under way", () =
       yield* sup.add(
         Task.make("c", recorded(log, forever, { stopTakes: "50 millis" }), { backoff: Backoff.constant("100 millis") })
       )
-      yield* TestClock.adjust("160 millis")
+      yield* TestTime.adjust("160 millis")
       expect(timeline(yield* events, shown).slice(3)).toEqual([
         "10 AttemptFailed root/a #1 boom",
         "10 BackoffScheduled root/a failure 100",
@@ -423,7 +435,7 @@ describe("GroupRestartCount: a failure while a group restart is under way", () =
       yield* sup.add(child(log, "a", failsAfter(10)))
       // Attempt 2 of b fails 10 ms after the restart at 110: a second restart in the window.
       yield* sup.add(child(log, "b", failsAfter(10, [2])))
-      yield* TestClock.adjust("120 millis")
+      yield* TestTime.adjust("120 millis")
       expect(timeline(yield* events, ["GroupRestart", "RestartIntensityExceeded"])).toEqual([
         "10 GroupRestart root one-for-all trigger=a affected=a,b",
         "120 RestartIntensityExceeded root"
@@ -441,13 +453,13 @@ describe("GroupRestartCount: a failure while a group restart is under way", () =
       const log = makeLog()
       const lost = yield* Deferred.make<void>()
       // Every attempt of a and c fails at once once `lost` is done: the restart at 110 fails again.
-      const always: Body = () => Effect.zipRight(Deferred.await(lost), Effect.fail(TaskError.fail("lost")))
+      const always: Body = () => Effect.andThen(Deferred.await(lost), Effect.fail(TaskError.fail("lost")))
       yield* sup.add(child(log, "a", always))
       yield* sup.add(child(log, "b", forever))
       yield* sup.add(child(log, "c", always))
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       yield* Deferred.succeed(lost, undefined)
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(timeline(yield* events, shown).slice(3)).toEqual([
         "10 AttemptFailed root/a #1 lost",
         "10 BackoffScheduled root/a failure 100",
@@ -475,9 +487,9 @@ describe("GroupRestartCount: a failure while a group restart is under way", () =
           intensity: { maxRestarts: 1, within: "1 second" }
         })
       )
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       yield* Deferred.succeed(lost, undefined)
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(timeline(yield* events, ["GroupRestart", "RestartIntensityExceeded", "AttemptFailed"])).toEqual([
         "10 AttemptFailed root/g/a #1 lost",
         "10 AttemptFailed root/g/b #1 lost",

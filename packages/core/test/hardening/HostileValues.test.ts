@@ -4,21 +4,7 @@
  * cannot carry, and task names that would corrupt log lines and metric labels.
  */
 import { describe, expect, it } from "@effect/vitest"
-import {
-  Cause,
-  Deferred,
-  Duration,
-  Effect,
-  Either,
-  ExecutionStrategy,
-  Exit,
-  Fiber,
-  Logger,
-  Option,
-  Schedule,
-  Scope,
-  TestClock
-} from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Logger, Option, Result, Schedule, Scope } from "effect"
 import {
   Backoff,
   Offload,
@@ -34,6 +20,7 @@ import { describeCause, describeError } from "../../src/internal/describe.js"
 import { decodeDuration } from "../../src/internal/duration.js"
 import { ofTag, setup } from "../helpers/recorder.js"
 import { counts, delta, recordingTracer, uniqueKind, zero } from "../OffloadHelpers.js"
+import { TestTime } from "../helpers/tasks.js"
 
 /** Error values whose description throws: every path of `describeError` is a trap for one of them. */
 const hostile = (): ReadonlyArray<readonly [string, () => unknown]> => [
@@ -150,15 +137,14 @@ describe("HostileValues: error values that cannot be described", () => {
 /** Records each log line's level and message (never pretty-printing the cause, which may be hostile). */
 const recordLogs = () => {
   const lines: Array<{ readonly level: string; readonly message: unknown }> = []
-  const layer = Logger.replace(
-    Logger.defaultLogger,
+  const layer = Logger.layer([
     Logger.make(({ logLevel, message }) => {
       lines.push({
-        level: logLevel.label,
+        level: logLevel,
         message: Array.isArray(message) && message.length === 1 ? message[0] : message
       })
     })
-  )
+  ])
   return { lines, layer }
 }
 
@@ -178,7 +164,7 @@ describe("HostileValues: offloaded work failing with an error value that cannot 
           yield* Effect.provide(offload.spawn(k, work()), logs.layer)
           expect(yield* offload.awaitIdle()).toBe(true)
           expect(delta(before, yield* counts(k))).toEqual({ ...zero, spawned: 1, failed: 1 })
-          expect(logs.lines).toEqual([{ level: "WARN", message: line }])
+          expect(logs.lines).toEqual([{ level: "Warn", message: line }])
         })
       )
 
@@ -189,7 +175,7 @@ describe("HostileValues: offloaded work failing with an error value that cannot 
           const logs = recordLogs()
           yield* Effect.provide(Offload.spawn(k, work()), logs.layer)
           expect(delta(before, yield* counts(k))).toEqual({ ...zero, spawned: 1, failed: 1 })
-          expect(logs.lines).toEqual([{ level: "WARN", message: line }])
+          expect(logs.lines).toEqual([{ level: "Warn", message: line }])
         }).pipe(Effect.provide(Offload.layerInline))
       )
     }
@@ -235,7 +221,7 @@ describe("HostileValues: an attempt's Scope used after its attempt ended", () =>
             )
           )
           .pipe(traced ? Effect.withTracer(tracing.tracer) : (self) => self)
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         yield* Deferred.await(secondRunning)
         expect(scopes).toHaveLength(2)
         const [first, second] = scopes as [Scope.Scope, Scope.Scope]
@@ -264,7 +250,7 @@ describe("HostileValues: an attempt's Scope used after its attempt ended", () =>
         const forked = yield* Effect.forkIn(Effect.never, first)
         expect(Exit.hasInterrupts(yield* Fiber.await(forked))).toBe(true)
         // A scope forked from it is closed already.
-        const child = yield* Scope.fork(first, ExecutionStrategy.sequential)
+        const child = yield* Scope.fork(first, "sequential")
         yield* Scope.addFinalizer(
           child,
           Effect.sync(() => ran.push("child finalizer"))
@@ -326,7 +312,7 @@ describe("HostileValues: very deep trees", () => {
         const leaf = Task.make(
           "leaf",
           Effect.flatMap(TaskContext.TaskContext, (ctx) =>
-            Effect.zipRight(
+            Effect.andThen(
               Deferred.succeed(started, ctx.path),
               Effect.onInterrupt(Effect.never, () => Effect.sync(() => (stopped = true)))
             )
@@ -415,16 +401,16 @@ describe("HostileValues: durations at the edges of the number line", () => {
   }
 
   it("strings and pairs below one millisecond read exactly as the number form does", () => {
-    const millis = (input: unknown) => Either.map(decodeDuration(input), Duration.toMillis)
+    const millis = (input: unknown) => Result.map(decodeDuration(input), Duration.toMillis)
     expect(millis("1 nanos")).toEqual(millis(1e-6))
     expect(millis("1.4 nanos")).toEqual(millis(1.4e-6))
     expect(millis("1.5 nanos")).toEqual(millis(1.5e-6))
     expect(millis([0, 1.5])).toEqual(millis(1.5e-6))
     expect(millis("0.001 micros")).toEqual(millis(1e-6))
-    expect(millis("1e3 millis")).toEqual(Either.right(1000))
-    expect(millis("0 nanos")).toEqual(Either.right(0))
-    expect(millis([0, 0])).toEqual(Either.right(0))
-    expect(Either.getOrThrow(millis([1e200, 0])) / 1e203).toBeCloseTo(1, 10)
+    expect(millis("1e3 millis")).toEqual(Result.succeed(1000))
+    expect(millis("0 nanos")).toEqual(Result.succeed(0))
+    expect(millis([0, 0])).toEqual(Result.succeed(0))
+    expect(Result.getOrThrow(millis([1e200, 0])) / 1e203).toBeCloseTo(1, 10)
   })
 })
 
@@ -476,7 +462,7 @@ describe("HostileValues: numbers JSON cannot carry never reach an event", () => 
           backoff: Schedule.spaced(Duration.infinity)
         })
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const recorded = yield* events
       expect(ofTag("BackoffScheduled")(recorded)).toEqual([])
       const outcome = yield* handle.await
@@ -526,7 +512,7 @@ describe("HostileValues: task names that would corrupt log lines and metric labe
         const nestedSelf = yield* Effect.flip(sup.add(Supervisor.task(name, [])))
         expect(nestedSelf).toMatchObject({ field: "name", reason })
         expect(yield* sup.list).toEqual([])
-        yield* TestClock.adjust(0)
+        yield* TestTime.adjust(0)
         // Nothing written about the refusal carries the control character.
         for (const event of yield* events) expect(hasControl(JSON.stringify(event))).toBe(false)
         expect(hasControl(added.message)).toBe(false)

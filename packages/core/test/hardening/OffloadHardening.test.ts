@@ -4,9 +4,9 @@
  * validation and a switch for Offload's own failure log.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Deferred, Effect, Either, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Result, Scope } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { captureLogs, counter, counts, delta, flush, gate, uniqueKind, zero } from "../OffloadHelpers.js"
+import { captureLogs, counter, counts, delta, flush, gate, TestTime, uniqueKind, zero } from "../OffloadHelpers.js"
 
 const keyed = OffloadKey.keyed
 const auto = OffloadKey.auto
@@ -23,16 +23,16 @@ describe("Offload.layer({ grace: 0 })", () => {
       const release = yield* Deferred.make<void>()
       yield* offload.spawn(
         kind,
-        Effect.uninterruptible(Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(release))))
+        Effect.uninterruptible(Deferred.succeed(started, undefined).pipe(Effect.andThen(Deferred.await(release))))
       )
       yield* Deferred.await(started)
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
       // No clock time has passed: the close did not wait for the stuck piece.
-      expect(yield* Fiber.poll(closing)).toEqual(Option.some(Exit.void))
+      expect(closing.pollUnsafe()).toEqual(Exit.void)
       expect(logs.lines.map((l) => [l.level, l.message])).toEqual([
         [
-          "WARN",
+          "Warn",
           "offload drain: 1 piece(s) of work still in flight after the grace of 0 ms were cut off; " +
             "1 did not stop and were abandoned"
         ]
@@ -58,7 +58,7 @@ describe("Offload.layerInline: cancel", () => {
       const second = yield* Effect.forkChild(offload.spawn(kind, b.work).pipe(Effect.provide(logs.layer)))
       yield* Deferred.await(a.started)
       yield* Deferred.await(b.started)
-      yield* TestClock.adjust("5 seconds")
+      yield* TestTime.adjust("5 seconds")
       expect(yield* offload.cancel(keyed("k", kind))).toBe(true)
       // cancel returns once the work has exited; its caller then resumes with its outcome.
       expect(a.interruptedAt()).toBe(5000)
@@ -106,17 +106,18 @@ describe("Offload.layerInline: the caller's interruption", () => {
       const before = yield* counts(kind)
       let doneAt: number | undefined = undefined
       const work = Effect.sleep("2 seconds").pipe(
-        Effect.zipRight(Effect.clockWith((clock) => clock.currentTimeMillis)),
+        Effect.andThen(Effect.clockWith((clock) => clock.currentTimeMillis)),
         Effect.map((now) => {
           doneAt = now
         })
       )
       const request = yield* Effect.forkChild(offload.register(keyed("upload", kind), work))
       yield* flush
-      yield* TestClock.adjust("1 second")
-      expect(Exit.hasInterrupts(yield* Fiber.interrupt(request))).toBe(true)
+      yield* TestTime.adjust("1 second")
+      yield* Fiber.interrupt(request)
+      expect(Exit.hasInterrupts(yield* Fiber.await(request))).toBe(true)
       expect(yield* offload.isInFlight(keyed("upload", kind))).toBe(true)
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(doneAt).toBe(2000)
       expect(yield* offload.awaitIdle("0 millis")).toBe(true)
       expect(delta(before, yield* counts(kind))).toEqual({ ...zero, spawned: 1, completed: 1 })
@@ -133,7 +134,7 @@ describe("Offload.layerInline: the caller's interruption", () => {
       yield* Fiber.interrupt(request)
       const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
       yield* flush
-      expect(yield* Fiber.poll(closing)).toEqual(Option.none())
+      expect(closing.pollUnsafe()).toBeUndefined()
       yield* a.release
       expect(yield* Fiber.await(closing)).toEqual(Exit.void)
       expect(a.interruptedAt()).toBe(undefined)
@@ -151,9 +152,9 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
       expect(handle.outcome).toBe("spawned")
       const waiting = yield* Effect.forkChild(handle.await)
       yield* flush
-      yield* TestClock.adjust("999 millis")
-      expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("999 millis")
+      expect(waiting.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       const result: Option.Option<Exit.Exit<number, never>> = yield* Fiber.join(waiting)
       expect(result).toEqual(Option.some(Exit.succeed(42)))
       // Awaited again after the end: the same answer, at once.
@@ -220,7 +221,7 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
       const isInterruption = (result: Option.Option<Exit.Exit<unknown, unknown>>) =>
         Option.isSome(result) && Exit.isFailure(result.value) && Cause.hasInterruptsOnly(result.value.cause)
       expect(isInterruption(yield* cancelled.await)).toBe(true)
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(isInterruption(yield* timedOut.await)).toBe(true)
       expect(yield* offload.cancelAll).toBe(2)
       expect(isInterruption(yield* running.await)).toBe(true)
@@ -239,7 +240,7 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
       const waiting = yield* Effect.forkChild(second.await)
       yield* Deferred.await(a.started)
       yield* flush
-      expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
+      expect(waiting.pollUnsafe()).toBeUndefined()
       yield* a.release
       const result: Option.Option<Exit.Exit<number, never>> = yield* Fiber.join(waiting)
       expect(result).toEqual(Option.none())
@@ -276,9 +277,9 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
     Effect.gen(function* () {
       const request = yield* Effect.forkChild(Offload.submit(auto("x"), Effect.as(Effect.sleep("1 second"), "done")))
       yield* flush
-      yield* TestClock.adjust("999 millis")
-      expect(yield* Fiber.poll(request)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("999 millis")
+      expect(request.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       const handle = yield* Fiber.join(request)
       expect(handle.outcome).toBe("spawned")
       expect(yield* handle.await).toEqual(Option.some(Exit.succeed("done")))
@@ -288,13 +289,13 @@ describe("Offload.submit: a handle on the work this call admitted", () => {
 
 describe("OffloadKey.validate", () => {
   it("accepts what the layers accept and names the reason for the rest", () => {
-    expect(OffloadKey.validate(keyed("k", "x"))).toEqual(Either.right(keyed("k", "x")))
-    expect(OffloadKey.validate(auto("x"))).toEqual(Either.right(auto("x")))
-    expect(OffloadKey.validate(auto(" \t"))).toEqual(Either.left("kind must not be blank (whitespace only)"))
-    expect(OffloadKey.validate(keyed("  ", "x"))).toEqual(Either.left("key must not be blank (whitespace only)"))
-    expect(OffloadKey.validate(keyed("", "x"))).toEqual(Either.left("key must be a non-empty string"))
+    expect(OffloadKey.validate(keyed("k", "x"))).toEqual(Result.succeed(keyed("k", "x")))
+    expect(OffloadKey.validate(auto("x"))).toEqual(Result.succeed(auto("x")))
+    expect(OffloadKey.validate(auto(" \t"))).toEqual(Result.fail("kind must not be blank (whitespace only)"))
+    expect(OffloadKey.validate(keyed("  ", "x"))).toEqual(Result.fail("key must not be blank (whitespace only)"))
+    expect(OffloadKey.validate(keyed("", "x"))).toEqual(Result.fail("key must be a non-empty string"))
     expect(OffloadKey.validate({ _tag: "Auto", kind: "x" })).toEqual(
-      Either.left("key must be an OffloadKey (OffloadKey.keyed or OffloadKey.auto)")
+      Result.fail("key must be an OffloadKey (OffloadKey.keyed or OffloadKey.auto)")
     )
   })
 })
@@ -335,7 +336,7 @@ describe("logFailures", () => {
       yield* offload.spawn(timed, dyingFinalizer).pipe(Effect.provide(logs.layer))
       yield* flush
       expect(yield* offload.cancel(auto(quiet))).toBe(true)
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(yield* offload.awaitIdle()).toBe(true)
       yield* flush
       // The timeout is not a failure: it is still logged.

@@ -4,7 +4,7 @@
  * is ready only once its running attempt called `TaskContext.markReady`.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Option, TestClock } from "effect"
+import { Deferred, Effect, Option } from "effect"
 import {
   Backoff,
   RestartPolicy,
@@ -15,7 +15,7 @@ import {
   TaskContext,
   TaskError
 } from "@fibervisor/core"
-import { flush, parked } from "../helpers/tasks.js"
+import { flush, parked, TestTime } from "../helpers/tasks.js"
 
 const constant = Backoff.constant("1 second")
 
@@ -34,11 +34,11 @@ describe("a readiness task that ended for good makes the tree not ready", () => 
   it.effect("Failed (retry limit): listed in `lost` with its reason, not ready until a task is added at its path", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
-      yield* TestClock.adjust(500)
+      yield* TestTime.adjust(500)
       yield* sup.add(Task.make("db", Effect.fail("refused"), { ready: true, maxRetries: 1, backoff: constant }))
       yield* flush
       expect(SupervisorTree.isReady(yield* sup.tree)).toBe(false)
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const tree = yield* sup.tree
       // Before the fix the dead task left the registry and nothing else was recorded: ready.
       expect(tree.tasks).toEqual([])
@@ -164,7 +164,7 @@ describe("a readiness task that ended for good makes the tree not ready", () => 
           "0 root/db/pool Failed: crash (not restarted: the restart intensity of its supervisor (0 in 5000 ms) was exceeded)"
         ])
         expect(waitingFor(tree)).toEqual(["root/db backing-off"])
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         tree = yield* sup.tree
         // `db`'s new attempt added `pool` again at its path: the record is cleared.
         expect(tree.lost).toBeUndefined()
@@ -243,7 +243,7 @@ describe('ready: "reported": the task says when it is ready', () => {
       const crash = yield* Deferred.make<void>()
       const attempt = Effect.gen(function* () {
         const ctx = yield* TaskContext.TaskContext
-        if (ctx.attempt > 1) return yield* Effect.zipRight(ctx.markReady, Effect.never)
+        if (ctx.attempt > 1) return yield* Effect.andThen(ctx.markReady, Effect.never)
         yield* Deferred.await(connect)
         yield* ctx.markReady
         yield* Deferred.await(drop)
@@ -268,7 +268,7 @@ describe('ready: "reported": the task says when it is ready', () => {
       yield* flush
       expect(waitingFor(yield* sup.tree)).toEqual(["root/conn backing-off reported=false"])
       // Attempt 2 marks itself ready at once.
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(SupervisorTree.isReady(yield* sup.tree)).toBe(true)
     })
   )
@@ -278,14 +278,14 @@ describe('ready: "reported": the task says when it is ready', () => {
       const sup = yield* Supervisor.make()
       // Each attempt spends 1.5 s "connecting", then fails; the backoff is 1 s.
       yield* sup.add(
-        Task.make("conn", Effect.zipRight(Effect.sleep("1500 millis"), Effect.fail("timeout")), {
+        Task.make("conn", Effect.andThen(Effect.sleep("1500 millis"), Effect.fail("timeout")), {
           ready: "reported",
           backoff: constant
         })
       )
       const seen: Array<boolean> = []
       for (let i = 0; i < 20; i++) {
-        yield* TestClock.adjust("250 millis")
+        yield* TestTime.adjust("250 millis")
         seen.push(SupervisorTree.isReady(yield* sup.tree))
       }
       expect(seen).toEqual(Array.from({ length: 20 }, () => false))
@@ -317,7 +317,7 @@ describe('ready: "reported": the task says when it is ready', () => {
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const started = yield* Deferred.make<void>()
-      const attempt = Effect.flatMap(TaskContext.TaskContext, (ctx) => Effect.zipRight(ctx.markReady, parked(started)))
+      const attempt = Effect.flatMap(TaskContext.TaskContext, (ctx) => Effect.andThen(ctx.markReady, parked(started)))
       yield* sup.add(Task.make("plain", attempt))
       yield* sup.add(Task.make("running", attempt, { ready: true }))
       yield* flush
@@ -337,7 +337,7 @@ describe('ready: "reported": the task says when it is ready', () => {
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const attempt = Effect.flatMap(TaskContext.TaskContext, (ctx) =>
-        Effect.zipRight(ctx.markReady, Effect.fail("gone"))
+        Effect.andThen(ctx.markReady, Effect.fail("gone"))
       )
       yield* sup.add(Task.make("conn", attempt, { ready: "reported", restart: RestartPolicy.never }))
       yield* flush

@@ -4,8 +4,9 @@
  * or an automatic shutdown. Every timing runs on the TestClock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, TestClock } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { RestartPolicy, Supervisor, SupervisorError, SupervisorRegistry, Task, TaskError } from "@fibervisor/core"
+import { TestTime } from "../helpers/tasks.js"
 
 const withRegistry = (registry: SupervisorRegistry.SupervisorRegistry) =>
   Effect.provideService(SupervisorRegistry.SupervisorRegistry, registry)
@@ -19,16 +20,16 @@ describe("SupervisorRegistry.roots", () => {
       yield* sup.add(
         Task.make(
           "slow",
-          Effect.acquireRelease(Effect.void, () => Effect.sleep("100 millis")).pipe(Effect.zipRight(Effect.never))
+          Effect.acquireRelease(Effect.void, () => Effect.sleep("100 millis")).pipe(Effect.andThen(Effect.never))
         )
       )
-      yield* TestClock.adjust(0)
+      yield* TestTime.adjust(0)
       expect(registry.roots).toEqual([sup, other])
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("99 millis")
+      yield* TestTime.adjust("99 millis")
       // Still shutting down: still listed.
       expect(registry.roots).toEqual([sup, other])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       // Its scope is still open, but its shutdown has finished.
       expect(registry.roots).toEqual([other])
@@ -51,7 +52,7 @@ describe("SupervisorRegistry.roots", () => {
       const registry = SupervisorRegistry.make()
       const sup = yield* withRegistry(registry)(Supervisor.make({ autoShutdown: "any-significant" }))
       yield* sup.add(Task.make("main", Effect.sleep("10 millis"), { restart: RestartPolicy.never, significant: true }))
-      yield* TestClock.adjust("10 millis")
+      yield* TestTime.adjust("10 millis")
       yield* sup.join
       expect(registry.roots).toEqual([])
     })
@@ -64,9 +65,9 @@ describe("SupervisorRegistry.roots", () => {
         Effect.gen(function* () {
           const sup = yield* withRegistry(registry)(Supervisor.make({ grace: "50 millis" }))
           yield* sup.add(Task.make("stuck", Effect.uninterruptible(Effect.sleep("200 millis"))))
-          yield* TestClock.adjust(0)
+          yield* TestTime.adjust(0)
           const shutdown = yield* Effect.forkChild(Effect.flip(sup.shutdown))
-          yield* TestClock.adjust("50 millis")
+          yield* TestTime.adjust("50 millis")
           const error = yield* Fiber.join(shutdown)
           expect(registry.roots).toEqual([])
           return error
@@ -74,7 +75,7 @@ describe("SupervisorRegistry.roots", () => {
       )
       // Closing the scope runs no second shutdown and records nothing more.
       expect(registry.exceeded).toEqual([outcome])
-      yield* TestClock.adjust("150 millis")
+      yield* TestTime.adjust("150 millis")
     })
   )
 
@@ -118,7 +119,7 @@ describe("SupervisorRegistry: a custom registry that throws", () => {
       }
       const sup = yield* withRegistry(registry)(Supervisor.make({ grace: "1 second" }))
       yield* sup.add(Task.make("t", Effect.never))
-      yield* TestClock.adjust(0)
+      yield* TestTime.adjust(0)
       expect(yield* Effect.exit(sup.shutdown)).toEqual(Exit.void)
       expect(yield* Effect.exit(sup.join)).toEqual(Exit.void)
     })

@@ -3,7 +3,7 @@
  * what `runMain` watches to exit non-zero), and their grace (item 19: `runMain`'s default).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either } from "effect"
+import { Effect, Result } from "effect"
 import { Backoff, RestartPolicy, Supervisor, SupervisorRegistry, Task } from "@fibervisor/core"
 import { flush } from "../helpers/tasks.js"
 
@@ -26,7 +26,7 @@ describe("SupervisorRegistry: root failures", () => {
       yield* flush
       expect(heard).toEqual(["a RestartIntensityExceeded app true"])
       expect(registry.failed.map((failure) => failure._tag)).toEqual(["RestartIntensityExceeded"])
-      expect(Either.isLeft(yield* Effect.result(sup.join))).toBe(true)
+      expect(Result.isFailure(yield* Effect.result(sup.join))).toBe(true)
     })
   )
 
@@ -50,7 +50,7 @@ describe("SupervisorRegistry: root failures", () => {
           Effect.provideService(SupervisorRegistry.SupervisorRegistry, registry)
         )
       )
-      expect(Either.isLeft(result) && result.left._tag).toBe("RestartIntensityExceeded")
+      expect(Result.isFailure(result) && result.failure._tag).toBe("RestartIntensityExceeded")
       expect(registry.failed).toEqual([])
       expect(heard).toBe(0)
     })

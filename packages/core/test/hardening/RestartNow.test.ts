@@ -4,8 +4,9 @@
  * TestClock, which starts at 0, so instants are exact epoch milliseconds.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Effect, Either, Fiber, Option, Schedule, TestClock } from "effect"
+import { Clock, Effect, Fiber, Option, Result, Schedule } from "effect"
 import { Backoff, Supervisor, Task, TaskContext, TaskError } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 import { ofTag, script, setup, startInstants, tags } from "../helpers/recorder.js"
 
 const boom = Effect.fail(TaskError.fail("boom"))
@@ -16,12 +17,12 @@ describe("RestartNow", () => {
       // An intensity of 1 restart per minute: five restarts now would exceed it if they counted.
       const { sup, waitFor, events } = yield* setup({ intensity: { maxRestarts: 1, within: "1 minute" } })
       yield* sup.add(Task.make("flaky", script(boom, Effect.never), { backoff: Backoff.constant("10 seconds") }))
-      yield* TestClock.adjust("2 seconds")
+      yield* TestTime.adjust("2 seconds")
       expect(Option.getOrThrow(yield* sup.get("flaky"))).toMatchObject({ state: "backing-off", restarts: 1 })
       expect(yield* sup.restartNow("flaky")).toBe(true)
       yield* waitFor("AttemptStarting", (event) => event.attempt === 2)
       for (let i = 0; i < 4; i++) {
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         expect(yield* sup.restartNow("flaky")).toBe(true)
         yield* waitFor("AttemptStarting", (event) => event.attempt === 3 + i)
       }
@@ -46,7 +47,7 @@ describe("RestartNow", () => {
     Effect.gen(function* () {
       const { sup, waitFor, events } = yield* setup()
       yield* sup.add(Task.repeat("report", Effect.void, Schedule.spaced("1 hour")))
-      yield* TestClock.adjust("10 minutes")
+      yield* TestTime.adjust("10 minutes")
       expect(Option.getOrThrow(yield* sup.get("report")).state).toBe("scheduled")
       expect(yield* sup.restartNow("report")).toBe(true)
       yield* waitFor("AttemptSucceeded", (event) => event.attempt === 2)
@@ -77,13 +78,13 @@ describe("RestartNow", () => {
         yield* Effect.never
       })
       yield* sup.add(Task.make("svc", attempt, { grace: "1 second" }))
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(yield* sup.restartNow("svc")).toBe(true)
       // Asked once: a second request while it restarts is refused.
       expect(yield* sup.restartNow("svc")).toBe(false)
-      yield* TestClock.adjust("299 millis")
+      yield* TestTime.adjust("299 millis")
       expect(Option.getOrThrow(yield* sup.get("svc")).attempt).toBe(1)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       yield* waitFor("AttemptStarting", (event) => event.attempt === 2)
       const recorded = yield* events
       expect(seen).toEqual([[1, true, 100]])
@@ -107,25 +108,25 @@ describe("RestartNow", () => {
     () =>
       Effect.gen(function* () {
         const { sup, waitFor, events } = yield* setup()
-        const attempt = Effect.zipRight(
+        const attempt = Effect.andThen(
           Effect.addFinalizer(() => Effect.sleep("5 seconds")),
           Effect.never
         )
         const handle = yield* sup.add(Task.make("wedged", attempt, { grace: "1 second" }))
-        yield* TestClock.adjust("100 millis")
+        yield* TestTime.adjust("100 millis")
         expect(yield* sup.restartNow("wedged")).toBe(true)
-        yield* TestClock.adjust("999 millis")
+        yield* TestTime.adjust("999 millis")
         expect(yield* handle.poll).toEqual(Option.none())
-        yield* TestClock.adjust("1 millis")
+        yield* TestTime.adjust("1 millis")
         expect(yield* handle.await).toMatchObject({
           _tag: "ForceAborted",
           reason: "did not stop within its grace of 1000 ms"
         })
         // Its name stays taken while its fiber runs the finalizer.
         const taken = yield* Effect.result(sup.add(Task.make("wedged", Effect.never)))
-        expect(Either.isLeft(taken) && taken.left._tag).toBe("TaskAlreadyExists")
+        expect(Result.isFailure(taken) && taken.failure._tag).toBe("TaskAlreadyExists")
         expect(yield* sup.restartNow("wedged")).toBe(false)
-        yield* TestClock.adjust("4 seconds")
+        yield* TestTime.adjust("4 seconds")
         yield* waitFor("TaskRemoved")
         const recorded = yield* events
         expect(startInstants(recorded)).toEqual([0])
@@ -141,7 +142,7 @@ describe("RestartNow", () => {
       const handle = yield* sup.add(
         Task.make(
           "svc",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.addFinalizer(() => Effect.sleep("500 millis")),
             Effect.never
           ),
@@ -150,11 +151,11 @@ describe("RestartNow", () => {
           }
         )
       )
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* sup.restartNow("svc")).toBe(true)
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       expect(yield* sup.remove("svc")).toBe(true)
-      yield* TestClock.adjust("400 millis")
+      yield* TestTime.adjust("400 millis")
       expect(yield* handle.await).toMatchObject({ _tag: "Canceled", reason: "stopped by remove" })
       yield* waitFor("TaskRemoved")
       const recorded = yield* events
@@ -171,7 +172,7 @@ describe("RestartNow", () => {
       const handle = yield* sup.add(
         Task.make(
           "brutal",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.addFinalizer(() => Effect.sleep("1 second")),
             Effect.never
           ),
@@ -180,12 +181,12 @@ describe("RestartNow", () => {
           }
         )
       )
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* sup.restartNow("brutal")).toBe(true)
       expect(yield* handle.poll).toEqual(
         Option.some(expect.objectContaining({ _tag: "ForceAborted", reason: "did not stop within its grace of 0 ms" }))
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
     })
   )
 
@@ -195,25 +196,25 @@ describe("RestartNow", () => {
       const handle = yield* sup.add(
         Task.make(
           "slow",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.addFinalizer(() => Effect.sleep("1 second")),
             Effect.never
           )
         )
       )
       const other = yield* sup.add(Task.make("other", Effect.never))
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* sup.restartNow("nope")).toBe(false)
       expect(yield* sup.restartNow(other.id)).toBe(true)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* sup.remove(other.id)).toBe(true)
       expect(yield* sup.restartNow(other.id)).toBe(false)
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* sup.isShuttingDown).toBe(true)
       expect(yield* sup.restartNow("slow")).toBe(false)
       expect(yield* Supervisor.restartNow("slow").pipe(Effect.provideService(Supervisor.Supervisor, sup))).toBe(false)
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       yield* Fiber.join(shutdown)
       expect((yield* handle.await)._tag).toBe("Canceled")
     })
@@ -227,17 +228,17 @@ describe("RestartNow", () => {
         const handle = yield* sup.add(
           Task.make(
             "svc",
-            Effect.zipRight(
+            Effect.andThen(
               Effect.addFinalizer(() => Effect.sleep("500 millis")),
               Effect.never
             )
           )
         )
-        yield* TestClock.adjust("1 millis")
+        yield* TestTime.adjust("1 millis")
         expect(yield* sup.restartNow("svc")).toBe(true)
-        yield* TestClock.adjust("100 millis")
+        yield* TestTime.adjust("100 millis")
         const shutdown = yield* Effect.forkChild(sup.shutdown)
-        yield* TestClock.adjust("400 millis")
+        yield* TestTime.adjust("400 millis")
         yield* Fiber.join(shutdown)
         expect(yield* handle.await).toMatchObject({ _tag: "Canceled", reason: "stopped by shutdown" })
         expect(startInstants(yield* events)).toEqual([0])
@@ -251,7 +252,7 @@ describe("RestartNow", () => {
         Supervisor.task("app", [Task.make("connector", Effect.never), Task.make("importer", Effect.never)])
       )
       yield* waitFor("AttemptStarting", (event) => event.path === "root/app/importer")
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(yield* sup.restartNow("app/nope")).toBe(false)
       expect(yield* sup.restartNow("nope/connector")).toBe(false)
       expect(yield* sup.restartNow("app/connector/deeper")).toBe(false)

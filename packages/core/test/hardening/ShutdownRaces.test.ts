@@ -4,8 +4,9 @@
  * shutting down (OTP's `sup_stop_race`). Every timing runs on the TestClock (which starts at 0).
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, TestClock } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { Backoff, RestartPolicy, Supervisor, Task, TaskError } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 import { makeLog, recorded, setupTree, timeline } from "../tree/helpers.js"
 
 describe("Shutdown during a group restart", () => {
@@ -21,14 +22,14 @@ describe("Shutdown during a group restart", () => {
       const b = Task.make(
         "b",
         recorded(log, (attempt) =>
-          attempt === 1 ? Effect.zipRight(Effect.sleep("1 second"), Effect.fail(TaskError.fail("boom"))) : Effect.never
+          attempt === 1 ? Effect.andThen(Effect.sleep("1 second"), Effect.fail(TaskError.fail("boom"))) : Effect.never
         ),
         { backoff: Backoff.constant("10 millis") }
       )
       yield* sup.add(Supervisor.task("g", [a, b], { strategy: "one-for-all", grace: "1 second" }))
-      yield* TestClock.adjust("1110 millis")
+      yield* TestTime.adjust("1110 millis")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("1 hour")
+      yield* TestTime.adjust("1 hour")
       expect(Exit.isFailure(yield* Fiber.await(shutdown))).toBe(true)
       expect(
         timeline(
@@ -55,7 +56,7 @@ describe("Nothing starts again once its supervisor is shutting down (sup_stop_ra
       const { events, sup } = yield* setupTree()
       const log = makeLog()
       // f fails every 300 ms and restarts at once; p runs every 400 ms; q completes and always restarts.
-      const f = Task.make("f", Effect.zipRight(Effect.sleep("300 millis"), Effect.fail(TaskError.fail("boom"))), {
+      const f = Task.make("f", Effect.andThen(Effect.sleep("300 millis"), Effect.fail(TaskError.fail("boom"))), {
         backoff: Backoff.constant("0 millis")
       })
       const p = Task.periodic("p", Effect.void, "400 millis")
@@ -67,9 +68,9 @@ describe("Nothing starts again once its supervisor is shutting down (sup_stop_ra
           intensity: { maxRestarts: 100, within: "5 seconds" }
         })
       )
-      yield* TestClock.adjust("1050 millis")
+      yield* TestTime.adjust("1050 millis")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("2 seconds")
+      yield* TestTime.adjust("2 seconds")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       const after = (yield* events).filter((event) => event.at >= 1050 && event.path.startsWith("root/g/"))
       expect(timeline(after, ["AttemptStarting", "BackoffScheduled"])).toEqual([])

@@ -18,7 +18,7 @@ export const setup = (options?: Supervisor.SupervisorOptions) =>
     const queue = yield* Queue.unbounded<Ev>()
     yield* Effect.forkScoped(
       Stream.runForEach(stream, (event) =>
-        Effect.zipRight(
+        Effect.andThen(
           Effect.sync(() => log.push(event)),
           Queue.offer(queue, event)
         )
@@ -35,7 +35,7 @@ export const setup = (options?: Supervisor.SupervisorOptions) =>
     /** Every event recorded so far (call after `waitFor` of the last one you need). */
     const events = Effect.sync(() => log.slice())
     /** The events recorded up to the task's `TaskRemoved`. */
-    const untilRemoved = Effect.zipRight(waitFor("TaskRemoved"), events)
+    const untilRemoved = Effect.andThen(waitFor("TaskRemoved"), events)
     return { sup, waitFor, events, untilRemoved }
   })
 

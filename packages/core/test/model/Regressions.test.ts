@@ -5,11 +5,11 @@
  * A failure names the step and prints the fields that differ.
  */
 import { describe, it } from "@effect/vitest"
-import { TestClock } from "effect"
+import { TestTime } from "../helpers/tasks.js"
 import { type Driver, runScenario } from "./commands.js"
 import type { Spec } from "./model.js"
 
-const testClock: Driver = { flush: TestClock.adjust(0), advance: (ms) => TestClock.adjust(ms) }
+const testClock: Driver = { flush: TestTime.adjust(0), advance: (ms) => TestTime.adjust(ms) }
 
 const hangs: Spec = { restart: "never", backoff: "const:100", program: ["hang"] }
 

@@ -21,8 +21,10 @@
  * into Regressions.test.ts.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Effect, Exit, TestClock, TestContext } from "effect"
+import { Cause, Effect, Exit } from "effect"
+import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
+import { TestTime } from "../helpers/tasks.js"
 import { type Driver, Mismatch, runScenario, scenarioArb, showScenario } from "./commands.js"
 import { observe, sampleRun, type Scenario } from "./model.js"
 import { type TieOrder, VirtualRuntime } from "./virtual.js"
@@ -41,9 +43,10 @@ const rethrow = (exit: Exit.Exit<void, unknown>, scenario: Scenario, how: string
 
 const tieOrderArb = fc.constantFrom<TieOrder>("fifo", "lifo")
 
-const runVirtual = (scenario: Scenario, tieOrder: TieOrder): void => {
+const runVirtual = async (scenario: Scenario, tieOrder: TieOrder): Promise<void> => {
   const runtime = new VirtualRuntime(tieOrder)
-  rethrow(runtime.run(runScenario(scenario, runtime.driver)), scenario, `virtual runtime, tie order ${tieOrder}`)
+  const exit = await runtime.run(runScenario(scenario, runtime.driver))
+  rethrow(exit, scenario, `virtual runtime, tie order ${tieOrder}`)
 }
 
 /**
@@ -57,21 +60,21 @@ const noHotLoop = (scenario: Scenario): boolean =>
       !(cmd.op === "add" || cmd.op === "submit") || cmd.spec.restart !== "always" || !cmd.spec.program.includes("ok:0")
   )
 
-const testClock: Driver = { flush: TestClock.adjust(0), advance: (ms) => TestClock.adjust(ms) }
+const testClock: Driver = { flush: TestTime.adjust(0), advance: (ms) => TestTime.adjust(ms) }
 
 describe("SupervisorModel", () => {
-  it(`${runs} random command sequences agree with the model (seed ${seed})`, { timeout: 600_000 }, () => {
+  it(`${runs} random command sequences agree with the model (seed ${seed})`, { timeout: 600_000 }, () =>
     fc.assert(
-      fc.property(scenarioArb, tieOrderArb, (scenario, tieOrder) => runVirtual(scenario, tieOrder)),
+      fc.asyncProperty(scenarioArb, tieOrderArb, (scenario, tieOrder) => runVirtual(scenario, tieOrder)),
       { numRuns: runs, seed }
     )
-  })
+  )
 
   it("the virtual runtime agrees with TestClock: a few scenarios run under TestClock too", { timeout: 120_000 }, () =>
     fc.assert(
       fc.asyncProperty(scenarioArb.filter(noHotLoop), async (scenario) => {
         const exit = await Effect.runPromiseExit(
-          runScenario(scenario, testClock).pipe(Effect.provide(TestContext.TestContext))
+          runScenario(scenario, testClock).pipe(Effect.provide(TestClock.layer()))
         )
         rethrow(exit, scenario, "TestClock")
       }),

@@ -3,7 +3,7 @@
  * scenarios are generated, and the runner that compares the supervisor with the model after
  * every step.
  */
-import { Duration, Effect, Either, Exit, Fiber, LogLevel, Logger, Option, Scope } from "effect"
+import { Duration, Effect, Exit, Fiber, Option, References, Result, Scope } from "effect"
 import * as fc from "fast-check"
 import { Backoff, RestartPolicy, Supervisor, Task, TaskContext, TaskError, type TaskOutcome } from "@fibervisor/core"
 import { live } from "../../src/internal/compat.js"
@@ -41,8 +41,8 @@ const stepEffect = (step: Step): Effect.Effect<void, TaskError.Fail> => {
   const ms = msOf(step)
   const wait = ms === 0 ? Effect.void : Effect.sleep(Duration.millis(ms))
   if (step.startsWith("ok:")) return wait
-  if (step.startsWith("fail:")) return Effect.zipRight(wait, Effect.fail(TaskError.fail("boom")))
-  return Effect.zipRight(Effect.uninterruptible(wait), Effect.never)
+  if (step.startsWith("fail:")) return Effect.andThen(wait, Effect.fail(TaskError.fail("boom")))
+  return Effect.andThen(Effect.uninterruptible(wait), Effect.never)
 }
 
 const restartOf = (restart: Restart): RestartPolicy.RestartPolicy => {
@@ -148,7 +148,7 @@ export const runScenario = (scenario: Scenario, driver: Driver): Effect.Effect<v
     )
     const handles: Array<Supervisor.TaskHandle> = []
     const cancels: Array<Fiber.Fiber<boolean>> = []
-    let shutdown: Fiber.Fiber<Either.Either<void, { readonly stuck: ReadonlyArray<string> }>> | undefined
+    let shutdown: Fiber.Fiber<Result.Result<void, { readonly stuck: ReadonlyArray<string> }>> | undefined
     let models: Array<ModelState> = [initial(scenario)]
 
     const exec = (cmd: Command): Effect.Effect<number | string | boolean> =>
@@ -165,8 +165,8 @@ export const runScenario = (scenario: Scenario, driver: Driver): Effect.Effect<v
                 ? sup.add(task)
                 : sup.submit(task, { admission: cmd.admission, ...(cmd.slot === undefined ? {} : { slot: cmd.slot }) })
             )
-            if (Either.isLeft(added)) return added.left._tag
-            return handles.push(added.right) - 1
+            if (Result.isFailure(added)) return added.failure._tag
+            return handles.push(added.success) - 1
           }
           case "remove":
           case "cancel": {
@@ -216,20 +216,20 @@ export const runScenario = (scenario: Scenario, driver: Driver): Effect.Effect<v
           outcomes.push(Option.getOrNull(Option.map(yield* handle.poll, renderOutcome)))
         }
         const polled = (fiber: Fiber.Fiber<boolean>): boolean | "died" | null => {
-          const exit = fiber.unsafePoll()
-          return exit === null ? null : Exit.isSuccess(exit) ? exit.value : "died"
+          const exit = fiber.pollUnsafe()
+          return exit === undefined ? null : Exit.isSuccess(exit) ? exit.value : "died"
         }
         let shut: Observation["shutdown"] = null
         if (shutdown !== undefined) {
-          const exit = shutdown.unsafePoll()
+          const exit = shutdown.pollUnsafe()
           shut =
-            exit === null
+            exit === undefined
               ? "pending"
               : Exit.isFailure(exit)
                 ? "died"
-                : Either.isRight(exit.value)
+                : Result.isSuccess(exit.value)
                   ? "ok"
-                  : [...exit.value.left.stuck].sort()
+                  : [...exit.value.failure.stuck].sort()
         }
         const observation: Observation = { result, list, slots, outcomes, cancels: cancels.map(polled), shutdown: shut }
         return observation
@@ -296,10 +296,10 @@ export const runScenario = (scenario: Scenario, driver: Driver): Effect.Effect<v
     // Close the supervisor's scope while the clock moves on, so that a failed run stops its tasks too.
     const closing = yield* Effect.forkChild(Scope.close(scope, Exit.void))
     yield* driver.advance(5000)
-    const closed = closing.unsafePoll() !== null
-    if (Either.isLeft(outcome)) {
+    const closed = closing.pollUnsafe() !== undefined
+    if (Result.isFailure(outcome)) {
       const note = closed ? "" : "\n(and closing the supervisor's scope did not finish within 5 s)"
-      return yield* Effect.fail(new Mismatch(`${outcome.left.message}${note}`, outcome.left.replay))
+      return yield* Effect.fail(new Mismatch(`${outcome.failure.message}${note}`, outcome.failure.replay))
     }
     if (!closed) return yield* Effect.fail(new Mismatch("closing the supervisor's scope did not finish within 5 s"))
     if (live.fibers !== fibersBefore) {
@@ -307,7 +307,7 @@ export const runScenario = (scenario: Scenario, driver: Driver): Effect.Effect<v
         new Mismatch(`${live.fibers - fibersBefore} fibervisor fibers are still alive after the teardown`)
       )
     }
-  }).pipe(Logger.withMinimumLogLevel(LogLevel.None))
+  }).pipe(Effect.provideService(References.MinimumLogLevel, "None"))
 
 // ---- generation ----
 

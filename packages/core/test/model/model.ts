@@ -13,13 +13,14 @@
  *
  * Where the docs leave an order open, every order is legal and the model keeps the set of states
  * the legal orders lead to; a step passes when the real observation equals one of them (the runner
- * then keeps only those). Open orders: timers due at the same instant (TestClock wakes them
- * last-registered first, the virtual runtime either way); which waiting task gets a freed
- * `maxConcurrent` permit (modelled as a "grant" due at once, to any waiting task); which queued
- * submission `remove(name)` / `cancel(name)` takes when several queues hold that name. One tie is
- * never generated instead: a step that ends exactly when its timeout fires (steps of 0/40/150 ms
- * and regions of 60/450 ms against timeouts of 100/300 ms). A zero backoff always comes with a
- * retry limit (an unlimited one is a documented tight loop at one instant).
+ * then keeps only those). Open orders: timers due at the same instant (Effect 4's TestClock wakes
+ * them in registration order, Effect 3's last-registered first, the virtual runtime either way);
+ * which waiting task gets a freed `maxConcurrent` permit (modelled as a "grant" due at once, to
+ * any waiting task); which queued submission `remove(name)` / `cancel(name)` takes when several
+ * queues hold that name. One tie is never generated instead: a step that ends exactly when its
+ * timeout fires (steps of 0/40/150 ms and regions of 60/450 ms against timeouts of 100/300 ms). A
+ * zero backoff always comes with a retry limit (an unlimited one is a documented tight loop at one
+ * instant).
  */
 
 export type Admission = "queue" | "replace" | "drop-if-running"

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Context, Deferred, Effect, Either, Exit, Fiber, Option, TestClock } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Option, Result } from "effect"
 import {
   Backoff,
   RestartPolicy,
@@ -11,7 +11,7 @@ import {
   TaskOutcome
 } from "@fibervisor/core"
 import { script, setup } from "../helpers/recorder.js"
-import { flush } from "../helpers/tasks.js"
+import { flush, TestTime } from "../helpers/tasks.js"
 import { gated, logged, logStart, slotInfo, slotTrace, unseq } from "./controllerHelpers.js"
 
 const rejected = (kind: TaskOutcome.RejectionKind, reason: string) => new TaskOutcome.Rejected({ kind, reason })
@@ -31,7 +31,7 @@ const admissions = ["queue", "replace", "drop-if-running"] as const
  * to the assertion, whose diff walks the whole runtime when a test fails).
  */
 const failure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<E | "succeeded", never, R> =>
-  Effect.map(Effect.result(effect), (result) => (Either.isLeft(result) ? result.left : "succeeded"))
+  Effect.map(Effect.result(effect), (result) => (Result.isFailure(result) ? result.failure : "succeeded"))
 
 describe("Controller: an idle slot", () => {
   for (const admission of admissions) {
@@ -153,7 +153,7 @@ describe("Controller: queue", () => {
           logStart(
             log,
             name,
-            Effect.zipRight(
+            Effect.andThen(
               Effect.addFinalizer(() => Effect.sleep("250 millis")),
               Effect.sleep("1 second")
             )
@@ -168,24 +168,24 @@ describe("Controller: queue", () => {
       expect(log).toEqual(["a@0"])
 
       // "a" finished its work at 1000 but is still in its finalizer: "b" waits.
-      yield* TestClock.adjust("1249 millis")
+      yield* TestTime.adjust("1249 millis")
       expect(log).toEqual(["a@0"])
       expect(yield* a.poll).toEqual(Option.none())
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", a, 2)])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* a.poll).toEqual(Option.some(completed))
       expect(log).toEqual(["a@0", "b@1250"])
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", b, 1)])
       expect((yield* sup.list).map((i) => i.id)).toEqual([b.id])
 
-      yield* TestClock.adjust("1249 millis")
+      yield* TestTime.adjust("1249 millis")
       expect(log).toEqual(["a@0", "b@1250"])
       expect(yield* c.poll).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(log).toEqual(["a@0", "b@1250", "c@2500"])
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", c, 0)])
 
-      yield* TestClock.adjust("1250 millis")
+      yield* TestTime.adjust("1250 millis")
       expect(yield* b.poll).toEqual(Option.some(completed))
       expect(yield* c.poll).toEqual(Option.some(completed))
       expect(yield* sup.slots).toEqual([])
@@ -303,14 +303,14 @@ describe("Controller: replace", () => {
         logged(
           log,
           "a",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.addFinalizer(() => Effect.sleep("300 millis")),
             Effect.never
           )
         ),
         { slot: "s", admission: "queue" }
       )
-      yield* TestClock.adjust("100 millis")
+      yield* TestTime.adjust("100 millis")
       const b = yield* sup.submit(logged(log, "b"), { slot: "s", admission: "replace" })
       expect(yield* sup.slots).toEqual([slotInfo("s", "terminating", a, 1)])
       expect((yield* sup.list).map((i) => [i.name, i.state])).toEqual([["a", "stopping"]])
@@ -335,10 +335,10 @@ describe("Controller: replace", () => {
         queued: 1,
         reason: "replace"
       })
-      yield* TestClock.adjust("299 millis")
+      yield* TestTime.adjust("299 millis")
       expect(yield* a.poll).toEqual(Option.none())
       expect(log).toEqual(["a@0"])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* a.poll).toEqual(Option.some(stoppedBy("replace")))
       expect(log).toEqual(["a@0", "b@400"])
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", b, 0)])
@@ -390,6 +390,8 @@ describe("Controller: replace", () => {
       yield* Deferred.succeed(gate, undefined)
       expect(yield* c.await).toEqual(completed)
       expect(log).toEqual(["d@0", "c@0"])
+      // Effect 4 resumes `await` at once: the slot frees when c's fiber exits, a step later.
+      yield* waitFor("SlotTransition", (e) => e.to === "idle")
       expect(slotTrace(yield* events)).toEqual([
         "0 submitted a s queue",
         "0 s idle->running owner=a queued=0 (admitted)",
@@ -417,25 +419,25 @@ describe("Controller: replace", () => {
       const a = yield* sup.submit(
         Task.once(
           "a",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.addFinalizer(() => Effect.sleep("1 second")),
-            Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+            Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
           )
         ),
         { slot: "s", admission: "queue" }
       )
       yield* Deferred.await(started)
       const b = yield* sup.submit(logged(log, "b"), { slot: "s", admission: "replace" })
-      yield* TestClock.adjust("400 millis")
+      yield* TestTime.adjust("400 millis")
       expect(yield* sup.slots).toEqual([slotInfo("s", "terminating", a, 1)])
       const c = yield* sup.submit(logged(log, "c"), { slot: "s", admission: "replace" })
       expect(yield* b.poll).toEqual(Option.some(superseded("s")))
       // Still terminating, one queued (the newest); the owner is not asked again.
       expect(yield* sup.slots).toEqual([slotInfo("s", "terminating", a, 1)])
-      yield* TestClock.adjust("599 millis")
+      yield* TestTime.adjust("599 millis")
       expect(yield* a.poll).toEqual(Option.none())
       expect(log).toEqual([])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* a.poll).toEqual(Option.some(stoppedBy("replace")))
       expect(log).toEqual(["c@1000"])
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", c, 0)])
@@ -463,21 +465,21 @@ describe("Controller: replace", () => {
       const a = yield* sup.submit(
         Task.once(
           "a",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.addFinalizer(() => Effect.sleep("1 second")),
-            Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+            Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
           )
         ),
         { slot: "s", admission: "queue" }
       )
       yield* Deferred.await(started)
       expect(yield* sup.remove("a")).toBe(true)
-      yield* TestClock.adjust("200 millis")
+      yield* TestTime.adjust("200 millis")
       const r = yield* sup.submit(logged(log, "r"), { slot: "s", admission: "replace" })
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", a, 1)])
-      yield* TestClock.adjust("799 millis")
+      yield* TestTime.adjust("799 millis")
       expect(log).toEqual([])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* a.poll).toEqual(Option.some(stoppedBy("remove")))
       expect(log).toEqual(["r@1000"])
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", r, 0)])
@@ -535,9 +537,9 @@ describe("Controller: drop-if-running", () => {
       const a = yield* sup.submit(
         Task.once(
           "a",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.addFinalizer(() => Effect.sleep("1 second")),
-            Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+            Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
           )
         ),
         { slot: "s", admission: "queue" }
@@ -558,11 +560,11 @@ describe("Controller: drop-if-running", () => {
       })
       // A replace puts the slot in "terminating" with its replacement queued.
       const r = yield* sup.submit(logged(log, "r", Effect.void), { slot: "s", admission: "replace" })
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       const c = yield* sup.submit(logged(log, "c"), { slot: "s", admission: "drop-if-running" })
       expect(yield* c.poll).toEqual(Option.some(busy("s")))
       expect(yield* sup.slots).toEqual([slotInfo("s", "terminating", a, 1)])
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       expect(yield* a.poll).toEqual(Option.some(stoppedBy("replace")))
       // "r" runs and completes at 1000: the slot is idle again.
       expect(yield* r.await).toEqual(completed)
@@ -603,15 +605,15 @@ describe("Controller: a slot frees only when its owner's fiber has exited", () =
         const a = yield* sup.submit(
           Task.once(
             "a",
-            Effect.uninterruptible(Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release)))
+            Effect.uninterruptible(Effect.andThen(Deferred.succeed(started, undefined), Deferred.await(release)))
           ).pipe(Task.withGrace("2 seconds")),
           { slot: "s", admission: "queue" }
         )
         yield* Deferred.await(started)
         const b = yield* sup.submit(logged(log, "b"), { slot: "s", admission: "replace" })
-        yield* TestClock.adjust("1999 millis")
+        yield* TestTime.adjust("1999 millis")
         expect(yield* a.poll).toEqual(Option.none())
-        yield* TestClock.adjust("1 millis")
+        yield* TestTime.adjust("1 millis")
         expect(yield* a.poll).toEqual(
           Option.some(new TaskOutcome.ForceAborted({ reason: "did not stop within its grace of 2000 ms" }))
         )
@@ -622,7 +624,7 @@ describe("Controller: a slot frees only when its owner's fiber has exited", () =
         const c = yield* sup.submit(logged(log, "c"), { slot: "s", admission: "drop-if-running" })
         expect(yield* c.poll).toEqual(Option.some(busy("s")))
 
-        yield* TestClock.adjust("3 seconds")
+        yield* TestTime.adjust("3 seconds")
         expect(log).toEqual([])
         expect(yield* sup.slots).toEqual([slotInfo("s", "terminating", a, 1)])
         yield* Deferred.succeed(release, undefined)
@@ -665,9 +667,9 @@ describe("Controller: a slot frees only when its owner's fiber has exited", () =
       const a = yield* sup.submit(
         Task.once(
           "a",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.addFinalizer(() => Effect.sleep("1 second")),
-            Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+            Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
           )
         ),
         { slot: "s", admission: "queue" }
@@ -678,9 +680,9 @@ describe("Controller: a slot frees only when its owner's fiber has exited", () =
         Option.some(new TaskOutcome.ForceAborted({ reason: "did not stop within its grace of 0 ms" }))
       )
       expect(yield* sup.slots).toEqual([slotInfo("s", "terminating", a, 1)])
-      yield* TestClock.adjust("999 millis")
+      yield* TestTime.adjust("999 millis")
       expect(log).toEqual([])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(log).toEqual(["b@1000"])
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", b, 0)])
     })
@@ -720,13 +722,13 @@ describe("Controller: the taskvisor race (drop-if-running right after the owner'
       const a = yield* sup.submit(
         Task.once(
           "job",
-          Effect.uninterruptible(Effect.zipRight(Deferred.succeed(started, undefined), Deferred.await(release)))
+          Effect.uninterruptible(Effect.andThen(Deferred.succeed(started, undefined), Deferred.await(release)))
         ),
         { admission: "queue" }
       )
       yield* Deferred.await(started)
       const canceling = yield* Effect.forkChild(sup.cancel("job"))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(yield* Fiber.join(canceling)).toBe(true)
       expect((yield* a.await)._tag).toBe("ForceAborted")
       const b = yield* sup.submit(Task.once("other", Effect.never), { slot: "job", admission: "drop-if-running" })
@@ -843,7 +845,7 @@ describe("Controller: remove and cancel", () => {
         logged(
           log,
           "a",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.addFinalizer(() => Effect.sleep("700 millis")),
             Effect.never
           )
@@ -853,10 +855,10 @@ describe("Controller: remove and cancel", () => {
       const b = yield* sup.submit(logged(log, "b"), { slot: "s", admission: "queue" })
       yield* flush
       const canceling = yield* Effect.forkChild(sup.cancel(a.id))
-      yield* TestClock.adjust("699 millis")
-      expect(yield* Fiber.poll(canceling)).toEqual(Option.none())
+      yield* TestTime.adjust("699 millis")
+      expect(canceling.pollUnsafe()).toBeUndefined()
       expect(log).toEqual(["a@0"])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.join(canceling)).toBe(true)
       expect(yield* a.poll).toEqual(Option.some(stoppedBy("cancel")))
       expect(log).toEqual(["a@0", "b@700"])
@@ -875,9 +877,9 @@ describe("Controller: shutdown", () => {
         logged(
           log,
           "a",
-          Effect.zipRight(
+          Effect.andThen(
             Effect.addFinalizer(() => Effect.sleep("1 second")),
-            Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+            Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
           )
         ),
         { slot: "s", admission: "queue" }
@@ -889,7 +891,7 @@ describe("Controller: shutdown", () => {
       yield* flush
       expect(yield* sup.slots).toEqual([slotInfo("s", "terminating", a, 1), slotInfo("other", "running", other, 0)])
       expect(yield* b.poll).toEqual(Option.some(superseded("s")))
-      yield* TestClock.adjust("200 millis")
+      yield* TestTime.adjust("200 millis")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
       yield* flush
       expect(yield* c.poll).toEqual(Option.some(shuttingDown))
@@ -899,7 +901,7 @@ describe("Controller: shutdown", () => {
       expect(error).toEqual(new SupervisorError.SupervisorShuttingDown())
       const error2 = yield* failure(sup.submit(logged(log, "late"), { admission: "drop-if-running" }))
       expect(error2).toEqual(new SupervisorError.SupervisorShuttingDown())
-      yield* TestClock.adjust("800 millis")
+      yield* TestTime.adjust("800 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       // "a" was already stopping for the replace: it keeps that reason.
       expect(yield* a.poll).toEqual(Option.some(stoppedBy("replace")))
@@ -1036,12 +1038,12 @@ describe("Controller: an owner keeps its slot across its restarts", () => {
         { slot: "s", admission: "queue" }
       )
       const b = yield* sup.submit(logged(log, "b"), { slot: "s", admission: "queue" })
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       // Attempt 2 started at 1000 and failed again; the owner backs off until 2000, still owning the slot.
       expect(log).toEqual(["a@0", "a@1000"])
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", a, 1)])
       expect((yield* sup.list).map((i) => [i.id, i.state, i.attempt])).toEqual([[a.id, "backing-off", 2]])
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       const c = yield* sup.submit(logged(log, "c"), { slot: "s", admission: "replace" })
       expect(yield* b.poll).toEqual(Option.some(superseded("s")))
       expect(yield* a.await).toEqual(stoppedBy("replace"))
@@ -1076,7 +1078,7 @@ describe("Controller: an owner keeps its slot across its restarts", () => {
         }),
         { slot: "s", admission: "queue" }
       )
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       // Its first attempt failed at 0; its group restart waits for its 1 s backoff.
       expect(log).toEqual(["a@0"])
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", a, 0)])
@@ -1114,11 +1116,11 @@ describe("Controller: awaitEmpty", () => {
       expect(yield* a.await).toEqual(completed)
       yield* flush
       expect(log).toEqual(["a@0", "b@0"])
-      expect({ b: yield* b.poll, awaitEmpty: yield* Fiber.poll(empty) }).toEqual({
+      expect({ b: yield* b.poll, awaitEmpty: empty.pollUnsafe() }).toEqual({
         b: Option.none(),
-        awaitEmpty: Option.none()
+        awaitEmpty: undefined
       })
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(yield* b.poll).toEqual(Option.some(completed))
       expect(yield* Fiber.await(empty)).toEqual(Exit.void)
     })
@@ -1144,11 +1146,11 @@ describe("Controller: awaitEmpty", () => {
       yield* flush
       yield* Deferred.succeed(gate, undefined)
       yield* flush
-      expect(yield* Fiber.poll(empty)).toEqual(Option.none())
-      yield* TestClock.adjust("1 second")
+      expect(empty.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 second")
       // "last" is done; the task holding the name "taken" still runs.
       expect(yield* last.poll).toEqual(Option.some(completed))
-      expect(yield* Fiber.poll(empty)).toEqual(Option.none())
+      expect(empty.pollUnsafe()).toBeUndefined()
       yield* Deferred.succeed(holder, undefined)
       expect(yield* Fiber.await(empty)).toEqual(Exit.void)
       expect(yield* a.poll).toEqual(Option.some(completed))
@@ -1169,7 +1171,7 @@ describe("Controller: awaitEmpty", () => {
       const c = yield* sup.submit(Task.once("c", Effect.never), { slot: "s", admission: "queue" })
       const empty = yield* Effect.forkChild(sup.awaitEmpty)
       yield* flush
-      expect(yield* Fiber.poll(empty)).toEqual(Option.none())
+      expect(empty.pollUnsafe()).toBeUndefined()
       yield* sup.shutdown
       expect(yield* Fiber.await(empty)).toEqual(Exit.void)
       expect(yield* a.poll).toEqual(Option.some(stoppedBy("shutdown")))
@@ -1179,7 +1181,7 @@ describe("Controller: awaitEmpty", () => {
   )
 })
 
-class Greeting extends Context.Tag("ControllerTest/Greeting")<Greeting, string>() {}
+class Greeting extends Context.Service<Greeting, string>()("ControllerTest/Greeting") {}
 
 describe("Controller: bad input", () => {
   const badOptions: ReadonlyArray<readonly [string, unknown, string, string]> = [
@@ -1339,7 +1341,7 @@ describe("Controller: services and handles", () => {
         Task.once(
           name,
           Effect.flatMap(Greeting, (greeting) =>
-            Effect.zipRight(
+            Effect.andThen(
               Effect.sync(() => seen.push(`${name}: ${greeting}`)),
               then
             )
@@ -1358,7 +1360,7 @@ describe("Controller: services and handles", () => {
       expect(yield* b.poll).toEqual(Option.none())
       const waiting = yield* Effect.forkChild(b.await)
       yield* flush
-      expect(yield* Fiber.poll(waiting)).toEqual(Option.none())
+      expect(waiting.pollUnsafe()).toBeUndefined()
       yield* Deferred.succeed(gate, undefined)
       expect(yield* Fiber.join(waiting)).toEqual(completed)
       expect(yield* a.poll).toEqual(Option.some(completed))
@@ -1376,7 +1378,7 @@ describe("Controller: services and handles", () => {
         Task.once(
           name,
           Effect.flatMap(TaskContext.TaskContext, (ctx) =>
-            Effect.zipRight(
+            Effect.andThen(
               Effect.sync(() => ids.push(ctx.id)),
               then
             )

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Deferred, Effect, Option, TestClock } from "effect"
+import { Clock, Deferred, Effect, Option } from "effect"
 import { Task, TaskContext, TaskOutcome } from "@fibervisor/core"
 import { setup } from "../helpers/recorder.js"
-import { flush } from "../helpers/tasks.js"
+import { flush, TestTime } from "../helpers/tasks.js"
 import { slotInfo } from "./controllerHelpers.js"
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
@@ -16,7 +16,7 @@ const recordsId = <R = never>(
   Task.once(
     name,
     Effect.flatMap(TaskContext.TaskContext, (ctx) =>
-      Effect.zipRight(
+      Effect.andThen(
         Effect.sync(() => ran.push(ctx.id)),
         body
       )
@@ -86,9 +86,9 @@ describe("Controller storms", () => {
           recordsId(
             ran,
             "job",
-            Effect.zipRight(
+            Effect.andThen(
               Effect.addFinalizer(() => Effect.sleep("100 millis")),
-              Effect.zipRight(Deferred.succeed(started, undefined), Effect.never)
+              Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
             )
           ),
           { admission: "queue" }
@@ -112,10 +112,10 @@ describe("Controller storms", () => {
             })
           )
         }
-        yield* TestClock.adjust("99 millis")
+        yield* TestTime.adjust("99 millis")
         expect(yield* owner.poll).toEqual(Option.none())
         expect(ran).toEqual([owner.id])
-        yield* TestClock.adjust("1 millis")
+        yield* TestTime.adjust("1 millis")
         expect(yield* owner.poll).toEqual(Option.some(new TaskOutcome.Canceled({ reason: "stopped by replace" })))
         yield* flush
         expect(ran).toEqual([owner.id, survivor.id])
@@ -178,7 +178,7 @@ describe("Controller storms", () => {
         for (let i = 0; i < 11; i++) {
           yield* flush
           expect(ran).toEqual(admitted.slice(0, i + 1).map((h) => h.id))
-          yield* TestClock.adjust("1 second")
+          yield* TestTime.adjust("1 second")
           expect(yield* admitted[i].poll).toEqual(Option.some(new TaskOutcome.Completed()))
         }
         expect(yield* sup.slots).toEqual([])
@@ -193,7 +193,7 @@ describe("Controller storms", () => {
       const work = (i: number) =>
         Task.once(
           `job${i}`,
-          Effect.zipRight(
+          Effect.andThen(
             Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => ran.push(`job${i}@${now}`))),
             Effect.sleep("1 second")
           )
@@ -206,10 +206,13 @@ describe("Controller storms", () => {
       // The submissions reach the controller in index order (ids are reserved in that order).
       expect(handles.map((h) => h.id - handles[0].id)).toEqual(range(30))
       // job0 owned the slot; job1 (replace) stopped it; each later replace displaced the head (the
-      // previous replace) while the queued job3, job6, ... kept their places behind it. By the time
-      // the storm returns, job0's fiber (stopped before its first step) has exited and job28 owns the slot.
+      // previous replace) while the queued job3, job6, ... kept their places behind it. Once the
+      // fibers have run (no time passes), job0's fiber (stopped before its first step) has exited and
+      // job28 owns the slot. (Effect 4 resumes the storm's caller as soon as its last submission
+      // returns, in the same scheduler turn: the stop of job0 is delivered after that turn.)
+      yield* flush
       expect(yield* sup.slots).toEqual([slotInfo("s", "running", handles[28], 9)])
-      yield* TestClock.adjust("10 seconds")
+      yield* TestTime.adjust("10 seconds")
       const outcomes = yield* Effect.forEach(handles, (h) =>
         Effect.map(h.await, (o) => (o._tag === "Rejected" ? o.kind : o._tag))
       )

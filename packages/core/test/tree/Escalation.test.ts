@@ -24,7 +24,7 @@ import {
 } from "./intensityHelpers.js"
 
 /** An attempt that sleeps `ms`, then fails with `error`. */
-const after = <E>(ms: number, error: E) => Effect.zipRight(Effect.sleep(`${ms} millis`), Effect.fail(error))
+const after = <E>(ms: number, error: E) => Effect.andThen(Effect.sleep(`${ms} millis`), Effect.fail(error))
 
 const byShutdown = new TaskOutcome.Canceled({ reason: "stopped by shutdown" })
 
@@ -64,7 +64,7 @@ describe("Escalation: restart intensity exceeded level by level", () => {
       yield* sup.add(tree())
       const joined = yield* Effect.forkChild(sup.join)
       yield* advance(1239)
-      expect(yield* Fiber.poll(joined)).toEqual(Option.none())
+      expect(joined.pollUnsafe()).toBeUndefined()
       yield* advance(1)
       const error = yield* Effect.flip(Fiber.join(joined))
       expect(error).toBeInstanceOf(SupervisorError.RestartIntensityExceeded)
@@ -116,7 +116,7 @@ describe("Escalation: restart intensity exceeded level by level", () => {
     Effect.gen(function* () {
       const run = yield* Effect.forkChild(Supervisor.run([tree()], { intensity }))
       yield* advance(1239)
-      expect(yield* Fiber.poll(run)).toEqual(Option.none())
+      expect(run.pollUnsafe()).toBeUndefined()
       yield* advance(1)
       const error = yield* Effect.flip(Fiber.join(run))
       expect(error).toBeInstanceOf(SupervisorError.RestartIntensityExceeded)
@@ -221,7 +221,7 @@ describe("Escalation: TaskError.escalate", () => {
         Supervisor.run([Task.make("x", forever), Task.make("y", after(100, TaskError.escalate("unrecoverable")))])
       )
       yield* advance(99)
-      expect(yield* Fiber.poll(run)).toEqual(Option.none())
+      expect(run.pollUnsafe()).toBeUndefined()
       yield* advance(1)
       const error = yield* Effect.flip(Fiber.join(run))
       expect(error).toBeInstanceOf(SupervisorError.Escalated)
@@ -450,7 +450,7 @@ describe("Escalation: significant children", () => {
       yield* sup.add(Task.make("s", Effect.sleep("100 millis"), { significant: true }))
       const joined = yield* Effect.forkChild(sup.join)
       yield* advance(99)
-      expect(yield* Fiber.poll(joined)).toEqual(Option.none())
+      expect(joined.pollUnsafe()).toBeUndefined()
       yield* advance(1)
       expect(yield* Fiber.await(joined)).toEqual(Exit.void)
       expect(yield* x.await).toEqual(byShutdown)

@@ -6,7 +6,7 @@
  * runs on the TestClock, which starts at 0, so instants are exact.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Option, Schema, Supervisor as EffectSupervisor, TestClock } from "effect"
+import { Duration, Effect, Exit, Fiber, Option, Schema } from "effect"
 import {
   Backoff,
   Supervisor,
@@ -21,7 +21,7 @@ import {
 // there); the test of "dynamic before static" reaches it through the entry behind a TaskContext.
 import { entryOf } from "../../src/internal/entry.js"
 import type { SupervisorImpl } from "../../src/internal/supervisor.js"
-import { type Ev, flush, type Log, makeLog, recorded, setupTree, timeline } from "./helpers.js"
+import { type Ev, flush, type Log, makeLog, makeTracker, recorded, setupTree, TestTime, timeline } from "./helpers.js"
 
 /** A worker that runs forever; its scope finalizer takes `stopTakes` (logged as stop … stopped). */
 const worker = (log: Log, name: string, stopTakes: Duration.Input = "10 millis") =>
@@ -57,13 +57,13 @@ describe("Ordering: start", () => {
           recorded(log, () => Effect.sleep("100 millis"))
         )
       yield* sup.add(Supervisor.task("g", [brief("a"), brief("b"), brief("c")], { maxConcurrent: 1 }))
-      yield* TestClock.adjust("99 millis")
+      yield* TestTime.adjust("99 millis")
       // c is not even added while b waits for the permit.
       expect((yield* sup.tree).tasks[0]!.supervisor!.tasks.map(({ name, state }) => [name, state])).toEqual([
         ["a", "running"],
         ["b", "waiting"]
       ])
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(timeline(childrenOf(yield* events, "root/g"), ["TaskAdded", "AttemptStarting", "TaskRemoved"])).toEqual([
         "0 TaskAdded root/g/a",
         "0 AttemptStarting root/g/a #1",
@@ -92,7 +92,7 @@ describe("Ordering: shutdown", () => {
           Supervisor.task("l2", [worker(log, "w4"), worker(log, "w5")])
         ])
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       // Every supervisor started its children in list order, each after the previous one began.
       const started = yield* events
       for (const [path, names] of [
@@ -112,9 +112,9 @@ describe("Ordering: shutdown", () => {
         "0 start root/top/l2/w5#1"
       ])
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("49 millis")
-      expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("49 millis")
+      expect(shutdown.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       // Each finalizer (10 ms) begins when the previous one is done.
       expect(log.lines().slice(5)).toEqual([
@@ -173,17 +173,17 @@ describe("Ordering: shutdown", () => {
           grace: "3 seconds"
         })
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
       // h2 (own grace 1 s) is abandoned at 2000; b stops at 2000; h1 is abandoned at 3000; a stops at 3000.
-      yield* TestClock.adjust("999 millis")
+      yield* TestTime.adjust("999 millis")
       expect(log.lines("stop ")).toEqual([])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(log.lines("stop ")).toEqual(["2000 stop root/g/b#1"])
-      yield* TestClock.adjust("999 millis")
+      yield* TestTime.adjust("999 millis")
       expect(log.lines("stop ")).toEqual(["2000 stop root/g/b#1"])
-      expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      expect(shutdown.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       expect(log.lines("stop ")).toEqual(["2000 stop root/g/b#1", "3000 stop root/g/a#1"])
       // Every task under g has stopped or been abandoned at 3000: the root does not wait for its own
       // deadline (g's attempt still ends only when h1's and h2's fibers have exited).
@@ -197,12 +197,14 @@ describe("Ordering: shutdown", () => {
           })
         )
       )
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
+      // h1's and h2's regions both end at 60000: the TestClock wakes equal instants in registration
+      // order (Effect 4; Effect 3's woke the last registered first), so h1 (started first) goes first.
       expect(log.lines("stop ")).toEqual([
         "2000 stop root/g/b#1",
         "3000 stop root/g/a#1",
-        "60000 stop root/g/h2#1",
-        "60000 stop root/g/h1#1"
+        "60000 stop root/g/h1#1",
+        "60000 stop root/g/h2#1"
       ])
       expect(
         timeline(
@@ -225,8 +227,8 @@ describe("Ordering: shutdown", () => {
         "3000 GraceExceeded root stuck=g paths=root/g/h1,root/g/h2",
         // g's own report comes at its deadline (1000 + 3000), never before.
         "4000 GraceExceeded root/g stuck=h1,h2 paths=root/g/h1,root/g/h2",
-        "60000 TaskRemoved root/g/h2",
         "60000 TaskRemoved root/g/h1",
+        "60000 TaskRemoved root/g/h2",
         "60000 TaskRemoved root/g"
       ])
     })
@@ -239,12 +241,12 @@ describe("Ordering: shutdown", () => {
       yield* sup.add(
         Supervisor.task("g", [worker(log, "a", 0), hung(log, "h1"), hung(log, "h2")], { grace: "1500 millis" })
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
       // h2: its own grace, 1000 ms (abandoned at 2000); h1: min(1000, 500 left) (until 2500); a: nothing left.
-      yield* TestClock.adjust("1499 millis")
+      yield* TestTime.adjust("1499 millis")
       expect(log.lines("stop ")).toEqual([])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(log.lines("stop ")).toEqual(["2500 stop root/g/a#1"])
       // At its deadline g has stopped or abandoned every child: the root is decided at once, though
       // g's attempt ends only when h1 and h2 have exited (at 60000).
@@ -275,7 +277,7 @@ describe("Ordering: shutdown", () => {
         "2500 TaskFinished root/g ForceAborted did not stop: tasks under it were abandoned (root/g/a, root/g/h1, root/g/h2)",
         "2500 GraceExceeded root stuck=g paths=root/g/h1,root/g/h2"
       ])
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
     })
   )
 
@@ -295,18 +297,18 @@ describe("Ordering: shutdown", () => {
           { grace: "5 seconds" }
         )
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const during = yield* sup.tree
       expect([during.state, during.tasks[0]!.state]).toEqual(["shutting-down", "stopping"])
       expect([during.tasks[0]!.supervisor!.state, during.tasks[0]!.supervisor!.tasks[0]!.state]).toEqual([
         "shutting-down",
         "stopping"
       ])
-      yield* TestClock.adjust("999 millis")
-      expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("999 millis")
+      expect(shutdown.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       const error = new SupervisorError.GraceExceeded({
         grace: Duration.millis(2000),
         stuck: ["db"],
@@ -315,7 +317,7 @@ describe("Ordering: shutdown", () => {
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.fail(error))
       expect(error.message).toBe("shutdown exceeded its grace of 2s; abandoned: root/db/pool")
       // db gives up on pool when its own grace (5 s) has run out.
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
       expect(
         timeline(
           (yield* events).filter((event) => event.at >= 1000),
@@ -354,7 +356,7 @@ describe("Ordering: shutdown", () => {
         })
       )
       yield* sup.add(Supervisor.task("g", [s1, worker(log, "s2", "100 millis")]))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect((yield* sup.tree).tasks[0]!.supervisor!.tasks.map(({ name, path, state }) => [name, path, state])).toEqual(
         [
           ["s1", "root/g/s1", "running"],
@@ -364,9 +366,9 @@ describe("Ordering: shutdown", () => {
         ]
       )
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("499 millis")
-      expect(yield* Fiber.poll(shutdown)).toEqual(Option.none())
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("499 millis")
+      expect(shutdown.pollUnsafe()).toBeUndefined()
+      yield* TestTime.adjust("1 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       expect(log.lines().filter((line) => !line.includes(" start "))).toEqual([
         "1000 stop root/g/d1#1",
@@ -399,9 +401,9 @@ describe("Ordering: shutdown", () => {
       yield* sup.add(worker(log, "d1", "100 millis"))
       yield* sup.add(Supervisor.task("g", [worker(log, "w", "200 millis")]))
       yield* sup.add(worker(log, "d2", "300 millis"))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("300 millis")
+      yield* TestTime.adjust("300 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       // All three stop at once (sorted: the order within one instant is not the point).
       expect(
@@ -454,13 +456,13 @@ describe("Ordering: snapshots", () => {
           "metrics",
           recorded(log, (attempt) =>
             attempt === 1
-              ? Effect.zipRight(Effect.sleep("500 millis"), Effect.fail(TaskError.fail("boom")))
+              ? Effect.andThen(Effect.sleep("500 millis"), Effect.fail(TaskError.fail("boom")))
               : Effect.never
           ),
           { backoff: Backoff.constant("1 second") }
         )
       )
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const tree = yield* sup.tree
       const running = { kind: "worker", state: "running", attempt: 1, restarts: 0, ready: false } as const
       expect(strip(tree)).toEqual({
@@ -558,7 +560,7 @@ describe("Ordering: snapshots", () => {
         }
       ])
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("30 millis")
+      yield* TestTime.adjust("30 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       expect(yield* sup.tree).toEqual({ path: "root", strategy: "one-for-one", state: "stopped", tasks: [] })
     })
@@ -568,7 +570,7 @@ describe("Ordering: snapshots", () => {
 describe("Ordering: no fiber left behind", () => {
   it.effect("shutdown of a 3-level tree of 1,000 workers (10 × 10 × 10) leaves no fiber running", () =>
     Effect.gen(function* () {
-      const tracker = yield* EffectSupervisor.track
+      const tracker = makeTracker()
       const { add, sup } = yield* setupTree(undefined, tracker)
       const range = (n: number) => Array.from({ length: n }, (_, i) => i)
       const handles = yield* Effect.forEach(range(10), (i) =>
@@ -595,14 +597,14 @@ describe("Ordering: no fiber left behind", () => {
       expect(nodes.filter((node) => node.kind === "worker" && node.state === "running")).toHaveLength(1000)
       expect(nodes.filter((node) => node.path === "root/s9/m9/w9")).toHaveLength(1)
       // One fiber per task.
-      expect((yield* tracker.value).length).toBe(1110)
+      expect(tracker.live()).toBe(1110)
       expect(yield* sup.shutdown).toBeUndefined()
       for (const handle of handles) {
         expect(yield* handle.poll).toEqual(Option.some(new TaskOutcome.Canceled({ reason: "stopped by shutdown" })))
       }
       expect(yield* sup.list).toEqual([])
       yield* flush
-      expect((yield* tracker.value).map((fiber) => fiber.id())).toEqual([])
+      expect(tracker.live()).toBe(0)
     })
   )
 })

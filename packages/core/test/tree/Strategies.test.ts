@@ -4,9 +4,9 @@
  * say. Every timing runs on the TestClock, which starts at 0, so instants are exact.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Option, Supervisor as EffectSupervisor, TestClock } from "effect"
+import { Duration, Effect, Exit, Fiber, Option } from "effect"
 import { Backoff, RestartPolicy, Supervisor, SupervisorTree, Task, TaskError, TaskOutcome } from "@fibervisor/core"
-import { type Ev, flush, type Log, makeLog, recorded, setupTree, timeline } from "./helpers.js"
+import { type Ev, flush, type Log, makeLog, makeTracker, recorded, setupTree, TestTime, timeline } from "./helpers.js"
 
 type Strategy = "one-for-one" | "one-for-all" | "rest-for-one"
 
@@ -14,7 +14,7 @@ type Strategy = "one-for-one" | "one-for-all" | "rest-for-one"
 const failsFirst =
   (after: Duration.Input) =>
   (attempt: number): Effect.Effect<never, TaskError.Fail> =>
-    attempt === 1 ? Effect.zipRight(Effect.sleep(after), Effect.fail(TaskError.fail("boom"))) : Effect.never
+    attempt === 1 ? Effect.andThen(Effect.sleep(after), Effect.fail(TaskError.fail("boom"))) : Effect.never
 
 /** A child that runs forever (or fails its first attempt after 1 s when it is the trigger), backoff 500 ms. */
 const child = (log: Log, name: string, trigger: string) =>
@@ -89,7 +89,7 @@ describe("Strategies: a failure of the first, the middle and the last of three c
             { strategy }
           )
         )
-        yield* TestClock.adjust("1 second")
+        yield* TestTime.adjust("1 second")
         // At the failure: the trigger's finalizer, then the others' in reverse start order.
         expect(log.lines()).toEqual([
           "0 start root/g/a#1",
@@ -114,9 +114,9 @@ describe("Strategies: a failure of the first, the middle and the last of three c
         expect(during.tasks.find((node) => node.name === trigger)?.lastFailure).toBe("boom")
 
         // The trigger's backoff (500 ms) is respected exactly: nothing starts before 1500.
-        yield* TestClock.adjust("499 millis")
+        yield* TestTime.adjust("499 millis")
         expect(log.lines("start")).toHaveLength(3)
-        yield* TestClock.adjust("1 millis")
+        yield* TestTime.adjust("1 millis")
         expect(log.lines("start").slice(3)).toEqual(restarted.map((name) => `1500 start root/g/${name}#2`))
 
         const after = nestedOf(yield* sup.tree)
@@ -162,9 +162,9 @@ describe("Strategies: a failure of the first, the middle and the last of three c
       yield* sup.add(Supervisor.task("g", [slow("a"), slow("b"), slow("c")], { strategy: "one-for-all" }))
       // c's attempt fails at 1000 but its own finalizer takes 100 ms: its failure is seen at 1100.
       // b then a are stopped one at a time (100 ms each): done at 1300; then 500 ms of backoff.
-      yield* TestClock.adjust("1799 millis")
+      yield* TestTime.adjust("1799 millis")
       expect(log.lines("start").slice(3)).toEqual([])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(log.lines()).toEqual([
         "0 start root/g/a#1",
         "0 start root/g/b#1",
@@ -190,7 +190,7 @@ describe("Strategies: a failure of the first, the middle and the last of three c
         "1800 AttemptStarting root/g/c #2"
       ])
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("300 millis")
+      yield* TestTime.adjust("300 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
     })
   )
@@ -219,7 +219,7 @@ describe("Strategies: siblings that are not restarted", () => {
             { strategy: "one-for-all" }
           )
         )
-        yield* TestClock.adjust("1500 millis")
+        yield* TestTime.adjust("1500 millis")
         expect(timeline(from(10, yield* events))).toEqual([
           "10 AttemptSucceeded root/g/done",
           "10 TaskFinished root/g/done Completed",
@@ -247,7 +247,7 @@ describe("Strategies: siblings that are not restarted", () => {
           ["b", "running", 2, 1]
         ])
         // Neither comes back later.
-        yield* TestClock.adjust("1 hour")
+        yield* TestTime.adjust("1 hour")
         expect(log.lines("start")).toEqual([
           "0 start root/g/done#1",
           "0 start root/g/a#1",
@@ -274,7 +274,7 @@ describe("Strategies: siblings that are not restarted", () => {
           { strategy: "rest-for-one" }
         )
       )
-      yield* TestClock.adjust("1500 millis")
+      yield* TestTime.adjust("1500 millis")
       expect(timeline(from(1000, yield* events))).toEqual([
         "1000 AttemptFailed root/g/b #1 boom",
         "1000 BackoffScheduled root/g/b failure 500",
@@ -309,7 +309,7 @@ describe("Strategies: periodic children", () => {
               // 10 ms per run; run 11 fails.
               recorded(log, (attempt) =>
                 attempt === 11
-                  ? Effect.zipRight(Effect.sleep("10 millis"), Effect.fail(TaskError.fail("boom")))
+                  ? Effect.andThen(Effect.sleep("10 millis"), Effect.fail(TaskError.fail("boom")))
                   : Effect.sleep("10 millis")
               ),
               { restart: RestartPolicy.always({ interval: "1 second" }), backoff: Backoff.constant("500 millis") }
@@ -320,7 +320,7 @@ describe("Strategies: periodic children", () => {
           { strategy: "one-for-all" }
         )
       )
-      yield* TestClock.adjust("10 seconds")
+      yield* TestTime.adjust("10 seconds")
       const seen = yield* events
       const starts = seen.filter((event) => event._tag === "AttemptStarting" && event.path === "root/g/p")
       expect(starts.map((event) => event.at)).toEqual([0, 1010, 2020, 3030, 4040, 5050, 6060, 7070, 8080, 9090])
@@ -340,7 +340,7 @@ describe("Strategies: periodic children", () => {
         [10, 1020, 2030, 3040, 4050, 5060, 6070, 7080, 8090, 9100].map((at, i) => `${at} stop root/g/p#${i + 1}`)
       )
       // Its 11th run fails: that one does restart the group.
-      yield* TestClock.adjust("610 millis")
+      yield* TestTime.adjust("610 millis")
       expect(timeline(from(10100, yield* events))).toEqual([
         "10100 AttemptStarting root/g/p #11",
         "10110 AttemptFailed root/g/p #11 boom",
@@ -375,18 +375,18 @@ describe("Strategies: a sibling that ignores interruption", () => {
           { strategy: "one-for-all" }
         )
       )
-      yield* TestClock.adjust("1999 millis")
+      yield* TestTime.adjust("1999 millis")
       expect((yield* events).filter((event) => event._tag === "TaskFinished")).toEqual([])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(timeline((yield* events).filter((event) => event._tag === "TaskFinished"))).toEqual([
         "2000 TaskFinished root/g/a ForceAborted did not stop within its grace of 1000 ms"
       ])
       // The backoff runs once the stops are over (at 2000): the others start again at 2500.
-      yield* TestClock.adjust("499 millis")
+      yield* TestTime.adjust("499 millis")
       expect(log.lines("start").slice(3)).toEqual([])
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect(log.lines("start").slice(3)).toEqual(["2500 start root/g/b#2", "2500 start root/g/c#2"])
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
       expect(timeline(from(1000, yield* events))).toEqual([
         "1000 AttemptFailed root/g/c #1 boom",
         "1000 BackoffScheduled root/g/c failure 500",
@@ -419,7 +419,7 @@ describe("Strategies: a group restart meets a shutdown", () => {
   for (const { at, label } of timings) {
     it.effect(`${label}: nothing is restarted, every task ends, no fiber is left`, () =>
       Effect.gen(function* () {
-        const tracker = yield* EffectSupervisor.track
+        const tracker = makeTracker()
         const { add, events, sup } = yield* setupTree(undefined, tracker)
         const log = makeLog()
         const slow = (name: string) =>
@@ -431,12 +431,12 @@ describe("Strategies: a group restart meets a shutdown", () => {
             { backoff: Backoff.constant("500 millis") }
           )
         const g = yield* add(Supervisor.task("g", [slow("a"), slow("b"), slow("c")], { strategy: "one-for-all" }))
-        yield* TestClock.adjust(`${at} millis`)
+        yield* TestTime.adjust(`${at} millis`)
         expect(timeline((yield* events).filter((event) => event._tag === "GroupRestart"))).toEqual([
           "1000 GroupRestart root/g one-for-all trigger=c affected=a,b,c"
         ])
         const shutdown = yield* Effect.forkChild(sup.shutdown)
-        yield* TestClock.adjust("10 seconds")
+        yield* TestTime.adjust("10 seconds")
         expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
         expect(yield* g.await).toEqual(new TaskOutcome.Canceled({ reason: "stopped by shutdown" }))
         const seen = yield* events
@@ -460,7 +460,7 @@ describe("Strategies: a group restart meets a shutdown", () => {
         )
         expect(yield* sup.list).toEqual([])
         yield* flush
-        expect((yield* tracker.value).map((fiber) => fiber.id())).toEqual([])
+        expect(tracker.live()).toBe(0)
       })
     )
   }
@@ -473,7 +473,7 @@ describe("Strategies: reported state during a group restart (bugs)", () => {
       const log = makeLog()
       yield* sup.add(Supervisor.task("g1", [child(log, "a", "a")], { strategy: "one-for-one" }))
       yield* sup.add(Supervisor.task("g2", [child(log, "a", "a")], { strategy: "one-for-all" }))
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const byStrategy = (yield* sup.tree).tasks.map((node) => {
         const a = node.supervisor!.tasks[0]!
         return [node.supervisor!.strategy, a.state, a.attempt, a.restarts, a.nextAttemptAt]
@@ -483,7 +483,7 @@ describe("Strategies: reported state during a group restart (bugs)", () => {
         ["one-for-one", "backing-off", 1, 1, 1500],
         ["one-for-all", "backing-off", 1, 1, 1500]
       ])
-      yield* TestClock.adjust("500 millis")
+      yield* TestTime.adjust("500 millis")
       const after = (yield* sup.tree).tasks.map((node) => node.supervisor!.tasks[0]!.restarts)
       expect(after).toEqual([1, 1])
     })
@@ -501,14 +501,14 @@ describe("Strategies: reported state during a group restart (bugs)", () => {
         )
       yield* sup.add(Supervisor.task("g", [slow("a"), slow("b"), slow("c")], { strategy: "one-for-all" }))
       // The stops of b and a end at 1300; the trigger is backing off.
-      yield* TestClock.adjust("1301 millis")
+      yield* TestTime.adjust("1301 millis")
       const c = nestedOf(yield* sup.tree).tasks[2]!
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       const restart = (yield* events).find(
         (event) => event._tag === "AttemptStarting" && event.path === "root/g/c" && event.attempt === 2
       )
       const shutdown = yield* Effect.forkChild(sup.shutdown)
-      yield* TestClock.adjust("300 millis")
+      yield* TestTime.adjust("300 millis")
       expect(yield* Fiber.await(shutdown)).toEqual(Exit.void)
       expect(c.state).toBe("backing-off")
       expect(restart?.at).toBe(1800)
@@ -533,9 +533,9 @@ describe("Strategies: reported state during a group restart (bugs)", () => {
           { strategy: "one-for-all" }
         )
       )
-      yield* TestClock.adjust("3 seconds")
+      yield* TestTime.adjust("3 seconds")
       const a = Option.fromNullishOr(nestedOf(yield* sup.tree).tasks.find((node) => node.name === "a"))
-      yield* TestClock.adjust("2 seconds")
+      yield* TestTime.adjust("2 seconds")
       expect(yield* sup.shutdown).toBeUndefined()
       // TaskInfo.state: "stopping (also: abandoned after its grace, until its fiber exits)".
       expect(Option.map(a, (node) => node.state)).toEqual(Option.some("stopping"))

@@ -5,10 +5,10 @@
  * half-started. Also: the task combinators keep a `Supervisor.task` a supervisor.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, TestClock } from "effect"
+import { Duration, Effect } from "effect"
 import { Backoff, RestartPolicy, Supervisor, SupervisorError, Task } from "@fibervisor/core"
 import { ofTag, setup, tags } from "../helpers/recorder.js"
-import { flush } from "../helpers/tasks.js"
+import { flush, TestTime } from "../helpers/tasks.js"
 import { fieldsOf, forever } from "./intensityHelpers.js"
 
 /** A row: what is passed, the field the error names, and its reason. */
@@ -392,7 +392,7 @@ const refusedByParent = (
     const error = yield* Effect.flip(sup.add(make()))
     expect(error).toBeInstanceOf(SupervisorError.InvalidTaskSpec)
     expect(fieldsOf(error)).toEqual({ _tag: "InvalidTaskSpec", task: "g", field, reason })
-    yield* TestClock.adjust("1 minute")
+    yield* TestTime.adjust("1 minute")
     yield* flush
     expect(yield* sup.list).toEqual([])
     expect((yield* sup.tree).tasks).toEqual([])
@@ -461,7 +461,7 @@ describe("TreeOptions: Supervisor.make refuses bad options with InvalidSuperviso
         field: "intensity.within",
         reason: "must be greater than zero"
       })
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
       expect(ran).toBe(0)
     })
   )
@@ -540,7 +540,7 @@ describe("TreeOptions: a parent refuses a bad Supervisor.task with InvalidTaskSp
         field: "children[1].name",
         reason: '"a" is used by an earlier child'
       })
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       yield* flush
       expect(ran).toBe(0)
       expect(yield* sup.list).toEqual([])
@@ -730,7 +730,7 @@ describe("TreeOptions: task combinators on a Supervisor.task", () => {
       const slow = Task.make(
         "slow",
         Effect.acquireRelease(Effect.void, () => Effect.sleep("5 seconds")).pipe(
-          Effect.zipRight(Effect.never),
+          Effect.andThen(Effect.never),
           Effect.scoped
         )
       )
@@ -739,7 +739,7 @@ describe("TreeOptions: task combinators on a Supervisor.task", () => {
       yield* flush
       yield* sup.remove("opt")
       yield* sup.remove("comb")
-      yield* TestClock.adjust("6 seconds")
+      yield* TestTime.adjust("6 seconds")
       yield* flush
       const all = yield* events
       const graceExceeded = ofTag("GraceExceeded")(all).map((e) => [e.at, e.path, e.graceMs, e.paths])

@@ -8,7 +8,7 @@ import type { Ev } from "../helpers/recorder.js"
 
 /** An attempt that logs `"<name>@<instant>"` in `log` when it starts, then runs `body`. */
 export const logStart = <A, E, R>(log: Array<string>, name: string, body: Effect.Effect<A, E, R>) =>
-  Effect.zipRight(
+  Effect.andThen(
     Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.sync(() => log.push(`${name}@${now}`))),
     body
   )

@@ -2,34 +2,65 @@
  * Shared by the supervision-tree tests (Strategies, Ordering): a log of attempt starts and scope
  * finalizers with their TestClock instants, attempts built on it, and compact views of events.
  */
-import { Clock, Effect, Fiber, Stream, TestClock } from "effect"
-import type { Duration, Scope, Supervisor as EffectSupervisor } from "effect"
+import { Clock, Effect, Fiber, Metric, Stream } from "effect"
+import type { Duration, Scope } from "effect"
 import { Supervisor, SupervisorEvent, TaskContext } from "@fibervisor/core"
 import type { Task } from "@fibervisor/core"
+import { flush, TestTime } from "../helpers/tasks.js"
 
 export type Ev = SupervisorEvent.SupervisorEvent
 
-/** Lets every runnable fiber run without moving the clock. */
-export const flush = TestClock.adjust(0)
+/** `flush` lets every runnable fiber run (and fires the sleeps due now) without moving the clock. */
+export { flush, TestTime }
+
+/**
+ * Counts the fibers started under it that have not exited yet: what the tests used Effect 3's
+ * `Supervisor.track` for (Effect 4 has no fiber supervisors). Provided as the fiber runtime
+ * metrics service, it is inherited by every fiber forked (or run with the caller's context) below
+ * the effect it is provided to.
+ */
+export interface FiberTracker {
+  /** Fibers started under the tracker that have not exited. */
+  readonly live: () => number
+  /** Runs `effect` (and every fiber it starts) under the tracker. */
+  readonly track: <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+}
+
+export const makeTracker = (): FiberTracker => {
+  let started = 0
+  let ended = 0
+  const service: Metric.FiberRuntimeMetricsService = {
+    recordFiberStart: () => {
+      started++
+    },
+    recordFiberEnd: () => {
+      ended++
+    }
+  }
+  return {
+    live: () => started - ended,
+    track: (effect) => Effect.provideService(effect, Metric.FiberRuntimeMetrics, service)
+  }
+}
 
 /**
  * A root supervisor and a recorder of its (whole tree's) events, subscribed before any task. With
  * `tracker`, the supervisor and every task added through `add` run under Effect's fiber tracking.
  */
-export const setupTree = (options?: Supervisor.SupervisorOptions, tracker?: EffectSupervisor.Supervisor<unknown>) =>
+export const setupTree = (options?: Supervisor.SupervisorOptions, tracker?: FiberTracker) =>
   Effect.gen(function* () {
     // Runs after the supervisor's shutdown (finalizers run in reverse): stops the clock mover below,
     // so it does not go on adjusting the TestClock (and its real-time timers) after the test.
-    let mover: Fiber.Fiber<unknown> | undefined
+    let mover: Fiber.Fiber<unknown, unknown> | undefined
     yield* Effect.addFinalizer(() => (mover === undefined ? Effect.void : Fiber.interrupt(mover)))
     const make = Supervisor.make(options)
-    const sup = tracker === undefined ? yield* make : yield* Effect.supervised(make, tracker)
+    const sup = tracker === undefined ? yield* make : yield* tracker.track(make)
     // If a test fails before its tasks' slow finalizers have run, the shutdown that closing the scope
     // runs would wait on a TestClock nobody moves: move it in the background (a no-op otherwise).
     // Interruptible: a fiber forked by a finalizer would inherit its uninterruptibility.
     yield* Effect.addFinalizer(() =>
       Effect.map(
-        Effect.forkDetach(Effect.interruptible(Effect.repeatN(TestClock.adjust("1 minute"), 120))),
+        Effect.forkDetach(Effect.interruptible(Effect.repeat(TestTime.adjust("1 minute"), { times: 120 }))),
         (fiber) => {
           mover = fiber
         }
@@ -39,12 +70,11 @@ export const setupTree = (options?: Supervisor.SupervisorOptions, tracker?: Effe
     const recorded: Array<Ev> = []
     yield* Effect.forkScoped(Stream.runForEach(stream, (event) => Effect.sync(() => recorded.push(event))))
     /** Every event recorded so far (after letting the recorder catch up). */
-    const events = Effect.zipRight(
+    const events = Effect.andThen(
       flush,
       Effect.sync(() => recorded.slice())
     )
-    const add = <E, R>(task: Task.Task<E, R>) =>
-      tracker === undefined ? sup.add(task) : Effect.supervised(sup.add(task), tracker)
+    const add = <E, R>(task: Task.Task<E, R>) => (tracker === undefined ? sup.add(task) : tracker.track(sup.add(task)))
     return { sup, events, add }
   })
 
@@ -87,9 +117,9 @@ export const recorded = <E = never>(
         ? log.push(`stop ${me}`)
         : log
             .push(`stop ${me}`)
-            .pipe(Effect.zipRight(Effect.sleep(options.stopTakes)), Effect.zipRight(log.push(`stopped ${me}`)))
+            .pipe(Effect.andThen(Effect.sleep(options.stopTakes)), Effect.andThen(log.push(`stopped ${me}`)))
     const attempt = ctx.attempt
-    return Effect.zipRight(
+    return Effect.andThen(
       Effect.acquireRelease(log.push(`start ${me}`), () => release),
       body(attempt)
     )

@@ -2,10 +2,10 @@
  * Shared by the intensity, escalation and tree-options tests (test/tree): attempts that fail or
  * park, compact one-line views of recorded events, and readers of outcomes and errors.
  */
-import { Cause, Effect, Option, TestClock } from "effect"
+import { Cause, Effect, Result } from "effect"
 import { Backoff, TaskError, TaskOutcome } from "@fibervisor/core"
 import type { Ev } from "../helpers/recorder.js"
-import { flush } from "../helpers/tasks.js"
+import { flush, TestTime } from "../helpers/tasks.js"
 
 /** An attempt that fails at once with a retryable `TaskError.fail(reason)`. */
 export const boom = (reason = "boom") => Effect.fail(TaskError.fail(reason))
@@ -14,12 +14,12 @@ export const boom = (reason = "boom") => Effect.fail(TaskError.fail(reason))
 export const forever = Effect.never
 
 /** An attempt that sleeps `ms` on the (test) clock, then fails with `TaskError.fail(reason)`. */
-export const failsAfter = (ms: number, reason = "boom") => Effect.zipRight(Effect.sleep(ms), boom(reason))
+export const failsAfter = (ms: number, reason = "boom") => Effect.andThen(Effect.sleep(ms), boom(reason))
 
 /** An attempt that runs until stopped, and records `name` in `log` when its scope closes. */
 export const recordsStop = (log: Array<string>, name: string) =>
   Effect.acquireRelease(Effect.void, () => Effect.sync(() => log.push(name))).pipe(
-    Effect.zipRight(Effect.never),
+    Effect.andThen(Effect.never),
     Effect.scoped
   )
 
@@ -40,7 +40,7 @@ export const fieldsOf = (error: unknown): Record<string, unknown> => ({ ...(erro
 export const failureOf = (outcome: TaskOutcome.TaskOutcome): unknown => {
   if (outcome._tag !== "Failed" && outcome._tag !== "Fatal") return undefined
   if (outcome.cause === undefined) return undefined
-  return Option.getOrUndefined(Cause.failureOption(outcome.cause))
+  return Result.getOrUndefined(Cause.findError(outcome.cause))
 }
 
 /** The reason a refused restart adds to the trigger's `Failed` outcome. */
@@ -65,4 +65,4 @@ export const escalatedMessage = (path: string, task: string, reason: string) =>
 export const every = (ms: number) => Backoff.constant(`${ms} millis`)
 
 /** Moves the test clock, then lets every fiber (and the event recorder) catch up. */
-export const advance = (ms: number) => Effect.zipRight(TestClock.adjust(`${ms} millis`), flush)
+export const advance = (ms: number) => Effect.andThen(TestTime.adjust(`${ms} millis`), flush)

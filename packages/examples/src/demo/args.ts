@@ -1,7 +1,7 @@
 /**
  * The demo's command line: `--duration <d>`, `--port <n>`, `--seed <n>`.
  */
-import { Data, Duration, Either } from "effect"
+import { Data, Duration, Result } from "effect"
 
 /** What the demo runs with. */
 export interface DemoArgs {
@@ -31,16 +31,16 @@ const DEFAULT_DURATION = Duration.seconds(8)
 
 const known = new Set(["--duration", "--port", "--seed"])
 
-/** `20s`, `1500ms`, `2m`, or anything `Duration.decode` reads (`"20 seconds"`). */
-export const parseDuration = (raw: string): Either.Either<Duration.Duration, InvalidDemoArgs> => {
+/** `20s`, `1500ms`, `2m`, or anything `Duration.fromInput` reads (`"20 seconds"`). */
+export const parseDuration = (raw: string): Result.Result<Duration.Duration, InvalidDemoArgs> => {
   const short = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(raw)
   const input = short
     ? `${short[1]} ${{ ms: "millis", s: "seconds", m: "minutes" }[short[2] as "ms" | "s" | "m"]}`
     : raw
-  const decoded = Duration.decodeUnknown(input)
+  const decoded = Duration.fromInput(input as Duration.Input)
   return decoded._tag === "Some" && Duration.isFinite(decoded.value)
-    ? Either.right(decoded.value)
-    : Either.left(
+    ? Result.succeed(decoded.value)
+    : Result.fail(
         new InvalidDemoArgs({
           field: "--duration",
           reason: `expected a duration such as 20s or "20 seconds", got "${raw}"`
@@ -48,29 +48,29 @@ export const parseDuration = (raw: string): Either.Either<Duration.Duration, Inv
       )
 }
 
-const parseInteger = (field: string, raw: string, min: number, max: number): Either.Either<number, InvalidDemoArgs> => {
+const parseInteger = (field: string, raw: string, min: number, max: number): Result.Result<number, InvalidDemoArgs> => {
   const value = /^\d+$/.test(raw) ? Number(raw) : Number.NaN
   return Number.isSafeInteger(value) && value >= min && value <= max
-    ? Either.right(value)
-    : Either.left(new InvalidDemoArgs({ field, reason: `expected an integer from ${min} to ${max}, got "${raw}"` }))
+    ? Result.succeed(value)
+    : Result.fail(new InvalidDemoArgs({ field, reason: `expected an integer from ${min} to ${max}, got "${raw}"` }))
 }
 
 /** Reads the flags; without `--seed` the seed is drawn at random (and printed). */
 export const parseArgs = (
   argv: ReadonlyArray<string>,
   randomSeed: () => number = () => Math.floor(Math.random() * 1_000_000)
-): Either.Either<DemoArgs, InvalidDemoArgs> =>
-  Either.gen(function* () {
+): Result.Result<DemoArgs, InvalidDemoArgs> =>
+  Result.gen(function* () {
     const values = new Map<string, string>()
     for (let i = 0; i < argv.length; i += 2) {
       const flag = argv[i]!
       if (!known.has(flag)) {
-        return yield* Either.left(
+        return yield* Result.fail(
           new InvalidDemoArgs({ field: flag, reason: "unknown flag (expected --duration, --port or --seed)" })
         )
       }
       const value = argv[i + 1]
-      if (value === undefined) return yield* Either.left(new InvalidDemoArgs({ field: flag, reason: "needs a value" }))
+      if (value === undefined) return yield* Result.fail(new InvalidDemoArgs({ field: flag, reason: "needs a value" }))
       values.set(flag, value)
     }
     const duration = values.has("--duration") ? yield* parseDuration(values.get("--duration")!) : DEFAULT_DURATION

@@ -4,10 +4,10 @@
  * interrupted (SIGINT / SIGTERM under `NodeSupervisor.runMain`), shuts down gracefully, then prints
  * the summary.
  */
-import { HttpServer } from "@effect/platform"
 import { Supervisor, type SupervisorEvent } from "@fibervisor/core"
 import { HealthServer } from "@fibervisor/platform-node"
 import { Clock, Duration, Effect, Fiber, Random, Schedule, Scope, Stream } from "effect"
+import { HttpServer } from "effect/http"
 import logUpdate from "log-update"
 import type { DemoArgs } from "./args.js"
 import { httpLayer, makeRateCache, Stats, tasks } from "./service.js"
@@ -156,4 +156,4 @@ export const main = (options: MainOptions) =>
         )
       )
     )
-  }).pipe(Effect.withRandom(Random.make(options.seed)))
+  }).pipe(Random.withSeed(options.seed))

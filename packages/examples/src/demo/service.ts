@@ -15,10 +15,10 @@
  * ```
  */
 import { createServer } from "node:http"
-import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
 import { Backoff, Offload, OffloadKey, RestartPolicy, Supervisor, Task, TaskError } from "@fibervisor/core"
 import { Clock, Duration, Effect, Layer, Random, Schedule } from "effect"
+import { HttpRouter, HttpServerResponse } from "effect/http"
 
 /** What the service counts, for the live table and the summary. Mutated in place by the tasks. */
 export class Stats {
@@ -64,7 +64,7 @@ const connect = (stats: Stats) =>
           stats.connected = false
         })
     )
-    const tick = Effect.flatMap(Random.nextRange(-0.0005, 0.0005), (move) =>
+    const tick = Effect.flatMap(Random.nextBetween(-0.0005, 0.0005), (move) =>
       Effect.sync(() => {
         stats.quote = Math.round(stats.quote * (1 + move) * 100_000) / 100_000
       })
@@ -180,12 +180,13 @@ export const makeRateCache = (
  * stops accepting, then Offload drains the refresh in flight.
  */
 export const httpLayer = (cache: RateCache, port: number) =>
-  HttpRouter.empty.pipe(
-    HttpRouter.get(
-      "/rate",
-      Effect.map(cache.get, (rate) => HttpServerResponse.unsafeJson(rate, { headers: { "x-cache": rate.cache } }))
-    ),
-    HttpServer.serve(),
+  HttpRouter.add(
+    "GET",
+    "/rate",
+    Effect.map(cache.get, (rate) => HttpServerResponse.jsonUnsafe(rate, { headers: { "x-cache": rate.cache } }))
+  ).pipe(
+    // The demo prints its own lines: no access log, no "Listening on" line.
+    (routes) => HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" })),
     Layer.provide(
       Offload.layer({

@@ -1,4 +1,4 @@
-import { Chunk, Effect, Fiber, Random, Stream } from "effect"
+import { Effect, Fiber, Random, Stream } from "effect"
 import { Backoff, Supervisor, SupervisorEvent, Task, TaskError } from "@fibervisor/core"
 
 // Runs a task that always fails (5 retries allowed) and returns the delay chosen before each retry.
@@ -15,7 +15,7 @@ const delaysOf = (backoff: Backoff.Backoff) =>
       )
     )
     yield* sup.add(Task.make("down", Effect.fail(TaskError.fail("still down")), { backoff, maxRetries: 5 }))
-    return Chunk.toArray(yield* Fiber.join(delays))
+    return yield* Fiber.join(delays)
   }).pipe(Effect.scoped)
 
 export const program = Effect.gen(function* () {
@@ -24,8 +24,8 @@ export const program = Effect.gen(function* () {
 
   // Equal jitter draws each delay from [d/2, d) with Effect's Random: a seeded Random repeats the draws.
   const jittered = Backoff.exponential({ first: "10 millis", factor: 2, max: "80 millis", jitter: "equal" })
-  const run1 = yield* delaysOf(jittered).pipe(Effect.withRandom(Random.make("docs")))
-  const run2 = yield* delaysOf(jittered).pipe(Effect.withRandom(Random.make("docs")))
+  const run1 = yield* delaysOf(jittered).pipe(Random.withSeed("docs"))
+  const run2 = yield* delaysOf(jittered).pipe(Random.withSeed("docs"))
 
   return { plain, run1, run2 } // plain: [10, 20, 40, 80, 80]; run1 equals run2
 })

@@ -1,4 +1,4 @@
-import { Chunk, Effect, Fiber, Stream } from "effect"
+import { Effect, Fiber, Stream } from "effect"
 import { Backoff, RestartPolicy, Supervisor, SupervisorEvent, Task, TaskContext, TaskError } from "@fibervisor/core"
 
 // The delays a task's BackoffScheduled events announce, as "source delay".
@@ -14,7 +14,7 @@ const scheduledDelays = (sup: Supervisor.Supervisor, task: Task.Task<unknown>) =
       )
     )
     yield* sup.add(task)
-    return Chunk.toArray(yield* Fiber.join(collected))
+    return yield* Fiber.join(collected)
   }).pipe(Effect.scoped)
 
 const backoff = Backoff.exponential({ first: "10 millis", factor: 2, max: "1 second" })

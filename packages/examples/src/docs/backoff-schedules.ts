@@ -1,4 +1,4 @@
-import { Chunk, Effect, Fiber, Schedule, Stream } from "effect"
+import { Effect, Fiber, Schedule, Stream } from "effect"
 import { type Backoff, Supervisor, SupervisorEvent, Task, TaskContext, TaskError, TaskOutcome } from "@fibervisor/core"
 
 // Runs one task under `backoff` and returns its delays and how it ended.
@@ -15,23 +15,24 @@ const runWith = (task: Task.Task<unknown>) =>
       )
     )
     const outcome = yield* (yield* sup.add(task)).await
-    return { delays: Chunk.toArray(yield* Fiber.join(delays)), outcome: TaskOutcome.reason(outcome) }
+    return { delays: yield* Fiber.join(delays), outcome: TaskOutcome.reason(outcome) }
   }).pipe(Effect.scoped)
 
 const alwaysFails = Effect.fail(TaskError.fail("503"))
 
 export const program = Effect.gen(function* () {
   // A schedule that ends: 10 ms apart, at most 2 retries.
-  const limited = Schedule.spaced("10 millis").pipe(Schedule.intersect(Schedule.recurs(2)))
+  const limited = Schedule.spaced("10 millis").pipe(Schedule.upTo({ times: 2 }))
   const ends = yield* runWith(Task.make("limited", alwaysFails, { backoff: limited }))
 
-  // Exponential capped by `either` (the smaller delay wins), bounded by maxRetries.
-  const capped = Schedule.exponential("10 millis").pipe(Schedule.either(Schedule.spaced("30 millis")))
+  // Exponential capped by `Schedule.min` (the smaller delay wins), bounded by maxRetries.
+  const capped = Schedule.min([Schedule.exponential("10 millis"), Schedule.spaced("30 millis")])
   const cap = yield* runWith(Task.make("capped", alwaysFails, { backoff: capped, maxRetries: 4 }))
 
   // A backoff reads each failure (a TaskFailure): give up at once on "401".
   const notOnAuth: Backoff.Backoff = Schedule.spaced("10 millis").pipe(
-    Schedule.whileInput((failure: Backoff.TaskFailure) => !failure.reason.startsWith("401"))
+    Schedule.setInputType<Backoff.TaskFailure>(),
+    Schedule.while(({ input }) => !input.reason.startsWith("401"))
   )
   const auth = Effect.gen(function* () {
     const { attempt } = yield* TaskContext.TaskContext

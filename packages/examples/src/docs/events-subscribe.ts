@@ -1,4 +1,4 @@
-import { Chunk, Effect, Fiber, Stream } from "effect"
+import { Effect, Fiber, Stream } from "effect"
 import { Backoff, Supervisor, SupervisorEvent, Task, TaskContext, TaskError } from "@fibervisor/core"
 
 const flaky = Effect.gen(function* () {
@@ -16,7 +16,7 @@ export const program = Effect.gen(function* () {
   )
 
   yield* sup.add(Task.make("job", flaky, { backoff: Backoff.constant("10 millis") }))
-  const collected = Chunk.toArray(yield* Fiber.join(collector))
+  const collected = yield* Fiber.join(collector)
 
   // Events are a Schema union: encode to JSON, decode (and check) on the other side.
   const json = JSON.stringify(collected.map(SupervisorEvent.encode))

@@ -1,7 +1,7 @@
 import { Effect } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
 
-const refresh = (id: string) => Effect.sleep("50 millis").pipe(Effect.zipRight(Effect.log(`refreshed ${id}`)))
+const refresh = (id: string) => Effect.sleep("50 millis").pipe(Effect.andThen(Effect.log(`refreshed ${id}`)))
 
 export const program = Effect.gen(function* () {
   // Keyed work is deduplicated while in flight: identity is the key AND the kind.

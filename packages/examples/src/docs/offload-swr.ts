@@ -14,10 +14,9 @@ import { Offload, OffloadKey } from "@fibervisor/core"
 import { Clock, Context, Duration, Effect, Layer } from "effect"
 
 /** Where fresh values come from. */
-export class Upstream extends Context.Tag("examples/Upstream")<
-  Upstream,
-  { readonly fetch: (key: string) => Effect.Effect<string> }
->() {}
+export class Upstream extends Context.Service<Upstream, { readonly fetch: (key: string) => Effect.Effect<string> }>()(
+  "examples/Upstream"
+) {}
 
 export type CacheStatus = "HIT" | "STALE" | "MISS"
 

@@ -1,4 +1,4 @@
-import { NodeSdk } from "@effect/opentelemetry"
+import * as NodeSdk from "@effect/opentelemetry/NodeSdk"
 import { InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base"
 import { Effect } from "effect"
 import { Backoff, Supervisor, Task, TaskContext, TaskError } from "@fibervisor/core"

@@ -19,14 +19,13 @@ export const program = Effect.gen(function* () {
     )
   })
 
-  // A finalizer that waits must say how long: the wait is wrapped in Effect.interruptible,
-  // otherwise the timeout cannot interrupt it (finalizers run uninterruptibly).
+  // A finalizer that waits must say how long. Finalizers run uninterruptibly, but Effect 4 runs
+  // the timed wait in an interruptible fiber of its own, so the timeout ends it after 30 ms.
   const flushForever = Effect.never
   const writer = Effect.scoped(
     Effect.gen(function* () {
       yield* Effect.addFinalizer(() =>
         flushForever.pipe(
-          Effect.interruptible,
           Effect.timeoutOption("30 millis"),
           Effect.tap((flushed) => Effect.log(flushed._tag === "Some" ? "flushed" : "flush gave up after 30 ms"))
         )
@@ -42,7 +41,7 @@ export const program = Effect.gen(function* () {
   const shutdown = yield* Effect.result(sup.shutdown)
   const outcomes = yield* Effect.forEach(handles, (handle) => handle.await)
   return {
-    shutdown: shutdown._tag, // "Right": everything stopped within the grace
+    shutdown: shutdown._tag, // "Success": everything stopped within the grace
     committed: committed.length, // 6: the item in progress at 55 ms was finished
     outcomes: outcomes.map((o) => `${o._tag}: ${TaskOutcome.reason(o)}`) // both "Canceled: stopped by shutdown"
   }

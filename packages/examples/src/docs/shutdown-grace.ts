@@ -1,11 +1,11 @@
-import { Chunk, Effect, Fiber, Stream } from "effect"
+import { Effect, Fiber, Result, Stream } from "effect"
 import { Supervisor, Task, TaskOutcome } from "@fibervisor/core"
 
 // A well-behaved task: its connection is a scoped resource, closed (in 20 ms) when the attempt ends.
 const polite = Effect.scoped(
   Effect.gen(function* () {
     yield* Effect.acquireRelease(Effect.log("connection opened"), () =>
-      Effect.sleep("20 millis").pipe(Effect.zipRight(Effect.log("connection closed")))
+      Effect.sleep("20 millis").pipe(Effect.andThen(Effect.log("connection closed")))
     )
     yield* Effect.never
   })
@@ -35,12 +35,12 @@ export const program = Effect.gen(function* () {
 
   // The abandoned task still holds its name until its fiber really exits (here at 300 ms).
   const sizeAtShutdown = yield* sup.size
-  const timeline = Chunk.toArray(yield* Fiber.join(tags))
+  const timeline = yield* Fiber.join(tags)
   const sizeLater = yield* sup.size
 
   return {
-    shutdown: result._tag === "Left" ? result.left.message : "all stopped within grace",
-    sameResult: again._tag === "Left" && result._tag === "Left" && again.left === result.left,
+    shutdown: Result.isFailure(result) ? result.failure.message : "all stopped within grace",
+    sameResult: Result.isFailure(again) && Result.isFailure(result) && again.failure === result.failure,
     outcomes: outcomes.map((o) => `${o._tag}: ${TaskOutcome.reason(o)}`),
     sizeAtShutdown, // 1
     sizeLater, // 0

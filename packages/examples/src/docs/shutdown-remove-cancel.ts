@@ -1,4 +1,4 @@
-import { type Duration, Effect, Option } from "effect"
+import { type Duration, Effect, Option, Result } from "effect"
 import { Supervisor, Task, TaskOutcome } from "@fibervisor/core"
 
 // Runs until stopped; its cleanup takes `cleanup`.
@@ -32,7 +32,7 @@ export const program = Effect.gen(function* () {
     stateAfterRemove, // Some("stopping")
     cancels: [first, second].sort(), // [false, true]
     unknown, // false
-    impatient: impatient._tag === "Left" ? impatient.left.message : "finished in time",
+    impatient: Result.isFailure(impatient) ? impatient.failure.message : "finished in time",
     outcomes // ["Canceled: stopped by remove", "Canceled: stopped by cancel", "Canceled: stopped by cancel"]
   }
 }).pipe(Effect.scoped)

@@ -11,14 +11,14 @@ export const program = Effect.gen(function* () {
     })
 
   // A fixed rate: a run every second (counted from the end of the first run, as Effect.repeat does);
-  // `Schedule.recurs(3)` ends it after 3 more runs, and the task completes.
+  // `Schedule.upTo({ times: 3 })` ends it after 3 more runs, and the task completes.
   const sampler = yield* sup.add(
-    Task.repeat("sampler", run("sampler", 300), Schedule.fixed("1 second").pipe(Schedule.intersect(Schedule.recurs(3))))
+    Task.repeat("sampler", run("sampler", 300), Schedule.fixed("1 second").pipe(Schedule.upTo({ times: 3 })))
   )
 
   // A pause of 500 ms after each run; run 2 fails and is retried after the backoff (a restart),
   // which does not step the schedule. Options are Task.make's, except `restart`.
-  const flaky = Effect.zipRight(
+  const flaky = Effect.andThen(
     run("flaky", 100),
     Effect.flatMap(TaskContext.TaskContext, ({ attempt }) =>
       attempt === 2 ? TaskError.fail("upstream returned 503") : Effect.void

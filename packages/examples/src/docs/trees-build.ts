@@ -1,4 +1,4 @@
-import { Chunk, Effect, Fiber, Stream } from "effect"
+import { Effect, Fiber, Stream } from "effect"
 import { RestartPolicy, Supervisor, SupervisorEvent, SupervisorTree, Task } from "@fibervisor/core"
 
 // A service: runs until it is stopped.
@@ -26,7 +26,7 @@ export const program = Effect.gen(function* () {
   )
   yield* sup.add(db)
   yield* sup.add(service("api"))
-  const started = Chunk.toArray(yield* Fiber.join(starts))
+  const started = yield* Fiber.join(starts)
 
   // `list`: this supervisor's own tasks. `tree`: everything below it, nested supervisors included.
   const list = (yield* sup.list).map((info) => `${info.path} (${info.kind})`)

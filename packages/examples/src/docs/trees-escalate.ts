@@ -1,4 +1,4 @@
-import { Chunk, Clock, Effect, Fiber, Stream } from "effect"
+import { Clock, Effect, Fiber, Stream } from "effect"
 import { Backoff, RestartPolicy, Supervisor, SupervisorEvent, Task, TaskError, TaskOutcome } from "@fibervisor/core"
 
 const describe = (outcome: TaskOutcome.TaskOutcome) => `${outcome._tag}: ${TaskOutcome.reason(outcome)}`
@@ -24,7 +24,7 @@ export const program = Effect.gen(function* () {
       // TaskError.escalate ends this child and fails its supervisor (which stops the other children).
       Task.make(
         "migrations",
-        Effect.zipRight(Effect.sleep("30 millis"), TaskError.escalate("schema v9 is newer than this build"))
+        Effect.andThen(Effect.sleep("30 millis"), TaskError.escalate("schema v9 is newer than this build"))
       ),
       Task.restartable("ledger", Effect.never)
     ],
@@ -33,7 +33,7 @@ export const program = Effect.gen(function* () {
   )
   const handle = yield* sup.add(billing)
   const outcome = yield* handle.await
-  const finished = Chunk.toArray(yield* Fiber.join(collector))
+  const finished = yield* Fiber.join(collector)
 
   // `escalate: true`: the child escalates when it gives up by itself (here: its retries are spent).
   // At the root, Supervisor.run (and sup.join) fail with the supervisor's error.

@@ -1,4 +1,4 @@
-import { Chunk, Clock, Effect, Fiber, Stream } from "effect"
+import { Clock, Effect, Fiber, Stream } from "effect"
 import {
   Backoff,
   RestartPolicy,
@@ -67,7 +67,7 @@ export const program = Effect.gen(function* () {
     )
   )
 
-  return Chunk.toArray(yield* Fiber.join(timeline))
+  return yield* Fiber.join(timeline)
 }).pipe(Effect.scoped)
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -4,7 +4,7 @@ import { Backoff, Supervisor, Task, TaskError, TaskOutcome } from "@fibervisor/c
 // Fails 100 ms into every attempt and is retried at once: its failures are exactly 100 ms apart.
 const poller = Task.restartable(
   "poller",
-  Effect.zipRight(Effect.sleep("100 millis"), Effect.fail(TaskError.fail("upstream timeout")))
+  Effect.andThen(Effect.sleep("100 millis"), Effect.fail(TaskError.fail("upstream timeout")))
 ).pipe(Task.withBackoff(Backoff.none), Task.withMaxRetries(3))
 
 // A root supervisor has no restart limit unless it is given one. Supervisor.run fails when it fails.

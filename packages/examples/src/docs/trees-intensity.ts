@@ -1,10 +1,10 @@
-import { Chunk, Clock, Effect, Fiber, Stream } from "effect"
+import { Clock, Effect, Fiber, Stream } from "effect"
 import { Backoff, RestartPolicy, Supervisor, SupervisorEvent, Task, TaskError, TaskOutcome } from "@fibervisor/core"
 
 // Fails 50 ms into every attempt; its own backoff is 50 ms.
 const reader = Task.restartable(
   "reader",
-  Effect.zipRight(Effect.sleep("50 millis"), Effect.fail(TaskError.fail("connection refused")))
+  Effect.andThen(Effect.sleep("50 millis"), Effect.fail(TaskError.fail("connection refused")))
 ).pipe(Task.withBackoff(Backoff.constant("50 millis")))
 
 const shown = new Set(["TaskAdded", "AttemptFailed", "TaskFinished", "RestartIntensityExceeded"])
@@ -45,7 +45,7 @@ export const program = Effect.gen(function* () {
 
   const handle = yield* sup.add(ingest)
   const outcome = yield* handle.await
-  const collected = Chunk.toArray(yield* Fiber.join(collector))
+  const collected = yield* Fiber.join(collector)
 
   return {
     timeline: collected.map(line(start)),

@@ -1,4 +1,4 @@
-import { Chunk, Clock, Effect, Fiber, Stream } from "effect"
+import { Clock, Effect, Fiber, Stream } from "effect"
 import { Supervisor, type SupervisorEvent, Task, TaskOutcome } from "@fibervisor/core"
 
 // Rebuilding a tenant's search index takes 100 ms, and 20 ms to stop (its finalizer).
@@ -53,7 +53,7 @@ export const program = Effect.gen(function* () {
   const outcomes = yield* Effect.forEach([acme1, acme2, acme3, globex1], (handle) =>
     Effect.map(handle.await, (outcome) => `${handle.name}: ${describe(outcome)}`)
   )
-  return { outcomes, slots: Chunk.toArray(yield* Fiber.join(collector)) }
+  return { outcomes, slots: yield* Fiber.join(collector) }
 }).pipe(Effect.scoped)
 
 if (import.meta.url === `file://${process.argv[1]}`) {

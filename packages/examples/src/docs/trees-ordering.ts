@@ -1,4 +1,4 @@
-import { Chunk, Clock, type Duration, Effect, Fiber, Stream } from "effect"
+import { Clock, type Duration, Effect, Fiber, Stream } from "effect"
 import { Supervisor, type SupervisorEvent, Task } from "@fibervisor/core"
 
 const line = (start: number) => (event: SupervisorEvent.SupervisorEvent) => {
@@ -26,8 +26,8 @@ export const program = Effect.gen(function* () {
     Task.restartable(
       name,
       Effect.acquireRelease(note(`started ${name}`), () =>
-        Effect.zipRight(Effect.sleep(cleanup), note(`cleaned up ${name}`))
-      ).pipe(Effect.zipRight(Effect.never))
+        Effect.andThen(Effect.sleep(cleanup), note(`cleaned up ${name}`))
+      ).pipe(Effect.andThen(Effect.never))
     )
 
   const sup = yield* Supervisor.make({ grace: "200 millis" })
@@ -62,7 +62,7 @@ export const program = Effect.gen(function* () {
 
   const shutdown = yield* Effect.flip(sup.shutdown)
   // The abandoned app goes on stopping db in the background.
-  const timeline = Chunk.toArray(yield* Fiber.join(collector))
+  const timeline = yield* Fiber.join(collector)
 
   return { notes, timeline, shutdown: shutdown.message }
 }).pipe(Effect.scoped)

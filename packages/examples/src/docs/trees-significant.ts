@@ -1,4 +1,4 @@
-import { Chunk, Clock, Effect, Fiber, Stream } from "effect"
+import { Clock, Effect, Fiber, Stream } from "effect"
 import { Supervisor, SupervisorEvent, SupervisorTree, Task, TaskOutcome } from "@fibervisor/core"
 
 // A job subtree: two downloads (significant: their end can complete the job) and a progress
@@ -38,7 +38,7 @@ export const program = Effect.gen(function* () {
   const outcomes = [yield* first.await, yield* all.await].map(TaskOutcome.isSuccess)
   const after = SupervisorTree.flatten(yield* sup.tree).map((node) => node.path)
 
-  return { autoShutdowns: Chunk.toArray(yield* Fiber.join(collector)), at300, outcomes, after }
+  return { autoShutdowns: yield* Fiber.join(collector), at300, outcomes, after }
 }).pipe(Effect.scoped)
 
 if (import.meta.url === `file://${process.argv[1]}`) {

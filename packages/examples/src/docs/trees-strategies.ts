@@ -1,4 +1,4 @@
-import { Chunk, Effect, Option, Stream } from "effect"
+import { Effect, Stream } from "effect"
 import { Backoff, Supervisor, SupervisorEvent, Task, TaskContext, TaskError } from "@fibervisor/core"
 
 // Runs until stopped.
@@ -37,10 +37,10 @@ const crash = (strategy: Supervisor.Strategy) =>
       Stream.takeUntil((event) => event._tag === "AllStoppedWithinGrace" && event.path === "root"),
       Stream.runCollect
     )
-    const groupRestart = Chunk.findFirst(published, SupervisorEvent.is("GroupRestart"))
+    const groupRestart = published.find(SupervisorEvent.is("GroupRestart"))
     return {
       restarted: children.filter((node) => node.restarts > 0).map((node) => node.name),
-      affected: Option.match(groupRestart, { onNone: () => "no GroupRestart", onSome: (event) => event.affected })
+      affected: groupRestart === undefined ? "no GroupRestart" : groupRestart.affected
     }
   }).pipe(Effect.scoped)
 

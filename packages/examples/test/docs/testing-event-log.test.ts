@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Fiber, TestClock } from "effect"
+import { Effect, Fiber } from "effect"
 import { Backoff, Supervisor, SupervisorEvent, Task, TaskError, TaskOutcome } from "@fibervisor/core"
-import { EventLog } from "@fibervisor/vitest"
+import { EventLog, TestTime } from "@fibervisor/vitest"
 
 // The code under test: a sync job that fails three times, then succeeds.
 let calls = 0
@@ -11,7 +11,8 @@ const syncTask = Task.restartable("sync", sync).pipe(
 )
 
 describe("the sync task", () => {
-  // it.effect and it.scoped run on the TestClock: time stands still until the test moves it.
+  // it.effect runs on the TestClock (and gives the test a Scope): time stands still until the test moves it.
+  // TestTime.adjust lets every ready fiber reach its sleep, moves the clock, then lets the woken fibers run.
   it.effect("backs off 100, 200, 400 ms, then completes", () =>
     Effect.gen(function* () {
       calls = 0
@@ -22,14 +23,14 @@ describe("the sync task", () => {
       // The first attempt fails at once; the task waits 100 ms for its second.
       const first = yield* log.waitFor(SupervisorEvent.is("BackoffScheduled"))
       expect(first.delayMs).toBe(100)
-      yield* TestClock.adjust("99 millis")
+      yield* TestTime.adjust("99 millis")
       expect((yield* log.forTask("sync")).filter(SupervisorEvent.is("AttemptStarting"))).toHaveLength(1)
-      yield* TestClock.adjust("1 millis")
+      yield* TestTime.adjust("1 millis")
       expect((yield* log.forTask("sync")).filter(SupervisorEvent.is("AttemptStarting"))).toHaveLength(2)
 
       // Let the rest run: fork the wait, move the clock, join.
       const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestClock.adjust("1 second")
+      yield* TestTime.adjust("1 second")
       expect(TaskOutcome.isSuccess(yield* Fiber.join(outcome))).toBe(true)
 
       const delays = (yield* log.all).filter(SupervisorEvent.is("BackoffScheduled")).map((e) => e.delayMs)

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Ref, TestClock } from "effect"
+import { Effect, Exit, Fiber, Ref } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { TestOffload } from "@fibervisor/vitest"
+import { TestOffload, TestTime } from "@fibervisor/vitest"
 
 // The code under test: renaming a user offloads a reindex, keyed by user (one at a time per user).
 const rename = (index: Ref.Ref<Array<string>>, userId: string) =>
   Offload.register(
     OffloadKey.keyed(userId, "reindex"),
-    Effect.zipRight(
+    Effect.andThen(
       Effect.sleep("2 seconds"),
       Ref.update(index, (ids) => [...ids, userId])
     )
@@ -26,7 +26,7 @@ describe("renaming offloads a reindex", () => {
 
       // runAll runs the pending work one by one in this fiber, under this test's clock.
       const run = yield* Effect.forkChild(TestOffload.runAll)
-      yield* TestClock.adjust("4 seconds")
+      yield* TestTime.adjust("4 seconds")
       expect((yield* Fiber.join(run)).every(Exit.isSuccess)).toBe(true)
       expect(yield* Ref.get(index)).toEqual(["u1", "u2"])
 
@@ -51,7 +51,7 @@ describe("renaming offloads a reindex", () => {
     Effect.gen(function* () {
       const index = yield* Ref.make<Array<string>>([])
       expect(yield* rename(index, "u1")).toBe("disabled")
-      yield* TestClock.adjust("1 minute")
+      yield* TestTime.adjust("1 minute")
       expect(yield* Ref.get(index)).toEqual([])
     }).pipe(Effect.provide(Offload.layerDisabled))
   )
@@ -64,7 +64,7 @@ describe("renaming offloads a reindex", () => {
       expect(yield* offload.isInFlight(OffloadKey.keyed("u1", "reindex"))).toBe(true)
       // awaitIdle waits on the clock too: fork it, move the clock, join.
       const idle = yield* Effect.forkChild(Offload.awaitIdle("5 seconds"))
-      yield* TestClock.adjust("2 seconds") // the work's sleep ends
+      yield* TestTime.adjust("2 seconds") // the work's sleep ends
       expect(yield* Fiber.join(idle)).toBe(true)
       expect(yield* Ref.get(index)).toEqual(["u1"])
     }).pipe(Effect.provide(Offload.layer()))

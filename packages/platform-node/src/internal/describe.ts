@@ -28,7 +28,8 @@ export const describe = (value: unknown): string => {
     case "object":
       if (value === null) return "null"
       if (Array.isArray(value)) return "an array"
-      if (Duration.isDuration(value)) return String(value)
+      // Effect 4's `String(duration)` reads `5000 millis`; `Duration(5s)` keeps the unit readable.
+      if (Duration.isDuration(value)) return `Duration(${Duration.format(value)})`
       return "an object"
   }
 }

@@ -3,10 +3,10 @@
  *
  * @internal
  */
-import * as HttpRouter from "@effect/platform/HttpRouter"
-import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import { type Supervisor, SupervisorTree } from "@fibervisor/core"
 import * as Effect from "effect/Effect"
+import * as HttpRouter from "effect/http/HttpRouter"
+import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import * as events from "./healthEvents.js"
 import * as metrics from "./healthMetrics.js"
 
@@ -19,7 +19,7 @@ export interface Dependencies {
   readonly streams: events.StreamCounter
 }
 
-const json = (body: unknown, status: number) => HttpServerResponse.unsafeJson(body, { status })
+const json = (body: unknown, status: number) => HttpServerResponse.jsonUnsafe(body, { status })
 
 /** 200 while the supervisor is not shutting down, else 503. */
 const healthz = (supervisor: Supervisor.Supervisor) =>
@@ -74,12 +74,23 @@ const scrape = (prometheus: metrics.Prometheus) =>
     )
   )
 
-/** Every route (all `GET`); anything else is answered 404 by the router. */
-export const router = (deps: Dependencies) =>
-  HttpRouter.empty.pipe(
-    HttpRouter.get("/healthz", healthz(deps.supervisor)),
-    HttpRouter.get("/readyz", readyz(deps.supervisor)),
-    HttpRouter.get("/tasks", tasks(deps.supervisor)),
-    HttpRouter.get("/events", events.respond(deps.supervisor, deps.closing, deps.streams)),
-    HttpRouter.get("/metrics", scrape(deps.prometheus))
-  )
+/**
+ * Every route (all `GET`; the router also answers `HEAD` with them); anything else is answered 404
+ * by the router.
+ */
+export const routes = (deps: Dependencies) =>
+  [
+    HttpRouter.route("GET", "/healthz", healthz(deps.supervisor)),
+    HttpRouter.route("GET", "/readyz", readyz(deps.supervisor)),
+    HttpRouter.route("GET", "/tasks", tasks(deps.supervisor)),
+    HttpRouter.route("GET", "/events", events.respond(deps.supervisor, deps.closing, deps.streams)),
+    HttpRouter.route("GET", "/metrics", scrape(deps.prometheus))
+  ] as const
+
+/** The routes as one HTTP app (the request's `Scope` is the router's). */
+export const app = (deps: Dependencies) =>
+  Effect.gen(function* () {
+    const router = yield* HttpRouter.make
+    yield* router.addAll(routes(deps))
+    return router.asHttpEffect()
+  })

@@ -5,16 +5,16 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http"
 import type { Socket } from "node:net"
-import type * as HttpServerError from "@effect/platform/HttpServerError"
-import * as HttpMiddleware from "@effect/platform/HttpMiddleware"
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import type { Supervisor } from "@fibervisor/core"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
+import * as HttpMiddleware from "effect/http/HttpMiddleware"
+import * as HttpServer from "effect/http/HttpServer"
+import type * as HttpServerError from "effect/http/HttpServerError"
 import * as Layer from "effect/Layer"
-import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as NetAddress from "effect/net/NetAddress"
 import * as Scope from "effect/Scope"
 import { describe } from "./describe.js"
 import * as metrics from "./healthMetrics.js"
@@ -135,12 +135,18 @@ export interface Running {
   readonly openEventStreams: Effect.Effect<number>
 }
 
+/** The host the server reports: its bound address, `::` (every interface) reported as `0.0.0.0`. */
+const boundHost = (address: NetAddress.SocketAddress, configured: string): string => {
+  if (address._tag === "UnixPathAddress") return configured
+  const ip = NetAddress.formatIp(address.address)
+  return ip === "::" ? "0.0.0.0" : ip
+}
+
 /**
  * Starts the server in the current scope. Finalizers run in reverse order, so on release: the
  * supervisor's shutdown runs first (when `shutdownSupervisorFirst`) while the server still answers
  * (503), then open event streams end (after writing what the supervisor published), then the HTTP
- * server closes (each connection as soon as it has no request in flight), then the metric reader
- * shuts down.
+ * server closes (each connection as soon as it has no request in flight).
  */
 export const start = (
   config: Config,
@@ -148,9 +154,8 @@ export const start = (
 ): Effect.Effect<Running, HttpServerError.ServeError, Scope.Scope> =>
   Effect.gen(function* () {
     // A sequential child scope, so the release order below holds whatever the caller's scope does.
-    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    const scope = yield* Scope.fork(yield* Effect.scope, "sequential")
     const prometheus = metrics.make(config.serviceName)
-    yield* Layer.buildWithScope(prometheus.layer, scope)
 
     const closing = yield* Deferred.make<void>()
     let open = 0
@@ -162,13 +167,13 @@ export const start = (
         open -= 1
       })
     }
-    const app = routes.router({ supervisor, prometheus, closing: Deferred.await(closing), streams })
+    const app = yield* routes.app({ supervisor, prometheus, closing: Deferred.await(closing), streams })
     const server = createServer()
     const close = gracefulClose(server)
     const served = HttpServer.serve(app).pipe(
       // Probes and scrapes every few seconds would flood the application's traces.
-      HttpMiddleware.withTracerDisabledWhen(() => true),
-      Layer.provideMerge(NodeHttpServer.layer(() => server, { port: config.port, host: config.host }))
+      Layer.provide(Layer.succeed(HttpMiddleware.TracerDisabledWhen, () => true)),
+      Layer.provideMerge(NodeHttpServer.layerServer(() => server, { port: config.port, host: config.host }))
     )
     const context = yield* Layer.buildWithScope(served, scope)
     const address = Context.get(context, HttpServer.HttpServer).address
@@ -184,9 +189,8 @@ export const start = (
     )
 
     return {
-      // The platform reports `::` (every IPv6 and IPv4 interface) as `0.0.0.0`.
-      host: address._tag === "TcpAddress" ? address.hostname : config.host,
-      port: address._tag === "TcpAddress" ? address.port : config.port,
+      host: boundHost(address, config.host),
+      port: address._tag === "UnixPathAddress" ? config.port : address.port,
       openEventStreams: Effect.sync(() => open)
     }
   })

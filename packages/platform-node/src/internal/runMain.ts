@@ -1,13 +1,13 @@
-import type { RunMain } from "@effect/platform/Runtime"
 import { writeSync } from "node:fs"
 import { type SupervisorError, SupervisorRegistry, SupervisorTree } from "@fibervisor/core"
 import * as Cause from "effect/Cause"
+import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
+import * as Logger from "effect/Logger"
+import * as Result from "effect/Result"
 import * as Runtime from "effect/Runtime"
 import * as Schema from "effect/Schema"
 import type { RunMainOptions } from "../NodeSupervisor.js"
@@ -53,10 +53,40 @@ const deadlineMarginMs = 5_000
 /** Same as `Duration`'s own parsing of `"<number> <unit>"` strings. */
 const durationString = /^(-?\d+(?:\.\d+)?)\s+(nanos?|micros?|millis?|seconds?|minutes?|hours?|days?|weeks?)$/
 
+/** The fields of a `Duration.DurationObject` (`{ seconds: 5 }`), a duration input since Effect 4. */
+const durationObjectKeys: ReadonlySet<string> = new Set([
+  "weeks",
+  "days",
+  "hours",
+  "minutes",
+  "seconds",
+  "milliseconds",
+  "microseconds",
+  "nanoseconds"
+])
+
 /**
- * Whether a duration input is negative or NaN, which `Duration.decodeUnknown` would silently read
- * as zero: a number (millis), a bigint (nanos), a `"<number> <unit>"` string, or a
- * `[seconds, nanos]` tuple with a negative or NaN part.
+ * Whether `input` is a plain object that reads as a `Duration.DurationObject`: only its fields,
+ * at least one of them, every one a number. Anything else (`{}`, `{ second: 5 }`) would decode to
+ * zero.
+ */
+const isDurationObject = (input: object): input is Record<string, number | undefined> => {
+  const keys = Object.keys(input)
+  return (
+    keys.length > 0 &&
+    keys.every((key) => durationObjectKeys.has(key)) &&
+    keys.some((key) => (input as Record<string, unknown>)[key] !== undefined) &&
+    keys.every((key) => {
+      const value = (input as Record<string, unknown>)[key]
+      return value === undefined || typeof value === "number"
+    })
+  )
+}
+
+/**
+ * Whether a duration input is negative or NaN, which decoding would silently read as zero (NaN) or
+ * let through (negative): a number (millis), a bigint (nanos), a `"<number> <unit>"` string, a
+ * `[seconds, nanos]` tuple or a `{ seconds, … }` object with a negative or NaN part.
  */
 const isNegative = (input: unknown): boolean => {
   const negative = (n: number) => Number.isNaN(n) || n < 0
@@ -69,53 +99,65 @@ const isNegative = (input: unknown): boolean => {
   if (Array.isArray(input) && input.length === 2 && input.every((part) => typeof part === "number")) {
     return input.some(negative)
   }
+  if (typeof input === "object" && input !== null && !Duration.isDuration(input) && isDurationObject(input)) {
+    return Object.values(input).some((part) => part !== undefined && negative(part))
+  }
   return false
 }
 
-const durationMs = (field: string, input: unknown, positive: boolean): Either.Either<number, InvalidRunMainOptions> => {
+/** Decodes a duration input; `undefined` when it is not one (Effect 4 reads any plain object as one). */
+const decodeDuration = (input: unknown): Duration.Duration | undefined => {
+  if (typeof input === "object" && input !== null && !Duration.isDuration(input) && !Array.isArray(input)) {
+    if (!isDurationObject(input)) return undefined
+  }
+  const decoded = Duration.fromInput(input as Duration.Input)
+  return decoded._tag === "None" ? undefined : decoded.value
+}
+
+const durationMs = (field: string, input: unknown, positive: boolean): Result.Result<number, InvalidRunMainOptions> => {
   const outOfRange = () =>
-    Either.left(
+    Result.fail(
       new InvalidRunMainOptions({
         field,
         reason: `must be ${positive ? "greater than zero" : "a non-negative duration"}, got ${describe(input)}`
       })
     )
-  // Checked on the raw input: decoding reads a negative or NaN duration as zero.
+  // Checked on the raw input: decoding reads a NaN duration as zero.
   if (isNegative(input)) return outOfRange()
-  const decoded = Duration.decodeUnknown(input)
-  if (decoded._tag === "None" || !Duration.isFinite(decoded.value)) {
-    return Either.left(
+  const decoded = decodeDuration(input)
+  if (decoded === undefined || !Duration.isFinite(decoded)) {
+    return Result.fail(
       new InvalidRunMainOptions({ field, reason: `must be a finite duration, got ${describe(input)}` })
     )
   }
-  const ms = Duration.toMillis(decoded.value)
+  const ms = Duration.toMillis(decoded)
   if (Number.isNaN(ms) || ms < 0 || (positive && ms === 0)) return outOfRange()
-  return Either.right(ms)
+  return Result.succeed(ms)
 }
 
-const flag = (field: string, input: unknown): Either.Either<boolean, InvalidRunMainOptions> =>
+const flag = (field: string, input: unknown): Result.Result<boolean, InvalidRunMainOptions> =>
   input === undefined
-    ? Either.right(false)
+    ? Result.succeed(false)
     : typeof input === "boolean"
-      ? Either.right(input)
-      : Either.left(new InvalidRunMainOptions({ field, reason: `must be a boolean, got ${describe(input)}` }))
+      ? Result.succeed(input)
+      : Result.fail(new InvalidRunMainOptions({ field, reason: `must be a boolean, got ${describe(input)}` }))
 
 /**
  * Checks `runMain`'s options. The deadline is `exitDeadline`, else `grace` + 5 seconds; without
  * either it is derived when the shutdown starts (`deadlineOf`). An `exitDeadline` shorter than an
  * explicit `grace` is refused: it would cut the graceful shutdown short.
  */
-export const resolve = (options: RunMainOptions | undefined): Either.Either<Config, InvalidRunMainOptions> =>
-  Either.gen(function* () {
+export const resolve = (options: RunMainOptions | undefined): Result.Result<Config, InvalidRunMainOptions> =>
+  Result.gen(function* () {
     if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
-      return yield* Either.left(
+      return yield* Result.fail(
         new InvalidRunMainOptions({ field: "options", reason: `must be an object, got ${describe(options)}` })
       )
     }
     const o = options ?? {}
     for (const key in o) {
       if (!knownKeys.has(key)) {
-        return yield* Either.left(
+        return yield* Result.fail(
           new InvalidRunMainOptions({ field: key, reason: "is not a known option (misspelt?)" })
         )
       }
@@ -125,7 +167,7 @@ export const resolve = (options: RunMainOptions | undefined): Either.Either<Conf
     if (o.exitDeadline !== undefined) {
       exitDeadlineMs = yield* durationMs("exitDeadline", o.exitDeadline, true)
       if (graceMs !== undefined && exitDeadlineMs < graceMs) {
-        return yield* Either.left(
+        return yield* Result.fail(
           new InvalidRunMainOptions({
             field: "exitDeadline",
             reason: `must not be shorter than grace (${graceMs} ms): it would cut the graceful shutdown short, got ${describe(o.exitDeadline)}`
@@ -200,25 +242,68 @@ const maxTimerMs = 2 ** 31 - 1
 
 const signalCode = (signal: NodeJS.Signals): number => (signal === "SIGINT" ? 130 : 143)
 
+/**
+ * The platform's `runMain` (`NodeRuntime.runMain` of `@effect/platform-node`): runs the main fiber,
+ * keeps the process alive while it runs, interrupts it on SIGINT / SIGTERM, calls `teardown`.
+ */
+export type PlatformRunMain = <E, A>(
+  effect: Effect.Effect<A, E>,
+  options?: {
+    readonly disableErrorReporting?: boolean | undefined
+    readonly teardown?: Runtime.Teardown | undefined
+  }
+) => void
+
+/**
+ * Effect 3's `NodeRuntime.runMain` logged with the pretty logger unless `disablePrettyLogger`;
+ * Effect 4's leaves the loggers alone, so the swap is done here: Effect's default logger is
+ * replaced by `Logger.consolePretty()` (on stdout, colours only on a terminal), the others stay.
+ */
+const withPrettyLogger =
+  (config: Config) =>
+  <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+    if (config.disablePrettyLogger) return effect
+    const pretty = Logger.consolePretty()
+    return Effect.updateService(effect, Logger.CurrentLoggers, (loggers) => {
+      if (!loggers.has(Logger.defaultLogger)) return loggers
+      const replaced = new Set(loggers)
+      replaced.delete(Logger.defaultLogger)
+      replaced.add(pretty)
+      return replaced
+    })
+  }
+
+/**
+ * Logs the main effect's failure as the platform would (not an interruption, nor an error that
+ * says it is already reported), but inside `withPrettyLogger`, so with the same logger as the rest.
+ */
+const reportFailure = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.tapCause(effect, (cause) =>
+    Cause.hasInterruptsOnly(cause) || !Runtime.getErrorReported(Cause.squash(cause))
+      ? Effect.void
+      : Effect.logError(cause)
+  )
+
 /** `NodeSupervisor.runMain`, with the platform's `runMain` passed in. */
 export const runMain = <A, E>(
-  platformRunMain: RunMain,
+  platformRunMain: PlatformRunMain,
   program: Effect.Effect<A, E, SupervisorRegistry.SupervisorRegistry>,
   options: RunMainOptions | undefined
 ): void => {
   const resolved = resolve(options)
-  const config: Config = Either.isRight(resolved)
-    ? resolved.right
+  const config: Config = Result.isSuccess(resolved)
+    ? resolved.success
     : { disableErrorReporting: false, disablePrettyLogger: false }
+  const logged = withPrettyLogger(config)
   const registry = SupervisorRegistry.make()
   let deadline: ReturnType<typeof setTimeout> | undefined
   let signals = 0
-  /** The main fiber's runtime (its logger), for what is logged outside any fiber. */
-  let runtime: Runtime.Runtime<never> | undefined
+  /** The main fiber's context (its loggers), for what is logged outside any fiber. */
+  let mainContext: Context.Context<never> | undefined
   const log = (effect: Effect.Effect<void>): void => {
     const annotated = Effect.annotateLogs(effect, { fibervisor: "runMain" })
-    if (runtime === undefined) Effect.runFork(annotated)
-    else Runtime.runFork(runtime)(annotated)
+    if (mainContext === undefined) Effect.runFork(logged(annotated))
+    else Effect.runForkWith(mainContext)(annotated)
   }
   /** Bounds the shutdown that starts now (once: the first signal or root failure arms it). */
   const startDeadline = (): Deadline => {
@@ -243,7 +328,7 @@ export const runMain = <A, E>(
   }
   // A root supervisor that fails (escalation, restart intensity) ends the program with its failure,
   // so that a program that only holds its layers open (`Layer.launch`) exits non-zero.
-  const rootFailed = Deferred.makeUnsafe<never, SupervisorError.SupervisorFailure>(FiberId.none)
+  const rootFailed = Deferred.makeUnsafe<never, SupervisorError.SupervisorFailure>()
   let rootFailures = 0
   registry.onFailure((failure) => {
     rootFailures += 1
@@ -267,18 +352,20 @@ export const runMain = <A, E>(
   }
   process.on("SIGINT", onSignal)
   process.on("SIGTERM", onSignal)
-  const main = Either.isRight(resolved)
-    ? Effect.flatMap(Effect.runtime<never>(), (current) => {
-        runtime = current
+  const main: Effect.Effect<A, E | InvalidRunMainOptions | SupervisorError.SupervisorFailure> = Result.isSuccess(
+    resolved
+  )
+    ? Effect.flatMap(Effect.context<never>(), (current) => {
+        mainContext = current
         return Effect.raceFirst(
           Effect.provideService(program, SupervisorRegistry.SupervisorRegistry, registry),
           watchRoots
         )
       })
-    : Effect.fail(resolved.left)
-  platformRunMain(main as Effect.Effect<A, E | InvalidRunMainOptions | SupervisorError.SupervisorFailure>, {
-    disableErrorReporting: config.disableErrorReporting,
-    disablePrettyLogger: config.disablePrettyLogger,
+    : Effect.fail(resolved.failure)
+  platformRunMain(logged(config.disableErrorReporting ? main : reportFailure(main)), {
+    // Reported above, with our logger.
+    disableErrorReporting: true,
     teardown: (exit, onExit) => {
       if (deadline !== undefined) clearTimeout(deadline)
       const failed = Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)

@@ -1,0 +1,281 @@
+/**
+ * What `src/internal/compat.ts` and the runtime around it assume about Effect, checked against the
+ * installed release. A failure here after an Effect upgrade names the assumption that broke:
+ * fix `compat.ts` (and the module the test names), not this test.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Schedule, Scope, Tracer } from "effect"
+import { TestClock } from "effect/testing"
+import { endAttempt } from "../../src/internal/attemptScope.js"
+import {
+  currentChildren,
+  isNativeTracer,
+  live,
+  makeStepper,
+  scheduleFromStep,
+  stepSchedule,
+  unsafeCurrentService,
+  unsafeForkDetached,
+  unsafeForkRoot,
+  unsafeInterruptChildrenNow
+} from "../../src/internal/compat.js"
+
+const Marker = Context.Service<{ readonly n: number }>("test/Compat/Marker")
+
+describe("compat: forking root fibers", () => {
+  it.effect("Effect.runForkWith evaluates at once (why compat forks on the next turn)", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      let ran = false
+      const fiber = Effect.runForkWith(context)(Effect.sync(() => (ran = true)))
+      // If this starts failing, Effect went back to a next-turn start: `nextTurn` can go.
+      expect(ran).toBe(true)
+      expect(fiber.pollUnsafe()).toBeDefined()
+    }))
+
+  it.effect("unsafeForkRoot: the fiber exists when it returns, has not run, and runs on a later turn", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      const before = live.fibers
+      let ran = false
+      const exits: Array<Exit.Exit<number>> = []
+      const fiber = unsafeForkDetached(
+        context,
+        Effect.sync(() => {
+          ran = true
+          return 1
+        }),
+        (exit) => exits.push(exit)
+      )
+      expect(ran).toBe(false)
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      expect(exits).toEqual([])
+      expect(live.fibers).toBe(before + 1)
+      const exit = yield* Fiber.await(fiber)
+      expect(ran).toBe(true)
+      expect(Exit.isSuccess(exit) && exit.value).toBe(1)
+      expect(exits.length).toBe(1)
+      expect(live.fibers).toBe(before)
+    }))
+
+  it.effect("unsafeForkDetached: a fiber interrupted before its first step still reports its exit", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      let ran = false
+      const exits: Array<Exit.Exit<void>> = []
+      const fiber = unsafeForkDetached(
+        context,
+        Effect.sync(() => {
+          ran = true
+        }),
+        (exit) => exits.push(exit)
+      )
+      fiber.interruptUnsafe(undefined)
+      yield* Fiber.await(fiber)
+      expect(ran).toBe(false)
+      expect(exits.length).toBe(1)
+      expect(Exit.hasInterrupts(exits[0]!)).toBe(true)
+    }))
+
+  it.effect("a root fiber runs with the given context and is interruptible whatever the caller's region", () =>
+    Effect.gen(function* () {
+      const context = Context.add(yield* Effect.context<never>(), Marker, { n: 7 })
+      const seen = yield* Effect.uninterruptible(
+        Effect.sync(() => unsafeForkRoot(context, Effect.map(Effect.service(Marker), (m) => m.n)))
+      )
+      expect(yield* Fiber.join(seen)).toBe(7)
+      const idle = yield* Effect.uninterruptible(Effect.sync(() => unsafeForkRoot(context, Effect.never)))
+      yield* Effect.yieldNow
+      idle.interruptUnsafe(undefined)
+      expect(Exit.hasInterrupts(yield* Fiber.await(idle))).toBe(true)
+    }))
+})
+
+describe("compat: a fiber's children (private FiberImpl._children)", () => {
+  it.effect("lists the fibers forkChild started, and drops each as it exits", () =>
+    Effect.gen(function* () {
+      expect(currentChildren()).toBeUndefined()
+      const latch = yield* Deferred.make<void>()
+      const child = yield* Effect.forkChild(Deferred.await(latch))
+      const listed = currentChildren()
+      // If this fails, Effect changed where a fiber keeps its children: see `WithChildren` in compat.ts.
+      expect(listed).toEqual([child])
+      yield* Deferred.succeed(latch, undefined)
+      yield* Fiber.await(child)
+      expect(currentChildren()).toBeUndefined()
+    }))
+
+  it.effect("does not list detached, scoped or racing fibers", () =>
+    Effect.gen(function* () {
+      const detached = yield* Effect.forkDetach(Effect.never)
+      const scoped = yield* Effect.forkScoped(Effect.never)
+      expect(currentChildren()).toBeUndefined()
+      yield* Fiber.interrupt(detached)
+      yield* Fiber.interrupt(scoped)
+    }))
+
+  it.effect("unsafeInterruptChildrenNow interrupts the children and waits until their finalizers have run", () =>
+    Effect.gen(function* () {
+      const finalized: Array<string> = []
+      const grandchildEnded = yield* Deferred.make<void>()
+      const child = yield* Effect.forkChild(
+        Effect.gen(function* () {
+          // A child's own children end with it.
+          yield* Effect.forkChild(
+            Effect.onInterrupt(Effect.never, () =>
+              Effect.andThen(
+                Effect.sync(() => finalized.push("grandchild")),
+                Deferred.succeed(grandchildEnded, undefined)
+              )
+            )
+          )
+          return yield* Effect.never
+        }).pipe(Effect.ensuring(Effect.andThen(Effect.sleep("10 millis"), Effect.sync(() => finalized.push("child")))))
+      )
+      yield* Effect.yieldNow
+      yield* Effect.yieldNow
+      const wait = yield* Effect.suspend(() => Effect.succeed(unsafeInterruptChildrenNow()))
+      expect(wait).toBeDefined()
+      const waiting = yield* Effect.forkDetach(wait!)
+      yield* Effect.yieldNow
+      expect(waiting.pollUnsafe()).toBeUndefined()
+      yield* TestClock.adjust("10 millis")
+      yield* Fiber.await(waiting)
+      // A fiber's own finalizers run first, then its children are interrupted (at its exit).
+      expect(finalized).toEqual(["child", "grandchild"])
+      expect(child.pollUnsafe() !== undefined && Exit.hasInterrupts(child.pollUnsafe()!)).toBe(true)
+      expect(yield* Effect.suspend(() => Effect.succeed(unsafeInterruptChildrenNow()))).toBeUndefined()
+    }))
+
+  it.effect("a racer of timeoutOrElse is a fresh fiber: the children it forks end with it", () =>
+    Effect.gen(function* () {
+      let childEnded = false
+      const result = yield* Effect.timeoutOrElse(
+        Effect.andThen(
+          Effect.forkChild(Effect.onInterrupt(Effect.never, () => Effect.sync(() => (childEnded = true))), {
+            startImmediately: true
+          }),
+          Effect.succeed("done")
+        ),
+        { duration: "1 second", orElse: () => Effect.succeed("timed out") }
+      )
+      expect(result).toBe("done")
+      expect(childEnded).toBe(true)
+      expect(currentChildren()).toBeUndefined()
+    }))
+})
+
+describe("compat: scopes", () => {
+  it.effect("a scope is a record whose state is public; a late use of a closed scope acts as closed", () =>
+    Effect.gen(function* () {
+      const scope = Scope.makeUnsafe()
+      expect(scope.state._tag).toBe("Empty")
+      Scope.closeUnsafe(scope, Exit.void)
+      expect(scope.state._tag).toBe("Closed")
+      let ran = false
+      yield* Scope.addFinalizer(scope, Effect.sync(() => (ran = true)))
+      expect(ran).toBe(true)
+      const child = yield* Scope.fork(scope, "sequential")
+      expect(child.state._tag).toBe("Closed")
+      const fiber = yield* Effect.forkIn(Effect.never, scope)
+      expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
+    }))
+
+  it.effect("Effect elects a typed failure to a defect when a finalizer dies (why endAttempt combines causes itself)", () =>
+    Effect.gen(function* () {
+      const exit = yield* Effect.exit(Effect.ensuring(Effect.fail("boom"), Effect.die("finalizer")))
+      expect(Exit.isFailure(exit) && Cause.hasFails(exit.cause)).toBe(false)
+    }))
+
+  it.effect("endAttempt keeps the attempt's typed failure beside a finalizer's defect", () =>
+    Effect.gen(function* () {
+      const scope = Scope.makeUnsafe()
+      yield* Scope.addFinalizer(scope, Effect.die("finalizer"))
+      const exit = yield* endAttempt(scope, Exit.fail("boom"))
+      expect(Exit.isFailure(exit)).toBe(true)
+      const cause = (exit as Exit.Failure<unknown, unknown>).cause
+      expect(Cause.findErrorOption(cause)).toEqual(expect.objectContaining({ _tag: "Some", value: "boom" }))
+      expect(Cause.hasDies(cause)).toBe(true)
+      expect(scope.state._tag).toBe("Closed")
+    }))
+
+  it.effect("endAttempt on a scope nobody used closes it and allocates no effect", () =>
+    Effect.gen(function* () {
+      const scope = Scope.makeUnsafe()
+      const exit = yield* endAttempt(scope, Exit.succeed(1))
+      expect(exit).toEqual(Exit.succeed(1))
+      expect(scope.state._tag).toBe("Closed")
+    }))
+})
+
+describe("compat: schedules", () => {
+  it.effect("a stepper gives relative delays and undefined when done; a new stepper starts over", () =>
+    Effect.gen(function* () {
+      const schedule = Schedule.exponential("100 millis").pipe(Schedule.upTo({ times: 2 }))
+      const step = yield* makeStepper(schedule)
+      const delays: Array<number | undefined> = []
+      for (let i = 0; i < 4; i++) delays.push((yield* stepSchedule(step, 1_000 + i, undefined))?.delayMs)
+      expect(delays).toEqual([100, 200, undefined, undefined])
+      const again = yield* makeStepper(schedule)
+      expect((yield* stepSchedule(again, 0, undefined))?.delayMs).toBe(100)
+    }))
+
+  it.effect("scheduleFromStep keeps its state per stepper and stops on an undefined delay", () =>
+    Effect.gen(function* () {
+      const schedule = scheduleFromStep<number, unknown, number, never>(0, (_now, _input, n) =>
+        Effect.succeed([n + 1, n, n < 2 ? (n + 1) * 10 : undefined] as const)
+      )
+      const step = yield* makeStepper(schedule)
+      const outs: Array<unknown> = []
+      for (let i = 0; i < 4; i++) outs.push(yield* stepSchedule(step, 0, undefined))
+      expect(outs).toEqual([{ output: 0, delayMs: 10 }, { output: 1, delayMs: 20 }, undefined, undefined])
+      expect(yield* stepSchedule(yield* makeStepper(schedule), 0, undefined)).toEqual({ output: 0, delayMs: 10 })
+    }))
+
+  it.effect("a schedule whose step dies fails the step with the defect", () =>
+    Effect.gen(function* () {
+      const schedule = scheduleFromStep<number, unknown, number, never>(0, () => Effect.die("broken"))
+      const exit = yield* Effect.exit(Effect.flatMap(makeStepper(schedule), (step) => stepSchedule(step, 0, 1)))
+      expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(true)
+    }))
+})
+
+describe("compat: context", () => {
+  it.effect("the default tracer is Tracer.nativeTracer; another one is not", () =>
+    Effect.gen(function* () {
+      expect(isNativeTracer(yield* Effect.context<never>())).toBe(true)
+      const custom = Tracer.make({ span: (options) => Tracer.nativeTracer.span(options) })
+      expect(custom).not.toBe(Tracer.nativeTracer)
+      const context = Context.add(yield* Effect.context<never>(), Tracer.Tracer, custom)
+      expect(isNativeTracer(context)).toBe(false)
+    }))
+
+  it.effect("unsafeCurrentService reads the running fiber's context", () =>
+    Effect.gen(function* () {
+      expect(unsafeCurrentService(Marker)).toBeUndefined()
+      const seen = yield* Effect.provideService(
+        Effect.suspend(() => Effect.succeed(unsafeCurrentService(Marker))),
+        Marker,
+        { n: 3 }
+      )
+      expect(seen).toEqual({ n: 3 })
+    }))
+
+  it.effect("timeout inside an uninterruptible region interrupts the timed effect (why only waits are timed)", () =>
+    Effect.gen(function* () {
+      let interrupted = false
+      const fiber = yield* Effect.forkChild(
+        Effect.uninterruptible(
+          Effect.timeoutOption(
+            Effect.onInterrupt(Effect.sleep("200 millis"), () => Effect.sync(() => (interrupted = true))),
+            "20 millis"
+          )
+        )
+      )
+      yield* TestClock.adjust("20 millis")
+      yield* Effect.yieldNow
+      const result = yield* Fiber.join(fiber)
+      expect(result._tag).toBe("None")
+      expect(interrupted).toBe(true)
+    }))
+})
