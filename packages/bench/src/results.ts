@@ -146,9 +146,7 @@ export type Effect3Line = typeof Effect3Line.Type
 export const LineFigures = Schema.Struct({
   fibervisor: Finite,
   /** Each baseline of that line, and fibervisor ÷ it (null when a median is not positive). */
-  baselines: Schema.Array(
-    Schema.Struct({ name: Schema.NonEmptyString, perOp: Finite, ratio: Schema.NullOr(Positive) })
-  )
+  baselines: Schema.Array(Schema.Struct({ name: Schema.NonEmptyString, perOp: Finite, ratio: Schema.NullOr(Positive) }))
 })
 export type LineFigures = typeof LineFigures.Type
 
@@ -282,6 +280,14 @@ const scenarioProblems = (scenarios: ReadonlyArray<ScenarioResult>, prefix: stri
   return problems
 }
 
+/** JSON with every object's keys sorted: equal for equal data, whatever order the fields were written in. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v
+  )
+
 /**
  * Checks the schema cannot express. For schema 2 also: the Effect 3 line's results are consistent,
  * ran the same profile, and the comparison is exactly what both lines' figures give.
@@ -299,7 +305,7 @@ export const consistencyProblems = (results: AnyResults): ReadonlyArray<string> 
     problems.push(`effect3: quick ${line.results.quick}, this run quick ${results.quick}`)
   }
   const expected = compare(results.scenarios, line.results.scenarios)
-  if (JSON.stringify(expected) !== JSON.stringify(results.comparison)) {
+  if (canonical(expected) !== canonical(results.comparison)) {
     problems.push("comparison: does not match the figures of the two lines")
   }
   for (const scenario of results.scenarios) {

@@ -54,9 +54,9 @@ const comparisonRows = (rows: ReadonlyArray<Comparison>, withScenario: boolean):
     ...(withScenario ? ["scenario"] : []),
     "N",
     "Effect 4 edition",
-    "its Effect 4 baseline(s) (fibervisor ÷ baseline)",
+    "Effect 4 baselines (fibervisor ÷ it)",
     "Effect 3 line",
-    "its Effect 3 baseline(s) (fibervisor ÷ baseline)",
+    "Effect 3 baselines (fibervisor ÷ it)",
     "v4 ÷ v3",
     ""
   ],
@@ -101,7 +101,9 @@ export const scenarioTable = (scenario: ScenarioResult, comparison: ReadonlyArra
   }
   const versus = comparison.filter((c) => c.scenario === scenario.id)
   if (versus.length > 0) {
-    lines.push(`   against the Effect 3 line (median per op; v4 ÷ v3: fibervisor's cost on the Effect 4 edition ÷ on the Effect 3 line):`)
+    lines.push(
+      `   against the Effect 3 line (median per op; v4 ÷ v3: fibervisor's cost on the Effect 4 edition ÷ on the Effect 3 line):`
+    )
     lines.push(...pad(comparisonRows(versus, false), new Set([0, 1, 3, 5])).map((line) => `   ${line}`))
   }
   return lines

@@ -5,7 +5,7 @@
  * A failure names the step and prints the fields that differ.
  */
 import { describe, it } from "@effect/vitest"
-import { TestTime } from "../helpers/tasks.js"
+import { TestTime } from "@fibervisor/vitest"
 import { type Driver, runScenario } from "./commands.js"
 import type { Spec } from "./model.js"
 

@@ -10,8 +10,9 @@ import {
   TaskError,
   TaskOutcome
 } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 import { script, setup } from "../helpers/recorder.js"
-import { flush, TestTime } from "../helpers/tasks.js"
+import { flush } from "../helpers/tasks.js"
 import { gated, logged, logStart, slotInfo, slotTrace, unseq } from "./controllerHelpers.js"
 
 const rejected = (kind: TaskOutcome.RejectionKind, reason: string) => new TaskOutcome.Rejected({ kind, reason })

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Effect, Option } from "effect"
 import { Task, TaskContext, TaskOutcome } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 import { setup } from "../helpers/recorder.js"
-import { flush, TestTime } from "../helpers/tasks.js"
+import { flush } from "../helpers/tasks.js"
 import { slotInfo } from "./controllerHelpers.js"
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)

@@ -7,8 +7,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect } from "effect"
 import { Backoff, RestartPolicy, Supervisor, SupervisorError, Task } from "@fibervisor/core"
+import { TestTime } from "@fibervisor/vitest"
 import { ofTag, setup, tags } from "../helpers/recorder.js"
-import { flush, TestTime } from "../helpers/tasks.js"
+import { flush } from "../helpers/tasks.js"
 import { fieldsOf, forever } from "./intensityHelpers.js"
 
 /** A row: what is passed, the field the error names, and its reason. */

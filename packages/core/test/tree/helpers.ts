@@ -6,7 +6,8 @@ import { Clock, Effect, Fiber, Metric, Stream } from "effect"
 import type { Duration, Scope } from "effect"
 import { Supervisor, SupervisorEvent, TaskContext } from "@fibervisor/core"
 import type { Task } from "@fibervisor/core"
-import { flush, TestTime } from "../helpers/tasks.js"
+import { TestTime } from "@fibervisor/vitest"
+import { flush } from "../helpers/tasks.js"
 
 export type Ev = SupervisorEvent.SupervisorEvent
 
