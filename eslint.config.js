@@ -20,6 +20,15 @@ export default tseslint.config(
     }
   },
   {
+    // CommonJS files (the consumer check's `require` user): Node's CommonJS globals.
+    files: ["**/*.cjs"],
+    languageOptions: {
+      sourceType: "commonjs",
+      globals: { require: "readonly", module: "writable", console: "readonly", process: "readonly" }
+    },
+    rules: { "@typescript-eslint/no-require-imports": "off" }
+  },
+  {
     files: ["**/test/**/*.ts"],
     rules: {
       "@typescript-eslint/consistent-type-imports": "off"

@@ -298,7 +298,8 @@ export type AddError = TaskAlreadyExists | SupervisorShuttingDown | InvalidTaskS
 export interface Supervisor {
   /**
    * Admits a task and starts it. The task's `R` is taken from the caller: its attempts run with
-   * the caller's services and fiber refs (Clock, Random, logger, tracer).
+   * the caller's context — its services and references (Clock, Random, loggers, log level and
+   * annotations, tracer and parent span).
    */
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R>
   /** Admits a batch all-or-nothing: if one task is refused, none starts. */

@@ -207,28 +207,30 @@ describe("SupervisorRestart: backoff schedules", () => {
     })
   )
 
-  it.effect("Backoff.constant intersected with Schedule.recurs(2) (Schedule.max) retries twice, 50 ms apart, then gives up", () =>
-    Effect.gen(function* () {
-      const { sup, untilRemoved } = yield* setup()
-      const handle = yield* sup.add(
-        Task.make("bounded", nope, {
-          backoff: Schedule.max([Backoff.constant("50 millis"), Schedule.recurs(2)])
+  it.effect(
+    "Backoff.constant intersected with Schedule.recurs(2) (Schedule.max) retries twice, 50 ms apart, then gives up",
+    () =>
+      Effect.gen(function* () {
+        const { sup, untilRemoved } = yield* setup()
+        const handle = yield* sup.add(
+          Task.make("bounded", nope, {
+            backoff: Schedule.max([Backoff.constant("50 millis"), Schedule.recurs(2)])
+          })
+        )
+        const outcome = yield* Effect.forkChild(handle.await)
+        yield* TestTime.adjust("99 millis")
+        expect(yield* handle.poll).toEqual(Option.none())
+        yield* TestTime.adjust("1 millis")
+        const final = yield* Fiber.join(outcome)
+        expect(final).toMatchObject({
+          _tag: "Failed",
+          reason: "retry budget exhausted: the backoff schedule ended after 2 retries: nope"
         })
-      )
-      const outcome = yield* Effect.forkChild(handle.await)
-      yield* TestTime.adjust("99 millis")
-      expect(yield* handle.poll).toEqual(Option.none())
-      yield* TestTime.adjust("1 millis")
-      const final = yield* Fiber.join(outcome)
-      expect(final).toMatchObject({
-        _tag: "Failed",
-        reason: "retry budget exhausted: the backoff schedule ended after 2 retries: nope"
+        const events = yield* untilRemoved
+        expect(startInstants(events)).toEqual([0, 50, 100])
+        expect(failureDelays(events)).toEqual([50, 50])
+        expect(ofTag("TaskFinished")(events)[0]).toMatchObject({ outcome: "Failed", reason: TaskOutcome.reason(final) })
       })
-      const events = yield* untilRemoved
-      expect(startInstants(events)).toEqual([0, 50, 100])
-      expect(failureDelays(events)).toEqual([50, 50])
-      expect(ofTag("TaskFinished")(events)[0]).toMatchObject({ outcome: "Failed", reason: TaskOutcome.reason(final) })
-    })
   )
 
   const anySchedule = [

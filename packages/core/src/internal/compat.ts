@@ -13,6 +13,7 @@ import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Pull from "effect/Pull"
 import * as Schedule from "effect/Schedule"
+import type * as Scheduler from "effect/Scheduler"
 import * as Tracer from "effect/Tracer"
 
 // ---- schedules ----
@@ -21,10 +22,10 @@ import * as Tracer from "effect/Tracer"
  * A running schedule: Effect 4 keeps a schedule's state in the closure `Schedule.toStep` makes, so
  * "reset the schedule" means dropping the stepper and making a new one.
  */
-export type Stepper<Out, In> = (
+export type Stepper<Out, In, E = unknown, R = unknown> = (
   now: number,
   input: In
-) => Pull.Pull<[Out, Duration.Duration], unknown, unknown, unknown>
+) => Pull.Pull<[Out, Duration.Duration], E, unknown, R>
 
 /** One step of a schedule: its output and the delay it asks for, in ms. */
 export interface ScheduleStep<Out> {
@@ -33,19 +34,19 @@ export interface ScheduleStep<Out> {
 }
 
 /** A new stepper of `schedule`, from its initial state. */
-export const makeStepper = <Out, In>(
-  schedule: Schedule.Schedule<Out, In, unknown, unknown>
-): Effect.Effect<Stepper<Out, In>, never, unknown> => Schedule.toStep(schedule) as Effect.Effect<Stepper<Out, In>>
+export const makeStepper = <Out, In, E, R>(
+  schedule: Schedule.Schedule<Out, In, E, R>
+): Effect.Effect<Stepper<Out, In, E, R>, never, R> => Schedule.toStep(schedule)
 
 /**
  * Steps a stepper once without sleeping; `undefined` when the schedule is done. A step function
  * that throws is a defect of the returned effect (as a failing schedule is).
  */
-export const stepSchedule = <Out, In>(
-  step: Stepper<Out, In>,
+export const stepSchedule = <Out, In, E, R>(
+  step: Stepper<Out, In, E, R>,
   now: number,
   input: In
-): Effect.Effect<ScheduleStep<Out> | undefined, unknown, unknown> =>
+): Effect.Effect<ScheduleStep<Out> | undefined, E, R> =>
   Pull.matchEffect(
     Effect.suspend(() => step(now, input)),
     {
@@ -97,8 +98,8 @@ const fiberExited = (): void => {
  * middle of its bookkeeping (settling an outcome, releasing a name, claiming a stop): a woken
  * fiber that called back into the supervisor there would see it half-updated, and a task fiber
  * interrupted synchronously could exit (and be settled) before the code that stopped it has
- * finished. So every such wake-up goes through `later`: a FIFO of callbacks run from one microtask,
- * after the current synchronous work and before the scheduler's next turn.
+ * finished. So every such wake-up goes through `later`: a FIFO of callbacks run by one scheduler
+ * task, after the current synchronous work.
  */
 const queue: Array<() => void> = []
 /** Interruptions: they go before everything else `later` holds (see `laterInterrupt`). */
@@ -130,11 +131,34 @@ const flush = (): void => {
   flushing = false
 }
 
-const schedule = (): void => {
-  if (!flushing) {
-    flushing = true
-    queueMicrotask(flush)
+/**
+ * The flush is a task of the calling fiber's scheduler (one dispatcher per scheduler, shared): it
+ * runs on the scheduler's next turn, as Effect 3 ran resumed fibers, and a scheduler that tracks
+ * the work it runs sees it — `TestClock` waits, after each wake, for the work the woken fibers
+ * scheduled (a microtask would escape it, and with it everything the flush starts). Outside any
+ * fiber (an observer, a timer), the last scheduler seen is used; before any, a microtask.
+ */
+const dispatchers = new WeakMap<Scheduler.Scheduler, Scheduler.SchedulerDispatcher>()
+let lastDispatcher: Scheduler.SchedulerDispatcher | undefined = undefined
+
+const dispatcherNow = (): Scheduler.SchedulerDispatcher | undefined => {
+  const fiber = Fiber.getCurrent()
+  if (fiber === undefined) return lastDispatcher
+  const scheduler = fiber.cache.scheduler
+  let dispatcher = dispatchers.get(scheduler)
+  if (dispatcher === undefined) {
+    dispatcher = scheduler.makeDispatcher()
+    dispatchers.set(scheduler, dispatcher)
   }
+  return (lastDispatcher = dispatcher)
+}
+
+const schedule = (): void => {
+  if (flushing) return
+  flushing = true
+  const dispatcher = dispatcherNow()
+  if (dispatcher === undefined) queueMicrotask(flush)
+  else dispatcher.scheduleTask(flush, 0)
 }
 
 /** Runs `f` after the current synchronous work (see above). */

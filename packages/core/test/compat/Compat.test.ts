@@ -10,6 +10,7 @@ import { endAttempt } from "../../src/internal/attemptScope.js"
 import {
   currentChildren,
   isNativeTracer,
+  later,
   live,
   makeStepper,
   scheduleFromStep,
@@ -17,8 +18,10 @@ import {
   unsafeCurrentService,
   unsafeForkDetached,
   unsafeForkRoot,
-  unsafeInterruptChildrenNow
+  unsafeInterruptChildrenNow,
+  unsafeInterruptFork
 } from "../../src/internal/compat.js"
+import { Signal } from "../../src/internal/signal.js"
 
 const Marker = Context.Service<{ readonly n: number }>("test/Compat/Marker")
 
@@ -88,6 +91,106 @@ describe("compat: forking root fibers", () => {
       yield* Effect.yieldNow
       idle.interruptUnsafe(undefined)
       expect(Exit.hasInterrupts(yield* Fiber.await(idle))).toBe(true)
+    }))
+})
+
+describe("compat: waking fibers", () => {
+  it.effect("Effect 4 resumes a Deferred's waiter inside doneUnsafe (why fibervisor wakes through `later`)", () =>
+    Effect.gen(function* () {
+      const deferred = yield* Deferred.make<void>()
+      let resumed = false
+      yield* Effect.forkChild(Effect.andThen(Deferred.await(deferred), Effect.sync(() => (resumed = true))), {
+        startImmediately: true
+      })
+      yield* Effect.sync(() => {
+        Deferred.doneUnsafe(deferred, Effect.void)
+        // If this fails, Effect schedules resumptions again: `later` could go.
+        expect(resumed).toBe(true)
+      })
+    }))
+
+  it.effect("a Signal's waiters resume after the current synchronous work, in order, on the scheduler", () =>
+    Effect.gen(function* () {
+      const signal = new Signal<number>()
+      const seen: Array<string> = []
+      yield* Effect.forkChild(Effect.map(signal.await, (n) => seen.push(`a${n}`)), { startImmediately: true })
+      yield* Effect.forkChild(Effect.map(signal.await, (n) => seen.push(`b${n}`)), { startImmediately: true })
+      yield* Effect.sync(() => {
+        signal.complete(1)
+        later(() => seen.push("later"))
+        expect(seen).toEqual([])
+      })
+      // The wake-ups run as one task of the fiber's scheduler.
+      yield* Effect.yieldNow
+      expect(seen).toEqual(["a1", "b1", "later"])
+    }))
+
+  it.effect("private FiberImpl fields: _running is set while its loop runs, interruptible follows its region", () =>
+    Effect.gen(function* () {
+      type State = { readonly _running?: unknown; readonly interruptible?: unknown }
+      const self = Fiber.getCurrent() as State
+      expect(self._running).toBe(true)
+      expect(self.interruptible).toBe(true)
+      expect(yield* Effect.uninterruptible(Effect.sync(() => (Fiber.getCurrent() as State).interruptible))).toBe(false)
+      const latch = yield* Deferred.make<void>()
+      const idle = yield* Effect.forkChild(Deferred.await(latch), { startImmediately: true })
+      expect((idle as unknown as State)._running).toBe(false)
+      expect((idle as unknown as State).interruptible).toBe(true)
+      const held = yield* Effect.forkChild(Effect.uninterruptible(Deferred.await(latch)), { startImmediately: true })
+      expect((held as unknown as State).interruptible).toBe(false)
+      yield* Deferred.succeed(latch, undefined)
+      yield* Fiber.await(idle)
+      yield* Fiber.await(held)
+    }))
+
+  it.effect("unsafeInterruptFork does not unwind a suspended interruptible fiber inside the call", () =>
+    Effect.gen(function* () {
+      let finalized = false
+      const fiber = yield* Effect.forkChild(Effect.onInterrupt(Effect.never, () => Effect.sync(() => (finalized = true))), {
+        startImmediately: true
+      })
+      yield* Effect.sync(() => {
+        unsafeInterruptFork(fiber, undefined)
+        expect(finalized).toBe(false)
+        expect(fiber.pollUnsafe()).toBeUndefined()
+      })
+      expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
+      expect(finalized).toBe(true)
+    }))
+
+  it.effect("unsafeInterruptFork records the interruption at once on an uninterruptible fiber woken in the same turn", () =>
+    Effect.gen(function* () {
+      const signal = new Signal<void>()
+      let finishedRegion = false
+      const fiber = yield* Effect.forkChild(
+        Effect.uninterruptible(Effect.andThen(signal.await, Effect.sync(() => (finishedRegion = true)))).pipe(
+          Effect.andThen(Effect.succeed("went on after the region"))
+        ),
+        { startImmediately: true }
+      )
+      yield* Effect.sync(() => {
+        // A stop: wake the attempt (`cancelled`), then interrupt its fiber.
+        signal.complete(undefined)
+        unsafeInterruptFork(fiber, undefined)
+      })
+      const exit = yield* Fiber.await(fiber)
+      expect(finishedRegion).toBe(true)
+      expect(Exit.hasInterrupts(exit)).toBe(true)
+    }))
+
+  it.effect("unsafeInterruptFork on a fiber whose loop is running interrupts it at its next step", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      let after = false
+      const fiber = unsafeForkRoot(
+        context,
+        Effect.withFiber((self) => {
+          unsafeInterruptFork(self, undefined)
+          return Effect.sync(() => (after = true))
+        })
+      )
+      expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
+      expect(after).toBe(false)
     }))
 })
 
