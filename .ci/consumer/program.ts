@@ -10,7 +10,11 @@ const flaky = Task.make(
     const { attempt } = yield* TaskContext.TaskContext
     if (attempt < 3) return yield* TaskError.fail(`attempt ${attempt} failed`)
   }),
-  { restart: RestartPolicy.onFailure, backoff: Backoff.exponential({ first: "10 millis", max: "50 millis" }), maxRetries: 5 }
+  {
+    restart: RestartPolicy.onFailure,
+    backoff: Backoff.exponential({ first: "10 millis", max: "50 millis" }),
+    maxRetries: 5
+  }
 )
 
 const program = Effect.gen(function* () {
@@ -18,9 +22,14 @@ const program = Effect.gen(function* () {
   const handle = yield* sup.add(flaky)
   const outcome = yield* handle.await
   let offloaded = 0
-  yield* Offload.spawn("consumer-check", Effect.sync(() => offloaded++))
+  yield* Offload.spawn(
+    "consumer-check",
+    Effect.sync(() => offloaded++)
+  )
   const idle = yield* Offload.awaitIdle("5 seconds")
-  const server = yield* HealthServer.make({ port: 0, host: "127.0.0.1" }).pipe(Effect.provideService(Supervisor.Supervisor, sup))
+  const server = yield* HealthServer.make({ port: 0, host: "127.0.0.1" }).pipe(
+    Effect.provideService(Supervisor.Supervisor, sup)
+  )
   const healthz = yield* Effect.promise(() => fetch(`http://127.0.0.1:${server.port}/healthz`).then((r) => r.status))
   return { outcome: outcome._tag, offloaded, idle, healthz }
 }).pipe(Effect.scoped, Effect.provide(Offload.layer()))

@@ -382,7 +382,8 @@ export interface Supervisor {
  * @since 0.1.0
  * @category tags
  */
-export const Supervisor: Context.Service<Supervisor, Supervisor> = Context.Service<Supervisor>("@fibervisor/core/Supervisor")
+export const Supervisor: Context.Service<Supervisor, Supervisor> =
+  Context.Service<Supervisor>("@fibervisor/core/Supervisor")
 
 /**
  * Creates a supervisor in the current scope; closing the scope shuts it down gracefully.

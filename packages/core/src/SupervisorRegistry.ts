@@ -63,7 +63,8 @@ export interface SupervisorRegistry {
  * @since 0.2.0
  * @category tags
  */
-export const SupervisorRegistry: Context.Service<SupervisorRegistry, SupervisorRegistry> = Context.Service<SupervisorRegistry>("@fibervisor/core/SupervisorRegistry")
+export const SupervisorRegistry: Context.Service<SupervisorRegistry, SupervisorRegistry> =
+  Context.Service<SupervisorRegistry>("@fibervisor/core/SupervisorRegistry")
 
 class RegistryImpl implements SupervisorRegistry {
   private readonly live = new Set<Supervisor>()

@@ -65,4 +65,5 @@ export interface TaskContext {
  * @since 0.1.0
  * @category tags
  */
-export const TaskContext: Context.Service<TaskContext, TaskContext> = Context.Service<TaskContext>("@fibervisor/core/TaskContext")
+export const TaskContext: Context.Service<TaskContext, TaskContext> =
+  Context.Service<TaskContext>("@fibervisor/core/TaskContext")

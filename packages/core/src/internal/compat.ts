@@ -189,7 +189,10 @@ const laterInterrupt = (f: () => void): void => {
  * needs Effect 3's default.) The fiber first suspends on a callback that `later` resumes with
  * `effect`: unlike a leading `yieldNow`, this gives the fiber no scheduler dispatcher of its own.
  */
-export const unsafeForkRoot = <A, E, R>(context: Context.Context<R>, effect: Effect.Effect<A, E, R>): Fiber.Fiber<A, E> => {
+export const unsafeForkRoot = <A, E, R>(
+  context: Context.Context<R>,
+  effect: Effect.Effect<A, E, R>
+): Fiber.Fiber<A, E> => {
   let start: ((effect: Effect.Effect<A, E, R>) => void) | undefined
   const fiber = Effect.runForkWith(context)(
     Effect.callback<A, E, R>((resume) => {
@@ -251,8 +254,9 @@ export const unsafeInterruptFork = (fiber: Fiber.Fiber<unknown, unknown>, by: nu
 export type Caller<R> = Context.Context<R>
 
 /** Runs `f` with what the calling fiber would pass on. */
-export const withCaller = <A, E, R, R2>(f: (caller: Caller<R>) => Effect.Effect<A, E, R2>): Effect.Effect<A, E, R | R2> =>
-  Effect.withFiber((fiber) => f(fiber.context as Context.Context<R>))
+export const withCaller = <A, E, R, R2>(
+  f: (caller: Caller<R>) => Effect.Effect<A, E, R2>
+): Effect.Effect<A, E, R | R2> => Effect.withFiber((fiber) => f(fiber.context as Context.Context<R>))
 
 /** The context of the calling fiber. */
 export const context = <R>(): Effect.Effect<Context.Context<R>, never, R> => Effect.context<R>()

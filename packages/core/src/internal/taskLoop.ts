@@ -17,14 +17,7 @@ import * as TaskOutcome from "../TaskOutcome.js"
 import type { EventInput } from "./bus.js"
 import { type AttemptResult, classify, TIMED_OUT } from "./attempt.js"
 import { endAttempt, makeAttemptScope } from "./attemptScope.js"
-import {
-  isNativeTracer,
-  makeStepper,
-  parentSpan,
-  type Stepper,
-  stepSchedule,
-  unsafeCurrentService
-} from "./compat.js"
+import { isNativeTracer, makeStepper, parentSpan, type Stepper, stepSchedule, unsafeCurrentService } from "./compat.js"
 import { describeCause } from "./describe.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, entryOf, type LoopResult, RESTART } from "./entry.js"
@@ -162,10 +155,7 @@ const attemptBody = (entry: Entry): Effect.Effect<AttemptExit> => {
  */
 const attempt: Effect.Effect<AttemptExit | undefined> = Effect.withFiber((fiber) => beginAttempt(currentEntry(), fiber))
 
-const beginAttempt = (
-  entry: Entry,
-  fiber: Fiber.Fiber<unknown, unknown>
-): Effect.Effect<AttemptExit | undefined> => {
+const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<AttemptExit | undefined> => {
   // A task waiting for a permit never starts once its stop was requested.
   if (entry.stopRequested) return noAttempt
   const host = entry.owner as LoopHost

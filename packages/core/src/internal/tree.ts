@@ -35,7 +35,10 @@ const checkChildren = (children: unknown, config: Config): Result.Result<Config,
       }
       const resolved = resolveTask(child, config.defaults)
       if (Result.isFailure(resolved)) {
-        return yield* Result.fail({ field: `children[${i}].${resolved.failure.field}`, reason: resolved.failure.reason })
+        return yield* Result.fail({
+          field: `children[${i}].${resolved.failure.field}`,
+          reason: resolved.failure.reason
+        })
       }
       const name = resolved.success.name
       if (names.has(name)) {

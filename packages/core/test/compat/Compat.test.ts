@@ -6,6 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Schedule, Scope, Tracer } from "effect"
 import { TestClock } from "effect/testing"
+import { RestartPolicy, Supervisor, Task, TaskError } from "@fibervisor/core"
 import { endAttempt } from "../../src/internal/attemptScope.js"
 import {
   currentChildren,
@@ -34,7 +35,8 @@ describe("compat: forking root fibers", () => {
       // If this starts failing, Effect went back to a next-turn start: `nextTurn` can go.
       expect(ran).toBe(true)
       expect(fiber.pollUnsafe()).toBeDefined()
-    }))
+    })
+  )
 
   it.effect("unsafeForkRoot: the fiber exists when it returns, has not run, and runs on a later turn", () =>
     Effect.gen(function* () {
@@ -59,7 +61,8 @@ describe("compat: forking root fibers", () => {
       expect(Exit.isSuccess(exit) && exit.value).toBe(1)
       expect(exits.length).toBe(1)
       expect(live.fibers).toBe(before)
-    }))
+    })
+  )
 
   it.effect("unsafeForkDetached: a fiber interrupted before its first step still reports its exit", () =>
     Effect.gen(function* () {
@@ -78,20 +81,27 @@ describe("compat: forking root fibers", () => {
       expect(ran).toBe(false)
       expect(exits.length).toBe(1)
       expect(Exit.hasInterrupts(exits[0]!)).toBe(true)
-    }))
+    })
+  )
 
   it.effect("a root fiber runs with the given context and is interruptible whatever the caller's region", () =>
     Effect.gen(function* () {
       const context = Context.add(yield* Effect.context<never>(), Marker, { n: 7 })
       const seen = yield* Effect.uninterruptible(
-        Effect.sync(() => unsafeForkRoot(context, Effect.map(Effect.service(Marker), (m) => m.n)))
+        Effect.sync(() =>
+          unsafeForkRoot(
+            context,
+            Effect.map(Effect.service(Marker), (m) => m.n)
+          )
+        )
       )
       expect(yield* Fiber.join(seen)).toBe(7)
       const idle = yield* Effect.uninterruptible(Effect.sync(() => unsafeForkRoot(context, Effect.never)))
       yield* Effect.yieldNow
       idle.interruptUnsafe(undefined)
       expect(Exit.hasInterrupts(yield* Fiber.await(idle))).toBe(true)
-    }))
+    })
+  )
 })
 
 describe("compat: waking fibers", () => {
@@ -99,22 +109,35 @@ describe("compat: waking fibers", () => {
     Effect.gen(function* () {
       const deferred = yield* Deferred.make<void>()
       let resumed = false
-      yield* Effect.forkChild(Effect.andThen(Deferred.await(deferred), Effect.sync(() => (resumed = true))), {
-        startImmediately: true
-      })
+      yield* Effect.forkChild(
+        Effect.andThen(
+          Deferred.await(deferred),
+          Effect.sync(() => (resumed = true))
+        ),
+        {
+          startImmediately: true
+        }
+      )
       yield* Effect.sync(() => {
         Deferred.doneUnsafe(deferred, Effect.void)
         // If this fails, Effect schedules resumptions again: `later` could go.
         expect(resumed).toBe(true)
       })
-    }))
+    })
+  )
 
   it.effect("a Signal's waiters resume after the current synchronous work, in order, on the scheduler", () =>
     Effect.gen(function* () {
       const signal = new Signal<number>()
       const seen: Array<string> = []
-      yield* Effect.forkChild(Effect.map(signal.await, (n) => seen.push(`a${n}`)), { startImmediately: true })
-      yield* Effect.forkChild(Effect.map(signal.await, (n) => seen.push(`b${n}`)), { startImmediately: true })
+      yield* Effect.forkChild(
+        Effect.map(signal.await, (n) => seen.push(`a${n}`)),
+        { startImmediately: true }
+      )
+      yield* Effect.forkChild(
+        Effect.map(signal.await, (n) => seen.push(`b${n}`)),
+        { startImmediately: true }
+      )
       yield* Effect.sync(() => {
         signal.complete(1)
         later(() => seen.push("later"))
@@ -123,7 +146,8 @@ describe("compat: waking fibers", () => {
       // The wake-ups run as one task of the fiber's scheduler.
       yield* Effect.yieldNow
       expect(seen).toEqual(["a1", "b1", "later"])
-    }))
+    })
+  )
 
   it.effect("private FiberImpl fields: _running is set while its loop runs, interruptible follows its region", () =>
     Effect.gen(function* () {
@@ -141,14 +165,18 @@ describe("compat: waking fibers", () => {
       yield* Deferred.succeed(latch, undefined)
       yield* Fiber.await(idle)
       yield* Fiber.await(held)
-    }))
+    })
+  )
 
   it.effect("unsafeInterruptFork does not unwind a suspended interruptible fiber inside the call", () =>
     Effect.gen(function* () {
       let finalized = false
-      const fiber = yield* Effect.forkChild(Effect.onInterrupt(Effect.never, () => Effect.sync(() => (finalized = true))), {
-        startImmediately: true
-      })
+      const fiber = yield* Effect.forkChild(
+        Effect.onInterrupt(Effect.never, () => Effect.sync(() => (finalized = true))),
+        {
+          startImmediately: true
+        }
+      )
       yield* Effect.sync(() => {
         unsafeInterruptFork(fiber, undefined)
         expect(finalized).toBe(false)
@@ -156,27 +184,34 @@ describe("compat: waking fibers", () => {
       })
       expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
       expect(finalized).toBe(true)
-    }))
+    })
+  )
 
-  it.effect("unsafeInterruptFork records the interruption at once on an uninterruptible fiber woken in the same turn", () =>
-    Effect.gen(function* () {
-      const signal = new Signal<void>()
-      let finishedRegion = false
-      const fiber = yield* Effect.forkChild(
-        Effect.uninterruptible(Effect.andThen(signal.await, Effect.sync(() => (finishedRegion = true)))).pipe(
-          Effect.andThen(Effect.succeed("went on after the region"))
-        ),
-        { startImmediately: true }
-      )
-      yield* Effect.sync(() => {
-        // A stop: wake the attempt (`cancelled`), then interrupt its fiber.
-        signal.complete(undefined)
-        unsafeInterruptFork(fiber, undefined)
+  it.effect(
+    "unsafeInterruptFork records the interruption at once on an uninterruptible fiber woken in the same turn",
+    () =>
+      Effect.gen(function* () {
+        const signal = new Signal<void>()
+        let finishedRegion = false
+        const fiber = yield* Effect.forkChild(
+          Effect.uninterruptible(
+            Effect.andThen(
+              signal.await,
+              Effect.sync(() => (finishedRegion = true))
+            )
+          ).pipe(Effect.andThen(Effect.succeed("went on after the region"))),
+          { startImmediately: true }
+        )
+        yield* Effect.sync(() => {
+          // A stop: wake the attempt (`cancelled`), then interrupt its fiber.
+          signal.complete(undefined)
+          unsafeInterruptFork(fiber, undefined)
+        })
+        const exit = yield* Fiber.await(fiber)
+        expect(finishedRegion).toBe(true)
+        expect(Exit.hasInterrupts(exit)).toBe(true)
       })
-      const exit = yield* Fiber.await(fiber)
-      expect(finishedRegion).toBe(true)
-      expect(Exit.hasInterrupts(exit)).toBe(true)
-    }))
+  )
 
   it.effect("unsafeInterruptFork on a fiber whose loop is running interrupts it at its next step", () =>
     Effect.gen(function* () {
@@ -191,7 +226,8 @@ describe("compat: waking fibers", () => {
       )
       expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
       expect(after).toBe(false)
-    }))
+    })
+  )
 })
 
 describe("compat: a fiber's children (private FiberImpl._children)", () => {
@@ -206,7 +242,8 @@ describe("compat: a fiber's children (private FiberImpl._children)", () => {
       yield* Deferred.succeed(latch, undefined)
       yield* Fiber.await(child)
       expect(currentChildren()).toBeUndefined()
-    }))
+    })
+  )
 
   it.effect("does not list detached, scoped or racing fibers", () =>
     Effect.gen(function* () {
@@ -215,7 +252,8 @@ describe("compat: a fiber's children (private FiberImpl._children)", () => {
       expect(currentChildren()).toBeUndefined()
       yield* Fiber.interrupt(detached)
       yield* Fiber.interrupt(scoped)
-    }))
+    })
+  )
 
   it.effect("unsafeInterruptChildrenNow interrupts the children and waits until their finalizers have run", () =>
     Effect.gen(function* () {
@@ -233,7 +271,14 @@ describe("compat: a fiber's children (private FiberImpl._children)", () => {
             )
           )
           return yield* Effect.never
-        }).pipe(Effect.ensuring(Effect.andThen(Effect.sleep("10 millis"), Effect.sync(() => finalized.push("child")))))
+        }).pipe(
+          Effect.ensuring(
+            Effect.andThen(
+              Effect.sleep("10 millis"),
+              Effect.sync(() => finalized.push("child"))
+            )
+          )
+        )
       )
       yield* Effect.yieldNow
       yield* Effect.yieldNow
@@ -248,16 +293,20 @@ describe("compat: a fiber's children (private FiberImpl._children)", () => {
       expect(finalized).toEqual(["child", "grandchild"])
       expect(child.pollUnsafe() !== undefined && Exit.hasInterrupts(child.pollUnsafe()!)).toBe(true)
       expect(yield* Effect.suspend(() => Effect.succeed(unsafeInterruptChildrenNow()))).toBeUndefined()
-    }))
+    })
+  )
 
   it.effect("a racer of timeoutOrElse is a fresh fiber: the children it forks end with it", () =>
     Effect.gen(function* () {
       let childEnded = false
       const result = yield* Effect.timeoutOrElse(
         Effect.andThen(
-          Effect.forkChild(Effect.onInterrupt(Effect.never, () => Effect.sync(() => (childEnded = true))), {
-            startImmediately: true
-          }),
+          Effect.forkChild(
+            Effect.onInterrupt(Effect.never, () => Effect.sync(() => (childEnded = true))),
+            {
+              startImmediately: true
+            }
+          ),
           Effect.succeed("done")
         ),
         { duration: "1 second", orElse: () => Effect.succeed("timed out") }
@@ -265,7 +314,8 @@ describe("compat: a fiber's children (private FiberImpl._children)", () => {
       expect(result).toBe("done")
       expect(childEnded).toBe(true)
       expect(currentChildren()).toBeUndefined()
-    }))
+    })
+  )
 })
 
 describe("compat: scopes", () => {
@@ -276,19 +326,26 @@ describe("compat: scopes", () => {
       Scope.closeUnsafe(scope, Exit.void)
       expect(scope.state._tag).toBe("Closed")
       let ran = false
-      yield* Scope.addFinalizer(scope, Effect.sync(() => (ran = true)))
+      yield* Scope.addFinalizer(
+        scope,
+        Effect.sync(() => (ran = true))
+      )
       expect(ran).toBe(true)
       const child = yield* Scope.fork(scope, "sequential")
       expect(child.state._tag).toBe("Closed")
       const fiber = yield* Effect.forkIn(Effect.never, scope)
       expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
-    }))
+    })
+  )
 
-  it.effect("Effect elects a typed failure to a defect when a finalizer dies (why endAttempt combines causes itself)", () =>
-    Effect.gen(function* () {
-      const exit = yield* Effect.exit(Effect.ensuring(Effect.fail("boom"), Effect.die("finalizer")))
-      expect(Exit.isFailure(exit) && Cause.hasFails(exit.cause)).toBe(false)
-    }))
+  it.effect(
+    "Effect elects a typed failure to a defect when a finalizer dies (why endAttempt combines causes itself)",
+    () =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(Effect.ensuring(Effect.fail("boom"), Effect.die("finalizer")))
+        expect(Exit.isFailure(exit) && Cause.hasFails(exit.cause)).toBe(false)
+      })
+  )
 
   it.effect("endAttempt keeps the attempt's typed failure beside a finalizer's defect", () =>
     Effect.gen(function* () {
@@ -300,7 +357,41 @@ describe("compat: scopes", () => {
       expect(Cause.findErrorOption(cause)).toEqual(expect.objectContaining({ _tag: "Some", value: "boom" }))
       expect(Cause.hasDies(cause)).toBe(true)
       expect(scope.state._tag).toBe("Closed")
-    }))
+    })
+  )
+
+  it.effect("a typed failure whose attempt-scope finalizer dies is still read as that failure", () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.make()
+      const handle = yield* sup.add(
+        Task.make(
+          "fatal",
+          Effect.andThen(
+            Effect.addFinalizer(() => Effect.die("cleanup broke")),
+            Effect.fail(TaskError.fatal("gave up"))
+          ),
+          { logFailures: "none" }
+        )
+      )
+      const outcome = yield* handle.await
+      expect(outcome._tag).toBe("Fatal")
+    })
+  )
+
+  it.effect("a typed failure whose own ensuring finalizer dies reaches the supervisor as a defect (Effect 4)", () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.make()
+      const handle = yield* sup.add(
+        Task.make("elected", Effect.ensuring(Effect.fail(TaskError.fatal("gave up")), Effect.die("cleanup broke")), {
+          restart: RestartPolicy.never,
+          logFailures: "none"
+        })
+      )
+      const outcome = yield* handle.await
+      expect(outcome).toMatchObject({ _tag: "Failed" })
+      expect((outcome as { reason: string }).reason).toMatch(/^defect: /)
+    })
+  )
 
   it.effect("endAttempt on a scope nobody used closes it and allocates no effect", () =>
     Effect.gen(function* () {
@@ -308,7 +399,8 @@ describe("compat: scopes", () => {
       const exit = yield* endAttempt(scope, Exit.succeed(1))
       expect(exit).toEqual(Exit.succeed(1))
       expect(scope.state._tag).toBe("Closed")
-    }))
+    })
+  )
 })
 
 describe("compat: schedules", () => {
@@ -321,7 +413,8 @@ describe("compat: schedules", () => {
       expect(delays).toEqual([100, 200, undefined, undefined])
       const again = yield* makeStepper(schedule)
       expect((yield* stepSchedule(again, 0, undefined))?.delayMs).toBe(100)
-    }))
+    })
+  )
 
   it.effect("scheduleFromStep keeps its state per stepper and stops on an undefined delay", () =>
     Effect.gen(function* () {
@@ -333,14 +426,16 @@ describe("compat: schedules", () => {
       for (let i = 0; i < 4; i++) outs.push(yield* stepSchedule(step, 0, undefined))
       expect(outs).toEqual([{ output: 0, delayMs: 10 }, { output: 1, delayMs: 20 }, undefined, undefined])
       expect(yield* stepSchedule(yield* makeStepper(schedule), 0, undefined)).toEqual({ output: 0, delayMs: 10 })
-    }))
+    })
+  )
 
   it.effect("a schedule whose step dies fails the step with the defect", () =>
     Effect.gen(function* () {
       const schedule = scheduleFromStep<number, unknown, number, never>(0, () => Effect.die("broken"))
       const exit = yield* Effect.exit(Effect.flatMap(makeStepper(schedule), (step) => stepSchedule(step, 0, 1)))
       expect(Exit.isFailure(exit) && Cause.hasDies(exit.cause)).toBe(true)
-    }))
+    })
+  )
 })
 
 describe("compat: context", () => {
@@ -351,7 +446,8 @@ describe("compat: context", () => {
       expect(custom).not.toBe(Tracer.nativeTracer)
       const context = Context.add(yield* Effect.context<never>(), Tracer.Tracer, custom)
       expect(isNativeTracer(context)).toBe(false)
-    }))
+    })
+  )
 
   it.effect("unsafeCurrentService reads the running fiber's context", () =>
     Effect.gen(function* () {
@@ -362,7 +458,8 @@ describe("compat: context", () => {
         { n: 3 }
       )
       expect(seen).toEqual({ n: 3 })
-    }))
+    })
+  )
 
   it.effect("timeout inside an uninterruptible region interrupts the timed effect (why only waits are timed)", () =>
     Effect.gen(function* () {
@@ -380,5 +477,6 @@ describe("compat: context", () => {
       const result = yield* Fiber.join(fiber)
       expect(result._tag).toBe("None")
       expect(interrupted).toBe(true)
-    }))
+    })
+  )
 })
