@@ -1,3 +1,16 @@
+/**
+ * How an attempt's exit is read: `classify` maps an `Exit` (or `TIMED_OUT`) to an `AttemptResult`,
+ * the first column of the attempt-exit table. Pure, no state: the task loop applies the policy.
+ *
+ * Invariants:
+ * - The error's `_tag` decides (`TaskCanceled`, `TaskEscalate`, `TaskFatal`), so any value with
+ *   that tag counts; then `isFatal`; else it is a failure.
+ * - The first typed failure decides; a defect is looked at only when there is none.
+ * - Never throws on a hostile error value (throwing getters, Proxies, an `isFatal` that throws):
+ *   such a failure still goes through the restart policy.
+ *
+ * @internal
+ */
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"

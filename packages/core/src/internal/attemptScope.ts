@@ -1,3 +1,18 @@
+/**
+ * The `Scope` of one attempt, and the end of an attempt (`endAttempt`).
+ *
+ * Data flow: `taskLoop.beginAttempt` makes the scope and puts it in the attempt's context; the
+ * attempt's body calls `endAttempt` from the task's own fiber, in an uninterruptible region,
+ * however the attempt ended (a stop included), and the loop reads the exit it returns.
+ *
+ * Invariants:
+ * - Nothing the attempt forked outlives it: the task fiber's children are interrupted and awaited
+ *   before the scope closes (`compat.unsafeInterruptChildrenNow`).
+ * - The attempt's own typed failure still decides when a finalizer dies: the causes are combined
+ *   here, not by `onExit`, which in Effect 4 would turn that failure into a defect.
+ *
+ * @internal
+ */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"

@@ -1,3 +1,19 @@
+/**
+ * The event bus of a supervision tree: each event stamped with `seq` and `at`, then offered to one
+ * sliding buffer per subscriber.
+ *
+ * Data flow: the root makes the bus (`makeBus`) and nested supervisors publish on it; every emit
+ * site (`supervisor.ts`, `taskLoop.ts`, `strategy.ts`, `controller.ts`) reads `listening`, builds
+ * the event and calls `emit`; `subscribe` gives each subscriber a `Stream` over its buffer; `close`
+ * (a root scope finalizer, run after the shutdown) ends every stream after what it still holds.
+ *
+ * Invariants:
+ * - `seq` counts every event of the tree, built or not, so every subscriber sees the same numbers.
+ * - Publishing never blocks and never runs a subscriber's code: waiters wake through `Signal`.
+ * - No outcome depends on the bus: a subscriber that loses events loses no outcome.
+ *
+ * @internal
+ */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"

@@ -1,7 +1,13 @@
 /**
  * Every use of Effect's internals, and every runtime trick whose shape depends on the Effect
  * release, lives here, so that a port (or an Effect minor that changes them) touches one file.
- * `test/compat/Compat.test.ts` checks each assumption against the installed Effect.
+ * `test/compat/Compat.test.ts` checks each assumption against the installed Effect, and
+ * docs/ARCHITECTURE.md ("What compat.ts reads from Effect 4, and why") says what each is for.
+ *
+ * Invariants: no other module of core reads a private field of Effect's; the fibers fibervisor
+ * keeps (task fibers, offload jobs, grace timers, shutdown and group-restart drivers) are started
+ * here, so `live` counts them for the leak checks; a wake-up from the middle of the supervisor's
+ * bookkeeping goes through `later`.
  *
  * @internal
  */

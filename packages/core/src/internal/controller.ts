@@ -1,3 +1,21 @@
+/**
+ * The admission controller behind `submit` (taskvisor's): slots by key, each with at most one owner
+ * and a FIFO of submissions behind it; `queue`, `replace`, `drop-if-running`.
+ *
+ * Data flow: `submit` checks its options and the task, then starts the submission at once
+ * (`SupervisorImpl.spawn`, with the id and the `settled` signal reserved at submission), queues it,
+ * or rejects it (outcome `Rejected`, event `SlotRejected`). When an owner's entry leaves the
+ * registry, `SupervisorImpl.release` calls `released` and the slot passes to its next submission.
+ * `startShutdown` calls `shutdown`; a `remove` / `cancel` of a task that is only queued ends in
+ * `removeQueued`.
+ *
+ * Invariants:
+ * - A slot frees only when its owner's fiber has exited: an abandoned owner still holds it.
+ * - A queued submission counts in the supervisor's `pending` until it starts or is rejected.
+ * - Only busy slots are kept: a slot with neither owner nor queue is deleted.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Option from "effect/Option"

@@ -1,3 +1,13 @@
+/**
+ * The one-line `reason` of events and outcomes: `describeError` for an error value,
+ * `describeCause` for a `Cause` (its first typed failure, else its first defect, else
+ * "interrupted").
+ *
+ * Invariant: never throws, whatever the value: a hostile error must still go through the restart
+ * policy.
+ *
+ * @internal
+ */
 import * as Cause from "effect/Cause"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"

@@ -1,3 +1,14 @@
+/**
+ * Durations from user input, and how a refused value is named in an error message.
+ *
+ * `decodeDuration` is the one rule for every duration option of core (task and supervisor options,
+ * `Backoff`, the offload config, the `cancel` and `awaitIdle` timeouts): it never throws, and it
+ * refuses what Effect's own decoder lets through or throws on (infinite, negative, below one
+ * nanosecond, an object that is not a duration). `describe` prints a value in those messages. The
+ * timer helpers wrap Effect's; the caveat on what may be timed is theirs.
+ *
+ * @internal
+ */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"

@@ -1,3 +1,28 @@
+/**
+ * The registry's record of one task (`Entry`), which is also the `TaskContext` its attempts read.
+ * An entry lives from `add` until its fiber has exited; a group restart or `restartNow` starts a
+ * new fiber on the same entry (`rearm`), so the id, the name and the counters survive it.
+ *
+ * Data flow: the supervisor makes it (`spawn`), claims its stop, settles its outcome and removes
+ * it; the task loop records progress on it (attempt, state, streak, backoff stepper); `list` and
+ * `tree` read it. It holds no policy: decisions are made in `taskLoop.ts` and `supervisor.ts`.
+ *
+ * Invariants:
+ * - One writer at a time, its own fiber or the supervisor's synchronous operations: no locks.
+ * - `outcome` is written once, by `decide`, which only the supervisor's `settle` calls.
+ * - `stopReason` is set once and never cleared: a claimed entry never gets a new fiber.
+ * - The phase is read from several fields (docs/ARCHITECTURE.md, "The entry's state"): parked is
+ *   `exited` without an outcome, abandoned is an outcome without `exited`.
+ *
+ * Every task keeps one entry, so it is kept small: the booleans are bits of `flags` (one number,
+ * not eleven fields: 1 STATIC, 2 ATTEMPT_RUNNING, 4 PARKING, 8 ESCALATING, 16 EXITED,
+ * 32 CANCEL_SENT, 64 BEGUN, 128 RESTART_COUNTED, 256 HELD_BY_GROUP, 512 RESTARTING_NOW,
+ * 1024 COUNTED_OUT, each documented on its accessor), state that only trees, restarts and waits use
+ * lives in `Rare`, made on first write, and the signals are made when first awaited. `rearm` keeps
+ * STATIC, ATTEMPT_RUNNING and ESCALATING and clears the bits that describe one fiber.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"

@@ -1,3 +1,10 @@
+/**
+ * `TaskHandle`, as `add` and `submit` return it. It reads a `Handled`: an entry, or a controller
+ * submission that is still queued and hands its `settled` signal to its entry when it starts, so a
+ * handle behaves the same before and after its task starts.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Duration from "effect/Duration"

@@ -1,7 +1,9 @@
 /**
  * The rule for names that reach log lines, metric labels and paths as they are (task names, a root
  * supervisor's name): no control character (one would forge or break a log line), no leading or
- * trailing whitespace (invisible in a log). Owns nothing else; a leaf module.
+ * trailing whitespace (invisible in a log). Owns nothing else.
+ *
+ * @internal
  */
 import { describe } from "./duration.js"
 

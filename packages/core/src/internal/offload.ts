@@ -1,3 +1,24 @@
+/**
+ * The real `Offload` service (`OffloadImpl`) behind `Offload.layer` and `Offload.layerInline`:
+ * admission, dedup by key, global and per-kind limits, the queue, timeouts, metrics, the drain.
+ *
+ * Data flow (register → admission → run → exit → free key): `offer` checks the key; `admit`
+ * decides and records the job; `start` forks it as a root fiber with the caller's context; `body`
+ * runs the work under its timeout policy and logs its failures; `finished` (the fiber's observer)
+ * frees the key and the slot, records the metrics, starts queued work, then wakes the waiters.
+ * `close` (the layer's scope) stops admission, drains within the grace, and cuts off the rest.
+ *
+ * Invariants:
+ * - Admission is one synchronous block: two registrations of one key cannot both pass.
+ * - Every exit frees the key: the observer runs even for a job interrupted before its first step,
+ *   and `stop` untracks a queued job it drops.
+ * - Bookkeeping is finished before anyone is woken or interrupted: Effect 4 runs a woken or an
+ *   interrupted fiber inside the call.
+ * - A stop drops queued jobs before it interrupts running ones (whose end starts queued work).
+ * - The work's failures never reach the caller. Only waits are timed, never the work.
+ *
+ * @internal
+ */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"

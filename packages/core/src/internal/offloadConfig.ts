@@ -1,3 +1,13 @@
+/**
+ * The `Offload.layer` config: a `Schema` (`OffloadConfigSchema`) decoded once per layer into a
+ * `ResolvedConfig`, with fibervisor's own messages where Schema's would not say what is wrong.
+ *
+ * Invariants: an unknown key is refused; only the first problem is reported, with its path
+ * (`perKind.revalidate.maxConcurrent`); every duration goes through `decodeDuration`, as every
+ * duration option of core does.
+ *
+ * @internal
+ */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"

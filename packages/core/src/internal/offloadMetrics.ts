@@ -1,3 +1,10 @@
+/**
+ * The offload metrics (`fibervisor_offload_*`), one set per kind, and the rejected counter of keys
+ * too malformed to have a kind. Capped like the task metrics (`maxKindLabels`, then `"_other"`);
+ * every update takes the job's caller context.
+ *
+ * @internal
+ */
 import * as Metric from "effect/Metric"
 
 const spawnedName = "fibervisor_offload_spawned_total"

@@ -1,3 +1,15 @@
+/**
+ * Supervisor options decoded into a `Config` (`resolveConfig`): for a root (`Supervisor.make`) and
+ * for a nested supervisor (a `Supervisor.task`'s options, with its parent's defaults).
+ *
+ * Invariants:
+ * - Nothing is ignored silently: an unknown key is refused at a root, a root-only option on a
+ *   nested supervisor, each with its reason.
+ * - The defaults are decided here: grace 10 s, `eventBuffer` 1024, `maxSlotQueue` 100,
+ *   `one-for-one`, intensity 3 in 5 s for a nested supervisor and none for a root (OTP's).
+ *
+ * @internal
+ */
 import * as Duration from "effect/Duration"
 import * as Result from "effect/Result"
 import { decodeDuration, describe } from "./duration.js"

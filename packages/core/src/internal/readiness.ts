@@ -1,3 +1,14 @@
+/**
+ * The readiness record of one tree: the readiness tasks (`ready: true | "reported"`) that ended
+ * for good, by path, shown on the root's snapshot and read by `/readyz`.
+ *
+ * Data flow: `SupervisorImpl.settle` records a loss (not for a task stopped deliberately, nor
+ * while its supervisor shuts down); `spawn` and deliberate stops clear a path and its subtree.
+ * Nested supervisors share their root's record (`tree.ts`), so a loss outlives the nested
+ * supervisor it happened under.
+ *
+ * @internal
+ */
 import type * as SupervisorTree from "../SupervisorTree.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
 

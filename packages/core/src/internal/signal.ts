@@ -1,3 +1,12 @@
+/**
+ * `Signal`: the one-shot wait fibervisor uses where Effect code would use a `Deferred` (outcomes,
+ * stop requests, starts and exits of task fibers, shutdown results, group restarts, the bus).
+ *
+ * Invariant: completing it never runs a waiting fiber on the caller's stack: waiters resume through
+ * `compat.later`. Only `listen` callbacks run at once, and those are fibervisor's own bookkeeping.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import { later } from "./compat.js"
 

@@ -1,3 +1,24 @@
+/**
+ * One group restart under `one-for-all` or `rest-for-one` (`restartGroup`): which children a
+ * trigger's failure takes down, stopping them in reverse start order, the trigger's own backoff,
+ * and starting them again in start order.
+ *
+ * Data flow: the trigger's fiber exits with `RESTART`, `SupervisorImpl.exited` queues it, and the
+ * supervisor's group fiber runs `restartGroup` for one trigger at a time. Children are stopped
+ * through `SupervisorImpl.park` (to start again) or `requestStop` (`never` siblings, for good) and
+ * started through `respawn`. The supervisor's `restartVerdict` reads `GroupRun` so that siblings
+ * failing together make one restart.
+ *
+ * Invariants:
+ * - The affected children are fixed when the restart begins; a failure of one of them joins it
+ *   (`heldByGroup`) instead of making another.
+ * - Ended children stay ended; one removed, abandoned or stopped for good meanwhile is not started.
+ * - Each sibling's grace clock is a fiber of its own: a shutdown that interrupts the group restart
+ *   keeps the sibling's deadline.
+ * - Nothing starts once the supervisor is shutting down.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import { sleepMillis } from "./duration.js"
 import type { Entry } from "./entry.js"

@@ -1,3 +1,19 @@
+/**
+ * Task specs checked and completed: `resolveTask` turns a `Task` and its supervisor's defaults into
+ * a `ResolvedTask` (durations in ms, the restart policy decoded), or an `InvalidTaskSpec` naming
+ * the field; `resolveDefaults` does the same for a supervisor's `defaults`.
+ *
+ * Data flow: the supervisor's `admit` and the controller's `submit` resolve each task against
+ * their supervisor's defaults, and the result becomes the entry's `spec`; `Task.validate` checks a
+ * task alone. A `Supervisor.task`'s one options object also holds its nested supervisor's keys,
+ * which its `NestedSpec` (`tree.ts`) checks.
+ *
+ * Invariants:
+ * - Imperative and allocation-light on purpose: it runs on every `add`.
+ * - Never throws and never clamps: a bad value, or an unknown key, is refused with its field.
+ *
+ * @internal
+ */
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"

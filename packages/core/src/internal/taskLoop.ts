@@ -1,3 +1,25 @@
+/**
+ * The task loop: the whole life of a task's fiber (attempt, read the exit, decide, back off or
+ * run again) as one effect per supervisor (`supervisorLoop`), shared by all its task fibers.
+ *
+ * Data flow: `SupervisorImpl.startFiber` forks `host.loop` with the task's context, and each step
+ * finds its entry in the running fiber's context (`currentEntry`): an idle task holds no closure.
+ * `beginAttempt` opens the attempt (permit, scope, context, metrics, `AttemptStarting`), the body
+ * runs and ends it (`attemptScope.endAttempt`), `classify` reads the exit, and `afterAttempt` /
+ * `onSuccess` / `onFailure` apply the decision table (docs/ARCHITECTURE.md, "The attempt-exit
+ * decision table"). The fiber ends with an outcome, or with `RESTART` when a group restart takes
+ * over. The supervisor is reached only through `LoopHost`.
+ *
+ * Invariants:
+ * - The permit is held for the attempt only, never while backing off.
+ * - No attempt starts once a stop was requested or the supervisor is shutting down.
+ * - A stop's interruption takes effect when the attempt's uninterruptible end is over, before the
+ *   decision: the supervisor's exit handler reports an interrupted attempt, not this loop.
+ * - Each attempt's context is rebuilt from the caller's, never from the previous attempt's.
+ * - Hot path: `flatMap`s, no generator; an event is built only when someone listens.
+ *
+ * @internal
+ */
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"

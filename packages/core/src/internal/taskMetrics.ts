@@ -1,3 +1,16 @@
+/**
+ * The task metrics (`fibervisor_task_*`), one set of metric objects per task path.
+ *
+ * Data flow: an entry looks its set up once (`Entry.metrics`); the task loop and the supervisor
+ * update it with the task's caller context, so a `MetricRegistry` the application provides
+ * receives them.
+ *
+ * Invariants: at most `maxTaskLabels` paths get series of their own (later ones share `"_other"`),
+ * because Effect's registry keeps every series; series are never removed, so a counter stays
+ * monotonic when a path is reused.
+ *
+ * @internal
+ */
 import * as Metric from "effect/Metric"
 
 const names = {

@@ -1,3 +1,22 @@
+/**
+ * `Supervisor.task`: a task whose attempt runs a nested supervisor over its children, and the check
+ * of its options and children.
+ *
+ * Data flow: `supervisorTask` attaches a `NestedTaskSpec` to an ordinary task; the parent's
+ * `resolveTask` runs that check at admission. Each attempt makes a nested `SupervisorImpl` in the
+ * attempt's scope, on the root's bus and readiness record, starts the children in order
+ * (`startStatic`) and returns the nested `join`. The nested supervisor's failure is the attempt's
+ * failure: escalation is the parent's ordinary failure handling. Stopping the task closes the
+ * attempt's scope, which shuts the nested supervisor down.
+ *
+ * Invariants:
+ * - An attempt ends only once every child's fiber has exited (`released`), abandoned ones
+ *   included: the parent keeps the name, and a restart never runs beside the old subtree.
+ * - Checking a tree is linear in its size and iterative: a check is kept per task and defaults,
+ *   and the first one runs deepest level first with an explicit stack.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type { AddError, SupervisorTaskOptions } from "../Supervisor.js"

@@ -1,3 +1,12 @@
+/**
+ * `ZeroSignal`: a counter whose waiters resume when it reaches zero. A supervisor's `pending`,
+ * `registered` and `aliveDynamic`, and Offload's `idle` and `live`, are ZeroSignals.
+ *
+ * Invariant: waiters resume through `Signal`, after the current synchronous work; each trip to
+ * zero completes one `Signal` for every waiter, and a wait while the count is up makes a new one.
+ *
+ * @internal
+ */
 import * as Effect from "effect/Effect"
 import { Signal } from "./signal.js"
 

@@ -1,5 +1,10 @@
 /**
- * The routes of the health server.
+ * The routes of the health server: `/healthz` (503 once the supervisor shuts down), `/readyz`
+ * (readiness from the tree snapshot: no readiness task lost, every live one ready), `/tasks` (the
+ * snapshot, Schema-encoded), `/events` (server-sent events), `/metrics` (Prometheus text).
+ *
+ * Data flow: everything a route reads comes in through `Dependencies`, and the supervisor only
+ * through its public interface: the routes share no state with the server's lifecycle.
  *
  * @internal
  */

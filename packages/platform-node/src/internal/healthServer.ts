@@ -1,5 +1,15 @@
 /**
- * Options checking and the server's lifecycle.
+ * `HealthServer`: its options, and the server's lifecycle in the caller's scope.
+ *
+ * Data flow: `start` builds the routes (`healthRoutes.ts`) over the supervisor and a Prometheus
+ * renderer, serves them on a Node `http.Server` through `@effect/platform-node`, and reports the
+ * address it bound.
+ *
+ * Invariants: release runs in a sequential child scope, in this order: the supervisor's shutdown
+ * (with `shutdownSupervisorFirst`) while the probes still answer (503), then the open event streams
+ * end after what the supervisor published, then the HTTP server closes, each connection once it
+ * has no request in flight. A server that fails to start never shuts the supervisor down. Its own
+ * requests are not traced.
  *
  * @internal
  */

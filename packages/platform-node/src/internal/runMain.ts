@@ -1,3 +1,22 @@
+/**
+ * `NodeSupervisor.runMain`: runs a program on the platform's `runMain` with a `SupervisorRegistry`
+ * around it, and bounds its shutdown.
+ *
+ * Data flow: the options are checked first (a bad one fails the program, reported like any other
+ * failure); every root supervisor made under the program registers in the registry. On SIGINT or
+ * SIGTERM the platform interrupts the main fiber (a graceful shutdown, through the scopes) and this
+ * module arms the exit deadline (from the options, else from the roots' grace); past it, it prints
+ * the tasks still running and exits 1. A root that fails ends the program with its failure. Exit
+ * code: 1 on a failure or an exceeded grace, else 0; a second signal exits at once (130 / 143).
+ *
+ * Invariants:
+ * - The deadline is a Node timer, outside Effect, and unref'd: it fires even when the runtime is
+ *   stuck, and never keeps a finished process alive.
+ * - One logger for everything, the main effect's failure included (Effect's default logger swapped
+ *   for the pretty one unless `disablePrettyLogger`).
+ *
+ * @internal
+ */
 import { writeSync } from "node:fs"
 import { type SupervisorError, SupervisorRegistry, SupervisorTree } from "@fibervisor/core"
 import * as Cause from "effect/Cause"
