@@ -70,7 +70,9 @@ const Selected = () => {
             : "—"
         }
       <//>
-      <${Field} label="last failure"><pre class="failure-text">${row.lastFailure ?? "—"}</pre><//>
+      <${Field} label="last failure"
+        >${row.lastFailure === undefined ? "—" : html`<pre class="failure-text">${row.lastFailure}</pre>`}<//
+      >
     </dl>
     <button type="button" class="link" onClick=${() => (pathFilter.value = row.path)}>Show this task's events</button>`
 }
@@ -102,7 +104,7 @@ const Actions = () => {
           name="token"
           autocomplete="off"
           spellcheck="false"
-          placeholder="bearer token (kept in this page's memory only)"
+          placeholder="bearer token (kept in memory only)"
           value=${token.value}
           disabled=${!enabled}
           onInput=${(e: Event) => (token.value = (e.currentTarget as HTMLInputElement).value)}

@@ -26,6 +26,8 @@ export const selectedPath = signal<string | undefined>(undefined)
 /** The row holding the grid's tab stop. */
 const focusedPath = signal<string | undefined>(undefined)
 const scrollTop = signal(0)
+/** Set by a key that moved the focus: the next render focuses the row (it may be a new element). */
+let pendingFocus = false
 const viewportHeight = signal(480)
 
 export const rows = computed((): ReadonlyArray<Row> => {
@@ -113,6 +115,7 @@ const moveFocus = (list: ReadonlyArray<Row>, index: number, container: HTMLEleme
   const target = list[Math.max(0, Math.min(list.length - 1, index))]
   if (target === undefined || container === null) return
   focusedPath.value = target.path
+  pendingFocus = true
   const at = list.indexOf(target) * ROW_HEIGHT
   if (at < container.scrollTop) container.scrollTop = at
   else if (at + ROW_HEIGHT > container.scrollTop + container.clientHeight) {
@@ -142,9 +145,12 @@ export const Tree = () => {
   useEffect(() => {
     const element = scroller.current
     const path = focusedPath.value
-    if (element === null || path === undefined || !element.contains(document.activeElement)) return
+    if (element === null || path === undefined) return
+    if (!pendingFocus && !element.contains(document.activeElement)) return
     const row = element.querySelector<HTMLElement>(`[data-path="${CSS.escape(path)}"]`)
-    if (row !== null && document.activeElement !== row) row.focus({ preventScroll: true })
+    if (row === null) return
+    pendingFocus = false
+    if (document.activeElement !== row) row.focus({ preventScroll: true })
   })
 
   const first = Math.max(0, Math.floor(scrollTop.value / ROW_HEIGHT) - OVERSCAN)
