@@ -66,6 +66,8 @@ export const describeEvent = (event: WireEvent): string => {
       return `stop requested (${event.reason})`
     case "TaskRestartRequested":
       return `restart requested while ${event.state}`
+    case "OperatorActionRequested":
+      return `operator ${event.action}: ${event.outcome}${event.reason === undefined ? "" : ` (${event.reason})`}, from ${event.remote} via ${event.source}`
     default:
       return fields(event as unknown as Record<string, unknown>)
   }
@@ -80,4 +82,5 @@ export const isFailureEvent = (event: WireEvent): boolean =>
   event._tag === "RestartIntensityExceeded" ||
   event._tag === "Escalated" ||
   event._tag === "SlotRejected" ||
+  (event._tag === "OperatorActionRequested" && event.outcome === "refused") ||
   (event._tag === "TaskFinished" && (event.outcome === "Failed" || event.outcome === "Fatal"))

@@ -194,15 +194,29 @@ describe("dashboard texts", () => {
       describeEvent({ _tag: "BackoffScheduled", ...stamp(1, "p"), attempt: 2, delayMs: 200, source: "failure" })
     ).toBe("next attempt in 200 ms (after a failure)")
     const operator = {
-      _tag: "OperatorActionRequested",
+      _tag: "OperatorActionRequested" as const,
       seq: 1,
       at: 1,
       path: "root/x",
       action: "restart",
-      outcome: "accepted",
-      remote: "127.0.0.1"
+      outcome: "refused" as const,
+      reason: "no token",
+      remote: "127.0.0.1",
+      source: "dashboard"
     }
-    expect(describeEvent(operator as never)).toBe("action=restart outcome=accepted remote=127.0.0.1")
+    expect(describeEvent(operator)).toBe("operator restart: refused (no token), from 127.0.0.1 via dashboard")
+    const slot = {
+      _tag: "SlotTransition",
+      seq: 1,
+      at: 1,
+      path: "root",
+      slot: "s",
+      from: "idle",
+      to: "running",
+      queued: 0,
+      reason: "admitted"
+    }
+    expect(describeEvent(slot as never)).toBe("slot=s from=idle to=running queued=0 reason=admitted")
   })
 })
 
