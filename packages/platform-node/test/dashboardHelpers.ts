@@ -108,7 +108,8 @@ export const send = (options: RequestOptions): Effect.Effect<Reply, Error> =>
         headers[name] = value
       }
     }
-    if (options.body !== undefined && headers["content-length"] === undefined) {
+    const lengthLeftOut = options.headers?.["content-length"] === null
+    if (options.body !== undefined && headers["content-length"] === undefined && !lengthLeftOut) {
       headers["content-length"] = String(Buffer.byteLength(options.body))
     }
     const req = httpRequest(
@@ -224,6 +225,11 @@ export const openEvents = (
         let wake: (() => void) | undefined
         res.on("data", (chunk: string) => {
           buffer += chunk
+          wake?.()
+        })
+        // Destroyed without an end (the server went away mid-response).
+        res.on("close", () => {
+          if (!ended) failure ??= new Error("the connection closed before the response ended")
           wake?.()
         })
         res.on("end", () => {
