@@ -17,6 +17,7 @@ import {
   jsonOf,
   openEvents,
   readUntil,
+  send,
   start,
   type Started,
   uniqueRoot,
@@ -200,6 +201,17 @@ describe("Dashboard: /api/events", () => {
       yield* started.sup.add(Task.make("w", Effect.never))
       const seen = yield* readUntil(stream, (event) => event._tag === "TaskAdded")
       expect(seen).toHaveLength(1)
+    })
+  )
+
+  it.live("HEAD answers the stream's headers and holds no stream open", () =>
+    Effect.gen(function* () {
+      const started = yield* start(uniqueRoot("ev-head"))
+      const reply = yield* send({ port: started.board.port, method: "HEAD", path: "/api/events" })
+      expect(reply.status).toBe(200)
+      expect(reply.headers["content-type"]).toBe("text/event-stream")
+      expect(reply.text).toBe("")
+      yield* until("the stream to be released", started.board.openEventStreams, (open) => open === 0)
     })
   )
 
