@@ -9,7 +9,7 @@
  */
 import { computed, signal } from "@preact/signals"
 import { html } from "htm/preact"
-import { useEffect, useRef } from "preact/hooks"
+import { useEffect, useLayoutEffect, useRef } from "preact/hooks"
 import { formatCountdown } from "./format.js"
 import { model, revision, serverNow } from "./live.js"
 import { parentPaths, type Row, visibleRows } from "./model.js"
@@ -141,8 +141,9 @@ export const Tree = () => {
     return () => observer.disconnect()
   }, [])
 
-  // Keep the keyboard focus on the focused row when it is re-rendered (virtualised rows come and go).
-  useEffect(() => {
+  // Keep the keyboard focus on the focused row when it is re-rendered (virtualised rows come and go):
+  // in the same task as the DOM update, so a key pressed meanwhile is not lost on <body>.
+  useLayoutEffect(() => {
     const element = scroller.current
     const path = focusedPath.value
     if (element === null || path === undefined) return
