@@ -1,7 +1,7 @@
 /**
- * The dashboard's entry: reads a token from the address's fragment (`#token=…`, never sent to the
- * server; removed from the address bar at once), renders the page into `#app` and starts the live
- * state (snapshot, event stream).
+ * The dashboard's entry: renders the page into `#app` and starts the live state (snapshot, event
+ * stream). The token for actions is typed into the actions form and kept in memory only (never a
+ * cookie, storage or the URL): reloading the page forgets it.
  */
 import { html } from "htm/preact"
 import { render } from "preact"
@@ -9,7 +9,7 @@ import { Details } from "./details.js"
 import { Events } from "./events.js"
 import { countStates } from "./model.js"
 import { Offload } from "./offload.js"
-import { connection, lastError, model, payloadsShown, revision, start, token } from "./live.js"
+import { connection, lastError, model, payloadsShown, revision, start } from "./live.js"
 import { failingOnly, filterText, rows, Tree } from "./tree.js"
 
 const Header = () => {
@@ -92,13 +92,6 @@ const App = () =>
       <${Offload} />
       <${Events} />
     </main>`
-
-const fragment = new URLSearchParams(location.hash.slice(1))
-const fromFragment = fragment.get("token")
-if (fromFragment !== null) {
-  token.value = fromFragment
-  history.replaceState(null, "", location.pathname + location.search)
-}
 
 const root = document.getElementById("app")
 if (root !== null) {
