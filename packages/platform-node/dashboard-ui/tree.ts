@@ -62,7 +62,11 @@ const Countdown = ({ at }: { at: number | undefined }) => {
   return html`<span class=${text === "due" ? "due" : ""}>${text}</span>`
 }
 
-const TreeRow = ({ row, index, isParent }: { row: Row; index: number; isParent: boolean }) => {
+/**
+ * One row. `revision` is passed only so that the row is drawn again when the model changed: rows are
+ * updated in place, and @preact/signals skips a component whose props are the same objects.
+ */
+const TreeRow = ({ row, index, isParent }: { row: Row; index: number; isParent: boolean; revision: number }) => {
   const open = !collapsed.value.has(row.path)
   const focused = focusedPath.value === row.path || (focusedPath.value === undefined && index === 0)
   const selected = selectedPath.value === row.path
@@ -233,7 +237,13 @@ export const Tree = () => {
         <div class="tree-window" style=${{ transform: `translateY(${first * ROW_HEIGHT}px)` }}>
           ${shown.map(
             (row, i) =>
-              html`<${TreeRow} key=${row.path} row=${row} index=${first + i} isParent=${parentSet.has(row.path)} />`
+              html`<${TreeRow}
+                key=${row.path}
+                row=${row}
+                index=${first + i}
+                isParent=${parentSet.has(row.path)}
+                revision=${revision.value}
+              />`
           )}
         </div>
       </div>
