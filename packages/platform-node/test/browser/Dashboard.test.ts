@@ -159,7 +159,8 @@ const secondsLeft = (text: string | null): number => {
   return Number(match[1]) / (match[2] === "ms" ? 1000 : 1)
 }
 
-describe.skipIf(chromiumMissing)("dashboard in Chromium", () => {
+// A minute per test: Chromium shares two cores with the rest of the suite.
+describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, () => {
   const scope = Effect.runSync(Scope.make())
   const seen: Array<SupervisorEvent.SupervisorEvent> = []
   let sup: Supervisor.Supervisor
