@@ -15,6 +15,8 @@ export default defineProject({
   test: {
     name: "platform-node",
     include: ["test/**/*.test.ts"],
+    // The dashboard's bundle, built from its sources once per run (dist/dashboard/).
+    globalSetup: ["test/setup/dashboard-bundle.ts"],
     testTimeout: 30_000
   }
 })

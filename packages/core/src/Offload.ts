@@ -62,6 +62,52 @@ export interface OffloadHandle<A, E> {
 }
 
 /**
+ * One kind of offloaded work, as `Offload.summary` reports it. The counts run from the service's
+ * start; `active` and `queued` are now.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface OffloadKindSummary {
+  readonly kind: string
+  /** Running now. */
+  readonly active: number
+  /** Admitted and waiting for room (`onFull: { queue }`). */
+  readonly queued: number
+  /** Ended by succeeding. */
+  readonly completed: number
+  /** Ended by failing or dying (as `fibervisor_offload_failed_total` counts them). */
+  readonly failed: number
+  /** Interrupted by their `"cancel"` timeout. */
+  readonly timedOut: number
+  /**
+   * The latest failures and timeouts, oldest first, at most `Offload.recentFailuresPerKind`:
+   * when (epoch ms, from the service's `Clock`) and what happened (the failure's one-line
+   * description, cut to 500 characters; `timed out after N ms` for a timeout).
+   */
+  readonly recentFailures: ReadonlyArray<{ readonly at: number; readonly reason: string }>
+}
+
+/**
+ * What the offload service did, per kind (see `Offload.summary`).
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface OffloadSummary {
+  /** Sorted by kind. Past 1,000 kinds, later ones are counted together under `"_other"`. */
+  readonly kinds: ReadonlyArray<OffloadKindSummary>
+}
+
+/**
+ * How many recent failures `Offload.summary` keeps per kind.
+ *
+ * @since 1.0.0
+ * @category constants
+ */
+export const recentFailuresPerKind: number = internal.recentFailuresPerKind
+
+/**
  * The offload service.
  *
  * @since 0.1.0
@@ -99,6 +145,15 @@ export interface Offload {
    * Resumes when no work is running or queued: `true`; with `timeout`, `false` if that takes longer.
    */
   awaitIdle(timeout?: Duration.Input): Effect.Effect<boolean, InvalidArgument>
+  /**
+   * Per kind: what runs and waits now, how much completed, failed and timed out, and the latest
+   * failures — for dashboards (`@fibervisor/platform-node`'s shows it). Present on the real and
+   * inline layers (and the disabled one, always empty); optional so that other implementations
+   * of the service (test doubles) need not provide it.
+   *
+   * @since 1.0.0
+   */
+  readonly summary?: Effect.Effect<OffloadSummary>
 }
 
 /**
@@ -236,6 +291,7 @@ const disabled: Offload = {
   cancelAll: Effect.succeed(0),
   activeCount: Effect.succeed(0),
   queuedCount: Effect.succeed(0),
+  summary: Effect.succeed({ kinds: [] }),
   awaitIdle: (timeout) =>
     Result.match(internal.decodeTimeout("awaitIdle", timeout), {
       onFailure: Effect.fail,

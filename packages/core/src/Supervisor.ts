@@ -274,6 +274,56 @@ export interface TaskHandle {
 }
 
 /**
+ * The tree and where the event stream stood when it was taken (see `Supervisor.snapshot`).
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface Snapshot {
+  /**
+   * The `seq` of the last event published before the snapshot was taken: the tree reflects every
+   * event up to it and none after it, so a client that applies the events with a greater `seq`
+   * stays in step without a gap or a double.
+   */
+  readonly seq: number
+  readonly tree: SupervisorTree
+}
+
+/**
+ * An operator's request to act on a task (see `Supervisor.operatorAction`).
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface OperatorRequest {
+  /** `"cancel"`, `"remove"` or `"restart"`; any other action is refused (and audited). */
+  readonly action: string
+  /** The task's full path, as the tree and the events show it (`"root/app/worker-1"`). */
+  readonly path: string
+  /** Who asked, for the audit (the dashboard passes the client's address). */
+  readonly remote: string
+  /** What carried the request, for the audit (`"dashboard"`). */
+  readonly source: string
+  /**
+   * Set when the caller has refused the request itself (no token, a forged origin, a bad body):
+   * nothing runs and the audit records this reason.
+   */
+  readonly refused?: string | undefined
+}
+
+/**
+ * What became of an operator's request: the audit's outcome (see
+ * `SupervisorEvent.OperatorActionRequested`), and why when it was refused or declined.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface OperatorResult {
+  readonly outcome: "done" | "declined" | "not-found" | "refused"
+  readonly reason?: string
+}
+
+/**
  * A task by name or by id.
  *
  * @since 0.1.0
@@ -331,12 +381,15 @@ export interface Supervisor {
   /**
    * Claims the stop of a task and returns at once: `true` for the one caller that claimed it. A
    * queued controller submission is taken out of its queue instead (it resolves `RemovedFromQueue`).
+   * Since 1.0.0 `ref` may also be a path relative to this supervisor (`"app/connector"`), as for
+   * `restartNow`: the task `connector` of the running `Supervisor.task` `app`.
    */
   remove(ref: TaskRef): Effect.Effect<boolean>
   /**
    * Stops a task and waits for its cleanup: `true` for the one caller that claimed the stop,
    * `false` for unknown tasks and for callers that joined a stop already under way.
    * With `timeout`, gives up waiting with `TaskTerminationTimeout`; the stop continues.
+   * Since 1.0.0 `ref` may also be a path relative to this supervisor, as for `remove`.
    */
   cancel(
     ref: TaskRef,
@@ -358,8 +411,26 @@ export interface Supervisor {
   restartNow(ref: TaskRef): Effect.Effect<boolean>
   /** Every task, sorted by id. */
   readonly list: Effect.Effect<ReadonlyArray<TaskInfo>>
-  /** One task. */
+  /** One task (since 1.0.0 also by a path relative to this supervisor, as for `remove`). */
   get(ref: TaskRef): Effect.Effect<Option.Option<TaskInfo>>
+  /**
+   * The tree together with the `seq` of the last event published before it was taken, read in
+   * one step: a live view takes the snapshot, then applies the events after `seq`.
+   *
+   * @since 1.0.0
+   */
+  readonly snapshot: Effect.Effect<Snapshot>
+  /**
+   * Runs an operator's action on the task at a full path (`"root/app/worker-1"`: this
+   * supervisor's path, then the names down the tree) and audits it: `cancel` (stop, and resume
+   * once its cleanup is done), `remove` (stop, resume at once) or `restart` (`restartNow`).
+   * `SupervisorEvent.OperatorActionRequested` is published with the outcome for every request —
+   * also when nothing runs: the path names no task (`not-found`), the action is unknown or the
+   * caller refused the request itself (`refused`). It never fails: the outcome says what happened.
+   *
+   * @since 1.0.0
+   */
+  operatorAction(request: OperatorRequest): Effect.Effect<OperatorResult>
   /** Lifecycle events published after the stream starts; ends when the supervisor is closed. */
   readonly events: Stream.Stream<SupervisorEvent>
   /** Subscribes now (no event after this call is missed) and returns the events as a stream. */

@@ -314,6 +314,39 @@ export const SlotTransition = Schema.TaggedStruct("SlotTransition", {
 })
 
 /**
+ * What became of an operator's action (see `OperatorActionRequested`): `done` (the supervisor
+ * acted), `declined` (the task is there but the supervisor did not act: a stop already under way,
+ * a task it cannot restart now), `not-found` (no task at the path), `refused` (the request was
+ * refused before anything ran: no or a wrong token, actions disabled, a forged origin, a bad body).
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const OperatorOutcome = Schema.Literals(["done", "declined", "not-found", "refused"])
+
+/**
+ * An operator asked to act on a task — from the dashboard or another tool, through
+ * `Supervisor.operatorAction` — and `outcome` says what became of it. Published for every
+ * request, the refused ones included, so the bus is the audit trail. `path` is the task's full
+ * path and `action` the action (`"cancel"`, `"remove"`, `"restart"`) as the request named them,
+ * which a refused request may have named wrongly (both are cut to a bounded length); `reason` says
+ * why it was refused or declined; `remote` is who asked (the dashboard puts the client's address),
+ * `source` what carried the request (`"dashboard"`).
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const OperatorActionRequested = Schema.TaggedStruct("OperatorActionRequested", {
+  ...stamp,
+  path: Schema.String,
+  action: Schema.String,
+  outcome: OperatorOutcome,
+  reason: optional(Schema.String),
+  remote: Schema.String,
+  source: Schema.String
+})
+
+/**
  * The union of every event.
  *
  * @since 0.1.0
@@ -341,7 +374,8 @@ export const SupervisorEvent = Schema.Union([
   AutoShutdown,
   SlotSubmitted,
   SlotRejected,
-  SlotTransition
+  SlotTransition,
+  OperatorActionRequested
 ])
 
 /**

@@ -169,6 +169,16 @@ const samples: { readonly [T in SupervisorEvent.Tag]: SupervisorEvent.Of<T> } = 
     owner: "sync",
     queued: 1,
     reason: "replace"
+  },
+  OperatorActionRequested: {
+    _tag: "OperatorActionRequested",
+    seq: 23,
+    at: 30,
+    path: "root/app/worker",
+    action: "restart",
+    outcome: "done",
+    remote: "127.0.0.1:50000",
+    source: "dashboard"
   }
 }
 
@@ -217,6 +227,38 @@ const variants: ReadonlyArray<SupervisorEvent.SupervisorEvent> = [
     to: "idle",
     queued: 0,
     reason: "owner exited"
+  },
+  {
+    _tag: "OperatorActionRequested",
+    seq: 1,
+    at: 0,
+    path: "",
+    action: "explode",
+    outcome: "refused",
+    reason: "no token",
+    remote: "[::1]:4000",
+    source: "dashboard"
+  },
+  {
+    _tag: "OperatorActionRequested",
+    seq: 1,
+    at: 0,
+    path: "root/w",
+    action: "cancel",
+    outcome: "declined",
+    reason: "a stop of the task is already under way",
+    remote: "",
+    source: "cli"
+  },
+  {
+    _tag: "OperatorActionRequested",
+    seq: 1,
+    at: 0,
+    path: "root/x",
+    action: "remove",
+    outcome: "not-found",
+    remote: "r",
+    source: "s"
   }
 ]
 
@@ -249,7 +291,8 @@ describe("SupervisorEvent codec", () => {
         "AutoShutdown",
         "SlotSubmitted",
         "SlotRejected",
-        "SlotTransition"
+        "SlotTransition",
+        "OperatorActionRequested"
       ].sort()
     )
   })
@@ -330,6 +373,31 @@ describe("SupervisorEvent codec", () => {
     {
       title: "fatal missing",
       input: { _tag: "AttemptFailed", seq: 1, at: 0, id: 1, task: "w", attempt: 1, durationMs: 0, reason: "r" }
+    },
+    {
+      title: "an unknown operator outcome",
+      input: {
+        _tag: "OperatorActionRequested",
+        seq: 1,
+        at: 0,
+        path: "root/w",
+        action: "cancel",
+        outcome: "maybe",
+        remote: "r",
+        source: "s"
+      }
+    },
+    {
+      title: "an operator action without its remote",
+      input: {
+        _tag: "OperatorActionRequested",
+        seq: 1,
+        at: 0,
+        path: "root/w",
+        action: "cancel",
+        outcome: "done",
+        source: "s"
+      }
     },
     { title: "stuck not an array", input: { _tag: "GraceExceeded", seq: 1, at: 0, graceMs: 1, stuck: "a" } },
     { title: "stuck with a number", input: { _tag: "GraceExceeded", seq: 1, at: 0, graceMs: 1, stuck: ["a", 1] } }

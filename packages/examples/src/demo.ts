@@ -7,12 +7,15 @@
  *   under one key so concurrent stale hits start one refresh;
  * - `root/traffic`: the service's own callers, a few requests every 300 ms.
  *
- * In a terminal it draws a live status table; otherwise it prints one line per lifecycle event. At
- * the end it prints what happened to each task and the cache's counts.
+ * In a terminal it draws a live status table; otherwise it prints one line per lifecycle event. It
+ * prints the URL of the web dashboard (127.0.0.1) and a token drawn for the run, which its actions
+ * (restart now, cancel, remove) ask for. At the end it prints what happened to each task and the
+ * cache's counts.
  *
  *   pnpm demo                          # runs for 8 seconds, then shuts down gracefully
  *   pnpm demo --duration 20s           # any Effect duration: "20 seconds", 20s, 1500ms
  *   pnpm demo --port 8080 --seed 42    # a fixed port (default: any free one), a fixed Random seed
+ *   pnpm demo --duration 10m --dashboard-port 9091   # the dashboard on a fixed port, time to look
  *
  * A seed fixes the random draws, not the run: the demo runs on the real clock, whose timing decides
  * which task draws next, so two runs with one seed can differ. (Under the TestClock, as in the

@@ -90,8 +90,9 @@ describe("demo: command line", () => {
     expect(Duration.toMillis(ok(["--duration", "20s"]).duration)).toBe(20_000)
     expect(Duration.toMillis(ok(["--duration", "1500ms"]).duration)).toBe(1500)
     expect(Duration.toMillis(ok(["--duration", "20 seconds"]).duration)).toBe(20_000)
-    expect(ok([])).toEqual({ duration: Duration.seconds(8), port: 0, seed: 99 })
+    expect(ok([])).toEqual({ duration: Duration.seconds(8), port: 0, dashboardPort: 0, seed: 99 })
     expect(ok(["--port", "8080", "--seed", "42"])).toMatchObject({ port: 8080, seed: 42 })
+    expect(ok(["--dashboard-port", "9091"])).toMatchObject({ port: 0, dashboardPort: 9091 })
   })
 
   it("names the flag it cannot use", () => {
@@ -101,6 +102,7 @@ describe("demo: command line", () => {
     expect(field(["--duration", "Infinity"])).toBe("--duration")
     expect(field(["--port", "70000"])).toBe("--port")
     expect(field(["--port", "-1"])).toBe("--port")
+    expect(field(["--dashboard-port", "65536"])).toBe("--dashboard-port")
     expect(field(["--seed", "1.5"])).toBe("--seed")
     expect(field(["--seed"])).toBe("--seed")
     expect(field(["--verbose", "1"])).toBe("--verbose")
@@ -213,6 +215,9 @@ describe("demo: the real process", () => {
         expect(run.stdout).toMatch(/^fibervisor demo for 2s \(seed \d+\)\n {2}Ctrl-C shuts down gracefully/)
         expect(run.stdout).toMatch(/^ {2}rate: {3}http:\/\/127\.0\.0\.1:\d+\/rate$/m)
         expect(run.stdout).toMatch(/^ {2}health: http:\/\/127\.0\.0\.1:\d+\/\{healthz,readyz,tasks,events,metrics\}$/m)
+        expect(run.stdout).toMatch(
+          /^ {2}dashboard: http:\/\/127\.0\.0\.1:\d+\/ {2}token for its actions: [0-9a-f]{48}$/m
+        )
         expect(run.stdout).not.toContain("\u001b[")
         expect(run.stdout).toMatch(/^ +\+\d+\.\d{3}s {2}root\/app\/connector +AttemptStarting +id=\d+ attempt=1$/m)
         expect(run.stdout).toMatch(/^ +\+\d+\.\d{3}s {2}demo +shutting down gracefully…$/m)
@@ -245,13 +250,28 @@ describe("demo: the real process", () => {
               const response = await fetch(`${base}${path}`)
               probes.push({ path, status: response.status, body: await response.text() })
             }
+            const dashboard = /^ {2}dashboard: (http:\/\/127\.0\.0\.1:\d+)\//m.exec(stdout)?.[1]
+            if (dashboard === undefined) throw new Error("no dashboard URL in the output")
+            for (const path of ["/", "/api/snapshot"]) {
+              const response = await fetch(`${dashboard}${path}`)
+              probes.push({ path: `dashboard ${path}`, status: response.status, body: await response.text() })
+            }
           }
         })
         expect(run.stderr).toBe("")
         expect(probes.map((probe) => [probe.path, probe.status])).toEqual([
           ["/healthz", 200],
-          ["/tasks", 200]
+          ["/tasks", 200],
+          ["dashboard /", 200],
+          ["dashboard /api/snapshot", 200]
         ])
+        expect(probes[2]!.body).toContain(`<script type="module" src="/assets/app.js">`)
+        // The dashboard sees the tree, the Offload layer of the HTTP server, and accepts actions.
+        expect(JSON.parse(probes[3]!.body)).toMatchObject({
+          tree: { path: "root", state: "running" },
+          offload: { kinds: expect.any(Array) },
+          actions: true
+        })
         expect(JSON.parse(probes[1]!.body)).toMatchObject({ path: "root", state: "running" })
         expect(probes[1]!.body).toContain(`"path":"root/app/connector"`)
         expect({ code: run.code, signal: run.signal }).toEqual({ code: 0, signal: null })

@@ -27,9 +27,15 @@
  * The server does not trace its own requests. Do not expose its port outside the cluster: `/tasks`
  * and `/events` describe the application's internals.
  *
+ * With the `dashboard` option (since 1.0.0) it also serves a live web dashboard on a listener of its
+ * own (127.0.0.1 by default): the tree with states, restarts, last failures and next-attempt
+ * countdowns, the event stream, the offload kinds, and — when a `token` is set — the operator's
+ * actions (cancel, remove, restart now, by path), each audited on the supervisor's event bus. See
+ * `docs/dashboard.md` for its routes and security model.
+ *
  * @since 0.2.0
  */
-import { Supervisor } from "@fibervisor/core"
+import { Offload, Supervisor } from "@fibervisor/core"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -62,6 +68,51 @@ export interface HealthServerOptions {
    * the server is released while its supervisor keeps running.
    */
   readonly shutdownSupervisorFirst?: boolean | undefined
+  /**
+   * Serve the dashboard, on a listener of its own (see `DashboardOptions`); none without it.
+   *
+   * @since 1.0.0
+   */
+  readonly dashboard?: DashboardOptions | undefined
+}
+
+/**
+ * Options of the dashboard (`HealthServerOptions.dashboard`). Checked like every option: an
+ * unknown key is refused by name, a bad value names its field (`dashboard.port`).
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface DashboardOptions {
+  /**
+   * The port to listen on, an integer from 0 to 65535 (0 asks the OS for a free one: see
+   * `HealthServer.dashboard`); not the probes' port: the dashboard has a listener of its own.
+   */
+  readonly port: number
+  /**
+   * The address to listen on (default `"127.0.0.1"`: this machine only). The dashboard shows the
+   * application's internals and, with a token, steers it: put it behind a reverse proxy with TLS
+   * and authentication rather than on a public interface.
+   */
+  readonly host?: string | undefined
+  /**
+   * The bearer token that enables the actions (at least 16 printable ASCII characters, no spaces).
+   * Without it every action is refused (403 `actions are disabled`). Requests send it as
+   * `Authorization: Bearer <token>`; the page asks the operator for it and keeps it in memory only.
+   */
+  readonly token?: string | undefined
+  /**
+   * The `Host` header values the dashboard answers (`"name"` or `"name:port"`, compared
+   * case-insensitively and exactly); any other is refused with 421, which defeats DNS rebinding.
+   * Default: `localhost`, `127.0.0.1` and `[::1]` and the bound address, each with the bound port.
+   * A list replaces the default (add the local names too if you still want them).
+   */
+  readonly allowedHosts?: ReadonlyArray<string> | undefined
+  /**
+   * Show payloads — error descriptions, failure and cancellation reasons — in the events, the tree
+   * and the offload failures (default `false`: each reads `"[hidden]"`).
+   */
+  readonly showPayloads?: boolean | undefined
 }
 
 /**
@@ -77,6 +128,18 @@ export interface HealthServer {
   readonly port: number
   /** How many `/events` streams are open (each holds one subscription to the supervisor's events). */
   readonly openEventStreams: Effect.Effect<number>
+  /**
+   * The dashboard, when the options asked for one: where it listens, the URL a browser on this
+   * machine opens, and how many `/api/events` streams are open.
+   *
+   * @since 1.0.0
+   */
+  readonly dashboard?: {
+    readonly host: string
+    readonly port: number
+    readonly url: string
+    readonly openEventStreams: Effect.Effect<number>
+  }
 }
 
 /**
@@ -120,11 +183,11 @@ export class HealthServerError extends Schema.TaggedError<HealthServerError>(
 }
 
 /**
- * Starts a health server in the current scope, reporting on the `Supervisor` in the context. The
- * options are checked first (`InvalidHealthServerOptions` names the field; an unknown key, e.g.
- * `hostname` for `host`, is refused by name). On release it shuts
- * the supervisor down first (see `shutdownSupervisorFirst`), ends open `/events` streams, then
- * closes the server.
+ * Starts a health server in the current scope, reporting on the `Supervisor` in the context (and,
+ * on the dashboard, on the `Offload` service when the context has one). The options are checked
+ * first (`InvalidHealthServerOptions` names the field; an unknown key, e.g. `hostname` for `host`,
+ * is refused by name). On release it shuts the supervisor down first (see
+ * `shutdownSupervisorFirst`), ends open event streams, then closes the listeners.
  *
  * @since 0.2.0
  * @category constructors
@@ -136,12 +199,13 @@ export const make = (
     const config = internal.resolve(options)
     if (internal.isInvalid(config)) return yield* new InvalidHealthServerOptions(config)
     const supervisor = yield* Supervisor.Supervisor
-    return yield* internal.start(config, supervisor).pipe(
+    const offload = yield* Effect.serviceOption(Offload.Offload)
+    return yield* internal.start(config, supervisor, offload).pipe(
       Effect.mapError(
         (error) =>
           new HealthServerError({
-            host: config.host,
-            port: config.port,
+            host: error.host,
+            port: error.port,
             reason: error.cause instanceof Error ? error.cause.message : String(error.cause),
             cause: error.cause
           })

@@ -131,6 +131,14 @@ export class EventBus {
     return false
   }
 
+  /**
+   * The number of the last event of the tree (built or not): a snapshot read together with it,
+   * in the same synchronous step, reflects exactly the events up to it.
+   */
+  get lastSeq(): number {
+    return this.seq
+  }
+
   emit(event: EventInput): void {
     if (this.subscriptions.size === 0) {
       this.seq += 1

@@ -29,7 +29,7 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
-import type { Offload, OffloadHandle, OffloadOutcome } from "../Offload.js"
+import type { Offload, OffloadHandle, OffloadKindSummary, OffloadOutcome, OffloadSummary } from "../Offload.js"
 import * as OffloadKey from "../OffloadKey.js"
 import { InvalidArgument } from "../SupervisorError.js"
 import { type Caller, isNativeTracer, parentSpan, unsafeForkDetached, withCaller } from "./compat.js"
@@ -42,10 +42,46 @@ import { ZeroSignal } from "./zeroSignal.js"
 /** What the work did, as the job's own fiber saw it (interruption never reaches this). */
 type Ending = "completed" | "failed" | "timed-out"
 
-/** Past this many kinds, idle ones are forgotten (see `forget`). */
+/** Past this many kinds, idle ones are forgotten (see `forget`), and `summary` counts new ones together. */
 const maxTrackedKinds = 1_000
 
+/** Where `summary` counts the kinds past `maxTrackedKinds` (the metrics' label for them too). */
+const otherKind = "_other"
+
 const TIMED_OUT: unique symbol = Symbol.for("@fibervisor/core/Offload/TimedOut")
+
+/**
+ * A kind's counts and latest failures for `summary`. Kept apart from `KindState`, which is
+ * forgotten when the kind is idle (see `forget`); bounded like the metric labels (`kindStats`).
+ */
+class KindStats {
+  completed = 0
+  failed = 0
+  timedOut = 0
+  /** A ring of the latest failures: `next` is where the next one goes. */
+  private readonly failures: Array<{ readonly at: number; readonly reason: string }> = []
+  private next = 0
+
+  record(at: number, reason: string): void {
+    const failure = { at, reason: reason.length <= maxReason ? reason : `${reason.slice(0, maxReason - 1)}…` }
+    if (this.failures.length < recentFailuresPerKind) this.failures.push(failure)
+    else this.failures[this.next] = failure
+    this.next = (this.next + 1) % recentFailuresPerKind
+  }
+
+  /** Oldest first. */
+  recent(): ReadonlyArray<{ readonly at: number; readonly reason: string }> {
+    return this.failures.length < recentFailuresPerKind
+      ? this.failures.slice()
+      : [...this.failures.slice(this.next), ...this.failures.slice(0, this.next)]
+  }
+}
+
+/** How many recent failures `summary` keeps per kind. */
+export const recentFailuresPerKind = 10
+
+/** A failure's description is cut to this length in `summary`. */
+const maxReason = 500
 
 /** Per-kind bookkeeping: the limits and the jobs of that kind in flight (running or queued). */
 class KindState {
@@ -54,7 +90,8 @@ class KindState {
   readonly metrics: metrics.KindMetrics
   constructor(
     readonly kind: string,
-    readonly limits: ResolvedKind
+    readonly limits: ResolvedKind,
+    readonly stats: KindStats
   ) {
     this.metrics = metrics.kindLabel(kind)
   }
@@ -67,6 +104,8 @@ class Job {
   done = false
   /** Resumed when the job ends; made only when someone waits for it (a handle, an inline caller). */
   ended: Deferred.Deferred<void> | undefined = undefined
+  /** How the work failed, described once (set when it failed, read when it has ended). */
+  failure: string | undefined = undefined
   constructor(
     readonly key: OffloadKey.OffloadKey,
     readonly identity: string | undefined,
@@ -108,6 +147,8 @@ export class OffloadImpl implements Offload {
   private readonly queue: Array<Job> = []
   private queueHead = 0
   private readonly kinds = new Map<string, KindState>()
+  /** Per kind, for `summary`: at most `maxTrackedKinds`, later kinds counted under `"_other"`. */
+  private readonly stats = new Map<string, KindStats>()
   private readonly byIdentity = new Map<string, Set<Job>>()
   /** Jobs admitted and not finished (running or queued). */
   private readonly idle: ZeroSignal
@@ -129,10 +170,23 @@ export class OffloadImpl implements Offload {
   private kindState(kind: string): KindState {
     let state = this.kinds.get(kind)
     if (state === undefined) {
-      state = new KindState(kind, this.config.perKind.get(kind) ?? this.config.defaultKind)
+      state = new KindState(kind, this.config.perKind.get(kind) ?? this.config.defaultKind, this.statsOf(kind))
       this.kinds.set(kind, state)
     }
     return state
+  }
+
+  private statsOf(kind: string): KindStats {
+    let stats = this.stats.get(kind)
+    if (stats === undefined) {
+      const name = this.stats.size >= maxTrackedKinds ? otherKind : kind
+      stats = this.stats.get(name)
+      if (stats === undefined) {
+        stats = new KindStats()
+        this.stats.set(name, stats)
+      }
+    }
+    return stats
   }
 
   /**
@@ -309,10 +363,14 @@ export class OffloadImpl implements Offload {
     const timeout = job.kind.limits.timeout
     const work = job.effect as Effect.Effect<unknown, unknown>
     const logFailures = job.kind.limits.logFailures
-    const failed = (cause: Cause.Cause<unknown>): Effect.Effect<Ending> =>
-      logFailures
-        ? Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${describeCause(cause)}`, cause)), "failed")
+    const failed = (cause: Cause.Cause<unknown>): Effect.Effect<Ending> => {
+      // Described once, here: the log line and `summary` share it.
+      const failure = describeCause(cause)
+      job.failure = failure
+      return logFailures
+        ? Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${failure}`, cause)), "failed")
         : failedEnding
+    }
     let run: Effect.Effect<Ending>
     if (timeout === undefined) {
       run = Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
@@ -400,15 +458,24 @@ export class OffloadImpl implements Offload {
       // line is written before `cancel` or the drain goes on.
       Effect.runForkWith(job.caller)(logFor(job, logFailedWhileInterrupted(exit.cause)))
     }
+    const stats = job.kind.stats
     switch (ending) {
       case "completed":
         kindMetrics.completed.updateUnsafe(1, job.caller)
+        stats.completed += 1
         break
       case "failed":
         kindMetrics.failed.updateUnsafe(1, job.caller)
+        stats.failed += 1
+        stats.record(this.clock.currentTimeMillisUnsafe(), job.failure ?? "failed")
         break
       case "timed-out":
         kindMetrics.timedOut.updateUnsafe(1, job.caller)
+        stats.timedOut += 1
+        stats.record(
+          this.clock.currentTimeMillisUnsafe(),
+          `timed out after ${job.kind.limits.timeout?.afterMs ?? 0} ms and was interrupted`
+        )
         break
       case "interrupted":
         kindMetrics.interrupted.updateUnsafe(1, job.caller)
@@ -513,6 +580,31 @@ export class OffloadImpl implements Offload {
 
   get queuedCount(): Effect.Effect<number> {
     return Effect.sync(() => this.waiting)
+  }
+
+  get summary(): Effect.Effect<OffloadSummary> {
+    return Effect.sync(() => {
+      const summaries = new Map<string, OffloadKindSummary>()
+      const add = (kind: string, stats: KindStats, active: number, queued: number) => {
+        const seen = summaries.get(kind)
+        summaries.set(kind, {
+          kind,
+          active: (seen?.active ?? 0) + active,
+          queued: (seen?.queued ?? 0) + queued,
+          completed: stats.completed,
+          failed: stats.failed,
+          timedOut: stats.timedOut,
+          recentFailures: stats.recent()
+        })
+      }
+      for (const [kind, stats] of this.stats) add(kind, stats, 0, 0)
+      // A kind past the cap is counted under "_other", its work in flight too.
+      for (const state of this.kinds.values()) {
+        const name = this.stats.get(state.kind) === state.stats ? state.kind : otherKind
+        add(name, state.stats, state.running, state.jobs.size - state.running)
+      }
+      return { kinds: Array.from(summaries.values()).sort((a, b) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0)) }
+    })
   }
 
   awaitIdle(timeout?: Duration.Input): Effect.Effect<boolean, InvalidArgument> {

@@ -11,6 +11,9 @@ import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type {
   AddError,
+  OperatorRequest,
+  OperatorResult,
+  Snapshot,
   SubmitOptions,
   Supervisor,
   SupervisorOptions,
@@ -463,6 +466,29 @@ export class SupervisorImpl implements Supervisor {
     return typeof ref === "string" ? this.byName.get(ref) : this.byId.get(ref)
   }
 
+  /**
+   * For a path (`"app/connector"`): the running nested supervisor its first segment names, and the
+   * rest of the path; `undefined` when that segment names no `Supervisor.task` with a running attempt.
+   * Names never contain `/`, so a string with one is always a path.
+   */
+  private descend(path: string): readonly [SupervisorImpl, string] | undefined {
+    const slash = path.indexOf("/")
+    const nested = this.byName.get(path.slice(0, slash))?.nested as SupervisorImpl | undefined
+    return nested === undefined ? undefined : [nested, path.slice(slash + 1)]
+  }
+
+  /** Is `ref` a path (relative to this supervisor) rather than a name or an id? */
+  private static isPath(ref: TaskRef): ref is string {
+    return typeof ref === "string" && ref.includes("/")
+  }
+
+  /** The entry `ref` names: by id or name here, or by a path through running nested supervisors. */
+  private find(ref: TaskRef): Entry | undefined {
+    if (!SupervisorImpl.isPath(ref)) return this.lookup(ref)
+    const below = this.descend(ref)
+    return below === undefined ? undefined : below[0].find(below[1])
+  }
+
   /** Claims the stop of `entry`: completes `cancelled`, then interrupts its fiber. `true` for the one claimant. */
   requestStop(entry: Entry, reason: Exclude<StopReason, "restart-now">): boolean {
     if (entry.stopReason !== undefined || entry.outcome !== undefined) return false
@@ -596,13 +622,36 @@ export class SupervisorImpl implements Supervisor {
   }
 
   remove(ref: TaskRef): Effect.Effect<boolean> {
-    return Effect.sync(() => {
-      const entry = this.lookup(ref)
-      if (entry === undefined) return this.controller.removeQueued(ref)
-      if (!this.requestStop(entry, "remove")) return false
-      this.startGrace(entry)
-      return true
-    })
+    return Effect.sync(() => this.removeByRef(ref))
+  }
+
+  /** `remove`, by id, name, or a path through running nested supervisors (each removes its own tasks). */
+  private removeByRef(ref: TaskRef): boolean {
+    if (SupervisorImpl.isPath(ref)) {
+      const below = this.descend(ref)
+      return below !== undefined && below[0].removeByRef(below[1])
+    }
+    const entry = this.lookup(ref)
+    if (entry === undefined) return this.controller.removeQueued(ref)
+    if (!this.requestStop(entry, "remove")) return false
+    this.startGrace(entry)
+    return true
+  }
+
+  /**
+   * The first half of `cancel`, by id, name or path: claims the stop. The task's entry (to wait on),
+   * or what `cancel` returns when there is none (a queued submission taken out of its queue).
+   */
+  private claimCancel(ref: TaskRef): { readonly entry: Entry; readonly claimed: boolean } | boolean {
+    if (SupervisorImpl.isPath(ref)) {
+      const below = this.descend(ref)
+      return below === undefined ? false : below[0].claimCancel(below[1])
+    }
+    const entry = this.lookup(ref)
+    if (entry === undefined) return this.controller.removeQueued(ref)
+    const claimed = this.requestStop(entry, "cancel")
+    if (claimed) this.startGrace(entry)
+    return { entry, claimed }
   }
 
   cancel(
@@ -627,10 +676,9 @@ export class SupervisorImpl implements Supervisor {
         }
         timeoutMs = Duration.toMillis(decoded.success)
       }
-      const entry = this.lookup(ref)
-      if (entry === undefined) return Effect.succeed(this.controller.removeQueued(ref))
-      const claimed = this.requestStop(entry, "cancel")
-      if (claimed) this.startGrace(entry)
+      const claim = this.claimCancel(ref)
+      if (typeof claim === "boolean") return Effect.succeed(claim)
+      const { claimed, entry } = claim
       const cleanup = Effect.as(entry.settled.await, claimed)
       if (options?.timeout === undefined) return cleanup
       return Effect.flatMap(timeoutOptionMillis(cleanup, timeoutMs), (done) =>
@@ -801,16 +849,69 @@ export class SupervisorImpl implements Supervisor {
 
   get(ref: TaskRef): Effect.Effect<Option.Option<TaskInfo>> {
     return Effect.sync(() => {
-      const entry = this.lookup(ref)
+      const entry = this.find(ref)
       return entry === undefined ? Option.none() : Option.some(infoOf(entry))
     })
   }
 
   get tree(): Effect.Effect<SupervisorTree.SupervisorTree> {
-    return Effect.sync(() => this.snapshot())
+    return Effect.sync(() => this.treeSnapshot())
   }
 
-  snapshot(): SupervisorTree.SupervisorTree {
+  get snapshot(): Effect.Effect<Snapshot> {
+    // One synchronous step: no event can be published between the two reads.
+    return Effect.sync(() => ({ seq: this.bus.lastSeq, tree: this.treeSnapshot() }))
+  }
+
+  // ---- operator actions ----
+
+  operatorAction(request: OperatorRequest): Effect.Effect<OperatorResult> {
+    return Effect.suspend(() => {
+      const input = auditInput(request)
+      if (input === undefined) return Effect.succeed(invalidRequest)
+      const { action, path } = input
+      const audit = (outcome: OperatorResult["outcome"], reason?: string): OperatorResult => {
+        const result: OperatorResult = reason === undefined ? { outcome } : { outcome, reason }
+        if (this.listening) {
+          this.emit({
+            _tag: "OperatorActionRequested",
+            path,
+            action,
+            outcome,
+            ...(reason === undefined ? undefined : { reason: bounded(reason, maxAuditReason) }),
+            remote: input.remote,
+            source: input.source
+          })
+        }
+        return result
+      }
+      if (input.refused !== undefined) return Effect.succeed(audit("refused", input.refused))
+      if (action !== "cancel" && action !== "remove" && action !== "restart") {
+        return Effect.succeed(audit("refused", "unknown action (cancel, remove or restart)"))
+      }
+      const prefix = `${this.config.path}/`
+      const relative = path.startsWith(prefix) ? path.slice(prefix.length) : undefined
+      const entry = relative === undefined || relative === "" ? undefined : this.find(relative)
+      if (relative === undefined || entry === undefined)
+        return Effect.succeed(audit("not-found", "no task at this path"))
+      switch (action) {
+        case "remove":
+          return Effect.succeed(this.removeByRef(relative) ? audit("done") : audit("declined", stopUnderWay))
+        case "restart":
+          return Effect.succeed(
+            this.restartByRef(relative) ? audit("done") : audit("declined", "the task cannot be restarted now")
+          )
+        case "cancel": {
+          const claim = this.claimCancel(relative)
+          if (typeof claim === "boolean" || !claim.claimed) return Effect.succeed(audit("declined", stopUnderWay))
+          const result = audit("done")
+          return Effect.as(claim.entry.settled.await, result)
+        }
+      }
+    })
+  }
+
+  treeSnapshot(): SupervisorTree.SupervisorTree {
     const tree: { -readonly [K in keyof SupervisorTree.SupervisorTree]: SupervisorTree.SupervisorTree[K] } = {
       path: this.config.path,
       strategy: this.config.strategy,
@@ -1045,6 +1146,32 @@ export class SupervisorImpl implements Supervisor {
   }
 }
 
+const stopUnderWay = "a stop of the task is already under way"
+
+/** Audited texts come from the request: each is cut to a bounded length, so a request cannot flood the bus. */
+const maxAuditField = 512
+const maxAuditReason = 300
+
+const bounded = (text: string, max: number): string => (text.length <= max ? text : `${text.slice(0, max - 1)}…`)
+
+/** Refused without an audit: the request itself is not an object (a programming error, not an operator's). */
+const invalidRequest: OperatorResult = { outcome: "refused", reason: "the request must be an object" }
+
+const text = (value: unknown): string => (typeof value === "string" ? value : "")
+
+/** The request's fields as audited texts, `undefined` when the request is not an object. */
+const auditInput = (request: OperatorRequest) => {
+  if (typeof request !== "object" || request === null) return undefined
+  const refused = request.refused
+  return {
+    action: bounded(text(request.action), 32),
+    path: bounded(text(request.path), maxAuditField),
+    remote: bounded(text(request.remote), 128),
+    source: bounded(text(request.source), 64),
+    refused: refused === undefined ? undefined : text(refused) || "refused"
+  }
+}
+
 /** A task still running, or (for a nested supervisor) the deepest tasks still running under it. */
 const stuckPaths = (entry: Entry): Array<string> => {
   const nested = entry.nested as SupervisorImpl | undefined
@@ -1092,7 +1219,7 @@ const nodeOf = (entry: Entry): SupervisorTree.TaskNode => {
   if (entry.spec.ready === "reported") node.reportedReady = entry.reportedReady
   if (entry.lastFailure !== undefined) node.lastFailure = entry.lastFailure
   if (entry.nextAttemptAt !== undefined) node.nextAttemptAt = entry.nextAttemptAt
-  if (nested !== undefined) node.supervisor = nested.snapshot()
+  if (nested !== undefined) node.supervisor = nested.treeSnapshot()
   return node
 }
 

@@ -1,5 +1,5 @@
 /**
- * The demo's command line: `--duration <d>`, `--port <n>`, `--seed <n>`.
+ * The demo's command line: `--duration <d>`, `--port <n>`, `--dashboard-port <n>`, `--seed <n>`.
  */
 import { Data, Duration, Result } from "effect"
 
@@ -9,6 +9,8 @@ export interface DemoArgs {
   readonly duration: Duration.Duration
   /** The HTTP port on 127.0.0.1 (0: any free port). */
   readonly port: number
+  /** The dashboard's port on 127.0.0.1 (0: any free port). */
+  readonly dashboardPort: number
   /**
    * The seed of Effect's `Random`: the same seed gives the same sequence of draws (failures,
    * latencies, jitter). The demo runs on the real clock, which decides the order in which tasks
@@ -29,7 +31,7 @@ export class InvalidDemoArgs extends Data.TaggedError("InvalidDemoArgs")<{
 
 const DEFAULT_DURATION = Duration.seconds(8)
 
-const known = new Set(["--duration", "--port", "--seed"])
+const known = new Set(["--duration", "--port", "--dashboard-port", "--seed"])
 
 /** `20s`, `1500ms`, `2m`, or anything `Duration.fromInput` reads (`"20 seconds"`). */
 export const parseDuration = (raw: string): Result.Result<Duration.Duration, InvalidDemoArgs> => {
@@ -66,7 +68,10 @@ export const parseArgs = (
       const flag = argv[i]!
       if (!known.has(flag)) {
         return yield* Result.fail(
-          new InvalidDemoArgs({ field: flag, reason: "unknown flag (expected --duration, --port or --seed)" })
+          new InvalidDemoArgs({
+            field: flag,
+            reason: "unknown flag (expected --duration, --port, --dashboard-port or --seed)"
+          })
         )
       }
       const value = argv[i + 1]
@@ -75,8 +80,11 @@ export const parseArgs = (
     }
     const duration = values.has("--duration") ? yield* parseDuration(values.get("--duration")!) : DEFAULT_DURATION
     const port = values.has("--port") ? yield* parseInteger("--port", values.get("--port")!, 0, 65535) : 0
+    const dashboardPort = values.has("--dashboard-port")
+      ? yield* parseInteger("--dashboard-port", values.get("--dashboard-port")!, 0, 65535)
+      : 0
     const seed = values.has("--seed")
       ? yield* parseInteger("--seed", values.get("--seed")!, 0, Number.MAX_SAFE_INTEGER)
       : randomSeed()
-    return { duration, port, seed }
+    return { duration, port, dashboardPort, seed }
   })

@@ -1,9 +1,10 @@
 /**
  * The demo program: the HTTP server and its Offload layer, the supervision tree, its health server
- * (`@fibervisor/platform-node`), and the view (the live table in a TTY, event lines otherwise). Runs until `duration` has passed or the fiber is
+ * and dashboard (`@fibervisor/platform-node`), and the view (the live table in a TTY, event lines otherwise). Runs until `duration` has passed or the fiber is
  * interrupted (SIGINT / SIGTERM under `NodeSupervisor.runMain`), shuts down gracefully, then prints
  * the summary.
  */
+import { randomBytes } from "node:crypto"
 import { Supervisor, type SupervisorEvent } from "@fibervisor/core"
 import { HealthServer } from "@fibervisor/platform-node"
 import { Clock, Duration, Effect, Fiber, Random, Schedule, Scope, Stream } from "effect"
@@ -57,17 +58,22 @@ export const main = (options: MainOptions) =>
         Effect.gen(function* () {
           // The view shows every failed attempt (its events): their log lines stay at debug level.
           const sup = yield* Supervisor.make({ grace: GRACE, eventBuffer: 4096, defaults: { logFailures: "debug" } })
-          // Probes, the tree and its events for tooling. Released before `sup`: it shuts `sup` down
-          // first, so /healthz and /readyz answer 503 during the drain.
-          const health = yield* HealthServer.make({ port: 0, host: "127.0.0.1" }).pipe(
-            Effect.provideService(Supervisor.Supervisor, sup)
-          )
+          // Probes, the tree and its events for tooling, and the dashboard (on 127.0.0.1, with a token
+          // drawn for this run: its actions work; it shows the Offload layer `httpLayer` provides). Released before `sup`: it shuts `sup` down first, so
+          // /healthz and /readyz answer 503 during the drain.
+          const token = randomBytes(24).toString("hex")
+          const health = yield* HealthServer.make({
+            port: 0,
+            host: "127.0.0.1",
+            dashboard: { port: options.dashboardPort, token, showPayloads: true }
+          }).pipe(Effect.provideService(Supervisor.Supervisor, sup))
           console.log(
             [
               `fibervisor demo for ${Duration.format(options.duration)} (seed ${options.seed})`,
               `  Ctrl-C shuts down gracefully, a second Ctrl-C exits at once`,
               `  rate:   ${url}`,
-              `  health: http://127.0.0.1:${health.port}/{healthz,readyz,tasks,events,metrics}`
+              `  health: http://127.0.0.1:${health.port}/{healthz,readyz,tasks,events,metrics}`,
+              `  dashboard: ${health.dashboard?.url ?? "(none)"}  token for its actions: ${token}`
             ].join("\n")
           )
 

@@ -176,8 +176,9 @@ export const makeRateCache = (
 
 /**
  * The HTTP server on `127.0.0.1:port` serving `GET /rate` from the cache, with the `Offload` layer
- * its refreshes run in. Provides `HttpServer` (for its address). Released in reverse: the server
- * stops accepting, then Offload drains the refresh in flight.
+ * its refreshes run in. Provides `HttpServer` (for its address) and `Offload` (the dashboard shows
+ * its kinds). Released in reverse: the server stops accepting, then Offload drains the refresh in
+ * flight.
  */
 export const httpLayer = (cache: RateCache, port: number) =>
   HttpRouter.add(
@@ -188,7 +189,7 @@ export const httpLayer = (cache: RateCache, port: number) =>
     // The demo prints its own lines: no access log, no "Listening on" line.
     (routes) => HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }),
     Layer.provideMerge(NodeHttpServer.layer(createServer, { port, host: "127.0.0.1" })),
-    Layer.provide(
+    Layer.provideMerge(
       Offload.layer({
         perKind: { revalidate: { maxConcurrent: 4, timeout: { after: "2 seconds", policy: "cancel" } } },
         grace: "1 second"
