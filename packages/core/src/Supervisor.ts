@@ -28,7 +28,14 @@ import type {
   TaskAlreadyExists,
   TaskTerminationTimeout
 } from "./SupervisorError.js"
-import type { SupervisorEvent } from "./SupervisorEvent.js"
+import type {
+  Admission as AdmissionSchema,
+  AutoShutdownMode,
+  SlotStatus,
+  Strategy as StrategySchema,
+  SupervisorEvent,
+  TaskState as TaskStateSchema
+} from "./SupervisorEvent.js"
 import type { SupervisorTree } from "./SupervisorTree.js"
 import type { LogFailures, Services, Task, TaskOptions } from "./Task.js"
 import type { TaskId } from "./TaskId.js"
@@ -108,7 +115,7 @@ export interface TaskDefaults {
  * @since 0.2.0
  * @category models
  */
-export type Strategy = "one-for-one" | "one-for-all" | "rest-for-one"
+export type Strategy = typeof StrategySchema.Type
 
 /**
  * At most `maxRestarts` restarts within any window of `within`; one more fails the supervisor
@@ -150,7 +157,7 @@ export interface SupervisorOptions {
    * When `significant` children ending by themselves complete the supervisor: when any of them
    * has, or when all of them have (default `"never"`).
    */
-  readonly autoShutdown?: "never" | "any-significant" | "all-significant" | undefined
+  readonly autoShutdown?: typeof AutoShutdownMode.Type | undefined
   /** How many submissions may wait in one controller slot (default 100). */
   readonly maxSlotQueue?: number | undefined
 }
@@ -181,7 +188,7 @@ export interface SubmitOptions {
    * While the slot is busy: `queue` waits in FIFO order (bounded by `maxSlotQueue`), `replace`
    * stops the owner within its grace and runs this one next, `drop-if-running` is refused.
    */
-  readonly admission: "queue" | "replace" | "drop-if-running"
+  readonly admission: typeof AdmissionSchema.Type
 }
 
 /**
@@ -193,7 +200,7 @@ export interface SubmitOptions {
 export interface SlotInfo {
   readonly slot: string
   /** `terminating`: a `replace` asked the owner to stop; the slot frees when its fiber has exited. */
-  readonly status: "idle" | "running" | "terminating"
+  readonly status: typeof SlotStatus.Type
   readonly owner: Option.Option<{ readonly id: TaskId; readonly name: string }>
   /** Submissions waiting behind the owner. */
   readonly queued: number
@@ -208,7 +215,7 @@ export interface SlotInfo {
  * @since 0.1.0
  * @category models
  */
-export type TaskState = "waiting" | "running" | "backing-off" | "scheduled" | "stopping"
+export type TaskState = typeof TaskStateSchema.Type
 
 /**
  * A snapshot of one task, taken from the registry (never derived from events).

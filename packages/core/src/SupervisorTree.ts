@@ -6,6 +6,7 @@
  * @since 0.2.0
  */
 import * as Schema from "effect/Schema"
+import { Strategy, TaskState } from "./SupervisorEvent.js"
 import { TaskId } from "./TaskId.js"
 
 /**
@@ -19,7 +20,7 @@ export interface TaskNode {
   readonly name: string
   readonly path: string
   readonly kind: "worker" | "supervisor"
-  readonly state: "waiting" | "running" | "backing-off" | "scheduled" | "stopping"
+  readonly state: typeof TaskState.Type
   readonly attempt: number
   readonly restarts: number
   /**
@@ -65,7 +66,7 @@ export interface LostTask {
  */
 export interface SupervisorTree {
   readonly path: string
-  readonly strategy: "one-for-one" | "one-for-all" | "rest-for-one"
+  readonly strategy: typeof Strategy.Type
   /** `stopped`: its shutdown has finished (abandoned tasks may still be listed until they exit). */
   readonly state: "running" | "shutting-down" | "stopped"
   readonly tasks: ReadonlyArray<TaskNode>
@@ -120,7 +121,7 @@ export const TaskNode: Schema.Codec<TaskNode, TaskNodeEncoded> = Schema.Struct({
   name: Schema.String,
   path: Schema.String,
   kind: Schema.Literals(["worker", "supervisor"]),
-  state: Schema.Literals(["waiting", "running", "backing-off", "scheduled", "stopping"]),
+  state: TaskState,
   attempt: Schema.Number,
   restarts: Schema.Number,
   ready: Schema.Boolean,
@@ -147,7 +148,7 @@ export const LostTask: Schema.Codec<LostTask> = Schema.Struct({
  */
 export const SupervisorTree: Schema.Codec<SupervisorTree, SupervisorTreeEncoded> = Schema.Struct({
   path: Schema.String,
-  strategy: Schema.Literals(["one-for-one", "one-for-all", "rest-for-one"]),
+  strategy: Strategy,
   state: Schema.Literals(["running", "shutting-down", "stopped"]),
   tasks: Schema.Array(TaskNode),
   lost: optional(Schema.Array(LostTask)),
