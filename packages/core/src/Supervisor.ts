@@ -36,7 +36,7 @@ import type {
   SupervisorEvent,
   TaskState as TaskStateSchema
 } from "./SupervisorEvent.js"
-import type { SupervisorTree } from "./SupervisorTree.js"
+import type { SupervisorTree, TaskKind } from "./SupervisorTree.js"
 import type { LogFailures, Services, Task, TaskOptions } from "./Task.js"
 import type { TaskId } from "./TaskId.js"
 import type { TaskOutcome } from "./TaskOutcome.js"
@@ -229,7 +229,7 @@ export interface TaskInfo {
   /** Where it sits in the tree, e.g. `"root/db/pool"`. */
   readonly path: string
   /** `supervisor` for a `Supervisor.task`. */
-  readonly kind: "worker" | "supervisor"
+  readonly kind: typeof TaskKind.Type
   readonly state: TaskState
   /** The current (or last) attempt, 1-based; 0 before the first. */
   readonly attempt: number

@@ -10,6 +10,15 @@ import { Strategy, TaskState } from "./SupervisorEvent.js"
 import { TaskId } from "./TaskId.js"
 
 /**
+ * What a task runs: `worker` for a plain task, `supervisor` for a `Supervisor.task` (a nested
+ * supervisor). The one declaration: `TaskNode.kind` and `Supervisor.TaskInfo.kind` use it.
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const TaskKind = Schema.Literals(["worker", "supervisor"])
+
+/**
  * One task in a snapshot. `supervisor` is set for a `Supervisor.task` whose attempt is running.
  *
  * @since 0.2.0
@@ -19,7 +28,7 @@ export interface TaskNode {
   readonly id: TaskId
   readonly name: string
   readonly path: string
-  readonly kind: "worker" | "supervisor"
+  readonly kind: typeof TaskKind.Type
   readonly state: typeof TaskState.Type
   readonly attempt: number
   readonly restarts: number
@@ -120,7 +129,7 @@ export const TaskNode: Schema.Codec<TaskNode, TaskNodeEncoded> = Schema.Struct({
   id: TaskId,
   name: Schema.String,
   path: Schema.String,
-  kind: Schema.Literals(["worker", "supervisor"]),
+  kind: TaskKind,
   state: TaskState,
   attempt: Schema.Number,
   restarts: Schema.Number,
