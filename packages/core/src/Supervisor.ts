@@ -11,13 +11,10 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as LayerModule from "effect/Layer"
 import type * as Option from "effect/Option"
-import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { TaskFailure } from "./Backoff.js"
 import * as internal from "./internal/supervisor.js"
 import * as tree from "./internal/tree.js"
-import type { RestartPolicy } from "./RestartPolicy.js"
 import type {
   GraceExceeded,
   InvalidArgument,
@@ -37,7 +34,7 @@ import type {
   TaskState as TaskStateSchema
 } from "./SupervisorEvent.js"
 import type { SupervisorTree, TaskKind } from "./SupervisorTree.js"
-import type { LogFailures, Services, Task, TaskOptions } from "./Task.js"
+import type { Services, Task, TaskOptions } from "./Task.js"
 import type { TaskId } from "./TaskId.js"
 import type { TaskOutcome } from "./TaskOutcome.js"
 
@@ -96,16 +93,10 @@ export {
  * @since 0.1.0
  * @category models
  */
-export interface TaskDefaults {
-  readonly restart?: RestartPolicy
-  readonly backoff?: Schedule.Schedule<unknown, TaskFailure>
-  readonly timeout?: Duration.Input | undefined
-  readonly maxRetries?: number | undefined
-  readonly resetAfter?: Duration.Input | undefined
-  readonly grace?: Duration.Input | undefined
-  /** How failed attempts are logged (default `"warning"`; see `Task.LogFailures`). */
-  readonly logFailures?: LogFailures | undefined
-}
+export interface TaskDefaults extends Pick<
+  TaskOptions,
+  "restart" | "backoff" | "timeout" | "maxRetries" | "resetAfter" | "grace" | "logFailures"
+> {}
 
 /**
  * How a child's restart-worthy failure spreads to its siblings (OTP's strategies): `one-for-one`
