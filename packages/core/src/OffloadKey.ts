@@ -79,6 +79,26 @@ export const isOffloadKey = (u: unknown): u is OffloadKey => u instanceof Keyed 
 export const format = (key: OffloadKey): string => (key._tag === "Keyed" ? `${key.kind}:${key.key}` : `${key.kind}:*`)
 
 /**
+ * The deduplication identity of a key: for `keyed(key, kind)` a string that two keys share
+ * exactly when both their kinds and their keys are equal (the kind's length comes first, so no two
+ * pairs collide); `undefined` for `auto(kind)`, which is never deduplicated. A custom or test
+ * implementation of `Offload` uses it to deduplicate exactly as the real layer does.
+ *
+ * @example
+ * ```ts
+ * import { OffloadKey } from "@fibervisor/core"
+ *
+ * OffloadKey.identity(OffloadKey.keyed("user:42", "revalidate")) // "10:revalidateuser:42"
+ * OffloadKey.identity(OffloadKey.auto("revalidate")) // undefined
+ * ```
+ *
+ * @since 1.0.0
+ * @category identity
+ */
+export const identity = (key: OffloadKey): string | undefined =>
+  key._tag === "Keyed" ? `${key.kind.length}:${key.kind}${key.key}` : undefined
+
+/**
  * Why `u` is not a usable key, or `undefined` when it is (no allocation: this runs on every
  * registration).
  *

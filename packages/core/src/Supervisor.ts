@@ -11,13 +11,10 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as LayerModule from "effect/Layer"
 import type * as Option from "effect/Option"
-import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import type { TaskFailure } from "./Backoff.js"
 import * as internal from "./internal/supervisor.js"
 import * as tree from "./internal/tree.js"
-import type { RestartPolicy } from "./RestartPolicy.js"
 import type {
   GraceExceeded,
   InvalidArgument,
@@ -28,9 +25,16 @@ import type {
   TaskAlreadyExists,
   TaskTerminationTimeout
 } from "./SupervisorError.js"
-import type { SupervisorEvent } from "./SupervisorEvent.js"
-import type { SupervisorTree } from "./SupervisorTree.js"
-import type { LogFailures, Services, Task, TaskOptions } from "./Task.js"
+import type {
+  Admission as AdmissionSchema,
+  AutoShutdownMode,
+  SlotStatus,
+  Strategy as StrategySchema,
+  SupervisorEvent,
+  TaskState as TaskStateSchema
+} from "./SupervisorEvent.js"
+import type { SupervisorTree, TaskKind } from "./SupervisorTree.js"
+import type { Services, Task, TaskOptions } from "./Task.js"
 import type { TaskId } from "./TaskId.js"
 import type { TaskOutcome } from "./TaskOutcome.js"
 
@@ -89,16 +93,10 @@ export {
  * @since 0.1.0
  * @category models
  */
-export interface TaskDefaults {
-  readonly restart?: RestartPolicy
-  readonly backoff?: Schedule.Schedule<unknown, TaskFailure>
-  readonly timeout?: Duration.Input | undefined
-  readonly maxRetries?: number | undefined
-  readonly resetAfter?: Duration.Input | undefined
-  readonly grace?: Duration.Input | undefined
-  /** How failed attempts are logged (default `"warning"`; see `Task.LogFailures`). */
-  readonly logFailures?: LogFailures | undefined
-}
+export interface TaskDefaults extends Pick<
+  TaskOptions,
+  "restart" | "backoff" | "timeout" | "maxRetries" | "resetAfter" | "grace" | "logFailures"
+> {}
 
 /**
  * How a child's restart-worthy failure spreads to its siblings (OTP's strategies): `one-for-one`
@@ -108,7 +106,7 @@ export interface TaskDefaults {
  * @since 0.2.0
  * @category models
  */
-export type Strategy = "one-for-one" | "one-for-all" | "rest-for-one"
+export type Strategy = typeof StrategySchema.Type
 
 /**
  * At most `maxRestarts` restarts within any window of `within`; one more fails the supervisor
@@ -150,7 +148,7 @@ export interface SupervisorOptions {
    * When `significant` children ending by themselves complete the supervisor: when any of them
    * has, or when all of them have (default `"never"`).
    */
-  readonly autoShutdown?: "never" | "any-significant" | "all-significant" | undefined
+  readonly autoShutdown?: typeof AutoShutdownMode.Type | undefined
   /** How many submissions may wait in one controller slot (default 100). */
   readonly maxSlotQueue?: number | undefined
 }
@@ -181,7 +179,7 @@ export interface SubmitOptions {
    * While the slot is busy: `queue` waits in FIFO order (bounded by `maxSlotQueue`), `replace`
    * stops the owner within its grace and runs this one next, `drop-if-running` is refused.
    */
-  readonly admission: "queue" | "replace" | "drop-if-running"
+  readonly admission: typeof AdmissionSchema.Type
 }
 
 /**
@@ -193,7 +191,7 @@ export interface SubmitOptions {
 export interface SlotInfo {
   readonly slot: string
   /** `terminating`: a `replace` asked the owner to stop; the slot frees when its fiber has exited. */
-  readonly status: "idle" | "running" | "terminating"
+  readonly status: typeof SlotStatus.Type
   readonly owner: Option.Option<{ readonly id: TaskId; readonly name: string }>
   /** Submissions waiting behind the owner. */
   readonly queued: number
@@ -208,7 +206,7 @@ export interface SlotInfo {
  * @since 0.1.0
  * @category models
  */
-export type TaskState = "waiting" | "running" | "backing-off" | "scheduled" | "stopping"
+export type TaskState = typeof TaskStateSchema.Type
 
 /**
  * A snapshot of one task, taken from the registry (never derived from events).
@@ -222,7 +220,7 @@ export interface TaskInfo {
   /** Where it sits in the tree, e.g. `"root/db/pool"`. */
   readonly path: string
   /** `supervisor` for a `Supervisor.task`. */
-  readonly kind: "worker" | "supervisor"
+  readonly kind: typeof TaskKind.Type
   readonly state: TaskState
   /** The current (or last) attempt, 1-based; 0 before the first. */
   readonly attempt: number

@@ -126,6 +126,17 @@ export const TaskRemoveRequested = Schema.TaggedStruct("TaskRemoveRequested", {
 })
 
 /**
+ * What a task is doing (`Supervisor.TaskState`): waiting for its first attempt or a permit,
+ * running an attempt, backing off after a failure, scheduled after a success, or stopping. The
+ * one declaration of these names: `Supervisor.TaskState` and the snapshot's `TaskNode.state` use
+ * it.
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const TaskState = Schema.Literals(["waiting", "running", "backing-off", "scheduled", "stopping"])
+
+/**
  * `restartNow` restarts the task: its attempt (if one runs) is being stopped, and a new one starts
  * once it has ended. `state` is what the task was doing when asked.
  *
@@ -134,7 +145,7 @@ export const TaskRemoveRequested = Schema.TaggedStruct("TaskRemoveRequested", {
  */
 export const TaskRestartRequested = Schema.TaggedStruct("TaskRestartRequested", {
   ...task,
-  state: Schema.Literals(["waiting", "running", "backing-off", "scheduled", "stopping"])
+  state: TaskState
 })
 
 /**
@@ -236,6 +247,15 @@ export const Escalated = Schema.TaggedStruct("Escalated", {
 })
 
 /**
+ * When `significant` children ending by themselves complete the supervisor
+ * (`SupervisorOptions.autoShutdown`): `never`, when any of them has, or when all of them have.
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const AutoShutdownMode = Schema.Literals(["never", "any-significant", "all-significant"])
+
+/**
  * A significant child ended by itself and `autoShutdown` says the supervisor is done: it stops
  * the other children and completes normally.
  *
@@ -244,7 +264,7 @@ export const Escalated = Schema.TaggedStruct("Escalated", {
  */
 export const AutoShutdown = Schema.TaggedStruct("AutoShutdown", {
   ...base,
-  mode: Schema.Literals(["any-significant", "all-significant"]),
+  mode: AutoShutdownMode.pick(["any-significant", "all-significant"]),
   trigger: Schema.String
 })
 

@@ -6,7 +6,17 @@
  * @since 0.2.0
  */
 import * as Schema from "effect/Schema"
+import { Strategy, TaskState } from "./SupervisorEvent.js"
 import { TaskId } from "./TaskId.js"
+
+/**
+ * What a task runs: `worker` for a plain task, `supervisor` for a `Supervisor.task` (a nested
+ * supervisor). The one declaration: `TaskNode.kind` and `Supervisor.TaskInfo.kind` use it.
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const TaskKind = Schema.Literals(["worker", "supervisor"])
 
 /**
  * One task in a snapshot. `supervisor` is set for a `Supervisor.task` whose attempt is running.
@@ -18,8 +28,8 @@ export interface TaskNode {
   readonly id: TaskId
   readonly name: string
   readonly path: string
-  readonly kind: "worker" | "supervisor"
-  readonly state: "waiting" | "running" | "backing-off" | "scheduled" | "stopping"
+  readonly kind: typeof TaskKind.Type
+  readonly state: typeof TaskState.Type
   readonly attempt: number
   readonly restarts: number
   /**
@@ -65,7 +75,7 @@ export interface LostTask {
  */
 export interface SupervisorTree {
   readonly path: string
-  readonly strategy: "one-for-one" | "one-for-all" | "rest-for-one"
+  readonly strategy: typeof Strategy.Type
   /** `stopped`: its shutdown has finished (abandoned tasks may still be listed until they exit). */
   readonly state: "running" | "shutting-down" | "stopped"
   readonly tasks: ReadonlyArray<TaskNode>
@@ -119,8 +129,8 @@ export const TaskNode: Schema.Codec<TaskNode, TaskNodeEncoded> = Schema.Struct({
   id: TaskId,
   name: Schema.String,
   path: Schema.String,
-  kind: Schema.Literals(["worker", "supervisor"]),
-  state: Schema.Literals(["waiting", "running", "backing-off", "scheduled", "stopping"]),
+  kind: TaskKind,
+  state: TaskState,
   attempt: Schema.Number,
   restarts: Schema.Number,
   ready: Schema.Boolean,
@@ -147,7 +157,7 @@ export const LostTask: Schema.Codec<LostTask> = Schema.Struct({
  */
 export const SupervisorTree: Schema.Codec<SupervisorTree, SupervisorTreeEncoded> = Schema.Struct({
   path: Schema.String,
-  strategy: Schema.Literals(["one-for-one", "one-for-all", "rest-for-one"]),
+  strategy: Strategy,
   state: Schema.Literals(["running", "shutting-down", "stopped"]),
   tasks: Schema.Array(TaskNode),
   lost: optional(Schema.Array(LostTask)),

@@ -67,3 +67,8 @@ export * as SupervisorTree from "./SupervisorTree.js"
  * @since 0.2.0
  */
 export * as SupervisorRegistry from "./SupervisorRegistry.js"
+
+/**
+ * @since 1.0.0
+ */
+export * as DurationInput from "./DurationInput.js"

@@ -1181,3 +1181,14 @@ describe("Offload: drain on scope close", () => {
     })
   )
 })
+
+describe("OffloadKey.identity: the dedup identity the layers share", () => {
+  it("keyed keys share an identity exactly when kind and key are equal; auto keys have none", () => {
+    const id = OffloadKey.identity
+    expect(id(OffloadKey.keyed("user:42", "revalidate"))).toBe(id(OffloadKey.keyed("user:42", "revalidate")))
+    expect(id(OffloadKey.keyed("user:42", "revalidate"))).not.toBe(id(OffloadKey.keyed("user:43", "revalidate")))
+    // No concatenation collision: ("bc", "a") and ("c", "ab") differ.
+    expect(id(OffloadKey.keyed("bc", "a"))).not.toBe(id(OffloadKey.keyed("c", "ab")))
+    expect(id(OffloadKey.auto("revalidate"))).toBeUndefined()
+  })
+})

@@ -3,9 +3,10 @@
  * was offloaded and then run it by hand under the test's clock.
  *
  * Recorded keyed work counts as in flight until it is run or cleared, so deduplication behaves as
- * with the real layer: a second registration of the same key is `"deduplicated"`. Keys are checked
- * as the real layer checks them (`OffloadKey.validate`): an invalid one is `"rejected"` and logged.
- * A handle from `submit` resumes when its entry is run (with its exit) or dropped (interrupted).
+ * with the real layer (the same identity, `OffloadKey.identity`): a second registration of the
+ * same key is `"deduplicated"`. Keys are checked as the real layer checks them
+ * (`OffloadKey.validate`): an invalid one is `"rejected"` and logged. A handle from `submit`
+ * resumes when its entry is run (with its exit) or dropped (interrupted).
  *
  * @since 0.1.0
  */
@@ -58,10 +59,6 @@ export const TestOffload: Context.Service<TestOffload, TestOffload> = Context.Se
   "@fibervisor/vitest/TestOffload"
 )
 
-/** The dedup identity of a keyed key (the kind's length first, so no two pairs collide). */
-const identity = (key: OffloadKey.OffloadKey): string | undefined =>
-  key._tag === "Keyed" ? `${key.kind.length}:${key.kind}${key.key}` : undefined
-
 const make = (options: { readonly deduplicate: boolean }): Context.Context<Offload.Offload | TestOffload> => {
   let pending: Array<Entry> = []
   const history: Array<Entry> = []
@@ -83,7 +80,7 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
     Deferred.doneUnsafe(deferred, Exit.succeed(exit))
   }
   const release = (entry: Entry) => {
-    const id = identity(entry.key)
+    const id = OffloadKey.identity(entry.key)
     if (id === undefined) return
     const count = (inFlight.get(id) ?? 1) - 1
     if (count === 0) inFlight.delete(id)
@@ -105,7 +102,7 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
           })
         ),
       onSuccess: (key) => {
-        const id = identity(key)
+        const id = OffloadKey.identity(key)
         if (id !== undefined && options.deduplicate && inFlight.has(id)) return "deduplicated"
         if (id !== undefined) inFlight.set(id, (inFlight.get(id) ?? 0) + 1)
         const entry: Entry = { key, kind: key.kind, effect: Effect.provide(effect, context) }
@@ -134,8 +131,8 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
         const recorded = record(key, effect, context)
         if (recorded === "deduplicated") {
           // The pending entry under the same key does the work: wait for it to be run or dropped.
-          const id = identity(key)
-          const entry = pending.find((e) => identity(e.key) === id)!
+          const id = OffloadKey.identity(key)
+          const entry = pending.find((e) => OffloadKey.identity(e.key) === id)!
           const deferred = endOf(entry)
           return Effect.succeed({ outcome: "deduplicated", await: Effect.as(Deferred.await(deferred), Option.none()) })
         }
@@ -148,7 +145,7 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
       })
     )
   const matching = (key: OffloadKey.OffloadKey) => (entry: Entry) =>
-    key._tag === "Keyed" ? identity(entry.key) === identity(key) : entry.kind === key.kind
+    key._tag === "Keyed" ? OffloadKey.identity(entry.key) === OffloadKey.identity(key) : entry.kind === key.kind
   const take = (predicate: (entry: Entry) => boolean): Array<Entry> => {
     const taken = pending.filter(predicate)
     pending = pending.filter((entry) => !predicate(entry))

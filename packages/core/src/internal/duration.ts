@@ -13,9 +13,10 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
+import { maxTimerMs as timerLimit, objectFields as durationObjectFields, stringPattern } from "../DurationInput.js"
 
 /** What Effect's own parser accepts: a number without an exponent, a space, a unit. */
-const effectPattern = /^(-?\d+(?:\.\d+)?)\s+(nanos?|micros?|millis?|seconds?|minutes?|hours?|days?|weeks?)$/
+const effectPattern = stringPattern
 
 /** What the `${number} ${unit}` type allows: an exponent too. */
 const pattern = /^(-?\d+(?:\.\d+)?(?:e[+-]?\d+)?)\s+(nanos?|micros?|millis?|seconds?|minutes?|hours?|days?|weeks?)$/
@@ -43,17 +44,20 @@ const unitToMillis = (value: number, unit: string): number => {
 }
 
 /** The fields of Effect 4's `Duration.DurationObject`, and what each is worth in milliseconds. */
-const objectUnits: ReadonlyArray<readonly [keyof Duration.DurationObject, number]> = [
-  ["weeks", 604_800_000],
-  ["days", 86_400_000],
-  ["hours", 3_600_000],
-  ["minutes", 60_000],
-  ["seconds", 1_000],
-  ["milliseconds", 1],
-  ["microseconds", 1e-3],
-  ["nanoseconds", 1e-6]
-]
-const objectFields: ReadonlySet<string> = new Set(objectUnits.map(([field]) => field))
+const millisPer: Readonly<Record<keyof Duration.DurationObject, number>> = {
+  weeks: 604_800_000,
+  days: 86_400_000,
+  hours: 3_600_000,
+  minutes: 60_000,
+  seconds: 1_000,
+  milliseconds: 1,
+  microseconds: 1e-3,
+  nanoseconds: 1e-6
+}
+const objectUnits: ReadonlyArray<readonly [keyof Duration.DurationObject, number]> = durationObjectFields.map(
+  (field) => [field, millisPer[field]] as const
+)
+const objectFields: ReadonlySet<string> = new Set(durationObjectFields)
 
 /** Below one nanosecond Effect rounds a duration to zero, which would read as "none": refused. */
 const belowOneNano = (ms: number): boolean => ms > 0 && ms < 1e-6
@@ -168,7 +172,7 @@ export const describe = (input: unknown): string => {
  * Node timers hold at most 2^31 - 1 ms. Effect 4's clock chains longer sleeps itself (Effect 3
  * treated them as infinite); fibervisor still uses the limit where a delay is reported.
  */
-export const maxTimerMs = 2 ** 31 - 1
+export const maxTimerMs = timerLimit
 
 export const toMillis = (d: Duration.Duration): number => Duration.toMillis(d)
 

@@ -28,6 +28,7 @@ import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
+import type { TaskState as TaskStateSchema } from "../SupervisorEvent.js"
 import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
@@ -37,8 +38,8 @@ import { Signal } from "./signal.js"
 import { taskLabel, type TaskMetrics } from "./taskMetrics.js"
 import type { ResolvedTask } from "./task.js"
 
-/** What a task is doing, as `list` reports it. */
-export type TaskState = "waiting" | "running" | "backing-off" | "scheduled" | "stopping"
+/** What a task is doing, as `list` reports it (declared once, by `SupervisorEvent.TaskState`). */
+export type TaskState = typeof TaskStateSchema.Type
 
 /** Why a stop was requested. */
 export type StopReason = "remove" | "cancel" | "shutdown" | "group-restart" | "replace" | "restart-now"

@@ -116,8 +116,7 @@ class Job {
 }
 
 /** The dedup identity of a keyed key: the kind's length first, so no (key, kind) pair can collide. */
-export const identityOf = (key: OffloadKey.OffloadKey): string | undefined =>
-  key._tag === "Keyed" ? `${key.kind.length}:${key.kind}${key.key}` : undefined
+export const identityOf = OffloadKey.identity
 
 /** Checks a key at the boundary; `undefined` when it is usable. */
 export const keyProblem = OffloadKey.problemOf

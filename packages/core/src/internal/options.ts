@@ -12,15 +12,16 @@
  */
 import * as Duration from "effect/Duration"
 import * as Result from "effect/Result"
+import { AutoShutdownMode, Strategy as StrategySchema } from "../SupervisorEvent.js"
 import { decodeDuration, describe } from "./duration.js"
 import { printableNameProblem } from "./name.js"
 import { type Problem, type ResolvedDefaults, resolveDefaults } from "./task.js"
 
-/** The restart strategies (OTP's). */
-export type Strategy = "one-for-one" | "one-for-all" | "rest-for-one"
+/** The restart strategies (OTP's), as `SupervisorEvent.Strategy` declares them. */
+export type Strategy = typeof StrategySchema.Type
 
-/** When a supervisor completes by itself. */
-export type AutoShutdown = "never" | "any-significant" | "all-significant"
+/** When a supervisor completes by itself, as `SupervisorEvent.AutoShutdownMode` declares it. */
+export type AutoShutdown = typeof AutoShutdownMode.Type
 
 /** Supervisor options after decoding. */
 export interface Config {
@@ -65,8 +66,8 @@ const rootKeys: ReadonlySet<string> = new Set([
 /** The largest event buffer: the bus allocates it up front. */
 const maxEventBuffer = 1_000_000
 
-const strategies: ReadonlyArray<Strategy> = ["one-for-one", "one-for-all", "rest-for-one"]
-const autoShutdowns: ReadonlyArray<AutoShutdown> = ["never", "any-significant", "all-significant"]
+const strategies: ReadonlyArray<Strategy> = StrategySchema.literals
+const autoShutdowns: ReadonlyArray<AutoShutdown> = AutoShutdownMode.literals
 
 /** OTP's default for nested supervisors: 3 restarts in 5 seconds. */
 export const nestedIntensity = { maxRestarts: 3, withinMs: 5_000 } as const

@@ -18,7 +18,7 @@
  * @internal
  */
 import { writeSync } from "node:fs"
-import { type SupervisorError, SupervisorRegistry, SupervisorTree } from "@fibervisor/core"
+import { DurationInput, type SupervisorError, SupervisorRegistry, SupervisorTree } from "@fibervisor/core"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -69,20 +69,11 @@ const defaultGraceMs = 10_000
 /** Room for what runs after the supervisors (offload drain, other finalizers) in a derived deadline. */
 const deadlineMarginMs = 5_000
 
-/** Same as `Duration`'s own parsing of `"<number> <unit>"` strings. */
-const durationString = /^(-?\d+(?:\.\d+)?)\s+(nanos?|micros?|millis?|seconds?|minutes?|hours?|days?|weeks?)$/
+/** Same as `Duration`'s own parsing of `"<number> <unit>"` strings (core's `DurationInput`). */
+const durationString = DurationInput.stringPattern
 
 /** The fields of a `Duration.DurationObject` (`{ seconds: 5 }`), a duration input since Effect 4. */
-const durationObjectKeys: ReadonlySet<string> = new Set([
-  "weeks",
-  "days",
-  "hours",
-  "minutes",
-  "seconds",
-  "milliseconds",
-  "microseconds",
-  "nanoseconds"
-])
+const durationObjectKeys: ReadonlySet<string> = new Set(DurationInput.objectFields)
 
 /**
  * Whether `input` is a plain object that reads as a `Duration.DurationObject`: only its fields,
@@ -257,7 +248,8 @@ export const stuckReport = (registry: SupervisorRegistry.SupervisorRegistry, dea
   return `${head}; still running:\n${lines.join("\n")}\n`
 }
 
-const maxTimerMs = 2 ** 31 - 1
+/** The longest step of the deadline timer: what one Node timer holds (core's `DurationInput`). */
+const maxTimerMs = DurationInput.maxTimerMs
 
 const signalCode = (signal: NodeJS.Signals): number => (signal === "SIGINT" ? 130 : 143)
 
