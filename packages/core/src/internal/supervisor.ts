@@ -65,6 +65,7 @@ import {
   withExitCode
 } from "./taskLoop.js"
 import { ZeroSignal } from "./zeroSignal.js"
+import { RestartWindow } from "./supervisor/intensity.js"
 
 /** What an ordered stop gives a static child without a grace of its own. */
 const SHARE = "its share"
@@ -96,8 +97,8 @@ export class SupervisorImpl implements Supervisor {
   private failure: SupervisorFailure | undefined = undefined
   /** Significant children whose outcome is not decided yet. */
   private significantLive = 0
-  /** Restart instants inside the intensity window, oldest first. */
-  private readonly restartTimes: Array<number> = []
+  /** The restarts inside the intensity window (none without an intensity). */
+  private readonly restartWindow: RestartWindow | undefined
   /** Tasks waiting for their group restart, and the fiber that runs them one at a time. */
   private readonly groupQueue: Array<Entry> = []
   private groupFiber: Fiber.Fiber<void, never> | undefined = undefined
@@ -135,6 +136,10 @@ export class SupervisorImpl implements Supervisor {
     this.pending = new ZeroSignal()
     this.aliveDynamic = new ZeroSignal()
     this.registered = new ZeroSignal()
+    this.restartWindow =
+      config.intensity === undefined
+        ? undefined
+        : new RestartWindow(config.intensity.maxRestarts, config.intensity.withinMs)
     this.withPermit = semaphore === undefined ? (effect) => effect : Semaphore.withPermits(semaphore, 1)
     this.loop = supervisorLoop(this.withPermit)
     this.controller = new Controller(this)
@@ -335,14 +340,10 @@ export class SupervisorImpl implements Supervisor {
       if (pending === "join") return "join"
       takesOver = pending === "take-over"
     }
-    const intensity = this.config.intensity
+    const intensity = this.restartWindow
     // A restart that takes a queued one along replaces it: the queued one is counted already.
     if (intensity !== undefined && !takesOver) {
-      const now = this.now()
-      const times = this.restartTimes
-      times.push(now)
-      while (times.length > 0 && now - times[0]! >= intensity.withinMs) times.shift()
-      if (times.length > intensity.maxRestarts) {
+      if (!intensity.record(this.now())) {
         entry.failsSupervisor = new RestartIntensityExceeded({
           path: this.config.path,
           maxRestarts: intensity.maxRestarts,
