@@ -23,7 +23,7 @@ export class GroupRun {
  */
 const affectedBy = (supervisor: SupervisorImpl, trigger: Entry): Array<Entry> => {
   const affected: Array<Entry> = []
-  for (const entry of supervisor.byId.values()) {
+  for (const entry of supervisor.registry.values()) {
     if (entry === trigger) {
       affected.push(entry)
       continue

@@ -66,6 +66,7 @@ import {
 } from "./taskLoop.js"
 import { ZeroSignal } from "./zeroSignal.js"
 import { RestartWindow } from "./supervisor/intensity.js"
+import { Registry } from "./supervisor/registry.js"
 
 /** What an ordered stop gives a static child without a grace of its own. */
 const SHARE = "its share"
@@ -81,12 +82,10 @@ export const resolveOptions = (
 
 /** The supervisor: a registry of entries, each run by its own root fiber. */
 export class SupervisorImpl implements Supervisor {
-  readonly byId = new Map<TaskId.TaskId, Entry>()
-  private readonly byName = new Map<string, Entry>()
+  /** The tasks it holds, by id and by name. */
+  readonly registry = new Registry()
   /** Tasks whose outcome is not decided yet. */
   private readonly pending: ZeroSignal
-  /** Entries in the registry (a task leaves it when its fiber has exited). */
-  private readonly registered: ZeroSignal
   /** Dynamically added tasks whose fiber has not exited yet (static children are stopped one by one). */
   private readonly aliveDynamic: ZeroSignal
   private shutdownResult: Signal<Exit.Exit<void, GraceExceeded>> | undefined = undefined
@@ -135,7 +134,6 @@ export class SupervisorImpl implements Supervisor {
     this.ownsReadiness = treeReadiness === undefined
     this.pending = new ZeroSignal()
     this.aliveDynamic = new ZeroSignal()
-    this.registered = new ZeroSignal()
     this.restartWindow =
       config.intensity === undefined
         ? undefined
@@ -189,7 +187,7 @@ export class SupervisorImpl implements Supervisor {
       this.addFailed(name, "InvalidSpec", misplaced.message)
       return Result.fail(misplaced)
     }
-    if (this.byName.has(name) || pendingNames?.has(name)) {
+    if (this.registry.hasName(name) || pendingNames?.has(name)) {
       this.addFailed(name, "AlreadyExists", "the name is taken")
       return Result.fail(new TaskAlreadyExists({ name }))
     }
@@ -233,9 +231,7 @@ export class SupervisorImpl implements Supervisor {
     if (settled !== undefined) entry.settled = settled
     // A task added at the path of one that ended for good takes its place.
     if (!this.readiness.empty) this.readiness.clear(entry.path)
-    this.byId.set(entry.id, entry)
-    this.byName.set(entry.name, entry)
-    this.registered.increment()
+    this.registry.add(entry)
     this.pending.increment()
     if (spec.significant) this.significantLive += 1
     if (this.listening) this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name, path: entry.path })
@@ -446,23 +442,14 @@ export class SupervisorImpl implements Supervisor {
 
   /** Ends an entry whose fiber exited for a group restart that will not start it again. */
   finalizeParked(entry: Entry, reason: StopReason): void {
-    if (entry.outcome !== undefined || !entry.exited || this.byId.get(entry.id) !== entry) return
+    if (entry.outcome !== undefined || !entry.exited || !this.registry.holds(entry)) return
     entry.stopReason ??= reason
     entry.parking = false
     this.settle(entry, stopped(entry))
     this.release(entry)
   }
 
-  /** Parked entries: their fiber exited for a group restart that has not started them again yet. */
-  private get parked(): Array<Entry> {
-    return Array.from(this.byId.values()).filter((entry) => entry.exited && entry.outcome === undefined)
-  }
-
   // ---- stopping ----
-
-  private lookup(ref: TaskRef): Entry | undefined {
-    return typeof ref === "string" ? this.byName.get(ref) : this.byId.get(ref)
-  }
 
   /** Claims the stop of `entry`: completes `cancelled`, then interrupts its fiber. `true` for the one claimant. */
   requestStop(entry: Entry, reason: Exclude<StopReason, "restart-now">): boolean {
@@ -493,11 +480,11 @@ export class SupervisorImpl implements Supervisor {
   /** `ref` by id or name, or a path through the running nested supervisors of `Supervisor.task`s. */
   private restartByRef(ref: TaskRef): boolean {
     if (typeof ref !== "string" || !ref.includes("/")) {
-      const entry = this.lookup(ref)
+      const entry = this.registry.get(ref)
       return entry !== undefined && this.restartEntry(entry)
     }
     const slash = ref.indexOf("/")
-    const entry = this.byName.get(ref.slice(0, slash))
+    const entry = this.registry.named(ref.slice(0, slash))
     const nested = entry?.nested as SupervisorImpl | undefined
     if (nested === undefined || this.shutdownResult !== undefined || entry!.stopRequested) return false
     return nested.restartByRef(ref.slice(slash + 1))
@@ -567,7 +554,7 @@ export class SupervisorImpl implements Supervisor {
   }
 
   hasName(name: string): boolean {
-    return this.byName.has(name)
+    return this.registry.hasName(name)
   }
 
   /**
@@ -598,7 +585,7 @@ export class SupervisorImpl implements Supervisor {
 
   remove(ref: TaskRef): Effect.Effect<boolean> {
     return Effect.sync(() => {
-      const entry = this.lookup(ref)
+      const entry = this.registry.get(ref)
       if (entry === undefined) return this.controller.removeQueued(ref)
       if (!this.requestStop(entry, "remove")) return false
       this.startGrace(entry)
@@ -628,7 +615,7 @@ export class SupervisorImpl implements Supervisor {
         }
         timeoutMs = Duration.toMillis(decoded.success)
       }
-      const entry = this.lookup(ref)
+      const entry = this.registry.get(ref)
       if (entry === undefined) return Effect.succeed(this.controller.removeQueued(ref))
       const claimed = this.requestStop(entry, "cancel")
       if (claimed) this.startGrace(entry)
@@ -770,39 +757,26 @@ export class SupervisorImpl implements Supervisor {
 
   /** Removes an ended entry from the registry (its name is free again). */
   private release(entry: Entry): void {
-    this.byId.delete(entry.id)
-    if (this.byName.get(entry.name) === entry) this.byName.delete(entry.name)
+    this.registry.remove(entry)
     if (this.listening) this.emit({ _tag: "TaskRemoved", id: entry.id, task: entry.name, path: entry.path })
     this.controller.released(entry)
-    this.registered.decrement()
+    this.registry.left()
   }
 
   /** Resumes when the registry is empty: every task's fiber has exited, abandoned ones included. */
   get released(): Effect.Effect<void> {
-    return this.registered.await
+    return this.registry.whenEmpty
   }
 
   // ---- inspection ----
 
   get list(): Effect.Effect<ReadonlyArray<TaskInfo>> {
-    return Effect.sync(() => this.entries().map(infoOf))
-  }
-
-  /**
-   * The registry in id order. Insertion order is id order except for controller submissions, whose
-   * id is reserved when they are queued: sort only when one of those broke the order.
-   */
-  private entries(): Array<Entry> {
-    const entries = Array.from(this.byId.values())
-    for (let i = 1; i < entries.length; i++) {
-      if (entries[i - 1]!.id > entries[i]!.id) return entries.sort((a, b) => a.id - b.id)
-    }
-    return entries
+    return Effect.sync(() => this.registry.inIdOrder().map(infoOf))
   }
 
   get(ref: TaskRef): Effect.Effect<Option.Option<TaskInfo>> {
     return Effect.sync(() => {
-      const entry = this.lookup(ref)
+      const entry = this.registry.get(ref)
       return entry === undefined ? Option.none() : Option.some(infoOf(entry))
     })
   }
@@ -816,7 +790,7 @@ export class SupervisorImpl implements Supervisor {
       path: this.config.path,
       strategy: this.config.strategy,
       state: this.shutdownResult === undefined ? "running" : this.finished.isDone ? "stopped" : "shutting-down",
-      tasks: this.entries().map(nodeOf)
+      tasks: this.registry.inIdOrder().map(nodeOf)
     }
     // The tree's record is shown on its root only (its paths are full paths).
     if (this.ownsReadiness && !this.readiness.empty) {
@@ -844,7 +818,7 @@ export class SupervisorImpl implements Supervisor {
   }
 
   get size(): Effect.Effect<number> {
-    return Effect.sync(() => this.byId.size)
+    return Effect.sync(() => this.registry.size)
   }
 
   get join(): Effect.Effect<void, SupervisorFailure> {
@@ -891,9 +865,9 @@ export class SupervisorImpl implements Supervisor {
     if (requested && this.listening) this.emit({ _tag: "ShutdownRequested", path: this.config.path })
     if (this.groupFiber !== undefined) unsafeInterruptFork(this.groupFiber, this.fiberId)
     this.controller.shutdown()
-    for (const entry of this.parked) this.requestStop(entry, "shutdown")
+    for (const entry of this.registry.parked()) this.requestStop(entry, "shutdown")
     const statics: Array<Entry> = []
-    for (const entry of this.byId.values()) {
+    for (const entry of this.registry.values()) {
       if (entry.isStatic) statics.push(entry)
       else this.requestStop(entry, "shutdown")
     }
@@ -964,21 +938,21 @@ export class SupervisorImpl implements Supervisor {
     deadline: number
   ): Effect.Effect<void> {
     const now = this.now()
-    const alive = this.stillRunning()
+    const alive = this.registry.stillRunning()
     if (alive.length === 0 || now >= deadline) return this.decide(result, start)
     // A task abandoned without any time to stop (`grace: 0`) is given a millisecond to exit, so
     // that one which stops at once does not count as abandoned here (a real clock may have ticked).
     const fresh = alive.some((entry) => entry.abandonedAtOnce !== undefined && now - entry.abandonedAtOnce <= 1)
-    const settle = fresh ? timeoutOptionMillis(Effect.interruptible(this.registered.await), 1) : Effect.void
+    const settle = fresh ? timeoutOptionMillis(Effect.interruptible(this.registry.whenEmpty), 1) : Effect.void
     return Effect.andThen(
       settle,
       Effect.suspend(() => {
-        if (!this.isNested || this.stillRunning().length === 0 || this.now() >= deadline) {
+        if (!this.isNested || this.registry.stillRunning().length === 0 || this.now() >= deadline) {
           return this.decide(result, start)
         }
         this.tellParent()
         return Effect.andThen(
-          timeoutOptionMillis(Effect.interruptible(this.registered.await), deadline - this.now()),
+          timeoutOptionMillis(Effect.interruptible(this.registry.whenEmpty), deadline - this.now()),
           Effect.suspend(() => this.decide(result, start))
         )
       })
@@ -991,10 +965,6 @@ export class SupervisorImpl implements Supervisor {
     if (parent !== undefined) (parent.owner as SupervisorImpl).subtreeAbandoned(parent)
   }
 
-  private stillRunning(): Array<Entry> {
-    return Array.from(this.byId.values()).filter((entry) => !entry.exited)
-  }
-
   /**
    * The shutdown's deadline is now, but the fiber that decides it at its deadline has not woken yet:
    * it is decided now. A parent whose grace for this supervisor's task ends in the same instant
@@ -1005,7 +975,7 @@ export class SupervisorImpl implements Supervisor {
     const result = this.shutdownResult
     const deadline = this.shutdownDeadline
     if (result === undefined || result.isDone || deadline === undefined || this.now() < deadline) return
-    for (const entry of this.byId.values()) if (entry.isStatic) this.requestStop(entry, "shutdown")
+    for (const entry of this.registry.values()) if (entry.isStatic) this.requestStop(entry, "shutdown")
     unsafeForkRoot(this.context, this.decide(result, this.shutdownStart))
   }
 
@@ -1013,7 +983,7 @@ export class SupervisorImpl implements Supervisor {
   private decide(result: Signal<Exit.Exit<void, GraceExceeded>>, start: number): Effect.Effect<void> {
     // Decided already (`decideIfDue`).
     if (result.isDone) return Effect.void
-    const stuck = this.stillRunning()
+    const stuck = this.registry.stillRunning()
     const graceMs = this.config.graceMs
     if (stuck.length === 0) {
       if (this.listening) this.emit({ _tag: "AllStoppedWithinGrace", path: this.config.path })
@@ -1050,9 +1020,7 @@ export class SupervisorImpl implements Supervisor {
 const stuckPaths = (entry: Entry): Array<string> => {
   const nested = entry.nested as SupervisorImpl | undefined
   if (nested === undefined) return [entry.path]
-  const below = Array.from(nested.byId.values())
-    .filter((child) => !child.exited)
-    .flatMap(stuckPaths)
+  const below = nested.registry.stillRunning().flatMap(stuckPaths)
   return below.length === 0 ? [entry.path] : below
 }
 
