@@ -67,6 +67,7 @@ import {
 import { ZeroSignal } from "./zeroSignal.js"
 import { RestartWindow } from "./supervisor/intensity.js"
 import { Registry } from "./supervisor/registry.js"
+import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
 
 /** What an ordered stop gives a static child without a grace of its own. */
 const SHARE = "its share"
@@ -786,19 +787,14 @@ export class SupervisorImpl implements Supervisor {
   }
 
   snapshot(): SupervisorTree.SupervisorTree {
-    const tree: { -readonly [K in keyof SupervisorTree.SupervisorTree]: SupervisorTree.SupervisorTree[K] } = {
-      path: this.config.path,
-      strategy: this.config.strategy,
-      state: this.shutdownResult === undefined ? "running" : this.finished.isDone ? "stopped" : "shutting-down",
-      tasks: this.registry.inIdOrder().map(nodeOf)
-    }
-    // The tree's record is shown on its root only (its paths are full paths).
-    if (this.ownsReadiness && !this.readiness.empty) {
-      const lost = this.readiness.list()
-      if (lost.length > 0) tree.lost = lost
-      if (this.readiness.unlisted > 0) tree.lostUnlisted = this.readiness.unlisted
-    }
-    return tree
+    return treeOf(
+      this.config.path,
+      this.config.strategy,
+      this.shutdownResult === undefined ? "running" : this.finished.isDone ? "stopped" : "shutting-down",
+      this.registry,
+      // The tree's record is shown on its root only (its paths are full paths).
+      this.ownsReadiness ? this.readiness : undefined
+    )
   }
 
   get events(): Stream.Stream<SupervisorEvent.SupervisorEvent> {
@@ -1014,55 +1010,6 @@ export class SupervisorImpl implements Supervisor {
       Effect.annotateLogs({ fibervisor: "shutdown", path: this.config.path })
     )
   }
-}
-
-/** A task still running, or (for a nested supervisor) the deepest tasks still running under it. */
-const stuckPaths = (entry: Entry): Array<string> => {
-  const nested = entry.nested as SupervisorImpl | undefined
-  if (nested === undefined) return [entry.path]
-  const below = nested.registry.stillRunning().flatMap(stuckPaths)
-  return below.length === 0 ? [entry.path] : below
-}
-
-const kindOf = (entry: Entry): "worker" | "supervisor" => (entry.spec.nested === undefined ? "worker" : "supervisor")
-
-const infoOf = (entry: Entry): TaskInfo => ({
-  id: entry.id,
-  name: entry.name,
-  path: entry.path,
-  kind: kindOf(entry),
-  state: entry.state,
-  attempt: entry.attempt,
-  restarts: entry.restarts,
-  lastFailure: Option.fromNullishOr(entry.lastFailure),
-  nextAttemptAt: Option.fromNullishOr(entry.nextAttemptAt),
-  // Only on readiness tasks, so that the common record stays as it was.
-  ...(entry.spec.ready === false
-    ? undefined
-    : entry.spec.ready === true
-      ? { ready: true }
-      : { ready: "reported", reportedReady: entry.reportedReady })
-})
-
-const nodeOf = (entry: Entry): SupervisorTree.TaskNode => {
-  const nested = entry.nested as SupervisorImpl | undefined
-  const node: {
-    -readonly [K in keyof SupervisorTree.TaskNode]: SupervisorTree.TaskNode[K]
-  } = {
-    id: entry.id,
-    name: entry.name,
-    path: entry.path,
-    kind: kindOf(entry),
-    state: entry.state,
-    attempt: entry.attempt,
-    restarts: entry.restarts,
-    ready: entry.spec.ready !== false
-  }
-  if (entry.spec.ready === "reported") node.reportedReady = entry.reportedReady
-  if (entry.lastFailure !== undefined) node.lastFailure = entry.lastFailure
-  if (entry.nextAttemptAt !== undefined) node.nextAttemptAt = entry.nextAttemptAt
-  if (nested !== undefined) node.supervisor = nested.snapshot()
-  return node
 }
 
 /** Builds a supervisor around `bus`; closing the scope shuts it down. */
