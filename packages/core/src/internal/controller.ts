@@ -11,6 +11,7 @@ import { describe } from "./duration.js"
 import type { Entry } from "./entry.js"
 import { Handle } from "./handle.js"
 import { Signal } from "./signal.js"
+import { misplaced as misplacedUnder } from "./supervisor/admission.js"
 import type { SupervisorImpl } from "./supervisor.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
 
@@ -130,7 +131,7 @@ export class Controller {
       const sup = this.supervisor
       const resolved = resolveTask(task, sup.config.defaults)
       if (Result.isFailure(resolved)) return Effect.fail(resolved.failure)
-      const misplaced = sup.misplaced(resolved.success)
+      const misplaced = misplacedUnder(sup.config, resolved.success)
       if (misplaced !== undefined) return Effect.fail(misplaced)
       if (sup.shuttingDown) return Effect.fail(new SupervisorShuttingDown())
       const spec = resolved.success

@@ -23,11 +23,8 @@ import {
   GraceExceeded,
   InvalidArgument,
   InvalidSupervisorOptions,
-  InvalidTaskSpec,
   RestartIntensityExceeded,
   type SupervisorFailure,
-  SupervisorShuttingDown,
-  TaskAlreadyExists,
   TaskTerminationTimeout
 } from "../SupervisorError.js"
 import type * as SupervisorEvent from "../SupervisorEvent.js"
@@ -54,7 +51,7 @@ import { type Config, resolveConfig } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
 import { Signal } from "./signal.js"
 import { type GroupRun, restartGroup } from "./strategy.js"
-import { type ResolvedTask, resolveTask } from "./task.js"
+import type { ResolvedTask } from "./task.js"
 import {
   attemptEnded,
   type RestartVerdict,
@@ -67,6 +64,7 @@ import {
 import { ZeroSignal } from "./zeroSignal.js"
 import { RestartWindow } from "./supervisor/intensity.js"
 import { Registry } from "./supervisor/registry.js"
+import { admit, admitAll } from "./supervisor/admission.js"
 import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
 
 /** What an ordered stop gives a static child without a grace of its own. */
@@ -171,40 +169,6 @@ export class SupervisorImpl implements Supervisor {
 
   // ---- admission ----
 
-  /** Checks a task for admission; emits `TaskAddFailed` when it is refused. */
-  admit(task: Task<any, any>, pendingNames: ReadonlySet<string> | undefined): Result.Result<ResolvedTask, AddError> {
-    const resolved = resolveTask(task, this.config.defaults)
-    if (Result.isFailure(resolved)) {
-      this.addFailed(resolved.failure.task, "InvalidSpec", resolved.failure.message)
-      return resolved
-    }
-    const name = resolved.success.name
-    if (this.shutdownResult !== undefined) {
-      this.addFailed(name, "ShuttingDown", "the supervisor is shutting down")
-      return Result.fail(new SupervisorShuttingDown())
-    }
-    const misplaced = this.misplaced(resolved.success)
-    if (misplaced !== undefined) {
-      this.addFailed(name, "InvalidSpec", misplaced.message)
-      return Result.fail(misplaced)
-    }
-    if (this.registry.hasName(name) || pendingNames?.has(name)) {
-      this.addFailed(name, "AlreadyExists", "the name is taken")
-      return Result.fail(new TaskAlreadyExists({ name }))
-    }
-    return resolved
-  }
-
-  /** A spec that is valid alone but not under this supervisor. */
-  misplaced(spec: ResolvedTask): InvalidTaskSpec | undefined {
-    if (!spec.significant || this.config.autoShutdown !== "never") return undefined
-    return new InvalidTaskSpec({
-      task: spec.name,
-      field: "significant",
-      reason: `cannot be set under a supervisor whose autoShutdown is "never"`
-    })
-  }
-
   /** Queued controller submissions count as tasks without an outcome (for `awaitEmpty`). */
   holdPending(): void {
     this.pending.increment()
@@ -212,12 +176,6 @@ export class SupervisorImpl implements Supervisor {
 
   releasePending(): void {
     this.pending.decrement()
-  }
-
-  private addFailed(name: string, rejection: "AlreadyExists" | "ShuttingDown" | "InvalidSpec", reason: string): void {
-    if (this.listening) {
-      this.emit({ _tag: "TaskAddFailed", path: this.config.path, task: name, rejection, reason })
-    }
   }
 
   /** Registers an admitted task and starts its fiber (on the scheduler's next turn). */
@@ -248,40 +206,18 @@ export class SupervisorImpl implements Supervisor {
 
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {
     return withCaller<TaskHandle, AddError, R, never>((caller) => {
-      const admitted = this.admit(task, undefined)
+      const admitted = admit(this, task, undefined)
       return Result.isFailure(admitted)
         ? Effect.fail(admitted.failure)
         : Effect.succeed(new Handle(this.spawn(admitted.success, caller), this))
     })
   }
 
-  /** Admits a batch all-or-nothing. */
-  private admitAll(tasks: Iterable<Task<any, any>>): Result.Result<Array<ResolvedTask>, AddError> {
-    if (typeof tasks !== "object" || tasks === null || typeof tasks[Symbol.iterator] !== "function") {
-      return Result.fail(
-        new InvalidTaskSpec({
-          task: "",
-          field: "tasks",
-          reason: `must be an iterable of tasks, got ${describe(tasks)}`
-        })
-      )
-    }
-    const names = new Set<string>()
-    const specs: Array<ResolvedTask> = []
-    for (const task of tasks) {
-      const admitted = this.admit(task, names)
-      if (Result.isFailure(admitted)) return Result.fail(admitted.failure)
-      names.add(admitted.success.name)
-      specs.push(admitted.success)
-    }
-    return Result.succeed(specs)
-  }
-
   addAll<const T extends Iterable<Task<any, any>>>(
     tasks: T
   ): Effect.Effect<ReadonlyArray<TaskHandle>, AddError, Services<T>> {
     return withCaller<ReadonlyArray<TaskHandle>, AddError, Services<T>, never>((caller) => {
-      const admitted = this.admitAll(tasks)
+      const admitted = admitAll(this, tasks)
       if (Result.isFailure(admitted)) return Effect.fail(admitted.failure)
       return Effect.succeed(admitted.success.map((spec) => new Handle(this.spawn(spec, caller), this)))
     })
@@ -293,7 +229,7 @@ export class SupervisorImpl implements Supervisor {
    */
   startStatic(tasks: ReadonlyArray<Task<any, any>>): Effect.Effect<void, AddError> {
     return withCaller<void, AddError, never, never>((caller) => {
-      const admitted = this.admitAll(tasks)
+      const admitted = admitAll(this, tasks)
       if (Result.isFailure(admitted)) return Effect.fail(admitted.failure)
       // A group restart under way (an earlier child failed) finishes before the next child starts.
       const next = (spec: ResolvedTask): Effect.Effect<void> =>
