@@ -3,7 +3,6 @@ import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
@@ -50,7 +49,6 @@ import { Entry, type LoopResult, RESTART, type StopReason } from "./entry.js"
 import { type Config, resolveConfig } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
 import { Signal } from "./signal.js"
-import { type GroupRun, restartGroup } from "./strategy.js"
 import type { ResolvedTask } from "./task.js"
 import {
   attemptEnded,
@@ -65,6 +63,7 @@ import { ZeroSignal } from "./zeroSignal.js"
 import { RestartWindow } from "./supervisor/intensity.js"
 import { Registry } from "./supervisor/registry.js"
 import { admit, admitAll } from "./supervisor/admission.js"
+import { GroupRestarts } from "./supervisor/groupRestart.js"
 import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
 
 /** What an ordered stop gives a static child without a grace of its own. */
@@ -97,13 +96,8 @@ export class SupervisorImpl implements Supervisor {
   private significantLive = 0
   /** The restarts inside the intensity window (none without an intensity). */
   private readonly restartWindow: RestartWindow | undefined
-  /** Tasks waiting for their group restart, and the fiber that runs them one at a time. */
-  private readonly groupQueue: Array<Entry> = []
-  private groupFiber: Fiber.Fiber<void, never> | undefined = undefined
-  /** The group restart under way, if any. */
-  groupRun: GroupRun | undefined = undefined
-  /** Completed when no group restart is pending (a fresh one while restarts run). */
-  private groupIdle: Signal<void> | undefined = undefined
+  /** Group restarts (`one-for-all`, `rest-for-one`): queued, and the one under way. */
+  private readonly groups: GroupRestarts
   /** A nested supervisor: its shutdown is decided by its deadline, its parent's may be decided earlier. */
   isNested = false
   /** The supervisor task whose attempt runs this nested supervisor (told when its subtree is decided). */
@@ -140,6 +134,7 @@ export class SupervisorImpl implements Supervisor {
     this.withPermit = semaphore === undefined ? (effect) => effect : Semaphore.withPermits(semaphore, 1)
     this.loop = supervisorLoop(this.withPermit)
     this.controller = new Controller(this)
+    this.groups = new GroupRestarts(this)
   }
 
   get path(): string {
@@ -235,7 +230,8 @@ export class SupervisorImpl implements Supervisor {
       const next = (spec: ResolvedTask): Effect.Effect<void> =>
         Effect.suspend(() => {
           if (this.shutdownResult !== undefined) return Effect.void
-          if (this.groupIdle !== undefined) return Effect.andThen(this.groupIdle.await, next(spec))
+          const idle = this.groups.idle
+          if (idle !== undefined) return Effect.andThen(idle.await, next(spec))
           return this.spawn(spec, caller, true).started
         })
       return Effect.forEach(admitted.success, next, { discard: true })
@@ -269,7 +265,7 @@ export class SupervisorImpl implements Supervisor {
     const strategy = this.config.strategy
     let takesOver = false
     if (strategy !== "one-for-one") {
-      const pending = this.pendingGroupFor(entry)
+      const pending = this.groups.pendingFor(entry)
       if (pending === "join") return "join"
       takesOver = pending === "take-over"
     }
@@ -290,68 +286,6 @@ export class SupervisorImpl implements Supervisor {
       }
     }
     return strategy === "one-for-one" ? "restart" : "group"
-  }
-
-  /**
-   * How a group restart that has not started its children again yet relates to `entry`'s failure,
-   * so that siblings failing in the same instant make one group restart, counted once: `"join"`
-   * when it starts `entry` again anyway (the restart under way took it along, or a queued one
-   * will), `"take-over"` when `entry`'s own restart will take a queued one along (under
-   * `rest-for-one`, a queued trigger started after `entry`).
-   */
-  private pendingGroupFor(entry: Entry): "join" | "take-over" | undefined {
-    if (entry.heldByGroup) return "join"
-    let pending: "take-over" | undefined = undefined
-    const run = this.groupRun
-    if (run !== undefined && !run.starting && this.config.strategy === "rest-for-one" && run.trigger.id > entry.id) {
-      // The restart under way (of a later child) has started nobody yet: this one covers it.
-      run.superseded.complete(undefined)
-      pending = "take-over"
-    }
-    for (const trigger of this.groupQueue) {
-      // Ended, started again, or taken along by the restart under way: that restart will not run.
-      if (trigger === entry || !trigger.exited || trigger.outcome !== undefined || trigger.heldByGroup) continue
-      if (this.config.strategy === "one-for-all" || trigger.id < entry.id) return "join"
-      pending = "take-over"
-    }
-    return pending
-  }
-
-  /**
-   * The next queued group restart: the oldest, except under `rest-for-one`, where the one of the
-   * earliest started child goes first (it takes the later ones along).
-   */
-  private nextGroupTrigger(): Entry | undefined {
-    const queue = this.groupQueue
-    if (queue.length <= 1 || this.config.strategy !== "rest-for-one") return queue.shift()
-    let first = 0
-    for (let i = 1; i < queue.length; i++) if (queue[i]!.id < queue[first]!.id) first = i
-    return queue.splice(first, 1)[0]
-  }
-
-  /** Queues a group restart triggered by `entry` (whose fiber has exited); they run one at a time. */
-  private enqueueGroupRestart(entry: Entry): void {
-    this.groupQueue.push(entry)
-    if (this.groupFiber !== undefined) return
-    const idle = new Signal<void>()
-    this.groupIdle = idle
-    const done = () => {
-      this.groupFiber = undefined
-      this.groupIdle = undefined
-      idle.complete(undefined)
-    }
-    const drain: Effect.Effect<void> = Effect.suspend(() => {
-      const next = this.nextGroupTrigger()
-      if (next === undefined || this.shutdownResult !== undefined) {
-        done()
-        return Effect.void
-      }
-      return Effect.andThen(restartGroup(this, next), drain)
-    })
-    this.groupFiber = unsafeForkRoot(
-      this.context,
-      Effect.onInterrupt(drain, () => Effect.sync(done))
-    )
   }
 
   /** Starts a new fiber on an entry a group restart stopped (a child whose failure led here counted its restart already). */
@@ -671,7 +605,7 @@ export class SupervisorImpl implements Supervisor {
     if ((entry.parking || handedOver) && entry.stopReason === undefined && entry.outcome === undefined) {
       // Waits for its group restart, which starts a new fiber on this entry.
       if (this.shutdownResult !== undefined) return this.finalizeParked(entry, "shutdown")
-      if (handedOver) this.enqueueGroupRestart(entry)
+      if (handedOver) this.groups.enqueue(entry)
       else if (entry.restartingNow) this.respawn(entry, false)
       return
     }
@@ -795,7 +729,7 @@ export class SupervisorImpl implements Supervisor {
     const result = new Signal<Exit.Exit<void, GraceExceeded>>()
     this.shutdownResult = result
     if (requested && this.listening) this.emit({ _tag: "ShutdownRequested", path: this.config.path })
-    if (this.groupFiber !== undefined) unsafeInterruptFork(this.groupFiber, this.fiberId)
+    this.groups.interrupt()
     this.controller.shutdown()
     for (const entry of this.registry.parked()) this.requestStop(entry, "shutdown")
     const statics: Array<Entry> = []
