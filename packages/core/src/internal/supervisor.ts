@@ -19,7 +19,7 @@ import type {
 } from "../Supervisor.js"
 import {
   Escalated,
-  GraceExceeded,
+  type GraceExceeded,
   InvalidArgument,
   InvalidSupervisorOptions,
   RestartIntensityExceeded,
@@ -48,7 +48,7 @@ import { decodeDuration, describe, sleepMillis, timeoutOptionMillis } from "./du
 import { Entry, type LoopResult, RESTART, type StopReason } from "./entry.js"
 import { type Config, resolveConfig } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
-import { Signal } from "./signal.js"
+import type { Signal } from "./signal.js"
 import type { ResolvedTask } from "./task.js"
 import {
   attemptEnded,
@@ -64,10 +64,8 @@ import { RestartWindow } from "./supervisor/intensity.js"
 import { Registry } from "./supervisor/registry.js"
 import { admit, admitAll } from "./supervisor/admission.js"
 import { GroupRestarts } from "./supervisor/groupRestart.js"
+import { SHARE, Shutdown } from "./supervisor/shutdown.js"
 import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
-
-/** What an ordered stop gives a static child without a grace of its own. */
-const SHARE = "its share"
 
 /** Decodes and checks the options of a root supervisor. */
 export const resolveOptions = (
@@ -84,12 +82,8 @@ export class SupervisorImpl implements Supervisor {
   readonly registry = new Registry()
   /** Tasks whose outcome is not decided yet. */
   private readonly pending: ZeroSignal
-  /** Dynamically added tasks whose fiber has not exited yet (static children are stopped one by one). */
-  private readonly aliveDynamic: ZeroSignal
-  private shutdownResult: Signal<Exit.Exit<void, GraceExceeded>> | undefined = undefined
-  /** When the shutdown began, and its deadline (set with `shutdownResult`, unless the grace is 0). */
-  private shutdownStart = 0
-  private shutdownDeadline: number | undefined = undefined
+  /** The one shutdown: its result, its deadline, and the dynamic tasks it waits for. */
+  private readonly shutdownRun: Shutdown
   /** Set when the supervisor failed (restart intensity, escalation); `join` fails with it. */
   private failure: SupervisorFailure | undefined = undefined
   /** Significant children whose outcome is not decided yet. */
@@ -126,7 +120,6 @@ export class SupervisorImpl implements Supervisor {
     this.readiness = treeReadiness ?? new ReadinessRecord()
     this.ownsReadiness = treeReadiness === undefined
     this.pending = new ZeroSignal()
-    this.aliveDynamic = new ZeroSignal()
     this.restartWindow =
       config.intensity === undefined
         ? undefined
@@ -135,6 +128,7 @@ export class SupervisorImpl implements Supervisor {
     this.loop = supervisorLoop(this.withPermit)
     this.controller = new Controller(this)
     this.groups = new GroupRestarts(this)
+    this.shutdownRun = new Shutdown(this)
   }
 
   get path(): string {
@@ -155,7 +149,7 @@ export class SupervisorImpl implements Supervisor {
   }
 
   get shuttingDown(): boolean {
-    return this.shutdownResult !== undefined
+    return this.shutdownRun.started
   }
 
   childPath(name: string): string {
@@ -195,7 +189,7 @@ export class SupervisorImpl implements Supervisor {
   }
 
   private startFiber(entry: Entry): void {
-    if (!entry.isStatic) this.aliveDynamic.increment()
+    if (!entry.isStatic) this.shutdownRun.aliveDynamic.increment()
     entry.fiber = unsafeForkDetached(taskContext(entry), taskLoop(this), (exit) => this.exited(entry, exit))
   }
 
@@ -229,7 +223,7 @@ export class SupervisorImpl implements Supervisor {
       // A group restart under way (an earlier child failed) finishes before the next child starts.
       const next = (spec: ResolvedTask): Effect.Effect<void> =>
         Effect.suspend(() => {
-          if (this.shutdownResult !== undefined) return Effect.void
+          if (this.shutdownRun.started) return Effect.void
           const idle = this.groups.idle
           if (idle !== undefined) return Effect.andThen(idle.await, next(spec))
           return this.spawn(spec, caller, true).started
@@ -357,14 +351,14 @@ export class SupervisorImpl implements Supervisor {
     const slash = ref.indexOf("/")
     const entry = this.registry.named(ref.slice(0, slash))
     const nested = entry?.nested as SupervisorImpl | undefined
-    if (nested === undefined || this.shutdownResult !== undefined || entry!.stopRequested) return false
+    if (nested === undefined || this.shutdownRun.started || entry!.stopRequested) return false
     return nested.restartByRef(ref.slice(slash + 1))
   }
 
   /** Stops `entry`'s fiber and starts a new one once it has exited (see `exited`). */
   private restartEntry(entry: Entry): boolean {
     // Exited without an outcome: parked, its group restart starts it again.
-    if (this.shutdownResult !== undefined || entry.exited) return false
+    if (this.shutdownRun.started || entry.exited) return false
     const state = entry.state
     const attemptRunning = entry.attemptRunning
     if (!this.park(entry)) return false
@@ -413,9 +407,9 @@ export class SupervisorImpl implements Supervisor {
     if (entry.outcome !== undefined || entry.exited || entry.stopReason === undefined) return
     this.abandonWith(entry, `did not stop: tasks under it were abandoned (${stuckPaths(entry).join(", ")})`)
     // A shutdown stops waiting for it (it still holds its name until its fiber exits).
-    if (this.shutdownResult !== undefined && !entry.isStatic && !entry.countedOut) {
+    if (this.shutdownRun.started && !entry.isStatic && !entry.countedOut) {
       entry.countedOut = true
-      this.aliveDynamic.decrement()
+      this.shutdownRun.aliveDynamic.decrement()
     }
   }
 
@@ -525,21 +519,21 @@ export class SupervisorImpl implements Supervisor {
   private readinessSettled(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
     const reason = entry.stopReason
     if (reason !== undefined && reason !== "group-restart") return
-    if (this.shutdownResult !== undefined) return
+    if (this.shutdownRun.started) return
     this.readiness.lose(entry.path, outcome, this.now())
   }
 
   private significantEnded(entry: Entry): void {
     const mode = this.config.autoShutdown
     if (mode === "never" || (mode === "all-significant" && this.significantLive > 0)) return
-    if (this.shutdownResult !== undefined) return
+    if (this.shutdownRun.started) return
     if (this.listening) this.emit({ _tag: "AutoShutdown", path: this.config.path, mode, trigger: entry.name })
-    this.startShutdown(false)
+    this.shutdownRun.begin(false)
   }
 
   /** Fails the supervisor: stops every child (as a shutdown does) and makes `join` fail with `error`. */
   private fail(error: SupervisorFailure): void {
-    if (this.failure !== undefined || this.shutdownResult !== undefined) return
+    if (this.failure !== undefined || this.shutdownRun.started) return
     this.failure = error
     if (this.listening) {
       this.emit(
@@ -559,7 +553,7 @@ export class SupervisorImpl implements Supervisor {
       this.context,
       Effect.logWarning(error.message).pipe(Effect.annotateLogs({ fibervisor: "supervisor", path: this.config.path }))
     )
-    this.startShutdown(false)
+    this.shutdownRun.begin(false)
     if (this.onFailed !== undefined) this.onFailed(error)
   }
 
@@ -580,7 +574,7 @@ export class SupervisorImpl implements Supervisor {
   /** The task's fiber has physically exited: decide its outcome (unless abandoned) and free its name. */
   private exited(entry: Entry, exit: Exit.Exit<LoopResult>): void {
     entry.markExited()
-    if (!entry.isStatic && !entry.countedOut) this.aliveDynamic.decrement()
+    if (!entry.isStatic && !entry.countedOut) this.shutdownRun.aliveDynamic.decrement()
     if (entry.graceTimer !== undefined) {
       unsafeInterruptFork(entry.graceTimer, this.fiberId)
       entry.graceTimer = undefined
@@ -604,7 +598,7 @@ export class SupervisorImpl implements Supervisor {
     const handedOver = Exit.isSuccess(exit) && exit.value === RESTART
     if ((entry.parking || handedOver) && entry.stopReason === undefined && entry.outcome === undefined) {
       // Waits for its group restart, which starts a new fiber on this entry.
-      if (this.shutdownResult !== undefined) return this.finalizeParked(entry, "shutdown")
+      if (this.shutdownRun.started) return this.finalizeParked(entry, "shutdown")
       if (handedOver) this.groups.enqueue(entry)
       else if (entry.restartingNow) this.respawn(entry, false)
       return
@@ -660,7 +654,7 @@ export class SupervisorImpl implements Supervisor {
     return treeOf(
       this.config.path,
       this.config.strategy,
-      this.shutdownResult === undefined ? "running" : this.finished.isDone ? "stopped" : "shutting-down",
+      this.shutdownRun.state,
       this.registry,
       // The tree's record is shown on its root only (its paths are full paths).
       this.ownsReadiness ? this.readiness : undefined
@@ -680,7 +674,7 @@ export class SupervisorImpl implements Supervisor {
   }
 
   get isShuttingDown(): Effect.Effect<boolean> {
-    return Effect.sync(() => this.shutdownResult !== undefined)
+    return Effect.sync(() => this.shutdownRun.started)
   }
 
   get size(): Effect.Effect<number> {
@@ -688,18 +682,15 @@ export class SupervisorImpl implements Supervisor {
   }
 
   get join(): Effect.Effect<void, SupervisorFailure> {
-    return Effect.flatMap(this.finished.await, () =>
+    return Effect.flatMap(this.shutdownRun.finished.await, () =>
       this.failure === undefined ? Effect.void : Effect.fail(this.failure)
     )
   }
 
-  /** Completed when a shutdown has finished (`join` waits for it without starting one). */
-  private readonly finished = new Signal<void>()
-
   /** Calls `f` once the shutdown has finished, whoever started it, with its `GraceExceeded` if any. */
   onFinished(f: (exceeded: GraceExceeded | undefined) => void): void {
-    this.finished.listen(() => {
-      const exit = this.shutdownResult?.unsafeValue
+    this.shutdownRun.finished.listen(() => {
+      const exit = this.shutdownRun.exit
       try {
         f(
           exit === undefined || Exit.isSuccess(exit)
@@ -716,169 +707,24 @@ export class SupervisorImpl implements Supervisor {
   // ---- shutdown ----
 
   get shutdown(): Effect.Effect<void, GraceExceeded> {
-    return Effect.suspend(() => Effect.flatMap(this.startShutdown(true).await, (exit) => exit))
+    return Effect.suspend(() => Effect.flatMap(this.shutdownRun.begin(true).await, (exit) => exit))
   }
 
-  /**
-   * Starts the one shutdown: dynamically added tasks are stopped together, then static children one
-   * at a time in reverse start order, each within its own grace (or an equal share of what is left),
-   * all within the supervisor's grace. It is decided once every task has exited or been abandoned.
-   */
-  private startShutdown(requested: boolean): Signal<Exit.Exit<void, GraceExceeded>> {
-    if (this.shutdownResult !== undefined) return this.shutdownResult
-    const result = new Signal<Exit.Exit<void, GraceExceeded>>()
-    this.shutdownResult = result
-    if (requested && this.listening) this.emit({ _tag: "ShutdownRequested", path: this.config.path })
+  /** Stops what must not run once the shutdown began: queued controller submissions, group restarts. */
+  haltPending(): void {
     this.groups.interrupt()
     this.controller.shutdown()
-    for (const entry of this.registry.parked()) this.requestStop(entry, "shutdown")
-    const statics: Array<Entry> = []
-    for (const entry of this.registry.values()) {
-      if (entry.isStatic) statics.push(entry)
-      else this.requestStop(entry, "shutdown")
-    }
-    statics.reverse()
-    const graceMs = this.config.graceMs
-    const start = this.now()
-    if (graceMs === 0) {
-      // No grace: decided now, before any fiber has processed its interrupt.
-      for (const entry of statics) this.requestStop(entry, "shutdown")
-      unsafeForkRoot(this.context, this.decide(result, start))
-      return result
-    }
-    const deadline = start + graceMs
-    this.shutdownStart = start
-    this.shutdownDeadline = deadline
-    const stopStatics = Effect.forEach(
-      statics,
-      (entry, index) => Effect.suspend(() => this.stopInTurn(entry, statics.length - index, deadline)),
-      { discard: true }
-    )
-    const waitDynamic = timeoutOptionMillis(Effect.interruptible(this.aliveDynamic.await), graceMs)
-    unsafeForkRoot(
-      this.context,
-      Effect.andThen(
-        Effect.andThen(waitDynamic, stopStatics),
-        Effect.suspend(() => {
-          for (const entry of statics) this.requestStop(entry, "shutdown")
-          return this.settleAbandoned(result, start, deadline)
-        })
-      )
-    )
-    return result
   }
 
-  /**
-   * Stops one static child in its turn and waits until its outcome is decided. `left` children,
-   * this one included, are still to be stopped: a child without a grace of its own gets an equal
-   * share of the time left, so that one that never stops cannot take its siblings' time.
-   */
-  private stopInTurn(entry: Entry, left: number, deadline: number): Effect.Effect<void> {
-    // Gone, or already abandoned (by a group restart, `remove`, `cancel`): nothing to wait for.
-    if (entry.exited || entry.outcome !== undefined) return Effect.void
-    this.requestStop(entry, "shutdown")
-    const remaining = deadline - this.now()
-    if (remaining <= 0 || entry.outcome !== undefined) return Effect.void
-    // A stop claimed earlier keeps the grace clock it started with (and so its deadline); a
-    // restart-now's clock is not a stop's (it ignores a stop) and is replaced by the share.
-    if (entry.graceTimer === undefined || entry.restartingNow) {
-      const own = entry.spec.graceMs
-      const budget = own ?? Math.floor(remaining / left)
-      // A budget that reaches the deadline is the deadline's to enforce (`the shutdown grace`).
-      if (budget < remaining) {
-        this.startGrace(entry, budget, own === undefined ? SHARE : "its grace")
-      }
-    }
-    if (entry.outcome !== undefined) return Effect.void
-    return timeoutOptionMillis(Effect.interruptible(entry.settled.await), remaining)
-  }
-
-  /**
-   * Every task has exited or been abandoned, or the deadline has come. A root decides now; a nested
-   * supervisor tells its parent that its subtree is decided, then waits for the abandoned fibers
-   * until its deadline, so that its own `GraceExceeded` never comes before the deadline.
-   */
-  private settleAbandoned(
-    result: Signal<Exit.Exit<void, GraceExceeded>>,
-    start: number,
-    deadline: number
-  ): Effect.Effect<void> {
-    const now = this.now()
-    const alive = this.registry.stillRunning()
-    if (alive.length === 0 || now >= deadline) return this.decide(result, start)
-    // A task abandoned without any time to stop (`grace: 0`) is given a millisecond to exit, so
-    // that one which stops at once does not count as abandoned here (a real clock may have ticked).
-    const fresh = alive.some((entry) => entry.abandonedAtOnce !== undefined && now - entry.abandonedAtOnce <= 1)
-    const settle = fresh ? timeoutOptionMillis(Effect.interruptible(this.registry.whenEmpty), 1) : Effect.void
-    return Effect.andThen(
-      settle,
-      Effect.suspend(() => {
-        if (!this.isNested || this.registry.stillRunning().length === 0 || this.now() >= deadline) {
-          return this.decide(result, start)
-        }
-        this.tellParent()
-        return Effect.andThen(
-          timeoutOptionMillis(Effect.interruptible(this.registry.whenEmpty), deadline - this.now()),
-          Effect.suspend(() => this.decide(result, start))
-        )
-      })
-    )
+  /** See `Shutdown.decideIfDue`. */
+  decideIfDue(): void {
+    this.shutdownRun.decideIfDue()
   }
 
   /** Tells the parent that every task of this subtree has stopped or been abandoned. */
-  private tellParent(): void {
+  tellParent(): void {
     const parent = this.parentEntry
     if (parent !== undefined) (parent.owner as SupervisorImpl).subtreeAbandoned(parent)
-  }
-
-  /**
-   * The shutdown's deadline is now, but the fiber that decides it at its deadline has not woken yet:
-   * it is decided now. A parent whose grace for this supervisor's task ends in the same instant
-   * calls this first, so that the subtree's decision (which names the tasks abandoned under it)
-   * lands first whichever of the two timers the clock wakes first.
-   */
-  decideIfDue(): void {
-    const result = this.shutdownResult
-    const deadline = this.shutdownDeadline
-    if (result === undefined || result.isDone || deadline === undefined || this.now() < deadline) return
-    for (const entry of this.registry.values()) if (entry.isStatic) this.requestStop(entry, "shutdown")
-    unsafeForkRoot(this.context, this.decide(result, this.shutdownStart))
-  }
-
-  /** Decides the shutdown's result from which fibers have exited; returns the warning to log, if any. */
-  private decide(result: Signal<Exit.Exit<void, GraceExceeded>>, start: number): Effect.Effect<void> {
-    // Decided already (`decideIfDue`).
-    if (result.isDone) return Effect.void
-    const stuck = this.registry.stillRunning()
-    const graceMs = this.config.graceMs
-    if (stuck.length === 0) {
-      if (this.listening) this.emit({ _tag: "AllStoppedWithinGrace", path: this.config.path })
-      result.complete(Exit.void)
-      this.finished.complete(undefined)
-      return Effect.void
-    }
-    for (const entry of stuck) this.abandon(entry, graceMs, "the shutdown grace")
-    const names = stuck.map((entry) => entry.name)
-    const paths = stuck.flatMap(stuckPaths)
-    // Decided before the deadline: every task still running was abandoned after its own grace.
-    const elapsedMs = this.now() - start
-    const early = elapsedMs < graceMs
-    if (this.listening) {
-      this.emit(
-        early
-          ? { _tag: "GraceExceeded", path: this.config.path, graceMs, stuck: names, paths, elapsedMs }
-          : { _tag: "GraceExceeded", path: this.config.path, graceMs, stuck: names, paths }
-      )
-    }
-    // Every task under it has now stopped or been abandoned: its parent need not wait for it.
-    if (graceMs > 0) this.tellParent()
-    const fields = { grace: Duration.millis(graceMs), stuck: names, paths }
-    const error = new GraceExceeded(early ? { ...fields, elapsed: Duration.millis(elapsedMs) } : fields)
-    result.complete(Exit.fail(error))
-    this.finished.complete(undefined)
-    return Effect.logWarning(error.message).pipe(
-      Effect.annotateLogs({ fibervisor: "shutdown", path: this.config.path })
-    )
   }
 }
 
