@@ -12,6 +12,7 @@ import type { Entry } from "./entry.js"
 import { Handle } from "./handle.js"
 import { Signal } from "./signal.js"
 import { misplaced as misplacedUnder } from "./supervisor/admission.js"
+import { requestStop, startGrace } from "./supervisor/stop.js"
 import type { SupervisorImpl } from "./supervisor.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
 
@@ -183,10 +184,10 @@ export class Controller {
             this.enqueue(slot, submission)
           }
           const owner = slot.owner
-          if (owner !== undefined && slot.status === "running" && sup.requestStop(owner, "replace")) {
+          if (owner !== undefined && slot.status === "running" && requestStop(sup, owner, "replace")) {
             // An owner parked for a group restart ends at once and has already passed the slot on.
             if (slot.owner === owner) {
-              sup.startGrace(owner)
+              startGrace(sup, owner)
               this.transition(slot, "terminating", "replace")
             }
           }

@@ -44,7 +44,7 @@ import {
 import { Controller } from "./controller.js"
 import { Handle } from "./handle.js"
 import { describeCause } from "./describe.js"
-import { decodeDuration, describe, sleepMillis, timeoutOptionMillis } from "./duration.js"
+import { decodeDuration, describe, timeoutOptionMillis } from "./duration.js"
 import { Entry, type LoopResult, RESTART, type StopReason } from "./entry.js"
 import { type Config, resolveConfig } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
@@ -64,7 +64,8 @@ import { RestartWindow } from "./supervisor/intensity.js"
 import { Registry } from "./supervisor/registry.js"
 import { admit, admitAll } from "./supervisor/admission.js"
 import { GroupRestarts } from "./supervisor/groupRestart.js"
-import { SHARE, Shutdown } from "./supervisor/shutdown.js"
+import { Shutdown } from "./supervisor/shutdown.js"
+import { abandonWith, requestStop, restartEntry, startGrace } from "./supervisor/stop.js"
 import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
 
 /** Decodes and checks the options of a root supervisor. */
@@ -294,17 +295,6 @@ export class SupervisorImpl implements Supervisor {
     this.startFiber(entry)
   }
 
-  /** Stops `entry`'s fiber so that a group restart can start it again; `false` if it is ending anyway. */
-  park(entry: Entry): boolean {
-    if (entry.stopRequested || entry.outcome !== undefined) return false
-    entry.parking = true
-    entry.state = "waiting"
-    entry.nextAttemptAt = undefined
-    entry.signalCancelled()
-    unsafeInterruptFork(entry.fiber, this.fiberId)
-    return true
-  }
-
   /** Ends an entry whose fiber exited for a group restart that will not start it again. */
   finalizeParked(entry: Entry, reason: StopReason): void {
     if (entry.outcome !== undefined || !entry.exited || !this.registry.holds(entry)) return
@@ -316,28 +306,6 @@ export class SupervisorImpl implements Supervisor {
 
   // ---- stopping ----
 
-  /** Claims the stop of `entry`: completes `cancelled`, then interrupts its fiber. `true` for the one claimant. */
-  requestStop(entry: Entry, reason: Exclude<StopReason, "restart-now">): boolean {
-    if (entry.stopReason !== undefined || entry.outcome !== undefined) return false
-    entry.stopReason = reason
-    entry.state = "stopping"
-    entry.nextAttemptAt = undefined
-    // Stopping a subtree deliberately withdraws the readiness tasks that ended for good in it.
-    if (!this.readiness.empty && reason !== "shutdown" && reason !== "group-restart") this.readiness.clear(entry.path)
-    if (this.listening) {
-      this.emit({ _tag: "TaskRemoveRequested", id: entry.id, task: entry.name, path: entry.path, reason })
-    }
-    entry.signalCancelled()
-    if (entry.exited) {
-      // Parked by a group restart: nothing runs, it ends now.
-      this.finalizeParked(entry, reason)
-    } else {
-      entry.parking = false
-      unsafeInterruptFork(entry.fiber, this.fiberId)
-    }
-    return true
-  }
-
   restartNow(ref: TaskRef): Effect.Effect<boolean> {
     return Effect.sync(() => this.restartByRef(ref))
   }
@@ -346,7 +314,7 @@ export class SupervisorImpl implements Supervisor {
   private restartByRef(ref: TaskRef): boolean {
     if (typeof ref !== "string" || !ref.includes("/")) {
       const entry = this.registry.get(ref)
-      return entry !== undefined && this.restartEntry(entry)
+      return entry !== undefined && restartEntry(this, entry)
     }
     const slash = ref.indexOf("/")
     const entry = this.registry.named(ref.slice(0, slash))
@@ -355,57 +323,13 @@ export class SupervisorImpl implements Supervisor {
     return nested.restartByRef(ref.slice(slash + 1))
   }
 
-  /** Stops `entry`'s fiber and starts a new one once it has exited (see `exited`). */
-  private restartEntry(entry: Entry): boolean {
-    // Exited without an outcome: parked, its group restart starts it again.
-    if (this.shutdownRun.started || entry.exited) return false
-    const state = entry.state
-    const attemptRunning = entry.attemptRunning
-    if (!this.park(entry)) return false
-    entry.restartingNow = true
-    if (this.listening) {
-      this.emit({ _tag: "TaskRestartRequested", id: entry.id, task: entry.name, path: entry.path, state })
-    }
-    // Only an attempt has finalizers to wait for: a task backing off or scheduled is only sleeping.
-    if (!attemptRunning) return true
-    const graceMs = this.graceOf(entry)
-    const abandon = () => {
-      if (entry.exited || !entry.restartingNow || entry.stopReason !== undefined) return
-      // Never restarted: a second attempt must not overlap the one that did not stop.
-      entry.restartingNow = false
-      entry.parking = false
-      entry.stopReason = "restart-now"
-      this.abandon(entry, graceMs, "its grace")
-    }
-    if (graceMs === 0) abandon()
-    else entry.graceTimer = unsafeForkRoot(this.context, Effect.andThen(sleepMillis(graceMs), Effect.sync(abandon)))
-    return true
-  }
-
-  /** Abandons a task that did not stop within `graceMs`: its outcome is `ForceAborted`, its name stays taken. */
-  abandon(entry: Entry, graceMs: number, during: string): void {
-    if (graceMs === 0 && entry.outcome === undefined && !entry.exited) entry.abandonedAtOnce = this.now()
-    this.abandonWith(
-      entry,
-      during === SHARE
-        ? `did not stop within ${SHARE} (${graceMs} ms) of the shutdown grace`
-        : `did not stop within ${during} of ${graceMs} ms`
-    )
-  }
-
-  private abandonWith(entry: Entry, reason: string): void {
-    if (entry.outcome !== undefined) return
-    entry.state = "stopping"
-    this.settle(entry, new TaskOutcome.ForceAborted({ reason }))
-  }
-
   /**
    * Every task under `entry`'s nested supervisor has stopped or been abandoned: the stop of `entry`
    * is decided (it is abandoned), though its fiber lives until the abandoned ones really exit.
    */
   subtreeAbandoned(entry: Entry): void {
     if (entry.outcome !== undefined || entry.exited || entry.stopReason === undefined) return
-    this.abandonWith(entry, `did not stop: tasks under it were abandoned (${stuckPaths(entry).join(", ")})`)
+    abandonWith(this, entry, `did not stop: tasks under it were abandoned (${stuckPaths(entry).join(", ")})`)
     // A shutdown stops waiting for it (it still holds its name until its fiber exits).
     if (this.shutdownRun.started && !entry.isStatic && !entry.countedOut) {
       entry.countedOut = true
@@ -413,47 +337,16 @@ export class SupervisorImpl implements Supervisor {
     }
   }
 
-  /** The grace `remove`, `cancel` and ordered stops give `entry`. */
-  graceOf(entry: Entry): number {
-    return entry.spec.graceMs ?? this.config.graceMs
-  }
-
   hasName(name: string): boolean {
     return this.registry.hasName(name)
-  }
-
-  /**
-   * Starts the grace clock of a stop (`remove`, `cancel`, `replace`, a group restart, an ordered
-   * stop): when it runs out, `expire` runs and the task is abandoned. The clock is a fiber of its
-   * own, so it keeps its deadline whatever happens to the one that asked.
-   */
-  startGrace(entry: Entry, graceMs = this.graceOf(entry), during = "its grace", expire?: () => void): void {
-    if (entry.exited) return
-    const abandon = () => {
-      ;(entry.nested as SupervisorImpl | undefined)?.decideIfDue()
-      expire?.()
-      this.abandon(entry, graceMs, during)
-    }
-    if (graceMs === 0) return abandon()
-    // A `restartNow` under way had its own timer.
-    if (entry.graceTimer !== undefined) unsafeInterruptFork(entry.graceTimer, this.fiberId)
-    entry.graceTimer = unsafeForkRoot(
-      this.context,
-      Effect.andThen(
-        sleepMillis(graceMs),
-        Effect.sync(() => {
-          if (!entry.exited) abandon()
-        })
-      )
-    )
   }
 
   remove(ref: TaskRef): Effect.Effect<boolean> {
     return Effect.sync(() => {
       const entry = this.registry.get(ref)
       if (entry === undefined) return this.controller.removeQueued(ref)
-      if (!this.requestStop(entry, "remove")) return false
-      this.startGrace(entry)
+      if (!requestStop(this, entry, "remove")) return false
+      startGrace(this, entry)
       return true
     })
   }
@@ -482,8 +375,8 @@ export class SupervisorImpl implements Supervisor {
       }
       const entry = this.registry.get(ref)
       if (entry === undefined) return Effect.succeed(this.controller.removeQueued(ref))
-      const claimed = this.requestStop(entry, "cancel")
-      if (claimed) this.startGrace(entry)
+      const claimed = requestStop(this, entry, "cancel")
+      if (claimed) startGrace(this, entry)
       const cleanup = Effect.as(entry.settled.await, claimed)
       if (options?.timeout === undefined) return cleanup
       return Effect.flatMap(timeoutOptionMillis(cleanup, timeoutMs), (done) =>

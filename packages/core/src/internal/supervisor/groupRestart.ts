@@ -27,41 +27,21 @@
  *
  * @internal
  */
-import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import type { EventInput } from "../bus.js"
 import { unsafeForkRoot, unsafeInterruptFork } from "../compat.js"
 import { sleepMillis } from "../duration.js"
-import type { Entry, StopReason } from "../entry.js"
-import type { Config } from "../options.js"
+import type { Entry } from "../entry.js"
 import { Signal } from "../signal.js"
 import type { Registry } from "./registry.js"
+import { graceOf, park, requestStop, startGrace, type StopHost } from "./stop.js"
 
 /** What group restarts need from their supervisor. */
-export interface GroupHost {
-  readonly config: Config
+export interface GroupHost extends StopHost {
   readonly path: string
   readonly registry: Registry
-  /** The context the supervisor was made in: the drain fiber runs with it. */
-  readonly context: Context.Context<never>
-  /** The fiber that made the supervisor: the drain's interruption is by this fiber. */
-  readonly fiberId: number
-  readonly shuttingDown: boolean
-  now(): number
-  /** Whether anyone listens; read once per event, right before building it (see `EventBus.listening`). */
-  readonly listening: boolean
-  emit(event: EventInput): void
-  /** Claims a real stop of `entry`; `true` for the one claimant. */
-  requestStop(entry: Entry, reason: Exclude<StopReason, "restart-now">): boolean
-  /** Stops `entry`'s fiber so that a group restart can start it again; `false` if it is ending anyway. */
-  park(entry: Entry): boolean
   /** Starts a new fiber on an entry a group restart stopped. */
   respawn(entry: Entry): void
-  /** The grace `entry` gets to stop. */
-  graceOf(entry: Entry): number
-  /** Starts the grace clock of a stop; `expire` runs when it runs out, before the task is abandoned. */
-  startGrace(entry: Entry, graceMs: number, during: string, expire: () => void): void
 }
 
 /** The group restart under way (one at a time per supervisor). */
@@ -253,13 +233,13 @@ const stopForRestart = (host: GroupHost, entry: Entry): Effect.Effect<void> =>
   Effect.suspend(() => {
     if (entry.exited) return Effect.void
     if (entry.spec.restart._tag === "Never") {
-      if (!host.requestStop(entry, "group-restart")) return Effect.void
-    } else if (!host.park(entry)) {
+      if (!requestStop(host, entry, "group-restart")) return Effect.void
+    } else if (!park(host, entry)) {
       return Effect.void
     }
     // The grace clock runs outside this fiber: a shutdown that interrupts the group restart keeps
     // the sibling's deadline.
-    host.startGrace(entry, host.graceOf(entry), "its grace", () => {
+    startGrace(host, entry, graceOf(host, entry), "its grace", () => {
       // It never restarts: a second instance must not overlap the first.
       entry.parking = false
       entry.stopReason ??= "group-restart"

@@ -26,44 +26,26 @@
  *
  * @internal
  */
-import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { GraceExceeded } from "../../SupervisorError.js"
-import type { EventInput } from "../bus.js"
 import { unsafeForkRoot } from "../compat.js"
 import { timeoutOptionMillis } from "../duration.js"
-import type { Entry, StopReason } from "../entry.js"
-import type { Config } from "../options.js"
+import type { Entry } from "../entry.js"
 import { Signal } from "../signal.js"
 import { ZeroSignal } from "../zeroSignal.js"
 import type { Registry } from "./registry.js"
 import { stuckPaths } from "./snapshot.js"
-
-/** What an ordered stop gives a static child without a grace of its own. */
-export const SHARE = "its share"
+import { abandon, requestStop, SHARE, startGrace, type StopHost } from "./stop.js"
 
 /** What a shutdown needs from its supervisor. */
-export interface ShutdownHost {
-  readonly config: Config
+export interface ShutdownHost extends StopHost {
   readonly registry: Registry
-  /** The context the supervisor was made in: the shutdown's own fibers run with it. */
-  readonly context: Context.Context<never>
   /** A nested supervisor waits for its abandoned fibers until its deadline (see the header). */
   readonly isNested: boolean
-  now(): number
-  /** Whether anyone listens; read once per event, right before building it (see `EventBus.listening`). */
-  readonly listening: boolean
-  emit(event: EventInput): void
   /** Stops what must not run once the shutdown began: queued controller submissions, group restarts. */
   haltPending(): void
-  /** Claims a real stop of `entry`; `true` for the one claimant. */
-  requestStop(entry: Entry, reason: Exclude<StopReason, "restart-now">): boolean
-  /** Starts the grace clock of a stop: when it runs out, the task is abandoned. */
-  startGrace(entry: Entry, graceMs: number, during: string): void
-  /** Abandons a task that did not stop in time: its outcome is `ForceAborted`. */
-  abandon(entry: Entry, graceMs: number, during: string): void
   /** Tells the parent (a nested supervisor's task) that every task of this subtree has stopped or been abandoned. */
   tellParent(): void
 }
@@ -108,18 +90,18 @@ export class Shutdown {
     this.result = result
     if (requested && this.host.listening) this.host.emit({ _tag: "ShutdownRequested", path: this.host.config.path })
     this.host.haltPending()
-    for (const entry of this.host.registry.parked()) this.host.requestStop(entry, "shutdown")
+    for (const entry of this.host.registry.parked()) requestStop(this.host, entry, "shutdown")
     const statics: Array<Entry> = []
     for (const entry of this.host.registry.values()) {
       if (entry.isStatic) statics.push(entry)
-      else this.host.requestStop(entry, "shutdown")
+      else requestStop(this.host, entry, "shutdown")
     }
     statics.reverse()
     const graceMs = this.host.config.graceMs
     const start = this.host.now()
     if (graceMs === 0) {
       // No grace: decided now, before any fiber has processed its interrupt.
-      for (const entry of statics) this.host.requestStop(entry, "shutdown")
+      for (const entry of statics) requestStop(this.host, entry, "shutdown")
       unsafeForkRoot(this.host.context, this.decide(result, start))
       return result
     }
@@ -137,7 +119,7 @@ export class Shutdown {
       Effect.andThen(
         Effect.andThen(waitDynamic, stopStatics),
         Effect.suspend(() => {
-          for (const entry of statics) this.host.requestStop(entry, "shutdown")
+          for (const entry of statics) requestStop(this.host, entry, "shutdown")
           return this.settleAbandoned(result, start, deadline)
         })
       )
@@ -153,7 +135,7 @@ export class Shutdown {
   private stopInTurn(entry: Entry, left: number, deadline: number): Effect.Effect<void> {
     // Gone, or already abandoned (by a group restart, `remove`, `cancel`): nothing to wait for.
     if (entry.exited || entry.outcome !== undefined) return Effect.void
-    this.host.requestStop(entry, "shutdown")
+    requestStop(this.host, entry, "shutdown")
     const remaining = deadline - this.host.now()
     if (remaining <= 0 || entry.outcome !== undefined) return Effect.void
     // A stop claimed earlier keeps the grace clock it started with (and so its deadline); a
@@ -163,7 +145,7 @@ export class Shutdown {
       const budget = own ?? Math.floor(remaining / left)
       // A budget that reaches the deadline is the deadline's to enforce (`the shutdown grace`).
       if (budget < remaining) {
-        this.host.startGrace(entry, budget, own === undefined ? SHARE : "its grace")
+        startGrace(this.host, entry, budget, own === undefined ? SHARE : "its grace")
       }
     }
     if (entry.outcome !== undefined) return Effect.void
@@ -212,7 +194,7 @@ export class Shutdown {
     const result = this.result
     const deadline = this.deadline
     if (result === undefined || result.isDone || deadline === undefined || this.host.now() < deadline) return
-    for (const entry of this.host.registry.values()) if (entry.isStatic) this.host.requestStop(entry, "shutdown")
+    for (const entry of this.host.registry.values()) if (entry.isStatic) requestStop(this.host, entry, "shutdown")
     unsafeForkRoot(this.host.context, this.decide(result, this.startedAt))
   }
 
@@ -228,7 +210,7 @@ export class Shutdown {
       this.finished.complete(undefined)
       return Effect.void
     }
-    for (const entry of stuck) this.host.abandon(entry, graceMs, "the shutdown grace")
+    for (const entry of stuck) abandon(this.host, entry, graceMs, "the shutdown grace")
     const names = stuck.map((entry) => entry.name)
     const paths = stuck.flatMap(stuckPaths)
     // Decided before the deadline: every task still running was abandoned after its own grace.

@@ -1,0 +1,174 @@
+/**
+ * The stop protocol: how a supervisor stops one task (`remove`, `cancel`, `replace`, a group
+ * restart, a shutdown, `restartNow`) and what happens when it does not stop in time (taskvisor's
+ * `registry/removal.rs`; OTP's `shutdown` timeout and `brutal_kill`).
+ *
+ * **Owns** no state of its own: it writes the stop fields of `Entry` (`stopReason`, `parking`,
+ * `restartingNow`, `graceTimer`, `abandonedAtOnce`) and starts grace clocks.
+ *
+ * **Data flow**: a real stop → `requestStop` (claim, `TaskRemoveRequested`, `TaskContext.cancelled`,
+ * interrupt; a parked task ends at once through `finalizeParked`) → usually `startGrace` → the
+ * fiber exits (`SupervisorImpl.exited` decides the outcome) or the grace runs out → `abandon` →
+ * `ForceAborted`. A stop for a restart → `park` (the fiber is stopped, the entry stays) → a group
+ * restart or `restartNow` starts a new fiber on the entry; `restartEntry` is `restartNow`'s.
+ *
+ * **Invariants**
+ * - One claimant: `requestStop` succeeds once per task (not after its outcome is decided); `park`
+ *   never overrides a real stop.
+ * - `TaskContext.cancelled` completes before the fiber is interrupted, so an attempt can see why.
+ * - An abandoned task's name stays taken (and its slot held) until its fiber really exits;
+ *   abandoning only decides the outcome.
+ * - A grace clock is a fiber of its own: it keeps its deadline whatever happens to the fiber that
+ *   asked for the stop (a group restart or a shutdown interrupted meanwhile). One clock per task:
+ *   a new stop's clock replaces a `restartNow`'s.
+ * - A task that did not stop within its grace is never started again (a second instance must not
+ *   overlap the first).
+ *
+ * @internal
+ */
+import type * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as TaskOutcome from "../../TaskOutcome.js"
+import type { EventInput } from "../bus.js"
+import { unsafeForkRoot, unsafeInterruptFork } from "../compat.js"
+import { sleepMillis } from "../duration.js"
+import type { Entry, StopReason } from "../entry.js"
+import type { Config } from "../options.js"
+import type { ReadinessRecord } from "../readiness.js"
+
+/** What an ordered stop gives a static child without a grace of its own. */
+export const SHARE = "its share"
+
+/** What the stop protocol needs from its supervisor. */
+export interface StopHost {
+  readonly config: Config
+  /** The tree's record of readiness tasks that ended for good (a deliberate stop withdraws them). */
+  readonly readiness: ReadinessRecord
+  /** The context the supervisor was made in: grace clocks run with it. */
+  readonly context: Context.Context<never>
+  /** The fiber that made the supervisor: its stops are interruptions by this fiber. */
+  readonly fiberId: number
+  readonly shuttingDown: boolean
+  now(): number
+  /** Whether anyone listens; read once per event, right before building it (see `EventBus.listening`). */
+  readonly listening: boolean
+  emit(event: EventInput): void
+  /** Decides `entry`'s outcome once; later calls are ignored. */
+  settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void
+  /** Ends an entry whose fiber exited for a group restart that will not start it again. */
+  finalizeParked(entry: Entry, reason: StopReason): void
+}
+
+/** Claims the stop of `entry`: completes `cancelled`, then interrupts its fiber. `true` for the one claimant. */
+export const requestStop = (host: StopHost, entry: Entry, reason: Exclude<StopReason, "restart-now">): boolean => {
+  if (entry.stopReason !== undefined || entry.outcome !== undefined) return false
+  entry.stopReason = reason
+  entry.state = "stopping"
+  entry.nextAttemptAt = undefined
+  // Stopping a subtree deliberately withdraws the readiness tasks that ended for good in it.
+  if (!host.readiness.empty && reason !== "shutdown" && reason !== "group-restart") host.readiness.clear(entry.path)
+  if (host.listening) {
+    host.emit({ _tag: "TaskRemoveRequested", id: entry.id, task: entry.name, path: entry.path, reason })
+  }
+  entry.signalCancelled()
+  if (entry.exited) {
+    // Parked by a group restart: nothing runs, it ends now.
+    host.finalizeParked(entry, reason)
+  } else {
+    entry.parking = false
+    unsafeInterruptFork(entry.fiber, host.fiberId)
+  }
+  return true
+}
+
+/** Stops `entry`'s fiber so that a group restart can start it again; `false` if it is ending anyway. */
+export const park = (host: StopHost, entry: Entry): boolean => {
+  if (entry.stopRequested || entry.outcome !== undefined) return false
+  entry.parking = true
+  entry.state = "waiting"
+  entry.nextAttemptAt = undefined
+  entry.signalCancelled()
+  unsafeInterruptFork(entry.fiber, host.fiberId)
+  return true
+}
+
+/** Stops `entry`'s fiber and starts a new one once it has exited (see `SupervisorImpl.exited`). */
+export const restartEntry = (host: StopHost, entry: Entry): boolean => {
+  // Exited without an outcome: parked, its group restart starts it again.
+  if (host.shuttingDown || entry.exited) return false
+  const state = entry.state
+  const attemptRunning = entry.attemptRunning
+  if (!park(host, entry)) return false
+  entry.restartingNow = true
+  if (host.listening) {
+    host.emit({ _tag: "TaskRestartRequested", id: entry.id, task: entry.name, path: entry.path, state })
+  }
+  // Only an attempt has finalizers to wait for: a task backing off or scheduled is only sleeping.
+  if (!attemptRunning) return true
+  const graceMs = graceOf(host, entry)
+  const expire = () => {
+    if (entry.exited || !entry.restartingNow || entry.stopReason !== undefined) return
+    // Never restarted: a second attempt must not overlap the one that did not stop.
+    entry.restartingNow = false
+    entry.parking = false
+    entry.stopReason = "restart-now"
+    abandon(host, entry, graceMs, "its grace")
+  }
+  if (graceMs === 0) expire()
+  else entry.graceTimer = unsafeForkRoot(host.context, Effect.andThen(sleepMillis(graceMs), Effect.sync(expire)))
+  return true
+}
+
+/** The grace `remove`, `cancel` and ordered stops give `entry`. */
+export const graceOf = (host: StopHost, entry: Entry): number => entry.spec.graceMs ?? host.config.graceMs
+
+/**
+ * Starts the grace clock of a stop (`remove`, `cancel`, `replace`, a group restart, an ordered
+ * stop): when it runs out, `expire` runs and the task is abandoned. The clock is a fiber of its
+ * own, so it keeps its deadline whatever happens to the one that asked.
+ */
+export const startGrace = (
+  host: StopHost,
+  entry: Entry,
+  graceMs = graceOf(host, entry),
+  during = "its grace",
+  expire?: () => void
+): void => {
+  if (entry.exited) return
+  const end = () => {
+    ;(entry.nested as { decideIfDue(): void } | undefined)?.decideIfDue()
+    expire?.()
+    abandon(host, entry, graceMs, during)
+  }
+  if (graceMs === 0) return end()
+  // A `restartNow` under way had its own timer.
+  if (entry.graceTimer !== undefined) unsafeInterruptFork(entry.graceTimer, host.fiberId)
+  entry.graceTimer = unsafeForkRoot(
+    host.context,
+    Effect.andThen(
+      sleepMillis(graceMs),
+      Effect.sync(() => {
+        if (!entry.exited) end()
+      })
+    )
+  )
+}
+
+/** Abandons a task that did not stop within `graceMs`: its outcome is `ForceAborted`, its name stays taken. */
+export const abandon = (host: StopHost, entry: Entry, graceMs: number, during: string): void => {
+  if (graceMs === 0 && entry.outcome === undefined && !entry.exited) entry.abandonedAtOnce = host.now()
+  abandonWith(
+    host,
+    entry,
+    during === SHARE
+      ? `did not stop within ${SHARE} (${graceMs} ms) of the shutdown grace`
+      : `did not stop within ${during} of ${graceMs} ms`
+  )
+}
+
+/** Decides `entry`'s outcome as `ForceAborted` for `reason` (its fiber may still be running). */
+export const abandonWith = (host: StopHost, entry: Entry, reason: string): void => {
+  if (entry.outcome !== undefined) return
+  entry.state = "stopping"
+  host.settle(entry, new TaskOutcome.ForceAborted({ reason }))
+}
