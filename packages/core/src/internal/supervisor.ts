@@ -311,14 +311,14 @@ export class SupervisorImpl implements Supervisor {
   }
 
   /** `ref` by id or name, or a path through the running nested supervisors of `Supervisor.task`s. */
-  private restartByRef(ref: TaskRef): boolean {
+  restartByRef(ref: TaskRef): boolean {
     if (typeof ref !== "string" || !ref.includes("/")) {
       const entry = this.registry.get(ref)
       return entry !== undefined && restartEntry(this, entry)
     }
     const slash = ref.indexOf("/")
     const entry = this.registry.named(ref.slice(0, slash))
-    const nested = entry?.nested as SupervisorImpl | undefined
+    const nested = entry?.nested
     if (nested === undefined || this.shutdownRun.started || entry!.stopRequested) return false
     return nested.restartByRef(ref.slice(slash + 1))
   }
@@ -617,7 +617,7 @@ export class SupervisorImpl implements Supervisor {
   /** Tells the parent that every task of this subtree has stopped or been abandoned. */
   tellParent(): void {
     const parent = this.parentEntry
-    if (parent !== undefined) (parent.owner as SupervisorImpl).subtreeAbandoned(parent)
+    if (parent !== undefined) parent.owner.subtreeAbandoned(parent)
   }
 }
 

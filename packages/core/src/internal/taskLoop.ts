@@ -158,7 +158,7 @@ const attempt: Effect.Effect<AttemptExit | undefined> = Effect.withFiber((fiber)
 const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<AttemptExit | undefined> => {
   // A task waiting for a permit never starts once its stop was requested.
   if (entry.stopRequested) return noAttempt
-  const host = entry.owner as LoopHost
+  const host = entry.owner
   if (host.shuttingDown) return Effect.as(untilStopped(entry), undefined)
   entry.attempt += 1
   entry.nextAttemptAt = undefined
@@ -248,10 +248,10 @@ export const supervisorLoop = (withPermit: LoopHost["withPermit"]): Effect.Effec
 
 const afterCurrentAttempt = (exit: AttemptExit | undefined): Effect.Effect<LoopResult> => {
   const entry = currentEntry()
-  return afterAttempt(entry.owner as LoopHost, entry, exit)
+  return afterAttempt(entry.owner, entry, exit)
 }
 
-const loopOf = (entry: Entry): Effect.Effect<LoopResult> => (entry.owner as LoopHost).loop
+const loopOf = (entry: Entry): Effect.Effect<LoopResult> => entry.owner.loop
 
 /**
  * After a success (`scheduled`: the next run, not a restart) or a retried failure (`backing-off`):

@@ -62,7 +62,7 @@ const attempt = (
 ): Effect.Effect<void, SupervisorFailure | AddError | InvalidTaskSpec, TaskContext> =>
   Effect.flatMap(TaskContext, (ctx) => {
     const entry = entryOf(ctx)
-    const owner = entry?.owner as SupervisorImpl | undefined
+    const owner = entry?.owner
     const run = (config: Config, bus: EventBus) => {
       let nested: SupervisorImpl | undefined
       return Effect.scoped(

@@ -22,12 +22,11 @@ import type { TaskInfo } from "../../Supervisor.js"
 import type * as SupervisorTree from "../../SupervisorTree.js"
 import type { Entry } from "../entry.js"
 import type { ReadinessRecord } from "../readiness.js"
-import type { SupervisorImpl } from "../supervisor.js"
 import type { Registry } from "./registry.js"
 
 /** A task still running, or (for a nested supervisor) the deepest tasks still running under it. */
 export const stuckPaths = (entry: Entry): Array<string> => {
-  const nested = entry.nested as SupervisorImpl | undefined
+  const nested = entry.nested
   if (nested === undefined) return [entry.path]
   const below = nested.registry.stillRunning().flatMap(stuckPaths)
   return below.length === 0 ? [entry.path] : below
@@ -56,7 +55,7 @@ export const infoOf = (entry: Entry): TaskInfo => ({
 
 /** One task of a tree snapshot, with the tree of the nested supervisor it runs, if any. */
 const nodeOf = (entry: Entry): SupervisorTree.TaskNode => {
-  const nested = entry.nested as SupervisorImpl | undefined
+  const nested = entry.nested
   const node: {
     -readonly [K in keyof SupervisorTree.TaskNode]: SupervisorTree.TaskNode[K]
   } = {

@@ -136,7 +136,7 @@ export const startGrace = (
 ): void => {
   if (entry.exited) return
   const end = () => {
-    ;(entry.nested as { decideIfDue(): void } | undefined)?.decideIfDue()
+    entry.nested?.decideIfDue()
     expire?.()
     abandon(host, entry, graceMs, during)
   }
