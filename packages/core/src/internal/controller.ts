@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Option from "effect/Option"
-import type { AddError, SlotInfo, SubmitOptions, TaskHandle, TaskRef } from "../Supervisor.js"
+import type { AddError, SlotInfo, SubmitOptions, Supervisor, TaskHandle, TaskRef } from "../Supervisor.js"
 import { InvalidArgument, SupervisorShuttingDown } from "../SupervisorError.js"
 import type { Task } from "../Task.js"
 import * as TaskId from "../TaskId.js"
@@ -12,8 +12,7 @@ import type { Entry } from "./entry.js"
 import { Handle } from "./handle.js"
 import { Signal } from "./signal.js"
 import { misplaced as misplacedUnder } from "./supervisor/admission.js"
-import { requestStop, startGrace } from "./supervisor/stop.js"
-import type { SupervisorImpl } from "./supervisor.js"
+import { requestStop, startGrace, type StopHost } from "./supervisor/stop.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
 
 type Admission = "queue" | "replace" | "drop-if-running"
@@ -22,6 +21,29 @@ type Rejection =
   "QueueFull" | "SlotBusy" | "SupersededByReplace" | "RemovedFromQueue" | "ShuttingDown" | "AlreadyExists"
 
 const admissions: ReadonlyArray<Admission> = ["queue", "replace", "drop-if-running"]
+
+/**
+ * What the controller needs from its supervisor (`SupervisorImpl` implements it): the stop
+ * protocol's view (to stop an owner a `replace` displaces), plus registration and the count of
+ * tasks without an outcome, which queued submissions are part of.
+ */
+export interface ControllerHost extends StopHost, Pick<Supervisor, "cancel"> {
+  readonly path: string
+  childPath(name: string): string
+  hasName(name: string): boolean
+  /** Registers an admitted task and starts its fiber, under the id reserved at submission. */
+  spawn(
+    spec: ResolvedTask,
+    caller: Caller<unknown>,
+    isStatic: boolean,
+    id: TaskId.TaskId,
+    settled: Signal<TaskOutcome.TaskOutcome>
+  ): Entry
+  /** A queued submission counts as a task without an outcome (for `awaitEmpty`). */
+  holdPending(): void
+  /** The submission started, or will never start. */
+  releasePending(): void
+}
 
 /** A submission waiting in its slot's queue. Its id is reserved at submission. */
 class Submission {
@@ -120,7 +142,7 @@ export class Controller {
   /** The slot each owner holds. */
   private readonly owned = new Map<Entry, Slot>()
 
-  constructor(private readonly supervisor: SupervisorImpl) {}
+  constructor(private readonly supervisor: ControllerHost) {}
 
   submit<E, R>(
     task: Task<E, R>,
