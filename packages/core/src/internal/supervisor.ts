@@ -50,15 +50,7 @@ import { type Config, resolveConfig } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
 import type { Signal } from "./signal.js"
 import type { ResolvedTask } from "./task.js"
-import {
-  attemptEnded,
-  type RestartVerdict,
-  stopped,
-  supervisorLoop,
-  taskContext,
-  taskLoop,
-  withExitCode
-} from "./taskLoop.js"
+import { attemptEnded, type RestartVerdict, stopped, supervisorLoop, taskContext, taskLoop } from "./taskLoop.js"
 import { ZeroSignal } from "./zeroSignal.js"
 import { RestartWindow } from "./supervisor/intensity.js"
 import { Registry } from "./supervisor/registry.js"
@@ -67,6 +59,7 @@ import { GroupRestarts } from "./supervisor/groupRestart.js"
 import { Shutdown } from "./supervisor/shutdown.js"
 import { abandonWith, requestStop, restartEntry, startGrace } from "./supervisor/stop.js"
 import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
+import { attemptCanceled, supervisorFailed, taskFinished } from "./supervisor/events.js"
 
 /** Decodes and checks the options of a root supervisor. */
 export const resolveOptions = (
@@ -391,7 +384,7 @@ export class SupervisorImpl implements Supervisor {
   settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
     if (entry.outcome !== undefined) return
     entry.decide(outcome)
-    if (this.listening) this.emitFinished(entry, outcome)
+    if (this.listening) this.emit(taskFinished(entry, outcome))
     this.pending.decrement()
     if (entry.spec.significant) this.significantLive -= 1
     if (entry.spec.ready !== false) this.readinessSettled(entry, outcome)
@@ -428,40 +421,13 @@ export class SupervisorImpl implements Supervisor {
   private fail(error: SupervisorFailure): void {
     if (this.failure !== undefined || this.shutdownRun.started) return
     this.failure = error
-    if (this.listening) {
-      this.emit(
-        error._tag === "RestartIntensityExceeded"
-          ? {
-              _tag: "RestartIntensityExceeded",
-              path: error.path,
-              maxRestarts: error.maxRestarts,
-              withinMs: error.withinMs,
-              trigger: error.trigger,
-              reason: error.reason
-            }
-          : { _tag: "Escalated", path: error.path, task: error.task, reason: error.reason }
-      )
-    }
+    if (this.listening) this.emit(supervisorFailed(error))
     unsafeForkRoot(
       this.context,
       Effect.logWarning(error.message).pipe(Effect.annotateLogs({ fibervisor: "supervisor", path: this.config.path }))
     )
     this.shutdownRun.begin(false)
     if (this.onFailed !== undefined) this.onFailed(error)
-  }
-
-  private emitFinished(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
-    const reason = TaskOutcome.reason(outcome)
-    const exitCode = TaskOutcome.exitCode(outcome)
-    const which = { id: entry.id, task: entry.name, path: entry.path }
-    this.emit(
-      withExitCode(
-        reason === undefined
-          ? { _tag: "TaskFinished", ...which, outcome: outcome._tag }
-          : { _tag: "TaskFinished", ...which, outcome: outcome._tag, reason },
-        exitCode
-      )
-    )
   }
 
   /** The task's fiber has physically exited: decide its outcome (unless abandoned) and free its name. */
@@ -477,15 +443,9 @@ export class SupervisorImpl implements Supervisor {
       entry.attemptRunning = false
       attemptEnded(entry, this.now() - entry.attemptStartedAt)
       if (this.listening) {
-        this.emit({
-          _tag: "AttemptCanceled",
-          id: entry.id,
-          task: entry.name,
-          path: entry.path,
-          attempt: entry.attempt,
-          durationMs: this.now() - entry.attemptStartedAt,
-          reason: `stopped by ${entry.stopReason ?? (entry.restartingNow ? "restart-now" : entry.parking ? "group-restart" : "interruption")}`
-        })
+        const by =
+          entry.stopReason ?? (entry.restartingNow ? "restart-now" : entry.parking ? "group-restart" : "interruption")
+        this.emit(attemptCanceled(entry, this.now() - entry.attemptStartedAt, `stopped by ${by}`))
       }
     }
     const handedOver = Exit.isSuccess(exit) && exit.value === RESTART

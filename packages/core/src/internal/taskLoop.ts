@@ -21,6 +21,7 @@ import { isNativeTracer, makeStepper, parentSpan, type Stepper, stepSchedule, un
 import { describeCause } from "./describe.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, entryOf, type LoopResult, RESTART } from "./entry.js"
+import { attemptCanceled, withExitCode } from "./supervisor/events.js"
 
 /** What a task's loop needs from its supervisor. */
 export interface LoopHost {
@@ -51,9 +52,6 @@ export type { EventInput }
 
 export const stopped = (entry: Entry): TaskOutcome.TaskOutcome =>
   new TaskOutcome.Canceled({ reason: `stopped by ${entry.stopReason ?? "request"}` })
-
-export const withExitCode = <A extends object>(fields: A, exitCode: number | undefined): A & { exitCode?: number } =>
-  exitCode === undefined ? fields : { ...fields, exitCode }
 
 /** Failures nobody may be watching are logged, so they never pass silently (unless `logFailures: "none"`). */
 const logged = (
@@ -290,17 +288,7 @@ const afterAttempt = (host: LoopHost, entry: Entry, exit: AttemptExit | undefine
     case "Succeeded":
       return onSuccess(host, entry, durationMs, (exit as Exit.Success<unknown, unknown>).value)
     case "Canceled":
-      if (host.listening) {
-        host.emit({
-          _tag: "AttemptCanceled",
-          id: entry.id,
-          task: entry.name,
-          path: entry.path,
-          attempt: entry.attempt,
-          durationMs,
-          reason: result.reason
-        })
-      }
+      if (host.listening) host.emit(attemptCanceled(entry, durationMs, result.reason))
       return Effect.succeed(new TaskOutcome.Canceled(withExitCode({ reason: result.reason }, result.exitCode)))
     default:
       return onFailure(host, entry, result, durationMs)
