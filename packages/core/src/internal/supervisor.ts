@@ -31,35 +31,28 @@ import { SupervisorRegistry } from "../SupervisorRegistry.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
 import type { Services, Task } from "../Task.js"
 import * as TaskId from "../TaskId.js"
-import * as TaskOutcome from "../TaskOutcome.js"
+import type * as TaskOutcome from "../TaskOutcome.js"
 import { type EventBus, type EventInput, makeBus } from "./bus.js"
-import {
-  type Caller,
-  context as currentContext,
-  unsafeForkDetached,
-  unsafeForkRoot,
-  unsafeInterruptFork,
-  withCaller
-} from "./compat.js"
+import { type Caller, context as currentContext, unsafeForkDetached, unsafeForkRoot, withCaller } from "./compat.js"
 import { Controller } from "./controller.js"
-import { Handle } from "./handle.js"
-import { describeCause } from "./describe.js"
 import { decodeDuration, describe, timeoutOptionMillis } from "./duration.js"
-import { Entry, type LoopResult, RESTART, type StopReason } from "./entry.js"
+import { Entry, type LoopResult, type StopReason } from "./entry.js"
+import { Handle } from "./handle.js"
 import { type Config, resolveConfig } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
 import type { Signal } from "./signal.js"
-import type { ResolvedTask } from "./task.js"
-import { attemptEnded, type RestartVerdict, stopped, supervisorLoop, taskContext, taskLoop } from "./taskLoop.js"
-import { ZeroSignal } from "./zeroSignal.js"
+import { admit, admitAll } from "./supervisor/admission.js"
+import { supervisorFailed, taskFinished } from "./supervisor/events.js"
+import { onFiberExit } from "./supervisor/exit.js"
+import { GroupRestarts } from "./supervisor/groupRestart.js"
 import { RestartWindow } from "./supervisor/intensity.js"
 import { Registry } from "./supervisor/registry.js"
-import { admit, admitAll } from "./supervisor/admission.js"
-import { GroupRestarts } from "./supervisor/groupRestart.js"
 import { Shutdown } from "./supervisor/shutdown.js"
-import { abandonWith, requestStop, restartEntry, startGrace } from "./supervisor/stop.js"
 import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
-import { attemptCanceled, supervisorFailed, taskFinished } from "./supervisor/events.js"
+import { abandonWith, requestStop, restartEntry, startGrace } from "./supervisor/stop.js"
+import type { ResolvedTask } from "./task.js"
+import { type RestartVerdict, stopped, supervisorLoop, taskContext, taskLoop } from "./taskLoop.js"
+import { ZeroSignal } from "./zeroSignal.js"
 
 /** Decodes and checks the options of a root supervisor. */
 export const resolveOptions = (
@@ -184,7 +177,7 @@ export class SupervisorImpl implements Supervisor {
 
   private startFiber(entry: Entry): void {
     if (!entry.isStatic) this.shutdownRun.aliveDynamic.increment()
-    entry.fiber = unsafeForkDetached(taskContext(entry), taskLoop(this), (exit) => this.exited(entry, exit))
+    entry.fiber = unsafeForkDetached(taskContext(entry), taskLoop(this), (exit) => onFiberExit(this, entry, exit))
   }
 
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {
@@ -294,7 +287,7 @@ export class SupervisorImpl implements Supervisor {
     entry.stopReason ??= reason
     entry.parking = false
     this.settle(entry, stopped(entry))
-    this.release(entry)
+    this.unregister(entry)
   }
 
   // ---- stopping ----
@@ -430,51 +423,17 @@ export class SupervisorImpl implements Supervisor {
     if (this.onFailed !== undefined) this.onFailed(error)
   }
 
-  /** The task's fiber has physically exited: decide its outcome (unless abandoned) and free its name. */
-  private exited(entry: Entry, exit: Exit.Exit<LoopResult>): void {
-    entry.markExited()
+  /** A dynamically added task's fiber exited (a shutdown waits for those, unless counted out already). */
+  dynamicExited(entry: Entry): void {
     if (!entry.isStatic && !entry.countedOut) this.shutdownRun.aliveDynamic.decrement()
-    if (entry.graceTimer !== undefined) {
-      unsafeInterruptFork(entry.graceTimer, this.fiberId)
-      entry.graceTimer = undefined
-    }
-    const interrupted = Exit.isFailure(exit)
-    if (interrupted && entry.attemptRunning) {
-      entry.attemptRunning = false
-      attemptEnded(entry, this.now() - entry.attemptStartedAt)
-      if (this.listening) {
-        const by =
-          entry.stopReason ?? (entry.restartingNow ? "restart-now" : entry.parking ? "group-restart" : "interruption")
-        this.emit(attemptCanceled(entry, this.now() - entry.attemptStartedAt, `stopped by ${by}`))
-      }
-    }
-    const handedOver = Exit.isSuccess(exit) && exit.value === RESTART
-    if ((entry.parking || handedOver) && entry.stopReason === undefined && entry.outcome === undefined) {
-      // Waits for its group restart, which starts a new fiber on this entry.
-      if (this.shutdownRun.started) return this.finalizeParked(entry, "shutdown")
-      if (handedOver) this.groups.enqueue(entry)
-      else if (entry.restartingNow) this.respawn(entry, false)
-      return
-    }
-    entry.parking = false
-    if (Exit.isSuccess(exit)) {
-      this.settle(entry, exit.value === RESTART ? stopped(entry) : exit.value)
-    } else {
-      this.settle(
-        entry,
-        entry.stopReason !== undefined
-          ? stopped(entry)
-          : new TaskOutcome.Failed({
-              reason: `the supervisor's task fiber failed: ${describeCause(exit.cause)}`,
-              cause: exit.cause
-            })
-      )
-    }
-    this.release(entry)
+  }
+
+  enqueueGroupRestart(entry: Entry): void {
+    this.groups.enqueue(entry)
   }
 
   /** Removes an ended entry from the registry (its name is free again). */
-  private release(entry: Entry): void {
+  unregister(entry: Entry): void {
     this.registry.remove(entry)
     if (this.listening) this.emit({ _tag: "TaskRemoved", id: entry.id, task: entry.name, path: entry.path })
     this.controller.released(entry)
