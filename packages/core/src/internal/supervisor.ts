@@ -1,3 +1,46 @@
+/**
+ * The supervisor: `SupervisorImpl`, the facade behind the public `Supervisor` API, and its
+ * construction (`make`, `makeForRun`, `makeNested`).
+ *
+ * **Layout**: the facade keeps the API, the count of undecided tasks and the decision of an
+ * outcome (`settle`: escalation, auto-shutdown, the supervisor's failure); each other concern is a
+ * module of `internal/supervisor/`, which sees the facade through a narrow host interface declared
+ * next to it (the task loop's `LoopHost` is the model), all implemented by `SupervisorImpl`:
+ *
+ * | module                       | owns                                                   | host            |
+ * | ---------------------------- | ------------------------------------------------------ | --------------- |
+ * | `supervisor/registry.ts`     | entries by id and name, the registered count           | —               |
+ * | `supervisor/admission.ts`    | the checks of `add` / `addAll` / static children       | `AdmissionHost` |
+ * | `supervisor/stop.ts`         | claims, parking, grace clocks, abandonment             | `StopHost`      |
+ * | `supervisor/exit.ts`         | a task fiber's exit → its outcome, unregistering       | `ExitHost`      |
+ * | `supervisor/groupRestart.ts` | `one-for-all` / `rest-for-one` restarts, one at a time | `GroupHost`     |
+ * | `supervisor/intensity.ts`    | the restart window (pure)                              | —               |
+ * | `supervisor/shutdown.ts`     | the one shutdown and its result                        | `ShutdownHost`  |
+ * | `supervisor/snapshot.ts`     | `list` / `get` / `tree` records                        | —               |
+ * | `supervisor/events.ts`       | builders of events emitted from several places         | —               |
+ *
+ * Beside them: `controller.ts` (keyed submissions, `ControllerHost`), `taskLoop.ts` (a task's
+ * attempts, `LoopHost`), `tree.ts` (`Supervisor.task`), `entry.ts` (one task's record, which sees
+ * its supervisor as `EntryOwner` and a nested one as `NestedSupervisor`).
+ *
+ * **Data flow**: `add` → `admit` → `spawn` (registered, `TaskAdded`, fiber forked) → the task loop
+ * (attempts, backoff; a failure asks `restartVerdict`: restart / group / join / refused by the
+ * intensity) → the fiber exits → `onFiberExit` → `settle` (`TaskFinished`; escalation or
+ * auto-shutdown may `fail` the supervisor or start its shutdown) → `unregister` (`TaskRemoved`, the
+ * controller's slot passes on).
+ *
+ * **Invariants**
+ * - All bookkeeping is synchronous and single-threaded: nothing yields between a check and the
+ *   update it guards (admission, stop claims, settling). Fibers woken by it (signals, `later`)
+ *   resume after the current synchronous work, so they never see it half done.
+ * - `pending` counts tasks whose outcome is undecided plus queued controller submissions; it never
+ *   touches zero while a submission is being handed over (`awaitEmpty`, `run`).
+ * - An outcome is decided once (`settle`); a name stays taken until the fiber has exited, abandoned
+ *   ones included: only `onFiberExit` and `finalizeParked` unregister an entry.
+ * - A failure (`fail`) is recorded before the shutdown it starts, so `join` and `run` fail with it.
+ *
+ * @internal
+ */
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -63,7 +106,7 @@ export const resolveOptions = (
     (problem) => new InvalidSupervisorOptions(problem)
   )
 
-/** The supervisor: a registry of entries, each run by its own root fiber. */
+/** The supervisor: a registry of entries, each run by its own root fiber (see the module header). */
 export class SupervisorImpl implements Supervisor {
   /** The tasks it holds, by id and by name. */
   readonly registry = new Registry()

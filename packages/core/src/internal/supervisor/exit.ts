@@ -9,17 +9,18 @@
  * **Data flow**: the task fiber's observer (`SupervisorImpl.startFiber`) → `onFiberExit` → the
  * grace clock stopped → an attempt the stop interrupted is closed (`AttemptCanceled`) → then, by
  * the table below, the entry waits for a restart (it stays registered) or its outcome is settled
- * and it leaves the registry (`TaskRemoved`, the controller's slot passes on).
+ * and it leaves the registry (`TaskRemoved`, the controller's slot passes on). The first row that
+ * matches applies:
  *
- * | the fiber exited …                                   | and then                                     |
- * | ---------------------------------------------------- | -------------------------------------------- |
- * | with `RESTART` (a group restart), no stop claimed     | queued for its group restart (parked)        |
- * | interrupted by `park` (group restart), no stop        | parked: the group restart under way restarts it |
- * | interrupted by `restartNow`, no stop                  | a new fiber starts on the entry at once      |
- * | either of the three, but a shutdown began             | ends `Canceled` ("stopped by shutdown")       |
- * | with an outcome                                       | that outcome (`RESTART` after a stop: `Canceled`) |
- * | interrupted after a stop claim                        | `Canceled` ("stopped by <reason>")            |
- * | failed otherwise (a defect of the loop itself)        | `Failed` ("the supervisor's task fiber failed") |
+ * | the fiber exited …                                              | and then                                                |
+ * | --------------------------------------------------------------- | ------------------------------------------------------- |
+ * | with `RESTART` (handed to a group restart), no stop claimed     | queued for its group restart (parked)                   |
+ * | while `park`ed (a group restart's stop), no stop claimed        | parked: the restart under way starts it again           |
+ * | while parked by `restartNow`, no stop claimed                   | a new fiber starts on the entry at once                 |
+ * | any of the three above, once a shutdown began                   | `Canceled` ("stopped by shutdown")                      |
+ * | with an outcome                                                 | that outcome (`RESTART` after a stop claim: `Canceled`) |
+ * | interrupted after a stop claim                                  | `Canceled` ("stopped by <reason>")                      |
+ * | failed otherwise (a defect of the loop itself)                  | `Failed` ("the supervisor's task fiber failed: …")      |
  *
  * **Invariants**
  * - Only here (and `finalizeParked`, for a parked entry) does an entry leave the registry: a name
