@@ -2,10 +2,10 @@
  * The supervisor: `SupervisorImpl`, the facade behind the public `Supervisor` API, and its
  * construction (`make`, `makeForRun`, `makeNested`).
  *
- * **Layout**: the facade keeps the API, the count of undecided tasks and the decision of an
- * outcome (`settle`: escalation, auto-shutdown, the supervisor's failure); each other concern is a
- * module of `internal/supervisor/`, which sees the facade through a narrow host interface declared
- * next to it (the task loop's `LoopHost` is the model), all implemented by `SupervisorImpl`:
+ * **Layout**: the facade keeps the API, registration (`spawn`, `respawn`) and the restart verdict;
+ * each other concern is a module of `internal/supervisor/`, which sees the facade through a narrow
+ * host interface declared next to it (the task loop's `LoopHost` is the model), all implemented by
+ * `SupervisorImpl`:
  *
  * | module                       | owns                                                   | host            |
  * | ---------------------------- | ------------------------------------------------------ | --------------- |
@@ -13,6 +13,7 @@
  * | `supervisor/admission.ts`    | the checks of `add` / `addAll` / static children       | `AdmissionHost` |
  * | `supervisor/stop.ts`         | claims, parking, grace clocks, abandonment             | `StopHost`      |
  * | `supervisor/exit.ts`         | a task fiber's exit → its outcome, unregistering       | `ExitHost`      |
+ * | `supervisor/outcome.ts`      | undecided tasks, escalation, auto-shutdown, failure    | `OutcomeHost`   |
  * | `supervisor/groupRestart.ts` | `one-for-all` / `rest-for-one` restarts, one at a time | `GroupHost`     |
  * | `supervisor/intensity.ts`    | the restart window (pure)                              | —               |
  * | `supervisor/shutdown.ts`     | the one shutdown and its result                        | `ShutdownHost`  |
@@ -33,8 +34,8 @@
  * - All bookkeeping is synchronous and single-threaded: nothing yields between a check and the
  *   update it guards (admission, stop claims, settling). Fibers woken by it (signals, `later`)
  *   resume after the current synchronous work, so they never see it half done.
- * - `pending` counts tasks whose outcome is undecided plus queued controller submissions; it never
- *   touches zero while a submission is being handed over (`awaitEmpty`, `run`).
+ * - `Outcomes.pending` counts tasks whose outcome is undecided plus queued controller submissions;
+ *   it never touches zero while a submission is being handed over (`awaitEmpty`, `run`).
  * - An outcome is decided once (`settle`); a name stays taken until the fiber has exited, abandoned
  *   ones included: only `onFiberExit` and `finalizeParked` unregister an entry.
  * - A failure (`fail`) is recorded before the shutdown it starts, so `join` and `run` fail with it.
@@ -61,7 +62,6 @@ import type {
   TaskRef
 } from "../Supervisor.js"
 import {
-  Escalated,
   type GraceExceeded,
   InvalidArgument,
   InvalidSupervisorOptions,
@@ -85,8 +85,8 @@ import { type Config, resolveConfig } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
 import type { Signal } from "./signal.js"
 import { admit, admitAll } from "./supervisor/admission.js"
-import { supervisorFailed, taskFinished } from "./supervisor/events.js"
 import { onFiberExit } from "./supervisor/exit.js"
+import { Outcomes } from "./supervisor/outcome.js"
 import { GroupRestarts } from "./supervisor/groupRestart.js"
 import { RestartWindow } from "./supervisor/intensity.js"
 import { Registry } from "./supervisor/registry.js"
@@ -95,7 +95,6 @@ import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
 import { abandonWith, requestStop, restartEntry, startGrace } from "./supervisor/stop.js"
 import type { ResolvedTask } from "./task.js"
 import { type RestartVerdict, stopped, supervisorLoop, taskContext, taskLoop } from "./taskLoop.js"
-import { ZeroSignal } from "./zeroSignal.js"
 
 /** Decodes and checks the options of a root supervisor. */
 export const resolveOptions = (
@@ -110,14 +109,10 @@ export const resolveOptions = (
 export class SupervisorImpl implements Supervisor {
   /** The tasks it holds, by id and by name. */
   readonly registry = new Registry()
-  /** Tasks whose outcome is not decided yet. */
-  private readonly pending: ZeroSignal
+  /** Tasks without an outcome, the supervisor's failure, and what an outcome leads to. */
+  private readonly outcomes: Outcomes
   /** The one shutdown: its result, its deadline, and the dynamic tasks it waits for. */
   private readonly shutdownRun: Shutdown
-  /** Set when the supervisor failed (restart intensity, escalation); `join` fails with it. */
-  private failure: SupervisorFailure | undefined = undefined
-  /** Significant children whose outcome is not decided yet. */
-  private significantLive = 0
   /** The restarts inside the intensity window (none without an intensity). */
   private readonly restartWindow: RestartWindow | undefined
   /** Group restarts (`one-for-all`, `rest-for-one`): queued, and the one under way. */
@@ -149,7 +144,6 @@ export class SupervisorImpl implements Supervisor {
   ) {
     this.readiness = treeReadiness ?? new ReadinessRecord()
     this.ownsReadiness = treeReadiness === undefined
-    this.pending = new ZeroSignal()
     this.restartWindow =
       config.intensity === undefined
         ? undefined
@@ -159,6 +153,7 @@ export class SupervisorImpl implements Supervisor {
     this.controller = new Controller(this)
     this.groups = new GroupRestarts(this)
     this.shutdownRun = new Shutdown(this)
+    this.outcomes = new Outcomes(this)
   }
 
   get path(): string {
@@ -190,11 +185,11 @@ export class SupervisorImpl implements Supervisor {
 
   /** Queued controller submissions count as tasks without an outcome (for `awaitEmpty`). */
   holdPending(): void {
-    this.pending.increment()
+    this.outcomes.pending.increment()
   }
 
   releasePending(): void {
-    this.pending.decrement()
+    this.outcomes.pending.decrement()
   }
 
   /** Registers an admitted task and starts its fiber (on the scheduler's next turn). */
@@ -210,8 +205,7 @@ export class SupervisorImpl implements Supervisor {
     // A task added at the path of one that ended for good takes its place.
     if (!this.readiness.empty) this.readiness.clear(entry.path)
     this.registry.add(entry)
-    this.pending.increment()
-    if (spec.significant) this.significantLive += 1
+    this.outcomes.added(spec.significant)
     if (this.listening) this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name, path: entry.path })
     entry.caller = caller as Caller<unknown>
     this.startFiber(entry)
@@ -269,7 +263,9 @@ export class SupervisorImpl implements Supervisor {
       Effect.andThen(
         this.awaitEmpty,
         Effect.suspend(() =>
-          this.failure !== undefined ? Effect.fail(this.failure) : Effect.forEach(handles, (handle) => handle.await)
+          this.outcomes.failure !== undefined
+            ? Effect.fail(this.outcomes.failure)
+            : Effect.forEach(handles, (handle) => handle.await)
         )
       )
     )
@@ -416,54 +412,14 @@ export class SupervisorImpl implements Supervisor {
     })
   }
 
-  /** Decides `entry`'s outcome once; later calls are ignored. */
+  /** Decides `entry`'s outcome once; later calls are ignored (see `Outcomes.settle`). */
   settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
-    if (entry.outcome !== undefined) return
-    entry.decide(outcome)
-    if (this.listening) this.emit(taskFinished(entry, outcome))
-    this.pending.decrement()
-    if (entry.spec.significant) this.significantLive -= 1
-    if (entry.spec.ready !== false) this.readinessSettled(entry, outcome)
-    if (entry.stopReason !== undefined) return
-    // The task ended by itself: escalation and auto-shutdown apply.
-    if (entry.failsSupervisor !== undefined) return this.fail(entry.failsSupervisor)
-    if ((entry.escalating || entry.spec.escalate) && (outcome._tag === "Failed" || outcome._tag === "Fatal")) {
-      return this.fail(new Escalated({ path: this.config.path, task: entry.name, reason: outcome.reason }))
-    }
-    if (entry.spec.significant && outcome._tag !== "ForceAborted") this.significantEnded(entry)
+    this.outcomes.settle(entry, outcome)
   }
 
-  /**
-   * A readiness task ended for good unless it was stopped deliberately (`remove`, `cancel`,
-   * `replace`) or as part of its supervisor's shutdown: a supervisor that fails or shuts down by
-   * itself ends its own `Supervisor.task`, which is a readiness task too and answers for its subtree.
-   */
-  private readinessSettled(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
-    const reason = entry.stopReason
-    if (reason !== undefined && reason !== "group-restart") return
-    if (this.shutdownRun.started) return
-    this.readiness.lose(entry.path, outcome, this.now())
-  }
-
-  private significantEnded(entry: Entry): void {
-    const mode = this.config.autoShutdown
-    if (mode === "never" || (mode === "all-significant" && this.significantLive > 0)) return
-    if (this.shutdownRun.started) return
-    if (this.listening) this.emit({ _tag: "AutoShutdown", path: this.config.path, mode, trigger: entry.name })
+  /** Starts the shutdown by itself (a failure, an auto-shutdown): no `ShutdownRequested`. */
+  beginShutdown(): void {
     this.shutdownRun.begin(false)
-  }
-
-  /** Fails the supervisor: stops every child (as a shutdown does) and makes `join` fail with `error`. */
-  private fail(error: SupervisorFailure): void {
-    if (this.failure !== undefined || this.shutdownRun.started) return
-    this.failure = error
-    if (this.listening) this.emit(supervisorFailed(error))
-    unsafeForkRoot(
-      this.context,
-      Effect.logWarning(error.message).pipe(Effect.annotateLogs({ fibervisor: "supervisor", path: this.config.path }))
-    )
-    this.shutdownRun.begin(false)
-    if (this.onFailed !== undefined) this.onFailed(error)
   }
 
   /** A dynamically added task's fiber exited (a shutdown waits for those, unless counted out already). */
@@ -525,7 +481,7 @@ export class SupervisorImpl implements Supervisor {
   }
 
   get awaitEmpty(): Effect.Effect<void> {
-    return this.pending.await
+    return this.outcomes.pending.await
   }
 
   get isShuttingDown(): Effect.Effect<boolean> {
@@ -538,7 +494,7 @@ export class SupervisorImpl implements Supervisor {
 
   get join(): Effect.Effect<void, SupervisorFailure> {
     return Effect.flatMap(this.shutdownRun.finished.await, () =>
-      this.failure === undefined ? Effect.void : Effect.fail(this.failure)
+      this.outcomes.failure === undefined ? Effect.void : Effect.fail(this.outcomes.failure)
     )
   }
 
