@@ -15,7 +15,7 @@ import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
 import type { TaskFailure } from "./Backoff.js"
-import * as internal from "./internal/supervisor.js"
+import * as internal from "./internal/supervisor/make.js"
 import * as tree from "./internal/tree.js"
 import type { RestartPolicy } from "./RestartPolicy.js"
 import type {

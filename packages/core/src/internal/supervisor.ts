@@ -1,6 +1,6 @@
 /**
- * The supervisor: `SupervisorImpl`, the facade behind the public `Supervisor` API, and its
- * construction (`make`, `makeForRun`, `makeNested`).
+ * The supervisor: `SupervisorImpl`, the facade behind the public `Supervisor` API (made by
+ * `supervisor/make.ts`: `make`, `makeForRun`, `makeNested`).
  *
  * **Layout**: the facade keeps the API, registration (`spawn`, `respawn`) and the restart verdict;
  * each other concern is a module of `internal/supervisor/`, which sees the facade through a narrow
@@ -19,6 +19,7 @@
  * | `supervisor/shutdown.ts`     | the one shutdown and its result                        | `ShutdownHost`  |
  * | `supervisor/snapshot.ts`     | `list` / `get` / `tree` records                        | —               |
  * | `supervisor/events.ts`       | builders of events emitted from several places         | —               |
+ * | `supervisor/make.ts`         | construction: options, bus, scope, registry link       | —               |
  *
  * Beside them: `controller.ts` (keyed submissions, `ControllerHost`), `taskLoop.ts` (a task's
  * attempts, `LoopHost`), `tree.ts` (`Supervisor.task`), `entry.ts` (one task's record, which sees
@@ -52,58 +53,39 @@ import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
-import type {
-  AddError,
-  SubmitOptions,
-  Supervisor,
-  SupervisorOptions,
-  TaskHandle,
-  TaskInfo,
-  TaskRef
-} from "../Supervisor.js"
+import type { AddError, SubmitOptions, Supervisor, TaskHandle, TaskInfo, TaskRef } from "../Supervisor.js"
 import {
   type GraceExceeded,
   InvalidArgument,
-  InvalidSupervisorOptions,
   RestartIntensityExceeded,
   type SupervisorFailure,
   TaskTerminationTimeout
 } from "../SupervisorError.js"
 import type * as SupervisorEvent from "../SupervisorEvent.js"
-import { SupervisorRegistry } from "../SupervisorRegistry.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
 import type { Services, Task } from "../Task.js"
 import * as TaskId from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
-import { type EventBus, type EventInput, makeBus } from "./bus.js"
-import { type Caller, context as currentContext, unsafeForkDetached, unsafeForkRoot, withCaller } from "./compat.js"
+import type { EventBus, EventInput } from "./bus.js"
+import { type Caller, unsafeForkDetached, unsafeForkRoot, withCaller } from "./compat.js"
 import { Controller } from "./controller.js"
 import { decodeDuration, describe, timeoutOptionMillis } from "./duration.js"
 import { Entry, type LoopResult, type StopReason } from "./entry.js"
 import { Handle } from "./handle.js"
-import { type Config, resolveConfig } from "./options.js"
+import type { Config } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
 import type { Signal } from "./signal.js"
 import { admit, admitAll } from "./supervisor/admission.js"
 import { onFiberExit } from "./supervisor/exit.js"
-import { Outcomes } from "./supervisor/outcome.js"
 import { GroupRestarts } from "./supervisor/groupRestart.js"
 import { RestartWindow } from "./supervisor/intensity.js"
+import { Outcomes } from "./supervisor/outcome.js"
 import { Registry } from "./supervisor/registry.js"
 import { Shutdown } from "./supervisor/shutdown.js"
 import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
 import { abandonWith, requestStop, restartEntry, startGrace } from "./supervisor/stop.js"
 import type { ResolvedTask } from "./task.js"
 import { type RestartVerdict, stopped, supervisorLoop, taskContext, taskLoop } from "./taskLoop.js"
-
-/** Decodes and checks the options of a root supervisor. */
-export const resolveOptions = (
-  options: SupervisorOptions | undefined
-): Result.Result<Config, InvalidSupervisorOptions> =>
-  Result.mapError(
-    resolveConfig(options, { nested: false, defaults: undefined }, "root"),
-    (problem) => new InvalidSupervisorOptions(problem)
-  )
 
 /** The supervisor: a registry of entries, each run by its own root fiber (see the module header). */
 export class SupervisorImpl implements Supervisor {
@@ -538,57 +520,3 @@ export class SupervisorImpl implements Supervisor {
     if (parent !== undefined) parent.owner.subtreeAbandoned(parent)
   }
 }
-
-/** Builds a supervisor around `bus`; closing the scope shuts it down. */
-const build = (
-  config: Config,
-  bus: EventBus,
-  readiness?: ReadinessRecord
-): Effect.Effect<SupervisorImpl, never, Scope.Scope> =>
-  Effect.gen(function* () {
-    const context = yield* currentContext<never>()
-    const fiberId = yield* Effect.fiberId
-    const semaphore = config.maxConcurrent === undefined ? undefined : yield* Semaphore.make(config.maxConcurrent)
-    const supervisor = new SupervisorImpl(config, context, bus, semaphore, fiberId, readiness)
-    yield* Effect.addFinalizer(() => Effect.ignore(supervisor.shutdown))
-    return supervisor
-  })
-
-/** Builds a root supervisor whose graceful shutdown runs when the scope closes. */
-export const make = (options?: SupervisorOptions): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> =>
-  makeRoot(options, true)
-
-/** `Supervisor.run`'s root: its failure goes to `run`'s caller, so it is not reported to the registry. */
-export const makeForRun = (
-  options?: SupervisorOptions
-): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> => makeRoot(options, false)
-
-const makeRoot = (
-  options: SupervisorOptions | undefined,
-  reportFailure: boolean
-): Effect.Effect<Supervisor, InvalidSupervisorOptions, Scope.Scope> =>
-  Effect.gen(function* () {
-    const config = yield* Effect.fromResult(resolveOptions(options))
-    const bus = yield* makeBus(config.eventBuffer)
-    yield* Effect.addFinalizer(() => bus.close)
-    const registry = yield* Effect.serviceOption(SupervisorRegistry)
-    const supervisor = yield* build(config, bus)
-    if (Option.isSome(registry)) {
-      registry.value.register(supervisor, config.graceMs)
-      if (reportFailure) supervisor.onFailed = (error) => registry.value.reportFailure(supervisor, error)
-      // Listed until its shutdown has finished, whether its scope, `shutdown` or a failure started it.
-      supervisor.onFinished((exceeded) => registry.value.unregister(supervisor, exceeded))
-    }
-    return supervisor
-  })
-
-/** Builds a nested supervisor publishing on its parent's bus and recording readiness in its tree's record. */
-export const makeNested = (
-  config: Config,
-  bus: EventBus,
-  readiness: ReadinessRecord | undefined
-): Effect.Effect<SupervisorImpl, never, Scope.Scope> =>
-  Effect.map(build(config, bus, readiness), (supervisor) => {
-    supervisor.isNested = true
-    return supervisor
-  })

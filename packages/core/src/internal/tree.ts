@@ -8,7 +8,8 @@ import { type EventBus, makeBus } from "./bus.js"
 import { describe } from "./duration.js"
 import { entryOf } from "./entry.js"
 import { type Config, resolveConfig } from "./options.js"
-import { makeNested, type SupervisorImpl } from "./supervisor.js"
+import type { SupervisorImpl } from "./supervisor.js"
+import { makeNested } from "./supervisor/make.js"
 import { type NestedSpec, NestedSpecKey, noOptions, type Problem, type ResolvedDefaults, resolveTask } from "./task.js"
 
 /** Checks a nested supervisor's options and its children (with the defaults they will run under). */
