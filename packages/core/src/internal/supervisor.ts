@@ -2,10 +2,9 @@
  * The supervisor: `SupervisorImpl`, the facade behind the public `Supervisor` API (made by
  * `supervisor/make.ts`: `make`, `makeForRun`, `makeNested`).
  *
- * **Layout**: the facade keeps the API, registration (`spawn`, `respawn`) and the restart verdict;
- * each other concern is a module of `internal/supervisor/`, which sees the facade through a narrow
- * host interface declared next to it (the task loop's `LoopHost` is the model), all implemented by
- * `SupervisorImpl`:
+ * **Layout**: the facade keeps the API and registration (`spawn`, `respawn`); each other concern
+ * is a module of `internal/supervisor/`, which sees the facade through a narrow host interface
+ * declared next to it (the task loop's `LoopHost` is the model), all implemented by `SupervisorImpl`:
  *
  * | module                       | owns                                                   | host            |
  * | ---------------------------- | ------------------------------------------------------ | --------------- |
@@ -15,6 +14,7 @@
  * | `supervisor/exit.ts`         | a task fiber's exit → its outcome, unregistering       | `ExitHost`      |
  * | `supervisor/outcome.ts`      | undecided tasks, escalation, auto-shutdown, failure    | `OutcomeHost`   |
  * | `supervisor/groupRestart.ts` | `one-for-all` / `rest-for-one` restarts, one at a time | `GroupHost`     |
+ * | `supervisor/verdict.ts`      | the restart verdict of a failed attempt                | `VerdictHost`   |
  * | `supervisor/intensity.ts`    | the restart window (pure)                              | —               |
  * | `supervisor/shutdown.ts`     | the one shutdown and its result                        | `ShutdownHost`  |
  * | `supervisor/snapshot.ts`     | `list` / `get` / `tree` records                        | —               |
@@ -57,7 +57,6 @@ import type { AddError, SubmitOptions, Supervisor, TaskHandle, TaskInfo, TaskRef
 import {
   type GraceExceeded,
   InvalidArgument,
-  RestartIntensityExceeded,
   type SupervisorFailure,
   TaskTerminationTimeout
 } from "../SupervisorError.js"
@@ -78,12 +77,12 @@ import type { Signal } from "./signal.js"
 import { admit, admitAll } from "./supervisor/admission.js"
 import { onFiberExit } from "./supervisor/exit.js"
 import { GroupRestarts } from "./supervisor/groupRestart.js"
-import { RestartWindow } from "./supervisor/intensity.js"
 import { Outcomes } from "./supervisor/outcome.js"
 import { Registry } from "./supervisor/registry.js"
 import { Shutdown } from "./supervisor/shutdown.js"
 import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
 import { abandonWith, requestStop, restartEntry, startGrace } from "./supervisor/stop.js"
+import { RestartVerdicts } from "./supervisor/verdict.js"
 import type { ResolvedTask } from "./task.js"
 import { type RestartVerdict, stopped, supervisorLoop, taskContext, taskLoop } from "./taskLoop.js"
 
@@ -95,8 +94,8 @@ export class SupervisorImpl implements Supervisor {
   private readonly outcomes: Outcomes
   /** The one shutdown: its result, its deadline, and the dynamic tasks it waits for. */
   private readonly shutdownRun: Shutdown
-  /** The restarts inside the intensity window (none without an intensity). */
-  private readonly restartWindow: RestartWindow | undefined
+  /** The restart verdicts of its tasks' failures, and the intensity window. */
+  private readonly verdicts: RestartVerdicts
   /** Group restarts (`one-for-all`, `rest-for-one`): queued, and the one under way. */
   private readonly groups: GroupRestarts
   /** A nested supervisor: its shutdown is decided by its deadline, its parent's may be decided earlier. */
@@ -126,14 +125,11 @@ export class SupervisorImpl implements Supervisor {
   ) {
     this.readiness = treeReadiness ?? new ReadinessRecord()
     this.ownsReadiness = treeReadiness === undefined
-    this.restartWindow =
-      config.intensity === undefined
-        ? undefined
-        : new RestartWindow(config.intensity.maxRestarts, config.intensity.withinMs)
     this.withPermit = semaphore === undefined ? (effect) => effect : Semaphore.withPermits(semaphore, 1)
     this.loop = supervisorLoop(this.withPermit)
     this.controller = new Controller(this)
     this.groups = new GroupRestarts(this)
+    this.verdicts = new RestartVerdicts(this, this.groups)
     this.shutdownRun = new Shutdown(this)
     this.outcomes = new Outcomes(this)
   }
@@ -263,31 +259,9 @@ export class SupervisorImpl implements Supervisor {
 
   // ---- restarts ----
 
+  /** See `LoopHost.restartVerdict` (`supervisor/verdict.ts`). */
   restartVerdict(entry: Entry, reason: string): RestartVerdict {
-    const strategy = this.config.strategy
-    let takesOver = false
-    if (strategy !== "one-for-one") {
-      const pending = this.groups.pendingFor(entry)
-      if (pending === "join") return "join"
-      takesOver = pending === "take-over"
-    }
-    const intensity = this.restartWindow
-    // A restart that takes a queued one along replaces it: the queued one is counted already.
-    if (intensity !== undefined && !takesOver) {
-      if (!intensity.record(this.now())) {
-        entry.failsSupervisor = new RestartIntensityExceeded({
-          path: this.config.path,
-          maxRestarts: intensity.maxRestarts,
-          withinMs: intensity.withinMs,
-          trigger: entry.name,
-          reason
-        })
-        return {
-          refused: `the restart intensity of its supervisor (${intensity.maxRestarts} in ${intensity.withinMs} ms) was exceeded`
-        }
-      }
-    }
-    return strategy === "one-for-one" ? "restart" : "group"
+    return this.verdicts.verdict(entry, reason)
   }
 
   /** Starts a new fiber on an entry a group restart stopped (a child whose failure led here counted its restart already). */

@@ -4,7 +4,7 @@
  *
  * **Owns** the restart instants still inside the window, oldest first. Nothing else: whether a
  * restart counts at all (a restart that joins or takes over a pending group restart does not) is
- * decided by the caller, `SupervisorImpl.restartVerdict`, before it records one.
+ * decided by the caller, `RestartVerdicts.verdict` (`verdict.ts`), before it records one.
  *
  * **Data flow**: a failed attempt asks its supervisor for a verdict → `record(now)` → `false` means
  * the restart is refused, the task ends `Failed` and the supervisor fails with
