@@ -43,11 +43,9 @@
  *
  * @internal
  */
-import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
@@ -66,7 +64,7 @@ import type { Services, Task } from "../Task.js"
 import * as TaskId from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
 import type { EventBus, EventInput } from "./bus.js"
-import { type Caller, unsafeForkDetached, unsafeForkRoot, withCaller } from "./compat.js"
+import { type Caller, unsafeForkDetached, withCaller } from "./compat.js"
 import { Controller } from "./controller.js"
 import { decodeDuration, describe, timeoutOptionMillis } from "./duration.js"
 import { Entry, type LoopResult, type StopReason } from "./entry.js"
@@ -456,19 +454,7 @@ export class SupervisorImpl implements Supervisor {
 
   /** Calls `f` once the shutdown has finished, whoever started it, with its `GraceExceeded` if any. */
   onFinished(f: (exceeded: GraceExceeded | undefined) => void): void {
-    this.shutdownRun.finished.listen(() => {
-      const exit = this.shutdownRun.exit
-      try {
-        f(
-          exit === undefined || Exit.isSuccess(exit)
-            ? undefined
-            : Option.getOrUndefined(Cause.findErrorOption(exit.cause))
-        )
-      } catch (defect) {
-        // Runs inside the shutdown's bookkeeping (a custom registry may throw): reported, never thrown there.
-        unsafeForkRoot(this.context, Effect.logError("a shutdown listener failed", Cause.die(defect)))
-      }
-    })
+    this.shutdownRun.onFinished(f)
   }
 
   // ---- shutdown ----

@@ -26,9 +26,11 @@
  *
  * @internal
  */
+import * as Cause from "effect/Cause"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Option from "effect/Option"
 import { GraceExceeded } from "../../SupervisorError.js"
 import { unsafeForkRoot } from "../compat.js"
 import { timeoutOptionMillis } from "../duration.js"
@@ -77,6 +79,23 @@ export class Shutdown {
   /** The shutdown's result, once decided. */
   get exit(): Exit.Exit<void, GraceExceeded> | undefined {
     return this.result?.unsafeValue
+  }
+
+  /** Calls `f` once the shutdown has finished, whoever started it, with its `GraceExceeded` if any. */
+  onFinished(f: (exceeded: GraceExceeded | undefined) => void): void {
+    this.finished.listen(() => {
+      const exit = this.exit
+      try {
+        f(
+          exit === undefined || Exit.isSuccess(exit)
+            ? undefined
+            : Option.getOrUndefined(Cause.findErrorOption(exit.cause))
+        )
+      } catch (defect) {
+        // Runs inside the shutdown's bookkeeping (a custom registry may throw): reported, never thrown there.
+        unsafeForkRoot(this.host.context, Effect.logError("a shutdown listener failed", Cause.die(defect)))
+      }
+    })
   }
 
   /**
