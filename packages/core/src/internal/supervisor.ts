@@ -44,7 +44,7 @@
  * @internal
  */
 import type * as Context from "effect/Context"
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
@@ -52,12 +52,7 @@ import type * as Scope from "effect/Scope"
 import * as Semaphore from "effect/Semaphore"
 import * as Stream from "effect/Stream"
 import type { AddError, SubmitOptions, Supervisor, TaskHandle, TaskInfo, TaskRef } from "../Supervisor.js"
-import {
-  type GraceExceeded,
-  InvalidArgument,
-  type SupervisorFailure,
-  TaskTerminationTimeout
-} from "../SupervisorError.js"
+import type { GraceExceeded, InvalidArgument, SupervisorFailure, TaskTerminationTimeout } from "../SupervisorError.js"
 import type * as SupervisorEvent from "../SupervisorEvent.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
 import type { Services, Task } from "../Task.js"
@@ -66,7 +61,6 @@ import type * as TaskOutcome from "../TaskOutcome.js"
 import type { EventBus, EventInput } from "./bus.js"
 import { type Caller, unsafeForkDetached, withCaller } from "./compat.js"
 import { Controller } from "./controller.js"
-import { decodeDuration, describe, timeoutOptionMillis } from "./duration.js"
 import { Entry, type LoopResult, type StopReason } from "./entry.js"
 import { Handle } from "./handle.js"
 import type { Config } from "./options.js"
@@ -79,7 +73,7 @@ import { Outcomes } from "./supervisor/outcome.js"
 import { Registry } from "./supervisor/registry.js"
 import { Shutdown } from "./supervisor/shutdown.js"
 import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
-import { abandonWith, requestStop, restartEntry, startGrace } from "./supervisor/stop.js"
+import { abandonWith, cancelByRef, removeByRef, restartEntry } from "./supervisor/stop.js"
 import { RestartVerdicts } from "./supervisor/verdict.js"
 import type { ResolvedTask } from "./task.js"
 import { type RestartVerdict, stopped, supervisorLoop, taskContext, taskLoop } from "./taskLoop.js"
@@ -321,49 +315,19 @@ export class SupervisorImpl implements Supervisor {
   }
 
   remove(ref: TaskRef): Effect.Effect<boolean> {
-    return Effect.sync(() => {
-      const entry = this.registry.get(ref)
-      if (entry === undefined) return this.controller.removeQueued(ref)
-      if (!requestStop(this, entry, "remove")) return false
-      startGrace(this, entry)
-      return true
-    })
+    return Effect.sync(() => removeByRef(this, ref))
   }
 
   cancel(
     ref: TaskRef,
     options?: { readonly timeout?: Duration.Input | undefined }
   ): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument> {
-    return Effect.suspend((): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument> => {
-      if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
-        return Effect.fail(
-          new InvalidArgument({
-            operation: "cancel",
-            field: "options",
-            reason: `must be an object { timeout? }, got ${describe(options)}`
-          })
-        )
-      }
-      let timeoutMs = 0
-      if (options?.timeout !== undefined) {
-        const decoded = decodeDuration(options.timeout)
-        if (Result.isFailure(decoded)) {
-          return Effect.fail(new InvalidArgument({ operation: "cancel", field: "timeout", reason: decoded.failure }))
-        }
-        timeoutMs = Duration.toMillis(decoded.success)
-      }
-      const entry = this.registry.get(ref)
-      if (entry === undefined) return Effect.succeed(this.controller.removeQueued(ref))
-      const claimed = requestStop(this, entry, "cancel")
-      if (claimed) startGrace(this, entry)
-      const cleanup = Effect.as(entry.settled.await, claimed)
-      if (options?.timeout === undefined) return cleanup
-      return Effect.flatMap(timeoutOptionMillis(cleanup, timeoutMs), (done) =>
-        Option.isSome(done)
-          ? Effect.succeed(done.value)
-          : Effect.fail(new TaskTerminationTimeout({ task: entry.name, id: entry.id, timeoutMs }))
-      )
-    })
+    return Effect.suspend(() => cancelByRef(this, ref, options))
+  }
+
+  /** Takes a queued controller submission out of its queue (`remove` / `cancel` of one not started). */
+  removeQueued(ref: TaskRef): boolean {
+    return this.controller.removeQueued(ref)
   }
 
   /** Decides `entry`'s outcome once; later calls are ignored (see `Outcomes.settle`). */

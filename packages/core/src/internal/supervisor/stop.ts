@@ -6,11 +6,13 @@
  * **Owns** no state of its own: it writes the stop fields of `Entry` (`stopReason`, `parking`,
  * `restartingNow`, `graceTimer`, `abandonedAtOnce`) and starts grace clocks.
  *
- * **Data flow**: a real stop → `requestStop` (claim, `TaskRemoveRequested`, `TaskContext.cancelled`,
- * interrupt; a parked task ends at once through `finalizeParked`) → usually `startGrace` → the
- * fiber exits (`SupervisorImpl.exited` decides the outcome) or the grace runs out → `abandon` →
- * `ForceAborted`. A stop for a restart → `park` (the fiber is stopped, the entry stays) → a group
- * restart or `restartNow` starts a new fiber on the entry; `restartEntry` is `restartNow`'s.
+ * **Data flow**: `remove` / `cancel` (`removeByRef`, `cancelByRef`; a task not started yet is only
+ * taken out of its controller queue), `replace`, a group restart or a shutdown → `requestStop`
+ * (claim, `TaskRemoveRequested`, `TaskContext.cancelled`, interrupt; a parked task ends at once
+ * through `finalizeParked`) → usually `startGrace` → the fiber exits (`onFiberExit` decides the
+ * outcome) or the grace runs out → `abandon` → `ForceAborted`. A stop for a restart → `park` (the
+ * fiber is stopped, the entry stays) → a group restart or `restartNow` starts a new fiber on the
+ * entry; `restartEntry` is `restartNow`'s.
  *
  * **Invariants**
  * - One claimant: `requestStop` succeeds once per task (not after its outcome is decided); `park`
@@ -27,14 +29,20 @@
  * @internal
  */
 import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import type { TaskRef } from "../../Supervisor.js"
+import { InvalidArgument, TaskTerminationTimeout } from "../../SupervisorError.js"
 import * as TaskOutcome from "../../TaskOutcome.js"
 import type { EventInput } from "../bus.js"
 import { unsafeForkRoot, unsafeInterruptFork } from "../compat.js"
-import { sleepMillis } from "../duration.js"
+import { decodeDuration, describe, sleepMillis, timeoutOptionMillis } from "../duration.js"
 import type { Entry, StopReason } from "../entry.js"
 import type { Config } from "../options.js"
 import type { ReadinessRecord } from "../readiness.js"
+import type { Registry } from "./registry.js"
 
 /** What an ordered stop gives a static child without a grace of its own. */
 export const SHARE = "its share"
@@ -57,6 +65,61 @@ export interface StopHost {
   settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void
   /** Ends an entry whose fiber exited for a group restart that will not start it again. */
   finalizeParked(entry: Entry, reason: StopReason): void
+}
+
+/** What `remove` and `cancel` need besides the stop protocol's view: finding the task. */
+export interface StopByRefHost extends StopHost {
+  readonly registry: Registry
+  /** Takes a queued controller submission out of its queue; `false` if there is none. */
+  removeQueued(ref: TaskRef): boolean
+}
+
+/** `Supervisor.remove`: claims the stop of the task `ref` names (or drops a queued submission). */
+export const removeByRef = (host: StopByRefHost, ref: TaskRef): boolean => {
+  const entry = host.registry.get(ref)
+  if (entry === undefined) return host.removeQueued(ref)
+  if (!requestStop(host, entry, "remove")) return false
+  startGrace(host, entry)
+  return true
+}
+
+/**
+ * `Supervisor.cancel`: `remove`, then waits for the outcome (within `timeout`, if given). Run
+ * inside `Effect.suspend`: the options are checked, and the stop claimed, when it runs.
+ */
+export const cancelByRef = (
+  host: StopByRefHost,
+  ref: TaskRef,
+  options: { readonly timeout?: Duration.Input | undefined } | undefined
+): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument> => {
+  if (options !== undefined && (typeof options !== "object" || options === null || Array.isArray(options))) {
+    return Effect.fail(
+      new InvalidArgument({
+        operation: "cancel",
+        field: "options",
+        reason: `must be an object { timeout? }, got ${describe(options)}`
+      })
+    )
+  }
+  let timeoutMs = 0
+  if (options?.timeout !== undefined) {
+    const decoded = decodeDuration(options.timeout)
+    if (Result.isFailure(decoded)) {
+      return Effect.fail(new InvalidArgument({ operation: "cancel", field: "timeout", reason: decoded.failure }))
+    }
+    timeoutMs = Duration.toMillis(decoded.success)
+  }
+  const entry = host.registry.get(ref)
+  if (entry === undefined) return Effect.succeed(host.removeQueued(ref))
+  const claimed = requestStop(host, entry, "cancel")
+  if (claimed) startGrace(host, entry)
+  const cleanup = Effect.as(entry.settled.await, claimed)
+  if (options?.timeout === undefined) return cleanup
+  return Effect.flatMap(timeoutOptionMillis(cleanup, timeoutMs), (done) =>
+    Option.isSome(done)
+      ? Effect.succeed(done.value)
+      : Effect.fail(new TaskTerminationTimeout({ task: entry.name, id: entry.id, timeoutMs }))
+  )
 }
 
 /** Claims the stop of `entry`: completes `cancelled`, then interrupts its fiber. `true` for the one claimant. */
@@ -92,7 +155,7 @@ export const park = (host: StopHost, entry: Entry): boolean => {
   return true
 }
 
-/** Stops `entry`'s fiber and starts a new one once it has exited (see `SupervisorImpl.exited`). */
+/** Stops `entry`'s fiber and starts a new one once it has exited (see `onFiberExit`). */
 export const restartEntry = (host: StopHost, entry: Entry): boolean => {
   // Exited without an outcome: parked, its group restart starts it again.
   if (host.shuttingDown || entry.exited) return false
