@@ -6,9 +6,9 @@
  * the restart under way (`GroupRun`), and the `idle` signal a nested supervisor's ordered start
  * waits on.
  *
- * **Data flow**: a failed attempt asks for a verdict (`SupervisorImpl.restartVerdict` →
+ * **Data flow**: a failed attempt asks for a verdict (`RestartVerdicts.verdict` →
  * `pendingFor`: join / take over / a restart of its own) → the task's fiber exits with `RESTART`
- * → `SupervisorImpl.exited` → `enqueue` → the drain fiber → `restartGroup`: mark the affected
+ * → `onFiberExit` → `enqueue` → the drain fiber → `restartGroup`: mark the affected
  * children, `GroupRestart`, stop the others in reverse start order (`park`, or `requestStop` for a
  * `RestartPolicy.never` child, each within its grace), the trigger's backoff, then start them again
  * in start order (`respawn`), each once the previous one began its first attempt.

@@ -6,7 +6,7 @@
  * whose `whenEmpty` resumes once every task's fiber has exited.
  *
  * **Data flow**: `SupervisorImpl.spawn` → `add` (the task is registered before its fiber starts);
- * the fiber's exit (`SupervisorImpl.exited`, or `finalizeParked` for a task parked by a group
+ * the fiber's exit (`onFiberExit`, or `finalizeParked` for a task parked by a group
  * restart) → `remove`, then `TaskRemoved` and the controller's hand-over, then `left`.
  *
  * **Invariants**

@@ -6,7 +6,7 @@
  * `stuckPaths`, the paths a shutdown's `GraceExceeded` names.
  *
  * **Data flow**: `SupervisorImpl.list` / `get` → `infoOf`; `SupervisorImpl.snapshot` → `treeOf` →
- * `nodeOf` per entry → the nested supervisor's `snapshot()`, recursively; `SupervisorImpl.decide`
+ * `nodeOf` per entry → the nested supervisor's `snapshot()`, recursively; `Shutdown.decide`
  * (a shutdown past its grace) → `stuckPaths`.
  *
  * **Invariants**
