@@ -13,7 +13,7 @@ import * as LayerModule from "effect/Layer"
 import type * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import type * as Stream from "effect/Stream"
-import * as internal from "./internal/supervisor.js"
+import * as internal from "./internal/supervisor/make.js"
 import * as tree from "./internal/tree.js"
 import type {
   GraceExceeded,

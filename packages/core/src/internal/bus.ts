@@ -3,7 +3,7 @@
  * sliding buffer per subscriber.
  *
  * Data flow: the root makes the bus (`makeBus`) and nested supervisors publish on it; every emit
- * site (`supervisor.ts`, `taskLoop.ts`, `strategy.ts`, `controller.ts`) reads `listening`, builds
+ * site (`supervisor.ts` and `supervisor/*.ts`, `taskLoop.ts`, `controller.ts`) reads `listening`, builds
  * the event and calls `emit`; `subscribe` gives each subscriber a `Stream` over its buffer; `close`
  * (a root scope finalizer, run after the shutdown) ends every stream after what it still holds.
  *

@@ -5,9 +5,9 @@
  * Data flow: `submit` checks its options and the task, then starts the submission at once
  * (`SupervisorImpl.spawn`, with the id and the `settled` signal reserved at submission), queues it,
  * or rejects it (outcome `Rejected`, event `SlotRejected`). When an owner's entry leaves the
- * registry, `SupervisorImpl.release` calls `released` and the slot passes to its next submission.
- * `startShutdown` calls `shutdown`; a `remove` / `cancel` of a task that is only queued ends in
- * `removeQueued`.
+ * registry, `SupervisorImpl.unregister` calls `released` and the slot passes to its next submission.
+ * The shutdown (`SupervisorImpl.haltPending`) calls `shutdown`; a `remove` / `cancel` of a task
+ * that is only queued ends in `removeQueued`.
  *
  * Invariants:
  * - A slot frees only when its owner's fiber has exited: an abandoned owner still holds it.
@@ -19,7 +19,7 @@
 import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import * as Option from "effect/Option"
-import type { AddError, SlotInfo, SubmitOptions, TaskHandle, TaskRef } from "../Supervisor.js"
+import type { AddError, SlotInfo, SubmitOptions, Supervisor, TaskHandle, TaskRef } from "../Supervisor.js"
 import { InvalidArgument, SupervisorShuttingDown } from "../SupervisorError.js"
 import type { Task } from "../Task.js"
 import * as TaskId from "../TaskId.js"
@@ -29,7 +29,8 @@ import { describe } from "./duration.js"
 import type { Entry } from "./entry.js"
 import { Handle } from "./handle.js"
 import { Signal } from "./signal.js"
-import type { SupervisorImpl } from "./supervisor.js"
+import { misplaced as misplacedUnder } from "./supervisor/admission.js"
+import { requestStop, startGrace, type StopHost } from "./supervisor/stop.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
 
 type Admission = "queue" | "replace" | "drop-if-running"
@@ -38,6 +39,29 @@ type Rejection =
   "QueueFull" | "SlotBusy" | "SupersededByReplace" | "RemovedFromQueue" | "ShuttingDown" | "AlreadyExists"
 
 const admissions: ReadonlyArray<Admission> = ["queue", "replace", "drop-if-running"]
+
+/**
+ * What the controller needs from its supervisor (`SupervisorImpl` implements it): the stop
+ * protocol's view (to stop an owner a `replace` displaces), plus registration and the count of
+ * tasks without an outcome, which queued submissions are part of.
+ */
+export interface ControllerHost extends StopHost, Pick<Supervisor, "cancel"> {
+  readonly path: string
+  childPath(name: string): string
+  hasName(name: string): boolean
+  /** Registers an admitted task and starts its fiber, under the id reserved at submission. */
+  spawn(
+    spec: ResolvedTask,
+    caller: Caller<unknown>,
+    isStatic: boolean,
+    id: TaskId.TaskId,
+    settled: Signal<TaskOutcome.TaskOutcome>
+  ): Entry
+  /** A queued submission counts as a task without an outcome (for `awaitEmpty`). */
+  holdPending(): void
+  /** The submission started, or will never start. */
+  releasePending(): void
+}
 
 /** A submission waiting in its slot's queue. Its id is reserved at submission. */
 class Submission {
@@ -136,7 +160,7 @@ export class Controller {
   /** The slot each owner holds. */
   private readonly owned = new Map<Entry, Slot>()
 
-  constructor(private readonly supervisor: SupervisorImpl) {}
+  constructor(private readonly supervisor: ControllerHost) {}
 
   submit<E, R>(
     task: Task<E, R>,
@@ -148,7 +172,7 @@ export class Controller {
       const sup = this.supervisor
       const resolved = resolveTask(task, sup.config.defaults)
       if (Result.isFailure(resolved)) return Effect.fail(resolved.failure)
-      const misplaced = sup.misplaced(resolved.success)
+      const misplaced = misplacedUnder(sup.config, resolved.success)
       if (misplaced !== undefined) return Effect.fail(misplaced)
       if (sup.shuttingDown) return Effect.fail(new SupervisorShuttingDown())
       const spec = resolved.success
@@ -200,10 +224,10 @@ export class Controller {
             this.enqueue(slot, submission)
           }
           const owner = slot.owner
-          if (owner !== undefined && slot.status === "running" && sup.requestStop(owner, "replace")) {
+          if (owner !== undefined && slot.status === "running" && requestStop(sup, owner, "replace")) {
             // An owner parked for a group restart ends at once and has already passed the slot on.
             if (slot.owner === owner) {
-              sup.startGrace(owner)
+              startGrace(sup, owner)
               this.transition(slot, "terminating", "replace")
             }
           }

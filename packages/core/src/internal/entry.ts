@@ -27,14 +27,22 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
+import type { TaskRef } from "../Supervisor.js"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
 import type { TaskState as TaskStateSchema } from "../SupervisorEvent.js"
+import type * as SupervisorTree from "../SupervisorTree.js"
 import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
 import type { TIMED_OUT } from "./attempt.js"
+import type { EventBus } from "./bus.js"
 import type { Caller, Stepper } from "./compat.js"
+import type { Config } from "./options.js"
+import type { ReadinessRecord } from "./readiness.js"
 import { Signal } from "./signal.js"
+import type { Registry } from "./supervisor/registry.js"
+import type { StopByRefHost } from "./supervisor/stop.js"
+import type { LoopHost } from "./taskLoop.js"
 import { taskLabel, type TaskMetrics } from "./taskMetrics.js"
 import type { ResolvedTask } from "./task.js"
 
@@ -49,6 +57,34 @@ export const RESTART: unique symbol = Symbol.for("@fibervisor/core/GroupRestart"
 
 /** The value a task's fiber exits with. */
 export type LoopResult = TaskOutcome.TaskOutcome | typeof RESTART
+
+/**
+ * The supervisor that runs a task, as the task's entry and attempts see it (`SupervisorImpl`
+ * implements it). Type-only: this module never loads the supervisor's.
+ */
+export interface EntryOwner extends LoopHost {
+  readonly config: Config
+  /** The bus the whole tree publishes on (a `Supervisor.task` runs its nested supervisor on it). */
+  readonly bus: EventBus
+  /** The tree's record of readiness tasks that ended for good (nested supervisors share their root's). */
+  readonly readiness: ReadinessRecord
+  /**
+   * Every task under `entry`'s nested supervisor has stopped or been abandoned: the stop of `entry`
+   * is decided, though its fiber lives until the abandoned ones really exit.
+   */
+  subtreeAbandoned(entry: Entry): void
+}
+
+/** The supervisor a `Supervisor.task` attempt runs, as its task's entry sees it (`SupervisorImpl`). */
+export interface NestedSupervisor extends StopByRefHost {
+  readonly registry: Registry
+  /** Its tree, for its parent's snapshot. */
+  treeSnapshot(): SupervisorTree.SupervisorTree
+  /** Decides its shutdown now if its deadline has come (see `Shutdown.decideIfDue`). */
+  decideIfDue(): void
+  /** `restartNow` of a path below its parent: `ref` is relative to it. */
+  restartByRef(ref: TaskRef): boolean
+}
 
 /**
  * The registry's record of one task. Mutated only by its own fiber (progress) and by the
@@ -94,8 +130,8 @@ export class Entry implements TaskContext {
     readonly parentPath: string,
     /** A static child of `Supervisor.task`: started in order, stopped in reverse order. */
     isStatic: boolean,
-    /** The supervisor that runs it (typed loosely to keep this module free of it). */
-    readonly owner: unknown
+    /** The supervisor that runs it. */
+    readonly owner: EntryOwner
   ) {
     if (isStatic) this.flags = STATIC
   }
@@ -216,10 +252,10 @@ export class Entry implements TaskContext {
   }
 
   /** The supervisor a `Supervisor.task` attempt is running, for tree snapshots. */
-  get nested(): unknown {
+  get nested(): NestedSupervisor | undefined {
     return this.rare?.nested
   }
-  set nested(supervisor: unknown) {
+  set nested(supervisor: NestedSupervisor | undefined) {
     this.rareState.nested = supervisor
   }
 
@@ -390,7 +426,7 @@ const COUNTED_OUT = 1024
 class Rare {
   restartDelayMs = 0
   failsSupervisor: RestartIntensityExceeded | undefined = undefined
-  nested: unknown = undefined
+  nested: NestedSupervisor | undefined = undefined
   graceTimer: Fiber.Fiber<void, never> | undefined = undefined
   startedSignal: Signal<void> | undefined = undefined
   goneSignal: Signal<void> | undefined = undefined

@@ -43,6 +43,7 @@ import { isNativeTracer, makeStepper, parentSpan, type Stepper, stepSchedule, un
 import { describeCause } from "./describe.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, entryOf, type LoopResult, RESTART } from "./entry.js"
+import { attemptCanceled, withExitCode } from "./supervisor/events.js"
 
 /** What a task's loop needs from its supervisor. */
 export interface LoopHost {
@@ -73,9 +74,6 @@ export type { EventInput }
 
 export const stopped = (entry: Entry): TaskOutcome.TaskOutcome =>
   new TaskOutcome.Canceled({ reason: `stopped by ${entry.stopReason ?? "request"}` })
-
-export const withExitCode = <A extends object>(fields: A, exitCode: number | undefined): A & { exitCode?: number } =>
-  exitCode === undefined ? fields : { ...fields, exitCode }
 
 /** Failures nobody may be watching are logged, so they never pass silently (unless `logFailures: "none"`). */
 const logged = (
@@ -180,7 +178,7 @@ const attempt: Effect.Effect<AttemptExit | undefined> = Effect.withFiber((fiber)
 const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<AttemptExit | undefined> => {
   // A task waiting for a permit never starts once its stop was requested.
   if (entry.stopRequested) return noAttempt
-  const host = entry.owner as LoopHost
+  const host = entry.owner
   if (host.shuttingDown) return Effect.as(untilStopped(entry), undefined)
   entry.attempt += 1
   entry.nextAttemptAt = undefined
@@ -270,10 +268,10 @@ export const supervisorLoop = (withPermit: LoopHost["withPermit"]): Effect.Effec
 
 const afterCurrentAttempt = (exit: AttemptExit | undefined): Effect.Effect<LoopResult> => {
   const entry = currentEntry()
-  return afterAttempt(entry.owner as LoopHost, entry, exit)
+  return afterAttempt(entry.owner, entry, exit)
 }
 
-const loopOf = (entry: Entry): Effect.Effect<LoopResult> => (entry.owner as LoopHost).loop
+const loopOf = (entry: Entry): Effect.Effect<LoopResult> => entry.owner.loop
 
 /**
  * After a success (`scheduled`: the next run, not a restart) or a retried failure (`backing-off`):
@@ -312,17 +310,7 @@ const afterAttempt = (host: LoopHost, entry: Entry, exit: AttemptExit | undefine
     case "Succeeded":
       return onSuccess(host, entry, durationMs, (exit as Exit.Success<unknown, unknown>).value)
     case "Canceled":
-      if (host.listening) {
-        host.emit({
-          _tag: "AttemptCanceled",
-          id: entry.id,
-          task: entry.name,
-          path: entry.path,
-          attempt: entry.attempt,
-          durationMs,
-          reason: result.reason
-        })
-      }
+      if (host.listening) host.emit(attemptCanceled(entry, durationMs, result.reason))
       return Effect.succeed(new TaskOutcome.Canceled(withExitCode({ reason: result.reason }, result.exitCode)))
     default:
       return onFailure(host, entry, result, durationMs)

@@ -27,7 +27,8 @@ import { type EventBus, makeBus } from "./bus.js"
 import { describe } from "./duration.js"
 import { entryOf } from "./entry.js"
 import { type Config, resolveConfig } from "./options.js"
-import { makeNested, type SupervisorImpl } from "./supervisor.js"
+import type { SupervisorImpl } from "./supervisor.js"
+import { makeNested } from "./supervisor/make.js"
 import { type NestedSpec, NestedSpecKey, noOptions, type Problem, type ResolvedDefaults, resolveTask } from "./task.js"
 
 /** Checks a nested supervisor's options and its children (with the defaults they will run under). */
@@ -81,7 +82,7 @@ const attempt = (
 ): Effect.Effect<void, SupervisorFailure | AddError | InvalidTaskSpec, TaskContext> =>
   Effect.flatMap(TaskContext, (ctx) => {
     const entry = entryOf(ctx)
-    const owner = entry?.owner as SupervisorImpl | undefined
+    const owner = entry?.owner
     const run = (config: Config, bus: EventBus) => {
       let nested: SupervisorImpl | undefined
       return Effect.scoped(

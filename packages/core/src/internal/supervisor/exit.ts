@@ -1,0 +1,105 @@
+/**
+ * What a supervisor does when a task's fiber has physically exited (taskvisor's
+ * `registry/completion.rs`): the one place that decides an outcome from the fiber's exit and frees
+ * the task's name.
+ *
+ * **Owns** no state: it reads the entry's stop fields and the fiber's exit, and calls back into
+ * the supervisor (`settle`, `unregister`, the group restarts, `respawn`).
+ *
+ * **Data flow**: the task fiber's observer (`SupervisorImpl.startFiber`) → `onFiberExit` → the
+ * grace clock stopped → an attempt the stop interrupted is closed (`AttemptCanceled`) → then, by
+ * the table below, the entry waits for a restart (it stays registered) or its outcome is settled
+ * and it leaves the registry (`TaskRemoved`, the controller's slot passes on). The first row that
+ * matches applies:
+ *
+ * | the fiber exited …                                              | and then                                                |
+ * | --------------------------------------------------------------- | ------------------------------------------------------- |
+ * | with `RESTART` (handed to a group restart), no stop claimed     | queued for its group restart (parked)                   |
+ * | while `park`ed (a group restart's stop), no stop claimed        | parked: the restart under way starts it again           |
+ * | while parked by `restartNow`, no stop claimed                   | a new fiber starts on the entry at once                 |
+ * | any of the three above, once a shutdown began                   | `Canceled` ("stopped by shutdown")                      |
+ * | with an outcome                                                 | that outcome (`RESTART` after a stop claim: `Canceled`) |
+ * | interrupted after a stop claim                                  | `Canceled` ("stopped by <reason>")                      |
+ * | failed otherwise (a defect of the loop itself)                  | `Failed` ("the supervisor's task fiber failed: …")      |
+ *
+ * **Invariants**
+ * - Only here (and `finalizeParked`, for a parked entry) does an entry leave the registry: a name
+ *   stays taken until its fiber has exited, abandoned ones included.
+ * - An outcome already decided (abandoned after its grace) is kept: `settle` is a no-op then.
+ *
+ * @internal
+ */
+import * as Exit from "effect/Exit"
+import * as TaskOutcome from "../../TaskOutcome.js"
+import type { EventInput } from "../bus.js"
+import { unsafeInterruptFork } from "../compat.js"
+import { describeCause } from "../describe.js"
+import { type Entry, type LoopResult, RESTART, type StopReason } from "../entry.js"
+import { attemptEnded, stopped } from "../taskLoop.js"
+import { attemptCanceled } from "./events.js"
+
+/** What the handling of a task fiber's exit needs from its supervisor. */
+export interface ExitHost {
+  /** The fiber that made the supervisor: grace clocks are interrupted by it. */
+  readonly fiberId: number
+  readonly shuttingDown: boolean
+  now(): number
+  /** Whether anyone listens; read once per event, right before building it (see `EventBus.listening`). */
+  readonly listening: boolean
+  emit(event: EventInput): void
+  /** A dynamically added task's fiber exited (a shutdown waits for those). */
+  dynamicExited(entry: Entry): void
+  /** Decides `entry`'s outcome once; later calls are ignored. */
+  settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void
+  /** Removes an ended entry from the registry (its name is free again). */
+  unregister(entry: Entry): void
+  /** Ends an entry whose fiber exited for a group restart that will not start it again. */
+  finalizeParked(entry: Entry, reason: StopReason): void
+  /** Queues the group restart `entry`'s failure handed over. */
+  enqueueGroupRestart(entry: Entry): void
+  /** Starts a new fiber on `entry` (`countRestart`: whether it counts as a restart). */
+  respawn(entry: Entry, countRestart: boolean): void
+}
+
+/** The task's fiber has physically exited: decide its outcome (unless abandoned) and free its name. */
+export const onFiberExit = (host: ExitHost, entry: Entry, exit: Exit.Exit<LoopResult>): void => {
+  entry.markExited()
+  host.dynamicExited(entry)
+  if (entry.graceTimer !== undefined) {
+    unsafeInterruptFork(entry.graceTimer, host.fiberId)
+    entry.graceTimer = undefined
+  }
+  const interrupted = Exit.isFailure(exit)
+  if (interrupted && entry.attemptRunning) {
+    entry.attemptRunning = false
+    attemptEnded(entry, host.now() - entry.attemptStartedAt)
+    if (host.listening) {
+      const by =
+        entry.stopReason ?? (entry.restartingNow ? "restart-now" : entry.parking ? "group-restart" : "interruption")
+      host.emit(attemptCanceled(entry, host.now() - entry.attemptStartedAt, `stopped by ${by}`))
+    }
+  }
+  const handedOver = Exit.isSuccess(exit) && exit.value === RESTART
+  if ((entry.parking || handedOver) && entry.stopReason === undefined && entry.outcome === undefined) {
+    // Waits for its group restart, which starts a new fiber on this entry.
+    if (host.shuttingDown) return host.finalizeParked(entry, "shutdown")
+    if (handedOver) host.enqueueGroupRestart(entry)
+    else if (entry.restartingNow) host.respawn(entry, false)
+    return
+  }
+  entry.parking = false
+  if (Exit.isSuccess(exit)) {
+    host.settle(entry, exit.value === RESTART ? stopped(entry) : exit.value)
+  } else {
+    host.settle(
+      entry,
+      entry.stopReason !== undefined
+        ? stopped(entry)
+        : new TaskOutcome.Failed({
+            reason: `the supervisor's task fiber failed: ${describeCause(exit.cause)}`,
+            cause: exit.cause
+          })
+    )
+  }
+  host.unregister(entry)
+}

@@ -1,0 +1,106 @@
+/**
+ * The registry of one supervisor: which tasks it holds, found by id or by name (OTP's "Access
+ * #state.children" section; taskvisor's `registry/state.rs`).
+ *
+ * **Owns** the two indexes (`TaskId → Entry`, name → `Entry`) and the count of registered entries,
+ * whose `whenEmpty` resumes once every task's fiber has exited.
+ *
+ * **Data flow**: `SupervisorImpl.spawn` → `add` (the task is registered before its fiber starts);
+ * the fiber's exit (`onFiberExit`, or `finalizeParked` for a task parked by a group
+ * restart) → `remove`, then `TaskRemoved` and the controller's hand-over, then `left`.
+ *
+ * **Invariants**
+ * - A name stays taken until its entry's fiber has exited, abandoned ones included: an entry is
+ *   removed only when its fiber has exited (and, if it was parked, its outcome is decided).
+ * - The count drops only in `left`, after whatever the removal hands over (a slot's next owner) is
+ *   registered, so that the registry never touches empty in between (`whenEmpty` would resume).
+ * - `values()` is the live index in insertion order: an entry removed while a caller iterates is
+ *   skipped, one added is visited (callers that stop tasks while iterating rely on both).
+ * - Insertion order is id order, except for controller submissions, whose id is reserved when they
+ *   are queued: `inIdOrder` sorts only when one of those broke the order.
+ *
+ * @internal
+ */
+import type * as Effect from "effect/Effect"
+import type { TaskRef } from "../../Supervisor.js"
+import type { TaskId } from "../../TaskId.js"
+import type { Entry } from "../entry.js"
+import { ZeroSignal } from "../zeroSignal.js"
+
+/** The tasks one supervisor holds, by id and by name. */
+export class Registry {
+  private readonly byId = new Map<TaskId, Entry>()
+  private readonly byName = new Map<string, Entry>()
+  /** Entries in the registry (a task leaves it when its fiber has exited). */
+  private readonly count = new ZeroSignal()
+
+  get size(): number {
+    return this.byId.size
+  }
+
+  /** Registers `entry` under its id and name (the name must be free). */
+  add(entry: Entry): void {
+    this.byId.set(entry.id, entry)
+    this.byName.set(entry.name, entry)
+    this.count.increment()
+  }
+
+  /** Takes `entry` out of both indexes: its name is free again. `left()` follows once the removal is handed over. */
+  remove(entry: Entry): void {
+    this.byId.delete(entry.id)
+    if (this.byName.get(entry.name) === entry) this.byName.delete(entry.name)
+  }
+
+  /** Counts a removed entry out; resumes `whenEmpty` when it was the last. */
+  left(): void {
+    this.count.decrement()
+  }
+
+  /** Resumes when the registry is empty: every task's fiber has exited, abandoned ones included. */
+  get whenEmpty(): Effect.Effect<void> {
+    return this.count.await
+  }
+
+  /** The entry `ref` names (an id, or a name). */
+  get(ref: TaskRef): Entry | undefined {
+    return typeof ref === "string" ? this.byName.get(ref) : this.byId.get(ref)
+  }
+
+  /** The entry named `name`. */
+  named(name: string): Entry | undefined {
+    return this.byName.get(name)
+  }
+
+  hasName(name: string): boolean {
+    return this.byName.has(name)
+  }
+
+  /** `entry` is the one registered under its id (not removed yet). */
+  holds(entry: Entry): boolean {
+    return this.byId.get(entry.id) === entry
+  }
+
+  /** The live index, in insertion order (see the header). */
+  values(): IterableIterator<Entry> {
+    return this.byId.values()
+  }
+
+  /** The entries in id order. */
+  inIdOrder(): Array<Entry> {
+    const entries = Array.from(this.byId.values())
+    for (let i = 1; i < entries.length; i++) {
+      if (entries[i - 1]!.id > entries[i]!.id) return entries.sort((a, b) => a.id - b.id)
+    }
+    return entries
+  }
+
+  /** Parked entries: their fiber exited for a group restart that has not started them again yet. */
+  parked(): Array<Entry> {
+    return Array.from(this.byId.values()).filter((entry) => entry.exited && entry.outcome === undefined)
+  }
+
+  /** Entries whose fiber has not exited yet. */
+  stillRunning(): Array<Entry> {
+    return Array.from(this.byId.values()).filter((entry) => !entry.exited)
+  }
+}
