@@ -550,6 +550,20 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
     )
     expect(await refresh.locator("td.recent li").count()).toBe(2)
     expect(await refresh.locator("td.recent").textContent()).toContain("upstream 503")
+    // Retry the newest failure from the keyboard (with the token typed in the actions form): its
+    // work runs again (and fails again: a new failure with a new id), the retried one leaves.
+    const retry = refresh.locator("td.recent li button.retry").first()
+    const id = await retry.getAttribute("data-retry")
+    await retry.focus()
+    await page.keyboard.press("Enter")
+    await expect
+      .poll(() => page.locator(".offload .result").textContent())
+      .toMatch(new RegExp(`retry refresh ${id}: accepted \\(200\\)`))
+    await eventually("the retried work failed again", async () =>
+      (await refresh.locator("td.num").nth(3).textContent()) === "3" ? true : undefined
+    )
+    expect(await refresh.locator(`button[data-retry='${id}']`).count()).toBe(0)
+    expect(await refresh.locator("td.recent li").count()).toBe(2)
     await page.emulateMedia({ colorScheme: "dark" })
     const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
     expect(background).toBe("rgb(15, 18, 22)")
