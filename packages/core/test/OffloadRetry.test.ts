@@ -106,4 +106,22 @@ describe("Offload.retry", () => {
       expect(yield* Offload.retry("f1").pipe(Effect.provideService(Offload.Offload, disabled))).toEqual(Option.none())
     })
   )
+
+  it.effect("a submitted piece of work is retried as registered: the first handle keeps its own exit", () =>
+    Effect.gen(function* () {
+      const offload = yield* Offload.make({ logFailures: false })
+      let runs = 0
+      const handle = yield* offload.submit(
+        OffloadKey.keyed("job", "submitted"),
+        Effect.suspend(() => (++runs === 1 ? Effect.fail("first") : Effect.succeed("second")))
+      )
+      const first = yield* handle.await
+      expect(Option.isSome(first) && first.value._tag).toBe("Failure")
+      const [failure] = yield* failuresOf(offload, "submitted")
+      expect(yield* offload.retry!(failure!.id)).toEqual(Option.some("spawned"))
+      yield* flush
+      expect(runs).toBe(2)
+      expect(yield* handle.await).toEqual(first)
+    })
+  )
 })
