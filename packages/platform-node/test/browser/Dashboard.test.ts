@@ -308,12 +308,13 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
         : undefined
     )
     // Between snapshots the events move the rows themselves: the row and the details panel, drawn
-    // from the same model, agree at every moment (a row drawn only from snapshots would lag).
+    // from the same model, agree within a few frames (Preact renders the two components in separate
+    // passes, so one read can fall between them; a row drawn only from snapshots would lag seconds).
     await row(page, "root/app/flaky").click()
     const samples: Array<[string, string, string]> = []
     for (let i = 0; i < 8; i++) {
       samples.push(
-        await page.evaluate(() => {
+        await page.evaluate(async () => {
           const text = (selector: string) => document.querySelector(selector)?.textContent?.trim() ?? ""
           const facts = [...document.querySelectorAll(".facts .field")]
           const fact = (label: string) =>
@@ -321,11 +322,19 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
               .find((field) => field.querySelector("dt")?.textContent === label)
               ?.querySelector("dd")
               ?.textContent?.trim()
-          return [
+          const read = (): [string, string, string] => [
             text('.tree-row[data-path="root/app/flaky"] .cell.attempt'),
             fact("attempt") ?? "",
             text('.tree-row[data-path="root/app/flaky"] .cell.restarts') + "/" + (fact("restarts") ?? "")
-          ] as [string, string, string]
+          ]
+          const agree = ([rowAttempt, panelAttempt, restarts]: [string, string, string]) =>
+            rowAttempt === panelAttempt && restarts.split("/")[0] === restarts.split("/")[1]
+          let sample = read()
+          for (let frame = 0; frame < 10 && !agree(sample); frame++) {
+            await new Promise((resolve) => requestAnimationFrame(resolve))
+            sample = read()
+          }
+          return sample
         })
       )
       await page.waitForTimeout(250)
