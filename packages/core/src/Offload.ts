@@ -82,10 +82,11 @@ export interface OffloadKindSummary {
   readonly timedOut: number
   /**
    * The latest failures and timeouts, oldest first, at most `Offload.recentFailuresPerKind`:
-   * when (epoch ms, from the service's `Clock`) and what happened (the failure's one-line
-   * description, cut to 500 characters; `timed out after N ms` for a timeout).
+   * an id (unique in the service, for `Offload.retry`), when (epoch ms, from the service's
+   * `Clock`) and what happened (the failure's one-line description, cut to 500 characters;
+   * `timed out after N ms` for a timeout).
    */
-  readonly recentFailures: ReadonlyArray<{ readonly at: number; readonly reason: string }>
+  readonly recentFailures: ReadonlyArray<{ readonly id: string; readonly at: number; readonly reason: string }>
 }
 
 /**
@@ -154,6 +155,23 @@ export interface Offload {
    * @since 1.0.0
    */
   readonly summary?: Effect.Effect<OffloadSummary>
+  /**
+   * Registers the work of a recent failure (by its id in `summary`'s `recentFailures`) again, under
+   * its key, with the services of the caller that registered it, through the normal admission
+   * (dedup by key, limits, the queue): `Option.some` of the outcome, `Option.none()` when no
+   * recent failure has this id (never, or no longer, in the bounded list). An admitted retry
+   * (`"spawned"`) leaves the list; a `"deduplicated"` or `"rejected"` one stays, retryable later.
+   * The inline layers wait for the retried work, as `register` does; the disabled layer has no
+   * failures (always `Option.none()`).
+   *
+   * To make this possible, each recent failure keeps its work and its caller's services:
+   * at most `recentFailuresPerKind` per kind, for at most 1,000 kinds (plus `"_other"`).
+   *
+   * Optional, like `summary`.
+   *
+   * @since 1.0.0
+   */
+  readonly retry?: (id: string) => Effect.Effect<Option.Option<OffloadOutcome>>
 }
 
 /**
@@ -292,6 +310,7 @@ const disabled: Offload = {
   activeCount: Effect.succeed(0),
   queuedCount: Effect.succeed(0),
   summary: Effect.succeed({ kinds: [] }),
+  retry: () => Effect.succeedNone,
   awaitIdle: (timeout) =>
     Result.match(internal.decodeTimeout("awaitIdle", timeout), {
       onFailure: Effect.fail,
@@ -402,3 +421,27 @@ export const submit = <A, E, R>(
  */
 export const awaitIdle = (timeout?: Duration.Input): Effect.Effect<boolean, InvalidArgument, Offload> =>
   Effect.flatMap(Offload, (offload) => offload.awaitIdle(timeout))
+
+/**
+ * Registers the work of a recent failure again (see `Offload.retry`); `Option.none()` for an
+ * unknown id, or when the service has no `retry`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Option } from "effect"
+ * import { Offload } from "@fibervisor/core"
+ *
+ * // Retry the latest failure of "emails", if there is one.
+ * const retryLatest = Effect.gen(function* () {
+ *   const offload = yield* Offload.Offload
+ *   const summary = yield* (offload.summary ?? Effect.succeed({ kinds: [] }))
+ *   const latest = summary.kinds.find((kind) => kind.kind === "emails")?.recentFailures.at(-1)
+ *   return latest === undefined ? Option.none() : yield* Offload.retry(latest.id)
+ * })
+ * ```
+ *
+ * @since 1.0.0
+ * @category accessors
+ */
+export const retry = (id: string): Effect.Effect<Option.Option<OffloadOutcome>, never, Offload> =>
+  Effect.flatMap(Offload, (offload) => (offload.retry === undefined ? Effect.succeedNone : offload.retry(id)))

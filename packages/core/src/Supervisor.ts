@@ -307,6 +307,14 @@ export interface OperatorRequest {
    * nothing runs and the audit records this reason.
    */
   readonly refused?: string | undefined
+  /**
+   * Set when the caller has acted itself, on something the supervisor does not own (the
+   * dashboard's `"retry"` of failed offloaded work): nothing runs and the audit records this
+   * outcome (`refused` takes precedence).
+   *
+   * @since 1.0.0
+   */
+  readonly acted?: OperatorResult | undefined
 }
 
 /**

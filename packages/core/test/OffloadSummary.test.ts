@@ -42,11 +42,11 @@ describe("Offload.summary", () => {
         slow: { kind: "slow", active: 1, queued: 2, completed: 0, failed: 0, timedOut: 0 }
       })
       expect(summary.kinds.find((kind) => kind.kind === "bad")!.recentFailures).toEqual([
-        { at: 0, reason: "nope" },
-        { at: 0, reason: "defect: Error: kaboom" }
+        { id: "f1", at: 0, reason: "nope" },
+        { id: "f2", at: 0, reason: "defect: Error: kaboom" }
       ])
       expect(summary.kinds.find((kind) => kind.kind === "capped")!.recentFailures).toEqual([
-        { at: 1000, reason: "timed out after 1000 ms and was interrupted" }
+        { id: "f3", at: 1000, reason: "timed out after 1000 ms and was interrupted" }
       ])
       yield* Deferred.succeed(hold, undefined)
       yield* flush
@@ -73,7 +73,7 @@ describe("Offload.summary", () => {
       expect(Offload.recentFailuresPerKind).toBe(10)
       expect(flaky.failed).toBe(15)
       expect(flaky.recentFailures).toEqual(
-        Array.from({ length: 10 }, (_, i) => ({ at: (i + 5) * 1000, reason: `failure ${i + 6}` }))
+        Array.from({ length: 10 }, (_, i) => ({ id: `f${i + 6}`, at: (i + 5) * 1000, reason: `failure ${i + 6}` }))
       )
       const [long] = summary.kinds.find((kind) => kind.kind === "long")!.recentFailures
       expect(long!.reason).toHaveLength(500)
@@ -101,7 +101,7 @@ describe("Offload.summary", () => {
         completed: 0,
         failed: 1,
         timedOut: 0,
-        recentFailures: [{ at: 0, reason: "late failure" }]
+        recentFailures: [{ id: "f1", at: 0, reason: "late failure" }]
       })
       yield* Deferred.succeed(hold, undefined)
     })

@@ -297,6 +297,46 @@ export const postAction = async (action: Action, path: string): Promise<ActionRe
   }
 }
 
+/** What the server said of a retry of a recent offload failure. */
+export interface RetryResult {
+  readonly kind: string
+  readonly id: string
+  readonly status: number
+  readonly ok: boolean
+  readonly message: string
+}
+
+/** `POST /api/actions` with `{ action: "retry", kind, id }` and the token (when one was typed). */
+export const postRetry = async (kind: string, id: string): Promise<RetryResult> => {
+  const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" }
+  if (token.value !== "") headers.authorization = `Bearer ${token.value}`
+  try {
+    const response = await fetch("/api/actions", {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ action: "retry", kind, id }),
+      cache: "no-store"
+    })
+    const text = await response.text()
+    let message = text
+    try {
+      const body = JSON.parse(text) as { error?: unknown; reason?: unknown; done?: unknown }
+      message =
+        typeof body.error === "string"
+          ? body.error
+          : body.done === false && typeof body.reason === "string"
+            ? `not retried: ${body.reason}`
+            : "retried"
+    } catch {
+      // not JSON: the text as it is
+    }
+    if (response.ok) refreshSoon()
+    return { kind, id, status: response.status, ok: response.ok, message }
+  } catch (error) {
+    return { kind, id, status: 0, ok: false, message: String(error instanceof Error ? error.message : error) }
+  }
+}
+
 // ---- start ----
 
 /** Starts everything: the first snapshot, the stream after it, the clock and the periodic refresh. */

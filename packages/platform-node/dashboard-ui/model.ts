@@ -26,7 +26,8 @@ export interface OffloadKind {
   readonly failed: number
   /** Timed-out runs (counted apart from `failed`), when the server reports them. */
   readonly timedOut?: number
-  readonly recentFailures: ReadonlyArray<{ readonly at: number; readonly reason: string }>
+  /** `id` is what a retry names (older servers send none: no retry button then). */
+  readonly recentFailures: ReadonlyArray<{ readonly id?: string; readonly at: number; readonly reason: string }>
 }
 
 /** `GET /api/snapshot`. */

@@ -1,15 +1,31 @@
 /**
  * Offload kinds (when the snapshot has them): active, queued, completed, failed and timed out per
- * kind, and each kind's recent failures (newest first, at most five).
+ * kind, and each kind's recent failures (newest first, at most five), each with a "retry" button
+ * when actions are enabled (the token is the one typed in the actions form).
  */
+import { signal } from "@preact/signals"
 import { html } from "htm/preact"
 import { formatClock } from "./format.js"
-import { offload } from "./live.js"
+import { actionsEnabled, offload, postRetry, type RetryResult } from "./live.js"
+
+/** The failure being retried (its id), and what the server said of the last retry. */
+const retrying = signal<string | undefined>(undefined)
+const retried = signal<(RetryResult & { readonly at: number }) | undefined>(undefined)
+
+const retry = async (kind: string, id: string) => {
+  retrying.value = id
+  try {
+    retried.value = { ...(await postRetry(kind, id)), at: Date.now() }
+  } finally {
+    retrying.value = undefined
+  }
+}
 
 export const Offload = () => {
   const kinds = offload.value
   if (kinds === null) return null
   const timeouts = kinds.some((kind) => kind.timedOut !== undefined)
+  const last = retried.value
   return html`<section class="panel offload" aria-labelledby="offload-title">
     <h2 id="offload-title">Offload</h2>
     ${
@@ -54,7 +70,24 @@ export const Offload = () => {
                                   .reverse()
                                   .map(
                                     (failure, i) =>
-                                      html`<li key=${i}><time>${formatClock(failure.at)}</time> ${failure.reason}</li>`
+                                      html`<li key=${failure.id ?? i}>
+                                        <time>${formatClock(failure.at)}</time> ${failure.reason}
+                                        ${
+                                          failure.id === undefined || !actionsEnabled.value
+                                            ? null
+                                            : html`<button
+                                                type="button"
+                                                class="retry"
+                                                data-retry=${failure.id}
+                                                aria-label=${`retry ${kind.kind} failure ${failure.id}`}
+                                                title="register this work again (same key, same services)"
+                                                disabled=${retrying.value !== undefined}
+                                                onClick=${() => void retry(kind.kind, failure.id!)}
+                                              >
+                                                retry
+                                              </button>`
+                                        }
+                                      </li>`
                                   )}
                               </ul>`
                         }
@@ -64,6 +97,13 @@ export const Offload = () => {
               </tbody>
             </table>
           </div>`
+    }
+    ${
+      last === undefined
+        ? null
+        : html`<p class=${`result ${last.ok ? "ok" : "refused"}`} role="status" aria-live="polite">
+            ${`${formatClock(last.at)} retry ${last.kind} ${last.id}: ${last.ok ? "accepted" : "refused"} (${last.status === 0 ? "no answer" : last.status}): ${last.message}`}
+          </p>`
     }
   </section>`
 }

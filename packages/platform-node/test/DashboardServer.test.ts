@@ -326,7 +326,7 @@ describe("Dashboard: /api/snapshot", () => {
               completed: 1,
               failed: 1,
               timedOut: 0,
-              recentFailures: [{ at: t0, reason: show ? "smtp secret" : "[hidden]" }]
+              recentFailures: [{ id: "f1", at: t0, reason: show ? "smtp secret" : "[hidden]" }]
             },
             { kind: "slow", active: 2, queued: 0, completed: 0, failed: 0, timedOut: 0, recentFailures: [] }
           ]

@@ -58,23 +58,42 @@ class KindStats {
   completed = 0
   failed = 0
   timedOut = 0
-  /** A ring of the latest failures: `next` is where the next one goes. */
-  private readonly failures: Array<{ readonly at: number; readonly reason: string }> = []
-  private next = 0
+  /** The latest failures, oldest first, at most `recentFailuresPerKind` (each keeps its work for `retry`). */
+  private readonly failures: Array<RecentFailure> = []
 
-  record(at: number, reason: string): void {
-    const failure = { at, reason: reason.length <= maxReason ? reason : `${reason.slice(0, maxReason - 1)}…` }
-    if (this.failures.length < recentFailuresPerKind) this.failures.push(failure)
-    else this.failures[this.next] = failure
-    this.next = (this.next + 1) % recentFailuresPerKind
+  record(failure: RecentFailure): void {
+    this.failures.push(failure)
+    if (this.failures.length > recentFailuresPerKind) this.failures.shift()
   }
 
-  /** Oldest first. */
-  recent(): ReadonlyArray<{ readonly at: number; readonly reason: string }> {
-    return this.failures.length < recentFailuresPerKind
-      ? this.failures.slice()
-      : [...this.failures.slice(this.next), ...this.failures.slice(0, this.next)]
+  /** Oldest first, as `summary` shows them. */
+  recent(): ReadonlyArray<{ readonly id: string; readonly at: number; readonly reason: string }> {
+    return this.failures.map(({ at, id, reason }) => ({ id, at, reason }))
   }
+
+  find(id: string): RecentFailure | undefined {
+    return this.failures.find((failure) => failure.id === id)
+  }
+
+  /** Drops a failure that was retried. */
+  remove(failure: RecentFailure): void {
+    const index = this.failures.indexOf(failure)
+    if (index >= 0) this.failures.splice(index, 1)
+  }
+}
+
+/**
+ * A recent failure, with what it takes to register its work again (`retry`): the key, the work,
+ * and the registering caller's services. Bounded: `recentFailuresPerKind` per kind, at most
+ * `maxTrackedKinds` kinds (plus `"_other"`).
+ */
+interface RecentFailure {
+  readonly id: string
+  readonly at: number
+  readonly reason: string
+  readonly key: OffloadKey.OffloadKey
+  readonly effect: Effect.Effect<unknown, unknown, unknown>
+  readonly caller: Caller<unknown>
 }
 
 /** How many recent failures `summary` keeps per kind. */
@@ -111,7 +130,9 @@ class Job {
     readonly identity: string | undefined,
     readonly kind: KindState,
     readonly effect: Effect.Effect<unknown, unknown, unknown>,
-    readonly caller: Caller<unknown>
+    readonly caller: Caller<unknown>,
+    /** The work as registered, kept by `summary`'s recent failures for `retry` (`effect` may wrap it). */
+    readonly original: Effect.Effect<unknown, unknown, unknown>
   ) {}
 }
 
@@ -145,6 +166,8 @@ export class OffloadImpl implements Offload {
   private waiting = 0
   private readonly queue: Array<Job> = []
   private queueHead = 0
+  /** The last id given to a recent failure (`summary`, `retry`). */
+  private failureSeq = 0
   private readonly kinds = new Map<string, KindState>()
   /** Per kind, for `summary`: at most `maxTrackedKinds`, later kinds counted under `"_other"`. */
   private readonly stats = new Map<string, KindStats>()
@@ -234,7 +257,7 @@ export class OffloadImpl implements Offload {
           exit = e
         })
       )
-      const admitted = this.offer(key, work, caller)
+      const admitted = this.offer(key, work, caller, effect)
       if (admitted instanceof Job) {
         const handle: OffloadHandle<A, E> = {
           outcome: "spawned",
@@ -268,10 +291,11 @@ export class OffloadImpl implements Offload {
   private offer(
     key: OffloadKey.OffloadKey,
     effect: Effect.Effect<unknown, unknown, any>,
-    caller: Caller<any>
+    caller: Caller<any>,
+    original: Effect.Effect<unknown, unknown, any> = effect
   ): Job | "deduplicated" | "rejected" | Effect.Effect<void> {
     const problem = keyProblem(key)
-    if (problem === undefined) return this.admit(key, effect, caller)
+    if (problem === undefined) return this.admit(key, effect, caller, original)
     metrics.rejectedWithoutKind.updateUnsafe(1, caller)
     return logRejected(key, problem)
   }
@@ -280,7 +304,8 @@ export class OffloadImpl implements Offload {
   private admit(
     key: OffloadKey.OffloadKey,
     effect: Effect.Effect<unknown, unknown, any>,
-    caller: Caller<any>
+    caller: Caller<any>,
+    original: Effect.Effect<unknown, unknown, any>
   ): Job | "deduplicated" | "rejected" {
     const kind = this.kindState(key.kind)
     if (!this.accepting) {
@@ -297,7 +322,7 @@ export class OffloadImpl implements Offload {
       kind.metrics.rejected.updateUnsafe(1, caller)
       return "rejected"
     }
-    const job = new Job(key, identity, kind, effect, caller)
+    const job = new Job(key, identity, kind, effect, caller, original)
     this.track(job)
     kind.metrics.spawned.updateUnsafe(1, caller)
     if (room) {
@@ -466,14 +491,13 @@ export class OffloadImpl implements Offload {
       case "failed":
         kindMetrics.failed.updateUnsafe(1, job.caller)
         stats.failed += 1
-        stats.record(this.clock.currentTimeMillisUnsafe(), job.failure ?? "failed")
+        stats.record(this.failureOf(job, job.failure ?? "failed"))
         break
       case "timed-out":
         kindMetrics.timedOut.updateUnsafe(1, job.caller)
         stats.timedOut += 1
         stats.record(
-          this.clock.currentTimeMillisUnsafe(),
-          `timed out after ${job.kind.limits.timeout?.afterMs ?? 0} ms and was interrupted`
+          this.failureOf(job, `timed out after ${job.kind.limits.timeout?.afterMs ?? 0} ms and was interrupted`)
         )
         break
       case "interrupted":
@@ -483,6 +507,37 @@ export class OffloadImpl implements Offload {
     this.pump()
     this.wakeEnded(job)
     this.live.decrement()
+  }
+
+  /** A recent failure of `job`, with a fresh id and what `retry` needs to register its work again. */
+  private failureOf(job: Job, reason: string): RecentFailure {
+    this.failureSeq += 1
+    return {
+      id: `f${this.failureSeq}`,
+      at: this.clock.currentTimeMillisUnsafe(),
+      reason: reason.length <= maxReason ? reason : `${reason.slice(0, maxReason - 1)}…`,
+      key: job.key,
+      effect: job.original,
+      caller: job.caller
+    }
+  }
+
+  retry(id: string): Effect.Effect<Option.Option<OffloadOutcome>> {
+    return Effect.suspend((): Effect.Effect<Option.Option<OffloadOutcome>> => {
+      for (const stats of this.stats.values()) {
+        const failure = stats.find(id)
+        if (failure === undefined) continue
+        const admitted = this.offer(failure.key, failure.effect, failure.caller)
+        if (!(admitted instanceof Job)) {
+          // Refused or deduplicated: the failure stays in the list, retryable later.
+          return Effect.succeed(Option.some<OffloadOutcome>(typeof admitted === "string" ? admitted : "rejected"))
+        }
+        stats.remove(failure)
+        const outcome = Option.some<OffloadOutcome>("spawned")
+        return this.inline ? Effect.as(this.awaitEnd(admitted), outcome) : Effect.succeed(outcome)
+      }
+      return Effect.succeedNone
+    })
   }
 
   /** Starts queued jobs, oldest first, while there is room (a job whose kind is full waits its turn). */

@@ -230,4 +230,38 @@ describe("operatorAction", () => {
       })
     })
   )
+
+  it.effect("acted: an action the caller ran itself (the dashboard's retry) is audited with its outcome", () =>
+    Effect.gen(function* () {
+      const { sup, events } = yield* tree
+      const path = "offload:mail#f1"
+      expect(yield* sup.operatorAction({ action: "retry", path, ...dashboard, acted: { outcome: "done" } })).toEqual({
+        outcome: "done"
+      })
+      expect(
+        yield* sup.operatorAction({
+          action: "retry",
+          path,
+          ...dashboard,
+          acted: { outcome: "declined", reason: "in flight" }
+        })
+      ).toEqual({ outcome: "declined", reason: "in flight" })
+      // `refused` takes precedence; an outcome that is not one is refused.
+      expect(
+        yield* sup.operatorAction({ action: "retry", path, ...dashboard, refused: "no", acted: { outcome: "done" } })
+      ).toEqual({ outcome: "refused", reason: "no" })
+      expect(
+        yield* sup.operatorAction({ action: "retry", path, ...dashboard, acted: { outcome: "bogus" as "done" } })
+      ).toEqual({ outcome: "refused", reason: "unknown outcome" })
+      yield* TestTime.settle()
+      expect(audits(yield* events).filter((event) => event.action === "retry")).toEqual([
+        { path, action: "retry", outcome: "done", ...dashboard },
+        { path, action: "retry", outcome: "declined", reason: "in flight", ...dashboard },
+        { path, action: "retry", outcome: "refused", reason: "no", ...dashboard },
+        { path, action: "retry", outcome: "refused", reason: "unknown outcome", ...dashboard }
+      ])
+      // Nothing in the tree was touched.
+      expect(Option.getOrThrow(yield* sup.get("solo")).state).toBe("running")
+    })
+  )
 })

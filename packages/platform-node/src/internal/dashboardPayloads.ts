@@ -60,7 +60,7 @@ export const hideOffload = (summary: Offload.OffloadSummary): Offload.OffloadSum
   kinds: summary.kinds.map((kind) => ({
     ...kind,
     recentFailures: kind.recentFailures.map((failure) =>
-      timedOut.test(failure.reason) ? failure : { at: failure.at, reason: hidden }
+      timedOut.test(failure.reason) ? failure : { ...failure, reason: hidden }
     )
   }))
 })

@@ -165,12 +165,20 @@ const remoteOf = (request: HttpServerRequest.HttpServerRequest): string => {
   return socket?.remotePort === undefined ? host : `${host}:${socket.remotePort}`
 }
 
-type Body = { readonly action: "cancel" | "remove" | "restart"; readonly path: string }
+type Body =
+  | { readonly action: "cancel" | "remove" | "restart"; readonly path: string }
+  | { readonly action: "retry"; readonly kind: string; readonly id: string }
 
-/** The request body, checked: an object with exactly `action` and `path`; else why not. */
-const parseBody = (
-  text: string
-): Body | { readonly invalid: string; readonly action: string; readonly path: string } => {
+type Invalid = { readonly invalid: string; readonly action: string; readonly path: string }
+
+/** Where the audit of a retry points: the offload kind and the failure's id. */
+const retryPath = (kind: string, id: string): string => `offload:${kind}#${id}`
+
+/**
+ * The request body, checked: an object with exactly `action` and `path` (a task's action), or
+ * `action: "retry"`, `kind` and `id` (a recent failure of offloaded work); else why not.
+ */
+const parseBody = (text: string): Body | Invalid => {
   let value: unknown
   try {
     value = JSON.parse(text)
@@ -182,6 +190,7 @@ const parseBody = (
   }
   const record = value as Record<string, unknown>
   const action = typeof record.action === "string" ? record.action : ""
+  if (action === "retry") return parseRetry(record)
   const path = typeof record.path === "string" ? record.path : ""
   const invalid = (reason: string) => ({ invalid: reason, action, path })
   for (const key of Object.keys(record)) {
@@ -190,12 +199,66 @@ const parseBody = (
   }
   if (record.action === undefined) return invalid("action is missing")
   if (action !== "cancel" && action !== "remove" && action !== "restart") {
-    return invalid('action must be "cancel", "remove" or "restart"')
+    return invalid('action must be "cancel", "remove", "restart" or "retry"')
   }
   if (record.path === undefined) return invalid("path is missing")
   if (path === "") return invalid("path must be a non-empty string (a task's full path, e.g. root/app/worker)")
   return { action, path }
 }
+
+/** A retry's body: exactly `action`, `kind` and `id`, both non-empty strings. */
+const parseRetry = (record: Record<string, unknown>): Body | Invalid => {
+  const kind = typeof record.kind === "string" ? record.kind : ""
+  const id = typeof record.id === "string" ? record.id : ""
+  const invalid = (reason: string) => ({ invalid: reason, action: "retry", path: retryPath(kind, id) })
+  for (const key of Object.keys(record)) {
+    if (key !== "action" && key !== "kind" && key !== "id")
+      return invalid(`unknown key "${key.slice(0, 64)}" (a retry has action, kind and id)`)
+  }
+  if (kind === "") return invalid("kind must be a non-empty string (an offload kind)")
+  if (id === "") return invalid("id must be a non-empty string (a recent failure's id)")
+  return { action: "retry", kind, id }
+}
+
+/** What the dashboard says of a retry that was not admitted. */
+const retryDeclined: Record<Exclude<Offload.OffloadOutcome, "spawned">, string> = {
+  deduplicated: "work under the same key is in flight; the failure stays retryable",
+  rejected: "the offload service refused the work (full or closing); the failure stays retryable",
+  disabled: "the offload service is disabled"
+}
+
+/** Retries a recent failure of offloaded work, audits it, and answers. */
+const retry = (
+  deps: Dependencies,
+  body: { readonly kind: string; readonly id: string },
+  remote: string
+): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.gen(function* () {
+    const path = retryPath(body.kind, body.id)
+    const audit = (acted: Supervisor.OperatorResult) =>
+      deps.supervisor.operatorAction({ action: "retry", path, remote, source: "dashboard", acted })
+    const notFound = `no recent failure ${JSON.stringify(body.id.slice(0, 64))} of offload kind ${JSON.stringify(
+      body.kind.slice(0, 256)
+    )}`
+    const offload = Option.getOrUndefined(deps.offload)
+    const summary = offload?.summary === undefined ? undefined : yield* offload.summary
+    const listed = summary?.kinds
+      .find((kind) => kind.kind === body.kind)
+      ?.recentFailures.some((failure) => failure.id === body.id)
+    const outcome = listed === true && offload?.retry !== undefined ? yield* offload.retry(body.id) : Option.none()
+    if (Option.isNone(outcome)) {
+      yield* audit({ outcome: "not-found", reason: "no such recent failure" })
+      return refusal(404, notFound)
+    }
+    const answer = { ok: true, action: "retry", kind: body.kind, id: body.id, outcome: outcome.value }
+    if (outcome.value === "spawned") {
+      yield* audit({ outcome: "done" })
+      return json({ ...answer, done: true })
+    }
+    const reason = retryDeclined[outcome.value]
+    yield* audit({ outcome: "declined", reason })
+    return json({ ...answer, done: false, reason })
+  })
 
 const actions = (deps: Dependencies) =>
   Effect.gen(function* () {
@@ -239,6 +302,7 @@ const actions = (deps: Dependencies) =>
     if (text._tag === "Failure") return yield* refuse(400, "the body could not be read")
     const body = parseBody(text.success)
     if ("invalid" in body) return yield* refuse(400, body.invalid, body)
+    if (body.action === "retry") return yield* retry(deps, body, remote)
     const result = yield* deps.supervisor.operatorAction({ ...body, remote, source: "dashboard" })
     switch (result.outcome) {
       case "done":

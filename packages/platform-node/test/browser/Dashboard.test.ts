@@ -308,12 +308,13 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
         : undefined
     )
     // Between snapshots the events move the rows themselves: the row and the details panel, drawn
-    // from the same model, agree at every moment (a row drawn only from snapshots would lag).
+    // from the same model, agree within a few frames (Preact renders the two components in separate
+    // passes, so one read can fall between them; a row drawn only from snapshots would lag seconds).
     await row(page, "root/app/flaky").click()
     const samples: Array<[string, string, string]> = []
     for (let i = 0; i < 8; i++) {
       samples.push(
-        await page.evaluate(() => {
+        await page.evaluate(async () => {
           const text = (selector: string) => document.querySelector(selector)?.textContent?.trim() ?? ""
           const facts = [...document.querySelectorAll(".facts .field")]
           const fact = (label: string) =>
@@ -321,11 +322,19 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
               .find((field) => field.querySelector("dt")?.textContent === label)
               ?.querySelector("dd")
               ?.textContent?.trim()
-          return [
+          const read = (): [string, string, string] => [
             text('.tree-row[data-path="root/app/flaky"] .cell.attempt'),
             fact("attempt") ?? "",
             text('.tree-row[data-path="root/app/flaky"] .cell.restarts') + "/" + (fact("restarts") ?? "")
-          ] as [string, string, string]
+          ]
+          const agree = ([rowAttempt, panelAttempt, restarts]: [string, string, string]) =>
+            rowAttempt === panelAttempt && restarts.split("/")[0] === restarts.split("/")[1]
+          let sample = read()
+          for (let frame = 0; frame < 10 && !agree(sample); frame++) {
+            await new Promise((resolve) => requestAnimationFrame(resolve))
+            sample = read()
+          }
+          return sample
         })
       )
       await page.waitForTimeout(250)
@@ -550,6 +559,20 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
     )
     expect(await refresh.locator("td.recent li").count()).toBe(2)
     expect(await refresh.locator("td.recent").textContent()).toContain("upstream 503")
+    // Retry the newest failure from the keyboard (with the token typed in the actions form): its
+    // work runs again (and fails again: a new failure with a new id), the retried one leaves.
+    const retry = refresh.locator("td.recent li button.retry").first()
+    const id = await retry.getAttribute("data-retry")
+    await retry.focus()
+    await page.keyboard.press("Enter")
+    await expect
+      .poll(() => page.locator(".offload .result").textContent())
+      .toMatch(new RegExp(`retry refresh ${id}: accepted \\(200\\)`))
+    await eventually("the retried work failed again", async () =>
+      (await refresh.locator("td.num").nth(3).textContent()) === "3" ? true : undefined
+    )
+    expect(await refresh.locator(`button[data-retry='${id}']`).count()).toBe(0)
+    expect(await refresh.locator("td.recent li").count()).toBe(2)
     await page.emulateMedia({ colorScheme: "dark" })
     const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
     expect(background).toBe("rgb(15, 18, 22)")

@@ -50,6 +50,12 @@ export const operatorAction = (host: OperatorHost, request: OperatorRequest): Ef
       return result
     }
     if (input.refused !== undefined) return Effect.succeed(audit("refused", input.refused))
+    const acted = request.acted
+    if (acted !== undefined && typeof acted === "object" && acted !== null) {
+      const outcome = (["done", "declined", "not-found", "refused"] as const).find((o) => o === acted.outcome)
+      if (outcome === undefined) return Effect.succeed(audit("refused", "unknown outcome"))
+      return Effect.succeed(audit(outcome, typeof acted.reason === "string" ? acted.reason : undefined))
+    }
     if (action !== "cancel" && action !== "remove" && action !== "restart") {
       return Effect.succeed(audit("refused", "unknown action (cancel, remove or restart)"))
     }
