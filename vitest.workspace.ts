@@ -5,6 +5,8 @@ export default [
   "packages/core/vitest.config.ts",
   "packages/vitest/vitest.config.ts",
   "packages/platform-node/vitest.config.ts",
+  "packages/cluster/vitest.config.ts",
+  "packages/durable/vitest.config.ts",
   "packages/examples/vitest.config.ts",
   "packages/bench/vitest.config.ts"
 ]
