@@ -22,7 +22,7 @@
  *   (`failed`, `lastError` says the lease expired) instead of claimed.
  * - `release` decrements `attempts` (the interrupted attempt does not count) and keeps `runAt`.
  */
-import type { Effect } from "effect"
+import { Context, type Effect } from "effect"
 import type { StoreError } from "./storeError.js"
 
 /**
@@ -131,3 +131,12 @@ export interface DurableStore {
   /** Deletes `completed` and `cancelled` rows finished before `before`; returns how many. */
   readonly cleanup: (before: number) => Effect.Effect<number, StoreError>
 }
+
+/**
+ * The store a DurableOffload layer runs on: provided by `layerMemory`, the Postgres and the SQLite
+ * store layers, consumed by the service and the workers.
+ * @since 1.0.0
+ */
+export const Store: Context.Service<DurableStore, DurableStore> = Context.Service<DurableStore>(
+  "@fibervisor/durable/internal/Store"
+)
