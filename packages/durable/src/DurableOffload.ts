@@ -358,8 +358,14 @@ export const workers = <const Registrations extends ReadonlyArray<Registration<a
 ): Layer.Layer<
   never,
   InvalidKind | InvalidOptions,
-  DurableOffload | DurableStore | (Registrations[number] extends Registration<infer R> ? R : never)
-> => Layer.effectDiscard(worker.start(registrations, options))
+  DurableOffload | (Registrations[number] extends Registration<infer R> ? R : never)
+> =>
+  Layer.effectDiscard(
+    worker.start(
+      registrations as ReadonlyArray<Registration<Registrations[number] extends Registration<infer R> ? R : never>>,
+      options
+    )
+  )
 
 /**
  * Stores a job of `kind` (see `DurableOffload.enqueue`).
