@@ -177,9 +177,12 @@ describe("DurableOffload.workers: bad input", () => {
     Effect.gen(function* () {
       const { context } = yield* memory
       return yield* Effect.flip(
-        Layer.build(DurableOffload.workers(registrations as never, options as DurableOffload.WorkersOptions)).pipe(
-          Effect.provide(context)
-        )
+        Layer.build(
+          DurableOffload.workers(
+            registrations as ReadonlyArray<DurableOffload.Registration<never>>,
+            options as DurableOffload.WorkersOptions
+          )
+        ).pipe(Effect.provide(context))
       )
     })
 
