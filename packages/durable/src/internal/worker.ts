@@ -315,12 +315,8 @@ const runJob = <R>(
       const spanned = Effect.withSpan(timed, "fibervisor.durable_offload", {
         root: true,
         links: link === undefined ? [] : [{ span: link, attributes: { "fibervisor.link": "enqueue" } }],
-        attributes: {
-          "fibervisor.kind": kind.name,
-          "fibervisor.key": row.key,
-          "fibervisor.job": row.id,
-          "fibervisor.attempt": row.attempts
-        }
+        // The attribute names of core's "fibervisor.offload" span, plus the job and its attempt.
+        attributes: { kind: kind.name, key: row.key, jobId: row.id, attempt: row.attempts }
       })
       const exit = yield* Effect.exit(restore(spanned))
       const now = yield* Clock.currentTimeMillis
