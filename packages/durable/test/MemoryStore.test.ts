@@ -144,4 +144,21 @@ describe("memory store", () => {
       expect(yield* store.counts("k")).toEqual({ pending: 1, running: 1, failed: 0, completed: 1, cancelled: 0 })
     })
   )
+
+  it.effect("retryFailed brings back the newest dead letter of a key (the one inspect shows), once", () =>
+    Effect.gen(function* () {
+      const store = memory.make()
+      for (const [payload, at] of [
+        ["old", 0],
+        ["new", 10]
+      ] as const) {
+        yield* store.enqueue(input("a", { payload, now: at, runAt: at }))
+        const row = (yield* claimOne(store, at))!
+        yield* store.fail(row.id, row.token!, { error: payload, retryAt: null, now: at + 1 })
+      }
+      expect(yield* store.retryFailed("k", "a", 20)).toBe(1)
+      expect(yield* store.inspect("k", "a")).toMatchObject({ status: "pending", payload: "new" })
+      expect(yield* store.counts("k")).toMatchObject({ pending: 1, failed: 1 })
+    })
+  )
 })
