@@ -28,7 +28,7 @@ import { InvalidKind, type InvalidOptions, PayloadError, type StoreError } from 
 import * as envelope from "./internal/envelope.js"
 import * as kindInternal from "./internal/kind.js"
 import * as service from "./internal/service.js"
-import type { Counts, DurableStore, JobStatus } from "./internal/store.js"
+import type { ClaimInput, Counts, DurableStore, EnqueueInput, JobRow, JobStatus } from "./internal/store.js"
 import { Store } from "./internal/store.js"
 import * as memory from "./internal/store/memory.js"
 import * as worker from "./internal/worker.js"
@@ -132,7 +132,8 @@ export interface Registration<R> {
  */
 export interface Kind<A, I = unknown> {
   readonly [KindTypeId]: {
-    readonly resolved: Result.Result<kindInternal.ResolvedKind, InvalidKind>
+    /** The checked declaration (internal), or the problem every use reports. */
+    readonly resolved: Result.Result<unknown, InvalidKind>
     readonly _A: (a: A) => A
     readonly _I: (i: I) => I
   }
@@ -221,10 +222,21 @@ export interface EnqueueOptions {
 export type CancelOutcome = "cancelled" | "running" | "absent"
 
 /**
+ * Jobs of a kind per status, and the status of a job.
+ *
  * @since 1.0.0
  * @category models
  */
 export type { Counts, JobStatus }
+
+/**
+ * The store contract (for custom stores provided under `StoreTag`): what a backend must do; the
+ * memory, Postgres and SQLite stores implement it.
+ *
+ * @since 1.0.0
+ * @category store
+ */
+export type { ClaimInput, DurableStore, EnqueueInput, JobRow }
 
 /**
  * A stored job, as `inspect` and `list` show it.

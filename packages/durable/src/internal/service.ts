@@ -68,7 +68,10 @@ export const resolved = (kind: Kind<any, any>): Effect.Effect<ResolvedKind, Inva
       new InvalidKind({ kind: String(kind?.name), field: "kind", reason: "is not a DurableOffload kind" })
     )
   }
-  return Result.match(state.resolved, { onFailure: Effect.fail, onSuccess: Effect.succeed })
+  return Result.match(state.resolved, {
+    onFailure: Effect.fail,
+    onSuccess: (k) => Effect.succeed(k as ResolvedKind)
+  })
 }
 
 const toJob = <A>(kind: ResolvedKind, row: JobRow): Effect.Effect<Job<A>> =>
