@@ -9,8 +9,8 @@
  * How each invariant of the contract is kept:
  * - In-flight dedupe: the unique partial index on (kind, key) where pending or running; enqueue is
  *   `INSERT … ON CONFLICT DO NOTHING`, so concurrent enqueues of one key insert one row.
- * - "ever" dedupe: a ledger insert in the same statement (a data-modifying CTE); the job row is
- *   inserted only if the ledger row was new.
+ * - "ever" dedupe: a ledger insert in the same statement (a data-modifying CTE), made only when
+ *   the key has no row at all; the job row is inserted only if the ledger row was new.
  * - Claims: `FOR UPDATE SKIP LOCKED` on the due pending rows and on the running rows whose lease
  *   expired, at most `limit` of each, merged in (run_at, id) order; concurrent claimers skip each
  *   other's rows instead of waiting, so a row is handed to one claimer per lease. Expired rows at
@@ -62,7 +62,9 @@ const statements = (n: PostgresNames) => {
   return {
     enqueueInFlight: `${insertInto} VALUES (${insertValues}) ON CONFLICT DO NOTHING RETURNING id`,
     enqueueEver: `WITH ledger AS (
-  INSERT INTO ${n.keys} (kind, key, created_at) VALUES ($1::text, $2::text, $6::bigint) ON CONFLICT DO NOTHING RETURNING 1
+  INSERT INTO ${n.keys} (kind, key, created_at)
+  SELECT $1::text, $2::text, $6::bigint WHERE NOT EXISTS (SELECT 1 FROM ${n.table} WHERE kind = $1::text AND key = $2::text)
+  ON CONFLICT DO NOTHING RETURNING 1
 )
 ${insertInto} SELECT ${insertValues} FROM ledger ON CONFLICT DO NOTHING RETURNING id`,
     claim: `WITH expired AS (

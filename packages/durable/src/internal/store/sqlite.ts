@@ -63,7 +63,10 @@ const statements = (n: SqliteNames) => {
   return {
     enqueue: `INSERT INTO ${n.table} (kind, key, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
 VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING RETURNING id`,
-    ledger: `INSERT INTO ${n.keys} (kind, key, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING RETURNING 1`,
+    // Taken only by a key with no row at all ("ever": accepted once until its rows are deleted).
+    ledger: `INSERT INTO ${n.keys} (kind, key, created_at)
+SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM ${n.table} WHERE kind = ?1 AND key = ?2)
+ON CONFLICT DO NOTHING RETURNING 1`,
     deadLetterExpired: `UPDATE ${n.table} SET status = 'failed', ${unlock}, last_error = ?3, finished_at = ?2, updated_at = ?2
 WHERE kind = ?1 AND status = 'running' AND locked_until <= ?2 AND attempts >= max_attempts`,
     // Each branch is an ordered index scan with its own LIMIT; the merge keeps (run_at, id) order.
