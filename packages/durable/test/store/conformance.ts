@@ -607,6 +607,63 @@ const scenarios: ReadonlyArray<readonly [string, Scenario]> = [
       })
   ],
   [
+    "a burst of concurrent lease operations: each call gets its own answer",
+    (store) =>
+      Effect.gen(function* () {
+        for (let i = 0; i < 24; i++) yield* store.enqueue(job(`key-${String(i).padStart(2, "0")}`))
+        const rows = yield* store.claim({ kind: "k", worker: "w", limit: 24, now: t0, lockFor })
+        assert.strictEqual(rows.length, 24)
+        const at = t0 + 5
+        // 0-5 complete, 6-8 complete with a wrong token, 9-11 fail and retry, 12-14 dead-letter,
+        // 15-17 release, 18-20 complete twice with the right token, 21-23 untouched.
+        const calls: Array<Effect.Effect<readonly [number, boolean], unknown>> = []
+        const call = (i: number, effect: Effect.Effect<boolean, unknown>) =>
+          calls.push(Effect.map(effect, (ok) => [i, ok]))
+        rows.forEach((row, i) => {
+          if (i < 6) call(i, store.complete(row.id, row.token!, at))
+          else if (i < 9) call(i, store.complete(row.id, `${row.token}-stale`, at))
+          else if (i < 12) call(i, store.fail(row.id, row.token!, { error: `e${i}`, retryAt: at + i, now: at }))
+          else if (i < 15) call(i, store.fail(row.id, row.token!, { error: `e${i}`, retryAt: null, now: at }))
+          else if (i < 18) call(i, store.release(row.id, row.token!, at))
+          else if (i < 21) {
+            call(i, store.complete(row.id, row.token!, at))
+            call(i, store.complete(row.id, row.token!, at))
+          }
+        })
+        const answers = yield* Effect.all(calls, { concurrency: "unbounded" })
+        const trues = (from: number, to: number) => answers.filter(([i, ok]) => i >= from && i < to && ok).length
+        assert.strictEqual(trues(0, 6), 6)
+        assert.strictEqual(trues(6, 9), 0)
+        assert.strictEqual(trues(9, 18), 9)
+        // Twice each: exactly one of the two completes of a row acted.
+        assert.strictEqual(trues(18, 21), 3)
+        assert.strictEqual(answers.filter(([i]) => i >= 18 && i < 21).length, 6)
+        const state = yield* Effect.forEach(rows, (row) => inspectOrFail(store, row.key))
+        state.forEach((row, i) => {
+          const expected =
+            i < 6 || (i >= 18 && i < 21)
+              ? "completed"
+              : i < 9 || i >= 21
+                ? "running"
+                : i < 12 || (i >= 15 && i < 18)
+                  ? "pending"
+                  : "failed"
+          assert.strictEqual(row.status, expected, `row ${i}`)
+          if (i >= 9 && i < 12) {
+            assert.strictEqual(row.runAt, at + i)
+            assert.strictEqual(row.lastError, `e${i}`)
+            assert.strictEqual(row.attempts, 1)
+          }
+          if (i >= 12 && i < 15) {
+            assert.strictEqual(row.finishedAt, at)
+            assert.strictEqual(row.lastError, `e${i}`)
+          }
+          if (i >= 15 && i < 18) assert.strictEqual(row.attempts, 0)
+          if (expected === "completed") assert.strictEqual(row.finishedAt, at)
+        })
+      })
+  ],
+  [
     "concurrent completes of one row by two tokens: only the holder's counts",
     (store) =>
       Effect.gen(function* () {
