@@ -41,7 +41,7 @@ import type { ResolvedKind } from "./kind.js"
 import * as metrics from "./metrics.js"
 import { durationMillis, knownKeys, label, positiveMillis } from "./options.js"
 import { delayAfter } from "./retry.js"
-import { type Internals, internalsOf, type LocalRun, resolved, safeRedact } from "./service.js"
+import { type Internals, internalsOf, type LocalRun, nextDue, noteDue, resolved, safeRedact } from "./service.js"
 import type { JobRow } from "./store.js"
 
 /** The workers' settings, defaults applied. */
@@ -175,6 +175,21 @@ export const start = <R>(
         new Error("DurableOffload.workers needs the service of DurableOffload.layer (or a layer built on it)")
       )
     }
+    for (const { kind } of kinds) {
+      if (internals.served.has(kind.name)) {
+        return yield* new InvalidOptions({
+          operation: "workers",
+          field: "registrations",
+          reason: `kind "${kind.name}" already has workers on this service (one workers layer per kind)`
+        })
+      }
+    }
+    for (const { kind } of kinds) internals.served.add(kind.name)
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const { kind } of kinds) internals.served.delete(kind.name)
+      })
+    )
     const worker: Worker = { internals, settings: s, stopping: false }
     const supervisor = yield* Effect.orDie(Supervisor.make({ grace: "5 seconds" }))
     // Added after the supervisor, so it runs first: drain the runs while the pollers and the lease
@@ -212,6 +227,8 @@ const poll = <R>(worker: Worker, kind: ResolvedKind, registration: Registration<
       if (worker.stopping) return yield* Effect.never
       const free = kind.concurrency - runs.size
       let claimed = 0
+      /** When the claim ran: a due time up to it is covered by that claim. */
+      let claimedAt = Number.NEGATIVE_INFINITY
       if (free > 0) {
         const now = yield* Clock.currentTimeMillis
         const rows = yield* internals.store.claim({
@@ -221,6 +238,7 @@ const poll = <R>(worker: Worker, kind: ResolvedKind, registration: Registration<
           now,
           lockFor: settings.leaseMs
         })
+        claimedAt = now
         claimed = rows.length
         for (const row of rows) {
           if (worker.stopping) {
@@ -234,9 +252,21 @@ const poll = <R>(worker: Worker, kind: ResolvedKind, registration: Registration<
         const counts = yield* internals.store.counts(kind.name)
         yield* Metric.update(metrics.of(kind.name).queued, counts.pending)
       }
+      const hasRoom = kind.concurrency - runs.size > 0
       // A full batch may leave more due work: claim again at once if a slot is still free.
-      if (claimed > 0 && claimed === free && kind.concurrency - runs.size > 0) continue
-      yield* Effect.raceFirst(Effect.sleep(settings.pollMs), Deferred.await(wake))
+      if (claimed > 0 && claimed === free && hasRoom) continue
+      // Sleep until the interval, a wake (a local enqueue, a freed slot), or — when a slot is free
+      // to run it — the time a job this process stored becomes due.
+      let waitMs = settings.pollMs
+      if (hasRoom) {
+        const due = nextDue(internals, kind.name, claimedAt)
+        if (due !== undefined) {
+          const now = yield* Clock.currentTimeMillis
+          if (due <= now) continue
+          waitMs = Math.min(waitMs, due - now)
+        }
+      }
+      yield* Effect.raceFirst(Effect.sleep(waitMs), Deferred.await(wake))
       if (Deferred.isDoneUnsafe(wake)) wake = Deferred.makeUnsafe<void>()
     }
   }).pipe(Effect.ensuring(Effect.sync(() => worker.internals.wakers.delete(kind.name))))
@@ -458,6 +488,7 @@ const failAttempt = (
     )
     if (next._tag === "Ended") return yield* dead(`${reason} (${next.reason})`)
     yield* store.fail(row.id, token, { error: reason, retryAt: now + next.delayMs, now })
+    noteDue(worker.internals, kind.name, now + next.delayMs, now)
     yield* Effect.logWarning(
       `durable job attempt ${row.attempts} failed: ${reason}; next attempt in ${next.delayMs} ms`
     )
