@@ -160,6 +160,29 @@ describe("Postgres store", () => {
       })
     )
 
+    it.effect("sessions killed under the store: typed StoreErrors, then the pool reconnects", () =>
+      Effect.gen(function* () {
+        const db = yield* TestDatabase.TestDatabase
+        const sql = yield* SqlClient
+        const store = yield* build(layerPostgresStore({ url: db.url, tableName: "killed", maxConnections: 2 }))
+        assert.strictEqual(yield* store.enqueue(job("before")), "enqueued")
+        const killed = yield* sql<{ n: number }>`
+          SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+          WHERE datname = ${db.name} AND application_name = 'fibervisor-durable'`
+        assert.isAbove(killed[0]!.n, 0)
+        // Each call either fails with a StoreError (never a defect) or succeeds on a fresh session;
+        // a bounded number of calls gets through.
+        let outcome: string | undefined
+        for (let i = 0; i < 20 && outcome === undefined; i++) {
+          const exit = yield* Effect.exit(store.enqueue(job("after")))
+          if (Exit.isSuccess(exit)) outcome = exit.value
+          else assert.strictEqual(failure(exit)._tag, "StoreError")
+        }
+        assert.strictEqual(outcome, "enqueued")
+        assert.strictEqual((yield* store.counts("k")).pending, 2)
+      })
+    )
+
     it.effect("refused table names and options: InvalidStoreOptions naming the field, nothing created", () =>
       Effect.gen(function* () {
         const sql = yield* SqlClient
