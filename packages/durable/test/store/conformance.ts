@@ -333,7 +333,7 @@ const scenarios: ReadonlyArray<readonly [string, Scenario]> = [
         assert.strictEqual(dead.attempts, 2)
         assert.strictEqual(dead.finishedAt, t0 + 200)
         assert.isNull(dead.token)
-        assert.match(dead.lastError ?? "", /lease expired/)
+        assert.strictEqual(dead.lastError, "lease expired during attempt 2 of 2")
         assert.strictEqual((yield* store.counts("k")).failed, 1)
       })
   ],

@@ -27,7 +27,7 @@ import { StoreError } from "../storeError.js"
 import { migrateNames, type PostgresNames, postgresNames, type PostgresTableOptions } from "./postgresSchema.js"
 import { InvalidStoreOptions, knownKeys } from "./sqlOptions.js"
 import { type FailItem, type LeaseItem, makeBatcher } from "./sqlBatch.js"
-import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredMessage, rowId } from "./sqlRow.js"
+import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredSql, rowId } from "./sqlRow.js"
 import { postgresBatches } from "./postgresBatch.js"
 
 /**
@@ -74,7 +74,7 @@ ${insertInto} SELECT ${insertValues} FROM ledger ON CONFLICT DO NOTHING RETURNIN
   WHERE kind = $1::text AND status = 'running' AND locked_until <= $2::bigint
   ORDER BY run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED
 ), dead AS (
-  UPDATE ${n.table} AS d SET status = 'failed', ${unlock}, last_error = $6::text, finished_at = $2::bigint, updated_at = $2::bigint
+  UPDATE ${n.table} AS d SET status = 'failed', ${unlock}, last_error = ${leaseExpiredSql("d")}, finished_at = $2::bigint, updated_at = $2::bigint
   FROM expired WHERE d.id = expired.id AND expired.exhausted
   RETURNING d.id
 ), due AS (
@@ -204,14 +204,7 @@ const make = Effect.fnUntraced(function* (sql: SqlClient, names: PostgresNames) 
       input.limit < 1
         ? Effect.succeed([])
         : Effect.map(
-            values("claim", q.claim, [
-              input.kind,
-              input.now,
-              input.limit,
-              input.worker,
-              input.now + input.lockFor,
-              leaseExpiredMessage
-            ]),
+            values("claim", q.claim, [input.kind, input.now, input.limit, input.worker, input.now + input.lockFor]),
             (rows) => rows.map(decodeRow).sort(byDueThenId)
           ),
     refresh: (leases, now, lockFor) => {
