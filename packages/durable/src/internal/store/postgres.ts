@@ -4,7 +4,9 @@
  *
  * Data flow: the service calls an operation with the times it read from `Clock` → one SQL
  * statement with bound parameters (table names are validated identifiers spliced into the text)
- * → rows read positionally (`sqlRow.ts`).
+ * → rows read positionally (`sqlRow.ts`). Writes that many fibers make at once (enqueue,
+ * complete, fail, release) go through `sqlBatch.ts`: concurrent calls share one statement
+ * (`postgresBatch.ts`), so they share one commit.
  *
  * How each invariant of the contract is kept:
  * - In-flight dedupe: the unique partial index on (kind, key) where pending or running; enqueue is

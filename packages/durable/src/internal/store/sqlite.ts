@@ -8,7 +8,8 @@
  * lock up front, so several processes on one file never interleave inside an operation and never
  * deadlock on a read-to-write upgrade. WAL mode lets readers run beside the writer; `busy_timeout`
  * makes a process wait for the lock instead of failing (the wait blocks its event loop:
- * `node:sqlite` is synchronous).
+ * `node:sqlite` is synchronous). Concurrent writes of one process (enqueue, complete, fail,
+ * release) are grouped by `sqlBatch.ts` into one transaction: one commit, one fsync.
  *
  * How each invariant is kept:
  * - In-flight dedupe: the unique partial index on (kind, key) where pending or running;
