@@ -88,11 +88,13 @@ describe("DurableOffload.layerSqlite", () => {
 
   it.effect("bad store options are InvalidOptions naming the field", () =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(
-        Layer.build(DurableOffload.layerSqlite({ filename: "x.db", tableName: "no spaces" }))
-      )
+      // A file of its own: the driver may open it before the table name is checked.
+      const dir = mkdtempSync(join(tmpdir(), "fv-durable-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const filename = join(dir, "x.db")
+      const error = yield* Effect.flip(Layer.build(DurableOffload.layerSqlite({ filename, tableName: "no spaces" })))
       expect(error).toMatchObject({ _tag: "InvalidOptions", operation: "layerSqlite", field: "tableName" })
-      const unknown = yield* Effect.flip(Layer.build(DurableOffload.layerSqlite({ file: "x.db" } as never)))
+      const unknown = yield* Effect.flip(Layer.build(DurableOffload.layerSqlite({ file: filename } as never)))
       expect(unknown).toMatchObject({ _tag: "InvalidOptions", operation: "layerSqlite" })
     }).pipe(Effect.scoped)
   )
