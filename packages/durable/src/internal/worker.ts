@@ -53,6 +53,9 @@ export interface Settings {
   readonly workerId: string
 }
 
+/** How often a poller reads its kind's pending count for the `fibervisor_offload_queued` gauge. */
+export const queuedEveryMs = 15_000
+
 /** How long a run interrupted at the end of the drain may take to release its job before it is abandoned. */
 export const releaseWaitMs = 5_000
 
@@ -222,7 +225,7 @@ const poll = <R>(worker: Worker, kind: ResolvedKind, registration: Registration<
       Deferred.doneUnsafe(wake, Exit.void)
     })
     yield* Effect.forkChild(refresh(worker, kind, runs))
-    let polls = 0
+    let lastQueuedAt = Number.NEGATIVE_INFINITY
     while (true) {
       if (worker.stopping) return yield* Effect.never
       const free = kind.concurrency - runs.size
@@ -248,7 +251,10 @@ const poll = <R>(worker: Worker, kind: ResolvedKind, registration: Registration<
           yield* startRun(worker, kind, registration, runs, row, ctx.id)
         }
       }
-      if (polls++ % 10 === 0) {
+      // The queued gauge, read at most every `queuedEveryMs` (a count over a large table is not free).
+      const polledAt = yield* Clock.currentTimeMillis
+      if (polledAt - lastQueuedAt >= queuedEveryMs) {
+        lastQueuedAt = polledAt
         const counts = yield* internals.store.counts(kind.name)
         yield* Metric.update(metrics.of(kind.name).queued, counts.pending)
       }
