@@ -42,7 +42,7 @@ const tableExists = (name: string, schema = "public") =>
 
 describe("Postgres store", () => {
   // Real time: nothing here reads the clock, and the pool's timers must run.
-  layer(TestDatabase.layerClient("store_pg", { maxConnections: 10 }), { excludeTestServices: true })((it) => {
+  layer(TestDatabase.layerClient("store_pg", { maxConnections: 6 }), { excludeTestServices: true })((it) => {
     describe("conformance", () => {
       conformance(it, fresh)
     })
