@@ -308,6 +308,8 @@ const checkOptions = (options: PostgresStoreOptions): Effect.Effect<void, Invali
       })
     }
     yield* checkMigrate(options.migrate)
+    // Names too, before anything is opened: a refused table name must not leave a connection or a file behind.
+    yield* postgresNames(options)
   })
 
 const checkMigrate = (migrate: unknown): Effect.Effect<void, InvalidStoreOptions> =>
