@@ -341,28 +341,14 @@ export const layer: Layer.Layer<DurableOffload, never, DurableStore> = Layer.eff
 export const layerMemory: Layer.Layer<DurableOffload | DurableStore> = Layer.provideMerge(layer, memory.layer)
 
 /**
- * Options of `layerPostgres`: `url` (or a `client` you own), `tableName`, `schema`,
- * `maxConnections`, `migrate` (default `true`).
+ * Options of `layerPostgres` (`url` or a `client` you own, `tableName`, `schema`, `maxConnections`,
+ * `migrate`) and `layerSqlite` (`filename` or `client`, `tableName`, `busyTimeout`, `synchronous`,
+ * `migrate`), and the table options of `migrationSql`.
  *
  * @since 1.0.0
  * @category models
  */
-export type PostgresOptions = PostgresStoreOptions
-
-/**
- * Options of `layerSqlite`: `filename` (or a `client` you own), `tableName`, `busyTimeout`,
- * `synchronous` (`"full"` default, or `"normal"`), `migrate` (default `true`).
- *
- * @since 1.0.0
- * @category models
- */
-export type SqliteOptions = SqliteStoreOptions
-
-/**
- * @since 1.0.0
- * @category models
- */
-export type { PostgresTableOptions, SqliteTableOptions }
+export type { PostgresStoreOptions, PostgresTableOptions, SqliteStoreOptions, SqliteTableOptions }
 
 /**
  * The service on Postgres (`@effect/sql-pg`, an optional peer, loaded when the layer is built):
@@ -374,7 +360,7 @@ export type { PostgresTableOptions, SqliteTableOptions }
  * @category layers
  */
 export const layerPostgres = (
-  options: PostgresOptions
+  options: PostgresStoreOptions
 ): Layer.Layer<DurableOffload | DurableStore, StoreError | InvalidOptions> =>
   Layer.provideMerge(layer, sqlLayers.postgres(options))
 
@@ -387,7 +373,7 @@ export const layerPostgres = (
  * @category layers
  */
 export const layerSqlite = (
-  options: SqliteOptions
+  options: SqliteStoreOptions
 ): Layer.Layer<DurableOffload | DurableStore, StoreError | InvalidOptions> =>
   Layer.provideMerge(layer, sqlLayers.sqlite(options))
 

@@ -86,13 +86,61 @@ describe("DurableOffload.layerSqlite", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("nothing is lost across a restart: jobs released at shutdown run on the next start, on the same file", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "fv-durable-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const filename = join(dir, "restart.db")
+      const Slow = DurableOffload.kind("restart", {
+        payload: Schema.Struct({ n: Schema.Number }),
+        key: (p) => `n${p.n}`,
+        concurrency: 4
+      })
+      const done = new Map<number, number>()
+      const run = (handler: (n: number) => Effect.Effect<void>) =>
+        Effect.gen(function* () {
+          const scope = yield* Scope.make()
+          const context = yield* Layer.buildWithScope(
+            Layer.provideMerge(
+              DurableOffload.workers([Slow.handle(({ n }) => handler(n))], { pollInterval: "20 millis", grace: 0 }),
+              DurableOffload.layerSqlite({ filename })
+            ),
+            scope
+          )
+          return { service: Context.get(context, DurableOffload.DurableOffload), close: Scope.close(scope, Exit.void) }
+        })
+      // First process: runs 4 at a time, each blocked; closed while they run.
+      const first = yield* run(() => Effect.never)
+      for (let n = 0; n < 20; n++) yield* first.service.enqueue(Slow, { n })
+      yield* until(
+        "4 running",
+        Effect.map(first.service.counts(Slow), (c) => c.running === 4)
+      )
+      yield* first.close
+      // Second process, a new service and store on the same file: everything completes.
+      const second = yield* run((n) => Effect.sync(() => done.set(n, (done.get(n) ?? 0) + 1)))
+      yield* until(
+        "20 completed",
+        Effect.map(second.service.counts(Slow), (c) => c.completed === 20)
+      )
+      expect([...done.keys()].sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, n) => n))
+      expect([...done.values()].every((count) => count === 1)).toBe(true)
+      const jobs = yield* second.service.list(Slow, "completed", { limit: 20 })
+      // The four cut off at shutdown were released, not counted: every job completed on attempt 1.
+      expect(jobs.map((job) => job.attempts)).toEqual(Array.from({ length: 20 }, () => 1))
+      yield* second.close
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("bad store options are InvalidOptions naming the field", () =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(
-        Layer.build(DurableOffload.layerSqlite({ filename: "x.db", tableName: "no spaces" }))
-      )
+      // A file of its own: the driver may open it before the table name is checked.
+      const dir = mkdtempSync(join(tmpdir(), "fv-durable-"))
+      yield* Effect.addFinalizer(() => Effect.sync(() => rmSync(dir, { recursive: true, force: true })))
+      const filename = join(dir, "x.db")
+      const error = yield* Effect.flip(Layer.build(DurableOffload.layerSqlite({ filename, tableName: "no spaces" })))
       expect(error).toMatchObject({ _tag: "InvalidOptions", operation: "layerSqlite", field: "tableName" })
-      const unknown = yield* Effect.flip(Layer.build(DurableOffload.layerSqlite({ file: "x.db" } as never)))
+      const unknown = yield* Effect.flip(Layer.build(DurableOffload.layerSqlite({ file: filename } as never)))
       expect(unknown).toMatchObject({ _tag: "InvalidOptions", operation: "layerSqlite" })
     }).pipe(Effect.scoped)
   )
