@@ -25,13 +25,6 @@ import { layerPostgresStore } from "../../src/internal/store/postgres.js"
 import { layerSqliteStore } from "../../src/internal/store/sqlite.js"
 import { t0 } from "./conformance.js"
 
-/**
- * Whether memory.ts is held to the SQL stores' answers. `false` while memory.test.ts lists a
- * known gap (a claim there stops dead-lettering expired rows at maxAttempts once its limit is
- * reached); set back to `true` when that gap is closed.
- */
-const memoryAgrees = false
-
 const kinds = ["a", "b"] as const
 /** Kind `a` deduplicates in flight, kind `b` ever. */
 const dedupeOf = (kind: (typeof kinds)[number]) => (kind === "a" ? "in-flight" : "ever")
@@ -273,7 +266,7 @@ describe("stores agree (differential, fast-check)", () => {
               fc.asyncProperty(fc.array(opArbitrary, { minLength: 10, maxLength: 60 }), async (ops) => {
                 const answers = await runPromise(run(ops).pipe(Effect.provide(Reactivity.layer)))
                 assert.deepStrictEqual(answers.postgres, answers.sqlite, "postgres vs sqlite")
-                if (memoryAgrees) assert.deepStrictEqual(answers.memory, answers.sqlite, "memory vs sqlite")
+                assert.deepStrictEqual(answers.memory, answers.sqlite, "memory vs sqlite")
               }),
               { numRuns: 60 }
             )
