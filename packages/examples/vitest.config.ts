@@ -10,6 +10,11 @@ export default defineProject({
       { find: /^@fibervisor\/core$/, replacement: source("core") },
       { find: /^@fibervisor\/vitest$/, replacement: source("vitest") },
       { find: /^@fibervisor\/durable$/, replacement: source("durable") },
+      { find: /^@fibervisor\/cluster$/, replacement: source("cluster") },
+      {
+        find: /^@fibervisor\/core\/(.*)$/,
+        replacement: fileURLToPath(new URL("../core/src/$1.ts", import.meta.url))
+      },
       {
         find: /^@fibervisor\/vitest\/(.*)$/,
         replacement: fileURLToPath(new URL("../vitest/src/$1.ts", import.meta.url))

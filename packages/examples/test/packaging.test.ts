@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 
 const root = fileURLToPath(new URL("../../../", import.meta.url))
-const publishable = ["core", "platform-node", "vitest"] as const
+const publishable = ["core", "platform-node", "vitest", "cluster", "durable"] as const
 
 // Under `pnpm test`, npm_execpath is the running pnpm (also when CI runs it through corepack).
 const pnpm = (args: ReadonlyArray<string>, cwd: string): string => {
@@ -138,7 +138,14 @@ describe("peer and plain dependencies", () => {
       effect: "^4.1.5",
       "@effect/vitest": "^4.1.5",
       vitest: ">=5.0.0 <6.0.0",
-      "@fibervisor/core": `^${manifest.version}`
+      "@fibervisor/core": `^${manifest.version}`,
+      // Only for the subpaths that need them (TestDurableOffload, TestDatabase): optional.
+      "@fibervisor/durable": `^${manifest.version}`,
+      "@effect/sql-pg": "^4.1.5"
+    })
+    expect(manifest.peerDependenciesMeta).toEqual({
+      "@fibervisor/durable": { optional: true },
+      "@effect/sql-pg": { optional: true }
     })
     const sources = files.filter((file) => file.startsWith("package/src/"))
     expect(sources.length).toBeGreaterThan(0)
@@ -147,4 +154,22 @@ describe("peer and plain dependencies", () => {
       expect(text).not.toMatch(/from "(@effect\/)?vitest"/)
     }
   })
+
+  it.each(["cluster", "durable"] as const)(
+    "@fibervisor/%s takes effect and core as peers, and each SQL driver as an optional peer",
+    (pkg) => {
+      const { manifest } = get(pkg)
+      expect(manifest.peerDependencies).toEqual({
+        effect: "^4.1.5",
+        "@fibervisor/core": `^${manifest.version}`,
+        "@effect/sql-pg": "^4.1.5",
+        "@effect/sql-sqlite-node": "^4.1.0"
+      })
+      expect(manifest.peerDependenciesMeta).toEqual({
+        "@effect/sql-pg": { optional: true },
+        "@effect/sql-sqlite-node": { optional: true }
+      })
+      expect(manifest.dependencies ?? {}).toEqual({})
+    }
+  )
 })
