@@ -86,6 +86,11 @@ export const attempt = <E, R>(
     }
     const owner = new Ownership(cluster, name, grace.success)
     yield* TaskContext.setStandby(true)
+    return yield* Effect.annotateLogs(run(owner, tree, cluster.refreshIntervalMs), { singleton: name })
+  })
+
+const run = <E, R>(owner: Ownership, tree: Attempt<E, R>, refreshIntervalMs: number) =>
+  Effect.gen(function* () {
     for (;;) {
       const acquired = yield* owner.standby
       const end = yield* owner.own(acquired.epoch, acquired.validUntil, tree)
@@ -96,9 +101,9 @@ export const attempt = <E, R>(
       // The lease was lost: back to standby in the same attempt (not a failure of the tree), after
       // one refresh interval (a store that keeps granting and revoking must not make a hot loop).
       yield* TaskContext.setStandby(true)
-      yield* sleepMs(cluster.refreshIntervalMs)
+      yield* sleepMs(refreshIntervalMs)
     }
-  }).pipe(Effect.annotateLogs({ singleton: settings.name ?? "" }))
+  })
 
 type OwnEnd<E> = { readonly _tag: "TreeEnded"; readonly exit: Exit.Exit<unknown, E> } | { readonly _tag: "Lost" }
 
