@@ -366,6 +366,22 @@ describe("Task.singleton (memory store, TestClock)", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("the tree's per-attempt timeout does not end a replica's wait in standby", () =>
+    Effect.gen(function* () {
+      const leases = ClusterSupervisor.memoryLeases()
+      const a = yield* replica("a", leases)
+      const b = yield* replica("b", leases)
+      const tree = Task.make("timed", Effect.never, { timeout: "1 second" })
+      yield* a.add(Task.singleton(tree))
+      yield* settle
+      yield* b.add(Task.singleton(tree))
+      yield* step(10_000)
+      expect(yield* b.state("timed")).toBe("standby")
+      expect(summary(yield* b.singletonEvents)).toEqual(["SingletonStandby@0 epoch=1 owner=a"])
+      expect((yield* b.log.all).filter((event) => event._tag === "AttemptTimedOut")).toEqual([])
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("the lease name option lets differently named tasks share one singleton", () =>
     Effect.gen(function* () {
       const leases = ClusterSupervisor.memoryLeases()
