@@ -54,9 +54,25 @@ describe("Task.singleton (memory store, TestClock)", () => {
       // The owner's tree is in its snapshot; the standby replica has no subtree.
       const treeA = yield* a.sup.tree
       expect(treeA.tasks[0]!.supervisor?.tasks.map((node) => node.name)).toEqual(["worker"])
+      expect(treeA.tasks[0]!.singleton).toEqual({
+        name: "billing",
+        role: "owner",
+        runner: "a",
+        owner: "a",
+        epoch: 1,
+        since: 0
+      })
       const treeB = yield* b.sup.tree
       expect(treeB.tasks[0]!.state).toBe("standby")
       expect(treeB.tasks[0]!.supervisor).toBeUndefined()
+      expect(treeB.tasks[0]!.singleton).toEqual({
+        name: "billing",
+        role: "standby",
+        runner: "b",
+        owner: "a",
+        epoch: 1,
+        since: 0
+      })
       // The owner keeps its lease: nothing changes for a long time.
       yield* step(20_000)
       expect(log).toEqual(["start a 1"])
