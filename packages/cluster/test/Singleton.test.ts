@@ -260,6 +260,32 @@ describe("Task.singleton (memory store, TestClock)", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.effect("a tree abandoned after a lost lease keeps its replica from taking the lease until it exits", () =>
+    Effect.gen(function* () {
+      const leases = ClusterSupervisor.memoryLeases()
+      const a = yield* replica("a", leases)
+      const log: Array<string> = []
+      const unblock = yield* Deferred.make<void>()
+      yield* a.add(Task.singleton(recordingTree(log, "a", "billing", Deferred.await(unblock))))
+      yield* settle
+      a.faults.partitioned = true
+      yield* step(2_000) // t = 2000 = validUntil − grace: the tree is interrupted; its finalizer hangs
+      yield* step(1_000) // t = 3000: grace over, the tree is abandoned
+      expect(summary(yield* a.singletonEvents)).toEqual([
+        "SingletonAcquired@0 epoch=1",
+        "SingletonReleased@3000 epoch=1 lock-lost"
+      ])
+      a.faults.partitioned = false // the store is back, and the lease expired at 3000
+      yield* step(3_000) // t = 6000: a waits for its abandoned tree instead of taking the lease
+      expect(summary(yield* a.singletonEvents)).toHaveLength(2)
+      expect(log).toEqual(["start a 1"])
+      yield* Deferred.succeed(unblock, undefined)
+      yield* settle
+      expect(log).toEqual(["start a 1", "stop a 1", "start a 2"])
+      expect(summary(yield* a.singletonEvents).at(-1)).toBe("SingletonAcquired@6000 epoch=2")
+    }).pipe(Effect.scoped)
+  )
+
   it.effect("a tree that escalates releases the lease and is taken again after the outer backoff, exactly", () =>
     Effect.gen(function* () {
       const leases = ClusterSupervisor.memoryLeases()
