@@ -27,7 +27,6 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
-import type { TaskRef } from "../Supervisor.js"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
 import type { TaskState as TaskStateSchema } from "../SupervisorEvent.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
@@ -82,8 +81,6 @@ export interface NestedSupervisor extends StopByRefHost {
   treeSnapshot(): SupervisorTree.SupervisorTree
   /** Decides its shutdown now if its deadline has come (see `Shutdown.decideIfDue`). */
   decideIfDue(): void
-  /** `restartNow` of a path below its parent: `ref` is relative to it. */
-  restartByRef(ref: TaskRef): boolean
 }
 
 /**

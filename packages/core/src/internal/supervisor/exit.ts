@@ -4,7 +4,7 @@
  * the task's name.
  *
  * **Owns** no state: it reads the entry's stop fields and the fiber's exit, and calls back into
- * the supervisor (`settle`, `unregister`, the group restarts, `respawn`).
+ * the supervisor (`settle`, `unregister`, the group restarts) and `respawn`.
  *
  * **Data flow**: the task fiber's observer (`SupervisorImpl.startFiber`) → `onFiberExit` → the
  * grace clock stopped → an attempt the stop interrupted is closed (`AttemptCanceled`) → then, by
@@ -37,9 +37,11 @@ import { describeCause } from "../describe.js"
 import { type Entry, type LoopResult, RESTART, type StopReason } from "../entry.js"
 import { attemptEnded, stopped } from "../taskLoop.js"
 import { attemptCanceled } from "./events.js"
+import { respawn, type RespawnHost } from "./groupRestart.js"
+import type { Registry } from "./registry.js"
 
 /** What the handling of a task fiber's exit needs from its supervisor. */
-export interface ExitHost {
+export interface ExitHost extends ParkedHost {
   /** The fiber that made the supervisor: grace clocks are interrupted by it. */
   readonly fiberId: number
   readonly shuttingDown: boolean
@@ -49,16 +51,29 @@ export interface ExitHost {
   emit(event: EventInput): void
   /** A dynamically added task's fiber exited (a shutdown waits for those). */
   dynamicExited(entry: Entry): void
+  /** Queues the group restart `entry`'s failure handed over. */
+  enqueueGroupRestart(entry: Entry): void
+}
+
+/** What ending a parked entry needs from its supervisor. */
+export interface ParkedHost extends RespawnHost {
+  readonly registry: Registry
   /** Decides `entry`'s outcome once; later calls are ignored. */
   settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void
   /** Removes an ended entry from the registry (its name is free again). */
   unregister(entry: Entry): void
-  /** Ends an entry whose fiber exited for a group restart that will not start it again. */
-  finalizeParked(entry: Entry, reason: StopReason): void
-  /** Queues the group restart `entry`'s failure handed over. */
-  enqueueGroupRestart(entry: Entry): void
-  /** Starts a new fiber on `entry` (`countRestart`: whether it counts as a restart). */
-  respawn(entry: Entry, countRestart: boolean): void
+}
+
+/**
+ * Ends an entry parked by a group restart (its fiber has exited) that will not be started again:
+ * a stop claimed meanwhile, or the shutdown. The other way (with `onFiberExit`) out of the registry.
+ */
+export const finalizeParked = (host: ParkedHost, entry: Entry, reason: StopReason): void => {
+  if (entry.outcome !== undefined || !entry.exited || !host.registry.holds(entry)) return
+  entry.stopReason ??= reason
+  entry.parking = false
+  host.settle(entry, stopped(entry))
+  host.unregister(entry)
 }
 
 /** The task's fiber has physically exited: decide its outcome (unless abandoned) and free its name. */
@@ -82,9 +97,9 @@ export const onFiberExit = (host: ExitHost, entry: Entry, exit: Exit.Exit<LoopRe
   const handedOver = Exit.isSuccess(exit) && exit.value === RESTART
   if ((entry.parking || handedOver) && entry.stopReason === undefined && entry.outcome === undefined) {
     // Waits for its group restart, which starts a new fiber on this entry.
-    if (host.shuttingDown) return host.finalizeParked(entry, "shutdown")
+    if (host.shuttingDown) return finalizeParked(host, entry, "shutdown")
     if (handedOver) host.enqueueGroupRestart(entry)
-    else if (entry.restartingNow) host.respawn(entry, false)
+    else if (entry.restartingNow) respawn(host, entry, false)
     return
   }
   entry.parking = false

@@ -27,6 +27,7 @@
  *
  * @internal
  */
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import { unsafeForkRoot, unsafeInterruptFork } from "../compat.js"
@@ -36,12 +37,30 @@ import { Signal } from "../signal.js"
 import type { Registry } from "./registry.js"
 import { graceOf, park, requestStop, startGrace, type StopHost } from "./stop.js"
 
+/** What starting a stopped entry's new fiber needs from its supervisor. */
+export interface RespawnHost {
+  /** Forks the entry's fiber on the shared task loop (its exit is observed by `onFiberExit`). */
+  startFiber(entry: Entry): void
+}
+
 /** What group restarts need from their supervisor. */
-export interface GroupHost extends StopHost {
+export interface GroupHost extends StopHost, RespawnHost {
   readonly path: string
   readonly registry: Registry
-  /** Starts a new fiber on an entry a group restart stopped. */
-  respawn(entry: Entry): void
+}
+
+/**
+ * Starts a new fiber on an entry whose fiber a group restart (or `restartNow`) stopped. It counts
+ * one restart (in `TaskInfo` and the metric alike) unless `countRestart` is false (a `restartNow`
+ * is not a restart) or the task's own failure, which joined the group restart, counted it already.
+ */
+export const respawn = (host: RespawnHost, entry: Entry, countRestart = true): void => {
+  if (countRestart && !entry.restartCounted) {
+    entry.restarts += 1
+    entry.metrics.restarts.updateUnsafe(1, entry.caller as Context.Context<never>)
+  }
+  entry.rearm()
+  host.startFiber(entry)
 }
 
 /** The group restart under way (one at a time per supervisor). */
@@ -192,7 +211,7 @@ export class GroupRestarts {
             // Removed, abandoned or stopped for good meanwhile: it stays down.
             if (!entry.exited || entry.outcome !== undefined || entry.stopReason !== undefined) return Effect.void
             if (host.shuttingDown) return Effect.void
-            host.respawn(entry)
+            respawn(host, entry)
             return entry.started
           }),
         { discard: true }

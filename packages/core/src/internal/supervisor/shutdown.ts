@@ -39,7 +39,7 @@ import { Signal } from "../signal.js"
 import { ZeroSignal } from "../zeroSignal.js"
 import type { Registry } from "./registry.js"
 import { stuckPaths } from "./snapshot.js"
-import { abandon, requestStop, SHARE, startGrace, type StopHost } from "./stop.js"
+import { abandon, abandonWith, requestStop, SHARE, startGrace, type StopHost } from "./stop.js"
 
 /** What a shutdown needs from its supervisor. */
 export interface ShutdownHost extends StopHost {
@@ -48,8 +48,8 @@ export interface ShutdownHost extends StopHost {
   readonly isNested: boolean
   /** Stops what must not run once the shutdown began: queued controller submissions, group restarts. */
   haltPending(): void
-  /** Tells the parent (a nested supervisor's task) that every task of this subtree has stopped or been abandoned. */
-  tellParent(): void
+  /** The `Supervisor.task` whose attempt runs this nested supervisor (told when its subtree is decided). */
+  readonly parentEntry: Entry | undefined
 }
 
 /** The shutdown of one supervisor. */
@@ -65,6 +65,31 @@ export class Shutdown {
   readonly aliveDynamic = new ZeroSignal()
 
   constructor(private readonly host: ShutdownHost) {}
+
+  /** A dynamically added task's fiber exited (the shutdown waits for those, unless counted out already). */
+  dynamicExited(entry: Entry): void {
+    if (!entry.isStatic && !entry.countedOut) this.aliveDynamic.decrement()
+  }
+
+  /**
+   * Every task under `entry`'s nested supervisor has stopped or been abandoned: the stop of `entry`
+   * is decided (it is abandoned), though its fiber lives until the abandoned ones really exit.
+   */
+  subtreeAbandoned(entry: Entry): void {
+    if (entry.outcome !== undefined || entry.exited || entry.stopReason === undefined) return
+    abandonWith(this.host, entry, `did not stop: tasks under it were abandoned (${stuckPaths(entry).join(", ")})`)
+    // The shutdown stops waiting for it (it still holds its name until its fiber exits).
+    if (this.started && !entry.isStatic && !entry.countedOut) {
+      entry.countedOut = true
+      this.aliveDynamic.decrement()
+    }
+  }
+
+  /** Tells the parent (a nested supervisor's task) that every task of this subtree has stopped or been abandoned. */
+  private tellParent(): void {
+    const parent = this.host.parentEntry
+    if (parent !== undefined) parent.owner.subtreeAbandoned(parent)
+  }
 
   /** The shutdown has begun (no task is admitted, no attempt starts). */
   get started(): boolean {
@@ -194,7 +219,7 @@ export class Shutdown {
         if (!this.host.isNested || this.host.registry.stillRunning().length === 0 || this.host.now() >= deadline) {
           return this.decide(result, start)
         }
-        this.host.tellParent()
+        this.tellParent()
         return Effect.andThen(
           timeoutOptionMillis(Effect.interruptible(this.host.registry.whenEmpty), deadline - this.host.now()),
           Effect.suspend(() => this.decide(result, start))
@@ -243,7 +268,7 @@ export class Shutdown {
       )
     }
     // Every task under it has now stopped or been abandoned: its parent need not wait for it.
-    if (graceMs > 0) this.host.tellParent()
+    if (graceMs > 0) this.tellParent()
     const fields = { grace: Duration.millis(graceMs), stuck: names, paths }
     const error = new GraceExceeded(early ? { ...fields, elapsed: Duration.millis(elapsedMs) } : fields)
     result.complete(Exit.fail(error))

@@ -67,20 +67,26 @@ export interface StopHost {
   finalizeParked(entry: Entry, reason: StopReason): void
 }
 
-/** What `remove` and `cancel` need besides the stop protocol's view: finding the task. */
+/** What `remove`, `cancel` and `restartNow` need besides the stop protocol's view: finding the task. */
 export interface StopByRefHost extends StopHost {
   readonly registry: Registry
   /** Takes a queued controller submission out of its queue; `false` if there is none. */
   removeQueued(ref: TaskRef): boolean
-  /**
-   * For a path (`"app/connector"`): the running nested supervisor its first segment names, and the
-   * rest of the path; `undefined` when that segment names no `Supervisor.task` with a running attempt.
-   */
-  descend(path: string): readonly [StopByRefHost, string] | undefined
 }
 
 /** Is `ref` a path (relative to its supervisor) rather than a name or an id? Names never contain `/`. */
 const isPath = (ref: TaskRef): ref is string => typeof ref === "string" && ref.includes("/")
+
+/**
+ * For a path (`"app/connector"`): the entry its first segment names in `host`, the running nested
+ * supervisor of that entry (a `Supervisor.task` with a running attempt; `undefined` for any other
+ * task), and the rest of the path.
+ */
+const descend = (host: StopByRefHost, path: string) => {
+  const slash = path.indexOf("/")
+  const entry = host.registry.named(path.slice(0, slash))
+  return { entry, nested: entry?.nested, rest: path.slice(slash + 1) }
+}
 
 /**
  * The supervisor that holds the task `ref` names, and `ref` there: `host` itself for an id or a
@@ -91,11 +97,30 @@ export const resolve = (host: StopByRefHost, ref: TaskRef): readonly [StopByRefH
   let owner = host
   let local = ref
   while (isPath(local)) {
-    const below = owner.descend(local)
-    if (below === undefined) return undefined
-    ;[owner, local] = below
+    const { nested, rest } = descend(owner, local)
+    if (nested === undefined) return undefined
+    owner = nested
+    local = rest
   }
   return [owner, local]
+}
+
+/**
+ * `Supervisor.restartNow` by id, name or path: stops the task's fiber and starts a new one on its
+ * entry (`restartEntry`). A path leads only through nested supervisors that are neither shutting
+ * down nor being stopped.
+ */
+export const restartByRef = (host: StopByRefHost, ref: TaskRef): boolean => {
+  let owner = host
+  let local = ref
+  while (isPath(local)) {
+    const { entry, nested, rest } = descend(owner, local)
+    if (nested === undefined || owner.shuttingDown || entry!.stopRequested) return false
+    owner = nested
+    local = rest
+  }
+  const entry = owner.registry.get(local)
+  return entry !== undefined && restartEntry(owner, entry)
 }
 
 /** The entry `ref` names: by id or name in `host`, or by a path through running nested supervisors. */
