@@ -3,7 +3,8 @@
  * `registry/completion.rs`): the one place that decides an outcome from the fiber's exit and frees
  * the task's name.
  *
- * **Owns** no state: it reads the entry's stop fields and the fiber's exit, and calls back into
+ * **Owns** no state: it reads the phase the fiber exited in and its exit, moves the entry on
+ * (`Exiting` → `Parked` or `Ended`, see `entry.ts`), and calls back into
  * the supervisor (`settle`, `unregister`, the group restarts) and `respawn`.
  *
  * **Data flow**: the task fiber's observer (`SupervisorImpl.startFiber`) → `onFiberExit` → the
@@ -12,15 +13,16 @@
  * and it leaves the registry (`TaskRemoved`, the controller's slot passes on). The first row that
  * matches applies:
  *
- * | the fiber exited …                                              | and then                                                |
- * | --------------------------------------------------------------- | ------------------------------------------------------- |
- * | with `RESTART` (handed to a group restart), no stop claimed     | queued for its group restart (parked)                   |
- * | while `park`ed (a group restart's stop), no stop claimed        | parked: the restart under way starts it again           |
- * | while parked by `restartNow`, no stop claimed                   | a new fiber starts on the entry at once                 |
- * | any of the three above, once a shutdown began                   | `Canceled` ("stopped by shutdown")                      |
- * | with an outcome                                                 | that outcome (`RESTART` after a stop claim: `Canceled`) |
- * | interrupted after a stop claim                                  | `Canceled` ("stopped by <reason>")                      |
- * | failed otherwise (a defect of the loop itself)                  | `Failed` ("the supervisor's task fiber failed: …")      |
+ * | the fiber exited in phase …                                | and then                                                  |
+ * | ---------------------------------------------------------- | --------------------------------------------------------- |
+ * | `Running`, with `RESTART` (handed to a group restart)      | `Parked`, queued for its group restart                    |
+ * | `Parking` (a group restart's stop)                         | `Parked`: the restart under way starts it again           |
+ * | `Restarting` (`restartNow`'s stop)                         | `Parked`, then a new fiber on the entry at once           |
+ * | any of the three above, once a shutdown began              | `Parked`, then `Ended`: `Canceled` ("stopped by shutdown") |
+ * | `Abandoned`                                                | `Ended`: the outcome decided after its grace is kept      |
+ * | `Running`, `Stopping`, with an outcome                     | `Ended`: that outcome (`RESTART` after a claim: `Canceled`) |
+ * | `Stopping`, interrupted                                    | `Ended`: `Canceled` ("stopped by <reason>")               |
+ * | `Running`, failed otherwise (a defect of the loop itself)  | `Ended`: `Failed` ("the supervisor's task fiber failed: …") |
  *
  * **Invariants**
  * - Only here (and `finalizeParked`, for a parked entry) does an entry leave the registry: a name
@@ -34,7 +36,8 @@ import * as TaskOutcome from "../../TaskOutcome.js"
 import type { EventInput } from "../bus.js"
 import { unsafeInterruptFork } from "../compat.js"
 import { describeCause } from "../describe.js"
-import { type Entry, type LoopResult, RESTART, type StopReason } from "../entry.js"
+import type { Entry } from "../entry.js"
+import { type LoopResult, Phase, RESTART, type StopReason, transition } from "../entryLifecycle.js"
 import { attemptEnded, stopped } from "../taskLoop.js"
 import { attemptCanceled } from "./events.js"
 import { respawn, type RespawnHost } from "./groupRestart.js"
@@ -69,15 +72,16 @@ export interface ParkedHost extends RespawnHost {
  * a stop claimed meanwhile, or the shutdown. The other way (with `onFiberExit`) out of the registry.
  */
 export const finalizeParked = (host: ParkedHost, entry: Entry, reason: StopReason): void => {
-  if (entry.outcome !== undefined || !entry.exited || !host.registry.holds(entry)) return
+  if (entry.isSettled || !entry.exited || !host.registry.holds(entry)) return
   entry.stopReason ??= reason
-  entry.parking = false
   host.settle(entry, stopped(entry))
   host.unregister(entry)
 }
 
 /** The task's fiber has physically exited: decide its outcome (unless abandoned) and free its name. */
 export const onFiberExit = (host: ExitHost, entry: Entry, exit: Exit.Exit<LoopResult>): void => {
+  // The phase the fiber exited in decides what follows (`markExited` moves it to `Exiting`).
+  const phase = entry.phase
   entry.markExited()
   host.dynamicExited(entry)
   if (entry.graceTimer !== undefined) {
@@ -90,19 +94,21 @@ export const onFiberExit = (host: ExitHost, entry: Entry, exit: Exit.Exit<LoopRe
     attemptEnded(entry, host.now() - entry.attemptStartedAt)
     if (host.listening) {
       const by =
-        entry.stopReason ?? (entry.restartingNow ? "restart-now" : entry.parking ? "group-restart" : "interruption")
+        entry.stopReason ??
+        (phase === Phase.Restarting ? "restart-now" : phase === Phase.Parking ? "group-restart" : "interruption")
       host.emit(attemptCanceled(entry, host.now() - entry.attemptStartedAt, `stopped by ${by}`))
     }
   }
   const handedOver = Exit.isSuccess(exit) && exit.value === RESTART
-  if ((entry.parking || handedOver) && entry.stopReason === undefined && entry.outcome === undefined) {
+  const parks = phase === Phase.Parking || phase === Phase.Restarting || (phase === Phase.Running && handedOver)
+  if (parks) {
     // Waits for its group restart, which starts a new fiber on this entry.
+    transition(entry, Phase.Parked)
     if (host.shuttingDown) return finalizeParked(host, entry, "shutdown")
     if (handedOver) host.enqueueGroupRestart(entry)
-    else if (entry.restartingNow) respawn(host, entry, false)
+    else if (phase === Phase.Restarting) respawn(host, entry, false)
     return
   }
-  entry.parking = false
   if (Exit.isSuccess(exit)) {
     host.settle(entry, exit.value === RESTART ? stopped(entry) : exit.value)
   } else {

@@ -72,7 +72,7 @@ export class Outcomes {
 
   /** Decides `entry`'s outcome once; later calls are ignored. */
   settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
-    if (entry.outcome !== undefined) return
+    if (entry.isSettled) return
     const host = this.host
     entry.decide(outcome)
     if (host.listening) host.emit(taskFinished(entry, outcome))

@@ -35,6 +35,7 @@ import { GraceExceeded } from "../../SupervisorError.js"
 import { unsafeForkRoot } from "../compat.js"
 import { timeoutOptionMillis } from "../duration.js"
 import type { Entry } from "../entry.js"
+import { Phase } from "../entryLifecycle.js"
 import { Signal } from "../signal.js"
 import { ZeroSignal } from "../zeroSignal.js"
 import type { Registry } from "./registry.js"
@@ -76,7 +77,7 @@ export class Shutdown {
    * is decided (it is abandoned), though its fiber lives until the abandoned ones really exit.
    */
   subtreeAbandoned(entry: Entry): void {
-    if (entry.outcome !== undefined || entry.exited || entry.stopReason === undefined) return
+    if (entry.phase !== Phase.Stopping) return
     abandonWith(this.host, entry, `did not stop: tasks under it were abandoned (${stuckPaths(entry).join(", ")})`)
     // The shutdown stops waiting for it (it still holds its name until its fiber exits).
     if (this.started && !entry.isStatic && !entry.countedOut) {
@@ -178,13 +179,13 @@ export class Shutdown {
    */
   private stopInTurn(entry: Entry, left: number, deadline: number): Effect.Effect<void> {
     // Gone, or already abandoned (by a group restart, `remove`, `cancel`): nothing to wait for.
-    if (entry.exited || entry.outcome !== undefined) return Effect.void
+    if (entry.exited || entry.isSettled) return Effect.void
     requestStop(this.host, entry, "shutdown")
     const remaining = deadline - this.host.now()
-    if (remaining <= 0 || entry.outcome !== undefined) return Effect.void
+    if (remaining <= 0 || entry.isSettled) return Effect.void
     // A stop claimed earlier keeps the grace clock it started with (and so its deadline); a
-    // restart-now's clock is not a stop's (it ignores a stop) and is replaced by the share.
-    if (entry.graceTimer === undefined || entry.restartingNow) {
+    // restart-now's clock is not a stop's: `requestStop` dropped it, and the share replaces it.
+    if (entry.graceTimer === undefined) {
       const own = entry.spec.graceMs
       const budget = own ?? Math.floor(remaining / left)
       // A budget that reaches the deadline is the deadline's to enforce (`the shutdown grace`).
@@ -192,7 +193,7 @@ export class Shutdown {
         startGrace(this.host, entry, budget, own === undefined ? SHARE : "its grace")
       }
     }
-    if (entry.outcome !== undefined) return Effect.void
+    if (entry.isSettled) return Effect.void
     return timeoutOptionMillis(Effect.interruptible(entry.settled.await), remaining)
   }
 

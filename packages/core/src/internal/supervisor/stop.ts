@@ -3,8 +3,9 @@
  * restart, a shutdown, `restartNow`) and what happens when it does not stop in time (taskvisor's
  * `registry/removal.rs`; OTP's `shutdown` timeout and `brutal_kill`).
  *
- * **Owns** no state of its own: it writes the stop fields of `Entry` (`stopReason`, `parking`,
- * `restartingNow`, `graceTimer`, `abandonedAtOnce`) and starts grace clocks.
+ * **Owns** no state of its own: it moves entries through the stop phases (`Running` → `Parking` /
+ * `Restarting` / `Stopping` → `Abandoned`; see `entry.ts`), writes `stopReason`, `graceTimer` and
+ * `abandonedAtOnce`, and starts grace clocks.
  *
  * **Data flow**: `remove` / `cancel` (`removeByRef`, `cancelByRef`; a path is `resolve`d to the nested
  * supervisor that holds the task; a task not started yet is only taken out of its controller queue), `replace`, a group restart or a shutdown → `requestStop`
@@ -39,7 +40,8 @@ import * as TaskOutcome from "../../TaskOutcome.js"
 import type { EventInput } from "../bus.js"
 import { unsafeForkRoot, unsafeInterruptFork } from "../compat.js"
 import { decodeDuration, describe, sleepMillis, timeoutOptionMillis } from "../duration.js"
-import type { Entry, StopReason } from "../entry.js"
+import type { Entry } from "../entry.js"
+import { Phase, type StopReason, transition } from "../entryLifecycle.js"
 import type { Config } from "../options.js"
 import type { ReadinessRecord } from "../readiness.js"
 import type { Registry } from "./registry.js"
@@ -199,7 +201,8 @@ export const cancelByRef = (
 
 /** Claims the stop of `entry`: completes `cancelled`, then interrupts its fiber. `true` for the one claimant. */
 export const requestStop = (host: StopHost, entry: Entry, reason: Exclude<StopReason, "restart-now">): boolean => {
-  if (entry.stopReason !== undefined || entry.outcome !== undefined) return false
+  if (entry.isStopClaimed) return false
+  const phase = entry.phase
   entry.stopReason = reason
   entry.state = "stopping"
   entry.nextAttemptAt = undefined
@@ -213,16 +216,35 @@ export const requestStop = (host: StopHost, entry: Entry, reason: Exclude<StopRe
     // Parked by a group restart: nothing runs, it ends now.
     host.finalizeParked(entry, reason)
   } else {
-    entry.parking = false
+    // A `restartNow`'s grace clock does nothing once a stop is claimed: the stop's own clock (or
+    // the shutdown's deadline) is the one that counts.
+    if (phase === Phase.Restarting && entry.graceTimer !== undefined) {
+      unsafeInterruptFork(entry.graceTimer, host.fiberId)
+      entry.graceTimer = undefined
+    }
+    transition(entry, Phase.Stopping)
     unsafeInterruptFork(entry.fiber, host.fiberId)
   }
   return true
 }
 
-/** Stops `entry`'s fiber so that a group restart can start it again; `false` if it is ending anyway. */
-export const park = (host: StopHost, entry: Entry): boolean => {
-  if (entry.stopRequested || entry.outcome !== undefined) return false
-  entry.parking = true
+/** A park whose grace ran out becomes a real stop for `reason`: the task is never started again. */
+export const claimStop = (entry: Entry, reason: StopReason): void => {
+  entry.stopReason = reason
+  transition(entry, Phase.Stopping)
+}
+
+/**
+ * Stops `entry`'s fiber so that a new one can start on the entry: `Parking` for a group restart,
+ * `Restarting` for `restartNow`. `false` unless it is `Running` (being stopped, or ending anyway).
+ */
+export const park = (
+  host: StopHost,
+  entry: Entry,
+  to: typeof Phase.Parking | typeof Phase.Restarting = Phase.Parking
+): boolean => {
+  if (entry.phase !== Phase.Running) return false
+  transition(entry, to)
   entry.state = "waiting"
   entry.nextAttemptAt = undefined
   entry.signalCancelled()
@@ -236,8 +258,7 @@ export const restartEntry = (host: StopHost, entry: Entry): boolean => {
   if (host.shuttingDown || entry.exited) return false
   const state = entry.state
   const attemptRunning = entry.attemptRunning
-  if (!park(host, entry)) return false
-  entry.restartingNow = true
+  if (!park(host, entry, Phase.Restarting)) return false
   if (host.listening) {
     host.emit({ _tag: "TaskRestartRequested", id: entry.id, task: entry.name, path: entry.path, state })
   }
@@ -245,11 +266,10 @@ export const restartEntry = (host: StopHost, entry: Entry): boolean => {
   if (!attemptRunning) return true
   const graceMs = graceOf(host, entry)
   const expire = () => {
-    if (entry.exited || !entry.restartingNow || entry.stopReason !== undefined) return
+    // Exited (and started again), or a real stop came meanwhile.
+    if (entry.phase !== Phase.Restarting) return
     // Never restarted: a second attempt must not overlap the one that did not stop.
-    entry.restartingNow = false
-    entry.parking = false
-    entry.stopReason = "restart-now"
+    claimStop(entry, "restart-now")
     abandon(host, entry, graceMs, "its grace")
   }
   if (graceMs === 0) expire()
@@ -294,7 +314,7 @@ export const startGrace = (
 
 /** Abandons a task that did not stop within `graceMs`: its outcome is `ForceAborted`, its name stays taken. */
 export const abandon = (host: StopHost, entry: Entry, graceMs: number, during: string): void => {
-  if (graceMs === 0 && entry.outcome === undefined && !entry.exited) entry.abandonedAtOnce = host.now()
+  if (graceMs === 0 && !entry.isSettled && !entry.exited) entry.abandonedAtOnce = host.now()
   abandonWith(
     host,
     entry,
@@ -306,7 +326,7 @@ export const abandon = (host: StopHost, entry: Entry, graceMs: number, during: s
 
 /** Decides `entry`'s outcome as `ForceAborted` for `reason` (its fiber may still be running). */
 export const abandonWith = (host: StopHost, entry: Entry, reason: string): void => {
-  if (entry.outcome !== undefined) return
+  if (entry.isSettled) return
   entry.state = "stopping"
   host.settle(entry, new TaskOutcome.ForceAborted({ reason }))
 }
