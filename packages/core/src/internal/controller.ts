@@ -5,7 +5,7 @@
  * Data flow: `submit` checks its options and the task, then starts the submission at once
  * (`SupervisorImpl.spawn`, with the id and the `settled` signal reserved at submission), queues it,
  * or rejects it (outcome `Rejected`, event `SlotRejected`). When an owner's entry leaves the
- * registry, `SupervisorImpl.unregister` calls `released` and the slot passes to its next submission.
+ * registry, `SupervisorImpl.unregister` calls `ownerExited` and the slot passes to its next submission.
  * The shutdown (`SupervisorImpl.haltPending`) calls `shutdown`; a `remove` / `cancel` of a task
  * that is only queued ends in `removeQueued`.
  *
@@ -30,6 +30,7 @@ import type { Entry } from "./entry.js"
 import { Handle } from "./handle.js"
 import { Signal } from "./signal.js"
 import { misplaced as misplacedUnder } from "./supervisor/admission.js"
+import { slotRejected, slotSubmitted, slotTransition } from "./supervisor/events.js"
 import { requestStop, startGrace, type StopHost } from "./supervisor/stop.js"
 import { type ResolvedTask, resolveTask } from "./task.js"
 
@@ -185,14 +186,7 @@ export class Controller {
       const submission = new Submission(TaskId.unsafeNext(), spec, caller as Caller<unknown>, slot)
       const handle = new Handle(submission, sup)
       if (sup.listening) {
-        sup.emit({
-          _tag: "SlotSubmitted",
-          id: submission.id,
-          task: spec.name,
-          path: sup.childPath(spec.name),
-          slot: slotName,
-          admission: checked.success.admission
-        })
+        sup.emit(slotSubmitted(submission.id, spec.name, sup.childPath(spec.name), slotName, checked.success.admission))
       }
       if (slot.owner === undefined && slot.queue.length === 0) {
         if (!this.start(submission)) this.slots.delete(slotName)
@@ -261,15 +255,9 @@ export class Controller {
   private reject(submission: Submission, kind: Rejection, reason: string): void {
     const sup = this.supervisor
     if (sup.listening) {
-      sup.emit({
-        _tag: "SlotRejected",
-        id: submission.id,
-        task: submission.name,
-        path: sup.childPath(submission.name),
-        slot: submission.slot.name,
-        kind,
-        reason
-      })
+      sup.emit(
+        slotRejected(submission.id, submission.name, sup.childPath(submission.name), submission.slot.name, kind, reason)
+      )
     }
     submission.settled.complete(new TaskOutcome.Rejected({ kind, reason }))
   }
@@ -279,21 +267,11 @@ export class Controller {
     slot.status = to
     const sup = this.supervisor
     if (!sup.listening) return
-    const owner = slot.owner
-    const fields = {
-      _tag: "SlotTransition",
-      path: sup.path,
-      slot: slot.name,
-      from,
-      to,
-      queued: slot.queue.length,
-      reason
-    } as const
-    sup.emit(owner === undefined ? fields : { ...fields, owner: owner.name })
+    sup.emit(slotTransition(sup.path, slot.name, from, to, slot.queue.length, reason, slot.owner?.name))
   }
 
   /** An entry left the registry: if it owned a slot, the slot passes to the next submission. */
-  released(entry: Entry): void {
+  ownerExited(entry: Entry): void {
     const slot = this.owned.get(entry)
     if (slot === undefined) return
     this.owned.delete(entry)
@@ -338,7 +316,7 @@ export class Controller {
     }
   }
 
-  snapshot(): ReadonlyArray<SlotInfo> {
+  slotInfos(): ReadonlyArray<SlotInfo> {
     return Array.from(this.slots.values(), (slot) => ({
       slot: slot.name,
       status: slot.status,

@@ -25,13 +25,13 @@
  * | `Ended`      | exited | the outcome is decided: it leaves the registry           | —                                   |
  *
  * Who moves it: `park`, `restartEntry`, `requestStop`, `claimStop` (a park whose grace ran out;
- * all in `supervisor/stop.ts`), `decide` (called by `settle`: → `Abandoned`, or `Ended` once the
+ * all in `supervisor/stop.ts`), `recordOutcome` (called by `settle`: → `Abandoned`, or `Ended` once the
  * fiber has exited), `markExited` (→ `Exiting`, or `Abandoned` → `Ended`), `onFiberExit`
  * (→ `Parked`), `rearm` (→ `Running`).
  *
  * Invariants:
  * - One writer at a time, its own fiber or the supervisor's synchronous operations: no locks.
- * - `outcome` is written once, by `decide`, which only the supervisor's `settle` calls.
+ * - `outcome` is written once, by `recordOutcome`, which only the supervisor's `settle` calls.
  * - `stopReason` is set once and never cleared (the claim's data, kept after the fiber exits): a
  *   claimed entry never gets a new fiber.
  *
@@ -93,8 +93,8 @@ export interface NestedSupervisor extends StopByRefHost {
   readonly registry: Registry
   /** Its tree, for its parent's snapshot. */
   treeSnapshot(): SupervisorTree.SupervisorTree
-  /** Decides its shutdown now if its deadline has come (see `Shutdown.decideIfDue`). */
-  decideIfDue(): void
+  /** Decides its shutdown now if its deadline has come (see `Shutdown.finishIfDue`). */
+  finishIfDue(): void
 }
 
 /**
@@ -284,7 +284,7 @@ export class Entry extends EntryLifecycle implements TaskContext {
   }
 
   /** Records the outcome (→ `Ended` once the fiber has exited, else `Abandoned`) and wakes whoever waits for it. */
-  decide(outcome: TaskOutcome.TaskOutcome): void {
+  recordOutcome(outcome: TaskOutcome.TaskOutcome): void {
     transition(this, this.exited ? Phase.Ended : Phase.Abandoned)
     this.outcome = outcome
     if (this.settledSignal !== undefined) this.settledSignal.complete(outcome)

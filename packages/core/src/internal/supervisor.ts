@@ -78,6 +78,7 @@ import type { Config } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
 import type { Signal } from "./signal.js"
 import { admit, admitAll, startStatic } from "./supervisor/admission.js"
+import { taskAdded, taskRemoved } from "./supervisor/events.js"
 import { finalizeParked, onFiberExit } from "./supervisor/exit.js"
 import { GroupRestarts } from "./supervisor/groupRestart.js"
 import { operatorAction } from "./supervisor/operator.js"
@@ -88,7 +89,7 @@ import { infoOf, treeOf } from "./supervisor/snapshot.js"
 import { cancelByRef, findByRef, removeByRef, restartByRef } from "./supervisor/stop.js"
 import { RestartVerdicts } from "./supervisor/verdict.js"
 import type { ResolvedTask } from "./task.js"
-import { type RestartVerdict, supervisorLoop, taskContext, taskLoop } from "./taskLoop.js"
+import { type RestartVerdict, supervisorLoop, taskContext } from "./taskLoop.js"
 
 /** The supervisor: a registry of entries, each run by its own root fiber (see the module header). */
 export class SupervisorImpl implements Supervisor {
@@ -188,7 +189,7 @@ export class SupervisorImpl implements Supervisor {
     if (!this.readiness.empty) this.readiness.clear(entry.path)
     this.registry.add(entry)
     this.outcomes.added(spec.significant)
-    if (this.listening) this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name, path: entry.path })
+    if (this.listening) this.emit(taskAdded(entry))
     entry.caller = caller as Caller<unknown>
     this.startFiber(entry)
     return entry
@@ -197,7 +198,7 @@ export class SupervisorImpl implements Supervisor {
   /** Forks `entry`'s fiber on the shared task loop; `onFiberExit` observes its exit. */
   startFiber(entry: Entry): void {
     if (!entry.isStatic) this.shutdownRun.aliveDynamic.increment()
-    entry.fiber = unsafeForkDetached(taskContext(entry), taskLoop(this), (exit) => onFiberExit(this, entry, exit))
+    entry.fiber = unsafeForkDetached(taskContext(entry), this.loop, (exit) => onFiberExit(this, entry, exit))
   }
 
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {
@@ -249,7 +250,7 @@ export class SupervisorImpl implements Supervisor {
   }
 
   get slots() {
-    return Effect.sync(() => this.controller.snapshot())
+    return Effect.sync(() => this.controller.slotInfos())
   }
 
   // ---- restarts ----
@@ -317,13 +318,13 @@ export class SupervisorImpl implements Supervisor {
   /** Removes an ended entry from the registry (its name is free again). */
   unregister(entry: Entry): void {
     this.registry.remove(entry)
-    if (this.listening) this.emit({ _tag: "TaskRemoved", id: entry.id, task: entry.name, path: entry.path })
-    this.controller.released(entry)
+    if (this.listening) this.emit(taskRemoved(entry))
+    this.controller.ownerExited(entry)
     this.registry.left()
   }
 
   /** Resumes when the registry is empty: every task's fiber has exited, abandoned ones included. */
-  get released(): Effect.Effect<void> {
+  get awaitUnregistered(): Effect.Effect<void> {
     return this.registry.whenEmpty
   }
 
@@ -386,14 +387,14 @@ export class SupervisorImpl implements Supervisor {
   }
 
   get join(): Effect.Effect<void, SupervisorFailure> {
-    return Effect.flatMap(this.shutdownRun.finished.await, () =>
+    return Effect.flatMap(this.shutdownRun.done.await, () =>
       this.outcomes.failure === undefined ? Effect.void : Effect.fail(this.outcomes.failure)
     )
   }
 
   /** Calls `f` once the shutdown has finished, whoever started it, with its `GraceExceeded` if any. */
-  onFinished(f: (exceeded: GraceExceeded | undefined) => void): void {
-    this.shutdownRun.onFinished(f)
+  onShutdownDone(f: (exceeded: GraceExceeded | undefined) => void): void {
+    this.shutdownRun.onShutdownDone(f)
   }
 
   // ---- shutdown ----
@@ -408,8 +409,8 @@ export class SupervisorImpl implements Supervisor {
     this.controller.shutdown()
   }
 
-  /** See `Shutdown.decideIfDue`. */
-  decideIfDue(): void {
-    this.shutdownRun.decideIfDue()
+  /** See `Shutdown.finishIfDue`. */
+  finishIfDue(): void {
+    this.shutdownRun.finishIfDue()
   }
 }

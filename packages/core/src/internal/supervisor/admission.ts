@@ -31,6 +31,7 @@ import type { Entry } from "../entry.js"
 import type { Config } from "../options.js"
 import type { Signal } from "../signal.js"
 import { type ResolvedTask, resolveTask } from "../task.js"
+import { taskAddFailed } from "./events.js"
 
 /** What admission reads from its supervisor. */
 export interface AdmissionHost {
@@ -113,7 +114,7 @@ const addFailed = (
   reason: string
 ): void => {
   if (host.listening) {
-    host.emit({ _tag: "TaskAddFailed", path: host.config.path, task: name, rejection, reason })
+    host.emit(taskAddFailed(host.config.path, name, rejection, reason))
   }
 }
 

@@ -35,6 +35,7 @@ import { sleepMillis } from "../duration.js"
 import type { Entry } from "../entry.js"
 import { Phase } from "../entryLifecycle.js"
 import { Signal } from "../signal.js"
+import { groupRestart } from "./events.js"
 import type { Registry } from "./registry.js"
 import { claimStop, graceOf, park, requestStop, startGrace, type StopHost } from "./stop.js"
 
@@ -183,15 +184,7 @@ export class GroupRestarts {
         entry.nextAttemptAt = undefined
       }
     }
-    if (host.listening) {
-      host.emit({
-        _tag: "GroupRestart",
-        path: host.path,
-        strategy: host.config.strategy,
-        trigger: trigger.name,
-        affected: affected.map((entry) => entry.name)
-      })
-    }
+    if (host.listening) host.emit(groupRestart(host.path, host.config.strategy, trigger, affected))
     const others = affected.filter((entry) => entry !== trigger).reverse()
     const stopOthers = Effect.forEach(others, (entry) => stopForRestart(host, entry), { discard: true })
     // The trigger's backoff runs once its siblings are down.

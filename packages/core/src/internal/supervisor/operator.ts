@@ -20,6 +20,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { OperatorRequest, OperatorResult } from "../../Supervisor.js"
+import { operatorActionRequested } from "./events.js"
 import { claimCancel, findByRef, removeByRef, restartByRef, type StopByRefHost } from "./stop.js"
 
 /** What operator actions need from their supervisor: the stop protocol's view, which finds tasks. */
@@ -34,15 +35,16 @@ export const operatorAction = (host: OperatorHost, request: OperatorRequest): Ef
     const audit = (outcome: OperatorResult["outcome"], reason?: string): OperatorResult => {
       const result: OperatorResult = reason === undefined ? { outcome } : { outcome, reason }
       if (host.listening) {
-        host.emit({
-          _tag: "OperatorActionRequested",
-          path,
-          action,
-          outcome,
-          ...(reason === undefined ? undefined : { reason: bounded(reason, maxAuditReason) }),
-          remote: input.remote,
-          source: input.source
-        })
+        host.emit(
+          operatorActionRequested({
+            path,
+            action,
+            outcome,
+            ...(reason === undefined ? undefined : { reason: bounded(reason, maxAuditReason) }),
+            remote: input.remote,
+            source: input.source
+          })
+        )
       }
       return result
     }

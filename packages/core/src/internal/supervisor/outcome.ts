@@ -33,7 +33,7 @@ import type { Entry } from "../entry.js"
 import type { Config } from "../options.js"
 import type { ReadinessRecord } from "../readiness.js"
 import { ZeroSignal } from "../zeroSignal.js"
-import { supervisorFailed, taskFinished } from "./events.js"
+import { autoShutdown, supervisorFailed, taskFinished } from "./events.js"
 
 /** What outcome accounting needs from its supervisor. */
 export interface OutcomeHost {
@@ -74,7 +74,7 @@ export class Outcomes {
   settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
     if (entry.isSettled) return
     const host = this.host
-    entry.decide(outcome)
+    entry.recordOutcome(outcome)
     if (host.listening) host.emit(taskFinished(entry, outcome))
     this.pending.decrement()
     if (entry.spec.significant) this.significantLive -= 1
@@ -105,7 +105,7 @@ export class Outcomes {
     const mode = host.config.autoShutdown
     if (mode === "never" || (mode === "all-significant" && this.significantLive > 0)) return
     if (host.shuttingDown) return
-    if (host.listening) host.emit({ _tag: "AutoShutdown", path: host.config.path, mode, trigger: entry.name })
+    if (host.listening) host.emit(autoShutdown(host.config.path, mode, entry))
     host.beginShutdown()
   }
 

@@ -44,6 +44,7 @@ import type { Entry } from "../entry.js"
 import { Phase, type StopReason, transition } from "../entryLifecycle.js"
 import type { Config } from "../options.js"
 import type { ReadinessRecord } from "../readiness.js"
+import { taskRemoveRequested, taskRestartRequested } from "./events.js"
 import type { Registry } from "./registry.js"
 
 /** What an ordered stop gives a static child without a grace of its own. */
@@ -209,7 +210,7 @@ export const requestStop = (host: StopHost, entry: Entry, reason: Exclude<StopRe
   // Stopping a subtree deliberately withdraws the readiness tasks that ended for good in it.
   if (!host.readiness.empty && reason !== "shutdown" && reason !== "group-restart") host.readiness.clear(entry.path)
   if (host.listening) {
-    host.emit({ _tag: "TaskRemoveRequested", id: entry.id, task: entry.name, path: entry.path, reason })
+    host.emit(taskRemoveRequested(entry, reason))
   }
   entry.signalCancelled()
   if (entry.exited) {
@@ -260,7 +261,7 @@ export const restartEntry = (host: StopHost, entry: Entry): boolean => {
   const attemptRunning = entry.attemptRunning
   if (!park(host, entry, Phase.Restarting)) return false
   if (host.listening) {
-    host.emit({ _tag: "TaskRestartRequested", id: entry.id, task: entry.name, path: entry.path, state })
+    host.emit(taskRestartRequested(entry, state))
   }
   // Only an attempt has finalizers to wait for: a task backing off or scheduled is only sleeping.
   if (!attemptRunning) return true
@@ -294,7 +295,7 @@ export const startGrace = (
 ): void => {
   if (entry.exited) return
   const end = () => {
-    entry.nested?.decideIfDue()
+    entry.nested?.finishIfDue()
     expire?.()
     abandon(host, entry, graceMs, during)
   }
