@@ -21,6 +21,7 @@ import * as Result from "effect/Result"
 import * as Option from "effect/Option"
 import type { AddError, SlotInfo, SubmitOptions, Supervisor, TaskHandle, TaskRef } from "../Supervisor.js"
 import { InvalidArgument, SupervisorShuttingDown } from "../SupervisorError.js"
+import { Admission as AdmissionSchema, type SlotRejected, type SlotStatus as SlotStatusSchema } from "../SupervisorEvent.js"
 import type { Task } from "../Task.js"
 import * as TaskId from "../TaskId.js"
 import * as TaskOutcome from "../TaskOutcome.js"
@@ -34,12 +35,14 @@ import { slotRejected, slotSubmitted, slotTransition } from "./supervisor/events
 import { requestStop, startGrace, type StopHost } from "./supervisor/stop.js"
 import type { ResolvedTask } from "./task.js"
 
-type Admission = "queue" | "replace" | "drop-if-running"
-type SlotStatus = "idle" | "running" | "terminating"
-type Rejection =
-  "QueueFull" | "SlotBusy" | "SupersededByReplace" | "RemovedFromQueue" | "ShuttingDown" | "AlreadyExists"
+/** How a submission is admitted (declared once, by `SupervisorEvent.Admission`). */
+type Admission = typeof AdmissionSchema.Type
+/** What a slot is doing (declared once, by `SupervisorEvent.SlotStatus`). */
+type SlotStatus = typeof SlotStatusSchema.Type
+/** Why a submission never starts (declared once, by `SupervisorEvent.SlotRejected`). */
+type Rejection = (typeof SlotRejected.Type)["kind"]
 
-const admissions: ReadonlyArray<Admission> = ["queue", "replace", "drop-if-running"]
+const admissions: ReadonlyArray<Admission> = AdmissionSchema.literals
 
 /**
  * What the controller needs from its supervisor (`SupervisorImpl` implements it): the stop
@@ -58,10 +61,10 @@ export interface ControllerHost extends StopHost, Pick<Supervisor, "cancel"> {
     id: TaskId.TaskId,
     settled: Signal<TaskOutcome.TaskOutcome>
   ): Entry
-  /** A queued submission counts as a task without an outcome (for `awaitEmpty`). */
-  holdPending(): void
-  /** The submission started, or will never start. */
-  releasePending(): void
+  /** A submission waits in a slot's queue: it counts as a task without an outcome (for `awaitEmpty`). */
+  submissionQueued(): void
+  /** A queued submission left its queue: it started (counted as its task now), or it never will. */
+  submissionDequeued(): void
 }
 
 /** A submission waiting in its slot's queue. Its id is reserved at submission. */
@@ -210,10 +213,9 @@ export class Controller {
         case "replace": {
           const head = slot.queue.first
           if (head !== undefined) {
+            // One queued submission takes another's place: the count of queued ones stays as it is.
             slot.queue.replaceFirst(submission)
-            sup.holdPending()
             this.reject(head, "SupersededByReplace", `replaced by a newer submission to slot "${slotName}"`)
-            sup.releasePending()
           } else {
             this.enqueue(slot, submission)
           }
@@ -234,7 +236,7 @@ export class Controller {
 
   private enqueue(slot: Slot, submission: Submission): void {
     slot.queue.push(submission)
-    this.supervisor.holdPending()
+    this.supervisor.submissionQueued()
   }
 
   /** Starts `submission` as its slot's owner; `false` (and rejected) when its name is taken. */
@@ -289,7 +291,7 @@ export class Controller {
       }
       this.start(next)
       // After the start, so the count of undecided tasks never touches zero in between.
-      this.supervisor.releasePending()
+      this.supervisor.submissionDequeued()
     }
   }
 
@@ -299,7 +301,7 @@ export class Controller {
       const submission = slot.queue.remove((s) => (typeof ref === "string" ? s.name === ref : s.id === ref))
       if (submission === undefined) continue
       this.reject(submission, "RemovedFromQueue", "removed before it started")
-      this.supervisor.releasePending()
+      this.supervisor.submissionDequeued()
       return true
     }
     return false
@@ -311,7 +313,7 @@ export class Controller {
       const queued = slot.queue.takeAll()
       for (const submission of queued) {
         this.reject(submission, "ShuttingDown", "the supervisor is shutting down")
-        this.supervisor.releasePending()
+        this.supervisor.submissionDequeued()
       }
     }
   }

@@ -16,10 +16,14 @@
  * @internal
  */
 
+import type { TaskRemoveRequested } from "../SupervisorEvent.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
 
-/** Why a stop was requested. */
-export type StopReason = "remove" | "cancel" | "shutdown" | "group-restart" | "replace" | "restart-now"
+/**
+ * Why a stop was claimed: a `TaskRemoveRequested.reason` (declared once, by the event's schema), or
+ * `"restart-now"` (a `restartNow` whose grace ran out; it publishes no `TaskRemoveRequested`).
+ */
+export type StopReason = (typeof TaskRemoveRequested.Type)["reason"] | "restart-now"
 
 /** What a task's fiber ends with: its outcome, or `RESTART` when it hands its restart to a group restart. */
 export const RESTART: unique symbol = Symbol.for("@fibervisor/core/GroupRestart")

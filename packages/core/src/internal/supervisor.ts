@@ -166,12 +166,13 @@ export class SupervisorImpl implements Supervisor {
 
   // ---- admission ----
 
-  /** Queued controller submissions count as tasks without an outcome (for `awaitEmpty`). */
-  holdPending(): void {
+  /** See `ControllerHost.submissionQueued`. */
+  submissionQueued(): void {
     this.outcomes.pending.increment()
   }
 
-  releasePending(): void {
+  /** See `ControllerHost.submissionDequeued`. */
+  submissionDequeued(): void {
     this.outcomes.pending.decrement()
   }
 

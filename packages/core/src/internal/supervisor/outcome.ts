@@ -13,9 +13,9 @@
  *
  * **Invariants**
  * - An outcome is decided once: a second `settle` of the same entry does nothing.
- * - `pending` counts undecided tasks plus queued controller submissions (`hold`/`release`): a
- *   submission handed over to a new owner is released only after the owner is registered, so the
- *   count never touches zero in between.
+ * - `pending` counts undecided tasks plus queued controller submissions (`submissionQueued` /
+ *   `submissionDequeued`): a submission handed over to a new owner leaves the count only after the
+ *   owner is registered (and counted), so the count never touches zero in between.
  * - The failure is recorded before the shutdown it starts, and only the first one counts; a
  *   supervisor already shutting down no longer fails.
  * - A task stopped on purpose (`remove`, `cancel`, `replace`, a shutdown, a group restart) never
