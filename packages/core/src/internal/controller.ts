@@ -21,7 +21,11 @@ import * as Result from "effect/Result"
 import * as Option from "effect/Option"
 import type { AddError, SlotInfo, SubmitOptions, Supervisor, TaskHandle, TaskRef } from "../Supervisor.js"
 import { InvalidArgument, SupervisorShuttingDown } from "../SupervisorError.js"
-import { Admission as AdmissionSchema, type SlotRejected, type SlotStatus as SlotStatusSchema } from "../SupervisorEvent.js"
+import {
+  Admission as AdmissionSchema,
+  type SlotRejected,
+  type SlotStatus as SlotStatusSchema
+} from "../SupervisorEvent.js"
 import type { Task } from "../Task.js"
 import * as TaskId from "../TaskId.js"
 import * as TaskOutcome from "../TaskOutcome.js"
