@@ -44,16 +44,20 @@ import { gate } from "./OffloadHelpers.js"
 /** A function where a value is expected (one line, so a reason that prints it stays one line). */
 const fn = () => 1
 
-/** How fibervisor prints a value in a reason (a copy of `internal/duration.ts` `describe`). */
+/**
+ * How fibervisor prints a value in a reason (a copy of `internal/duration.ts` `describe`, the one
+ * value printer every package uses).
+ */
 const d = (input: unknown): string => {
-  if (input === null) return "null"
-  if (input === undefined) return "undefined"
-  if (Array.isArray(input)) return "an array"
-  if (typeof input === "string") return `"${input}"`
-  if (typeof input === "object") return "an object"
+  if (typeof input === "string") return JSON.stringify(input)
+  if (typeof input === "number") return Object.is(input, -0) ? "-0" : String(input)
+  if (typeof input === "bigint") return `${input}n`
   if (typeof input === "function") return "a function"
-  if (typeof input === "bigint") return `bigint ${input}n`
-  return `${typeof input} ${String(input)}`
+  if (input === null) return "null"
+  if (Array.isArray(input)) return "an array"
+  if (Duration.isDuration(input)) return `Duration(${Duration.format(input)})`
+  if (typeof input === "object") return "an object"
+  return String(input)
 }
 
 /** One invalid value and the exact reason its validator gives. */
@@ -88,7 +92,7 @@ const badDurations: ReadonlyArray<Bad> = [
   { label: "[1, NaN]", value: [1, Number.NaN], reason: "must be finite" },
   { label: "[-1, 0]", value: [-1, 0], reason: "must not be negative" },
   { label: "null", value: null, reason: "must be a duration, got null" },
-  { label: "true", value: true, reason: "must be a duration, got boolean true" },
+  { label: "true", value: true, reason: "must be a duration, got true" },
   { label: "a function", value: fn, reason: `must be a duration, got ${d(fn)}` },
   { label: "-1n", value: -1n, reason: "must not be negative, got -1n" }
 ]

@@ -351,7 +351,7 @@ describe("logFailures", () => {
     Effect.gen(function* () {
       const cases: ReadonlyArray<readonly [unknown, string, string | undefined]> = [
         [{ logFailures: "no" }, "logFailures", 'must be true or false, got "no"'],
-        [{ perKind: { x: { logFailures: 0 } } }, "perKind.x.logFailures", "must be true or false, got number 0"],
+        [{ perKind: { x: { logFailures: 0 } } }, "perKind.x.logFailures", "must be true or false, got 0"],
         [{ perKind: { x: { logFailure: false } } }, "perKind.x.logFailure", undefined]
       ]
       for (const [config, field, reason] of cases) {

@@ -1198,7 +1198,7 @@ describe("Controller: bad input", () => {
     ],
     ["slot empty", { admission: "queue", slot: "" }, "slot", `must be a non-empty string, got ""`],
     ["slot blank", { admission: "replace", slot: "  " }, "slot", `must be a non-empty string, got "  "`],
-    ["slot 3", { admission: "queue", slot: 3 }, "slot", "must be a non-empty string, got number 3"]
+    ["slot 3", { admission: "queue", slot: 3 }, "slot", "must be a non-empty string, got 3"]
   ]
 
   for (const [label, options, field, reason] of badOptions) {
@@ -1242,7 +1242,7 @@ describe("Controller: bad input", () => {
             new SupervisorError.InvalidTaskSpec({
               task: "job",
               field: "maxRetries",
-              reason: "must be a non-negative integer (or undefined for unlimited), got number -1"
+              reason: "must be a non-negative integer (or undefined for unlimited), got -1"
             })
           )
           expect(
@@ -1446,7 +1446,7 @@ describe("Controller: the Supervisor.submit accessor", () => {
         expect(error).toEqual(
           new SupervisorError.InvalidSupervisorOptions({
             field: "maxSlotQueue",
-            reason: `must be a non-negative integer, got number ${maxSlotQueue}`
+            reason: `must be a non-negative integer, got ${maxSlotQueue}`
           })
         )
       }
