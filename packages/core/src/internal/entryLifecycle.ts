@@ -181,22 +181,6 @@ export abstract class EntryLifecycle {
     return this.flag(STATIC)
   }
 
-  /** An attempt is in flight (for `AttemptCanceled` when a stop interrupts it). */
-  get attemptRunning(): boolean {
-    return this.flag(ATTEMPT_RUNNING)
-  }
-  set attemptRunning(on: boolean) {
-    this.setFlag(ATTEMPT_RUNNING, on)
-  }
-
-  /** The attempt failed with `TaskError.Escalate`. */
-  get escalating(): boolean {
-    return this.flag(ESCALATING)
-  }
-  set escalating(on: boolean) {
-    this.setFlag(ESCALATING, on)
-  }
-
   /** A stop was requested for the current fiber. */
   get cancelSent(): boolean {
     return this.flag(CANCEL_SENT)
@@ -207,29 +191,17 @@ export abstract class EntryLifecycle {
     return this.flag(BEGUN)
   }
 
+  // The read-write booleans: accessors over one bit each, defined by `flagAccessors` below.
+  /** An attempt is in flight (for `AttemptCanceled` when a stop interrupts it). */
+  declare attemptRunning: boolean
+  /** The attempt failed with `TaskError.Escalate`. */
+  declare escalating: boolean
   /** Its failure already added one to `restarts` for the group restart that will start it again. */
-  get restartCounted(): boolean {
-    return this.flag(RESTART_COUNTED)
-  }
-  set restartCounted(on: boolean) {
-    this.setFlag(RESTART_COUNTED, on)
-  }
-
+  declare restartCounted: boolean
   /** Taken along by the group restart under way: a failure of its current attempt joins that restart. */
-  get heldByGroup(): boolean {
-    return this.flag(HELD_BY_GROUP)
-  }
-  set heldByGroup(on: boolean) {
-    this.setFlag(HELD_BY_GROUP, on)
-  }
-
+  declare heldByGroup: boolean
   /** A dynamic supervisor task whose subtree a shutdown found decided: it no longer waits for its fiber. */
-  get countedOut(): boolean {
-    return this.flag(COUNTED_OUT)
-  }
-  set countedOut(on: boolean) {
-    this.setFlag(COUNTED_OUT, on)
-  }
+  declare countedOut: boolean
 
   /** Marks that a stop was requested for the current fiber (`TaskContext.cancelled`). */
   protected markCancelSent(): void {
@@ -251,3 +223,32 @@ export abstract class EntryLifecycle {
     this.flags &= STATIC | ATTEMPT_RUNNING | ESCALATING
   }
 }
+
+/**
+ * Defines the read-write boolean accessors of `EntryLifecycle` on its prototype, one bit of `flags`
+ * each (what a getter/setter pair per boolean would spell out five times). Prototype accessors,
+ * like a class's own: no field per entry.
+ */
+const flagAccessors = (
+  bits: Readonly<Record<"attemptRunning" | "escalating" | "restartCounted" | "heldByGroup" | "countedOut", number>>
+): void => {
+  for (const [name, bit] of Object.entries(bits)) {
+    Object.defineProperty(EntryLifecycle.prototype, name, {
+      get(this: { flags: number }): boolean {
+        return (this.flags & bit) !== 0
+      },
+      set(this: { flags: number }, on: boolean) {
+        this.flags = on ? this.flags | bit : this.flags & ~bit
+      },
+      configurable: true
+    })
+  }
+}
+
+flagAccessors({
+  attemptRunning: ATTEMPT_RUNNING,
+  escalating: ESCALATING,
+  restartCounted: RESTART_COUNTED,
+  heldByGroup: HELD_BY_GROUP,
+  countedOut: COUNTED_OUT
+})
