@@ -15,8 +15,8 @@
  * happens today) — and last the runners of the tables: one test per row, driving every API that
  * accepts the row (a failure names the API: `[addAll] expected …`).
  *
- * Existing files test parts of this in more depth (Task.test.ts, OffloadConfig.test.ts,
- * tree/TreeOptions.test.ts, tree/Controller.test.ts "bad input"); this file is the one place that
+ * Existing files test parts of this in more depth (Task.test.ts, Offload/config.test.ts,
+ * tree/options.test.ts, tree/controller.test.ts "bad input"); this file is the one place that
  * lists every (API, option) × value.
  */
 import { describe, expect, it, layer } from "@effect/vitest"
@@ -35,7 +35,7 @@ import {
 import { live } from "../src/internal/compat.js"
 import { type Ev, ofTag, setup, tags } from "./helpers/recorder.js"
 import { flush, parked, TestTime } from "./helpers/tasks.js"
-import { gate } from "./OffloadHelpers.js"
+import { gate } from "./helpers/offload.js"
 
 // =============================================================================================
 // The value catalogue

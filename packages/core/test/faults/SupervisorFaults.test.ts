@@ -39,9 +39,9 @@ import {
 import { TestTime } from "@fibervisor/vitest"
 import { live } from "../../src/internal/compat.js"
 import type { SupervisorImpl } from "../../src/internal/supervisor.js"
-import { captureLogs } from "../OffloadHelpers.js"
+import { captureLogs } from "../helpers/offload.js"
 import { flush } from "../helpers/tasks.js"
-import { line } from "../tree/helpers.js"
+import { line } from "../helpers/tree.js"
 
 type Ev = SupervisorEvent.SupervisorEvent
 

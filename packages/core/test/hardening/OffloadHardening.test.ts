@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Result, Scope } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { captureLogs, counter, counts, delta, flush, gate, TestTime, uniqueKind, zero } from "../OffloadHelpers.js"
+import { captureLogs, counter, counts, delta, flush, gate, TestTime, uniqueKind, zero } from "../helpers/offload.js"
 
 const keyed = OffloadKey.keyed
 const auto = OffloadKey.auto

@@ -4,7 +4,7 @@
  */
 import { Clock, Deferred, Effect, Option } from "effect"
 import { type Supervisor, Task } from "@fibervisor/core"
-import type { Ev } from "../helpers/recorder.js"
+import type { Ev } from "./recorder.js"
 
 /** An attempt that logs `"<name>@<instant>"` in `log` when it starts, then runs `body`. */
 export const logStart = <A, E, R>(log: Array<string>, name: string, body: Effect.Effect<A, E, R>) =>

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { counter, gate } from "./OffloadHelpers.js"
+import { counter, gate } from "../helpers/offload.js"
 
 /** `[description, config, field, reason]`; `reason` undefined = any non-empty reason. */
 const invalid: ReadonlyArray<readonly [string, unknown, string, string | undefined]> = [

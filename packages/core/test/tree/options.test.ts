@@ -10,7 +10,7 @@ import { Backoff, RestartPolicy, Supervisor, SupervisorError, Task } from "@fibe
 import { TestTime } from "@fibervisor/vitest"
 import { ofTag, setup, tags } from "../helpers/recorder.js"
 import { flush } from "../helpers/tasks.js"
-import { fieldsOf, forever } from "./intensityHelpers.js"
+import { fieldsOf, forever } from "../helpers/intensity.js"
 
 /** A row: what is passed, the field the error names, and its reason. */
 type Row = readonly [label: string, options: unknown, field: string, reason: string]

@@ -2,7 +2,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Ref, Scope, Stream } from "effect"
 import { Supervisor, SupervisorError, SupervisorEvent, Task, TaskContext, TaskOutcome } from "@fibervisor/core"
 import { TestTime } from "@fibervisor/vitest"
-import { flush, parked } from "./helpers/tasks.js"
+import { flush, parked } from "../helpers/tasks.js"
 
 /** An attempt stuck in an uninterruptible region until `release` completes. */
 const stubborn = (started: Deferred.Deferred<void>, release: Deferred.Deferred<void>) =>

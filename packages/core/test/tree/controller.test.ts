@@ -13,7 +13,7 @@ import {
 import { TestTime } from "@fibervisor/vitest"
 import { script, setup } from "../helpers/recorder.js"
 import { flush } from "../helpers/tasks.js"
-import { gated, logged, logStart, slotInfo, slotTrace, unseq } from "./controllerHelpers.js"
+import { gated, logged, logStart, slotInfo, slotTrace, unseq } from "../helpers/controller.js"
 
 const rejected = (kind: TaskOutcome.RejectionKind, reason: string) => new TaskOutcome.Rejected({ kind, reason })
 const busy = (slot: string) => rejected("SlotBusy", `slot "${slot}" is busy`)

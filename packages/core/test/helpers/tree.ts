@@ -7,7 +7,7 @@ import type { Duration, Scope } from "effect"
 import { Supervisor, SupervisorEvent, TaskContext } from "@fibervisor/core"
 import type { Task } from "@fibervisor/core"
 import { TestTime } from "@fibervisor/vitest"
-import { flush } from "../helpers/tasks.js"
+import { flush } from "./tasks.js"
 
 export type Ev = SupervisorEvent.SupervisorEvent
 
