@@ -42,8 +42,7 @@ import type { SupervisorImpl } from "../../src/internal/supervisor.js"
 import { captureLogs } from "../helpers/offload.js"
 import { flush } from "../helpers/tasks.js"
 import { line } from "../helpers/tree.js"
-
-type Ev = SupervisorEvent.SupervisorEvent
+import type { Ev } from "../helpers/recorder.js"
 
 /** The sum of every `fibervisor_task_running` gauge (every task label). */
 const runningGauges = Effect.map(Metric.snapshot, (snapshots) =>
