@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 
 /**
@@ -77,6 +78,20 @@ export const isOffloadKey = (u: unknown): u is OffloadKey => u instanceof Keyed 
  * @category formatting
  */
 export const format = (key: OffloadKey): string => (key._tag === "Keyed" ? `${key.kind}:${key.key}` : `${key.kind}:*`)
+
+/**
+ * The warning an `Offload` implementation logs when it rejects `key` because `reason` (what
+ * `validate` said): `offload rejected: <reason>`, annotated `fibervisor: "offload"` and the key's
+ * `format` (`"?"` when it is not a key at all). The real layers and `TestOffload` log this same
+ * line, so a log assertion holds whichever layer a test provides.
+ *
+ * @since 1.0.0
+ * @category logging
+ */
+export const logRejected = (key: unknown, reason: string): Effect.Effect<void> =>
+  Effect.logWarning(`offload rejected: ${reason}`).pipe(
+    Effect.annotateLogs({ fibervisor: "offload", key: isOffloadKey(key) ? format(key) : "?" })
+  )
 
 /**
  * The deduplication identity of a key: for `keyed(key, kind)` a string that two keys share

@@ -72,3 +72,8 @@ export * as SupervisorRegistry from "./SupervisorRegistry.js"
  * @since 1.0.0
  */
 export * as DurationInput from "./DurationInput.js"
+
+/**
+ * @since 1.0.0
+ */
+export * as Inputs from "./Inputs.js"

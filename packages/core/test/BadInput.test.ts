@@ -15,8 +15,8 @@
  * happens today) — and last the runners of the tables: one test per row, driving every API that
  * accepts the row (a failure names the API: `[addAll] expected …`).
  *
- * Existing files test parts of this in more depth (Task.test.ts, OffloadConfig.test.ts,
- * tree/TreeOptions.test.ts, tree/Controller.test.ts "bad input"); this file is the one place that
+ * Existing files test parts of this in more depth (Task.test.ts, Offload/config.test.ts,
+ * tree/options.test.ts, tree/controller.test.ts "bad input"); this file is the one place that
  * lists every (API, option) × value.
  */
 import { describe, expect, it, layer } from "@effect/vitest"
@@ -35,7 +35,7 @@ import {
 import { live } from "../src/internal/compat.js"
 import { type Ev, ofTag, setup, tags } from "./helpers/recorder.js"
 import { flush, parked, TestTime } from "./helpers/tasks.js"
-import { gate } from "./OffloadHelpers.js"
+import { gate } from "./helpers/offload.js"
 
 // =============================================================================================
 // The value catalogue
@@ -44,16 +44,20 @@ import { gate } from "./OffloadHelpers.js"
 /** A function where a value is expected (one line, so a reason that prints it stays one line). */
 const fn = () => 1
 
-/** How fibervisor prints a value in a reason (a copy of `internal/duration.ts` `describe`). */
+/**
+ * How fibervisor prints a value in a reason (a copy of `internal/duration.ts` `describe`, the one
+ * value printer every package uses).
+ */
 const d = (input: unknown): string => {
-  if (input === null) return "null"
-  if (input === undefined) return "undefined"
-  if (Array.isArray(input)) return "an array"
-  if (typeof input === "string") return `"${input}"`
-  if (typeof input === "object") return "an object"
+  if (typeof input === "string") return JSON.stringify(input)
+  if (typeof input === "number") return Object.is(input, -0) ? "-0" : String(input)
+  if (typeof input === "bigint") return `${input}n`
   if (typeof input === "function") return "a function"
-  if (typeof input === "bigint") return `bigint ${input}n`
-  return `${typeof input} ${String(input)}`
+  if (input === null) return "null"
+  if (Array.isArray(input)) return "an array"
+  if (Duration.isDuration(input)) return `Duration(${Duration.format(input)})`
+  if (typeof input === "object") return "an object"
+  return String(input)
 }
 
 /** One invalid value and the exact reason its validator gives. */
@@ -88,7 +92,7 @@ const badDurations: ReadonlyArray<Bad> = [
   { label: "[1, NaN]", value: [1, Number.NaN], reason: "must be finite" },
   { label: "[-1, 0]", value: [-1, 0], reason: "must not be negative" },
   { label: "null", value: null, reason: "must be a duration, got null" },
-  { label: "true", value: true, reason: "must be a duration, got boolean true" },
+  { label: "true", value: true, reason: "must be a duration, got true" },
   { label: "a function", value: fn, reason: `must be a duration, got ${d(fn)}` },
   { label: "-1n", value: -1n, reason: "must not be negative, got -1n" }
 ]

@@ -134,13 +134,13 @@ describe("tasks and restart policies", () => {
         problems: [
           'name: must be a non-empty string without "/", got ""',
           "timeout: must not be negative, got -5",
-          "maxRetries: must be a non-negative integer (or undefined for unlimited), got number 1.5",
+          "maxRetries: must be a non-negative integer (or undefined for unlimited), got 1.5",
           "backoff.first: must not exceed max (1000 ms > 100 ms)",
           "backoff.factor: must be a finite number ≥ 1, got 0.5"
         ],
         validated: 'invalid task spec "forever": resetAfter must be finite, got Infinity',
         options:
-          "invalid supervisor options: defaults.maxRetries must be a non-negative integer (or undefined for unlimited), got number -1"
+          "invalid supervisor options: defaults.maxRetries must be a non-negative integer (or undefined for unlimited), got -1"
       })
     })
   )

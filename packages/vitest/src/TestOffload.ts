@@ -94,13 +94,7 @@ const make = (options: { readonly deduplicate: boolean }): Context.Context<Offlo
   ): Entry | "deduplicated" | Effect.Effect<void> =>
     Result.match(OffloadKey.validate(key), {
       // The same check, and the same line, as the real layer's.
-      onFailure: (reason) =>
-        Effect.logWarning(`offload rejected: ${reason}`).pipe(
-          Effect.annotateLogs({
-            fibervisor: "offload",
-            key: OffloadKey.isOffloadKey(key) ? OffloadKey.format(key) : "?"
-          })
-        ),
+      onFailure: (reason) => OffloadKey.logRejected(key, reason),
       onSuccess: (key) => {
         const id = OffloadKey.identity(key)
         if (id !== undefined && options.deduplicate && inFlight.has(id)) return "deduplicated"

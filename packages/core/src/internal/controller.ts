@@ -5,7 +5,7 @@
  * Data flow: `submit` checks its options and the task, then starts the submission at once
  * (`SupervisorImpl.spawn`, with the id and the `settled` signal reserved at submission), queues it,
  * or rejects it (outcome `Rejected`, event `SlotRejected`). When an owner's entry leaves the
- * registry, `SupervisorImpl.unregister` calls `released` and the slot passes to its next submission.
+ * registry, `SupervisorImpl.unregister` calls `ownerExited` and the slot passes to its next submission.
  * The shutdown (`SupervisorImpl.haltPending`) calls `shutdown`; a `remove` / `cancel` of a task
  * that is only queued ends in `removeQueued`.
  *
@@ -21,6 +21,11 @@ import * as Result from "effect/Result"
 import * as Option from "effect/Option"
 import type { AddError, SlotInfo, SubmitOptions, Supervisor, TaskHandle, TaskRef } from "../Supervisor.js"
 import { InvalidArgument, SupervisorShuttingDown } from "../SupervisorError.js"
+import {
+  Admission as AdmissionSchema,
+  type SlotRejected,
+  type SlotStatus as SlotStatusSchema
+} from "../SupervisorEvent.js"
 import type { Task } from "../Task.js"
 import * as TaskId from "../TaskId.js"
 import * as TaskOutcome from "../TaskOutcome.js"
@@ -29,16 +34,19 @@ import { describe } from "./duration.js"
 import type { Entry } from "./entry.js"
 import { Handle } from "./handle.js"
 import { Signal } from "./signal.js"
-import { misplaced as misplacedUnder } from "./supervisor/admission.js"
+import { misplaced as misplacedUnder, resolveCached } from "./supervisor/admission.js"
+import { slotRejected, slotSubmitted, slotTransition } from "./supervisor/events.js"
 import { requestStop, startGrace, type StopHost } from "./supervisor/stop.js"
-import { type ResolvedTask, resolveTask } from "./task.js"
+import type { ResolvedTask } from "./task.js"
 
-type Admission = "queue" | "replace" | "drop-if-running"
-type SlotStatus = "idle" | "running" | "terminating"
-type Rejection =
-  "QueueFull" | "SlotBusy" | "SupersededByReplace" | "RemovedFromQueue" | "ShuttingDown" | "AlreadyExists"
+/** How a submission is admitted (declared once, by `SupervisorEvent.Admission`). */
+type Admission = typeof AdmissionSchema.Type
+/** What a slot is doing (declared once, by `SupervisorEvent.SlotStatus`). */
+type SlotStatus = typeof SlotStatusSchema.Type
+/** Why a submission never starts (declared once, by `SupervisorEvent.SlotRejected`). */
+type Rejection = (typeof SlotRejected.Type)["kind"]
 
-const admissions: ReadonlyArray<Admission> = ["queue", "replace", "drop-if-running"]
+const admissions: ReadonlyArray<Admission> = AdmissionSchema.literals
 
 /**
  * What the controller needs from its supervisor (`SupervisorImpl` implements it): the stop
@@ -57,10 +65,10 @@ export interface ControllerHost extends StopHost, Pick<Supervisor, "cancel"> {
     id: TaskId.TaskId,
     settled: Signal<TaskOutcome.TaskOutcome>
   ): Entry
-  /** A queued submission counts as a task without an outcome (for `awaitEmpty`). */
-  holdPending(): void
-  /** The submission started, or will never start. */
-  releasePending(): void
+  /** A submission waits in a slot's queue: it counts as a task without an outcome (for `awaitEmpty`). */
+  submissionQueued(): void
+  /** A queued submission left its queue: it started (counted as its task now), or it never will. */
+  submissionDequeued(): void
 }
 
 /** A submission waiting in its slot's queue. Its id is reserved at submission. */
@@ -170,7 +178,7 @@ export class Controller {
       const checked = checkOptions(options)
       if (Result.isFailure(checked)) return Effect.fail(checked.failure)
       const sup = this.supervisor
-      const resolved = resolveTask(task, sup.config.defaults)
+      const resolved = resolveCached(task, sup.config.defaults)
       if (Result.isFailure(resolved)) return Effect.fail(resolved.failure)
       const misplaced = misplacedUnder(sup.config, resolved.success)
       if (misplaced !== undefined) return Effect.fail(misplaced)
@@ -185,14 +193,7 @@ export class Controller {
       const submission = new Submission(TaskId.unsafeNext(), spec, caller as Caller<unknown>, slot)
       const handle = new Handle(submission, sup)
       if (sup.listening) {
-        sup.emit({
-          _tag: "SlotSubmitted",
-          id: submission.id,
-          task: spec.name,
-          path: sup.childPath(spec.name),
-          slot: slotName,
-          admission: checked.success.admission
-        })
+        sup.emit(slotSubmitted(submission.id, spec.name, sup.childPath(spec.name), slotName, checked.success.admission))
       }
       if (slot.owner === undefined && slot.queue.length === 0) {
         if (!this.start(submission)) this.slots.delete(slotName)
@@ -216,10 +217,9 @@ export class Controller {
         case "replace": {
           const head = slot.queue.first
           if (head !== undefined) {
+            // One queued submission takes another's place: the count of queued ones stays as it is.
             slot.queue.replaceFirst(submission)
-            sup.holdPending()
             this.reject(head, "SupersededByReplace", `replaced by a newer submission to slot "${slotName}"`)
-            sup.releasePending()
           } else {
             this.enqueue(slot, submission)
           }
@@ -240,7 +240,7 @@ export class Controller {
 
   private enqueue(slot: Slot, submission: Submission): void {
     slot.queue.push(submission)
-    this.supervisor.holdPending()
+    this.supervisor.submissionQueued()
   }
 
   /** Starts `submission` as its slot's owner; `false` (and rejected) when its name is taken. */
@@ -261,15 +261,9 @@ export class Controller {
   private reject(submission: Submission, kind: Rejection, reason: string): void {
     const sup = this.supervisor
     if (sup.listening) {
-      sup.emit({
-        _tag: "SlotRejected",
-        id: submission.id,
-        task: submission.name,
-        path: sup.childPath(submission.name),
-        slot: submission.slot.name,
-        kind,
-        reason
-      })
+      sup.emit(
+        slotRejected(submission.id, submission.name, sup.childPath(submission.name), submission.slot.name, kind, reason)
+      )
     }
     submission.settled.complete(new TaskOutcome.Rejected({ kind, reason }))
   }
@@ -279,21 +273,11 @@ export class Controller {
     slot.status = to
     const sup = this.supervisor
     if (!sup.listening) return
-    const owner = slot.owner
-    const fields = {
-      _tag: "SlotTransition",
-      path: sup.path,
-      slot: slot.name,
-      from,
-      to,
-      queued: slot.queue.length,
-      reason
-    } as const
-    sup.emit(owner === undefined ? fields : { ...fields, owner: owner.name })
+    sup.emit(slotTransition(sup.path, slot.name, from, to, slot.queue.length, reason, slot.owner?.name))
   }
 
   /** An entry left the registry: if it owned a slot, the slot passes to the next submission. */
-  released(entry: Entry): void {
+  ownerExited(entry: Entry): void {
     const slot = this.owned.get(entry)
     if (slot === undefined) return
     this.owned.delete(entry)
@@ -311,7 +295,7 @@ export class Controller {
       }
       this.start(next)
       // After the start, so the count of undecided tasks never touches zero in between.
-      this.supervisor.releasePending()
+      this.supervisor.submissionDequeued()
     }
   }
 
@@ -321,7 +305,7 @@ export class Controller {
       const submission = slot.queue.remove((s) => (typeof ref === "string" ? s.name === ref : s.id === ref))
       if (submission === undefined) continue
       this.reject(submission, "RemovedFromQueue", "removed before it started")
-      this.supervisor.releasePending()
+      this.supervisor.submissionDequeued()
       return true
     }
     return false
@@ -333,12 +317,12 @@ export class Controller {
       const queued = slot.queue.takeAll()
       for (const submission of queued) {
         this.reject(submission, "ShuttingDown", "the supervisor is shutting down")
-        this.supervisor.releasePending()
+        this.supervisor.submissionDequeued()
       }
     }
   }
 
-  snapshot(): ReadonlyArray<SlotInfo> {
+  slotInfos(): ReadonlyArray<SlotInfo> {
     return Array.from(this.slots.values(), (slot) => ({
       slot: slot.name,
       status: slot.status,

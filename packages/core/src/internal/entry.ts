@@ -5,21 +5,40 @@
  *
  * Data flow: the supervisor makes it (`spawn`), claims its stop, settles its outcome and removes
  * it; the task loop records progress on it (attempt, state, streak, backoff stepper); `list` and
- * `tree` read it. It holds no policy: decisions are made in `taskLoop.ts` and `supervisor.ts`.
+ * `tree` read it. It holds no policy: decisions are made in `taskLoop.ts` and `supervisor/`.
+ *
+ * **The lifecycle is one field**, `phase` (OTP's single `pid` field of a child is the model),
+ * kept with the entry's booleans in one number by its base class, `EntryLifecycle`
+ * (`entryLifecycle.ts`, which also holds this table as data). It is read through predicates
+ * (`exited`, `isParked`, `isSettled`, `isStopClaimed`, `stopRequested`) and changed only by
+ * `transition`, which defects on a move the table does not allow:
+ *
+ * | phase        | fiber  | meaning                                                  | may become                          |
+ * | ------------ | ------ | -------------------------------------------------------- | ----------------------------------- |
+ * | `Running`    | alive  | nothing claimed: waiting, running, backing off, scheduled | `Parking`, `Restarting`, `Stopping`, `Exiting` |
+ * | `Parking`    | alive  | a group restart stops it (`park`) to start it again      | `Stopping`, `Exiting`               |
+ * | `Restarting` | alive  | `restartNow` stops it to start it again at once          | `Stopping`, `Exiting`               |
+ * | `Stopping`   | alive  | a stop is claimed (`stopReason`); outcome undecided      | `Abandoned`, `Exiting`              |
+ * | `Abandoned`  | alive  | `ForceAborted` after its grace; its name stays taken     | `Ended`                             |
+ * | `Exiting`    | exited | `onFiberExit` decides what follows (synchronously)       | `Parked`, `Ended`                   |
+ * | `Parked`     | exited | waits for the restart that starts it again (`rearm`)     | `Running`, `Ended`                  |
+ * | `Ended`      | exited | the outcome is decided: it leaves the registry           | —                                   |
+ *
+ * Who moves it: `park`, `restartEntry`, `requestStop`, `claimStop` (a park whose grace ran out;
+ * all in `supervisor/stop.ts`), `recordOutcome` (called by `settle`: → `Abandoned`, or `Ended` once the
+ * fiber has exited), `markExited` (→ `Exiting`, or `Abandoned` → `Ended`), `onFiberExit`
+ * (→ `Parked`), `rearm` (→ `Running`).
  *
  * Invariants:
  * - One writer at a time, its own fiber or the supervisor's synchronous operations: no locks.
- * - `outcome` is written once, by `decide`, which only the supervisor's `settle` calls.
- * - `stopReason` is set once and never cleared: a claimed entry never gets a new fiber.
- * - The phase is read from several fields (docs/ARCHITECTURE.md, "The entry's state"): parked is
- *   `exited` without an outcome, abandoned is an outcome without `exited`.
+ * - `outcome` is written once, by `recordOutcome`, which only the supervisor's `settle` calls.
+ * - `stopReason` is set once and never cleared (the claim's data, kept after the fiber exits): a
+ *   claimed entry never gets a new fiber.
  *
- * Every task keeps one entry, so it is kept small: the booleans are bits of `flags` (one number,
- * not eleven fields: 1 STATIC, 2 ATTEMPT_RUNNING, 4 PARKING, 8 ESCALATING, 16 EXITED,
- * 32 CANCEL_SENT, 64 BEGUN, 128 RESTART_COUNTED, 256 HELD_BY_GROUP, 512 RESTARTING_NOW,
- * 1024 COUNTED_OUT, each documented on its accessor), state that only trees, restarts and waits use
- * lives in `Rare`, made on first write, and the signals are made when first awaited. `rearm` keeps
- * STATIC, ATTEMPT_RUNNING and ESCALATING and clears the bits that describe one fiber.
+ * Every task keeps one entry, so it is kept small: the phase and the booleans share one number
+ * (`EntryLifecycle.flags`, its bit layout documented on the field), state that only trees,
+ * restarts and waits use lives in `Rare`, made on first write, and the signals are made when
+ * first awaited.
  *
  * @internal
  */
@@ -27,7 +46,6 @@ import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
-import type { TaskRef } from "../Supervisor.js"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
 import type { TaskState as TaskStateSchema } from "../SupervisorEvent.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
@@ -39,6 +57,7 @@ import type { EventBus } from "./bus.js"
 import type { Caller, Stepper } from "./compat.js"
 import type { Config } from "./options.js"
 import type { ReadinessRecord } from "./readiness.js"
+import { EntryLifecycle, type LoopResult, Phase, transition } from "./entryLifecycle.js"
 import { Signal } from "./signal.js"
 import type { Registry } from "./supervisor/registry.js"
 import type { StopByRefHost } from "./supervisor/stop.js"
@@ -46,17 +65,11 @@ import type { LoopHost } from "./taskLoop.js"
 import { taskLabel, type TaskMetrics } from "./taskMetrics.js"
 import type { ResolvedTask } from "./task.js"
 
+// Declared with the lifecycle; the task loop imports them from here.
+export { type LoopResult, RESTART, type StopReason } from "./entryLifecycle.js"
+
 /** What a task is doing, as `list` reports it (declared once, by `SupervisorEvent.TaskState`). */
 export type TaskState = typeof TaskStateSchema.Type
-
-/** Why a stop was requested. */
-export type StopReason = "remove" | "cancel" | "shutdown" | "group-restart" | "replace" | "restart-now"
-
-/** What a task's fiber ends with: its outcome, or `RESTART` when it hands its restart to a group restart. */
-export const RESTART: unique symbol = Symbol.for("@fibervisor/core/GroupRestart")
-
-/** The value a task's fiber exits with. */
-export type LoopResult = TaskOutcome.TaskOutcome | typeof RESTART
 
 /**
  * The supervisor that runs a task, as the task's entry and attempts see it (`SupervisorImpl`
@@ -80,10 +93,8 @@ export interface NestedSupervisor extends StopByRefHost {
   readonly registry: Registry
   /** Its tree, for its parent's snapshot. */
   treeSnapshot(): SupervisorTree.SupervisorTree
-  /** Decides its shutdown now if its deadline has come (see `Shutdown.decideIfDue`). */
-  decideIfDue(): void
-  /** `restartNow` of a path below its parent: `ref` is relative to it. */
-  restartByRef(ref: TaskRef): boolean
+  /** Decides its shutdown now if its deadline has come (see `Shutdown.finishIfDue`). */
+  finishIfDue(): void
 }
 
 /**
@@ -91,7 +102,7 @@ export interface NestedSupervisor extends StopByRefHost {
  * supervisor's synchronous operations (stop claims, settling), so it needs no locks. A group
  * restart stops the task's fiber and starts a new one on the same entry (same id, name, counters).
  */
-export class Entry implements TaskContext {
+export class Entry extends EntryLifecycle implements TaskContext {
   state: TaskState = "waiting"
   attempt = 0
   restarts = 0
@@ -104,7 +115,6 @@ export class Entry implements TaskContext {
    */
   streak = 0
   backoff: Stepper<unknown, unknown> | undefined = undefined
-  stopReason: StopReason | undefined = undefined
   /** What the fiber inherits from the caller that added the task (kept for group restarts). */
   caller: Caller<unknown> | undefined = undefined
   /** The outcome once decided (by the fiber's exit, or by abandonment after grace). */
@@ -118,8 +128,6 @@ export class Entry implements TaskContext {
   /** One attempt of the task's effect (with its timeout), built on its first attempt. */
   body: Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT> | undefined = undefined
 
-  /** The boolean fields below, one bit each (an entry is kept for every task: every field counts). */
-  private flags = 0
   /** State only trees, group restarts, graces and waits use, made on first write. */
   private rare: Rare | undefined = undefined
 
@@ -133,98 +141,11 @@ export class Entry implements TaskContext {
     /** The supervisor that runs it. */
     readonly owner: EntryOwner
   ) {
-    if (isStatic) this.flags = STATIC
-  }
-
-  private flag(bit: number): boolean {
-    return (this.flags & bit) !== 0
-  }
-
-  private setFlag(bit: number, on: boolean): void {
-    this.flags = on ? this.flags | bit : this.flags & ~bit
+    super(isStatic)
   }
 
   private get rareState(): Rare {
     return (this.rare ??= new Rare())
-  }
-
-  /** A static child of `Supervisor.task`: started in order, stopped in reverse order. */
-  get isStatic(): boolean {
-    return this.flag(STATIC)
-  }
-
-  /** An attempt is in flight (for `AttemptCanceled` when a stop interrupts it). */
-  get attemptRunning(): boolean {
-    return this.flag(ATTEMPT_RUNNING)
-  }
-  set attemptRunning(on: boolean) {
-    this.setFlag(ATTEMPT_RUNNING, on)
-  }
-
-  /** The fiber is being stopped by a group restart (it will be started again, unless a real stop comes). */
-  get parking(): boolean {
-    return this.flag(PARKING)
-  }
-  set parking(on: boolean) {
-    this.setFlag(PARKING, on)
-  }
-
-  /** The fiber is being stopped by `restartNow`: a new fiber starts on this entry once it has exited. */
-  get restartingNow(): boolean {
-    return this.flag(RESTARTING_NOW)
-  }
-  set restartingNow(on: boolean) {
-    this.setFlag(RESTARTING_NOW, on)
-  }
-
-  /** The attempt failed with `TaskError.Escalate`. */
-  get escalating(): boolean {
-    return this.flag(ESCALATING)
-  }
-  set escalating(on: boolean) {
-    this.setFlag(ESCALATING, on)
-  }
-
-  /** The fiber has physically exited: the name (and permit) are free. */
-  get exited(): boolean {
-    return this.flag(EXITED)
-  }
-  set exited(on: boolean) {
-    this.setFlag(EXITED, on)
-  }
-
-  /** A stop was requested for the current fiber. */
-  get cancelSent(): boolean {
-    return this.flag(CANCEL_SENT)
-  }
-
-  /** The current fiber has begun an attempt. */
-  get begun(): boolean {
-    return this.flag(BEGUN)
-  }
-
-  /** Its failure already added one to `restarts` for the group restart that will start it again. */
-  get restartCounted(): boolean {
-    return this.flag(RESTART_COUNTED)
-  }
-  set restartCounted(on: boolean) {
-    this.setFlag(RESTART_COUNTED, on)
-  }
-
-  /** Taken along by the group restart under way: a failure of its current attempt joins that restart. */
-  get heldByGroup(): boolean {
-    return this.flag(HELD_BY_GROUP)
-  }
-  set heldByGroup(on: boolean) {
-    this.setFlag(HELD_BY_GROUP, on)
-  }
-
-  /** A dynamic supervisor task whose subtree a shutdown found decided: it no longer waits for its fiber. */
-  get countedOut(): boolean {
-    return this.flag(COUNTED_OUT)
-  }
-  set countedOut(on: boolean) {
-    this.setFlag(COUNTED_OUT, on)
   }
 
   /** When it was abandoned without any time to stop (`grace: 0`), if it was. */
@@ -334,11 +255,6 @@ export class Entry implements TaskContext {
     return (this.taskMetrics ??= taskLabel(this.parentPath, this.spec.name))
   }
 
-  /** A stop (or a group restart's stop) was requested: no new attempt may start. */
-  get stopRequested(): boolean {
-    return this.stopReason !== undefined || this.parking
-  }
-
   /** Progress updates never overwrite `stopping`. */
   setState(state: TaskState): void {
     if (!this.stopRequested) this.state = state
@@ -356,7 +272,7 @@ export class Entry implements TaskContext {
 
   /** Tells the current fiber's attempt that a stop was requested (`TaskContext.cancelled`). */
   signalCancelled(): void {
-    this.setFlag(CANCEL_SENT, true)
+    this.markCancelSent()
     if (this.cancelledSignal !== undefined) this.cancelledSignal.complete(undefined)
   }
 
@@ -375,8 +291,9 @@ export class Entry implements TaskContext {
     this.settledSignal = signal
   }
 
-  /** Records the outcome and wakes whoever waits for it. */
-  decide(outcome: TaskOutcome.TaskOutcome): void {
+  /** Records the outcome (→ `Ended` once the fiber has exited, else `Abandoned`) and wakes whoever waits for it. */
+  recordOutcome(outcome: TaskOutcome.TaskOutcome): void {
+    transition(this, this.exited ? Phase.Ended : Phase.Abandoned)
     this.outcome = outcome
     if (this.settledSignal !== undefined) this.settledSignal.complete(outcome)
   }
@@ -395,19 +312,20 @@ export class Entry implements TaskContext {
 
   markStarted(): void {
     if (this.begun) return
-    this.setFlag(BEGUN, true)
+    this.markBegun()
     this.rare?.startedSignal?.complete(undefined)
   }
 
+  /** The current fiber has exited: `Exiting` (`onFiberExit` decides what follows), or `Ended` when abandoned. */
   markExited(): void {
-    this.exited = true
+    transition(this, this.phase === Phase.Abandoned ? Phase.Ended : Phase.Exiting)
     this.markStarted()
     this.rare?.goneSignal?.complete(undefined)
   }
 
-  /** Prepares the entry for a new fiber after a group restart stopped the previous one. */
+  /** Prepares a parked entry for a new fiber (see `rearmLifecycle`); its signals are made afresh. */
   rearm(): void {
-    this.flags &= STATIC | ATTEMPT_RUNNING | ESCALATING
+    this.rearmLifecycle()
     this.cancelledSignal = undefined
     if (this.rare !== undefined) {
       this.rare.startedSignal = undefined
@@ -417,18 +335,6 @@ export class Entry implements TaskContext {
     this.nextAttemptAt = undefined
   }
 }
-
-const STATIC = 1
-const ATTEMPT_RUNNING = 2
-const PARKING = 4
-const ESCALATING = 8
-const EXITED = 16
-const CANCEL_SENT = 32
-const BEGUN = 64
-const RESTART_COUNTED = 128
-const HELD_BY_GROUP = 256
-const RESTARTING_NOW = 512
-const COUNTED_OUT = 1024
 
 /** The entry's rarely used state. */
 class Rare {

@@ -2,25 +2,25 @@
  * The supervisor: `SupervisorImpl`, the facade behind the public `Supervisor` API (made by
  * `supervisor/make.ts`: `make`, `makeForRun`, `makeNested`).
  *
- * **Layout**: the facade keeps the API and registration (`spawn`, `respawn`); each other concern
+ * **Layout**: the facade keeps the API and registration (`spawn`, `startFiber`); each other concern
  * is a module of `internal/supervisor/`, which sees the facade through a narrow host interface
  * declared next to it (the task loop's `LoopHost` is the model), all implemented by `SupervisorImpl`:
  *
- * | module                       | owns                                                   | host            |
- * | ---------------------------- | ------------------------------------------------------ | --------------- |
- * | `supervisor/registry.ts`     | entries by id and name, the registered count           | —               |
- * | `supervisor/admission.ts`    | the checks of `add` / `addAll` / static children       | `AdmissionHost` |
- * | `supervisor/stop.ts`         | claims, parking, grace clocks, abandonment             | `StopHost`      |
- * | `supervisor/exit.ts`         | a task fiber's exit → its outcome, unregistering       | `ExitHost`      |
- * | `supervisor/outcome.ts`      | undecided tasks, escalation, auto-shutdown, failure    | `OutcomeHost`   |
- * | `supervisor/groupRestart.ts` | `one-for-all` / `rest-for-one` restarts, one at a time | `GroupHost`     |
- * | `supervisor/verdict.ts`      | the restart verdict of a failed attempt                | `VerdictHost`   |
- * | `supervisor/intensity.ts`    | the restart window (pure)                              | —               |
- * | `supervisor/shutdown.ts`     | the one shutdown and its result                        | `ShutdownHost`  |
- * | `supervisor/snapshot.ts`     | `list` / `get` / `tree` records                        | —               |
- * | `supervisor/operator.ts`     | operator actions (`operatorAction`), audited           | `OperatorHost`  |
- * | `supervisor/events.ts`       | builders of events emitted from several places         | —               |
- * | `supervisor/make.ts`         | construction: options, bus, scope, registry link       | —               |
+ * | module                       | owns                                                            | host              |
+ * | ---------------------------- | --------------------------------------------------------------- | ----------------- |
+ * | `supervisor/registry.ts`     | entries by id and name, the registered count                    | —                 |
+ * | `supervisor/admission.ts`    | the checks of `add` / `addAll`; static children, in order      | `StaticStartHost` |
+ * | `supervisor/stop.ts`         | claims, parking, grace clocks, abandonment, `restartNow`       | `StopByRefHost`   |
+ * | `supervisor/exit.ts`         | a task fiber's exit → its outcome, unregistering; parked ends   | `ExitHost`        |
+ * | `supervisor/outcome.ts`      | undecided tasks, escalation, auto-shutdown, failure             | `OutcomeHost`     |
+ * | `supervisor/groupRestart.ts` | `one-for-all` / `rest-for-one` restarts, one at a time; respawn | `GroupHost`       |
+ * | `supervisor/verdict.ts`      | the restart verdict of a failed attempt                         | `VerdictHost`     |
+ * | `supervisor/intensity.ts`    | the restart window (pure)                                       | —                 |
+ * | `supervisor/shutdown.ts`     | the one shutdown, its result; a subtree abandoned under it      | `ShutdownHost`    |
+ * | `supervisor/snapshot.ts`     | `list` / `get` / `tree` records                                 | —                 |
+ * | `supervisor/operator.ts`     | operator actions (`operatorAction`), audited                    | `OperatorHost`    |
+ * | `supervisor/events.ts`       | builders of events emitted from several places                  | —                 |
+ * | `supervisor/make.ts`         | construction: options, bus, scope, registry link                | —                 |
  *
  * Beside them: `controller.ts` (keyed submissions, `ControllerHost`), `taskLoop.ts` (a task's
  * attempts, `LoopHost`), `tree.ts` (`Supervisor.task`), `entry.ts` (one task's record, which sees
@@ -77,18 +77,19 @@ import { Handle } from "./handle.js"
 import type { Config } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
 import type { Signal } from "./signal.js"
-import { admit, admitAll } from "./supervisor/admission.js"
-import { onFiberExit } from "./supervisor/exit.js"
+import { admit, admitAll, startStatic } from "./supervisor/admission.js"
+import { taskAdded, taskRemoved } from "./supervisor/events.js"
+import { finalizeParked, onFiberExit } from "./supervisor/exit.js"
 import { GroupRestarts } from "./supervisor/groupRestart.js"
 import { operatorAction } from "./supervisor/operator.js"
 import { Outcomes } from "./supervisor/outcome.js"
 import { Registry } from "./supervisor/registry.js"
 import { Shutdown } from "./supervisor/shutdown.js"
-import { infoOf, stuckPaths, treeOf } from "./supervisor/snapshot.js"
-import { abandonWith, cancelByRef, findByRef, removeByRef, restartEntry } from "./supervisor/stop.js"
+import { infoOf, treeOf } from "./supervisor/snapshot.js"
+import { cancelByRef, findByRef, removeByRef, restartByRef } from "./supervisor/stop.js"
 import { RestartVerdicts } from "./supervisor/verdict.js"
 import type { ResolvedTask } from "./task.js"
-import { type RestartVerdict, stopped, supervisorLoop, taskContext, taskLoop } from "./taskLoop.js"
+import { type RestartVerdict, supervisorLoop, taskContext } from "./taskLoop.js"
 
 /** The supervisor: a registry of entries, each run by its own root fiber (see the module header). */
 export class SupervisorImpl implements Supervisor {
@@ -165,12 +166,13 @@ export class SupervisorImpl implements Supervisor {
 
   // ---- admission ----
 
-  /** Queued controller submissions count as tasks without an outcome (for `awaitEmpty`). */
-  holdPending(): void {
+  /** See `ControllerHost.submissionQueued`. */
+  submissionQueued(): void {
     this.outcomes.pending.increment()
   }
 
-  releasePending(): void {
+  /** See `ControllerHost.submissionDequeued`. */
+  submissionDequeued(): void {
     this.outcomes.pending.decrement()
   }
 
@@ -188,15 +190,16 @@ export class SupervisorImpl implements Supervisor {
     if (!this.readiness.empty) this.readiness.clear(entry.path)
     this.registry.add(entry)
     this.outcomes.added(spec.significant)
-    if (this.listening) this.emit({ _tag: "TaskAdded", id: entry.id, task: entry.name, path: entry.path })
+    if (this.listening) this.emit(taskAdded(entry))
     entry.caller = caller as Caller<unknown>
     this.startFiber(entry)
     return entry
   }
 
-  private startFiber(entry: Entry): void {
+  /** Forks `entry`'s fiber on the shared task loop; `onFiberExit` observes its exit. */
+  startFiber(entry: Entry): void {
     if (!entry.isStatic) this.shutdownRun.aliveDynamic.increment()
-    entry.fiber = unsafeForkDetached(taskContext(entry), taskLoop(this), (exit) => onFiberExit(this, entry, exit))
+    entry.fiber = unsafeForkDetached(taskContext(entry), this.loop, (exit) => onFiberExit(this, entry, exit))
   }
 
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {
@@ -218,24 +221,14 @@ export class SupervisorImpl implements Supervisor {
     })
   }
 
-  /**
-   * Starts a nested supervisor's static children in order, each once the previous one began its
-   * first attempt (or ended before it could).
-   */
+  /** A nested supervisor's static children, started in order (see `supervisor/admission.ts`). */
   startStatic(tasks: ReadonlyArray<Task<any, any>>): Effect.Effect<void, AddError> {
-    return withCaller<void, AddError, never, never>((caller) => {
-      const admitted = admitAll(this, tasks)
-      if (Result.isFailure(admitted)) return Effect.fail(admitted.failure)
-      // A group restart under way (an earlier child failed) finishes before the next child starts.
-      const next = (spec: ResolvedTask): Effect.Effect<void> =>
-        Effect.suspend(() => {
-          if (this.shutdownRun.started) return Effect.void
-          const idle = this.groups.idle
-          if (idle !== undefined) return Effect.andThen(idle.await, next(spec))
-          return this.spawn(spec, caller, true).started
-        })
-      return Effect.forEach(admitted.success, next, { discard: true })
-    })
+    return startStatic(this, tasks)
+  }
+
+  /** See `GroupRestarts.idle`. */
+  get groupIdle(): Signal<void> | undefined {
+    return this.groups.idle
   }
 
   run<const T extends Iterable<Task<any, any>>>(
@@ -258,7 +251,7 @@ export class SupervisorImpl implements Supervisor {
   }
 
   get slots() {
-    return Effect.sync(() => this.controller.snapshot())
+    return Effect.sync(() => this.controller.slotInfos())
   }
 
   // ---- restarts ----
@@ -268,58 +261,20 @@ export class SupervisorImpl implements Supervisor {
     return this.verdicts.verdict(entry, reason)
   }
 
-  /** Starts a new fiber on an entry a group restart stopped (a child whose failure led here counted its restart already). */
-  respawn(entry: Entry, countRestart = true): void {
-    // A restart-now is not a restart; a failure that joined the group restart counted itself already.
-    if (countRestart && !entry.restartCounted) {
-      // Every task a group restart starts again counts one restart, in TaskInfo and the metric alike.
-      entry.restarts += 1
-      entry.metrics.restarts.updateUnsafe(1, entry.caller as Context.Context<never>)
-    }
-    entry.rearm()
-    this.startFiber(entry)
-  }
-
-  /** Ends an entry whose fiber exited for a group restart that will not start it again. */
+  /** See `finalizeParked` in `supervisor/exit.ts`. */
   finalizeParked(entry: Entry, reason: StopReason): void {
-    if (entry.outcome !== undefined || !entry.exited || !this.registry.holds(entry)) return
-    entry.stopReason ??= reason
-    entry.parking = false
-    this.settle(entry, stopped(entry))
-    this.unregister(entry)
+    finalizeParked(this, entry, reason)
   }
 
   // ---- stopping ----
 
   restartNow(ref: TaskRef): Effect.Effect<boolean> {
-    return Effect.sync(() => this.restartByRef(ref))
+    return Effect.sync(() => restartByRef(this, ref))
   }
 
-  /** `ref` by id or name, or a path through the running nested supervisors of `Supervisor.task`s. */
-  restartByRef(ref: TaskRef): boolean {
-    if (typeof ref !== "string" || !ref.includes("/")) {
-      const entry = this.registry.get(ref)
-      return entry !== undefined && restartEntry(this, entry)
-    }
-    const slash = ref.indexOf("/")
-    const entry = this.registry.named(ref.slice(0, slash))
-    const nested = entry?.nested
-    if (nested === undefined || this.shutdownRun.started || entry!.stopRequested) return false
-    return nested.restartByRef(ref.slice(slash + 1))
-  }
-
-  /**
-   * Every task under `entry`'s nested supervisor has stopped or been abandoned: the stop of `entry`
-   * is decided (it is abandoned), though its fiber lives until the abandoned ones really exit.
-   */
+  /** See `Shutdown.subtreeAbandoned`. */
   subtreeAbandoned(entry: Entry): void {
-    if (entry.outcome !== undefined || entry.exited || entry.stopReason === undefined) return
-    abandonWith(this, entry, `did not stop: tasks under it were abandoned (${stuckPaths(entry).join(", ")})`)
-    // A shutdown stops waiting for it (it still holds its name until its fiber exits).
-    if (this.shutdownRun.started && !entry.isStatic && !entry.countedOut) {
-      entry.countedOut = true
-      this.shutdownRun.aliveDynamic.decrement()
-    }
+    this.shutdownRun.subtreeAbandoned(entry)
   }
 
   hasName(name: string): boolean {
@@ -337,13 +292,6 @@ export class SupervisorImpl implements Supervisor {
     return Effect.suspend(() => cancelByRef(this, ref, options))
   }
 
-  /** See `StopByRefHost.descend`: a path's first segment names a `Supervisor.task` with a running attempt. */
-  descend(path: string): readonly [SupervisorImpl, string] | undefined {
-    const slash = path.indexOf("/")
-    const nested = this.registry.named(path.slice(0, slash))?.nested as SupervisorImpl | undefined
-    return nested === undefined ? undefined : [nested, path.slice(slash + 1)]
-  }
-
   /** Takes a queued controller submission out of its queue (`remove` / `cancel` of one not started). */
   removeQueued(ref: TaskRef): boolean {
     return this.controller.removeQueued(ref)
@@ -359,9 +307,9 @@ export class SupervisorImpl implements Supervisor {
     this.shutdownRun.begin(false)
   }
 
-  /** A dynamically added task's fiber exited (a shutdown waits for those, unless counted out already). */
+  /** See `Shutdown.dynamicExited`. */
   dynamicExited(entry: Entry): void {
-    if (!entry.isStatic && !entry.countedOut) this.shutdownRun.aliveDynamic.decrement()
+    this.shutdownRun.dynamicExited(entry)
   }
 
   enqueueGroupRestart(entry: Entry): void {
@@ -371,13 +319,13 @@ export class SupervisorImpl implements Supervisor {
   /** Removes an ended entry from the registry (its name is free again). */
   unregister(entry: Entry): void {
     this.registry.remove(entry)
-    if (this.listening) this.emit({ _tag: "TaskRemoved", id: entry.id, task: entry.name, path: entry.path })
-    this.controller.released(entry)
+    if (this.listening) this.emit(taskRemoved(entry))
+    this.controller.ownerExited(entry)
     this.registry.left()
   }
 
   /** Resumes when the registry is empty: every task's fiber has exited, abandoned ones included. */
-  get released(): Effect.Effect<void> {
+  get awaitUnregistered(): Effect.Effect<void> {
     return this.registry.whenEmpty
   }
 
@@ -440,14 +388,14 @@ export class SupervisorImpl implements Supervisor {
   }
 
   get join(): Effect.Effect<void, SupervisorFailure> {
-    return Effect.flatMap(this.shutdownRun.finished.await, () =>
+    return Effect.flatMap(this.shutdownRun.done.await, () =>
       this.outcomes.failure === undefined ? Effect.void : Effect.fail(this.outcomes.failure)
     )
   }
 
   /** Calls `f` once the shutdown has finished, whoever started it, with its `GraceExceeded` if any. */
-  onFinished(f: (exceeded: GraceExceeded | undefined) => void): void {
-    this.shutdownRun.onFinished(f)
+  onShutdownDone(f: (exceeded: GraceExceeded | undefined) => void): void {
+    this.shutdownRun.onShutdownDone(f)
   }
 
   // ---- shutdown ----
@@ -462,14 +410,8 @@ export class SupervisorImpl implements Supervisor {
     this.controller.shutdown()
   }
 
-  /** See `Shutdown.decideIfDue`. */
-  decideIfDue(): void {
-    this.shutdownRun.decideIfDue()
-  }
-
-  /** Tells the parent that every task of this subtree has stopped or been abandoned. */
-  tellParent(): void {
-    const parent = this.parentEntry
-    if (parent !== undefined) parent.owner.subtreeAbandoned(parent)
+  /** See `Shutdown.finishIfDue`. */
+  finishIfDue(): void {
+    this.shutdownRun.finishIfDue()
   }
 }

@@ -10,7 +10,7 @@
  * attempt's scope, which shuts the nested supervisor down.
  *
  * Invariants:
- * - An attempt ends only once every child's fiber has exited (`released`), abandoned ones
+ * - An attempt ends only once every child's fiber has exited (`awaitUnregistered`), abandoned ones
  *   included: the parent keeps the name, and a restart never runs beside the old subtree.
  * - Checking a tree is linear in its size and iterative: a check is kept per task and defaults,
  *   and the first one runs deepest level first with an explicit stack.
@@ -96,7 +96,7 @@ const attempt = (
         // The attempt ends only once every child's fiber has exited, abandoned ones included: the
         // parent keeps this task's name (and a restart waits) until the old subtree is really gone.
         Effect.ensuring(
-          Effect.suspend(() => (nested === undefined ? Effect.void : nested.released)).pipe(
+          Effect.suspend(() => (nested === undefined ? Effect.void : nested.awaitUnregistered)).pipe(
             Effect.andThen(
               Effect.sync(() => {
                 if (entry !== undefined) entry.nested = undefined

@@ -22,7 +22,7 @@ import {
   TestTime,
   uniqueKind,
   zero
-} from "../OffloadHelpers.js"
+} from "../helpers/offload.js"
 
 const keyed = OffloadKey.keyed
 

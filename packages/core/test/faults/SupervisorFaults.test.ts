@@ -39,11 +39,10 @@ import {
 import { TestTime } from "@fibervisor/vitest"
 import { live } from "../../src/internal/compat.js"
 import type { SupervisorImpl } from "../../src/internal/supervisor.js"
-import { captureLogs } from "../OffloadHelpers.js"
+import { captureLogs } from "../helpers/offload.js"
 import { flush } from "../helpers/tasks.js"
-import { line } from "../tree/helpers.js"
-
-type Ev = SupervisorEvent.SupervisorEvent
+import { line } from "../helpers/tree.js"
+import type { Ev } from "../helpers/recorder.js"
 
 /** The sum of every `fibervisor_task_running` gauge (every task label). */
 const runningGauges = Effect.map(Metric.snapshot, (snapshots) =>

@@ -25,8 +25,8 @@ import {
 import { TestTime } from "@fibervisor/vitest"
 import { live } from "../../src/internal/compat.js"
 import { script, setup } from "../helpers/recorder.js"
+import type { Ev } from "../helpers/recorder.js"
 
-type Ev = SupervisorEvent.SupervisorEvent
 type Policy = "never" | "onFailure" | "always"
 type Services = TaskContext.TaskContext | Scope.Scope
 

@@ -8,7 +8,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Duration, Effect, Fiber, Layer, References, Stream } from "effect"
 import { Backoff, Supervisor, SupervisorError, SupervisorEvent, Task, TaskContext, TaskError } from "@fibervisor/core"
-import { captureLogs, type Line } from "../OffloadHelpers.js"
+import { captureLogs, type Line } from "../helpers/offload.js"
 import { script } from "../helpers/recorder.js"
 import { flush, parked, TestTime } from "../helpers/tasks.js"
 

@@ -9,8 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Scope, Stream } from "effect"
 import { Backoff, RestartPolicy, Supervisor, SupervisorEvent, Task, TaskError } from "@fibervisor/core"
 import { flush, parked, TestTime } from "../helpers/tasks.js"
-
-type Ev = SupervisorEvent.SupervisorEvent
+import type { Ev } from "../helpers/recorder.js"
 
 /** `"<seq> <tag> <path>"`: what must match between two runs (task ids are global, so left out). */
 /** A reader that spends a millisecond (of the TestClock) on every event. */

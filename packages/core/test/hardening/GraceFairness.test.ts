@@ -9,7 +9,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Option } from "effect"
 import { Supervisor, SupervisorError, SupervisorEvent, Task } from "@fibervisor/core"
 import { TestTime } from "@fibervisor/vitest"
-import { type Log, makeLog, recorded, setupTree, timeline } from "../tree/helpers.js"
+import { type Log, makeLog, recorded, setupTree, timeline } from "../helpers/tree.js"
 
 /** A service whose attempt's scope finalizer (its flush) takes `stopTakes`. */
 const service = (log: Log, name: string, stopTakes: Duration.Input) =>

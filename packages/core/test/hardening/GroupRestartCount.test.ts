@@ -10,7 +10,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Option } from "effect"
 import { Backoff, Supervisor, SupervisorError, Task, TaskError } from "@fibervisor/core"
 import { TestTime } from "@fibervisor/vitest"
-import { type Ev, flush, type Log, makeLog, recorded, setupTree, timeline } from "../tree/helpers.js"
+import { type Ev, flush, type Log, makeLog, recorded, setupTree, timeline } from "../helpers/tree.js"
 
 type Body = (attempt: number) => Effect.Effect<unknown, TaskError.Fail>
 

@@ -19,7 +19,7 @@ import {
 import { describeCause, describeError } from "../../src/internal/describe.js"
 import { decodeDuration } from "../../src/internal/duration.js"
 import { ofTag, setup } from "../helpers/recorder.js"
-import { counts, delta, recordingTracer, uniqueKind, zero } from "../OffloadHelpers.js"
+import { counts, delta, recordingTracer, uniqueKind, zero } from "../helpers/offload.js"
 import { TestTime } from "../helpers/tasks.js"
 
 /** Error values whose description throws: every path of `describeError` is a trap for one of them. */

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Result, Scope } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { captureLogs, counter, counts, delta, flush, gate, TestTime, uniqueKind, zero } from "../OffloadHelpers.js"
+import { captureLogs, counter, counts, delta, flush, gate, TestTime, uniqueKind, zero } from "../helpers/offload.js"
 
 const keyed = OffloadKey.keyed
 const auto = OffloadKey.auto
@@ -351,7 +351,7 @@ describe("logFailures", () => {
     Effect.gen(function* () {
       const cases: ReadonlyArray<readonly [unknown, string, string | undefined]> = [
         [{ logFailures: "no" }, "logFailures", 'must be true or false, got "no"'],
-        [{ perKind: { x: { logFailures: 0 } } }, "perKind.x.logFailures", "must be true or false, got number 0"],
+        [{ perKind: { x: { logFailures: 0 } } }, "perKind.x.logFailures", "must be true or false, got 0"],
         [{ perKind: { x: { logFailure: false } } }, "perKind.x.logFailure", undefined]
       ]
       for (const [config, field, reason] of cases) {

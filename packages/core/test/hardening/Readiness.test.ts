@@ -363,7 +363,7 @@ describe("the ready option", () => {
       const bad: ReadonlyArray<readonly [unknown, string]> = [
         ["yes", '"yes"'],
         ["Reported", '"Reported"'],
-        [1, "number 1"],
+        [1, "1"],
         [null, "null"]
       ]
       for (const [value, described] of bad) {

@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { Backoff, RestartPolicy, Supervisor, Task, TaskError } from "@fibervisor/core"
 import { TestTime } from "@fibervisor/vitest"
-import { makeLog, recorded, setupTree, timeline } from "../tree/helpers.js"
+import { makeLog, recorded, setupTree, timeline } from "../helpers/tree.js"
 
 describe("Shutdown during a group restart", () => {
   it.effect("a sibling the group restart is stopping keeps its own deadline", () =>

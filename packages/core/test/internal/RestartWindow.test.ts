@@ -1,7 +1,7 @@
 /**
  * `RestartWindow` (src/internal/supervisor/intensity.ts) alone: the sliding window behind a
  * supervisor's `intensity`, driven with plain instants (OTP's `add_restart/3` cases). The
- * supervisor-level behaviour (which restarts count, what fails) is in test/tree/Intensity.test.ts.
+ * supervisor-level behaviour (which restarts count, what fails) is in test/tree/intensity.test.ts.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { RestartWindow } from "../../src/internal/supervisor/intensity.js"

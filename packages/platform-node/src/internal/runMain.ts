@@ -18,7 +18,7 @@
  * @internal
  */
 import { writeSync } from "node:fs"
-import { DurationInput, type SupervisorError, SupervisorRegistry, SupervisorTree } from "@fibervisor/core"
+import { DurationInput, Inputs, type SupervisorError, SupervisorRegistry, SupervisorTree } from "@fibervisor/core"
 import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -76,54 +76,31 @@ const durationString = DurationInput.stringPattern
 const durationObjectKeys: ReadonlySet<string> = new Set(DurationInput.objectFields)
 
 /**
- * Whether `input` is a plain object that reads as a `Duration.DurationObject`: only its fields,
- * at least one of them, every one a number. Anything else (`{}`, `{ second: 5 }`) would decode to
- * zero.
- */
-const isDurationObject = (input: object): input is Record<string, number | undefined> => {
-  const keys = Object.keys(input)
-  return (
-    keys.length > 0 &&
-    keys.every((key) => durationObjectKeys.has(key)) &&
-    keys.some((key) => (input as Record<string, unknown>)[key] !== undefined) &&
-    keys.every((key) => {
-      const value = (input as Record<string, unknown>)[key]
-      return value === undefined || typeof value === "number"
-    })
-  )
-}
-
-/**
- * Whether a duration input is negative or NaN, which decoding would silently read as zero (NaN) or
- * let through (negative): a number (millis), a bigint (nanos), a `"<number> <unit>"` string, a
- * `[seconds, nanos]` tuple or a `{ seconds, … }` object with a negative or NaN part.
+ * Whether a duration input is negative or NaN, which `runMain` reports in its own words (a grace
+ * that is "not a non-negative duration", an exit deadline "not greater than zero"): a number
+ * (millis), a bigint (nanos), a `"<number> <unit>"` string, a `[seconds, nanos]` tuple, a
+ * `{ seconds, … }` object with a negative or NaN part, or a negative `Duration`.
  */
 const isNegative = (input: unknown): boolean => {
-  const negative = (n: number) => Number.isNaN(n) || n < 0
+  const negative = (n: unknown) => typeof n === "number" && (Number.isNaN(n) || n < 0)
   if (typeof input === "number") return negative(input)
   if (typeof input === "bigint") return input < 0n
   if (typeof input === "string") {
     const match = durationString.exec(input)
     return match !== null && negative(Number(match[1]))
   }
-  if (Array.isArray(input) && input.length === 2 && input.every((part) => typeof part === "number")) {
-    return input.some(negative)
-  }
-  if (typeof input === "object" && input !== null && !Duration.isDuration(input) && isDurationObject(input)) {
-    return Object.values(input).some((part) => part !== undefined && negative(part))
+  if (Duration.isDuration(input)) return Duration.isNegative(input)
+  if (Array.isArray(input)) return input.length === 2 && input.some(negative)
+  if (typeof input === "object" && input !== null) {
+    return Object.entries(input).some(([key, part]) => durationObjectKeys.has(key) && negative(part))
   }
   return false
 }
 
-/** Decodes a duration input; `undefined` when it is not one (Effect 4 reads any plain object as one). */
-const decodeDuration = (input: unknown): Duration.Duration | undefined => {
-  if (typeof input === "object" && input !== null && !Duration.isDuration(input) && !Array.isArray(input)) {
-    if (!isDurationObject(input)) return undefined
-  }
-  const decoded = Duration.fromInput(input as Duration.Input)
-  return decoded._tag === "None" ? undefined : decoded.value
-}
-
+/**
+ * A duration option in milliseconds. Read by core's one duration rule (`Inputs.decodeDuration`);
+ * negative and NaN inputs are checked first, on the raw input, for `runMain`'s own message.
+ */
 const durationMs = (field: string, input: unknown, positive: boolean): Result.Result<number, InvalidRunMainOptions> => {
   const outOfRange = () =>
     Result.fail(
@@ -132,17 +109,15 @@ const durationMs = (field: string, input: unknown, positive: boolean): Result.Re
         reason: `must be ${positive ? "greater than zero" : "a non-negative duration"}, got ${describe(input)}`
       })
     )
-  // Checked on the raw input: decoding reads a NaN duration as zero.
   if (isNegative(input)) return outOfRange()
-  const decoded = decodeDuration(input)
-  if (decoded === undefined || !Duration.isFinite(decoded)) {
+  const decoded = Inputs.decodeDuration(input)
+  if (Result.isFailure(decoded)) {
     return Result.fail(
       new InvalidRunMainOptions({ field, reason: `must be a finite duration, got ${describe(input)}` })
     )
   }
-  const ms = Duration.toMillis(decoded)
-  if (Number.isNaN(ms) || ms < 0 || (positive && ms === 0)) return outOfRange()
-  return Result.succeed(ms)
+  const ms = Duration.toMillis(decoded.success)
+  return positive && ms === 0 ? outOfRange() : Result.succeed(ms)
 }
 
 const flag = (field: string, input: unknown): Result.Result<boolean, InvalidRunMainOptions> =>

@@ -4,7 +4,7 @@
  *
  * **Owns** the order of the checks and the `TaskAddFailed` event of a refusal; nothing else.
  *
- * **Data flow**: `SupervisorImpl.add` / `addAll` / `startStatic` → `admit` (or `admitAll`) →
+ * **Data flow**: `SupervisorImpl.add` / `addAll`, `startStatic` → `admit` (or `admitAll`) →
  * `resolveTask` (the spec's own check, `task.ts`) → shutting down? → misplaced under this
  * supervisor? → name taken (registered, or earlier in the same batch)? → the resolved spec, which
  * the caller registers (`SupervisorImpl.spawn`) in the same synchronous step.
@@ -19,14 +19,19 @@
  *
  * @internal
  */
+import * as Effect from "effect/Effect"
 import * as Result from "effect/Result"
 import type { AddError } from "../../Supervisor.js"
 import { InvalidTaskSpec, SupervisorShuttingDown, TaskAlreadyExists } from "../../SupervisorError.js"
 import type { Task } from "../../Task.js"
 import type { EventInput } from "../bus.js"
+import { type Caller, withCaller } from "../compat.js"
 import { describe } from "../duration.js"
+import type { Entry } from "../entry.js"
 import type { Config } from "../options.js"
-import { type ResolvedTask, resolveTask } from "../task.js"
+import type { Signal } from "../signal.js"
+import { type ResolvedDefaults, type ResolvedTask, resolveTask } from "../task.js"
+import { taskAddFailed } from "./events.js"
 
 /** What admission reads from its supervisor. */
 export interface AdmissionHost {
@@ -39,13 +44,38 @@ export interface AdmissionHost {
   emit(event: EventInput): void
 }
 
+/** The last successful check of each task, with the defaults it was checked under. */
+const checked = new WeakMap<
+  object,
+  { readonly defaults: ResolvedDefaults; readonly result: Result.Result<ResolvedTask, InvalidTaskSpec> }
+>()
+
+/**
+ * `resolveTask`, cached per task: the check is hand-written for the hot path of `add`, and a task
+ * added again under the same defaults (a worker re-added, a submission per request) is checked
+ * once. A task is a value (`Task.make` copies its options), so its check cannot change.
+ */
+export const resolveCached = (
+  task: Task<any, any>,
+  defaults: ResolvedDefaults
+): Result.Result<ResolvedTask, InvalidTaskSpec> => {
+  const isObject = typeof task === "object" && task !== null
+  if (isObject) {
+    const hit = checked.get(task)
+    if (hit !== undefined && hit.defaults === defaults) return hit.result
+  }
+  const resolved = resolveTask(task, defaults)
+  if (isObject && Result.isSuccess(resolved)) checked.set(task, { defaults, result: resolved })
+  return resolved
+}
+
 /** Checks a task for admission; emits `TaskAddFailed` when it is refused. */
 export const admit = (
   host: AdmissionHost,
   task: Task<any, any>,
   pendingNames: ReadonlySet<string> | undefined
 ): Result.Result<ResolvedTask, AddError> => {
-  const resolved = resolveTask(task, host.config.defaults)
+  const resolved = resolveCached(task, host.config.defaults)
   if (Result.isFailure(resolved)) {
     addFailed(host, resolved.failure.task, "InvalidSpec", resolved.failure.message)
     return resolved
@@ -109,6 +139,36 @@ const addFailed = (
   reason: string
 ): void => {
   if (host.listening) {
-    host.emit({ _tag: "TaskAddFailed", path: host.config.path, task: name, rejection, reason })
+    host.emit(taskAddFailed(host.config.path, name, rejection, reason))
   }
 }
+
+/** What the ordered start of a nested supervisor's static children needs from it. */
+export interface StaticStartHost extends AdmissionHost {
+  /** `undefined` when no group restart is pending; else completed once none is. */
+  readonly groupIdle: Signal<void> | undefined
+  /** Registers an admitted task and starts its fiber. */
+  spawn(spec: ResolvedTask, caller: Caller<unknown>, isStatic: boolean): Entry
+}
+
+/**
+ * Starts a nested supervisor's static children in order, each once the previous one began its
+ * first attempt (or ended before it could). The batch is admitted first, all or nothing.
+ */
+export const startStatic = (
+  host: StaticStartHost,
+  tasks: ReadonlyArray<Task<any, any>>
+): Effect.Effect<void, AddError> =>
+  withCaller<void, AddError, never, never>((caller) => {
+    const admitted = admitAll(host, tasks)
+    if (Result.isFailure(admitted)) return Effect.fail(admitted.failure)
+    // A group restart under way (an earlier child failed) finishes before the next child starts.
+    const next = (spec: ResolvedTask): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        if (host.shuttingDown) return Effect.void
+        const idle = host.groupIdle
+        if (idle !== undefined) return Effect.andThen(idle.await, next(spec))
+        return host.spawn(spec, caller as Caller<unknown>, true).started
+      })
+    return Effect.forEach(admitted.success, next, { discard: true })
+  })

@@ -27,21 +27,42 @@
  *
  * @internal
  */
+import type * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import { unsafeForkRoot, unsafeInterruptFork } from "../compat.js"
 import { sleepMillis } from "../duration.js"
 import type { Entry } from "../entry.js"
+import { Phase } from "../entryLifecycle.js"
 import { Signal } from "../signal.js"
+import { groupRestart } from "./events.js"
 import type { Registry } from "./registry.js"
-import { graceOf, park, requestStop, startGrace, type StopHost } from "./stop.js"
+import { claimStop, graceOf, park, requestStop, startGrace, type StopHost } from "./stop.js"
+
+/** What starting a stopped entry's new fiber needs from its supervisor. */
+export interface RespawnHost {
+  /** Forks the entry's fiber on the shared task loop (its exit is observed by `onFiberExit`). */
+  startFiber(entry: Entry): void
+}
 
 /** What group restarts need from their supervisor. */
-export interface GroupHost extends StopHost {
+export interface GroupHost extends StopHost, RespawnHost {
   readonly path: string
   readonly registry: Registry
-  /** Starts a new fiber on an entry a group restart stopped. */
-  respawn(entry: Entry): void
+}
+
+/**
+ * Starts a new fiber on an entry whose fiber a group restart (or `restartNow`) stopped. It counts
+ * one restart (in `TaskInfo` and the metric alike) unless `countRestart` is false (a `restartNow`
+ * is not a restart) or the task's own failure, which joined the group restart, counted it already.
+ */
+export const respawn = (host: RespawnHost, entry: Entry, countRestart = true): void => {
+  if (countRestart && !entry.restartCounted) {
+    entry.restarts += 1
+    entry.metrics.restarts.updateUnsafe(1, entry.caller as Context.Context<never>)
+  }
+  entry.rearm()
+  host.startFiber(entry)
 }
 
 /** The group restart under way (one at a time per supervisor). */
@@ -92,7 +113,7 @@ export class GroupRestarts {
     }
     for (const trigger of this.queue) {
       // Ended, started again, or taken along by the restart under way: that restart will not run.
-      if (trigger === entry || !trigger.exited || trigger.outcome !== undefined || trigger.heldByGroup) continue
+      if (trigger === entry || !trigger.isParked || trigger.heldByGroup) continue
       if (strategy === "one-for-all" || trigger.id < entry.id) return "join"
       pending = "take-over"
     }
@@ -150,7 +171,7 @@ export class GroupRestarts {
    */
   private restartGroup(trigger: Entry): Effect.Effect<void> {
     // Ended meanwhile, or already started again by an earlier group restart that took it along.
-    if (trigger.outcome !== undefined || !trigger.exited) return Effect.void
+    if (!trigger.isParked) return Effect.void
     const host = this.host
     const affected = affectedBy(host, trigger)
     const run = new GroupRun(trigger)
@@ -158,26 +179,18 @@ export class GroupRestarts {
     for (const entry of affected) {
       entry.heldByGroup = true
       // Failed in the same instant (it joined this restart, or its own queued one was taken along).
-      if (entry !== trigger && entry.exited) {
+      if (entry !== trigger && entry.isParked) {
         entry.state = "waiting"
         entry.nextAttemptAt = undefined
       }
     }
-    if (host.listening) {
-      host.emit({
-        _tag: "GroupRestart",
-        path: host.path,
-        strategy: host.config.strategy,
-        trigger: trigger.name,
-        affected: affected.map((entry) => entry.name)
-      })
-    }
+    if (host.listening) host.emit(groupRestart(host.path, host.config.strategy, trigger, affected))
     const others = affected.filter((entry) => entry !== trigger).reverse()
     const stopOthers = Effect.forEach(others, (entry) => stopForRestart(host, entry), { discard: true })
     // The trigger's backoff runs once its siblings are down.
     const backoff = Effect.suspend(() => {
       const delayMs = trigger.restartDelayMs
-      if (delayMs <= 0 || trigger.outcome !== undefined || run.superseded.isDone) return Effect.void
+      if (delayMs <= 0 || trigger.isSettled || run.superseded.isDone) return Effect.void
       trigger.nextAttemptAt = host.now() + delayMs
       return Effect.raceFirst(sleepMillis(delayMs), run.superseded.await)
     })
@@ -190,9 +203,9 @@ export class GroupRestarts {
         (entry) =>
           Effect.suspend(() => {
             // Removed, abandoned or stopped for good meanwhile: it stays down.
-            if (!entry.exited || entry.outcome !== undefined || entry.stopReason !== undefined) return Effect.void
+            if (!entry.isParked) return Effect.void
             if (host.shuttingDown) return Effect.void
-            host.respawn(entry)
+            respawn(host, entry)
             return entry.started
           }),
         { discard: true }
@@ -221,7 +234,7 @@ const affectedBy = (host: GroupHost, trigger: Entry): Array<Entry> => {
     }
     // Parked children (waiting for a group restart of their own, or stopped by a restart this one
     // took over) are taken along and started again; one still being stopped is not.
-    if (entry.stopReason !== undefined || (entry.parking && !entry.exited) || entry.outcome !== undefined) continue
+    if (entry.phase !== Phase.Running && !entry.isParked) continue
     if (host.config.strategy === "rest-for-one" && entry.id < trigger.id) continue
     affected.push(entry)
   }
@@ -240,10 +253,9 @@ const stopForRestart = (host: GroupHost, entry: Entry): Effect.Effect<void> =>
     // The grace clock runs outside this fiber: a shutdown that interrupts the group restart keeps
     // the sibling's deadline.
     startGrace(host, entry, graceOf(host, entry), "its grace", () => {
-      // It never restarts: a second instance must not overlap the first.
-      entry.parking = false
-      entry.stopReason ??= "group-restart"
+      // It never restarts: a second instance must not overlap the first (a real stop keeps its own).
+      if (entry.phase === Phase.Parking) claimStop(entry, "group-restart")
     })
-    if (entry.outcome !== undefined) return Effect.void
+    if (entry.isSettled) return Effect.void
     return Effect.interruptible(Effect.raceFirst(entry.gone, Effect.asVoid(entry.settled.await)))
   })

@@ -81,7 +81,7 @@ const makeRoot = (
       registry.value.register(supervisor, config.graceMs)
       if (reportFailure) supervisor.onFailed = (error) => registry.value.reportFailure(supervisor, error)
       // Listed until its shutdown has finished, whether its scope, `shutdown` or a failure started it.
-      supervisor.onFinished((exceeded) => registry.value.unregister(supervisor, exceeded))
+      supervisor.onShutdownDone((exceeded) => registry.value.unregister(supervisor, exceeded))
     }
     return supervisor
   })

@@ -4,7 +4,7 @@
  *
  * **Owns** nothing: it checks the request, finds the task through the stop protocol's `findByRef`
  * (a path relative to the supervisor, through running nested supervisors) and acts through
- * `removeByRef`, `claimCancel` (`supervisor/stop.ts`) or the host's `restartByRef`.
+ * `removeByRef`, `claimCancel` or `restartByRef` (`supervisor/stop.ts`).
  *
  * **Data flow**: `SupervisorImpl.operatorAction` → `operatorAction` → the request's fields cut to
  * audited texts (`auditInput`) → refused / not-found / the action → `OperatorActionRequested`
@@ -19,14 +19,12 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import type { OperatorRequest, OperatorResult, TaskRef } from "../../Supervisor.js"
-import { claimCancel, findByRef, removeByRef, type StopByRefHost } from "./stop.js"
+import type { OperatorRequest, OperatorResult } from "../../Supervisor.js"
+import { operatorActionRequested } from "./events.js"
+import { claimCancel, findByRef, removeByRef, restartByRef, type StopByRefHost } from "./stop.js"
 
-/** What operator actions need from their supervisor. */
-export interface OperatorHost extends StopByRefHost {
-  /** `restartNow` by id, name or path. */
-  restartByRef(ref: TaskRef): boolean
-}
+/** What operator actions need from their supervisor: the stop protocol's view, which finds tasks. */
+export type OperatorHost = StopByRefHost
 
 /** `Supervisor.operatorAction`: see the module header. */
 export const operatorAction = (host: OperatorHost, request: OperatorRequest): Effect.Effect<OperatorResult> =>
@@ -37,15 +35,16 @@ export const operatorAction = (host: OperatorHost, request: OperatorRequest): Ef
     const audit = (outcome: OperatorResult["outcome"], reason?: string): OperatorResult => {
       const result: OperatorResult = reason === undefined ? { outcome } : { outcome, reason }
       if (host.listening) {
-        host.emit({
-          _tag: "OperatorActionRequested",
-          path,
-          action,
-          outcome,
-          ...(reason === undefined ? undefined : { reason: bounded(reason, maxAuditReason) }),
-          remote: input.remote,
-          source: input.source
-        })
+        host.emit(
+          operatorActionRequested({
+            path,
+            action,
+            outcome,
+            ...(reason === undefined ? undefined : { reason: bounded(reason, maxAuditReason) }),
+            remote: input.remote,
+            source: input.source
+          })
+        )
       }
       return result
     }
@@ -68,7 +67,7 @@ export const operatorAction = (host: OperatorHost, request: OperatorRequest): Ef
         return Effect.succeed(removeByRef(host, relative) ? audit("done") : audit("declined", stopUnderWay))
       case "restart":
         return Effect.succeed(
-          host.restartByRef(relative) ? audit("done") : audit("declined", "the task cannot be restarted now")
+          restartByRef(host, relative) ? audit("done") : audit("declined", "the task cannot be restarted now")
         )
       case "cancel": {
         const claim = claimCancel(host, relative)

@@ -13,9 +13,9 @@
  *
  * **Invariants**
  * - An outcome is decided once: a second `settle` of the same entry does nothing.
- * - `pending` counts undecided tasks plus queued controller submissions (`hold`/`release`): a
- *   submission handed over to a new owner is released only after the owner is registered, so the
- *   count never touches zero in between.
+ * - `pending` counts undecided tasks plus queued controller submissions (`submissionQueued` /
+ *   `submissionDequeued`): a submission handed over to a new owner leaves the count only after the
+ *   owner is registered (and counted), so the count never touches zero in between.
  * - The failure is recorded before the shutdown it starts, and only the first one counts; a
  *   supervisor already shutting down no longer fails.
  * - A task stopped on purpose (`remove`, `cancel`, `replace`, a shutdown, a group restart) never
@@ -33,7 +33,7 @@ import type { Entry } from "../entry.js"
 import type { Config } from "../options.js"
 import type { ReadinessRecord } from "../readiness.js"
 import { ZeroSignal } from "../zeroSignal.js"
-import { supervisorFailed, taskFinished } from "./events.js"
+import { autoShutdown, supervisorFailed, taskFinished } from "./events.js"
 
 /** What outcome accounting needs from its supervisor. */
 export interface OutcomeHost {
@@ -72,9 +72,9 @@ export class Outcomes {
 
   /** Decides `entry`'s outcome once; later calls are ignored. */
   settle(entry: Entry, outcome: TaskOutcome.TaskOutcome): void {
-    if (entry.outcome !== undefined) return
+    if (entry.isSettled) return
     const host = this.host
-    entry.decide(outcome)
+    entry.recordOutcome(outcome)
     if (host.listening) host.emit(taskFinished(entry, outcome))
     this.pending.decrement()
     if (entry.spec.significant) this.significantLive -= 1
@@ -105,7 +105,7 @@ export class Outcomes {
     const mode = host.config.autoShutdown
     if (mode === "never" || (mode === "all-significant" && this.significantLive > 0)) return
     if (host.shuttingDown) return
-    if (host.listening) host.emit({ _tag: "AutoShutdown", path: host.config.path, mode, trigger: entry.name })
+    if (host.listening) host.emit(autoShutdown(host.config.path, mode, entry))
     host.beginShutdown()
   }
 

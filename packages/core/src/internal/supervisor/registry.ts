@@ -96,7 +96,7 @@ export class Registry {
 
   /** Parked entries: their fiber exited for a group restart that has not started them again yet. */
   parked(): Array<Entry> {
-    return Array.from(this.byId.values()).filter((entry) => entry.exited && entry.outcome === undefined)
+    return Array.from(this.byId.values()).filter((entry) => entry.isParked)
   }
 
   /** Entries whose fiber has not exited yet. */

@@ -34,15 +34,20 @@ export const stuckPaths = (entry: Entry): Array<string> => {
 
 const kindOf = (entry: Entry): "worker" | "supervisor" => (entry.spec.nested === undefined ? "worker" : "supervisor")
 
-/** One task, as `list` and `get` show it. */
-export const infoOf = (entry: Entry): TaskInfo => ({
+/** The fields `list` and `tree` show alike, in their order. */
+const common = (entry: Entry) => ({
   id: entry.id,
   name: entry.name,
   path: entry.path,
   kind: kindOf(entry),
   state: entry.state,
   attempt: entry.attempt,
-  restarts: entry.restarts,
+  restarts: entry.restarts
+})
+
+/** One task, as `list` and `get` show it. */
+export const infoOf = (entry: Entry): TaskInfo => ({
+  ...common(entry),
   lastFailure: Option.fromNullishOr(entry.lastFailure),
   nextAttemptAt: Option.fromNullishOr(entry.nextAttemptAt),
   // Only on readiness tasks, so that the common record stays as it was.
@@ -58,16 +63,7 @@ const nodeOf = (entry: Entry): SupervisorTree.TaskNode => {
   const nested = entry.nested
   const node: {
     -readonly [K in keyof SupervisorTree.TaskNode]: SupervisorTree.TaskNode[K]
-  } = {
-    id: entry.id,
-    name: entry.name,
-    path: entry.path,
-    kind: kindOf(entry),
-    state: entry.state,
-    attempt: entry.attempt,
-    restarts: entry.restarts,
-    ready: entry.spec.ready !== false
-  }
+  } = { ...common(entry), ready: entry.spec.ready !== false }
   if (entry.spec.ready === "reported") node.reportedReady = entry.reportedReady
   if (entry.lastFailure !== undefined) node.lastFailure = entry.lastFailure
   if (entry.nextAttemptAt !== undefined) node.nextAttemptAt = entry.nextAttemptAt

@@ -3,8 +3,9 @@
  * restart, a shutdown, `restartNow`) and what happens when it does not stop in time (taskvisor's
  * `registry/removal.rs`; OTP's `shutdown` timeout and `brutal_kill`).
  *
- * **Owns** no state of its own: it writes the stop fields of `Entry` (`stopReason`, `parking`,
- * `restartingNow`, `graceTimer`, `abandonedAtOnce`) and starts grace clocks.
+ * **Owns** no state of its own: it moves entries through the stop phases (`Running` → `Parking` /
+ * `Restarting` / `Stopping` → `Abandoned`; see `entry.ts`), writes `stopReason`, `graceTimer` and
+ * `abandonedAtOnce`, and starts grace clocks.
  *
  * **Data flow**: `remove` / `cancel` (`removeByRef`, `cancelByRef`; a path is `resolve`d to the nested
  * supervisor that holds the task; a task not started yet is only taken out of its controller queue), `replace`, a group restart or a shutdown → `requestStop`
@@ -39,9 +40,11 @@ import * as TaskOutcome from "../../TaskOutcome.js"
 import type { EventInput } from "../bus.js"
 import { unsafeForkRoot, unsafeInterruptFork } from "../compat.js"
 import { decodeDuration, describe, sleepMillis, timeoutOptionMillis } from "../duration.js"
-import type { Entry, StopReason } from "../entry.js"
+import type { Entry } from "../entry.js"
+import { Phase, type StopReason, transition } from "../entryLifecycle.js"
 import type { Config } from "../options.js"
 import type { ReadinessRecord } from "../readiness.js"
+import { taskRemoveRequested, taskRestartRequested } from "./events.js"
 import type { Registry } from "./registry.js"
 
 /** What an ordered stop gives a static child without a grace of its own. */
@@ -67,20 +70,26 @@ export interface StopHost {
   finalizeParked(entry: Entry, reason: StopReason): void
 }
 
-/** What `remove` and `cancel` need besides the stop protocol's view: finding the task. */
+/** What `remove`, `cancel` and `restartNow` need besides the stop protocol's view: finding the task. */
 export interface StopByRefHost extends StopHost {
   readonly registry: Registry
   /** Takes a queued controller submission out of its queue; `false` if there is none. */
   removeQueued(ref: TaskRef): boolean
-  /**
-   * For a path (`"app/connector"`): the running nested supervisor its first segment names, and the
-   * rest of the path; `undefined` when that segment names no `Supervisor.task` with a running attempt.
-   */
-  descend(path: string): readonly [StopByRefHost, string] | undefined
 }
 
 /** Is `ref` a path (relative to its supervisor) rather than a name or an id? Names never contain `/`. */
 const isPath = (ref: TaskRef): ref is string => typeof ref === "string" && ref.includes("/")
+
+/**
+ * For a path (`"app/connector"`): the entry its first segment names in `host`, the running nested
+ * supervisor of that entry (a `Supervisor.task` with a running attempt; `undefined` for any other
+ * task), and the rest of the path.
+ */
+const descend = (host: StopByRefHost, path: string) => {
+  const slash = path.indexOf("/")
+  const entry = host.registry.named(path.slice(0, slash))
+  return { entry, nested: entry?.nested, rest: path.slice(slash + 1) }
+}
 
 /**
  * The supervisor that holds the task `ref` names, and `ref` there: `host` itself for an id or a
@@ -91,11 +100,30 @@ export const resolve = (host: StopByRefHost, ref: TaskRef): readonly [StopByRefH
   let owner = host
   let local = ref
   while (isPath(local)) {
-    const below = owner.descend(local)
-    if (below === undefined) return undefined
-    ;[owner, local] = below
+    const { nested, rest } = descend(owner, local)
+    if (nested === undefined) return undefined
+    owner = nested
+    local = rest
   }
   return [owner, local]
+}
+
+/**
+ * `Supervisor.restartNow` by id, name or path: stops the task's fiber and starts a new one on its
+ * entry (`restartEntry`). A path leads only through nested supervisors that are neither shutting
+ * down nor being stopped.
+ */
+export const restartByRef = (host: StopByRefHost, ref: TaskRef): boolean => {
+  let owner = host
+  let local = ref
+  while (isPath(local)) {
+    const { entry, nested, rest } = descend(owner, local)
+    if (nested === undefined || owner.shuttingDown || entry!.stopRequested) return false
+    owner = nested
+    local = rest
+  }
+  const entry = owner.registry.get(local)
+  return entry !== undefined && restartEntry(owner, entry)
 }
 
 /** The entry `ref` names: by id or name in `host`, or by a path through running nested supervisors. */
@@ -174,30 +202,50 @@ export const cancelByRef = (
 
 /** Claims the stop of `entry`: completes `cancelled`, then interrupts its fiber. `true` for the one claimant. */
 export const requestStop = (host: StopHost, entry: Entry, reason: Exclude<StopReason, "restart-now">): boolean => {
-  if (entry.stopReason !== undefined || entry.outcome !== undefined) return false
+  if (entry.isStopClaimed) return false
+  const phase = entry.phase
   entry.stopReason = reason
   entry.state = "stopping"
   entry.nextAttemptAt = undefined
   // Stopping a subtree deliberately withdraws the readiness tasks that ended for good in it.
   if (!host.readiness.empty && reason !== "shutdown" && reason !== "group-restart") host.readiness.clear(entry.path)
   if (host.listening) {
-    host.emit({ _tag: "TaskRemoveRequested", id: entry.id, task: entry.name, path: entry.path, reason })
+    host.emit(taskRemoveRequested(entry, reason))
   }
   entry.signalCancelled()
   if (entry.exited) {
     // Parked by a group restart: nothing runs, it ends now.
     host.finalizeParked(entry, reason)
   } else {
-    entry.parking = false
+    // A `restartNow`'s grace clock does nothing once a stop is claimed: the stop's own clock (or
+    // the shutdown's deadline) is the one that counts.
+    if (phase === Phase.Restarting && entry.graceTimer !== undefined) {
+      unsafeInterruptFork(entry.graceTimer, host.fiberId)
+      entry.graceTimer = undefined
+    }
+    transition(entry, Phase.Stopping)
     unsafeInterruptFork(entry.fiber, host.fiberId)
   }
   return true
 }
 
-/** Stops `entry`'s fiber so that a group restart can start it again; `false` if it is ending anyway. */
-export const park = (host: StopHost, entry: Entry): boolean => {
-  if (entry.stopRequested || entry.outcome !== undefined) return false
-  entry.parking = true
+/** A park whose grace ran out becomes a real stop for `reason`: the task is never started again. */
+export const claimStop = (entry: Entry, reason: StopReason): void => {
+  entry.stopReason = reason
+  transition(entry, Phase.Stopping)
+}
+
+/**
+ * Stops `entry`'s fiber so that a new one can start on the entry: `Parking` for a group restart,
+ * `Restarting` for `restartNow`. `false` unless it is `Running` (being stopped, or ending anyway).
+ */
+export const park = (
+  host: StopHost,
+  entry: Entry,
+  to: typeof Phase.Parking | typeof Phase.Restarting = Phase.Parking
+): boolean => {
+  if (entry.phase !== Phase.Running) return false
+  transition(entry, to)
   entry.state = "waiting"
   entry.nextAttemptAt = undefined
   entry.signalCancelled()
@@ -211,20 +259,18 @@ export const restartEntry = (host: StopHost, entry: Entry): boolean => {
   if (host.shuttingDown || entry.exited) return false
   const state = entry.state
   const attemptRunning = entry.attemptRunning
-  if (!park(host, entry)) return false
-  entry.restartingNow = true
+  if (!park(host, entry, Phase.Restarting)) return false
   if (host.listening) {
-    host.emit({ _tag: "TaskRestartRequested", id: entry.id, task: entry.name, path: entry.path, state })
+    host.emit(taskRestartRequested(entry, state))
   }
   // Only an attempt has finalizers to wait for: a task backing off or scheduled is only sleeping.
   if (!attemptRunning) return true
   const graceMs = graceOf(host, entry)
   const expire = () => {
-    if (entry.exited || !entry.restartingNow || entry.stopReason !== undefined) return
+    // Exited (and started again), or a real stop came meanwhile.
+    if (entry.phase !== Phase.Restarting) return
     // Never restarted: a second attempt must not overlap the one that did not stop.
-    entry.restartingNow = false
-    entry.parking = false
-    entry.stopReason = "restart-now"
+    claimStop(entry, "restart-now")
     abandon(host, entry, graceMs, "its grace")
   }
   if (graceMs === 0) expire()
@@ -249,7 +295,7 @@ export const startGrace = (
 ): void => {
   if (entry.exited) return
   const end = () => {
-    entry.nested?.decideIfDue()
+    entry.nested?.finishIfDue()
     expire?.()
     abandon(host, entry, graceMs, during)
   }
@@ -269,7 +315,7 @@ export const startGrace = (
 
 /** Abandons a task that did not stop within `graceMs`: its outcome is `ForceAborted`, its name stays taken. */
 export const abandon = (host: StopHost, entry: Entry, graceMs: number, during: string): void => {
-  if (graceMs === 0 && entry.outcome === undefined && !entry.exited) entry.abandonedAtOnce = host.now()
+  if (graceMs === 0 && !entry.isSettled && !entry.exited) entry.abandonedAtOnce = host.now()
   abandonWith(
     host,
     entry,
@@ -281,7 +327,7 @@ export const abandon = (host: StopHost, entry: Entry, graceMs: number, during: s
 
 /** Decides `entry`'s outcome as `ForceAborted` for `reason` (its fiber may still be running). */
 export const abandonWith = (host: StopHost, entry: Entry, reason: string): void => {
-  if (entry.outcome !== undefined) return
+  if (entry.isSettled) return
   entry.state = "stopping"
   host.settle(entry, new TaskOutcome.ForceAborted({ reason }))
 }

@@ -6,7 +6,17 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, Fiber, Option } from "effect"
 import { Backoff, RestartPolicy, Supervisor, SupervisorTree, Task, TaskError, TaskOutcome } from "@fibervisor/core"
-import { type Ev, flush, type Log, makeLog, makeTracker, recorded, setupTree, TestTime, timeline } from "./helpers.js"
+import {
+  type Ev,
+  flush,
+  type Log,
+  makeLog,
+  makeTracker,
+  recorded,
+  setupTree,
+  TestTime,
+  timeline
+} from "../helpers/tree.js"
 
 type Strategy = "one-for-one" | "one-for-all" | "rest-for-one"
 

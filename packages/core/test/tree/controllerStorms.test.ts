@@ -4,7 +4,7 @@ import { Task, TaskContext, TaskOutcome } from "@fibervisor/core"
 import { TestTime } from "@fibervisor/vitest"
 import { setup } from "../helpers/recorder.js"
 import { flush } from "../helpers/tasks.js"
-import { slotInfo } from "./controllerHelpers.js"
+import { slotInfo } from "../helpers/controller.js"
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i)
 

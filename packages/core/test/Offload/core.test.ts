@@ -13,7 +13,7 @@ import {
   TestTime,
   uniqueKind,
   zero
-} from "./OffloadHelpers.js"
+} from "../helpers/offload.js"
 
 /**
  * The real service in the test's scope. `grace: 0` unless a test says otherwise, so that a failing

@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Effect, Fiber, Option, Random, Schedule } from "effect"
 import { Backoff, RestartPolicy, Task, TaskError, TaskOutcome } from "@fibervisor/core"
 import { TestTime } from "@fibervisor/vitest"
-import { type Ev, ofTag, script, setup, startInstants } from "./helpers/recorder.js"
+import { type Ev, ofTag, script, setup, startInstants } from "../helpers/recorder.js"
 
 const failureDelays = (events: ReadonlyArray<Ev>) =>
   ofTag("BackoffScheduled")(events)

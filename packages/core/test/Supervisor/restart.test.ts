@@ -7,7 +7,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Clock, Data, Deferred, Effect, Fiber, Option, Ref, Result } from "effect"
 import { Backoff, RestartPolicy, Task, TaskContext, TaskError, TaskOutcome } from "@fibervisor/core"
 import { TestTime } from "@fibervisor/vitest"
-import { ofTag, script, setup, startInstants, tags } from "./helpers/recorder.js"
+import { ofTag, script, setup, startInstants, tags } from "../helpers/recorder.js"
 
 const policies = [
   ["never", RestartPolicy.never],

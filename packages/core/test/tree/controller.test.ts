@@ -13,7 +13,7 @@ import {
 import { TestTime } from "@fibervisor/vitest"
 import { script, setup } from "../helpers/recorder.js"
 import { flush } from "../helpers/tasks.js"
-import { gated, logged, logStart, slotInfo, slotTrace, unseq } from "./controllerHelpers.js"
+import { gated, logged, logStart, slotInfo, slotTrace, slowToStop, unseq } from "../helpers/controller.js"
 
 const rejected = (kind: TaskOutcome.RejectionKind, reason: string) => new TaskOutcome.Rejected({ kind, reason })
 const busy = (slot: string) => rejected("SlotBusy", `slot "${slot}" is busy`)
@@ -417,16 +417,7 @@ describe("Controller: replace", () => {
       const log: Array<string> = []
       const started = yield* Deferred.make<void>()
       // The owner's finalizer takes 1 s.
-      const a = yield* sup.submit(
-        Task.once(
-          "a",
-          Effect.andThen(
-            Effect.addFinalizer(() => Effect.sleep("1 second")),
-            Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
-          )
-        ),
-        { slot: "s", admission: "queue" }
-      )
+      const a = yield* sup.submit(Task.once("a", slowToStop(started)), { slot: "s", admission: "queue" })
       yield* Deferred.await(started)
       const b = yield* sup.submit(logged(log, "b"), { slot: "s", admission: "replace" })
       yield* TestTime.adjust("400 millis")
@@ -463,16 +454,7 @@ describe("Controller: replace", () => {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
       const started = yield* Deferred.make<void>()
-      const a = yield* sup.submit(
-        Task.once(
-          "a",
-          Effect.andThen(
-            Effect.addFinalizer(() => Effect.sleep("1 second")),
-            Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
-          )
-        ),
-        { slot: "s", admission: "queue" }
-      )
+      const a = yield* sup.submit(Task.once("a", slowToStop(started)), { slot: "s", admission: "queue" })
       yield* Deferred.await(started)
       expect(yield* sup.remove("a")).toBe(true)
       yield* TestTime.adjust("200 millis")
@@ -535,16 +517,7 @@ describe("Controller: drop-if-running", () => {
       const { sup, waitFor, events } = yield* setup()
       const log: Array<string> = []
       const started = yield* Deferred.make<void>()
-      const a = yield* sup.submit(
-        Task.once(
-          "a",
-          Effect.andThen(
-            Effect.addFinalizer(() => Effect.sleep("1 second")),
-            Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
-          )
-        ),
-        { slot: "s", admission: "queue" }
-      )
+      const a = yield* sup.submit(Task.once("a", slowToStop(started)), { slot: "s", admission: "queue" })
       yield* Deferred.await(started)
       const b = yield* sup.submit(logged(log, "b"), { slot: "s", admission: "drop-if-running" })
       expect(yield* b.poll).toEqual(Option.some(busy("s")))
@@ -665,16 +638,7 @@ describe("Controller: a slot frees only when its owner's fiber has exited", () =
       const { sup } = yield* setup({ grace: 0 })
       const log: Array<string> = []
       const started = yield* Deferred.make<void>()
-      const a = yield* sup.submit(
-        Task.once(
-          "a",
-          Effect.andThen(
-            Effect.addFinalizer(() => Effect.sleep("1 second")),
-            Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
-          )
-        ),
-        { slot: "s", admission: "queue" }
-      )
+      const a = yield* sup.submit(Task.once("a", slowToStop(started)), { slot: "s", admission: "queue" })
       yield* Deferred.await(started)
       const b = yield* sup.submit(logged(log, "b"), { slot: "s", admission: "replace" })
       expect(yield* a.poll).toEqual(
@@ -874,17 +838,7 @@ describe("Controller: shutdown", () => {
       const { sup, waitFor, events } = yield* setup({ grace: "5 seconds" })
       const log: Array<string> = []
       const started = yield* Deferred.make<void>()
-      const a = yield* sup.submit(
-        logged(
-          log,
-          "a",
-          Effect.andThen(
-            Effect.addFinalizer(() => Effect.sleep("1 second")),
-            Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
-          )
-        ),
-        { slot: "s", admission: "queue" }
-      )
+      const a = yield* sup.submit(logged(log, "a", slowToStop(started)), { slot: "s", admission: "queue" })
       yield* Deferred.await(started)
       const b = yield* sup.submit(logged(log, "b"), { slot: "s", admission: "queue" })
       const c = yield* sup.submit(logged(log, "c"), { slot: "s", admission: "replace" })
@@ -1198,7 +1152,7 @@ describe("Controller: bad input", () => {
     ],
     ["slot empty", { admission: "queue", slot: "" }, "slot", `must be a non-empty string, got ""`],
     ["slot blank", { admission: "replace", slot: "  " }, "slot", `must be a non-empty string, got "  "`],
-    ["slot 3", { admission: "queue", slot: 3 }, "slot", "must be a non-empty string, got number 3"]
+    ["slot 3", { admission: "queue", slot: 3 }, "slot", "must be a non-empty string, got 3"]
   ]
 
   for (const [label, options, field, reason] of badOptions) {
@@ -1242,7 +1196,7 @@ describe("Controller: bad input", () => {
             new SupervisorError.InvalidTaskSpec({
               task: "job",
               field: "maxRetries",
-              reason: "must be a non-negative integer (or undefined for unlimited), got number -1"
+              reason: "must be a non-negative integer (or undefined for unlimited), got -1"
             })
           )
           expect(
@@ -1446,7 +1400,7 @@ describe("Controller: the Supervisor.submit accessor", () => {
         expect(error).toEqual(
           new SupervisorError.InvalidSupervisorOptions({
             field: "maxSlotQueue",
-            reason: `must be a non-negative integer, got number ${maxSlotQueue}`
+            reason: `must be a non-negative integer, got ${maxSlotQueue}`
           })
         )
       }

@@ -21,7 +21,7 @@ import {
   trace,
   advance,
   every
-} from "./intensityHelpers.js"
+} from "../helpers/intensity.js"
 
 describe("Intensity: at the limit and one past it", () => {
   it.effect("maxRestarts 2 in 1 s: 2 restarts inside the window are allowed, the supervisor keeps running", () =>

@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Layer, Logger } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { flush, TestTime } from "./OffloadHelpers.js"
+import { flush, TestTime } from "../helpers/offload.js"
 
 /** The summary of `offload` (present on the real layer). */
 const summaryOf = (offload: Offload.Offload) => offload.summary!

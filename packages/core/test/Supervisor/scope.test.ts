@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Ref } from "effect"
 import { Backoff, Supervisor, Task, TaskError } from "@fibervisor/core"
-import { TestTime } from "./helpers/tasks.js"
+import { TestTime } from "../helpers/tasks.js"
 
 describe("Supervisor: every attempt has its own Scope", () => {
   it.effect("resources acquired by an attempt are released when that attempt ends", () =>

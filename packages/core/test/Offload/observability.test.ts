@@ -15,7 +15,7 @@ import {
   TestTime,
   uniqueKind,
   zero
-} from "./OffloadHelpers.js"
+} from "../helpers/offload.js"
 
 const make = (config: Offload.OffloadConfig = {}) => Offload.make({ grace: 0, ...config })
 

@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Layer, Option } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { flush } from "./OffloadHelpers.js"
+import { flush } from "../helpers/offload.js"
 
 class Greeting extends Context.Service<Greeting, string>()("test/Greeting") {}
 

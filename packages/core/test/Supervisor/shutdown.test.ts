@@ -2,15 +2,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Clock, Deferred, Duration, Effect, Exit, Fiber, Layer, Metric, Option, Ref, Scope, Stream } from "effect"
 import { Supervisor, SupervisorError, SupervisorEvent, Task, TaskContext, TaskOutcome } from "@fibervisor/core"
 import { TestTime } from "@fibervisor/vitest"
-import { flush, parked } from "./helpers/tasks.js"
+import { flush, parked } from "../helpers/tasks.js"
+import type { Ev } from "../helpers/recorder.js"
 
 /** An attempt stuck in an uninterruptible region until `release` completes. */
 const stubborn = (started: Deferred.Deferred<void>, release: Deferred.Deferred<void>) =>
   Effect.uninterruptible(Deferred.succeed(started, undefined).pipe(Effect.andThen(Deferred.await(release))))
 
 const byShutdown = new TaskOutcome.Canceled({ reason: "stopped by shutdown" })
-
-type Ev = SupervisorEvent.SupervisorEvent
 
 /** `[tag, task]` of each event (task omitted for supervisor-wide events). */
 const brief = (events: ReadonlyArray<Ev>) => events.map((e) => ("task" in e ? [e._tag, e.task] : [e._tag]))

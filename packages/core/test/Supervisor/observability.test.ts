@@ -8,10 +8,10 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Effect, Exit, Metric, Option } from "effect"
 import type { Tracer } from "effect"
 import { Backoff, RestartPolicy, Supervisor, Task, TaskContext, TaskError, TaskOutcome } from "@fibervisor/core"
-import { maxTaskLabels, taskLabel } from "../src/internal/taskMetrics.js"
-import { recordingTracer } from "./OffloadHelpers.js"
-import { script, setup } from "./helpers/recorder.js"
-import { flush, parked, TestTime } from "./helpers/tasks.js"
+import { maxTaskLabels, taskLabel } from "../../src/internal/taskMetrics.js"
+import { recordingTracer } from "../helpers/offload.js"
+import { script, setup } from "../helpers/recorder.js"
+import { flush, parked, TestTime } from "../helpers/tasks.js"
 
 let roots = 0
 

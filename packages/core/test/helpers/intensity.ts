@@ -5,8 +5,8 @@
 import { Cause, Effect, Result } from "effect"
 import { Backoff, TaskError, TaskOutcome } from "@fibervisor/core"
 import { TestTime } from "@fibervisor/vitest"
-import type { Ev } from "../helpers/recorder.js"
-import { flush } from "../helpers/tasks.js"
+import type { Ev } from "./recorder.js"
+import { flush } from "./tasks.js"
 
 /** An attempt that fails at once with a retryable `TaskError.fail(reason)`. */
 export const boom = (reason = "boom") => Effect.fail(TaskError.fail(reason))

@@ -21,7 +21,7 @@ import {
   under,
   advance,
   every
-} from "./intensityHelpers.js"
+} from "../helpers/intensity.js"
 
 /** An attempt that sleeps `ms`, then fails with `error`. */
 const after = <E>(ms: number, error: E) => Effect.andThen(Effect.sleep(`${ms} millis`), Effect.fail(error))

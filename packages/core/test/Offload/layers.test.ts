@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { captureLogs, counter, flush, gate, TestTime } from "./OffloadHelpers.js"
+import { captureLogs, counter, flush, gate, TestTime } from "../helpers/offload.js"
 
 const keyed = OffloadKey.keyed
 const auto = OffloadKey.auto

@@ -2,9 +2,9 @@
  * Shared by the controller tests: tasks that record when they start, gates, and compact views of
  * slot snapshots and slot events.
  */
-import { Clock, Deferred, Effect, Option } from "effect"
+import { Clock, Deferred, type Duration, Effect, Option } from "effect"
 import { type Supervisor, Task } from "@fibervisor/core"
-import type { Ev } from "../helpers/recorder.js"
+import type { Ev } from "./recorder.js"
 
 /** An attempt that logs `"<name>@<instant>"` in `log` when it starts, then runs `body`. */
 export const logStart = <A, E, R>(log: Array<string>, name: string, body: Effect.Effect<A, E, R>) =>
@@ -69,3 +69,13 @@ export const slotTrace = (events: ReadonlyArray<Ev>): Array<string> =>
         return []
     }
   })
+
+/**
+ * A slot owner's attempt: signals `started`, then runs until stopped; its scope's finalizer takes
+ * `stopTakes` (1 s by default), so a stop (`replace`, `remove`, a shutdown) waits that long for it.
+ */
+export const slowToStop = (started: Deferred.Deferred<void>, stopTakes: Duration.Input = "1 second") =>
+  Effect.andThen(
+    Effect.addFinalizer(() => Effect.sleep(stopTakes)),
+    Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
+  )

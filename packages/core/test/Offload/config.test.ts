@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Deferred, Duration, Effect, Exit, Layer, Option } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { counter, gate } from "./OffloadHelpers.js"
+import { counter, gate } from "../helpers/offload.js"
 
 /** `[description, config, field, reason]`; `reason` undefined = any non-empty reason. */
 const invalid: ReadonlyArray<readonly [string, unknown, string, string | undefined]> = [
@@ -55,11 +55,11 @@ const invalid: ReadonlyArray<readonly [string, unknown, string, string | undefin
   ["onFull: { queue: 1.5 }", { onFull: { queue: 1.5 } }, "onFull", undefined],
   ['deduplicate: "yes"', { deduplicate: "yes" }, "deduplicate", undefined],
   ["an unknown field (typo)", { maxConcurent: 3 }, "maxConcurent", undefined],
-  ["a number", 42, "config", "must be an object, got number 42"],
+  ["a number", 42, "config", "must be an object, got 42"],
   ["a string", "fast", "config", 'must be an object, got "fast"'],
   ["null", null, "config", "must be an object, got null"],
   ["an array", [], "config", "must be an object, got an array"],
-  ["a boolean", true, "config", "must be an object, got boolean true"]
+  ["a boolean", true, "config", "must be an object, got true"]
 ]
 
 /** The failure of an exit that must be a typed failure (not a defect, not an interruption). */

@@ -10,17 +10,18 @@ import { Backoff, RestartPolicy, Supervisor, SupervisorError, Task } from "@fibe
 import { TestTime } from "@fibervisor/vitest"
 import { ofTag, setup, tags } from "../helpers/recorder.js"
 import { flush } from "../helpers/tasks.js"
-import { fieldsOf, forever } from "./intensityHelpers.js"
+import { fieldsOf, forever } from "../helpers/intensity.js"
 
 /** A row: what is passed, the field the error names, and its reason. */
 type Row = readonly [label: string, options: unknown, field: string, reason: string]
 
+/** How fibervisor prints a value in a reason (its one printer, `describe`), for the values used here. */
 const d = (input: unknown): string => {
   if (input === null) return "null"
   if (input === undefined) return "undefined"
-  if (typeof input === "string") return `"${input}"`
+  if (typeof input === "string") return JSON.stringify(input)
   if (typeof input === "object") return "an object"
-  return `${typeof input} ${String(input)}`
+  return String(input)
 }
 
 const nonNegative = (input: unknown) => `must be a non-negative integer, got ${d(input)}`
@@ -36,7 +37,7 @@ const badDuration: ReadonlyArray<readonly [string, unknown, string]> = [
   ['"-1 seconds"', "-1 seconds", 'must not be negative, got "-1 seconds"'],
   ["{}", {}, "must be a duration, got an object"],
   ["null", null, "must be a duration, got null"],
-  ["true", true, "must be a duration, got boolean true"]
+  ["true", true, "must be a duration, got true"]
 ]
 
 const strategies = `"one-for-one", "one-for-all", "rest-for-one"`
@@ -133,7 +134,7 @@ const shared: ReadonlyArray<Row> = [
     "defaults.maxRetries 1.5",
     { defaults: { maxRetries: 1.5 } },
     "defaults.maxRetries",
-    "must be a non-negative integer (or undefined for unlimited), got number 1.5"
+    "must be a non-negative integer (or undefined for unlimited), got 1.5"
   ]
 ]
 
@@ -321,7 +322,7 @@ const childRows: ReadonlyArray<
     [Task.make("e", forever, { escalate: 1 as never })],
     {},
     "children[0].escalate",
-    "must be a boolean, got number 1"
+    "must be a boolean, got 1"
   ],
   [
     "children[0].significant under the default autoShutdown (never)",

@@ -21,7 +21,17 @@ import {
 // there); the test of "dynamic before static" reaches it through the entry behind a TaskContext.
 import { entryOf } from "../../src/internal/entry.js"
 import type { SupervisorImpl } from "../../src/internal/supervisor.js"
-import { type Ev, flush, type Log, makeLog, makeTracker, recorded, setupTree, TestTime, timeline } from "./helpers.js"
+import {
+  type Ev,
+  flush,
+  type Log,
+  makeLog,
+  makeTracker,
+  recorded,
+  setupTree,
+  TestTime,
+  timeline
+} from "../helpers/tree.js"
 
 /** A worker that runs forever; its scope finalizer takes `stopTakes` (logged as stop … stopped). */
 const worker = (log: Log, name: string, stopTakes: Duration.Input = "10 millis") =>

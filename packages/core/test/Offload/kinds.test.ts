@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Metric } from "effect"
 import { Offload } from "@fibervisor/core"
-import { flush } from "./OffloadHelpers.js"
+import { flush } from "../helpers/offload.js"
 
 /** Distinct values of the `kind` label across the offload metrics in Effect's global registry. */
 const kindLabels = (prefix: string): Effect.Effect<number> =>

@@ -7,9 +7,11 @@ import type { Duration, Scope } from "effect"
 import { Supervisor, SupervisorEvent, TaskContext } from "@fibervisor/core"
 import type { Task } from "@fibervisor/core"
 import { TestTime } from "@fibervisor/vitest"
-import { flush } from "../helpers/tasks.js"
+import { flush } from "./tasks.js"
 
-export type Ev = SupervisorEvent.SupervisorEvent
+import type { Ev } from "./recorder.js"
+
+export type { Ev }
 
 /** `flush` lets every runnable fiber run (and fires the sleeps due now) without moving the clock. */
 export { flush, TestTime }

@@ -1,0 +1,147 @@
+/**
+ * Supervisor options decoded once with a Schema per placement (src/internal/options.ts), and the
+ * per-task cache of the hand-written task check (`resolveCached` in
+ * src/internal/supervisor/admission.ts). Each refusal's field and words are pinned, with every
+ * option, in test/BadInput.test.ts; this file pins what the schema decides: the order of the
+ * checks (the first refusal is reported), the defaults, the placement rules, and the cache.
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { Effect, Result } from "effect"
+import { Task } from "@fibervisor/core"
+import { nestedIntensity, resolveConfig } from "../../src/internal/options.js"
+import { resolveCached } from "../../src/internal/supervisor/admission.js"
+
+const root = { nested: false, defaults: undefined } as const
+const nested = { nested: true, defaults: undefined } as const
+
+const problem = (options: unknown, placement: typeof root | typeof nested = root) => {
+  const decoded = resolveConfig(options, placement, "root")
+  return Result.isFailure(decoded) ? decoded.failure : undefined
+}
+
+const config = (options: unknown, placement: typeof root | typeof nested = root) =>
+  Result.getOrThrow(resolveConfig(options, placement, "root"))
+
+describe("supervisor options (one Schema per placement)", () => {
+  it("an unknown key is refused before any option is checked (the first refusal is reported)", () => {
+    expect(problem({ grace: -1, grase: "1 second" })).toEqual({
+      field: "grase",
+      reason: "is not a known option (misspelt?)"
+    })
+  })
+
+  it("options are checked in the schema's order: name, grace, maxConcurrent, eventBuffer, defaults, strategy, intensity, autoShutdown, maxSlotQueue", () => {
+    const bad = {
+      maxSlotQueue: -1,
+      autoShutdown: "x",
+      intensity: 1,
+      strategy: "x",
+      defaults: 1,
+      eventBuffer: 0,
+      maxConcurrent: 0,
+      grace: -1,
+      name: ""
+    }
+    const order: Array<string> = []
+    const left: Record<string, unknown> = { ...bad }
+    for (;;) {
+      const refused = problem(left)
+      if (refused === undefined) break
+      order.push(refused.field)
+      delete left[refused.field]
+    }
+    expect(order).toEqual([
+      "name",
+      "grace",
+      "maxConcurrent",
+      "eventBuffer",
+      "defaults",
+      "strategy",
+      "intensity",
+      "autoShutdown",
+      "maxSlotQueue"
+    ])
+  })
+
+  it("a nested supervisor refuses the root-only options first, whatever their value, and ignores other keys (its task's)", () => {
+    expect(problem({ grace: -1, maxSlotQueue: 3, eventBuffer: 8 }, nested)).toEqual({
+      field: "eventBuffer",
+      reason: "cannot be set on a nested supervisor: the whole tree publishes on its root's bus"
+    })
+    expect(problem({ grace: -1, maxSlotQueue: 3 }, nested)?.field).toBe("maxSlotQueue")
+    expect(problem({ restart: "whatever the task's check says", grace: "1 second" }, nested)).toBeUndefined()
+  })
+
+  it("the defaults: grace 10 s, eventBuffer 1024, maxSlotQueue 100, one-for-one, never; the name is the path", () => {
+    expect(config(undefined)).toMatchObject({
+      path: "root",
+      graceMs: 10_000,
+      maxConcurrent: undefined,
+      eventBuffer: 1024,
+      strategy: "one-for-one",
+      intensity: undefined,
+      autoShutdown: "never",
+      maxSlotQueue: 100
+    })
+    expect(config({ name: "api", grace: 0 })).toMatchObject({ path: "api", graceMs: 0 })
+  })
+
+  it("intensity: left out is OTP's 3 in 5 s for a nested supervisor and none at a root; set to undefined is none", () => {
+    expect(config({}, nested).intensity).toEqual(nestedIntensity)
+    expect(config({ intensity: undefined }, nested).intensity).toBeUndefined()
+    expect(config({}).intensity).toBeUndefined()
+    expect(config({ intensity: { maxRestarts: 2, within: "1 second" } }).intensity).toEqual({
+      maxRestarts: 2,
+      withinMs: 1_000
+    })
+  })
+
+  it("a nested supervisor without defaults inherits its parent's; with its own, they win", () => {
+    const parent = config({ defaults: { timeout: "1 second" } }).defaults
+    const child = resolveConfig({}, { nested: true, defaults: parent }, "root/g")
+    expect(Result.getOrThrow(child).defaults).toBe(parent)
+    const own = Result.getOrThrow(
+      resolveConfig({ defaults: { timeout: "2 seconds" } }, { nested: true, defaults: parent }, "")
+    )
+    expect(own.defaults).not.toBe(parent)
+    expect(own.defaults.timeoutMs).toBe(2_000)
+  })
+})
+
+describe("the task check, cached per task (resolveCached)", () => {
+  const defaults = config(undefined).defaults
+
+  it("a task checked again under the same defaults is not checked again: the same spec", () => {
+    const task = Task.make("w", Effect.void, { timeout: "1 second" })
+    const first = Result.getOrThrow(resolveCached(task, defaults))
+    expect(Result.getOrThrow(resolveCached(task, defaults))).toBe(first)
+    // Another task with equal options is checked on its own.
+    expect(Result.getOrThrow(resolveCached(Task.make("w", Effect.void, { timeout: "1 second" }), defaults))).not.toBe(
+      first
+    )
+  })
+
+  it("under other defaults the task is checked again (the spec takes what it leaves out from them)", () => {
+    const task = Task.make("w", Effect.void)
+    const other = config({ defaults: { timeout: "5 seconds" } }).defaults
+    const underDefaults = Result.getOrThrow(resolveCached(task, defaults))
+    const underOther = Result.getOrThrow(resolveCached(task, other))
+    expect(underOther).not.toBe(underDefaults)
+    expect([underDefaults.timeoutMs, underOther.timeoutMs]).toEqual([0, 5_000])
+  })
+
+  it("a refused task is not cached: each check refuses it again, with its field", () => {
+    const task = Task.make("w", Effect.void, { timeout: -1 as never })
+    for (let i = 0; i < 2; i++) {
+      const refused = resolveCached(task, defaults)
+      expect(Result.isFailure(refused) && refused.failure.field).toBe("timeout")
+    }
+  })
+
+  it("a value that is not a task is refused, not cached, and never throws", () => {
+    for (const value of [null, undefined, 5, "task"]) {
+      const refused = resolveCached(value as never, defaults)
+      expect(Result.isFailure(refused) && refused.failure.field).toBe("task")
+    }
+  })
+})
