@@ -107,7 +107,7 @@ const fiberExited = (): void => {
  * finished. So every such wake-up goes through `later`: a FIFO of callbacks run by one scheduler
  * task, after the current synchronous work.
  */
-const queue: Array<() => void> = []
+const queue: Array<(() => void) | FiberInternals<any, any> | Effect.Effect<any, any>> = []
 /** Interruptions: they go before everything else `later` holds (see `laterInterrupt`). */
 const urgent: Array<() => void> = []
 let flushing = false
@@ -129,8 +129,12 @@ const flush = (): void => {
   let u = 0
   while (true) {
     if (u < urgent.length) run(urgent[u++]!)
-    else if (q < queue.length) run(queue[q++]!)
-    else break
+    else if (q < queue.length) {
+      const item = queue[q++]!
+      // A fiber start is two items, the fiber then its effect (see `laterStart`).
+      if (typeof item === "function") run(item)
+      else start(item as FiberInternals<any, any>, queue[q++] as Effect.Effect<any, any>)
+    } else break
   }
   queue.length = 0
   urgent.length = 0
@@ -173,6 +177,23 @@ export const later = (f: () => void): void => {
   schedule()
 }
 
+/** Starts `fiber` with `effect` after the current synchronous work, in `later`'s order. */
+const laterStart = <A, E>(fiber: FiberInternals<A, E>, effect: Effect.Effect<A, E>): void => {
+  queue.push(fiber, effect)
+  schedule()
+}
+
+/** Runs a fiber made by `unstarted` (nothing, if it was interrupted before: it has exited). */
+const start = <A, E>(fiber: FiberInternals<A, E>, effect: Effect.Effect<A, E>): void => {
+  try {
+    fiber.evaluate(effect)
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error
+    })
+  }
+}
+
 /**
  * Like `later`, for an interruption: it is delivered before the wake-ups already waiting. A stop
  * completes `TaskContext.cancelled`, then interrupts the task's fiber; an attempt that waits for
@@ -186,29 +207,74 @@ const laterInterrupt = (f: () => void): void => {
 }
 
 /**
+ * What fibervisor reads and writes of Effect 4's `FiberImpl` (private, checked by
+ * `test/compat/Compat.test.ts`): its constructor makes a fiber that has not run (`forkUnsafe` does
+ * the same and schedules `evaluate`), `_observers` is its list of exit callbacks, and
+ * `_asyncContext` the async context its first `evaluate` runs in.
+ */
+interface FiberInternals<A, E> extends Fiber.Fiber<A, E> {
+  _observers: Array<(exit: Exit.Exit<A, E>) => void> | undefined
+  _asyncContext: unknown
+  evaluate(effect: Effect.Effect<A, E>): void
+}
+
+type FiberClass = new <A, E>(context: Context.Context<never>, interruptible: boolean) => FiberInternals<A, E>
+
+let fiberClass: FiberClass | undefined = undefined
+
+/** Effect's fiber class, taken from a fiber that has already ended. */
+const FiberImpl = (): FiberClass =>
+  (fiberClass ??= (Effect.runForkWith(Context.empty())(Effect.void) as object).constructor as FiberClass)
+
+/**
+ * Node's `AsyncResource`, as Effect reads it (no import: core runs wherever Effect does). A fiber
+ * forked to run later keeps the async context of the code that forked it, as Effect's own
+ * `forkUnsafe` does, so `AsyncLocalStorage` values flow into the task or job.
+ */
+const AsyncResource: (new (type: string) => unknown) | undefined = (() => {
+  try {
+    const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+    return (process?.getBuiltinModule?.("node:async_hooks") as { AsyncResource?: new (type: string) => unknown })
+      ?.AsyncResource
+  } catch {
+    return undefined
+  }
+})()
+
+/**
+ * A new root fiber running with `context` that has not run yet, with `onExit` (if any) as its
+ * exit observer beside the `live` count. Both observers are set as one two-slot array: the
+ * fiber's own `addObserver` grows its array to 17 slots on the second one, which every idle task
+ * would keep (≈ 140 bytes).
+ */
+const unstarted = <A, E>(
+  context: Context.Context<any>,
+  onExit: ((exit: Exit.Exit<A, E>) => void) | undefined
+): FiberInternals<A, E> => {
+  const fiber = new (FiberImpl())<A, E>(context as Context.Context<never>, true)
+  fiber._observers = onExit === undefined ? [fiberExited] : [fiberExited, onExit]
+  if (AsyncResource !== undefined) fiber._asyncContext = new AsyncResource("effect/Fiber")
+  live.fibers += 1
+  return fiber
+}
+
+/**
  * Forks `effect` as an interruptible root fiber running with `context` (services, and what were
  * fiber refs in Effect 3: log level, annotations, tracer, clock). The fiber exists when this
  * returns, but it has not run: it starts after the current synchronous work, never inside the
  * caller's. (Effect 4's `runForkWith` runs the fiber at once until it first suspends; an effect
  * that completes synchronously would have exited, and run its observers, before the fiber is even
  * returned, and fibervisor's bookkeeping — `entry.fiber = fork(...)`, observers that read it —
- * needs Effect 3's default.) The fiber first suspends on a callback that `later` resumes with
- * `effect`: unlike a leading `yieldNow`, this gives the fiber no scheduler dispatcher of its own.
+ * needs Effect 3's default.) The fiber is made unstarted, as Effect's `forkUnsafe` makes one, and
+ * `later` starts it: no callback, no closure and no scheduler dispatcher per fiber. A fiber
+ * interrupted before its start has exited already (its effect never runs; its observers do).
  */
 export const unsafeForkRoot = <A, E, R>(
   context: Context.Context<R>,
   effect: Effect.Effect<A, E, R>
 ): Fiber.Fiber<A, E> => {
-  let start: ((effect: Effect.Effect<A, E, R>) => void) | undefined
-  const fiber = Effect.runForkWith(context)(
-    Effect.callback<A, E, R>((resume) => {
-      start = resume
-    })
-  )
-  live.fibers += 1
-  fiber.addObserver(fiberExited)
-  // Interrupted before it started: `resume` then does nothing.
-  later(() => start!(effect))
+  const fiber = unstarted<A, E>(context, undefined)
+  laterStart(fiber, effect as Effect.Effect<A, E>)
   return fiber
 }
 
@@ -221,8 +287,8 @@ export const unsafeForkDetached = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   onExit: (exit: Exit.Exit<A, E>) => void
 ): Fiber.Fiber<A, E> => {
-  const fiber = unsafeForkRoot(context, effect)
-  fiber.addObserver(onExit)
+  const fiber = unstarted(context, onExit)
+  laterStart(fiber, effect as Effect.Effect<A, E>)
   return fiber
 }
 

@@ -3,6 +3,7 @@
  * installed release. A failure here after an Effect upgrade names the assumption that broke:
  * fix `compat.ts` (and the module the test names), not this test.
  */
+import { AsyncLocalStorage } from "node:async_hooks"
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Schedule, Scope, Tracer } from "effect"
 import { TestClock } from "effect/testing"
@@ -81,6 +82,50 @@ describe("compat: forking root fibers", () => {
       expect(ran).toBe(false)
       expect(exits.length).toBe(1)
       expect(Exit.hasInterrupts(exits[0]!)).toBe(true)
+    })
+  )
+
+  it.effect("Effect's fiber class: a new fiber has not run, evaluate runs it, its private fields exist", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      // unsafeForkRoot makes fibers with this constructor and writes these fields (compat.ts `unstarted`).
+      const done = Effect.runForkWith(context)(Effect.void) as unknown as {
+        readonly constructor: new (context: Context.Context<never>, interruptible: boolean) => Record<string, unknown>
+      }
+      const fiber = new done.constructor(context, true) as unknown as Fiber.Fiber<number> & {
+        _observers: unknown
+        _asyncContext: unknown
+        evaluate(effect: Effect.Effect<number>): void
+      }
+      expect("_observers" in fiber && "_asyncContext" in fiber).toBe(true)
+      expect(fiber._observers).toBeUndefined()
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      const seen: Array<Exit.Exit<number>> = []
+      fiber._observers = [(exit: Exit.Exit<number>) => seen.push(exit)]
+      fiber.evaluate(Effect.succeed(3))
+      expect(seen.length).toBe(1)
+      expect(Exit.isSuccess(seen[0]!) && seen[0].value).toBe(3)
+    })
+  )
+
+  it.effect("unsafeForkDetached keeps both exit observers in one two-slot list", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      const fiber = unsafeForkDetached(context, Effect.never, () => {}) as unknown as { _observers: Array<unknown> }
+      expect(fiber._observers.length).toBe(2)
+      ;(fiber as unknown as Fiber.Fiber<never>).interruptUnsafe(undefined)
+      yield* Fiber.await(fiber as unknown as Fiber.Fiber<never>)
+    })
+  )
+
+  it.effect("a fiber from unsafeForkRoot runs in the async context of the code that forked it", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      const storage = new AsyncLocalStorage<string>()
+      // The flush that starts it is scheduled first, outside the store: only the fiber keeps it.
+      later(() => {})
+      const fiber = storage.run("forker", () => unsafeForkRoot(context, Effect.sync(() => storage.getStore())))
+      expect(yield* Fiber.join(fiber)).toBe("forker")
     })
   )
 
