@@ -124,7 +124,12 @@ describe("compat: forking root fibers", () => {
       const storage = new AsyncLocalStorage<string>()
       // The flush that starts it is scheduled first, outside the store: only the fiber keeps it.
       later(() => {})
-      const fiber = storage.run("forker", () => unsafeForkRoot(context, Effect.sync(() => storage.getStore())))
+      const fiber = storage.run("forker", () =>
+        unsafeForkRoot(
+          context,
+          Effect.sync(() => storage.getStore())
+        )
+      )
       expect(yield* Fiber.join(fiber)).toBe("forker")
     })
   )
