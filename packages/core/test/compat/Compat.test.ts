@@ -8,7 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Schedule, Scope, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { RestartPolicy, Supervisor, Task, TaskError } from "@fibervisor/core"
-import { endAttempt } from "../../src/internal/attemptScope.js"
+import { endAttempt, makeAttemptScope } from "../../src/internal/attemptScope.js"
 import {
   currentChildren,
   isNativeTracer,
@@ -449,6 +449,45 @@ describe("compat: scopes", () => {
       const exit = yield* endAttempt(scope, Exit.succeed(1))
       expect(exit).toEqual(Exit.succeed(1))
       expect(scope.state._tag).toBe("Closed")
+    })
+  )
+})
+
+describe("compat: the attempt scope (constant fields on its prototype)", () => {
+  it.effect("Effect takes it for a scope: finalizers in reverse order, forks, forkIn, a late finalizer", () =>
+    Effect.gen(function* () {
+      const scope = makeAttemptScope()
+      const fresh = Scope.makeUnsafe()
+      for (const key of Object.keys(fresh)) expect(key in scope).toBe(true)
+      expect(scope.strategy).toBe("sequential")
+      expect(scope.parent).toBeUndefined()
+      const order: Array<string> = []
+      yield* Scope.addFinalizer(
+        scope,
+        Effect.sync(() => order.push("first"))
+      )
+      const child = yield* Scope.fork(scope)
+      yield* Scope.addFinalizer(
+        child,
+        Effect.sync(() => order.push("child"))
+      )
+      const fiber = yield* Effect.forkIn(Effect.never, scope)
+      yield* Effect.provideService(
+        Effect.addFinalizer(() => Effect.sync(() => order.push("provided"))),
+        Scope.Scope,
+        scope
+      )
+      yield* Scope.close(scope, Exit.void)
+      expect(order).toEqual(["provided", "child", "first"])
+      expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
+      expect(scope.state._tag).toBe("Closed")
+      yield* Scope.addFinalizer(
+        scope,
+        Effect.sync(() => order.push("late"))
+      )
+      expect(order.at(-1)).toBe("late")
+      // Each attempt scope has its own state.
+      expect(makeAttemptScope().state._tag).toBe("Empty")
     })
   )
 })
