@@ -26,7 +26,7 @@ const endsAs = (
     if (stop) expect(yield* offload.cancel(key)).toBe(true)
     else yield* g.release
     expect(yield* offload.awaitIdle()).toBe(true)
-    const summary = (yield* offload.summary).kinds.find((k) => k.kind === kind)!
+    const summary = (yield* offload.summary!).kinds.find((k) => k.kind === kind)!
     return {
       counts: delta(before, yield* counts(kind)),
       failed: summary.failed,
