@@ -108,8 +108,12 @@ const fiberExited = (): void => {
  * task, after the current synchronous work.
  */
 const queue: Array<(() => void) | FiberInternals<any, any> | Effect.Effect<any, any>> = []
-/** Interruptions: they go before everything else `later` holds (see `laterInterrupt`). */
-const urgent: Array<() => void> = []
+/**
+ * Interruptions: they go before everything else `later` holds (see `laterInterrupt`). Each is two
+ * items, the fiber and the id of the fiber that interrupts it (no closure per interruption: a
+ * shutdown interrupts every task at once).
+ */
+const urgent: Array<Fiber.Fiber<unknown, unknown> | number | undefined> = []
 let flushing = false
 
 const run = (f: () => void): void => {
@@ -128,8 +132,10 @@ const flush = (): void => {
   let q = 0
   let u = 0
   while (true) {
-    if (u < urgent.length) run(urgent[u++]!)
-    else if (q < queue.length) {
+    if (u < urgent.length) {
+      const fiber = urgent[u++] as Fiber.Fiber<unknown, unknown>
+      interrupt(fiber, urgent[u++] as number | undefined)
+    } else if (q < queue.length) {
       const item = queue[q++]!
       // A fiber start is two items, the fiber then its effect (see `laterStart`).
       if (typeof item === "function") run(item)
@@ -177,6 +183,17 @@ export const later = (f: () => void): void => {
   schedule()
 }
 
+/** Interrupts `fiber` (see `laterInterrupt`); an exception surfaces as an uncaught one, after the rest. */
+const interrupt = (fiber: Fiber.Fiber<unknown, unknown>, by: number | undefined): void => {
+  try {
+    fiber.interruptUnsafe(by)
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error
+    })
+  }
+}
+
 /** Starts `fiber` with `effect` after the current synchronous work, in `later`'s order. */
 const laterStart = <A, E>(fiber: FiberInternals<A, E>, effect: Effect.Effect<A, E>): void => {
   queue.push(fiber, effect)
@@ -201,8 +218,8 @@ const start = <A, E>(fiber: FiberInternals<A, E>, effect: Effect.Effect<A, E>): 
  * then takes effect at the end of the region, and the stop wins over whatever the attempt returns),
  * as Effect 3, which queued both for the fiber in that order, had it.
  */
-const laterInterrupt = (f: () => void): void => {
-  urgent.push(f)
+const laterInterrupt = (fiber: Fiber.Fiber<unknown, unknown>, by: number | undefined): void => {
+  urgent.push(fiber, by)
   schedule()
 }
 
@@ -315,7 +332,7 @@ interface FiberState {
 export const unsafeInterruptFork = (fiber: Fiber.Fiber<unknown, unknown>, by: number | undefined): void => {
   const state = fiber as FiberState
   if (state._running === true || state.interruptible === false) fiber.interruptUnsafe(by)
-  else laterInterrupt(() => fiber.interruptUnsafe(by))
+  else laterInterrupt(fiber, by)
 }
 
 /**

@@ -72,8 +72,21 @@ type AttemptExit = Exit.Exit<unknown, unknown> | typeof TIMED_OUT
 
 export type { EventInput }
 
-export const stopped = (entry: Entry): TaskOutcome.TaskOutcome =>
-  new TaskOutcome.Canceled({ reason: `stopped by ${entry.stopReason ?? "request"}` })
+/**
+ * The outcome of a task stopped on request, one value per reason (outcomes are immutable values, and
+ * a shutdown settles every task with one: no string and object per task).
+ */
+export const stopped = (entry: Entry): TaskOutcome.TaskOutcome => {
+  const reason = entry.stopReason ?? "request"
+  let outcome = stoppedBy.get(reason)
+  if (outcome === undefined) {
+    outcome = new TaskOutcome.Canceled({ reason: `stopped by ${reason}` })
+    stoppedBy.set(reason, outcome)
+  }
+  return outcome
+}
+
+const stoppedBy = new Map<string, TaskOutcome.Canceled>()
 
 /** Failures nobody may be watching are logged, so they never pass silently (unless `logFailures: "none"`). */
 const logged = (
