@@ -130,8 +130,21 @@ const attemptContext = (entry: Entry, scope: Scope.Scope): Context.Context<never
   return Context.add(
     Context.add(Context.add(caller, TaskContext, entry), Scope.Scope, scope),
     References.CurrentLogAnnotations,
-    { ...annotations, task: entry.name, path: entry.path, attempt: entry.attempt }
+    isEmpty(annotations)
+      ? { task: entry.name, path: entry.path, attempt: entry.attempt }
+      : { ...annotations, task: entry.name, path: entry.path, attempt: entry.attempt }
   )
+}
+
+/** The last annotations record found empty (most callers share Effect's default one). */
+let emptyAnnotations: object | undefined = undefined
+
+/** No annotation of the caller's to copy: the attempt's record is a literal, not a spread (hot path). */
+const isEmpty = (annotations: object): boolean => {
+  if (annotations === emptyAnnotations) return true
+  for (const _ in annotations) return false
+  emptyAnnotations = annotations
+  return true
 }
 
 /** The context a task's fiber starts with: the caller's, with the task's `TaskContext`. */
