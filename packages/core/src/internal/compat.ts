@@ -17,6 +17,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import type * as Metric from "effect/Metric"
 import * as Pull from "effect/Pull"
 import * as Schedule from "effect/Schedule"
 import type * as Scheduler from "effect/Scheduler"
@@ -394,4 +395,63 @@ export const currentChildren = (): ReadonlyArray<Fiber.Fiber<unknown, unknown>> 
 export const unsafeInterruptChildrenNow = (): Effect.Effect<void> | undefined => {
   const children = currentChildren()
   return children === undefined ? undefined : Fiber.interruptAll(children)
+}
+
+// ---- metrics ----
+
+/** What Effect 4's metric objects keep behind `updateUnsafe` (private `hook`, checked by `test/compat/Compat.test.ts`). */
+interface MetricHooks<In> {
+  readonly update: (input: In, context: Context.Context<never>) => void
+  readonly modify: (input: In, context: Context.Context<never>) => void
+}
+
+interface WithHook<In> {
+  readonly hook?: (context: Context.Context<never>) => MetricHooks<In>
+}
+
+/**
+ * Updates one metric from the hot path. Effect 4's `updateUnsafe` finds the series on every call
+ * (the attributes in the context, the registry in the context, the series in the registry); the
+ * series is fixed by the context, and fibervisor updates its metrics with a handful of contexts
+ * (each task's or job's caller: usually one per supervisor or service). So the series' hooks are
+ * kept for the last context seen. The one difference: a series removed from the registry meanwhile
+ * (`Metric` has no public removal of another's series; a test that clears a registry it keeps
+ * providing would) goes on being updated where Effect would make a new one.
+ */
+export class MetricUpdater<In> {
+  /** Held weakly: a metric outlives every caller, whose services must not be kept alive by it. */
+  private context: WeakRef<Context.Context<never>> | undefined = undefined
+  private hooks: MetricHooks<In> | undefined = undefined
+
+  constructor(readonly metric: Metric.Metric<In, unknown>) {}
+
+  /** The metric's name and attributes (its series' identity). */
+  get id(): string {
+    return this.metric.id
+  }
+
+  get attributes(): Metric.Metric.AttributeSet | undefined {
+    return this.metric.attributes
+  }
+
+  private hooksFor(context: Context.Context<never>): MetricHooks<In> | undefined {
+    if (this.context !== undefined && this.context.deref() === context) return this.hooks
+    const hook = (this.metric as WithHook<In>).hook
+    if (typeof hook !== "function") return undefined
+    this.hooks = hook.call(this.metric, context)
+    this.context = new WeakRef(context)
+    return this.hooks
+  }
+
+  updateUnsafe(input: In, context: Context.Context<never>): void {
+    const hooks = this.hooksFor(context)
+    if (hooks === undefined) this.metric.updateUnsafe(input, context)
+    else hooks.update(input, context)
+  }
+
+  modifyUnsafe(input: In, context: Context.Context<never>): void {
+    const hooks = this.hooksFor(context)
+    if (hooks === undefined) this.metric.modifyUnsafe(input, context)
+    else hooks.modify(input, context)
+  }
 }

@@ -5,7 +5,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Deferred, Effect, Exit, Fiber, Schedule, Scope, Tracer } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Metric, Schedule, Scope, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { RestartPolicy, Supervisor, Task, TaskError } from "@fibervisor/core"
 import { endAttempt, makeAttemptScope } from "../../src/internal/attemptScope.js"
@@ -14,6 +14,7 @@ import {
   isNativeTracer,
   later,
   live,
+  MetricUpdater,
   makeStepper,
   scheduleFromStep,
   stepSchedule,
@@ -488,6 +489,29 @@ describe("compat: the attempt scope (constant fields on its prototype)", () => {
       expect(order.at(-1)).toBe("late")
       // Each attempt scope has its own state.
       expect(makeAttemptScope().state._tag).toBe("Empty")
+    })
+  )
+})
+
+describe("compat: metric updates (the private `hook` of Effect's metrics)", () => {
+  it.effect("a metric has hook(context); updates through MetricUpdater reach the context's registry", () =>
+    Effect.gen(function* () {
+      const counter = Metric.counter("test_compat_updater_total", { incremental: true })
+      const gauge = Metric.gauge("test_compat_updater_gauge")
+      expect(typeof (counter as unknown as { hook?: unknown }).hook).toBe("function")
+      const updater = new MetricUpdater(counter)
+      const gaugeUpdater = new MetricUpdater(gauge)
+      const a = Context.add(yield* Effect.context<never>(), Metric.MetricRegistry, new Map())
+      const b = Context.add(yield* Effect.context<never>(), Metric.MetricRegistry, new Map())
+      updater.updateUnsafe(2, a)
+      updater.updateUnsafe(3, a)
+      updater.updateUnsafe(5, b)
+      gaugeUpdater.modifyUnsafe(4, a)
+      gaugeUpdater.modifyUnsafe(-1, a)
+      expect((yield* Effect.provideContext(Metric.value(counter), a)).count).toBe(5)
+      expect((yield* Effect.provideContext(Metric.value(counter), b)).count).toBe(5)
+      expect((yield* Effect.provideContext(Metric.value(gauge), a)).value).toBe(3)
+      expect(updater.id).toBe("test_compat_updater_total")
     })
   )
 })
