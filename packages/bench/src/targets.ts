@@ -13,7 +13,7 @@ interface TargetSpec {
   readonly aim: number | null
 }
 
-/** The Effect 4 targets (`DESIGN.md` §5, issue 15), against Effect 4's own machinery. */
+/** The Effect 4 targets (issue 15), against Effect 4's own machinery. */
 const specs: ReadonlyArray<TargetSpec> = [
   { scenario: "one-shot", versus: "FiberSet.run", must: 3, aim: 2 },
   { scenario: "restart", versus: "Effect.retry", must: 1.5, aim: 1 },
@@ -26,7 +26,7 @@ const specs: ReadonlyArray<TargetSpec> = [
 /** What the Effect 4 edition is held to against the Effect 3 line: never slower or heavier per operation. */
 export const versusEffect3 = "Effect 3 line"
 const effect3Must = 1
-/** And what it aims at (`DESIGN.md` §5): under a third of the Effect 3 line's cost. */
+/** And what it aims at: under a third of the Effect 3 line's cost. */
 const effect3Aim = 0.3
 
 export const targetsOf = (
