@@ -7,13 +7,11 @@
  * as JSON: to `bench-results.json` at the repository root (or `--out`), and — for a full run of every
  * scenario — to `packages/bench/results/results.json`, the copy kept for the docs (plot it with `pnpm plot`).
  */
-import { execFileSync } from "node:child_process"
-import { readFileSync } from "node:fs"
-import { cpus, totalmem } from "node:os"
-import { relative, resolve } from "node:path"
+import { relative } from "node:path"
+import { coreLoadedFrom, failWith, helpIf, machineOf, outPath, progress, revision, versionOf } from "./cli.js"
 import { runEffect3Line } from "./effect3.js"
 import { runScenario } from "./harness.js"
-import { defaultOut, packageDir, rootDir, savedResults } from "./paths.js"
+import { defaultOut, savedResults } from "./paths.js"
 import { compare, type Effect3Line, type Results, type ScenarioResult, writeResults } from "./results.js"
 import { fullProfile, quickProfile, scenarios } from "./scenarios.js"
 import { report } from "./table.js"
@@ -42,36 +40,11 @@ const parseArgs = (argv: ReadonlyArray<string>): Args => {
     else if (arg === "--no-save") save = false
     else if (arg === "--no-effect3") effect3 = false
     else if (arg === "--only" && argv[i + 1] !== undefined) only = argv[++i]!.split(",").filter((s) => s !== "")
-    // pnpm runs the script in the package folder: a relative --out is taken from where pnpm was called.
-    else if (arg === "--out" && argv[i + 1] !== undefined) out = resolve(process.env.INIT_CWD ?? rootDir, argv[++i]!)
-    else if (arg === "--help" || arg === "-h") {
-      console.log(usage)
-      process.exit(0)
-    } else {
-      console.error(`unknown argument ${arg}\n${usage}`)
-      process.exit(2)
-    }
+    else if (arg === "--out" && argv[i + 1] !== undefined) out = outPath(argv[++i]!)
+    else if (arg === "--help" || arg === "-h") helpIf(arg, usage)
+    else failWith(usage)(`unknown argument ${arg}`)
   }
   return { quick, only, out, save, effect3 }
-}
-
-const versionOf = (name: string): string => {
-  const pkg = JSON.parse(readFileSync(`${packageDir}node_modules/${name}/package.json`, "utf8")) as { version: string }
-  return pkg.version
-}
-
-const git = (...args: Array<string>): string | undefined => {
-  try {
-    return execFileSync("git", args, { cwd: rootDir, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim()
-  } catch {
-    return undefined
-  }
-}
-
-const revision = () => {
-  const commit = git("rev-parse", "--short=12", "HEAD")
-  const status = git("status", "--porcelain", "--", "packages/core")
-  return { commit: commit ?? "unknown", coreDirty: status === undefined ? null : status !== "" }
 }
 
 const main = async () => {
@@ -89,7 +62,6 @@ const main = async () => {
   const selected = args.only === undefined ? all : all.filter((s) => args.only!.includes(s.id))
   const date = new Date().toISOString()
   const started = performance.now()
-  const progress = (line: string) => process.stderr.write(`${line}\n`)
   const done: Array<ScenarioResult> = []
   for (const scenario of selected) {
     progress(`${scenario.id}: ${scenario.plans.map((p) => `n=${p.n} ×${p.rounds}`).join(", ")}`)
@@ -102,24 +74,14 @@ const main = async () => {
     effect3 = await runEffect3Line({ quick: args.quick, only: args.only, progress })
   }
   const comparison = effect3 === null ? [] : compare(done, effect3.results.scenarios)
-  const core = import.meta.resolve("@fibervisor/core").endsWith(".ts") ? "source" : "dist"
-  const cpu = cpus()
+  const core = coreLoadedFrom()
   const results: Results = {
     schemaVersion: 2,
     quick: args.quick,
     core,
     versions: { effect: versionOf("effect"), pQueue: versionOf("p-queue") },
     revision: revision(),
-    machine: {
-      node: process.version,
-      v8: process.versions.v8,
-      platform: process.platform,
-      arch: process.arch,
-      cpuModel: cpu[0]?.model.trim() ?? "unknown",
-      cores: Math.max(1, cpu.length),
-      totalMemoryBytes: totalmem(),
-      date
-    },
+    machine: machineOf(date),
     durationSeconds,
     scenarios: [done[0]!, ...done.slice(1)],
     targets: targetsOf(done, comparison),

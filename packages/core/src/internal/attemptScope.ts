@@ -20,13 +20,30 @@ import * as Scope from "effect/Scope"
 import { unsafeInterruptChildrenNow } from "./compat.js"
 
 /**
- * The `Scope` one attempt sees: a real Effect scope, made when the attempt begins (Effect 4's scope
- * is one small record whose state starts as a shared `Empty`) and closed when it ends. It is used
- * by one attempt only: a reference that outlives its attempt acts on a closed scope (a late
- * finalizer runs at once, a fork is closed, a fiber forked into it is interrupted), and the next
- * attempt gets a new one.
+ * The `Scope` one attempt sees: a real Effect scope, made when the attempt begins and closed when
+ * it ends. It is used by one attempt only: a reference that outlives its attempt acts on a closed
+ * scope (a late finalizer runs at once, a fork is closed, a fiber forked into it is interrupted),
+ * and the next attempt gets a new one.
+ *
+ * Effect 4's scope is a record of five fields whose only mutable one is `state` (it starts as a
+ * shared `Empty`); Effect reads the others (`strategy`, `parent`, the type ids) and tests the
+ * type ids with `in`. An attempt's scope keeps `state` as its own field and the four constant
+ * ones on its prototype: one field per attempt instead of five (an idle task keeps its attempt's
+ * scope). `test/compat/Compat.test.ts` checks that Effect takes it for a scope.
  */
-export const makeAttemptScope = (): Scope.Closeable => Scope.makeUnsafe()
+export const makeAttemptScope = (): Scope.Closeable => new AttemptScope() as unknown as Scope.Closeable
+
+/** A scope made by Effect, whose constant fields and initial state the attempt scopes share. */
+const template = Scope.makeUnsafe()
+const emptyState = template.state
+
+class AttemptScope {
+  state: Scope.Scope["state"] = emptyState
+}
+
+for (const key of Object.keys(template) as Array<keyof typeof template>) {
+  if (key !== "state") Object.defineProperty(AttemptScope.prototype, key, { value: template[key], enumerable: true })
+}
 
 /**
  * The attempt has ended: the fibers it forked (children of the fiber running it) are interrupted

@@ -17,6 +17,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
+import type * as Metric from "effect/Metric"
 import * as Pull from "effect/Pull"
 import * as Schedule from "effect/Schedule"
 import type * as Scheduler from "effect/Scheduler"
@@ -107,9 +108,13 @@ const fiberExited = (): void => {
  * finished. So every such wake-up goes through `later`: a FIFO of callbacks run by one scheduler
  * task, after the current synchronous work.
  */
-const queue: Array<() => void> = []
-/** Interruptions: they go before everything else `later` holds (see `laterInterrupt`). */
-const urgent: Array<() => void> = []
+const queue: Array<(() => void) | FiberInternals<any, any> | Effect.Effect<any, any>> = []
+/**
+ * Interruptions: they go before everything else `later` holds (see `laterInterrupt`). Each is two
+ * items, the fiber and the id of the fiber that interrupts it (no closure per interruption: a
+ * shutdown interrupts every task at once).
+ */
+const urgent: Array<Fiber.Fiber<unknown, unknown> | number | undefined> = []
 let flushing = false
 
 const run = (f: () => void): void => {
@@ -128,9 +133,15 @@ const flush = (): void => {
   let q = 0
   let u = 0
   while (true) {
-    if (u < urgent.length) run(urgent[u++]!)
-    else if (q < queue.length) run(queue[q++]!)
-    else break
+    if (u < urgent.length) {
+      const fiber = urgent[u++] as Fiber.Fiber<unknown, unknown>
+      interrupt(fiber, urgent[u++] as number | undefined)
+    } else if (q < queue.length) {
+      const item = queue[q++]!
+      // A fiber start is two items, the fiber then its effect (see `laterStart`).
+      if (typeof item === "function") run(item)
+      else start(item as FiberInternals<any, any>, queue[q++] as Effect.Effect<any, any>)
+    } else break
   }
   queue.length = 0
   urgent.length = 0
@@ -173,6 +184,34 @@ export const later = (f: () => void): void => {
   schedule()
 }
 
+/** Interrupts `fiber` (see `laterInterrupt`); an exception surfaces as an uncaught one, after the rest. */
+const interrupt = (fiber: Fiber.Fiber<unknown, unknown>, by: number | undefined): void => {
+  try {
+    fiber.interruptUnsafe(by)
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error
+    })
+  }
+}
+
+/** Starts `fiber` with `effect` after the current synchronous work, in `later`'s order. */
+const laterStart = <A, E>(fiber: FiberInternals<A, E>, effect: Effect.Effect<A, E>): void => {
+  queue.push(fiber, effect)
+  schedule()
+}
+
+/** Runs a fiber made by `unstarted` (nothing, if it was interrupted before: it has exited). */
+const start = <A, E>(fiber: FiberInternals<A, E>, effect: Effect.Effect<A, E>): void => {
+  try {
+    fiber.evaluate(effect)
+  } catch (error) {
+    queueMicrotask(() => {
+      throw error
+    })
+  }
+}
+
 /**
  * Like `later`, for an interruption: it is delivered before the wake-ups already waiting. A stop
  * completes `TaskContext.cancelled`, then interrupts the task's fiber; an attempt that waits for
@@ -180,9 +219,61 @@ export const later = (f: () => void): void => {
  * then takes effect at the end of the region, and the stop wins over whatever the attempt returns),
  * as Effect 3, which queued both for the fiber in that order, had it.
  */
-const laterInterrupt = (f: () => void): void => {
-  urgent.push(f)
+const laterInterrupt = (fiber: Fiber.Fiber<unknown, unknown>, by: number | undefined): void => {
+  urgent.push(fiber, by)
   schedule()
+}
+
+/**
+ * What fibervisor reads and writes of Effect 4's `FiberImpl` (private, checked by
+ * `test/compat/Compat.test.ts`): its constructor makes a fiber that has not run (`forkUnsafe` does
+ * the same and schedules `evaluate`), `_observers` is its list of exit callbacks, and
+ * `_asyncContext` the async context its first `evaluate` runs in.
+ */
+interface FiberInternals<A, E> extends Fiber.Fiber<A, E> {
+  _observers: Array<(exit: Exit.Exit<A, E>) => void> | undefined
+  _asyncContext: unknown
+  evaluate(effect: Effect.Effect<A, E>): void
+}
+
+type FiberClass = new <A, E>(context: Context.Context<never>, interruptible: boolean) => FiberInternals<A, E>
+
+let fiberClass: FiberClass | undefined = undefined
+
+/** Effect's fiber class, taken from a fiber that has already ended. */
+const FiberImpl = (): FiberClass =>
+  (fiberClass ??= (Effect.runForkWith(Context.empty())(Effect.void) as object).constructor as FiberClass)
+
+/**
+ * Node's `AsyncResource`, as Effect reads it (no import: core runs wherever Effect does). A fiber
+ * forked to run later keeps the async context of the code that forked it, as Effect's own
+ * `forkUnsafe` does, so `AsyncLocalStorage` values flow into the task or job.
+ */
+const AsyncResource: (new (type: string) => unknown) | undefined = (() => {
+  try {
+    const process = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process
+    return (process?.getBuiltinModule?.("node:async_hooks") as { AsyncResource?: new (type: string) => unknown })
+      ?.AsyncResource
+  } catch {
+    return undefined
+  }
+})()
+
+/**
+ * A new root fiber running with `context` that has not run yet, with `onExit` (if any) as its
+ * exit observer beside the `live` count. Both observers are set as one two-slot array: the
+ * fiber's own `addObserver` grows its array to 17 slots on the second one, which every idle task
+ * would keep (≈ 140 bytes).
+ */
+const unstarted = <A, E>(
+  context: Context.Context<any>,
+  onExit: ((exit: Exit.Exit<A, E>) => void) | undefined
+): FiberInternals<A, E> => {
+  const fiber = new (FiberImpl())<A, E>(context as Context.Context<never>, true)
+  fiber._observers = onExit === undefined ? [fiberExited] : [fiberExited, onExit]
+  if (AsyncResource !== undefined) fiber._asyncContext = new AsyncResource("effect/Fiber")
+  live.fibers += 1
+  return fiber
 }
 
 /**
@@ -192,23 +283,16 @@ const laterInterrupt = (f: () => void): void => {
  * caller's. (Effect 4's `runForkWith` runs the fiber at once until it first suspends; an effect
  * that completes synchronously would have exited, and run its observers, before the fiber is even
  * returned, and fibervisor's bookkeeping — `entry.fiber = fork(...)`, observers that read it —
- * needs Effect 3's default.) The fiber first suspends on a callback that `later` resumes with
- * `effect`: unlike a leading `yieldNow`, this gives the fiber no scheduler dispatcher of its own.
+ * needs Effect 3's default.) The fiber is made unstarted, as Effect's `forkUnsafe` makes one, and
+ * `later` starts it: no callback, no closure and no scheduler dispatcher per fiber. A fiber
+ * interrupted before its start has exited already (its effect never runs; its observers do).
  */
 export const unsafeForkRoot = <A, E, R>(
   context: Context.Context<R>,
   effect: Effect.Effect<A, E, R>
 ): Fiber.Fiber<A, E> => {
-  let start: ((effect: Effect.Effect<A, E, R>) => void) | undefined
-  const fiber = Effect.runForkWith(context)(
-    Effect.callback<A, E, R>((resume) => {
-      start = resume
-    })
-  )
-  live.fibers += 1
-  fiber.addObserver(fiberExited)
-  // Interrupted before it started: `resume` then does nothing.
-  later(() => start!(effect))
+  const fiber = unstarted<A, E>(context, undefined)
+  laterStart(fiber, effect as Effect.Effect<A, E>)
   return fiber
 }
 
@@ -221,8 +305,8 @@ export const unsafeForkDetached = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   onExit: (exit: Exit.Exit<A, E>) => void
 ): Fiber.Fiber<A, E> => {
-  const fiber = unsafeForkRoot(context, effect)
-  fiber.addObserver(onExit)
+  const fiber = unstarted(context, onExit)
+  laterStart(fiber, effect as Effect.Effect<A, E>)
   return fiber
 }
 
@@ -249,7 +333,7 @@ interface FiberState {
 export const unsafeInterruptFork = (fiber: Fiber.Fiber<unknown, unknown>, by: number | undefined): void => {
   const state = fiber as FiberState
   if (state._running === true || state.interruptible === false) fiber.interruptUnsafe(by)
-  else laterInterrupt(() => fiber.interruptUnsafe(by))
+  else laterInterrupt(fiber, by)
 }
 
 /**
@@ -311,4 +395,63 @@ export const currentChildren = (): ReadonlyArray<Fiber.Fiber<unknown, unknown>> 
 export const unsafeInterruptChildrenNow = (): Effect.Effect<void> | undefined => {
   const children = currentChildren()
   return children === undefined ? undefined : Fiber.interruptAll(children)
+}
+
+// ---- metrics ----
+
+/** What Effect 4's metric objects keep behind `updateUnsafe` (private `hook`, checked by `test/compat/Compat.test.ts`). */
+interface MetricHooks<In> {
+  readonly update: (input: In, context: Context.Context<never>) => void
+  readonly modify: (input: In, context: Context.Context<never>) => void
+}
+
+interface WithHook<In> {
+  readonly hook?: (context: Context.Context<never>) => MetricHooks<In>
+}
+
+/**
+ * Updates one metric from the hot path. Effect 4's `updateUnsafe` finds the series on every call
+ * (the attributes in the context, the registry in the context, the series in the registry); the
+ * series is fixed by the context, and fibervisor updates its metrics with a handful of contexts
+ * (each task's or job's caller: usually one per supervisor or service). So the series' hooks are
+ * kept for the last context seen. The one difference: a series removed from the registry meanwhile
+ * (`Metric` has no public removal of another's series; a test that clears a registry it keeps
+ * providing would) goes on being updated where Effect would make a new one.
+ */
+export class MetricUpdater<In> {
+  /** Held weakly: a metric outlives every caller, whose services must not be kept alive by it. */
+  private context: WeakRef<Context.Context<never>> | undefined = undefined
+  private hooks: MetricHooks<In> | undefined = undefined
+
+  constructor(readonly metric: Metric.Metric<In, unknown>) {}
+
+  /** The metric's name and attributes (its series' identity). */
+  get id(): string {
+    return this.metric.id
+  }
+
+  get attributes(): Metric.Metric.AttributeSet | undefined {
+    return this.metric.attributes
+  }
+
+  private hooksFor(context: Context.Context<never>): MetricHooks<In> | undefined {
+    if (this.context !== undefined && this.context.deref() === context) return this.hooks
+    const hook = (this.metric as WithHook<In>).hook
+    if (typeof hook !== "function") return undefined
+    this.hooks = hook.call(this.metric, context)
+    this.context = new WeakRef(context)
+    return this.hooks
+  }
+
+  updateUnsafe(input: In, context: Context.Context<never>): void {
+    const hooks = this.hooksFor(context)
+    if (hooks === undefined) this.metric.updateUnsafe(input, context)
+    else hooks.update(input, context)
+  }
+
+  modifyUnsafe(input: In, context: Context.Context<never>): void {
+    const hooks = this.hooksFor(context)
+    if (hooks === undefined) this.metric.modifyUnsafe(input, context)
+    else hooks.modify(input, context)
+  }
 }

@@ -105,7 +105,11 @@ const maxReason = 500
 /** Per-kind bookkeeping: the limits and the jobs of that kind in flight (running or queued). */
 class KindState {
   running = 0
-  readonly jobs = new Set<Job>()
+  /** Its jobs in flight, oldest first: a list threaded through the jobs (no hashing per job). */
+  first: Job | undefined = undefined
+  last: Job | undefined = undefined
+  /** How many jobs are in the list. */
+  size = 0
   readonly metrics: metrics.KindMetrics
   constructor(
     readonly kind: string,
@@ -114,13 +118,48 @@ class KindState {
   ) {
     this.metrics = metrics.kindLabel(kind)
   }
+
+  add(job: Job): void {
+    job.prev = this.last
+    if (this.last === undefined) this.first = job
+    else this.last.next = job
+    this.last = job
+    this.size += 1
+  }
+
+  delete(job: Job): void {
+    if (job.prev === undefined) this.first = job.next
+    else job.prev.next = job.next
+    if (job.next === undefined) this.last = job.prev
+    else job.next.prev = job.prev
+    job.prev = job.next = undefined
+    this.size -= 1
+  }
+
+  /** The jobs in flight now, oldest first (a copy: stopping them changes the list). */
+  jobs(): Array<Job> {
+    const jobs: Array<Job> = []
+    for (let job = this.first; job !== undefined; job = job.next) jobs.push(job)
+    return jobs
+  }
 }
 
 /** One piece of admitted work. */
 class Job {
-  fiber: Fiber.Fiber<Ending, never> | undefined = undefined
+  fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
   startedAt = 0
   done = false
+  /** Asked to stop (`cancel`, `cancelAll`, the drain): an interruption of its fiber is a stop, not a failure. */
+  stopped = false
+  /**
+   * The fiber runs the work as it is (no timeout: most jobs), and `finished` reads its exit: a
+   * success is "completed", a failure "failed" unless the job was stopped. Otherwise the fiber
+   * runs `body` and exits with its `Ending`.
+   */
+  raw = false
+  /** Its neighbours in its kind's list of jobs in flight. */
+  prev: Job | undefined = undefined
+  next: Job | undefined = undefined
   /** Resumed when the job ends; made only when someone waits for it (a handle, an inline caller). */
   ended: Deferred.Deferred<void> | undefined = undefined
   /** How the work failed, described once (set when it failed, read when it has ended). */
@@ -217,7 +256,7 @@ export class OffloadImpl implements Offload {
    * limits (`perKind`) are kept; a dropped kind is rebuilt on its next registration.
    */
   private forget(kind: KindState): void {
-    if (this.kinds.size > maxTrackedKinds && kind.jobs.size === 0 && !this.config.perKind.has(kind.kind)) {
+    if (this.kinds.size > maxTrackedKinds && kind.size === 0 && !this.config.perKind.has(kind.kind)) {
       this.kinds.delete(kind.kind)
     }
   }
@@ -335,7 +374,7 @@ export class OffloadImpl implements Offload {
   }
 
   private track(job: Job): void {
-    job.kind.jobs.add(job)
+    job.kind.add(job)
     if (job.identity !== undefined) {
       let set = this.byIdentity.get(job.identity)
       if (set === undefined) {
@@ -350,7 +389,7 @@ export class OffloadImpl implements Offload {
   /** Forgets a job that has ended or was dropped from the queue. Wakes nobody: see `wakeEnded`. */
   private untrack(job: Job): void {
     job.done = true
-    job.kind.jobs.delete(job)
+    job.kind.delete(job)
     if (job.identity !== undefined) {
       const set = this.byIdentity.get(job.identity)
       if (set !== undefined) {
@@ -383,7 +422,7 @@ export class OffloadImpl implements Offload {
    * Runs the work with its timeout policy, in a root span linked to the caller's span when a real
    * tracer is installed; failures are logged here and never escape.
    */
-  private body(job: Job): Effect.Effect<Ending> {
+  private body(job: Job): Effect.Effect<unknown, unknown> {
     const timeout = job.kind.limits.timeout
     const work = job.effect as Effect.Effect<unknown, unknown>
     const logFailures = job.kind.limits.logFailures
@@ -395,9 +434,11 @@ export class OffloadImpl implements Offload {
         ? Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${failure}`, cause)), "failed")
         : failedEnding
     }
-    let run: Effect.Effect<Ending>
+    let run: Effect.Effect<unknown, unknown>
     if (timeout === undefined) {
-      run = Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
+      // The work as it is: `finished` reads its exit (see `Job.raw`), so a job costs no closure here.
+      job.raw = true
+      run = work
     } else if (timeout.policy === "warn") {
       run = Effect.andThen(
         // Started inside this step (Effect 4 would start it on the next turn): its timer is armed
@@ -460,7 +501,7 @@ export class OffloadImpl implements Offload {
   }
 
   /** The job's fiber has exited: free its key and slot, record it, and start queued work. */
-  private finished(job: Job, exit: Exit.Exit<Ending>): void {
+  private finished(job: Job, exit: Exit.Exit<unknown, unknown>): void {
     this.running -= 1
     job.kind.running -= 1
     this.untrack(job)
@@ -468,8 +509,17 @@ export class OffloadImpl implements Offload {
     const kindMetrics = job.kind.metrics
     kindMetrics.active.modifyUnsafe(-1, job.caller)
     kindMetrics.duration.updateUnsafe((this.clock.currentTimeMillisUnsafe() - job.startedAt) / 1000, job.caller)
-    const ending = Exit.isSuccess(exit) ? exit.value : "interrupted"
+    const ending: Ending | "interrupted" = job.raw
+      ? Exit.isSuccess(exit)
+        ? "completed"
+        : job.stopped
+          ? "interrupted"
+          : this.rawFailed(job, exit.cause)
+      : Exit.isSuccess(exit)
+        ? (exit.value as Ending)
+        : "interrupted"
     if (
+      ending === "interrupted" &&
       Exit.isFailure(exit) &&
       !Cause.hasInterruptsOnly(exit.cause) &&
       job.kind.limits.timeout?.policy !== "cancel" &&
@@ -507,6 +557,21 @@ export class OffloadImpl implements Offload {
     this.pump()
     this.wakeEnded(job)
     this.live.decrement()
+  }
+
+  /**
+   * Work run as it is (`Job.raw`) failed by itself: described once (the log line and `summary`
+   * share it) and logged as `body` logs it, with the caller's loggers. Effect 4 runs a root fiber
+   * at once and logging never suspends, so the line is written before anyone waiting for the job
+   * is woken.
+   */
+  private rawFailed(job: Job, cause: Cause.Cause<unknown>): "failed" {
+    const failure = describeCause(cause)
+    job.failure = failure
+    if (job.kind.limits.logFailures) {
+      Effect.runForkWith(job.caller)(logFor(job, Effect.logWarning(`offloaded work failed: ${failure}`, cause)))
+    }
+    return "failed"
   }
 
   /** A recent failure of `job`, with a fresh id and what `retry` needs to register its work again. */
@@ -564,7 +629,9 @@ export class OffloadImpl implements Offload {
   /** Every job in flight (running or queued), across kinds. */
   private allJobs(): Array<Job> {
     const jobs: Array<Job> = []
-    for (const kind of this.kinds.values()) for (const job of kind.jobs) jobs.push(job)
+    for (const kind of this.kinds.values()) {
+      for (let job = kind.first; job !== undefined; job = job.next) jobs.push(job)
+    }
     return jobs
   }
 
@@ -572,7 +639,7 @@ export class OffloadImpl implements Offload {
   private jobsOf(key: OffloadKey.OffloadKey): ReadonlyArray<Job> {
     if (keyProblem(key) !== undefined) return []
     if (key._tag === "Keyed") return Array.from(this.byIdentity.get(identityOf(key)!) ?? [])
-    return Array.from(this.kinds.get(key.kind)?.jobs ?? [])
+    return this.kinds.get(key.kind)?.jobs() ?? []
   }
 
   /** Stops a job: a queued one is dropped at once, a running one is interrupted. */
@@ -588,6 +655,7 @@ export class OffloadImpl implements Offload {
     }
     // Effect 4 runs an interrupted fiber's finalizers inside this call when it is suspended, so the
     // job may have finished (and `finished` have run) when this returns.
+    job.stopped = true
     job.fiber.interruptUnsafe(this.fiberId)
   }
 
@@ -655,7 +723,7 @@ export class OffloadImpl implements Offload {
       // A kind past the cap is counted under "_other", its work in flight too.
       for (const state of this.kinds.values()) {
         const name = this.stats.get(state.kind) === state.stats ? state.kind : otherKind
-        add(name, state.stats, state.running, state.jobs.size - state.running)
+        add(name, state.stats, state.running, state.size - state.running)
       }
       return { kinds: Array.from(summaries.values()).sort((a, b) => (a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0)) }
     })

@@ -6,6 +6,7 @@
  * @internal
  */
 import * as Metric from "effect/Metric"
+import { MetricUpdater } from "./compat.js"
 
 const spawnedName = "fibervisor_offload_spawned_total"
 const spawnedDescription = "Offloaded work admitted (started or queued)"
@@ -41,21 +42,24 @@ export const rejectedWithoutKind: Metric.Counter<number> = Metric.counter(reject
 export interface KindMetrics {
   /** The `kind` attribute: the kind, or `"_other"` past the label cap. */
   readonly kind: string
-  readonly spawned: Metric.Counter<number>
-  readonly completed: Metric.Counter<number>
-  readonly failed: Metric.Counter<number>
-  readonly timedOut: Metric.Counter<number>
-  readonly deduplicated: Metric.Counter<number>
-  readonly rejected: Metric.Counter<number>
-  readonly interrupted: Metric.Counter<number>
-  readonly active: Metric.Gauge<number>
-  readonly duration: Metric.Histogram<number>
+  readonly spawned: MetricUpdater<number>
+  readonly completed: MetricUpdater<number>
+  readonly failed: MetricUpdater<number>
+  readonly timedOut: MetricUpdater<number>
+  readonly deduplicated: MetricUpdater<number>
+  readonly rejected: MetricUpdater<number>
+  readonly interrupted: MetricUpdater<number>
+  readonly active: MetricUpdater<number>
+  readonly duration: MetricUpdater<number>
 }
 
 const counter = (name: string, description: string, attributes: Metric.Metric.Attributes) =>
-  Metric.counter(name, { description, incremental: true, attributes })
+  new MetricUpdater(Metric.counter(name, { description, incremental: true, attributes }))
 
-/** Built with the `attributes` option rather than `Metric.withAttributes`: no context copy per update. */
+/**
+ * Built with the `attributes` option rather than `Metric.withAttributes`: no context copy per
+ * update; each behind a `MetricUpdater`, so the hot path's updates skip the series lookup.
+ */
 const make = (kind: string): KindMetrics => {
   const attributes = { kind }
   return {
@@ -67,8 +71,10 @@ const make = (kind: string): KindMetrics => {
     deduplicated: counter(deduplicatedName, deduplicatedDescription, attributes),
     rejected: counter(rejectedName, rejectedDescription, attributes),
     interrupted: counter(interruptedName, interruptedDescription, attributes),
-    active: Metric.gauge(activeName, { description: activeDescription, attributes }),
-    duration: Metric.histogram(durationName, { description: durationDescription, boundaries, attributes })
+    active: new MetricUpdater(Metric.gauge(activeName, { description: activeDescription, attributes })),
+    duration: new MetricUpdater(
+      Metric.histogram(durationName, { description: durationDescription, boundaries, attributes })
+    )
   }
 }
 

@@ -72,8 +72,21 @@ type AttemptExit = Exit.Exit<unknown, unknown> | typeof TIMED_OUT
 
 export type { EventInput }
 
-export const stopped = (entry: Entry): TaskOutcome.TaskOutcome =>
-  new TaskOutcome.Canceled({ reason: `stopped by ${entry.stopReason ?? "request"}` })
+/**
+ * The outcome of a task stopped on request, one value per reason (outcomes are immutable values, and
+ * a shutdown settles every task with one: no string and object per task).
+ */
+export const stopped = (entry: Entry): TaskOutcome.TaskOutcome => {
+  const reason = entry.stopReason ?? "request"
+  let outcome = stoppedBy.get(reason)
+  if (outcome === undefined) {
+    outcome = new TaskOutcome.Canceled({ reason: `stopped by ${reason}` })
+    stoppedBy.set(reason, outcome)
+  }
+  return outcome
+}
+
+const stoppedBy = new Map<string, TaskOutcome.Canceled>()
 
 /** Failures nobody may be watching are logged, so they never pass silently (unless `logFailures: "none"`). */
 const logged = (
@@ -117,8 +130,21 @@ const attemptContext = (entry: Entry, scope: Scope.Scope): Context.Context<never
   return Context.add(
     Context.add(Context.add(caller, TaskContext, entry), Scope.Scope, scope),
     References.CurrentLogAnnotations,
-    { ...annotations, task: entry.name, path: entry.path, attempt: entry.attempt }
+    isEmpty(annotations)
+      ? { task: entry.name, path: entry.path, attempt: entry.attempt }
+      : { ...annotations, task: entry.name, path: entry.path, attempt: entry.attempt }
   )
+}
+
+/** The last annotations record found empty (most callers share Effect's default one). */
+let emptyAnnotations: object | undefined = undefined
+
+/** No annotation of the caller's to copy: the attempt's record is a literal, not a spread (hot path). */
+const isEmpty = (annotations: object): boolean => {
+  if (annotations === emptyAnnotations) return true
+  for (const _ in annotations) return false
+  emptyAnnotations = annotations
+  return true
 }
 
 /** The context a task's fiber starts with: the caller's, with the task's `TaskContext`. */

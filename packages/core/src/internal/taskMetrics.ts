@@ -12,6 +12,7 @@
  * @internal
  */
 import * as Metric from "effect/Metric"
+import { MetricUpdater } from "./compat.js"
 
 const names = {
   attempts: "fibervisor_task_attempts_total",
@@ -41,28 +42,34 @@ const boundaries = Metric.exponentialBoundaries({ start: 0.001, factor: 2, count
 export interface TaskMetrics {
   /** The `task` attribute: the task's path (`parent/name`), or `"_other"` past the label cap. */
   readonly path: string
-  readonly attempts: Metric.Counter<number>
-  readonly failures: Metric.Counter<number>
-  readonly timeouts: Metric.Counter<number>
-  readonly restarts: Metric.Counter<number>
-  readonly running: Metric.Gauge<number>
-  readonly duration: Metric.Histogram<number>
+  readonly attempts: MetricUpdater<number>
+  readonly failures: MetricUpdater<number>
+  readonly timeouts: MetricUpdater<number>
+  readonly restarts: MetricUpdater<number>
+  readonly running: MetricUpdater<number>
+  readonly duration: MetricUpdater<number>
 }
 
+const counter = (name: string, description: string, attributes: Metric.Metric.Attributes) =>
+  new MetricUpdater(Metric.counter(name, { description, incremental: true, attributes }))
+
 /**
- * The metrics of one attribute value. Built with the `attributes` option rather than
+ * The metrics of one attribute value (each behind a `MetricUpdater`: the hot path's updates skip
+ * the series lookup). Built with the `attributes` option rather than
  * `Metric.withAttributes`: the same series, without a context copy on every update.
  */
 const make = (path: string): TaskMetrics => {
   const attributes = { task: path }
   return {
     path,
-    attempts: Metric.counter(names.attempts, { description: descriptions.attempts, incremental: true, attributes }),
-    failures: Metric.counter(names.failures, { description: descriptions.failures, incremental: true, attributes }),
-    timeouts: Metric.counter(names.timeouts, { description: descriptions.timeouts, incremental: true, attributes }),
-    restarts: Metric.counter(names.restarts, { description: descriptions.restarts, incremental: true, attributes }),
-    running: Metric.gauge(names.running, { description: descriptions.running, attributes }),
-    duration: Metric.histogram(names.duration, { description: descriptions.duration, boundaries, attributes })
+    attempts: counter(names.attempts, descriptions.attempts, attributes),
+    failures: counter(names.failures, descriptions.failures, attributes),
+    timeouts: counter(names.timeouts, descriptions.timeouts, attributes),
+    restarts: counter(names.restarts, descriptions.restarts, attributes),
+    running: new MetricUpdater(Metric.gauge(names.running, { description: descriptions.running, attributes })),
+    duration: new MetricUpdater(
+      Metric.histogram(names.duration, { description: descriptions.duration, boundaries, attributes })
+    )
   }
 }
 

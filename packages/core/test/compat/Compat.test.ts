@@ -3,16 +3,18 @@
  * installed release. A failure here after an Effect upgrade names the assumption that broke:
  * fix `compat.ts` (and the module the test names), not this test.
  */
+import { AsyncLocalStorage } from "node:async_hooks"
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Deferred, Effect, Exit, Fiber, Schedule, Scope, Tracer } from "effect"
+import { Cause, Context, Deferred, Effect, Exit, Fiber, Metric, Schedule, Scope, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { RestartPolicy, Supervisor, Task, TaskError } from "@fibervisor/core"
-import { endAttempt } from "../../src/internal/attemptScope.js"
+import { endAttempt, makeAttemptScope } from "../../src/internal/attemptScope.js"
 import {
   currentChildren,
   isNativeTracer,
   later,
   live,
+  MetricUpdater,
   makeStepper,
   scheduleFromStep,
   stepSchedule,
@@ -81,6 +83,55 @@ describe("compat: forking root fibers", () => {
       expect(ran).toBe(false)
       expect(exits.length).toBe(1)
       expect(Exit.hasInterrupts(exits[0]!)).toBe(true)
+    })
+  )
+
+  it.effect("Effect's fiber class: a new fiber has not run, evaluate runs it, its private fields exist", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      // unsafeForkRoot makes fibers with this constructor and writes these fields (compat.ts `unstarted`).
+      const done = Effect.runForkWith(context)(Effect.void) as unknown as {
+        readonly constructor: new (context: Context.Context<never>, interruptible: boolean) => Record<string, unknown>
+      }
+      const fiber = new done.constructor(context, true) as unknown as Fiber.Fiber<number> & {
+        _observers: unknown
+        _asyncContext: unknown
+        evaluate(effect: Effect.Effect<number>): void
+      }
+      expect("_observers" in fiber && "_asyncContext" in fiber).toBe(true)
+      expect(fiber._observers).toBeUndefined()
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      const seen: Array<Exit.Exit<number>> = []
+      fiber._observers = [(exit: Exit.Exit<number>) => seen.push(exit)]
+      fiber.evaluate(Effect.succeed(3))
+      expect(seen.length).toBe(1)
+      expect(Exit.isSuccess(seen[0]!) && seen[0].value).toBe(3)
+    })
+  )
+
+  it.effect("unsafeForkDetached keeps both exit observers in one two-slot list", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      const fiber = unsafeForkDetached(context, Effect.never, () => {}) as unknown as { _observers: Array<unknown> }
+      expect(fiber._observers.length).toBe(2)
+      ;(fiber as unknown as Fiber.Fiber<never>).interruptUnsafe(undefined)
+      yield* Fiber.await(fiber as unknown as Fiber.Fiber<never>)
+    })
+  )
+
+  it.effect("a fiber from unsafeForkRoot runs in the async context of the code that forked it", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      const storage = new AsyncLocalStorage<string>()
+      // The flush that starts it is scheduled first, outside the store: only the fiber keeps it.
+      later(() => {})
+      const fiber = storage.run("forker", () =>
+        unsafeForkRoot(
+          context,
+          Effect.sync(() => storage.getStore())
+        )
+      )
+      expect(yield* Fiber.join(fiber)).toBe("forker")
     })
   )
 
@@ -399,6 +450,68 @@ describe("compat: scopes", () => {
       const exit = yield* endAttempt(scope, Exit.succeed(1))
       expect(exit).toEqual(Exit.succeed(1))
       expect(scope.state._tag).toBe("Closed")
+    })
+  )
+})
+
+describe("compat: the attempt scope (constant fields on its prototype)", () => {
+  it.effect("Effect takes it for a scope: finalizers in reverse order, forks, forkIn, a late finalizer", () =>
+    Effect.gen(function* () {
+      const scope = makeAttemptScope()
+      const fresh = Scope.makeUnsafe()
+      for (const key of Object.keys(fresh)) expect(key in scope).toBe(true)
+      expect(scope.strategy).toBe("sequential")
+      expect(scope.parent).toBeUndefined()
+      const order: Array<string> = []
+      yield* Scope.addFinalizer(
+        scope,
+        Effect.sync(() => order.push("first"))
+      )
+      const child = yield* Scope.fork(scope)
+      yield* Scope.addFinalizer(
+        child,
+        Effect.sync(() => order.push("child"))
+      )
+      const fiber = yield* Effect.forkIn(Effect.never, scope)
+      yield* Effect.provideService(
+        Effect.addFinalizer(() => Effect.sync(() => order.push("provided"))),
+        Scope.Scope,
+        scope
+      )
+      yield* Scope.close(scope, Exit.void)
+      expect(order).toEqual(["provided", "child", "first"])
+      expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
+      expect(scope.state._tag).toBe("Closed")
+      yield* Scope.addFinalizer(
+        scope,
+        Effect.sync(() => order.push("late"))
+      )
+      expect(order.at(-1)).toBe("late")
+      // Each attempt scope has its own state.
+      expect(makeAttemptScope().state._tag).toBe("Empty")
+    })
+  )
+})
+
+describe("compat: metric updates (the private `hook` of Effect's metrics)", () => {
+  it.effect("a metric has hook(context); updates through MetricUpdater reach the context's registry", () =>
+    Effect.gen(function* () {
+      const counter = Metric.counter("test_compat_updater_total", { incremental: true })
+      const gauge = Metric.gauge("test_compat_updater_gauge")
+      expect(typeof (counter as unknown as { hook?: unknown }).hook).toBe("function")
+      const updater = new MetricUpdater(counter)
+      const gaugeUpdater = new MetricUpdater(gauge)
+      const a = Context.add(yield* Effect.context<never>(), Metric.MetricRegistry, new Map())
+      const b = Context.add(yield* Effect.context<never>(), Metric.MetricRegistry, new Map())
+      updater.updateUnsafe(2, a)
+      updater.updateUnsafe(3, a)
+      updater.updateUnsafe(5, b)
+      gaugeUpdater.modifyUnsafe(4, a)
+      gaugeUpdater.modifyUnsafe(-1, a)
+      expect((yield* Effect.provideContext(Metric.value(counter), a)).count).toBe(5)
+      expect((yield* Effect.provideContext(Metric.value(counter), b)).count).toBe(5)
+      expect((yield* Effect.provideContext(Metric.value(gauge), a)).value).toBe(3)
+      expect(updater.id).toBe("test_compat_updater_total")
     })
   )
 })

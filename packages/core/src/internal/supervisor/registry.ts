@@ -2,7 +2,7 @@
  * The registry of one supervisor: which tasks it holds, found by id or by name (OTP's "Access
  * #state.children" section; taskvisor's `registry/state.rs`).
  *
- * **Owns** the two indexes (`TaskId → Entry`, name → `Entry`) and the count of registered entries,
+ * **Owns** the two indexes (name → `Entry`, and `TaskId → Entry` made on the first lookup by id) and the count of registered entries,
  * whose `whenEmpty` resumes once every task's fiber has exited.
  *
  * **Data flow**: `SupervisorImpl.spawn` → `add` (the task is registered before its fiber starts);
@@ -29,26 +29,32 @@ import { ZeroSignal } from "../zeroSignal.js"
 
 /** The tasks one supervisor holds, by id and by name. */
 export class Registry {
-  private readonly byId = new Map<TaskId, Entry>()
+  /** Every entry, by name (names are unique among registered entries): the live index. */
   private readonly byName = new Map<string, Entry>()
+  /**
+   * By id, made on the first lookup by id and kept from then on: most supervisors are never asked
+   * by id, and a second index costs every task a hash-table insert and delete (perf, issue 15).
+   */
+  private idIndex: Map<TaskId, Entry> | undefined = undefined
   /** Entries in the registry (a task leaves it when its fiber has exited). */
   private readonly count = new ZeroSignal()
 
   get size(): number {
-    return this.byId.size
+    return this.byName.size
   }
 
   /** Registers `entry` under its id and name (the name must be free). */
   add(entry: Entry): void {
-    this.byId.set(entry.id, entry)
     this.byName.set(entry.name, entry)
+    this.idIndex?.set(entry.id, entry)
     this.count.increment()
   }
 
   /** Takes `entry` out of both indexes: its name is free again. `left()` follows once the removal is handed over. */
   remove(entry: Entry): void {
-    this.byId.delete(entry.id)
-    if (this.byName.get(entry.name) === entry) this.byName.delete(entry.name)
+    if (this.byName.get(entry.name) !== entry) return
+    this.byName.delete(entry.name)
+    this.idIndex?.delete(entry.id)
   }
 
   /** Counts a removed entry out; resumes `whenEmpty` when it was the last. */
@@ -66,6 +72,14 @@ export class Registry {
     return typeof ref === "string" ? this.byName.get(ref) : this.byId.get(ref)
   }
 
+  private get byId(): Map<TaskId, Entry> {
+    if (this.idIndex === undefined) {
+      this.idIndex = new Map()
+      for (const entry of this.byName.values()) this.idIndex.set(entry.id, entry)
+    }
+    return this.idIndex
+  }
+
   /** The entry named `name`. */
   named(name: string): Entry | undefined {
     return this.byName.get(name)
@@ -77,17 +91,17 @@ export class Registry {
 
   /** `entry` is the one registered under its id (not removed yet). */
   holds(entry: Entry): boolean {
-    return this.byId.get(entry.id) === entry
+    return this.byName.get(entry.name) === entry
   }
 
   /** The live index, in insertion order (see the header). */
   values(): IterableIterator<Entry> {
-    return this.byId.values()
+    return this.byName.values()
   }
 
   /** The entries in id order. */
   inIdOrder(): Array<Entry> {
-    const entries = Array.from(this.byId.values())
+    const entries = Array.from(this.byName.values())
     for (let i = 1; i < entries.length; i++) {
       if (entries[i - 1]!.id > entries[i]!.id) return entries.sort((a, b) => a.id - b.id)
     }
@@ -96,11 +110,11 @@ export class Registry {
 
   /** Parked entries: their fiber exited for a group restart that has not started them again yet. */
   parked(): Array<Entry> {
-    return Array.from(this.byId.values()).filter((entry) => entry.isParked)
+    return Array.from(this.byName.values()).filter((entry) => entry.isParked)
   }
 
   /** Entries whose fiber has not exited yet. */
   stillRunning(): Array<Entry> {
-    return Array.from(this.byId.values()).filter((entry) => !entry.exited)
+    return Array.from(this.byName.values()).filter((entry) => !entry.exited)
   }
 }

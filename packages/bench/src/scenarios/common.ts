@@ -1,0 +1,80 @@
+/** What every scenario shares: the sizes and rounds (full and `--quick`), variants, the sanity check, the idle body, the `FiberSet.run` baseline. */
+import * as Effect from "effect/Effect"
+import * as FiberSet from "effect/FiberSet"
+import { run, timed, times } from "../effects.js"
+import type { Measurement, Plan, Session, Variant } from "../harness.js"
+
+export interface Profile {
+  readonly quick: boolean
+  /** Sizes of the scaling scenarios. */
+  readonly sizes: ReadonlyArray<number>
+  /** Warm-up and measured rounds at a size. */
+  readonly plan: (n: number) => { readonly warmup: number; readonly rounds: number }
+  /** Idle tasks in the memory scenario, and its rounds. */
+  readonly memoryN: number
+  readonly memoryPlan: { readonly warmup: number; readonly rounds: number }
+  /** add+remove cycles in one sample of the churn scenario. */
+  readonly churnOps: number
+}
+
+export const fullProfile: Profile = {
+  quick: false,
+  sizes: [1_000, 10_000, 100_000],
+  plan: (n) =>
+    n <= 1_000 ? { warmup: 5, rounds: 15 } : n <= 10_000 ? { warmup: 3, rounds: 9 } : { warmup: 2, rounds: 9 },
+  memoryN: 100_000,
+  memoryPlan: { warmup: 0, rounds: 3 },
+  churnOps: 2_000
+}
+
+export const quickProfile: Profile = {
+  quick: true,
+  sizes: [100, 500],
+  plan: () => ({ warmup: 1, rounds: 3 }),
+  memoryN: 500,
+  memoryPlan: { warmup: 0, rounds: 2 },
+  churnOps: 100
+}
+
+/** A session whose every sample is independent (set up and torn down inside `sample`). */
+export const fresh =
+  (sample: (n: number) => Promise<Measurement>) =>
+  (n: number): Promise<Session> =>
+    Promise.resolve({ sample: () => sample(n) })
+
+export const variant = (name: string, role: Variant["role"], open: Variant["open"]): Variant => ({ name, role, open })
+
+export const plans = (profile: Profile, sizes: ReadonlyArray<number> = profile.sizes): ReadonlyArray<Plan> =>
+  sizes.map((n) => ({ n, ...profile.plan(n) }))
+
+export const check = (ok: boolean, what: string): Effect.Effect<void> =>
+  ok ? Effect.void : Effect.die(new Error(`benchmark sanity check failed: ${what}`))
+
+/** An idle task body that says when it has started, so a measurement never catches fibers not yet running. */
+export const idleCounting = () => {
+  const counter = { started: 0 }
+  const body = Effect.andThen(
+    Effect.sync(() => {
+      counter.started++
+    }),
+    Effect.never
+  )
+  return { counter, body }
+}
+
+/** The `FiberSet.run` baseline of the one-shot and offload scenarios: N jobs of `Effect.void`, then `awaitEmpty`. */
+export const fiberSetRunAll = (n: number) =>
+  run(
+    Effect.scoped(
+      Effect.gen(function* () {
+        const set = yield* FiberSet.make()
+        const ms = yield* timed(
+          Effect.andThen(
+            times(n, () => FiberSet.run(set, Effect.void)),
+            FiberSet.awaitEmpty(set)
+          )
+        )
+        return { value: ms, ops: n }
+      })
+    )
+  )

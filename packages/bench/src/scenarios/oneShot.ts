@@ -1,0 +1,42 @@
+/** 1. one-shot tasks: `sup.add(Task.once(…))` × N, then `awaitEmpty` — vs `FiberSet.run`. */
+import * as Effect from "effect/Effect"
+import { Supervisor, Task } from "@fibervisor/core"
+import { run, timed, times } from "../effects.js"
+import { check, fiberSetRunAll, fresh, plans, variant } from "./common.js"
+import type { Scenario } from "../harness.js"
+import type { Profile } from "./common.js"
+
+export const oneShot = (profile: Profile): Scenario => ({
+  id: "one-shot",
+  title: "one-shot tasks",
+  description:
+    "sup.add(Task.once(name_i, Effect.void)) N times, then sup.awaitEmpty — vs FiberSet.run(set, Effect.void) N times, then FiberSet.awaitEmpty",
+  metric: "time",
+  nMeans: "tasks",
+  op: "task added and completed",
+  plans: plans(profile),
+  variants: [
+    variant(
+      "fibervisor",
+      "fibervisor",
+      fresh((n) =>
+        run(
+          Effect.scoped(
+            Effect.gen(function* () {
+              const sup = yield* Supervisor.make()
+              const ms = yield* timed(
+                Effect.andThen(
+                  times(n, (i) => sup.add(Task.once(`task-${i}`, Effect.void))),
+                  sup.awaitEmpty
+                )
+              )
+              yield* check((yield* sup.size) === 0, "tasks left after awaitEmpty")
+              return { value: ms, ops: n }
+            })
+          )
+        )
+      )
+    ),
+    variant("FiberSet.run", "baseline", fresh(fiberSetRunAll))
+  ]
+})
