@@ -5,7 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { captureLogs, counts, delta, gate, uniqueKind } from "../OffloadHelpers.js"
+import { captureLogs, counts, delta, gate, uniqueKind } from "../helpers/offload.js"
 
 const make = (config: Offload.OffloadConfig = {}) => Offload.make({ grace: 0, ...config })
 
