@@ -129,12 +129,13 @@ export const TaskRemoveRequested = Schema.TaggedStruct("TaskRemoveRequested", {
  * What a task is doing (`Supervisor.TaskState`): waiting for its first attempt or a permit,
  * running an attempt, backing off after a failure, scheduled after a success, or stopping. The
  * one declaration of these names: `Supervisor.TaskState` and the snapshot's `TaskNode.state` use
- * it.
+ * it. `"standby"` (since 1.0.0) is an attempt that runs but waits for a role another replica holds
+ * (a `@fibervisor/cluster` singleton on a replica that does not own it; see `TaskContext.setStandby`).
  *
  * @since 1.0.0
  * @category schemas
  */
-export const TaskState = Schema.Literals(["waiting", "running", "backing-off", "scheduled", "stopping"])
+export const TaskState = Schema.Literals(["waiting", "running", "backing-off", "scheduled", "stopping", "standby"])
 
 /**
  * `restartNow` restarts the task: its attempt (if one runs) is being stopped, and a new one starts
@@ -367,6 +368,55 @@ export const OperatorActionRequested = Schema.TaggedStruct("OperatorActionReques
 })
 
 /**
+ * This replica became the owner of cluster singleton `name` (`@fibervisor/cluster`) with lease
+ * `epoch` (strictly increasing across owners); `runner` is this replica's id. Emitted by the
+ * singleton's task (`task`, `path`) before its tree starts.
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const SingletonAcquired = Schema.TaggedStruct("SingletonAcquired", {
+  ...task,
+  name: Schema.String,
+  epoch: Schema.Number,
+  runner: Schema.String
+})
+
+/**
+ * This replica stopped owning cluster singleton `name` (epoch `epoch`), once its tree has stopped
+ * (or its hand-off grace ran out). `reason`: `"handoff"` (the task was stopped: remove, cancel,
+ * shutdown), `"lock-lost"` (the lease could not be kept or was taken), `"failed"` (the tree
+ * failed: the task's restart policy decides what follows), `"completed"` (the tree ended by
+ * itself).
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const SingletonReleased = Schema.TaggedStruct("SingletonReleased", {
+  ...task,
+  name: Schema.String,
+  epoch: Schema.Number,
+  runner: Schema.String,
+  reason: Schema.Literals(["handoff", "lock-lost", "failed", "completed"])
+})
+
+/**
+ * Cluster singleton `name` runs elsewhere: this replica (`runner`) waits in `standby`. `owner` and
+ * `epoch` are the current owner's, when one holds a live lease. Emitted on entering standby and when
+ * the observed owner changes.
+ *
+ * @since 1.0.0
+ * @category schemas
+ */
+export const SingletonStandby = Schema.TaggedStruct("SingletonStandby", {
+  ...task,
+  name: Schema.String,
+  runner: Schema.String,
+  owner: optional(Schema.String),
+  epoch: optional(Schema.Number)
+})
+
+/**
  * The union of every event.
  *
  * @since 0.1.0
@@ -395,7 +445,10 @@ export const SupervisorEvent = Schema.Union([
   SlotSubmitted,
   SlotRejected,
   SlotTransition,
-  OperatorActionRequested
+  OperatorActionRequested,
+  SingletonAcquired,
+  SingletonReleased,
+  SingletonStandby
 ])
 
 /**

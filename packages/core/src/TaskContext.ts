@@ -4,7 +4,8 @@
  * @since 0.1.0
  */
 import * as Context from "effect/Context"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as role from "./internal/taskRole.js"
 import type { TaskId } from "./TaskId.js"
 
 /**
@@ -67,3 +68,35 @@ export interface TaskContext {
  */
 export const TaskContext: Context.Service<TaskContext, TaskContext> =
   Context.Service<TaskContext>("@fibervisor/core/TaskContext")
+
+/**
+ * A role event an attempt publishes (`TaskContext.emit`): one of the cluster singleton events,
+ * without the fields the supervisor adds (`seq`, `at`, and the task's `id`, name and `path`).
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export type RoleEvent = role.RoleEventInput
+
+/**
+ * Shows the running attempt as `"standby"` (`true`) or `"running"` (`false`) in `list`, `get`, the
+ * tree snapshot and `/tasks`. For an attempt that runs but waits for a role another replica holds:
+ * `@fibervisor/cluster`'s singletons use it. A readiness task in `standby` is not ready (it is not
+ * `"running"`). A new attempt starts `"running"`; outside a supervisor it does nothing.
+ *
+ * @since 1.0.0
+ * @category combinators
+ */
+export const setStandby = (standby: boolean): Effect.Effect<void, never, TaskContext> =>
+  Effect.flatMap(TaskContext, (context) => role.setStandby(context, standby))
+
+/**
+ * Publishes a role event (`SingletonAcquired`, `SingletonReleased`, `SingletonStandby`) on the
+ * tree's event stream, stamped with the task's id, name and path. Used by `@fibervisor/cluster`;
+ * outside a supervisor, or when nobody listens, it does nothing.
+ *
+ * @since 1.0.0
+ * @category combinators
+ */
+export const emit = (event: RoleEvent): Effect.Effect<void, never, TaskContext> =>
+  Effect.flatMap(TaskContext, (context) => role.emit(context, event))

@@ -179,6 +179,41 @@ const samples: { readonly [T in SupervisorEvent.Tag]: SupervisorEvent.Of<T> } = 
     outcome: "done",
     remote: "127.0.0.1:50000",
     source: "dashboard"
+  },
+  SingletonAcquired: {
+    _tag: "SingletonAcquired",
+    seq: 24,
+    at: 31,
+    id,
+    task: "billing",
+    path: "root/billing",
+    name: "billing",
+    epoch: 7,
+    runner: "host-a-1234"
+  },
+  SingletonReleased: {
+    _tag: "SingletonReleased",
+    seq: 25,
+    at: 32,
+    id,
+    task: "billing",
+    path: "root/billing",
+    name: "billing",
+    epoch: 7,
+    runner: "host-a-1234",
+    reason: "handoff"
+  },
+  SingletonStandby: {
+    _tag: "SingletonStandby",
+    seq: 26,
+    at: 33,
+    id,
+    task: "billing",
+    path: "root/billing",
+    name: "billing",
+    runner: "host-b-99",
+    owner: "host-a-1234",
+    epoch: 7
   }
 }
 
@@ -259,7 +294,21 @@ const variants: ReadonlyArray<SupervisorEvent.SupervisorEvent> = [
     outcome: "not-found",
     remote: "r",
     source: "s"
-  }
+  },
+  // A standby replica that sees no live owner: owner and epoch absent.
+  { _tag: "SingletonStandby", seq: 1, at: 0, id, task: "b", path: "root/b", name: "b", runner: "r1" },
+  ...(["lock-lost", "failed", "completed"] as const).map((reason): SupervisorEvent.SupervisorEvent => ({
+    _tag: "SingletonReleased",
+    seq: 1,
+    at: 0,
+    id,
+    task: "b",
+    path: "root/b",
+    name: "b",
+    epoch: 1,
+    runner: "r1",
+    reason
+  }))
 ]
 
 const roundTrip = (event: SupervisorEvent.SupervisorEvent) =>
@@ -292,7 +341,10 @@ describe("SupervisorEvent codec", () => {
         "SlotSubmitted",
         "SlotRejected",
         "SlotTransition",
-        "OperatorActionRequested"
+        "OperatorActionRequested",
+        "SingletonAcquired",
+        "SingletonReleased",
+        "SingletonStandby"
       ].sort()
     )
   })
@@ -350,6 +402,39 @@ describe("SupervisorEvent codec", () => {
     {
       title: "an unknown backoff source",
       input: { _tag: "BackoffScheduled", seq: 1, at: 0, id: 1, task: "w", attempt: 1, delayMs: 1, source: "whim" }
+    },
+    {
+      title: "an unknown singleton release reason",
+      input: {
+        _tag: "SingletonReleased",
+        seq: 1,
+        at: 0,
+        id: 1,
+        task: "b",
+        path: "root/b",
+        name: "b",
+        epoch: 1,
+        runner: "r",
+        reason: "whim"
+      }
+    },
+    {
+      title: "a singleton epoch as a string",
+      input: {
+        _tag: "SingletonAcquired",
+        seq: 1,
+        at: 0,
+        id: 1,
+        task: "b",
+        path: "root/b",
+        name: "b",
+        epoch: "1",
+        runner: "r"
+      }
+    },
+    {
+      title: "a standby without runner",
+      input: { _tag: "SingletonStandby", seq: 1, at: 0, id: 1, task: "b", path: "root/b", name: "b" }
     },
     {
       title: "an unknown remove reason",

@@ -81,7 +81,8 @@ export interface Scenario {
 
 export const EXP = { first: 50, factor: 2, max: 400 } as const
 
-export type TaskState = "waiting" | "running" | "backing-off" | "scheduled" | "stopping"
+// "standby" is only set by an attempt itself (TaskContext.setStandby): the model never reaches it.
+export type TaskState = "waiting" | "running" | "backing-off" | "scheduled" | "stopping" | "standby"
 
 /** What is compared after every step. Outcomes are rendered `Tag` or `Tag: reason` (`Rejected Kind: reason`). */
 export interface Observation {

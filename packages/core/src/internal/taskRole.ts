@@ -1,0 +1,41 @@
+/**
+ * What an attempt may report about its role in a cluster: `standby` (it runs, but waits for a
+ * role another replica holds) and the singleton events. Used by `@fibervisor/cluster`'s
+ * `Task.singleton`, through `TaskContext.setStandby` / `TaskContext.emit`.
+ *
+ * Data flow: the attempt reads its `TaskContext`; when that is a supervisor's `Entry`, the state is
+ * set on the entry (`list`, `tree`, `/tasks` read it) and the event goes on the tree's bus, stamped
+ * with the task's id, name and path. A hand-made `TaskContext` (outside a supervisor) ignores both.
+ *
+ * Invariants: only a running attempt changes the state; `setState` never overwrites `stopping`; the task loop's own transitions (a new
+ * attempt starts `running`, the end of one sets `waiting` / `backing-off`) still apply.
+ *
+ * @internal
+ */
+import * as Effect from "effect/Effect"
+import type * as SupervisorEvent from "../SupervisorEvent.js"
+import type { TaskContext } from "../TaskContext.js"
+import { entryOf } from "./entry.js"
+
+/** A role event without what the task and the bus add to it. */
+export type RoleEventInput =
+  SupervisorEvent.Of<"SingletonAcquired" | "SingletonReleased" | "SingletonStandby"> extends infer E
+    ? E extends SupervisorEvent.SupervisorEvent
+      ? Omit<E, "seq" | "at" | "id" | "task" | "path">
+      : never
+    : never
+
+/** Shows the attempt behind `context` as `standby` (`true`) or `running` (`false`). */
+export const setStandby = (context: TaskContext, standby: boolean): Effect.Effect<void> =>
+  Effect.sync(() => {
+    const entry = entryOf(context)
+    if (entry !== undefined && entry.attemptRunning) entry.setState(standby ? "standby" : "running")
+  })
+
+/** Publishes a role event on the tree bus of the task behind `context`. */
+export const emit = (context: TaskContext, event: RoleEventInput): Effect.Effect<void> =>
+  Effect.sync(() => {
+    const entry = entryOf(context)
+    if (entry === undefined || !entry.owner.listening) return
+    entry.owner.emit({ ...event, id: entry.id, task: entry.name, path: entry.path } as never)
+  })
