@@ -116,7 +116,10 @@ export interface MemoryTable {
  */
 export const memoryTable = (): MemoryTable => {
   const table = new memory.MemoryTable()
-  const shared: MemoryTable = { dropSession: (replica) => table.dropSession(replica), held: (replica) => table.held(replica) }
+  const shared: MemoryTable = {
+    dropSession: (replica) => table.dropSession(replica),
+    held: (replica) => table.held(replica)
+  }
   tables.set(shared, table)
   return shared
 }
@@ -153,7 +156,8 @@ export const layerMemory = (
       })
       if (Result.isFailure(settings)) return yield* fail(settings.failure)
       const shared = tables.get(table)
-      if (shared === undefined) return yield* fail({ field: "table", reason: "must be made by ClusterOffload.memoryTable()" })
+      if (shared === undefined)
+        return yield* fail({ field: "table", reason: "must be made by ClusterOffload.memoryTable()" })
       const store = memory.backend(shared, settings.success.replica)
       yield* Effect.addFinalizer(() => store.close)
       return yield* claims.make(store, settings.success)

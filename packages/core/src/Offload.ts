@@ -477,10 +477,7 @@ export interface OffloadClaim {
  * @category cluster
  */
 export interface OffloadClaims {
-  readonly tryClaim: (
-    kind: string,
-    key: string
-  ) => Effect.Effect<Option.Option<OffloadClaim>, OffloadClaimsUnavailable>
+  readonly tryClaim: (kind: string, key: string) => Effect.Effect<Option.Option<OffloadClaim>, OffloadClaimsUnavailable>
   readonly trySlot: (
     kind: string,
     slots: number

@@ -59,9 +59,8 @@ describe("layerCluster: once per key across replicas", () => {
     Effect.gen(function* () {
       const table = ClusterOffload.memoryTable()
       // The store alone lets one replica take a key twice, as PostgreSQL session locks do ...
-      const claims = yield* Effect.map(
-        Layer.build(ClusterOffload.layerMemory(table, { replica: "raw" })),
-        (context) => Context.get(context, Offload.OffloadClaims)
+      const claims = yield* Effect.map(Layer.build(ClusterOffload.layerMemory(table, { replica: "raw" })), (context) =>
+        Context.get(context, Offload.OffloadClaims)
       )
       const once = yield* claims.tryClaim("k", "x")
       const twice = yield* claims.tryClaim("k", "x")
@@ -237,7 +236,11 @@ describe("layerCluster: cluster-wide slots", () => {
       const table = ClusterOffload.memoryTable()
       const kind = uniqueKind("slots")
       const config = { perKind: { [kind]: { cluster: { maxConcurrent: 2 } } } }
-      const replicas = yield* Effect.all([replica(table, "a", config), replica(table, "b", config), replica(table, "c", config)])
+      const replicas = yield* Effect.all([
+        replica(table, "a", config),
+        replica(table, "b", config),
+        replica(table, "c", config)
+      ])
       const gates = yield* Effect.all([gate(), gate(), gate()])
       expect(yield* replicas[0].register(auto(kind), gates[0].work)).toBe("spawned")
       expect(yield* replicas[1].register(auto(kind), gates[1].work)).toBe("spawned")
@@ -455,9 +458,8 @@ describe("layerCluster: the session and the store", () => {
     Effect.gen(function* () {
       const table = ClusterOffload.memoryTable()
       const kind = uniqueKind("interrupt")
-      const inner = yield* Effect.map(
-        Layer.build(ClusterOffload.layerMemory(table, { replica: "slow" })),
-        (context) => Context.get(context, Offload.OffloadClaims)
+      const inner = yield* Effect.map(Layer.build(ClusterOffload.layerMemory(table, { replica: "slow" })), (context) =>
+        Context.get(context, Offload.OffloadClaims)
       )
       // A store that answers after one second.
       const slow: Offload.OffloadClaims = {
@@ -487,17 +489,57 @@ describe("layerCluster: the session and the store", () => {
 
 describe("layerCluster and layerMemory: bad config", () => {
   const bad: ReadonlyArray<readonly [string, unknown, string, string]> = [
-    ["cluster slots zero", { perKind: { x: { cluster: { maxConcurrent: 0 } } } }, "perKind.x.cluster.maxConcurrent", "must be a positive integer, got number 0"],
-    ["cluster slots 1.5", { perKind: { x: { cluster: { maxConcurrent: 1.5 } } } }, "perKind.x.cluster.maxConcurrent", "must be a positive integer, got number 1.5"],
-    ["cluster slots missing", { perKind: { x: { cluster: {} } } }, "perKind.x.cluster.maxConcurrent", "must be a positive integer, got undefined"],
-    ["cluster not an object", { perKind: { x: { cluster: 3 } } }, "perKind.x.cluster", "must be an object { maxConcurrent }, got number 3"],
-    ["unknown key in perKind cluster", { perKind: { x: { cluster: { maxConcurrent: 1, max: 2 } } } }, "perKind.x.cluster.max", "is not a known option"],
-    ["unknown key in cluster", { cluster: { slotTimeout: "1 second" } }, "cluster.slotTimeout", "is not a known option"],
+    [
+      "cluster slots zero",
+      { perKind: { x: { cluster: { maxConcurrent: 0 } } } },
+      "perKind.x.cluster.maxConcurrent",
+      "must be a positive integer, got number 0"
+    ],
+    [
+      "cluster slots 1.5",
+      { perKind: { x: { cluster: { maxConcurrent: 1.5 } } } },
+      "perKind.x.cluster.maxConcurrent",
+      "must be a positive integer, got number 1.5"
+    ],
+    [
+      "cluster slots missing",
+      { perKind: { x: { cluster: {} } } },
+      "perKind.x.cluster.maxConcurrent",
+      "must be a positive integer, got undefined"
+    ],
+    [
+      "cluster not an object",
+      { perKind: { x: { cluster: 3 } } },
+      "perKind.x.cluster",
+      "must be an object { maxConcurrent }, got number 3"
+    ],
+    [
+      "unknown key in perKind cluster",
+      { perKind: { x: { cluster: { maxConcurrent: 1, max: 2 } } } },
+      "perKind.x.cluster.max",
+      "is not a known option"
+    ],
+    [
+      "unknown key in cluster",
+      { cluster: { slotTimeout: "1 second" } },
+      "cluster.slotTimeout",
+      "is not a known option"
+    ],
     ["slotWait negative", { cluster: { slotWait: -1 } }, "cluster.slotWait", "must not be negative, got -1"],
-    ["slotRetry zero", { cluster: { slotRetry: 0 } }, "cluster.slotRetry", "must be greater than zero and finite, got number 0"],
+    [
+      "slotRetry zero",
+      { cluster: { slotRetry: 0 } },
+      "cluster.slotRetry",
+      "must be greater than zero and finite, got number 0"
+    ],
     ["cluster not an object", { cluster: "yes" }, "cluster", 'must be an object { slotRetry?, slotWait? }, got "yes"'],
     ["a base field, still checked", { maxConcurrent: -1 }, "maxConcurrent", "must be a positive integer, got -1"],
-    ["an unknown base key, still refused", { perKind: { x: { cluster: { maxConcurrent: 1 }, limit: 2 } } }, "perKind.x.limit", ""]
+    [
+      "an unknown base key, still refused",
+      { perKind: { x: { cluster: { maxConcurrent: 1 }, limit: 2 } } },
+      "perKind.x.limit",
+      ""
+    ]
   ]
   for (const [name, config, field, reason] of bad) {
     it.effect(`layerCluster: ${name} → InvalidOffloadConfig naming ${field}`, () =>
@@ -542,7 +584,9 @@ describe("layerCluster and layerMemory: bad config", () => {
 
   it.effect("layerMemory: a table not made by memoryTable() is refused", () =>
     Effect.gen(function* () {
-      const exit = yield* Effect.exit(Layer.build(ClusterOffload.layerMemory({ dropSession: () => false, held: () => [] })))
+      const exit = yield* Effect.exit(
+        Layer.build(ClusterOffload.layerMemory({ dropSession: () => false, held: () => [] }))
+      )
       const error = Exit.isFailure(exit) ? Cause.findErrorOption(exit.cause) : Option.none()
       expect(Option.getOrThrow(error)).toMatchObject({ field: "table" })
     })

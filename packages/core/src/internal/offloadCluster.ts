@@ -138,7 +138,10 @@ export class ClusterOffloadImpl implements Offload {
     return this.admit(key, effect)
   }
 
-  private admit<A, E, R>(key: OffloadKey.OffloadKey, effect: Effect.Effect<A, E, R>): Effect.Effect<OffloadHandle<A, E>, never, R> {
+  private admit<A, E, R>(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<A, E, R>
+  ): Effect.Effect<OffloadHandle<A, E>, never, R> {
     return Effect.suspend(() => {
       // A malformed key: the real service refuses it and says why.
       if (OffloadKey.problemOf(key) !== undefined) return this.inner.submit(key, effect)
@@ -191,10 +194,12 @@ export class ClusterOffloadImpl implements Offload {
       })
     const unavailable = (error: OffloadClaimsUnavailable) =>
       refuse("rejected", `the cluster claims store cannot answer (${error.reason})`)
-    const claim: Effect.Effect<Option.Option<OffloadClaim | undefined>, OffloadClaimsUnavailable> =
-      registration.identity === undefined || key._tag !== "Keyed"
-        ? Effect.succeed(noClaim)
-        : this.claims.tryClaim(key.kind, key.key)
+    const claim: Effect.Effect<
+      Option.Option<OffloadClaim | undefined>,
+      OffloadClaimsUnavailable
+    > = registration.identity === undefined || key._tag !== "Keyed"
+      ? Effect.succeed(noClaim)
+      : this.claims.tryClaim(key.kind, key.key)
     return Effect.matchEffect(claim, {
       onFailure: unavailable,
       onSuccess: (claimed) => {

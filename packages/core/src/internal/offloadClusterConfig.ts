@@ -83,14 +83,20 @@ export const splitConfig = (
 ): Result.Result<{ readonly base: unknown; readonly resolved: ResolvedCluster }, ConfigProblem> => {
   if (!isPlainObject(input)) {
     // Not an object (or absent): the base decoder says what is wrong, or uses the defaults.
-    return Result.succeed({ base: input, resolved: resolvedOf(input, new Map(), defaultSlotRetryMs, defaultSlotWaitMs) })
+    return Result.succeed({
+      base: input,
+      resolved: resolvedOf(input, new Map(), defaultSlotRetryMs, defaultSlotWaitMs)
+    })
   }
   const { cluster, ...rest } = input
   let slotRetryMs = defaultSlotRetryMs
   let slotWaitMs = defaultSlotWaitMs
   if (cluster !== undefined) {
     if (!isPlainObject(cluster)) {
-      return Result.fail({ field: "cluster", reason: `must be an object { slotRetry?, slotWait? }, got ${describe(cluster)}` })
+      return Result.fail({
+        field: "cluster",
+        reason: `must be an object { slotRetry?, slotWait? }, got ${describe(cluster)}`
+      })
     }
     const extra = unexpectedKey("cluster", cluster, ["slotRetry", "slotWait"])
     if (extra !== undefined) return Result.fail(extra)

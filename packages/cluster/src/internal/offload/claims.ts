@@ -22,6 +22,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Logger from "effect/Logger"
 import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
@@ -50,7 +51,9 @@ export class ClaimsManager implements Offload.OffloadClaims {
 
   constructor(
     private readonly backend: LockBackend,
-    private readonly settings: ClaimsSettings
+    private readonly settings: ClaimsSettings,
+    /** The loggers of the layer's builder: the store's own reports go there, whoever's call found the loss. */
+    private readonly loggers: ReadonlySet<Logger.Logger<unknown, any>>
   ) {}
 
   /** How many claims are held now (for tests and the gauge). */
@@ -58,15 +61,23 @@ export class ClaimsManager implements Offload.OffloadClaims {
     return this.live.size
   }
 
-  tryClaim(kind: string, key: string): Effect.Effect<Option.Option<Offload.OffloadClaim>, Offload.OffloadClaimsUnavailable> {
+  tryClaim(
+    kind: string,
+    key: string
+  ): Effect.Effect<Option.Option<Offload.OffloadClaim>, Offload.OffloadClaimsUnavailable> {
     const lock: LockId = { space: "key", kind, key }
     return Effect.tap(
-      Effect.map(this.run(this.backend.tryLock(lock)), (taken) => (taken ? Option.some(this.track(lock)) : Option.none())),
+      Effect.map(this.run(this.backend.tryLock(lock)), (taken) =>
+        taken ? Option.some(this.track(lock)) : Option.none()
+      ),
       this.updateGauge
     )
   }
 
-  trySlot(kind: string, slots: number): Effect.Effect<Option.Option<Offload.OffloadClaim>, Offload.OffloadClaimsUnavailable> {
+  trySlot(
+    kind: string,
+    slots: number
+  ): Effect.Effect<Option.Option<Offload.OffloadClaim>, Offload.OffloadClaimsUnavailable> {
     return Effect.map(
       this.run(Effect.suspend(() => this.backend.trySlot(kind, slots, this.heldSlots(kind)))),
       Option.map((index) => this.track({ space: "slot", kind, index }))
@@ -127,6 +138,10 @@ export class ClaimsManager implements Offload.OffloadClaims {
    * under the permit (the caller holds it). A store that still cannot answer loses every claim.
    */
   private recover(reason: string): Effect.Effect<void> {
+    return Effect.provideService(this.recovery(reason), Logger.CurrentLoggers, this.loggers)
+  }
+
+  private recovery(reason: string): Effect.Effect<void> {
     return Effect.gen({ self: this }, function* () {
       const claims = Array.from(this.live)
       yield* Metric.update(metrics.sessionsLost, 1)
@@ -137,7 +152,9 @@ export class ClaimsManager implements Offload.OffloadClaims {
         if (claim.state !== "held") continue
         const again =
           reset._tag === "Success" && Option.isSome(reset.value)
-            ? yield* Effect.exit(Effect.timeoutOption(this.backend.tryLock(claim.lock), this.settings.operationTimeoutMs))
+            ? yield* Effect.exit(
+                Effect.timeoutOption(this.backend.tryLock(claim.lock), this.settings.operationTimeoutMs)
+              )
             : undefined
         if (again !== undefined && again._tag === "Success" && Option.isSome(again.value) && again.value.value) {
           retaken += 1
@@ -179,7 +196,7 @@ export const make = (
   settings: ClaimsSettings
 ): Effect.Effect<ClaimsManager, never, Scope.Scope> =>
   Effect.gen(function* () {
-    const manager = new ClaimsManager(backend, settings)
+    const manager = new ClaimsManager(backend, settings, yield* Logger.CurrentLoggers)
     yield* Effect.forkScoped(manager.heartbeatLoop)
     return manager
   })

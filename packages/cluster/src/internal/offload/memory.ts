@@ -91,7 +91,8 @@ export const backend = (table: MemoryTable, replica: string): LockBackend & { re
     trySlot: (kind, slots, held) =>
       live((s) => {
         for (let index = 0; index < slots; index++) {
-          if (!held.includes(index) && table.tryLock(s, lockOf({ space: "slot", kind, index }))) return Option.some(index)
+          if (!held.includes(index) && table.tryLock(s, lockOf({ space: "slot", kind, index })))
+            return Option.some(index)
         }
         return Option.none()
       }),

@@ -21,7 +21,11 @@ const lostDescription = "Claims of work in flight lost with the session and take
 
 const maxKindLabels = 1_000
 const lost = new Map<string, Metric.Counter<number>>()
-const lostOther = Metric.counter(lostName, { description: lostDescription, incremental: true, attributes: { kind: "_other" } })
+const lostOther = Metric.counter(lostName, {
+  description: lostDescription,
+  incremental: true,
+  attributes: { kind: "_other" }
+})
 
 /** `fibervisor_offload_cluster_claims_lost_total{kind}`. */
 export const claimsLost = (kind: string): Metric.Counter<number> => {

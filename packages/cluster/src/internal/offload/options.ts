@@ -32,7 +32,8 @@ export const record = (
   known: ReadonlyArray<string>
 ): Result.Result<Readonly<Record<string, unknown>>, Problem> => {
   if (input === undefined) return Result.succeed({})
-  if (!isPlainObject(input)) return Result.fail({ field: "options", reason: `must be an object, got ${describe(input)}` })
+  if (!isPlainObject(input))
+    return Result.fail({ field: "options", reason: `must be an object, got ${describe(input)}` })
   const extra = Object.keys(input).find((key) => !known.includes(key))
   return extra === undefined ? Result.succeed(input) : Result.fail({ field: extra, reason: "is not a known option" })
 }
@@ -42,7 +43,8 @@ export const millis = (field: string, input: unknown, fallback: number): Result.
   if (input === undefined) return Result.succeed(fallback)
   // Effect's decoder throws on garbage; `fromInput` turns that into `None`.
   const decoded = Duration.fromInput(input as Duration.Input)
-  if (Option.isNone(decoded)) return Result.fail({ field, reason: `must be a duration such as "5 seconds", got ${describe(input)}` })
+  if (Option.isNone(decoded))
+    return Result.fail({ field, reason: `must be a duration such as "5 seconds", got ${describe(input)}` })
   const ms = Duration.toMillis(decoded.value)
   if (!Number.isFinite(ms) || ms <= 0) {
     return Result.fail({ field, reason: `must be greater than zero and finite, got ${describe(input)}` })
@@ -56,7 +58,7 @@ export const name = (field: string, input: unknown, fallback: string, max: numbe
   if (typeof input !== "string" || input.length === 0 || input.includes("\u0000")) {
     return Result.fail({ field, reason: `must be a non-empty string, got ${describe(input)}` })
   }
-  if (input.length > max) return Result.fail({ field, reason: `must be at most ${max} characters, got ${input.length}` })
+  if (input.length > max)
+    return Result.fail({ field, reason: `must be at most ${max} characters, got ${input.length}` })
   return Result.succeed(input)
 }
-

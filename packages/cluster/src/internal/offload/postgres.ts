@@ -47,13 +47,21 @@ const keyText = (kind: string, key: string): string => `${kind.length}:${kind}:$
 const objectOf = (param: string, offset: string = "0") =>
   `((((hashtextextended(${param}, 0) >> 32) + ${offset} + 2147483648) % 4294967296) - 2147483648)::int4`
 
+/** The same object id, unsigned, as `pg_locks.objid` shows it. */
+const unsignedOf = (param: string, offset: string) =>
+  `((((hashtextextended(${param}, 0) >> 32) + ${offset} + 4294967296) % 4294967296)::int8::oid)`
+
 interface Session {
   readonly connection: SqlConnection.Connection
   readonly scope: Scope.Closeable
 }
 
 const describeError = (error: unknown): string =>
-  error instanceof Error ? error.message : typeof error === "object" && error !== null && "message" in error ? String(error.message) : String(error)
+  error instanceof Error
+    ? error.message
+    : typeof error === "object" && error !== null && "message" in error
+      ? String(error.message)
+      : String(error)
 
 export const backend = (
   sql: SqlClient.SqlClient,
@@ -115,7 +123,10 @@ export const backend = (
   const lockSql = (lock: LockId, fn: "pg_try_advisory_lock" | "pg_advisory_unlock") =>
     lock.space === "key"
       ? { text: `SELECT ${fn}($1::int4, ${objectOf("$2::text")})`, params: [keyClass, keyText(lock.kind, lock.key)] }
-      : { text: `SELECT ${fn}($1::int4, ${objectOf("$2::text", "$3::int8")})`, params: [slotClass, lock.kind, lock.index] }
+      : {
+          text: `SELECT ${fn}($1::int4, ${objectOf("$2::text", "$3::int8")})`,
+          params: [slotClass, lock.kind, lock.index]
+        }
 
   return {
     open,
@@ -127,14 +138,29 @@ export const backend = (
       }),
     trySlot: (kind, slots, held) =>
       onSession((connection) =>
-        // One statement: the executor stops at the first row that passes, so one slot at most is taken.
-        Effect.map(
-          connection.executeValues(
-            `SELECT i FROM generate_series(0, $3::int4 - 1) AS i WHERE NOT (i = ANY($4::text::int4[])) AND pg_try_advisory_lock($1::int4, ${objectOf("$2::text", "i")}) LIMIT 1`,
-            [slotClass, kind, slots, `{${held.join(",")}}`]
-          ),
-          (rows) => (rows.length === 0 ? Option.none() : Option.some(Number(first(rows))))
-        )
+        Effect.gen(function* () {
+          // The slots no session holds now (one read of pg_locks), then a try on each in turn until
+          // one is taken: a free slot can be taken by another replica between the two. One
+          // statement per lock: PostgreSQL may evaluate a volatile WHERE on more rows than a
+          // LIMIT returns, which would take several slots at once.
+          const rows = yield* connection.executeValues(
+            `SELECT i FROM generate_series(0, $3::int4 - 1) AS i
+              WHERE NOT (i = ANY($4::text::int4[]))
+                AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objsubid = 2
+                  AND l.classid = $1::int8::oid AND l.objid = ${unsignedOf("$2::text", "i")})
+              ORDER BY i`,
+            [slotClass >>> 0, kind, slots, `{${held.join(",")}}`]
+          )
+          for (const row of rows) {
+            const index = Number(row[0])
+            const taken = yield* connection.executeValues(
+              lockSql({ space: "slot", kind, index }, "pg_try_advisory_lock").text,
+              [slotClass, kind, index]
+            )
+            if (first(taken) === true) return Option.some(index)
+          }
+          return Option.none()
+        })
       ),
     unlock: (lock) =>
       onSession((connection) => {
