@@ -8,6 +8,8 @@ export default defineProject({
     // Tests run against the sources of the workspace packages, not their build.
     alias: [
       { find: /^@fibervisor\/core$/, replacement: source("core") },
+      // `@fibervisor/cluster`'s `Task` re-exports the core module by its subpath.
+      { find: /^@fibervisor\/core\/(.*)$/, replacement: fileURLToPath(new URL("../core/src/$1.ts", import.meta.url)) },
       { find: /^@fibervisor\/cluster$/, replacement: source("cluster") },
       { find: /^@fibervisor\/vitest$/, replacement: source("vitest") },
       {

@@ -409,3 +409,58 @@ export const validate = <E, R>(task: Task<E, R>): Effect.Effect<Task<E, R>, Inva
     onFailure: Effect.fail,
     onSuccess: () => Effect.succeed(task)
   })
+
+/**
+ * Wraps every attempt of a task: `f` gets the attempt (the effect the supervisor would run) and
+ * returns the one to run instead, under the same name and options (a `Supervisor.task` stays one:
+ * its children, strategy and intensity are kept, and the wrapped attempt still runs its nested
+ * supervisor). `options` (optional) replaces some of the task's options. For attempts that must
+ * first obtain something, e.g. `@fibervisor/cluster`'s singletons, which wait for a lease.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Task } from "@fibervisor/core"
+ *
+ * const logged = Task.make("worker", Effect.void).pipe(
+ *   Task.mapAttempt((attempt) => Effect.andThen(Effect.log("attempt starts"), attempt))
+ * )
+ * ```
+ *
+ * @since 1.0.0
+ * @category combinators
+ */
+export const mapAttempt: {
+  <E, R, E2, R2>(
+    f: (
+      attempt: Effect.Effect<unknown, E, R | TaskContext | Scope.Scope>
+    ) => Effect.Effect<unknown, E2, R2 | TaskContext | Scope.Scope>,
+    options?: TaskOptions<E2>
+  ): (self: Task<E, R>) => Task<E2, Exclude<R2, TaskContext | Scope.Scope>>
+  <E, R, E2, R2>(
+    self: Task<E, R>,
+    f: (
+      attempt: Effect.Effect<unknown, E, R | TaskContext | Scope.Scope>
+    ) => Effect.Effect<unknown, E2, R2 | TaskContext | Scope.Scope>,
+    options?: TaskOptions<E2>
+  ): Task<E2, Exclude<R2, TaskContext | Scope.Scope>>
+} = dual(
+  (args) => isTask(args[0]),
+  <E, R, E2, R2>(
+    self: Task<E, R>,
+    f: (
+      attempt: Effect.Effect<unknown, E, R | TaskContext | Scope.Scope>
+    ) => Effect.Effect<unknown, E2, R2 | TaskContext | Scope.Scope>,
+    options?: TaskOptions<E2>
+  ): Task<E2, Exclude<R2, TaskContext | Scope.Scope>> => {
+    const task = makeTask(
+      self.name,
+      f(self.effect) as Effect.Effect<unknown, E2, Exclude<R2, TaskContext | Scope.Scope> | TaskContext | Scope.Scope>,
+      { ...(self.options as unknown as TaskOptions<E2>), ...options }
+    )
+    // A `Supervisor.task` keeps what describes its nested supervisor.
+    const nested = (self as { readonly [NestedSpecKey]?: unknown })[NestedSpecKey]
+    if (nested !== undefined) Object.defineProperty(task, NestedSpecKey, { value: nested })
+    return task
+  }
+)

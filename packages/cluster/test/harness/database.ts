@@ -77,7 +77,10 @@ export class TestDatabase {
   }
 
   /** Runs one statement (`$1`… placeholders) and returns its rows. */
-  query<A extends object = Record<string, unknown>>(text: string, params: ReadonlyArray<unknown> = []): Promise<Array<A>> {
+  query<A extends object = Record<string, unknown>>(
+    text: string,
+    params: ReadonlyArray<unknown> = []
+  ): Promise<Array<A>> {
     return run(this.client, (sql) => sql.unsafe<A>(text, params as Array<unknown>)) as Promise<Array<A>>
   }
 
