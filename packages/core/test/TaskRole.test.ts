@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Option } from "effect"
-import { Backoff, Supervisor, SupervisorTree, Task, TaskContext } from "@fibervisor/core"
+import { Backoff, RestartPolicy, Supervisor, SupervisorTree, Task, TaskContext } from "@fibervisor/core"
 import { EventLog } from "@fibervisor/vitest"
 import { TestTime } from "./helpers/tasks.js"
 
@@ -180,6 +180,53 @@ describe("TaskContext.emit", () => {
           reason: "completed"
         }
       ])
+    }).pipe(Effect.scoped)
+  )
+})
+
+describe("Task.mapAttempt", () => {
+  it.effect("wraps every attempt, keeps the options, and a Supervisor.task stays a tree", () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.make()
+      const seen: Array<string> = []
+      let runs = 0
+      const worker = Task.make(
+        "worker",
+        Effect.suspend(() => (++runs === 1 ? Effect.fail("first") : Effect.never)),
+        { backoff: Backoff.constant("100 millis") }
+      )
+      const tree = Supervisor.task("tree", [worker], { strategy: "one-for-all" }).pipe(
+        Task.mapAttempt((attempt) =>
+          Effect.andThen(
+            Effect.flatMap(TaskContext.TaskContext, (context) =>
+              Effect.sync(() => seen.push(`${context.name}#${context.attempt}`))
+            ),
+            attempt
+          )
+        )
+      )
+      yield* sup.add(tree)
+      yield* settle
+      yield* TestTime.adjust("100 millis")
+      yield* settle
+      expect(seen).toEqual(["tree#1"])
+      const node = (yield* sup.tree).tasks[0]!
+      expect(node.kind).toBe("supervisor")
+      expect(node.supervisor?.strategy).toBe("one-for-all")
+      expect(node.supervisor?.tasks.map((child) => [child.name, child.restarts])).toEqual([["worker", 1]])
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("replaces the options it is given, and the error type of the attempt", () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.make()
+      const task = Task.make("t", Effect.void).pipe(
+        Task.mapAttempt(() => Effect.fail("wrapped" as const), { restart: RestartPolicy.never })
+      )
+      expect(task.options.restart).toBe(RestartPolicy.never)
+      const handle = yield* sup.add(task)
+      const outcome = yield* handle.await
+      expect(outcome._tag === "Failed" ? outcome.reason : outcome._tag).toBe("wrapped")
     }).pipe(Effect.scoped)
   )
 })

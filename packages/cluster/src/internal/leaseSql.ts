@@ -112,5 +112,5 @@ export const make = (sql: SqlClient, dialect: Dialect, table: string): Effect.Ef
         Effect.asVoid(run("release", s.release, [name, runner, epoch, now]))
       )
   }
-  return Effect.as(run("create table", s.create, [0]), store)
+  return Effect.as(run("create table", s.create, []), store)
 }
