@@ -37,7 +37,11 @@ if (Result.isFailure(args)) {
   process.exitCode = 2
 } else if (args.success.replicas !== undefined) {
   NodeSupervisor.runMain(
-    replicasMain({ replicas: args.success.replicas, duration: args.success.duration, tty: process.stdout.isTTY === true }),
+    replicasMain({
+      replicas: args.success.replicas,
+      duration: args.success.duration,
+      tty: process.stdout.isTTY === true
+    }),
     { grace: GRACE }
   )
 } else {

@@ -92,5 +92,7 @@ export const parseArgs = (
     const replicas = values.has("--replicas")
       ? yield* parseInteger("--replicas", values.get("--replicas")!, 2, 9)
       : undefined
-    return replicas === undefined ? { duration, port, dashboardPort, seed } : { duration, port, dashboardPort, seed, replicas }
+    return replicas === undefined
+      ? { duration, port, dashboardPort, seed }
+      : { duration, port, dashboardPort, seed, replicas }
   })

@@ -43,19 +43,24 @@ let printer: Fiber.Fiber<void> | undefined
 
 const program = Effect.gen(function* () {
   const sup = yield* Supervisor.make({ grace: "3 seconds" })
-  const events = yield* sup.subscribe
   printer = yield* Effect.forkDetach(
-    Stream.runForEach(events, (event) =>
+    Stream.runForEach(sup.events, (event) =>
       event._tag.startsWith("Singleton") ? print(`EVENT ${JSON.stringify(SupervisorEvent.encode(event))}`) : Effect.void
     )
   )
+  yield* Effect.sleep("1 millis") // the printer subscribes before the first event
   yield* sup.add(billing)
   yield* print(`READY ${process.pid}`)
   return yield* Effect.never
 }).pipe(
   Effect.scoped,
   Effect.provide(
-    ClusterSupervisor.layerSqlite({ filename: filename ?? "", runnerId: runner, refreshInterval: REFRESH, expiry: EXPIRY })
+    ClusterSupervisor.layerSqlite({
+      filename: filename ?? "",
+      runnerId: runner,
+      refreshInterval: REFRESH,
+      expiry: EXPIRY
+    })
   )
 )
 

@@ -48,8 +48,18 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 class Replicas {
   readonly list: Array<Replica> = []
   readonly log: Array<string> = []
-  killed: { readonly name: string; readonly epoch: number; readonly at: number } | undefined = undefined
-  handoff: { readonly name: string; readonly epoch: number; readonly ms: number } | undefined = undefined
+  /** The owner the demo last took down: killed (SIGKILL) or stopped (SIGTERM). */
+  gone:
+    | { readonly name: string; readonly epoch: number; readonly at: number; readonly how: "crashed" | "stopped" }
+    | undefined = undefined
+  /** Hand-offs seen: after the crash, after the graceful stop. */
+  readonly handoffs: Array<{
+    readonly from: string
+    readonly to: string
+    readonly epoch: number
+    readonly ms: number
+    readonly how: "crashed" | "stopped"
+  }> = []
   constructor(
     readonly start: number,
     private readonly onLine: (line: string) => void
@@ -87,11 +97,14 @@ class Replicas {
       case "SingletonAcquired": {
         replica.state = "owner"
         replica.epoch = event.epoch
-        const after =
-          this.killed !== undefined && this.handoff === undefined && (event.epoch ?? 0) > this.killed.epoch
-            ? ` — hand-off ${seconds(Date.now() - this.killed.at)} after ${this.killed.name} crashed`
-            : ""
-        if (after !== "") this.handoff = { name: replica.name, epoch: event.epoch!, ms: Date.now() - this.killed!.at }
+        const gone = this.gone
+        let after = ""
+        if (gone !== undefined && (event.epoch ?? 0) > gone.epoch) {
+          const ms = Date.now() - gone.at
+          this.handoffs.push({ from: gone.name, to: replica.name, epoch: event.epoch!, ms, how: gone.how })
+          this.gone = undefined
+          after = ` — hand-off ${seconds(ms)} after ${gone.name} ${gone.how}`
+        }
         this.note(`${replica.name} acquired ${event.name}, epoch ${event.epoch}${after}`)
         return
       }
@@ -144,7 +157,8 @@ const until = (predicate: () => boolean, timeoutMs: number): Effect.Effect<boole
   })
 
 const startReplica = (replicas: Replicas, name: string, file: string): Replica => {
-  const child = spawn(process.execPath, [...process.execArgv, script], {
+  // node:sqlite prints an ExperimentalWarning on Node 22: not the demo's news.
+  const child = spawn(process.execPath, [...process.execArgv, "--disable-warning=ExperimentalWarning", script], {
     env: { ...process.env, FV_DEMO_FILE: file, FV_DEMO_RUNNER: name },
     stdio: ["pipe", "pipe", "inherit"]
   })
@@ -221,19 +235,34 @@ export const replicasMain = (options: ReplicasOptions): Effect.Effect<void> =>
     yield* until(() => Date.now() - replicas.start >= durationMs * 0.4, durationMs)
     const victim = replicas.owner
     if (victim !== undefined) {
-      replicas.killed = { name: victim.name, epoch: victim.epoch ?? 0, at: Date.now() }
+      replicas.gone = { name: victim.name, epoch: victim.epoch ?? 0, at: Date.now(), how: "crashed" }
       victim.state = "killed"
       victim.child.kill("SIGKILL")
       replicas.note(`killed ${victim.name}, the owner of epoch ${victim.epoch} (SIGKILL: nothing is handed over)`)
     }
     // Run to the end; a hand-off still under way gets up to 15 s more.
     yield* until(() => Date.now() - replicas.start >= durationMs, durationMs)
-    yield* until(() => replicas.handoff !== undefined, 15_000)
-    replicas.note("stopping the replicas (SIGTERM: the owner hands off within its grace)")
+    yield* until(() => replicas.handoffs.length > 0, 15_000)
+    // A graceful hand-off: SIGTERM to the owner, which releases the lease within its grace; a
+    // standby takes it at its next refresh, with no expiry to wait for.
+    const owner = replicas.owner
+    if (owner !== undefined && replicas.list.some((r) => r !== owner && !r.exited)) {
+      replicas.note(`stopping ${owner.name}, the owner (SIGTERM: it hands the lease off)`)
+      replicas.gone = { name: owner.name, epoch: owner.epoch ?? 0, at: Date.now(), how: "stopped" }
+      owner.child.kill("SIGTERM")
+      yield* until(() => owner.exited, 10_000)
+      yield* until(() => replicas.owner !== undefined && replicas.owner !== owner, 5_000)
+    }
+    replicas.note("stopping the other replicas (SIGTERM)")
     yield* stopAll(replicas)
-    const summary =
-      replicas.handoff !== undefined && replicas.killed !== undefined
-        ? `hand-off after the crash: ${replicas.killed.name} (epoch ${replicas.killed.epoch}) → ${replicas.handoff.name} (epoch ${replicas.handoff.epoch}) in ${seconds(replicas.handoff.ms)} (lease expiry ${EXPIRY}, refresh ${REFRESH})`
-        : "no hand-off was seen after the crash"
-    replicas.note(summary)
+    for (const how of ["crashed", "stopped"] as const) {
+      const seen = replicas.handoffs.find((h) => h.how === how)
+      const what = how === "crashed" ? "after the crash (SIGKILL)" : "after the graceful stop (SIGTERM)"
+      replicas.note(
+        seen === undefined
+          ? `no hand-off was seen ${what}`
+          : `hand-off ${what}: ${seen.from} → ${seen.to} (epoch ${seen.epoch}) in ${seconds(seen.ms)}` +
+              (how === "crashed" ? ` (lease expiry ${EXPIRY}, refresh ${REFRESH})` : " (released at once)")
+      )
+    }
   }).pipe(Effect.scoped)
