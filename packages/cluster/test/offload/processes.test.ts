@@ -18,7 +18,7 @@ import { Effect, Exit } from "effect"
 import * as Scope from "effect/Scope"
 import { OffloadKey } from "@fibervisor/core"
 import { type Proc, ProcessGroup, TestDatabase, waitUntil } from "../harness/index.js"
-import { pgReplica } from "./pgHelpers.js"
+import { heldLocks, pgReplica } from "./pgHelpers.js"
 
 const script = fileURLToPath(new URL("./fixtures/offload-replica.ts", import.meta.url))
 const repeats = 3
@@ -212,19 +212,34 @@ describe("I8: cluster slots across replicas", () => {
           timeout: 120_000,
           message: () => procs.map((p) => p.describe(5)).join("\n")
         })
-        // The victim: a replica holding a slot now (a run of it without an end).
+        // The victim: a replica whose session holds a slot, checked while it is frozen (so it cannot
+        // let the slot go between the check and the kill).
+        const slotHolders = async () =>
+          (await heldLocks(db)).filter((lock) => lock.space === "slot").map((lock) => lock.app)
         let victim: Proc | undefined
         await waitUntil(
           async () => {
-            const open = await db.query<{ runner: string }>(
-              "SELECT runner FROM offload_runs WHERE kind = 'report' AND finished_at IS NULL LIMIT 1"
-            )
-            victim = procs.find((p) => p.name === open[0]?.runner)
-            return victim !== undefined
+            const holders = await slotHolders()
+            const candidate = procs.find((p) => holders.includes(`fv-offload-${p.name}`))
+            if (candidate === undefined) return false
+            candidate.freeze()
+            if ((await slotHolders()).includes(`fv-offload-${candidate.name}`)) {
+              victim = candidate
+              return true
+            }
+            candidate.resume()
+            return false
           },
           { timeout: 30_000, message: "no replica holds a slot" }
         )
-        const killedAt = await freezeKill(victim!)
+        const killedAt = await dbNow()
+        await victim!.kill()
+        // Its slot is taken again by another replica: both slots held by the others.
+        await waitUntil(
+          async () => (await slotHolders()).filter((app) => app !== `fv-offload-${victim!.name}`).length === 2,
+          { timeout: 30_000, message: "the victim's slot was not taken again" }
+        )
+        const slotBackMs = (await dbNow()) - killedAt
         const before = await count("AND started_at >= $1", [new Date(killedAt)])
         await waitUntil(async () => (await count("AND started_at >= $1", [new Date(killedAt)])) >= before + 20, {
           timeout: 60_000,
@@ -241,7 +256,9 @@ describe("I8: cluster slots across replicas", () => {
           runs: all.length,
           maxConcurrent: maxConcurrent(all),
           victimOpenRuns: all.filter((run) => run.runner === victim!.name && run.open).length,
-          firstRunElsewhereAfterKillMs: firstAfter!.start - killedAt
+          firstRunElsewhereAfterKillMs: firstAfter!.start - killedAt,
+          // Polled in pg_locks every 50 ms from the kill: an upper bound.
+          victimSlotTakenAgainWithinMs: slotBackMs
         })
       }
     }
