@@ -1,7 +1,8 @@
 /**
  * `pnpm demo --replicas N`: N replica processes (`replica.ts`) on one machine, one SQLite file of
  * leases in a temporary directory (no external service), each adding the same `Task.singleton`.
- * One owns it (`owner`, epoch 1), the others wait in `standby`. At 40% of the run the coordinator
+ * One owns it (`owner`, epoch 1), the others wait in `standby`. Once all are up, the run lasts
+ * `duration`: at 40% of it the coordinator
  * SIGKILLs the owner — a crash: nothing is handed over — and the view shows another replica take
  * the lease once it expires (epoch 2), with the measured hand-off time. At the end the replicas are
  * stopped with SIGTERM: the owner hands off gracefully (`SingletonReleased handoff`) within its
@@ -57,7 +58,10 @@ class Replicas {
     readonly from: string
     readonly to: string
     readonly epoch: number
+    /** From the kill (or stop) to the new owner's acquisition. */
     readonly ms: number
+    /** When the new owner acquired it. */
+    readonly at: number
     readonly how: "crashed" | "stopped"
   }> = []
   constructor(
@@ -101,7 +105,14 @@ class Replicas {
         let after = ""
         if (gone !== undefined && (event.epoch ?? 0) > gone.epoch) {
           const ms = Date.now() - gone.at
-          this.handoffs.push({ from: gone.name, to: replica.name, epoch: event.epoch!, ms, how: gone.how })
+          this.handoffs.push({
+            from: gone.name,
+            to: replica.name,
+            epoch: event.epoch!,
+            ms,
+            at: Date.now(),
+            how: gone.how
+          })
           this.gone = undefined
           after = ` — hand-off ${seconds(ms)} after ${gone.name} ${gone.how}`
         }
@@ -232,7 +243,12 @@ export const replicasMain = (options: ReplicasOptions): Effect.Effect<void> =>
       replicas.note("no replica acquired the singleton (see their errors above); stopping")
       return
     }
-    yield* until(() => Date.now() - replicas.start >= durationMs * 0.4, durationMs)
+    // The run's duration counts from here: starting the processes (tsx, SQLite) takes a while.
+    const upAt = Date.now()
+    replicas.note(
+      `all ${options.replicas} replicas are up; the run lasts ${Duration.format(options.duration)} from now`
+    )
+    yield* until(() => Date.now() - upAt >= durationMs * 0.4, durationMs)
     const victim = replicas.owner
     if (victim !== undefined) {
       replicas.gone = { name: victim.name, epoch: victim.epoch ?? 0, at: Date.now(), how: "crashed" }
@@ -240,9 +256,11 @@ export const replicasMain = (options: ReplicasOptions): Effect.Effect<void> =>
       victim.child.kill("SIGKILL")
       replicas.note(`killed ${victim.name}, the owner of epoch ${victim.epoch} (SIGKILL: nothing is handed over)`)
     }
-    // Run to the end; a hand-off still under way gets up to 15 s more.
-    yield* until(() => Date.now() - replicas.start >= durationMs, durationMs)
+    // Run to the end; a hand-off still under way gets up to 15 s more, and the new owner 2 s to show it works.
+    yield* until(() => Date.now() - upAt >= durationMs, durationMs)
     yield* until(() => replicas.handoffs.length > 0, 15_000)
+    const crash = replicas.handoffs[0]
+    if (crash !== undefined) yield* until(() => Date.now() >= crash.at + 2_000, 2_000)
     // A graceful hand-off: SIGTERM to the owner, which releases the lease within its grace; a
     // standby takes it at its next refresh, with no expiry to wait for.
     const owner = replicas.owner
