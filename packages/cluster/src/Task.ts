@@ -56,7 +56,9 @@ export interface SingletonOptions {
  * gives it `handoffGrace`, then releases the lease (`handoff`). A lost lease stops the tree the same
  * way before its expiry (`lock-lost`) and returns to standby.
  *
- * Needs a `ClusterSupervisor` layer. A bad option ends the task `Fatal` at its first attempt with
+ * The tree's other options (grace, `resetAfter`, `isFatal`, `escalate`, its strategy and intensity)
+ * are kept; its `timeout` is not, since an attempt of the singleton's task includes its time in
+ * standby. Needs a `ClusterSupervisor` layer. A bad option ends the task `Fatal` at its first attempt with
  * `InvalidSingletonOptions` naming the field.
  *
  * @example
@@ -84,7 +86,9 @@ export const singleton = <E, R>(
   options?: SingletonOptions
 ): CoreTask.Task<E | InvalidSingletonOptions, Exclude<R, SingletonContext> | ClusterSupervisor> => {
   const settings = resolveSingleton(options)
-  const taskOptions: Record<string, unknown> = {}
+  // The outer attempt includes the time in standby: a per-attempt timeout of the tree would end a
+  // replica's wait for the lease, so the singleton's task has none.
+  const taskOptions: Record<string, unknown> = { timeout: undefined }
   const isFatal = tree.options.isFatal
   taskOptions.isFatal = (error: unknown) =>
     error instanceof InvalidSingletonOptions || (isFatal !== undefined && isFatal(error as E))

@@ -54,9 +54,25 @@ describe("Task.singleton (memory store, TestClock)", () => {
       // The owner's tree is in its snapshot; the standby replica has no subtree.
       const treeA = yield* a.sup.tree
       expect(treeA.tasks[0]!.supervisor?.tasks.map((node) => node.name)).toEqual(["worker"])
+      expect(treeA.tasks[0]!.singleton).toEqual({
+        name: "billing",
+        role: "owner",
+        runner: "a",
+        owner: "a",
+        epoch: 1,
+        since: 0
+      })
       const treeB = yield* b.sup.tree
       expect(treeB.tasks[0]!.state).toBe("standby")
       expect(treeB.tasks[0]!.supervisor).toBeUndefined()
+      expect(treeB.tasks[0]!.singleton).toEqual({
+        name: "billing",
+        role: "standby",
+        runner: "b",
+        owner: "a",
+        epoch: 1,
+        since: 0
+      })
       // The owner keeps its lease: nothing changes for a long time.
       yield* step(20_000)
       expect(log).toEqual(["start a 1"])
@@ -363,6 +379,22 @@ describe("Task.singleton (memory store, TestClock)", () => {
       yield* settle
       expect(yield* read("fibervisor_singleton_owned")).toBe(0)
       expect(yield* read("fibervisor_singleton_handoffs_total")).toBe(1)
+    }).pipe(Effect.scoped)
+  )
+
+  it.effect("the tree's per-attempt timeout does not end a replica's wait in standby", () =>
+    Effect.gen(function* () {
+      const leases = ClusterSupervisor.memoryLeases()
+      const a = yield* replica("a", leases)
+      const b = yield* replica("b", leases)
+      const tree = Task.make("timed", Effect.never, { timeout: "1 second" })
+      yield* a.add(Task.singleton(tree))
+      yield* settle
+      yield* b.add(Task.singleton(tree))
+      yield* step(10_000)
+      expect(yield* b.state("timed")).toBe("standby")
+      expect(summary(yield* b.singletonEvents)).toEqual(["SingletonStandby@0 epoch=1 owner=a"])
+      expect((yield* b.log.all).filter((event) => event._tag === "AttemptTimedOut")).toEqual([])
     }).pipe(Effect.scoped)
   )
 

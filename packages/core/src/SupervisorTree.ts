@@ -19,7 +19,26 @@ import { TaskId } from "./TaskId.js"
 export const TaskKind = Schema.Literals(["worker", "supervisor"])
 
 /**
- * One task in a snapshot. `supervisor` is set for a `Supervisor.task` whose attempt is running.
+ * The cluster singleton role of a task (`@fibervisor/cluster`'s `Task.singleton`), while its attempt
+ * runs: `owner` (this replica runs the tree, under `epoch`) or `standby` (`owner` and `epoch` are the
+ * current owner's, when known). `name` is the lease name, `runner` this replica's id, `since` when
+ * the role began (epoch ms, from `Clock`).
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface SingletonRole {
+  readonly name: string
+  readonly role: "owner" | "standby"
+  readonly runner: string
+  readonly owner?: string
+  readonly epoch?: number
+  readonly since: number
+}
+
+/**
+ * One task in a snapshot. `supervisor` is set for a `Supervisor.task` whose attempt is running;
+ * `singleton` (since 1.0.0) for a cluster singleton's task whose attempt is running.
  *
  * @since 0.2.0
  * @category models
@@ -47,6 +66,7 @@ export interface TaskNode {
   readonly reportedReady?: boolean
   readonly lastFailure?: string
   readonly nextAttemptAt?: number
+  readonly singleton?: SingletonRole
   readonly supervisor?: SupervisorTree
 }
 
@@ -122,6 +142,19 @@ export interface SupervisorTreeEncoded extends Omit<SupervisorTree, "tasks"> {
 const optional = Schema.optionalKey
 
 /**
+ * @since 1.0.0
+ * @category schemas
+ */
+export const SingletonRole: Schema.Codec<SingletonRole> = Schema.Struct({
+  name: Schema.String,
+  role: Schema.Literals(["owner", "standby"]),
+  runner: Schema.String,
+  owner: optional(Schema.String),
+  epoch: optional(Schema.Number),
+  since: Schema.Number
+})
+
+/**
  * @since 0.2.0
  * @category schemas
  */
@@ -137,6 +170,7 @@ export const TaskNode: Schema.Codec<TaskNode, TaskNodeEncoded> = Schema.Struct({
   reportedReady: optional(Schema.Boolean),
   lastFailure: optional(Schema.String),
   nextAttemptAt: optional(Schema.Number),
+  singleton: optional(SingletonRole),
   supervisor: optional(Schema.suspend((): Schema.Codec<SupervisorTree, SupervisorTreeEncoded> => SupervisorTree))
 })
 

@@ -184,6 +184,55 @@ describe("TaskContext.emit", () => {
   )
 })
 
+describe("the snapshot's singleton field", () => {
+  it.effect("follows the role events while the attempt runs, and encodes to JSON", () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.make()
+      const next = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      yield* sup.add(
+        Task.make(
+          "role",
+          Effect.gen(function* () {
+            yield* TaskContext.emit({ _tag: "SingletonStandby", name: "billing", runner: "r2", owner: "r1", epoch: 3 })
+            yield* Deferred.await(next)
+            yield* TaskContext.emit({ _tag: "SingletonAcquired", name: "billing", runner: "r2", epoch: 4 })
+            yield* Deferred.await(release)
+            yield* TaskContext.emit({
+              _tag: "SingletonReleased",
+              name: "billing",
+              runner: "r2",
+              epoch: 4,
+              reason: "handoff"
+            })
+            return yield* Effect.never
+          })
+        )
+      )
+      const role = Effect.map(sup.tree, (tree) => tree.tasks[0]!.singleton)
+      yield* settle
+      expect(yield* role).toEqual({ name: "billing", role: "standby", runner: "r2", owner: "r1", epoch: 3, since: 0 })
+      yield* TestTime.adjust("250 millis")
+      yield* Deferred.succeed(next, undefined)
+      yield* settle
+      expect(yield* role).toEqual({ name: "billing", role: "owner", runner: "r2", owner: "r2", epoch: 4, since: 250 })
+      const encoded = SupervisorTree.encode(yield* sup.tree)
+      expect(JSON.parse(JSON.stringify(encoded)).tasks[0].singleton).toEqual({
+        name: "billing",
+        role: "owner",
+        runner: "r2",
+        owner: "r2",
+        epoch: 4,
+        since: 250
+      })
+      yield* Deferred.succeed(release, undefined)
+      yield* settle
+      expect(yield* role).toBeUndefined()
+      expect(Object.keys((yield* sup.tree).tasks[0]!)).not.toContain("singleton")
+    }).pipe(Effect.scoped)
+  )
+})
+
 describe("Task.mapAttempt", () => {
   it.effect("wraps every attempt, keeps the options, and a Supervisor.task stays a tree", () =>
     Effect.gen(function* () {

@@ -28,7 +28,7 @@ const Header = () => {
     }
     <ul class="counts" aria-label="tasks by state">
       <li><b>${m?.rows.length ?? 0}</b> tasks</li>
-      ${(["running", "backing-off", "scheduled", "waiting", "stopping"] as const).map(
+      ${(["running", "backing-off", "scheduled", "waiting", "stopping", "standby"] as const).map(
         (state) => html`<li class=${`count-${state}`}><b>${counts[state]}</b> ${state}</li>`
       )}
     </ul>

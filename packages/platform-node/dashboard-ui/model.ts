@@ -44,7 +44,8 @@ export interface Snapshot {
   readonly payloads?: boolean
 }
 
-export type TaskState = "waiting" | "running" | "backing-off" | "scheduled" | "stopping"
+// "standby": a cluster singleton on a replica that does not own it (@fibervisor/cluster).
+export type TaskState = "waiting" | "running" | "backing-off" | "scheduled" | "stopping" | "standby"
 
 /** One row of the tree view: a task, with its supervisor's details when it runs one. */
 export interface Row {
@@ -217,7 +218,14 @@ export const apply = (model: Model, event: WireEvent): boolean => {
 
 /** How many tasks are in each state. */
 export const countStates = (rows: ReadonlyArray<Row>): Record<TaskState, number> => {
-  const counts: Record<TaskState, number> = { waiting: 0, running: 0, "backing-off": 0, scheduled: 0, stopping: 0 }
+  const counts: Record<TaskState, number> = {
+    waiting: 0,
+    running: 0,
+    "backing-off": 0,
+    scheduled: 0,
+    stopping: 0,
+    standby: 0
+  }
   for (const row of rows) counts[row.state] += 1
   return counts
 }

@@ -85,7 +85,14 @@ describe("dashboard model", () => {
     // A periodic task's next run is not a restart.
     apply(model, { _tag: "BackoffScheduled", ...stamp(4, "root/traffic"), attempt: 1, delayMs: 300, source: "success" })
     expect(model.byPath.get("root/traffic")).toMatchObject({ state: "scheduled", restarts: 0 })
-    expect(countStates(model.rows)).toEqual({ waiting: 0, running: 3, "backing-off": 0, scheduled: 1, stopping: 0 })
+    expect(countStates(model.rows)).toEqual({
+      waiting: 0,
+      running: 3,
+      "backing-off": 0,
+      scheduled: 1,
+      stopping: 0,
+      standby: 0
+    })
   })
 
   it("a new task is placed under its parent; a removed one goes with its subtree", () => {

@@ -89,21 +89,28 @@ export const attempt = <E, R>(
     return yield* Effect.annotateLogs(run(owner, tree, cluster.refreshIntervalMs), { singleton: name })
   })
 
+/** Lets one region be interrupted inside an uninterruptible one (`Effect.uninterruptibleMask`). */
+type Restore = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+
+// Uninterruptible but for the waits: a stop that arrives between acquiring the lease and starting
+// the tree is seen in the ownership's race, whose handler hands the lease off.
 const run = <E, R>(owner: Ownership, tree: Attempt<E, R>, refreshIntervalMs: number) =>
-  Effect.gen(function* () {
-    for (;;) {
-      const acquired = yield* owner.standby
-      const end = yield* owner.own(acquired.epoch, acquired.validUntil, tree)
-      if (end._tag === "TreeEnded") {
-        if (Exit.isSuccess(end.exit)) return end.exit.value
-        return yield* Effect.failCause(end.exit.cause)
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      for (;;) {
+        const acquired = yield* restore(owner.standby)
+        const end = yield* owner.own(acquired.epoch, acquired.validUntil, tree, restore)
+        if (end._tag === "TreeEnded") {
+          if (Exit.isSuccess(end.exit)) return end.exit.value
+          return yield* Effect.failCause(end.exit.cause)
+        }
+        // The lease was lost: back to standby in the same attempt (not a failure of the tree), after
+        // one refresh interval (a store that keeps granting and revoking must not make a hot loop).
+        yield* TaskContext.setStandby(true)
+        yield* restore(sleepMs(refreshIntervalMs))
       }
-      // The lease was lost: back to standby in the same attempt (not a failure of the tree), after
-      // one refresh interval (a store that keeps granting and revoking must not make a hot loop).
-      yield* TaskContext.setStandby(true)
-      yield* sleepMs(refreshIntervalMs)
-    }
-  })
+    })
+  )
 
 type OwnEnd<E> = { readonly _tag: "TreeEnded"; readonly exit: Exit.Exit<unknown, E> } | { readonly _tag: "Lost" }
 
@@ -184,7 +191,8 @@ class Ownership {
   own<E, R>(
     epoch: number,
     validUntil: number,
-    tree: Attempt<E, R>
+    tree: Attempt<E, R>,
+    restore: Restore
   ): Effect.Effect<OwnEnd<E>, never, R | TaskContext.TaskContext | Scope.Scope> {
     // eslint-disable-next-line @typescript-eslint/no-this-alias
     const self = this
@@ -257,9 +265,9 @@ class Ownership {
       yield* Effect.logInfo(`singleton "${name}": acquired, epoch ${epoch}`)
 
       const singleton: SingletonContext = { name, epoch, runner, confirmOwnership }
-      const keeperFiber = yield* Effect.forkChild(keeper)
+      const keeperFiber = yield* Effect.forkChild(restore(keeper))
       const treeFiber = yield* Effect.forkChild(
-        Effect.scoped(tree).pipe(Effect.provideService(SingletonContext, singleton)) as Effect.Effect<
+        restore(Effect.scoped(tree).pipe(Effect.provideService(SingletonContext, singleton))) as Effect.Effect<
           unknown,
           E,
           R | TaskContext.TaskContext
@@ -297,9 +305,11 @@ class Ownership {
         }
       })
 
-      const first = yield* Effect.raceFirst(
-        Effect.map(Fiber.await(treeFiber), (exit) => ({ _tag: "TreeEnded" as const, exit })),
-        Effect.map(Deferred.await(lost), (reason) => ({ _tag: "Lost" as const, reason }))
+      const first = yield* restore(
+        Effect.raceFirst(
+          Effect.map(Fiber.await(treeFiber), (exit) => ({ _tag: "TreeEnded" as const, exit })),
+          Effect.map(Deferred.await(lost), (reason) => ({ _tag: "Lost" as const, reason }))
+        )
       ).pipe(
         // Stopped from outside (remove, cancel, shutdown): hand the lease off after the tree stops.
         Effect.onInterrupt(() => Effect.andThen(stopTree, release("handoff")))

@@ -274,6 +274,14 @@ export class Entry implements TaskContext {
     this.rareState.repeatStepper = stepper
   }
 
+  /** A cluster singleton's role, set by its attempt (`taskRole.ts`); shown while an attempt runs. */
+  get singleton(): SupervisorTree.SingletonRole | undefined {
+    return this.rare?.singleton
+  }
+  set singleton(role: SupervisorTree.SingletonRole | undefined) {
+    if (role !== undefined || this.rare !== undefined) this.rareState.singleton = role
+  }
+
   /** The `TaskContext` every attempt sees: the entry itself (`attempt` is the current attempt). */
   get context(): TaskContext {
     return this
@@ -433,6 +441,7 @@ class Rare {
   /** The attempt that reported itself ready (`TaskContext.markReady`); 0 for none. */
   reportedAttempt = 0
   repeatStepper: Stepper<unknown, unknown> | undefined = undefined
+  singleton: SupervisorTree.SingletonRole | undefined = undefined
   abandonedAtOnce: number | undefined = undefined
 }
 

@@ -71,6 +71,8 @@ const nodeOf = (entry: Entry): SupervisorTree.TaskNode => {
   if (entry.spec.ready === "reported") node.reportedReady = entry.reportedReady
   if (entry.lastFailure !== undefined) node.lastFailure = entry.lastFailure
   if (entry.nextAttemptAt !== undefined) node.nextAttemptAt = entry.nextAttemptAt
+  const singleton = entry.singleton
+  if (singleton !== undefined && entry.attemptRunning) node.singleton = singleton
   if (nested !== undefined) node.supervisor = nested.treeSnapshot()
   return node
 }
