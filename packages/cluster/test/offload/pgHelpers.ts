@@ -51,13 +51,17 @@ export interface HeldLock {
   readonly space: "key" | "slot"
 }
 
-/** fibervisor's advisory locks held in `db` now, with the holder's application_name, sorted. */
+/**
+ * fibervisor's advisory locks held in `db` now (advisory locks are per database: other test files'
+ * locks are not seen), with the holder's application_name, sorted.
+ */
 export const heldLocks = async (db: TestDatabase, namespace = "default"): Promise<Array<HeldLock>> => {
   const classes = lockClasses(namespace)
   const rows = await db.query<{ app: string; classid: string | number }>(
     `SELECT a.application_name AS app, l.classid::int8 AS classid
        FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
       WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2 AND l.classid::int8 = ANY($1::int8[])
+        AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
       ORDER BY 1, 2`,
     [`{${classes.key},${classes.slot}}`]
   )

@@ -138,6 +138,29 @@ describe("layerPostgres: cluster slots", () => {
     }).pipe(Effect.scoped)
   )
 
+  it.live("slots are per database: the same kind's slot taken in another database does not count", () =>
+    Effect.gen(function* () {
+      const other = yield* Effect.acquireRelease(
+        Effect.promise(() => TestDatabase.create("offload_pg_other")),
+        (database) => Effect.promise(() => database.drop())
+      )
+      const kind = uniqueKind("pg-perdb")
+      const config = { perKind: { [kind]: { cluster: { maxConcurrent: 1 } } } }
+      const elsewhere = yield* pgReplica(other, "elsewhere", config)
+      const here = yield* pgReplica(db, "here", config)
+      const g1 = yield* gate()
+      const g2 = yield* gate()
+      expect(yield* elsewhere.register(auto(kind), g1.work)).toBe("spawned")
+      yield* Deferred.await(g1.started)
+      expect(yield* here.register(auto(kind), g2.work)).toBe("spawned")
+      yield* Deferred.await(g2.started)
+      expect(yield* locks()).toEqual([{ app: "fv-offload-here", space: "slot" }])
+      yield* Effect.all([g1.release, g2.release])
+      expect(yield* elsewhere.awaitIdle("10 seconds")).toBe(true)
+      expect(yield* here.awaitIdle("10 seconds")).toBe(true)
+    }).pipe(Effect.scoped)
+  )
+
   it.live("waiting for a slot (onFull: queue) across sessions", () =>
     Effect.gen(function* () {
       const kind = uniqueKind("pg-wait")

@@ -139,15 +139,17 @@ export const backend = (
     trySlot: (kind, slots, held) =>
       onSession((connection) =>
         Effect.gen(function* () {
-          // The slots no session holds now (one read of pg_locks), then a try on each in turn until
-          // one is taken: a free slot can be taken by another replica between the two. One
+          // The slots no session holds now (one read of pg_locks, this database's only: advisory
+          // locks are per database), then a try on each in turn until one is taken: a free slot
+          // can be taken by another replica between the two. One
           // statement per lock: PostgreSQL may evaluate a volatile WHERE on more rows than a
           // LIMIT returns, which would take several slots at once.
           const rows = yield* connection.executeValues(
             `SELECT i FROM generate_series(0, $3::int4 - 1) AS i
               WHERE NOT (i = ANY($4::text::int4[]))
                 AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.objsubid = 2
-                  AND l.classid = $1::int8::oid AND l.objid = ${unsignedOf("$2::text", "i")})
+                  AND l.granted AND l.classid = $1::int8::oid AND l.objid = ${unsignedOf("$2::text", "i")}
+                  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()))
               ORDER BY i`,
             [slotClass >>> 0, kind, slots, `{${held.join(",")}}`]
           )
