@@ -30,6 +30,8 @@ export interface PostgresSettings {
   readonly namespace: string
   readonly applicationName: string
   readonly idleSessionTimeoutMs: number
+  /** Bounds the unlock-all of a session that is being ended (it may no longer answer). */
+  readonly operationTimeoutMs: number
 }
 
 /** FNV-1a, 32 bits, as a signed int4 (the form `pg_try_advisory_lock(int4, int4)` takes). */
@@ -101,7 +103,7 @@ export const backend = (
         []
       )
       .pipe(
-        Effect.timeoutOption(settings.idleSessionTimeoutMs),
+        Effect.timeoutOption(settings.operationTimeoutMs),
         Effect.exit,
         Effect.flatMap((exit) =>
           // A session that did not answer is handed back as failed, so the pool drops it.
