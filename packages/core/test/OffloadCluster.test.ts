@@ -264,12 +264,11 @@ describe("Offload.layerCluster", () => {
           ),
           (exit) => (Exit.isFailure(exit) ? Option.getOrThrow(Cause.findErrorOption(exit.cause)) : undefined)
         )
-      expect(yield* fail({ perKind: { x: { cluster: { maxConcurrent: -2 } } } })).toEqual(
-        new Offload.InvalidOffloadConfig({
-          field: "perKind.x.cluster.maxConcurrent",
-          reason: "must be a positive integer, got number -2"
-        })
-      )
+      // The value printer words it "number -2" or "-2" depending on core's version: both are read.
+      expect(yield* fail({ perKind: { x: { cluster: { maxConcurrent: -2 } } } })).toMatchObject({
+        field: "perKind.x.cluster.maxConcurrent",
+        reason: expect.stringMatching(/^must be a positive integer, got (number )?-2$/)
+      })
       expect(yield* fail({ cluster: { slotWait: "later" } })).toEqual(
         new Offload.InvalidOffloadConfig({
           field: "cluster.slotWait",

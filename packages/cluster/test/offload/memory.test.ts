@@ -488,18 +488,19 @@ describe("layerCluster: the session and the store", () => {
 })
 
 describe("layerCluster and layerMemory: bad config", () => {
-  const bad: ReadonlyArray<readonly [string, unknown, string, string]> = [
+  // Core's value printer words numbers as "number 0" or "0" depending on its version: both are read.
+  const bad: ReadonlyArray<readonly [string, unknown, string, string | RegExp]> = [
     [
       "cluster slots zero",
       { perKind: { x: { cluster: { maxConcurrent: 0 } } } },
       "perKind.x.cluster.maxConcurrent",
-      "must be a positive integer, got number 0"
+      /^must be a positive integer, got (number )?0$/
     ],
     [
       "cluster slots 1.5",
       { perKind: { x: { cluster: { maxConcurrent: 1.5 } } } },
       "perKind.x.cluster.maxConcurrent",
-      "must be a positive integer, got number 1.5"
+      /^must be a positive integer, got (number )?1\.5$/
     ],
     [
       "cluster slots missing",
@@ -511,7 +512,7 @@ describe("layerCluster and layerMemory: bad config", () => {
       "cluster not an object",
       { perKind: { x: { cluster: 3 } } },
       "perKind.x.cluster",
-      "must be an object { maxConcurrent }, got number 3"
+      /^must be an object \{ maxConcurrent \}, got (number )?3$/
     ],
     [
       "unknown key in perKind cluster",
@@ -530,7 +531,7 @@ describe("layerCluster and layerMemory: bad config", () => {
       "slotRetry zero",
       { cluster: { slotRetry: 0 } },
       "cluster.slotRetry",
-      "must be greater than zero and finite, got number 0"
+      /^must be greater than zero and finite, got (number )?0$/
     ],
     ["cluster not an object", { cluster: "yes" }, "cluster", 'must be an object { slotRetry?, slotWait? }, got "yes"'],
     ["a base field, still checked", { maxConcurrent: -1 }, "maxConcurrent", "must be a positive integer, got -1"],
@@ -557,7 +558,8 @@ describe("layerCluster and layerMemory: bad config", () => {
         expect(Option.isSome(error) && error.value).toBeInstanceOf(Offload.InvalidOffloadConfig)
         const value = Option.getOrThrow(error) as Offload.InvalidOffloadConfig
         expect(value.field).toBe(field)
-        if (reason !== "") expect(value.reason).toBe(reason)
+        if (reason instanceof RegExp) expect(value.reason).toMatch(reason)
+        else if (reason !== "") expect(value.reason).toBe(reason)
         expect(table.held()).toEqual([])
       })
     )

@@ -168,6 +168,12 @@ describe("I5: no key runs twice at once across replicas", () => {
           { timeout: 120_000, message: () => victim.describe() }
         )
         const killedAt = await freezeKill(victim)
+        // Its session ended with it: every key it held is free (polled in pg_locks, an upper bound).
+        await waitUntil(async () => !(await heldLocks(db)).some((lock) => lock.app === `fv-offload-${victim.name}`), {
+          timeout: 30_000,
+          message: "the killed replica's locks were not freed"
+        })
+        const freedMs = (await dbNow()) - killedAt
         for (const proc of others) await proc.waitForLine("DONE", 180_000)
         const all = await runs(kind, new Map([[victim.name, killedAt]]))
         const cut = all.filter((run) => run.open)
@@ -177,6 +183,7 @@ describe("I5: no key runs twice at once across replicas", () => {
           repeat,
           runs: all.length,
           cutOff: cut.length,
+          victimLocksFreedWithinMs: freedMs,
           // How soon a key the victim held ran elsewhere (ms after the freeze that preceded the kill).
           takenOverAfterMs: after
             .map((run) => run.start - killedAt)
