@@ -31,3 +31,11 @@ export * as SingletonContext from "./SingletonContext.js"
  * @since 1.0.0
  */
 export * as ClusterError from "./ClusterError.js"
+
+/**
+ * The claims store behind `Offload.layerCluster` (once per key across replicas, cluster-wide
+ * slots): PostgreSQL advisory locks (`layerPostgres`) or a shared in-memory table (`layerMemory`).
+ *
+ * @since 1.0.0
+ */
+export * as ClusterOffload from "./ClusterOffload.js"

@@ -22,6 +22,7 @@ import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/offload.js"
+import * as cluster from "./internal/offloadCluster.js"
 import { resolveConfig } from "./internal/offloadConfig.js"
 import type * as OffloadKey from "./OffloadKey.js"
 import type { InvalidArgument } from "./SupervisorError.js"
@@ -445,3 +446,149 @@ export const awaitIdle = (timeout?: Duration.Input): Effect.Effect<boolean, Inva
  */
 export const retry = (id: string): Effect.Effect<Option.Option<OffloadOutcome>, never, Offload> =>
   Effect.flatMap(Offload, (offload) => (offload.retry === undefined ? Effect.succeedNone : offload.retry(id)))
+
+/**
+ * A lock taken through `OffloadClaims`: on a key (`tryClaim`) or on one of a kind's cluster slots
+ * (`trySlot`). `release` gives it back; it never fails (a claims backend that cannot reach its
+ * store logs and counts the problem itself) and releasing twice is harmless.
+ *
+ * @since 1.0.0
+ * @category cluster
+ */
+export interface OffloadClaim {
+  readonly release: Effect.Effect<void>
+}
+
+/**
+ * The claims store behind `Offload.layerCluster`: one per replica (`@fibervisor/cluster`'s
+ * `ClusterOffload.layerPostgres`, or `ClusterOffload.layerMemory` for tests). Core holds no SQL:
+ * this interface is all `layerCluster` needs.
+ *
+ * - `tryClaim(kind, key)`: `Option.some` of the claim when no other replica holds `(kind, key)`,
+ *   `Option.none()` when one does. Claims are re-entrant per replica (PostgreSQL session locks
+ *   are), so `layerCluster` runs its local dedup first and never claims a key twice.
+ * - `trySlot(kind, slots)`: one of the `slots` cluster-wide slots of `kind`, or `Option.none()`
+ *   when every one is taken.
+ *
+ * Both fail with `OffloadClaimsUnavailable` when the store cannot answer; `layerCluster` then
+ * refuses the work (`"rejected"`): it fails closed, never runs a key it could not claim.
+ *
+ * @since 1.0.0
+ * @category cluster
+ */
+export interface OffloadClaims {
+  readonly tryClaim: (kind: string, key: string) => Effect.Effect<Option.Option<OffloadClaim>, OffloadClaimsUnavailable>
+  readonly trySlot: (
+    kind: string,
+    slots: number
+  ) => Effect.Effect<Option.Option<OffloadClaim>, OffloadClaimsUnavailable>
+}
+
+/**
+ * The `OffloadClaims` service tag (required by `Offload.layerCluster`).
+ *
+ * @since 1.0.0
+ * @category cluster
+ */
+export const OffloadClaims: Context.Service<OffloadClaims, OffloadClaims> = Context.Service<OffloadClaims>(
+  "@fibervisor/core/OffloadClaims"
+)
+
+/**
+ * The claims store could not answer (its database is unreachable, its session is being rebuilt).
+ *
+ * @since 1.0.0
+ * @category cluster
+ */
+export class OffloadClaimsUnavailable extends Schema.TaggedError<OffloadClaimsUnavailable>(
+  "@fibervisor/core/OffloadClaimsUnavailable"
+)("OffloadClaimsUnavailable", { reason: Schema.String }) {
+  /** @since 1.0.0 */
+  override get message(): string {
+    return `offload claims unavailable: ${this.reason}`
+  }
+}
+
+/**
+ * The defect that ends work which waited for a cluster slot longer than `cluster.slotWait`: the
+ * work itself never ran. It is counted as a failure of its kind (and listed in `summary`).
+ *
+ * @since 1.0.0
+ * @category cluster
+ */
+export class OffloadSlotUnavailable extends Schema.TaggedError<OffloadSlotUnavailable>(
+  "@fibervisor/core/OffloadSlotUnavailable"
+)("OffloadSlotUnavailable", { kind: Schema.String, waitedMs: Schema.Number }) {
+  /** @since 1.0.0 */
+  override get message(): string {
+    return `no cluster slot of kind "${this.kind}" came free within ${this.waitedMs} ms; the work did not run`
+  }
+}
+
+/**
+ * Configuration of `Offload.layerCluster`: everything `OffloadConfig` has, plus per kind a
+ * cluster-wide limit (`perKind[kind].cluster.maxConcurrent`) and, under `cluster`, how work that
+ * waits for a cluster slot retries (`slotRetry`, default 250 ms) and how long it may wait
+ * (`slotWait`, default 30 seconds).
+ *
+ * @since 1.0.0
+ * @category cluster
+ */
+export interface OffloadClusterConfig extends Omit<OffloadConfig, "perKind"> {
+  readonly perKind?: Readonly<
+    Record<
+      string,
+      NonNullable<OffloadConfig["perKind"]>[string] & {
+        /** At most this many pieces of this kind run at once across every replica. */
+        readonly cluster?: { readonly maxConcurrent: number }
+      }
+    >
+  >
+  readonly cluster?: {
+    /** How often work waiting for a cluster slot tries again (default 250 ms). */
+    readonly slotRetry?: Duration.Input
+    /** How long work may wait for a cluster slot before it is given up (default 30 seconds). */
+    readonly slotWait?: Duration.Input
+  }
+}
+
+/**
+ * The real layer, once per key across every replica: `layer`'s service, whose keyed work is
+ * also claimed in the `OffloadClaims` store before it starts, and released on every exit
+ * (success, failure, defect, interruption, timeout, dropped from the queue). A key another
+ * replica holds is `"deduplicated"`; a kind with `cluster: { maxConcurrent }` runs at most that
+ * many pieces at once across the replicas.
+ *
+ * The local dedup runs first (claims are re-entrant per replica); then `register` waits for one
+ * claim round trip (keyed work) and one slot round trip (kinds with a cluster limit); auto-keyed
+ * work of a kind without a cluster limit never touches the store. When no cluster slot is free,
+ * `onFull: "reject"` (the default) refuses the work; with `onFull: { queue }` it is admitted,
+ * holds its local permit and tries again every `slotRetry` until `slotWait` (then it ends with
+ * the defect `OffloadSlotUnavailable`, counted as a failure). When the store cannot answer, the
+ * work is refused (`"rejected"`). `retry` is not offered (a retried piece would need a new claim).
+ *
+ * @example
+ * ```ts
+ * import { Offload } from "@fibervisor/core"
+ *
+ * // Two refreshes of one kind at once across the fleet; a key runs on one replica at a time.
+ * const offload = Offload.layerCluster({ perKind: { revalidate: { cluster: { maxConcurrent: 2 } } } })
+ * // provide `OffloadClaims`: ClusterOffload.layerPostgres(...) from @fibervisor/cluster
+ * ```
+ *
+ * @since 1.0.0
+ * @category cluster
+ */
+export const layerCluster = (
+  config?: OffloadClusterConfig
+): Layer.Layer<Offload, InvalidOffloadConfig, OffloadClaims> =>
+  Layer.effect(
+    Offload,
+    Result.match(cluster.splitConfig(config), {
+      onFailure: (problem) => Effect.fail(new InvalidOffloadConfig(problem)),
+      onSuccess: ({ base, resolved }) =>
+        cluster.make(resolved, make(base as OffloadConfig), OffloadClaims, (kind, waitedMs) =>
+          Effect.die(new OffloadSlotUnavailable({ kind, waitedMs }))
+        )
+    })
+  )

@@ -16,6 +16,8 @@
  *   pnpm demo --duration 20s           # any Effect duration: "20 seconds", 20s, 1500ms
  *   pnpm demo --port 8080 --seed 42    # a fixed port (default: any free one), a fixed Random seed
  *   pnpm demo --duration 10m --dashboard-port 9091   # the dashboard on a fixed port, time to look
+ *   pnpm demo --replicas 3 --duration 15s            # three replica processes and one cluster singleton:
+ *                                                    # the owner is killed, another takes over (demo/replicas.ts)
  *
  * A seed fixes the random draws, not the run: the demo runs on the real clock, whose timing decides
  * which task draws next, so two runs with one seed can differ. (Under the TestClock, as in the
@@ -27,11 +29,21 @@ import { NodeSupervisor } from "@fibervisor/platform-node"
 import { Result } from "effect"
 import { parseArgs } from "./demo/args.js"
 import { GRACE, main } from "./demo/main.js"
+import { replicasMain } from "./demo/replicas.js"
 
 const args = parseArgs(process.argv.slice(2))
 if (Result.isFailure(args)) {
   console.error(`demo: ${args.failure.message}`)
   process.exitCode = 2
+} else if (args.success.replicas !== undefined) {
+  NodeSupervisor.runMain(
+    replicasMain({
+      replicas: args.success.replicas,
+      duration: args.success.duration,
+      tty: process.stdout.isTTY === true
+    }),
+    { grace: GRACE }
+  )
 } else {
   NodeSupervisor.runMain(main({ ...args.success, tty: process.stdout.isTTY === true }), { grace: GRACE })
 }

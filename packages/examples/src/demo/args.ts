@@ -1,5 +1,6 @@
 /**
- * The demo's command line: `--duration <d>`, `--port <n>`, `--dashboard-port <n>`, `--seed <n>`.
+ * The demo's command line: `--duration <d>`, `--port <n>`, `--dashboard-port <n>`, `--seed <n>`,
+ * `--replicas <n>` (the cluster demo: n replica processes, see `replicas.ts`).
  */
 import { Data, Duration, Result } from "effect"
 
@@ -17,6 +18,8 @@ export interface DemoArgs {
    * draw, so two runs with one seed start alike but can drift apart.
    */
   readonly seed: number
+  /** `--replicas n`: run the cluster demo with n replica processes instead (absent: the one-process demo). */
+  readonly replicas?: number
 }
 
 /** A flag of the command line cannot be used: names the flag and why. */
@@ -31,7 +34,7 @@ export class InvalidDemoArgs extends Data.TaggedError("InvalidDemoArgs")<{
 
 const DEFAULT_DURATION = Duration.seconds(8)
 
-const known = new Set(["--duration", "--port", "--dashboard-port", "--seed"])
+const known = new Set(["--duration", "--port", "--dashboard-port", "--seed", "--replicas"])
 
 /** `20s`, `1500ms`, `2m`, or anything `Duration.fromInput` reads (`"20 seconds"`). */
 export const parseDuration = (raw: string): Result.Result<Duration.Duration, InvalidDemoArgs> => {
@@ -70,7 +73,7 @@ export const parseArgs = (
         return yield* Result.fail(
           new InvalidDemoArgs({
             field: flag,
-            reason: "unknown flag (expected --duration, --port, --dashboard-port or --seed)"
+            reason: "unknown flag (expected --duration, --port, --dashboard-port, --seed or --replicas)"
           })
         )
       }
@@ -86,5 +89,10 @@ export const parseArgs = (
     const seed = values.has("--seed")
       ? yield* parseInteger("--seed", values.get("--seed")!, 0, Number.MAX_SAFE_INTEGER)
       : randomSeed()
-    return { duration, port, dashboardPort, seed }
+    const replicas = values.has("--replicas")
+      ? yield* parseInteger("--replicas", values.get("--replicas")!, 2, 9)
+      : undefined
+    return replicas === undefined
+      ? { duration, port, dashboardPort, seed }
+      : { duration, port, dashboardPort, seed, replicas }
   })
