@@ -6,7 +6,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Option } from "effect"
 import { Offload, OffloadKey } from "@fibervisor/core"
-import { captureLogs, count, counter, flush, gate, TestTime, uniqueKind } from "./OffloadHelpers.js"
+import { captureLogs, count, counter, flush, gate, TestTime, uniqueKind } from "../helpers/offload.js"
 
 /** A shared lock table; each `session` is one replica's claims service. */
 const lockTable = () => {
