@@ -1,0 +1,156 @@
+/**
+ * `pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--only id,id] [--out file] [--no-save]`
+ *
+ * Throughput of durable job queues on this machine, in one run: DurableOffload on Postgres and on
+ * SQLite, BullMQ on the local Redis, pg-boss on the local Postgres — the same job count, the same
+ * trivial handler, the same consumer counts (see measure.ts for the phases). Prints a table on
+ * stdout (progress on stderr) and writes the results as JSON: to `--out` if given, and — for a
+ * full run of every system, unless `--no-save` — to `packages/bench/results/durable.json`.
+ * Creates its own Postgres database and Redis key prefix, and removes them at the end.
+ */
+import { randomBytes } from "node:crypto"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { cpus, tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { packageDir, rootDir } from "../paths.js"
+import { bullmqSystem } from "./bullmq.js"
+import { createDatabase } from "./database.js"
+import { round, type RoundResult } from "./measure.js"
+import { pgBossSystem } from "./pgboss.js"
+import { type DurableResults, problems, table } from "./results.js"
+import type { BenchSystem } from "./system.js"
+
+const usage =
+  "usage: pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--only id,id] [--out file] [--no-save]"
+
+/** Every system, in the order they run. */
+export const systemIds = ["durable-pg", "durable-sqlite", "bullmq", "pg-boss"] as const
+
+/** The results kept for the docs. */
+export const savedDurableResults = `${packageDir}results/durable.json`
+
+interface Args {
+  readonly quick: boolean
+  readonly n: number
+  readonly workers: ReadonlyArray<number>
+  readonly concurrency: number
+  readonly producers: number
+  readonly only: ReadonlyArray<string>
+  readonly out: string | undefined
+  readonly save: boolean
+}
+
+const fail = (message: string): never => {
+  console.error(`${message}\n${usage}`)
+  process.exit(2)
+}
+
+const positiveInt = (flag: string, value: string | undefined): number => {
+  const n = Number(value)
+  return Number.isInteger(n) && n > 0 ? n : fail(`${flag}: expected a positive integer, got ${JSON.stringify(value)}`)
+}
+
+export const parseArgs = (argv: ReadonlyArray<string>): Args => {
+  let quick = false
+  let n: number | undefined
+  let workers: ReadonlyArray<number> = [1, 4]
+  let concurrency = 10
+  let producers = 8
+  let only: ReadonlyArray<string> = systemIds
+  let out: string | undefined
+  let save = true
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === "--") continue
+    else if (arg === "--quick") quick = true
+    else if (arg === "--no-save") save = false
+    else if (arg === "--n") n = positiveInt(arg, argv[++i])
+    else if (arg === "--concurrency") concurrency = positiveInt(arg, argv[++i])
+    else if (arg === "--producers") producers = positiveInt(arg, argv[++i])
+    else if (arg === "--workers") workers = (argv[++i] ?? "").split(",").map((w) => positiveInt(arg, w))
+    else if (arg === "--only") {
+      only = (argv[++i] ?? "").split(",").filter((s) => s !== "")
+      const unknown = only.filter((id) => !(systemIds as ReadonlyArray<string>).includes(id))
+      if (unknown.length > 0 || only.length === 0)
+        fail(`--only: unknown system(s) ${unknown.join(",")}; known: ${systemIds.join(",")}`)
+    }
+    // pnpm runs the script in the package folder: a relative --out is taken from where pnpm was called.
+    else if (arg === "--out" && argv[i + 1] !== undefined) out = resolve(process.env.INIT_CWD ?? rootDir, argv[++i]!)
+    else if (arg === "--help" || arg === "-h") {
+      console.log(usage)
+      process.exit(0)
+    } else fail(`unknown argument ${arg}`)
+  }
+  return { quick, n: n ?? (quick ? 40 : 2000), workers, concurrency, producers, only, out, save }
+}
+
+const versionOf = (name: string): string =>
+  (JSON.parse(readFileSync(`${packageDir}node_modules/${name}/package.json`, "utf8")) as { version: string }).version
+
+const main = async () => {
+  const args = parseArgs(process.argv.slice(2))
+  const suffix = randomBytes(5).toString("hex")
+  const versions = { effect: versionOf("effect"), bullmq: versionOf("bullmq"), "pg-boss": versionOf("pg-boss") }
+  const database = await createDatabase(suffix)
+  const sqliteDir = mkdtempSync(join(tmpdir(), "fv-bench-durable-"))
+  const systems: Array<BenchSystem> = []
+  const rounds: Array<RoundResult> = []
+  const started = Date.now()
+  try {
+    for (const id of args.only) {
+      if (id === "bullmq") systems.push(bullmqSystem(`fvbench-${suffix}`, versions.bullmq))
+      else if (id === "pg-boss") systems.push(await pgBossSystem(database.url, versions["pg-boss"]))
+    }
+    for (const workers of args.workers) {
+      for (const system of systems) {
+        console.error(`${system.id}: ${workers} worker(s), N = ${args.n} …`)
+        const result = await round(system, `fvbench_${suffix}_${system.id.replace(/-/g, "_")}_w${workers}`, {
+          n: args.n,
+          workers,
+          concurrency: args.concurrency,
+          producers: args.producers,
+          deadlineMs: Math.max(120_000, args.n * 100)
+        })
+        rounds.push(result)
+      }
+    }
+  } finally {
+    for (const system of systems) await system.close().catch((e) => console.error(`closing ${system.id}: ${e}`))
+    await database.drop()
+    rmSync(sqliteDir, { recursive: true, force: true })
+  }
+  const results: DurableResults = {
+    version: 1,
+    quick: args.quick,
+    date: new Date().toISOString(),
+    machine: { node: process.version, cpuModel: cpus()[0]?.model ?? "unknown", cores: cpus().length },
+    versions,
+    settings: {
+      n: args.n,
+      workers: args.workers,
+      concurrency: args.concurrency,
+      producers: args.producers,
+      placement: "in-process"
+    },
+    systems: systems.map(({ id, label }) => ({ id, label })),
+    rounds
+  }
+  const wrong = problems(results)
+  if (wrong.length > 0) throw new Error(`results are incomplete: ${wrong.join("; ")}`)
+  console.log(table(results))
+  console.error(`${((Date.now() - started) / 1000).toFixed(1)} s`)
+  const json = `${JSON.stringify(results, null, 2)}\n`
+  if (args.out !== undefined) writeFileSync(args.out, json)
+  if (args.save && !args.quick && args.only.length === systemIds.length) {
+    writeFileSync(savedDurableResults, json)
+    console.error(`saved ${savedDurableResults}`)
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error)
+    process.exit(1)
+  }
+)
