@@ -179,6 +179,23 @@ describe("check", () => {
     expect(counted.violations).toHaveLength(1)
   })
 
+  it("attempts: an interruption without a SIGTERM (not a release) is counted", () => {
+    const verdict = check(
+      observe({
+        expected: [job("k1")],
+        finals: { k1: { status: "completed", attempts: 1 } },
+        runs: [
+          run({ key: "k1", startedAt: 0, finishedAt: 1500, outcome: "interrupted" }),
+          run({ key: "k1", startedAt: 2000, pid: B })
+        ]
+      })
+    )
+    expect(verdict.violations).toEqual([
+      "work/k1: the store counted 1 attempt(s), the workers ran 2 counted run(s): a(pid 101) attempt 1 [interrupted], b(pid 202) attempt 1 [completed]",
+      "work/k1: b(pid 202) attempt 1 [completed] should carry attempt 2"
+    ])
+  })
+
   it("dead letters: failed after exactly maxAttempts", () => {
     const failing = (n: number) =>
       Array.from({ length: n }, (_, i) => run({ key: "k1", startedAt: i * 200, attempt: i + 1, outcome: "failed" }))

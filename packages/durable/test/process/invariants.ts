@@ -9,7 +9,7 @@
  *   re-claimed: such overlaps are returned in `leaseOverlaps` (reported, not violations). A killed
  *   process's run ends at the SIGKILL.
  * - Attempts counted exactly: a key's `attempts` in the store equals its counted runs (every run
- *   but those interrupted by a shutdown, which are released without counting); counted runs carry
+ *   but those interrupted after their process's SIGTERM: released by the shutdown, not counted); counted runs carry
  *   attempt numbers 1, 2, … in start order, and a released run carries the number its successor
  *   gets again.
  * - Dead letters: a key expected to fail ends `failed` with exactly `maxAttempts` attempts.
@@ -92,6 +92,11 @@ export const check = (observed: Observed): Verdict => {
   const violations: Array<string> = []
   const leaseOverlaps: Array<LeaseOverlap> = []
 
+  /** Interrupted by its process's shutdown (after a SIGTERM): released, the attempt not counted. */
+  const released = (run: Run): boolean =>
+    run.outcome === "interrupted" &&
+    signals.some((s) => s.pid === run.pid && s.signal === "SIGTERM" && s.at <= run.finishedAt!)
+
   /** When a run stopped running: its own end, its process's SIGKILL or exit, else now. */
   const endOf = (run: Run): number =>
     run.finishedAt ?? killedAt(signals, run.pid) ?? exits.get(run.pid) ?? Math.max(now, run.startedAt)
@@ -132,7 +137,7 @@ export const check = (observed: Observed): Verdict => {
     }
 
     // Attempts counted exactly.
-    const counted = mine.filter((run) => run.outcome !== "interrupted")
+    const counted = mine.filter((run) => !released(run))
     if (final.attempts !== counted.length) {
       violations.push(
         `${id}: the store counted ${final.attempts} attempt(s), the workers ran ${counted.length} counted run(s): ` +
@@ -144,7 +149,7 @@ export const check = (observed: Observed): Verdict => {
       if (run.attempt !== next) {
         violations.push(`${id}: ${describeRun(run)} should carry attempt ${next}`)
       }
-      if (run.outcome !== "interrupted") next++
+      if (!released(run)) next++
     }
 
     // Dead letters after maxAttempts.

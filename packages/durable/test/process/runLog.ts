@@ -38,6 +38,9 @@ export const createRunsTable = `CREATE TABLE IF NOT EXISTS offload_runs (
   outcome text NOT NULL
 )`
 
+/** Gates: a slow run on its `slowOn` worker ends early once its key's gate is open (kinds.ts). */
+export const createGatesTable = `CREATE TABLE IF NOT EXISTS offload_gates (key text PRIMARY KEY)`
+
 export const pgLayer = (url: string) =>
   PgClient.layer({ url: Redacted.make(url), maxConnections: 4, applicationName: "fv-durable-process-test" })
 
@@ -56,6 +59,8 @@ interface RunRow {
 export interface RunLog {
   /** Every run whose key starts with `prefix`, in start order. */
   readonly runs: (prefix: string) => Promise<ReadonlyArray<Run>>
+  /** Opens the gate of `key`: its slow run ends at the next check (within ~100 ms). */
+  readonly openGate: (key: string) => Promise<void>
   readonly close: () => Promise<void>
 }
 
@@ -65,6 +70,7 @@ export const openRunLog = async (url: string): Promise<RunLog> => {
     Effect.gen(function* () {
       const sql = yield* SqlClient.SqlClient
       yield* sql.unsafe(createRunsTable)
+      yield* sql.unsafe(createGatesTable)
     })
   )
   return {
@@ -88,6 +94,13 @@ export const openRunLog = async (url: string): Promise<RunLog> => {
             finishedAt: row.finished_at,
             outcome: row.outcome
           }))
+        })
+      ),
+    openGate: (key) =>
+      runtime.runPromise(
+        Effect.gen(function* () {
+          const sql = yield* SqlClient.SqlClient
+          yield* sql.unsafe(`INSERT INTO offload_gates (key) VALUES ($1) ON CONFLICT DO NOTHING`, [key])
         })
       ),
     close: () => runtime.dispose()
