@@ -1,0 +1,276 @@
+/**
+ * The `DurableOffload` service over a `Store`: `enqueue` (checks, encoding, dedupe through the
+ * store, metrics), the operator calls (`inspect`, `list`, `cancel`, `retryFailed`, `counts`,
+ * `cleanup`), and the state it shares with the workers of the same process (`Internals`).
+ *
+ * Data flow: a producer's `enqueue` → the kind's checks → the key → the envelope (payload +
+ * traceparent) → `store.enqueue` → the local poller of that kind is woken. `cancel` asks the store
+ * first; a job the store reports `running` is interrupted here when this process runs it (the
+ * worker's settle step then releases and cancels the row).
+ *
+ * Invariants: time is read from `Clock` only; a closed service (its scope closed) rejects every
+ * enqueue; payloads never reach a log line (keys only, or the kind's `redact`).
+ */
+import { randomUUID } from "node:crypto"
+import * as Clock from "effect/Clock"
+import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Metric from "effect/Metric"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import type { CancelOutcome, DurableOffload, Job, Kind } from "../DurableOffload.js"
+import { KindTypeId } from "../DurableOffload.js"
+import { InvalidKind, InvalidOptions, PayloadError } from "../DurableOffloadError.js"
+import * as envelope from "./envelope.js"
+import { maxKeyLength, type ResolvedKind } from "./kind.js"
+import * as metrics from "./metrics.js"
+import { durationMillis, knownKeys, label, positiveInt } from "./options.js"
+import type { DurableStore, JobRow, JobStatus } from "./store.js"
+import type { StoreError } from "./storeError.js"
+import { Store } from "./store.js"
+
+/** Why a local run was interrupted from outside: the settle step reads it to end the row. */
+export type StopReason = "shutdown" | "cancel" | "lease-lost"
+
+/** A job this process is running. */
+export interface LocalRun {
+  readonly row: JobRow
+  /** Set before the run's fiber is interrupted from outside. */
+  reason: StopReason | undefined
+  /** What the cancel step found (set by the run when `reason` is `"cancel"`). */
+  cancelled: CancelOutcome | undefined
+  fiber: Fiber.Fiber<unknown, unknown> | undefined
+}
+
+/** What the service shares with the workers of this process. */
+export interface Internals {
+  readonly store: DurableStore
+  closed: boolean
+  /** Per kind, the runs of this process by job id. */
+  readonly runs: Map<string, Map<string, LocalRun>>
+  /** Per kind, wakes its poller (a local enqueue, a freed slot). */
+  readonly wakers: Map<string, () => void>
+}
+
+/** Where the service keeps its `Internals`: not part of the public interface. */
+export const InternalsKey: unique symbol = Symbol.for("@fibervisor/durable/internal/Internals")
+
+/** The internals of a service built here, or `undefined` for another implementation (a test double). */
+export const internalsOf = (service: DurableOffload): Internals | undefined =>
+  (service as DurableOffload & { readonly [InternalsKey]?: Internals })[InternalsKey]
+
+/** The kind's declaration, or its `InvalidKind`. */
+export const resolved = (kind: Kind<any, any>): Effect.Effect<ResolvedKind, InvalidKind> => {
+  const state = kind?.[KindTypeId]
+  if (state === undefined) {
+    return Effect.fail(
+      new InvalidKind({ kind: String(kind?.name), field: "kind", reason: "is not a DurableOffload kind" })
+    )
+  }
+  return Result.match(state.resolved, { onFailure: Effect.fail, onSuccess: Effect.succeed })
+}
+
+const toJob = <A>(kind: ResolvedKind, row: JobRow): Effect.Effect<Job<A>> =>
+  Effect.map(Effect.option(envelope.decode(kind.codec, row.payload)), (decoded) => ({
+    id: row.id,
+    kind: row.kind,
+    key: row.key,
+    payload: Option.map(decoded, (d) => d.payload as A),
+    status: row.status,
+    attempts: row.attempts,
+    maxAttempts: row.maxAttempts,
+    runAt: row.runAt,
+    lockedBy: row.lockedBy,
+    lastError: row.lastError,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+    finishedAt: row.finishedAt
+  }))
+
+const enqueueOptions = (options: unknown): Result.Result<{ delayMs: number; key: unknown }, InvalidOptions> => {
+  const fail = (field: string, reason: string) =>
+    Result.fail(new InvalidOptions({ operation: "enqueue", field, reason }))
+  const checked = knownKeys(options, ["delay", "key"])
+  if (Result.isFailure(checked)) return fail(checked.failure.field, checked.failure.reason)
+  const o = checked.success
+  if (o.delay === undefined) return Result.succeed({ delayMs: 0, key: o.key })
+  const delay = durationMillis(o.delay)
+  if (Result.isFailure(delay)) return fail("delay", delay.failure)
+  return Result.succeed({ delayMs: delay.success, key: o.key })
+}
+
+/** Logs a refused enqueue; the payload appears only through the kind's `redact`. */
+const logRejected = (kind: ResolvedKind, reason: string, payload: unknown) =>
+  Effect.logWarning(`durable enqueue rejected: ${reason}`).pipe(
+    Effect.annotateLogs({ fibervisor: "durable", kind: kind.name, payload: safeRedact(kind, payload) })
+  )
+
+/** The kind's `redact`, guarded: a throwing redactor shows nothing rather than failing the caller. */
+export const safeRedact = (kind: ResolvedKind, payload: unknown): unknown => {
+  try {
+    return kind.redact(payload)
+  } catch {
+    return "<redact failed>"
+  }
+}
+
+const bump = (counter: Metric.Counter<number>) => Metric.update(counter, 1)
+
+/** Builds the service on the `Store` in context. */
+export const make: Effect.Effect<DurableOffload, never, DurableStore | Scope.Scope> = Effect.gen(function* () {
+  const store = yield* Store
+  const internals: Internals = { store, closed: false, runs: new Map(), wakers: new Map() }
+  yield* Effect.addFinalizer(() =>
+    Effect.sync(() => {
+      internals.closed = true
+    })
+  )
+
+  const enqueue: DurableOffload["enqueue"] = (kind, payload, options) =>
+    Effect.gen(function* () {
+      const k = yield* resolved(kind)
+      const opts = yield* Result.match(enqueueOptions(options), { onFailure: Effect.fail, onSuccess: Effect.succeed })
+      const m = metrics.of(k.name)
+      if (internals.closed) {
+        yield* bump(m.rejected)
+        yield* logRejected(k, "the service is closed", payload)
+        return "rejected" as const
+      }
+      let key: unknown = opts.key
+      if (key === undefined && k.key !== undefined) {
+        try {
+          key = k.key(payload)
+        } catch (e) {
+          yield* bump(m.rejected)
+          yield* logRejected(k, `the kind's key function threw: ${e instanceof Error ? e.message : String(e)}`, payload)
+          return "rejected" as const
+        }
+      }
+      if (key === undefined) key = `auto:${randomUUID()}`
+      const checkedKey = label(key, maxKeyLength)
+      if (Result.isFailure(checkedKey)) {
+        yield* bump(m.rejected)
+        yield* logRejected(k, `invalid key: ${checkedKey.failure}`, payload)
+        return "rejected" as const
+      }
+      const traceparent = yield* envelope.currentTraceparent
+      const text = yield* Effect.mapError(
+        envelope.encode(k.codec, payload, traceparent),
+        (reason) => new PayloadError({ kind: k.name, reason })
+      )
+      const now = yield* Clock.currentTimeMillis
+      const outcome = yield* store.enqueue({
+        kind: k.name,
+        key: checkedKey.success,
+        payload: text,
+        dedupe: k.dedupe,
+        maxAttempts: k.maxAttempts,
+        runAt: now + opts.delayMs,
+        now
+      })
+      if (outcome === "enqueued") {
+        yield* bump(m.spawned)
+        if (opts.delayMs === 0) internals.wakers.get(k.name)?.()
+      } else {
+        yield* bump(m.deduplicated)
+      }
+      return outcome
+    })
+
+  const inspect = <A, I>(
+    kind: Kind<A, I>,
+    key: string
+  ): Effect.Effect<Option.Option<Job<A>>, InvalidKind | StoreError> =>
+    Effect.gen(function* () {
+      const k = yield* resolved(kind)
+      const row = yield* store.inspect(k.name, key)
+      return row === undefined ? Option.none() : Option.some(yield* toJob<A>(k, row))
+    })
+
+  const list = <A, I>(
+    kind: Kind<A, I>,
+    status: JobStatus,
+    options?: { readonly limit?: number | undefined }
+  ): Effect.Effect<ReadonlyArray<Job<A>>, InvalidKind | InvalidOptions | StoreError> =>
+    Effect.gen(function* () {
+      const k = yield* resolved(kind)
+      const checked = knownKeys(options, ["limit"])
+      if (Result.isFailure(checked)) return yield* new InvalidOptions({ operation: "list", ...checked.failure })
+      const limit = checked.success.limit === undefined ? Result.succeed(100) : positiveInt(checked.success.limit)
+      if (Result.isFailure(limit))
+        return yield* new InvalidOptions({ operation: "list", field: "limit", reason: limit.failure })
+      const statuses = ["pending", "running", "completed", "failed", "cancelled"]
+      if (!statuses.includes(status)) {
+        return yield* new InvalidOptions({
+          operation: "list",
+          field: "status",
+          reason: `must be one of ${statuses.join(", ")}, got ${String(status)}`
+        })
+      }
+      const rows = yield* store.list(k.name, status, limit.success)
+      return yield* Effect.forEach(rows, (row) => toJob<A>(k, row))
+    })
+
+  const cancel: DurableOffload["cancel"] = (kind, key) =>
+    Effect.gen(function* () {
+      const k = yield* resolved(kind)
+      const now = yield* Clock.currentTimeMillis
+      const outcome = yield* store.cancel(k.name, key, now)
+      if (outcome !== "running") return outcome
+      const local = findLocal(internals, k.name, key)
+      if (local === undefined || local.fiber === undefined) return "running" as const
+      local.reason = "cancel"
+      yield* Fiber.interrupt(local.fiber)
+      return local.cancelled ?? ("running" as const)
+    })
+
+  const retryFailed: DurableOffload["retryFailed"] = (kind, key) =>
+    Effect.gen(function* () {
+      const k = yield* resolved(kind)
+      const now = yield* Clock.currentTimeMillis
+      const count = yield* store.retryFailed(k.name, key, now)
+      if (count > 0) internals.wakers.get(k.name)?.()
+      return count
+    })
+
+  const counts: DurableOffload["counts"] = (kind) =>
+    Effect.gen(function* () {
+      const k = yield* resolved(kind)
+      const counts = yield* store.counts(k.name)
+      yield* Metric.update(metrics.of(k.name).queued, counts.pending)
+      return counts
+    })
+
+  const cleanup: DurableOffload["cleanup"] = (options) =>
+    Effect.gen(function* () {
+      const checked = knownKeys(options, ["olderThan"])
+      if (Result.isFailure(checked)) return yield* new InvalidOptions({ operation: "cleanup", ...checked.failure })
+      const olderThan = durationMillis(checked.success.olderThan)
+      if (Result.isFailure(olderThan)) {
+        return yield* new InvalidOptions({ operation: "cleanup", field: "olderThan", reason: olderThan.failure })
+      }
+      const now = yield* Clock.currentTimeMillis
+      return yield* store.cleanup(now - olderThan.success)
+    })
+
+  const service: DurableOffload & { readonly [InternalsKey]: Internals } = {
+    [InternalsKey]: internals,
+    enqueue,
+    inspect,
+    list,
+    cancel,
+    retryFailed,
+    counts,
+    cleanup
+  }
+  return service
+})
+
+/** The local run of (kind, key), if this process runs it. */
+export const findLocal = (internals: Internals, kind: string, key: string): LocalRun | undefined => {
+  const runs = internals.runs.get(kind)
+  if (runs === undefined) return undefined
+  for (const run of runs.values()) if (run.row.key === key) return run
+  return undefined
+}

@@ -1,0 +1,326 @@
+/**
+ * The Postgres store: the `DurableStore` contract (see ../store.ts) over one table and its "ever"
+ * ledger, each operation one statement (no per-row round trips).
+ *
+ * Data flow: the service calls an operation with the times it read from `Clock` → one SQL
+ * statement with bound parameters (table names are validated identifiers spliced into the text)
+ * → rows read positionally (`sqlRow.ts`).
+ *
+ * How each invariant of the contract is kept:
+ * - In-flight dedupe: the unique partial index on (kind, key) where pending or running; enqueue is
+ *   `INSERT … ON CONFLICT DO NOTHING`, so concurrent enqueues of one key insert one row.
+ * - "ever" dedupe: a ledger insert in the same statement (a data-modifying CTE); the job row is
+ *   inserted only if the ledger row was new.
+ * - Claims: `FOR UPDATE SKIP LOCKED` on the due pending rows and on the running rows whose lease
+ *   expired, at most `limit` of each, merged in (run_at, id) order; concurrent claimers skip each
+ *   other's rows instead of waiting, so a row is handed to one claimer per lease. Expired rows at
+ *   `maxAttempts` are dead-lettered by the same statement.
+ * - Fencing: complete / fail / release / refresh match `status = 'running' AND token = $token`; a
+ *   late worker's token no longer matches after a re-claim, and its update changes nothing.
+ */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import { Effect, Layer, Redacted } from "effect"
+import * as Reactivity from "effect/reactivity/Reactivity"
+import { SqlClient } from "effect/sql/SqlClient"
+import { type Counts, type DurableStore, type JobStatus, Store } from "../store.js"
+import { StoreError } from "../storeError.js"
+import { migrateNames, type PostgresNames, postgresNames, type PostgresTableOptions } from "./postgresSchema.js"
+import { InvalidStoreOptions, knownKeys } from "./sqlOptions.js"
+import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredMessage } from "./sqlRow.js"
+
+/**
+ * Options of the Postgres store: where the database is (`url`, or a `client` you already have)
+ * and where its tables are.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface PostgresStoreOptions extends PostgresTableOptions {
+  /** A connection URL; the store opens (and closes) its own pool. Exclusive with `client`. */
+  readonly url?: string | Redacted.Redacted<string>
+  /** A client you own (shared pool); the store does not close it. Exclusive with `url`. */
+  readonly client?: SqlClient
+  /** Pool size when the store opens its own pool from `url`; default the driver's (10). */
+  readonly maxConnections?: number
+  /** Run the idempotent migration when the layer starts; default `true`. Set `false` when a deploy step runs it as an owner role. */
+  readonly migrate?: boolean
+}
+
+const optionKeys = ["url", "client", "maxConnections", "migrate", "tableName", "schema"]
+
+/** Rows deleted per `cleanup` statement: bounded transactions on a large backlog. */
+const cleanupBatch = 5000
+
+const statusList: ReadonlyArray<JobStatus> = ["pending", "running", "completed", "failed", "cancelled"]
+
+/** The statements, built once per store from validated names. */
+const statements = (n: PostgresNames) => {
+  const insertValues = `$1::text, $2::text, $3::text, 'pending', 0, $4::int, $5::bigint, $6::bigint, $6::bigint`
+  const insertInto = `INSERT INTO ${n.table} (kind, key, payload, status, attempts, max_attempts, run_at, created_at, updated_at)`
+  const unlock = `token = NULL, locked_by = NULL, locked_until = NULL`
+  const fenced = `id = $1::bigint AND token = $2::text AND status = 'running'`
+  return {
+    enqueueInFlight: `${insertInto} VALUES (${insertValues}) ON CONFLICT DO NOTHING RETURNING id`,
+    enqueueEver: `WITH ledger AS (
+  INSERT INTO ${n.keys} (kind, key, created_at) VALUES ($1::text, $2::text, $6::bigint) ON CONFLICT DO NOTHING RETURNING 1
+)
+${insertInto} SELECT ${insertValues} FROM ledger ON CONFLICT DO NOTHING RETURNING id`,
+    claim: `WITH expired AS (
+  SELECT id, run_at, attempts >= max_attempts AS exhausted FROM ${n.table}
+  WHERE kind = $1::text AND status = 'running' AND locked_until <= $2::bigint
+  ORDER BY run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED
+), dead AS (
+  UPDATE ${n.table} AS d SET status = 'failed', ${unlock}, last_error = $6::text, finished_at = $2::bigint, updated_at = $2::bigint
+  FROM expired WHERE d.id = expired.id AND expired.exhausted
+  RETURNING d.id
+), due AS (
+  SELECT id, run_at FROM ${n.table}
+  WHERE kind = $1::text AND status = 'pending' AND run_at <= $2::bigint
+  ORDER BY run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED
+), picked AS (
+  SELECT id FROM (SELECT id, run_at FROM expired WHERE NOT exhausted UNION ALL SELECT id, run_at FROM due) AS candidates
+  ORDER BY run_at, id LIMIT $3::int
+)
+UPDATE ${n.table} AS t SET status = 'running', attempts = t.attempts + 1, token = gen_random_uuid()::text,
+  locked_by = $4::text, locked_until = $5::bigint, updated_at = $2::bigint
+FROM picked WHERE t.id = picked.id
+RETURNING ${columns("t")}`,
+    refresh: `UPDATE ${n.table} AS t SET locked_until = $2::bigint, updated_at = $3::bigint
+FROM jsonb_to_recordset($1::jsonb) AS lease(id bigint, token text)
+WHERE t.id = lease.id AND t.token = lease.token AND t.status = 'running'
+RETURNING t.id`,
+    complete: `UPDATE ${n.table} SET status = 'completed', ${unlock}, finished_at = $3::bigint, updated_at = $3::bigint
+WHERE ${fenced} RETURNING id`,
+    deadLetter: `UPDATE ${n.table} SET status = 'failed', ${unlock}, last_error = $3::text, finished_at = $4::bigint, updated_at = $4::bigint
+WHERE ${fenced} RETURNING id`,
+    retry: `UPDATE ${n.table} SET status = 'pending', ${unlock}, last_error = $3::text, run_at = $5::bigint, updated_at = $4::bigint
+WHERE ${fenced} RETURNING id`,
+    release: `UPDATE ${n.table} SET status = 'pending', ${unlock}, attempts = GREATEST(attempts - 1, 0), updated_at = $3::bigint
+WHERE ${fenced} RETURNING id`,
+    inspect: `SELECT ${columns()} FROM ${n.table} WHERE kind = $1::text AND key = $2::text ORDER BY id DESC LIMIT 1`,
+    list: `SELECT ${columns()} FROM ${n.table} WHERE kind = $1::text AND status = $2::text ORDER BY id DESC LIMIT $3::int`,
+    cancel: `WITH cancelled AS (
+  UPDATE ${n.table} SET status = 'cancelled', finished_at = $3::bigint, updated_at = $3::bigint
+  WHERE kind = $1::text AND key = $2::text AND status = 'pending'
+  RETURNING id
+)
+SELECT (SELECT count(*) FROM cancelled)::int,
+  (SELECT count(*) FROM ${n.table} WHERE kind = $1::text AND key = $2::text AND status = 'running')::int`,
+    // The newest dead letter of each key, unless the key has a row in flight again (its unique
+    // index admits one pending-or-running row per key).
+    retryFailed: `UPDATE ${n.table} SET status = 'pending', attempts = 0, ${unlock}, run_at = $3::bigint, finished_at = NULL, updated_at = $3::bigint
+WHERE id IN (
+  SELECT max(f.id) FROM ${n.table} AS f
+  WHERE f.kind = $1::text AND f.status = 'failed' AND ($2::text IS NULL OR f.key = $2::text)
+    AND NOT EXISTS (
+      SELECT 1 FROM ${n.table} AS a WHERE a.kind = f.kind AND a.key = f.key AND a.status IN ('pending', 'running')
+    )
+  GROUP BY f.key
+)
+RETURNING id`,
+    counts: `SELECT status, count(*)::int FROM ${n.table} WHERE kind = $1::text GROUP BY status`,
+    cleanup: `WITH gone AS (
+  DELETE FROM ${n.table} WHERE id IN (
+    SELECT id FROM ${n.table} WHERE status IN ('completed', 'cancelled') AND finished_at < $1::bigint LIMIT $2::int
+  ) RETURNING 1
+)
+SELECT count(*)::int FROM gone`
+  }
+}
+
+/**
+ * The store over a client, on tables that already exist (`migratePostgresStore` creates them).
+ *
+ * @since 1.0.0
+ * @category constructors
+ */
+export const makePostgresStore = (
+  sql: SqlClient,
+  options: PostgresTableOptions = {}
+): Effect.Effect<DurableStore, InvalidStoreOptions> => Effect.map(postgresNames(options), (names) => make(sql, names))
+
+const make = (sql: SqlClient, names: PostgresNames): DurableStore => {
+  const q = statements(names)
+  const values = (operation: string, text: string, params: ReadonlyArray<unknown>) =>
+    sql.unsafe(text, params).values.pipe(Effect.mapError((cause) => new StoreError({ operation, cause })))
+  const changed = (operation: string, text: string, params: ReadonlyArray<unknown>) =>
+    Effect.map(values(operation, text, params), (rows) => rows.length > 0)
+
+  return {
+    enqueue: (input) =>
+      Effect.map(
+        values("enqueue", input.dedupe === "ever" ? q.enqueueEver : q.enqueueInFlight, [
+          input.kind,
+          input.key,
+          input.payload,
+          input.maxAttempts,
+          input.runAt,
+          input.now
+        ]),
+        (rows) => (rows.length > 0 ? "enqueued" : "deduplicated")
+      ),
+    claim: (input) =>
+      input.limit < 1
+        ? Effect.succeed([])
+        : Effect.map(
+            values("claim", q.claim, [
+              input.kind,
+              input.now,
+              input.limit,
+              input.worker,
+              input.now + input.lockFor,
+              leaseExpiredMessage
+            ]),
+            (rows) => rows.map(decodeRow).sort(byDueThenId)
+          ),
+    refresh: (leases, now, lockFor) => {
+      const valid = leases.filter((lease) => isRowId(lease.id))
+      if (valid.length === 0) return Effect.succeed([])
+      const json = JSON.stringify(valid.map((lease) => ({ id: Number(lease.id), token: lease.token })))
+      return Effect.map(values("refresh", q.refresh, [json, now + lockFor, now]), (rows) =>
+        rows.map((row) => String(row[0]))
+      )
+    },
+    complete: (id, token, now) =>
+      isRowId(id) ? changed("complete", q.complete, [id, token, now]) : Effect.succeed(false),
+    fail: (id, token, input) =>
+      !isRowId(id)
+        ? Effect.succeed(false)
+        : input.retryAt === null
+          ? changed("fail", q.deadLetter, [id, token, input.error, input.now])
+          : changed("fail", q.retry, [id, token, input.error, input.now, input.retryAt]),
+    release: (id, token, now) =>
+      isRowId(id) ? changed("release", q.release, [id, token, now]) : Effect.succeed(false),
+    inspect: (kind, key) =>
+      Effect.map(values("inspect", q.inspect, [kind, key]), (rows) =>
+        rows.length === 0 ? undefined : decodeRow(rows[0]!)
+      ),
+    list: (kind, status, limit) =>
+      limit < 1
+        ? Effect.succeed([])
+        : Effect.map(values("list", q.list, [kind, status, limit]), (rows) => rows.map(decodeRow)),
+    cancel: (kind, key, now) =>
+      Effect.map(values("cancel", q.cancel, [kind, key, now]), (rows) => {
+        const [cancelled, running] = rows[0] ?? [0, 0]
+        return Number(cancelled) > 0 ? "cancelled" : Number(running) > 0 ? "running" : "absent"
+      }),
+    retryFailed: (kind, key, now) =>
+      Effect.map(values("retryFailed", q.retryFailed, [kind, key ?? null, now]), (rows) => rows.length),
+    counts: (kind) =>
+      Effect.map(values("counts", q.counts, [kind]), (rows) => {
+        const counts: Record<JobStatus, number> = { pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }
+        for (const [status, count] of rows) {
+          if (statusList.includes(status as JobStatus)) counts[status as JobStatus] = Number(count)
+        }
+        return counts satisfies Counts
+      }),
+    cleanup: (before) =>
+      Effect.gen(function* () {
+        let total = 0
+        while (true) {
+          const rows = yield* values("cleanup", q.cleanup, [before, cleanupBatch])
+          const deleted = Number(rows[0]?.[0] ?? 0)
+          total += deleted
+          if (deleted < cleanupBatch) return total
+        }
+      })
+  }
+}
+
+const checkOptions = (options: PostgresStoreOptions): Effect.Effect<void, InvalidStoreOptions> =>
+  Effect.gen(function* () {
+    yield* knownKeys(options, optionKeys)
+    const hasUrl = options.url !== undefined
+    const hasClient = options.client !== undefined
+    if (hasUrl === hasClient) {
+      return yield* new InvalidStoreOptions({ field: "url", reason: "give exactly one of `url` and `client`" })
+    }
+    if (hasUrl) {
+      const url = Redacted.isRedacted(options.url) ? Redacted.value(options.url) : options.url
+      if (typeof url !== "string" || !/^postgres(ql)?:\/\//.test(url)) {
+        return yield* new InvalidStoreOptions({
+          field: "url",
+          reason: "expected a postgres:// or postgresql:// URL"
+        })
+      }
+    }
+    if (hasClient && options.maxConnections !== undefined) {
+      return yield* new InvalidStoreOptions({
+        field: "maxConnections",
+        reason: "only applies to the pool the store opens from `url`; size your own client's pool instead"
+      })
+    }
+    if (
+      options.maxConnections !== undefined &&
+      (!Number.isInteger(options.maxConnections) || options.maxConnections < 1)
+    ) {
+      return yield* new InvalidStoreOptions({
+        field: "maxConnections",
+        reason: `expected a positive integer, got ${String(options.maxConnections)}`
+      })
+    }
+    yield* checkMigrate(options.migrate)
+  })
+
+const checkMigrate = (migrate: unknown): Effect.Effect<void, InvalidStoreOptions> =>
+  migrate === undefined || typeof migrate === "boolean"
+    ? Effect.void
+    : Effect.fail(
+        new InvalidStoreOptions({ field: "migrate", reason: `expected a boolean, got ${JSON.stringify(migrate)}` })
+      )
+
+const storeOver = (sql: SqlClient, options: PostgresStoreOptions) =>
+  Effect.gen(function* () {
+    const names = yield* postgresNames(options)
+    if (options.migrate !== false) yield* migrateNames(sql, names)
+    return make(sql, names)
+  })
+
+/**
+ * The `Store` on Postgres. With `url` the layer opens a pool (closed with the layer); with
+ * `client` it uses yours. Runs the idempotent migration first unless `migrate: false`.
+ * Bad options fail the layer with `InvalidStoreOptions` (naming the option); a database that
+ * cannot be reached fails it with `StoreError` (`operation: "connect"` or `"migrate"`).
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerPostgresStore = (
+  options: PostgresStoreOptions
+): Layer.Layer<DurableStore, StoreError | InvalidStoreOptions> =>
+  Layer.effect(
+    Store,
+    Effect.gen(function* () {
+      yield* checkOptions(options)
+      if (options.client !== undefined) return yield* storeOver(options.client, options)
+      const url = options.url!
+      const sql = yield* PgClient.make({
+        url: Redacted.isRedacted(url) ? url : Redacted.make(url),
+        applicationName: "fibervisor-durable",
+        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
+      }).pipe(
+        Effect.mapError((cause) => new StoreError({ operation: "connect", cause })),
+        Effect.provide(Reactivity.layer)
+      )
+      return yield* storeOver(sql, options)
+    })
+  )
+
+/**
+ * The `Store` on Postgres over the `SqlClient` in context (for an application that already
+ * provides one, e.g. `PgClient.layer`).
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerPostgresStoreFromClient = (
+  options: Omit<PostgresStoreOptions, "url" | "client" | "maxConnections"> = {}
+): Layer.Layer<DurableStore, StoreError | InvalidStoreOptions, SqlClient> =>
+  Layer.effect(
+    Store,
+    Effect.gen(function* () {
+      yield* knownKeys(options, ["migrate", "tableName", "schema"])
+      yield* checkMigrate(options.migrate)
+      return yield* storeOver(yield* SqlClient, options)
+    })
+  )

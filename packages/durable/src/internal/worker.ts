@@ -1,0 +1,475 @@
+/**
+ * The workers of `DurableOffload.workers`: per kind, one supervised task (a fibervisor
+ * `Supervisor`) that claims due jobs up to the kind's `concurrency` and runs each in a fiber of its
+ * own, plus a lease refresher; and the drain that closing the layer runs.
+ *
+ * Data flow: poller → `store.claim` (free slots only) → `startRun` forks `runJob` (detached: the
+ * drain, not the poller's interruption, decides when it stops) → decode the envelope → the handler
+ * in a root span linked to the producer's span, under the kind's timeout → `settle`: `complete`,
+ * `fail` with the retry time or dead-letter, or — when interrupted from outside — `release`
+ * (shutdown), `release` + `cancel` (cancel), or nothing (lease lost).
+ *
+ * Invariants:
+ * - Every row transition of a run happens in the run's own fiber, in an uninterruptible region
+ *   after the handler: a run that ends ends its row exactly once, with its own token.
+ * - `reason` is set before a run is interrupted from outside; an interruption without a reason
+ *   (the handler interrupted itself) is a failed attempt.
+ * - Once the drain starts (`stopping`), no row is claimed: a claim that was already under way
+ *   releases what it got.
+ * - A run whose lease could not be refreshed is interrupted and leaves its row alone: another
+ *   worker may own it now.
+ * - Time comes from `Clock` only (TestClock governs polls, timeouts, retries, leases and grace).
+ */
+import { RestartPolicy, Supervisor, Task, TaskContext, type TaskId } from "@fibervisor/core"
+import { hostname } from "node:os"
+import { randomUUID } from "node:crypto"
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Deferred from "effect/Deferred"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Metric from "effect/Metric"
+import * as Option from "effect/Option"
+import * as Result from "effect/Result"
+import type * as Scope from "effect/Scope"
+import type { DurableOffload as Service, JobContext, Registration, WorkersOptions } from "../DurableOffload.js"
+import { DurableOffload } from "../DurableOffload.js"
+import { type InvalidKind, InvalidOptions } from "../DurableOffloadError.js"
+import * as envelope from "./envelope.js"
+import type { ResolvedKind } from "./kind.js"
+import * as metrics from "./metrics.js"
+import { durationMillis, knownKeys, label, positiveMillis } from "./options.js"
+import { delayAfter } from "./retry.js"
+import { type Internals, internalsOf, type LocalRun, resolved, safeRedact } from "./service.js"
+import type { JobRow } from "./store.js"
+
+/** The workers' settings, defaults applied. */
+export interface Settings {
+  readonly pollMs: number
+  readonly leaseMs: number
+  readonly refreshMs: number
+  readonly graceMs: number
+  readonly workerId: string
+}
+
+/** How long a run interrupted at the end of the drain may take to release its job before it is abandoned. */
+export const releaseWaitMs = 5_000
+
+const known = ["pollInterval", "lease", "refreshEvery", "grace", "workerId"]
+
+/** Checks the options of `workers`. */
+export const settings = (options: WorkersOptions | undefined): Result.Result<Settings, InvalidOptions> => {
+  const fail = (field: string, reason: string) =>
+    Result.fail(new InvalidOptions({ operation: "workers", field, reason }))
+  const checked = knownKeys(options, known)
+  if (Result.isFailure(checked)) return fail(checked.failure.field, checked.failure.reason)
+  const o = checked.success
+  const poll = o.pollInterval === undefined ? Result.succeed(1_000) : positiveMillis(o.pollInterval)
+  if (Result.isFailure(poll)) return fail("pollInterval", poll.failure)
+  const lease = o.lease === undefined ? Result.succeed(30_000) : positiveMillis(o.lease)
+  if (Result.isFailure(lease)) return fail("lease", lease.failure)
+  const refresh = o.refreshEvery === undefined ? Result.succeed(lease.success / 3) : positiveMillis(o.refreshEvery)
+  if (Result.isFailure(refresh)) return fail("refreshEvery", refresh.failure)
+  if (refresh.success >= lease.success) {
+    return fail("refreshEvery", `must be shorter than lease (${lease.success} ms), got ${refresh.success} ms`)
+  }
+  const grace = o.grace === undefined ? Result.succeed(10_000) : durationMillis(o.grace)
+  if (Result.isFailure(grace)) return fail("grace", grace.failure)
+  const id =
+    o.workerId === undefined
+      ? Result.succeed(`${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`)
+      : label(o.workerId, 200)
+  if (Result.isFailure(id)) return fail("workerId", id.failure)
+  return Result.succeed({
+    pollMs: poll.success,
+    leaseMs: lease.success,
+    refreshMs: refresh.success,
+    graceMs: grace.success,
+    workerId: id.success
+  })
+}
+
+interface Worker {
+  readonly internals: Internals
+  readonly settings: Settings
+  stopping: boolean
+}
+
+const annotations = (kind: ResolvedKind, row: JobRow) => ({
+  fibervisor: "durable",
+  kind: kind.name,
+  key: row.key,
+  jobId: row.id,
+  attempt: row.attempts
+})
+
+const firstLine = (cause: Cause.Cause<unknown>): string => {
+  const text = Cause.pretty(cause).split("\n")[0] ?? "failed"
+  return text.length > 500 ? `${text.slice(0, 500)}…` : text
+}
+
+/** Starts the workers in the current scope. */
+export const start = (
+  registrations: ReadonlyArray<Registration<any>>,
+  options: WorkersOptions | undefined
+): Effect.Effect<void, InvalidKind | InvalidOptions, Service | Scope.Scope | any> =>
+  Effect.gen(function* () {
+    const s = yield* Result.match(settings(options), { onFailure: Effect.fail, onSuccess: Effect.succeed })
+    if (!Array.isArray(registrations)) {
+      return yield* new InvalidOptions({
+        operation: "workers",
+        field: "registrations",
+        reason: "must be an array of kind.handle(…)"
+      })
+    }
+    const kinds: Array<{ readonly kind: ResolvedKind; readonly registration: Registration<any> }> = []
+    for (const [index, registration] of registrations.entries()) {
+      if (typeof registration?.handler !== "function") {
+        return yield* new InvalidOptions({
+          operation: "workers",
+          field: `registrations[${index}]`,
+          reason: "must be a kind.handle(…) registration"
+        })
+      }
+      const kind = yield* resolved(registration.kind)
+      if (kinds.some((k) => k.kind.name === kind.name)) {
+        return yield* new InvalidOptions({
+          operation: "workers",
+          field: `registrations[${index}]`,
+          reason: `registers a second handler of kind "${kind.name}"`
+        })
+      }
+      kinds.push({ kind, registration })
+    }
+    const service = yield* DurableOffload
+    const internals = internalsOf(service)
+    if (internals === undefined) {
+      return yield* Effect.die(
+        new Error("DurableOffload.workers needs the service of DurableOffload.layer (or a layer built on it)")
+      )
+    }
+    const worker: Worker = { internals, settings: s, stopping: false }
+    const supervisor = yield* Effect.orDie(Supervisor.make({ grace: "5 seconds" }))
+    // Added after the supervisor, so it runs first: drain the runs while the pollers and the lease
+    // refreshers still live; then the supervisor's own shutdown stops them.
+    yield* Effect.addFinalizer(() => drain(worker))
+    for (const { kind, registration } of kinds) {
+      yield* Effect.orDie(
+        supervisor.add(
+          Task.make(taskName(kind.name), poll(worker, kind, registration), { restart: RestartPolicy.onFailure })
+        )
+      )
+    }
+  })
+
+/** The poller's task name: "/" separates a task path's segments, so it is replaced. */
+export const taskName = (kind: string): string => `durable:${kind.replaceAll("/", "|")}`
+
+/** One kind's poller: claims free slots' worth of due jobs, starts them, waits for a wake or the interval. */
+const poll = (worker: Worker, kind: ResolvedKind, registration: Registration<any>) =>
+  Effect.gen(function* () {
+    const { internals, settings } = worker
+    const ctx = yield* TaskContext.TaskContext
+    let runs = internals.runs.get(kind.name)
+    if (runs === undefined) {
+      runs = new Map()
+      internals.runs.set(kind.name, runs)
+    }
+    let wake = Deferred.makeUnsafe<void>()
+    internals.wakers.set(kind.name, () => {
+      Deferred.doneUnsafe(wake, Exit.void)
+    })
+    yield* Effect.forkChild(refresh(worker, kind, runs))
+    let polls = 0
+    while (true) {
+      if (worker.stopping) return yield* Effect.never
+      const free = kind.concurrency - runs.size
+      let claimed = 0
+      if (free > 0) {
+        const now = yield* Clock.currentTimeMillis
+        const rows = yield* internals.store.claim({
+          kind: kind.name,
+          worker: settings.workerId,
+          limit: free,
+          now,
+          lockFor: settings.leaseMs
+        })
+        claimed = rows.length
+        for (const row of rows) {
+          if (worker.stopping) {
+            yield* Effect.ignore(internals.store.release(row.id, row.token!, now))
+            continue
+          }
+          yield* startRun(worker, kind, registration, runs, row, ctx.id)
+        }
+      }
+      if (polls++ % 10 === 0) {
+        const counts = yield* internals.store.counts(kind.name)
+        yield* Metric.update(metrics.of(kind.name).queued, counts.pending)
+      }
+      // A full batch may leave more due work: claim again at once if a slot is still free.
+      if (claimed > 0 && claimed === free && kind.concurrency - runs.size > 0) continue
+      yield* Effect.raceFirst(Effect.sleep(settings.pollMs), Deferred.await(wake))
+      if (Deferred.isDoneUnsafe(wake)) wake = Deferred.makeUnsafe<void>()
+    }
+  }).pipe(Effect.ensuring(Effect.sync(() => worker.internals.wakers.delete(kind.name))))
+
+/** Extends the leases of this kind's runs; a run whose lease was lost is interrupted. */
+const refresh = (worker: Worker, kind: ResolvedKind, runs: Map<string, LocalRun>) =>
+  Effect.gen(function* () {
+    const { internals, settings } = worker
+    while (true) {
+      yield* Effect.sleep(settings.refreshMs)
+      const held = [...runs.values()].filter((run) => run.reason === undefined)
+      if (held.length === 0) continue
+      const now = yield* Clock.currentTimeMillis
+      const extended = yield* Effect.catchCause(
+        internals.store.refresh(
+          held.map((run) => ({ id: run.row.id, token: run.row.token! })),
+          now,
+          settings.leaseMs
+        ),
+        (cause) =>
+          Effect.as(
+            Effect.logWarning(`durable lease refresh failed: ${firstLine(cause)}`).pipe(
+              Effect.annotateLogs({ fibervisor: "durable", kind: kind.name })
+            ),
+            undefined
+          )
+      )
+      // A store that failed to answer proves nothing: keep running and try again next time.
+      if (extended === undefined) continue
+      const kept = new Set(extended)
+      for (const run of held) {
+        if (kept.has(run.row.id) || run.fiber === undefined || !runs.has(run.row.id)) continue
+        run.reason = "lease-lost"
+        yield* Effect.forkDetach(Fiber.interrupt(run.fiber))
+      }
+    }
+  })
+
+const startRun = (
+  worker: Worker,
+  kind: ResolvedKind,
+  registration: Registration<any>,
+  runs: Map<string, LocalRun>,
+  row: JobRow,
+  taskId: TaskId.TaskId
+) =>
+  Effect.gen(function* () {
+    const run: LocalRun = { row, reason: undefined, cancelled: undefined, fiber: undefined }
+    runs.set(row.id, run)
+    const m = metrics.of(kind.name)
+    yield* Metric.update(m.active, runs.size)
+    const fiber = yield* Effect.forkDetach(
+      runJob(worker, kind, registration, run, taskId).pipe(
+        Effect.ensuring(
+          Effect.suspend(() => {
+            runs.delete(row.id)
+            worker.internals.wakers.get(kind.name)?.()
+            return Metric.update(m.active, runs.size)
+          })
+        )
+      ),
+      { startImmediately: false }
+    )
+    run.fiber = fiber
+  })
+
+/** One attempt of one job, and the row transition that ends it. */
+const runJob = (
+  worker: Worker,
+  kind: ResolvedKind,
+  registration: Registration<any>,
+  run: LocalRun,
+  taskId: TaskId.TaskId
+) =>
+  Effect.uninterruptibleMask((restore) =>
+    Effect.gen(function* () {
+      const { store } = worker.internals
+      const row = run.row
+      const token = row.token!
+      const m = metrics.of(kind.name)
+      const started = yield* Clock.currentTimeMillis
+      const decoded = yield* Effect.result(envelope.decode(kind.codec, row.payload))
+      if (Result.isFailure(decoded)) {
+        const reason = `payload does not decode: ${decoded.failure}`
+        yield* Metric.update(m.failed, 1)
+        yield* Metric.update(m.dead, 1)
+        yield* store.fail(row.id, token, { error: reason, retryAt: null, now: started })
+        return yield* Effect.logWarning(`durable job dead-lettered: ${reason}`)
+      }
+      const payload = decoded.success.payload
+      const job: JobContext = {
+        id: row.id,
+        kind: kind.name,
+        key: row.key,
+        attempt: row.attempts,
+        maxAttempts: row.maxAttempts
+      }
+      const handler = Effect.suspend(() => registration.handler(payload, job))
+      const timed =
+        kind.timeoutMs === undefined ? Effect.asSome(handler) : Effect.timeoutOption(handler, kind.timeoutMs)
+      const link = envelope.link(decoded.success.traceparent)
+      const spanned = Effect.withSpan(timed, "fibervisor.durable_offload", {
+        root: true,
+        links: link === undefined ? [] : [{ span: link, attributes: { "fibervisor.link": "enqueue" } }],
+        attributes: {
+          "fibervisor.kind": kind.name,
+          "fibervisor.key": row.key,
+          "fibervisor.job": row.id,
+          "fibervisor.attempt": row.attempts
+        }
+      })
+      const exit = yield* Effect.exit(restore(spanned))
+      const now = yield* Clock.currentTimeMillis
+      yield* Metric.update(m.duration, (now - started) / 1000)
+      yield* settle(worker, kind, run, exit, now, taskId, payload)
+    }).pipe(
+      Effect.annotateLogs(annotations(kind, run.row)),
+      // The store failed while ending the row: the lease will expire and the job run again.
+      Effect.catchCause((cause) =>
+        Cause.hasInterruptsOnly(cause)
+          ? Effect.failCause(cause)
+          : Effect.logWarning(`durable job could not be ended in the store (it will run again): ${firstLine(cause)}`)
+      )
+    )
+  )
+
+const settle = (
+  worker: Worker,
+  kind: ResolvedKind,
+  run: LocalRun,
+  exit: Exit.Exit<Option.Option<unknown>, unknown>,
+  now: number,
+  taskId: TaskId.TaskId,
+  payload: unknown
+) =>
+  Effect.gen(function* () {
+    const { store } = worker.internals
+    const row = run.row
+    const token = row.token!
+    const m = metrics.of(kind.name)
+    if (Exit.isSuccess(exit)) {
+      if (Option.isSome(exit.value)) {
+        yield* Metric.update(m.completed, 1)
+        const ok = yield* store.complete(row.id, token, now)
+        if (!ok) yield* Effect.logWarning("durable job completed after its lease was lost: it may run again")
+        return
+      }
+      yield* Metric.update(m.timedOut, 1)
+      return yield* failAttempt(
+        worker,
+        kind,
+        run,
+        `timed out after ${kind.timeoutMs} ms`,
+        true,
+        Cause.empty,
+        now,
+        taskId,
+        payload
+      )
+    }
+    const cause = exit.cause
+    if (run.reason !== undefined && Cause.hasInterrupts(cause)) {
+      yield* Metric.update(m.interrupted, 1)
+      switch (run.reason) {
+        case "shutdown": {
+          yield* store.release(row.id, token, now)
+          return yield* Effect.logInfo("durable job released at shutdown (the attempt is not counted)")
+        }
+        case "cancel": {
+          yield* store.release(row.id, token, now)
+          const outcome = yield* store.cancel(kind.name, row.key, now)
+          run.cancelled = outcome === "absent" ? "cancelled" : outcome
+          return yield* Effect.logInfo("durable job cancelled while running")
+        }
+        case "lease-lost":
+          return yield* Effect.logWarning("durable job interrupted: its lease was lost (another worker may run it)")
+      }
+    }
+    yield* Metric.update(m.failed, 1)
+    return yield* failAttempt(worker, kind, run, firstLine(cause), false, cause, now, taskId, payload)
+  })
+
+const failAttempt = (
+  worker: Worker,
+  kind: ResolvedKind,
+  run: LocalRun,
+  reason: string,
+  timedOut: boolean,
+  cause: Cause.Cause<unknown>,
+  now: number,
+  taskId: TaskId.TaskId,
+  payload: unknown
+) =>
+  Effect.gen(function* () {
+    const { store } = worker.internals
+    const row = run.row
+    const token = row.token!
+    const m = metrics.of(kind.name)
+    const dead = (why: string) =>
+      Effect.gen(function* () {
+        yield* Metric.update(m.dead, 1)
+        yield* store.fail(row.id, token, { error: why, retryAt: null, now })
+        yield* Effect.logWarning(`durable job dead-lettered after attempt ${row.attempts}: ${why}`).pipe(
+          Effect.annotateLogs({ payload: safeRedact(kind, payload) })
+        )
+      })
+    if (row.attempts >= row.maxAttempts) return yield* dead(reason)
+    const next = yield* delayAfter(
+      kind.retry,
+      {
+        task: kind.name,
+        id: taskId,
+        attempt: row.attempts,
+        streak: row.attempts,
+        reason,
+        timedOut,
+        cause,
+        kind: kind.name,
+        key: row.key,
+        jobId: row.id
+      },
+      now
+    )
+    if (next._tag === "Ended") return yield* dead(`${reason} (${next.reason})`)
+    yield* store.fail(row.id, token, { error: reason, retryAt: now + next.delayMs, now })
+    yield* Effect.logWarning(
+      `durable job attempt ${row.attempts} failed: ${reason}; next attempt in ${next.delayMs} ms`
+    )
+  })
+
+/** Closing the layer: stop claiming, wait up to `grace`, then interrupt and release what still runs. */
+const drain = (worker: Worker) =>
+  Effect.gen(function* () {
+    worker.stopping = true
+    const all = (): Array<LocalRun> => [...worker.internals.runs.values()].flatMap((runs) => [...runs.values()])
+    const fibers = (runs: ReadonlyArray<LocalRun>) =>
+      runs.flatMap((run) => (run.fiber === undefined ? [] : [run.fiber]))
+    const running = all()
+    if (running.length === 0) return
+    yield* Effect.logInfo(`durable workers draining ${running.length} running job(s)`).pipe(
+      Effect.annotateLogs({ fibervisor: "durable" })
+    )
+    const drained = yield* Effect.interruptible(Fiber.awaitAll(fibers(running))).pipe(
+      Effect.timeoutOption(worker.settings.graceMs)
+    )
+    if (Option.isSome(drained)) return
+    const left = all()
+    for (const run of left) if (run.reason === undefined) run.reason = "shutdown"
+    for (const fiber of fibers(left)) yield* Effect.forkDetach(Fiber.interrupt(fiber))
+    const released = yield* Effect.interruptible(Fiber.awaitAll(fibers(left))).pipe(Effect.timeoutOption(releaseWaitMs))
+    if (Option.isNone(released)) {
+      const stuck = all()
+      yield* Effect.logWarning(
+        `durable workers abandoned ${stuck.length} job(s) that did not stop: their leases will expire and they will run again`
+      ).pipe(
+        Effect.annotateLogs({
+          fibervisor: "durable",
+          jobs: stuck.map((run) => `${run.row.kind}/${run.row.key}`).join(", ")
+        })
+      )
+    }
+  })

@@ -1,0 +1,179 @@
+import { execFileSync } from "node:child_process"
+import * as TestDatabase from "@fibervisor/vitest/TestDatabase"
+import { assert, describe, layer } from "@effect/vitest"
+import { Context, Effect, Exit, Layer, Redacted } from "effect"
+import { SqlClient } from "effect/sql/SqlClient"
+import { type DurableStore, Store } from "../../src/internal/store.js"
+import {
+  layerPostgresStore,
+  layerPostgresStoreFromClient,
+  makePostgresStore,
+  type PostgresStoreOptions
+} from "../../src/internal/store/postgres.js"
+import { migratePostgresStore, postgresMigrationSql } from "../../src/internal/store/postgresSchema.js"
+import { conformance, job, t0 } from "./conformance.js"
+
+let tables = 0
+const nextTable = () => `jobs_${++tables}`
+
+const build = <E>(layer: Layer.Layer<DurableStore, E>) =>
+  Effect.map(Layer.build(layer), (context) => Context.get(context, Store))
+
+/** Each scenario gets its own tables in the file's database, through the public layer. */
+const fresh = Effect.flatMap(Effect.service(SqlClient), (sql) =>
+  build(layerPostgresStore({ client: sql, tableName: nextTable() }))
+)
+
+const failure = <A, E>(exit: Exit.Exit<A, E>): E => {
+  if (Exit.isSuccess(exit)) throw new Error("expected a failure")
+  const reason = exit.cause.reasons.find((r) => r._tag === "Fail")
+  if (reason === undefined || reason._tag !== "Fail") throw new Error(`expected a typed failure: ${String(exit.cause)}`)
+  return reason.error
+}
+
+const tableExists = (name: string, schema = "public") =>
+  Effect.flatMap(Effect.service(SqlClient), (sql) =>
+    Effect.map(
+      sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = ${schema} AND tablename = ${name}`,
+      (rows) => rows[0]!.n === 1
+    )
+  )
+
+describe("Postgres store", () => {
+  // Real time: nothing here reads the clock, and the pool's timers must run.
+  layer(TestDatabase.layerClient("store_pg", { maxConnections: 10 }), { excludeTestServices: true })((it) => {
+    describe("conformance", () => {
+      conformance(it, fresh)
+    })
+
+    it.effect("the migration is idempotent and safe to run from several replicas at once", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient
+        yield* Effect.all(
+          Array.from({ length: 4 }, () => migratePostgresStore(sql, { tableName: "concurrent", schema: "ops" })),
+          { concurrency: "unbounded" }
+        )
+        yield* migratePostgresStore(sql, { tableName: "concurrent", schema: "ops" })
+        assert.isTrue(yield* tableExists("concurrent", "ops"))
+        assert.isTrue(yield* tableExists("concurrent_keys", "ops"))
+        assert.isFalse(yield* tableExists("concurrent"))
+        const store = yield* makePostgresStore(sql, { tableName: "concurrent", schema: "ops" })
+        assert.strictEqual(yield* store.enqueue(job("a")), "enqueued")
+      })
+    )
+
+    it.effect("the migration as SQL text, run by an operator, makes the tables a `migrate: false` store uses", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient
+        const text = yield* postgresMigrationSql({ tableName: "by_ops" })
+        assert.match(text, /^BEGIN;/)
+        assert.include(text, 'CREATE TABLE IF NOT EXISTS "by_ops"')
+        assert.include(text, 'CREATE TABLE IF NOT EXISTS "by_ops_keys"')
+        const db = yield* TestDatabase.TestDatabase
+        // As a deploy step would: psql, twice (idempotent as a script too).
+        for (let i = 0; i < 2; i++) {
+          execFileSync("psql", [db.url, "-v", "ON_ERROR_STOP=1", "-q", "-f", "-"], { input: text, timeout: 30_000 })
+        }
+        const store = yield* build(layerPostgresStore({ client: sql, tableName: "by_ops", migrate: false }))
+        assert.strictEqual(yield* store.enqueue(job("a")), "enqueued")
+        assert.strictEqual((yield* store.counts("k")).pending, 1)
+      })
+    )
+
+    it.effect("with `migrate: false` and no tables, operations fail with a StoreError naming the operation", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient
+        const store = yield* build(layerPostgresStore({ client: sql, tableName: "never_made", migrate: false }))
+        const error = failure(yield* Effect.exit(store.enqueue(job("a"))))
+        assert.strictEqual(error._tag, "StoreError")
+        assert.strictEqual(error.operation, "enqueue")
+        assert.isFalse(yield* tableExists("never_made"))
+      })
+    )
+
+    it.effect("`url`: the store opens its own pool on the database", () =>
+      Effect.gen(function* () {
+        const db = yield* TestDatabase.TestDatabase
+        for (const url of [db.url, db.redactedUrl]) {
+          const store = yield* build(layerPostgresStore({ url, tableName: "by_url", maxConnections: 2 }))
+          assert.include(["enqueued", "deduplicated"], yield* store.enqueue(job("a")))
+        }
+        assert.isTrue(yield* tableExists("by_url"))
+      })
+    )
+
+    it.effect("layerPostgresStoreFromClient uses the SqlClient in context", () =>
+      Effect.gen(function* () {
+        const store = yield* build(
+          layerPostgresStoreFromClient({ tableName: "from_context" }).pipe(
+            Layer.provide(Layer.succeed(SqlClient, yield* SqlClient))
+          )
+        )
+        assert.strictEqual(yield* store.enqueue(job("a")), "enqueued")
+        assert.isTrue(yield* tableExists("from_context"))
+      })
+    )
+
+    it.effect("stores on different tables do not see each other's jobs", () =>
+      Effect.gen(function* () {
+        const one = yield* fresh
+        const two = yield* fresh
+        yield* one.enqueue(job("a"))
+        assert.strictEqual(yield* two.enqueue(job("a")), "enqueued")
+        assert.strictEqual((yield* two.claim({ kind: "k", worker: "w", limit: 5, now: t0, lockFor: 10 })).length, 1)
+        assert.strictEqual((yield* one.counts("k")).pending, 1)
+      })
+    )
+
+    it.effect("refused table names and options: InvalidStoreOptions naming the field, nothing created", () =>
+      Effect.gen(function* () {
+        const sql = yield* SqlClient
+        const bad: ReadonlyArray<readonly [PostgresStoreOptions, string]> = [
+          [{ client: sql, tableName: "Jobs" }, "tableName"],
+          [{ client: sql, tableName: 'jobs"; DROP TABLE x; --' }, "tableName"],
+          [{ client: sql, tableName: "" }, "tableName"],
+          [{ client: sql, tableName: "1jobs" }, "tableName"],
+          [{ client: sql, tableName: "a".repeat(41) }, "tableName"],
+          [{ client: sql, tableName: "jobs-1" }, "tableName"],
+          [{ client: sql, schema: "Ops" }, "schema"],
+          [{ client: sql, tableName: "refused", tabelName: "x" } as PostgresStoreOptions, "tabelName"],
+          [{ tableName: "refused" }, "url"],
+          [{ client: sql, url: "postgres://127.0.0.1/x" }, "url"],
+          [{ url: "mysql://127.0.0.1/x" }, "url"],
+          [{ client: sql, tableName: "refused", maxConnections: 3 }, "maxConnections"],
+          [{ url: "postgres://127.0.0.1/x", maxConnections: 0 }, "maxConnections"],
+          [{ url: "postgres://127.0.0.1/x", maxConnections: 2.5 }, "maxConnections"],
+          [{ client: sql, tableName: "refused", migrate: "yes" as unknown as boolean }, "migrate"]
+        ]
+        for (const [options, field] of bad) {
+          const error = failure(yield* Effect.exit(build(layerPostgresStore(options))))
+          assert.strictEqual(error._tag, "InvalidStoreOptions", field)
+          if (error._tag === "InvalidStoreOptions") {
+            assert.strictEqual(error.field, field)
+            assert.include(error.message, `${field}: `)
+          }
+        }
+        const fromClient = failure(
+          yield* Effect.exit(
+            build(layerPostgresStoreFromClient({ tableName: "Bad" }).pipe(Layer.provide(Layer.succeed(SqlClient, sql))))
+          )
+        )
+        assert.strictEqual(fromClient._tag, "InvalidStoreOptions")
+        assert.isFalse(yield* tableExists("refused"))
+      })
+    )
+
+    it.effect("a server that does not answer fails the layer with StoreError", () =>
+      Effect.gen(function* () {
+        const exit = yield* Effect.exit(
+          build(
+            layerPostgresStore({ url: Redacted.make("postgres://postgres@127.0.0.1:1/postgres?connect_timeout=2") })
+          )
+        )
+        const error = failure(exit)
+        assert.strictEqual(error._tag, "StoreError")
+        if (error._tag === "StoreError") assert.include(["connect", "migrate"], error.operation)
+      })
+    )
+  })
+})
