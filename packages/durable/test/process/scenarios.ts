@@ -1,0 +1,223 @@
+/**
+ * The fault scenarios of the real-process tests, shared by the Postgres and SQLite files: real
+ * worker processes (fixture.ts) on a fresh store table (or file) per scenario run, faults by real
+ * signals, then every invariant of invariants.ts checked on what the store and the run log hold.
+ *
+ * - kill: worker `a` holds two jobs (one of kind `once`, maxAttempts 1) when it is SIGKILLed while
+ *   `b` works; the `work` job is re-run by `b` as attempt 2 after the lease expires, the `once` job
+ *   is dead-lettered at expiry; failing jobs are dead-lettered after maxAttempts.
+ * - stop: worker `a` holds a long job and a short one when it is SIGTERMed; the short one completes
+ *   within the grace, the long one is interrupted after the grace and released (attempt not
+ *   counted), and `b` (started at the signal) runs it as attempt 1 again; `a` claims nothing after
+ *   the signal and exits.
+ * - pause: worker `a` is SIGSTOPped while holding a job; its lease expires and `b` runs the job as
+ *   attempt 2; then the job's gate opens and `a` gets SIGCONT: its late run finishes but changes
+ *   nothing (fenced by the lease token).
+ *   The overlap is reported as a lease-expiry overlap.
+ *
+ * Each function returns the verdict (violations are asserted empty by the caller, with the
+ * scenario's own expectations).
+ */
+import { Effect, Layer, ManagedRuntime, Option } from "effect"
+import { DurableOffload } from "../../src/index.js"
+import { type Harness, makeHarness, waitFor, type Worker } from "./harness.js"
+import { type Expected, type Final, check, jobId, type Verdict } from "./invariants.js"
+import { type KindName, kinds, maxAttemptsOf, type Payload } from "./kinds.js"
+import type { Run, RunLog } from "./runLog.js"
+import { storeLayer } from "./stores.js"
+
+/** Where a scenario's store lives. */
+export interface Backend {
+  readonly store: "pg" | "sqlite"
+  /** The store location (Postgres URL or SQLite file) of a scenario run's table. */
+  readonly location: (table: string) => string
+  /** The Postgres URL of the run log. */
+  readonly logUrl: string
+  readonly log: RunLog
+}
+
+export const settings = { leaseMs: 2000, pollMs: 100, graceMs: 2000, concurrency: 2 } as const
+
+/** The producer side of a scenario: enqueue and inspect on the same store as the workers. */
+interface Producer {
+  readonly enqueue: (kind: KindName, payload: Payload) => Promise<void>
+  readonly final: (kind: KindName, key: string) => Promise<Final | undefined>
+  readonly close: () => Promise<void>
+}
+
+const producerOf = (backend: Backend, table: string): Producer => {
+  const runtime = ManagedRuntime.make(
+    DurableOffload.layer.pipe(
+      Layer.provideMerge(Layer.orDie(storeLayer(backend.store, backend.location(table), table)))
+    )
+  )
+  const declared = kinds(settings.concurrency)
+  return {
+    enqueue: async (kind, payload) => {
+      const outcome = await runtime.runPromise(DurableOffload.enqueue(declared[kind], payload))
+      if (outcome !== "enqueued") throw new Error(`enqueue ${kind}/${payload.key}: ${outcome}`)
+    },
+    final: (kind, key) =>
+      runtime.runPromise(
+        DurableOffload.inspect(declared[kind], key).pipe(
+          Effect.map(
+            Option.match({ onNone: () => undefined, onSome: (job) => ({ status: job.status, attempts: job.attempts }) })
+          )
+        )
+      ),
+    close: () => runtime.dispose()
+  }
+}
+
+const job = (key: string, over: Partial<Payload> = {}): Payload => ({
+  key,
+  ms: 300,
+  fail: false,
+  slowOn: "",
+  slowMs: 0,
+  ...over
+})
+
+/** Everything one scenario run needs, and the final check. */
+const run = async (
+  backend: Backend,
+  table: string,
+  body: (context: {
+    readonly harness: Harness
+    readonly producer: Producer
+    readonly enqueue: (kind: KindName, payload: Payload, outcome: Expected["outcome"]) => Promise<void>
+    readonly runsOf: (worker: Worker) => Promise<ReadonlyArray<Run>>
+  }) => Promise<void>
+): Promise<Verdict> => {
+  const producer = producerOf(backend, table)
+  const harness = makeHarness({
+    store: backend.store,
+    storeLocation: backend.location(table),
+    logUrl: backend.logUrl,
+    tableName: table,
+    ...settings
+  })
+  const expected: Array<Expected> = []
+  const prefix = `${table}-`
+  const runsOf = async (worker: Worker) => (await backend.log.runs(prefix)).filter((r) => r.pid === worker.pid)
+  const workers: Array<Worker> = []
+  try {
+    await body({
+      harness: {
+        ...harness,
+        start: async (name) => {
+          const worker = await harness.start(name)
+          workers.push(worker)
+          return worker
+        }
+      },
+      producer,
+      enqueue: async (kind, payload, outcome) => {
+        const keyed = { ...payload, key: `${prefix}${payload.key}` }
+        expected.push({ kind, key: keyed.key, maxAttempts: maxAttemptsOf[kind], outcome })
+        await producer.enqueue(kind, keyed)
+      },
+      runsOf
+    })
+    // Settled: every key is final and no live process has a run still going.
+    const killed = new Set(
+      harness
+        .signals()
+        .filter((s) => s.signal === "SIGKILL")
+        .map((s) => s.pid)
+    )
+    const finals = new Map<string, Final | undefined>()
+    await waitFor(
+      async () => {
+        for (const e of expected) finals.set(jobId(e.kind, e.key), await producer.final(e.kind as KindName, e.key))
+        const settled = [...finals.values()].every((f) => f?.status === "completed" || f?.status === "failed")
+        const runs = await backend.log.runs(prefix)
+        return settled && runs.every((r) => r.outcome !== "running" || killed.has(r.pid))
+      },
+      async () =>
+        `every job to end: ${JSON.stringify(Object.fromEntries(finals))}; runs ${JSON.stringify(await backend.log.runs(prefix))}; ` +
+        workers.map((w) => `\n--- ${w.name}:\n${w.output()}`).join(""),
+      90_000,
+      200
+    )
+    const exits = new Map<number, number>()
+    for (const w of workers) if (w.exitedAt() !== undefined) exits.set(w.pid, w.exitedAt()!)
+    return check({
+      expected,
+      finals,
+      runs: await backend.log.runs(prefix),
+      signals: harness.signals(),
+      exits,
+      graceMs: settings.graceMs,
+      now: Date.now()
+    })
+  } finally {
+    await harness.close()
+    await producer.close()
+  }
+}
+
+const running = (runs: ReadonlyArray<Run>) => runs.filter((r) => r.outcome === "running")
+
+/** SIGKILL of a worker holding jobs (see the module header). */
+export const killScenario = (backend: Backend, table: string) =>
+  run(backend, table, async ({ enqueue, harness, runsOf }) => {
+    const a = await harness.start("a")
+    await enqueue("once", job("held-once", { slowOn: "a", slowMs: 120_000 }), "failed")
+    await enqueue("work", job("held-work", { slowOn: "a", slowMs: 120_000 }), "completed")
+    await waitFor(
+      async () => running(await runsOf(a)).length === 2,
+      () => "a to hold both jobs"
+    )
+    for (let i = 0; i < 8; i++) await enqueue("work", job(`k${i}`), "completed")
+    await enqueue("work", job("fails", { fail: true, ms: 50 }), "failed")
+    await enqueue("once", job("fails-once", { fail: true, ms: 50 }), "failed")
+    const b = await harness.start("b")
+    await waitFor(
+      async () => (await runsOf(b)).filter((r) => r.outcome === "completed").length >= 2,
+      () => "b to complete two runs"
+    )
+    harness.kill(a)
+    await harness.awaitExit(a)
+  })
+
+/** SIGTERM of a worker holding a long and a short job (see the module header). */
+export const stopScenario = (backend: Backend, table: string) =>
+  run(backend, table, async ({ enqueue, harness, runsOf }) => {
+    const a = await harness.start("a")
+    await enqueue("work", job("long", { slowOn: "a", slowMs: 120_000 }), "completed")
+    await enqueue("work", job("short", { slowOn: "a", slowMs: 1000 }), "completed")
+    await waitFor(
+      async () => running(await runsOf(a)).length === 2,
+      () => "a to hold both jobs"
+    )
+    for (let i = 0; i < 4; i++) await enqueue("work", job(`k${i}`), "completed")
+    harness.stop(a)
+    await harness.start("b")
+    await harness.awaitExit(a)
+  })
+
+/** SIGSTOP past the lease, then SIGCONT (see the module header). */
+export const pauseScenario = (backend: Backend, table: string) =>
+  run(backend, table, async ({ enqueue, harness, producer, runsOf }) => {
+    const a = await harness.start("a")
+    await enqueue("work", job("held", { slowOn: "a", slowMs: 120_000 }), "completed")
+    await waitFor(
+      async () => running(await runsOf(a)).length === 1,
+      () => "a to hold the job"
+    )
+    const b = await harness.start("b")
+    harness.pause(a)
+    for (let i = 0; i < 4; i++) await enqueue("work", job(`k${i}`), "completed")
+    await waitFor(
+      async () => (await producer.final("work", `${table}-held`))?.status === "completed",
+      () => "b to run the held job once a's lease expired"
+    )
+    await backend.log.openGate(`${table}-held`)
+    harness.resume(a)
+    await waitFor(
+      async () => (await runsOf(a)).every((r) => r.outcome !== "running"),
+      () => "a's late run to finish after SIGCONT"
+    )
+    void b
+  })
