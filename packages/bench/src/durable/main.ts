@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--only id,id] [--out file] [--no-save]`
+ * `pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--poll-ms MS] [--only id,id] [--out file] [--no-save]`
  *
  * Throughput of durable job queues on this machine, in one run: DurableOffload on Postgres and on
  * SQLite, BullMQ on the local Redis, pg-boss on the local Postgres — the same job count, the same
@@ -15,13 +15,14 @@ import { join, resolve } from "node:path"
 import { packageDir, rootDir } from "../paths.js"
 import { bullmqSystem } from "./bullmq.js"
 import { createDatabase } from "./database.js"
+import { durableSystem } from "./durable.js"
 import { round, type RoundResult } from "./measure.js"
 import { pgBossSystem } from "./pgboss.js"
 import { type DurableResults, problems, table } from "./results.js"
 import type { BenchSystem } from "./system.js"
 
 const usage =
-  "usage: pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--only id,id] [--out file] [--no-save]"
+  "usage: pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--poll-ms MS] [--only id,id] [--out file] [--no-save]"
 
 /** Every system, in the order they run. */
 export const systemIds = ["durable-pg", "durable-sqlite", "bullmq", "pg-boss"] as const
@@ -35,6 +36,7 @@ interface Args {
   readonly workers: ReadonlyArray<number>
   readonly concurrency: number
   readonly producers: number
+  readonly pollMs: number
   readonly only: ReadonlyArray<string>
   readonly out: string | undefined
   readonly save: boolean
@@ -56,6 +58,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args => {
   let workers: ReadonlyArray<number> = [1, 4]
   let concurrency = 10
   let producers = 8
+  let pollMs = 100
   let only: ReadonlyArray<string> = systemIds
   let out: string | undefined
   let save = true
@@ -67,6 +70,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args => {
     else if (arg === "--n") n = positiveInt(arg, argv[++i])
     else if (arg === "--concurrency") concurrency = positiveInt(arg, argv[++i])
     else if (arg === "--producers") producers = positiveInt(arg, argv[++i])
+    else if (arg === "--poll-ms") pollMs = positiveInt(arg, argv[++i])
     else if (arg === "--workers") workers = (argv[++i] ?? "").split(",").map((w) => positiveInt(arg, w))
     else if (arg === "--only") {
       only = (argv[++i] ?? "").split(",").filter((s) => s !== "")
@@ -81,7 +85,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args => {
       process.exit(0)
     } else fail(`unknown argument ${arg}`)
   }
-  return { quick, n: n ?? (quick ? 40 : 2000), workers, concurrency, producers, only, out, save }
+  return { quick, n: n ?? (quick ? 40 : 2000), workers, concurrency, producers, pollMs, only, out, save }
 }
 
 const versionOf = (name: string): string =>
@@ -90,7 +94,12 @@ const versionOf = (name: string): string =>
 const main = async () => {
   const args = parseArgs(process.argv.slice(2))
   const suffix = randomBytes(5).toString("hex")
-  const versions = { effect: versionOf("effect"), bullmq: versionOf("bullmq"), "pg-boss": versionOf("pg-boss") }
+  const versions = {
+    durable: versionOf("@fibervisor/durable"),
+    effect: versionOf("effect"),
+    bullmq: versionOf("bullmq"),
+    "pg-boss": versionOf("pg-boss")
+  }
   const database = await createDatabase(suffix)
   const sqliteDir = mkdtempSync(join(tmpdir(), "fv-bench-durable-"))
   const systems: Array<BenchSystem> = []
@@ -98,7 +107,11 @@ const main = async () => {
   const started = Date.now()
   try {
     for (const id of args.only) {
-      if (id === "bullmq") systems.push(bullmqSystem(`fvbench-${suffix}`, versions.bullmq))
+      if (id === "durable-pg")
+        systems.push(
+          await durableSystem({ store: "pg", location: database.url, pollMs: args.pollMs }, versions.durable)
+        )
+      else if (id === "bullmq") systems.push(bullmqSystem(`fvbench-${suffix}`, versions.bullmq))
       else if (id === "pg-boss") systems.push(await pgBossSystem(database.url, versions["pg-boss"]))
     }
     for (const workers of args.workers) {
@@ -130,6 +143,7 @@ const main = async () => {
       workers: args.workers,
       concurrency: args.concurrency,
       producers: args.producers,
+      durablePollMs: args.pollMs,
       placement: "in-process"
     },
     systems: systems.map(({ id, label }) => ({ id, label })),

@@ -16,6 +16,8 @@ export interface DurableResults {
     readonly workers: ReadonlyArray<number>
     readonly concurrency: number
     readonly producers: number
+    /** DurableOffload's idle poll interval (its workers cannot be woken by another client's enqueue). */
+    readonly durablePollMs: number
     /** Where the consumers run: every consumer is an in-process instance with its own connections. */
     readonly placement: "in-process"
   }
