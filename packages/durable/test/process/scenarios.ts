@@ -3,9 +3,9 @@
  * worker processes (fixture.ts) on a fresh store table (or file) per scenario run, faults by real
  * signals, then every invariant of invariants.ts checked on what the store and the run log hold.
  *
- * - kill: worker `a` holds two jobs (one of kind `once`, maxAttempts 1) when it is SIGKILLed while
- *   `b` works; the `work` job is re-run by `b` as attempt 2 after the lease expires, the `once` job
- *   is dead-lettered at expiry; failing jobs are dead-lettered after maxAttempts.
+ * - kill: worker `a` holds three jobs (two `work`, one `once` of maxAttempts 1) when it is SIGKILLed
+ *   while `b` works; the `work` jobs are re-run by `b` as attempt 2 after the lease expires, the
+ *   `once` job is dead-lettered at expiry; failing jobs are dead-lettered after maxAttempts.
  * - stop: worker `a` holds a long job and a short one when it is SIGTERMed; the short one completes
  *   within the grace, the long one is interrupted after the grace and released (attempt not
  *   counted), and `b` (started at the signal) runs it as attempt 1 again; `a` claims nothing after
@@ -87,6 +87,8 @@ const run = async (
     readonly producer: Producer
     readonly enqueue: (kind: KindName, payload: Payload, outcome: Expected["outcome"]) => Promise<void>
     readonly runsOf: (worker: Worker) => Promise<ReadonlyArray<Run>>
+    /** `waitFor`, whose failure shows the runs so far and every worker's output. */
+    readonly until: (condition: () => Promise<boolean>, what: string) => Promise<void>
   }) => Promise<void>
 ): Promise<Verdict> => {
   const producer = producerOf(backend, table)
@@ -101,6 +103,9 @@ const run = async (
   const prefix = `${table}-`
   const runsOf = async (worker: Worker) => (await backend.log.runs(prefix)).filter((r) => r.pid === worker.pid)
   const workers: Array<Worker> = []
+  const outputs = () => workers.map((w) => `\n--- ${w.name} (pid ${w.pid}):\n${w.output()}`).join("")
+  const until = (condition: () => Promise<boolean>, what: string) =>
+    waitFor(condition, async () => `${what}; runs ${JSON.stringify(await backend.log.runs(prefix))}${outputs()}`)
   try {
     await body({
       harness: {
@@ -117,7 +122,8 @@ const run = async (
         expected.push({ kind, key: keyed.key, maxAttempts: maxAttemptsOf[kind], outcome })
         await producer.enqueue(kind, keyed)
       },
-      runsOf
+      runsOf,
+      until
     })
     // Settled: every key is final and no live process has a run still going.
     const killed = new Set(
@@ -135,8 +141,8 @@ const run = async (
         return settled && runs.every((r) => r.outcome !== "running" || killed.has(r.pid))
       },
       async () =>
-        `every job to end: ${JSON.stringify(Object.fromEntries(finals))}; runs ${JSON.stringify(await backend.log.runs(prefix))}; ` +
-        workers.map((w) => `\n--- ${w.name}:\n${w.output()}`).join(""),
+        `every job to end: ${JSON.stringify(Object.fromEntries(finals))}; runs ${JSON.stringify(await backend.log.runs(prefix))}` +
+        outputs(),
       90_000,
       200
     )
@@ -161,36 +167,29 @@ const running = (runs: ReadonlyArray<Run>) => runs.filter((r) => r.outcome === "
 
 /** SIGKILL of a worker holding jobs (see the module header). */
 export const killScenario = (backend: Backend, table: string) =>
-  run(backend, table, async ({ enqueue, harness, runsOf }) => {
+  run(backend, table, async ({ enqueue, harness, runsOf, until }) => {
     const a = await harness.start("a")
+    // Concurrency is per kind: two held `work` jobs fill a's `work` slots, so only b runs the rest.
     await enqueue("once", job("held-once", { slowOn: "a", slowMs: 120_000 }), "failed")
-    await enqueue("work", job("held-work", { slowOn: "a", slowMs: 120_000 }), "completed")
-    await waitFor(
-      async () => running(await runsOf(a)).length === 2,
-      () => "a to hold both jobs"
-    )
+    await enqueue("work", job("held-work-1", { slowOn: "a", slowMs: 120_000 }), "completed")
+    await enqueue("work", job("held-work-2", { slowOn: "a", slowMs: 120_000 }), "completed")
+    await until(async () => running(await runsOf(a)).length === 3, "a to hold the three jobs")
     for (let i = 0; i < 8; i++) await enqueue("work", job(`k${i}`), "completed")
     await enqueue("work", job("fails", { fail: true, ms: 50 }), "failed")
     await enqueue("once", job("fails-once", { fail: true, ms: 50 }), "failed")
     const b = await harness.start("b")
-    await waitFor(
-      async () => (await runsOf(b)).filter((r) => r.outcome === "completed").length >= 2,
-      () => "b to complete two runs"
-    )
+    await until(async () => (await runsOf(b)).filter((r) => r.outcome !== "running").length >= 2, "b to run two jobs")
     harness.kill(a)
     await harness.awaitExit(a)
   })
 
 /** SIGTERM of a worker holding a long and a short job (see the module header). */
 export const stopScenario = (backend: Backend, table: string) =>
-  run(backend, table, async ({ enqueue, harness, runsOf }) => {
+  run(backend, table, async ({ enqueue, harness, runsOf, until }) => {
     const a = await harness.start("a")
     await enqueue("work", job("long", { slowOn: "a", slowMs: 120_000 }), "completed")
     await enqueue("work", job("short", { slowOn: "a", slowMs: 1000 }), "completed")
-    await waitFor(
-      async () => running(await runsOf(a)).length === 2,
-      () => "a to hold both jobs"
-    )
+    await until(async () => running(await runsOf(a)).length === 2, "a to hold both jobs")
     for (let i = 0; i < 4; i++) await enqueue("work", job(`k${i}`), "completed")
     harness.stop(a)
     await harness.start("b")
@@ -199,25 +198,22 @@ export const stopScenario = (backend: Backend, table: string) =>
 
 /** SIGSTOP past the lease, then SIGCONT (see the module header). */
 export const pauseScenario = (backend: Backend, table: string) =>
-  run(backend, table, async ({ enqueue, harness, producer, runsOf }) => {
+  run(backend, table, async ({ enqueue, harness, producer, runsOf, until }) => {
     const a = await harness.start("a")
     await enqueue("work", job("held", { slowOn: "a", slowMs: 120_000 }), "completed")
-    await waitFor(
-      async () => running(await runsOf(a)).length === 1,
-      () => "a to hold the job"
-    )
+    await until(async () => running(await runsOf(a)).length === 1, "a to hold the job")
     const b = await harness.start("b")
     harness.pause(a)
     for (let i = 0; i < 4; i++) await enqueue("work", job(`k${i}`), "completed")
-    await waitFor(
+    await until(
       async () => (await producer.final("work", `${table}-held`))?.status === "completed",
-      () => "b to run the held job once a's lease expired"
+      "b to run the held job once a's lease expired"
     )
     await backend.log.openGate(`${table}-held`)
     harness.resume(a)
-    await waitFor(
+    await until(
       async () => (await runsOf(a)).every((r) => r.outcome !== "running"),
-      () => "a's late run to finish after SIGCONT"
+      "a's late run to finish after SIGCONT"
     )
     void b
   })

@@ -1,11 +1,15 @@
 /**
- * The store layer a fixture worker, the test's producer side and the benchmark build for a
- * backend: Postgres (a table in the test file's database) or SQLite (a file of its own).
+ * The store layer a fixture worker and the test's producer side build for a backend: Postgres (a
+ * table in the test file's database, a small pool per process) or SQLite (a file per scenario run,
+ * shared by every process; the store sets WAL and a busy timeout).
  */
 import { Layer } from "effect"
 import { layerPostgresStore } from "../../src/internal/store/postgres.js"
+import { layerSqliteStore } from "../../src/internal/store/sqlite.js"
 
-export const storeLayer = (store: "pg" | "sqlite", location: string, tableName: string) => {
-  if (store === "sqlite") throw new Error("the SQLite store is not merged yet")
-  return Layer.orDie(layerPostgresStore({ url: location, tableName, maxConnections: 4 }))
-}
+export const storeLayer = (store: "pg" | "sqlite", location: string, tableName: string) =>
+  Layer.orDie(
+    store === "pg"
+      ? layerPostgresStore({ url: location, tableName, maxConnections: 4 })
+      : layerSqliteStore({ filename: location, tableName })
+  )
