@@ -12,6 +12,7 @@
 import { Effect, Exit, Layer, ManagedRuntime, Schema, Scope } from "effect"
 import { DurableOffload } from "@fibervisor/durable"
 import { layerPostgresStore } from "@fibervisor/durable/internal/store/postgres"
+import { layerSqliteStore } from "@fibervisor/durable/internal/store/sqlite"
 import type { BenchConsumers, BenchQueue, BenchSystem } from "./system.js"
 
 const tableName = "fv_bench_jobs"
@@ -23,8 +24,13 @@ export interface DurableBackend {
   readonly pollMs: number
 }
 
+/** A store client of its own: a pool of `connections` on Postgres, one connection on SQLite (default settings: WAL, synchronous FULL). */
 const storeLayer = (backend: DurableBackend, connections: number) =>
-  Layer.orDie(layerPostgresStore({ url: backend.location, tableName, maxConnections: connections }))
+  Layer.orDie(
+    backend.store === "pg"
+      ? layerPostgresStore({ url: backend.location, tableName, maxConnections: connections })
+      : layerSqliteStore({ filename: backend.location, tableName })
+  )
 
 export const durableSystem = async (backend: DurableBackend, version: string): Promise<BenchSystem> => {
   const producer = ManagedRuntime.make(DurableOffload.layer.pipe(Layer.provideMerge(storeLayer(backend, 10))))

@@ -111,6 +111,13 @@ const main = async () => {
         systems.push(
           await durableSystem({ store: "pg", location: database.url, pollMs: args.pollMs }, versions.durable)
         )
+      else if (id === "durable-sqlite")
+        systems.push(
+          await durableSystem(
+            { store: "sqlite", location: join(sqliteDir, "durable.db"), pollMs: args.pollMs },
+            versions.durable
+          )
+        )
       else if (id === "bullmq") systems.push(bullmqSystem(`fvbench-${suffix}`, versions.bullmq))
       else if (id === "pg-boss") systems.push(await pgBossSystem(database.url, versions["pg-boss"]))
     }
