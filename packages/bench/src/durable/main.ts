@@ -10,7 +10,7 @@
  */
 import { randomBytes } from "node:crypto"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { cpus, tmpdir } from "node:os"
+import { cpus, loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { packageDir, rootDir } from "../paths.js"
 import { bullmqSystem } from "./bullmq.js"
@@ -105,6 +105,7 @@ const main = async () => {
   const systems: Array<BenchSystem> = []
   const rounds: Array<RoundResult> = []
   const started = Date.now()
+  const loadAtStart = loadavg()[0]!
   try {
     for (const id of args.only) {
       if (id === "durable-pg")
@@ -143,7 +144,12 @@ const main = async () => {
     version: 1,
     quick: args.quick,
     date: new Date().toISOString(),
-    machine: { node: process.version, cpuModel: cpus()[0]?.model ?? "unknown", cores: cpus().length },
+    machine: {
+      node: process.version,
+      cpuModel: cpus()[0]?.model ?? "unknown",
+      cores: cpus().length,
+      loadAverage: { start: loadAtStart, end: loadavg()[0]! }
+    },
     versions,
     settings: {
       n: args.n,

@@ -9,7 +9,13 @@ export interface DurableResults {
   readonly version: 1
   readonly quick: boolean
   readonly date: string
-  readonly machine: { readonly node: string; readonly cpuModel: string; readonly cores: number }
+  readonly machine: {
+    readonly node: string
+    readonly cpuModel: string
+    readonly cores: number
+    /** 1-minute load average when the run started and when it ended: a shared machine's noise, stated. */
+    readonly loadAverage: { readonly start: number; readonly end: number }
+  }
   readonly versions: Readonly<Record<string, string>>
   readonly settings: {
     readonly n: number
@@ -85,6 +91,8 @@ export const table = (results: DurableResults): string => {
   return (
     `${pad(rows)}\n` +
     `N = ${s.n} jobs per phase, ${s.producers} concurrent producers, consumers ${s.placement} ` +
-    `(each with local concurrency ${s.concurrency}); trivial handler.`
+    `(each with local concurrency ${s.concurrency}); trivial handler; DurableOffload polls every ${s.durablePollMs} ms.\n` +
+    `Load average (1 min) ${results.machine.loadAverage.start.toFixed(1)} at the start, ` +
+    `${results.machine.loadAverage.end.toFixed(1)} at the end, on ${results.machine.cores} cores.`
   )
 }
