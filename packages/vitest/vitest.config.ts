@@ -8,6 +8,7 @@ export default defineProject({
     // Tests run against the sources of the workspace packages, not their build.
     alias: [
       { find: /^@fibervisor\/core$/, replacement: source("core") },
+      { find: /^@fibervisor\/durable$/, replacement: source("durable") },
       { find: /^@fibervisor\/vitest$/, replacement: source("vitest") }
     ]
   },

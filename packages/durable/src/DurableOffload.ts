@@ -24,10 +24,11 @@ import * as Result from "effect/Result"
 import type * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { InvalidKind, type InvalidOptions, type PayloadError, type StoreError } from "./DurableOffloadError.js"
+import { InvalidKind, type InvalidOptions, PayloadError, type StoreError } from "./DurableOffloadError.js"
+import * as envelope from "./internal/envelope.js"
 import * as kindInternal from "./internal/kind.js"
 import * as service from "./internal/service.js"
-import type { Counts, DurableStore, JobStatus } from "./internal/store.js"
+import type { ClaimInput, Counts, DurableStore, EnqueueInput, JobRow, JobStatus } from "./internal/store.js"
 import { Store } from "./internal/store.js"
 import * as memory from "./internal/store/memory.js"
 import * as worker from "./internal/worker.js"
@@ -131,7 +132,8 @@ export interface Registration<R> {
  */
 export interface Kind<A, I = unknown> {
   readonly [KindTypeId]: {
-    readonly resolved: Result.Result<kindInternal.ResolvedKind, InvalidKind>
+    /** The checked declaration (internal), or the problem every use reports. */
+    readonly resolved: Result.Result<unknown, InvalidKind>
     readonly _A: (a: A) => A
     readonly _I: (i: I) => I
   }
@@ -220,10 +222,21 @@ export interface EnqueueOptions {
 export type CancelOutcome = "cancelled" | "running" | "absent"
 
 /**
+ * Jobs of a kind per status, and the status of a job.
+ *
  * @since 1.0.0
  * @category models
  */
 export type { Counts, JobStatus }
+
+/**
+ * The store contract (for custom stores provided under `StoreTag`): what a backend must do; the
+ * memory, Postgres and SQLite stores implement it.
+ *
+ * @since 1.0.0
+ * @category store
+ */
+export type { ClaimInput, DurableStore, EnqueueInput, JobRow }
 
 /**
  * A stored job, as `inspect` and `list` show it.
@@ -358,8 +371,14 @@ export const workers = <const Registrations extends ReadonlyArray<Registration<a
 ): Layer.Layer<
   never,
   InvalidKind | InvalidOptions,
-  DurableOffload | DurableStore | (Registrations[number] extends Registration<infer R> ? R : never)
-> => Layer.effectDiscard(worker.start(registrations, options))
+  DurableOffload | (Registrations[number] extends Registration<infer R> ? R : never)
+> =>
+  Layer.effectDiscard(
+    worker.start(
+      registrations as ReadonlyArray<Registration<Registrations[number] extends Registration<infer R> ? R : never>>,
+      options
+    )
+  )
 
 /**
  * Stores a job of `kind` (see `DurableOffload.enqueue`).
@@ -429,6 +448,82 @@ export const counts = <A, I>(kind: Kind<A, I>): Effect.Effect<Counts, InvalidKin
 export const cleanup = (options: {
   readonly olderThan: Duration.Input
 }): Effect.Effect<number, InvalidOptions | StoreError, DurableOffload> => DurableOffload.use((s) => s.cleanup(options))
+
+/**
+ * What a kind declares, defaults applied: for tooling (dashboards) and test doubles.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface KindInfo {
+  readonly name: string
+  readonly dedupe: "in-flight" | "ever"
+  readonly maxAttempts: number
+  /** Per-attempt timeout in milliseconds; `undefined` when none. */
+  readonly timeoutMs: number | undefined
+  readonly concurrency: number
+}
+
+/**
+ * The kind's policies, defaults applied, or its `InvalidKind`.
+ *
+ * @since 1.0.0
+ * @category getters
+ */
+export const describeKind = <A, I>(self: Kind<A, I>): Effect.Effect<KindInfo, InvalidKind> =>
+  Effect.map(service.resolved(self), (k) => ({
+    name: k.name,
+    dedupe: k.dedupe,
+    maxAttempts: k.maxAttempts,
+    timeoutMs: k.timeoutMs,
+    concurrency: k.concurrency
+  }))
+
+/**
+ * How `enqueue` would file a payload, without storing it (for test doubles): the key (`Result`
+ * failure: why `enqueue` would answer `"rejected"`), the delay in milliseconds, and the payload's
+ * stored form. Fails as `enqueue` does for a bad kind, bad options or a payload that does not encode.
+ *
+ * @since 1.0.0
+ * @category utils
+ */
+export const prepare = <A, I>(
+  self: Kind<A, I>,
+  payload: A,
+  options?: EnqueueOptions
+): Effect.Effect<
+  { readonly key: Result.Result<string, string>; readonly delayMs: number; readonly stored: string },
+  InvalidKind | InvalidOptions | PayloadError
+> =>
+  Effect.gen(function* () {
+    const k = yield* service.resolved(self)
+    const opts = yield* Result.match(service.checkEnqueueOptions(options), {
+      onFailure: Effect.fail,
+      onSuccess: Effect.succeed
+    })
+    const key = service.keyFor(k, payload, opts.key)
+    const stored = yield* Effect.mapError(
+      envelope.encode(k.codec, payload, undefined),
+      (reason) => new PayloadError({ kind: k.name, reason })
+    )
+    return { key, delayMs: opts.delayMs, stored }
+  })
+
+/**
+ * Reads a payload back from its stored form (as a worker does before calling the handler).
+ *
+ * @since 1.0.0
+ * @category utils
+ */
+export const decodeStored = <A, I>(self: Kind<A, I>, stored: string): Effect.Effect<A, InvalidKind | PayloadError> =>
+  Effect.gen(function* () {
+    const k = yield* service.resolved(self)
+    const decoded = yield* Effect.mapError(
+      envelope.decode(k.codec, stored),
+      (reason) => new PayloadError({ kind: k.name, reason })
+    )
+    return decoded.payload as A
+  })
 
 /**
  * The store tag the layers read and the store layers provide (for custom stores and tests).

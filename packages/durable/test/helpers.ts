@@ -22,7 +22,8 @@ export const memory = Effect.gen(function* () {
 
 /**
  * Starts workers on the given service context in a scope of their own: `stop` closes it (the
- * drain) and resumes when the drain is over.
+ * drain) and resumes when the drain is over. `grace: 0` unless a test says otherwise, so that a
+ * test ending with a handler still parked does not make the drain wait on the TestClock.
  */
 export const startWorkers = <R>(
   context: Context.Context<DurableOffload.DurableOffload | DurableStore>,
@@ -33,7 +34,7 @@ export const startWorkers = <R>(
     const scope = yield* Scope.make()
     yield* Effect.addFinalizer(() => Scope.close(scope, Exit.void))
     yield* Layer.buildWithScope(
-      DurableOffload.workers(registrations, { pollInterval: "1 second", ...options }),
+      DurableOffload.workers(registrations, { pollInterval: "1 second", grace: 0, ...options }),
       scope
     ).pipe(Effect.provide(context))
     yield* TestTime.settle()

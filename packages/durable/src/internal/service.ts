@@ -68,7 +68,10 @@ export const resolved = (kind: Kind<any, any>): Effect.Effect<ResolvedKind, Inva
       new InvalidKind({ kind: String(kind?.name), field: "kind", reason: "is not a DurableOffload kind" })
     )
   }
-  return Result.match(state.resolved, { onFailure: Effect.fail, onSuccess: Effect.succeed })
+  return Result.match(state.resolved, {
+    onFailure: Effect.fail,
+    onSuccess: (k) => Effect.succeed(k as ResolvedKind)
+  })
 }
 
 const toJob = <A>(kind: ResolvedKind, row: JobRow): Effect.Effect<Job<A>> =>
@@ -99,6 +102,28 @@ const enqueueOptions = (options: unknown): Result.Result<{ delayMs: number; key:
   if (Result.isFailure(delay)) return fail("delay", delay.failure)
   return Result.succeed({ delayMs: delay.success, key: o.key })
 }
+
+/**
+ * The key of a job: the `key` option, else the kind's key function, else a fresh unique key; or
+ * why it cannot be used (the job is then rejected).
+ */
+export const keyFor = (kind: ResolvedKind, payload: unknown, override: unknown): Result.Result<string, string> => {
+  let key: unknown = override
+  if (key === undefined && kind.key !== undefined) {
+    try {
+      key = kind.key(payload)
+    } catch (e) {
+      return Result.fail(`the kind's key function threw: ${e instanceof Error ? e.message : String(e)}`)
+    }
+  }
+  if (key === undefined) return Result.succeed(`auto:${randomUUID()}`)
+  return Result.mapError(label(key, maxKeyLength), (reason) => `invalid key: ${reason}`)
+}
+
+/** Checks `enqueue`'s options: the delay in ms and the key override (checked by `keyFor`). */
+export const checkEnqueueOptions = (
+  options: unknown
+): Result.Result<{ delayMs: number; key: unknown }, InvalidOptions> => enqueueOptions(options)
 
 /** Logs a refused enqueue; the payload appears only through the kind's `redact`. */
 const logRejected = (kind: ResolvedKind, reason: string, payload: unknown) =>
@@ -137,21 +162,10 @@ export const make: Effect.Effect<DurableOffload, never, DurableStore | Scope.Sco
         yield* logRejected(k, "the service is closed", payload)
         return "rejected" as const
       }
-      let key: unknown = opts.key
-      if (key === undefined && k.key !== undefined) {
-        try {
-          key = k.key(payload)
-        } catch (e) {
-          yield* bump(m.rejected)
-          yield* logRejected(k, `the kind's key function threw: ${e instanceof Error ? e.message : String(e)}`, payload)
-          return "rejected" as const
-        }
-      }
-      if (key === undefined) key = `auto:${randomUUID()}`
-      const checkedKey = label(key, maxKeyLength)
+      const checkedKey = keyFor(k, payload, opts.key)
       if (Result.isFailure(checkedKey)) {
         yield* bump(m.rejected)
-        yield* logRejected(k, `invalid key: ${checkedKey.failure}`, payload)
+        yield* logRejected(k, checkedKey.failure, payload)
         return "rejected" as const
       }
       const traceparent = yield* envelope.currentTraceparent

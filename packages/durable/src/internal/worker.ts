@@ -110,10 +110,10 @@ const firstLine = (cause: Cause.Cause<unknown>): string => {
 }
 
 /** Starts the workers in the current scope. */
-export const start = (
-  registrations: ReadonlyArray<Registration<any>>,
+export const start = <R>(
+  registrations: ReadonlyArray<Registration<R>>,
   options: WorkersOptions | undefined
-): Effect.Effect<void, InvalidKind | InvalidOptions, Service | Scope.Scope | any> =>
+): Effect.Effect<void, InvalidKind | InvalidOptions, Service | Scope.Scope | R> =>
   Effect.gen(function* () {
     const s = yield* Result.match(settings(options), { onFailure: Effect.fail, onSuccess: Effect.succeed })
     if (!Array.isArray(registrations)) {
@@ -123,7 +123,7 @@ export const start = (
         reason: "must be an array of kind.handle(…)"
       })
     }
-    const kinds: Array<{ readonly kind: ResolvedKind; readonly registration: Registration<any> }> = []
+    const kinds: Array<{ readonly kind: ResolvedKind; readonly registration: Registration<R> }> = []
     for (const [index, registration] of registrations.entries()) {
       if (typeof registration?.handler !== "function") {
         return yield* new InvalidOptions({
@@ -167,7 +167,7 @@ export const start = (
 export const taskName = (kind: string): string => `durable:${kind.replaceAll("/", "|")}`
 
 /** One kind's poller: claims free slots' worth of due jobs, starts them, waits for a wake or the interval. */
-const poll = (worker: Worker, kind: ResolvedKind, registration: Registration<any>) =>
+const poll = <R>(worker: Worker, kind: ResolvedKind, registration: Registration<R>) =>
   Effect.gen(function* () {
     const { internals, settings } = worker
     const ctx = yield* TaskContext.TaskContext
@@ -249,10 +249,10 @@ const refresh = (worker: Worker, kind: ResolvedKind, runs: Map<string, LocalRun>
     }
   })
 
-const startRun = (
+const startRun = <R>(
   worker: Worker,
   kind: ResolvedKind,
-  registration: Registration<any>,
+  registration: Registration<R>,
   runs: Map<string, LocalRun>,
   row: JobRow,
   taskId: TaskId.TaskId
@@ -272,16 +272,16 @@ const startRun = (
           })
         )
       ),
-      { startImmediately: false }
+      { startImmediately: false, uninterruptible: false }
     )
     run.fiber = fiber
   })
 
 /** One attempt of one job, and the row transition that ends it. */
-const runJob = (
+const runJob = <R>(
   worker: Worker,
   kind: ResolvedKind,
-  registration: Registration<any>,
+  registration: Registration<R>,
   run: LocalRun,
   taskId: TaskId.TaskId
 ) =>
@@ -315,12 +315,8 @@ const runJob = (
       const spanned = Effect.withSpan(timed, "fibervisor.durable_offload", {
         root: true,
         links: link === undefined ? [] : [{ span: link, attributes: { "fibervisor.link": "enqueue" } }],
-        attributes: {
-          "fibervisor.kind": kind.name,
-          "fibervisor.key": row.key,
-          "fibervisor.job": row.id,
-          "fibervisor.attempt": row.attempts
-        }
+        // The attribute names of core's "fibervisor.offload" span, plus the job and its attempt.
+        attributes: { kind: kind.name, key: row.key, jobId: row.id, attempt: row.attempts }
       })
       const exit = yield* Effect.exit(restore(spanned))
       const now = yield* Clock.currentTimeMillis

@@ -125,6 +125,41 @@ describe("Postgres store", () => {
       })
     )
 
+    it.effect("a write the database refuses fails its own call only, even inside a batch", () =>
+      Effect.gen(function* () {
+        const store = yield* fresh
+        // Postgres text cannot hold NUL: this enqueue fails alone, the nine beside it succeed.
+        const outcomes = yield* Effect.forEach(
+          Array.from({ length: 10 }, (_, i) => job(`key-${i}`, { payload: i === 4 ? "nul\u0000" : "ok" })),
+          (input) => Effect.exit(store.enqueue(input)),
+          { concurrency: "unbounded" }
+        )
+        outcomes.forEach((exit, i) => {
+          if (i === 4) {
+            const error = failure(exit)
+            assert.strictEqual(error._tag, "StoreError")
+            assert.strictEqual(error.operation, "enqueue")
+          } else assert.deepStrictEqual(exit, Exit.succeed("enqueued"))
+        })
+        assert.strictEqual((yield* store.counts("k")).pending, 9)
+        // The same for a lease operation: a NUL in one error message.
+        const rows = yield* store.claim({ kind: "k", worker: "w", limit: 9, now: t0, lockFor: 1000 })
+        const fails = yield* Effect.forEach(
+          rows,
+          (row, i) =>
+            Effect.exit(
+              store.fail(row.id, row.token!, { error: i === 2 ? "bad\u0000" : "e", retryAt: null, now: t0 + 1 })
+            ),
+          { concurrency: "unbounded" }
+        )
+        fails.forEach((exit, i) => {
+          if (i === 2) assert.strictEqual(failure(exit)._tag, "StoreError")
+          else assert.deepStrictEqual(exit, Exit.succeed(true))
+        })
+        assert.strictEqual((yield* store.counts("k")).failed, 8)
+      })
+    )
+
     it.effect("refused table names and options: InvalidStoreOptions naming the field, nothing created", () =>
       Effect.gen(function* () {
         const sql = yield* SqlClient

@@ -223,10 +223,19 @@ export const make = (): DurableStore => {
       }),
     retryFailed: (kind, key, now) =>
       Effect.sync(() => {
-        let count = 0
+        // Newest first: of several dead letters of one key, the one `inspect` shows comes back.
+        const failed: Array<Entry> = []
         for (const entry of rows.values()) {
           const row = entry.row
-          if (row.kind !== kind || row.status !== "failed" || (key !== undefined && row.key !== key)) continue
+          if (row.kind === kind && row.status === "failed" && (key === undefined || row.key === key)) failed.push(entry)
+        }
+        failed.sort((a, b) => b.seq - a.seq)
+        const seen = new Set<string>()
+        let count = 0
+        for (const entry of failed) {
+          const row = entry.row
+          if (seen.has(row.key)) continue
+          seen.add(row.key)
           // In-flight dedupe holds here too: a key enqueued again since it failed keeps its one live row.
           if (inFlight(kind, row.key) !== undefined) continue
           finish(entry, { ...row, attempts: 0, runAt: now }, "pending", row.lastError, now)

@@ -9,8 +9,8 @@
  * How each invariant of the contract is kept:
  * - In-flight dedupe: the unique partial index on (kind, key) where pending or running; enqueue is
  *   `INSERT … ON CONFLICT DO NOTHING`, so concurrent enqueues of one key insert one row.
- * - "ever" dedupe: a ledger insert in the same statement (a data-modifying CTE); the job row is
- *   inserted only if the ledger row was new.
+ * - "ever" dedupe: a ledger insert in the same statement (a data-modifying CTE), made only when
+ *   the key has no row at all; the job row is inserted only if the ledger row was new.
  * - Claims: `FOR UPDATE SKIP LOCKED` on the due pending rows and on the running rows whose lease
  *   expired, at most `limit` of each, merged in (run_at, id) order; concurrent claimers skip each
  *   other's rows instead of waiting, so a row is handed to one claimer per lease. Expired rows at
@@ -19,14 +19,16 @@
  *   late worker's token no longer matches after a re-claim, and its update changes nothing.
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Effect, Layer, Redacted } from "effect"
+import { Effect, Layer, Redacted, type Scope } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import { SqlClient } from "effect/sql/SqlClient"
-import { type Counts, type DurableStore, type JobStatus, Store } from "../store.js"
+import { type Counts, type DurableStore, type EnqueueInput, type JobStatus, Store } from "../store.js"
 import { StoreError } from "../storeError.js"
 import { migrateNames, type PostgresNames, postgresNames, type PostgresTableOptions } from "./postgresSchema.js"
 import { InvalidStoreOptions, knownKeys } from "./sqlOptions.js"
-import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredMessage } from "./sqlRow.js"
+import { type FailItem, type LeaseItem, makeBatcher } from "./sqlBatch.js"
+import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredMessage, rowId } from "./sqlRow.js"
+import { postgresBatches } from "./postgresBatch.js"
 
 /**
  * Options of the Postgres store: where the database is (`url`, or a `client` you already have)
@@ -62,7 +64,9 @@ const statements = (n: PostgresNames) => {
   return {
     enqueueInFlight: `${insertInto} VALUES (${insertValues}) ON CONFLICT DO NOTHING RETURNING id`,
     enqueueEver: `WITH ledger AS (
-  INSERT INTO ${n.keys} (kind, key, created_at) VALUES ($1::text, $2::text, $6::bigint) ON CONFLICT DO NOTHING RETURNING 1
+  INSERT INTO ${n.keys} (kind, key, created_at)
+  SELECT $1::text, $2::text, $6::bigint WHERE NOT EXISTS (SELECT 1 FROM ${n.table} WHERE kind = $1::text AND key = $2::text)
+  ON CONFLICT DO NOTHING RETURNING 1
 )
 ${insertInto} SELECT ${insertValues} FROM ledger ON CONFLICT DO NOTHING RETURNING id`,
     claim: `WITH expired AS (
@@ -130,6 +134,7 @@ SELECT count(*)::int FROM gone`
 
 /**
  * The store over a client, on tables that already exist (`migratePostgresStore` creates them).
+ * Scoped: the store's write batching (group commit) lives until the scope closes.
  *
  * @since 1.0.0
  * @category constructors
@@ -137,28 +142,64 @@ SELECT count(*)::int FROM gone`
 export const makePostgresStore = (
   sql: SqlClient,
   options: PostgresTableOptions = {}
-): Effect.Effect<DurableStore, InvalidStoreOptions> => Effect.map(postgresNames(options), (names) => make(sql, names))
+): Effect.Effect<DurableStore, InvalidStoreOptions, Scope.Scope> =>
+  Effect.flatMap(postgresNames(options), (names) => make(sql, names))
 
-const make = (sql: SqlClient, names: PostgresNames): DurableStore => {
+/** Rows per batched write statement. */
+const maxBatch = 256
+
+const make = Effect.fnUntraced(function* (sql: SqlClient, names: PostgresNames) {
   const q = statements(names)
   const values = (operation: string, text: string, params: ReadonlyArray<unknown>) =>
     sql.unsafe(text, params).values.pipe(Effect.mapError((cause) => new StoreError({ operation, cause })))
   const changed = (operation: string, text: string, params: ReadonlyArray<unknown>) =>
     Effect.map(values(operation, text, params), (rows) => rows.length > 0)
 
-  return {
-    enqueue: (input) =>
-      Effect.map(
-        values("enqueue", input.dedupe === "ever" ? q.enqueueEver : q.enqueueInFlight, [
-          input.kind,
-          input.key,
-          input.payload,
-          input.maxAttempts,
-          input.runAt,
-          input.now
-        ]),
-        (rows) => (rows.length > 0 ? "enqueued" : "deduplicated")
-      ),
+  const enqueueOne = (input: EnqueueInput) =>
+    Effect.map(
+      values("enqueue", input.dedupe === "ever" ? q.enqueueEver : q.enqueueInFlight, [
+        input.kind,
+        input.key,
+        input.payload,
+        input.maxAttempts,
+        input.runAt,
+        input.now
+      ]),
+      (rows) => (rows.length > 0 ? ("enqueued" as const) : ("deduplicated" as const))
+    )
+  const batches = postgresBatches(sql, names)
+  // One batcher per statement shape: a batch is one statement, so it succeeds or fails whole.
+  const enqueueInFlight = yield* makeBatcher({
+    operation: "enqueue",
+    maxBatch,
+    one: enqueueOne,
+    many: batches.enqueueInFlight
+  })
+  const enqueueEver = yield* makeBatcher({ operation: "enqueue", maxBatch, one: enqueueOne, many: batches.enqueueEver })
+  const complete = yield* makeBatcher({
+    operation: "complete",
+    maxBatch,
+    one: (item: LeaseItem) => changed("complete", q.complete, [item.id, item.token, item.now]),
+    many: batches.complete
+  })
+  const fail = yield* makeBatcher({
+    operation: "fail",
+    maxBatch,
+    one: (item: FailItem) =>
+      item.retryAt === null
+        ? changed("fail", q.deadLetter, [item.id, item.token, item.error, item.now])
+        : changed("fail", q.retry, [item.id, item.token, item.error, item.now, item.retryAt]),
+    many: batches.fail
+  })
+  const release = yield* makeBatcher({
+    operation: "release",
+    maxBatch,
+    one: (item: LeaseItem) => changed("release", q.release, [item.id, item.token, item.now]),
+    many: batches.release
+  })
+
+  const store: DurableStore = {
+    enqueue: (input) => (input.dedupe === "ever" ? enqueueEver(input) : enqueueInFlight(input)),
     claim: (input) =>
       input.limit < 1
         ? Effect.succeed([])
@@ -181,16 +222,20 @@ const make = (sql: SqlClient, names: PostgresNames): DurableStore => {
         rows.map((row) => String(row[0]))
       )
     },
-    complete: (id, token, now) =>
-      isRowId(id) ? changed("complete", q.complete, [id, token, now]) : Effect.succeed(false),
-    fail: (id, token, input) =>
-      !isRowId(id)
+    complete: (id, token, now) => {
+      const row = rowId(id)
+      return row === undefined ? Effect.succeed(false) : complete({ id: row, token, now })
+    },
+    fail: (id, token, input) => {
+      const row = rowId(id)
+      return row === undefined
         ? Effect.succeed(false)
-        : input.retryAt === null
-          ? changed("fail", q.deadLetter, [id, token, input.error, input.now])
-          : changed("fail", q.retry, [id, token, input.error, input.now, input.retryAt]),
-    release: (id, token, now) =>
-      isRowId(id) ? changed("release", q.release, [id, token, now]) : Effect.succeed(false),
+        : fail({ id: row, token, now: input.now, error: input.error, retryAt: input.retryAt })
+    },
+    release: (id, token, now) => {
+      const row = rowId(id)
+      return row === undefined ? Effect.succeed(false) : release({ id: row, token, now })
+    },
     inspect: (kind, key) =>
       Effect.map(values("inspect", q.inspect, [kind, key]), (rows) =>
         rows.length === 0 ? undefined : decodeRow(rows[0]!)
@@ -225,7 +270,8 @@ const make = (sql: SqlClient, names: PostgresNames): DurableStore => {
         }
       })
   }
-}
+  return store
+})
 
 const checkOptions = (options: PostgresStoreOptions): Effect.Effect<void, InvalidStoreOptions> =>
   Effect.gen(function* () {
@@ -273,7 +319,7 @@ const storeOver = (sql: SqlClient, options: PostgresStoreOptions) =>
   Effect.gen(function* () {
     const names = yield* postgresNames(options)
     if (options.migrate !== false) yield* migrateNames(sql, names)
-    return make(sql, names)
+    return yield* make(sql, names)
   })
 
 /**

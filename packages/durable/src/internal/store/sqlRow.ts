@@ -65,5 +65,8 @@ export const byDueThenId = (a: JobRow, b: JobRow): number => a.runAt - b.runAt |
  */
 export const isRowId = (id: string): boolean => /^[0-9]{1,15}$/.test(id)
 
+/** The canonical form of a row id (`"012"` → `"12"`), or `undefined` for a string that is not one. */
+export const rowId = (id: string): string | undefined => (isRowId(id) ? String(Number(id)) : undefined)
+
 /** The message a row dead-lettered because its lease expired at `maxAttempts` carries. */
 export const leaseExpiredMessage = "lease expired at the last allowed attempt (the worker stopped answering)"

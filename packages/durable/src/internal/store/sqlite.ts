@@ -18,14 +18,15 @@
  * - Fencing: complete / fail / release / refresh match `status = 'running' AND token = ?`.
  */
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
-import { Duration, Effect, Layer } from "effect"
+import { Duration, Effect, Layer, type Scope } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import { SqlClient } from "effect/sql/SqlClient"
-import { type Counts, type DurableStore, type JobStatus, Store } from "../store.js"
+import { type Counts, type DurableStore, type EnqueueInput, type JobStatus, Store } from "../store.js"
 import { StoreError } from "../storeError.js"
 import { migrateSqliteNames, type SqliteNames, sqliteNames, type SqliteTableOptions } from "./sqliteSchema.js"
 import { InvalidStoreOptions, knownKeys } from "./sqlOptions.js"
-import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredMessage } from "./sqlRow.js"
+import { type FailItem, type LeaseItem, makeBatcher } from "./sqlBatch.js"
+import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredMessage, rowId } from "./sqlRow.js"
 
 /**
  * Options of the SQLite store: the database file (or a `client` you already have) and the table.
@@ -63,7 +64,10 @@ const statements = (n: SqliteNames) => {
   return {
     enqueue: `INSERT INTO ${n.table} (kind, key, payload, status, attempts, max_attempts, run_at, created_at, updated_at)
 VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING RETURNING id`,
-    ledger: `INSERT INTO ${n.keys} (kind, key, created_at) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING RETURNING 1`,
+    // Taken only by a key with no row at all ("ever": accepted once until its rows are deleted).
+    ledger: `INSERT INTO ${n.keys} (kind, key, created_at)
+SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM ${n.table} WHERE kind = ?1 AND key = ?2)
+ON CONFLICT DO NOTHING RETURNING 1`,
     deadLetterExpired: `UPDATE ${n.table} SET status = 'failed', ${unlock}, last_error = ?3, finished_at = ?2, updated_at = ?2
 WHERE kind = ?1 AND status = 'running' AND locked_until <= ?2 AND attempts >= max_attempts`,
     // Each branch is an ordered index scan with its own LIMIT; the merge keeps (run_at, id) order.
@@ -113,6 +117,7 @@ RETURNING id`,
 
 /**
  * The store over a client, on tables that already exist (`migrateSqliteStore` creates them).
+ * Scoped: the store's write batching (group commit) lives until the scope closes.
  *
  * @since 1.0.0
  * @category constructors
@@ -120,9 +125,13 @@ RETURNING id`,
 export const makeSqliteStore = (
   sql: SqlClient,
   options: SqliteTableOptions = {}
-): Effect.Effect<DurableStore, InvalidStoreOptions> => Effect.map(sqliteNames(options), (names) => make(sql, names))
+): Effect.Effect<DurableStore, InvalidStoreOptions, Scope.Scope> =>
+  Effect.flatMap(sqliteNames(options), (names) => make(sql, names))
 
-const make = (sql: SqlClient, names: SqliteNames): DurableStore => {
+/** Writes per batch transaction. */
+const maxBatch = 256
+
+const make = Effect.fnUntraced(function* (sql: SqlClient, names: SqliteNames) {
   const q = statements(names)
   const failed = (operation: string) => (cause: unknown) => new StoreError({ operation, cause })
   // Errors are mapped by each operation (below), so a transaction sees the raw SqlError.
@@ -133,22 +142,48 @@ const make = (sql: SqlClient, names: SqliteNames): DurableStore => {
       Effect.mapError(failed(operation))
     )
 
-  return {
-    enqueue: (input) => {
-      const insert = Effect.map(
-        values(q.enqueue, [input.kind, input.key, input.payload, input.maxAttempts, input.runAt, input.now]),
-        (rows) => (rows.length > 0 ? ("enqueued" as const) : ("deduplicated" as const))
-      )
-      const operation =
-        input.dedupe === "ever"
-          ? sql.withTransaction(
-              Effect.flatMap(values(q.ledger, [input.kind, input.key, input.now]), (taken) =>
-                taken.length === 0 ? Effect.succeed("deduplicated" as const) : insert
-              )
+  /**
+   * Group commit: a batch is one transaction running each item's own statements, so it has one
+   * commit (one fsync with `synchronous = FULL`) and exactly the single-item semantics.
+   */
+  const batched = <I, O>(operation: string, one: (item: I) => Effect.Effect<O, StoreError>) =>
+    makeBatcher({
+      operation,
+      maxBatch,
+      one,
+      many: (items: ReadonlyArray<I>) =>
+        sql.withTransaction(Effect.forEach(items, one)).pipe(Effect.mapError(failed(operation)))
+    })
+
+  const enqueue = yield* batched("enqueue", (input: EnqueueInput) => {
+    const insert = Effect.map(
+      values(q.enqueue, [input.kind, input.key, input.payload, input.maxAttempts, input.runAt, input.now]),
+      (rows) => (rows.length > 0 ? ("enqueued" as const) : ("deduplicated" as const))
+    )
+    const operation =
+      input.dedupe === "ever"
+        ? sql.withTransaction(
+            Effect.flatMap(values(q.ledger, [input.kind, input.key, input.now]), (taken) =>
+              taken.length === 0 ? Effect.succeed("deduplicated" as const) : insert
             )
-          : insert
-      return Effect.mapError(operation, failed("enqueue"))
-    },
+          )
+        : insert
+    return Effect.mapError(operation, failed("enqueue"))
+  })
+  const complete = yield* batched("complete", (item: LeaseItem) =>
+    changed("complete", q.complete, [Number(item.id), item.token, item.now])
+  )
+  const fail = yield* batched("fail", (item: FailItem) =>
+    item.retryAt === null
+      ? changed("fail", q.deadLetter, [Number(item.id), item.token, item.error, item.now])
+      : changed("fail", q.retry, [Number(item.id), item.token, item.error, item.now, item.retryAt])
+  )
+  const release = yield* batched("release", (item: LeaseItem) =>
+    changed("release", q.release, [Number(item.id), item.token, item.now])
+  )
+
+  const store: DurableStore = {
+    enqueue,
     claim: (input) =>
       input.limit < 1
         ? Effect.succeed([])
@@ -172,16 +207,20 @@ const make = (sql: SqlClient, names: SqliteNames): DurableStore => {
         Effect.mapError(failed("refresh"))
       )
     },
-    complete: (id, token, now) =>
-      isRowId(id) ? changed("complete", q.complete, [Number(id), token, now]) : Effect.succeed(false),
-    fail: (id, token, input) =>
-      !isRowId(id)
+    complete: (id, token, now) => {
+      const row = rowId(id)
+      return row === undefined ? Effect.succeed(false) : complete({ id: row, token, now })
+    },
+    fail: (id, token, input) => {
+      const row = rowId(id)
+      return row === undefined
         ? Effect.succeed(false)
-        : input.retryAt === null
-          ? changed("fail", q.deadLetter, [Number(id), token, input.error, input.now])
-          : changed("fail", q.retry, [Number(id), token, input.error, input.now, input.retryAt]),
-    release: (id, token, now) =>
-      isRowId(id) ? changed("release", q.release, [Number(id), token, now]) : Effect.succeed(false),
+        : fail({ id: row, token, now: input.now, error: input.error, retryAt: input.retryAt })
+    },
+    release: (id, token, now) => {
+      const row = rowId(id)
+      return row === undefined ? Effect.succeed(false) : release({ id: row, token, now })
+    },
     inspect: (kind, key) =>
       values(q.inspect, [kind, key]).pipe(
         Effect.map((rows) => (rows.length === 0 ? undefined : decodeRow(rows[0]!))),
@@ -233,7 +272,8 @@ const make = (sql: SqlClient, names: SqliteNames): DurableStore => {
         }
       }).pipe(Effect.mapError(failed("cleanup")))
   }
-}
+  return store
+})
 
 const checkOptions = (options: SqliteStoreOptions): Effect.Effect<void, InvalidStoreOptions> =>
   Effect.gen(function* () {
@@ -287,7 +327,7 @@ const storeOver = (sql: SqlClient, options: SqliteStoreOptions) =>
   Effect.gen(function* () {
     const names = yield* sqliteNames(options)
     if (options.migrate !== false) yield* migrateSqliteNames(sql, names)
-    return make(sql, names)
+    return yield* make(sql, names)
   })
 
 /**
