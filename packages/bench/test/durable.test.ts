@@ -69,6 +69,7 @@ describe("bench:durable", () => {
       version: 1,
       quick: true,
       date: new Date(0).toISOString(),
+      durableFrom: "source",
       machine: { node: "v22", cpuModel: "test", cores: 2, loadAverage: { start: 1, end: 1 } },
       versions: {},
       settings: { n: 10, workers: [1, 4], concurrency: 10, producers: 8, durablePollMs: 100, placement: "in-process" },

@@ -144,6 +144,7 @@ const main = async () => {
     version: 1,
     quick: args.quick,
     date: new Date().toISOString(),
+    durableFrom: process.execArgv.some((arg) => arg.includes("@fibervisor/source")) ? "source" : "dist",
     machine: {
       node: process.version,
       cpuModel: cpus()[0]?.model ?? "unknown",

@@ -9,6 +9,8 @@ export interface DurableResults {
   readonly version: 1
   readonly quick: boolean
   readonly date: string
+  /** Whether @fibervisor/durable ran from its TypeScript sources (`bench:durable:source`) or its build. */
+  readonly durableFrom: "source" | "dist"
   readonly machine: {
     readonly node: string
     readonly cpuModel: string
