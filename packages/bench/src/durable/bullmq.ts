@@ -7,9 +7,21 @@
  * kept on completion (BullMQ's default) so `getCompletedCount` reports them.
  */
 import { Queue, Worker } from "bullmq"
+import { Redis } from "ioredis"
 import type { BenchConsumers, BenchQueue, BenchSystem } from "./system.js"
 
 const connection = { host: "127.0.0.1", port: 6379 }
+
+/** The server's version, from `INFO server`. */
+export const redisVersion = async (): Promise<string> => {
+  const client = new Redis({ ...connection, lazyConnect: true })
+  try {
+    await client.connect()
+    return /redis_version:(\S+)/.exec(await client.info("server"))?.[1] ?? "unknown"
+  } finally {
+    client.disconnect()
+  }
+}
 
 /**
  * @param prefix the Redis key prefix of this run: every key it writes starts with it.

@@ -9,10 +9,10 @@ import { SqlClient } from "effect/sql"
 
 const server = "postgres://postgres@127.0.0.1:5432"
 
-const onAdmin = (statement: string): Promise<void> =>
+const onAdmin = (statement: string): Promise<ReadonlyArray<Record<string, unknown>>> =>
   Effect.gen(function* () {
     const sql = yield* SqlClient.SqlClient
-    yield* sql.unsafe(statement)
+    return yield* sql.unsafe<Record<string, unknown>>(statement)
   }).pipe(
     Effect.provide(PgClient.layer({ url: Redacted.make(`${server}/postgres`), maxConnections: 1 })),
     Effect.runPromise
@@ -33,6 +33,12 @@ export const createDatabase = async (suffix: string): Promise<BenchDatabase> => 
   return {
     name,
     url: `${server}/${name}`,
-    drop: () => onAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    drop: async () => {
+      await onAdmin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    }
   }
 }
+
+/** The server's version, e.g. `15.20 (Debian 15.20-0+deb12u1)`. */
+export const postgresVersion = async (): Promise<string> =>
+  String((await onAdmin(`SHOW server_version`))[0]?.["server_version"] ?? "unknown")

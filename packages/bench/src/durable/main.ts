@@ -13,8 +13,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import { packageDir, rootDir } from "../paths.js"
-import { bullmqSystem } from "./bullmq.js"
-import { createDatabase } from "./database.js"
+import { bullmqSystem, redisVersion } from "./bullmq.js"
+import { createDatabase, postgresVersion } from "./database.js"
 import { durableSystem } from "./durable.js"
 import { round, type RoundResult } from "./measure.js"
 import { pgBossSystem } from "./pgboss.js"
@@ -98,7 +98,9 @@ const main = async () => {
     durable: versionOf("@fibervisor/durable"),
     effect: versionOf("effect"),
     bullmq: versionOf("bullmq"),
-    "pg-boss": versionOf("pg-boss")
+    "pg-boss": versionOf("pg-boss"),
+    postgres: await postgresVersion(),
+    redis: await redisVersion()
   }
   const database = await createDatabase(suffix)
   const sqliteDir = mkdtempSync(join(tmpdir(), "fv-bench-durable-"))
