@@ -6,7 +6,8 @@
  * Invariants: every wait is bounded (`waitFor` throws with a description after its deadline, and
  * polls an observable condition — never sleeps for a fixed time to let something happen); a child
  * is always killed in `close`, even a stopped (SIGSTOP) one (SIGKILL works on stopped processes),
- * so a failing test leaves nothing running.
+ * so a failing test leaves nothing running; `killAllChildren` does the same for every harness of the
+ * test file (its `afterAll`), should a test end before its own `close`.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import { fileURLToPath } from "node:url"
@@ -46,6 +47,21 @@ export interface Worker {
   readonly output: () => string
 }
 
+/** Every child started by any harness of this test file and not yet seen exiting. */
+const live = new Set<ChildProcess>()
+
+/** SIGKILLs every child any harness of this file started that is still alive (for `afterAll`). */
+export const killAllChildren = async (): Promise<void> => {
+  const alive = [...live].filter((child) => child.exitCode === null && child.signalCode === null)
+  for (const child of alive) child.kill("SIGKILL")
+  await waitFor(
+    () => alive.every((child) => child.exitCode !== null || child.signalCode !== null),
+    () => `children ${alive.map((c) => c.pid).join(", ")} to die after SIGKILL`,
+    15_000
+  )
+  live.clear()
+}
+
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 /** Polls `condition` every `everyMs` until it is true; throws `describe()` after `timeoutMs`. */
@@ -65,7 +81,7 @@ export const waitFor = async (
 
 export interface Harness {
   /** Starts a fixture worker; resolves once it reports itself ready (its workers layer is built). */
-  readonly start: (name: string) => Promise<Worker>
+  readonly start: (name: string, overrides?: { readonly concurrency?: number }) => Promise<Worker>
   readonly kill: (worker: Worker) => void
   readonly stop: (worker: Worker) => void
   readonly pause: (worker: Worker) => void
@@ -87,7 +103,7 @@ export const makeHarness = (config: WorkerConfig): Harness => {
     process.kill(worker.pid, signal)
   }
 
-  const start = async (name: string): Promise<Worker> => {
+  const start = async (name: string, overrides?: { readonly concurrency?: number }): Promise<Worker> => {
     const child = spawn(process.execPath, ["--conditions=@fibervisor/source", "--import", "tsx", fixture], {
       cwd: packageDir,
       stdio: ["ignore", "pipe", "pipe"],
@@ -101,7 +117,7 @@ export const makeHarness = (config: WorkerConfig): Harness => {
         FV_LEASE_MS: String(config.leaseMs),
         FV_POLL_MS: String(config.pollMs),
         FV_GRACE_MS: String(config.graceMs),
-        FV_CONCURRENCY: String(config.concurrency)
+        FV_CONCURRENCY: String(overrides?.concurrency ?? config.concurrency)
       }
     })
     let output = ""
@@ -114,7 +130,9 @@ export const makeHarness = (config: WorkerConfig): Harness => {
     }
     child.stdout!.setEncoding("utf8").on("data", onData)
     child.stderr!.setEncoding("utf8").on("data", onData)
+    live.add(child)
     child.on("exit", (code, signal) => {
+      live.delete(child)
       exitedAt = Date.now()
       exit = { code, signal }
     })

@@ -40,7 +40,7 @@ export const settings = { leaseMs: 2000, pollMs: 100, graceMs: 2000, concurrency
 
 /** The producer side of a scenario: enqueue and inspect on the same store as the workers. */
 interface Producer {
-  readonly enqueue: (kind: KindName, payload: Payload) => Promise<void>
+  readonly enqueue: (kind: KindName, payload: Payload) => Promise<DurableOffload.EnqueueOutcome>
   readonly final: (kind: KindName, key: string) => Promise<Final | undefined>
   readonly close: () => Promise<void>
 }
@@ -53,10 +53,7 @@ const producerOf = (backend: Backend, table: string): Producer => {
   )
   const declared = kinds(settings.concurrency)
   return {
-    enqueue: async (kind, payload) => {
-      const outcome = await runtime.runPromise(DurableOffload.enqueue(declared[kind], payload))
-      if (outcome !== "enqueued") throw new Error(`enqueue ${kind}/${payload.key}: ${outcome}`)
-    },
+    enqueue: (kind, payload) => runtime.runPromise(DurableOffload.enqueue(declared[kind], payload)),
     final: (kind, key) =>
       runtime.runPromise(
         DurableOffload.inspect(declared[kind], key).pipe(
@@ -85,7 +82,12 @@ const run = async (
   body: (context: {
     readonly harness: Harness
     readonly producer: Producer
+    /** Enqueues a new key (must be accepted) and records what it should end as. */
     readonly enqueue: (kind: KindName, payload: Payload, outcome: Expected["outcome"]) => Promise<void>
+    /** Offers a key again; returns the outcome. */
+    readonly offer: (kind: KindName, payload: Payload) => Promise<DurableOffload.EnqueueOutcome>
+    /** Every run of this scenario run so far. */
+    readonly allRuns: () => Promise<ReadonlyArray<Run>>
     readonly runsOf: (worker: Worker) => Promise<ReadonlyArray<Run>>
     /** `waitFor`, whose failure shows the runs so far and every worker's output. */
     readonly until: (condition: () => Promise<boolean>, what: string) => Promise<void>
@@ -110,8 +112,8 @@ const run = async (
     await body({
       harness: {
         ...harness,
-        start: async (name) => {
-          const worker = await harness.start(name)
+        start: async (name, overrides) => {
+          const worker = await harness.start(name, overrides)
           workers.push(worker)
           return worker
         }
@@ -120,8 +122,11 @@ const run = async (
       enqueue: async (kind, payload, outcome) => {
         const keyed = { ...payload, key: `${prefix}${payload.key}` }
         expected.push({ kind, key: keyed.key, maxAttempts: maxAttemptsOf[kind], outcome })
-        await producer.enqueue(kind, keyed)
+        const result = await producer.enqueue(kind, keyed)
+        if (result !== "enqueued") throw new Error(`enqueue ${kind}/${keyed.key}: ${result}`)
       },
+      offer: (kind, payload) => producer.enqueue(kind, { ...payload, key: `${prefix}${payload.key}` }),
+      allRuns: () => backend.log.runs(prefix),
       runsOf,
       until
     })
@@ -216,4 +221,28 @@ export const pauseScenario = (backend: Backend, table: string) =>
       "a's late run to finish after SIGCONT"
     )
     void b
+  })
+
+/**
+ * A crowd: three workers (concurrency 4 each) on 150 keys, each offered twice back to back (the
+ * second offer must be deduplicated: the key is in flight); `c` is SIGKILLed after 30 runs ended and
+ * `b` SIGTERMed after 80, `a` finishes the rest.
+ */
+export const crowdScenario = (backend: Backend, table: string) =>
+  run(backend, table, async ({ allRuns, enqueue, harness, offer, until }) => {
+    const [, b, c] = await Promise.all(["a", "b", "c"].map((name) => harness.start(name, { concurrency: 4 })))
+    const duplicates: Array<string> = []
+    for (let i = 0; i < 150; i++) {
+      await enqueue("work", job(`k${i}`, { ms: 150 }), "completed")
+      const again = await offer("work", job(`k${i}`, { ms: 150 }))
+      if (again !== "deduplicated") duplicates.push(`k${i}: ${again}`)
+    }
+    if (duplicates.length > 0)
+      throw new Error(`second offers of in-flight keys not deduplicated: ${duplicates.join(", ")}`)
+    const ended = async () => (await allRuns()).filter((r) => r.outcome !== "running").length
+    await until(async () => (await ended()) >= 30, "30 runs to end")
+    harness.kill(c!)
+    await until(async () => (await ended()) >= 80, "80 runs to end")
+    harness.stop(b!)
+    await harness.awaitExit(b!)
   })

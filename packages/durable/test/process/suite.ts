@@ -7,9 +7,10 @@
 import * as TestDatabase from "@fibervisor/vitest/TestDatabase"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Scope } from "effect"
+import { killAllChildren } from "./harness.js"
 import type { Verdict } from "./invariants.js"
 import { openRunLog, type RunLog } from "./runLog.js"
-import { type Backend, killScenario, pauseScenario, settings, stopScenario } from "./scenarios.js"
+import { type Backend, crowdScenario, killScenario, pauseScenario, settings, stopScenario } from "./scenarios.js"
 
 export const loops = 3
 
@@ -50,6 +51,7 @@ export const processSuite = (
         }))
       })}`
     )
+    await killAllChildren()
     await log?.close()
     await Effect.runPromise(Scope.close(scope, Exit.void))
     cleanup()
@@ -105,6 +107,11 @@ export const processSuite = (
         ])
         expect(verdict.leaseOverlaps).toHaveLength(1)
         expect(verdict.leaseOverlaps[0]!.afterPauseMs).toBeGreaterThan(0)
+      }, 240_000)
+
+      it(`a crowd: 3 workers, 150 keys offered twice, one SIGKILL and one SIGTERM (run ${loop})`, async () => {
+        const verdict = record(`crowd #${loop}`, await crowdScenario(backend(), `crowd_${loop}`))
+        expect(verdict.runs).toBeGreaterThanOrEqual(150)
       }, 240_000)
     }
   })
