@@ -9,7 +9,7 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import { describe, expect, it } from "vitest"
-import { type DurableResults, problems, table } from "../src/durable/results.js"
+import { type DurableResults, problems, summarize, table } from "../src/durable/results.js"
 
 const packageDir = fileURLToPath(new URL("..", import.meta.url))
 
@@ -60,6 +60,7 @@ describe("bench:durable", () => {
     const round = (system: string, workers: number) => ({
       system,
       workers,
+      repeat: 1,
       enqueue: rate,
       drain: rate,
       endToEnd: rate,
@@ -72,13 +73,21 @@ describe("bench:durable", () => {
       durableFrom: "source",
       machine: { node: "v22", cpuModel: "test", cores: 2, loadAverage: { start: 1, end: 1 } },
       versions: {},
-      settings: { n: 10, workers: [1, 4], concurrency: 10, producers: 8, durablePollMs: 100, placement: "in-process" },
+      settings: {
+        n: 10,
+        repeats: 1,
+        workers: [1, 4],
+        concurrency: 10,
+        producers: 8,
+        durablePollMs: 100,
+        placement: "in-process"
+      },
       systems: [{ id: "bullmq", label: "BullMQ" }],
       rounds: [round("bullmq", 1), round("bullmq", 4)]
     }
     expect(problems(results)).toEqual([])
     expect(table(results)).toContain("BullMQ")
-    expect(problems({ ...results, rounds: [round("bullmq", 1)] })).toEqual(["bullmq × 4 workers: 0 rounds"])
+    expect(problems({ ...results, rounds: [round("bullmq", 1)] })).toEqual(["bullmq × 4 workers: 0 of 1 rounds"])
     expect(
       problems({
         ...results,
@@ -86,5 +95,36 @@ describe("bench:durable", () => {
       })
     ).toEqual(["rounds[1].drain is not a positive rate"])
     expect(problems(null)).toEqual(["not an object"])
+  })
+
+  it("the table gives the median and range of the repeats", () => {
+    const at = (jobsPerSecond: number, repeat: number) => {
+      const rate = { jobs: 10, seconds: 10 / jobsPerSecond, jobsPerSecond }
+      return { system: "bullmq", workers: 1, repeat, enqueue: rate, drain: rate, endToEnd: rate, extraRuns: 0 }
+    }
+    expect(summarize([at(300, 1), at(100, 2), at(200, 3)], "drain")).toEqual({ median: 200, min: 100, max: 300 })
+    expect(summarize([at(300, 1), at(100, 2)], "enqueue")).toEqual({ median: 200, min: 100, max: 300 })
+    const results: DurableResults = {
+      version: 1,
+      quick: false,
+      date: new Date(0).toISOString(),
+      durableFrom: "dist",
+      machine: { node: "v22", cpuModel: "test", cores: 2, loadAverage: { start: 1, end: 1 } },
+      versions: {},
+      settings: {
+        n: 10,
+        repeats: 3,
+        workers: [1],
+        concurrency: 10,
+        producers: 8,
+        durablePollMs: 100,
+        placement: "in-process"
+      },
+      systems: [{ id: "bullmq", label: "BullMQ" }],
+      rounds: [at(300, 1), at(100, 2), at(200, 3)]
+    }
+    expect(problems(results)).toEqual([])
+    expect(table(results)).toContain("200 (100–300)")
+    expect(problems({ ...results, rounds: [at(300, 1)] })).toEqual(["bullmq × 1 workers: 1 of 3 rounds"])
   })
 })

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--poll-ms MS] [--only id,id] [--out file] [--no-save]`
+ * `pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--poll-ms MS] [--repeats R] [--only id,id] [--out file] [--no-save]`
  *
  * Throughput of durable job queues on this machine, in one run: DurableOffload on Postgres and on
  * SQLite, BullMQ on the local Redis, pg-boss on the local Postgres — the same job count, the same
@@ -22,7 +22,7 @@ import { type DurableResults, problems, table } from "./results.js"
 import type { BenchSystem } from "./system.js"
 
 const usage =
-  "usage: pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--poll-ms MS] [--only id,id] [--out file] [--no-save]"
+  "usage: pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--poll-ms MS] [--repeats R] [--only id,id] [--out file] [--no-save]"
 
 /** Every system, in the order they run. */
 export const systemIds = ["durable-pg", "durable-sqlite", "bullmq", "pg-boss"] as const
@@ -37,6 +37,7 @@ interface Args {
   readonly concurrency: number
   readonly producers: number
   readonly pollMs: number
+  readonly repeats: number
   readonly only: ReadonlyArray<string>
   readonly out: string | undefined
   readonly save: boolean
@@ -59,6 +60,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args => {
   let concurrency = 10
   let producers = 8
   let pollMs = 100
+  let repeats: number | undefined
   let only: ReadonlyArray<string> = systemIds
   let out: string | undefined
   let save = true
@@ -71,6 +73,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args => {
     else if (arg === "--concurrency") concurrency = positiveInt(arg, argv[++i])
     else if (arg === "--producers") producers = positiveInt(arg, argv[++i])
     else if (arg === "--poll-ms") pollMs = positiveInt(arg, argv[++i])
+    else if (arg === "--repeats") repeats = positiveInt(arg, argv[++i])
     else if (arg === "--workers") workers = (argv[++i] ?? "").split(",").map((w) => positiveInt(arg, w))
     else if (arg === "--only") {
       only = (argv[++i] ?? "").split(",").filter((s) => s !== "")
@@ -85,7 +88,18 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args => {
       process.exit(0)
     } else fail(`unknown argument ${arg}`)
   }
-  return { quick, n: n ?? (quick ? 40 : 2000), workers, concurrency, producers, pollMs, only, out, save }
+  return {
+    quick,
+    n: n ?? (quick ? 40 : 2000),
+    workers,
+    concurrency,
+    producers,
+    pollMs,
+    repeats: repeats ?? (quick ? 1 : 3),
+    only,
+    out,
+    save
+  }
 }
 
 const versionOf = (name: string): string =>
@@ -124,17 +138,24 @@ const main = async () => {
       else if (id === "bullmq") systems.push(bullmqSystem(`fvbench-${suffix}`, versions.bullmq))
       else if (id === "pg-boss") systems.push(await pgBossSystem(database.url, versions["pg-boss"]))
     }
-    for (const workers of args.workers) {
-      for (const system of systems) {
-        console.error(`${system.id}: ${workers} worker(s), N = ${args.n} …`)
-        const result = await round(system, `fvbench_${suffix}_${system.id.replace(/-/g, "_")}_w${workers}`, {
-          n: args.n,
-          workers,
-          concurrency: args.concurrency,
-          producers: args.producers,
-          deadlineMs: Math.max(120_000, args.n * 100)
-        })
-        rounds.push(result)
+    // Repetitions interleave the systems (repeat → workers → system), so a change in the machine's
+    // load touches every system alike instead of one system's samples.
+    for (let repeat = 1; repeat <= args.repeats; repeat++) {
+      for (const workers of args.workers) {
+        for (const system of systems) {
+          console.error(`${system.id}: ${workers} worker(s), N = ${args.n}, repeat ${repeat}/${args.repeats} …`)
+          const name = `fvbench_${suffix}_${system.id.replace(/-/g, "_")}_w${workers}_r${repeat}`
+          rounds.push(
+            await round(system, name, {
+              repeat,
+              n: args.n,
+              workers,
+              concurrency: args.concurrency,
+              producers: args.producers,
+              deadlineMs: Math.max(120_000, args.n * 100)
+            })
+          )
+        }
       }
     }
   } finally {
@@ -156,6 +177,7 @@ const main = async () => {
     versions,
     settings: {
       n: args.n,
+      repeats: args.repeats,
       workers: args.workers,
       concurrency: args.concurrency,
       producers: args.producers,

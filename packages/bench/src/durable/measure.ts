@@ -25,6 +25,8 @@ export interface Rate {
 export interface RoundResult {
   readonly system: string
   readonly workers: number
+  /** Which repetition of this system × workers (1-based). */
+  readonly repeat: number
   readonly enqueue: Rate
   readonly drain: Rate
   readonly endToEnd: Rate
@@ -33,6 +35,7 @@ export interface RoundResult {
 }
 
 export interface RoundOptions {
+  readonly repeat: number
   readonly n: number
   readonly workers: number
   readonly concurrency: number
@@ -81,7 +84,7 @@ const awaitCompleted = async (
 }
 
 export const round = async (system: BenchSystem, name: string, options: RoundOptions): Promise<RoundResult> => {
-  const { n, workers, concurrency, producers, deadlineMs } = options
+  const { n, workers, concurrency, producers, deadlineMs, repeat } = options
   const queue = await system.queue(name, concurrency)
   let runs = 0
   try {
@@ -103,7 +106,7 @@ export const round = async (system: BenchSystem, name: string, options: RoundOpt
       await enqueueAll(queue, n, n, producers)
       await awaitCompleted(queue, () => runs, 2 * n, deadline, `${system.id} enqueue→complete`)
       const endToEnd = rate(n, performance.now() - t2)
-      return { system: system.id, workers, enqueue, drain, endToEnd, extraRuns: runs - 2 * n }
+      return { system: system.id, workers, repeat, enqueue, drain, endToEnd, extraRuns: runs - 2 * n }
     } finally {
       await consumers.close()
     }

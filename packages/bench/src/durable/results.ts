@@ -21,6 +21,8 @@ export interface DurableResults {
   readonly versions: Readonly<Record<string, string>>
   readonly settings: {
     readonly n: number
+    /** Rounds per system × workers; the table gives their median and range. */
+    readonly repeats: number
     readonly workers: ReadonlyArray<number>
     readonly concurrency: number
     readonly producers: number
@@ -57,7 +59,8 @@ export const problems = (value: unknown): Array<string> => {
   for (const system of results.systems ?? []) {
     for (const w of workers) {
       const found = results.rounds.filter((r) => r.system === system.id && r.workers === w)
-      if (found.length !== 1) out.push(`${system.id} × ${w} workers: ${found.length} rounds`)
+      const repeats = results.settings?.repeats ?? 1
+      if (found.length !== repeats) out.push(`${system.id} × ${w} workers: ${found.length} of ${repeats} rounds`)
     }
   }
   results.rounds.forEach((r, i) => {
@@ -75,25 +78,46 @@ const pad = (rows: ReadonlyArray<ReadonlyArray<string>>): string => {
     .join("\n")
 }
 
-/** The table printed on stdout: one line per system and worker count. */
+type Phase = "enqueue" | "drain" | "endToEnd"
+
+/** The median (and min, max) jobs/s of one phase over a system × workers' rounds. */
+export const summarize = (rounds: ReadonlyArray<RoundResult>, phase: Phase) => {
+  const values = rounds.map((r) => r[phase].jobsPerSecond).sort((a, b) => a - b)
+  const mid = values.length >> 1
+  const median = values.length % 2 === 1 ? values[mid]! : (values[mid - 1]! + values[mid]!) / 2
+  return { median, min: values[0]!, max: values[values.length - 1]! }
+}
+
+const cell = (rounds: ReadonlyArray<RoundResult>, phase: Phase): string => {
+  const { median, min, max } = summarize(rounds, phase)
+  return rounds.length === 1 ? num(median) : `${num(median)} (${num(min)}–${num(max)})`
+}
+
+/** The table printed on stdout: one line per system and worker count, medians and ranges over the repeats. */
 export const table = (results: DurableResults): string => {
-  const label = new Map(results.systems.map((s) => [s.id, s.label]))
-  const rows = [
-    ["system", "workers", "enqueue jobs/s", "drain jobs/s", "enqueue→complete jobs/s", "extra runs"],
-    ...results.rounds.map((r) => [
-      label.get(r.system) ?? r.system,
-      String(r.workers),
-      num(r.enqueue.jobsPerSecond),
-      num(r.drain.jobsPerSecond),
-      num(r.endToEnd.jobsPerSecond),
-      String(r.extraRuns)
-    ])
+  const rows: Array<Array<string>> = [
+    ["system", "workers", "enqueue jobs/s", "drain jobs/s", "enqueue→complete jobs/s", "extra runs"]
   ]
+  for (const w of results.settings.workers) {
+    for (const system of results.systems) {
+      const rounds = results.rounds.filter((r) => r.system === system.id && r.workers === w)
+      if (rounds.length === 0) continue
+      rows.push([
+        system.label,
+        String(w),
+        cell(rounds, "enqueue"),
+        cell(rounds, "drain"),
+        cell(rounds, "endToEnd"),
+        String(rounds.reduce((sum, r) => sum + r.extraRuns, 0))
+      ])
+    }
+  }
   const s = results.settings
   return (
     `${pad(rows)}\n` +
-    `N = ${s.n} jobs per phase, ${s.producers} concurrent producers, consumers ${s.placement} ` +
-    `(each with local concurrency ${s.concurrency}); trivial handler; DurableOffload polls every ${s.durablePollMs} ms.\n` +
+    `N = ${s.n} jobs per phase, median (min–max) of ${s.repeats} round(s); ${s.producers} concurrent producers, ` +
+    `consumers ${s.placement} (each with local concurrency ${s.concurrency}); trivial handler; ` +
+    `DurableOffload polls every ${s.durablePollMs} ms.\n` +
     `Load average (1 min) ${results.machine.loadAverage.start.toFixed(1)} at the start, ` +
     `${results.machine.loadAverage.end.toFixed(1)} at the end, on ${results.machine.cores} cores.`
   )
