@@ -41,6 +41,10 @@ const observe = (input: {
   signals: input.signals ?? [],
   exits: new Map(input.exits ?? []),
   graceMs: 1000,
+  concurrencyOf: new Map([
+    [A, 1],
+    [B, 1]
+  ]),
   now: 1_000_000
 })
 
@@ -166,7 +170,7 @@ describe("check", () => {
       })
     )
     expect(ok.violations).toEqual([])
-    expect(ok.drains).toEqual([{ pid: A, ms: 1200 }])
+    expect(ok.drains).toEqual([{ pid: A, ms: 1200, startedAfter: 0 }])
     const counted = check(
       observe({
         expected: [job("k1")],
@@ -217,21 +221,19 @@ describe("check", () => {
     expect(early.violations).toEqual(["work/k1: dead-lettered after 2 attempt(s), maxAttempts is 3"])
   })
 
-  it("I7: no exit, a claim after SIGTERM, a run never ended, an interruption before the grace", () => {
+  it("I7: no exit, a run never ended, an interruption before the grace", () => {
     const signals: ReadonlyArray<SignalRecord> = [
       { pid: A, signal: "SIGTERM", at: 1000 },
       { pid: B, signal: "SIGTERM", at: 1000 }
     ]
     const verdict = check(
       observe({
-        expected: [job("k1"), job("k2"), job("k3")],
+        expected: [job("k2"), job("k3")],
         finals: {
-          k1: { status: "completed", attempts: 1 },
           k2: { status: "completed", attempts: 1 },
           k3: { status: "completed", attempts: 0 }
         },
         runs: [
-          run({ key: "k1", startedAt: 1200 }),
           run({ key: "k2", startedAt: 500, finishedAt: null, outcome: "running" }),
           run({ key: "k3", startedAt: 500, finishedAt: 1500, outcome: "interrupted" })
         ],
@@ -240,10 +242,29 @@ describe("check", () => {
       })
     )
     expect(verdict.violations).toEqual([
-      "work/k1: a(pid 101) attempt 1 [completed] started after the SIGTERM",
       "work/k2: a(pid 101) attempt 1 [running] in flight at the SIGTERM never ended",
       "work/k3: a(pid 101) attempt 1 [interrupted] interrupted 500 ms after the SIGTERM, before the 1000 ms grace",
       "pid 202: did not exit after SIGTERM"
+    ])
+  })
+
+  it("I7: one claim's worth of runs may start after SIGTERM (a claim in flight); more means claiming went on", () => {
+    const signals: ReadonlyArray<SignalRecord> = [{ pid: A, signal: "SIGTERM", at: 1000 }]
+    const afterSignal = (keys: ReadonlyArray<string>) =>
+      check(
+        observe({
+          expected: keys.map((key) => job(key)),
+          finals: Object.fromEntries(keys.map((key) => [key, { status: "completed" as const, attempts: 1 }])),
+          runs: keys.map((key, i) => run({ key, startedAt: 1100 + i * 200 })),
+          signals,
+          exits: [[A, 2000]]
+        })
+      )
+    const one = afterSignal(["k1"])
+    expect(one.violations).toEqual([])
+    expect(one.drains).toEqual([{ pid: A, ms: 1000, startedAfter: 1 }])
+    expect(afterSignal(["k1", "k2"]).violations).toEqual([
+      "pid 101: 2 runs of work started after the SIGTERM, more than one claim's 1 (claiming went on)"
     ])
   })
 })

@@ -13,9 +13,10 @@
  *   attempt numbers 1, 2, … in start order, and a released run carries the number its successor
  *   gets again.
  * - Dead letters: a key expected to fail ends `failed` with exactly `maxAttempts` attempts.
- * - I7 drain: a process sent SIGTERM exited; it started no run after the signal; each run it had in
- *   flight ended before it exited, either completed or interrupted no earlier than `graceMs` after
- *   the signal (the grace was given).
+ * - I7 drain: a process sent SIGTERM exited; it claimed nothing after the signal — the runs it
+ *   started after it number at most one claim's worth per kind (`concurrency`: a claim in flight at
+ *   the signal), counted in `drains`; each run it had in flight, or started after, ended before it
+ *   exited, either completed or interrupted no earlier than `graceMs` after the signal.
  */
 import type { Run } from "./runLog.js"
 
@@ -48,6 +49,8 @@ export interface Observed {
   /** Exit times (epoch ms) of the processes that exited, by pid. */
   readonly exits: ReadonlyMap<number, number>
   readonly graceMs: number
+  /** Each process's concurrency per kind: the most one claim can hand over. */
+  readonly concurrencyOf: ReadonlyMap<number, number>
   /** The time of the check: the end of a run still in flight in a live process. */
   readonly now: number
 }
@@ -64,8 +67,8 @@ export interface LeaseOverlap {
 export interface Verdict {
   readonly violations: ReadonlyArray<string>
   readonly leaseOverlaps: ReadonlyArray<LeaseOverlap>
-  /** SIGTERM → exit, per stopped pid (ms): reported. */
-  readonly drains: ReadonlyArray<{ readonly pid: number; readonly ms: number }>
+  /** SIGTERM → exit (ms) and the runs started after the signal (from a claim in flight), per stopped pid: reported. */
+  readonly drains: ReadonlyArray<{ readonly pid: number; readonly ms: number; readonly startedAfter: number }>
   readonly runs: number
 }
 
@@ -88,7 +91,7 @@ const killedAt = (signals: ReadonlyArray<SignalRecord>, pid: number): number | u
 const describeRun = (run: Run) => `${run.worker}(pid ${run.pid}) attempt ${run.attempt} [${run.outcome}]`
 
 export const check = (observed: Observed): Verdict => {
-  const { expected, finals, runs, signals, exits, graceMs, now } = observed
+  const { concurrencyOf, expected, finals, runs, signals, exits, graceMs, now } = observed
   const violations: Array<string> = []
   const leaseOverlaps: Array<LeaseOverlap> = []
 
@@ -159,7 +162,7 @@ export const check = (observed: Observed): Verdict => {
   }
 
   // I7: drain on SIGTERM.
-  const drains: Array<{ pid: number; ms: number }> = []
+  const drains: Array<{ pid: number; ms: number; startedAfter: number }> = []
   for (const stop of signals.filter((s) => s.signal === "SIGTERM")) {
     const exitedAt = exits.get(stop.pid)
     if (exitedAt === undefined) {
@@ -167,13 +170,10 @@ export const check = (observed: Observed): Verdict => {
       continue
     }
     const killed = killedAt(signals, stop.pid)
-    if (killed === undefined) drains.push({ pid: stop.pid, ms: exitedAt - stop.at })
+    const startedAfter = new Map<string, number>()
     for (const run of runs.filter((r) => r.pid === stop.pid)) {
-      if (run.startedAt > stop.at) {
-        violations.push(`${jobId(run.kind, run.key)}: ${describeRun(run)} started after the SIGTERM`)
-        continue
-      }
-      if (run.finishedAt !== null && run.finishedAt < stop.at) continue
+      if (run.startedAt > stop.at) startedAfter.set(run.kind, (startedAfter.get(run.kind) ?? 0) + 1)
+      else if (run.finishedAt !== null && run.finishedAt < stop.at) continue
       if (killed !== undefined) continue
       if (run.outcome === "running") {
         violations.push(`${jobId(run.kind, run.key)}: ${describeRun(run)} in flight at the SIGTERM never ended`)
@@ -183,6 +183,18 @@ export const check = (observed: Observed): Verdict => {
         )
       }
     }
+    // A claim already in flight at the signal may still hand over up to `concurrency` jobs of a
+    // kind, whose runs start after it; more than that means claiming went on after the SIGTERM.
+    const limit = concurrencyOf.get(stop.pid) ?? 0
+    for (const [kind, count] of startedAfter) {
+      if (count > limit) {
+        violations.push(
+          `pid ${stop.pid}: ${count} runs of ${kind} started after the SIGTERM, more than one claim's ${limit} (claiming went on)`
+        )
+      }
+    }
+    const total = [...startedAfter.values()].reduce((a, b) => a + b, 0)
+    if (killed === undefined) drains.push({ pid: stop.pid, ms: exitedAt - stop.at, startedAfter: total })
   }
 
   return { violations, leaseOverlaps, drains, runs: runs.length }

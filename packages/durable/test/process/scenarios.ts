@@ -105,6 +105,7 @@ const run = async (
   const prefix = `${table}-`
   const runsOf = async (worker: Worker) => (await backend.log.runs(prefix)).filter((r) => r.pid === worker.pid)
   const workers: Array<Worker> = []
+  const concurrencyOf = new Map<number, number>()
   const outputs = () => workers.map((w) => `\n--- ${w.name} (pid ${w.pid}):\n${w.output()}`).join("")
   const until = (condition: () => Promise<boolean>, what: string) =>
     waitFor(condition, async () => `${what}; runs ${JSON.stringify(await backend.log.runs(prefix))}${outputs()}`)
@@ -114,6 +115,7 @@ const run = async (
         ...harness,
         start: async (name, overrides) => {
           const worker = await harness.start(name, overrides)
+          concurrencyOf.set(worker.pid, overrides?.concurrency ?? settings.concurrency)
           workers.push(worker)
           return worker
         }
@@ -160,6 +162,7 @@ const run = async (
       signals: harness.signals(),
       exits,
       graceMs: settings.graceMs,
+      concurrencyOf,
       now: Date.now()
     })
   } finally {
