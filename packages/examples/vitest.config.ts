@@ -9,6 +9,11 @@ export default defineProject({
     alias: [
       { find: /^@fibervisor\/core$/, replacement: source("core") },
       { find: /^@fibervisor\/vitest$/, replacement: source("vitest") },
+      { find: /^@fibervisor\/durable$/, replacement: source("durable") },
+      {
+        find: /^@fibervisor\/vitest\/(.*)$/,
+        replacement: fileURLToPath(new URL("../vitest/src/$1.ts", import.meta.url))
+      },
       { find: /^@fibervisor\/platform-node$/, replacement: source("platform-node") }
     ]
   },

@@ -24,10 +24,15 @@ import * as Result from "effect/Result"
 import type * as Schedule from "effect/Schedule"
 import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { InvalidKind, type InvalidOptions, PayloadError, type StoreError } from "./DurableOffloadError.js"
+import { InvalidKind, InvalidOptions, PayloadError, type StoreError } from "./DurableOffloadError.js"
 import * as envelope from "./internal/envelope.js"
 import * as kindInternal from "./internal/kind.js"
 import * as service from "./internal/service.js"
+import * as sqlLayers from "./internal/sqlLayers.js"
+import type { PostgresStoreOptions } from "./internal/store/postgres.js"
+import { postgresMigrationSql, type PostgresTableOptions } from "./internal/store/postgresSchema.js"
+import type { SqliteStoreOptions } from "./internal/store/sqlite.js"
+import { sqliteMigrationSql, type SqliteTableOptions } from "./internal/store/sqliteSchema.js"
 import type { ClaimInput, Counts, DurableStore, EnqueueInput, JobRow, JobStatus } from "./internal/store.js"
 import { Store } from "./internal/store.js"
 import * as memory from "./internal/store/memory.js"
@@ -334,6 +339,62 @@ export const layer: Layer.Layer<DurableOffload, never, DurableStore> = Layer.eff
  * @category layers
  */
 export const layerMemory: Layer.Layer<DurableOffload | DurableStore> = Layer.provideMerge(layer, memory.layer)
+
+/**
+ * Options of `layerPostgres` (`url` or a `client` you own, `tableName`, `schema`, `maxConnections`,
+ * `migrate`) and `layerSqlite` (`filename` or `client`, `tableName`, `busyTimeout`, `synchronous`,
+ * `migrate`), and the table options of `migrationSql`.
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export type { PostgresStoreOptions, PostgresTableOptions, SqliteStoreOptions, SqliteTableOptions }
+
+/**
+ * The service on Postgres (`@effect/sql-pg`, an optional peer, loaded when the layer is built):
+ * many replicas share one table; claims use `FOR UPDATE SKIP LOCKED`. The table is created (an
+ * idempotent migration) unless `migrate: false` — then run `migrationSql` in a deploy step. Also
+ * provides the store, so `workers` find it.
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerPostgres = (
+  options: PostgresStoreOptions
+): Layer.Layer<DurableOffload | DurableStore, StoreError | InvalidOptions> =>
+  Layer.provideMerge(layer, sqlLayers.postgres(options))
+
+/**
+ * The service on SQLite (`@effect/sql-sqlite-node`, an optional peer, loaded when the layer is
+ * built): the embedded default, one machine; several processes may share the file (WAL mode).
+ * Also provides the store, so `workers` find it.
+ *
+ * @since 1.0.0
+ * @category layers
+ */
+export const layerSqlite = (
+  options: SqliteStoreOptions
+): Layer.Layer<DurableOffload | DurableStore, StoreError | InvalidOptions> =>
+  Layer.provideMerge(layer, sqlLayers.sqlite(options))
+
+/**
+ * The SQL that creates the store's table and indexes (idempotent), for a deploy step that runs
+ * migrations as an owner role (`psql -f`, `sqlite3`); then build the layer with `migrate: false`.
+ *
+ * @since 1.0.0
+ * @category utils
+ */
+export const migrationSql = (
+  options:
+    ({ readonly backend: "postgres" } & PostgresTableOptions) | ({ readonly backend: "sqlite" } & SqliteTableOptions)
+): Effect.Effect<string, InvalidOptions> => {
+  const { backend, ...table } = options
+  const sql = backend === "postgres" ? postgresMigrationSql(table) : sqliteMigrationSql(table)
+  return Effect.mapError(
+    sql,
+    (e) => new InvalidOptions({ operation: "migrationSql", field: e.field, reason: e.reason })
+  )
+}
 
 /**
  * Options of `workers`.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Backoff } from "@fibervisor/core"
 import { DurableOffload } from "@fibervisor/durable"
-import { Effect, Exit, Layer, Schedule, Schema } from "effect"
+import { Effect, Exit, Layer, Schedule, Schema, Scope } from "effect"
 import { memory } from "./helpers.js"
 
 const payload = Schema.Struct({ url: Schema.String })
@@ -209,6 +209,22 @@ describe("DurableOffload.workers: bad input", () => {
       })
     )
   }
+
+  it.effect(
+    "a second workers layer for a kind on the same service is refused; after the first is closed it is accepted",
+    () =>
+      Effect.gen(function* () {
+        const { context } = yield* memory
+        const scope = yield* Scope.make()
+        const workers = DurableOffload.workers([Kind.handle(() => Effect.void)])
+        yield* Layer.buildWithScope(workers, scope).pipe(Effect.provide(context))
+        const second = yield* Effect.flip(Layer.build(workers).pipe(Effect.provide(context)))
+        expect(second).toMatchObject({ _tag: "InvalidOptions", field: "registrations" })
+        expect(second._tag === "InvalidOptions" && second.reason).toMatch(/already has workers/)
+        yield* Scope.close(scope, Exit.void)
+        yield* Layer.build(workers).pipe(Effect.provide(context))
+      })
+  )
 
   it.effect("two handlers of one kind, a non-registration, not an array", () =>
     Effect.gen(function* () {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import { Backoff } from "@fibervisor/core"
 import { DurableOffload } from "@fibervisor/durable"
 import { Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Schema, Scope } from "effect"
 import type { DurableStore } from "../src/internal/store.js"
@@ -217,6 +218,42 @@ describe("DurableOffload workers: leases, crashes, replicas", () => {
       for (let i = 0; i < 3; i++) yield* TestTime.adjust("1 second")
       expect((yield* service.counts(Kind)).completed).toBe(3)
       yield* Deferred.await(gates[2]!.started)
+    })
+  )
+
+  it.effect("an idle poller claims once per interval (no busy loop around due times or full slots)", () =>
+    Effect.gen(function* () {
+      const Kind = DurableOffload.kind("idle", {
+        payload,
+        key: (p) => p.url,
+        maxAttempts: 2,
+        retry: Backoff.constant("300 millis")
+      })
+      const { store } = yield* memory
+      let claims = 0
+      const counting: DurableStore = {
+        ...store,
+        claim: (input) => Effect.suspend(() => (claims++, store.claim(input)))
+      }
+      const other = yield* replica(counting)
+      const g = yield* gate()
+      yield* startWorkers(other.context, [Kind.handle(({ url }) => (url === "busy" ? g.wait : Effect.fail("x")))], {
+        pollInterval: "1 second"
+      })
+      yield* other.service.enqueue(Kind, { url: "fails" })
+      yield* other.service.enqueue(Kind, { url: "later" }, { delay: "5 seconds" })
+      for (let i = 0; i < 20; i++) yield* TestTime.adjust("500 millis")
+      // 10 s: ~10 interval polls, plus the wakes (2 enqueues, 2 runs ending, 3 due times).
+      expect(claims).toBeGreaterThanOrEqual(10)
+      expect(claims).toBeLessThanOrEqual(20)
+      // With the only slot busy, a due time does not make it spin either.
+      const before = claims
+      yield* other.service.enqueue(Kind, { url: "busy" })
+      yield* TestTime.settle()
+      yield* other.service.enqueue(Kind, { url: "waiting" }, { delay: "1 second" })
+      for (let i = 0; i < 10; i++) yield* TestTime.adjust("500 millis")
+      expect(claims - before).toBeLessThanOrEqual(10)
+      yield* g.release
     })
   )
 

@@ -104,6 +104,22 @@ describe("DurableOffload metrics", () => {
   )
 })
 
+describe("DurableOffload queued gauge", () => {
+  it.effect("each kind's poller reads its pending count every 15 seconds", () =>
+    Effect.gen(function* () {
+      const Kind = DurableOffload.kind("gauged", { payload, key: (p) => p.url })
+      const { service, context } = yield* memory
+      yield* startWorkers(context, [Kind.handle(() => Effect.void)])
+      for (const url of ["a", "b", "c"]) yield* service.enqueue(Kind, { url, token: "t" }, { delay: "1 hour" })
+      expect(yield* metric("fibervisor_offload_queued", "gauged")).toBe(0)
+      for (let i = 0; i < 14; i++) yield* TestTime.adjust("1 second")
+      expect(yield* metric("fibervisor_offload_queued", "gauged")).toBe(0)
+      yield* TestTime.adjust("1 second")
+      expect(yield* metric("fibervisor_offload_queued", "gauged")).toBe(3)
+    })
+  )
+})
+
 describe("DurableOffload tracing and logs", () => {
   it.effect('a run is a root span "fibervisor.durable_offload" linked to the span that enqueued it', () =>
     Effect.gen(function* () {

@@ -180,6 +180,34 @@ describe("DurableOffload workers: retries, timeouts, dead letters", () => {
 })
 
 describe("DurableOffload workers: scheduling, concurrency, dedupe", () => {
+  it.effect("retry delays and delayed enqueues are exact even when they are shorter than the poll interval", () =>
+    Effect.gen(function* () {
+      const Kind = DurableOffload.kind("exact", {
+        payload,
+        key: (p) => p.url,
+        maxAttempts: 3,
+        retry: Backoff.exponential({ first: "300 millis", factor: 2, max: "1 minute", jitter: "none" })
+      })
+      const { service, context } = yield* memory
+      const r = recorder()
+      yield* startWorkers(
+        context,
+        [Kind.handle((_, j) => Effect.andThen(r.record(j), j.key === "fails" ? Effect.fail("x") : Effect.void))],
+        { pollInterval: "1 hour" }
+      )
+      const t0 = yield* Clock.currentTimeMillis
+      yield* service.enqueue(Kind, { url: "fails" })
+      yield* service.enqueue(Kind, { url: "later" }, { delay: "450 millis" })
+      for (let i = 0; i < 20; i++) yield* TestTime.adjust("50 millis")
+      expect(r.calls.map((c) => [c.key, c.attempt, c.at - t0])).toEqual([
+        ["fails", 1, 0],
+        ["fails", 2, 300],
+        ["later", 1, 450],
+        ["fails", 3, 900]
+      ])
+    })
+  )
+
   it.effect("at most `concurrency` handlers of a kind run at once per replica; the rest wait, then run", () =>
     Effect.gen(function* () {
       const Kind = DurableOffload.kind("limited", { payload, key: (p) => p.url, concurrency: 2 })

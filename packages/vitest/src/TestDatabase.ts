@@ -246,7 +246,9 @@ export const layer = (label: string, options?: Options): Layer.Layer<TestDatabas
 
 /**
  * A fresh database and a `PgClient` pool connected to it: `TestDatabase`, `PgClient.PgClient` and
- * `SqlClient` in one layer. The pool closes before the database is dropped.
+ * `SqlClient` in one layer. The pool closes before the database is dropped. `maxConnections`
+ * defaults to 4: test files run in parallel against one server, whose connection limit
+ * (`max_connections`, 100 by default) they share.
  *
  * @since 1.0.0
  * @category layers
@@ -255,16 +257,18 @@ export const layerClient = (
   label: string,
   options?: Options & { readonly maxConnections?: number }
 ): Layer.Layer<TestDatabase | PgClient.PgClient | SqlClient.SqlClient, TestDatabaseError> => {
-  const { maxConnections, ...rest } = options ?? {}
+  const { maxConnections = 4, ...rest } = options ?? {}
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    return Layer.effect(
+      TestDatabase,
+      Effect.fail(invalid(`maxConnections: expected a positive integer, got ${String(maxConnections)}`))
+    ) as Layer.Layer<TestDatabase | PgClient.PgClient | SqlClient.SqlClient, TestDatabaseError>
+  }
   const database = layer(label, rest)
   const client = Layer.unwrap(
     Effect.map(Effect.service(TestDatabase), (db) =>
       PgClient.layerFrom(
-        PgClient.make({
-          url: db.redactedUrl,
-          applicationName: `fibervisor-test-${label}`,
-          ...(maxConnections === undefined ? {} : { maxConnections })
-        }).pipe(
+        PgClient.make({ url: db.redactedUrl, applicationName: `fibervisor-test-${label}`, maxConnections }).pipe(
           Effect.mapError(
             (cause) =>
               new TestDatabaseError({

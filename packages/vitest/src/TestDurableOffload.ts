@@ -354,3 +354,45 @@ export const layer = <R = never>(
   registrations: ReadonlyArray<DurableOffload.Registration<R>> = []
 ): Layer.Layer<DurableOffload.DurableOffload | TestDurableOffload, DurableOffloadError.InvalidKind, R> =>
   Layer.effectContext(make(registrations))
+
+/**
+ * Jobs pending (due or not), oldest first.
+ *
+ * @since 1.0.0
+ * @category accessors
+ */
+export const entries: Effect.Effect<ReadonlyArray<Entry>, never, TestDurableOffload> = Effect.flatMap(
+  TestDurableOffload,
+  (t) => t.entries
+)
+
+/**
+ * Every job accepted, in any status, oldest first.
+ *
+ * @since 1.0.0
+ * @category accessors
+ */
+export const history: Effect.Effect<ReadonlyArray<Entry>, never, TestDurableOffload> = Effect.flatMap(
+  TestDurableOffload,
+  (t) => t.history
+)
+
+/**
+ * Runs the due pending jobs (one attempt each) in the calling fiber and returns their exits.
+ *
+ * @since 1.0.0
+ * @category accessors
+ */
+export const runAll: Effect.Effect<
+  ReadonlyArray<Exit.Exit<unknown, unknown>>,
+  never,
+  TestDurableOffload
+> = Effect.flatMap(TestDurableOffload, (t) => t.runAll)
+
+/**
+ * Forgets every job and the "ever" ledger.
+ *
+ * @since 1.0.0
+ * @category accessors
+ */
+export const clear: Effect.Effect<void, never, TestDurableOffload> = Effect.flatMap(TestDurableOffload, (t) => t.clear)

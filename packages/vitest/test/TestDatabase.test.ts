@@ -126,6 +126,20 @@ describe("TestDatabase", () => {
     })
   )
 
+  it.effect("layerClient refuses a pool size that is not a positive integer", () =>
+    Effect.gen(function* () {
+      for (const maxConnections of [0, -1, 2.5]) {
+        const exit = yield* Layer.build(TestDatabase.layerClient("tdb-pool", { port: 1, maxConnections })).pipe(
+          Effect.scoped,
+          Effect.exit
+        )
+        const error = failure(exit)
+        assert.strictEqual(error.reason, "InvalidInput")
+        assert.include(error.message, "maxConnections:")
+      }
+    })
+  )
+
   const invalid: ReadonlyArray<readonly [string, string, TestDatabase.Options | undefined, string]> = [
     ["an empty label", "", undefined, "label:"],
     ["a label with a quote", 'a"b', undefined, "label:"],

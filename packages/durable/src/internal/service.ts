@@ -51,6 +51,52 @@ export interface Internals {
   readonly runs: Map<string, Map<string, LocalRun>>
   /** Per kind, wakes its poller (a local enqueue, a freed slot). */
   readonly wakers: Map<string, () => void>
+  /**
+   * Per kind, the times (ascending, at most `maxDueTimes`) at which jobs this process stored become
+   * due (delayed enqueues, retries): the poller wakes then rather than at its next interval, so
+   * delays are exact. Past the cap the latest are dropped: the poll interval still finds them.
+   */
+  readonly due: Map<string, Array<number>>
+  /** Kinds that have workers on this service (one `workers` layer per kind). */
+  readonly served: Set<string>
+}
+
+/** Notes that a job of `kind` becomes due at `at`: wakes the poller now, or then. */
+export const noteDue = (internals: Internals, kind: string, at: number, now: number): void => {
+  if (at <= now) {
+    internals.wakers.get(kind)?.()
+    return
+  }
+  let times = internals.due.get(kind)
+  if (times === undefined) {
+    times = []
+    internals.due.set(kind, times)
+  }
+  let lo = 0
+  let hi = times.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (times[mid]! < at) lo = mid + 1
+    else hi = mid
+  }
+  if (times[lo] === at) return
+  times.splice(lo, 0, at)
+  if (times.length > maxDueTimes) times.pop()
+  // The poller may be asleep for a whole interval: wake it so that it sleeps until the earliest.
+  if (lo === 0) internals.wakers.get(kind)?.()
+}
+
+/** @see Internals.due */
+export const maxDueTimes = 1_000
+
+/** Drops the due times that have passed; the earliest one left, if any. */
+export const nextDue = (internals: Internals, kind: string, now: number): number | undefined => {
+  const times = internals.due.get(kind)
+  if (times === undefined) return undefined
+  let passed = 0
+  while (passed < times.length && times[passed]! <= now) passed++
+  if (passed > 0) times.splice(0, passed)
+  return times[0]
 }
 
 /** Where the service keeps its `Internals`: not part of the public interface. */
@@ -145,7 +191,14 @@ const bump = (counter: Metric.Counter<number>) => Metric.update(counter, 1)
 /** Builds the service on the `Store` in context. */
 export const make: Effect.Effect<DurableOffload, never, DurableStore | Scope.Scope> = Effect.gen(function* () {
   const store = yield* Store
-  const internals: Internals = { store, closed: false, runs: new Map(), wakers: new Map() }
+  const internals: Internals = {
+    store,
+    closed: false,
+    runs: new Map(),
+    wakers: new Map(),
+    due: new Map(),
+    served: new Set()
+  }
   yield* Effect.addFinalizer(() =>
     Effect.sync(() => {
       internals.closed = true
@@ -185,7 +238,7 @@ export const make: Effect.Effect<DurableOffload, never, DurableStore | Scope.Sco
       })
       if (outcome === "enqueued") {
         yield* bump(m.spawned)
-        if (opts.delayMs === 0) internals.wakers.get(k.name)?.()
+        noteDue(internals, k.name, now + opts.delayMs, now)
       } else {
         yield* bump(m.deduplicated)
       }

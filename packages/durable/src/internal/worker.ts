@@ -41,7 +41,7 @@ import type { ResolvedKind } from "./kind.js"
 import * as metrics from "./metrics.js"
 import { durationMillis, knownKeys, label, positiveMillis } from "./options.js"
 import { delayAfter } from "./retry.js"
-import { type Internals, internalsOf, type LocalRun, resolved, safeRedact } from "./service.js"
+import { type Internals, internalsOf, type LocalRun, nextDue, noteDue, resolved, safeRedact } from "./service.js"
 import type { JobRow } from "./store.js"
 
 /** The workers' settings, defaults applied. */
@@ -52,6 +52,9 @@ export interface Settings {
   readonly graceMs: number
   readonly workerId: string
 }
+
+/** How often a poller reads its kind's pending count for the `fibervisor_offload_queued` gauge. */
+export const queuedEveryMs = 15_000
 
 /** How long a run interrupted at the end of the drain may take to release its job before it is abandoned. */
 export const releaseWaitMs = 5_000
@@ -104,10 +107,36 @@ const annotations = (kind: ResolvedKind, row: JobRow) => ({
   attempt: row.attempts
 })
 
-const firstLine = (cause: Cause.Cause<unknown>): string => {
-  const text = Cause.pretty(cause).split("\n")[0] ?? "failed"
-  return text.length > 500 ? `${text.slice(0, 500)}…` : text
+const clip = (text: string): string => (text.length > 500 ? `${text.slice(0, 500)}…` : text)
+
+const describeValue = (u: unknown): string => {
+  if (typeof u === "string") return u
+  if (u instanceof Error) return `${u.name}: ${u.message}`
+  if (typeof u === "object" && u !== null && "_tag" in u) {
+    const message = "message" in u && typeof u.message === "string" && u.message !== "" ? `: ${u.message}` : ""
+    return `${String(u._tag)}${message}`
+  }
+  try {
+    return JSON.stringify(u) ?? String(u)
+  } catch {
+    return String(u)
+  }
 }
+
+/**
+ * A failed attempt's reason, one line (stored as `lastError`, logged): a failure's own message
+ * (`"503 from upstream"`, `"Error: boom"`, `"Tag: message"`), `"defect: …"` for a defect,
+ * `"interrupted"` when the handler interrupted itself.
+ */
+export const reasonOf = (cause: Cause.Cause<unknown>): string => {
+  const failure = cause.reasons.find(Cause.isFailReason)
+  if (failure !== undefined) return clip(describeValue(failure.error).split("\n")[0]!)
+  const defect = cause.reasons.find(Cause.isDieReason)
+  if (defect !== undefined) return clip(`defect: ${describeValue(defect.defect).split("\n")[0]!}`)
+  return Cause.hasInterrupts(cause) ? "interrupted" : clip(Cause.pretty(cause).split("\n")[0] ?? "failed")
+}
+
+const firstLine = reasonOf
 
 /** Starts the workers in the current scope. */
 export const start = <R>(
@@ -149,6 +178,21 @@ export const start = <R>(
         new Error("DurableOffload.workers needs the service of DurableOffload.layer (or a layer built on it)")
       )
     }
+    for (const { kind } of kinds) {
+      if (internals.served.has(kind.name)) {
+        return yield* new InvalidOptions({
+          operation: "workers",
+          field: "registrations",
+          reason: `kind "${kind.name}" already has workers on this service (one workers layer per kind)`
+        })
+      }
+    }
+    for (const { kind } of kinds) internals.served.add(kind.name)
+    yield* Effect.addFinalizer(() =>
+      Effect.sync(() => {
+        for (const { kind } of kinds) internals.served.delete(kind.name)
+      })
+    )
     const worker: Worker = { internals, settings: s, stopping: false }
     const supervisor = yield* Effect.orDie(Supervisor.make({ grace: "5 seconds" }))
     // Added after the supervisor, so it runs first: drain the runs while the pollers and the lease
@@ -181,11 +225,13 @@ const poll = <R>(worker: Worker, kind: ResolvedKind, registration: Registration<
       Deferred.doneUnsafe(wake, Exit.void)
     })
     yield* Effect.forkChild(refresh(worker, kind, runs))
-    let polls = 0
+    let lastQueuedAt = Number.NEGATIVE_INFINITY
     while (true) {
       if (worker.stopping) return yield* Effect.never
       const free = kind.concurrency - runs.size
       let claimed = 0
+      /** When the claim ran: a due time up to it is covered by that claim. */
+      let claimedAt = Number.NEGATIVE_INFINITY
       if (free > 0) {
         const now = yield* Clock.currentTimeMillis
         const rows = yield* internals.store.claim({
@@ -195,6 +241,7 @@ const poll = <R>(worker: Worker, kind: ResolvedKind, registration: Registration<
           now,
           lockFor: settings.leaseMs
         })
+        claimedAt = now
         claimed = rows.length
         for (const row of rows) {
           if (worker.stopping) {
@@ -204,13 +251,28 @@ const poll = <R>(worker: Worker, kind: ResolvedKind, registration: Registration<
           yield* startRun(worker, kind, registration, runs, row, ctx.id)
         }
       }
-      if (polls++ % 10 === 0) {
+      // The queued gauge, read at most every `queuedEveryMs` (a count over a large table is not free).
+      const polledAt = yield* Clock.currentTimeMillis
+      if (polledAt - lastQueuedAt >= queuedEveryMs) {
+        lastQueuedAt = polledAt
         const counts = yield* internals.store.counts(kind.name)
         yield* Metric.update(metrics.of(kind.name).queued, counts.pending)
       }
+      const hasRoom = kind.concurrency - runs.size > 0
       // A full batch may leave more due work: claim again at once if a slot is still free.
-      if (claimed > 0 && claimed === free && kind.concurrency - runs.size > 0) continue
-      yield* Effect.raceFirst(Effect.sleep(settings.pollMs), Deferred.await(wake))
+      if (claimed > 0 && claimed === free && hasRoom) continue
+      // Sleep until the interval, a wake (a local enqueue, a freed slot), or — when a slot is free
+      // to run it — the time a job this process stored becomes due.
+      let waitMs = settings.pollMs
+      if (hasRoom) {
+        const due = nextDue(internals, kind.name, claimedAt)
+        if (due !== undefined) {
+          const now = yield* Clock.currentTimeMillis
+          if (due <= now) continue
+          waitMs = Math.min(waitMs, due - now)
+        }
+      }
+      yield* Effect.raceFirst(Effect.sleep(waitMs), Deferred.await(wake))
       if (Deferred.isDoneUnsafe(wake)) wake = Deferred.makeUnsafe<void>()
     }
   }).pipe(Effect.ensuring(Effect.sync(() => worker.internals.wakers.delete(kind.name))))
@@ -432,6 +494,7 @@ const failAttempt = (
     )
     if (next._tag === "Ended") return yield* dead(`${reason} (${next.reason})`)
     yield* store.fail(row.id, token, { error: reason, retryAt: now + next.delayMs, now })
+    noteDue(worker.internals, kind.name, now + next.delayMs, now)
     yield* Effect.logWarning(
       `durable job attempt ${row.attempts} failed: ${reason}; next attempt in ${next.delayMs} ms`
     )

@@ -8,12 +8,7 @@ describe("memory store", () => {
     describe("conformance", () => {
       conformance(
         it,
-        Effect.sync(() => make()),
-        {
-          // memory.ts (H3) retries the oldest dead letter of a key; the SQL stores the newest.
-          "retryFailed brings back the newest dead letter of a key, the one inspect shows":
-            "memory.ts retries the oldest dead letter of a key"
-        }
+        Effect.sync(() => make())
       )
     })
   })

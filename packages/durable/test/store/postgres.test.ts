@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process"
+import { randomBytes } from "node:crypto"
 import * as TestDatabase from "@fibervisor/vitest/TestDatabase"
 import { assert, describe, layer } from "@effect/vitest"
 import { Context, Effect, Exit, Layer, Redacted } from "effect"
@@ -41,7 +42,7 @@ const tableExists = (name: string, schema = "public") =>
 
 describe("Postgres store", () => {
   // Real time: nothing here reads the clock, and the pool's timers must run.
-  layer(TestDatabase.layerClient("store_pg", { maxConnections: 10 }), { excludeTestServices: true })((it) => {
+  layer(TestDatabase.layerClient("store_pg", { maxConnections: 6 }), { excludeTestServices: true })((it) => {
     describe("conformance", () => {
       conformance(it, fresh)
     })
@@ -157,6 +158,64 @@ describe("Postgres store", () => {
           else assert.deepStrictEqual(exit, Exit.succeed(true))
         })
         assert.strictEqual((yield* store.counts("k")).failed, 8)
+      })
+    )
+
+    it.effect("migrated by an owner, run by a role that may only read and write the two tables", () =>
+      Effect.gen(function* () {
+        const db = yield* TestDatabase.TestDatabase
+        const sql = yield* SqlClient
+        yield* migratePostgresStore(sql, { tableName: "least_privilege" })
+        // Roles are server-wide: a unique name, dropped with its grants when the test ends.
+        const role = `fv_runtime_${randomBytes(5).toString("hex")}`
+        yield* Effect.acquireRelease(sql.unsafe(`CREATE ROLE ${role} LOGIN`).raw, () =>
+          Effect.ignore(
+            Effect.andThen(sql.unsafe(`DROP OWNED BY ${role}`).raw, sql.unsafe(`DROP ROLE IF EXISTS ${role}`).raw)
+          )
+        )
+        yield* sql.unsafe(
+          `GRANT SELECT, INSERT, UPDATE, DELETE ON "least_privilege", "least_privilege_keys" TO ${role}`
+        ).raw
+        const url = db.url.replace("postgres://postgres@", `postgres://${role}@`)
+        const store = yield* build(
+          layerPostgresStore({ url, tableName: "least_privilege", migrate: false, maxConnections: 2 })
+        )
+        assert.strictEqual(yield* store.enqueue(job("a")), "enqueued")
+        assert.strictEqual(yield* store.enqueue(job("b", { dedupe: "ever" })), "enqueued")
+        const rows = yield* store.claim({ kind: "k", worker: "w", limit: 2, now: t0, lockFor: 1000 })
+        assert.strictEqual(rows.length, 2)
+        assert.isTrue(yield* store.complete(rows[0]!.id, rows[0]!.token!, t0 + 1))
+        assert.isTrue(yield* store.release(rows[1]!.id, rows[1]!.token!, t0 + 1))
+        assert.strictEqual(yield* store.cleanup(t0 + 10), 1)
+        // The role cannot create tables: a store that migrates on start fails with StoreError.
+        const refused = failure(
+          yield* Effect.exit(build(layerPostgresStore({ url, tableName: "not_allowed", maxConnections: 1 })))
+        )
+        assert.strictEqual(refused._tag, "StoreError")
+        if (refused._tag === "StoreError") assert.strictEqual(refused.operation, "migrate")
+      })
+    )
+
+    it.effect("sessions killed under the store: typed StoreErrors, then the pool reconnects", () =>
+      Effect.gen(function* () {
+        const db = yield* TestDatabase.TestDatabase
+        const sql = yield* SqlClient
+        const store = yield* build(layerPostgresStore({ url: db.url, tableName: "killed", maxConnections: 2 }))
+        assert.strictEqual(yield* store.enqueue(job("before")), "enqueued")
+        const killed = yield* sql<{ n: number }>`
+          SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+          WHERE datname = ${db.name} AND application_name = 'fibervisor-durable'`
+        assert.isAbove(killed[0]!.n, 0)
+        // Each call either fails with a StoreError (never a defect) or succeeds on a fresh session;
+        // a bounded number of calls gets through.
+        let outcome: string | undefined
+        for (let i = 0; i < 20 && outcome === undefined; i++) {
+          const exit = yield* Effect.exit(store.enqueue(job("after")))
+          if (Exit.isSuccess(exit)) outcome = exit.value
+          else assert.strictEqual(failure(exit)._tag, "StoreError")
+        }
+        assert.strictEqual(outcome, "enqueued")
+        assert.strictEqual((yield* store.counts("k")).pending, 2)
       })
     )
 

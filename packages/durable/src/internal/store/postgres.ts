@@ -4,7 +4,9 @@
  *
  * Data flow: the service calls an operation with the times it read from `Clock` → one SQL
  * statement with bound parameters (table names are validated identifiers spliced into the text)
- * → rows read positionally (`sqlRow.ts`).
+ * → rows read positionally (`sqlRow.ts`). Writes that many fibers make at once (enqueue,
+ * complete, fail, release) go through `sqlBatch.ts`: concurrent calls share one statement
+ * (`postgresBatch.ts`), so they share one commit.
  *
  * How each invariant of the contract is kept:
  * - In-flight dedupe: the unique partial index on (kind, key) where pending or running; enqueue is
@@ -27,7 +29,7 @@ import { StoreError } from "../storeError.js"
 import { migrateNames, type PostgresNames, postgresNames, type PostgresTableOptions } from "./postgresSchema.js"
 import { InvalidStoreOptions, knownKeys } from "./sqlOptions.js"
 import { type FailItem, type LeaseItem, makeBatcher } from "./sqlBatch.js"
-import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredMessage, rowId } from "./sqlRow.js"
+import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredSql, rowId } from "./sqlRow.js"
 import { postgresBatches } from "./postgresBatch.js"
 
 /**
@@ -74,7 +76,7 @@ ${insertInto} SELECT ${insertValues} FROM ledger ON CONFLICT DO NOTHING RETURNIN
   WHERE kind = $1::text AND status = 'running' AND locked_until <= $2::bigint
   ORDER BY run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED
 ), dead AS (
-  UPDATE ${n.table} AS d SET status = 'failed', ${unlock}, last_error = $6::text, finished_at = $2::bigint, updated_at = $2::bigint
+  UPDATE ${n.table} AS d SET status = 'failed', ${unlock}, last_error = ${leaseExpiredSql("d")}, finished_at = $2::bigint, updated_at = $2::bigint
   FROM expired WHERE d.id = expired.id AND expired.exhausted
   RETURNING d.id
 ), due AS (
@@ -204,14 +206,7 @@ const make = Effect.fnUntraced(function* (sql: SqlClient, names: PostgresNames) 
       input.limit < 1
         ? Effect.succeed([])
         : Effect.map(
-            values("claim", q.claim, [
-              input.kind,
-              input.now,
-              input.limit,
-              input.worker,
-              input.now + input.lockFor,
-              leaseExpiredMessage
-            ]),
+            values("claim", q.claim, [input.kind, input.now, input.limit, input.worker, input.now + input.lockFor]),
             (rows) => rows.map(decodeRow).sort(byDueThenId)
           ),
     refresh: (leases, now, lockFor) => {

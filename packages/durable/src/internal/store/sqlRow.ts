@@ -68,5 +68,10 @@ export const isRowId = (id: string): boolean => /^[0-9]{1,15}$/.test(id)
 /** The canonical form of a row id (`"012"` → `"12"`), or `undefined` for a string that is not one. */
 export const rowId = (id: string): string | undefined => (isRowId(id) ? String(Number(id)) : undefined)
 
-/** The message a row dead-lettered because its lease expired at `maxAttempts` carries. */
-export const leaseExpiredMessage = "lease expired at the last allowed attempt (the worker stopped answering)"
+/**
+ * The `lastError` of a row dead-lettered because its lease expired at `maxAttempts` (the memory
+ * store writes the same text): "lease expired during attempt 3 of 3". SQL text over the row's
+ * columns, for both dialects (`||` concatenates in Postgres and SQLite).
+ */
+export const leaseExpiredSql = (alias: string): string =>
+  `'lease expired during attempt ' || ${alias}.attempts || ' of ' || ${alias}.max_attempts`

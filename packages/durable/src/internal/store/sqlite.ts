@@ -8,7 +8,8 @@
  * lock up front, so several processes on one file never interleave inside an operation and never
  * deadlock on a read-to-write upgrade. WAL mode lets readers run beside the writer; `busy_timeout`
  * makes a process wait for the lock instead of failing (the wait blocks its event loop:
- * `node:sqlite` is synchronous).
+ * `node:sqlite` is synchronous). Concurrent writes of one process (enqueue, complete, fail,
+ * release) are grouped by `sqlBatch.ts` into one transaction: one commit, one fsync.
  *
  * How each invariant is kept:
  * - In-flight dedupe: the unique partial index on (kind, key) where pending or running;
@@ -26,7 +27,7 @@ import { StoreError } from "../storeError.js"
 import { migrateSqliteNames, type SqliteNames, sqliteNames, type SqliteTableOptions } from "./sqliteSchema.js"
 import { InvalidStoreOptions, knownKeys } from "./sqlOptions.js"
 import { type FailItem, type LeaseItem, makeBatcher } from "./sqlBatch.js"
-import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredMessage, rowId } from "./sqlRow.js"
+import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredSql, rowId } from "./sqlRow.js"
 
 /**
  * Options of the SQLite store: the database file (or a `client` you already have) and the table.
@@ -68,7 +69,7 @@ VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?5, ?6, ?6) ON CONFLICT DO NOTHING RETURNI
     ledger: `INSERT INTO ${n.keys} (kind, key, created_at)
 SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM ${n.table} WHERE kind = ?1 AND key = ?2)
 ON CONFLICT DO NOTHING RETURNING 1`,
-    deadLetterExpired: `UPDATE ${n.table} SET status = 'failed', ${unlock}, last_error = ?3, finished_at = ?2, updated_at = ?2
+    deadLetterExpired: `UPDATE ${n.table} SET status = 'failed', ${unlock}, last_error = ${leaseExpiredSql(n.table)}, finished_at = ?2, updated_at = ?2
 WHERE kind = ?1 AND status = 'running' AND locked_until <= ?2 AND attempts >= max_attempts`,
     // Each branch is an ordered index scan with its own LIMIT; the merge keeps (run_at, id) order.
     claim: `UPDATE ${n.table} SET status = 'running', attempts = attempts + 1, token = lower(hex(randomblob(16))),
@@ -190,7 +191,7 @@ const make = Effect.fnUntraced(function* (sql: SqlClient, names: SqliteNames) {
         : sql
             .withTransaction(
               Effect.andThen(
-                values(q.deadLetterExpired, [input.kind, input.now, leaseExpiredMessage]),
+                values(q.deadLetterExpired, [input.kind, input.now]),
                 values(q.claim, [input.kind, input.now, input.limit, input.worker, input.now + input.lockFor])
               )
             )
