@@ -80,6 +80,7 @@ describe("bench:durable", () => {
         concurrency: 10,
         producers: 8,
         durablePollMs: 100,
+        sqliteSynchronous: "full",
         placement: "in-process"
       },
       systems: [{ id: "bullmq", label: "BullMQ" }],
@@ -118,6 +119,7 @@ describe("bench:durable", () => {
         concurrency: 10,
         producers: 8,
         durablePollMs: 100,
+        sqliteSynchronous: "full",
         placement: "in-process"
       },
       systems: [{ id: "bullmq", label: "BullMQ" }],

@@ -11,8 +11,6 @@
  */
 import { Effect, Exit, Layer, ManagedRuntime, Schema, Scope } from "effect"
 import { DurableOffload } from "@fibervisor/durable"
-import { layerPostgresStore } from "@fibervisor/durable/internal/store/postgres"
-import { layerSqliteStore } from "@fibervisor/durable/internal/store/sqlite"
 import type { BenchConsumers, BenchQueue, BenchSystem } from "./system.js"
 
 const tableName = "fv_bench_jobs"
@@ -22,18 +20,20 @@ export interface DurableBackend {
   /** Postgres URL or SQLite file name. */
   readonly location: string
   readonly pollMs: number
+  /** SQLite only: `full` (the store's default: a commit survives a power loss) or `normal` (WAL: survives a process crash). */
+  readonly synchronous: "full" | "normal"
 }
 
-/** A store client of its own: a pool of `connections` on Postgres, one connection on SQLite (default settings: WAL, synchronous FULL). */
-const storeLayer = (backend: DurableBackend, connections: number) =>
+/** A DurableOffload service on a store client of its own: a pool of `connections` on Postgres, one connection on SQLite (WAL). */
+const durableLayer = (backend: DurableBackend, connections: number) =>
   Layer.orDie(
     backend.store === "pg"
-      ? layerPostgresStore({ url: backend.location, tableName, maxConnections: connections })
-      : layerSqliteStore({ filename: backend.location, tableName })
+      ? DurableOffload.layerPostgres({ url: backend.location, tableName, maxConnections: connections })
+      : DurableOffload.layerSqlite({ filename: backend.location, tableName, synchronous: backend.synchronous })
   )
 
 export const durableSystem = async (backend: DurableBackend, version: string): Promise<BenchSystem> => {
-  const producer = ManagedRuntime.make(DurableOffload.layer.pipe(Layer.provideMerge(storeLayer(backend, 10))))
+  const producer = ManagedRuntime.make(durableLayer(backend, 10))
   await producer.context()
   return {
     id: `durable-${backend.store}`,
@@ -52,9 +52,7 @@ export const durableSystem = async (backend: DurableBackend, version: string): P
           if (outcome !== "enqueued") throw new Error(`DurableOffload: job ${i} ${outcome}`)
         },
         consumers: async (count, onRun) => {
-          const clients = Array.from({ length: count }, () =>
-            ManagedRuntime.make(DurableOffload.layer.pipe(Layer.provideMerge(storeLayer(backend, 4))))
-          )
+          const clients = Array.from({ length: count }, () => ManagedRuntime.make(durableLayer(backend, 4)))
           await Promise.all(clients.map((client) => client.context()))
           const scopes: Array<Scope.Closeable> = []
           const consumers: BenchConsumers = {

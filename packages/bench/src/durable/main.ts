@@ -1,5 +1,5 @@
 /**
- * `pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--poll-ms MS] [--repeats R] [--only id,id] [--out file] [--no-save]`
+ * `pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--poll-ms MS] [--repeats R] [--sqlite-synchronous full|normal] [--only id,id] [--out file] [--no-save]`
  *
  * Throughput of durable job queues on this machine, in one run: DurableOffload on Postgres and on
  * SQLite, BullMQ on the local Redis, pg-boss on the local Postgres — the same job count, the same
@@ -22,7 +22,7 @@ import { type DurableResults, problems, table } from "./results.js"
 import type { BenchSystem } from "./system.js"
 
 const usage =
-  "usage: pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--poll-ms MS] [--repeats R] [--only id,id] [--out file] [--no-save]"
+  "usage: pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--poll-ms MS] [--repeats R] [--sqlite-synchronous full|normal] [--only id,id] [--out file] [--no-save]"
 
 /** Every system, in the order they run. */
 export const systemIds = ["durable-pg", "durable-sqlite", "bullmq", "pg-boss"] as const
@@ -38,6 +38,7 @@ interface Args {
   readonly producers: number
   readonly pollMs: number
   readonly repeats: number
+  readonly synchronous: "full" | "normal"
   readonly only: ReadonlyArray<string>
   readonly out: string | undefined
   readonly save: boolean
@@ -61,6 +62,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args => {
   let producers = 8
   let pollMs = 100
   let repeats: number | undefined
+  let synchronous: "full" | "normal" = "full"
   let only: ReadonlyArray<string> = systemIds
   let out: string | undefined
   let save = true
@@ -74,7 +76,12 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args => {
     else if (arg === "--producers") producers = positiveInt(arg, argv[++i])
     else if (arg === "--poll-ms") pollMs = positiveInt(arg, argv[++i])
     else if (arg === "--repeats") repeats = positiveInt(arg, argv[++i])
-    else if (arg === "--workers") workers = (argv[++i] ?? "").split(",").map((w) => positiveInt(arg, w))
+    else if (arg === "--sqlite-synchronous") {
+      const value = argv[++i]
+      if (value !== "full" && value !== "normal")
+        fail(`--sqlite-synchronous: full or normal, got ${JSON.stringify(value)}`)
+      synchronous = value as "full" | "normal"
+    } else if (arg === "--workers") workers = (argv[++i] ?? "").split(",").map((w) => positiveInt(arg, w))
     else if (arg === "--only") {
       only = (argv[++i] ?? "").split(",").filter((s) => s !== "")
       const unknown = only.filter((id) => !(systemIds as ReadonlyArray<string>).includes(id))
@@ -96,6 +103,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): Args => {
     producers,
     pollMs,
     repeats: repeats ?? (quick ? 1 : 3),
+    synchronous,
     only,
     out,
     save
@@ -126,12 +134,20 @@ const main = async () => {
     for (const id of args.only) {
       if (id === "durable-pg")
         systems.push(
-          await durableSystem({ store: "pg", location: database.url, pollMs: args.pollMs }, versions.durable)
+          await durableSystem(
+            { store: "pg", location: database.url, pollMs: args.pollMs, synchronous: args.synchronous },
+            versions.durable
+          )
         )
       else if (id === "durable-sqlite")
         systems.push(
           await durableSystem(
-            { store: "sqlite", location: join(sqliteDir, "durable.db"), pollMs: args.pollMs },
+            {
+              store: "sqlite",
+              location: join(sqliteDir, "durable.db"),
+              pollMs: args.pollMs,
+              synchronous: args.synchronous
+            },
             versions.durable
           )
         )
@@ -182,6 +198,7 @@ const main = async () => {
       concurrency: args.concurrency,
       producers: args.producers,
       durablePollMs: args.pollMs,
+      sqliteSynchronous: args.synchronous,
       placement: "in-process"
     },
     systems: systems.map(({ id, label }) => ({ id, label })),
@@ -193,7 +210,8 @@ const main = async () => {
   console.error(`${((Date.now() - started) / 1000).toFixed(1)} s`)
   const json = `${JSON.stringify(results, null, 2)}\n`
   if (args.out !== undefined) writeFileSync(args.out, json)
-  if (args.save && !args.quick && args.only.length === systemIds.length) {
+  // The kept results are the default settings' (a full run of every system).
+  if (args.save && !args.quick && args.only.length === systemIds.length && args.synchronous === "full") {
     writeFileSync(savedDurableResults, json)
     console.error(`saved ${savedDurableResults}`)
   }

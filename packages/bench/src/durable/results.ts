@@ -28,6 +28,8 @@ export interface DurableResults {
     readonly producers: number
     /** DurableOffload's idle poll interval (its workers cannot be woken by another client's enqueue). */
     readonly durablePollMs: number
+    /** DurableOffload on SQLite: `PRAGMA synchronous` (`full` by default). */
+    readonly sqliteSynchronous: "full" | "normal"
     /** Where the consumers run: every consumer is an in-process instance with its own connections. */
     readonly placement: "in-process"
   }

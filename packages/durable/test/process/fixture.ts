@@ -15,7 +15,7 @@ import { Reactivity } from "effect/reactivity"
 import { DurableOffload } from "../../src/index.js"
 import { kinds, type Payload } from "./kinds.js"
 import { createGatesTable, createRunsTable, type RunOutcome } from "./runLog.js"
-import { storeLayer } from "./stores.js"
+import { durableLayer } from "./stores.js"
 
 const env = (name: string): string => {
   const value = process.env[name]
@@ -80,8 +80,9 @@ const main = Effect.gen(function* () {
     grace: Number(env("FV_GRACE_MS")),
     workerId: `${worker}-${process.pid}`
   }).pipe(
-    Layer.provide(DurableOffload.layer),
-    Layer.provide(storeLayer(env("FV_STORE") === "sqlite" ? "sqlite" : "pg", env("FV_STORE_LOCATION"), env("FV_TABLE")))
+    Layer.provide(
+      durableLayer(env("FV_STORE") === "sqlite" ? "sqlite" : "pg", env("FV_STORE_LOCATION"), env("FV_TABLE"))
+    )
   )
   yield* Layer.build(app)
   console.log(`fixture ready ${worker} pid ${process.pid}`)

@@ -154,6 +154,50 @@ describe("check", () => {
     ])
   })
 
+  it("attempts: an attempt claimed by a worker killed before it logged is allowed only after a SIGKILL", () => {
+    const runs = [run({ key: "k1", startedAt: 3000, pid: B, attempt: 2 })]
+    const finals = { k1: { status: "completed" as const, attempts: 2 } }
+    const killed = check(
+      observe({
+        expected: [job("k1")],
+        finals,
+        runs,
+        signals: [{ pid: A, signal: "SIGKILL", at: 500 }],
+        exits: [[A, 600]]
+      })
+    )
+    expect(killed.violations).toEqual([])
+    expect(killed.unloggedAttempts).toEqual([{ key: "work/k1", attempts: 1 }])
+    expect(check(observe({ expected: [job("k1")], finals, runs })).violations).toEqual([
+      "work/k1: b(pid 202) attempt 2 [completed] should carry attempt 1",
+      "work/k1: the store counted 2 attempt(s), the workers ran 1 counted run(s): b(pid 202) attempt 2 [completed]"
+    ])
+    // The kill came after the run that skipped an attempt: no excuse.
+    expect(
+      check(
+        observe({
+          expected: [job("k1")],
+          finals,
+          runs,
+          signals: [{ pid: A, signal: "SIGKILL", at: 4000 }],
+          exits: [[A, 4100]]
+        })
+      ).violations
+    ).toHaveLength(1)
+    // A `once` job whose only attempt was claimed by the killed worker: dead-lettered, no run.
+    const deadOnExpiry = check(
+      observe({
+        expected: [job("k1", { maxAttempts: 1, outcome: "failed" })],
+        finals: { k1: { status: "failed", attempts: 1 } },
+        runs: [],
+        signals: [{ pid: A, signal: "SIGKILL", at: 500 }],
+        exits: [[A, 600]]
+      })
+    )
+    expect(deadOnExpiry.violations).toEqual([])
+    expect(deadOnExpiry.unloggedAttempts).toEqual([{ key: "work/k1", attempts: 1 }])
+  })
+
   it("attempts: a released (interrupted) run is not counted and its number is used again", () => {
     const released = [
       run({ key: "k1", startedAt: 0, finishedAt: 1500, outcome: "interrupted" }),
@@ -195,8 +239,8 @@ describe("check", () => {
       })
     )
     expect(verdict.violations).toEqual([
-      "work/k1: the store counted 1 attempt(s), the workers ran 2 counted run(s): a(pid 101) attempt 1 [interrupted], b(pid 202) attempt 1 [completed]",
-      "work/k1: b(pid 202) attempt 1 [completed] should carry attempt 2"
+      "work/k1: b(pid 202) attempt 1 [completed] should carry attempt 2",
+      "work/k1: the store counted 1 attempt(s), the workers ran 2 counted run(s): a(pid 101) attempt 1 [interrupted], b(pid 202) attempt 1 [completed]"
     ])
   })
 

@@ -9,7 +9,9 @@
  *   re-claimed: such overlaps are returned in `leaseOverlaps` (reported, not violations). A killed
  *   process's run ends at the SIGKILL.
  * - Attempts counted exactly: a key's `attempts` in the store equals its counted runs (every run
- *   but those interrupted after their process's SIGTERM: released by the shutdown, not counted); counted runs carry
+ *   but those interrupted after their process's SIGTERM: released by the shutdown, not counted),
+ *   plus at most one attempt per SIGKILL claimed by the killed worker before its handler could log
+ *   (`unloggedAttempts`, reported); counted runs carry
  *   attempt numbers 1, 2, … in start order, and a released run carries the number its successor
  *   gets again.
  * - Dead letters: a key expected to fail ends `failed` with exactly `maxAttempts` attempts.
@@ -67,6 +69,8 @@ export interface LeaseOverlap {
 export interface Verdict {
   readonly violations: ReadonlyArray<string>
   readonly leaseOverlaps: ReadonlyArray<LeaseOverlap>
+  /** Attempts the store counted whose worker was SIGKILLed before its handler logged the run: reported. */
+  readonly unloggedAttempts: ReadonlyArray<{ readonly key: string; readonly attempts: number }>
   /** SIGTERM → exit (ms) and the runs started after the signal (from a claim in flight), per stopped pid: reported. */
   readonly drains: ReadonlyArray<{ readonly pid: number; readonly ms: number; readonly startedAfter: number }>
   readonly runs: number
@@ -94,6 +98,7 @@ export const check = (observed: Observed): Verdict => {
   const { concurrencyOf, expected, finals, runs, signals, exits, graceMs, now } = observed
   const violations: Array<string> = []
   const leaseOverlaps: Array<LeaseOverlap> = []
+  const unloggedAttempts: Array<{ key: string; attempts: number }> = []
 
   /** Interrupted by its process's shutdown (after a SIGTERM): released, the attempt not counted. */
   const released = (run: Run): boolean =>
@@ -139,21 +144,35 @@ export const check = (observed: Observed): Verdict => {
       }
     }
 
-    // Attempts counted exactly.
-    const counted = mine.filter((run) => !released(run))
-    if (final.attempts !== counted.length) {
-      violations.push(
-        `${id}: the store counted ${final.attempts} attempt(s), the workers ran ${counted.length} counted run(s): ` +
-          mine.map(describeRun).join(", ")
-      )
-    }
+    // Attempts counted exactly. A worker SIGKILLed between its claim and its handler's first log
+    // write leaves an attempt counted by the store with no run logged: allowed only as the attempt
+    // numbers' gap before a run that started after a SIGKILL, or at the end of a key whose worker
+    // was killed, at most one per SIGKILL (one worker holds a key at a time); reported.
+    const kills = signals.filter((s) => s.signal === "SIGKILL")
     let next = 1
+    let unlogged = 0
     for (const run of mine) {
+      const gap = run.attempt - next
+      if (gap > 0 && unlogged + gap <= kills.filter((k) => k.at < run.startedAt).length) {
+        unlogged += gap
+        next = run.attempt
+      }
       if (run.attempt !== next) {
         violations.push(`${id}: ${describeRun(run)} should carry attempt ${next}`)
       }
       if (!released(run)) next++
     }
+    const counted = mine.filter((run) => !released(run))
+    const trailing = final.attempts - counted.length - unlogged
+    if (trailing > 0 && unlogged + trailing <= kills.length) unlogged += trailing
+    if (final.attempts !== counted.length + unlogged) {
+      violations.push(
+        `${id}: the store counted ${final.attempts} attempt(s), the workers ran ${counted.length} counted run(s)` +
+          (unlogged > 0 ? ` (+ ${unlogged} claimed by a killed worker, never logged)` : "") +
+          `: ${mine.map(describeRun).join(", ")}`
+      )
+    }
+    if (unlogged > 0) unloggedAttempts.push({ key: id, attempts: unlogged })
 
     // Dead letters after maxAttempts.
     if (job.outcome === "failed" && final.status === "failed" && final.attempts !== job.maxAttempts) {
@@ -197,5 +216,5 @@ export const check = (observed: Observed): Verdict => {
     if (killed === undefined) drains.push({ pid: stop.pid, ms: exitedAt - stop.at, startedAfter: total })
   }
 
-  return { violations, leaseOverlaps, drains, runs: runs.length }
+  return { violations, leaseOverlaps, unloggedAttempts, drains, runs: runs.length }
 }

@@ -18,13 +18,13 @@
  * Each function returns the verdict (violations are asserted empty by the caller, with the
  * scenario's own expectations).
  */
-import { Effect, Layer, ManagedRuntime, Option } from "effect"
+import { Effect, ManagedRuntime, Option } from "effect"
 import { DurableOffload } from "../../src/index.js"
 import { type Harness, makeHarness, waitFor, type Worker } from "./harness.js"
 import { type Expected, type Final, check, jobId, type Verdict } from "./invariants.js"
 import { type KindName, kinds, maxAttemptsOf, type Payload } from "./kinds.js"
 import type { Run, RunLog } from "./runLog.js"
-import { storeLayer } from "./stores.js"
+import { durableLayer } from "./stores.js"
 
 /** Where a scenario's store lives. */
 export interface Backend {
@@ -46,11 +46,7 @@ interface Producer {
 }
 
 const producerOf = (backend: Backend, table: string): Producer => {
-  const runtime = ManagedRuntime.make(
-    DurableOffload.layer.pipe(
-      Layer.provideMerge(Layer.orDie(storeLayer(backend.store, backend.location(table), table)))
-    )
-  )
+  const runtime = ManagedRuntime.make(durableLayer(backend.store, backend.location(table), table))
   const declared = kinds(settings.concurrency)
   return {
     enqueue: (kind, payload) => runtime.runPromise(DurableOffload.enqueue(declared[kind], payload)),

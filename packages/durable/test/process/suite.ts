@@ -47,6 +47,7 @@ export const processSuite = (
           handlerRuns: verdict.runs,
           violations: verdict.violations.length,
           leaseOverlaps: verdict.leaseOverlaps.map((o) => o.afterPauseMs),
+          unloggedAttempts: verdict.unloggedAttempts.length,
           drainsMs: verdict.drains.map((d) => d.ms),
           startedAfterStop: verdict.drains.map((d) => d.startedAfter)
         }))
