@@ -25,10 +25,10 @@ const usage =
   "usage: pnpm bench:durable [--quick] [--n N] [--workers 1,4] [--concurrency C] [--producers P] [--poll-ms MS] [--repeats R] [--sqlite-synchronous full|normal] [--only id,id] [--out file] [--no-save]"
 
 /** Every system, in the order they run. */
-export const systemIds = ["durable-pg", "durable-sqlite", "bullmq", "pg-boss"] as const
+const systemIds = ["durable-pg", "durable-sqlite", "bullmq", "pg-boss"] as const
 
 /** The results kept for the docs. */
-export const savedDurableResults = `${packageDir}results/durable.json`
+const savedDurableResults = `${packageDir}results/durable.json`
 
 interface Args {
   readonly quick: boolean
@@ -54,7 +54,7 @@ const positiveInt = (flag: string, value: string | undefined): number => {
   return Number.isInteger(n) && n > 0 ? n : fail(`${flag}: expected a positive integer, got ${JSON.stringify(value)}`)
 }
 
-export const parseArgs = (argv: ReadonlyArray<string>): Args => {
+const parseArgs = (argv: ReadonlyArray<string>): Args => {
   let quick = false
   let n: number | undefined
   let workers: ReadonlyArray<number> = [1, 4]
