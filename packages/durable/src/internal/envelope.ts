@@ -10,6 +10,7 @@
  * that is not an envelope, or whose payload no longer decodes (the schema changed), is a typed
  * failure with the reason, never a defect.
  */
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
@@ -24,14 +25,34 @@ interface Stored {
 
 const reasonOf = (e: unknown): string => (e instanceof Error ? e.message : String(e))
 
-/** The calling fiber's span as a `traceparent`, when there is one. */
-export const currentTraceparent: Effect.Effect<string | undefined> = Effect.map(
-  Effect.option(Effect.currentParentSpan),
-  (span) =>
-    Option.isSome(span)
-      ? `00-${span.value.traceId}-${span.value.spanId}-${span.value.sampled ? "01" : "00"}`
-      : undefined
-)
+/**
+ * The calling fiber's span as a `traceparent`, when there is one. Read from the context rather
+ * than with `Effect.currentParentSpan`, whose failure when there is no span builds an error.
+ */
+export const currentTraceparent: Effect.Effect<string | undefined> = Effect.map(Effect.context<never>(), (context) => {
+  const span = Context.getOption(context, Tracer.ParentSpan)
+  return Option.isSome(span)
+    ? `00-${span.value.traceId}-${span.value.spanId}-${span.value.sampled ? "01" : "00"}`
+    : undefined
+})
+
+/** A codec's parsers, built once per codec (building one costs far more than running it). */
+const parsers = new WeakMap<
+  Schema.Codec<unknown, unknown>,
+  {
+    readonly encode: (u: unknown) => Effect.Effect<unknown, Schema.SchemaError>
+    readonly decode: (u: unknown) => Effect.Effect<unknown, Schema.SchemaError>
+  }
+>()
+
+const parsersOf = (codec: Schema.Codec<unknown, unknown>) => {
+  let found = parsers.get(codec)
+  if (found === undefined) {
+    found = { encode: Schema.encodeUnknownEffect(codec), decode: Schema.decodeUnknownEffect(codec) }
+    parsers.set(codec, found)
+  }
+  return found
+}
 
 /** Encodes a payload into the stored text; fails with the reason. */
 export const encode = (
@@ -39,19 +60,21 @@ export const encode = (
   payload: unknown,
   traceparent: string | undefined
 ): Effect.Effect<string, string> =>
-  Schema.encodeUnknownEffect(codec)(payload).pipe(
-    Effect.mapError((e) => e.message),
-    Effect.flatMap((encoded) =>
-      Effect.try({
-        try: () => {
-          const stored: Stored =
-            traceparent === undefined ? { v: 1, payload: encoded } : { v: 1, payload: encoded, traceparent }
-          return JSON.stringify(stored)
-        },
-        catch: (e) => `its encoded form is not JSON: ${reasonOf(e)}`
-      })
+  parsersOf(codec)
+    .encode(payload)
+    .pipe(
+      Effect.mapError((e) => e.message),
+      Effect.flatMap((encoded) =>
+        Effect.try({
+          try: () => {
+            const stored: Stored =
+              traceparent === undefined ? { v: 1, payload: encoded } : { v: 1, payload: encoded, traceparent }
+            return JSON.stringify(stored)
+          },
+          catch: (e) => `its encoded form is not JSON: ${reasonOf(e)}`
+        })
+      )
     )
-  )
 
 /** What a worker reads back: the decoded payload and the producer's trace context. */
 export interface Decoded {
@@ -70,13 +93,15 @@ export const decode = (codec: Schema.Codec<unknown, unknown>, text: string): Eff
         return Effect.fail("the stored text is not a fibervisor envelope (v 1)")
       }
       const stored = parsed as Stored
-      return Schema.decodeUnknownEffect(codec)(stored.payload).pipe(
-        Effect.mapError((e) => e.message),
-        Effect.map((payload) => ({
-          payload,
-          traceparent: typeof stored.traceparent === "string" ? stored.traceparent : undefined
-        }))
-      )
+      return parsersOf(codec)
+        .decode(stored.payload)
+        .pipe(
+          Effect.mapError((e) => e.message),
+          Effect.map((payload) => ({
+            payload,
+            traceparent: typeof stored.traceparent === "string" ? stored.traceparent : undefined
+          }))
+        )
     })
   )
 

@@ -21,8 +21,6 @@
  * - Time comes from `Clock` only (TestClock governs polls, timeouts, retries, leases and grace).
  */
 import { RestartPolicy, Supervisor, Task, TaskContext, type TaskId } from "@fibervisor/core"
-import { hostname } from "node:os"
-import { randomUUID } from "node:crypto"
 import * as Cause from "effect/Cause"
 import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
@@ -39,59 +37,11 @@ import { type InvalidKind, InvalidOptions } from "../DurableOffloadError.js"
 import * as envelope from "./envelope.js"
 import type { ResolvedKind } from "./kind.js"
 import * as metrics from "./metrics.js"
-import { durationMillis, knownKeys, label, positiveMillis } from "./options.js"
+import { reasonOf } from "./reason.js"
 import { delayAfter } from "./retry.js"
 import { type Internals, internalsOf, type LocalRun, nextDue, noteDue, resolved, safeRedact } from "./service.js"
 import type { JobRow } from "./store.js"
-
-/** The workers' settings, defaults applied. */
-export interface Settings {
-  readonly pollMs: number
-  readonly leaseMs: number
-  readonly refreshMs: number
-  readonly graceMs: number
-  readonly workerId: string
-}
-
-/** How often a poller reads its kind's pending count for the `fibervisor_offload_queued` gauge. */
-export const queuedEveryMs = 15_000
-
-/** How long a run interrupted at the end of the drain may take to release its job before it is abandoned. */
-export const releaseWaitMs = 5_000
-
-const known = ["pollInterval", "lease", "refreshEvery", "grace", "workerId"]
-
-/** Checks the options of `workers`. */
-export const settings = (options: WorkersOptions | undefined): Result.Result<Settings, InvalidOptions> => {
-  const fail = (field: string, reason: string) =>
-    Result.fail(new InvalidOptions({ operation: "workers", field, reason }))
-  const checked = knownKeys(options, known)
-  if (Result.isFailure(checked)) return fail(checked.failure.field, checked.failure.reason)
-  const o = checked.success
-  const poll = o.pollInterval === undefined ? Result.succeed(1_000) : positiveMillis(o.pollInterval)
-  if (Result.isFailure(poll)) return fail("pollInterval", poll.failure)
-  const lease = o.lease === undefined ? Result.succeed(30_000) : positiveMillis(o.lease)
-  if (Result.isFailure(lease)) return fail("lease", lease.failure)
-  const refresh = o.refreshEvery === undefined ? Result.succeed(lease.success / 3) : positiveMillis(o.refreshEvery)
-  if (Result.isFailure(refresh)) return fail("refreshEvery", refresh.failure)
-  if (refresh.success >= lease.success) {
-    return fail("refreshEvery", `must be shorter than lease (${lease.success} ms), got ${refresh.success} ms`)
-  }
-  const grace = o.grace === undefined ? Result.succeed(10_000) : durationMillis(o.grace)
-  if (Result.isFailure(grace)) return fail("grace", grace.failure)
-  const id =
-    o.workerId === undefined
-      ? Result.succeed(`${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`)
-      : label(o.workerId, 200)
-  if (Result.isFailure(id)) return fail("workerId", id.failure)
-  return Result.succeed({
-    pollMs: poll.success,
-    leaseMs: lease.success,
-    refreshMs: refresh.success,
-    graceMs: grace.success,
-    workerId: id.success
-  })
-}
+import { queuedEveryMs, releaseWaitMs, type Settings, settings } from "./workerSettings.js"
 
 interface Worker {
   readonly internals: Internals
@@ -106,35 +56,6 @@ const annotations = (kind: ResolvedKind, row: JobRow) => ({
   jobId: row.id,
   attempt: row.attempts
 })
-
-const clip = (text: string): string => (text.length > 500 ? `${text.slice(0, 500)}…` : text)
-
-const describeValue = (u: unknown): string => {
-  if (typeof u === "string") return u
-  if (u instanceof Error) return `${u.name}: ${u.message}`
-  if (typeof u === "object" && u !== null && "_tag" in u) {
-    const message = "message" in u && typeof u.message === "string" && u.message !== "" ? `: ${u.message}` : ""
-    return `${String(u._tag)}${message}`
-  }
-  try {
-    return JSON.stringify(u) ?? String(u)
-  } catch {
-    return String(u)
-  }
-}
-
-/**
- * A failed attempt's reason, one line (stored as `lastError`, logged): a failure's own message
- * (`"503 from upstream"`, `"Error: boom"`, `"Tag: message"`), `"defect: …"` for a defect,
- * `"interrupted"` when the handler interrupted itself.
- */
-export const reasonOf = (cause: Cause.Cause<unknown>): string => {
-  const failure = cause.reasons.find(Cause.isFailReason)
-  if (failure !== undefined) return clip(describeValue(failure.error).split("\n")[0]!)
-  const defect = cause.reasons.find(Cause.isDieReason)
-  if (defect !== undefined) return clip(`defect: ${describeValue(defect.defect).split("\n")[0]!}`)
-  return Cause.hasInterrupts(cause) ? "interrupted" : clip(Cause.pretty(cause).split("\n")[0] ?? "failed")
-}
 
 const firstLine = reasonOf
 

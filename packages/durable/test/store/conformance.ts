@@ -357,6 +357,26 @@ const scenarios: ReadonlyArray<readonly [string, Scenario]> = [
       })
   ],
   [
+    "a claim dead-letters every expired row at maxAttempts, whatever its limit",
+    (store) =>
+      Effect.gen(function* () {
+        yield* store.enqueue(job("first", { maxAttempts: 3 }))
+        yield* store.enqueue(job("last-a", { maxAttempts: 1 }))
+        yield* store.enqueue(job("last-b", { maxAttempts: 1 }))
+        assert.strictEqual((yield* store.claim({ kind: "k", worker: "w", limit: 3, now: t0, lockFor: 10 })).length, 3)
+        // All three leases expired. The claim's one slot goes to "first"; both others are dead.
+        const claimed = yield* store.claim({ kind: "k", worker: "w", limit: 1, now: t0 + 10, lockFor: 10 })
+        assert.deepStrictEqual(
+          claimed.map((row) => [row.key, row.attempts]),
+          [["first", 2]]
+        )
+        const counts = yield* store.counts("k")
+        assert.strictEqual(counts.failed, 2)
+        assert.strictEqual(counts.running, 1)
+        assert.strictEqual((yield* inspectOrFail(store, "last-b")).lastError, "lease expired during attempt 1 of 1")
+      })
+  ],
+  [
     "an expired row is claimed in runAt order among the pending ones",
     (store) =>
       Effect.gen(function* () {

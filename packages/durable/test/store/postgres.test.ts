@@ -254,6 +254,11 @@ describe("Postgres store", () => {
         )
         assert.strictEqual(fromClient._tag, "InvalidStoreOptions")
         assert.isFalse(yield* tableExists("refused"))
+        // Checked before connecting: with a server that does not answer, the name is still what fails.
+        const early = failure(
+          yield* Effect.exit(build(layerPostgresStore({ url: "postgres://postgres@127.0.0.1:1/x", tableName: "Bad" })))
+        )
+        assert.strictEqual(early._tag, "InvalidStoreOptions")
       })
     )
 

@@ -4,7 +4,7 @@ import { Context, Effect, Exit, Layer } from "effect"
 import * as Reactivity from "effect/reactivity/Reactivity"
 import { SqlClient } from "effect/sql/SqlClient"
 import { execFile } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { DatabaseSync } from "node:sqlite"
@@ -164,6 +164,13 @@ describe("SQLite store", () => {
         )
         assert.strictEqual(fromClient._tag, "InvalidStoreOptions")
         assert.isFalse(yield* tableExists("refused"))
+        // Checked before the file is opened: a refused table name leaves no file behind.
+        const never = join(dir, "never-created.db")
+        assert.strictEqual(
+          failure(yield* Effect.exit(build(layerSqliteStore({ filename: never, tableName: "no spaces" }))))._tag,
+          "InvalidStoreOptions"
+        )
+        assert.isFalse(existsSync(never))
       })
     )
   })

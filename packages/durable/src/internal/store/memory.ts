@@ -4,13 +4,17 @@
  * instance; nothing is shared between two `make` calls.
  *
  * Data flow: `rows` holds every row by id; `byKey` lists the ids of one (kind, key) oldest first
- * (`inspect`, dedupe, `cancel`); `active` holds, per kind, the `pending` and `running` rows — the
- * only ones `claim` looks at, so a claim costs the in-flight work, not the history. `ever` is the
- * "ever" ledger: keys enqueued under `dedupe: "ever"`, kept when `cleanup` deletes their rows.
+ * (`inspect`, dedupe, `cancel`); per kind, `queues` holds the `pending` rows in a binary heap by
+ * (`runAt`, insertion) and `running` the `running` rows, so a claim costs O(log n) per row taken
+ * plus the running rows (few: bounded by the workers' concurrency), never the whole backlog.
+ * `ever` is the "ever" ledger: keys enqueued under `dedupe: "ever"`, kept when `cleanup` deletes
+ * their rows.
  *
  * Invariants: every operation is synchronous inside one `Effect.sync`, so it is atomic with respect
- * to other fibers (one JS thread); a row object is never mutated, it is replaced; `active` holds
- * exactly the rows whose status is `pending` or `running`; `seq` orders insertion.
+ * to other fibers (one JS thread); a row object is never mutated, it is replaced, and every
+ * replacement bumps the entry's `version`; a heap node is live only while its entry is `pending`
+ * with the node's version (stale nodes are dropped when they surface: lazy deletion); `running`
+ * holds exactly the rows whose status is `running`; `seq` orders insertion.
  */
 import { Effect, Layer } from "effect"
 import type { ClaimInput, Counts, DurableStore, EnqueueInput, JobRow, JobStatus } from "../store.js"
@@ -19,6 +23,59 @@ import { Store } from "../store.js"
 interface Entry {
   row: JobRow
   readonly seq: number
+  /** Bumped on every replacement of `row`. */
+  version: number
+}
+
+/** A pending row in a kind's queue, as of one version of it. */
+interface Node {
+  readonly entry: Entry
+  readonly runAt: number
+  readonly seq: number
+  readonly version: number
+}
+
+const before = (a: Node, b: Node): boolean => a.runAt < b.runAt || (a.runAt === b.runAt && a.seq < b.seq)
+
+/** A binary min-heap of nodes by (`runAt`, `seq`). */
+class Heap {
+  private readonly nodes: Array<Node> = []
+  get size(): number {
+    return this.nodes.length
+  }
+  peek(): Node | undefined {
+    return this.nodes[0]
+  }
+  push(node: Node): void {
+    const nodes = this.nodes
+    nodes.push(node)
+    let i = nodes.length - 1
+    while (i > 0) {
+      const parent = (i - 1) >>> 1
+      if (!before(nodes[i]!, nodes[parent]!)) break
+      ;[nodes[i], nodes[parent]] = [nodes[parent]!, nodes[i]!]
+      i = parent
+    }
+  }
+  pop(): Node | undefined {
+    const nodes = this.nodes
+    const top = nodes[0]
+    const last = nodes.pop()
+    if (top === undefined || last === undefined || nodes.length === 0) return top
+    nodes[0] = last
+    let i = 0
+    for (;;) {
+      const l = 2 * i + 1
+      const r = l + 1
+      let m = i
+      if (l < nodes.length && before(nodes[l]!, nodes[m]!)) m = l
+      if (r < nodes.length && before(nodes[r]!, nodes[m]!)) m = r
+      if (m === i) break
+      ;[nodes[i], nodes[m]] = [nodes[m]!, nodes[i]!]
+      i = m
+    }
+    return top
+  }
 }
 
 const identity = (kind: string, key: string): string => `${kind.length}:${kind}${key}`
@@ -31,26 +88,41 @@ const isActive = (status: JobStatus): boolean => status === "pending" || status 
 export const make = (): DurableStore => {
   const rows = new Map<string, Entry>()
   const byKey = new Map<string, Array<string>>()
-  const active = new Map<string, Map<string, Entry>>()
+  const queues = new Map<string, Heap>()
+  const running = new Map<string, Map<string, Entry>>()
   const ever = new Set<string>()
   let seq = 0
   let tokens = 0
 
-  const activeOf = (kind: string): Map<string, Entry> => {
-    let map = active.get(kind)
+  const queueOf = (kind: string): Heap => {
+    let heap = queues.get(kind)
+    if (heap === undefined) {
+      heap = new Heap()
+      queues.set(kind, heap)
+    }
+    return heap
+  }
+  const runningOf = (kind: string): Map<string, Entry> => {
+    let map = running.get(kind)
     if (map === undefined) {
       map = new Map()
-      active.set(kind, map)
+      running.set(kind, map)
     }
     return map
   }
 
-  /** Replaces a row, keeping `active` in step with its status. */
+  /** Replaces a row, keeping the kind's queue and running set in step with its status. */
   const put = (entry: Entry, row: JobRow): void => {
     entry.row = row
-    if (isActive(row.status)) activeOf(row.kind).set(row.id, entry)
-    else active.get(row.kind)?.delete(row.id)
+    entry.version++
+    if (row.status === "running") runningOf(row.kind).set(row.id, entry)
+    else running.get(row.kind)?.delete(row.id)
+    if (row.status === "pending") {
+      queueOf(row.kind).push({ entry, runAt: row.runAt, seq: entry.seq, version: entry.version })
+    }
   }
+
+  const live = (node: Node): boolean => node.entry.version === node.version && node.entry.row.status === "pending"
 
   const latest = (kind: string, key: string): Entry | undefined => {
     const ids = byKey.get(identity(kind, key))
@@ -82,6 +154,7 @@ export const make = (): DurableStore => {
     const id = String(++seq)
     const entry: Entry = {
       seq,
+      version: 0,
       row: {
         id,
         kind: input.kind,
@@ -109,34 +182,53 @@ export const make = (): DurableStore => {
   }
 
   const claim = (input: ClaimInput): ReadonlyArray<JobRow> => {
-    const kindRows = active.get(input.kind)
-    if (kindRows === undefined || input.limit <= 0) return []
-    const due: Array<Entry> = []
-    for (const entry of kindRows.values()) {
+    if (input.limit <= 0) return []
+    // As the SQL stores do: first every expired lease that was its row's last attempt is
+    // dead-lettered (crash recovery: that attempt counted, none is left); then the first `limit`
+    // due rows — pending ones, and running ones whose lease expired — are claimed.
+    const expired: Array<Entry> = []
+    for (const entry of [...(running.get(input.kind)?.values() ?? [])]) {
       const row = entry.row
-      if (
-        row.status === "pending" ? row.runAt <= input.now : row.lockedUntil !== null && row.lockedUntil <= input.now
-      ) {
-        due.push(entry)
+      if (row.lockedUntil === null || row.lockedUntil > input.now) continue
+      if (row.attempts < row.maxAttempts) {
+        expired.push(entry)
+        continue
       }
+      put(entry, {
+        ...row,
+        status: "failed",
+        token: null,
+        lockedBy: null,
+        lockedUntil: null,
+        lastError: `lease expired during attempt ${row.attempts} of ${row.maxAttempts}`,
+        updatedAt: input.now,
+        finishedAt: input.now
+      })
+    }
+    const heap = queues.get(input.kind)
+    const due: Array<Entry> = expired
+    let taken = 0
+    while (heap !== undefined && taken < input.limit) {
+      const top = heap.peek()
+      if (top === undefined) break
+      if (!live(top)) {
+        heap.pop()
+        continue
+      }
+      if (top.runAt > input.now) break
+      heap.pop()
+      due.push(top.entry)
+      taken++
     }
     due.sort((a, b) => a.row.runAt - b.row.runAt || a.seq - b.seq)
     const claimed: Array<JobRow> = []
-    for (const entry of due) {
-      if (claimed.length >= input.limit) break
+    for (const [index, entry] of due.entries()) {
       const row = entry.row
-      if (row.status === "running" && row.attempts >= row.maxAttempts) {
-        // Crash recovery found the last attempt's lease expired: that attempt counted, none is left.
-        put(entry, {
-          ...row,
-          status: "failed",
-          token: null,
-          lockedBy: null,
-          lockedUntil: null,
-          lastError: `lease expired during attempt ${row.attempts} of ${row.maxAttempts}`,
-          updatedAt: input.now,
-          finishedAt: input.now
-        })
+      if (index >= input.limit) {
+        // Not taken this time: a pending row goes back to its queue.
+        if (row.status === "pending") {
+          queueOf(row.kind).push({ entry, runAt: row.runAt, seq: entry.seq, version: entry.version })
+        }
         continue
       }
       const next: JobRow = {

@@ -15,8 +15,8 @@
  *   the key has no row at all; the job row is inserted only if the ledger row was new.
  * - Claims: `FOR UPDATE SKIP LOCKED` on the due pending rows and on the running rows whose lease
  *   expired, at most `limit` of each, merged in (run_at, id) order; concurrent claimers skip each
- *   other's rows instead of waiting, so a row is handed to one claimer per lease. Expired rows at
- *   `maxAttempts` are dead-lettered by the same statement.
+ *   other's rows instead of waiting, so a row is handed to one claimer per lease. Every expired
+ *   row at `maxAttempts` is dead-lettered by the same statement, whatever `limit`.
  * - Fencing: complete / fail / release / refresh match `status = 'running' AND token = $token`; a
  *   late worker's token no longer matches after a re-claim, and its update changes nothing.
  */
@@ -71,20 +71,27 @@ const statements = (n: PostgresNames) => {
   ON CONFLICT DO NOTHING RETURNING 1
 )
 ${insertInto} SELECT ${insertValues} FROM ledger ON CONFLICT DO NOTHING RETURNING id`,
-    claim: `WITH expired AS (
-  SELECT id, run_at, attempts >= max_attempts AS exhausted FROM ${n.table}
-  WHERE kind = $1::text AND status = 'running' AND locked_until <= $2::bigint
-  ORDER BY run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED
-), dead AS (
+    // Every expired row at its last attempt is dead-lettered, whatever `limit` (running rows are
+    // few: at most the replicas' concurrency); then at most `limit` of the other expired rows and
+    // of the due pending rows, merged in (run_at, id) order.
+    claim: `WITH dead AS (
   UPDATE ${n.table} AS d SET status = 'failed', ${unlock}, last_error = ${leaseExpiredSql("d")}, finished_at = $2::bigint, updated_at = $2::bigint
-  FROM expired WHERE d.id = expired.id AND expired.exhausted
+  WHERE d.id IN (
+    SELECT id FROM ${n.table}
+    WHERE kind = $1::text AND status = 'running' AND locked_until <= $2::bigint AND attempts >= max_attempts
+    FOR UPDATE SKIP LOCKED
+  )
   RETURNING d.id
+), expired AS (
+  SELECT id, run_at FROM ${n.table}
+  WHERE kind = $1::text AND status = 'running' AND locked_until <= $2::bigint AND attempts < max_attempts
+  ORDER BY run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED
 ), due AS (
   SELECT id, run_at FROM ${n.table}
   WHERE kind = $1::text AND status = 'pending' AND run_at <= $2::bigint
   ORDER BY run_at, id LIMIT $3::int FOR UPDATE SKIP LOCKED
 ), picked AS (
-  SELECT id FROM (SELECT id, run_at FROM expired WHERE NOT exhausted UNION ALL SELECT id, run_at FROM due) AS candidates
+  SELECT id FROM (SELECT id, run_at FROM expired UNION ALL SELECT id, run_at FROM due) AS candidates
   ORDER BY run_at, id LIMIT $3::int
 )
 UPDATE ${n.table} AS t SET status = 'running', attempts = t.attempts + 1, token = gen_random_uuid()::text,
@@ -301,6 +308,8 @@ const checkOptions = (options: PostgresStoreOptions): Effect.Effect<void, Invali
       })
     }
     yield* checkMigrate(options.migrate)
+    // Names too, before anything is opened: a refused table name must not leave a connection or a file behind.
+    yield* postgresNames(options)
   })
 
 const checkMigrate = (migrate: unknown): Effect.Effect<void, InvalidStoreOptions> =>

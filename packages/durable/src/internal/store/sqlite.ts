@@ -322,6 +322,8 @@ const checkOptions = (options: SqliteStoreOptions): Effect.Effect<void, InvalidS
         reason: `expected a boolean, got ${JSON.stringify(options.migrate)}`
       })
     }
+    // Names too, before anything is opened: a refused table name must not leave a connection or a file behind.
+    yield* sqliteNames(options)
   })
 
 const storeOver = (sql: SqlClient, options: SqliteStoreOptions) =>
