@@ -12,7 +12,8 @@
  *   the signal and exits.
  * - pause: worker `a` is SIGSTOPped while holding a job; its lease expires and `b` runs the job as
  *   attempt 2; then the job's gate opens and `a` gets SIGCONT: its late run finishes but changes
- *   nothing (fenced by the lease token).
+ *   nothing (fenced by the lease token). On SQLite, `a` stopped inside a write transaction holds
+ *   the file's lock and blocks every writer: detected, reported, and the pause retried.
  *   The overlap is reported as a lease-expiry overlap.
  *
  * Each function returns the verdict (violations are asserted empty by the caller, with the
@@ -119,9 +120,9 @@ const run = async (
       producer,
       enqueue: async (kind, payload, outcome) => {
         const keyed = { ...payload, key: `${prefix}${payload.key}` }
-        expected.push({ kind, key: keyed.key, maxAttempts: maxAttemptsOf[kind], outcome })
         const result = await producer.enqueue(kind, keyed)
         if (result !== "enqueued") throw new Error(`enqueue ${kind}/${keyed.key}: ${result}`)
+        expected.push({ kind, key: keyed.key, maxAttempts: maxAttemptsOf[kind], outcome })
       },
       offer: (kind, payload) => producer.enqueue(kind, { ...payload, key: `${prefix}${payload.key}` }),
       allRuns: () => backend.log.runs(prefix),
@@ -202,13 +203,30 @@ export const stopScenario = (backend: Backend, table: string) =>
 
 /** SIGSTOP past the lease, then SIGCONT (see the module header). */
 export const pauseScenario = (backend: Backend, table: string) =>
-  run(backend, table, async ({ enqueue, harness, producer, runsOf, until }) => {
+  run(backend, table, async ({ enqueue, harness, offer, producer, runsOf, until }) => {
     const a = await harness.start("a")
     await enqueue("work", job("held", { slowOn: "a", slowMs: 120_000 }), "completed")
     await until(async () => running(await runsOf(a)).length === 1, "a to hold the job")
-    const b = await harness.start("b")
-    harness.pause(a)
-    for (let i = 0; i < 4; i++) await enqueue("work", job(`k${i}`), "completed")
+    await harness.start("b")
+    // On SQLite a process stopped inside a write transaction (a poll's claim, a lease refresh)
+    // keeps the file's write lock: every other writer waits, then fails with a lock timeout. The
+    // probe enqueue finds it; `a` is then resumed and paused again (at most 3 times), and each
+    // occurrence is reported.
+    for (let attempt = 1; ; attempt++) {
+      harness.pause(a)
+      try {
+        await enqueue("work", job(`k-probe-${attempt}`), "completed")
+        break
+      } catch (error) {
+        if (backend.store !== "sqlite" || !hasTag(error, "LockTimeoutError") || attempt === 3) throw error
+        console.info(`[pause ${table}] a was stopped holding the SQLite write lock (try ${attempt}); resumed`)
+        harness.resume(a)
+        // A write that waits for the lock (the held key offered again: deduplicated, no new job)
+        // returns once the resumed `a` has committed.
+        await offer("work", job("held", { slowOn: "a", slowMs: 120_000 }))
+      }
+    }
+    for (let i = 0; i < 3; i++) await enqueue("work", job(`k${i}`), "completed")
     await until(
       async () => (await producer.final("work", `${table}-held`))?.status === "completed",
       "b to run the held job once a's lease expired"
@@ -219,8 +237,14 @@ export const pauseScenario = (backend: Backend, table: string) =>
       async () => (await runsOf(a)).every((r) => r.outcome !== "running"),
       "a's late run to finish after SIGCONT"
     )
-    void b
   })
+
+/** Whether `value` or a `cause` / `reason` below it (a few levels) has `_tag === tag`. */
+const hasTag = (value: unknown, tag: string, depth = 0): boolean => {
+  if (typeof value !== "object" || value === null || depth > 6) return false
+  const record = value as { readonly _tag?: unknown; readonly cause?: unknown; readonly reason?: unknown }
+  return record._tag === tag || hasTag(record.cause, tag, depth + 1) || hasTag(record.reason, tag, depth + 1)
+}
 
 /**
  * A crowd: three workers (concurrency 4 each) on 150 keys, each offered twice back to back (the
