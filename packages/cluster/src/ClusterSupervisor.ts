@@ -23,7 +23,14 @@ import { type LeaseSettings, resolveLease, tableName } from "./internal/options.
  * @since 1.0.0
  * @category models
  */
-export type LeaseStore = leaseStore.LeaseStore
+export interface LeaseStore {
+  /** Take the lease of `name` for `runner` for `ttlMs` if nobody holds a live one. */
+  acquire(name: string, runner: string, ttlMs: number): Effect.Effect<AcquireResult, LeaseStoreError>
+  /** Extend the lease if `runner` still holds it with `epoch` and it has not expired; `false` if not. */
+  refresh(name: string, runner: string, epoch: number, ttlMs: number): Effect.Effect<boolean, LeaseStoreError>
+  /** Give the lease up if `runner` still holds it with `epoch`. */
+  release(name: string, runner: string, epoch: number): Effect.Effect<void, LeaseStoreError>
+}
 
 /**
  * What `acquire` on a lease store found: acquired (with the new epoch), held by another runner, or
@@ -32,7 +39,10 @@ export type LeaseStore = leaseStore.LeaseStore
  * @since 1.0.0
  * @category models
  */
-export type AcquireResult = leaseStore.AcquireResult
+export type AcquireResult =
+  | { readonly _tag: "Acquired"; readonly epoch: number }
+  | { readonly _tag: "Held"; readonly owner: string; readonly epoch: number }
+  | { readonly _tag: "Free" }
 
 /**
  * The replica's view of the cluster: its runner id, the lease settings, the lease store.

@@ -7,6 +7,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as role from "./internal/taskRole.js"
 import type { TaskId } from "./TaskId.js"
+import type * as SupervisorEvent from "./SupervisorEvent.js"
 
 /**
  * What an attempt knows about itself.
@@ -76,7 +77,12 @@ export const TaskContext: Context.Service<TaskContext, TaskContext> =
  * @since 1.0.0
  * @category models
  */
-export type RoleEvent = role.RoleEventInput
+export type RoleEvent =
+  SupervisorEvent.Of<"SingletonAcquired" | "SingletonReleased" | "SingletonStandby"> extends infer E
+    ? E extends SupervisorEvent.SupervisorEvent
+      ? Omit<E, "seq" | "at" | "id" | "task" | "path">
+      : never
+    : never
 
 /**
  * Shows the running attempt as `"standby"` (`true`) or `"running"` (`false`) in `list`, `get`, the

@@ -19,23 +19,10 @@
  */
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type { LeaseStoreError } from "../ClusterError.js"
 
-/** What `acquire` found. */
-export type AcquireResult =
-  | { readonly _tag: "Acquired"; readonly epoch: number }
-  | { readonly _tag: "Held"; readonly owner: string; readonly epoch: number }
-  | { readonly _tag: "Free" }
+import type { AcquireResult, LeaseStore } from "../ClusterSupervisor.js"
 
-/** The operations a singleton needs from a lease store. */
-export interface LeaseStore {
-  /** Take the lease of `name` for `runner` for `ttlMs` if nobody holds a live one. */
-  acquire(name: string, runner: string, ttlMs: number): Effect.Effect<AcquireResult, LeaseStoreError>
-  /** Extend the lease if `runner` still holds it with `epoch` and it has not expired; `false` if not. */
-  refresh(name: string, runner: string, epoch: number, ttlMs: number): Effect.Effect<boolean, LeaseStoreError>
-  /** Give the lease up if `runner` still holds it with `epoch`. */
-  release(name: string, runner: string, epoch: number): Effect.Effect<void, LeaseStoreError>
-}
+export type { AcquireResult, LeaseStore }
 
 interface Row {
   owner: string | undefined

@@ -14,18 +14,9 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import type * as SupervisorEvent from "../SupervisorEvent.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
-import type { TaskContext } from "../TaskContext.js"
+import type { RoleEvent as RoleEventInput, TaskContext } from "../TaskContext.js"
 import { entryOf } from "./entry.js"
-
-/** A role event without what the task and the bus add to it. */
-export type RoleEventInput =
-  SupervisorEvent.Of<"SingletonAcquired" | "SingletonReleased" | "SingletonStandby"> extends infer E
-    ? E extends SupervisorEvent.SupervisorEvent
-      ? Omit<E, "seq" | "at" | "id" | "task" | "path">
-      : never
-    : never
 
 /** Shows the attempt behind `context` as `standby` (`true`) or `running` (`false`). */
 export const setStandby = (context: TaskContext, standby: boolean): Effect.Effect<void> =>
