@@ -47,7 +47,6 @@ import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
-import type { TaskState as TaskStateSchema } from "../SupervisorEvent.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
 import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
@@ -57,7 +56,7 @@ import type { EventBus } from "./bus.js"
 import type { Caller, Stepper } from "./compat.js"
 import type { Config } from "./options.js"
 import type { ReadinessRecord } from "./readiness.js"
-import { EntryLifecycle, type LoopResult, Phase, transition } from "./entryLifecycle.js"
+import { EntryLifecycle, type LoopResult, Phase, type TaskState, transition } from "./entryLifecycle.js"
 import { Signal } from "./signal.js"
 import type { Registry } from "./supervisor/registry.js"
 import type { StopByRefHost } from "./supervisor/stop.js"
@@ -66,10 +65,7 @@ import { taskLabel, type TaskMetrics } from "./taskMetrics.js"
 import type { ResolvedTask } from "./task.js"
 
 // Declared with the lifecycle; the task loop imports them from here.
-export { type LoopResult, RESTART, type StopReason } from "./entryLifecycle.js"
-
-/** What a task is doing, as `list` reports it (declared once, by `SupervisorEvent.TaskState`). */
-export type TaskState = typeof TaskStateSchema.Type
+export { type LoopResult, RESTART, type StopReason, type TaskState } from "./entryLifecycle.js"
 
 /**
  * The supervisor that runs a task, as the task's entry and attempts see it (`SupervisorImpl`
@@ -103,39 +99,31 @@ export interface NestedSupervisor extends StopByRefHost {
  * restart stops the task's fiber and starts a new one on the same entry (same id, name, counters).
  */
 export class Entry extends EntryLifecycle implements TaskContext {
-  state: TaskState = "waiting"
   attempt = 0
-  restarts = 0
-  lastFailure: string | undefined = undefined
-  nextAttemptAt: number | undefined = undefined
-  attemptStartedAt = 0
-  /**
-   * The failure streak and the running backoff schedule (made on the first failure that steps it);
-   * both reset after a success: the stepper is dropped, the next failure makes a new one.
-   */
-  streak = 0
-  backoff: Stepper<unknown, unknown> | undefined = undefined
+  /** When the current attempt started, as an offset from `timeBase` (see `attemptStartedAt`). */
+  private startedAt = 0
   /** What the fiber inherits from the caller that added the task (kept for group restarts). */
   caller: Caller<unknown> | undefined = undefined
   /** The outcome once decided (by the fiber's exit, or by abandonment after grace). */
   outcome: TaskOutcome.TaskOutcome | undefined = undefined
   fiber!: Fiber.Fiber<LoopResult, never>
-  // Both signals are made when someone first waits on them: most tasks are never awaited.
-  private cancelledSignal: Signal<void> | undefined = undefined
+  // Made when someone first waits on it (the cancel signal, rarer still, lives in `Rare`).
   private settledSignal: Signal<TaskOutcome.TaskOutcome> | undefined = undefined
   /** The `Scope` the current attempt sees; an attempt that ended leaves a closed one. */
   scope: Scope.Closeable | undefined = undefined
   /** One attempt of the task's effect (with its timeout), built on its first attempt. */
   body: Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT> | undefined = undefined
 
-  /** State only trees, group restarts, graces and waits use, made on first write. */
+  /**
+   * State only failures, restarts, stops, trees, graces and waits use, made on first write: an
+   * idle or completed task never makes it (its setters skip writing a default value to an entry
+   * that has none).
+   */
   private rare: Rare | undefined = undefined
 
   constructor(
     readonly id: TaskId,
     readonly spec: ResolvedTask,
-    /** The path of the supervisor that runs it (the task's own path is built when first read). */
-    readonly parentPath: string,
     /** A static child of `Supervisor.task`: started in order, stopped in reverse order. */
     isStatic: boolean,
     /** The supervisor that runs it. */
@@ -146,6 +134,70 @@ export class Entry extends EntryLifecycle implements TaskContext {
 
   private get rareState(): Rare {
     return (this.rare ??= new Rare())
+  }
+
+  /** The path of the supervisor that runs it (the task's own path is built when first read). */
+  get parentPath(): string {
+    return this.owner.config.path
+  }
+
+  /**
+   * When the current attempt started (`host.now()`). Kept as an offset from the first time any
+   * entry recorded: a clock reading (≈1.7e12 ms) is not a small integer, so V8 would box it in a
+   * 16-byte heap number per entry; the offset stays one (for 24 days of uptime; past that it is
+   * boxed again, still exact).
+   */
+  get attemptStartedAt(): number {
+    return this.startedAt + (timeBase ?? 0)
+  }
+  set attemptStartedAt(at: number) {
+    const offset = at - (timeBase ??= at)
+    // `| 0` hands V8 a small integer: the difference of two boxed numbers is itself boxed, which
+    // would turn the field into a boxed one on every entry. Out of int32 range it stays as is.
+    this.startedAt = offset === (offset | 0) ? offset | 0 : offset
+  }
+
+  /** How many times it was restarted. */
+  get restarts(): number {
+    return this.rare?.restarts ?? 0
+  }
+  set restarts(count: number) {
+    if (count !== 0 || this.rare !== undefined) this.rareState.restarts = count
+  }
+
+  /** Why its last attempt failed, if one did. */
+  get lastFailure(): string | undefined {
+    return this.rare?.lastFailure
+  }
+  set lastFailure(reason: string | undefined) {
+    if (reason !== undefined || this.rare !== undefined) this.rareState.lastFailure = reason
+  }
+
+  /** When its next attempt starts, while it backs off or waits for its group's restart. */
+  get nextAttemptAt(): number | undefined {
+    return this.rare?.nextAttemptAt
+  }
+  set nextAttemptAt(at: number | undefined) {
+    if (at !== undefined || this.rare !== undefined) this.rareState.nextAttemptAt = at
+  }
+
+  /** The failure streak: reset after a success (with `backoff`). */
+  get streak(): number {
+    return this.rare?.streak ?? 0
+  }
+  set streak(count: number) {
+    if (count !== 0 || this.rare !== undefined) this.rareState.streak = count
+  }
+
+  /**
+   * The running backoff schedule (made on the first failure that steps it); reset after a success:
+   * the stepper is dropped, the next failure makes a new one.
+   */
+  get backoff(): Stepper<unknown, unknown> | undefined {
+    return this.rare?.backoff
+  }
+  set backoff(stepper: Stepper<unknown, unknown> | undefined) {
+    if (stepper !== undefined || this.rare !== undefined) this.rareState.backoff = stepper
   }
 
   /** When it was abandoned without any time to stop (`grace: 0`), if it was. */
@@ -262,9 +314,10 @@ export class Entry extends EntryLifecycle implements TaskContext {
 
   /** Completed when a stop is requested, before the fiber is interrupted (a fresh one per fiber). */
   private get cancelSignal(): Signal<void> {
-    let signal = this.cancelledSignal
+    const rare = this.rareState
+    let signal = rare.cancelledSignal
     if (signal === undefined) {
-      signal = this.cancelledSignal = new Signal()
+      signal = rare.cancelledSignal = new Signal()
       if (this.cancelSent) signal.complete(undefined)
     }
     return signal
@@ -273,7 +326,7 @@ export class Entry extends EntryLifecycle implements TaskContext {
   /** Tells the current fiber's attempt that a stop was requested (`TaskContext.cancelled`). */
   signalCancelled(): void {
     this.markCancelSent()
-    if (this.cancelledSignal !== undefined) this.cancelledSignal.complete(undefined)
+    this.rare?.cancelledSignal?.complete(undefined)
   }
 
   /** Completed with the outcome. */
@@ -326,8 +379,8 @@ export class Entry extends EntryLifecycle implements TaskContext {
   /** Prepares a parked entry for a new fiber (see `rearmLifecycle`); its signals are made afresh. */
   rearm(): void {
     this.rearmLifecycle()
-    this.cancelledSignal = undefined
     if (this.rare !== undefined) {
+      this.rare.cancelledSignal = undefined
       this.rare.startedSignal = undefined
       this.rare.goneSignal = undefined
     }
@@ -336,8 +389,20 @@ export class Entry extends EntryLifecycle implements TaskContext {
   }
 }
 
+/**
+ * The first clock reading an entry recorded: `attemptStartedAt` is kept as an offset from it. Set
+ * once per process; a later clock (a `TestClock` near 0) gives negative offsets, still exact.
+ */
+let timeBase: number | undefined = undefined
+
 /** The entry's rarely used state. */
 class Rare {
+  restarts = 0
+  lastFailure: string | undefined = undefined
+  nextAttemptAt: number | undefined = undefined
+  streak = 0
+  backoff: Stepper<unknown, unknown> | undefined = undefined
+  cancelledSignal: Signal<void> | undefined = undefined
   restartDelayMs = 0
   failsSupervisor: RestartIntensityExceeded | undefined = undefined
   nested: NestedSupervisor | undefined = undefined
