@@ -43,15 +43,12 @@
  * @internal
  */
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import type * as Scope from "effect/Scope"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
 import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
-import type { TIMED_OUT } from "./attempt.js"
 import type { EventBus } from "./bus.js"
 import type { Caller, Stepper } from "./compat.js"
 import type { Config } from "./options.js"
@@ -104,15 +101,13 @@ export class Entry extends EntryLifecycle implements TaskContext {
   private startedAt = 0
   /** What the fiber inherits from the caller that added the task (kept for group restarts). */
   caller: Caller<unknown> | undefined = undefined
-  /** The outcome once decided (by the fiber's exit, or by abandonment after grace). */
-  outcome: TaskOutcome.TaskOutcome | undefined = undefined
   fiber!: Fiber.Fiber<LoopResult, never>
-  // Made when someone first waits on it (the cancel signal, rarer still, lives in `Rare`).
-  private settledSignal: Signal<TaskOutcome.TaskOutcome> | undefined = undefined
-  /** The `Scope` the current attempt sees; an attempt that ended leaves a closed one. */
-  scope: Scope.Closeable | undefined = undefined
-  /** One attempt of the task's effect (with its timeout), built on its first attempt. */
-  body: Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT> | undefined = undefined
+  /**
+   * The outcome and the signal that wakes whoever waits for it, in one field: the outcome once
+   * decided (by the fiber's exit, or by abandonment after grace), or the signal once someone
+   * waits (made when first awaited: most tasks never are), completed with the outcome.
+   */
+  private settlement: TaskOutcome.TaskOutcome | Signal<TaskOutcome.TaskOutcome> | undefined = undefined
 
   /**
    * State only failures, restarts, stops, trees, graces and waits use, made on first write: an
@@ -294,17 +289,18 @@ export class Entry extends EntryLifecycle implements TaskContext {
     return this.spec.name
   }
 
-  private taskMetrics: TaskMetrics | undefined = undefined
-  private fullPath: string | undefined = undefined
-
-  /** `root/db/pool`. */
+  /** `root/db/pool` (built when read, a few times per attempt: a field per entry would cost more). */
   get path(): string {
-    return (this.fullPath ??= `${this.parentPath}/${this.spec.name}`)
+    return `${this.parentPath}/${this.spec.name}`
   }
 
-  /** This task's metrics (labelled `task` with its path). */
+  /**
+   * This task's metrics (labelled `task` with its path). Looked up when read, a few times per
+   * attempt, rather than kept in a field on every entry: `taskLabel` never forgets a label, so
+   * every lookup of a task gives the same set.
+   */
   get metrics(): TaskMetrics {
-    return (this.taskMetrics ??= taskLabel(this.parentPath, this.spec.name))
+    return taskLabel(this.parentPath, this.spec.name)
   }
 
   /** Progress updates never overwrite `stopping`. */
@@ -329,26 +325,41 @@ export class Entry extends EntryLifecycle implements TaskContext {
     this.rare?.cancelledSignal?.complete(undefined)
   }
 
+  /** The outcome once decided (by the fiber's exit, or by abandonment after grace). */
+  get outcome(): TaskOutcome.TaskOutcome | undefined {
+    const settlement = this.settlement
+    return settlement instanceof Signal ? settlement.unsafeValue : settlement
+  }
+
   /** Completed with the outcome. */
   get settled(): Signal<TaskOutcome.TaskOutcome> {
-    let signal = this.settledSignal
-    if (signal === undefined) {
-      signal = this.settledSignal = new Signal()
-      if (this.outcome !== undefined) signal.complete(this.outcome)
-    }
+    const settlement = this.settlement
+    if (settlement instanceof Signal) return settlement
+    const signal = new Signal<TaskOutcome.TaskOutcome>()
+    if (settlement !== undefined) signal.complete(settlement)
+    this.settlement = signal
     return signal
   }
 
-  /** A controller submission brings the signal its handle already waits on. */
+  /**
+   * A controller submission brings the signal its handle already waits on (at spawn: no outcome
+   * yet; one already recorded would complete it, so that `outcome` keeps reading it).
+   */
   set settled(signal: Signal<TaskOutcome.TaskOutcome>) {
-    this.settledSignal = signal
+    const outcome = this.outcome
+    this.settlement = signal
+    if (outcome !== undefined) signal.complete(outcome)
   }
 
-  /** Records the outcome (→ `Ended` once the fiber has exited, else `Abandoned`) and wakes whoever waits for it. */
+  /**
+   * Records the outcome (→ `Ended` once the fiber has exited, else `Abandoned`) and wakes whoever
+   * waits for it. Written once (`settle` decides it once), into the signal if someone waits.
+   */
   recordOutcome(outcome: TaskOutcome.TaskOutcome): void {
     transition(this, this.exited ? Phase.Ended : Phase.Abandoned)
-    this.outcome = outcome
-    if (this.settledSignal !== undefined) this.settledSignal.complete(outcome)
+    const settlement = this.settlement
+    if (settlement instanceof Signal) settlement.complete(outcome)
+    else this.settlement = outcome
   }
 
   /** Resumes when the current fiber began its first attempt, or exited before. */

@@ -158,11 +158,16 @@ export const taskContext = (entry: Entry): Context.Context<never> =>
  */
 const currentEntry = (): Entry => entryOf(unsafeCurrentService(TaskContext)!)!
 
-const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
-  endAttempt(currentEntry().scope!, Exit.failCause(cause))
+/**
+ * The running attempt's scope: the one its context holds (`attemptContext`), which the body's
+ * continuation runs in again once the task's effect has ended (no field on the entry for it).
+ */
+const currentScope = (): Scope.Closeable => unsafeCurrentService(Scope.Scope) as Scope.Closeable
 
-const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> =>
-  endAttempt(currentEntry().scope!, Exit.succeed(value))
+const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
+  endAttempt(currentScope(), Exit.failCause(cause))
+
+const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> => endAttempt(currentScope(), Exit.succeed(value))
 
 const bodyOf = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<AttemptExit> =>
   Effect.uninterruptible(
@@ -211,9 +216,7 @@ const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effec
   entry.setState("running")
   entry.attemptStartedAt = host.now()
   entry.attemptRunning = true
-  const scope = makeAttemptScope()
-  entry.scope = scope
-  fiber.setContext(attemptContext(entry, scope))
+  fiber.setContext(attemptContext(entry, makeAttemptScope()))
   entry.markStarted()
   const metrics = entry.metrics
   const caller = entry.caller as Context.Context<never>
@@ -222,7 +225,8 @@ const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effec
   if (host.listening) {
     host.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt })
   }
-  const body = (entry.body ??= attemptBody(entry))
+  // Tasks without a timeout share one body; a timed one is built per attempt (no field per entry).
+  const body = attemptBody(entry)
   // Effect's built-in tracer records nothing: the span is only made when someone exports spans.
   return isNativeTracer(caller) ? body : traced(entry, body, parentSpan(caller))
 }
