@@ -35,29 +35,27 @@
  * - `stopReason` is set once and never cleared (the claim's data, kept after the fiber exits): a
  *   claimed entry never gets a new fiber.
  *
- * Every task keeps one entry, so it is kept small: the phase and the booleans share one number
- * (`EntryLifecycle.flags`, its bit layout documented on the field), state that only trees,
- * restarts and waits use lives in `Rare`, made on first write, and the signals are made when
- * first awaited.
+ * Every task keeps one entry, so it is kept small (an idle task's entry is 10 fields, 104 B): the
+ * phase, the booleans, the stop reason and the state share one number (`EntryLifecycle.flags`, its
+ * bit layout documented on the field); state that only failures, backoff, restarts, stops, trees
+ * and waits use lives in `Rare`, made on first write; the outcome and its signal share one field;
+ * the path, the metrics and the attempt's scope and body are not kept (built, looked up or read
+ * from the attempt's context when needed); the signals are made when first awaited.
  *
  * @internal
  */
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
 import type * as Fiber from "effect/Fiber"
-import type * as Scope from "effect/Scope"
 import type { RestartIntensityExceeded } from "../SupervisorError.js"
-import type { TaskState as TaskStateSchema } from "../SupervisorEvent.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
 import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
-import type { TIMED_OUT } from "./attempt.js"
 import type { EventBus } from "./bus.js"
 import type { Caller, Stepper } from "./compat.js"
 import type { Config } from "./options.js"
 import type { ReadinessRecord } from "./readiness.js"
-import { EntryLifecycle, type LoopResult, Phase, transition } from "./entryLifecycle.js"
+import { EntryLifecycle, type LoopResult, Phase, type TaskState, transition } from "./entryLifecycle.js"
 import { Signal } from "./signal.js"
 import type { Registry } from "./supervisor/registry.js"
 import type { StopByRefHost } from "./supervisor/stop.js"
@@ -66,10 +64,7 @@ import { taskLabel, type TaskMetrics } from "./taskMetrics.js"
 import type { ResolvedTask } from "./task.js"
 
 // Declared with the lifecycle; the task loop imports them from here.
-export { type LoopResult, RESTART, type StopReason } from "./entryLifecycle.js"
-
-/** What a task is doing, as `list` reports it (declared once, by `SupervisorEvent.TaskState`). */
-export type TaskState = typeof TaskStateSchema.Type
+export { type LoopResult, RESTART, type StopReason, type TaskState } from "./entryLifecycle.js"
 
 /**
  * The supervisor that runs a task, as the task's entry and attempts see it (`SupervisorImpl`
@@ -103,39 +98,29 @@ export interface NestedSupervisor extends StopByRefHost {
  * restart stops the task's fiber and starts a new one on the same entry (same id, name, counters).
  */
 export class Entry extends EntryLifecycle implements TaskContext {
-  state: TaskState = "waiting"
   attempt = 0
-  restarts = 0
-  lastFailure: string | undefined = undefined
-  nextAttemptAt: number | undefined = undefined
-  attemptStartedAt = 0
-  /**
-   * The failure streak and the running backoff schedule (made on the first failure that steps it);
-   * both reset after a success: the stepper is dropped, the next failure makes a new one.
-   */
-  streak = 0
-  backoff: Stepper<unknown, unknown> | undefined = undefined
+  /** When the current attempt started, as an offset from `timeBase` (see `attemptStartedAt`). */
+  private startedAt = 0
   /** What the fiber inherits from the caller that added the task (kept for group restarts). */
   caller: Caller<unknown> | undefined = undefined
-  /** The outcome once decided (by the fiber's exit, or by abandonment after grace). */
-  outcome: TaskOutcome.TaskOutcome | undefined = undefined
   fiber!: Fiber.Fiber<LoopResult, never>
-  // Both signals are made when someone first waits on them: most tasks are never awaited.
-  private cancelledSignal: Signal<void> | undefined = undefined
-  private settledSignal: Signal<TaskOutcome.TaskOutcome> | undefined = undefined
-  /** The `Scope` the current attempt sees; an attempt that ended leaves a closed one. */
-  scope: Scope.Closeable | undefined = undefined
-  /** One attempt of the task's effect (with its timeout), built on its first attempt. */
-  body: Effect.Effect<Exit.Exit<unknown, unknown> | typeof TIMED_OUT> | undefined = undefined
+  /**
+   * The outcome and the signal that wakes whoever waits for it, in one field: the outcome once
+   * decided (by the fiber's exit, or by abandonment after grace), or the signal once someone
+   * waits (made when first awaited: most tasks never are), completed with the outcome.
+   */
+  private settlement: TaskOutcome.TaskOutcome | Signal<TaskOutcome.TaskOutcome> | undefined = undefined
 
-  /** State only trees, group restarts, graces and waits use, made on first write. */
+  /**
+   * State only failures, restarts, stops, trees, graces and waits use, made on first write: an
+   * idle or completed task never makes it (its setters skip writing a default value to an entry
+   * that has none).
+   */
   private rare: Rare | undefined = undefined
 
   constructor(
     readonly id: TaskId,
     readonly spec: ResolvedTask,
-    /** The path of the supervisor that runs it (the task's own path is built when first read). */
-    readonly parentPath: string,
     /** A static child of `Supervisor.task`: started in order, stopped in reverse order. */
     isStatic: boolean,
     /** The supervisor that runs it. */
@@ -146,6 +131,70 @@ export class Entry extends EntryLifecycle implements TaskContext {
 
   private get rareState(): Rare {
     return (this.rare ??= new Rare())
+  }
+
+  /** The path of the supervisor that runs it (the task's own path is built when first read). */
+  get parentPath(): string {
+    return this.owner.config.path
+  }
+
+  /**
+   * When the current attempt started (`host.now()`). Kept as an offset from the first time any
+   * entry recorded: a clock reading (≈1.7e12 ms) is not a small integer, so V8 would box it in a
+   * 16-byte heap number per entry; the offset stays one (for 24 days of uptime; past that it is
+   * boxed again, still exact).
+   */
+  get attemptStartedAt(): number {
+    return this.startedAt + (timeBase ?? 0)
+  }
+  set attemptStartedAt(at: number) {
+    const offset = at - (timeBase ??= at)
+    // `| 0` hands V8 a small integer: the difference of two boxed numbers is itself boxed, which
+    // would turn the field into a boxed one on every entry. Out of int32 range it stays as is.
+    this.startedAt = offset === (offset | 0) ? offset | 0 : offset
+  }
+
+  /** How many times it was restarted. */
+  get restarts(): number {
+    return this.rare?.restarts ?? 0
+  }
+  set restarts(count: number) {
+    if (count !== 0 || this.rare !== undefined) this.rareState.restarts = count
+  }
+
+  /** Why its last attempt failed, if one did. */
+  get lastFailure(): string | undefined {
+    return this.rare?.lastFailure
+  }
+  set lastFailure(reason: string | undefined) {
+    if (reason !== undefined || this.rare !== undefined) this.rareState.lastFailure = reason
+  }
+
+  /** When its next attempt starts, while it backs off or waits for its group's restart. */
+  get nextAttemptAt(): number | undefined {
+    return this.rare?.nextAttemptAt
+  }
+  set nextAttemptAt(at: number | undefined) {
+    if (at !== undefined || this.rare !== undefined) this.rareState.nextAttemptAt = at
+  }
+
+  /** The failure streak: reset after a success (with `backoff`). */
+  get streak(): number {
+    return this.rare?.streak ?? 0
+  }
+  set streak(count: number) {
+    if (count !== 0 || this.rare !== undefined) this.rareState.streak = count
+  }
+
+  /**
+   * The running backoff schedule (made on the first failure that steps it); reset after a success:
+   * the stepper is dropped, the next failure makes a new one.
+   */
+  get backoff(): Stepper<unknown, unknown> | undefined {
+    return this.rare?.backoff
+  }
+  set backoff(stepper: Stepper<unknown, unknown> | undefined) {
+    if (stepper !== undefined || this.rare !== undefined) this.rareState.backoff = stepper
   }
 
   /** When it was abandoned without any time to stop (`grace: 0`), if it was. */
@@ -242,17 +291,18 @@ export class Entry extends EntryLifecycle implements TaskContext {
     return this.spec.name
   }
 
-  private taskMetrics: TaskMetrics | undefined = undefined
-  private fullPath: string | undefined = undefined
-
-  /** `root/db/pool`. */
+  /** `root/db/pool` (built when read, a few times per attempt: a field per entry would cost more). */
   get path(): string {
-    return (this.fullPath ??= `${this.parentPath}/${this.spec.name}`)
+    return `${this.parentPath}/${this.spec.name}`
   }
 
-  /** This task's metrics (labelled `task` with its path). */
+  /**
+   * This task's metrics (labelled `task` with its path). Looked up when read, a few times per
+   * attempt, rather than kept in a field on every entry: `taskLabel` never forgets a label, so
+   * every lookup of a task gives the same set.
+   */
   get metrics(): TaskMetrics {
-    return (this.taskMetrics ??= taskLabel(this.parentPath, this.spec.name))
+    return taskLabel(this.parentPath, this.spec.name)
   }
 
   /** Progress updates never overwrite `stopping`. */
@@ -262,9 +312,10 @@ export class Entry extends EntryLifecycle implements TaskContext {
 
   /** Completed when a stop is requested, before the fiber is interrupted (a fresh one per fiber). */
   private get cancelSignal(): Signal<void> {
-    let signal = this.cancelledSignal
+    const rare = this.rareState
+    let signal = rare.cancelledSignal
     if (signal === undefined) {
-      signal = this.cancelledSignal = new Signal()
+      signal = rare.cancelledSignal = new Signal()
       if (this.cancelSent) signal.complete(undefined)
     }
     return signal
@@ -273,29 +324,44 @@ export class Entry extends EntryLifecycle implements TaskContext {
   /** Tells the current fiber's attempt that a stop was requested (`TaskContext.cancelled`). */
   signalCancelled(): void {
     this.markCancelSent()
-    if (this.cancelledSignal !== undefined) this.cancelledSignal.complete(undefined)
+    this.rare?.cancelledSignal?.complete(undefined)
+  }
+
+  /** The outcome once decided (by the fiber's exit, or by abandonment after grace). */
+  get outcome(): TaskOutcome.TaskOutcome | undefined {
+    const settlement = this.settlement
+    return settlement instanceof Signal ? settlement.unsafeValue : settlement
   }
 
   /** Completed with the outcome. */
   get settled(): Signal<TaskOutcome.TaskOutcome> {
-    let signal = this.settledSignal
-    if (signal === undefined) {
-      signal = this.settledSignal = new Signal()
-      if (this.outcome !== undefined) signal.complete(this.outcome)
-    }
+    const settlement = this.settlement
+    if (settlement instanceof Signal) return settlement
+    const signal = new Signal<TaskOutcome.TaskOutcome>()
+    if (settlement !== undefined) signal.complete(settlement)
+    this.settlement = signal
     return signal
   }
 
-  /** A controller submission brings the signal its handle already waits on. */
+  /**
+   * A controller submission brings the signal its handle already waits on (at spawn: no outcome
+   * yet; one already recorded would complete it, so that `outcome` keeps reading it).
+   */
   set settled(signal: Signal<TaskOutcome.TaskOutcome>) {
-    this.settledSignal = signal
+    const outcome = this.outcome
+    this.settlement = signal
+    if (outcome !== undefined) signal.complete(outcome)
   }
 
-  /** Records the outcome (→ `Ended` once the fiber has exited, else `Abandoned`) and wakes whoever waits for it. */
+  /**
+   * Records the outcome (→ `Ended` once the fiber has exited, else `Abandoned`) and wakes whoever
+   * waits for it. Written once (`settle` decides it once), into the signal if someone waits.
+   */
   recordOutcome(outcome: TaskOutcome.TaskOutcome): void {
     transition(this, this.exited ? Phase.Ended : Phase.Abandoned)
-    this.outcome = outcome
-    if (this.settledSignal !== undefined) this.settledSignal.complete(outcome)
+    const settlement = this.settlement
+    if (settlement instanceof Signal) settlement.complete(outcome)
+    else this.settlement = outcome
   }
 
   /** Resumes when the current fiber began its first attempt, or exited before. */
@@ -326,8 +392,8 @@ export class Entry extends EntryLifecycle implements TaskContext {
   /** Prepares a parked entry for a new fiber (see `rearmLifecycle`); its signals are made afresh. */
   rearm(): void {
     this.rearmLifecycle()
-    this.cancelledSignal = undefined
     if (this.rare !== undefined) {
+      this.rare.cancelledSignal = undefined
       this.rare.startedSignal = undefined
       this.rare.goneSignal = undefined
     }
@@ -336,8 +402,20 @@ export class Entry extends EntryLifecycle implements TaskContext {
   }
 }
 
+/**
+ * The first clock reading an entry recorded: `attemptStartedAt` is kept as an offset from it. Set
+ * once per process; a later clock (a `TestClock` near 0) gives negative offsets, still exact.
+ */
+let timeBase: number | undefined = undefined
+
 /** The entry's rarely used state. */
 class Rare {
+  restarts = 0
+  lastFailure: string | undefined = undefined
+  nextAttemptAt: number | undefined = undefined
+  streak = 0
+  backoff: Stepper<unknown, unknown> | undefined = undefined
+  cancelledSignal: Signal<void> | undefined = undefined
   restartDelayMs = 0
   failsSupervisor: RestartIntensityExceeded | undefined = undefined
   nested: NestedSupervisor | undefined = undefined

@@ -16,7 +16,7 @@
  * @internal
  */
 
-import type { TaskRemoveRequested } from "../SupervisorEvent.js"
+import type { TaskRemoveRequested, TaskState as TaskStateSchema } from "../SupervisorEvent.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
 
 /**
@@ -24,6 +24,9 @@ import type * as TaskOutcome from "../TaskOutcome.js"
  * `"restart-now"` (a `restartNow` whose grace ran out; it publishes no `TaskRemoveRequested`).
  */
 export type StopReason = (typeof TaskRemoveRequested.Type)["reason"] | "restart-now"
+
+/** What a task is doing, as `list` reports it (declared once, by `SupervisorEvent.TaskState`). */
+export type TaskState = typeof TaskStateSchema.Type
 
 /** What a task's fiber ends with: its outcome, or `RESTART` when it hands its restart to a group restart. */
 export const RESTART: unique symbol = Symbol.for("@fibervisor/core/GroupRestart")
@@ -109,6 +112,32 @@ const BEGUN = 128
 const RESTART_COUNTED = 256
 const HELD_BY_GROUP = 512
 const COUNTED_OUT = 1024
+/** Bits 11–13: the `StopReason` (0 = none, else its index in `stopReasons` + 1). */
+const STOP_REASON_SHIFT = 11
+const STOP_REASON_MASK = 7 << STOP_REASON_SHIFT
+/** Bits 14–16: the `TaskState` (its index in `taskStates`; 0 = `waiting`, the initial state). */
+const STATE_SHIFT = 14
+const STATE_MASK = 7 << STATE_SHIFT
+
+/** Every `StopReason`, in the order their codes in `flags` follow. */
+const stopReasons: ReadonlyArray<StopReason> = [
+  "remove",
+  "cancel",
+  "shutdown",
+  "group-restart",
+  "replace",
+  "restart-now"
+]
+
+/** Every `TaskState`, in the order their codes in `flags` follow (`waiting` first: code 0). */
+const taskStates: ReadonlyArray<TaskState> = ["waiting", "running", "backing-off", "scheduled", "stopping", "standby"]
+
+/** The code of `value` in `values`; a value the list does not know is a bug of the supervisor (a defect). */
+const codeOf = <A extends string>(values: ReadonlyArray<A>, value: A, what: string): number => {
+  const code = values.indexOf(value)
+  if (code < 0) throw new Error(`fibervisor: unknown ${what} "${value}"`)
+  return code
+}
 
 /**
  * The lifecycle phase and the boolean bits of an entry, in one number (`Entry` extends it): the
@@ -119,11 +148,28 @@ export abstract class EntryLifecycle {
    * The phase and the booleans, in one number (an entry is kept for every task: every field
    * counts). Bits 0–2 (`PHASE_MASK`): the `Phase`, 0–7. Bits 3–10: one boolean each, documented
    * on its accessor: 8 `STATIC`, 16 `ATTEMPT_RUNNING`, 32 `ESCALATING`, 64 `CANCEL_SENT`,
-   * 128 `BEGUN`, 256 `RESTART_COUNTED`, 512 `HELD_BY_GROUP`, 1024 `COUNTED_OUT`.
+   * 128 `BEGUN`, 256 `RESTART_COUNTED`, 512 `HELD_BY_GROUP`, 1024 `COUNTED_OUT`. Bits 11–13: the
+   * `stopReason`'s code; bits 14–16: the `state`'s code (two fields fewer on every entry).
    */
   private flags: number
+
   /** Why the one stop was claimed: set once (entering `Stopping`, or ending a parked entry), never cleared. */
-  stopReason: StopReason | undefined = undefined
+  get stopReason(): StopReason | undefined {
+    const code = (this.flags & STOP_REASON_MASK) >>> STOP_REASON_SHIFT
+    return code === 0 ? undefined : stopReasons[code - 1]
+  }
+  set stopReason(reason: StopReason | undefined) {
+    const code = reason === undefined ? 0 : codeOf(stopReasons, reason, "stop reason") + 1
+    this.flags = (this.flags & ~STOP_REASON_MASK) | (code << STOP_REASON_SHIFT)
+  }
+
+  /** What the task is doing, as `list` reports it (progress updates go through `Entry.setState`). */
+  get state(): TaskState {
+    return taskStates[(this.flags & STATE_MASK) >>> STATE_SHIFT]!
+  }
+  set state(state: TaskState) {
+    this.flags = (this.flags & ~STATE_MASK) | (codeOf(taskStates, state, "task state") << STATE_SHIFT)
+  }
 
   constructor(isStatic: boolean) {
     this.flags = isStatic ? STATIC : 0
@@ -216,11 +262,12 @@ export abstract class EntryLifecycle {
   /**
    * A parked entry gets a new fiber: `Parked` → `Running`. Keeps `STATIC`, `ATTEMPT_RUNNING` (the
    * task loop clears it itself) and `ESCALATING`; clears the bits that describe one fiber
-   * (`CANCEL_SENT`, `BEGUN`, `RESTART_COUNTED`, `HELD_BY_GROUP`, `COUNTED_OUT`).
+   * (`CANCEL_SENT`, `BEGUN`, `RESTART_COUNTED`, `HELD_BY_GROUP`, `COUNTED_OUT`). The stop reason
+   * (none: a claimed entry is never rearmed) and the state (`Entry.rearm` sets it) are kept.
    */
   protected rearmLifecycle(): void {
     transition(this, Phase.Running)
-    this.flags &= STATIC | ATTEMPT_RUNNING | ESCALATING
+    this.flags &= STATIC | ATTEMPT_RUNNING | ESCALATING | STOP_REASON_MASK | STATE_MASK
   }
 }
 

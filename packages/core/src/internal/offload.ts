@@ -181,11 +181,6 @@ export const identityOf = OffloadKey.identity
 /** Checks a key at the boundary; `undefined` when it is usable. */
 export const keyProblem = OffloadKey.problemOf
 
-const logRejected = (key: unknown, reason: string) =>
-  Effect.logWarning(`offload rejected: ${reason}`).pipe(
-    Effect.annotateLogs({ fibervisor: "offload", key: OffloadKey.isOffloadKey(key) ? OffloadKey.format(key) : "?" })
-  )
-
 export const decodeTimeout = (
   operation: string,
   timeout: Duration.Input | undefined
@@ -336,7 +331,7 @@ export class OffloadImpl implements Offload {
     const problem = keyProblem(key)
     if (problem === undefined) return this.admit(key, effect, caller, original)
     metrics.rejectedWithoutKind.updateUnsafe(1, caller)
-    return logRejected(key, problem)
+    return OffloadKey.logRejected(key, problem)
   }
 
   /** Atomic check-and-insert: everything between the decision and the bookkeeping is synchronous. */

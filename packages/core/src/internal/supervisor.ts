@@ -184,7 +184,7 @@ export class SupervisorImpl implements Supervisor {
     id = TaskId.unsafeNext(),
     settled?: Signal<TaskOutcome.TaskOutcome>
   ): Entry {
-    const entry = new Entry(id, spec, this.config.path, isStatic, this)
+    const entry = new Entry(id, spec, isStatic, this)
     if (settled !== undefined) entry.settled = settled
     // A task added at the path of one that ended for good takes its place.
     if (!this.readiness.empty) this.readiness.clear(entry.path)

@@ -43,7 +43,15 @@ import { isNativeTracer, makeStepper, parentSpan, type Stepper, stepSchedule, un
 import { describeCause } from "./describe.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, entryOf, type LoopResult, RESTART } from "./entry.js"
-import { attemptCanceled, withExitCode } from "./supervisor/events.js"
+import {
+  attemptCanceled,
+  attemptFailed,
+  attemptStarting,
+  attemptSucceeded,
+  attemptTimedOut,
+  backoffScheduled,
+  withExitCode
+} from "./supervisor/events.js"
 
 /** What a task's loop needs from its supervisor. */
 export interface LoopHost {
@@ -158,11 +166,16 @@ export const taskContext = (entry: Entry): Context.Context<never> =>
  */
 const currentEntry = (): Entry => entryOf(unsafeCurrentService(TaskContext)!)!
 
-const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
-  endAttempt(currentEntry().scope!, Exit.failCause(cause))
+/**
+ * The running attempt's scope: the one its context holds (`attemptContext`), which the body's
+ * continuation runs in again once the task's effect has ended (no field on the entry for it).
+ */
+const currentScope = (): Scope.Closeable => unsafeCurrentService(Scope.Scope) as Scope.Closeable
 
-const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> =>
-  endAttempt(currentEntry().scope!, Exit.succeed(value))
+const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
+  endAttempt(currentScope(), Exit.failCause(cause))
+
+const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> => endAttempt(currentScope(), Exit.succeed(value))
 
 const bodyOf = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<AttemptExit> =>
   Effect.uninterruptible(
@@ -211,18 +224,17 @@ const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effec
   entry.setState("running")
   entry.attemptStartedAt = host.now()
   entry.attemptRunning = true
-  const scope = makeAttemptScope()
-  entry.scope = scope
-  fiber.setContext(attemptContext(entry, scope))
+  fiber.setContext(attemptContext(entry, makeAttemptScope()))
   entry.markStarted()
   const metrics = entry.metrics
   const caller = entry.caller as Context.Context<never>
   metrics.attempts.updateUnsafe(1, caller)
   metrics.running.modifyUnsafe(1, caller)
   if (host.listening) {
-    host.emit({ _tag: "AttemptStarting", id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt })
+    host.emit(attemptStarting(entry))
   }
-  const body = (entry.body ??= attemptBody(entry))
+  // Tasks without a timeout share one body; a timed one is built per attempt (no field per entry).
+  const body = attemptBody(entry)
   // Effect's built-in tracer records nothing: the span is only made when someone exports spans.
   return isNativeTracer(caller) ? body : traced(entry, body, parentSpan(caller))
 }
@@ -348,16 +360,7 @@ const restartResult: Effect.Effect<LoopResult> = Effect.succeed(RESTART)
 
 const onSuccess = (host: LoopHost, entry: Entry, durationMs: number, value: unknown): Effect.Effect<LoopResult> => {
   const spec = entry.spec
-  if (host.listening) {
-    host.emit({
-      _tag: "AttemptSucceeded",
-      id: entry.id,
-      task: entry.name,
-      path: entry.path,
-      attempt: entry.attempt,
-      durationMs
-    })
-  }
+  if (host.listening) host.emit(attemptSucceeded(entry, durationMs))
   entry.streak = 0
   entry.backoff = undefined
   if (entry.stopRequested) return Effect.succeed(stopped(entry))
@@ -376,15 +379,7 @@ const onSuccess = (host: LoopHost, entry: Entry, durationMs: number, value: unkn
 }
 
 const nextRunScheduled = (host: LoopHost, entry: Entry, delayMs: number): void =>
-  host.emit({
-    _tag: "BackoffScheduled",
-    id: entry.id,
-    task: entry.name,
-    path: entry.path,
-    attempt: entry.attempt,
-    delayMs,
-    source: "success"
-  })
+  host.emit(backoffScheduled(entry, delayMs, "success"))
 
 /** `Task.repeat`: steps its schedule with the run's value; the task completes when the schedule ends. */
 const repeatAfter = (
@@ -429,22 +424,16 @@ const onFailure = (
   durationMs: number
 ): Effect.Effect<LoopResult> => {
   const spec = entry.spec
-  const which = { id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt }
   const metrics = entry.metrics
   const caller = entry.caller as Context.Context<never>
   metrics.failures.updateUnsafe(1, caller)
   if (result._tag === "TimedOut") metrics.timeouts.updateUnsafe(1, caller)
   if (host.listening) {
-    if (result._tag === "TimedOut") {
-      host.emit({ _tag: "AttemptTimedOut", ...which, durationMs, timeoutMs: spec.timeoutMs })
-    } else {
-      host.emit(
-        withExitCode(
-          { _tag: "AttemptFailed", ...which, durationMs, reason: result.reason, fatal: result.fatal },
-          result.exitCode
-        )
-      )
-    }
+    host.emit(
+      result._tag === "TimedOut"
+        ? attemptTimedOut(entry, durationMs, spec.timeoutMs)
+        : attemptFailed(entry, durationMs, result.reason, result.fatal, result.exitCode)
+    )
   }
   entry.lastFailure = result.reason
   const exitCode = result._tag === "Failed" ? result.exitCode : undefined
@@ -467,6 +456,9 @@ const onFailure = (
   if (entry.streak > spec.maxRetries) {
     return give(`retry limit reached after ${retries} of ${spec.maxRetries} retries: ${result.reason}`)
   }
+  // The schedule's input has carried the task's path too (untyped) since it was built from the
+  // events' fields: kept as it was.
+  const which = { id: entry.id, task: entry.name, path: entry.path, attempt: entry.attempt }
   const failure: TaskFailure = {
     ...which,
     streak: entry.streak,
@@ -505,13 +497,7 @@ const onFailure = (
           return loggedFailure(entry, result.reason, "it restarts with its group's restart under way", restartResult)
         }
         if (host.listening) {
-          host.emit({
-            _tag: "BackoffScheduled",
-            ...which,
-            delayMs: step.delayMs,
-            source: "failure",
-            reason: result.reason
-          })
+          host.emit(backoffScheduled(entry, step.delayMs, "failure", result.reason))
         }
         metrics.restarts.updateUnsafe(1, caller)
         entry.restarts += 1

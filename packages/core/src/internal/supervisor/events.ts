@@ -1,7 +1,6 @@
 /**
- * The one place each supervisor event is built (the task loop's attempt events excepted: they are
- * built in `taskLoop.ts`, which uses `attemptCanceled` and `withExitCode` from here): a builder per
- * event, named after it.
+ * The one place each supervisor event is built, the task loop's attempt events included: a
+ * builder per event, named after it.
  *
  * **Owns** nothing: pure functions from an entry (or an error, a slot, a request) to an
  * `EventInput`; the bus stamps `seq` and `at` when the event is emitted.
@@ -100,6 +99,88 @@ export const attemptCanceled = (entry: Entry, durationMs: number, reason: string
   durationMs,
   reason
 })
+
+/** `AttemptStarting`: the task's next attempt begins (`entry.attempt` is already its number). */
+export const attemptStarting = (entry: Entry): EventInput => ({
+  _tag: "AttemptStarting",
+  id: entry.id,
+  task: entry.name,
+  path: entry.path,
+  attempt: entry.attempt
+})
+
+/** `AttemptSucceeded`: the current attempt returned after `durationMs`. */
+export const attemptSucceeded = (entry: Entry, durationMs: number): EventInput => ({
+  _tag: "AttemptSucceeded",
+  id: entry.id,
+  task: entry.name,
+  path: entry.path,
+  attempt: entry.attempt,
+  durationMs
+})
+
+/** `AttemptTimedOut`: the current attempt ran past the task's `timeoutMs`. */
+export const attemptTimedOut = (entry: Entry, durationMs: number, timeoutMs: number): EventInput => ({
+  _tag: "AttemptTimedOut",
+  id: entry.id,
+  task: entry.name,
+  path: entry.path,
+  attempt: entry.attempt,
+  durationMs,
+  timeoutMs
+})
+
+/** `AttemptFailed`: the current attempt failed with `reason` (its `exitCode` only when it has one). */
+export const attemptFailed = (
+  entry: Entry,
+  durationMs: number,
+  reason: string,
+  fatal: boolean,
+  exitCode: number | undefined
+): EventInput =>
+  withExitCode(
+    {
+      _tag: "AttemptFailed" as const,
+      id: entry.id,
+      task: entry.name,
+      path: entry.path,
+      attempt: entry.attempt,
+      durationMs,
+      reason,
+      fatal
+    },
+    exitCode
+  )
+
+/**
+ * `BackoffScheduled`: the next attempt starts in `delayMs` — after a success (a task's `interval`),
+ * or after a failure, whose `reason` it carries.
+ */
+export const backoffScheduled = (
+  entry: Entry,
+  delayMs: number,
+  ...source: readonly ["success"] | readonly ["failure", string]
+): EventInput =>
+  source[0] === "success"
+    ? {
+        _tag: "BackoffScheduled",
+        id: entry.id,
+        task: entry.name,
+        path: entry.path,
+        attempt: entry.attempt,
+        delayMs,
+        source: "success"
+      }
+    : {
+        _tag: "BackoffScheduled",
+        id: entry.id,
+        task: entry.name,
+        path: entry.path,
+        attempt: entry.attempt,
+        delayMs,
+        source: "failure",
+        reason: source[1]
+      }
 
 /** The event of a supervisor's failure: `RestartIntensityExceeded` or `Escalated`. */
 export const supervisorFailed = (error: SupervisorFailure): EventInput =>
