@@ -28,7 +28,7 @@ import { StoreError } from "../storeError.js"
 import { migrateNames, type PostgresNames, postgresNames, type PostgresTableOptions } from "./postgresSchema.js"
 import { InvalidStoreOptions, knownKeys } from "./sqlOptions.js"
 import { type FailItem, type LeaseItem, makeBatcher } from "./sqlBatch.js"
-import { checkMigrate, countsOf, fencedWrites, leasesJson, sqlStoreLayer } from "./sqlStore.js"
+import { checkMigrate, countsOf, fencedWrites, leasesJson, sqlStoreLayer, storeOver } from "./sqlStore.js"
 import { byDueThenId, columns, decodeRow, leaseExpiredSql } from "./sqlRow.js"
 import { postgresBatches } from "./postgresBatch.js"
 
@@ -289,12 +289,7 @@ const checkOptions = (options: PostgresStoreOptions): Effect.Effect<void, Invali
     yield* postgresNames(options)
   })
 
-const storeOver = (sql: SqlClient, options: PostgresStoreOptions) =>
-  Effect.gen(function* () {
-    const names = yield* postgresNames(options)
-    if (options.migrate !== false) yield* migrateNames(sql, names)
-    return yield* make(sql, names)
-  })
+const over = storeOver<PostgresStoreOptions, PostgresNames>({ names: postgresNames, migrate: migrateNames, make })
 
 /**
  * The `Store` on Postgres. With `url` the layer opens a pool (closed with the layer); with
@@ -316,7 +311,7 @@ export const layerPostgresStore = (
         applicationName: "fibervisor-durable",
         ...(maxConnections === undefined ? {} : { maxConnections })
       }),
-    over: storeOver
+    over
   })
 
 /**
@@ -334,6 +329,6 @@ export const layerPostgresStoreFromClient = (
     Effect.gen(function* () {
       yield* knownKeys(options, ["migrate", "tableName", "schema"])
       yield* checkMigrate(options.migrate)
-      return yield* storeOver(yield* SqlClient, options)
+      return yield* over(yield* SqlClient, options)
     })
   )

@@ -66,6 +66,23 @@ export const checkMigrate = (migrate: unknown): Effect.Effect<void, InvalidStore
         new InvalidStoreOptions({ field: "migrate", reason: `expected a boolean, got ${JSON.stringify(migrate)}` })
       )
 
+/**
+ * A dialect's store over `sql`: its names from the options (checked), its migration unless
+ * `migrate: false`, then the store.
+ */
+export const storeOver =
+  <O extends { readonly migrate?: boolean }, N>(dialect: {
+    readonly names: (options: O) => Effect.Effect<N, InvalidStoreOptions>
+    readonly migrate: (sql: SqlClient, names: N) => Effect.Effect<void, StoreError>
+    readonly make: (sql: SqlClient, names: N) => Effect.Effect<DurableStore, never, Scope.Scope>
+  }) =>
+  (sql: SqlClient, options: O): Effect.Effect<DurableStore, StoreError | InvalidStoreOptions, Scope.Scope> =>
+    Effect.gen(function* () {
+      const names = yield* dialect.names(options)
+      if (options.migrate !== false) yield* dialect.migrate(sql, names)
+      return yield* dialect.make(sql, names)
+    })
+
 /** The `Store` layer of a SQL store that opens its own client unless the options carry one. */
 export const sqlStoreLayer = <O extends { readonly client?: SqlClient }>(
   options: O,

@@ -26,7 +26,7 @@ import { StoreError } from "../storeError.js"
 import { migrateSqliteNames, type SqliteNames, sqliteNames, type SqliteTableOptions } from "./sqliteSchema.js"
 import { InvalidStoreOptions, knownKeys } from "./sqlOptions.js"
 import { type FailItem, type LeaseItem, makeBatcher } from "./sqlBatch.js"
-import { checkMigrate, countsOf, fencedWrites, leasesJson, sqlStoreLayer } from "./sqlStore.js"
+import { checkMigrate, countsOf, fencedWrites, leasesJson, sqlStoreLayer, storeOver } from "./sqlStore.js"
 import { byDueThenId, columns, decodeRow, leaseExpiredSql } from "./sqlRow.js"
 
 /**
@@ -295,12 +295,7 @@ const checkOptions = (options: SqliteStoreOptions): Effect.Effect<void, InvalidS
     yield* sqliteNames(options)
   })
 
-const storeOver = (sql: SqlClient, options: SqliteStoreOptions) =>
-  Effect.gen(function* () {
-    const names = yield* sqliteNames(options)
-    if (options.migrate !== false) yield* migrateSqliteNames(sql, names)
-    return yield* make(sql, names)
-  })
+const over = storeOver<SqliteStoreOptions, SqliteNames>({ names: sqliteNames, migrate: migrateSqliteNames, make })
 
 /**
  * The `Store` on SQLite. With `filename` the layer opens the database (WAL mode, `busy_timeout`,
@@ -325,7 +320,7 @@ export const layerSqliteStore = (
           (client) => client.unsafe(`PRAGMA synchronous = ${synchronous === "normal" ? "NORMAL" : "FULL"}`).raw
         )
       ),
-    over: storeOver
+    over
   })
 
 /**
@@ -342,6 +337,6 @@ export const layerSqliteStoreFromClient = (
     Effect.gen(function* () {
       const sql = yield* SqlClient
       yield* checkOptions({ ...options, client: sql })
-      return yield* storeOver(sql, options)
+      return yield* over(sql, options)
     })
   )
