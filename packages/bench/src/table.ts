@@ -22,7 +22,8 @@ export const bytes = (value: number): string => {
   return `${num(value)} B`
 }
 
-const pad = (rows: ReadonlyArray<ReadonlyArray<string>>, rightAligned: ReadonlySet<number>): Array<string> => {
+/** Pads the cells of `rows` into columns (the `rightAligned` ones to the right), two spaces apart. */
+export const pad = (rows: ReadonlyArray<ReadonlyArray<string>>, rightAligned: ReadonlySet<number>): Array<string> => {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)))
   return rows.map((row) =>
     row

@@ -5,6 +5,7 @@
  *
  * @since 1.0.0
  */
+import { Inputs } from "@fibervisor/core"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -209,7 +210,7 @@ export const layerPostgres = (
         (!Number.isInteger(options.port) || options.port <= 0 || options.port > 65535)
       ) {
         return yield* Effect.fail(
-          invalid({ field: "port", reason: `must be an integer port, got ${String(options.port)}` })
+          invalid({ field: "port", reason: `must be an integer port, got ${Inputs.describe(options.port)}` })
         )
       }
       const driver = yield* Effect.promise(() => import("./internal/driverPg.js"))
@@ -235,7 +236,7 @@ export const layerSqlite = (
       const lease = yield* settings(options, ["filename", "table"])
       if (typeof options.filename !== "string" || options.filename.length === 0) {
         return yield* Effect.fail(
-          invalid({ field: "filename", reason: `must be a non-empty path, got ${String(options.filename)}` })
+          invalid({ field: "filename", reason: `must be a non-empty path, got ${Inputs.describe(options.filename)}` })
         )
       }
       const table = yield* checkTable(options.table)

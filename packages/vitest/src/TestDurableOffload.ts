@@ -30,6 +30,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
+import { recorderAccessors } from "./internal/accessors.js"
 
 /**
  * One job the recording layer accepted.
@@ -355,16 +356,15 @@ export const layer = <R = never>(
 ): Layer.Layer<DurableOffload.DurableOffload | TestDurableOffload, DurableOffloadError.InvalidKind, R> =>
   Layer.effectContext(make(registrations))
 
+const accessors = recorderAccessors(TestDurableOffload)
+
 /**
  * Jobs pending (due or not), oldest first.
  *
  * @since 1.0.0
  * @category accessors
  */
-export const entries: Effect.Effect<ReadonlyArray<Entry>, never, TestDurableOffload> = Effect.flatMap(
-  TestDurableOffload,
-  (t) => t.entries
-)
+export const entries: Effect.Effect<ReadonlyArray<Entry>, never, TestDurableOffload> = accessors.entries
 
 /**
  * Every job accepted, in any status, oldest first.
@@ -372,10 +372,7 @@ export const entries: Effect.Effect<ReadonlyArray<Entry>, never, TestDurableOffl
  * @since 1.0.0
  * @category accessors
  */
-export const history: Effect.Effect<ReadonlyArray<Entry>, never, TestDurableOffload> = Effect.flatMap(
-  TestDurableOffload,
-  (t) => t.history
-)
+export const history: Effect.Effect<ReadonlyArray<Entry>, never, TestDurableOffload> = accessors.history
 
 /**
  * Runs the due pending jobs (one attempt each) in the calling fiber and returns their exits.
@@ -387,7 +384,7 @@ export const runAll: Effect.Effect<
   ReadonlyArray<Exit.Exit<unknown, unknown>>,
   never,
   TestDurableOffload
-> = Effect.flatMap(TestDurableOffload, (t) => t.runAll)
+> = accessors.runAll
 
 /**
  * Forgets every job and the "ever" ledger.
@@ -395,4 +392,4 @@ export const runAll: Effect.Effect<
  * @since 1.0.0
  * @category accessors
  */
-export const clear: Effect.Effect<void, never, TestDurableOffload> = Effect.flatMap(TestDurableOffload, (t) => t.clear)
+export const clear: Effect.Effect<void, never, TestDurableOffload> = accessors.clear

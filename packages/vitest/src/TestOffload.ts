@@ -18,6 +18,7 @@ import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
+import { recorderAccessors } from "./internal/accessors.js"
 
 /**
  * One registration the recording layer accepted.
@@ -215,16 +216,15 @@ const rejectedHandle: Offload.OffloadHandle<never, never> = { outcome: "rejected
 export const layer = (options?: { readonly deduplicate?: boolean }): Layer.Layer<Offload.Offload | TestOffload> =>
   Layer.syncContext(() => make({ deduplicate: options?.deduplicate ?? true }))
 
+const accessors = recorderAccessors(TestOffload)
+
 /**
  * Registrations not yet run or cleared.
  *
  * @since 0.1.0
  * @category accessors
  */
-export const entries: Effect.Effect<ReadonlyArray<Entry>, never, TestOffload> = Effect.flatMap(
-  TestOffload,
-  (t) => t.entries
-)
+export const entries: Effect.Effect<ReadonlyArray<Entry>, never, TestOffload> = accessors.entries
 
 /**
  * Every registration ever accepted.
@@ -232,10 +232,7 @@ export const entries: Effect.Effect<ReadonlyArray<Entry>, never, TestOffload> = 
  * @since 0.1.0
  * @category accessors
  */
-export const history: Effect.Effect<ReadonlyArray<Entry>, never, TestOffload> = Effect.flatMap(
-  TestOffload,
-  (t) => t.history
-)
+export const history: Effect.Effect<ReadonlyArray<Entry>, never, TestOffload> = accessors.history
 
 /**
  * Runs the pending work in the calling fiber, oldest first, and returns the exits.
@@ -243,10 +240,7 @@ export const history: Effect.Effect<ReadonlyArray<Entry>, never, TestOffload> = 
  * @since 0.1.0
  * @category accessors
  */
-export const runAll: Effect.Effect<ReadonlyArray<Exit.Exit<unknown, unknown>>, never, TestOffload> = Effect.flatMap(
-  TestOffload,
-  (t) => t.runAll
-)
+export const runAll: Effect.Effect<ReadonlyArray<Exit.Exit<unknown, unknown>>, never, TestOffload> = accessors.runAll
 
 /**
  * Drops the pending work.
@@ -254,4 +248,4 @@ export const runAll: Effect.Effect<ReadonlyArray<Exit.Exit<unknown, unknown>>, n
  * @since 0.1.0
  * @category accessors
  */
-export const clear: Effect.Effect<void, never, TestOffload> = Effect.flatMap(TestOffload, (t) => t.clear)
+export const clear: Effect.Effect<void, never, TestOffload> = accessors.clear

@@ -4,9 +4,9 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberSet from "effect/FiberSet"
 import * as Scope from "effect/Scope"
-import { Supervisor, Task } from "@fibervisor/core"
-import { run, timed, times, waitUntil } from "../effects.js"
-import { check, idleCounting, plans, variant } from "./common.js"
+import { Task } from "@fibervisor/core"
+import { run, timed, times } from "../effects.js"
+import { addIdleTasks, check, openFiberSet, openSupervisor, plans, runIdleFibers, variant } from "./common.js"
 import type { Scenario, Session } from "../harness.js"
 import type { Profile } from "./common.js"
 
@@ -22,11 +22,8 @@ export const churn = (profile: Profile): Scenario => ({
     variant("fibervisor", "fibervisor", (n) =>
       run(
         Effect.gen(function* () {
-          const scope = yield* Scope.make()
-          const sup = yield* Supervisor.make().pipe(Scope.provide(scope))
-          const { counter, body } = idleCounting()
-          yield* times(n, (i) => sup.add(Task.once(`idle-${i}`, body)))
-          yield* waitUntil(() => counter.started >= n, "idle tasks to start")
+          const { scope, sup } = yield* openSupervisor
+          yield* addIdleTasks(sup, n)
           let next = 0
           const k = profile.churnOps
           const cycle = Effect.suspend(() =>
@@ -52,11 +49,8 @@ export const churn = (profile: Profile): Scenario => ({
     variant("FiberSet", "baseline", (n) =>
       run(
         Effect.gen(function* () {
-          const scope = yield* Scope.make()
-          const set = yield* FiberSet.make().pipe(Scope.provide(scope))
-          const { counter, body } = idleCounting()
-          yield* times(n, () => FiberSet.run(set, body))
-          yield* waitUntil(() => counter.started >= n, "idle fibers to start")
+          const { scope, set } = yield* openFiberSet
+          yield* runIdleFibers(set, n)
           const k = profile.churnOps
           const cycle = Effect.flatMap(FiberSet.run(set, Effect.never), Fiber.interrupt)
           const session: Session = {

@@ -3,10 +3,9 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Scope from "effect/Scope"
-import { Supervisor, Task } from "@fibervisor/core"
-import { run, times, waitUntil } from "../effects.js"
+import { times, waitUntil } from "../effects.js"
 import { fullGc, heapUsed } from "../gc.js"
-import { check, fresh, idleCounting, variant } from "./common.js"
+import { addIdleTasks, check, freshVariant, idleCounting, openSupervisor } from "./common.js"
 import type { Scenario } from "../harness.js"
 import type { Profile } from "./common.js"
 
@@ -21,48 +20,34 @@ export const memory = (profile: Profile): Scenario => ({
   // Heap deltas barely vary between rounds (and a round at 100k costs several full GCs of a large heap).
   plans: [{ n: profile.memoryN, ...profile.memoryPlan }],
   variants: [
-    variant(
-      "fibervisor",
-      "fibervisor",
-      fresh((n) =>
-        run(
-          Effect.gen(function* () {
-            const scope = yield* Scope.make()
-            const sup = yield* Supervisor.make().pipe(Scope.provide(scope))
-            const { counter, body } = idleCounting()
-            fullGc(2)
-            const before = heapUsed()
-            yield* times(n, (i) => sup.add(Task.once(`idle-${i}`, body)))
-            yield* waitUntil(() => counter.started >= n, "idle tasks to start")
-            fullGc(2)
-            const after = heapUsed()
-            yield* check((yield* sup.size) === n, "not every idle task is registered")
-            yield* Scope.close(scope, Exit.void)
-            return { value: after - before, ops: n }
-          })
-        )
-      )
+    freshVariant("fibervisor", "fibervisor", (n) =>
+      Effect.gen(function* () {
+        const { scope, sup } = yield* openSupervisor
+        const addAll = addIdleTasks(sup, n)
+        fullGc(2)
+        const before = heapUsed()
+        yield* addAll
+        fullGc(2)
+        const after = heapUsed()
+        yield* check((yield* sup.size) === n, "not every idle task is registered")
+        yield* Scope.close(scope, Exit.void)
+        return { value: after - before, ops: n }
+      })
     ),
-    variant(
-      "raw fiber",
-      "baseline",
-      fresh((n) =>
-        run(
-          Effect.gen(function* () {
-            const { counter, body } = idleCounting()
-            // Allocated before the first reading: the slots holding the fibers are not part of their cost.
-            const fibers: Array<Fiber.Fiber<never>> = new Array(n).fill(undefined)
-            fullGc(2)
-            const before = heapUsed()
-            yield* times(n, (i) => Effect.map(Effect.forkDetach(body), (fiber) => void (fibers[i] = fiber)))
-            yield* waitUntil(() => counter.started >= n, "idle fibers to start")
-            fullGc(2)
-            const after = heapUsed()
-            yield* Fiber.interruptAll(fibers)
-            return { value: after - before, ops: n }
-          })
-        )
-      )
+    freshVariant("raw fiber", "baseline", (n) =>
+      Effect.gen(function* () {
+        const { counter, body } = idleCounting()
+        // Allocated before the first reading: the slots holding the fibers are not part of their cost.
+        const fibers: Array<Fiber.Fiber<never>> = new Array(n).fill(undefined)
+        fullGc(2)
+        const before = heapUsed()
+        yield* times(n, (i) => Effect.map(Effect.forkDetach(body), (fiber) => void (fibers[i] = fiber)))
+        yield* waitUntil(() => counter.started >= n, "idle fibers to start")
+        fullGc(2)
+        const after = heapUsed()
+        yield* Fiber.interruptAll(fibers)
+        return { value: after - before, ops: n }
+      })
     )
   ]
 })

@@ -2,8 +2,8 @@
 import * as Effect from "effect/Effect"
 import PQueue from "p-queue"
 import { Offload } from "@fibervisor/core"
-import { run, timed, times } from "../effects.js"
-import { fiberSetRunAll, fresh, plans, variant } from "./common.js"
+import { timed, times } from "../effects.js"
+import { fiberSetRunAll, fresh, freshVariant, plans, variant } from "./common.js"
 import type { Scenario } from "../harness.js"
 import type { Profile } from "./common.js"
 
@@ -17,22 +17,16 @@ export const offload = (profile: Profile): Scenario => ({
   op: "job spawned and completed",
   plans: plans(profile),
   variants: [
-    variant(
-      "fibervisor",
-      "fibervisor",
-      fresh((n) =>
-        run(
-          Effect.gen(function* () {
-            const ms = yield* timed(
-              Effect.andThen(
-                times(n, () => Offload.spawn("bench", Effect.void)),
-                Offload.awaitIdle()
-              )
-            )
-            return { value: ms, ops: n }
-          }).pipe(Effect.provide(Offload.layer()))
-        )
-      )
+    freshVariant("fibervisor", "fibervisor", (n) =>
+      Effect.map(
+        timed(
+          Effect.andThen(
+            times(n, () => Offload.spawn("bench", Effect.void)),
+            Offload.awaitIdle()
+          )
+        ),
+        (ms) => ({ value: ms, ops: n })
+      ).pipe(Effect.provide(Offload.layer()))
     ),
     variant("FiberSet.run", "baseline", fresh(fiberSetRunAll)),
     variant(

@@ -1,8 +1,8 @@
 /** 1. one-shot tasks: `sup.add(Task.once(…))` × N, then `awaitEmpty` — vs `FiberSet.run`. */
 import * as Effect from "effect/Effect"
-import { Supervisor, Task } from "@fibervisor/core"
-import { run, timed, times } from "../effects.js"
-import { check, fiberSetRunAll, fresh, plans, variant } from "./common.js"
+import { Task } from "@fibervisor/core"
+import { timed, times } from "../effects.js"
+import { check, fiberSetRunAll, fresh, plans, supervisedVariant, variant } from "./common.js"
 import type { Scenario } from "../harness.js"
 import type { Profile } from "./common.js"
 
@@ -16,26 +16,17 @@ export const oneShot = (profile: Profile): Scenario => ({
   op: "task added and completed",
   plans: plans(profile),
   variants: [
-    variant(
-      "fibervisor",
-      "fibervisor",
-      fresh((n) =>
-        run(
-          Effect.scoped(
-            Effect.gen(function* () {
-              const sup = yield* Supervisor.make()
-              const ms = yield* timed(
-                Effect.andThen(
-                  times(n, (i) => sup.add(Task.once(`task-${i}`, Effect.void))),
-                  sup.awaitEmpty
-                )
-              )
-              yield* check((yield* sup.size) === 0, "tasks left after awaitEmpty")
-              return { value: ms, ops: n }
-            })
+    supervisedVariant((sup, n) =>
+      Effect.gen(function* () {
+        const ms = yield* timed(
+          Effect.andThen(
+            times(n, (i) => sup.add(Task.once(`task-${i}`, Effect.void))),
+            sup.awaitEmpty
           )
         )
-      )
+        yield* check((yield* sup.size) === 0, "tasks left after awaitEmpty")
+        return { value: ms, ops: n }
+      })
     ),
     variant("FiberSet.run", "baseline", fresh(fiberSetRunAll))
   ]

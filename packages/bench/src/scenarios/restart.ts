@@ -1,9 +1,9 @@
 /** 2. restart cycles: one task failing N times with zero backoff — vs `Effect.retry`. */
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { Backoff, RestartPolicy, Supervisor, Task } from "@fibervisor/core"
-import { run, timed } from "../effects.js"
-import { check, fresh, plans, variant } from "./common.js"
+import { Backoff, RestartPolicy, Task } from "@fibervisor/core"
+import { timed } from "../effects.js"
+import { check, freshVariant, plans, supervisedVariant } from "./common.js"
 import type { Scenario } from "../harness.js"
 import type { Profile } from "./common.js"
 
@@ -29,45 +29,30 @@ export const restarts = (profile: Profile): Scenario => ({
   op: "failed attempt + restart",
   plans: plans(profile),
   variants: [
-    variant(
-      "fibervisor",
-      "fibervisor",
-      fresh((n) =>
-        run(
-          Effect.scoped(
-            Effect.gen(function* () {
-              const sup = yield* Supervisor.make()
-              const { counter, effect } = countingFailure()
-              const task = Task.make("flaky", effect, {
-                restart: RestartPolicy.onFailure,
-                backoff: Backoff.none,
-                maxRetries: n - 1
-              })
-              let tag = ""
-              const ms = yield* timed(
-                Effect.flatMap(sup.add(task), (handle) => Effect.map(handle.await, (outcome) => (tag = outcome._tag)))
-              )
-              yield* check(counter.attempts === n, `expected ${n} attempts, saw ${counter.attempts}`)
-              yield* check(tag === "Failed", `expected the outcome Failed, got ${tag}`)
-              return { value: ms, ops: n }
-            })
-          )
+    supervisedVariant((sup, n) =>
+      Effect.gen(function* () {
+        const { counter, effect } = countingFailure()
+        const task = Task.make("flaky", effect, {
+          restart: RestartPolicy.onFailure,
+          backoff: Backoff.none,
+          maxRetries: n - 1
+        })
+        let tag = ""
+        const ms = yield* timed(
+          Effect.flatMap(sup.add(task), (handle) => Effect.map(handle.await, (outcome) => (tag = outcome._tag)))
         )
-      )
+        yield* check(counter.attempts === n, `expected ${n} attempts, saw ${counter.attempts}`)
+        yield* check(tag === "Failed", `expected the outcome Failed, got ${tag}`)
+        return { value: ms, ops: n }
+      })
     ),
-    variant(
-      "Effect.retry",
-      "baseline",
-      fresh((n) =>
-        run(
-          Effect.gen(function* () {
-            const { counter, effect } = countingFailure()
-            const ms = yield* timed(Effect.result(Effect.retry(effect, Schedule.recurs(n - 1))))
-            yield* check(counter.attempts === n, `expected ${n} attempts, saw ${counter.attempts}`)
-            return { value: ms, ops: n }
-          })
-        )
-      )
+    freshVariant("Effect.retry", "baseline", (n) =>
+      Effect.gen(function* () {
+        const { counter, effect } = countingFailure()
+        const ms = yield* timed(Effect.result(Effect.retry(effect, Schedule.recurs(n - 1))))
+        yield* check(counter.attempts === n, `expected ${n} attempts, saw ${counter.attempts}`)
+        return { value: ms, ops: n }
+      })
     )
   ]
 })

@@ -1,6 +1,6 @@
 /** The soak's checks, its results (the JSON written to results/soak.json) and its table. */
 import { maxTaskLabels } from "@fibervisor/core/internal/taskMetrics"
-import { bytes, num } from "../table.js"
+import { bytes, num, pad } from "../table.js"
 import { type Check, check, equals, type PhaseResult, READINGS, SETTLE, type SettledHeap } from "./measure.js"
 import { HEAP_GROWTH_LIMIT_PERCENT, type Sizes } from "./profile.js"
 import type { Registries, SoakRun } from "./run.js"
@@ -37,16 +37,6 @@ export const heapGrowthPercent = (r: SoakRun): number =>
   ((r.heapEnd.heapUsedBytes - r.heapAfterWarmup.heapUsedBytes) / r.heapAfterWarmup.heapUsedBytes) * 100
 
 export const signed = (value: number): string => `${value >= 0 ? "+" : ""}${value.toFixed(2)}`
-
-export const pad = (rows: ReadonlyArray<ReadonlyArray<string>>, rightAligned: ReadonlySet<number>): Array<string> => {
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)))
-  return rows.map((row) =>
-    row
-      .map((cell, c) => (rightAligned.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)))
-      .join("  ")
-      .trimEnd()
-  )
-}
 
 export interface SoakResults {
   readonly schemaVersion: 1

@@ -13,8 +13,8 @@
  *
  * @internal
  */
+import { Inputs } from "@fibervisor/core"
 import * as Duration from "effect/Duration"
-import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 
 /** A refused value: which field, and why. */
@@ -23,31 +23,21 @@ export interface Problem {
   readonly reason: string
 }
 
-const show = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value)
-  if (typeof value === "number" || typeof value === "boolean" || value === null || value === undefined) {
-    return String(value)
-  }
-  if (Array.isArray(value)) return "an array"
-  return typeof value === "object" ? "an object" : typeof value
-}
+const show = Inputs.describe
 
-/** A positive, finite duration in milliseconds. */
+/**
+ * A positive, finite duration in milliseconds, read by core's one rule (`Inputs.decodeDuration`):
+ * what is not a duration gets its reason; a number or `Duration` out of range (zero, negative,
+ * infinite) is "positive and finite".
+ */
 export const millis = (field: string, value: unknown): Result.Result<number, Problem> => {
-  const decoded =
-    typeof value === "number"
-      ? Option.some(value)
-      : Duration.isDuration(value) || typeof value === "string" || (typeof value === "object" && value !== null)
-        ? Option.map(Duration.fromInput(value as Duration.Input), Duration.toMillis)
-        : Option.none()
-  if (Option.isNone(decoded)) {
-    return Result.fail({ field, reason: `must be a duration (e.g. "1 second" or milliseconds), got ${show(value)}` })
+  const decoded = Inputs.decodeDuration(value)
+  const ms = Result.isSuccess(decoded) ? Duration.toMillis(decoded.success) : Number.NaN
+  if (ms > 0) return Result.succeed(ms)
+  if (Result.isFailure(decoded) && typeof value !== "number" && !Duration.isDuration(value)) {
+    return Result.fail({ field, reason: decoded.failure })
   }
-  const ms = decoded.value
-  if (!Number.isFinite(ms) || ms <= 0) {
-    return Result.fail({ field, reason: `must be positive and finite, got ${show(value)}` })
-  }
-  return Result.succeed(ms)
+  return Result.fail({ field, reason: `must be positive and finite, got ${show(value)}` })
 }
 
 const unknownKeys = (options: object, known: ReadonlyArray<string>): Result.Result<void, Problem> => {

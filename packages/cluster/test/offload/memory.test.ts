@@ -567,7 +567,7 @@ describe("layerCluster and layerMemory: bad config", () => {
 
   const badMemory: ReadonlyArray<readonly [unknown, string, string]> = [
     [{ heartbeat: "soon" }, "heartbeat", 'must be a duration such as "5 seconds", got "soon"'],
-    [{ heartbeat: 0 }, "heartbeat", "must be greater than zero and finite, got number 0"],
+    [{ heartbeat: 0 }, "heartbeat", "must be positive and finite, got 0"],
     [{ replica: "" }, "replica", 'must be a non-empty string, got ""'],
     [{ replicas: "a" }, "replicas", "is not a known option"],
     ["a", "options", 'must be an object, got "a"']

@@ -323,7 +323,7 @@ describe("layerPostgres: bad options", () => {
       "must be between 1 second and 2147483647 ms, got 500 ms"
     ],
     [{ idleSessionTimeout: "soon" }, "idleSessionTimeout", 'must be a duration such as "5 seconds", got "soon"'],
-    [{ operationTimeout: -5 }, "operationTimeout", "must be greater than zero and finite, got number -5"],
+    [{ operationTimeout: -5 }, "operationTimeout", "must be positive and finite, got -5"],
     [{ applicationName: "x".repeat(64) }, "applicationName", "must be at most 63 characters, got 64"],
     [{ namespace: "" }, "namespace", 'must be a non-empty string, got ""'],
     [{ lockTimeout: "1 second" }, "lockTimeout", "is not a known option"]

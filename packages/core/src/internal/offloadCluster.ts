@@ -42,6 +42,7 @@ import type {
 import * as OffloadKey from "../OffloadKey.js"
 import type { InvalidArgument } from "../SupervisorError.js"
 import type { ResolvedCluster } from "./offloadClusterConfig.js"
+import { cappedLabels } from "./labels.js"
 import { ZeroSignal } from "./zeroSignal.js"
 
 export { splitConfig } from "./offloadClusterConfig.js"
@@ -73,17 +74,7 @@ const metricsOf = (kind: string): ClusterMetrics => ({
 
 /** Per-kind metric handles, capped as the real service's labels are. */
 const maxKindLabels = 1_000
-const labels = new Map<string, ClusterMetrics>()
-const otherLabel = metricsOf("_other")
-const labelOf = (kind: string): ClusterMetrics => {
-  let label = labels.get(kind)
-  if (label === undefined) {
-    if (labels.size >= maxKindLabels) return otherLabel
-    label = metricsOf(kind)
-    labels.set(kind, label)
-  }
-  return label
-}
+const labelOf = cappedLabels(maxKindLabels, metricsOf)
 
 /** One registration that went to the store, from its claim to its release. */
 class Registration {

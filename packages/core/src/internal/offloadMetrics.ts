@@ -7,6 +7,7 @@
  */
 import * as Metric from "effect/Metric"
 import { MetricUpdater } from "./compat.js"
+import { cappedLabels, counterUpdater as counter } from "./labels.js"
 
 const spawnedName = "fibervisor_offload_spawned_total"
 const spawnedDescription = "Offloaded work admitted (started or queued)"
@@ -53,9 +54,6 @@ export interface KindMetrics {
   readonly duration: MetricUpdater<number>
 }
 
-const counter = (name: string, description: string, attributes: Metric.Metric.Attributes) =>
-  new MetricUpdater(Metric.counter(name, { description, incremental: true, attributes }))
-
 /**
  * Built with the `attributes` option rather than `Metric.withAttributes`: no context copy per
  * update; each behind a `MetricUpdater`, so the hot path's updates skip the series lookup.
@@ -85,16 +83,5 @@ const make = (kind: string): KindMetrics => {
  */
 export const maxKindLabels = 1_000
 
-const labels = new Map<string, KindMetrics>()
-const other: KindMetrics = make("_other")
-
 /** The metrics of `kind`, built once per kind. */
-export const kindLabel = (kind: string): KindMetrics => {
-  let label = labels.get(kind)
-  if (label === undefined) {
-    if (labels.size >= maxKindLabels) return other
-    label = make(kind)
-    labels.set(kind, label)
-  }
-  return label
-}
+export const kindLabel: (kind: string) => KindMetrics = cappedLabels(maxKindLabels, make)

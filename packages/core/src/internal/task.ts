@@ -334,23 +334,18 @@ export const resolveTask = (
   if (isFatal === undefined && !significant && ready === false && !escalate && nested === undefined) {
     return Result.succeed(plainSpec(settings, name, task.effect as Effect.Effect<unknown, unknown, TaskContext>))
   }
-  // Spelled out (no spread): this runs for every `add`, and a spread here showed up in profiles.
-  return Result.succeed({
-    restart: settings.restart,
-    backoff: settings.backoff,
-    timeoutMs: settings.timeoutMs,
-    maxRetries: settings.maxRetries,
-    resetAfterMs: settings.resetAfterMs,
-    graceMs: settings.graceMs,
-    logFailures: settings.logFailures,
-    name,
-    effect: task.effect as Effect.Effect<unknown, unknown, TaskContext>,
-    isFatal,
-    significant,
-    ready,
-    escalate,
-    nested
-  })
+  return Result.succeed(
+    spelledOut(
+      settings,
+      name,
+      task.effect as Effect.Effect<unknown, unknown, TaskContext>,
+      isFatal,
+      significant,
+      ready,
+      escalate,
+      nested
+    )
+  )
 }
 
 /**
@@ -367,17 +362,26 @@ const plainSpec = (
   effect: Effect.Effect<unknown, unknown, TaskContext>
 ): ResolvedTask => {
   const proto = sharedSettings(settings)
-  if (proto === undefined) return spelledOut(settings, name, effect)
+  if (proto === undefined) return spelledOut(settings, name, effect, undefined, false, false, false, undefined)
   const spec = Object.create(proto) as { -readonly [K in keyof ResolvedTask]: ResolvedTask[K] }
   spec.name = name
   spec.effect = effect
   return spec
 }
 
+/**
+ * A spec with every field its own. Spelled out, the roles passed one by one (no spread, no
+ * options object): this runs for every `add`, and a spread here showed up in profiles.
+ */
 const spelledOut = (
   settings: ResolvedDefaults,
   name: string,
-  effect: Effect.Effect<unknown, unknown, TaskContext>
+  effect: Effect.Effect<unknown, unknown, TaskContext>,
+  isFatal: ResolvedTask["isFatal"],
+  significant: boolean,
+  ready: ResolvedTask["ready"],
+  escalate: boolean,
+  nested: unknown
 ): ResolvedTask => ({
   restart: settings.restart,
   backoff: settings.backoff,
@@ -388,11 +392,11 @@ const spelledOut = (
   logFailures: settings.logFailures,
   name,
   effect,
-  isFatal: undefined,
-  significant: false,
-  ready: false,
-  escalate: false,
-  nested: undefined
+  isFatal,
+  significant,
+  ready,
+  escalate,
+  nested
 })
 
 /** How many distinct settings get a shared prototype (each holds its restart policy and backoff for good). */
@@ -422,7 +426,7 @@ const sharedSettings = (settings: ResolvedDefaults): ResolvedTask | undefined =>
     if (sameSettings(proto, settings)) return proto
   }
   if (sharedProtos.length >= maxSharedSettings) return undefined
-  const proto = spelledOut(settings, "", Effect.void)
+  const proto = spelledOut(settings, "", Effect.void, undefined, false, false, false, undefined)
   sharedProtos.push(proto)
   return proto
 }

@@ -13,6 +13,7 @@
  */
 import * as Metric from "effect/Metric"
 import { MetricUpdater } from "./compat.js"
+import { counterUpdater as counter } from "./labels.js"
 
 const names = {
   attempts: "fibervisor_task_attempts_total",
@@ -49,9 +50,6 @@ export interface TaskMetrics {
   readonly running: MetricUpdater<number>
   readonly duration: MetricUpdater<number>
 }
-
-const counter = (name: string, description: string, attributes: Metric.Metric.Attributes) =>
-  new MetricUpdater(Metric.counter(name, { description, incremental: true, attributes }))
 
 /**
  * The metrics of one attribute value (each behind a `MetricUpdater`: the hot path's updates skip

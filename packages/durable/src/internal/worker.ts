@@ -304,7 +304,7 @@ const runJob = <R>(
       const exit = yield* Effect.exit(restore(spanned))
       const now = yield* Clock.currentTimeMillis
       yield* Metric.update(m.duration, (now - started) / 1000)
-      yield* settle(worker, kind, run, exit, now, taskId, payload)
+      yield* settle({ worker, kind, run, now, taskId, payload }, exit)
     }).pipe(
       Effect.annotateLogs(annotations(kind, run.row)),
       // The store failed while ending the row: the lease will expire and the job run again.
@@ -316,20 +316,28 @@ const runJob = <R>(
     )
   )
 
-const settle = (
-  worker: Worker,
-  kind: ResolvedKind,
-  run: LocalRun,
-  exit: Exit.Exit<Option.Option<unknown>, unknown>,
-  now: number,
-  taskId: TaskId.TaskId,
-  payload: unknown
-) =>
+/** What ending one attempt needs: the run, when it ended, and what its logs and retry policy read. */
+interface Ending {
+  readonly worker: Worker
+  readonly kind: ResolvedKind
+  readonly run: LocalRun
+  readonly now: number
+  readonly taskId: TaskId.TaskId
+  readonly payload: unknown
+}
+
+/** The store, the row and its lease token, and the kind's metrics, as `settle` and `failAttempt` use them. */
+const endingParts = ({ kind, run, worker }: Ending) => ({
+  store: worker.internals.store,
+  row: run.row,
+  token: run.row.token!,
+  m: metrics.of(kind.name)
+})
+
+const settle = (ending: Ending, exit: Exit.Exit<Option.Option<unknown>, unknown>) =>
   Effect.gen(function* () {
-    const { store } = worker.internals
-    const row = run.row
-    const token = row.token!
-    const m = metrics.of(kind.name)
+    const { kind, now, run } = ending
+    const { m, row, store, token } = endingParts(ending)
     if (Exit.isSuccess(exit)) {
       if (Option.isSome(exit.value)) {
         yield* Metric.update(m.completed, 1)
@@ -338,17 +346,7 @@ const settle = (
         return
       }
       yield* Metric.update(m.timedOut, 1)
-      return yield* failAttempt(
-        worker,
-        kind,
-        run,
-        `timed out after ${kind.timeoutMs} ms`,
-        true,
-        Cause.empty,
-        now,
-        taskId,
-        payload
-      )
+      return yield* failAttempt(ending, `timed out after ${kind.timeoutMs} ms`, true, Cause.empty)
     }
     const cause = exit.cause
     if (run.reason !== undefined && Cause.hasInterrupts(cause)) {
@@ -369,25 +367,13 @@ const settle = (
       }
     }
     yield* Metric.update(m.failed, 1)
-    return yield* failAttempt(worker, kind, run, firstLine(cause), false, cause, now, taskId, payload)
+    return yield* failAttempt(ending, firstLine(cause), false, cause)
   })
 
-const failAttempt = (
-  worker: Worker,
-  kind: ResolvedKind,
-  run: LocalRun,
-  reason: string,
-  timedOut: boolean,
-  cause: Cause.Cause<unknown>,
-  now: number,
-  taskId: TaskId.TaskId,
-  payload: unknown
-) =>
+const failAttempt = (ending: Ending, reason: string, timedOut: boolean, cause: Cause.Cause<unknown>) =>
   Effect.gen(function* () {
-    const { store } = worker.internals
-    const row = run.row
-    const token = row.token!
-    const m = metrics.of(kind.name)
+    const { kind, now, payload, taskId, worker } = ending
+    const { m, row, store, token } = endingParts(ending)
     const dead = (why: string) =>
       Effect.gen(function* () {
         yield* Metric.update(m.dead, 1)

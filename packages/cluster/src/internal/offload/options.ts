@@ -1,27 +1,17 @@
 /**
  * The options of `ClusterOffload.layerPostgres` and `layerMemory`, checked once per layer: an
- * unknown key is refused, a bad value names its field and says why, a duration is any
- * `Duration.Input` that is finite and greater than zero.
+ * unknown key is refused, a bad value names its field and says why (values printed by core's
+ * `Inputs.describe`), a duration is read as the cluster's other options are (options.ts).
  *
  * @internal
  */
-import * as Duration from "effect/Duration"
-import * as Option from "effect/Option"
+import { Inputs } from "@fibervisor/core"
 import * as Result from "effect/Result"
+import { millis as positiveMillis, type Problem } from "../options.js"
 
-export interface Problem {
-  readonly field: string
-  readonly reason: string
-}
+export type { Problem }
 
-const describe = (input: unknown): string => {
-  if (input === null) return "null"
-  if (input === undefined) return "undefined"
-  if (Array.isArray(input)) return "an array"
-  if (typeof input === "string") return `"${input}"`
-  if (typeof input === "object") return "an object"
-  return `${typeof input} ${String(input)}`
-}
+const describe = Inputs.describe
 
 const isPlainObject = (u: unknown): u is Readonly<Record<string, unknown>> =>
   typeof u === "object" && u !== null && !Array.isArray(u)
@@ -38,19 +28,9 @@ export const record = (
   return extra === undefined ? Result.succeed(input) : Result.fail({ field: extra, reason: "is not a known option" })
 }
 
-/** A positive, finite duration in milliseconds; `fallback` when absent. */
-export const millis = (field: string, input: unknown, fallback: number): Result.Result<number, Problem> => {
-  if (input === undefined) return Result.succeed(fallback)
-  // Effect's decoder throws on garbage; `fromInput` turns that into `None`.
-  const decoded = Duration.fromInput(input as Duration.Input)
-  if (Option.isNone(decoded))
-    return Result.fail({ field, reason: `must be a duration such as "5 seconds", got ${describe(input)}` })
-  const ms = Duration.toMillis(decoded.value)
-  if (!Number.isFinite(ms) || ms <= 0) {
-    return Result.fail({ field, reason: `must be greater than zero and finite, got ${describe(input)}` })
-  }
-  return Result.succeed(ms)
-}
+/** A positive, finite duration in milliseconds (the rule of the cluster's other options); `fallback` when absent. */
+export const millis = (field: string, input: unknown, fallback: number): Result.Result<number, Problem> =>
+  input === undefined ? Result.succeed(fallback) : positiveMillis(field, input)
 
 /** A non-empty string without NUL; `fallback` when absent. */
 export const name = (field: string, input: unknown, fallback: string, max: number): Result.Result<string, Problem> => {

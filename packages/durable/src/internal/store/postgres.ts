@@ -22,14 +22,14 @@
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Effect, Layer, Redacted, type Scope } from "effect"
-import * as Reactivity from "effect/reactivity/Reactivity"
 import { SqlClient } from "effect/sql/SqlClient"
-import { type Counts, type DurableStore, type EnqueueInput, type JobStatus, Store } from "../store.js"
+import { type DurableStore, type EnqueueInput, Store } from "../store.js"
 import { StoreError } from "../storeError.js"
 import { migrateNames, type PostgresNames, postgresNames, type PostgresTableOptions } from "./postgresSchema.js"
 import { InvalidStoreOptions, knownKeys } from "./sqlOptions.js"
 import { type FailItem, type LeaseItem, makeBatcher } from "./sqlBatch.js"
-import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredSql, rowId } from "./sqlRow.js"
+import { checkMigrate, countsOf, fencedWrites, leasesJson, sqlStoreLayer, storeOver } from "./sqlStore.js"
+import { byDueThenId, columns, decodeRow, leaseExpiredSql } from "./sqlRow.js"
 import { postgresBatches } from "./postgresBatch.js"
 
 /**
@@ -54,8 +54,6 @@ const optionKeys = ["url", "client", "maxConnections", "migrate", "tableName", "
 
 /** Rows deleted per `cleanup` statement: bounded transactions on a large backlog. */
 const cleanupBatch = 5000
-
-const statusList: ReadonlyArray<JobStatus> = ["pending", "running", "completed", "failed", "cancelled"]
 
 /** The statements, built once per store from validated names. */
 const statements = (n: PostgresNames) => {
@@ -217,27 +215,13 @@ const make = Effect.fnUntraced(function* (sql: SqlClient, names: PostgresNames) 
             (rows) => rows.map(decodeRow).sort(byDueThenId)
           ),
     refresh: (leases, now, lockFor) => {
-      const valid = leases.filter((lease) => isRowId(lease.id))
-      if (valid.length === 0) return Effect.succeed([])
-      const json = JSON.stringify(valid.map((lease) => ({ id: Number(lease.id), token: lease.token })))
+      const json = leasesJson(leases)
+      if (json === undefined) return Effect.succeed([])
       return Effect.map(values("refresh", q.refresh, [json, now + lockFor, now]), (rows) =>
         rows.map((row) => String(row[0]))
       )
     },
-    complete: (id, token, now) => {
-      const row = rowId(id)
-      return row === undefined ? Effect.succeed(false) : complete({ id: row, token, now })
-    },
-    fail: (id, token, input) => {
-      const row = rowId(id)
-      return row === undefined
-        ? Effect.succeed(false)
-        : fail({ id: row, token, now: input.now, error: input.error, retryAt: input.retryAt })
-    },
-    release: (id, token, now) => {
-      const row = rowId(id)
-      return row === undefined ? Effect.succeed(false) : release({ id: row, token, now })
-    },
+    ...fencedWrites({ complete, fail, release }),
     inspect: (kind, key) =>
       Effect.map(values("inspect", q.inspect, [kind, key]), (rows) =>
         rows.length === 0 ? undefined : decodeRow(rows[0]!)
@@ -253,14 +237,7 @@ const make = Effect.fnUntraced(function* (sql: SqlClient, names: PostgresNames) 
       }),
     retryFailed: (kind, key, now) =>
       Effect.map(values("retryFailed", q.retryFailed, [kind, key ?? null, now]), (rows) => rows.length),
-    counts: (kind) =>
-      Effect.map(values("counts", q.counts, [kind]), (rows) => {
-        const counts: Record<JobStatus, number> = { pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }
-        for (const [status, count] of rows) {
-          if (statusList.includes(status as JobStatus)) counts[status as JobStatus] = Number(count)
-        }
-        return counts satisfies Counts
-      }),
+    counts: (kind) => Effect.map(values("counts", q.counts, [kind]), countsOf),
     cleanup: (before) =>
       Effect.gen(function* () {
         let total = 0
@@ -312,19 +289,7 @@ const checkOptions = (options: PostgresStoreOptions): Effect.Effect<void, Invali
     yield* postgresNames(options)
   })
 
-const checkMigrate = (migrate: unknown): Effect.Effect<void, InvalidStoreOptions> =>
-  migrate === undefined || typeof migrate === "boolean"
-    ? Effect.void
-    : Effect.fail(
-        new InvalidStoreOptions({ field: "migrate", reason: `expected a boolean, got ${JSON.stringify(migrate)}` })
-      )
-
-const storeOver = (sql: SqlClient, options: PostgresStoreOptions) =>
-  Effect.gen(function* () {
-    const names = yield* postgresNames(options)
-    if (options.migrate !== false) yield* migrateNames(sql, names)
-    return yield* make(sql, names)
-  })
+const over = storeOver<PostgresStoreOptions, PostgresNames>({ names: postgresNames, migrate: migrateNames, make })
 
 /**
  * The `Store` on Postgres. With `url` the layer opens a pool (closed with the layer); with
@@ -338,23 +303,16 @@ const storeOver = (sql: SqlClient, options: PostgresStoreOptions) =>
 export const layerPostgresStore = (
   options: PostgresStoreOptions
 ): Layer.Layer<DurableStore, StoreError | InvalidStoreOptions> =>
-  Layer.effect(
-    Store,
-    Effect.gen(function* () {
-      yield* checkOptions(options)
-      if (options.client !== undefined) return yield* storeOver(options.client, options)
-      const url = options.url!
-      const sql = yield* PgClient.make({
-        url: Redacted.isRedacted(url) ? url : Redacted.make(url),
+  sqlStoreLayer(options, {
+    check: checkOptions,
+    open: ({ maxConnections, url }) =>
+      PgClient.make({
+        url: Redacted.isRedacted(url!) ? url! : Redacted.make(url!),
         applicationName: "fibervisor-durable",
-        ...(options.maxConnections === undefined ? {} : { maxConnections: options.maxConnections })
-      }).pipe(
-        Effect.mapError((cause) => new StoreError({ operation: "connect", cause })),
-        Effect.provide(Reactivity.layer)
-      )
-      return yield* storeOver(sql, options)
-    })
-  )
+        ...(maxConnections === undefined ? {} : { maxConnections })
+      }),
+    over
+  })
 
 /**
  * The `Store` on Postgres over the `SqlClient` in context (for an application that already
@@ -371,6 +329,6 @@ export const layerPostgresStoreFromClient = (
     Effect.gen(function* () {
       yield* knownKeys(options, ["migrate", "tableName", "schema"])
       yield* checkMigrate(options.migrate)
-      return yield* storeOver(yield* SqlClient, options)
+      return yield* over(yield* SqlClient, options)
     })
   )

@@ -22,6 +22,7 @@ import { Effect } from "effect"
 import type { SqlClient } from "effect/sql/SqlClient"
 import { StoreError } from "../storeError.js"
 import { defaultTableName, identifier, type InvalidStoreOptions, quote } from "./sqlOptions.js"
+import { indexNames, type IndexNames, indexStatements } from "./sqlSchema.js"
 
 /**
  * Where the store's tables live.
@@ -36,15 +37,11 @@ export interface PostgresTableOptions {
 }
 
 /** Quoted, schema-qualified names of everything the store creates. */
-export interface PostgresNames {
+export interface PostgresNames extends IndexNames {
   readonly schema: string | undefined
   readonly table: string
   readonly keys: string
   readonly tableName: string
-  readonly inflightIndex: string
-  readonly dueIndex: string
-  readonly keyIndex: string
-  readonly finishedIndex: string
 }
 
 /** Validates the names (`tableName`, `schema`) and quotes them. */
@@ -58,10 +55,7 @@ export const postgresNames = (options: PostgresTableOptions): Effect.Effect<Post
       tableName,
       table: qualify(tableName),
       keys: qualify(`${tableName}_keys`),
-      inflightIndex: quote(`${tableName}_inflight_key`),
-      dueIndex: quote(`${tableName}_due`),
-      keyIndex: quote(`${tableName}_key`),
-      finishedIndex: quote(`${tableName}_finished`)
+      ...indexNames(tableName)
     }
   })
 
@@ -85,10 +79,7 @@ export const postgresMigrationStatements = (names: PostgresNames): ReadonlyArray
   updated_at bigint NOT NULL,
   finished_at bigint
 )`,
-  `CREATE UNIQUE INDEX IF NOT EXISTS ${names.inflightIndex} ON ${names.table} (kind, key) WHERE status IN ('pending', 'running')`,
-  `CREATE INDEX IF NOT EXISTS ${names.dueIndex} ON ${names.table} (kind, status, run_at, id)`,
-  `CREATE INDEX IF NOT EXISTS ${names.keyIndex} ON ${names.table} (kind, key, id)`,
-  `CREATE INDEX IF NOT EXISTS ${names.finishedIndex} ON ${names.table} (finished_at) WHERE status IN ('completed', 'cancelled')`,
+  ...indexStatements(names.table, names),
   `CREATE TABLE IF NOT EXISTS ${names.keys} (
   kind text NOT NULL,
   key text NOT NULL,

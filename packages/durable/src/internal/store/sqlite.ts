@@ -20,14 +20,14 @@
  */
 import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import { Duration, Effect, Layer, type Scope } from "effect"
-import * as Reactivity from "effect/reactivity/Reactivity"
 import { SqlClient } from "effect/sql/SqlClient"
-import { type Counts, type DurableStore, type EnqueueInput, type JobStatus, Store } from "../store.js"
+import { type DurableStore, type EnqueueInput, Store } from "../store.js"
 import { StoreError } from "../storeError.js"
 import { migrateSqliteNames, type SqliteNames, sqliteNames, type SqliteTableOptions } from "./sqliteSchema.js"
 import { InvalidStoreOptions, knownKeys } from "./sqlOptions.js"
 import { type FailItem, type LeaseItem, makeBatcher } from "./sqlBatch.js"
-import { byDueThenId, columns, decodeRow, isRowId, leaseExpiredSql, rowId } from "./sqlRow.js"
+import { checkMigrate, countsOf, fencedWrites, leasesJson, sqlStoreLayer, storeOver } from "./sqlStore.js"
+import { byDueThenId, columns, decodeRow, leaseExpiredSql } from "./sqlRow.js"
 
 /**
  * Options of the SQLite store: the database file (or a `client` you already have) and the table.
@@ -55,8 +55,6 @@ export interface SqliteStoreOptions extends SqliteTableOptions {
 const optionKeys = ["filename", "client", "migrate", "busyTimeout", "synchronous", "tableName"]
 
 const cleanupBatch = 5000
-
-const statusList: ReadonlyArray<JobStatus> = ["pending", "running", "completed", "failed", "cancelled"]
 
 /** The statements, built once per store from validated names (`?N` parameters are 1-based). */
 const statements = (n: SqliteNames) => {
@@ -200,28 +198,14 @@ const make = Effect.fnUntraced(function* (sql: SqlClient, names: SqliteNames) {
               Effect.mapError(failed("claim"))
             ),
     refresh: (leases, now, lockFor) => {
-      const valid = leases.filter((lease) => isRowId(lease.id))
-      if (valid.length === 0) return Effect.succeed([])
-      const json = JSON.stringify(valid.map((lease) => ({ id: Number(lease.id), token: lease.token })))
+      const json = leasesJson(leases)
+      if (json === undefined) return Effect.succeed([])
       return values(q.refresh, [json, now + lockFor, now]).pipe(
         Effect.map((rows) => rows.map((row) => String(row[0]))),
         Effect.mapError(failed("refresh"))
       )
     },
-    complete: (id, token, now) => {
-      const row = rowId(id)
-      return row === undefined ? Effect.succeed(false) : complete({ id: row, token, now })
-    },
-    fail: (id, token, input) => {
-      const row = rowId(id)
-      return row === undefined
-        ? Effect.succeed(false)
-        : fail({ id: row, token, now: input.now, error: input.error, retryAt: input.retryAt })
-    },
-    release: (id, token, now) => {
-      const row = rowId(id)
-      return row === undefined ? Effect.succeed(false) : release({ id: row, token, now })
-    },
+    ...fencedWrites({ complete, fail, release }),
     inspect: (kind, key) =>
       values(q.inspect, [kind, key]).pipe(
         Effect.map((rows) => (rows.length === 0 ? undefined : decodeRow(rows[0]!))),
@@ -251,17 +235,7 @@ const make = Effect.fnUntraced(function* (sql: SqlClient, names: SqliteNames) {
         Effect.map((rows) => rows.length),
         Effect.mapError(failed("retryFailed"))
       ),
-    counts: (kind) =>
-      values(q.counts, [kind]).pipe(
-        Effect.map((rows) => {
-          const counts: Record<JobStatus, number> = { pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0 }
-          for (const [status, count] of rows) {
-            if (statusList.includes(status as JobStatus)) counts[status as JobStatus] = Number(count)
-          }
-          return counts satisfies Counts
-        }),
-        Effect.mapError(failed("counts"))
-      ),
+    counts: (kind) => values(q.counts, [kind]).pipe(Effect.map(countsOf), Effect.mapError(failed("counts"))),
     cleanup: (before) =>
       Effect.gen(function* () {
         let total = 0
@@ -316,22 +290,12 @@ const checkOptions = (options: SqliteStoreOptions): Effect.Effect<void, InvalidS
         reason: `expected "full" or "normal", got ${JSON.stringify(options.synchronous)}`
       })
     }
-    if (options.migrate !== undefined && typeof options.migrate !== "boolean") {
-      return yield* new InvalidStoreOptions({
-        field: "migrate",
-        reason: `expected a boolean, got ${JSON.stringify(options.migrate)}`
-      })
-    }
+    yield* checkMigrate(options.migrate)
     // Names too, before anything is opened: a refused table name must not leave a connection or a file behind.
     yield* sqliteNames(options)
   })
 
-const storeOver = (sql: SqlClient, options: SqliteStoreOptions) =>
-  Effect.gen(function* () {
-    const names = yield* sqliteNames(options)
-    if (options.migrate !== false) yield* migrateSqliteNames(sql, names)
-    return yield* make(sql, names)
-  })
+const over = storeOver<SqliteStoreOptions, SqliteNames>({ names: sqliteNames, migrate: migrateSqliteNames, make })
 
 /**
  * The `Store` on SQLite. With `filename` the layer opens the database (WAL mode, `busy_timeout`,
@@ -345,24 +309,19 @@ const storeOver = (sql: SqlClient, options: SqliteStoreOptions) =>
 export const layerSqliteStore = (
   options: SqliteStoreOptions
 ): Layer.Layer<DurableStore, StoreError | InvalidStoreOptions> =>
-  Layer.effect(
-    Store,
-    Effect.gen(function* () {
-      yield* checkOptions(options)
-      if (options.client !== undefined) return yield* storeOver(options.client, options)
-      const sql = yield* SqliteClient.make({
-        filename: options.filename!,
-        ...(options.busyTimeout === undefined ? {} : { busyTimeout: options.busyTimeout })
+  sqlStoreLayer(options, {
+    check: checkOptions,
+    open: ({ busyTimeout, filename, synchronous }) =>
+      SqliteClient.make({
+        filename: filename!,
+        ...(busyTimeout === undefined ? {} : { busyTimeout })
       }).pipe(
         Effect.tap(
-          (client) => client.unsafe(`PRAGMA synchronous = ${options.synchronous === "normal" ? "NORMAL" : "FULL"}`).raw
-        ),
-        Effect.mapError((cause) => new StoreError({ operation: "connect", cause })),
-        Effect.provide(Reactivity.layer)
-      )
-      return yield* storeOver(sql, options)
-    })
-  )
+          (client) => client.unsafe(`PRAGMA synchronous = ${synchronous === "normal" ? "NORMAL" : "FULL"}`).raw
+        )
+      ),
+    over
+  })
 
 /**
  * The `Store` on SQLite over the `SqlClient` in context (e.g. `SqliteClient.layer`).
@@ -378,6 +337,6 @@ export const layerSqliteStoreFromClient = (
     Effect.gen(function* () {
       const sql = yield* SqlClient
       yield* checkOptions({ ...options, client: sql })
-      return yield* storeOver(sql, options)
+      return yield* over(sql, options)
     })
   )

@@ -12,6 +12,7 @@ import { Effect } from "effect"
 import type { SqlClient } from "effect/sql/SqlClient"
 import { StoreError } from "../storeError.js"
 import { defaultTableName, identifier, type InvalidStoreOptions, quote } from "./sqlOptions.js"
+import { indexNames, type IndexNames, indexStatements } from "./sqlSchema.js"
 
 /**
  * Where the store's tables live in the database file.
@@ -24,14 +25,10 @@ export interface SqliteTableOptions {
 }
 
 /** Quoted names of everything the store creates (SQLite index names are per database). */
-export interface SqliteNames {
+export interface SqliteNames extends IndexNames {
   readonly tableName: string
   readonly table: string
   readonly keys: string
-  readonly inflightIndex: string
-  readonly dueIndex: string
-  readonly keyIndex: string
-  readonly finishedIndex: string
 }
 
 /** Validates `tableName` and quotes the derived names. */
@@ -40,10 +37,7 @@ export const sqliteNames = (options: SqliteTableOptions): Effect.Effect<SqliteNa
     tableName,
     table: quote(tableName),
     keys: quote(`${tableName}_keys`),
-    inflightIndex: quote(`${tableName}_inflight_key`),
-    dueIndex: quote(`${tableName}_due`),
-    keyIndex: quote(`${tableName}_key`),
-    finishedIndex: quote(`${tableName}_finished`)
+    ...indexNames(tableName)
   }))
 
 /** The DDL, in order. Every statement is idempotent. */
@@ -65,10 +59,7 @@ export const sqliteMigrationStatements = (names: SqliteNames): ReadonlyArray<str
   updated_at INTEGER NOT NULL,
   finished_at INTEGER
 )`,
-  `CREATE UNIQUE INDEX IF NOT EXISTS ${names.inflightIndex} ON ${names.table} (kind, key) WHERE status IN ('pending', 'running')`,
-  `CREATE INDEX IF NOT EXISTS ${names.dueIndex} ON ${names.table} (kind, status, run_at, id)`,
-  `CREATE INDEX IF NOT EXISTS ${names.keyIndex} ON ${names.table} (kind, key, id)`,
-  `CREATE INDEX IF NOT EXISTS ${names.finishedIndex} ON ${names.table} (finished_at) WHERE status IN ('completed', 'cancelled')`,
+  ...indexStatements(names.table, names),
   `CREATE TABLE IF NOT EXISTS ${names.keys} (
   kind TEXT NOT NULL,
   key TEXT NOT NULL,
