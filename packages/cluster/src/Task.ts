@@ -18,6 +18,12 @@ import * as internal from "./internal/singleton.js"
 import { resolveSingleton } from "./internal/options.js"
 import type { SingletonContext } from "./SingletonContext.js"
 
+/**
+ * Every export of `@fibervisor/core`'s `Task` module (`make`, `once`, `forever`, …), unchanged.
+ *
+ * @since 1.0.0
+ * @category re-exports
+ */
 export * from "@fibervisor/core/Task"
 
 /**

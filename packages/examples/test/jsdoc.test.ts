@@ -14,7 +14,7 @@ import ts from "typescript"
 const packagesDir = fileURLToPath(new URL("../../", import.meta.url))
 
 /** The published packages whose public modules are checked. */
-const publicPackages = ["core", "vitest", "platform-node"] as const
+const publicPackages = ["core", "vitest", "platform-node", "cluster", "durable"] as const
 
 interface Export {
   /** `file:line name (kind)`, as reported. */
