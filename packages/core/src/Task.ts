@@ -199,6 +199,11 @@ export const make = <A, E, R>(
         : (options as never)
   )
 
+// The constructors' options, one frozen object each: every task they make shares it, and the
+// supervisor decodes a frozen options object once (it cannot change), not on every `add`.
+const onceOptions: TaskOptions<never> = Object.freeze({ restart: RestartPolicy.never })
+const restartableOptions: TaskOptions<never> = Object.freeze({ restart: RestartPolicy.onFailure })
+
 /**
  * A task that runs once and is never restarted (taskvisor's `once`).
  *
@@ -208,7 +213,7 @@ export const make = <A, E, R>(
 export const once = <A, E, R>(
   name: string,
   effect: Effect.Effect<A, E, R>
-): Task<E, Exclude<R, TaskContext | Scope.Scope>> => make(name, effect, { restart: RestartPolicy.never })
+): Task<E, Exclude<R, TaskContext | Scope.Scope>> => makeTask(name, effect as never, onceOptions)
 
 /**
  * A task restarted after failures, with backoff (taskvisor's `restartable`).
@@ -219,7 +224,7 @@ export const once = <A, E, R>(
 export const restartable = <A, E, R>(
   name: string,
   effect: Effect.Effect<A, E, R>
-): Task<E, Exclude<R, TaskContext | Scope.Scope>> => make(name, effect, { restart: RestartPolicy.onFailure })
+): Task<E, Exclude<R, TaskContext | Scope.Scope>> => makeTask(name, effect as never, restartableOptions)
 
 /**
  * A task that runs again `every` after each success (and after each failure's backoff).

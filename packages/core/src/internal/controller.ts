@@ -34,10 +34,10 @@ import { describe } from "./duration.js"
 import type { Entry } from "./entry.js"
 import { Handle } from "./handle.js"
 import { Signal } from "./signal.js"
-import { misplaced as misplacedUnder, resolveCached } from "./supervisor/admission.js"
+import { misplaced as misplacedUnder } from "./supervisor/admission.js"
 import { slotRejected, slotSubmitted, slotTransition } from "./supervisor/events.js"
 import { requestStop, startGrace, type StopHost } from "./supervisor/stop.js"
-import type { ResolvedTask } from "./task.js"
+import { type ResolvedTask, resolveTask } from "./task.js"
 
 /** How a submission is admitted (declared once, by `SupervisorEvent.Admission`). */
 type Admission = typeof AdmissionSchema.Type
@@ -178,7 +178,7 @@ export class Controller {
       const checked = checkOptions(options)
       if (Result.isFailure(checked)) return Effect.fail(checked.failure)
       const sup = this.supervisor
-      const resolved = resolveCached(task, sup.config.defaults)
+      const resolved = resolveTask(task, sup.config.defaults)
       if (Result.isFailure(resolved)) return Effect.fail(resolved.failure)
       const misplaced = misplacedUnder(sup.config, resolved.success)
       if (misplaced !== undefined) return Effect.fail(misplaced)

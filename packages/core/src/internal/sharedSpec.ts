@@ -89,7 +89,19 @@ const sameSettings = (a: ResolvedDefaults, b: ResolvedDefaults): boolean =>
   a.graceMs === b.graceMs &&
   a.logFailures === b.logFailures
 
+/** The last settings looked up and their prototype: tasks added in a row mostly share their settings object. */
+let lastSettings: ResolvedDefaults | undefined = undefined
+let lastProto: ResolvedTask | undefined = undefined
+
 const sharedSettings = (settings: ResolvedDefaults): ResolvedTask | undefined => {
+  if (settings === lastSettings) return lastProto
+  const proto = findShared(settings)
+  lastSettings = settings
+  lastProto = proto
+  return proto
+}
+
+const findShared = (settings: ResolvedDefaults): ResolvedTask | undefined => {
   for (let i = 0; i < sharedProtos.length; i++) {
     const proto = sharedProtos[i]!
     if (sameSettings(proto, settings)) return proto

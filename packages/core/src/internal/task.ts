@@ -241,6 +241,37 @@ const resolveSettings = (
 
 const isProblem = (checked: ResolvedDefaults | Problem): checked is Problem => "reason" in checked
 
+/**
+ * The last settings decoded from a frozen options object, with what they were decoded under. The
+ * task constructors (`Task.once`, `Task.restartable`, …) share one frozen options object each, so
+ * a task made per request (the common case) is decoded once per supervisor defaults, not per
+ * `add`. Only a frozen object is memoized: its keys cannot change under the memo. One entry, a
+ * strong reference to one options object (the constructors' own, or the last frozen one seen).
+ */
+let memo:
+  | {
+      readonly options: object
+      readonly base: ResolvedDefaults
+      readonly otherKeys: ReadonlySet<string>
+      readonly settings: ResolvedDefaults
+    }
+  | undefined = undefined
+
+/** `resolveSettings`, memoized for frozen options objects (see `memo`). */
+const settingsOf = (
+  options: Partial<TaskOptions<unknown>>,
+  base: ResolvedDefaults,
+  otherKeys: ReadonlySet<string>
+): ResolvedDefaults | Problem => {
+  const last = memo
+  if (last !== undefined && last.options === options && last.base === base && last.otherKeys === otherKeys) {
+    return last.settings
+  }
+  const settings = resolveSettings(options, base, otherKeys)
+  if (!isProblem(settings) && Object.isFrozen(options)) memo = { options, base, otherKeys, settings }
+  return settings
+}
+
 /** Checks a supervisor's `defaults`; field names are prefixed with `defaults.`. */
 export const resolveDefaults = (input: unknown): Result.Result<ResolvedDefaults, Problem> => {
   if (input === undefined) return Result.succeed(builtinDefaults)
@@ -309,11 +340,7 @@ export const resolveTask = (
     )
   }
   const ready: boolean | "reported" = readyOption === undefined ? nestedSpec?.readyInside === true : readyOption
-  const resolved = resolveSettings(
-    options,
-    defaults ?? builtinDefaults,
-    nestedSpec === undefined ? taskKeys : nestedTaskKeys
-  )
+  const resolved = settingsOf(options, defaults ?? builtinDefaults, nestedSpec === undefined ? taskKeys : nestedTaskKeys)
   if (isProblem(resolved)) return Result.fail(invalidSpec(name, resolved.field, resolved.reason))
   const settings = resolved
   if (significant && settings.restart._tag === "Always") {

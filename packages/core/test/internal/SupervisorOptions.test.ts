@@ -1,15 +1,15 @@
 /**
  * Supervisor options decoded once with a Schema per placement (src/internal/options.ts), and the
- * per-task cache of the hand-written task check (`resolveCached` in
- * src/internal/supervisor/admission.ts). Each refusal's field and words are pinned, with every
+ * memo of the hand-written task check (`resolveTask` in src/internal/task.ts: settings decoded
+ * once per frozen options object). Each refusal's field and words are pinned, with every
  * option, in test/BadInput.test.ts; this file pins what the schema decides: the order of the
- * checks (the first refusal is reported), the defaults, the placement rules, and the cache.
+ * checks (the first refusal is reported), the defaults, the placement rules, and the memo.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Result } from "effect"
 import { Task } from "@fibervisor/core"
 import { nestedIntensity, resolveConfig } from "../../src/internal/options.js"
-import { resolveCached } from "../../src/internal/supervisor/admission.js"
+import { resolveTask } from "../../src/internal/task.js"
 
 const root = { nested: false, defaults: undefined } as const
 const nested = { nested: true, defaults: undefined } as const
@@ -108,39 +108,52 @@ describe("supervisor options (one Schema per placement)", () => {
   })
 })
 
-describe("the task check, cached per task (resolveCached)", () => {
+describe("the task check (resolveTask): settings memoized per frozen options object", () => {
   const defaults = config(undefined).defaults
+  const check = (task: Task.Task<any, any>, under = defaults) => Result.getOrThrow(resolveTask(task, under))
 
-  it("a task checked again under the same defaults is not checked again: the same spec", () => {
-    const task = Task.make("w", Effect.void, { timeout: "1 second" })
-    const first = Result.getOrThrow(resolveCached(task, defaults))
-    expect(Result.getOrThrow(resolveCached(task, defaults))).toBe(first)
-    // Another task with equal options is checked on its own.
-    expect(Result.getOrThrow(resolveCached(Task.make("w", Effect.void, { timeout: "1 second" }), defaults))).not.toBe(
-      first
-    )
+  it("tasks made by one constructor share their frozen options, and their specs share the decoded settings", () => {
+    const a = Task.once("a", Effect.void)
+    const b = Task.once("b", Effect.void)
+    expect(a.options).toBe(b.options)
+    expect(Object.isFrozen(a.options)).toBe(true)
+    const [specA, specB] = [check(a), check(b)]
+    expect([specA.name, specB.name]).toEqual(["a", "b"])
+    expect(Object.getPrototypeOf(specA)).toBe(Object.getPrototypeOf(specB))
+    expect(specA.restart._tag).toBe("Never")
+    expect(check(Task.restartable("r", Effect.void)).restart._tag).toBe("OnFailure")
   })
 
-  it("under other defaults the task is checked again (the spec takes what it leaves out from them)", () => {
-    const task = Task.make("w", Effect.void)
+  it("the memo is keyed by the defaults too: the same options under other defaults take what they leave out from them", () => {
     const other = config({ defaults: { timeout: "5 seconds" } }).defaults
-    const underDefaults = Result.getOrThrow(resolveCached(task, defaults))
-    const underOther = Result.getOrThrow(resolveCached(task, other))
-    expect(underOther).not.toBe(underDefaults)
-    expect([underDefaults.timeoutMs, underOther.timeoutMs]).toEqual([0, 5_000])
+    const task = Task.once("w", Effect.void)
+    expect([check(task).timeoutMs, check(task, other).timeoutMs, check(task).timeoutMs]).toEqual([0, 5_000, 0])
   })
 
-  it("a refused task is not cached: each check refuses it again, with its field", () => {
-    const task = Task.make("w", Effect.void, { timeout: -1 as never })
+  it("options that are not frozen are decoded on every check (a change between two adds is seen)", () => {
+    const task = Task.make("w", Effect.void, { timeout: "1 second" })
+    expect(check(task).timeoutMs).toBe(1_000)
+    ;(task.options as { timeout?: unknown }).timeout = "2 seconds"
+    expect(check(task).timeoutMs).toBe(2_000)
+  })
+
+  it("a frozen options object that is refused is refused on every check, with its field", () => {
+    // `Task.make` copies its options: a task carrying a frozen object of its own is built by hand.
+    const once = Task.once("w", Effect.void)
+    const task = Object.assign(Object.create(Object.getPrototypeOf(once)), {
+      name: "w",
+      effect: Effect.void,
+      options: Object.freeze({ timeout: -1 })
+    })
     for (let i = 0; i < 2; i++) {
-      const refused = resolveCached(task, defaults)
+      const refused = resolveTask(task, defaults)
       expect(Result.isFailure(refused) && refused.failure.field).toBe("timeout")
     }
   })
 
-  it("a value that is not a task is refused, not cached, and never throws", () => {
+  it("a value that is not a task is refused and never throws", () => {
     for (const value of [null, undefined, 5, "task"]) {
-      const refused = resolveCached(value as never, defaults)
+      const refused = resolveTask(value as never, defaults)
       expect(Result.isFailure(refused) && refused.failure.field).toBe("task")
     }
   })

@@ -30,7 +30,7 @@ import { describe } from "../duration.js"
 import type { Entry } from "../entry.js"
 import type { Config } from "../options.js"
 import type { Signal } from "../signal.js"
-import { type ResolvedDefaults, type ResolvedTask, resolveTask } from "../task.js"
+import { type ResolvedTask, resolveTask } from "../task.js"
 import { taskAddFailed } from "./events.js"
 
 /** What admission reads from its supervisor. */
@@ -44,38 +44,13 @@ export interface AdmissionHost {
   emit(event: EventInput): void
 }
 
-/** The last successful check of each task, with the defaults it was checked under. */
-const checked = new WeakMap<
-  object,
-  { readonly defaults: ResolvedDefaults; readonly result: Result.Result<ResolvedTask, InvalidTaskSpec> }
->()
-
-/**
- * `resolveTask`, cached per task: the check is hand-written for the hot path of `add`, and a task
- * added again under the same defaults (a worker re-added, a submission per request) is checked
- * once. A task is a value (`Task.make` copies its options), so its check cannot change.
- */
-export const resolveCached = (
-  task: Task<any, any>,
-  defaults: ResolvedDefaults
-): Result.Result<ResolvedTask, InvalidTaskSpec> => {
-  const isObject = typeof task === "object" && task !== null
-  if (isObject) {
-    const hit = checked.get(task)
-    if (hit !== undefined && hit.defaults === defaults) return hit.result
-  }
-  const resolved = resolveTask(task, defaults)
-  if (isObject && Result.isSuccess(resolved)) checked.set(task, { defaults, result: resolved })
-  return resolved
-}
-
 /** Checks a task for admission; emits `TaskAddFailed` when it is refused. */
 export const admit = (
   host: AdmissionHost,
   task: Task<any, any>,
   pendingNames: ReadonlySet<string> | undefined
 ): Result.Result<ResolvedTask, AddError> => {
-  const resolved = resolveCached(task, host.config.defaults)
+  const resolved = resolveTask(task, host.config.defaults)
   if (Result.isFailure(resolved)) {
     addFailed(host, resolved.failure.task, "InvalidSpec", resolved.failure.message)
     return resolved
