@@ -32,7 +32,7 @@ import { TaskContext } from "../TaskContext.js"
 import * as TaskOutcome from "../TaskOutcome.js"
 import { TIMED_OUT } from "./attempt.js"
 import { endAttempt, makeAttemptScope } from "./attemptScope.js"
-import { isNativeTracer, parentSpan, unsafeCurrentService } from "./compat.js"
+import { addThree, isNativeTracer, parentSpan, unsafeCurrentService } from "./compat.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, entryOf, type LoopResult } from "./entry.js"
 import { attemptStarting } from "./supervisor/events.js"
@@ -63,15 +63,18 @@ const stoppedBy = new Map<string, TaskOutcome.Canceled>()
  * carries them. Built from the caller's context each time (not from the fiber's current one), so
  * that a task that restarts forever does not pile up layers of context.
  */
-const attemptContext = (entry: Entry, scope: Scope.Scope): Context.Context<never> => {
+const attemptContext = (entry: Entry, scope: Scope.Scope, attempt: number): Context.Context<never> => {
   const caller = entry.caller as Context.Context<never>
   const annotations = Context.get(caller, References.CurrentLogAnnotations)
-  return Context.add(
-    Context.add(Context.add(caller, TaskContext, entry), Scope.Scope, scope),
+  const path = entry.path
+  return addThree(
+    caller,
+    TaskContext,
+    entry,
+    Scope.Scope,
+    scope,
     References.CurrentLogAnnotations,
-    isEmpty(annotations)
-      ? { task: entry.name, path: entry.path, attempt: entry.attempt }
-      : { ...annotations, task: entry.name, path: entry.path, attempt: entry.attempt }
+    isEmpty(annotations) ? { task: entry.name, path, attempt } : { ...annotations, task: entry.name, path, attempt }
   )
 }
 
@@ -86,9 +89,13 @@ const isEmpty = (annotations: object): boolean => {
   return true
 }
 
-/** The context a task's fiber starts with: the caller's, with the task's `TaskContext`. */
+/**
+ * The context a task's fiber starts with: its next attempt's, made ahead (a new fiber's first
+ * attempt runs in it as it is; the fiber's context is replaced for every later attempt only). A
+ * fiber whose first attempt never begins (stopped while it waited) drops that scope unused.
+ */
 export const taskContext = (entry: Entry): Context.Context<never> =>
-  Context.add(entry.caller as Context.Context<never>, TaskContext, entry)
+  attemptContext(entry, makeAttemptScope(), entry.attempt + 1)
 
 /**
  * The task whose fiber is running (or whose attempt's timeout fiber is: it inherits the context).
@@ -157,7 +164,8 @@ const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effec
   entry.setState("running")
   entry.attemptStartedAt = host.now()
   entry.attemptRunning = true
-  fiber.setContext(attemptContext(entry, makeAttemptScope()))
+  // A fiber's first attempt runs in the context it started with (`taskContext`, made for it).
+  if (entry.begun) fiber.setContext(attemptContext(entry, makeAttemptScope(), entry.attempt))
   entry.markStarted()
   const metrics = entry.metrics
   const caller = entry.caller as Context.Context<never>
