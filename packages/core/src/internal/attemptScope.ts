@@ -17,7 +17,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Scope from "effect/Scope"
-import { unsafeInterruptChildrenNow } from "./compat.js"
+import { currentChildren, unsafeInterruptChildrenNow } from "./compat.js"
 
 /**
  * The `Scope` one attempt sees: a real Effect scope, made when the attempt begins and closed when
@@ -36,6 +36,13 @@ export const makeAttemptScope = (): Scope.Closeable => new AttemptScope() as unk
 /** A scope made by Effect, whose constant fields and initial state the attempt scopes share. */
 const template = Scope.makeUnsafe()
 const emptyState = template.state
+
+/** The state Effect gives a scope closed with `Exit.void` (shared: a closed state is never changed again). */
+const closedVoidState: Scope.Scope["state"] = (() => {
+  const closed = Scope.makeUnsafe()
+  Scope.closeUnsafe(closed, Exit.void)
+  return closed.state
+})()
 
 class AttemptScope {
   state: Scope.Scope["state"] = emptyState
@@ -67,4 +74,20 @@ export const endAttempt = (
     onFailure: (cause) => Exit.failCause(Exit.isSuccess(exit) ? cause : Cause.combine(exit.cause, cause)),
     onSuccess: () => exit
   })
+}
+
+const succeededVoid: Effect.Effect<Exit.Exit<unknown, unknown>> = Effect.succeed(Exit.void)
+
+/**
+ * `endAttempt` of an attempt that succeeded with `undefined` (most tasks: `Effect.void`, a loop
+ * that returns nothing): when it forked nothing and never used its scope, the scope takes the one
+ * closed-with-`Exit.void` state and the shared exit is returned, so the attempt's end allocates
+ * nothing at all.
+ */
+export const endVoid = (scope: Scope.Closeable): Effect.Effect<Exit.Exit<unknown, unknown>> => {
+  if (scope.state === emptyState && currentChildren() === undefined) {
+    ;(scope as { state: Scope.Scope["state"] }).state = closedVoidState
+    return succeededVoid
+  }
+  return endAttempt(scope, Exit.void)
 }

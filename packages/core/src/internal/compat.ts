@@ -374,7 +374,10 @@ interface OverlayNode {
 /** Does adding `key` start a new fiber cache (a scheduler, tracer, log level…)? Asked once per key. */
 const startsCache = (key: Context.Key<any, any>): boolean => {
   const probe = Context.empty()
-  return (Context.add(probe, key, undefined) as unknown as ContextInternals).cacheRoot !== (probe as unknown as ContextInternals).cacheRoot
+  return (
+    (Context.add(probe, key, undefined) as unknown as ContextInternals).cacheRoot !==
+    (probe as unknown as ContextInternals).cacheRoot
+  )
 }
 
 /**

@@ -118,6 +118,8 @@ const STOP_REASON_MASK = 7 << STOP_REASON_SHIFT
 /** Bits 14–16: the `TaskState` (its index in `taskStates`; 0 = `waiting`, the initial state). */
 const STATE_SHIFT = 14
 const STATE_MASK = 7 << STATE_SHIFT
+/** Bit 17: held by its supervisor's registry (between `Registry.add` and `Registry.remove`). */
+const REGISTERED = 1 << 17
 
 /** Every `StopReason`, in the order their codes in `flags` follow. */
 const stopReasons: ReadonlyArray<StopReason> = [
@@ -149,7 +151,8 @@ export abstract class EntryLifecycle {
    * counts). Bits 0–2 (`PHASE_MASK`): the `Phase`, 0–7. Bits 3–10: one boolean each, documented
    * on its accessor: 8 `STATIC`, 16 `ATTEMPT_RUNNING`, 32 `ESCALATING`, 64 `CANCEL_SENT`,
    * 128 `BEGUN`, 256 `RESTART_COUNTED`, 512 `HELD_BY_GROUP`, 1024 `COUNTED_OUT`. Bits 11–13: the
-   * `stopReason`'s code; bits 14–16: the `state`'s code (two fields fewer on every entry).
+   * `stopReason`'s code; bits 14–16: the `state`'s code (two fields fewer on every entry); bit 17
+   * `REGISTERED`.
    */
   private flags: number
 
@@ -248,6 +251,11 @@ export abstract class EntryLifecycle {
   declare heldByGroup: boolean
   /** A dynamic supervisor task whose subtree a shutdown found decided: it no longer waits for its fiber. */
   declare countedOut: boolean
+  /**
+   * Held by its supervisor's registry: lets `Registry.remove` skip a lookup by name (a shutdown
+   * removes every task, and a hash lookup in a large table is a cache miss or two).
+   */
+  declare registered: boolean
 
   /** Marks that a stop was requested for the current fiber (`TaskContext.cancelled`). */
   protected markCancelSent(): void {
@@ -261,13 +269,13 @@ export abstract class EntryLifecycle {
 
   /**
    * A parked entry gets a new fiber: `Parked` → `Running`. Keeps `STATIC`, `ATTEMPT_RUNNING` (the
-   * task loop clears it itself) and `ESCALATING`; clears the bits that describe one fiber
+   * task loop clears it itself) and `ESCALATING` and `REGISTERED`; clears the bits that describe one fiber
    * (`CANCEL_SENT`, `BEGUN`, `RESTART_COUNTED`, `HELD_BY_GROUP`, `COUNTED_OUT`). The stop reason
    * (none: a claimed entry is never rearmed) and the state (`Entry.rearm` sets it) are kept.
    */
   protected rearmLifecycle(): void {
     transition(this, Phase.Running)
-    this.flags &= STATIC | ATTEMPT_RUNNING | ESCALATING | STOP_REASON_MASK | STATE_MASK
+    this.flags &= STATIC | ATTEMPT_RUNNING | ESCALATING | STOP_REASON_MASK | STATE_MASK | REGISTERED
   }
 }
 
@@ -277,7 +285,9 @@ export abstract class EntryLifecycle {
  * like a class's own: no field per entry.
  */
 const flagAccessors = (
-  bits: Readonly<Record<"attemptRunning" | "escalating" | "restartCounted" | "heldByGroup" | "countedOut", number>>
+  bits: Readonly<
+    Record<"attemptRunning" | "escalating" | "restartCounted" | "heldByGroup" | "countedOut" | "registered", number>
+  >
 ): void => {
   for (const [name, bit] of Object.entries(bits)) {
     Object.defineProperty(EntryLifecycle.prototype, name, {
@@ -297,5 +307,6 @@ flagAccessors({
   escalating: ESCALATING,
   restartCounted: RESTART_COUNTED,
   heldByGroup: HELD_BY_GROUP,
-  countedOut: COUNTED_OUT
+  countedOut: COUNTED_OUT,
+  registered: REGISTERED
 })

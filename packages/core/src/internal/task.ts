@@ -340,7 +340,11 @@ export const resolveTask = (
     )
   }
   const ready: boolean | "reported" = readyOption === undefined ? nestedSpec?.readyInside === true : readyOption
-  const resolved = settingsOf(options, defaults ?? builtinDefaults, nestedSpec === undefined ? taskKeys : nestedTaskKeys)
+  const resolved = settingsOf(
+    options,
+    defaults ?? builtinDefaults,
+    nestedSpec === undefined ? taskKeys : nestedTaskKeys
+  )
   if (isProblem(resolved)) return Result.fail(invalidSpec(name, resolved.field, resolved.reason))
   const settings = resolved
   if (significant && settings.restart._tag === "Always") {

@@ -31,7 +31,7 @@ import type * as Tracer from "effect/Tracer"
 import { TaskContext } from "../TaskContext.js"
 import * as TaskOutcome from "../TaskOutcome.js"
 import { TIMED_OUT } from "./attempt.js"
-import { endAttempt, makeAttemptScope } from "./attemptScope.js"
+import { endAttempt, endVoid, makeAttemptScope } from "./attemptScope.js"
 import { addThree, isNativeTracer, parentSpan, unsafeCurrentService } from "./compat.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, entryOf, type LoopResult } from "./entry.js"
@@ -67,14 +67,16 @@ const attemptContext = (entry: Entry, scope: Scope.Scope, attempt: number): Cont
   const caller = entry.caller as Context.Context<never>
   const annotations = Context.get(caller, References.CurrentLogAnnotations)
   const path = entry.path
+  // `TaskContext` last: the newest overlay is found first, and the loop looks the task up a few
+  // times per attempt (the scope once, the annotations only when a line is logged).
   return addThree(
     caller,
-    TaskContext,
-    entry,
+    References.CurrentLogAnnotations,
+    isEmpty(annotations) ? { task: entry.name, path, attempt } : { ...annotations, task: entry.name, path, attempt },
     Scope.Scope,
     scope,
-    References.CurrentLogAnnotations,
-    isEmpty(annotations) ? { task: entry.name, path, attempt } : { ...annotations, task: entry.name, path, attempt }
+    TaskContext,
+    entry
   )
 }
 
@@ -113,7 +115,8 @@ const currentScope = (): Scope.Closeable => unsafeCurrentService(Scope.Scope) as
 const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
   endAttempt(currentScope(), Exit.failCause(cause))
 
-const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> => endAttempt(currentScope(), Exit.succeed(value))
+const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> =>
+  value === undefined ? endVoid(currentScope()) : endAttempt(currentScope(), Exit.succeed(value))
 
 const bodyOf = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<AttemptExit> =>
   Effect.uninterruptible(

@@ -8,8 +8,9 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Metric, Schedule, Scope, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { RestartPolicy, Supervisor, Task, TaskError } from "@fibervisor/core"
-import { endAttempt, makeAttemptScope } from "../../src/internal/attemptScope.js"
+import { endAttempt, endVoid, makeAttemptScope } from "../../src/internal/attemptScope.js"
 import {
+  addThree,
   currentChildren,
   isNativeTracer,
   later,
@@ -444,6 +445,41 @@ describe("compat: scopes", () => {
     })
   )
 
+  it.effect("endVoid closes a scope nobody used with the shared closed state: it reads and acts as closed", () =>
+    Effect.gen(function* () {
+      const scope = makeAttemptScope()
+      const first = yield* endVoid(scope)
+      const other = makeAttemptScope()
+      expect(first).toBe(yield* endVoid(other))
+      expect(Exit.isSuccess(first) && first.value).toBe(undefined)
+      expect(scope.state).toBe(other.state)
+      expect(scope.state).toMatchObject({ _tag: "Closed", exit: Exit.void })
+      let ran = false
+      yield* Scope.addFinalizer(
+        scope,
+        Effect.sync(() => (ran = true))
+      )
+      expect(ran).toBe(true)
+      const fiber = yield* Effect.forkIn(Effect.never, scope)
+      expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
+      // The other scope is untouched by what was done to the first through the shared state.
+      expect(other.state._tag).toBe("Closed")
+    })
+  )
+
+  it.effect("endVoid on a scope that holds a finalizer runs it (the general end)", () =>
+    Effect.gen(function* () {
+      const scope = makeAttemptScope()
+      let ran = 0
+      yield* Scope.addFinalizer(
+        scope,
+        Effect.sync(() => ran++)
+      )
+      const exit = yield* endVoid(scope)
+      expect([Exit.isSuccess(exit), ran, scope.state._tag]).toEqual([true, 1, "Closed"])
+    })
+  )
+
   it.effect("endAttempt on a scope nobody used closes it and allocates no effect", () =>
     Effect.gen(function* () {
       const scope = Scope.makeUnsafe()
@@ -552,6 +588,58 @@ describe("compat: schedules", () => {
 })
 
 describe("compat: context", () => {
+  it.effect("addThree gives what three Context.add give: every service, the newest first, the same fiber cache", () =>
+    Effect.gen(function* () {
+      class A extends Context.Service<A, string>()("test/compat/A") {}
+      class B extends Context.Service<B, string>()("test/compat/B") {}
+      class C extends Context.Service<C, string>()("test/compat/C") {}
+      const caller = Context.add(Context.add(Context.empty(), A, "old-a"), B, "old-b") as Context.Context<never>
+      const three = addThree(caller, A, "a", B, "b", C, "c")
+      const chained = Context.add(Context.add(Context.add(caller, A, "a"), B, "b"), C, "c")
+      for (const key of [A, B, C]) expect(Context.get(three, key as never)).toBe(Context.get(chained, key as never))
+      expect([...three.mapUnsafe.entries()]).toEqual([...chained.mapUnsafe.entries()])
+      const internals = (context: unknown) => context as { cacheRoot: unknown; depth: number; maxDepth: number }
+      expect(internals(three).cacheRoot).toBe(internals(caller).cacheRoot)
+      expect(internals(three).depth).toBe(internals(chained).depth)
+      // The caller's context is not changed.
+      expect(Context.get(caller, A as never)).toBe("old-a")
+      expect(Context.getOrUndefined(caller, C as never)).toBe(undefined)
+      // A fiber runs with it as with the chained one.
+      const read = yield* Effect.provideContext(Effect.all([A, B, C]), three as Context.Context<A | B | C>)
+      expect(read).toEqual(["a", "b", "c"])
+    })
+  )
+
+  it.effect(
+    "addThree falls back to three adds past the overlay depth limit, and for a key that starts a fiber cache",
+    () =>
+      Effect.sync(() => {
+        class A extends Context.Service<A, string>()("test/compat/deep/A") {}
+        class B extends Context.Service<B, string>()("test/compat/deep/B") {}
+        let deep = Context.empty() as Context.Context<never>
+        for (let i = 0; i < 7; i++) deep = Context.add(deep, Context.Service<string>(`test/compat/deep/${i}`), `${i}`)
+        const three = addThree(deep, A, "a", B, "b", Tracer.ParentSpan as never, undefined as never)
+        expect(Context.get(three, A as never)).toBe("a")
+        expect(Context.get(three, B as never)).toBe("b")
+        for (let i = 0; i < 7; i++)
+          expect(Context.get(three, Context.Service<string>(`test/compat/deep/${i}`) as never)).toBe(`${i}`)
+        // Effect flattened the overlays into a map rather than pass its depth limit.
+        const internals = three as unknown as { depth: number; maxDepth: number }
+        expect(internals.depth).toBeLessThanOrEqual(internals.maxDepth)
+        const scheduled = addThree(
+          Context.empty(),
+          A,
+          "a",
+          B,
+          "b",
+          Tracer.Tracer as never,
+          Tracer.nativeTracer as never
+        )
+        expect((scheduled as unknown as { cacheRoot: unknown }).cacheRoot).toBe(scheduled)
+        expect(Context.get(scheduled, Tracer.Tracer)).toBe(Tracer.nativeTracer)
+      })
+  )
+
   it.effect("the default tracer is Tracer.nativeTracer; another one is not", () =>
     Effect.gen(function* () {
       expect(isNativeTracer(yield* Effect.context<never>())).toBe(true)

@@ -45,6 +45,7 @@ export class Registry {
 
   /** Registers `entry` under its id and name (the name must be free). */
   add(entry: Entry): void {
+    entry.registered = true
     this.byName.set(entry.name, entry)
     this.idIndex?.set(entry.id, entry)
     this.count.increment()
@@ -52,7 +53,9 @@ export class Registry {
 
   /** Takes `entry` out of both indexes: its name is free again. `left()` follows once the removal is handed over. */
   remove(entry: Entry): void {
-    if (this.byName.get(entry.name) !== entry) return
+    // Admission keeps one registered entry per name, so the flag says whether the name is this entry's.
+    if (!entry.registered) return
+    entry.registered = false
     this.byName.delete(entry.name)
     this.idIndex?.delete(entry.id)
   }
@@ -91,7 +94,7 @@ export class Registry {
 
   /** `entry` is the one registered under its id (not removed yet). */
   holds(entry: Entry): boolean {
-    return this.byName.get(entry.name) === entry
+    return entry.registered
   }
 
   /** The live index, in insertion order (see the header). */
