@@ -304,6 +304,37 @@ describe("Supervisor shutdown: grace", () => {
     })
   )
 
+  it.effect("during a shutdown, tasks already gone are found by no name, id or snapshot; the slow one still is", () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.make({ grace: "10 seconds" })
+      const started = yield* Effect.forEach(["a", "b", "slow", "c"], () => Deferred.make<void>())
+      const handles = yield* Effect.forEach(["a", "b", "slow", "c"], (name, i) =>
+        sup.add(Task.make(name, parked(started[i]!, name === "slow" ? Effect.sleep("3 seconds") : Effect.void)))
+      )
+      yield* Effect.forEach(started, Deferred.await)
+      // Looked up by id once before the shutdown: the id index exists and must skip the gone ones too.
+      expect(Option.isSome(yield* sup.get(handles[0]!.id))).toBe(true)
+      const shutdown = yield* Effect.forkChild(sup.shutdown)
+      yield* flush
+      expect(yield* sup.size).toBe(1)
+      expect((yield* sup.list).map((info) => info.name)).toEqual(["slow"])
+      expect((yield* sup.tree).tasks.map((node) => node.name)).toEqual(["slow"])
+      for (const i of [0, 1, 3]) {
+        expect(yield* sup.get(handles[i]!.name)).toEqual(Option.none())
+        expect(yield* sup.get(handles[i]!.id)).toEqual(Option.none())
+        expect(yield* sup.remove(handles[i]!.name)).toBe(false)
+      }
+      expect(Option.map(yield* sup.get("slow"), (info) => info.state)).toEqual(Option.some("stopping"))
+      expect(Option.isSome(yield* sup.get(handles[2]!.id))).toBe(true)
+      yield* TestTime.adjust("3 seconds")
+      expect(yield* Fiber.join(shutdown)).toBe(undefined)
+      expect(yield* sup.size).toBe(0)
+      expect(yield* sup.list).toEqual([])
+      expect(yield* sup.get("slow")).toEqual(Option.none())
+      expect(yield* sup.get(handles[2]!.id)).toEqual(Option.none())
+    })
+  )
+
   it.effect("grace 0 abandons at once", () =>
     Effect.gen(function* () {
       const sup = yield* Supervisor.make({ grace: 0 })

@@ -16,6 +16,8 @@
  *   registered, so that the registry never touches empty in between (`whenEmpty` would resume).
  * - `values()` is the live index in insertion order: an entry removed while a caller iterates is
  *   skipped, one added is visited (callers that stop tasks while iterating rely on both).
+ * - Once draining (the shutdown has begun), a removed entry stays in the indexes, unflagged, until
+ *   the last one leaves; every read skips it, so the registry reads exactly as if it were deleted.
  * - Insertion order is id order, except for controller submissions, whose id is reserved when they
  *   are queued: `inIdOrder` sorts only when one of those broke the order.
  *
@@ -38,9 +40,18 @@ export class Registry {
   private idIndex: Map<TaskId, Entry> | undefined = undefined
   /** Entries in the registry (a task leaves it when its fiber has exited). */
   private readonly count = new ZeroSignal()
+  /**
+   * Set once the supervisor's shutdown has begun (`drain`): from then on the registry only shrinks
+   * (nothing is admitted), so a removed entry is only unflagged (`Entry.registered`) and left in the
+   * indexes, which are cleared at once when the last entry leaves. Deleting 100k names one by one
+   * from a large hash table cost a shutdown ≈ 0.3 µs per task (issue 15); reads skip the stale ones.
+   */
+  private draining = false
+  /** Removed entries still in the indexes (only while draining). */
+  private stale = 0
 
   get size(): number {
-    return this.byName.size
+    return this.byName.size - this.stale
   }
 
   /** Registers `entry` under its id and name (the name must be free). */
@@ -56,13 +67,27 @@ export class Registry {
     // Admission keeps one registered entry per name, so the flag says whether the name is this entry's.
     if (!entry.registered) return
     entry.registered = false
+    if (this.draining) {
+      this.stale += 1
+      return
+    }
     this.byName.delete(entry.name)
     this.idIndex?.delete(entry.id)
   }
 
   /** Counts a removed entry out; resumes `whenEmpty` when it was the last. */
   left(): void {
+    if (this.stale > 0 && this.stale === this.byName.size) {
+      this.byName.clear()
+      this.idIndex?.clear()
+      this.stale = 0
+    }
     this.count.decrement()
+  }
+
+  /** The shutdown has begun: removals leave the indexes as they are until the last entry leaves (see `draining`). */
+  drain(): void {
+    this.draining = true
   }
 
   /** Resumes when the registry is empty: every task's fiber has exited, abandoned ones included. */
@@ -72,39 +97,39 @@ export class Registry {
 
   /** The entry `ref` names (an id, or a name). */
   get(ref: TaskRef): Entry | undefined {
-    return typeof ref === "string" ? this.byName.get(ref) : this.byId.get(ref)
+    return live(typeof ref === "string" ? this.byName.get(ref) : this.byId.get(ref))
   }
 
   private get byId(): Map<TaskId, Entry> {
     if (this.idIndex === undefined) {
       this.idIndex = new Map()
-      for (const entry of this.byName.values()) this.idIndex.set(entry.id, entry)
+      for (const entry of this.values()) this.idIndex.set(entry.id, entry)
     }
     return this.idIndex
   }
 
   /** The entry named `name`. */
   named(name: string): Entry | undefined {
-    return this.byName.get(name)
+    return live(this.byName.get(name))
   }
 
   hasName(name: string): boolean {
-    return this.byName.has(name)
+    return this.stale === 0 ? this.byName.has(name) : this.named(name) !== undefined
   }
 
-  /** `entry` is the one registered under its id (not removed yet). */
+  /** `entry` is registered (in this registry: an entry belongs to one supervisor). */
   holds(entry: Entry): boolean {
     return entry.registered
   }
 
-  /** The live index, in insertion order (see the header). */
+  /** The live index, in insertion order (see the header); stale entries (while draining) are skipped. */
   values(): IterableIterator<Entry> {
-    return this.byName.values()
+    return this.draining ? registeredOnly(this.byName.values()) : this.byName.values()
   }
 
   /** The entries in id order. */
   inIdOrder(): Array<Entry> {
-    const entries = Array.from(this.byName.values())
+    const entries = Array.from(this.values())
     for (let i = 1; i < entries.length; i++) {
       if (entries[i - 1]!.id > entries[i]!.id) return entries.sort((a, b) => a.id - b.id)
     }
@@ -113,11 +138,20 @@ export class Registry {
 
   /** Parked entries: their fiber exited for a group restart that has not started them again yet. */
   parked(): Array<Entry> {
-    return Array.from(this.byName.values()).filter((entry) => entry.isParked)
+    return Array.from(this.values()).filter((entry) => entry.isParked)
   }
 
   /** Entries whose fiber has not exited yet. */
   stillRunning(): Array<Entry> {
-    return Array.from(this.byName.values()).filter((entry) => !entry.exited)
+    return Array.from(this.values()).filter((entry) => !entry.exited)
   }
+}
+
+/** `entry` if it is still registered (a stale one, removed while draining, reads as absent). */
+const live = (entry: Entry | undefined): Entry | undefined =>
+  entry !== undefined && entry.registered ? entry : undefined
+
+/** The registered entries of `entries`, each checked when it is reached (the live index's rule). */
+function* registeredOnly(entries: IterableIterator<Entry>): IterableIterator<Entry> {
+  for (const entry of entries) if (entry.registered) yield entry
 }

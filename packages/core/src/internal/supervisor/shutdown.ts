@@ -136,6 +136,7 @@ export class Shutdown {
     this.result = result
     if (requested && this.host.listening) this.host.emit(shutdownRequested(this.host.config.path))
     this.host.haltPending()
+    this.host.registry.drain()
     for (const entry of this.host.registry.parked()) requestStop(this.host, entry, "shutdown")
     const statics: Array<Entry> = []
     for (const entry of this.host.registry.values()) {
