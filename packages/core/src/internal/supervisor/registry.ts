@@ -138,12 +138,16 @@ export class Registry {
 
   /** Parked entries: their fiber exited for a group restart that has not started them again yet. */
   parked(): Array<Entry> {
-    return Array.from(this.values()).filter((entry) => entry.isParked)
+    const found: Array<Entry> = []
+    for (const entry of this.values()) if (entry.isParked) found.push(entry)
+    return found
   }
 
   /** Entries whose fiber has not exited yet. */
   stillRunning(): Array<Entry> {
-    return Array.from(this.values()).filter((entry) => !entry.exited)
+    const found: Array<Entry> = []
+    for (const entry of this.values()) if (!entry.exited) found.push(entry)
+    return found
   }
 }
 

@@ -136,13 +136,14 @@ export class Shutdown {
     this.result = result
     if (requested && this.host.listening) this.host.emit(shutdownRequested(this.host.config.path))
     this.host.haltPending()
-    this.host.registry.drain()
     for (const entry of this.host.registry.parked()) requestStop(this.host, entry, "shutdown")
     const statics: Array<Entry> = []
     for (const entry of this.host.registry.values()) {
       if (entry.isStatic) statics.push(entry)
       else requestStop(this.host, entry, "shutdown")
     }
+    // From here on the registry only shrinks (stops of running fibers are delivered after this step).
+    this.host.registry.drain()
     statics.reverse()
     const graceMs = this.host.config.graceMs
     const start = this.host.now()
