@@ -127,6 +127,17 @@ export class Registry {
     return this.draining ? registeredOnly(this.byName.values()) : this.byName.values()
   }
 
+  /**
+   * Calls `f` with each registered entry, in insertion order, by the live index's rule (one
+   * removed meanwhile is skipped, one added is visited). `Map.forEach`, not an iterator: a shutdown
+   * walks every task, and an iterator's result objects cost ≈ 40 bytes each.
+   */
+  forEach(f: (entry: Entry) => void): void {
+    this.byName.forEach((entry) => {
+      if (entry.registered) f(entry)
+    })
+  }
+
   /** The entries in id order. */
   inIdOrder(): Array<Entry> {
     const entries = Array.from(this.values())
@@ -139,14 +150,18 @@ export class Registry {
   /** Parked entries: their fiber exited for a group restart that has not started them again yet. */
   parked(): Array<Entry> {
     const found: Array<Entry> = []
-    for (const entry of this.values()) if (entry.isParked) found.push(entry)
+    this.forEach((entry) => {
+      if (entry.isParked) found.push(entry)
+    })
     return found
   }
 
   /** Entries whose fiber has not exited yet. */
   stillRunning(): Array<Entry> {
     const found: Array<Entry> = []
-    for (const entry of this.values()) if (!entry.exited) found.push(entry)
+    this.forEach((entry) => {
+      if (!entry.exited) found.push(entry)
+    })
     return found
   }
 }

@@ -138,10 +138,10 @@ export class Shutdown {
     this.host.haltPending()
     for (const entry of this.host.registry.parked()) requestStop(this.host, entry, "shutdown")
     const statics: Array<Entry> = []
-    for (const entry of this.host.registry.values()) {
+    this.host.registry.forEach((entry) => {
       if (entry.isStatic) statics.push(entry)
       else requestStop(this.host, entry, "shutdown")
-    }
+    })
     // From here on the registry only shrinks (stops of running fibers are delivered after this step).
     this.host.registry.drain()
     statics.reverse()
