@@ -44,9 +44,12 @@
  *
  * @internal
  */
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import type { RestartIntensityExceeded } from "../SupervisorError.js"
+import * as Option from "effect/Option"
+import type { TaskHandle } from "../Supervisor.js"
+import type { InvalidArgument, RestartIntensityExceeded, TaskTerminationTimeout } from "../SupervisorError.js"
 import type * as SupervisorTree from "../SupervisorTree.js"
 import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
@@ -72,6 +75,11 @@ export { type LoopResult, RESTART, type StopReason, type TaskState } from "./ent
  */
 export interface EntryOwner extends LoopHost {
   readonly config: Config
+  /** `Supervisor.cancel`: what the entry's `cancel` (as the task's handle) calls. */
+  cancel(
+    ref: TaskId,
+    options?: { readonly timeout?: Duration.Input | undefined }
+  ): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument>
   /** The bus the whole tree publishes on (a `Supervisor.task` runs its nested supervisor on it). */
   readonly bus: EventBus
   /** The tree's record of readiness tasks that ended for good (nested supervisors share their root's). */
@@ -97,7 +105,7 @@ export interface NestedSupervisor extends StopByRefHost {
  * supervisor's synchronous operations (stop claims, settling), so it needs no locks. A group
  * restart stops the task's fiber and starts a new one on the same entry (same id, name, counters).
  */
-export class Entry extends EntryLifecycle implements TaskContext {
+export class Entry extends EntryLifecycle implements TaskContext, TaskHandle {
   attempt = 0
   /** When the current attempt started, as an offset from `timeBase` (see `attemptStartedAt`). */
   private startedAt = 0
@@ -362,6 +370,25 @@ export class Entry extends EntryLifecycle implements TaskContext {
     const settlement = this.settlement
     if (settlement instanceof Signal) settlement.complete(outcome)
     else this.settlement = outcome
+  }
+
+  // ---- as the task's handle (`add` returns the entry itself: no handle object per task) ----
+
+  /** `TaskHandle.await`: resumes with the outcome once it is decided. */
+  get await(): Effect.Effect<TaskOutcome.TaskOutcome> {
+    return this.settled.await
+  }
+
+  /** `TaskHandle.poll`: the outcome, if decided (read without making the signal). */
+  get poll(): Effect.Effect<Option.Option<TaskOutcome.TaskOutcome>> {
+    return Effect.sync(() => Option.fromNullishOr(this.outcome))
+  }
+
+  /** `TaskHandle.cancel`: `Supervisor.cancel` of this task, by its id. */
+  cancel(options?: {
+    readonly timeout?: Duration.Input | undefined
+  }): Effect.Effect<boolean, TaskTerminationTimeout | InvalidArgument> {
+    return this.owner.cancel(this.id, options)
   }
 
   /** Resumes when the current fiber began its first attempt, or exited before. */

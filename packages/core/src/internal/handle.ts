@@ -1,7 +1,8 @@
 /**
- * `TaskHandle`, as `add` and `submit` return it. It reads a `Handled`: an entry, or a controller
- * submission that is still queued and hands its `settled` signal to its entry when it starts, so a
- * handle behaves the same before and after its task starts.
+ * `TaskHandle`, as `submit` returns it (`add` returns the task's entry itself, which implements
+ * `TaskHandle` the same way). It reads a `Handled`: an entry, or a controller submission that is
+ * still queued and hands its `settled` signal to its entry when it starts, so a handle behaves the
+ * same before and after its task starts.
  *
  * @internal
  */

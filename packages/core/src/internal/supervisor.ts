@@ -47,6 +47,7 @@
 import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import type * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import type * as Scope from "effect/Scope"
@@ -70,10 +71,9 @@ import type { Services, Task } from "../Task.js"
 import * as TaskId from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
 import type { EventBus, EventInput } from "./bus.js"
-import { type Caller, unsafeForkDetached, withCaller } from "./compat.js"
+import { type Caller, unsafeForkWatched, type Watched, withCaller } from "./compat.js"
 import { Controller } from "./controller.js"
 import { Entry, type LoopResult, type StopReason } from "./entry.js"
-import { Handle } from "./handle.js"
 import type { Config } from "./options.js"
 import { ReadinessRecord } from "./readiness.js"
 import type { Signal } from "./signal.js"
@@ -199,15 +199,16 @@ export class SupervisorImpl implements Supervisor {
   /** Forks `entry`'s fiber on the shared task loop; `onFiberExit` observes its exit. */
   startFiber(entry: Entry): void {
     if (!entry.isStatic) this.shutdownRun.aliveDynamic.increment()
-    entry.fiber = unsafeForkDetached(taskContext(entry), this.loop, (exit) => onFiberExit(this, entry, exit))
+    entry.fiber = unsafeForkWatched(taskContext(entry), this.loop, taskFiberExited, entry)
   }
 
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {
+    // The handle is the entry itself (`Entry` implements `TaskHandle`): one object fewer per task.
     return withCaller<TaskHandle, AddError, R, never>((caller) => {
       const admitted = admit(this, task, undefined)
       return Result.isFailure(admitted)
         ? Effect.fail(admitted.failure)
-        : Effect.succeed(new Handle(this.spawn(admitted.success, caller), this))
+        : Effect.succeed(this.spawn(admitted.success, caller))
     })
   }
 
@@ -217,7 +218,7 @@ export class SupervisorImpl implements Supervisor {
     return withCaller<ReadonlyArray<TaskHandle>, AddError, Services<T>, never>((caller) => {
       const admitted = admitAll(this, tasks)
       if (Result.isFailure(admitted)) return Effect.fail(admitted.failure)
-      return Effect.succeed(admitted.success.map((spec) => new Handle(this.spawn(spec, caller), this)))
+      return Effect.succeed(admitted.success.map((spec): TaskHandle => this.spawn(spec, caller)))
     })
   }
 
@@ -414,4 +415,10 @@ export class SupervisorImpl implements Supervisor {
   finishIfDue(): void {
     this.shutdownRun.finishIfDue()
   }
+}
+
+/** The exit observer of every task fiber (`this.target`: its entry, whose owner is its supervisor). */
+function taskFiberExited(this: Watched<Entry>, exit: Exit.Exit<LoopResult>): void {
+  const entry = this.target
+  onFiberExit(entry.owner as unknown as SupervisorImpl, entry, exit)
 }

@@ -22,6 +22,7 @@ import {
   unsafeCurrentService,
   unsafeForkDetached,
   unsafeForkRoot,
+  unsafeForkWatched,
   unsafeInterruptChildrenNow,
   unsafeInterruptFork
 } from "../../src/internal/compat.js"
@@ -118,6 +119,31 @@ describe("compat: forking root fibers", () => {
       ;(fiber as unknown as Fiber.Fiber<never>).interruptUnsafe(undefined)
       yield* Fiber.await(fiber as unknown as Fiber.Fiber<never>)
     })
+  )
+
+  it.effect(
+    "unsafeForkWatched: Effect calls the shared observer on the list, whose target it reads; live counts it",
+    () =>
+      Effect.gen(function* () {
+        const context = yield* Effect.context<never>()
+        const seen: Array<[string, Exit.Exit<unknown, unknown>]> = []
+        function observer(this: { readonly target: string }, exit: Exit.Exit<unknown, unknown>) {
+          seen.push([this.target, exit])
+        }
+        const before = live.fibers
+        const a = unsafeForkWatched(context, Effect.succeed(1), observer, "a")
+        const b = unsafeForkWatched(context, Effect.never, observer, "b")
+        expect(live.fibers).toBe(before + 2)
+        expect((a as unknown as { _observers: Array<unknown> })._observers.length).toBe(2)
+        // One more observer, as Effect adds them (Fiber.await): the list takes it like any array.
+        expect(yield* Fiber.await(a)).toEqual(Exit.succeed(1))
+        b.interruptUnsafe(undefined)
+        yield* Fiber.await(b)
+        expect(seen.map(([target]) => target)).toEqual(["a", "b"])
+        expect(seen[0]![1]).toEqual(Exit.succeed(1))
+        expect(Exit.hasInterrupts(seen[1]![1] as Exit.Exit<unknown, unknown>)).toBe(true)
+        expect(live.fibers).toBe(before)
+      })
   )
 
   it.effect("a fiber from unsafeForkRoot runs in the async context of the code that forked it", () =>

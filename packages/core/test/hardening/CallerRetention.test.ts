@@ -111,8 +111,8 @@ describe("CallerRetention: the record is still shared", () => {
     Effect.gen(function* () {
       const sup = yield* Supervisor.make()
       const handles = yield* Effect.forEach(["a", "b", "c"], (name) => sup.add(Task.make(name, Effect.never)))
-      // Reads the entries behind the handles (internal): each keeps the caller it was added by.
-      const callers = handles.map((handle) => (handle as unknown as { of: { caller: unknown } }).of.caller)
+      // `add`'s handle is the task's entry (internal): each keeps the caller it was added by.
+      const callers = handles.map((handle) => (handle as unknown as { caller: unknown }).caller)
       expect(callers[0]).toBeDefined()
       expect(callers[1]).toBe(callers[0])
       expect(callers[2]).toBe(callers[0])
