@@ -478,7 +478,16 @@ export const currentFiber = (): Fiber.Fiber<unknown, unknown> | undefined => Fib
  */
 export const unsafeCurrentService = <I, S>(key: Context.Key<I, S>): S | undefined => {
   const fiber = Fiber.getCurrent()
-  return fiber === undefined ? undefined : Context.getOrUndefined(fiber.context, key)
+  if (fiber === undefined) return undefined
+  // The services fibervisor looks up on its hot path (the task, the attempt's scope) are the
+  // newest overlays of the fiber's context (`addThree`): found here in a hop or two, without
+  // `Context.getOrUndefined`'s argument dispatch. Anything else takes Effect's own lookup.
+  const wanted = key.key
+  let overlay = (fiber.context as unknown as ContextInternals).overlay
+  for (let hops = 0; overlay !== undefined && hops < 3; hops++, overlay = overlay.parent) {
+    if (overlay.key === wanted) return overlay.value as S
+  }
+  return Context.getOrUndefined(fiber.context, key)
 }
 
 /**

@@ -35,12 +35,12 @@
  * - `stopReason` is set once and never cleared (the claim's data, kept after the fiber exits): a
  *   claimed entry never gets a new fiber.
  *
- * Every task keeps one entry, so it is kept small (an idle task's entry is 10 fields, 104 B): the
+ * Every task keeps one entry, so it is kept small (an idle task's entry is 11 fields, 112 B): the
  * phase, the booleans, the stop reason and the state share one number (`EntryLifecycle.flags`, its
  * bit layout documented on the field); state that only failures, backoff, restarts, stops, trees
  * and waits use lives in `Rare`, made on first write; the outcome and its signal share one field;
- * the path, the metrics and the attempt's scope and body are not kept (built, looked up or read
- * from the attempt's context when needed); the signals are made when first awaited.
+ * the path and the attempt's scope and body are not kept (built, or read from the attempt's
+ * context, when needed); the signals are made when first awaited.
  *
  * @internal
  */
@@ -126,6 +126,12 @@ export class Entry extends EntryLifecycle implements TaskContext, TaskHandle {
    */
   private rare: Rare | undefined = undefined
 
+  /**
+   * This task's metrics (labelled `task` with its path), looked up once: every attempt updates
+   * them twice or more, and the lookup (two maps) cost more than the field (issue 15).
+   */
+  readonly metrics: TaskMetrics
+
   constructor(
     readonly id: TaskId,
     readonly spec: ResolvedTask,
@@ -135,6 +141,7 @@ export class Entry extends EntryLifecycle implements TaskContext, TaskHandle {
     readonly owner: EntryOwner
   ) {
     super(isStatic)
+    this.metrics = taskLabel(owner.config.path, spec.name)
   }
 
   private get rareState(): Rare {
@@ -302,15 +309,6 @@ export class Entry extends EntryLifecycle implements TaskContext, TaskHandle {
   /** `root/db/pool` (built when read, a few times per attempt: a field per entry would cost more). */
   get path(): string {
     return `${this.parentPath}/${this.spec.name}`
-  }
-
-  /**
-   * This task's metrics (labelled `task` with its path). Looked up when read, a few times per
-   * attempt, rather than kept in a field on every entry: `taskLabel` never forgets a label, so
-   * every lookup of a task gives the same set.
-   */
-  get metrics(): TaskMetrics {
-    return taskLabel(this.parentPath, this.spec.name)
   }
 
   /** Progress updates never overwrite `stopping`. */
