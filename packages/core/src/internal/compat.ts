@@ -465,6 +465,12 @@ const plainKeys = (key2: Context.Key<any, any>, key3: Context.Key<any, any>): bo
 export const isNativeTracer = (context: Context.Context<never>): boolean =>
   Context.get(context, Tracer.Tracer) === Tracer.nativeTracer
 
+/** Is the running `fiber`'s tracer Effect's default? (`isNativeTracer` of its context, read from its cache.) */
+export const runsNativeTracer = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
+  const tracer = fiber.cache.tracer
+  return tracer === undefined || tracer === Tracer.nativeTracer
+}
+
 /** The span a fiber running with `context` would parent its spans to, if any. */
 export const parentSpan = (context: Context.Context<never>): Tracer.AnySpan | undefined =>
   Context.getOrUndefined(context, Tracer.ParentSpan)

@@ -32,7 +32,7 @@ import { TaskContext } from "../TaskContext.js"
 import * as TaskOutcome from "../TaskOutcome.js"
 import { TIMED_OUT } from "./attempt.js"
 import { endAttempt, endVoid, makeAttemptScope } from "./attemptScope.js"
-import { addThree, isNativeTracer, parentSpan, unsafeCurrentService } from "./compat.js"
+import { addThree, parentSpan, runsNativeTracer, unsafeCurrentService } from "./compat.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, entryOf, type LoopResult } from "./entry.js"
 import { attemptStarting } from "./supervisor/events.js"
@@ -180,7 +180,8 @@ const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effec
   // Tasks without a timeout share one body; a timed one is built per attempt (no field per entry).
   const body = attemptBody(entry)
   // Effect's built-in tracer records nothing: the span is only made when someone exports spans.
-  return isNativeTracer(caller) ? body : traced(entry, body, parentSpan(caller))
+  // The attempt's context carries the caller's tracer: the fiber's cache of it says which it is.
+  return runsNativeTracer(fiber) ? body : traced(entry, body, parentSpan(caller))
 }
 
 const noAttempt: Effect.Effect<undefined> = Effect.succeed(undefined)

@@ -16,6 +16,7 @@ import {
   later,
   live,
   MetricUpdater,
+  runsNativeTracer,
   makeStepper,
   scheduleFromStep,
   stepSchedule,
@@ -673,6 +674,11 @@ describe("compat: context", () => {
       expect(custom).not.toBe(Tracer.nativeTracer)
       const context = Context.add(yield* Effect.context<never>(), Tracer.Tracer, custom)
       expect(isNativeTracer(context)).toBe(false)
+      // The fiber's cache says the same of the context it runs with (Fiber.Cache.tracer).
+      expect(yield* Effect.withFiber((fiber) => Effect.succeed(runsNativeTracer(fiber)))).toBe(true)
+      const traced = Effect.withFiber((fiber) => Effect.succeed(runsNativeTracer(fiber)))
+      expect(yield* Effect.withTracer(traced, custom)).toBe(false)
+      expect(yield* Effect.withTracer(traced, Tracer.nativeTracer)).toBe(true)
     })
   )
 
