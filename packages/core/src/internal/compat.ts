@@ -311,6 +311,24 @@ export const unsafeForkDetached = <A, E, R>(
 }
 
 /**
+ * Like `unsafeForkDetached`, but the caller starts the fiber itself (`startUnstarted`, after the
+ * current synchronous work as ever: from a `later` callback), so that it can start a batch of
+ * fibers in one callback and do something between two starts (offloadStarts.ts). Until then the
+ * fiber exists and can be interrupted (it then exits at once, and a later start does nothing).
+ */
+export const unstartedDetached = <A, E, R>(
+  context: Context.Context<R>,
+  onExit: (exit: Exit.Exit<A, E>) => void
+): Fiber.Fiber<A, E> => unstarted(context, onExit)
+
+/**
+ * Runs a fiber made by `unstartedDetached` (nothing, if it has exited already); an exception
+ * surfaces as an uncaught one, after the caller's work.
+ */
+export const startUnstarted = <A, E>(fiber: Fiber.Fiber<A, E>, effect: Effect.Effect<A, E>): void =>
+  start(fiber as FiberInternals<A, E>, effect)
+
+/**
  * What Effect 4's `FiberImpl` says about a fiber's state (private fields, checked by
  * `test/compat/Compat.test.ts`): whether its run loop is on the stack, whether it is interruptible.
  */
@@ -405,6 +423,9 @@ interface MetricHooks<In> {
   readonly modify: (input: In, context: Context.Context<never>) => void
 }
 
+/** One series of a metric, resolved for a context (see `MetricUpdater.seriesFor`). */
+export type MetricSeries<In> = MetricHooks<In>
+
 interface WithHook<In> {
   readonly hook?: (context: Context.Context<never>) => MetricHooks<In>
 }
@@ -441,6 +462,20 @@ export class MetricUpdater<In> {
     this.hooks = hook.call(this.metric, context)
     this.context = new WeakRef(context)
     return this.hooks
+  }
+
+  /**
+   * The series `context` updates, to update it several times without a lookup each (valid while
+   * that context is: a caller keeps it for the updates of one piece of work).
+   */
+  seriesFor(context: Context.Context<never>): MetricSeries<In> {
+    const hooks = this.hooksFor(context)
+    if (hooks !== undefined) return hooks
+    const metric = this.metric
+    return {
+      update: (input, context) => metric.updateUnsafe(input, context),
+      modify: (input, context) => metric.modifyUnsafe(input, context)
+    }
   }
 
   updateUnsafe(input: In, context: Context.Context<never>): void {

@@ -34,13 +34,14 @@ import type * as Scope from "effect/Scope"
 import type { Offload, OffloadHandle, OffloadOutcome, OffloadSummary } from "../Offload.js"
 import * as OffloadKey from "../OffloadKey.js"
 import { InvalidArgument } from "../SupervisorError.js"
-import { type Caller, unsafeForkDetached, withCaller } from "./compat.js"
+import { type Caller, unstartedDetached, withCaller } from "./compat.js"
 import { decodeDuration, timeoutToMillis } from "./duration.js"
-import { body, logFailedWhileInterrupted, logFor, rawFailed } from "./offloadBody.js"
+import { logFailedWhileInterrupted, logFor, rawFailed } from "./offloadBody.js"
 import type { ResolvedConfig } from "./offloadConfig.js"
 import { type Ending, Job, type KindState } from "./offloadJob.js"
 import { drain } from "./offloadDrain.js"
 import { Kinds } from "./offloadKinds.js"
+import { notStarted, Starts } from "./offloadStarts.js"
 import * as metrics from "./offloadMetrics.js"
 import { ZeroSignal } from "./zeroSignal.js"
 
@@ -79,6 +80,8 @@ export class OffloadImpl implements Offload {
   private readonly idle: ZeroSignal
   /** Fibers that have not exited yet (for the bounded wait after the drain). */
   private readonly live: ZeroSignal
+  /** Starts the fibers of jobs given room, and measures their run time. */
+  private readonly starts: Starts
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -91,6 +94,7 @@ export class OffloadImpl implements Offload {
     this.idle = new ZeroSignal()
     this.live = new ZeroSignal()
     this.kinds = new Kinds(config, clock)
+    this.starts = new Starts(clock)
   }
 
   private hasRoom(kind: KindState): boolean {
@@ -98,11 +102,20 @@ export class OffloadImpl implements Offload {
   }
 
   spawn<A, E, R>(kind: string, effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> {
-    return withCaller<void, never, R, never>((caller) => {
-      const admitted = this.offer(OffloadKey.auto(kind), effect, caller)
-      if (admitted instanceof Job) return this.inline ? this.awaitEnd(admitted) : Effect.void
-      return typeof admitted === "string" ? Effect.void : admitted
-    })
+    return withCaller<void, never, R, never>((caller) => this.spawnWith(caller, kind, effect))
+  }
+
+  /** `spawn` from the caller's context (the accessor `Offload.spawn` calls it without a step of its own). */
+  spawnWith(caller: Caller<any>, kind: string, effect: Effect.Effect<unknown, unknown, any>): Effect.Effect<void> {
+    // A kind with bookkeeping was checked when it was made, and keeps its auto key: no key is
+    // made nor checked per job.
+    const state = this.kinds.existing(kind)
+    const admitted =
+      state === undefined
+        ? this.offer(OffloadKey.auto(kind), effect, caller)
+        : this.admit(state, state.autoKey, effect, caller, effect)
+    if (admitted instanceof Job) return this.inline ? this.awaitEnd(admitted) : Effect.void
+    return typeof admitted === "string" ? Effect.void : admitted
   }
 
   register<A, E, R>(
@@ -166,19 +179,19 @@ export class OffloadImpl implements Offload {
     original: Effect.Effect<unknown, unknown, any> = effect
   ): Job | "deduplicated" | "rejected" | Effect.Effect<void> {
     const problem = keyProblem(key)
-    if (problem === undefined) return this.admit(key, effect, caller, original)
+    if (problem === undefined) return this.admit(this.kinds.state(key.kind), key, effect, caller, original)
     metrics.rejectedWithoutKind.updateUnsafe(1, caller)
     return OffloadKey.logRejected(key, problem)
   }
 
   /** Atomic check-and-insert: everything between the decision and the bookkeeping is synchronous. */
   private admit(
+    kind: KindState,
     key: OffloadKey.OffloadKey,
     effect: Effect.Effect<unknown, unknown, any>,
     caller: Caller<any>,
     original: Effect.Effect<unknown, unknown, any>
   ): Job | "deduplicated" | "rejected" {
-    const kind = this.kinds.state(key.kind)
     if (!this.accepting) {
       kind.metrics.rejected.updateUnsafe(1, caller)
       return "rejected"
@@ -193,9 +206,9 @@ export class OffloadImpl implements Offload {
       kind.metrics.rejected.updateUnsafe(1, caller)
       return "rejected"
     }
-    const job = new Job(key, identity, kind, effect, caller, original)
+    const job = new Job(key, identity, kind, kind.seriesFor(caller), effect, caller, original)
     this.track(job)
-    kind.metrics.spawned.updateUnsafe(1, caller)
+    job.series.spawned.update(1, caller)
     if (room) {
       this.start(job)
     } else {
@@ -244,10 +257,10 @@ export class OffloadImpl implements Offload {
   private start(job: Job): void {
     this.running += 1
     job.kind.running += 1
-    job.startedAt = this.clock.currentTimeMillisUnsafe()
-    job.kind.metrics.active.modifyUnsafe(1, job.caller)
+    job.series.active.modify(1, job.caller)
     this.live.increment()
-    job.fiber = unsafeForkDetached(job.caller, body(job), (exit) => this.finished(job, exit))
+    job.fiber = unstartedDetached(job.caller, (exit) => this.finished(job, exit))
+    this.starts.add(job)
   }
 
   /** The job's fiber has exited: free its key and slot, record it, and start queued work. */
@@ -256,9 +269,10 @@ export class OffloadImpl implements Offload {
     job.kind.running -= 1
     this.untrack(job)
     this.kinds.forget(job.kind)
-    const kindMetrics = job.kind.metrics
-    kindMetrics.active.modifyUnsafe(-1, job.caller)
-    kindMetrics.duration.updateUnsafe((this.clock.currentTimeMillisUnsafe() - job.startedAt) / 1000, job.caller)
+    const now = this.clock.currentTimeMillisUnsafe()
+    const series = job.series
+    series.active.modify(-1, job.caller)
+    series.duration.update(job.startedAt === notStarted ? 0 : (now - job.startedAt) / 1000, job.caller)
     const ending: Ending | "interrupted" = job.raw
       ? Exit.isSuccess(exit)
         ? "completed"
@@ -284,8 +298,12 @@ export class OffloadImpl implements Offload {
     }
     this.kinds.record(job, ending)
     this.pump()
+    // Nothing that runs code (a waiter woken inside this call, a log line) came after `now`: the
+    // next job to start may take it as its start (see offloadStarts.ts).
+    const quiet = ending === "completed" && job.ended === undefined && !job.stopped
     this.wakeEnded(job)
     this.live.decrement()
+    if (quiet) this.starts.ended(job, now)
   }
 
   retry(id: string): Effect.Effect<Option.Option<OffloadOutcome>> {

@@ -114,7 +114,7 @@ export class Kinds {
     const stats = job.kind.stats
     switch (ending) {
       case "completed":
-        kindMetrics.completed.updateUnsafe(1, job.caller)
+        job.series.completed.update(1, job.caller)
         stats.completed += 1
         break
       case "failed":
