@@ -3,7 +3,8 @@
  * admission, dedup by key, global and per-kind limits, the queue, timeouts, metrics, the drain.
  *
  * Data flow (register → admission → run → exit → free key): `offer` checks the key; `admit`
- * decides and records the job; `start` forks it as a root fiber with the caller's context; `body`
+ * decides and records the job; `start` makes its root fiber with the caller's context, which
+ * `Starts` (offloadStarts.ts) starts after the current synchronous work; `body`
  * (offloadBody.ts) runs the work under its timeout policy and logs its failures; `finished` (the
  * fiber's observer) frees the key and the slot, records the ending (`Kinds.record`,
  * offloadKinds.ts), starts queued work, then wakes the waiters. `close` (the layer's scope) stops
