@@ -310,19 +310,33 @@ export const unsafeForkDetached = <A, E, R>(
   return fiber
 }
 
-/**
- * Like `unsafeForkDetached`, but the caller starts the fiber itself (`startUnstarted`, after the
- * current synchronous work as ever: from a `later` callback), so that it can start a batch of
- * fibers in one callback and do something between two starts (offloadStarts.ts). Until then the
- * fiber exists and can be interrupted (it then exits at once, and a later start does nothing).
- */
-export const unstartedDetached = <A, E, R>(
-  context: Context.Context<R>,
-  onExit: (exit: Exit.Exit<A, E>) => void
-): Fiber.Fiber<A, E> => unstarted(context, onExit)
+/** The async context of the code running now, kept for a fiber made later (`unstartedDetachedIn`). */
+export type AsyncContext = unknown
+
+/** Captures the async context of the code running now (what `unsafeForkDetached` keeps for its fiber). */
+export const captureAsyncContext = (): AsyncContext =>
+  AsyncResource === undefined ? undefined : new AsyncResource("effect/Fiber")
 
 /**
- * Runs a fiber made by `unstartedDetached` (nothing, if it has exited already); an exception
+ * Like `unsafeForkDetached`, but the fiber is made later than the fork was asked for, in the
+ * async context captured then (`captureAsyncContext`), and the caller starts it itself
+ * (`startUnstarted`), so that it can start a batch of fibers in one `later` callback and do
+ * something between two starts (offloadStarts.ts). Work waiting for its start holds no fiber.
+ */
+export const unstartedDetachedIn = <A, E, R>(
+  context: Context.Context<R>,
+  asyncContext: AsyncContext,
+  onExit: (exit: Exit.Exit<A, E>) => void
+): Fiber.Fiber<A, E> => {
+  const fiber = new (FiberImpl())<A, E>(context as Context.Context<never>, true)
+  fiber._observers = [fiberExited, onExit]
+  if (asyncContext !== undefined) fiber._asyncContext = asyncContext
+  live.fibers += 1
+  return fiber
+}
+
+/**
+ * Runs a fiber made by `unstartedDetachedIn` (nothing, if it has exited already); an exception
  * surfaces as an uncaught one, after the caller's work.
  */
 export const startUnstarted = <A, E>(fiber: Fiber.Fiber<A, E>, effect: Effect.Effect<A, E>): void =>

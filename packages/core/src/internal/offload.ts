@@ -35,7 +35,7 @@ import type * as Scope from "effect/Scope"
 import type { Offload, OffloadHandle, OffloadOutcome, OffloadSummary } from "../Offload.js"
 import * as OffloadKey from "../OffloadKey.js"
 import { InvalidArgument } from "../SupervisorError.js"
-import { type Caller, unstartedDetached, withCaller } from "./compat.js"
+import { type Caller, captureAsyncContext, withCaller } from "./compat.js"
 import { decodeDuration, timeoutToMillis } from "./duration.js"
 import { logFailedWhileInterrupted, logFor, rawFailed } from "./offloadBody.js"
 import type { ResolvedConfig } from "./offloadConfig.js"
@@ -95,7 +95,7 @@ export class OffloadImpl implements Offload {
     this.idle = new ZeroSignal()
     this.live = new ZeroSignal()
     this.kinds = new Kinds(config, clock)
-    this.starts = new Starts(clock)
+    this.starts = new Starts(clock, (job, exit) => this.finished(job, exit))
   }
 
   private hasRoom(kind: KindState): boolean {
@@ -207,7 +207,7 @@ export class OffloadImpl implements Offload {
       kind.metrics.rejected.updateUnsafe(1, caller)
       return "rejected"
     }
-    const job = new Job(key, identity, kind, kind.seriesFor(caller), effect, caller, original)
+    const job = new Job(key, identity, kind, kind.seriesFor(caller), effect, caller, original, captureAsyncContext())
     this.track(job)
     job.series.spawned.update(1, caller)
     if (room) {
@@ -258,9 +258,9 @@ export class OffloadImpl implements Offload {
   private start(job: Job): void {
     this.running += 1
     job.kind.running += 1
+    job.started = true
     job.series.active.modify(1, job.caller)
     this.live.increment()
-    job.fiber = unstartedDetached(job.caller, (exit) => this.finished(job, exit))
     this.starts.add(job)
   }
 
@@ -330,14 +330,14 @@ export class OffloadImpl implements Offload {
     if (this.queueHead === this.queue.length) return
     for (let i = this.queueHead; i < this.queue.length && this.running < this.config.maxConcurrent; i++) {
       const job = this.queue[i]!
-      if (job.done || job.fiber !== undefined) continue
+      if (job.done || job.started) continue
       if (!this.hasRoom(job.kind)) continue
       this.waiting -= 1
       this.start(job)
     }
     while (this.queueHead < this.queue.length) {
       const head = this.queue[this.queueHead]!
-      if (!head.done && head.fiber === undefined) break
+      if (!head.done && !head.started) break
       this.queueHead += 1
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
@@ -355,12 +355,21 @@ export class OffloadImpl implements Offload {
 
   /** Stops a job: a queued one is dropped at once, a running one is interrupted. */
   private stop(job: Job): void {
-    if (job.fiber === undefined) {
+    if (!job.started) {
       if (!job.done) {
         this.waiting -= 1
         this.untrack(job)
         job.kind.metrics.interrupted.updateUnsafe(1, job.caller)
         this.wakeEnded(job)
+      }
+      return
+    }
+    if (job.fiber === undefined) {
+      // Given room, but its fiber is made after the current synchronous work (see `Starts`): it
+      // ends now, as a fiber interrupted before its first step would (its work never runs).
+      if (!job.done) {
+        job.stopped = true
+        this.finished(job, Exit.interrupt(this.fiberId))
       }
       return
     }
@@ -375,8 +384,8 @@ export class OffloadImpl implements Offload {
    * (see `stop`) never starts one of those it was asked to stop.
    */
   private stopAll(jobs: ReadonlyArray<Job>): void {
-    for (const job of jobs) if (job.fiber === undefined) this.stop(job)
-    for (const job of jobs) if (job.fiber !== undefined) this.stop(job)
+    for (const job of jobs) if (!job.started) this.stop(job)
+    for (const job of jobs) if (job.started) this.stop(job)
   }
 
   isInFlight(key: OffloadKey.OffloadKey): Effect.Effect<boolean> {

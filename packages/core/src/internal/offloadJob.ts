@@ -18,7 +18,7 @@ import type * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
 import type * as Context from "effect/Context"
 import * as OffloadKey from "../OffloadKey.js"
-import type { Caller } from "./compat.js"
+import type { AsyncContext, Caller } from "./compat.js"
 import type { ResolvedKind } from "./offloadConfig.js"
 import * as metrics from "./offloadMetrics.js"
 
@@ -142,6 +142,9 @@ export class KindState {
 
 /** One piece of admitted work. */
 export class Job {
+  /** Given room (running, or about to: its fiber is made and started by `Starts`), not queued. */
+  started = false
+  /** Made when it starts (`Starts`), so that work waiting for its first step holds no fiber. */
   fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
   /** When its fiber took its first step, by the service's clock; `notStarted` (-1) before (offloadStarts.ts). */
   startedAt = -1
@@ -170,6 +173,8 @@ export class Job {
     readonly effect: Effect.Effect<unknown, unknown, unknown>,
     readonly caller: Caller<unknown>,
     /** The work as registered, kept by `summary`'s recent failures for `retry` (`effect` may wrap it). */
-    readonly original: Effect.Effect<unknown, unknown, unknown>
+    readonly original: Effect.Effect<unknown, unknown, unknown>,
+    /** The caller's async context, which its fiber runs in (`AsyncLocalStorage`); dropped once the fiber has it. */
+    public asyncContext: AsyncContext
   ) {}
 }

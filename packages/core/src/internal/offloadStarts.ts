@@ -3,10 +3,15 @@
  * the current synchronous work, by one `later` callback per batch, each in its own root fiber, and
  * their run time is measured there.
  *
- * Data flow: `OffloadImpl.start` makes the job's fiber unstarted and `add`s the job; `run` (a
- * `later` callback) reads the clock, starts each job's fiber in order (jobs added meanwhile, by
- * `pump` in a job's `finished`, join the same batch), and `finished` hands back its end reading
- * (`ended`).
+ * Data flow: `OffloadImpl.start` gives the job its slot and `add`s it; `run` (a `later` callback)
+ * reads the clock, makes each job's fiber — in the async context its caller had at admission — and
+ * starts it, in order (jobs added meanwhile, by `pump` in a job's `finished`, join the same batch);
+ * `finished` hands back its end reading (`ended`).
+ *
+ * Why the fiber is made here and not at admission: work waiting for its first step then holds a
+ * `Job` only. Whatever waits out a scheduler turn may survive a young-generation GC, and when much
+ * of it does, V8 starts allocating it in the old generation (allocation-site pretenuring): a burst
+ * of short jobs then costs a full GC per burst, twice the run time.
  *
  * Invariants:
  * - A job's run time starts at its fiber's first step (not at admission: queued and scheduling time
@@ -14,12 +19,14 @@
  * - One clock reading per short job, not two: when the job started just before ended inside its
  *   own first step (as most short jobs do) and woke nobody, its end reading is the next job's start
  *   (nothing but this loop ran in between); otherwise the clock is read again.
- * - Starts keep the admission order, and a fiber stopped before its start never runs its effect.
+ * - Starts keep the admission order. A job stopped before its start has ended at its stop
+ *   (`OffloadImpl.stop`), has no fiber, and is skipped here: its work never runs.
  *
  * @internal
  */
 import type * as Clock from "effect/Clock"
-import { later, startUnstarted } from "./compat.js"
+import type * as Exit from "effect/Exit"
+import { later, startUnstarted, unstartedDetachedIn } from "./compat.js"
 import { body } from "./offloadBody.js"
 import type { Job } from "./offloadJob.js"
 
@@ -34,9 +41,13 @@ export class Starts {
   private lastEnded: Job | undefined = undefined
   private lastEnd = 0
 
-  constructor(private readonly clock: Clock.Clock) {}
+  constructor(
+    private readonly clock: Clock.Clock,
+    /** The fibers' exit observer (`OffloadImpl.finished`). */
+    private readonly finished: (job: Job, exit: Exit.Exit<unknown, unknown>) => void
+  ) {}
 
-  /** Starts `job`'s fiber (made unstarted) after the current synchronous work, after the jobs added before it. */
+  /** Makes and starts `job`'s fiber after the current synchronous work, after the jobs added before it. */
   add(job: Job): void {
     this.pending.push(job)
     if (!this.scheduled) {
@@ -61,10 +72,15 @@ export class Starts {
     // `pending` grows while this runs (a job's end starts queued work): those start in this batch.
     for (let i = 0; i < pending.length; i++) {
       const job = pending[i]!
+      // Stopped before its start: it has ended already (`OffloadImpl.stop`).
+      if (job.done) continue
       job.startedAt =
         previous !== undefined && this.lastEnded === previous ? this.lastEnd : this.clock.currentTimeMillisUnsafe()
       this.lastEnded = undefined
-      startUnstarted(job.fiber!, body(job))
+      // Set before it runs: a job may stop itself (`cancel` of its own key) while it runs.
+      const fiber = (job.fiber = unstartedDetachedIn(job.caller, job.asyncContext, (exit) => this.finished(job, exit)))
+      job.asyncContext = undefined
+      startUnstarted(fiber, body(job))
       previous = job
     }
     pending.length = 0
