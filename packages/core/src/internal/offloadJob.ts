@@ -108,6 +108,8 @@ export class KindState {
 
   /** The series a job of this kind from `caller` updates (callers in a row usually share one context). */
   seriesFor(caller: Caller<unknown>): metrics.CallerSeries {
+    // The newest job in flight holds its caller anyway: in a burst, no weak reference to read.
+    if (this.last !== undefined && this.last.caller === caller) return this.last.series
     const context = caller as Context.Context<never>
     if (this.lastSeries !== undefined && this.lastCaller!.deref() === context) return this.lastSeries
     this.lastSeries = new metrics.CallerSeries(this.metrics, context)
