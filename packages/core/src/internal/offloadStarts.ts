@@ -19,6 +19,8 @@
  * - One clock reading per short job, not two: when the job started just before ended inside its
  *   own first step (as most short jobs do) and woke nobody, its end reading is the next job's start
  *   (nothing but this loop ran in between); otherwise the clock is read again.
+ * - A batch is one `later` item: the interruptions `later` delivers first (a supervisor's stops)
+ *   wait for the batch's end; the offload service's own stops never go through `later`.
  * - Starts keep the admission order. A job stopped before its start has ended at its stop
  *   (`OffloadImpl.stop`), has no fiber, and is skipped here: its work never runs.
  *

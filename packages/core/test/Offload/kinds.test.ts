@@ -49,12 +49,12 @@ describe("Offload: bookkeeping per kind stays bounded", () => {
       for (let i = 0; i < 1_001; i++) yield* offload.spawn(`busy-kind-${i}`, Effect.never)
       yield* offload.spawn("comeback", Effect.void)
       yield* flush
-      const gone = yield* offload.summary
+      const gone = yield* offload.summary!
       expect(gone.kinds.find((k) => k.kind === "comeback")?.active ?? 0).toBe(0)
       // The same kind again, right after it was the last one asked for: a fresh state, tracked.
       yield* offload.spawn("comeback", Effect.never)
       yield* flush
-      const back = yield* offload.summary
+      const back = yield* offload.summary!
       expect(back.kinds.find((k) => k.kind === "comeback")?.active).toBe(1)
       expect(yield* offload.cancelAll).toBe(1_002)
       expect(yield* offload.activeCount).toBe(0)
