@@ -21,6 +21,7 @@ import type * as Option from "effect/Option"
 import * as Result from "effect/Result"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { withCaller } from "./internal/compat.js"
 import * as internal from "./internal/offload.js"
 import * as cluster from "./internal/offloadCluster.js"
 import { resolveConfig } from "./internal/offloadConfig.js"
@@ -372,7 +373,13 @@ export const layerInlineWith = (config?: OffloadConfig): Layer.Layer<Offload, In
  * @category accessors
  */
 export const spawn = <A, E, R>(kind: string, effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, Offload | R> =>
-  Effect.flatMap(Offload, (offload) => offload.spawn(kind, effect))
+  // One step, not two, for the real service: it admits from the caller's context at once.
+  withCaller<void, never, Offload | R, R>((caller) => {
+    const offload = Context.get(caller, Offload)
+    return offload instanceof internal.OffloadImpl
+      ? offload.spawnWith(caller, kind, effect)
+      : offload.spawn(kind, effect)
+  })
 
 /**
  * Registers work under a key with the `Offload` service and returns the decision.

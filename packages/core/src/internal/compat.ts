@@ -310,6 +310,38 @@ export const unsafeForkDetached = <A, E, R>(
   return fiber
 }
 
+/** The async context of the code running now, kept for a fiber made later (`unstartedDetachedIn`). */
+export type AsyncContext = unknown
+
+/** Captures the async context of the code running now (what `unsafeForkDetached` keeps for its fiber). */
+export const captureAsyncContext = (): AsyncContext =>
+  AsyncResource === undefined ? undefined : new AsyncResource("effect/Fiber")
+
+/**
+ * Like `unsafeForkDetached`, but the fiber is made later than the fork was asked for, in the
+ * async context captured then (`captureAsyncContext`), and the caller starts it itself
+ * (`startUnstarted`), so that it can start a batch of fibers in one `later` callback and do
+ * something between two starts (offloadStarts.ts). Work waiting for its start holds no fiber.
+ */
+export const unstartedDetachedIn = <A, E, R>(
+  context: Context.Context<R>,
+  asyncContext: AsyncContext,
+  onExit: (exit: Exit.Exit<A, E>) => void
+): Fiber.Fiber<A, E> => {
+  const fiber = new (FiberImpl())<A, E>(context as Context.Context<never>, true)
+  fiber._observers = [fiberExited, onExit]
+  if (asyncContext !== undefined) fiber._asyncContext = asyncContext
+  live.fibers += 1
+  return fiber
+}
+
+/**
+ * Runs a fiber made by `unstartedDetachedIn` (nothing, if it has exited already); an exception
+ * surfaces as an uncaught one, after the caller's work.
+ */
+export const startUnstarted = <A, E>(fiber: Fiber.Fiber<A, E>, effect: Effect.Effect<A, E>): void =>
+  start(fiber as FiberInternals<A, E>, effect)
+
 /**
  * The exit observers of a fiber started by `unsafeForkWatched`: Effect's own list (the `live`
  * count, then the observer), which also carries what the observer is for. Effect calls each
@@ -530,6 +562,9 @@ interface MetricHooks<In> {
   readonly modify: (input: In, context: Context.Context<never>) => void
 }
 
+/** One series of a metric, resolved for a context (see `MetricUpdater.seriesFor`). */
+export type MetricSeries<In> = MetricHooks<In>
+
 interface WithHook<In> {
   readonly hook?: (context: Context.Context<never>) => MetricHooks<In>
 }
@@ -566,6 +601,20 @@ export class MetricUpdater<In> {
     this.hooks = hook.call(this.metric, context)
     this.context = new WeakRef(context)
     return this.hooks
+  }
+
+  /**
+   * The series `context` updates, to update it several times without a lookup each (valid while
+   * that context is: a caller keeps it for the updates of one piece of work).
+   */
+  seriesFor(context: Context.Context<never>): MetricSeries<In> {
+    const hooks = this.hooksFor(context)
+    if (hooks !== undefined) return hooks
+    const metric = this.metric
+    return {
+      update: (input, context) => metric.updateUnsafe(input, context),
+      modify: (input, context) => metric.modifyUnsafe(input, context)
+    }
   }
 
   updateUnsafe(input: In, context: Context.Context<never>): void {

@@ -3,7 +3,8 @@
  * admission, dedup by key, global and per-kind limits, the queue, timeouts, metrics, the drain.
  *
  * Data flow (register → admission → run → exit → free key): `offer` checks the key; `admit`
- * decides and records the job; `start` forks it as a root fiber with the caller's context; `body`
+ * decides and records the job; `start` makes its root fiber with the caller's context, which
+ * `Starts` (offloadStarts.ts) starts after the current synchronous work; `body`
  * (offloadBody.ts) runs the work under its timeout policy and logs its failures; `finished` (the
  * fiber's observer) frees the key and the slot, records the ending (`Kinds.record`,
  * offloadKinds.ts), starts queued work, then wakes the waiters. `close` (the layer's scope) stops
@@ -34,13 +35,14 @@ import type * as Scope from "effect/Scope"
 import type { Offload, OffloadHandle, OffloadOutcome, OffloadSummary } from "../Offload.js"
 import * as OffloadKey from "../OffloadKey.js"
 import { InvalidArgument } from "../SupervisorError.js"
-import { type Caller, unsafeForkDetached, withCaller } from "./compat.js"
+import { type Caller, captureAsyncContext, withCaller } from "./compat.js"
 import { decodeDuration, timeoutToMillis } from "./duration.js"
-import { body, logFailedWhileInterrupted, logFor, rawFailed } from "./offloadBody.js"
+import { logFailedWhileInterrupted, logFor, rawFailed } from "./offloadBody.js"
 import type { ResolvedConfig } from "./offloadConfig.js"
 import { type Ending, Job, type KindState } from "./offloadJob.js"
 import { drain } from "./offloadDrain.js"
 import { Kinds } from "./offloadKinds.js"
+import { notStarted, Starts } from "./offloadStarts.js"
 import * as metrics from "./offloadMetrics.js"
 import { ZeroSignal } from "./zeroSignal.js"
 
@@ -79,6 +81,8 @@ export class OffloadImpl implements Offload {
   private readonly idle: ZeroSignal
   /** Fibers that have not exited yet (for the bounded wait after the drain). */
   private readonly live: ZeroSignal
+  /** Starts the fibers of jobs given room, and measures their run time. */
+  private readonly starts: Starts
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -91,6 +95,7 @@ export class OffloadImpl implements Offload {
     this.idle = new ZeroSignal()
     this.live = new ZeroSignal()
     this.kinds = new Kinds(config, clock)
+    this.starts = new Starts(clock, (job, exit) => this.finished(job, exit))
   }
 
   private hasRoom(kind: KindState): boolean {
@@ -98,11 +103,20 @@ export class OffloadImpl implements Offload {
   }
 
   spawn<A, E, R>(kind: string, effect: Effect.Effect<A, E, R>): Effect.Effect<void, never, R> {
-    return withCaller<void, never, R, never>((caller) => {
-      const admitted = this.offer(OffloadKey.auto(kind), effect, caller)
-      if (admitted instanceof Job) return this.inline ? this.awaitEnd(admitted) : Effect.void
-      return typeof admitted === "string" ? Effect.void : admitted
-    })
+    return withCaller<void, never, R, never>((caller) => this.spawnWith(caller, kind, effect))
+  }
+
+  /** `spawn` from the caller's context (the accessor `Offload.spawn` calls it without a step of its own). */
+  spawnWith(caller: Caller<any>, kind: string, effect: Effect.Effect<unknown, unknown, any>): Effect.Effect<void> {
+    // A kind with bookkeeping was checked when it was made, and keeps its auto key: no key is
+    // made nor checked per job.
+    const state = this.kinds.existing(kind)
+    const admitted =
+      state === undefined
+        ? this.offer(OffloadKey.auto(kind), effect, caller)
+        : this.admit(state, state.autoKey, effect, caller, effect)
+    if (admitted instanceof Job) return this.inline ? this.awaitEnd(admitted) : Effect.void
+    return typeof admitted === "string" ? Effect.void : admitted
   }
 
   register<A, E, R>(
@@ -166,19 +180,19 @@ export class OffloadImpl implements Offload {
     original: Effect.Effect<unknown, unknown, any> = effect
   ): Job | "deduplicated" | "rejected" | Effect.Effect<void> {
     const problem = keyProblem(key)
-    if (problem === undefined) return this.admit(key, effect, caller, original)
+    if (problem === undefined) return this.admit(this.kinds.state(key.kind), key, effect, caller, original)
     metrics.rejectedWithoutKind.updateUnsafe(1, caller)
     return OffloadKey.logRejected(key, problem)
   }
 
   /** Atomic check-and-insert: everything between the decision and the bookkeeping is synchronous. */
   private admit(
+    kind: KindState,
     key: OffloadKey.OffloadKey,
     effect: Effect.Effect<unknown, unknown, any>,
     caller: Caller<any>,
     original: Effect.Effect<unknown, unknown, any>
   ): Job | "deduplicated" | "rejected" {
-    const kind = this.kinds.state(key.kind)
     if (!this.accepting) {
       kind.metrics.rejected.updateUnsafe(1, caller)
       return "rejected"
@@ -193,9 +207,9 @@ export class OffloadImpl implements Offload {
       kind.metrics.rejected.updateUnsafe(1, caller)
       return "rejected"
     }
-    const job = new Job(key, identity, kind, effect, caller, original)
+    const job = new Job(key, identity, kind, kind.seriesFor(caller), effect, caller, original, captureAsyncContext())
     this.track(job)
-    kind.metrics.spawned.updateUnsafe(1, caller)
+    job.series.spawned.update(1, caller)
     if (room) {
       this.start(job)
     } else {
@@ -244,10 +258,10 @@ export class OffloadImpl implements Offload {
   private start(job: Job): void {
     this.running += 1
     job.kind.running += 1
-    job.startedAt = this.clock.currentTimeMillisUnsafe()
-    job.kind.metrics.active.modifyUnsafe(1, job.caller)
+    job.started = true
+    job.series.active.modify(1, job.caller)
     this.live.increment()
-    job.fiber = unsafeForkDetached(job.caller, body(job), (exit) => this.finished(job, exit))
+    this.starts.add(job)
   }
 
   /** The job's fiber has exited: free its key and slot, record it, and start queued work. */
@@ -256,9 +270,10 @@ export class OffloadImpl implements Offload {
     job.kind.running -= 1
     this.untrack(job)
     this.kinds.forget(job.kind)
-    const kindMetrics = job.kind.metrics
-    kindMetrics.active.modifyUnsafe(-1, job.caller)
-    kindMetrics.duration.updateUnsafe((this.clock.currentTimeMillisUnsafe() - job.startedAt) / 1000, job.caller)
+    const now = this.clock.currentTimeMillisUnsafe()
+    const series = job.series
+    series.active.modify(-1, job.caller)
+    series.duration.update(job.startedAt === notStarted ? 0 : (now - job.startedAt) / 1000, job.caller)
     const ending: Ending | "interrupted" = job.raw
       ? Exit.isSuccess(exit)
         ? "completed"
@@ -284,8 +299,12 @@ export class OffloadImpl implements Offload {
     }
     this.kinds.record(job, ending)
     this.pump()
+    // Nothing that runs code (a waiter woken inside this call, a log line) came after `now`: the
+    // next job to start may take it as its start (see offloadStarts.ts).
+    const quiet = ending === "completed" && job.ended === undefined && !job.stopped
     this.wakeEnded(job)
     this.live.decrement()
+    if (quiet) this.starts.ended(job, now)
   }
 
   retry(id: string): Effect.Effect<Option.Option<OffloadOutcome>> {
@@ -311,14 +330,14 @@ export class OffloadImpl implements Offload {
     if (this.queueHead === this.queue.length) return
     for (let i = this.queueHead; i < this.queue.length && this.running < this.config.maxConcurrent; i++) {
       const job = this.queue[i]!
-      if (job.done || job.fiber !== undefined) continue
+      if (job.done || job.started) continue
       if (!this.hasRoom(job.kind)) continue
       this.waiting -= 1
       this.start(job)
     }
     while (this.queueHead < this.queue.length) {
       const head = this.queue[this.queueHead]!
-      if (!head.done && head.fiber === undefined) break
+      if (!head.done && !head.started) break
       this.queueHead += 1
     }
     if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
@@ -336,12 +355,21 @@ export class OffloadImpl implements Offload {
 
   /** Stops a job: a queued one is dropped at once, a running one is interrupted. */
   private stop(job: Job): void {
-    if (job.fiber === undefined) {
+    if (!job.started) {
       if (!job.done) {
         this.waiting -= 1
         this.untrack(job)
         job.kind.metrics.interrupted.updateUnsafe(1, job.caller)
         this.wakeEnded(job)
+      }
+      return
+    }
+    if (job.fiber === undefined) {
+      // Given room, but its fiber is made after the current synchronous work (see `Starts`): it
+      // ends now, as a fiber interrupted before its first step would (its work never runs).
+      if (!job.done) {
+        job.stopped = true
+        this.finished(job, Exit.interrupt(this.fiberId))
       }
       return
     }
@@ -356,8 +384,8 @@ export class OffloadImpl implements Offload {
    * (see `stop`) never starts one of those it was asked to stop.
    */
   private stopAll(jobs: ReadonlyArray<Job>): void {
-    for (const job of jobs) if (job.fiber === undefined) this.stop(job)
-    for (const job of jobs) if (job.fiber !== undefined) this.stop(job)
+    for (const job of jobs) if (!job.started) this.stop(job)
+    for (const job of jobs) if (job.started) this.stop(job)
   }
 
   isInFlight(key: OffloadKey.OffloadKey): Effect.Effect<boolean> {

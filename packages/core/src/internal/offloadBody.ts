@@ -18,7 +18,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as OffloadKey from "../OffloadKey.js"
-import { isNativeTracer, parentSpan } from "./compat.js"
+import { parentSpan } from "./compat.js"
 import { describeCause } from "./describe.js"
 import { sleepMillis, timeoutToMillis } from "./duration.js"
 import type { ResolvedTimeout } from "./offloadConfig.js"
@@ -34,14 +34,6 @@ export function body(job: Job): Effect.Effect<unknown, unknown> {
   const timeout = job.kind.limits.timeout
   const work = job.effect as Effect.Effect<unknown, unknown>
   const logFailures = job.kind.limits.logFailures
-  const failed = (cause: Cause.Cause<unknown>): Effect.Effect<Ending> => {
-    // Described once, here: the log line and `summary` share it.
-    const failure = describeCause(cause)
-    job.failure = failure
-    return logFailures
-      ? Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${failure}`, cause)), "failed")
-      : failedEnding
-  }
   let run: Effect.Effect<unknown, unknown>
   if (timeout === undefined) {
     // The work as it is: `finished` reads its exit (see `Job.raw`), so a job costs no closure here.
@@ -52,7 +44,7 @@ export function body(job: Job): Effect.Effect<unknown, unknown> {
       // Started inside this step (Effect 4 would start it on the next turn): its timer is armed
       // when the work starts, even if the work is cut off before the scheduler's next turn.
       Effect.forkChild(warnWhenCrossed(job, timeout), { startImmediately: true }),
-      Effect.matchCauseEffect(work, { onFailure: failed, onSuccess: succeeded })
+      Effect.matchCauseEffect(work, { onFailure: (cause) => failed(job, cause), onSuccess: succeeded })
     )
   } else {
     // The timeout runs the work in a fiber of its own (Effect's race): when the work is
@@ -89,13 +81,13 @@ export function body(job: Job): Effect.Effect<unknown, unknown> {
             "timed-out"
           )
         }
-        return Exit.isSuccess(result) ? succeededEnding : failed(result.cause)
+        return Exit.isSuccess(result) ? succeededEnding : failed(job, result.cause)
       }
     )
     run = logFailures ? Effect.onInterrupt(raced, () => reportInterrupted) : raced
   }
   // Effect's built-in tracer records nothing; skipping the span there saves most of a job's cost.
-  if (isNativeTracer(job.caller)) return run
+  if (job.series.nativeTracer) return run
   const parent = parentSpan(job.caller)
   return Effect.withSpan(run, "fibervisor.offload", {
     root: true,
@@ -103,6 +95,16 @@ export function body(job: Job): Effect.Effect<unknown, unknown> {
     attributes: { kind: job.kind.kind, key: OffloadKey.format(job.key) },
     links: parent === undefined ? [] : [{ span: parent, attributes: {} }]
   })
+}
+
+/** The work failed by itself (under a timeout policy: see `rawFailed` for work run as it is). */
+const failed = (job: Job, cause: Cause.Cause<unknown>): Effect.Effect<Ending> => {
+  // Described once, here: the log line and `summary` share it.
+  const failure = describeCause(cause)
+  job.failure = failure
+  return job.kind.limits.logFailures
+    ? Effect.as(logFor(job, Effect.logWarning(`offloaded work failed: ${failure}`, cause)), "failed")
+    : failedEnding
 }
 
 /**

@@ -16,8 +16,9 @@
 import type * as Deferred from "effect/Deferred"
 import type * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
-import type * as OffloadKey from "../OffloadKey.js"
-import type { Caller } from "./compat.js"
+import type * as Context from "effect/Context"
+import * as OffloadKey from "../OffloadKey.js"
+import type { AsyncContext, Caller } from "./compat.js"
 import type { ResolvedKind } from "./offloadConfig.js"
 import * as metrics from "./offloadMetrics.js"
 
@@ -91,12 +92,29 @@ export class KindState {
   /** How many jobs are in the list. */
   size = 0
   readonly metrics: metrics.KindMetrics
+  /** The key of `spawn(kind, …)`: one per kind, made when the kind was checked (keys are immutable). */
+  readonly autoKey: OffloadKey.OffloadKey
+  /** The last caller's `CallerSeries`, and that caller (held weakly: it must not keep the caller's services alive). */
+  private lastCaller: WeakRef<Context.Context<never>> | undefined = undefined
+  private lastSeries: metrics.CallerSeries | undefined = undefined
   constructor(
     readonly kind: string,
     readonly limits: ResolvedKind,
     readonly stats: KindStats
   ) {
     this.metrics = metrics.kindLabel(kind)
+    this.autoKey = OffloadKey.auto(kind)
+  }
+
+  /** The series a job of this kind from `caller` updates (callers in a row usually share one context). */
+  seriesFor(caller: Caller<unknown>): metrics.CallerSeries {
+    // The newest job in flight holds its caller anyway: in a burst, no weak reference to read.
+    if (this.last !== undefined && this.last.caller === caller) return this.last.series
+    const context = caller as Context.Context<never>
+    if (this.lastSeries !== undefined && this.lastCaller!.deref() === context) return this.lastSeries
+    this.lastSeries = new metrics.CallerSeries(this.metrics, context)
+    this.lastCaller = new WeakRef(context)
+    return this.lastSeries
   }
 
   add(job: Job): void {
@@ -126,8 +144,12 @@ export class KindState {
 
 /** One piece of admitted work. */
 export class Job {
+  /** Given room (running, or about to: its fiber is made and started by `Starts`), not queued. */
+  started = false
+  /** Made when it starts (`Starts`), so that work waiting for its first step holds no fiber. */
   fiber: Fiber.Fiber<unknown, unknown> | undefined = undefined
-  startedAt = 0
+  /** When its fiber took its first step, by the service's clock; `notStarted` (-1) before (offloadStarts.ts). */
+  startedAt = -1
   done = false
   /** Asked to stop (`cancel`, `cancelAll`, the drain): an interruption of its fiber is a stop, not a failure. */
   stopped = false
@@ -148,9 +170,13 @@ export class Job {
     readonly key: OffloadKey.OffloadKey,
     readonly identity: string | undefined,
     readonly kind: KindState,
+    /** Its kind's series for its caller (see `KindState.seriesFor`). */
+    readonly series: metrics.CallerSeries,
     readonly effect: Effect.Effect<unknown, unknown, unknown>,
     readonly caller: Caller<unknown>,
     /** The work as registered, kept by `summary`'s recent failures for `retry` (`effect` may wrap it). */
-    readonly original: Effect.Effect<unknown, unknown, unknown>
+    readonly original: Effect.Effect<unknown, unknown, unknown>,
+    /** The caller's async context, which its fiber runs in (`AsyncLocalStorage`); dropped once the fiber has it. */
+    public asyncContext: AsyncContext
   ) {}
 }

@@ -35,6 +35,8 @@ export class Kinds {
   private readonly stats = new Map<string, KindStats>()
   /** The last id given to a recent failure (`summary`, `retry`). */
   private failureSeq = 0
+  /** The kind `existing` found last (still tracked: `forget` drops it). */
+  private lastAsked: KindState | undefined = undefined
 
   constructor(
     private readonly config: ResolvedConfig,
@@ -58,7 +60,11 @@ export class Kinds {
 
   /** The kind's bookkeeping if it is tracked now (never makes one). */
   existing(kind: string): KindState | undefined {
-    return this.kinds.get(kind)
+    // `spawn` asks this per job, usually for the kind it asked for last.
+    if (kind === this.lastAsked?.kind) return this.lastAsked
+    const state = this.kinds.get(kind)
+    if (state !== undefined) this.lastAsked = state
+    return state
   }
 
   /** The kind's stats, or the shared `"_other"` ones once `maxTrackedKinds` kinds have their own. */
@@ -83,6 +89,7 @@ export class Kinds {
   forget(kind: KindState): void {
     if (this.kinds.size > maxTrackedKinds && kind.size === 0 && !this.config.perKind.has(kind.kind)) {
       this.kinds.delete(kind.kind)
+      if (this.lastAsked === kind) this.lastAsked = undefined
     }
   }
 
@@ -114,7 +121,7 @@ export class Kinds {
     const stats = job.kind.stats
     switch (ending) {
       case "completed":
-        kindMetrics.completed.updateUnsafe(1, job.caller)
+        job.series.completed.update(1, job.caller)
         stats.completed += 1
         break
       case "failed":

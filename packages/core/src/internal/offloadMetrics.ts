@@ -1,12 +1,14 @@
 /**
  * The offload metrics (`fibervisor_offload_*`), one set per kind, and the rejected counter of keys
  * too malformed to have a kind. Capped like the task metrics (`maxKindLabels`, then `"_other"`);
- * every update takes the job's caller context.
+ * every update takes the job's caller context. A job's own updates (admitted, started, ended) go
+ * through its `CallerSeries`, resolved once per caller context rather than once per update.
  *
  * @internal
  */
+import type * as Context from "effect/Context"
 import * as Metric from "effect/Metric"
-import { MetricUpdater } from "./compat.js"
+import { isNativeTracer, type MetricSeries, MetricUpdater } from "./compat.js"
 import { cappedLabels, counterUpdater as counter } from "./labels.js"
 
 const spawnedName = "fibervisor_offload_spawned_total"
@@ -85,3 +87,24 @@ export const maxKindLabels = 1_000
 
 /** The metrics of `kind`, built once per kind. */
 export const kindLabel: (kind: string) => KindMetrics = cappedLabels(maxKindLabels, make)
+
+/**
+ * What a job of one kind needs from its caller's context, read once per context rather than per
+ * job: the series its admission, start and end update (five updates a job, one context), and
+ * whether the tracer is Effect's native one (no span then, see `body`). Holds no reference to the
+ * context: a job keeps its `CallerSeries`, and a kind the last one (see `KindState.seriesFor`).
+ */
+export class CallerSeries {
+  readonly spawned: MetricSeries<number>
+  readonly completed: MetricSeries<number>
+  readonly active: MetricSeries<number>
+  readonly duration: MetricSeries<number>
+  readonly nativeTracer: boolean
+  constructor(metrics: KindMetrics, context: Context.Context<never>) {
+    this.spawned = metrics.spawned.seriesFor(context)
+    this.completed = metrics.completed.seriesFor(context)
+    this.active = metrics.active.seriesFor(context)
+    this.duration = metrics.duration.seriesFor(context)
+    this.nativeTracer = isNativeTracer(context)
+  }
+}

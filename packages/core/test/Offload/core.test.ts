@@ -308,7 +308,8 @@ describe("Offload: laziness, context, detachment", () => {
 })
 
 describe("Offload: the work starts after register returns", () => {
-  // The job's fiber exists when `register` returns, but takes its first step on the scheduler's next turn.
+  // The job is admitted when `register` returns (it holds its slot), but its fiber takes its first
+  // step on the scheduler's next turn.
   it.effect("register and spawn return before the work's synchronous prefix runs; it runs after a flush", () =>
     Effect.gen(function* () {
       const offload = yield* make()

@@ -3,9 +3,11 @@
  * forks do not outlive it — whatever fibers the service runs work on (a pool that reuses fibers
  * must keep both true).
  */
+import { AsyncLocalStorage } from "node:async_hooks"
 import { describe, expect, it } from "@effect/vitest"
 import { Context, Deferred, Effect, Ref } from "effect"
 import { Offload } from "@fibervisor/core"
+import { gate } from "../helpers/offload.js"
 
 class Caller extends Context.Service<Caller, string>()("test/Caller") {}
 
@@ -47,6 +49,27 @@ describe("Offload isolation", () => {
       yield* offload.spawn("forks", Effect.andThen(Effect.forkChild(child), Deferred.await(childStarted)))
       expect(yield* offload.awaitIdle()).toBe(true)
       expect(yield* Ref.get(childStopped)).toBe(true)
+    })
+  )
+
+  it.effect("each job runs in its caller's async context, also a queued one started by another job's end", () =>
+    Effect.gen(function* () {
+      const offload = yield* Offload.make({ maxConcurrent: 1, onFull: { queue: 1 } })
+      const context = yield* Effect.context<never>()
+      const storage = new AsyncLocalStorage<string>()
+      const seen: Array<string | undefined> = []
+      const record = Effect.sync(() => void seen.push(storage.getStore()))
+      const first = yield* gate(record)
+      // Each registration runs inside its own store (it completes before `run` returns).
+      const spawnIn = (store: string, work: Effect.Effect<void, unknown>) =>
+        storage.run(store, () => Effect.runForkWith(context)(offload.spawn("async-context", work)))
+      spawnIn("first", first.work)
+      spawnIn("queued", record)
+      expect(yield* offload.queuedCount).toBe(1)
+      yield* first.release
+      expect(yield* offload.awaitIdle()).toBe(true)
+      // The queued job starts inside the first one's end, but in the async context of its own caller.
+      expect(seen).toEqual(["first", "queued"])
     })
   )
 })

@@ -38,4 +38,26 @@ describe("Offload: bookkeeping per kind stays bounded", () => {
       expect((offload as unknown as { readonly kinds: Map<string, unknown> }).kinds.size).toBeLessThanOrEqual(1_001)
     })
   )
+
+  it.effect("a kind forgotten while idle and registered again is tracked again (summary, cancelAll)", () =>
+    Effect.gen(function* () {
+      const offload = yield* Offload.make({ grace: 0 })
+      // First, so that it has counts of its own in `summary` (the 1,001st kind's go to "_other").
+      yield* offload.spawn("comeback", Effect.void)
+      yield* flush
+      // More than 1,000 kinds in flight: an idle kind's state is forgotten when its work ends.
+      for (let i = 0; i < 1_001; i++) yield* offload.spawn(`busy-kind-${i}`, Effect.never)
+      yield* offload.spawn("comeback", Effect.void)
+      yield* flush
+      const gone = yield* offload.summary!
+      expect(gone.kinds.find((k) => k.kind === "comeback")?.active ?? 0).toBe(0)
+      // The same kind again, right after it was the last one asked for: a fresh state, tracked.
+      yield* offload.spawn("comeback", Effect.never)
+      yield* flush
+      const back = yield* offload.summary!
+      expect(back.kinds.find((k) => k.kind === "comeback")?.active).toBe(1)
+      expect(yield* offload.cancelAll).toBe(1_002)
+      expect(yield* offload.activeCount).toBe(0)
+    })
+  )
 })

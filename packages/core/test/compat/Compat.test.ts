@@ -11,6 +11,7 @@ import { RestartPolicy, Supervisor, Task, TaskError } from "@fibervisor/core"
 import { endAttempt, endVoid, makeAttemptScope } from "../../src/internal/attemptScope.js"
 import {
   addThree,
+  captureAsyncContext,
   currentChildren,
   isNativeTracer,
   later,
@@ -20,12 +21,14 @@ import {
   makeStepper,
   scheduleFromStep,
   stepSchedule,
+  startUnstarted,
   unsafeCurrentService,
   unsafeForkDetached,
   unsafeForkRoot,
   unsafeForkWatched,
   unsafeInterruptChildrenNow,
-  unsafeInterruptFork
+  unsafeInterruptFork,
+  unstartedDetachedIn
 } from "../../src/internal/compat.js"
 import { Signal } from "../../src/internal/signal.js"
 
@@ -160,6 +163,28 @@ describe("compat: forking root fibers", () => {
         )
       )
       expect(yield* Fiber.join(fiber)).toBe("forker")
+    })
+  )
+
+  it.effect("a fiber from unstartedDetachedIn runs in the async context captured for it, and reports its exit", () =>
+    Effect.gen(function* () {
+      const context = yield* Effect.context<never>()
+      const storage = new AsyncLocalStorage<string>()
+      const captured = storage.run("admission", () => captureAsyncContext())
+      const exits: Array<Exit.Exit<string | undefined>> = []
+      const fiber = storage.run("start", () =>
+        unstartedDetachedIn<string | undefined, never, never>(context, captured, (exit) => exits.push(exit))
+      )
+      // Not started yet: nothing runs until startUnstarted.
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      storage.run("start", () =>
+        startUnstarted(
+          fiber,
+          Effect.sync(() => storage.getStore())
+        )
+      )
+      expect(yield* Fiber.join(fiber)).toBe("admission")
+      expect(exits).toEqual([Exit.succeed("admission")])
     })
   )
 
