@@ -17,7 +17,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import type * as Metric from "effect/Metric"
+import * as Metric from "effect/Metric"
 import * as Pull from "effect/Pull"
 import * as Schedule from "effect/Schedule"
 import type * as Scheduler from "effect/Scheduler"
@@ -570,17 +570,36 @@ interface WithHook<In> {
 }
 
 /**
+ * What decides which series of a metric a context updates (Effect 4's `Metric.hook`): the
+ * registry in the context and the metric attributes in the context. Read for the last context
+ * seen (held weakly), so that the many `MetricUpdater`s a task or job updates with one context
+ * read them once between them.
+ */
+let seenContext: WeakRef<Context.Context<never>> | undefined = undefined
+let seenRegistry: object | undefined = undefined
+let seenAttributes: object | undefined = undefined
+
+const seriesIdentity = (context: Context.Context<never>): void => {
+  if (seenContext !== undefined && seenContext.deref() === context) return
+  seenRegistry = Context.get(context, Metric.MetricRegistry)
+  seenAttributes = Context.get(context, Metric.CurrentMetricAttributes)
+  seenContext = new WeakRef(context)
+}
+
+/**
  * Updates one metric from the hot path. Effect 4's `updateUnsafe` finds the series on every call
  * (the attributes in the context, the registry in the context, the series in the registry); the
- * series is fixed by the context, and fibervisor updates its metrics with a handful of contexts
- * (each task's or job's caller: usually one per supervisor or service). So the series' hooks are
- * kept for the last context seen. The one difference: a series removed from the registry meanwhile
+ * series is fixed by the registry and the attributes, which nearly every context shares (Effect's
+ * default registry, no extra attributes). So the series' hooks are kept with the registry (held
+ * weakly) and the attributes they were found for: a task's first update with a new caller context
+ * finds them still valid. The one difference: a series removed from the registry meanwhile
  * (`Metric` has no public removal of another's series; a test that clears a registry it keeps
  * providing would) goes on being updated where Effect would make a new one.
  */
 export class MetricUpdater<In> {
-  /** Held weakly: a metric outlives every caller, whose services must not be kept alive by it. */
-  private context: WeakRef<Context.Context<never>> | undefined = undefined
+  /** Held weakly: a metric outlives every registry a caller provides. */
+  private registry: WeakRef<object> | undefined = undefined
+  private attributesSeen: object | undefined = undefined
   private hooks: MetricHooks<In> | undefined = undefined
 
   constructor(readonly metric: Metric.Metric<In, unknown>) {}
@@ -595,11 +614,15 @@ export class MetricUpdater<In> {
   }
 
   private hooksFor(context: Context.Context<never>): MetricHooks<In> | undefined {
-    if (this.context !== undefined && this.context.deref() === context) return this.hooks
+    seriesIdentity(context)
+    if (this.hooks !== undefined && this.attributesSeen === seenAttributes && this.registry!.deref() === seenRegistry) {
+      return this.hooks
+    }
     const hook = (this.metric as WithHook<In>).hook
     if (typeof hook !== "function") return undefined
     this.hooks = hook.call(this.metric, context)
-    this.context = new WeakRef(context)
+    this.registry = new WeakRef(seenRegistry!)
+    this.attributesSeen = seenAttributes
     return this.hooks
   }
 

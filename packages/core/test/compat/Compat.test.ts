@@ -602,6 +602,33 @@ describe("compat: metric updates (the private `hook` of Effect's metrics)", () =
       expect(updater.id).toBe("test_compat_updater_total")
     })
   )
+
+  it.effect(
+    "MetricUpdater: another context with the same registry and attributes updates the same series; other attributes or another registry another",
+    () =>
+      Effect.gen(function* () {
+        const counter = Metric.counter("test_compat_updater_series_total", { incremental: true })
+        const updater = new MetricUpdater(counter)
+        const registry = new Map()
+        const base = Context.add(yield* Effect.context<never>(), Metric.MetricRegistry, registry)
+        // Two contexts that differ only in a service that has nothing to do with metrics.
+        const one = Context.add(base, Marker, { n: 1 })
+        const two = Context.add(base, Marker, { n: 2 })
+        const labelled = Context.add(base, Metric.CurrentMetricAttributes, { region: "eu" })
+        const other = Context.add(yield* Effect.context<never>(), Metric.MetricRegistry, new Map())
+        updater.updateUnsafe(1, one)
+        updater.updateUnsafe(2, two)
+        updater.updateUnsafe(4, labelled)
+        updater.updateUnsafe(8, one)
+        updater.updateUnsafe(16, other)
+        const count = (context: Context.Context<never>) =>
+          Effect.provideContext(Metric.value(counter), context).pipe(Effect.map((state) => state.count))
+        expect(yield* count(one)).toBe(11)
+        expect(yield* count(labelled)).toBe(4)
+        expect(yield* count(other)).toBe(16)
+        expect(registry.size).toBe(2)
+      })
+  )
 })
 
 describe("compat: schedules", () => {
