@@ -205,7 +205,8 @@ const onceOptions: TaskOptions<never> = Object.freeze({ restart: RestartPolicy.n
 const restartableOptions: TaskOptions<never> = Object.freeze({ restart: RestartPolicy.onFailure })
 
 /**
- * A task that runs once and is never restarted (taskvisor's `once`).
+ * A task that runs once and is never restarted (taskvisor's `once`). Every task it makes shares
+ * one frozen `options` object (`{ restart: RestartPolicy.never }`).
  *
  * @since 0.1.0
  * @category constructors
@@ -216,7 +217,8 @@ export const once = <A, E, R>(
 ): Task<E, Exclude<R, TaskContext | Scope.Scope>> => makeTask(name, effect as never, onceOptions)
 
 /**
- * A task restarted after failures, with backoff (taskvisor's `restartable`).
+ * A task restarted after failures, with backoff (taskvisor's `restartable`). Every task it makes
+ * shares one frozen `options` object (`{ restart: RestartPolicy.onFailure }`).
  *
  * @since 0.1.0
  * @category constructors
