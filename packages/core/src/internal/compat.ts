@@ -259,19 +259,27 @@ const AsyncResource: (new (type: string) => unknown) | undefined = (() => {
   }
 })()
 
+/** The async context of the code running now, kept for a fiber made later (`unstartedDetachedIn`). */
+export type AsyncContext = unknown
+
+/** Captures the async context of the code running now (what `unsafeForkRoot` keeps for its fiber). */
+export const captureAsyncContext = (): AsyncContext =>
+  AsyncResource === undefined ? undefined : new AsyncResource("effect/Fiber")
+
 /**
- * A new root fiber running with `context` that has not run yet, with `onExit` (if any) as its
- * exit observer beside the `live` count. Both observers are set as one two-slot array: the
- * fiber's own `addObserver` grows its array to 17 slots on the second one, which every idle task
- * would keep (≈ 140 bytes).
+ * A new root fiber running with `context` that has not run yet, in `asyncContext`, with
+ * `observers` as its exit observers (the `live` count first). They are set as one list of the
+ * right length: the fiber's own `addObserver` grows its array to 17 slots on the second one, which
+ * every idle task would keep (≈ 140 bytes).
  */
 const unstarted = <A, E>(
   context: Context.Context<any>,
-  onExit: ((exit: Exit.Exit<A, E>) => void) | undefined
+  observers: Array<(exit: Exit.Exit<A, E>) => void>,
+  asyncContext: AsyncContext
 ): FiberInternals<A, E> => {
   const fiber = new (FiberImpl())<A, E>(context as Context.Context<never>, true)
-  fiber._observers = onExit === undefined ? [fiberExited] : [fiberExited, onExit]
-  if (AsyncResource !== undefined) fiber._asyncContext = new AsyncResource("effect/Fiber")
+  fiber._observers = observers
+  if (asyncContext !== undefined) fiber._asyncContext = asyncContext
   live.fibers += 1
   return fiber
 }
@@ -291,34 +299,13 @@ export const unsafeForkRoot = <A, E, R>(
   context: Context.Context<R>,
   effect: Effect.Effect<A, E, R>
 ): Fiber.Fiber<A, E> => {
-  const fiber = unstarted<A, E>(context, undefined)
+  const fiber = unstarted<A, E>(context, [fiberExited], captureAsyncContext())
   laterStart(fiber, effect as Effect.Effect<A, E>)
   return fiber
 }
 
 /**
- * Like `unsafeForkRoot`, and `onExit` runs when the fiber has exited (also when it was interrupted
- * before its first step, which never runs its effect: an observer, not `Effect.onExit`).
- */
-export const unsafeForkDetached = <A, E, R>(
-  context: Context.Context<R>,
-  effect: Effect.Effect<A, E, R>,
-  onExit: (exit: Exit.Exit<A, E>) => void
-): Fiber.Fiber<A, E> => {
-  const fiber = unstarted(context, onExit)
-  laterStart(fiber, effect as Effect.Effect<A, E>)
-  return fiber
-}
-
-/** The async context of the code running now, kept for a fiber made later (`unstartedDetachedIn`). */
-export type AsyncContext = unknown
-
-/** Captures the async context of the code running now (what `unsafeForkDetached` keeps for its fiber). */
-export const captureAsyncContext = (): AsyncContext =>
-  AsyncResource === undefined ? undefined : new AsyncResource("effect/Fiber")
-
-/**
- * Like `unsafeForkDetached`, but the fiber is made later than the fork was asked for, in the
+ * A fiber with `onExit` as its exit observer, made later than the fork was asked for, in the
  * async context captured then (`captureAsyncContext`), and the caller starts it itself
  * (`startUnstarted`), so that it can start a batch of fibers in one `later` callback and do
  * something between two starts (offloadStarts.ts). Work waiting for its start holds no fiber.
@@ -327,13 +314,7 @@ export const unstartedDetachedIn = <A, E, R>(
   context: Context.Context<R>,
   asyncContext: AsyncContext,
   onExit: (exit: Exit.Exit<A, E>) => void
-): Fiber.Fiber<A, E> => {
-  const fiber = new (FiberImpl())<A, E>(context as Context.Context<never>, true)
-  fiber._observers = [fiberExited, onExit]
-  if (asyncContext !== undefined) fiber._asyncContext = asyncContext
-  live.fibers += 1
-  return fiber
-}
+): Fiber.Fiber<A, E> => unstarted(context, [fiberExited, onExit], asyncContext)
 
 /**
  * Runs a fiber made by `unstartedDetachedIn` (nothing, if it has exited already); an exception
@@ -371,8 +352,9 @@ export interface Watched<T> {
 }
 
 /**
- * Like `unsafeForkDetached`, with one observer shared by many fibers: it is called with the exit,
- * on a record whose `target` is the `target` given here (`this.target`).
+ * Like `unsafeForkRoot`, with an exit observer shared by many fibers: it runs when the fiber has
+ * exited (also when it was interrupted before its first step, which never runs its effect), called
+ * with the exit on a record whose `target` is the `target` given here (`this.target`).
  */
 export const unsafeForkWatched = <A, E, R, T>(
   context: Context.Context<R>,
@@ -380,10 +362,8 @@ export const unsafeForkWatched = <A, E, R, T>(
   observer: (this: Watched<T>, exit: Exit.Exit<A, E>) => void,
   target: T
 ): Fiber.Fiber<A, E> => {
-  const fiber = new (FiberImpl())<A, E>(context as Context.Context<never>, true)
-  fiber._observers = new WatchedObservers(observer as (this: Watched<T>, exit: Exit.Exit<any, any>) => void, target)
-  if (AsyncResource !== undefined) fiber._asyncContext = new AsyncResource("effect/Fiber")
-  live.fibers += 1
+  const observers = new WatchedObservers(observer as (this: Watched<T>, exit: Exit.Exit<any, any>) => void, target)
+  const fiber = unstarted<A, E>(context, observers, captureAsyncContext())
   laterStart(fiber, effect as Effect.Effect<A, E>)
   return fiber
 }

@@ -23,7 +23,6 @@ import {
   stepSchedule,
   startUnstarted,
   unsafeCurrentService,
-  unsafeForkDetached,
   unsafeForkRoot,
   unsafeForkWatched,
   unsafeInterruptChildrenNow,
@@ -52,13 +51,16 @@ describe("compat: forking root fibers", () => {
       const before = live.fibers
       let ran = false
       const exits: Array<Exit.Exit<number>> = []
-      const fiber = unsafeForkDetached(
+      const fiber = unsafeForkWatched(
         context,
         Effect.sync(() => {
           ran = true
           return 1
         }),
-        (exit) => exits.push(exit)
+        function (exit) {
+          this.target.push(exit)
+        },
+        exits
       )
       expect(ran).toBe(false)
       expect(fiber.pollUnsafe()).toBeUndefined()
@@ -72,17 +74,20 @@ describe("compat: forking root fibers", () => {
     })
   )
 
-  it.effect("unsafeForkDetached: a fiber interrupted before its first step still reports its exit", () =>
+  it.effect("unsafeForkWatched: a fiber interrupted before its first step still reports its exit", () =>
     Effect.gen(function* () {
       const context = yield* Effect.context<never>()
       let ran = false
       const exits: Array<Exit.Exit<void>> = []
-      const fiber = unsafeForkDetached(
+      const fiber = unsafeForkWatched(
         context,
         Effect.sync(() => {
           ran = true
         }),
-        (exit) => exits.push(exit)
+        function (exit) {
+          this.target.push(exit)
+        },
+        exits
       )
       fiber.interruptUnsafe(undefined)
       yield* Fiber.await(fiber)
@@ -115,10 +120,12 @@ describe("compat: forking root fibers", () => {
     })
   )
 
-  it.effect("unsafeForkDetached keeps both exit observers in one two-slot list", () =>
+  it.effect("unsafeForkWatched keeps both exit observers in one two-slot list", () =>
     Effect.gen(function* () {
       const context = yield* Effect.context<never>()
-      const fiber = unsafeForkDetached(context, Effect.never, () => {}) as unknown as { _observers: Array<unknown> }
+      const fiber = unsafeForkWatched(context, Effect.never, () => {}, undefined) as unknown as {
+        _observers: Array<unknown>
+      }
       expect(fiber._observers.length).toBe(2)
       ;(fiber as unknown as Fiber.Fiber<never>).interruptUnsafe(undefined)
       yield* Fiber.await(fiber as unknown as Fiber.Fiber<never>)
