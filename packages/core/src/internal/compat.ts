@@ -352,6 +352,17 @@ export interface Watched<T> {
 }
 
 /**
+ * The `target` a fiber started by `unsafeForkWatched` was given, read from its observer list while
+ * it runs (`undefined` for any other fiber, or once it has exited: Effect drops the list then).
+ * Effect keeps the list it was given (`addObserver` pushes onto it, `removeObserver` splices it),
+ * checked by `test/compat/Compat.test.ts`.
+ */
+export const watchedTarget = <T>(fiber: Fiber.Fiber<unknown, unknown> | undefined): T | undefined => {
+  const observers = (fiber as FiberInternals<unknown, unknown> | undefined)?._observers
+  return observers instanceof WatchedObservers ? (observers.target as T) : undefined
+}
+
+/**
  * Like `unsafeForkRoot`, with an exit observer shared by many fibers: it runs when the fiber has
  * exited (also when it was interrupted before its first step, which never runs its effect), called
  * with the exit on a record whose `target` is the `target` given here (`this.target`).
@@ -550,36 +561,56 @@ interface WithHook<In> {
 }
 
 /**
- * What decides which series of a metric a context updates (Effect 4's `Metric.hook`): the
- * registry in the context and the metric attributes in the context. Read for the last context
- * seen (held weakly), so that the many `MetricUpdater`s a task or job updates with one context
- * read them once between them.
+ * Which series of a metric a context updates (Effect 4's `Metric.hook`) is decided by two things in
+ * the context: the metric registry and the extra metric attributes. A `SeriesIdentity` stands for
+ * one such pair: one object per (registry, attributes), found through weak maps (it keeps neither
+ * alive, and a registry or attributes object that is collected takes its identities with it).
+ * Contexts never change, so whoever keeps a context for many updates (a task's entry, an offload
+ * job) finds its identity once and hands it to every update: the update compares one reference.
  */
-let seenContext: WeakRef<Context.Context<never>> | undefined = undefined
-let seenRegistry: object | undefined = undefined
-let seenAttributes: object | undefined = undefined
+export interface SeriesIdentity {
+  readonly _SeriesIdentity: unique symbol
+}
 
-const seriesIdentity = (context: Context.Context<never>): void => {
-  if (seenContext !== undefined && seenContext.deref() === context) return
-  seenRegistry = Context.get(context, Metric.MetricRegistry)
-  seenAttributes = Context.get(context, Metric.CurrentMetricAttributes)
-  seenContext = new WeakRef(context)
+const identities = new WeakMap<object, WeakMap<object, SeriesIdentity>>()
+
+/** The last context asked about (weakly), and its identity: most callers ask with the same context. */
+let lastContext: WeakRef<Context.Context<never>> | undefined = undefined
+let lastIdentity: SeriesIdentity | undefined = undefined
+
+/** The identity of the series `context` updates (see `SeriesIdentity`). */
+export const seriesIdentityOf = (context: Context.Context<never>): SeriesIdentity => {
+  if (lastContext !== undefined && lastContext.deref() === context) return lastIdentity!
+  const registry = Context.get(context, Metric.MetricRegistry) as object
+  const attributes = Context.get(context, Metric.CurrentMetricAttributes) as object
+  let byAttributes = identities.get(registry)
+  if (byAttributes === undefined) {
+    byAttributes = new WeakMap()
+    identities.set(registry, byAttributes)
+  }
+  let identity = byAttributes.get(attributes)
+  if (identity === undefined) {
+    identity = {} as SeriesIdentity
+    byAttributes.set(attributes, identity)
+  }
+  lastContext = new WeakRef(context)
+  lastIdentity = identity
+  return identity
 }
 
 /**
  * Updates one metric from the hot path. Effect 4's `updateUnsafe` finds the series on every call
- * (the attributes in the context, the registry in the context, the series in the registry); the
- * series is fixed by the registry and the attributes, which nearly every context shares (Effect's
- * default registry, no extra attributes). So the series' hooks are kept with the registry (held
- * weakly) and the attributes they were found for: a task's first update with a new caller context
- * finds them still valid. The one difference: a series removed from the registry meanwhile
- * (`Metric` has no public removal of another's series; a test that clears a registry it keeps
- * providing would) goes on being updated where Effect would make a new one.
+ * (the attributes in the context, the registry in the context, the series in the registry); an
+ * updater keeps the hooks of the series it last found, with their `SeriesIdentity`, so an update
+ * whose caller hands the identity (`update`, `modify`) costs one comparison before the series' own
+ * update. A caller that has no identity at hand uses `updateUnsafe` / `modifyUnsafe` (one weakly
+ * held context remembered). The one difference from Effect: a series removed from the registry
+ * meanwhile (`Metric` has no public removal of another's series; a test that clears a registry it
+ * keeps providing would) goes on being updated where Effect would make a new one.
  */
 export class MetricUpdater<In> {
-  /** Held weakly: a metric outlives every registry a caller provides. */
-  private registry: WeakRef<object> | undefined = undefined
-  private attributesSeen: object | undefined = undefined
+  /** The series last found, and for which identity: the hooks keep only the series' own state. */
+  private identity: SeriesIdentity | undefined = undefined
   private hooks: MetricHooks<In> | undefined = undefined
 
   constructor(readonly metric: Metric.Metric<In, unknown>) {}
@@ -593,16 +624,13 @@ export class MetricUpdater<In> {
     return this.metric.attributes
   }
 
-  private hooksFor(context: Context.Context<never>): MetricHooks<In> | undefined {
-    seriesIdentity(context)
-    if (this.hooks !== undefined && this.attributesSeen === seenAttributes && this.registry!.deref() === seenRegistry) {
-      return this.hooks
-    }
+  /** The hooks of the series `context` (whose identity is `identity`) updates, or `undefined` if Effect has none to give. */
+  private hooksFor(context: Context.Context<never>, identity: SeriesIdentity): MetricHooks<In> | undefined {
+    if (this.identity === identity) return this.hooks
     const hook = (this.metric as WithHook<In>).hook
     if (typeof hook !== "function") return undefined
     this.hooks = hook.call(this.metric, context)
-    this.registry = new WeakRef(seenRegistry!)
-    this.attributesSeen = seenAttributes
+    this.identity = identity
     return this.hooks
   }
 
@@ -611,7 +639,7 @@ export class MetricUpdater<In> {
    * that context is: a caller keeps it for the updates of one piece of work).
    */
   seriesFor(context: Context.Context<never>): MetricSeries<In> {
-    const hooks = this.hooksFor(context)
+    const hooks = this.hooksFor(context, seriesIdentityOf(context))
     if (hooks !== undefined) return hooks
     const metric = this.metric
     return {
@@ -620,15 +648,25 @@ export class MetricUpdater<In> {
     }
   }
 
-  updateUnsafe(input: In, context: Context.Context<never>): void {
-    const hooks = this.hooksFor(context)
+  /** `updateUnsafe` with the identity of `context`'s series already found (`seriesIdentityOf(context)`). */
+  update(input: In, context: Context.Context<never>, identity: SeriesIdentity): void {
+    const hooks = this.identity === identity ? this.hooks : this.hooksFor(context, identity)
     if (hooks === undefined) this.metric.updateUnsafe(input, context)
     else hooks.update(input, context)
   }
 
-  modifyUnsafe(input: In, context: Context.Context<never>): void {
-    const hooks = this.hooksFor(context)
+  /** `modifyUnsafe` with the identity of `context`'s series already found (`seriesIdentityOf(context)`). */
+  modify(input: In, context: Context.Context<never>, identity: SeriesIdentity): void {
+    const hooks = this.identity === identity ? this.hooks : this.hooksFor(context, identity)
     if (hooks === undefined) this.metric.modifyUnsafe(input, context)
     else hooks.modify(input, context)
+  }
+
+  updateUnsafe(input: In, context: Context.Context<never>): void {
+    this.update(input, context, seriesIdentityOf(context))
+  }
+
+  modifyUnsafe(input: In, context: Context.Context<never>): void {
+    this.modify(input, context, seriesIdentityOf(context))
   }
 }

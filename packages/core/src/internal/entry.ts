@@ -55,7 +55,7 @@ import type { TaskContext } from "../TaskContext.js"
 import type { TaskId } from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
 import type { EventBus } from "./bus.js"
-import type { Caller, Stepper } from "./compat.js"
+import type { Caller, SeriesIdentity, Stepper } from "./compat.js"
 import type { Config } from "./options.js"
 import type { ReadinessRecord } from "./readiness.js"
 import { EntryLifecycle, type LoopResult, Phase, type TaskState, transition } from "./entryLifecycle.js"
@@ -111,6 +111,11 @@ export class Entry extends EntryLifecycle implements TaskContext, TaskHandle {
   private startedAt = 0
   /** What the fiber inherits from the caller that added the task (kept for group restarts). */
   caller: Caller<unknown> | undefined = undefined
+  /**
+   * The identity of the metric series `caller` updates (`compat.seriesIdentityOf`), found once: the
+   * task's metric updates compare it instead of finding their series in the context (issue 15).
+   */
+  series!: SeriesIdentity
   fiber!: Fiber.Fiber<LoopResult, never>
   /**
    * The outcome and the signal that wakes whoever waits for it, in one field: the outcome once

@@ -71,7 +71,7 @@ import type { Services, Task } from "../Task.js"
 import * as TaskId from "../TaskId.js"
 import type * as TaskOutcome from "../TaskOutcome.js"
 import type { EventBus, EventInput } from "./bus.js"
-import { type Caller, unsafeForkWatched, type Watched, withCaller } from "./compat.js"
+import { type Caller, seriesIdentityOf, unsafeForkWatched, type Watched, withCaller } from "./compat.js"
 import { Controller } from "./controller.js"
 import { Entry, type LoopResult, type StopReason } from "./entry.js"
 import type { Config } from "./options.js"
@@ -89,7 +89,7 @@ import { infoOf, treeOf } from "./supervisor/snapshot.js"
 import { cancelByRef, findByRef, removeByRef, restartByRef } from "./supervisor/stop.js"
 import { RestartVerdicts } from "./supervisor/verdict.js"
 import type { ResolvedTask } from "./task.js"
-import { type RestartVerdict, supervisorLoop, taskContext } from "./taskLoop.js"
+import { type RestartVerdict, supervisorLoop } from "./taskLoop.js"
 
 /** The supervisor: a registry of entries, each run by its own root fiber (see the module header). */
 export class SupervisorImpl implements Supervisor {
@@ -192,6 +192,7 @@ export class SupervisorImpl implements Supervisor {
     this.outcomes.added(spec.significant)
     if (this.listening) this.emit(taskAdded(entry))
     entry.caller = caller as Caller<unknown>
+    entry.series = seriesIdentityOf(caller as Context.Context<never>)
     this.startFiber(entry)
     return entry
   }
@@ -199,7 +200,7 @@ export class SupervisorImpl implements Supervisor {
   /** Forks `entry`'s fiber on the shared task loop; `onFiberExit` observes its exit. */
   startFiber(entry: Entry): void {
     if (!entry.isStatic) this.shutdownRun.aliveDynamic.increment()
-    entry.fiber = unsafeForkWatched(taskContext(entry), this.loop, taskFiberExited, entry)
+    entry.fiber = unsafeForkWatched(entry.caller!, this.loop, taskFiberExited, entry)
   }
 
   add<E, R>(task: Task<E, R>): Effect.Effect<TaskHandle, AddError, R> {

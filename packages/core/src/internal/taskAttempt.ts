@@ -6,7 +6,7 @@
  * Data flow: the task loop (taskLoop.ts) runs `attempt` under the supervisor's permit;
  * `beginAttempt` opens the attempt (state, context, metrics, `AttemptStarting`) and returns its
  * body, which ends it (`attemptScope.endAttempt`) and resumes with its exit or `TIMED_OUT`; the
- * loop then decides what follows. The steps find their task in the fiber's context (`currentEntry`).
+ * loop then decides what follows. The steps find their task through the running fiber (`currentEntry`).
  *
  * Invariants:
  * - No attempt starts once a stop was requested or the supervisor is shutting down.
@@ -32,7 +32,7 @@ import { TaskContext } from "../TaskContext.js"
 import * as TaskOutcome from "../TaskOutcome.js"
 import { TIMED_OUT } from "./attempt.js"
 import { endAttempt, endVoid, makeAttemptScope } from "./attemptScope.js"
-import { addThree, parentSpan, runsNativeTracer, unsafeCurrentService } from "./compat.js"
+import { addThree, currentFiber, parentSpan, runsNativeTracer, unsafeCurrentService, watchedTarget } from "./compat.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, entryOf, type LoopResult } from "./entry.js"
 import { attemptStarting } from "./supervisor/events.js"
@@ -92,19 +92,15 @@ const isEmpty = (annotations: object): boolean => {
 }
 
 /**
- * The context a task's fiber starts with: its next attempt's, made ahead (a new fiber's first
- * attempt runs in it as it is; the fiber's context is replaced for every later attempt only). A
- * fiber whose first attempt never begins (stopped while it waited) drops that scope unused.
- */
-export const taskContext = (entry: Entry): Context.Context<never> =>
-  attemptContext(entry, makeAttemptScope(), entry.attempt + 1)
-
-/**
  * The task whose fiber is running (or whose attempt's timeout fiber is: it inherits the context).
  * The loop's steps find their task here, so they are built once for all tasks instead of closing
- * over each task's entry (closures that every idle task would keep alive).
+ * over each task's entry (closures that every idle task would keep alive). A task's own fiber
+ * finds it in its observer list (`compat.watchedTarget`): before its first attempt the fiber runs
+ * in its caller's context, which holds no `TaskContext` of this task (or its caller's own, when a
+ * task adds tasks); a timeout fiber finds it in the attempt's context.
  */
-export const currentEntry = (): Entry => entryOf(unsafeCurrentService(TaskContext)!)!
+export const currentEntry = (): Entry =>
+  watchedTarget<Entry>(currentFiber()) ?? entryOf(unsafeCurrentService(TaskContext)!)!
 
 /**
  * The running attempt's scope: the one its context holds (`attemptContext`), which the body's
@@ -154,7 +150,7 @@ const attemptBody = (entry: Entry): Effect.Effect<AttemptExit> => {
  * waited for a permit), else its exit, or `TIMED_OUT`. The attempt's scope is closed before this returns.
  */
 export const attempt: Effect.Effect<AttemptExit | undefined> = Effect.withFiber((fiber) =>
-  beginAttempt(currentEntry(), fiber)
+  beginAttempt(watchedTarget<Entry>(fiber)!, fiber)
 )
 
 const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<AttemptExit | undefined> => {
@@ -167,13 +163,14 @@ const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effec
   entry.setState("running")
   entry.attemptStartedAt = host.now()
   entry.attemptRunning = true
-  // A fiber's first attempt runs in the context it started with (`taskContext`, made for it).
-  if (entry.begun) fiber.setContext(attemptContext(entry, makeAttemptScope(), entry.attempt))
+  // The fiber started in its caller's context: the attempt's is made now, not when the task was
+  // added, so a task waiting for its first turn holds none (and a short one's dies young).
+  fiber.setContext(attemptContext(entry, makeAttemptScope(), entry.attempt))
   entry.markStarted()
   const metrics = entry.metrics
   const caller = entry.caller as Context.Context<never>
-  metrics.attempts.updateUnsafe(1, caller)
-  metrics.running.modifyUnsafe(1, caller)
+  metrics.attempts.update(1, caller, entry.series)
+  metrics.running.modify(1, caller, entry.series)
   if (host.listening) {
     host.emit(attemptStarting(entry))
   }
@@ -234,6 +231,6 @@ const traced = (
 export const attemptEnded = (entry: Entry, durationMs: number): void => {
   const metrics = entry.metrics
   const caller = entry.caller as Context.Context<never>
-  metrics.running.modifyUnsafe(-1, caller)
-  metrics.duration.updateUnsafe(durationMs / 1000, caller)
+  metrics.running.modify(-1, caller, entry.series)
+  metrics.duration.update(durationMs / 1000, caller, entry.series)
 }

@@ -2,8 +2,9 @@
  * The task loop: the whole life of a task's fiber (attempt, read the exit, decide, back off or
  * run again) as one effect per supervisor (`supervisorLoop`), shared by all its task fibers.
  *
- * Data flow: `SupervisorImpl.startFiber` forks `host.loop` with the task's context, and each step
- * finds its entry in the running fiber's context (`currentEntry`): an idle task holds no closure.
+ * Data flow: `SupervisorImpl.startFiber` forks `host.loop` in the caller's context, and each step
+ * finds its entry through the running fiber (`currentEntry`: its observer list, see
+ * taskAttempt.ts): an idle task holds no closure.
  * Under the permit, `attempt` (taskAttempt.ts) opens the attempt (scope, context, metrics,
  * `AttemptStarting`) and its body runs and ends it (`attemptScope.endAttempt`); then, here,
  * `classify` reads the exit, and `afterAttempt` /
@@ -45,7 +46,7 @@ import {
 } from "./supervisor/events.js"
 import { attempt, attemptEnded, type AttemptExit, currentEntry, stopped, untilStopped } from "./taskAttempt.js"
 
-export { attemptEnded, stopped, taskContext } from "./taskAttempt.js"
+export { attemptEnded, stopped } from "./taskAttempt.js"
 
 /** What a task's loop needs from its supervisor. */
 export interface LoopHost {
@@ -104,7 +105,7 @@ const loggedFailure = <A>(entry: Entry, reason: string, then: string, next: Effe
 /**
  * The whole life of one task — attempts, decisions per the attempt-exit table, backoff — as a
  * loop of `flatMap`s (no generator: this is the hot path of every supervised task). One effect per
- * supervisor: its steps find their task in the fiber's context, so a task costs no closure here.
+ * supervisor: its steps find their task through the running fiber, so a task costs no closure here.
  */
 export const taskLoop = (host: LoopHost): Effect.Effect<LoopResult> => host.loop
 
@@ -234,8 +235,8 @@ const onFailure = (
   const spec = entry.spec
   const metrics = entry.metrics
   const caller = entry.caller as Context.Context<never>
-  metrics.failures.updateUnsafe(1, caller)
-  if (result._tag === "TimedOut") metrics.timeouts.updateUnsafe(1, caller)
+  metrics.failures.update(1, caller, entry.series)
+  if (result._tag === "TimedOut") metrics.timeouts.update(1, caller, entry.series)
   if (host.listening) {
     host.emit(
       result._tag === "TimedOut"
@@ -296,7 +297,7 @@ const onFailure = (
         if (typeof verdict === "object") return give(`${result.reason} (not restarted: ${verdict.refused})`)
         if (verdict === "join") {
           // Restarted with the pending group restart, after its trigger's backoff: its own delay is not used.
-          metrics.restarts.updateUnsafe(1, caller)
+          metrics.restarts.update(1, caller, entry.series)
           entry.restarts += 1
           entry.restartCounted = true
           entry.restartDelayMs = step.delayMs
@@ -307,7 +308,7 @@ const onFailure = (
         if (host.listening) {
           host.emit(backoffScheduled(entry, step.delayMs, "failure", result.reason))
         }
-        metrics.restarts.updateUnsafe(1, caller)
+        metrics.restarts.update(1, caller, entry.series)
         entry.restarts += 1
         // Zero backoff with no retry limit must not starve the process: every 1024th restart in a
         // row waits 1 ms, so timers and I/O get a turn (an attempt that fails at once never yields).

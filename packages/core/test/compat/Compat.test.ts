@@ -18,6 +18,7 @@ import {
   live,
   MetricUpdater,
   runsNativeTracer,
+  seriesIdentityOf,
   makeStepper,
   scheduleFromStep,
   stepSchedule,
@@ -27,7 +28,8 @@ import {
   unsafeForkWatched,
   unsafeInterruptChildrenNow,
   unsafeInterruptFork,
-  unstartedDetachedIn
+  unstartedDetachedIn,
+  watchedTarget
 } from "../../src/internal/compat.js"
 import { Signal } from "../../src/internal/signal.js"
 
@@ -154,6 +156,36 @@ describe("compat: forking root fibers", () => {
         expect(seen[0]![1]).toEqual(Exit.succeed(1))
         expect(Exit.hasInterrupts(seen[1]![1] as Exit.Exit<unknown, unknown>)).toBe(true)
         expect(live.fibers).toBe(before)
+      })
+  )
+
+  it.effect(
+    "watchedTarget: a watched fiber's target is read from its observer list while it runs, after Fiber.await added to it",
+    () =>
+      Effect.gen(function* () {
+        const context = yield* Effect.context<never>()
+        const gate = yield* Deferred.make<void>()
+        const seen: Array<unknown> = []
+        const fiber = unsafeForkWatched(
+          context,
+          Effect.andThen(
+            Deferred.await(gate),
+            Effect.withFiber((self) => Effect.sync(() => seen.push(watchedTarget(self))))
+          ),
+          () => {},
+          "the target"
+        )
+        // Another waiter pushes its observer onto the same list (Effect keeps the list it was given).
+        const waiting = yield* Effect.forkChild(Fiber.await(fiber))
+        yield* Effect.yieldNow
+        expect(watchedTarget(fiber)).toBe("the target")
+        yield* Deferred.succeed(gate, undefined)
+        yield* Fiber.join(waiting)
+        expect(seen).toEqual(["the target"])
+        // Effect drops the list once the fiber has exited; any other fiber has no target.
+        expect(watchedTarget(fiber)).toBeUndefined()
+        expect(watchedTarget(yield* Effect.withFiber((self) => Effect.succeed(self)))).toBeUndefined()
+        expect(watchedTarget(undefined)).toBeUndefined()
       })
   )
 
@@ -634,6 +666,55 @@ describe("compat: metric updates (the private `hook` of Effect's metrics)", () =
         expect(yield* count(labelled)).toBe(4)
         expect(yield* count(other)).toBe(16)
         expect(registry.size).toBe(2)
+      })
+  )
+})
+
+describe("compat: series identities", () => {
+  it.effect("seriesIdentityOf: one identity per (registry, attributes); contexts that differ otherwise share it", () =>
+    Effect.gen(function* () {
+      const registry = new Map()
+      const base = Context.add(yield* Effect.context<never>(), Metric.MetricRegistry, registry)
+      const one = Context.add(base, Marker, { n: 1 })
+      const two = Context.add(base, Marker, { n: 2 })
+      const attributes = { region: "eu" }
+      const labelled = Context.add(base, Metric.CurrentMetricAttributes, attributes)
+      const labelledToo = Context.add(one, Metric.CurrentMetricAttributes, attributes)
+      const other = Context.add(yield* Effect.context<never>(), Metric.MetricRegistry, new Map())
+      expect(seriesIdentityOf(one)).toBe(seriesIdentityOf(two))
+      expect(seriesIdentityOf(two)).toBe(seriesIdentityOf(base))
+      expect(seriesIdentityOf(labelled)).toBe(seriesIdentityOf(labelledToo))
+      expect(seriesIdentityOf(labelled)).not.toBe(seriesIdentityOf(one))
+      expect(seriesIdentityOf(other)).not.toBe(seriesIdentityOf(one))
+      // Asked again after others (the remembered context is the last one only).
+      expect(seriesIdentityOf(one)).toBe(seriesIdentityOf(base))
+    })
+  )
+
+  it.effect(
+    "MetricUpdater.update / modify with an identity: updates alternating between registries each reach their own",
+    () =>
+      Effect.gen(function* () {
+        const counter = Metric.counter("test_compat_identity_total", { incremental: true })
+        const gauge = Metric.gauge("test_compat_identity_gauge")
+        const counts = new MetricUpdater(counter)
+        const levels = new MetricUpdater(gauge)
+        const a = Context.add(yield* Effect.context<never>(), Metric.MetricRegistry, new Map())
+        const b = Context.add(yield* Effect.context<never>(), Metric.MetricRegistry, new Map())
+        const ia = seriesIdentityOf(a)
+        const ib = seriesIdentityOf(b)
+        for (let i = 0; i < 3; i++) {
+          counts.update(1, a, ia)
+          counts.update(10, b, ib)
+          levels.modify(2, a, ia)
+          levels.modify(-1, b, ib)
+        }
+        const count = (context: Context.Context<never>) =>
+          Effect.provideContext(Metric.value(counter), context).pipe(Effect.map((state) => state.count))
+        const level = (context: Context.Context<never>) =>
+          Effect.provideContext(Metric.value(gauge), context).pipe(Effect.map((state) => state.value))
+        expect([yield* count(a), yield* count(b)]).toEqual([3, 30])
+        expect([yield* level(a), yield* level(b)]).toEqual([6, -3])
       })
   )
 })

@@ -59,7 +59,7 @@ export interface GroupHost extends StopHost, RespawnHost {
 export const respawn = (host: RespawnHost, entry: Entry, countRestart = true): void => {
   if (countRestart && !entry.restartCounted) {
     entry.restarts += 1
-    entry.metrics.restarts.updateUnsafe(1, entry.caller as Context.Context<never>)
+    entry.metrics.restarts.update(1, entry.caller as Context.Context<never>, entry.series)
   }
   entry.rearm()
   host.startFiber(entry)
