@@ -78,6 +78,34 @@ export const endAttempt = (
 
 const succeededVoid: Effect.Effect<Exit.Exit<unknown, unknown>> = Effect.succeed(Exit.void)
 
+/** The state Effect gives a scope closed with an interruption (shared, as `closedVoidState`). */
+const closedInterruptedState: Scope.Scope["state"] = (() => {
+  const closed = Scope.makeUnsafe()
+  Scope.closeUnsafe(closed, Exit.interrupt())
+  return closed.state
+})()
+
+const interruptedEnd: Effect.Effect<Exit.Exit<unknown, unknown>> = Effect.succeed(Exit.interrupt())
+
+/**
+ * `endAttempt` of an attempt whose fiber is being stopped (`compat.currentFiberInterrupted`): the
+ * end of the attempt's uninterruptible region re-raises the interruption and drops what the end
+ * returns, so when the attempt forked nothing and never used its scope, the scope takes the one
+ * closed-by-interruption state and nothing is built (a shutdown stops every task this way). A
+ * finalizer added later to that scope runs at once, with an interruption as its exit (without
+ * the stopping fiber's id, which only this exit's own cause would have carried).
+ */
+export const endInterrupted = (
+  scope: Scope.Closeable,
+  cause: Cause.Cause<unknown>
+): Effect.Effect<Exit.Exit<unknown, unknown>> => {
+  if (scope.state === emptyState && currentChildren() === undefined) {
+    ;(scope as { state: Scope.Scope["state"] }).state = closedInterruptedState
+    return interruptedEnd
+  }
+  return endAttempt(scope, Exit.failCause(cause))
+}
+
 /**
  * `endAttempt` of an attempt that succeeded with `undefined` (most tasks: `Effect.void`, a loop
  * that returns nothing): when it forked nothing and never used its scope, the scope takes the one

@@ -529,6 +529,14 @@ interface WithChildren {
   readonly _children?: Set<Fiber.Fiber<unknown, unknown>> | undefined
 }
 
+/**
+ * Whether the running fiber has been asked to stop (Effect 4's private `FiberImpl._interruptedCause`,
+ * checked by `test/compat/Compat.test.ts`). Inside an uninterruptible region whose end re-raises
+ * the interruption, whatever the region returns is dropped: its last step need not build it.
+ */
+export const currentFiberInterrupted = (): boolean =>
+  (Fiber.getCurrent() as { readonly _interruptedCause?: unknown } | undefined)?._interruptedCause !== undefined
+
 /** The children the running fiber has now (a copy), or `undefined` when it has none. */
 export const currentChildren = (): ReadonlyArray<Fiber.Fiber<unknown, unknown>> | undefined => {
   const fiber = Fiber.getCurrent() as WithChildren | undefined

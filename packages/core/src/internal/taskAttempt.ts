@@ -31,8 +31,16 @@ import type * as Tracer from "effect/Tracer"
 import { TaskContext } from "../TaskContext.js"
 import * as TaskOutcome from "../TaskOutcome.js"
 import { TIMED_OUT } from "./attempt.js"
-import { endAttempt, endVoid, makeAttemptScope } from "./attemptScope.js"
-import { addThree, currentFiber, parentSpan, runsNativeTracer, unsafeCurrentService, watchedTarget } from "./compat.js"
+import { endAttempt, endInterrupted, endVoid, makeAttemptScope } from "./attemptScope.js"
+import {
+  addThree,
+  currentFiber,
+  currentFiberInterrupted,
+  parentSpan,
+  runsNativeTracer,
+  unsafeCurrentService,
+  watchedTarget
+} from "./compat.js"
 import { maxTimerMs, sleepMillis } from "./duration.js"
 import { type Entry, entryOf, type LoopResult } from "./entry.js"
 import { attemptStarting } from "./supervisor/events.js"
@@ -109,7 +117,7 @@ export const currentEntry = (): Entry =>
 const currentScope = (): Scope.Closeable => unsafeCurrentService(Scope.Scope) as Scope.Closeable
 
 const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
-  endAttempt(currentScope(), Exit.failCause(cause))
+  currentFiberInterrupted() ? endInterrupted(currentScope(), cause) : endAttempt(currentScope(), Exit.failCause(cause))
 
 const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> =>
   value === undefined ? endVoid(currentScope()) : endAttempt(currentScope(), Exit.succeed(value))

@@ -8,11 +8,12 @@ import { describe, expect, it } from "@effect/vitest"
 import { Cause, Context, Deferred, Effect, Exit, Fiber, Metric, Schedule, Scope, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { RestartPolicy, Supervisor, Task, TaskError } from "@fibervisor/core"
-import { endAttempt, endVoid, makeAttemptScope } from "../../src/internal/attemptScope.js"
+import { endAttempt, endInterrupted, endVoid, makeAttemptScope } from "../../src/internal/attemptScope.js"
 import {
   addThree,
   captureAsyncContext,
   currentChildren,
+  currentFiberInterrupted,
   isNativeTracer,
   later,
   live,
@@ -556,6 +557,63 @@ describe("compat: scopes", () => {
       // The other scope is untouched by what was done to the first through the shared state.
       expect(other.state._tag).toBe("Closed")
     })
+  )
+
+  it.effect(
+    "a stopped fiber's uninterruptible region: currentFiberInterrupted says so, and what the region returns is dropped",
+    () =>
+      Effect.gen(function* () {
+        const inside = yield* Deferred.make<void>()
+        const seen: Array<boolean> = []
+        const fiber = yield* Effect.forkChild(
+          Effect.uninterruptible(
+            Effect.andThen(
+              Effect.sync(() => seen.push(currentFiberInterrupted())),
+              Effect.andThen(
+                Deferred.succeed(inside, undefined),
+                // Suspends uninterruptibly: the interruption is recorded, not acted on.
+                Effect.andThen(
+                  Effect.yieldNow,
+                  Effect.sync(() => {
+                    seen.push(currentFiberInterrupted())
+                    return "dropped"
+                  })
+                )
+              )
+            )
+          )
+        )
+        yield* Deferred.await(inside)
+        yield* Fiber.interrupt(fiber)
+        expect(seen).toEqual([false, true])
+        const exit = yield* Fiber.await(fiber)
+        expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
+        expect(currentFiberInterrupted()).toBe(false)
+      })
+  )
+
+  it.effect(
+    "endInterrupted: a scope nobody used takes the shared closed-by-interruption state; a used one runs its finalizers with the cause",
+    () =>
+      Effect.gen(function* () {
+        const quiet = makeAttemptScope()
+        const other = makeAttemptScope()
+        const first = yield* endInterrupted(quiet, Cause.interrupt(1))
+        expect(yield* endInterrupted(other, Cause.interrupt(2))).toBe(first)
+        expect(quiet.state).toBe(other.state)
+        expect(quiet.state._tag).toBe("Closed")
+        // A finalizer added afterwards runs at once, told of an interruption.
+        const late: Array<Exit.Exit<unknown, unknown>> = []
+        yield* Scope.addFinalizerExit(quiet, (exit) => Effect.sync(() => late.push(exit)))
+        expect(late.length === 1 && Exit.hasInterrupts(late[0]!)).toBe(true)
+        const used = makeAttemptScope()
+        const told: Array<Exit.Exit<unknown, unknown>> = []
+        yield* Scope.addFinalizerExit(used, (exit) => Effect.sync(() => told.push(exit)))
+        const exit = yield* endInterrupted(used, Cause.interrupt(7))
+        expect(Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause)).toBe(true)
+        expect(told.length).toBe(1)
+        expect(used.state._tag).toBe("Closed")
+      })
   )
 
   it.effect("endVoid on a scope that holds a finalizer runs it (the general end)", () =>
