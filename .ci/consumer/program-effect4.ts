@@ -5,6 +5,7 @@ import { Supervisor } from "@fibervisor/core"
 import { ClusterSupervisor, SingletonContext, Task } from "@fibervisor/cluster"
 import { DurableOffload } from "@fibervisor/durable"
 import { Deferred, Effect, Layer, Schema } from "effect"
+import { expectResult } from "./expectResult.js"
 
 const Greet = DurableOffload.kind("greet", { payload: Schema.Struct({ name: Schema.String }) })
 
@@ -57,18 +58,4 @@ const program = Effect.gen(function* () {
   Effect.provide(ClusterSupervisor.layerMemory({ refreshInterval: "100 millis", expiry: "1 second" }))
 )
 
-Effect.runPromise(program).then(
-  (result) => {
-    const expected = JSON.stringify({ owned: true, outcomes: ["enqueued", "deduplicated"], greeted: ["consumer"] })
-    const got = JSON.stringify(result)
-    console.log(got)
-    if (got !== expected) {
-      console.error(`expected ${expected}`)
-      process.exit(1)
-    }
-  },
-  (error) => {
-    console.error(error)
-    process.exit(1)
-  }
-)
+expectResult(Effect.runPromise(program), { owned: true, outcomes: ["enqueued", "deduplicated"], greeted: ["consumer"] })

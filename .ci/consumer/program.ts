@@ -3,6 +3,7 @@
 import { Backoff, Offload, RestartPolicy, Supervisor, Task, TaskContext, TaskError } from "@fibervisor/core"
 import { HealthServer } from "@fibervisor/platform-node"
 import { Effect } from "effect"
+import { expectResult } from "./expectResult.js"
 
 const flaky = Task.make(
   "flaky",
@@ -34,18 +35,4 @@ const program = Effect.gen(function* () {
   return { outcome: outcome._tag, offloaded, idle, healthz }
 }).pipe(Effect.scoped, Effect.provide(Offload.layer()))
 
-Effect.runPromise(program).then(
-  (result) => {
-    const expected = JSON.stringify({ outcome: "Completed", offloaded: 1, idle: true, healthz: 200 })
-    const got = JSON.stringify(result)
-    console.log(got)
-    if (got !== expected) {
-      console.error(`expected ${expected}`)
-      process.exit(1)
-    }
-  },
-  (error) => {
-    console.error(error)
-    process.exit(1)
-  }
-)
+expectResult(Effect.runPromise(program), { outcome: "Completed", offloaded: 1, idle: true, healthz: 200 })

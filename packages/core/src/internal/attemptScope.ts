@@ -37,12 +37,25 @@ export const makeAttemptScope = (): Scope.Closeable => new AttemptScope() as unk
 const template = Scope.makeUnsafe()
 const emptyState = template.state
 
-/** The state Effect gives a scope closed with `Exit.void` (shared: a closed state is never changed again). */
-const closedVoidState: Scope.Scope["state"] = (() => {
+/** The state Effect gives a scope closed with `exit` (shareable: a closed state is never changed again). */
+const closedStateOf = (exit: Exit.Exit<unknown, unknown>): Scope.Scope["state"] => {
   const closed = Scope.makeUnsafe()
-  Scope.closeUnsafe(closed, Exit.void)
+  Scope.closeUnsafe(closed, exit)
   return closed.state
-})()
+}
+
+const closedVoidState = closedStateOf(Exit.void)
+const closedInterruptedState = closedStateOf(Exit.interrupt())
+
+/**
+ * Closes `scope` with the shared `closed` state when the attempt forked nothing and never used the
+ * scope (nothing to interrupt, no finalizer to run): `true` if it did, else the general end is due.
+ */
+const closeUnused = (scope: Scope.Closeable, closed: Scope.Scope["state"]): boolean => {
+  if (scope.state !== emptyState || currentChildren() !== undefined) return false
+  ;(scope as { state: Scope.Scope["state"] }).state = closed
+  return true
+}
 
 class AttemptScope {
   state: Scope.Scope["state"] = emptyState
@@ -78,13 +91,6 @@ export const endAttempt = (
 
 const succeededVoid: Effect.Effect<Exit.Exit<unknown, unknown>> = Effect.succeed(Exit.void)
 
-/** The state Effect gives a scope closed with an interruption (shared, as `closedVoidState`). */
-const closedInterruptedState: Scope.Scope["state"] = (() => {
-  const closed = Scope.makeUnsafe()
-  Scope.closeUnsafe(closed, Exit.interrupt())
-  return closed.state
-})()
-
 const interruptedEnd: Effect.Effect<Exit.Exit<unknown, unknown>> = Effect.succeed(Exit.interrupt())
 
 /**
@@ -99,11 +105,7 @@ export const endInterrupted = (
   scope: Scope.Closeable,
   cause: Cause.Cause<unknown>
 ): Effect.Effect<Exit.Exit<unknown, unknown>> => {
-  if (scope.state === emptyState && currentChildren() === undefined) {
-    ;(scope as { state: Scope.Scope["state"] }).state = closedInterruptedState
-    return interruptedEnd
-  }
-  return endAttempt(scope, Exit.failCause(cause))
+  return closeUnused(scope, closedInterruptedState) ? interruptedEnd : endAttempt(scope, Exit.failCause(cause))
 }
 
 /**
@@ -113,9 +115,5 @@ export const endInterrupted = (
  * nothing at all.
  */
 export const endVoid = (scope: Scope.Closeable): Effect.Effect<Exit.Exit<unknown, unknown>> => {
-  if (scope.state === emptyState && currentChildren() === undefined) {
-    ;(scope as { state: Scope.Scope["state"] }).state = closedVoidState
-    return succeededVoid
-  }
-  return endAttempt(scope, Exit.void)
+  return closeUnused(scope, closedVoidState) ? succeededVoid : endAttempt(scope, Exit.void)
 }
