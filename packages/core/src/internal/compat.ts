@@ -15,7 +15,7 @@ import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Metric from "effect/Metric"
 import * as Pull from "effect/Pull"
@@ -232,6 +232,7 @@ const laterInterrupt = (fiber: Fiber.Fiber<unknown, unknown>, by: number | undef
  */
 interface FiberInternals<A, E> extends Fiber.Fiber<A, E> {
   _observers: Array<(exit: Exit.Exit<A, E>) => void> | undefined
+  _stack: Array<Frame>
   _asyncContext: unknown
   evaluate(effect: Effect.Effect<A, E>): void
 }
@@ -279,9 +280,25 @@ const unstarted = <A, E>(
 ): FiberInternals<A, E> => {
   const fiber = new (FiberImpl())<A, E>(context as Context.Context<never>, true)
   fiber._observers = observers
+  fiber._stack = smallStack()
   if (asyncContext !== undefined) fiber._asyncContext = asyncContext
   live.fibers += 1
   return fiber
+}
+
+/**
+ * An empty frame stack with room for four frames. A fiber's stack starts as `[]`, and V8 gives an
+ * empty array 16 slots on its first push (≈ 140 bytes), which every idle task would keep; a task
+ * fiber's frames (the loop's, the attempt's two, a couple of the task's own) fit in four, and the
+ * array grows as any other past that. `pop` keeps the capacity (setting `length = 0` would not).
+ */
+const smallStack = (): Array<Frame> => {
+  const stack: Array<Frame> = [noFrame, noFrame, noFrame, noFrame]
+  stack.pop()
+  stack.pop()
+  stack.pop()
+  stack.pop()
+  return stack
 }
 
 /**
@@ -536,6 +553,95 @@ interface WithChildren {
  */
 export const currentFiberInterrupted = (): boolean =>
   (Fiber.getCurrent() as { readonly _interruptedCause?: unknown } | undefined)?._interruptedCause !== undefined
+
+// ---- frames ----
+
+/**
+ * Effect 4's continuation keys (`internal/core.ts`): a fiber's stack holds frames, and when an
+ * effect ends the run loop pops them (`FiberImpl.getCont`), calling each one's `ensureCont` (if
+ * any) on the way, until one has the continuation for the outcome (`successCont` with the value,
+ * `failureCont` with the cause). A frame without `identifier` is not a handler: an interruption
+ * that unwinds past it keeps the typed failures of its cause. Checked by `test/compat/Compat.test.ts`.
+ */
+const contA = "~effect/Effect/successCont"
+const contE = "~effect/Effect/failureCont"
+const contAll = "~effect/Effect/ensureCont"
+
+/** A frame of a fiber's stack (see the keys above); made by `frame`, shared by every fiber that pushes it. */
+export interface Frame {
+  readonly _Frame: unique symbol
+}
+
+/** Running fibers, as the frames see them. */
+interface FrameFiber {
+  interruptible: boolean
+  readonly _interruptedCause: Cause.Cause<never> | undefined
+  readonly _stack: Array<Frame>
+}
+
+const noFrame = {} as Frame
+
+/**
+ * A frame run when the effect above it ends: `enter` first, whatever the outcome (the moment the
+ * frame is popped), then `onSuccess` with the value or `onFailure` with the cause; each returns
+ * the effect that follows. A frame without one of them passes that outcome on to the frame below.
+ * No state of its own: one frame serves every fiber (the fiber is passed in).
+ */
+export const frame = (handlers: {
+  readonly enter?: (fiber: Fiber.Fiber<unknown, unknown>) => void
+  readonly onSuccess?: (value: any, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<unknown, unknown, unknown>
+  readonly onFailure?: (
+    cause: Cause.Cause<unknown>,
+    fiber: Fiber.Fiber<unknown, unknown>
+  ) => Effect.Effect<unknown, unknown, unknown>
+}): Frame => {
+  const made: Record<string, unknown> = {}
+  const enter = handlers.enter
+  if (enter !== undefined) {
+    made[contAll] = (fiber: Fiber.Fiber<unknown, unknown>): undefined => {
+      enter(fiber)
+    }
+  }
+  if (handlers.onSuccess !== undefined) made[contA] = handlers.onSuccess
+  if (handlers.onFailure !== undefined) made[contE] = handlers.onFailure
+  return made as unknown as Frame
+}
+
+/** Pushes `frame` on the running fiber's stack: it runs when the effect the caller returns ends. */
+export const pushFrame = (fiber: Fiber.Fiber<unknown, unknown>, frame: Frame): void => {
+  ;(fiber as unknown as FrameFiber)._stack.push(frame)
+}
+
+/**
+ * Makes the running fiber uninterruptible from now until `regionEnd` is popped (the caller pushed
+ * it first): Effect's `uninterruptible` without its primitives.
+ */
+export const enterUninterruptible = (fiber: Fiber.Fiber<unknown, unknown>): void => {
+  ;(fiber as unknown as FrameFiber).interruptible = false
+}
+
+/** Whether the running fiber can be interrupted now. */
+export const isInterruptible = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
+  (fiber as unknown as FrameFiber).interruptible
+
+/** The pending interruption of a fiber whose uninterruptible region has ended (see `regionEnd`). */
+function reRaise(_: unknown, fiber: FrameFiber): Exit.Exit<never, never> {
+  return Exit.failCause(fiber._interruptedCause!)
+}
+
+/**
+ * The end of an uninterruptible region: the fiber is interruptible again and an interruption that
+ * arrived during the region takes effect now (the outcome of the region is dropped), as Effect's
+ * own restoring frame does, without a closure per interrupted fiber (a shutdown stops every task
+ * through one). Effect sets the continuation it returns as its own property (`cont[key] = cont`):
+ * `reRaise` is a function, so that is the same function every time.
+ */
+export const regionEnd: Frame = {
+  [contAll](fiber: FrameFiber) {
+    fiber.interruptible = true
+    return fiber._interruptedCause === undefined ? undefined : reRaise
+  }
+} as unknown as Frame
 
 /** The children the running fiber has now (a copy), or `undefined` when it has none. */
 export const currentChildren = (): ReadonlyArray<Fiber.Fiber<unknown, unknown>> | undefined => {

@@ -13,7 +13,9 @@
  * - Each attempt's context is rebuilt from the caller's, never from the previous attempt's.
  * - The attempt's scope is closed before its exit is returned; the body is uninterruptible but
  *   for the task's effect itself.
- * - Hot path: tasks without a timeout share one body; a span is made only when a tracer exports.
+ * - Hot path: an untimed, untraced attempt is two shared frames under the task's effect
+ *   (`attemptEnd`, `compat.regionEnd`); tasks with a timeout share one body builder; a span is made
+ *   only when a tracer exports.
  *
  * @internal
  */
@@ -36,7 +38,12 @@ import {
   addThree,
   currentFiber,
   currentFiberInterrupted,
+  enterUninterruptible,
+  frame,
+  isInterruptible,
   parentSpan,
+  pushFrame,
+  regionEnd,
   runsNativeTracer,
   unsafeCurrentService,
   watchedTarget
@@ -122,6 +129,13 @@ const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
 const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> =>
   value === undefined ? endVoid(currentScope()) : endAttempt(currentScope(), Exit.succeed(value))
 
+/**
+ * The end of an attempt run in frames (`beginAttempt`): popped when the task's effect ends, it
+ * makes the fiber uninterruptible and ends the attempt; `regionEnd`, under it, makes the fiber
+ * interruptible again once the end is over (a stop that came meanwhile takes effect there).
+ */
+const attemptEnd = frame({ enter: enterUninterruptible, onSuccess: endSucceeded, onFailure: endFailed })
+
 const bodyOf = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<AttemptExit> =>
   Effect.uninterruptible(
     Effect.matchCauseEffect(Effect.interruptible(effect), { onFailure: endFailed, onSuccess: endSucceeded })
@@ -182,11 +196,19 @@ const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effec
   if (host.listening) {
     host.emit(attemptStarting(entry))
   }
-  // Tasks without a timeout share one body; a timed one is built per attempt (no field per entry).
-  const body = attemptBody(entry)
   // Effect's built-in tracer records nothing: the span is only made when someone exports spans.
   // The attempt's context carries the caller's tracer: the fiber's cache of it says which it is.
-  return runsNativeTracer(fiber) ? body : traced(entry, body, parentSpan(caller))
+  const untraced = runsNativeTracer(fiber)
+  if (untraced && entry.spec.timeoutMs <= 0 && isInterruptible(fiber)) {
+    // Most attempts: `bodyOf(effect)` as two shared frames under the task's effect, without the
+    // primitives of `uninterruptible`, `matchCauseEffect` and `interruptible` (the hot path).
+    pushFrame(fiber, regionEnd)
+    pushFrame(fiber, attemptEnd)
+    return entry.spec.effect as Effect.Effect<AttemptExit>
+  }
+  // Tasks without a timeout share one body; a timed one is built per attempt (no field per entry).
+  const body = attemptBody(entry)
+  return untraced ? body : traced(entry, body, parentSpan(caller))
 }
 
 const noAttempt: Effect.Effect<undefined> = Effect.succeed(undefined)

@@ -14,10 +14,15 @@ import {
   captureAsyncContext,
   currentChildren,
   currentFiberInterrupted,
+  enterUninterruptible,
+  frame,
+  isInterruptible,
   isNativeTracer,
   later,
   live,
   MetricUpdater,
+  pushFrame,
+  regionEnd,
   runsNativeTracer,
   seriesIdentityOf,
   makeStepper,
@@ -908,6 +913,154 @@ describe("compat: context", () => {
       const result = yield* Fiber.join(fiber)
       expect(result._tag).toBe("None")
       expect(interrupted).toBe(true)
+    })
+  )
+})
+
+describe("compat: frames (Effect 4's continuation keys, FiberImpl._stack)", () => {
+  const trace: Array<string> = []
+  const tracing = frame({
+    enter: (fiber) => {
+      trace.push(`enter interruptible=${isInterruptible(fiber)}`)
+    },
+    onSuccess: (value) => {
+      trace.push(`success ${String(value)}`)
+      return Effect.succeed(`handled ${String(value)}`)
+    },
+    onFailure: (cause) => {
+      trace.push(`failure ${Cause.pretty(cause).split("\n")[0]}`)
+      return Effect.succeed("recovered")
+    }
+  })
+  const withFrame = <A, E>(effect: Effect.Effect<A, E>) =>
+    Effect.withFiber((fiber) => {
+      pushFrame(fiber, tracing)
+      return effect
+    })
+
+  it.effect("a frame gets the value or the cause of the effect above it, after its enter", () =>
+    Effect.gen(function* () {
+      trace.length = 0
+      expect(yield* withFrame(Effect.succeed(1))).toBe("handled 1")
+      expect(yield* withFrame(Effect.fail("boom"))).toBe("recovered")
+      expect(yield* withFrame(Effect.die(new Error("dead")))).toBe("recovered")
+      expect(trace).toEqual([
+        "enter interruptible=true",
+        "success 1",
+        "enter interruptible=true",
+        "failure Error: boom",
+        "enter interruptible=true",
+        "failure Error: dead"
+      ])
+    })
+  )
+
+  it.effect("a frame without a handler for the outcome passes it to the frame below", () =>
+    Effect.gen(function* () {
+      const entered: Array<string> = []
+      const onlyEnter = frame({ enter: () => entered.push("entered") })
+      const exit = yield* Effect.exit(
+        Effect.withFiber((fiber) => {
+          pushFrame(fiber, onlyEnter)
+          return Effect.fail("passed on")
+        })
+      )
+      expect(exit).toEqual(Exit.fail("passed on"))
+      const value = yield* Effect.withFiber((fiber) => {
+        pushFrame(fiber, onlyEnter)
+        return Effect.succeed(7)
+      })
+      expect(value).toBe(7)
+      expect(entered).toEqual(["entered", "entered"])
+    })
+  )
+
+  // The attempt's shape (taskAttempt.beginAttempt): regionEnd, then a frame entering the region.
+  const region = <A>(body: Effect.Effect<A>, end: (value: A | "failed") => Effect.Effect<A | "failed">) => {
+    const ending = frame({
+      enter: enterUninterruptible,
+      onSuccess: (value: A) => end(value),
+      onFailure: () => end("failed")
+    })
+    return Effect.withFiber((fiber) => {
+      pushFrame(fiber, regionEnd)
+      pushFrame(fiber, ending)
+      return body
+    })
+  }
+
+  it.effect("regionEnd: an interruption during the region takes effect at its end; the region's value is dropped", () =>
+    Effect.gen(function* () {
+      const inEnd = yield* Deferred.make<void>()
+      const release = yield* Deferred.make<void>()
+      const after: Array<string> = []
+      const fiber = yield* Effect.forkChild(
+        Effect.andThen(
+          region(Effect.succeed("body"), (value) =>
+            Effect.andThen(
+              Deferred.succeed(inEnd, undefined),
+              Effect.as(Deferred.await(release), `ended ${String(value)}`)
+            )
+          ),
+          (value) => Effect.sync(() => after.push(String(value)))
+        ),
+        { startImmediately: true }
+      )
+      yield* Deferred.await(inEnd)
+      // The end is uninterruptible: the interruption waits for it.
+      const interrupting = yield* Effect.forkChild(Fiber.interrupt(fiber), { startImmediately: true })
+      yield* Effect.yieldNow
+      expect(fiber.pollUnsafe()).toBeUndefined()
+      yield* Deferred.succeed(release, undefined)
+      yield* Fiber.await(interrupting)
+      expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
+      expect(after).toEqual([])
+    })
+  )
+
+  it.effect("regionEnd: without an interruption the region's value goes on, and the fiber is interruptible again", () =>
+    Effect.gen(function* () {
+      const value = yield* Effect.andThen(
+        region(Effect.succeed("body"), (value) => Effect.succeed(`ended ${String(value)}`)),
+        (value) => Effect.withFiber((fiber) => Effect.succeed(`${value} interruptible=${isInterruptible(fiber)}`))
+      )
+      expect(value).toBe("ended body interruptible=true")
+    })
+  )
+
+  it.effect("an interruption of the body unwinds to the entering frame, whose end runs uninterruptibly", () =>
+    Effect.gen(function* () {
+      const started = yield* Deferred.make<void>()
+      const ends: Array<string> = []
+      const fiber = yield* Effect.forkChild(
+        region(Effect.andThen(Deferred.succeed(started, undefined), Effect.never), (value) =>
+          Effect.withFiber((fiber) => {
+            ends.push(
+              `${String(value)} interruptible=${isInterruptible(fiber)} interrupted=${currentFiberInterrupted()}`
+            )
+            return Effect.succeed(value)
+          })
+        ),
+        { startImmediately: true }
+      )
+      yield* Deferred.await(started)
+      yield* Fiber.interrupt(fiber)
+      expect(ends).toEqual(["failed interruptible=false interrupted=true"])
+    })
+  )
+
+  it.effect("a fiber from unsafeForkRoot starts with an empty stack that grows past four frames", () =>
+    Effect.gen(function* () {
+      const deep = (n: number): Effect.Effect<number> =>
+        n === 0
+          ? Effect.succeed(0)
+          : Effect.map(
+              Effect.flatMap(Effect.void, () => deep(n - 1)),
+              (x) => x + 1
+            )
+      const fiber = unsafeForkRoot(yield* Effect.context<never>(), deep(50))
+      expect((fiber as unknown as { _stack: Array<unknown> })._stack).toEqual([])
+      expect(yield* Fiber.join(fiber)).toBe(50)
     })
   )
 })
