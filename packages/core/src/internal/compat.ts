@@ -111,10 +111,11 @@ const fiberExited = (): void => {
 const queue: Array<(() => void) | FiberInternals<any, any> | Effect.Effect<any, any>> = []
 /**
  * Interruptions: they go before everything else `later` holds (see `laterInterrupt`). Each is two
- * items, the fiber and the id of the fiber that interrupts it (no closure per interruption: a
- * shutdown interrupts every task at once).
+ * items, the fiber (or an `InterruptBatch`'s list of fibers) and the id of the fiber that
+ * interrupts it (no closure per interruption).
  */
-const urgent: Array<Fiber.Fiber<unknown, unknown> | number | undefined> = []
+const urgent: Array<Fiber.Fiber<unknown, unknown> | ReadonlyArray<Fiber.Fiber<unknown, unknown>> | number | undefined> =
+  []
 let flushing = false
 
 const run = (f: () => void): void => {
@@ -134,8 +135,12 @@ const flush = (): void => {
   let u = 0
   while (true) {
     if (u < urgent.length) {
-      const fiber = urgent[u++] as Fiber.Fiber<unknown, unknown>
-      interrupt(fiber, urgent[u++] as number | undefined)
+      const item = urgent[u++]!
+      const by = urgent[u++] as number | undefined
+      if (Array.isArray(item)) {
+        // An `InterruptBatch`.
+        for (let i = 0; i < item.length; i++) interrupt(item[i]!, by)
+      } else interrupt(item as Fiber.Fiber<unknown, unknown>, by)
     } else if (q < queue.length) {
       const item = queue[q++]!
       // A fiber start is two items, the fiber then its effect (see `laterStart`).
@@ -406,6 +411,39 @@ interface FiberState {
 }
 
 /**
+ * Interruptions sent together (a shutdown stops every task at once): each fiber as
+ * `unsafeInterruptFork` would, but those it would queue go in this batch's own list, sized when
+ * the batch is made, and the batch takes one place in `later`'s interruption lane (`send`). A
+ * queue of one place per fiber would grow, copying itself, to twice the number of tasks.
+ */
+export class InterruptBatch {
+  private readonly fibers: Array<Fiber.Fiber<unknown, unknown>>
+  private size = 0
+
+  constructor(
+    capacity: number,
+    /** The fiber that interrupts them all. */
+    private readonly by: number | undefined
+  ) {
+    this.fibers = new Array(capacity)
+  }
+
+  add(fiber: Fiber.Fiber<unknown, unknown>): void {
+    const state = fiber as FiberState
+    if (state._running === true || state.interruptible === false) fiber.interruptUnsafe(this.by)
+    else this.fibers[this.size++] = fiber
+  }
+
+  /** Queues the interruptions added so far (once). */
+  send(): void {
+    if (this.size === 0) return
+    this.fibers.length = this.size
+    urgent.push(this.fibers, this.by)
+    schedule()
+  }
+}
+
+/**
  * Asks `fiber` to stop without waiting for it, as Effect 3's `unsafeInterruptAsFork` did: the
  * interruption is recorded now, and the fiber acts on it on its own time. Effect 4's
  * `interruptUnsafe` records it, and acts at once only on a fiber that is suspended in an
@@ -583,7 +621,8 @@ const noFrame = {} as Frame
 
 /**
  * A frame run when the effect above it ends: `enter` first, whatever the outcome (the moment the
- * frame is popped), then `onSuccess` with the value or `onFailure` with the cause; each returns
+ * frame is popped), then `onSuccess` with the value or `onFailure` with the cause (and the failed
+ * exit itself, unless Effect rebuilt the cause on the way: then `undefined`); each returns
  * the effect that follows. A frame without one of them passes that outcome on to the frame below.
  * No state of its own: one frame serves every fiber (the fiber is passed in).
  */
@@ -592,7 +631,8 @@ export const frame = (handlers: {
   readonly onSuccess?: (value: any, fiber: Fiber.Fiber<unknown, unknown>) => Effect.Effect<unknown, unknown, unknown>
   readonly onFailure?: (
     cause: Cause.Cause<unknown>,
-    fiber: Fiber.Fiber<unknown, unknown>
+    fiber: Fiber.Fiber<unknown, unknown>,
+    exit: Exit.Exit<unknown, unknown> | undefined
   ) => Effect.Effect<unknown, unknown, unknown>
 }): Frame => {
   const made: Record<string, unknown> = {}
@@ -624,9 +664,28 @@ export const enterUninterruptible = (fiber: Fiber.Fiber<unknown, unknown>): void
 export const isInterruptible = (fiber: Fiber.Fiber<unknown, unknown>): boolean =>
   (fiber as unknown as FrameFiber).interruptible
 
+/**
+ * The exit an interruption arrived in, kept by `keepInterruption` for the `regionEnd` that follows:
+ * a stopped fiber exits with it again instead of a new one. One slot: a fiber whose end is
+ * asynchronous may find another's here, and `reRaise` then makes its own.
+ */
+let interruptionExit: Exit.Exit<unknown, unknown> | undefined = undefined
+
+/**
+ * Keeps `exit`, the failure a frame's `onFailure` received while its fiber is being stopped (its
+ * third argument: Effect passes the exit it unwinds when it did not rebuild its cause), for the
+ * `regionEnd` of that fiber.
+ */
+export const keepInterruption = (exit: Exit.Exit<unknown, unknown> | undefined): void => {
+  interruptionExit = exit
+}
+
 /** The pending interruption of a fiber whose uninterruptible region has ended (see `regionEnd`). */
-function reRaise(_: unknown, fiber: FrameFiber): Exit.Exit<never, never> {
-  return Exit.failCause(fiber._interruptedCause!)
+function reRaise(_: unknown, fiber: FrameFiber): Exit.Exit<unknown, unknown> {
+  const kept = interruptionExit
+  interruptionExit = undefined
+  const cause = fiber._interruptedCause!
+  return kept !== undefined && Exit.isFailure(kept) && kept.cause === cause ? kept : Exit.failCause(cause)
 }
 
 /**

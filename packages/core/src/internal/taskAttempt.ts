@@ -41,6 +41,7 @@ import {
   enterUninterruptible,
   frame,
   isInterruptible,
+  keepInterruption,
   parentSpan,
   pushFrame,
   regionEnd,
@@ -123,8 +124,16 @@ export const currentEntry = (): Entry =>
  */
 const currentScope = (): Scope.Closeable => unsafeCurrentService(Scope.Scope) as Scope.Closeable
 
-const endFailed = (cause: Cause.Cause<unknown>): Effect.Effect<AttemptExit> =>
-  currentFiberInterrupted() ? endInterrupted(currentScope(), cause) : endAttempt(currentScope(), Exit.failCause(cause))
+const endFailed = (
+  cause: Cause.Cause<unknown>,
+  _fiber?: unknown,
+  exit?: Exit.Exit<unknown, unknown>
+): Effect.Effect<AttemptExit> => {
+  if (!currentFiberInterrupted()) return endAttempt(currentScope(), Exit.failCause(cause))
+  // The fiber exits with its interruption when the attempt's region ends: with this exit again.
+  keepInterruption(exit)
+  return endInterrupted(currentScope(), cause)
+}
 
 const endSucceeded = (value: unknown): Effect.Effect<AttemptExit> =>
   value === undefined ? endVoid(currentScope()) : endAttempt(currentScope(), Exit.succeed(value))

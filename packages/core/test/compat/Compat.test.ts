@@ -16,8 +16,10 @@ import {
   currentFiberInterrupted,
   enterUninterruptible,
   frame,
+  InterruptBatch,
   isInterruptible,
   isNativeTracer,
+  keepInterruption,
   later,
   live,
   MetricUpdater,
@@ -1061,6 +1063,108 @@ describe("compat: frames (Effect 4's continuation keys, FiberImpl._stack)", () =
       const fiber = unsafeForkRoot(yield* Effect.context<never>(), deep(50))
       expect((fiber as unknown as { _stack: Array<unknown> })._stack).toEqual([])
       expect(yield* Fiber.join(fiber)).toBe(50)
+    })
+  )
+})
+
+describe("compat: stopping fibers together (InterruptBatch) and the kept interruption", () => {
+  it.effect("a batch interrupts suspended fibers after the current work, before later callbacks, in order", () =>
+    Effect.gen(function* () {
+      const order: Array<string> = []
+      const fibers = Array.from({ length: 3 }, (_, i) =>
+        unsafeForkRoot(
+          Context.empty(),
+          Effect.onInterrupt(Effect.never, () => Effect.sync(() => order.push(`stopped ${i}`)))
+        )
+      )
+      yield* Effect.yieldNow
+      const batch = new InterruptBatch(fibers.length, undefined)
+      for (const fiber of fibers) batch.add(fiber)
+      const laterRan = yield* Deferred.make<void>()
+      later(() => {
+        order.push("later")
+        Deferred.doneUnsafe(laterRan, Exit.void)
+      })
+      batch.send()
+      expect(order).toEqual([])
+      yield* Deferred.await(laterRan)
+      expect(order).toEqual(["stopped 0", "stopped 1", "stopped 2", "later"])
+      for (const fiber of fibers) expect(Exit.hasInterrupts(yield* Fiber.await(fiber))).toBe(true)
+    })
+  )
+
+  it.effect("a batch interrupts an uninterruptible fiber at once (it acts when its region ends)", () =>
+    Effect.gen(function* () {
+      const latch = yield* Deferred.make<void>()
+      const held = yield* Effect.forkChild(Effect.uninterruptible(Deferred.await(latch)), { startImmediately: true })
+      const batch = new InterruptBatch(1, undefined)
+      batch.add(held)
+      batch.send()
+      // Recorded now (not queued): the fiber's pending interruption is visible before any flush.
+      expect((held as unknown as { _interruptedCause?: unknown })._interruptedCause).toBeDefined()
+      yield* Deferred.succeed(latch, undefined)
+      expect(Exit.hasInterrupts(yield* Fiber.await(held))).toBe(true)
+    })
+  )
+
+  // [recorder, regionEnd, ending]: `ending` ends the region on a stop, `recorder` (uninterruptible
+  // again as it is popped, so Effect hands it the exit as it is) sees what the region ended with.
+  const stoppedRegion = (
+    kept: (exit: Exit.Exit<unknown, unknown> | undefined) => Exit.Exit<unknown, unknown> | undefined
+  ) =>
+    Effect.gen(function* () {
+      const arrived: Array<Exit.Exit<unknown, unknown> | undefined> = []
+      const seen: Array<Exit.Exit<unknown, unknown> | undefined> = []
+      const recorder = frame({
+        enter: enterUninterruptible,
+        onFailure: (_cause, _fiber, exit) => {
+          seen.push(exit)
+          return Effect.void
+        }
+      })
+      const ending = frame({
+        enter: enterUninterruptible,
+        onFailure: (_cause, _fiber, exit) => {
+          arrived.push(exit)
+          keepInterruption(kept(exit))
+          return Effect.void
+        }
+      })
+      const started = yield* Deferred.make<void>()
+      const fiber = unsafeForkRoot(
+        Context.empty(),
+        Effect.withFiber((fiber) => {
+          pushFrame(fiber, recorder)
+          pushFrame(fiber, regionEnd)
+          pushFrame(fiber, ending)
+          return Effect.andThen(Deferred.succeed(started, undefined), Effect.never)
+        })
+      )
+      yield* Deferred.await(started)
+      fiber.interruptUnsafe(777)
+      yield* Fiber.await(fiber)
+      return { arrived, seen }
+    })
+
+  it.effect("a stopped fiber's region ends with the exit its interruption arrived in, kept by keepInterruption", () =>
+    Effect.gen(function* () {
+      const { arrived, seen } = yield* stoppedRegion((exit) => exit)
+      expect(arrived).toHaveLength(1)
+      expect(arrived[0]).toBeDefined()
+      expect(seen).toHaveLength(1)
+      expect(seen[0]).toBe(arrived[0])
+    })
+  )
+
+  it.effect("a kept exit of another interruption is not used: the region ends with the fiber's own", () =>
+    Effect.gen(function* () {
+      const other = Exit.interrupt(12345)
+      const { arrived, seen } = yield* stoppedRegion(() => other)
+      expect(seen).toHaveLength(1)
+      expect(seen[0]).not.toBe(other)
+      expect(seen[0]).not.toBe(arrived[0])
+      const exit = seen[0]!
+      expect(Exit.isFailure(exit) && Cause.interruptors(exit.cause)).toEqual(new Set([777]))
     })
   )
 })

@@ -32,7 +32,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { GraceExceeded } from "../../SupervisorError.js"
-import { unsafeForkRoot } from "../compat.js"
+import { InterruptBatch, unsafeForkRoot } from "../compat.js"
 import { timeoutOptionMillis } from "../duration.js"
 import type { Entry } from "../entry.js"
 import { Phase } from "../entryLifecycle.js"
@@ -138,10 +138,12 @@ export class Shutdown {
     this.host.haltPending()
     for (const entry of this.host.registry.parked()) requestStop(this.host, entry, "shutdown")
     const statics: Array<Entry> = []
+    const stops = new InterruptBatch(this.host.registry.size, this.host.fiberId)
     this.host.registry.forEach((entry) => {
       if (entry.isStatic) statics.push(entry)
-      else requestStop(this.host, entry, "shutdown")
+      else requestStop(this.host, entry, "shutdown", stops)
     })
+    stops.send()
     // From here on the registry only shrinks (stops of running fibers are delivered after this step).
     this.host.registry.drain()
     statics.reverse()

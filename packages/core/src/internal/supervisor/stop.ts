@@ -38,7 +38,7 @@ import type { TaskRef } from "../../Supervisor.js"
 import { InvalidArgument, TaskTerminationTimeout } from "../../SupervisorError.js"
 import * as TaskOutcome from "../../TaskOutcome.js"
 import type { EventInput } from "../bus.js"
-import { unsafeForkRoot, unsafeInterruptFork } from "../compat.js"
+import { type InterruptBatch, unsafeForkRoot, unsafeInterruptFork } from "../compat.js"
 import { decodeDuration, describe, sleepMillis, timeoutOptionMillis } from "../duration.js"
 import type { Entry } from "../entry.js"
 import { Phase, type StopReason, transition } from "../entryLifecycle.js"
@@ -201,7 +201,12 @@ export const cancelByRef = (
 }
 
 /** Claims the stop of `entry`: completes `cancelled`, then interrupts its fiber. `true` for the one claimant. */
-export const requestStop = (host: StopHost, entry: Entry, reason: Exclude<StopReason, "restart-now">): boolean => {
+export const requestStop = (
+  host: StopHost,
+  entry: Entry,
+  reason: Exclude<StopReason, "restart-now">,
+  batch?: InterruptBatch
+): boolean => {
   if (entry.isStopClaimed) return false
   const phase = entry.phase
   entry.stopReason = reason
@@ -224,7 +229,8 @@ export const requestStop = (host: StopHost, entry: Entry, reason: Exclude<StopRe
       entry.graceTimer = undefined
     }
     transition(entry, Phase.Stopping)
-    unsafeInterruptFork(entry.fiber, host.fiberId)
+    if (batch === undefined) unsafeInterruptFork(entry.fiber, host.fiberId)
+    else batch.add(entry.fiber)
   }
   return true
 }
