@@ -75,6 +75,8 @@ export { type LoopResult, RESTART, type StopReason, type TaskState } from "./ent
  */
 export interface EntryOwner extends LoopHost {
   readonly config: Config
+  /** `config.path` and a slash (see `Entry.path`). */
+  readonly pathPrefix: string
   /** `Supervisor.cancel`: what the entry's `cancel` (as the task's handle) calls. */
   cancel(
     ref: TaskId,
@@ -313,7 +315,7 @@ export class Entry extends EntryLifecycle implements TaskContext, TaskHandle {
 
   /** `root/db/pool` (built when read, a few times per attempt: a field per entry would cost more). */
   get path(): string {
-    return `${this.parentPath}/${this.spec.name}`
+    return this.owner.pathPrefix + this.spec.name
   }
 
   /** Progress updates never overwrite `stopping`. */

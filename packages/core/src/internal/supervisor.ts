@@ -89,7 +89,7 @@ import { infoOf, treeOf } from "./supervisor/snapshot.js"
 import { cancelByRef, findByRef, removeByRef, restartByRef } from "./supervisor/stop.js"
 import { RestartVerdicts } from "./supervisor/verdict.js"
 import type { ResolvedTask } from "./task.js"
-import { type RestartVerdict, supervisorLoop } from "./taskLoop.js"
+import { type RestartVerdict, supervisorLoop, unlimitedLoop } from "./taskLoop.js"
 
 /** The supervisor: a registry of entries, each run by its own root fiber (see the module header). */
 export class SupervisorImpl implements Supervisor {
@@ -114,6 +114,8 @@ export class SupervisorImpl implements Supervisor {
   readonly readiness: ReadinessRecord
   /** A root shows its tree's record in its snapshot. */
   private readonly ownsReadiness: boolean
+  /** Its path and a slash: a task's path is this and its name (one string built per read, not two). */
+  readonly pathPrefix: string
   /** Called when this supervisor fails (set for a root under a `SupervisorRegistry`). */
   onFailed: ((error: SupervisorFailure) => void) | undefined = undefined
 
@@ -128,10 +130,11 @@ export class SupervisorImpl implements Supervisor {
     /** The record of the tree this supervisor is nested in; a root makes its own. */
     treeReadiness?: ReadinessRecord
   ) {
+    this.pathPrefix = `${config.path}/`
     this.readiness = treeReadiness ?? new ReadinessRecord()
     this.ownsReadiness = treeReadiness === undefined
     this.withPermit = semaphore === undefined ? (effect) => effect : Semaphore.withPermits(semaphore, 1)
-    this.loop = supervisorLoop(this.withPermit)
+    this.loop = semaphore === undefined ? unlimitedLoop : supervisorLoop(this.withPermit)
     this.controller = new Controller(this)
     this.groups = new GroupRestarts(this)
     this.verdicts = new RestartVerdicts(this, this.groups)
@@ -161,7 +164,7 @@ export class SupervisorImpl implements Supervisor {
   }
 
   childPath(name: string): string {
-    return `${this.config.path}/${name}`
+    return this.pathPrefix + name
   }
 
   // ---- admission ----

@@ -180,9 +180,11 @@ const attemptBody = (entry: Entry): Effect.Effect<AttemptExit> => {
  * One attempt of the running task: `undefined` when a stop was requested before it could start (it
  * waited for a permit), else its exit, or `TIMED_OUT`. The attempt's scope is closed before this returns.
  */
-export const attempt: Effect.Effect<AttemptExit | undefined> = Effect.withFiber((fiber) =>
+export const attempt: Effect.Effect<AttemptExit | undefined> = Effect.withFiber((fiber) => attemptIn(fiber))
+
+/** `attempt`, from a step of the task's fiber that has it at hand (`taskLoop.unlimitedLoop`). */
+export const attemptIn = (fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<AttemptExit | undefined> =>
   beginAttempt(watchedTarget<Entry>(fiber)!, fiber)
-)
 
 const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effect.Effect<AttemptExit | undefined> => {
   // A task waiting for a permit never starts once its stop was requested.

@@ -32,7 +32,7 @@ import type { TaskFailure } from "../Backoff.js"
 import * as TaskOutcome from "../TaskOutcome.js"
 import type { EventInput } from "./bus.js"
 import { type AttemptResult, classify } from "./attempt.js"
-import { makeStepper, type Stepper, stepSchedule } from "./compat.js"
+import { frame, makeStepper, pushFrame, type Stepper, stepSchedule } from "./compat.js"
 import { describeCause } from "./describe.js"
 import { sleepMillis } from "./duration.js"
 import { type Entry, type LoopResult, RESTART } from "./entry.js"
@@ -44,7 +44,15 @@ import {
   backoffScheduled,
   withExitCode
 } from "./supervisor/events.js"
-import { attempt, attemptEnded, type AttemptExit, currentEntry, stopped, untilStopped } from "./taskAttempt.js"
+import {
+  attempt,
+  attemptEnded,
+  type AttemptExit,
+  attemptIn,
+  currentEntry,
+  stopped,
+  untilStopped
+} from "./taskAttempt.js"
 
 export { attemptEnded, stopped } from "./taskAttempt.js"
 
@@ -109,7 +117,7 @@ const loggedFailure = <A>(entry: Entry, reason: string, then: string, next: Effe
  */
 export const taskLoop = (host: LoopHost): Effect.Effect<LoopResult> => host.loop
 
-/** Builds a supervisor's `taskLoop`. */
+/** Builds the `taskLoop` of a supervisor with a concurrency limit. */
 export const supervisorLoop = (withPermit: LoopHost["withPermit"]): Effect.Effect<LoopResult> =>
   Effect.flatMap(withPermit(attempt), afterCurrentAttempt)
 
@@ -117,6 +125,19 @@ const afterCurrentAttempt = (exit: AttemptExit | undefined): Effect.Effect<LoopR
   const entry = currentEntry()
   return afterAttempt(entry.owner, entry, exit)
 }
+
+/** `afterCurrentAttempt` as a shared frame: what `Effect.flatMap` would push, without its primitive. */
+const afterAttemptFrame = frame({ onSuccess: afterCurrentAttempt })
+
+/**
+ * The `taskLoop` of every supervisor without a concurrency limit (most): `supervisorLoop` with no
+ * permit to take, the attempt begun in the same step that pushes the decision's frame.
+ */
+export const unlimitedLoop: Effect.Effect<LoopResult> = Effect.withFiber((fiber) => {
+  pushFrame(fiber, afterAttemptFrame)
+  // The attempt's exit goes to `afterAttemptFrame`, which resumes the fiber with the loop's result.
+  return attemptIn(fiber) as Effect.Effect<unknown> as Effect.Effect<LoopResult>
+})
 
 const loopOf = (entry: Entry): Effect.Effect<LoopResult> => entry.owner.loop
 

@@ -80,6 +80,9 @@ export const maxTaskLabels = 1_000
 
 /** Metrics by the path of the supervisor, then by task name: both strings are already flat. */
 const labels = new Map<string, Map<string, TaskMetrics>>()
+/** The supervisor path last looked up, and its map (`undefined`: none yet). */
+let lastParent: string | undefined = undefined
+let lastByName: Map<string, TaskMetrics> | undefined = undefined
 let labelCount = 0
 const other: TaskMetrics = make("_other")
 
@@ -88,13 +91,15 @@ const other: TaskMetrics = make("_other")
  * its path), built once per path and shared by every task that ever holds it.
  */
 export const taskLabel = (parent: string, name: string): TaskMetrics => {
-  let byName = labels.get(parent)
+  // Tasks are mostly added to the supervisor the previous one was added to: its map is at hand.
+  let byName = parent === lastParent ? lastByName : (lastByName = labels.get((lastParent = parent)))
   const label = byName?.get(name)
   if (label !== undefined) return label
   if (labelCount >= maxTaskLabels) return other
   if (byName === undefined) {
     byName = new Map()
     labels.set(parent, byName)
+    lastByName = byName
   }
   const made = make(`${parent}/${name}`)
   byName.set(name, made)
