@@ -108,7 +108,14 @@ const fiberExited = (): void => {
  * finished. So every such wake-up goes through `later`: a FIFO of callbacks run by one scheduler
  * task, after the current synchronous work.
  */
-const queue: Array<(() => void) | FiberInternals<any, any> | Effect.Effect<any, any>> = []
+const queue: Array<(() => void) | FiberInternals<any, any> | Effect.Effect<any, any> | undefined> = []
+/**
+ * The items in `queue`: its slots past this are left over from an earlier flush (cleared), so a
+ * flush's worth of starts is written in place instead of growing a new array, copying it as it
+ * grows, every turn (≈ 50 bytes per task). An array that grew past `keptSlots` is let go.
+ */
+let queued = 0
+const keptSlots = 4_096
 /**
  * Interruptions: they go before everything else `later` holds (see `laterInterrupt`). Each is two
  * items, the fiber (or an `InterruptBatch`'s list of fibers) and the id of the fiber that
@@ -141,14 +148,16 @@ const flush = (): void => {
         // An `InterruptBatch`.
         for (let i = 0; i < item.length; i++) interrupt(item[i]!, by)
       } else interrupt(item as Fiber.Fiber<unknown, unknown>, by)
-    } else if (q < queue.length) {
+    } else if (q < queued) {
       const item = queue[q++]!
       // A fiber start is two items, the fiber then its effect (see `laterStart`).
       if (typeof item === "function") run(item)
       else start(item as FiberInternals<any, any>, queue[q++] as Effect.Effect<any, any>)
     } else break
   }
-  queue.length = 0
+  if (queued > keptSlots) queue.length = 0
+  else queue.fill(undefined, 0, queued)
+  queued = 0
   urgent.length = 0
   flushing = false
 }
@@ -185,7 +194,7 @@ const schedule = (): void => {
 
 /** Runs `f` after the current synchronous work (see above). */
 export const later = (f: () => void): void => {
-  queue.push(f)
+  queue[queued++] = f
   schedule()
 }
 
@@ -202,7 +211,8 @@ const interrupt = (fiber: Fiber.Fiber<unknown, unknown>, by: number | undefined)
 
 /** Starts `fiber` with `effect` after the current synchronous work, in `later`'s order. */
 const laterStart = <A, E>(fiber: FiberInternals<A, E>, effect: Effect.Effect<A, E>): void => {
-  queue.push(fiber, effect)
+  queue[queued++] = fiber
+  queue[queued++] = effect
   schedule()
 }
 

@@ -1168,3 +1168,42 @@ describe("compat: stopping fibers together (InterruptBatch) and the kept interru
     })
   )
 })
+
+describe("compat: later's queue keeps its slots between flushes", () => {
+  const flushOf = (n: number, ran: Array<number>) =>
+    Effect.gen(function* () {
+      const done = yield* Deferred.make<void>()
+      for (let i = 0; i < n; i++) later(() => ran.push(i))
+      later(() => Deferred.doneUnsafe(done, Exit.void))
+      yield* Deferred.await(done)
+    })
+
+  it.effect(
+    "every callback runs once, in order, after a small flush, a large one (its slots let go) and a small one again",
+    () =>
+      Effect.gen(function* () {
+        for (const n of [10, 3, 10_000, 2, 0, 5]) {
+          const ran: Array<number> = []
+          yield* flushOf(n, ran)
+          expect(ran).toEqual(Array.from({ length: n }, (_, i) => i))
+        }
+      })
+  )
+
+  it.effect("fiber starts and callbacks share the queue in the order they were asked for", () =>
+    Effect.gen(function* () {
+      const order: Array<string> = []
+      const done = yield* Deferred.make<void>()
+      later(() => order.push("a"))
+      const fiber = unsafeForkRoot(
+        Context.empty(),
+        Effect.sync(() => order.push("fiber"))
+      )
+      later(() => order.push("b"))
+      later(() => Deferred.doneUnsafe(done, Exit.void))
+      yield* Deferred.await(done)
+      yield* Fiber.await(fiber)
+      expect(order).toEqual(["a", "fiber", "b"])
+    })
+  )
+})
