@@ -493,6 +493,7 @@ export const context = <R>(): Effect.Effect<Context.Context<R>, never, R> => Eff
  */
 interface ContextInternals {
   readonly cacheRoot: unknown
+  readonly base: unknown
   overlay: OverlayNode | undefined
   depth: number
   readonly maxDepth: number
@@ -515,10 +516,38 @@ const startsCache = (key: Context.Key<any, any>): boolean => {
 }
 
 /**
+ * A context record as Effect's `Context` makes one (`makeImpl`: the same seven fields, in the same
+ * order, on a subclass of its prototype), built in one step by `addThree`. Effect's records start
+ * as `Object.create(Proto)` and take their seven fields one by one, three of them out of line
+ * (≈ 96 bytes); this class holds them in the object (80 bytes). `test/compat/Compat.test.ts`
+ * checks the fields against a record Effect made.
+ */
+class OverlaidContext {
+  readonly cacheRoot: unknown
+  base: unknown
+  overlay: OverlayNode | undefined
+  depth: number
+  _flat: unknown
+  baseHits: number
+  readonly maxDepth: number
+  constructor(cacheRoot: unknown, base: unknown, overlay: OverlayNode, depth: number, maxDepth: number) {
+    this.cacheRoot = cacheRoot
+    this.base = base
+    this.overlay = overlay
+    this.depth = depth
+    this._flat = undefined
+    this.baseHits = 0
+    this.maxDepth = maxDepth
+  }
+}
+
+Object.setPrototypeOf(OverlaidContext.prototype, Object.getPrototypeOf(Context.empty()))
+
+/**
  * `context` with three services added, as `Context.add` three times would give it, in one context
  * record with three overlays instead of three records (every task attempt makes one, and an idle
- * task keeps it: ≈ 200 bytes fewer each). Falls back to three `add`s when the keys start a fiber
- * cache or the overlays would pass Effect's depth limit (there `add` flattens them into a map).
+ * task keeps it). Falls back to three `add`s when a key starts a fiber cache or the overlays would
+ * pass Effect's depth limit (there `add` flattens them into a map).
  */
 export const addThree = <I1, S1, I2, S2, I3, S3>(
   context: Context.Context<never>,
@@ -529,23 +558,26 @@ export const addThree = <I1, S1, I2, S2, I3, S3>(
   key3: Context.Key<I3, S3>,
   value3: S3
 ): Context.Context<never> => {
-  const first = Context.add(context, key1, value1) as unknown as Context.Context<never>
-  const impl = first as unknown as ContextInternals
-  if (impl.depth + 2 > impl.maxDepth || impl._flat !== undefined || !plainKeys(key2, key3)) {
-    return Context.add(Context.add(first, key2, value2), key3, value3) as unknown as Context.Context<never>
+  const impl = context as unknown as ContextInternals
+  if (impl.depth + 3 > impl.maxDepth || !plainKeys(key1, key2, key3)) {
+    return Context.add(Context.add(Context.add(context, key1, value1), key2, value2), key3, value3)
   }
-  impl.overlay = { key: key3.key, value: value3, parent: { key: key2.key, value: value2, parent: impl.overlay } }
-  impl.depth += 2
-  return first
+  const overlay = {
+    key: key3.key,
+    value: value3,
+    parent: { key: key2.key, value: value2, parent: { key: key1.key, value: value1, parent: impl.overlay } }
+  }
+  return new OverlaidContext(impl.cacheRoot, impl.base, overlay, impl.depth + 3, impl.maxDepth) as never
 }
 
-/** The last pair of keys found plain (adding them starts no fiber cache): callers pass the same pair. */
-let plainPair: readonly [Context.Key<any, any>, Context.Key<any, any>] | undefined = undefined
+/** The last keys found plain (adding them starts no fiber cache): callers pass the same three. */
+let plainKeysSeen: ReadonlyArray<Context.Key<any, any>> | undefined = undefined
 
-const plainKeys = (key2: Context.Key<any, any>, key3: Context.Key<any, any>): boolean => {
-  if (plainPair !== undefined && plainPair[0] === key2 && plainPair[1] === key3) return true
-  if (startsCache(key2) || startsCache(key3)) return false
-  plainPair = [key2, key3]
+const plainKeys = (key1: Context.Key<any, any>, key2: Context.Key<any, any>, key3: Context.Key<any, any>): boolean => {
+  const seen = plainKeysSeen
+  if (seen !== undefined && seen[0] === key1 && seen[1] === key2 && seen[2] === key3) return true
+  if (startsCache(key1) || startsCache(key2) || startsCache(key3)) return false
+  plainKeysSeen = [key1, key2, key3]
   return true
 }
 

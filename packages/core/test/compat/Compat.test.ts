@@ -842,6 +842,28 @@ describe("compat: context", () => {
     })
   )
 
+  it.effect("addThree's record has the fields of a record Effect makes, in order, and Effect's prototype", () =>
+    Effect.sync(() => {
+      class A extends Context.Service<A, string>()("test/compat/shape/A") {}
+      class B extends Context.Service<B, string>()("test/compat/shape/B") {}
+      class C extends Context.Service<C, string>()("test/compat/shape/C") {}
+      const caller = Context.add(Context.empty(), A, "old-a") as Context.Context<never>
+      const three = addThree(caller, A, "a", B, "b", C, "c")
+      const effects = Context.add(caller, B, "b")
+      expect(Object.keys(three)).toEqual(Object.keys(effects))
+      expect(Context.isContext(three)).toBe(true)
+      expect(Object.getPrototypeOf(Object.getPrototypeOf(three))).toBe(Object.getPrototypeOf(effects))
+      // Effect's lookups may flatten it in place (after enough reads of the base): it still reads right.
+      for (let i = 0; i < 20; i++) expect(Context.get(three, A as never)).toBe("a")
+      const merged = Context.merge(three, Context.make(C, "merged"))
+      expect([Context.get(merged, A as never), Context.get(merged, B as never), Context.get(merged, C)]).toEqual([
+        "a",
+        "b",
+        "merged"
+      ])
+    })
+  )
+
   it.effect(
     "addThree falls back to three adds past the overlay depth limit, and for a key that starts a fiber cache",
     () =>
