@@ -167,6 +167,16 @@ const again = (
   )
 }
 
+/**
+ * The next attempt at once, after a turn of the event loop: zero backoff with no retry limit must
+ * not starve the process, and an attempt that fails at once never suspends (nor does the loop,
+ * when the caller's context turns off Effect's own yielding: `Scheduler.PreventSchedulerYield`).
+ * So every 1024th immediate restart in a row yields to the fiber's scheduler, whose next turn
+ * comes after timers and I/O (a macrotask); no wait on the clock.
+ */
+const yieldThenAgain = (host: LoopHost, entry: Entry): Effect.Effect<LoopResult> =>
+  Effect.andThen(Effect.yieldNow, again(host, entry, 0, "backing-off"))
+
 const afterAttempt = (host: LoopHost, entry: Entry, exit: AttemptExit | undefined): Effect.Effect<LoopResult> => {
   if (exit === undefined) return Effect.succeed(stopped(entry))
   entry.attemptRunning = false
@@ -331,15 +341,11 @@ const onFailure = (
         }
         metrics.restarts.update(1, caller, entry.series)
         entry.restarts += 1
-        // Zero backoff with no retry limit must not starve the process: every 1024th restart in a
-        // row waits 1 ms, so timers and I/O get a turn (an attempt that fails at once never yields).
         if (verdict === "restart") {
-          const next = again(
-            host,
-            entry,
-            step.delayMs <= 0 && entry.streak % 1024 === 0 ? 1 : step.delayMs,
-            "backing-off"
-          )
+          const next =
+            step.delayMs <= 0 && entry.streak % 1024 === 0
+              ? yieldThenAgain(host, entry)
+              : again(host, entry, step.delayMs, "backing-off")
           return loggedFailure(entry, result.reason, `next attempt in ${step.delayMs} ms`, next)
         }
         entry.restartCounted = true

@@ -23,6 +23,7 @@ import {
   Metric,
   Option,
   Schedule,
+  Scheduler,
   Scope,
   Stream
 } from "effect"
@@ -977,5 +978,24 @@ describe("SupervisorFaults: 1,000 tasks failing at once with zero backoff", () =
         expect(Date.now() - start).toBeLessThan(500)
       }),
     30_000
+  )
+
+  it.live(
+    "…nor when the caller turns Effect's own yielding off: every 1024th immediate restart gives the event loop a turn",
+    () =>
+      Effect.gen(function* () {
+        const sup = yield* Supervisor.make({ name: "spin-unyielding", grace: "1 second" })
+        // With PreventSchedulerYield the task's fiber never yields by itself: only the supervisor's
+        // own turn lets the timer below fire before the million attempts are over (seconds).
+        yield* sup
+          .add(Task.make("spin", Effect.fail("boom"), { backoff: Backoff.none, maxRetries: 1_000_000 }))
+          .pipe(Effect.provide(Logger.layer([])), Effect.provideService(Scheduler.PreventSchedulerYield, true))
+        const start = Date.now()
+        yield* Effect.sleep("10 millis")
+        expect(Date.now() - start).toBeLessThan(500)
+        const [info] = yield* sup.list
+        expect(info?.restarts ?? 0).toBeLessThan(1_000_000)
+      }),
+    60_000
   )
 })
