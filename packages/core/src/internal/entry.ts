@@ -64,7 +64,8 @@ import type { Registry } from "./supervisor/registry.js"
 import type { StopByRefHost } from "./supervisor/stop.js"
 import type { LoopHost } from "./taskLoop.js"
 import { taskLabel, type TaskMetrics } from "./taskMetrics.js"
-import type { ResolvedTask } from "./task.js"
+import { settingsOf } from "./sharedSpec.js"
+import type { ResolvedTask, TaskSettings } from "./task.js"
 
 // Declared with the lifecycle; the task loop imports them from here.
 export { type LoopResult, RESTART, type StopReason, type TaskState } from "./entryLifecycle.js"
@@ -139,15 +140,25 @@ export class Entry extends EntryLifecycle implements TaskContext, TaskHandle {
    */
   readonly metrics: TaskMetrics
 
+  /** Its name, unique among the registered tasks of its supervisor. */
+  readonly name: string
+  /** What each attempt runs. */
+  readonly effect: Effect.Effect<unknown, unknown, unknown>
+  /** Its settings (its spec without its name and effect: see `sharedSpec.settingsOf`). */
+  readonly spec: TaskSettings
+
   constructor(
     readonly id: TaskId,
-    readonly spec: ResolvedTask,
+    spec: ResolvedTask,
     /** A static child of `Supervisor.task`: started in order, stopped in reverse order. */
     isStatic: boolean,
     /** The supervisor that runs it. */
     readonly owner: EntryOwner
   ) {
     super(isStatic)
+    this.name = spec.name
+    this.effect = spec.effect
+    this.spec = settingsOf(spec)
     this.metrics = taskLabel(owner.config.path, spec.name)
   }
 
@@ -309,13 +320,9 @@ export class Entry extends EntryLifecycle implements TaskContext, TaskHandle {
     return this.rare !== undefined && this.rare.reportedAttempt === this.attempt && this.attemptRunning
   }
 
-  get name(): string {
-    return this.spec.name
-  }
-
   /** `root/db/pool` (built when read, a few times per attempt: a field per entry would cost more). */
   get path(): string {
-    return this.owner.pathPrefix + this.spec.name
+    return this.owner.pathPrefix + this.name
   }
 
   /** Progress updates never overwrite `stopping`. */

@@ -15,7 +15,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { TaskContext } from "../TaskContext.js"
-import type { ResolvedDefaults, ResolvedRestart, ResolvedTask } from "./task.js"
+import type { ResolvedDefaults, ResolvedRestart, ResolvedTask, TaskSettings } from "./task.js"
 
 /**
  * The spec of a task that sets nothing but its settings (most tasks): its own `name` and `effect`
@@ -72,6 +72,19 @@ export const spelledOut = (
 const maxSharedSettings = 32
 
 const sharedProtos: Array<ResolvedTask> = []
+/** The same prototypes, to recognise a plain spec by its prototype (`settingsOf`). */
+const sharedProtoSet = new Set<object>()
+
+/**
+ * The settings of `spec`, without its name and effect: a plain spec's shared prototype (one per
+ * distinct settings), or a spelled-out spec itself. An entry keeps these and its own name and
+ * effect, so a plain task's spec object (two fields over the prototype, ≈ 40 bytes) dies once the
+ * task is registered instead of living as long as the task.
+ */
+export const settingsOf = (spec: ResolvedTask): TaskSettings => {
+  const proto = Object.getPrototypeOf(spec) as object
+  return proto === lastProto || sharedProtoSet.has(proto) ? (proto as TaskSettings) : spec
+}
 
 /** Restart policies are compared by value: `RestartPolicy.always({ interval })` decodes to a new object per task. */
 const sameRestart = (a: ResolvedRestart, b: ResolvedRestart): boolean =>
@@ -109,5 +122,6 @@ const findShared = (settings: ResolvedDefaults): ResolvedTask | undefined => {
   if (sharedProtos.length >= maxSharedSettings) return undefined
   const proto = spelledOut(settings, "", Effect.void, undefined, false, false, false, undefined)
   sharedProtos.push(proto)
+  sharedProtoSet.add(proto)
   return proto
 }

@@ -63,6 +63,13 @@ export interface ResolvedTask extends ResolvedDefaults {
   readonly nested: unknown
 }
 
+/**
+ * What an entry keeps of its spec besides its name and effect (`Entry.spec`): for a plain task,
+ * the shared settings its spec was made over (`sharedSpec.settingsOf`), so an entry keeps no spec
+ * object of its own.
+ */
+export type TaskSettings = Omit<ResolvedTask, "name" | "effect">
+
 /** A field of a task spec and what is wrong with it. */
 export interface Problem {
   readonly field: string

@@ -152,7 +152,7 @@ const bodyOf = (effect: Effect.Effect<unknown, unknown>): Effect.Effect<AttemptE
 
 /** The body of every task without a timeout: the task's effect is looked up when the attempt runs. */
 const sharedBody: Effect.Effect<AttemptExit> = bodyOf(
-  Effect.suspend(() => currentEntry().spec.effect as Effect.Effect<unknown, unknown>)
+  Effect.suspend(() => currentEntry().effect as Effect.Effect<unknown, unknown>)
 )
 
 const timedOut: Effect.Effect<AttemptExit> = Effect.succeed(TIMED_OUT)
@@ -165,7 +165,7 @@ const timedOut: Effect.Effect<AttemptExit> = Effect.succeed(TIMED_OUT)
 const attemptBody = (entry: Entry): Effect.Effect<AttemptExit> => {
   const spec = entry.spec
   if (spec.timeoutMs <= 0) return sharedBody
-  const body = bodyOf(spec.effect as Effect.Effect<unknown, unknown>)
+  const body = bodyOf(entry.effect as Effect.Effect<unknown, unknown>)
   if (spec.timeoutMs <= maxTimerMs) {
     return Effect.timeoutOrElse(body, {
       duration: Duration.millis(spec.timeoutMs),
@@ -215,7 +215,7 @@ const beginAttempt = (entry: Entry, fiber: Fiber.Fiber<unknown, unknown>): Effec
     // primitives of `uninterruptible`, `matchCauseEffect` and `interruptible` (the hot path).
     pushFrame(fiber, regionEnd)
     pushFrame(fiber, attemptEnd)
-    return entry.spec.effect as Effect.Effect<AttemptExit>
+    return entry.effect as Effect.Effect<AttemptExit>
   }
   // Tasks without a timeout share one body; a timed one is built per attempt (no field per entry).
   const body = attemptBody(entry)

@@ -4,9 +4,11 @@
  * settings a task still gets its own right values.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Result } from "effect"
-import { Backoff, RestartPolicy, Task } from "@fibervisor/core"
-import { builtinDefaults, type ResolvedTask, resolveTask } from "../../src/internal/task.js"
+import { Effect, Option, Result } from "effect"
+import { Backoff, RestartPolicy, Supervisor, Task } from "@fibervisor/core"
+import type { Entry } from "../../src/internal/entry.js"
+import { settingsOf } from "../../src/internal/sharedSpec.js"
+import { builtinDefaults, type ResolvedTask, resolveTask, type TaskSettings } from "../../src/internal/task.js"
 
 const fields = [
   "restart",
@@ -83,4 +85,46 @@ describe("resolveTask: shared settings", () => {
     expect(spec.significant).toBe(true)
     expect(spec.escalate).toBe(true)
   })
+})
+
+describe("settingsOf: what an entry keeps of its spec", () => {
+  const settingsFields = fields.filter((field) => field !== "name" && field !== "effect")
+  const readSettings = (settings: TaskSettings) =>
+    Object.fromEntries(settingsFields.map((field) => [field, settings[field]]))
+
+  // The defaults' settings were shared by the first test above (the cap of 32 is process-wide).
+  it("a plain spec's settings are the prototype it shares with every task of the same settings", () => {
+    const a = resolved(Task.make("a", Effect.succeed(1)))
+    const b = resolved(Task.make("b", Effect.succeed(2)))
+    expect(settingsOf(a)).toBe(settingsOf(b))
+    expect(settingsOf(a)).not.toBe(a)
+    expect(readSettings(settingsOf(a))).toEqual(readSettings(a))
+  })
+
+  it("a spelled-out spec (flags, isFatal, past the cap) is its own settings", () => {
+    const flagged = resolved(Task.make("f", Effect.void, { significant: true }))
+    expect(settingsOf(flagged)).toBe(flagged)
+    for (let i = 0; i < 64; i++) {
+      const spec = resolved(Task.make(`t${i}`, Effect.void, { timeout: `${1000 + i} millis` }))
+      const settings = settingsOf(spec)
+      expect(readSettings(settings)).toEqual(readSettings(spec))
+      if (settings !== spec) expect(Object.hasOwn(settings, "name")).toBe(true)
+    }
+  })
+
+  it.effect("an entry reads its own name and effect, and its settings through the shared prototype", () =>
+    Effect.gen(function* () {
+      const sup = yield* Supervisor.make({ name: "settings" })
+      const effect = Effect.never
+      const handle = yield* sup.add(Task.make("mine", effect))
+      const other = yield* sup.add(Task.make("other", Effect.never))
+      const entry = handle as unknown as Entry
+      expect(entry.name).toBe("mine")
+      expect(entry.effect).toBe(effect)
+      expect(entry.path).toBe("settings/mine")
+      expect(entry.spec).toBe((other as unknown as Entry).spec)
+      expect(entry.spec.restart._tag).toBe("OnFailure")
+      expect(Option.map(yield* sup.get("mine"), (info) => info.name)).toEqual(Option.some("mine"))
+    })
+  )
 })
