@@ -4,7 +4,9 @@
  * distinct settings, for the first `maxSharedSettings` seen; other tasks get a spelled-out spec.
  *
  * Data flow: `resolveTask` (task.ts) checks a task, then calls `plainSpec` when it has no
- * `isFatal`, `significant`, `ready`, `escalate` or nested supervisor; the spec becomes the entry's.
+ * `isFatal`, `significant`, `ready`, `escalate` or nested supervisor; the entry made from it keeps
+ * the name and effect itself and the spec's settings (`settingsOf`: the shared prototype), so the
+ * plain spec object lives only through admission.
  *
  * Invariants:
  * - A shared spec reads exactly as its spelled-out equivalent (same fields, same values).
