@@ -3,6 +3,7 @@
  * now, cancel, remove, by path, with the token typed here (memory only). Cancel and remove stop
  * the task for good: each asks for a confirmation first.
  */
+import type { SupervisorTree } from "@fibervisor/core"
 import { signal } from "@preact/signals"
 import { html } from "htm/preact"
 import { formatClock, formatCountdown } from "./format.js"
@@ -42,6 +43,14 @@ const Field = ({ label, children }: { label: string; children: unknown }) =>
     <dd>${children}</dd>
   </div>`
 
+/** A cluster singleton's role in words: who owns the lease, under which epoch, and which replica this is. */
+const singletonText = (role: SupervisorTree.SingletonRole): string => {
+  const epoch = role.epoch === undefined ? "" : `, epoch ${role.epoch}`
+  if (role.role === "owner") return `owner of "${role.name}"${epoch} (this replica: ${role.runner})`
+  const owner = role.owner === undefined ? "no live owner seen" : `owned by ${role.owner}${epoch}`
+  return `standby for "${role.name}": ${owner} (this replica: ${role.runner})`
+}
+
 const Selected = () => {
   void revision.value
   const row = selectedRow.value
@@ -70,6 +79,7 @@ const Selected = () => {
             : "—"
         }
       <//>
+      ${row.singleton === undefined ? null : html`<${Field} label="cluster singleton">${singletonText(row.singleton)}<//>`}
       <${Field} label="last failure"
         >${row.lastFailure === undefined ? "—" : html`<pre class="failure-text">${row.lastFailure}</pre>`}<//
       >

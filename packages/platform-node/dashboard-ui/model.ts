@@ -64,6 +64,8 @@ export interface Row {
   /** For a supervisor task whose attempt runs: its strategy and state. */
   strategy: string | undefined
   supervisorState: string | undefined
+  /** For a cluster singleton's task whose attempt runs: its role (owner or standby), lease and epoch. */
+  singleton: SupervisorTree.SingletonRole | undefined
   /** Added by an event, not seen in a snapshot yet. */
   provisional: boolean
 }
@@ -102,6 +104,7 @@ export const fromTree = (tree: WireTree): Model => {
         nextAttemptAt: node.nextAttemptAt,
         strategy: node.supervisor?.strategy,
         supervisorState: node.supervisor?.state,
+        singleton: node.singleton,
         provisional: false
       })
       if (node.supervisor !== undefined) walk(node.supervisor, depth + 1)
@@ -155,6 +158,7 @@ export const apply = (model: Model, event: WireEvent): boolean => {
         nextAttemptAt: undefined,
         strategy: undefined,
         supervisorState: undefined,
+        singleton: undefined,
         provisional: true
       }
       model.rows.splice(insertionIndex(model, event.path), 0, added)
@@ -200,6 +204,25 @@ export const apply = (model: Model, event: WireEvent): boolean => {
         const owner = model.byPath.get(event.path)
         if (owner !== undefined) owner.supervisorState = "shutting-down"
       }
+      return false
+    case "SingletonAcquired":
+      if (row === undefined) return true
+      row.singleton = { name: event.name, role: "owner", runner: event.runner, epoch: event.epoch, since: event.at }
+      return false
+    case "SingletonStandby":
+      if (row === undefined) return true
+      row.singleton = {
+        name: event.name,
+        role: "standby",
+        runner: event.runner,
+        ...(event.owner === undefined ? {} : { owner: event.owner }),
+        ...(event.epoch === undefined ? {} : { epoch: event.epoch }),
+        since: event.at
+      }
+      return false
+    case "SingletonReleased":
+      if (row === undefined) return true
+      row.singleton = undefined
       return false
     case "AttemptSucceeded":
     case "AttemptCanceled":

@@ -95,6 +95,33 @@ describe("dashboard model", () => {
     })
   })
 
+  it("a cluster singleton's role: from the snapshot, then followed by its role events", () => {
+    const role = { name: "billing", role: "standby" as const, runner: "r2", owner: "r1", epoch: 3, since: 900 }
+    const model = fromTree({ ...tree, tasks: [node("root/leader", { state: "standby", singleton: role })] })
+    expect(model.byPath.get("root/leader")?.singleton).toEqual(role)
+    const row = () => model.byPath.get("root/leader")?.singleton
+    expect(
+      apply(model, { _tag: "SingletonAcquired", ...stamp(1, "root/leader"), name: "billing", runner: "r2", epoch: 4 })
+    ).toBe(false)
+    expect(row()).toEqual({ name: "billing", role: "owner", runner: "r2", epoch: 4, since: 1001 })
+    apply(model, { _tag: "SingletonStandby", ...stamp(2, "root/leader"), name: "billing", runner: "r2" })
+    expect(row()).toEqual({ name: "billing", role: "standby", runner: "r2", since: 1002 })
+    apply(model, {
+      _tag: "SingletonReleased",
+      ...stamp(3, "root/leader"),
+      name: "billing",
+      runner: "r2",
+      epoch: 4,
+      reason: "handoff"
+    })
+    expect(row()).toBeUndefined()
+    // A role event of a task the page has no row for asks for a snapshot.
+    expect(
+      apply(model, { _tag: "SingletonAcquired", ...stamp(4, "root/other"), name: "x", runner: "r2", epoch: 1 })
+    ).toBe(true)
+    expect(fromTree(tree).byPath.get("root/traffic")?.singleton).toBeUndefined()
+  })
+
   it("a new task is placed under its parent; a removed one goes with its subtree", () => {
     const model = fromTree(tree)
     expect(apply(model, { _tag: "TaskAdded", ...stamp(1, "root/app/queue") })).toBe(true)

@@ -23,6 +23,7 @@ import {
   type SupervisorEvent,
   SupervisorTree,
   Task,
+  TaskContext,
   TaskError
 } from "@fibervisor/core"
 import { HealthServer } from "@fibervisor/platform-node"
@@ -225,7 +226,24 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
                 backoff: Backoff.constant("30 seconds")
               }),
               Task.restartable("worker", Effect.never),
-              Task.restartable("victim", Effect.never)
+              Task.restartable("victim", Effect.never),
+              // A cluster singleton's task as @fibervisor/cluster runs one: standby, then owner.
+              Task.restartable(
+                "leader",
+                Effect.andThen(
+                  Effect.andThen(
+                    TaskContext.emit({
+                      _tag: "SingletonStandby",
+                      name: "billing",
+                      runner: "r2",
+                      owner: "r1",
+                      epoch: 3
+                    }),
+                    TaskContext.emit({ _tag: "SingletonAcquired", name: "billing", runner: "r2", epoch: 4 })
+                  ),
+                  Effect.never
+                )
+              )
             ],
             // No restart limit: the flaky task fails for ever.
             { intensity: undefined }
@@ -289,7 +307,7 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
     console.log(`dashboard: first rows drawn ${Math.round(firstPaintMs)} ms after navigation`)
     expect(await page.title()).toContain("fibervisor")
     await eventually("every task counted", async () =>
-      (await page.locator("header .counts li").first().textContent())?.includes(`${BULK + 6}`) ? true : undefined
+      (await page.locator("header .counts li").first().textContent())?.includes(`${BULK + 7}`) ? true : undefined
     )
     // Thousands of tasks, a few dozen rows in the DOM.
     expect(await page.locator(".tree-scroll .tree-row").count()).toBeLessThan(100)
@@ -345,6 +363,22 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
     }
     expect(new Set(samples.map((sample) => sample[0])).size).toBeGreaterThan(1)
     await page.screenshot({ path: join(artifacts, "dashboard-tree.png"), fullPage: true })
+  })
+
+  it("shows a cluster singleton's role in the task's details: owner, lease, epoch, this replica", async () => {
+    await page.goto(`${base}/`)
+    await row(page, "root/app/leader").click()
+    await eventually("the singleton's role", async () =>
+      (await page.locator(".facts").textContent())?.includes('owner of "billing", epoch 4 (this replica: r2)')
+        ? true
+        : undefined
+    )
+    // A task that is no singleton shows no such field.
+    await row(page, "root/app/worker").click()
+    await eventually("the worker's details", async () =>
+      (await page.locator(".facts").textContent())?.includes("root/app/worker") ? true : undefined
+    )
+    expect(await page.locator(".facts").textContent()).not.toContain("cluster singleton")
   })
 
   it("the next-attempt countdown moves", async () => {
