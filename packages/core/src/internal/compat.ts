@@ -439,8 +439,7 @@ export class InterruptBatch {
   }
 
   add(fiber: Fiber.Fiber<unknown, unknown>): void {
-    const state = fiber as FiberState
-    if (state._running === true || state.interruptible === false) fiber.interruptUnsafe(this.by)
+    if (interruptsNow(fiber)) fiber.interruptUnsafe(this.by)
     else this.fibers[this.size++] = fiber
   }
 
@@ -465,9 +464,14 @@ export class InterruptBatch {
  * region.
  */
 export const unsafeInterruptFork = (fiber: Fiber.Fiber<unknown, unknown>, by: number | undefined): void => {
-  const state = fiber as FiberState
-  if (state._running === true || state.interruptible === false) fiber.interruptUnsafe(by)
+  if (interruptsNow(fiber)) fiber.interruptUnsafe(by)
   else laterInterrupt(fiber, by)
+}
+
+/** Whether `interruptUnsafe` on `fiber` only records the interruption (see `unsafeInterruptFork`). */
+const interruptsNow = (fiber: Fiber.Fiber<unknown, unknown>): boolean => {
+  const state = fiber as FiberState
+  return state._running === true || state.interruptible === false
 }
 
 /**

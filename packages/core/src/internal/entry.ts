@@ -166,11 +166,6 @@ export class Entry extends EntryLifecycle implements TaskContext, TaskHandle {
     return (this.rare ??= new Rare())
   }
 
-  /** The path of the supervisor that runs it (the task's own path is built when first read). */
-  get parentPath(): string {
-    return this.owner.config.path
-  }
-
   /**
    * When the current attempt started (`host.now()`). Kept as an offset from the first time any
    * entry recorded: a clock reading (≈1.7e12 ms) is not a small integer, so V8 would box it in a

@@ -3,7 +3,8 @@
  * its `Scope`, log annotations), its body (with the task's timeout), its span, and its metrics
  * (`attemptEnded`); also the outcome of a task stopped on request (`stopped`, `untilStopped`).
  *
- * Data flow: the task loop (taskLoop.ts) runs `attempt` under the supervisor's permit;
+ * Data flow: the task loop (taskLoop.ts) runs `attempt` under the supervisor's permit (or
+ * `attemptIn`, from its own step, when there is no permit to take);
  * `beginAttempt` opens the attempt (state, context, metrics, `AttemptStarting`) and returns its
  * body, which ends it (`attemptScope.endAttempt`) and resumes with its exit or `TIMED_OUT`; the
  * loop then decides what follows. The steps find their task through the running fiber (`currentEntry`).
@@ -124,6 +125,7 @@ export const currentEntry = (): Entry =>
  */
 const currentScope = (): Scope.Closeable => unsafeCurrentService(Scope.Scope) as Scope.Closeable
 
+/** As `attemptEnd`'s `onFailure` it also gets the failed exit; as `bodyOf`'s handler, the cause only. */
 const endFailed = (
   cause: Cause.Cause<unknown>,
   _fiber?: unknown,

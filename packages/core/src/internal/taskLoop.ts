@@ -1,6 +1,7 @@
 /**
  * The task loop: the whole life of a task's fiber (attempt, read the exit, decide, back off or
- * run again) as one effect per supervisor (`supervisorLoop`), shared by all its task fibers.
+ * run again) as one effect shared by task fibers: `unlimitedLoop` for every supervisor without a
+ * concurrency limit, `supervisorLoop(withPermit)` built once for a supervisor with one.
  *
  * Data flow: `SupervisorImpl.startFiber` forks `host.loop` in the caller's context, and each step
  * finds its entry through the running fiber (`currentEntry`: its observer list, see
