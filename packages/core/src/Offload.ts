@@ -164,7 +164,8 @@ export interface Offload {
    * recent failure has this id (never, or no longer, in the bounded list). An admitted retry
    * (`"spawned"`) leaves the list; a `"deduplicated"` or `"rejected"` one stays, retryable later.
    * The inline layers wait for the retried work, as `register` does; the disabled layer has no
-   * failures (always `Option.none()`).
+   * failures (always `Option.none()`); the cluster layer claims the key again (another replica
+   * holding it makes the retry `"deduplicated"`).
    *
    * To make this possible, each recent failure keeps its work and its caller's services:
    * at most `recentFailuresPerKind` per kind, for at most 1,000 kinds (plus `"_other"`).
@@ -266,7 +267,7 @@ export const make = (config?: OffloadConfig): Effect.Effect<Offload, InvalidOffl
 const build = (
   config: OffloadConfig | undefined,
   inline: boolean
-): Effect.Effect<Offload, InvalidOffloadConfig, Scope.Scope> =>
+): Effect.Effect<internal.OffloadImpl, InvalidOffloadConfig, Scope.Scope> =>
   Result.match(resolveConfig(config), {
     onFailure: (problem) => Effect.fail(new InvalidOffloadConfig(problem)),
     onSuccess: (resolved) => internal.make(resolved, inline)
@@ -572,7 +573,8 @@ export interface OffloadClusterConfig extends Omit<OffloadConfig, "perKind"> {
  * `onFull: "reject"` (the default) refuses the work; with `onFull: { queue }` it is admitted,
  * holds its local permit and tries again every `slotRetry` until `slotWait` (then it ends with
  * the defect `OffloadSlotUnavailable`, counted as a failure). When the store cannot answer, the
- * work is refused (`"rejected"`). `retry` is not offered (a retried piece would need a new claim).
+ * work is refused (`"rejected"`). `retry` registers a recent failure's work again through the same
+ * path: a new claim of its key (and a slot), with the registering caller's services.
  *
  * @example
  * ```ts
@@ -594,7 +596,7 @@ export const layerCluster = (
     Result.match(cluster.splitConfig(config), {
       onFailure: (problem) => Effect.fail(new InvalidOffloadConfig(problem)),
       onSuccess: ({ base, resolved }) =>
-        cluster.make(resolved, make(base as OffloadConfig), OffloadClaims, (kind, waitedMs) =>
+        cluster.make(resolved, build(base as OffloadConfig, false), OffloadClaims, (kind, waitedMs) =>
           Effect.die(new OffloadSlotUnavailable({ kind, waitedMs }))
         )
     })

@@ -235,6 +235,36 @@ describe("layerPostgres: every exit unlocks", () => {
   )
 })
 
+describe("layerPostgres: retry of a recent failure", () => {
+  it.live("takes the key's lock again (deduplicated while another session holds it), then runs once", () =>
+    Effect.gen(function* () {
+      const kind = uniqueKind("pg-retry")
+      const a = yield* pgReplica(db, "r1", { logFailures: false })
+      const b = yield* pgReplica(db, "r2")
+      let runs = 0
+      const flaky = Effect.suspend(() => (++runs === 1 ? Effect.fail("first run fails") : Effect.void))
+      expect(yield* a.register(keyed("k", kind), flaky)).toBe("spawned")
+      expect(yield* a.awaitIdle("10 seconds")).toBe(true)
+      const summary = yield* a.summary!
+      const id = summary.kinds.find((k) => k.kind === kind)!.recentFailures[0]!.id
+      expect(yield* locks()).toEqual([])
+
+      const g = yield* gate()
+      expect(yield* b.register(keyed("k", kind), g.work)).toBe("spawned")
+      yield* Deferred.await(g.started)
+      expect(yield* a.retry!(id)).toEqual(Option.some("deduplicated"))
+      yield* g.release
+      expect(yield* b.awaitIdle("10 seconds")).toBe(true)
+
+      expect(yield* a.retry!(id)).toEqual(Option.some("spawned"))
+      expect(yield* a.awaitIdle("10 seconds")).toBe(true)
+      expect(runs).toBe(2)
+      expect(yield* locks()).toEqual([])
+      expect(yield* a.retry!(id)).toEqual(Option.none())
+    }).pipe(Effect.scoped)
+  )
+})
+
 describe("layerPostgres: the session terminated (pg_terminate_backend)", () => {
   it.live("the work keeps running; its claim is taken again on a new session", () =>
     Effect.gen(function* () {

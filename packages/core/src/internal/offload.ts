@@ -39,7 +39,7 @@ import { type Caller, captureAsyncContext, withCaller } from "./compat.js"
 import { decodeDuration, timeoutToMillis } from "./duration.js"
 import { logFailedWhileInterrupted, logFor, rawFailed } from "./offloadBody.js"
 import type { ResolvedConfig } from "./offloadConfig.js"
-import { type Ending, Job, type KindState } from "./offloadJob.js"
+import { type Ending, Job, type KindState, type RecentFailure } from "./offloadJob.js"
 import { drain } from "./offloadDrain.js"
 import { Kinds } from "./offloadKinds.js"
 import { notStarted, Starts } from "./offloadStarts.js"
@@ -134,6 +134,19 @@ export class OffloadImpl implements Offload {
     key: OffloadKey.OffloadKey,
     effect: Effect.Effect<A, E, R>
   ): Effect.Effect<OffloadHandle<A, E>, never, R> {
+    return this.submitAs(key, effect, effect)
+  }
+
+  /**
+   * `submit` of `effect`, whose recent failure (if it fails) keeps `original` as the work `retry`
+   * registers again: the cluster layer submits its registered work wrapped in its slot wait, and
+   * a retry must run the work, not a wait for a slot it no longer holds.
+   */
+  submitAs<A, E, R>(
+    key: OffloadKey.OffloadKey,
+    effect: Effect.Effect<A, E, R>,
+    original: Effect.Effect<unknown, unknown, any>
+  ): Effect.Effect<OffloadHandle<A, E>, never, R> {
     return withCaller<OffloadHandle<A, E>, never, R, never>((caller) => {
       // Only a handle pays for recording the work's exit; `register` and `spawn` never do.
       let exit: Exit.Exit<A, E> | undefined = undefined
@@ -142,7 +155,7 @@ export class OffloadImpl implements Offload {
           exit = e
         })
       )
-      const admitted = this.offer(key, work, caller, effect)
+      const admitted = this.offer(key, work, caller, original)
       if (admitted instanceof Job) {
         const handle: OffloadHandle<A, E> = {
           outcome: "spawned",
@@ -307,6 +320,15 @@ export class OffloadImpl implements Offload {
     if (quiet) this.starts.ended(job, now)
   }
 
+  /**
+   * A recent failure by id, and how to take it out of its kind's list: the cluster layer
+   * registers the work again through its own claim (`ClusterOffloadImpl.retry`).
+   */
+  recentFailure(id: string): { readonly failure: RecentFailure; readonly forget: () => void } | undefined {
+    const found = this.kinds.findFailure(id)
+    return found === undefined ? undefined : { failure: found.failure, forget: () => found.stats.remove(found.failure) }
+  }
+
   retry(id: string): Effect.Effect<Option.Option<OffloadOutcome>> {
     return Effect.suspend((): Effect.Effect<Option.Option<OffloadOutcome>> => {
       const found = this.kinds.findFailure(id)
@@ -460,7 +482,7 @@ const rejectedHandle: OffloadHandle<never, never> = { outcome: "rejected", await
  * waits for the work it admitted; the work still runs in a fiber of its own, as with the real
  * layer, so `cancel` can stop it and interrupting the caller does not.
  */
-export const make = (config: ResolvedConfig, inline = false): Effect.Effect<Offload, never, Scope.Scope> =>
+export const make = (config: ResolvedConfig, inline = false): Effect.Effect<OffloadImpl, never, Scope.Scope> =>
   Effect.gen(function* () {
     const clock = yield* Clock.Clock
     const fiberId = yield* Effect.fiberId

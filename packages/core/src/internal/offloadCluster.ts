@@ -9,7 +9,8 @@
  * re-entrant per replica); `decide` claims the key, then a cluster slot when the kind has a
  * cluster limit, and hands the work to the real service with `submit`; a watcher waits for that
  * handle (it resumes on every exit: success, failure, defect, interruption, timeout, dropped from
- * the queue) and releases the slot and the claim, then unmarks the key.
+ * the queue) and releases the slot and the claim, then unmarks the key. `retry` takes a recent
+ * failure from the real service (`recentFailure`) and registers its work through this same path.
  *
  * Invariants:
  * - A key is in `held` from before its claim until after its release: local dedup first, always.
@@ -18,6 +19,8 @@
  * - Fail closed: a store that cannot answer refuses the work; it never runs unclaimed.
  * - Work waiting for a slot holds its local permit and its timeout runs; the wait is bounded by
  *   `slotWait`, then the work ends with a defect and never runs.
+ * - A recent failure keeps the work as registered, never its slot wait (`submitAs`), and leaves
+ *   the real service's list only when its retry is `"spawned"`.
  *
  * @internal
  */
@@ -41,6 +44,7 @@ import type {
 } from "../Offload.js"
 import * as OffloadKey from "../OffloadKey.js"
 import type { InvalidArgument } from "../SupervisorError.js"
+import type { OffloadImpl } from "./offload.js"
 import type { ResolvedCluster } from "./offloadClusterConfig.js"
 import { cappedLabels } from "./labels.js"
 import { ZeroSignal } from "./zeroSignal.js"
@@ -101,9 +105,11 @@ export class ClusterOffloadImpl implements Offload {
   private readonly held = new Map<string, Registration>()
   /** Registrations not yet released. */
   readonly pending = new ZeroSignal()
+  /** Ids of recent failures being registered again (`retry`), until their admission is decided. */
+  private readonly retrying = new Set<string>()
 
   constructor(
-    private readonly inner: Offload,
+    private readonly inner: OffloadImpl,
     private readonly claims: OffloadClaims,
     private readonly config: ResolvedCluster,
     /** The layer's services: the watchers that release claims run with them. */
@@ -127,6 +133,36 @@ export class ClusterOffloadImpl implements Offload {
     effect: Effect.Effect<A, E, R>
   ): Effect.Effect<OffloadHandle<A, E>, never, R> {
     return this.admit(key, effect)
+  }
+
+  /**
+   * Registers the work of a recent failure again, as `Offload.retry` does, through this layer's own
+   * path: the local dedup, a new claim of the key (and a cluster slot), then the real service, with
+   * the services of the caller that registered it. The failure leaves the list only once the work
+   * is `"spawned"`; a second retry of the same failure while the first one's claim is being
+   * decided is `"deduplicated"` (auto keys are not deduplicated by the store, and the work would
+   * run twice). Uninterruptible: an admitted retry always takes its failure out of the list.
+   */
+  retry(id: string): Effect.Effect<Option.Option<OffloadOutcome>> {
+    return Effect.uninterruptible(
+      Effect.suspend((): Effect.Effect<Option.Option<OffloadOutcome>> => {
+        const found = this.inner.recentFailure(id)
+        if (found === undefined) return Effect.succeedNone
+        if (this.retrying.has(id)) return Effect.succeed(Option.some<OffloadOutcome>("deduplicated"))
+        this.retrying.add(id)
+        const { failure, forget } = found
+        return Effect.ensuring(
+          Effect.map(
+            Effect.provideContext(this.admit(failure.key, failure.effect), failure.caller),
+            (handle): Option.Option<OffloadOutcome> => {
+              if (handle.outcome === "spawned") forget()
+              return Option.some(handle.outcome)
+            }
+          ),
+          Effect.sync(() => this.retrying.delete(id))
+        )
+      })
+    )
   }
 
   private admit<A, E, R>(
@@ -197,28 +233,32 @@ export class ClusterOffloadImpl implements Offload {
         // Another replica holds the key: its piece is not ours to wait for.
         if (Option.isNone(claimed)) return refuse("deduplicated")
         registration.claim = claimed.value
-        if (slots === undefined) return this.hand(registration, effect)
+        if (slots === undefined) return this.hand(registration, effect, effect)
         return Effect.matchEffect(this.claims.trySlot(key.kind, slots), {
           onFailure: unavailable,
           onSuccess: (slot) => {
             if (Option.isSome(slot)) {
               registration.slot = slot.value
-              return this.hand(registration, effect)
+              return this.hand(registration, effect, effect)
             }
             if (!this.config.waitForSlot) return refuse("rejected", `all ${slots} cluster slots of the kind are taken`)
-            return this.hand(registration, Effect.andThen(this.waitForSlot(registration, slots), effect))
+            return this.hand(registration, Effect.andThen(this.waitForSlot(registration, slots), effect), effect)
           }
         })
       }
     })
   }
 
-  /** Gives the claimed work to the real service and starts the watcher that releases it. */
+  /**
+   * Gives the claimed work to the real service and starts the watcher that releases it. `work` may
+   * wait for a slot first; `original` is the work as registered (what a retry registers again).
+   */
   private hand<A, E, R>(
     registration: Registration,
-    work: Effect.Effect<A, E, R>
+    work: Effect.Effect<A, E, R>,
+    original: Effect.Effect<unknown, unknown, any>
   ): Effect.Effect<OffloadHandle<A, E>, never, R> {
-    return Effect.flatMap(this.inner.submit(registration.key, work), (handle) => {
+    return Effect.flatMap(this.inner.submitAs(registration.key, work, original), (handle) => {
       if (handle.outcome !== "spawned") return Effect.as(this.release(registration), handle)
       registration.phase = "running"
       // The real service's handle resumes on every exit of the work, including a drop from the queue.
@@ -335,7 +375,7 @@ export class ClusterOffloadImpl implements Offload {
  */
 export const make = <E>(
   config: ResolvedCluster,
-  inner: Effect.Effect<Offload, E, Scope.Scope>,
+  inner: Effect.Effect<OffloadImpl, E, Scope.Scope>,
   tag: Context.Service<OffloadClaims, OffloadClaims>,
   slotUnavailable: Fail
 ): Effect.Effect<Offload, E, Scope.Scope | OffloadClaims> =>

@@ -251,6 +251,175 @@ describe("Offload.layerCluster", () => {
     })
   )
 
+  describe("retry", () => {
+    /** The recent failures of `kind` in `service`'s summary, oldest first. */
+    const failures = (service: Offload.Offload, kind: string) =>
+      Effect.map(
+        service.summary!,
+        (summary) => summary.kinds.find((k) => k.kind === kind)?.recentFailures.map((f) => f.id) ?? []
+      )
+
+    /** A service the registering caller has, and the retrying one has not. */
+    class Tenant extends Context.Service<Tenant, { readonly name: string }>()("test/cluster/Tenant") {}
+
+    /** Work that fails its first `failing` runs, then succeeds; records the tenant it saw each time. */
+    const flaky = (failing: number) => {
+      const seen: Array<string> = []
+      const work = Effect.gen(function* () {
+        seen.push((yield* Tenant).name)
+        if (seen.length <= failing) return yield* Effect.fail(`failure ${seen.length}`)
+      })
+      return { work, seen }
+    }
+
+    it.effect("claims the key again and runs the work with its caller's services; the failure leaves the list", () =>
+      Effect.gen(function* () {
+        const table = lockTable()
+        const a = yield* build(table.session(), { logFailures: false })
+        const kind = uniqueKind("retry")
+        const { seen, work } = flaky(1)
+        expect(yield* a.register(keyed("k", kind), work).pipe(Effect.provideService(Tenant, { name: "acme" }))).toBe(
+          "spawned"
+        )
+        expect(yield* a.awaitIdle()).toBe(true)
+        const [id] = yield* failures(a, kind)
+        expect(table.held()).toEqual([])
+
+        expect(yield* Offload.retry(id!).pipe(Effect.provideService(Offload.Offload, a))).toEqual(
+          Option.some("spawned")
+        )
+        expect(yield* a.awaitIdle()).toBe(true)
+        expect(seen).toEqual(["acme", "acme"])
+        expect(table.calls).toEqual([`claim ${kind}:k`, `claim ${kind}:k`])
+        expect(table.held()).toEqual([])
+        expect(yield* failures(a, kind)).toEqual([])
+        // Already retried: no longer a recent failure.
+        expect(yield* a.retry!(id!)).toEqual(Option.none())
+        expect(yield* a.retry!("no-such-id")).toEqual(Option.none())
+      })
+    )
+
+    it.effect("another replica holding the key makes it deduplicated, and the failure stays until a later retry", () =>
+      Effect.gen(function* () {
+        const table = lockTable()
+        const a = yield* build(table.session(), { logFailures: false })
+        const b = yield* build(table.session(), { logFailures: false })
+        const kind = uniqueKind("held")
+        const { seen, work } = flaky(1)
+        yield* a.register(keyed("k", kind), work).pipe(Effect.provideService(Tenant, { name: "acme" }))
+        expect(yield* a.awaitIdle()).toBe(true)
+        const [id] = yield* failures(a, kind)
+        const g = yield* gate()
+        expect(yield* b.register(keyed("k", kind), g.work)).toBe("spawned")
+
+        expect(yield* a.retry!(id!)).toEqual(Option.some("deduplicated"))
+        expect(yield* failures(a, kind)).toEqual([id])
+        yield* g.release
+        expect(yield* b.awaitIdle()).toBe(true)
+        expect(yield* a.retry!(id!)).toEqual(Option.some("spawned"))
+        expect(yield* a.awaitIdle()).toBe(true)
+        expect(seen).toEqual(["acme", "acme"])
+        expect(yield* failures(a, kind)).toEqual([])
+      })
+    )
+
+    it.effect("a store that cannot answer rejects the retry and keeps the failure", () =>
+      Effect.gen(function* () {
+        const table = lockTable()
+        const session = table.session()
+        let down = false
+        const flakyStore: Offload.OffloadClaims = {
+          tryClaim: (kind, key) =>
+            down
+              ? Effect.fail(new Offload.OffloadClaimsUnavailable({ reason: "db down" }))
+              : session.tryClaim(kind, key),
+          trySlot: session.trySlot
+        }
+        const a = yield* build(flakyStore, { logFailures: false })
+        const kind = uniqueKind("down")
+        const { seen, work } = flaky(1)
+        yield* a.register(keyed("k", kind), work).pipe(Effect.provideService(Tenant, { name: "acme" }))
+        expect(yield* a.awaitIdle()).toBe(true)
+        const [id] = yield* failures(a, kind)
+        down = true
+        expect(yield* a.retry!(id!).pipe(Effect.provide(captureLogs().layer))).toEqual(Option.some("rejected"))
+        yield* flush
+        expect(seen).toEqual(["acme"])
+        expect(yield* failures(a, kind)).toEqual([id])
+      })
+    )
+
+    it.effect("retries the work as registered, not the slot wait it gave up in", () =>
+      Effect.gen(function* () {
+        const table = lockTable()
+        const kind = uniqueKind("waited")
+        const limits = { perKind: { [kind]: { cluster: { maxConcurrent: 1 } } } }
+        const holder = yield* build(table.session(), limits)
+        const waiting = yield* build(table.session(), {
+          ...limits,
+          onFull: { queue: 4 },
+          logFailures: false,
+          cluster: { slotRetry: "1 second", slotWait: "2 seconds" }
+        })
+        const blocker = yield* gate()
+        expect(yield* holder.register(auto(kind), blocker.work)).toBe("spawned")
+        const c = counter()
+        expect(yield* waiting.register(auto(kind), c.work)).toBe("spawned")
+        yield* TestTime.adjust("2 seconds")
+        expect(yield* waiting.awaitIdle()).toBe(true)
+        const [id] = yield* failures(waiting, kind)
+        expect(c.runs()).toBe(0)
+        yield* blocker.release
+        expect(yield* holder.awaitIdle()).toBe(true)
+
+        const slotCalls = () => table.calls.filter((call) => call === `slot ${kind}`).length
+        const before = slotCalls()
+        expect(yield* waiting.retry!(id!)).toEqual(Option.some("spawned"))
+        expect(yield* waiting.awaitIdle()).toBe(true)
+        // One slot taken at once (a new claim), and the work ran once, without waiting.
+        expect(slotCalls() - before).toBe(1)
+        expect(c.runs()).toBe(1)
+        expect(yield* failures(waiting, kind)).toEqual([])
+        expect(table.held()).toEqual([])
+      })
+    )
+
+    it.effect(
+      "a second retry of one failure while the first is being claimed is deduplicated: the work runs once",
+      () =>
+        Effect.gen(function* () {
+          const table = lockTable()
+          const fast = table.session()
+          const slow: Offload.OffloadClaims = {
+            tryClaim: fast.tryClaim,
+            trySlot: (kind, slots) => Effect.andThen(Effect.sleep("1 second"), fast.trySlot(kind, slots))
+          }
+          const kind = uniqueKind("twice")
+          // Auto keys: the store does not deduplicate them, only the retry's own guard does.
+          const a = yield* build(slow, { logFailures: false, perKind: { [kind]: { cluster: { maxConcurrent: 2 } } } })
+          const { seen, work } = flaky(1)
+          const first = yield* Effect.forkChild(
+            a.register(auto(kind), work).pipe(Effect.provideService(Tenant, { name: "acme" }))
+          )
+          yield* TestTime.adjust("1 second")
+          expect(yield* Fiber.join(first)).toBe("spawned")
+          expect(yield* a.awaitIdle()).toBe(true)
+          const [id] = yield* failures(a, kind)
+
+          const retrying = yield* Effect.forkChild(a.retry!(id!))
+          yield* flush
+          expect(yield* a.retry!(id!)).toEqual(Option.some("deduplicated"))
+          yield* TestTime.adjust("1 second")
+          expect(yield* Fiber.join(retrying)).toEqual(Option.some("spawned"))
+          expect(yield* a.awaitIdle()).toBe(true)
+          expect(seen).toEqual(["acme", "acme"])
+          expect(yield* failures(a, kind)).toEqual([])
+          // The guard is released: the id is simply unknown now.
+          expect(yield* a.retry!(id!)).toEqual(Option.none())
+        })
+    )
+  })
+
   it.effect("checks its own options and leaves the rest to Offload.layer's", () =>
     Effect.gen(function* () {
       const fail = (config: unknown) =>
