@@ -124,14 +124,14 @@ export const runIdleFibers = (set: FiberSet.FiberSet, n: number): Effect.Effect<
 }
 
 /** The `FiberSet.run` baseline of the one-shot and offload scenarios: N jobs of `Effect.void`, then `awaitEmpty`. */
-export const fiberSetRunAll = (n: number) =>
+export const fiberSetRunAll = (n: number, options?: { readonly startImmediately: boolean }) =>
   run(
     Effect.scoped(
       Effect.gen(function* () {
         const set = yield* FiberSet.make()
         const ms = yield* timed(
           Effect.andThen(
-            times(n, () => FiberSet.run(set, Effect.void)),
+            times(n, () => FiberSet.run(set, Effect.void, options)),
             FiberSet.awaitEmpty(set)
           )
         )
