@@ -5,8 +5,8 @@
  * the same token / Origin checks as every action. The snapshot's recent failures carry the id.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Queue, Stream } from "effect"
-import { OffloadKey, type Supervisor, SupervisorEvent } from "@fibervisor/core"
+import { Deferred, Effect, Layer, Option, Queue, Stream } from "effect"
+import { Offload, OffloadKey, type Supervisor, SupervisorEvent } from "@fibervisor/core"
 import { act, get, jsonOf, start, type Started, token, uniqueRoot, until } from "./dashboardHelpers.js"
 
 const audits = (sup: Supervisor.Supervisor) =>
@@ -72,6 +72,42 @@ describe("Dashboard: retry failed offloaded work", () => {
         error: `no recent failure ${JSON.stringify(failure!.id)} of offload kind "mail"`
       })
       expect(yield* audit.next).toMatchObject({ action: "retry", outcome: "not-found" })
+    })
+  )
+
+  it.live("on Offload.layerCluster: the failure's key is claimed again before the work runs", () =>
+    Effect.gen(function* () {
+      const claimed: Array<string> = []
+      const claims: Offload.OffloadClaims = {
+        tryClaim: (kind, key) =>
+          Effect.sync(() => {
+            claimed.push(`${kind}:${key}`)
+            return Option.some({ release: Effect.void })
+          }),
+        trySlot: () => Effect.succeed(Option.some({ release: Effect.void }))
+      }
+      const offloadLayer = Offload.layerCluster({ logFailures: false }).pipe(
+        Layer.provide(Layer.succeed(Offload.OffloadClaims, claims)),
+        Layer.orDie
+      )
+      const started = yield* start(uniqueRoot("retry-cluster"), { token }, { offloadLayer })
+      let runs = 0
+      const outcome = yield* started.offload!.register(
+        OffloadKey.keyed("user:1", "mail"),
+        Effect.suspend(() => (++runs === 1 ? Effect.fail("smtp down") : Effect.void))
+      )
+      expect(outcome).toBe("spawned")
+      const [failure] = yield* until("the failure", failuresOf(started, "mail"), (list) => list.length === 1)
+      const reply = yield* act(started, { action: "retry", kind: "mail", id: failure!.id })
+      expect(reply.status, reply.text).toBe(200)
+      expect(jsonOf(reply)).toMatchObject({ outcome: "spawned", done: true })
+      yield* until(
+        "the second run",
+        Effect.sync(() => runs),
+        (n) => n === 2
+      )
+      expect(claimed).toEqual(["mail:user:1", "mail:user:1"])
+      expect(yield* failuresOf(started, "mail")).toEqual([])
     })
   )
 

@@ -50,7 +50,8 @@ export interface Started {
 
 /**
  * A supervisor named `name` with a health server and a dashboard on 127.0.0.1 (both on port 0),
- * released with the test's scope; with `offload`, an `Offload` service in the context too.
+ * released with the test's scope; with `offload` (or `offloadLayer`), an `Offload` service in the
+ * context too.
  */
 export const start = (
   name: string,
@@ -58,12 +59,15 @@ export const start = (
   more: {
     readonly supervisor?: Omit<Supervisor.SupervisorOptions, "name">
     readonly offload?: Offload.OffloadConfig
+    /** An `Offload` layer of its own (instead of `Offload.layer(offload)`). */
+    readonly offloadLayer?: Layer.Layer<Offload.Offload>
     readonly health?: Omit<HealthServer.HealthServerOptions, "port" | "dashboard">
   } = {}
 ): Effect.Effect<Started, never, import("effect/Scope").Scope> =>
   Effect.gen(function* () {
     const base = Supervisor.layer({ name, ...more.supervisor })
-    const services = more.offload === undefined ? base : Layer.merge(base, Offload.layer(more.offload))
+    const offload = more.offloadLayer ?? (more.offload === undefined ? undefined : Offload.layer(more.offload))
+    const services = offload === undefined ? base : Layer.merge(base, offload)
     const context = yield* Layer.build(
       HealthServer.layer({ port: 0, host: "127.0.0.1", ...more.health, dashboard: { port: 0, ...dashboard } }).pipe(
         Layer.provideMerge(services)
