@@ -41,6 +41,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { source as durableSource } from "./internal/dashboardDurable.js"
 import * as internal from "./internal/healthServer.js"
 
 /**
@@ -113,6 +114,27 @@ export interface DashboardOptions {
    * and the offload failures (default `false`: each reads `"[hidden]"`).
    */
   readonly showPayloads?: boolean | undefined
+  /**
+   * Durable kinds (`DurableOffload.kind(…)` of `@fibervisor/durable`) whose jobs the page shows:
+   * per kind, its jobs per status and its latest dead letters, each with a "retry" action. Needs
+   * the `DurableOffload` service in the context (its layer below the health server's); each kind
+   * once. The store is read when the page asks (every 5 s while it is open).
+   *
+   * @since 1.0.0
+   */
+  readonly durable?: ReadonlyArray<DurableKind> | undefined
+}
+
+/**
+ * A kind made by `DurableOffload.kind` (`@fibervisor/durable`), as the dashboard takes it: any
+ * such kind is one (platform-node does not depend on `@fibervisor/durable`; the option is checked
+ * at run time).
+ *
+ * @since 1.0.0
+ * @category models
+ */
+export interface DurableKind {
+  readonly name: string
 }
 
 /**
@@ -200,7 +222,16 @@ export const make = (
     if (internal.isInvalid(config)) return yield* new InvalidHealthServerOptions(config)
     const supervisor = yield* Supervisor.Supervisor
     const offload = yield* Effect.serviceOption(Offload.Offload)
-    return yield* internal.start(config, supervisor, offload).pipe(
+    const kinds = config.dashboard?.durable ?? []
+    const durable = kinds.length === 0 ? undefined : yield* durableSource(kinds)
+    if (kinds.length > 0 && durable === undefined) {
+      return yield* new InvalidHealthServerOptions({
+        field: "dashboard.durable",
+        reason:
+          "needs the DurableOffload service in the context (provide a DurableOffload layer of @fibervisor/durable below the health server)"
+      })
+    }
+    return yield* internal.start(config, supervisor, offload, durable).pipe(
       Effect.mapError(
         (error) =>
           new HealthServerError({

@@ -61,13 +61,16 @@ export const start = (
     readonly offload?: Offload.OffloadConfig
     /** An `Offload` layer of its own (instead of `Offload.layer(offload)`). */
     readonly offloadLayer?: Layer.Layer<Offload.Offload>
+    /** More services below the health server (a `DurableOffload` layer, for `dashboard.durable`). */
+    readonly services?: Layer.Layer<any>
     readonly health?: Omit<HealthServer.HealthServerOptions, "port" | "dashboard">
   } = {}
 ): Effect.Effect<Started, never, import("effect/Scope").Scope> =>
   Effect.gen(function* () {
     const base = Supervisor.layer({ name, ...more.supervisor })
     const offload = more.offloadLayer ?? (more.offload === undefined ? undefined : Offload.layer(more.offload))
-    const services = offload === undefined ? base : Layer.merge(base, offload)
+    const withOffload = offload === undefined ? base : Layer.merge(base, offload)
+    const services = more.services === undefined ? withOffload : Layer.merge(withOffload, more.services)
     const context = yield* Layer.build(
       HealthServer.layer({ port: 0, host: "127.0.0.1", ...more.health, dashboard: { port: 0, ...dashboard } }).pipe(
         Layer.provideMerge(services)

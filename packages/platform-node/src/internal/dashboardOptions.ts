@@ -13,6 +13,7 @@
  *
  * @internal
  */
+import { type DurableKind, isDurableKind } from "./dashboardDurable.js"
 import { describe } from "./describe.js"
 
 /** The dashboard's options with their defaults applied. */
@@ -24,6 +25,8 @@ export interface DashboardConfig {
   /** `undefined`: the default list, built once the port is known (see `hostAllowList`). */
   readonly allowedHosts: ReadonlyArray<string> | undefined
   readonly showPayloads: boolean
+  /** The durable kinds the page shows (`GET /api/durable`); empty: none. */
+  readonly durable: ReadonlyArray<DurableKind>
 }
 
 /** A field that cannot be used, and why. */
@@ -38,7 +41,7 @@ export const defaultHost = "127.0.0.1"
 /** A shorter token could be guessed; 16 characters of a random token are 96 bits or more. */
 export const minTokenLength = 16
 
-const knownKeys: ReadonlySet<string> = new Set(["port", "host", "token", "allowedHosts", "showPayloads"])
+const knownKeys: ReadonlySet<string> = new Set(["port", "host", "token", "allowedHosts", "showPayloads", "durable"])
 
 /** Names other servers use for these options. */
 const aliases: Readonly<Record<string, string>> = {
@@ -98,13 +101,13 @@ export const resolveDashboard = (options: unknown, probePort: number): Dashboard
   if (typeof options !== "object" || options === null || Array.isArray(options)) {
     return {
       field: "dashboard",
-      reason: `must be an object { port, host?, token?, allowedHosts?, showPayloads? }, got ${describe(options)}`
+      reason: `must be an object { port, host?, token?, allowedHosts?, showPayloads?, durable? }, got ${describe(options)}`
     }
   }
   for (const key in options) {
     if (!knownKeys.has(key)) return { field: `dashboard.${key}`, reason: unknownKeyReason(key) }
   }
-  const { allowedHosts, host, port, showPayloads, token } = options as Record<string, unknown>
+  const { allowedHosts, durable, host, port, showPayloads, token } = options as Record<string, unknown>
   if (typeof port !== "number" || !Number.isInteger(port) || port < 0 || port > 65535) {
     return {
       field: "dashboard.port",
@@ -166,13 +169,42 @@ export const resolveDashboard = (options: unknown, probePort: number): Dashboard
   if (showPayloads !== undefined && typeof showPayloads !== "boolean") {
     return { field: "dashboard.showPayloads", reason: `must be a boolean, got ${describe(showPayloads)}` }
   }
+  const kinds = durableKinds(durable)
+  if ("field" in kinds) return kinds
   return {
     port,
     host: host ?? defaultHost,
     token,
     allowedHosts: hosts,
-    showPayloads: showPayloads ?? false
+    showPayloads: showPayloads ?? false,
+    durable: kinds.kinds
   }
+}
+
+/** Checks `dashboard.durable`: kinds made by `DurableOffload.kind`, each name once. */
+const durableKinds = (durable: unknown): { readonly kinds: ReadonlyArray<DurableKind> } | Invalid => {
+  if (durable === undefined) return { kinds: [] }
+  if (!Array.isArray(durable)) {
+    return {
+      field: "dashboard.durable",
+      reason: `must be an array of durable kinds (DurableOffload.kind(…)), got ${describe(durable)}`
+    }
+  }
+  const names = new Set<string>()
+  for (let i = 0; i < durable.length; i++) {
+    const kind: unknown = durable[i]
+    if (!isDurableKind(kind)) {
+      return {
+        field: `dashboard.durable[${i}]`,
+        reason: `must be a durable kind (DurableOffload.kind(…) of @fibervisor/durable), got ${describe(kind)}`
+      }
+    }
+    if (names.has(kind.name)) {
+      return { field: `dashboard.durable[${i}]`, reason: `names kind ${JSON.stringify(kind.name)} a second time` }
+    }
+    names.add(kind.name)
+  }
+  return { kinds: durable as ReadonlyArray<DurableKind> }
 }
 
 export const isInvalid = (resolved: DashboardConfig | Invalid): resolved is Invalid => "field" in resolved

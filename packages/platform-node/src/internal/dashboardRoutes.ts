@@ -1,7 +1,7 @@
 /**
  * The dashboard's routes: the page (`GET /`, `/assets/app.js`, `/assets/app.css`), the tree and
- * offload snapshot (`GET /api/snapshot`), the live events (`GET /api/events`) and the operator's
- * actions (`POST /api/actions`).
+ * offload snapshot (`GET /api/snapshot`), the live events (`GET /api/events`), the durable jobs
+ * (`GET /api/durable`, dashboardDurable.ts) and the operator's actions (`POST /api/actions`).
  *
  * Owns: the HTTP app of the dashboard's listener. Data flow: every request → Host allow-list
  * (421) → router → route → security headers on the response. `/api/snapshot` reads
@@ -30,6 +30,7 @@ import * as Stream from "effect/Stream"
 import type { Assets } from "./dashboardAssets.js"
 import { shell } from "./dashboardAssets.js"
 import * as events from "./dashboardEvents.js"
+import * as durable from "./dashboardDurable.js"
 import type { DashboardConfig } from "./dashboardOptions.js"
 import * as payloads from "./dashboardPayloads.js"
 import * as security from "./dashboardSecurity.js"
@@ -38,6 +39,8 @@ import * as security from "./dashboardSecurity.js"
 export interface Dependencies {
   readonly supervisor: Supervisor.Supervisor
   readonly offload: Option.Option<Offload.Offload>
+  /** `undefined` when `dashboard.durable` names no kind. */
+  readonly durable: durable.DurableSource | undefined
   readonly config: DashboardConfig
   /** The Host header values answered (lower-case). */
   readonly allowedHosts: ReadonlySet<string>
@@ -94,8 +97,19 @@ const snapshot = (deps: Dependencies) =>
       tree: SupervisorTree.encode(show ? tree : payloads.hideTree(tree)),
       offload: offload === null || show ? offload : payloads.hideOffload(offload),
       actions: deps.config.token !== undefined,
-      payloads: show
+      payloads: show,
+      durable: deps.durable !== undefined
     })
+  })
+
+// ---- /api/durable ----
+
+/** Per durable kind of the options: its jobs per status and latest dead letters (404 without any). */
+const durableJobs = (deps: Dependencies) =>
+  Effect.gen(function* () {
+    if (deps.durable === undefined) return refusal(404, "no durable kind is shown (see the dashboard's durable option)")
+    const kinds = yield* durable.view(deps.durable, deps.config.showPayloads)
+    return json({ now: yield* Clock.currentTimeMillis, kinds, payloads: deps.config.showPayloads })
   })
 
 // ---- /api/events ----
@@ -168,11 +182,15 @@ const remoteOf = (request: HttpServerRequest.HttpServerRequest): string => {
 type Body =
   | { readonly action: "cancel" | "remove" | "restart"; readonly path: string }
   | { readonly action: "retry"; readonly kind: string; readonly id: string }
+  | { readonly action: "durable-retry"; readonly kind: string; readonly key: string | undefined }
 
 type Invalid = { readonly invalid: string; readonly action: string; readonly path: string }
 
 /** Where the audit of a retry points: the offload kind and the failure's id. */
 const retryPath = (kind: string, id: string): string => `offload:${kind}#${id}`
+
+/** Where the audit of a durable retry points: the durable kind and the key (`*`: every dead letter). */
+const durablePath = (kind: string, key: string | undefined): string => `durable:${kind}#${key ?? "*"}`
 
 /**
  * The request body, checked: an object with exactly `action` and `path` (a task's action), or
@@ -191,6 +209,7 @@ const parseBody = (text: string): Body | Invalid => {
   const record = value as Record<string, unknown>
   const action = typeof record.action === "string" ? record.action : ""
   if (action === "retry") return parseRetry(record)
+  if (action === "durable-retry") return parseDurableRetry(record)
   const path = typeof record.path === "string" ? record.path : ""
   const invalid = (reason: string) => ({ invalid: reason, action, path })
   for (const key of Object.keys(record)) {
@@ -199,7 +218,7 @@ const parseBody = (text: string): Body | Invalid => {
   }
   if (record.action === undefined) return invalid("action is missing")
   if (action !== "cancel" && action !== "remove" && action !== "restart") {
-    return invalid('action must be "cancel", "remove", "restart" or "retry"')
+    return invalid('action must be "cancel", "remove", "restart", "retry" or "durable-retry"')
   }
   if (record.path === undefined) return invalid("path is missing")
   if (path === "") return invalid("path must be a non-empty string (a task's full path, e.g. root/app/worker)")
@@ -219,6 +238,68 @@ const parseRetry = (record: Record<string, unknown>): Body | Invalid => {
   if (id === "") return invalid("id must be a non-empty string (a recent failure's id)")
   return { action: "retry", kind, id }
 }
+
+/** A durable retry's body: `action` and `kind`, and `key` (one dead letter) or not (all of the kind). */
+const parseDurableRetry = (record: Record<string, unknown>): Body | Invalid => {
+  const kind = typeof record.kind === "string" ? record.kind : ""
+  const key = typeof record.key === "string" ? record.key : undefined
+  const invalid = (reason: string) => ({ invalid: reason, action: "durable-retry", path: durablePath(kind, key) })
+  for (const name of Object.keys(record)) {
+    if (name !== "action" && name !== "kind" && name !== "key")
+      return invalid(`unknown key "${name.slice(0, 64)}" (a durable retry has action, kind and key)`)
+  }
+  if (kind === "") return invalid("kind must be a non-empty string (a durable kind)")
+  if (record.key !== undefined && (key === undefined || key === "")) {
+    return invalid(
+      "key must be a non-empty string (a dead letter's key), or left out for every dead letter of the kind"
+    )
+  }
+  return { action: "durable-retry", kind, key }
+}
+
+/** Puts dead letters of a durable kind back to `pending`, audits it, and answers. */
+const durableRetry = (
+  deps: Dependencies,
+  body: { readonly kind: string; readonly key: string | undefined },
+  remote: string
+): Effect.Effect<HttpServerResponse.HttpServerResponse> =>
+  Effect.gen(function* () {
+    const path = durablePath(body.kind, body.key)
+    const audit = (acted: Supervisor.OperatorResult) =>
+      deps.supervisor.operatorAction({ action: "durable-retry", path, remote, source: "dashboard", acted })
+    const kindText = JSON.stringify(body.kind.slice(0, 256))
+    const result: durable.RetryResult =
+      deps.durable === undefined ? { _tag: "UnknownKind" } : yield* durable.retry(deps.durable, body.kind, body.key)
+    switch (result._tag) {
+      case "UnknownKind":
+        yield* audit({ outcome: "not-found", reason: "no such durable kind on the dashboard" })
+        return refusal(404, `no durable kind ${kindText} is shown (see the dashboard's durable option)`)
+      case "StoreFailed": {
+        const reason = `the durable store could not answer: ${result.reason}`
+        yield* audit({ outcome: "declined", reason })
+        return refusal(503, reason)
+      }
+      case "Retried": {
+        if (result.count === 0) {
+          const what =
+            body.key === undefined
+              ? "no dead letter"
+              : `no dead letter with key ${JSON.stringify(body.key.slice(0, 256))}`
+          yield* audit({ outcome: "not-found", reason: "no such dead letter" })
+          return refusal(404, `${what} of durable kind ${kindText}`)
+        }
+        yield* audit({ outcome: "done" })
+        return json({
+          ok: true,
+          action: "durable-retry",
+          kind: body.kind,
+          ...(body.key === undefined ? {} : { key: body.key }),
+          retried: result.count,
+          done: true
+        })
+      }
+    }
+  })
 
 /** What the dashboard says of a retry that was not admitted. */
 const retryDeclined: Record<Exclude<Offload.OffloadOutcome, "spawned">, string> = {
@@ -303,6 +384,7 @@ const actions = (deps: Dependencies) =>
     const body = parseBody(text.success)
     if ("invalid" in body) return yield* refuse(400, body.invalid, body)
     if (body.action === "retry") return yield* retry(deps, body, remote)
+    if (body.action === "durable-retry") return yield* durableRetry(deps, body, remote)
     const result = yield* deps.supervisor.operatorAction({ ...body, remote, source: "dashboard" })
     switch (result.outcome) {
       case "done":
@@ -326,6 +408,7 @@ export const routes = (deps: Dependencies) =>
     HttpRouter.route("GET", "/assets/app.css", asset(deps.assets, "css")),
     HttpRouter.route("GET", "/api/snapshot", snapshot(deps)),
     HttpRouter.route("GET", "/api/events", eventStream(deps)),
+    HttpRouter.route("GET", "/api/durable", durableJobs(deps)),
     HttpRouter.route("POST", "/api/actions", actions(deps))
   ] as const
 

@@ -20,6 +20,7 @@ import type * as HttpServerError from "effect/http/HttpServerError"
 import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as assets from "./dashboardAssets.js"
+import type { DurableSource } from "./dashboardDurable.js"
 import * as events from "./dashboardEvents.js"
 import { type DashboardConfig, hostAllowList, hostHeaderName } from "./dashboardOptions.js"
 import * as routes from "./dashboardRoutes.js"
@@ -51,6 +52,7 @@ export const start = (
   config: DashboardConfig,
   supervisor: Supervisor.Supervisor,
   offload: Option.Option<Offload.Offload>,
+  durable: DurableSource | undefined,
   scope: Scope.Scope
 ): Effect.Effect<RunningDashboard, HttpServerError.ServeError> =>
   Effect.gen(function* () {
@@ -72,6 +74,7 @@ export const start = (
     const app = yield* routes.app({
       supervisor,
       offload,
+      durable,
       config,
       get allowedHosts() {
         return allowedHosts

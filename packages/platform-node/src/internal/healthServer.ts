@@ -18,6 +18,7 @@ import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
+import type { DurableSource } from "./dashboardDurable.js"
 import * as dashboardOptions from "./dashboardOptions.js"
 import * as dashboard from "./dashboardServer.js"
 import { describe } from "./describe.js"
@@ -130,7 +131,8 @@ export interface StartError {
 export const start = (
   config: Config,
   supervisor: Supervisor.Supervisor,
-  offload: Option.Option<Offload.Offload>
+  offload: Option.Option<Offload.Offload>,
+  durable: DurableSource | undefined
 ): Effect.Effect<Running, StartError, Scope.Scope> =>
   Effect.gen(function* () {
     // A sequential child scope, so the release order below holds whatever the caller's scope does.
@@ -154,7 +156,7 @@ export const start = (
     const board =
       config.dashboard === undefined
         ? undefined
-        : yield* dashboard.start(config.dashboard, supervisor, offload, scope).pipe(
+        : yield* dashboard.start(config.dashboard, supervisor, offload, durable, scope).pipe(
             Effect.mapError((error) => ({
               host: config.dashboard!.host,
               port: config.dashboard!.port,
