@@ -14,7 +14,15 @@
  */
 import { batch, signal } from "@preact/signals"
 import { type Message, parseMessages } from "./sse.js"
-import { apply, fromTree, type Model, type OffloadKind, type Snapshot, type WireEvent } from "./model.js"
+import {
+  apply,
+  type DurableKind,
+  fromTree,
+  type Model,
+  type OffloadKind,
+  type Snapshot,
+  type WireEvent
+} from "./model.js"
 
 /** One entry of the event log. */
 export interface LogEntry {
@@ -38,6 +46,10 @@ export const model = signal<Model | undefined>(undefined)
 /** Bumped (at most every 100 ms) when the model changed. */
 export const revision = signal(0)
 export const offload = signal<ReadonlyArray<OffloadKind> | null>(null)
+/** The durable kinds (`GET /api/durable`), or `null` when the server shows none. */
+export const durable = signal<ReadonlyArray<DurableKind> | null>(null)
+/** Why the last `GET /api/durable` failed, if it did. */
+export const durableError = signal<string | undefined>(undefined)
 /** Whether the server accepts actions (it has a token configured). */
 export const actionsEnabled = signal(false)
 /** Whether the server shows payloads (failure reasons); else they read `[hidden]`. */
@@ -135,6 +147,8 @@ const refresh = (): Promise<void> => {
       batch(() => {
         model.value = next
         offload.value = snapshot.offload?.kinds ?? null
+        durableShown = snapshot.durable === true
+        if (!durableShown) durable.value = null
         actionsEnabled.value = snapshot.actions
         payloadsShown.value = snapshot.payloads !== false
         serverNow.value = Date.now() + offset
@@ -163,6 +177,35 @@ const refreshSoon = () => {
     refreshTimer = undefined
     void refresh()
   }, wait)
+}
+
+// ---- durable jobs ----
+
+/** Whether the server shows durable jobs (the last snapshot said so). */
+let durableShown = false
+let lastDurableAt = 0
+let durableFetching: Promise<void> | undefined
+
+/** Fetches `GET /api/durable` (the store is read on each request: every 5 s at most, and after a retry). */
+const refreshDurable = (): Promise<void> => {
+  if (durableFetching !== undefined) return durableFetching
+  durableFetching = (async () => {
+    try {
+      const response = await fetch("/api/durable", { cache: "no-store", headers: { accept: "application/json" } })
+      if (!response.ok) throw new Error(`GET /api/durable answered ${response.status}`)
+      const body = (await response.json()) as { readonly kinds: ReadonlyArray<DurableKind> }
+      batch(() => {
+        durable.value = body.kinds
+        durableError.value = undefined
+      })
+    } catch (error) {
+      durableError.value = String(error instanceof Error ? error.message : error)
+    } finally {
+      lastDurableAt = Date.now()
+      durableFetching = undefined
+    }
+  })()
+  return durableFetching
 }
 
 // ---- the event stream ----
@@ -337,6 +380,49 @@ export const postRetry = async (kind: string, id: string): Promise<RetryResult> 
   }
 }
 
+/** What the server said of a retry of durable dead letters. */
+export interface DurableRetryResult {
+  readonly kind: string
+  /** `undefined`: every dead letter of the kind. */
+  readonly key: string | undefined
+  readonly status: number
+  readonly ok: boolean
+  readonly message: string
+}
+
+/** `POST /api/actions` with `{ action: "durable-retry", kind, key? }` and the token (when one was typed). */
+export const postDurableRetry = async (kind: string, key: string | undefined): Promise<DurableRetryResult> => {
+  const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" }
+  if (token.value !== "") headers.authorization = `Bearer ${token.value}`
+  try {
+    const response = await fetch("/api/actions", {
+      method: "POST",
+      headers,
+      body: JSON.stringify(
+        key === undefined ? { action: "durable-retry", kind } : { action: "durable-retry", kind, key }
+      ),
+      cache: "no-store"
+    })
+    const text = await response.text()
+    let message = text
+    try {
+      const body = JSON.parse(text) as { error?: unknown; retried?: unknown }
+      message =
+        typeof body.error === "string"
+          ? body.error
+          : typeof body.retried === "number"
+            ? `${body.retried} back to pending`
+            : text
+    } catch {
+      // not JSON: the text as it is
+    }
+    if (response.ok) void refreshDurable()
+    return { kind, key, status: response.status, ok: response.ok, message }
+  } catch (error) {
+    return { kind, key, status: 0, ok: false, message: String(error instanceof Error ? error.message : error) }
+  }
+}
+
 // ---- start ----
 
 /** Starts everything: the first snapshot, the stream after it, the clock and the periodic refresh. */
@@ -350,6 +436,8 @@ export const start = async (): Promise<void> => {
     if (document.visibilityState === "hidden") return
     const every = Math.max(offload.value === null ? 5000 : 2000, minimumGap())
     if (Date.now() - lastRefreshAt >= every) void refresh()
+    // Durable jobs live in a database, not in the events: read every 5 s.
+    if (durableShown && Date.now() - lastDurableAt >= 5000) void refreshDurable()
   }, 1000)
   while (model.value === undefined) {
     await refresh()
@@ -357,4 +445,5 @@ export const start = async (): Promise<void> => {
   }
   lastSeq = modelSeq
   reconnect(0)
+  if (durableShown) void refreshDurable()
 }

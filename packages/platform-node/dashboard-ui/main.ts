@@ -6,6 +6,7 @@
 import { html } from "htm/preact"
 import { render } from "preact"
 import { Details } from "./details.js"
+import { Durable } from "./durable.js"
 import { Events } from "./events.js"
 import { countStates } from "./model.js"
 import { Offload } from "./offload.js"
@@ -90,6 +91,7 @@ const App = () =>
         <${Details} />
       </div>
       <${Offload} />
+      <${Durable} />
       <${Events} />
     </main>`
 

@@ -42,6 +42,32 @@ export interface Snapshot {
   readonly actions: boolean
   /** Whether payloads (failure reasons) are shown; else they read `[hidden]`. */
   readonly payloads?: boolean
+  /** Whether the server shows durable jobs (`GET /api/durable`: the `dashboard.durable` option). */
+  readonly durable?: boolean
+}
+
+/** A dead letter of a durable kind, as `GET /api/durable` shows it. */
+export interface DeadLetter {
+  readonly key: string
+  readonly attempts: number
+  readonly maxAttempts: number
+  /** Why its last attempt failed (`[hidden]` unless the server shows payloads). */
+  readonly lastError: string | null
+  readonly finishedAt: number | null
+}
+
+/** One durable kind, as `GET /api/durable` shows it: its jobs per status and dead letters, or its store's error. */
+export interface DurableKind {
+  readonly kind: string
+  readonly counts?: {
+    readonly pending: number
+    readonly running: number
+    readonly completed: number
+    readonly failed: number
+    readonly cancelled: number
+  }
+  readonly deadLetters?: ReadonlyArray<DeadLetter>
+  readonly error?: string
 }
 
 // "standby": a cluster singleton on a replica that does not own it (@fibervisor/cluster).

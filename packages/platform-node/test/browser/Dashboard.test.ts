@@ -26,8 +26,9 @@ import {
   TaskContext,
   TaskError
 } from "@fibervisor/core"
+import { DurableOffload } from "@fibervisor/durable"
 import { HealthServer } from "@fibervisor/platform-node"
-import { Effect, Exit, Scope, Stream } from "effect"
+import { Context, Effect, Exit, Layer, Schema, Scope, Stream } from "effect"
 import type { Page } from "playwright-core"
 import {
   artifacts,
@@ -41,6 +42,21 @@ import {
 } from "./chromium.js"
 
 const TOKEN = "test-token-0123456789abcdef"
+
+/** A durable kind whose handler fails each job's first run (one attempt: a dead letter), then succeeds. */
+const mailRuns = new Map<string, number>()
+const Mail = DurableOffload.kind("mail", {
+  payload: Schema.Struct({ to: Schema.String }),
+  key: (p) => p.to,
+  maxAttempts: 1
+})
+const mailHandler = Mail.handle((payload) =>
+  Effect.suspend(() => {
+    const n = (mailRuns.get(payload.to) ?? 0) + 1
+    mailRuns.set(payload.to, n)
+    return n === 1 ? Effect.fail(`mailbox of ${payload.to} is full`) : Effect.void
+  })
+)
 const BULK = 2000
 
 if (chromiumMissing) {
@@ -196,6 +212,13 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
           eventBuffer: 8192,
           defaults: { logFailures: "debug" }
         })
+        const durableContext = yield* Layer.build(
+          Layer.provideMerge(
+            DurableOffload.workers([mailHandler], { pollInterval: "50 millis", grace: 0 }),
+            DurableOffload.layerMemory
+          )
+        )
+        const durable = Context.get(durableContext, DurableOffload.DurableOffload)
         const events = yield* supervisor.subscribe
         yield* Effect.forkIn(
           Stream.runForEach(events, (event) => Effect.sync(() => seen.push(event))),
@@ -205,11 +228,20 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
           port: 0,
           host: "127.0.0.1",
           shutdownSupervisorFirst: true,
-          dashboard: { port: 0, token: TOKEN, allowedHosts: [`127.0.0.1:${proxy.port}`], showPayloads: true }
+          dashboard: {
+            port: 0,
+            token: TOKEN,
+            allowedHosts: [`127.0.0.1:${proxy.port}`],
+            showPayloads: true,
+            durable: [Mail]
+          }
         }).pipe(
           Effect.provideService(Supervisor.Supervisor, supervisor),
-          Effect.provideService(Offload.Offload, offload)
+          Effect.provideService(Offload.Offload, offload),
+          Effect.provideService(DurableOffload.DurableOffload, durable)
         )
+        yield* durable.enqueue(Mail, { to: "ana@example.com" })
+        yield* durable.enqueue(Mail, { to: "bo@example.com" })
         yield* supervisor.addAll([
           Supervisor.task(
             "app",
@@ -612,6 +644,27 @@ describe.skipIf(chromiumMissing)("dashboard in Chromium", { timeout: 60_000 }, (
     expect(background).toBe("rgb(15, 18, 22)")
     await page.screenshot({ path: join(artifacts, "dashboard-dark.png"), fullPage: true })
     await page.emulateMedia({ colorScheme: "light" })
+  })
+
+  it("shows durable jobs and their dead letters; a retry puts one back to pending, and it completes", async () => {
+    const mail = page.locator('.durable tr[data-durable-kind="mail"]')
+    await mail.waitFor()
+    const count = (i: number) => mail.locator("td.num").nth(i).textContent()
+    // pending, running, completed, dead letters, cancelled
+    await eventually("two dead letters", async () => ((await count(3)) === "2" ? true : undefined))
+    expect(await mail.locator("td.recent li").count()).toBe(2)
+    expect(await mail.locator("td.recent").textContent()).toContain("mailbox of ana@example.com is full")
+    const retry = mail.locator("button[data-durable-retry='ana@example.com']")
+    await retry.focus()
+    await page.keyboard.press("Enter")
+    await expect
+      .poll(() => page.locator(".durable .result").textContent())
+      .toMatch(/retry mail ana@example\.com: accepted \(200\): 1 back to pending/)
+    await eventually("the retried job completed", async () => ((await count(2)) === "1" ? true : undefined))
+    expect(await count(3)).toBe("1")
+    expect(await mail.locator("td.recent li").count()).toBe(1)
+    expect(await mail.locator("button[data-durable-retry='*']").textContent()).toContain("retry all")
+    expect(mailRuns.get("ana@example.com")).toBe(2)
   })
 
   it("had no CSP violation, no console error or warning, no uncaught exception, never froze", async () => {
