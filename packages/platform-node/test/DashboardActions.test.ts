@@ -273,8 +273,8 @@ describe("Dashboard: POST /api/actions", () => {
         [{ action: "remove", path: solo, force: true }, 'unknown key "force" (the body has action and path)'],
         [{ action: "remove", path: solo, __proto__x: 1 }, 'unknown key "__proto__x" (the body has action and path)'],
         [{ path: solo }, "action is missing"],
-        [{ action: "explode", path: solo }, 'action must be "cancel", "remove", "restart" or "retry"'],
-        [{ action: 1, path: solo }, 'action must be "cancel", "remove", "restart" or "retry"'],
+        [{ action: "explode", path: solo }, 'action must be "cancel", "remove", "restart", "retry" or "durable-retry"'],
+        [{ action: 1, path: solo }, 'action must be "cancel", "remove", "restart", "retry" or "durable-retry"'],
         [{ action: "remove" }, "path is missing"],
         [{ action: "remove", path: "" }, "path must be a non-empty string (a task's full path, e.g. root/app/worker)"],
         [{ action: "remove", path: 7 }, "path must be a non-empty string (a task's full path, e.g. root/app/worker)"]

@@ -30,18 +30,18 @@ const token = "a-long-enough-token"
 
 describe("Dashboard options: refused by field", () => {
   const cases: ReadonlyArray<readonly [string, unknown, string, string]> = [
-    ["null", null, "dashboard", "must be an object { port, host?, token?, allowedHosts?, showPayloads? }, got null"],
+    ["null", null, "dashboard", "must be an object { port, host?, token?, allowedHosts?, showPayloads?, durable? }, got null"],
     [
       "a number",
       8080,
       "dashboard",
-      "must be an object { port, host?, token?, allowedHosts?, showPayloads? }, got 8080"
+      "must be an object { port, host?, token?, allowedHosts?, showPayloads?, durable? }, got 8080"
     ],
     [
       "an array",
       [],
       "dashboard",
-      "must be an object { port, host?, token?, allowedHosts?, showPayloads? }, got an array"
+      "must be an object { port, host?, token?, allowedHosts?, showPayloads?, durable? }, got an array"
     ],
     ["an unknown key", { port: 0, colour: "dark" }, "dashboard.colour", "is not a known option (misspelt?)"],
     [
@@ -192,7 +192,8 @@ describe("Dashboard options: defaults and the Host allow-list", () => {
       host: "127.0.0.1",
       token: undefined,
       allowedHosts: undefined,
-      showPayloads: false
+      showPayloads: false,
+      durable: []
     })
   })
 

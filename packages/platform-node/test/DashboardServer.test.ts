@@ -252,7 +252,8 @@ describe("Dashboard: /api/snapshot", () => {
         tree: SupervisorTree.encode(expected.tree),
         offload: null,
         actions: false,
-        payloads: false
+        payloads: false,
+        durable: false
       })
       expect(body.seq).toBeGreaterThan(0)
       expect(body.tree.tasks[0].supervisor.tasks[0]).toMatchObject({
