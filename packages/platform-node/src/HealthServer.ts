@@ -206,7 +206,8 @@ export class HealthServerError extends Schema.TaggedError<HealthServerError>(
 
 /**
  * Starts a health server in the current scope, reporting on the `Supervisor` in the context (and,
- * on the dashboard, on the `Offload` service when the context has one). The options are checked
+ * on the dashboard, on the `Offload` service when the context has one, and on the durable kinds of
+ * `dashboard.durable` through the `DurableOffload` service, which must then be in the context). The options are checked
  * first (`InvalidHealthServerOptions` names the field; an unknown key, e.g. `hostname` for `host`,
  * is refused by name). On release it shuts the supervisor down first (see
  * `shutdownSupervisorFirst`), ends open event streams, then closes the listeners.
