@@ -193,8 +193,9 @@ const retryPath = (kind: string, id: string): string => `offload:${kind}#${id}`
 const durablePath = (kind: string, key: string | undefined): string => `durable:${kind}#${key ?? "*"}`
 
 /**
- * The request body, checked: an object with exactly `action` and `path` (a task's action), or
- * `action: "retry"`, `kind` and `id` (a recent failure of offloaded work); else why not.
+ * The request body, checked: an object with exactly `action` and `path` (a task's action),
+ * `action: "retry"`, `kind` and `id` (a recent failure of offloaded work), or `action:
+ * "durable-retry"`, `kind` and an optional `key` (dead letters of durable work); else why not.
  */
 const parseBody = (text: string): Body | Invalid => {
   let value: unknown
