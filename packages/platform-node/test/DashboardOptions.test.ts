@@ -30,7 +30,12 @@ const token = "a-long-enough-token"
 
 describe("Dashboard options: refused by field", () => {
   const cases: ReadonlyArray<readonly [string, unknown, string, string]> = [
-    ["null", null, "dashboard", "must be an object { port, host?, token?, allowedHosts?, showPayloads?, durable? }, got null"],
+    [
+      "null",
+      null,
+      "dashboard",
+      "must be an object { port, host?, token?, allowedHosts?, showPayloads?, durable? }, got null"
+    ],
     [
       "a number",
       8080,
