@@ -307,38 +307,62 @@ export interface ActionResult {
   readonly message: string
 }
 
-/** `POST /api/actions` with the token (when one was typed); resolves with the server's answer. */
-export const postAction = async (action: Action, path: string): Promise<ActionResult> => {
+/** What the server answered an action: the status, and the message the page shows for it. */
+interface Answer {
+  readonly status: number
+  readonly ok: boolean
+  readonly message: string
+}
+
+/**
+ * `POST /api/actions` with `body` and the token (when one was typed). `describe` words a JSON
+ * answer without an `error`; an answer that is not JSON is shown as it is, a network error as
+ * status 0. `then` runs after an accepted action (the page refetches what it changed).
+ */
+const post = async (
+  body: Record<string, string>,
+  describe: (
+    answer: { readonly done?: unknown; readonly reason?: unknown; readonly retried?: unknown },
+    ok: boolean,
+    text: string
+  ) => string,
+  then: () => void
+): Promise<Answer> => {
   const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" }
   if (token.value !== "") headers.authorization = `Bearer ${token.value}`
   try {
     const response = await fetch("/api/actions", {
       method: "POST",
       headers,
-      body: JSON.stringify({ action, path }),
+      body: JSON.stringify(body),
       cache: "no-store"
     })
     const text = await response.text()
     let message = text
     try {
-      const body = JSON.parse(text) as { error?: unknown; done?: unknown }
-      message =
-        typeof body.error === "string"
-          ? body.error
-          : response.ok
-            ? body.done === false
-              ? "declined by the supervisor (a stop already under way?)"
-              : "done"
-            : text
+      const answer = JSON.parse(text) as { error?: unknown; done?: unknown; reason?: unknown; retried?: unknown }
+      message = typeof answer.error === "string" ? answer.error : describe(answer, response.ok, text)
     } catch {
       // not JSON: the text as it is
     }
-    if (response.ok) refreshSoon()
-    return { action, path, status: response.status, ok: response.ok, message }
+    if (response.ok) then()
+    return { status: response.status, ok: response.ok, message }
   } catch (error) {
-    return { action, path, status: 0, ok: false, message: String(error instanceof Error ? error.message : error) }
+    return { status: 0, ok: false, message: String(error instanceof Error ? error.message : error) }
   }
 }
+
+/** `POST /api/actions` with the token (when one was typed); resolves with the server's answer. */
+export const postAction = async (action: Action, path: string): Promise<ActionResult> => ({
+  action,
+  path,
+  ...(await post(
+    { action, path },
+    (answer, ok, text) =>
+      ok ? (answer.done === false ? "declined by the supervisor (a stop already under way?)" : "done") : text,
+    refreshSoon
+  ))
+})
 
 /** What the server said of a retry of a recent offload failure. */
 export interface RetryResult {
@@ -350,35 +374,16 @@ export interface RetryResult {
 }
 
 /** `POST /api/actions` with `{ action: "retry", kind, id }` and the token (when one was typed). */
-export const postRetry = async (kind: string, id: string): Promise<RetryResult> => {
-  const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" }
-  if (token.value !== "") headers.authorization = `Bearer ${token.value}`
-  try {
-    const response = await fetch("/api/actions", {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ action: "retry", kind, id }),
-      cache: "no-store"
-    })
-    const text = await response.text()
-    let message = text
-    try {
-      const body = JSON.parse(text) as { error?: unknown; reason?: unknown; done?: unknown }
-      message =
-        typeof body.error === "string"
-          ? body.error
-          : body.done === false && typeof body.reason === "string"
-            ? `not retried: ${body.reason}`
-            : "retried"
-    } catch {
-      // not JSON: the text as it is
-    }
-    if (response.ok) refreshSoon()
-    return { kind, id, status: response.status, ok: response.ok, message }
-  } catch (error) {
-    return { kind, id, status: 0, ok: false, message: String(error instanceof Error ? error.message : error) }
-  }
-}
+export const postRetry = async (kind: string, id: string): Promise<RetryResult> => ({
+  kind,
+  id,
+  ...(await post(
+    { action: "retry", kind, id },
+    (answer) =>
+      answer.done === false && typeof answer.reason === "string" ? `not retried: ${answer.reason}` : "retried",
+    refreshSoon
+  ))
+})
 
 /** What the server said of a retry of durable dead letters. */
 export interface DurableRetryResult {
@@ -391,37 +396,15 @@ export interface DurableRetryResult {
 }
 
 /** `POST /api/actions` with `{ action: "durable-retry", kind, key? }` and the token (when one was typed). */
-export const postDurableRetry = async (kind: string, key: string | undefined): Promise<DurableRetryResult> => {
-  const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json" }
-  if (token.value !== "") headers.authorization = `Bearer ${token.value}`
-  try {
-    const response = await fetch("/api/actions", {
-      method: "POST",
-      headers,
-      body: JSON.stringify(
-        key === undefined ? { action: "durable-retry", kind } : { action: "durable-retry", kind, key }
-      ),
-      cache: "no-store"
-    })
-    const text = await response.text()
-    let message = text
-    try {
-      const body = JSON.parse(text) as { error?: unknown; retried?: unknown }
-      message =
-        typeof body.error === "string"
-          ? body.error
-          : typeof body.retried === "number"
-            ? `${body.retried} back to pending`
-            : text
-    } catch {
-      // not JSON: the text as it is
-    }
-    if (response.ok) void refreshDurable()
-    return { kind, key, status: response.status, ok: response.ok, message }
-  } catch (error) {
-    return { kind, key, status: 0, ok: false, message: String(error instanceof Error ? error.message : error) }
-  }
-}
+export const postDurableRetry = async (kind: string, key: string | undefined): Promise<DurableRetryResult> => ({
+  kind,
+  key,
+  ...(await post(
+    key === undefined ? { action: "durable-retry", kind } : { action: "durable-retry", kind, key },
+    (answer, _ok, text) => (typeof answer.retried === "number" ? `${answer.retried} back to pending` : text),
+    () => void refreshDurable()
+  ))
+})
 
 // ---- start ----
 

@@ -6,22 +6,11 @@
  * supervisor's bus as `OperatorActionRequested` with its outcome and the client's address.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Option, Queue, Stream } from "effect"
-import { Supervisor, SupervisorEvent, Task } from "@fibervisor/core"
-import { act, jsonOf, send, start, type Started, token, uniqueRoot, until } from "./dashboardHelpers.js"
+import { Deferred, Effect, Option } from "effect"
+import { Supervisor, Task } from "@fibervisor/core"
+import { act, audits, jsonOf, send, start, type Started, token, uniqueRoot, until } from "./dashboardHelpers.js"
 
 /** Records the audit events of `sup` (subscribed before the first request). */
-const audits = (sup: Supervisor.Supervisor) =>
-  Effect.gen(function* () {
-    const queue = yield* Queue.unbounded<SupervisorEvent.Of<"OperatorActionRequested">>()
-    const events = yield* sup.subscribe
-    yield* Effect.forkScoped(
-      Stream.runForEach(Stream.filter(events, SupervisorEvent.is("OperatorActionRequested")), (event) =>
-        Queue.offer(queue, event)
-      )
-    )
-    return { next: Queue.take(queue), size: Queue.size(queue) }
-  })
 
 /** A tree `root/app/{connector,importer}` next to `root/solo`, every task running. */
 const withTree = (started: Started) =>

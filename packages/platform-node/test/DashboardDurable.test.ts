@@ -7,11 +7,11 @@
  * On the real `DurableOffload.layerMemory` with workers, real clock.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Context, Effect, Exit, Layer, Queue, Schema, Stream } from "effect"
-import { Supervisor, SupervisorEvent } from "@fibervisor/core"
+import { Cause, Context, Effect, Exit, Layer, Schema } from "effect"
+import { Supervisor } from "@fibervisor/core"
 import { DurableOffload } from "@fibervisor/durable"
 import { HealthServer } from "@fibervisor/platform-node"
-import { act, get, jsonOf, start, type Started, token, uniqueRoot, until } from "./dashboardHelpers.js"
+import { act, audits, get, jsonOf, start, type Started, token, uniqueRoot, until } from "./dashboardHelpers.js"
 
 /** A kind whose handler fails each job the first `failing` times it runs it (one attempt per job). */
 const failingKind = (name: string, failing: number) => {
@@ -55,18 +55,6 @@ const kindsOf = (started: Started) =>
   Effect.map(get(started, "/api/durable"), (reply) => {
     expect(reply.status, reply.text).toBe(200)
     return jsonOf(reply).kinds as ReadonlyArray<KindView>
-  })
-
-const audits = (sup: Supervisor.Supervisor) =>
-  Effect.gen(function* () {
-    const queue = yield* Queue.unbounded<SupervisorEvent.Of<"OperatorActionRequested">>()
-    const events = yield* sup.subscribe
-    yield* Effect.forkScoped(
-      Stream.runForEach(Stream.filter(events, SupervisorEvent.is("OperatorActionRequested")), (event) =>
-        Queue.offer(queue, event)
-      )
-    )
-    return { next: Queue.take(queue) }
   })
 
 /** Starts a dashboard showing `kinds`, with the durable service and its workers below it. */

@@ -5,21 +5,9 @@
  * the same token / Origin checks as every action. The snapshot's recent failures carry the id.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Layer, Option, Queue, Stream } from "effect"
-import { Offload, OffloadKey, type Supervisor, SupervisorEvent } from "@fibervisor/core"
-import { act, get, jsonOf, start, type Started, token, uniqueRoot, until } from "./dashboardHelpers.js"
-
-const audits = (sup: Supervisor.Supervisor) =>
-  Effect.gen(function* () {
-    const queue = yield* Queue.unbounded<SupervisorEvent.Of<"OperatorActionRequested">>()
-    const events = yield* sup.subscribe
-    yield* Effect.forkScoped(
-      Stream.runForEach(Stream.filter(events, SupervisorEvent.is("OperatorActionRequested")), (event) =>
-        Queue.offer(queue, event)
-      )
-    )
-    return { next: Queue.take(queue), size: Queue.size(queue) }
-  })
+import { Deferred, Effect, Layer, Option } from "effect"
+import { Offload, OffloadKey } from "@fibervisor/core"
+import { act, audits, get, jsonOf, start, type Started, token, uniqueRoot, until } from "./dashboardHelpers.js"
 
 /** The recent failures of `kind`, as the snapshot shows them. */
 const failuresOf = (started: Started, kind: string) =>

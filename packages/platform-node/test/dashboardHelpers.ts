@@ -5,7 +5,7 @@
  * Waiting is done by polling with a bounded number of tries, never by a fixed sleep.
  */
 import { request as httpRequest, type IncomingHttpHeaders } from "node:http"
-import { Context, Effect, Layer, Option } from "effect"
+import { Context, Effect, Layer, Option, Queue, Stream } from "effect"
 import { Offload, Supervisor, SupervisorEvent } from "@fibervisor/core"
 import { HealthServer } from "@fibervisor/platform-node"
 import { expect } from "@effect/vitest"
@@ -36,6 +36,22 @@ export const until = <A, E, R>(
       yield* pause(everyMs)
     }
     return yield* Effect.fail(new Error(`gave up waiting for ${what}; last: ${JSON.stringify(last)}`))
+  })
+
+/**
+ * The `OperatorActionRequested` events of `sup`'s bus from now on: `next` takes the next one,
+ * `size` says how many wait.
+ */
+export const audits = (sup: Supervisor.Supervisor) =>
+  Effect.gen(function* () {
+    const queue = yield* Queue.unbounded<SupervisorEvent.Of<"OperatorActionRequested">>()
+    const events = yield* sup.subscribe
+    yield* Effect.forkScoped(
+      Stream.runForEach(Stream.filter(events, SupervisorEvent.is("OperatorActionRequested")), (event) =>
+        Queue.offer(queue, event)
+      )
+    )
+    return { next: Queue.take(queue), size: Queue.size(queue) }
   })
 
 export interface Started {

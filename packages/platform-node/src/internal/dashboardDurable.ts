@@ -70,7 +70,7 @@ export interface DurableService {
  * `@fibervisor/durable`'s service, found by its key (`"@fibervisor/durable/DurableOffload"`):
  * Effect finds a service by its key, so this is the same service that package's tag provides.
  */
-export const DurableOffloadService = Context.Service<DurableService>("@fibervisor/durable/DurableOffload")
+const DurableOffloadService = Context.Service<DurableService>("@fibervisor/durable/DurableOffload")
 
 /** The kinds to show, and the service that reads them. */
 export interface DurableSource {
@@ -85,7 +85,7 @@ export const source = (kinds: ReadonlyArray<DurableKind>): Effect.Effect<Durable
   )
 
 /** How many dead letters of each kind `/api/durable` lists (the newest). */
-export const deadLettersShown = 5
+const deadLettersShown = 5
 
 /** A dead letter as `/api/durable` shows it. */
 export interface DeadLetter {
@@ -105,7 +105,7 @@ export type KindView =
 const hidden = "[hidden]"
 
 /** A store's error as one line (its cause's message when it has one). */
-export const describeError = (error: unknown): string => {
+const describeError = (error: unknown): string => {
   const cause = (error as { cause?: unknown } | undefined)?.cause
   const message = (value: unknown): string | undefined =>
     value instanceof Error && value.message !== "" ? value.message : undefined
